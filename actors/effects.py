@@ -1,0 +1,124 @@
+"""Effects: what actors ask the hub to do (store, publish, alert). Actors do no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from actors.messages import Reason, State
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatRow:
+    time: datetime
+    tablet_id: str
+    device_ts: datetime | None
+    seq: int
+    boot_id: str
+    playlist_etag: str | None
+    ad_id: str | None
+    campaign_id: str | None
+    battery: int | None
+    charging: bool | None
+    disk_free_mb: int | None
+    app_version: str | None
+    lat: float | None
+    lon: float | None
+    extra_json: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionRow:
+    time: datetime
+    tablet_id: str
+    from_state: State
+    to_state: State
+    reason: Reason
+
+
+@dataclass(frozen=True, slots=True)
+class TabletStateRow:
+    """The tablet's current state; the writer keeps the newest per tablet."""
+
+    tablet_id: str
+    state: State
+    state_since: datetime | None
+    last_heartbeat_at: datetime | None
+    boot_id: str | None
+    last_seq: int | None
+    desired_etag: str | None
+    applied_etag: str | None
+    uptime_until: datetime | None
+    open_incident_id: str | None
+    battery: int | None
+    app_version: str | None
+    ad_id: str | None
+    campaign_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class UptimeSpan:
+    """Online from ``start`` to ``end``; the writer adds it to ``uptime_hourly``."""
+
+    tablet_id: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentEvent:
+    """An incident opened or resolved: stored, notified and published."""
+
+    incident_id: str
+    tablet_id: str
+    fleet_id: str
+    kind: Literal["offline", "flapping"]
+    event: Literal["opened", "resolved"]
+    opened_at: datetime
+    at: datetime
+    offline_since: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Publish:
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    tablet_id: str
+    etag: str
+    status: Literal["published", "applied", "failed"]
+    at: datetime
+    detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """An input the actors refused (unknown tablet, handler failure)."""
+
+    tablet_id: str
+    reason: str
+
+
+Effect = (
+    HeartbeatRow
+    | TransitionRow
+    | TabletStateRow
+    | UptimeSpan
+    | IncidentEvent
+    | Publish
+    | DeliveryRow
+    | Rejected
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EffectBatch:
+    """Effects of one handled message, sent to the outbox in one delivery."""
+
+    effects: tuple[Effect, ...]

@@ -1,0 +1,172 @@
+"""Messages into and between actors: small frozen dataclasses keyed by tablet id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from hub.hours import OperatingHours
+
+State = Literal["unknown", "online", "offline"]
+Reason = Literal["will", "timeout", "status", "heartbeat"]
+TimerKind = Literal["offline", "alert"]
+
+
+@dataclass(frozen=True, slots=True)
+class TabletConfig:
+    tablet_id: str
+    fleet_id: str
+    car_id: str | None
+    heartbeat_interval_s: int
+    offline_after_s: int
+    alert_after_s: int
+    flap_limit: int
+    hours: OperatingHours
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRef:
+    incident_id: str
+    kind: Literal["offline", "flapping"]
+    opened_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TabletSnapshot:
+    """What the store remembers of a tablet; an actor is rebuilt from it."""
+
+    config: TabletConfig
+    state: State = "unknown"
+    state_since: datetime | None = None
+    last_heartbeat_at: datetime | None = None
+    boot_id: str | None = None
+    last_seq: int | None = None
+    desired_etag: str | None = None
+    applied_etag: str | None = None
+    uptime_until: datetime | None = None
+    open_incident: IncidentRef | None = None
+    recent_transitions: tuple[datetime, ...] = ()
+
+
+# --- into the registry (from the hub) ---------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Setup:
+    outbox: Any
+    watchdog: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Register:
+    """A tablet the hub may serve (new, changed, or loaded at start)."""
+
+    snapshot: TabletSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Unregister:
+    tablet_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatIn:
+    tablet_id: str
+    received_at: datetime
+    device_ts: datetime | None
+    seq: int
+    boot_id: str
+    playlist_etag: str | None
+    ad_id: str | None
+    campaign_id: str | None
+    battery: int | None
+    charging: bool | None
+    disk_free_mb: int | None
+    app_version: str | None
+    lat: float | None
+    lon: float | None
+    extra_json: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusIn:
+    tablet_id: str
+    state: Literal["online", "offline"]
+    received_at: datetime
+    device_ts: datetime | None
+    retained: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AckIn:
+    tablet_id: str
+    etag: str
+    status: Literal["applied", "failed"]
+    detail: str | None
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DesiredPlaylist:
+    """The manifest a tablet should play; ``manifest_json`` is published as is."""
+
+    tablet_id: str
+    etag: str
+    manifest_json: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Many inputs in one delivery: the pump's unit of work."""
+
+    items: tuple[Any, ...]
+
+
+# --- the watchdog -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Arm:
+    """Set (or with ``deadline=None`` clear) one timer of one tablet."""
+
+    tablet_id: str
+    kind: TimerKind
+    deadline: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Expired:
+    tablet_id: str
+    kind: TimerKind
+    deadline: datetime
+    now: datetime
+
+
+# --- the outbox -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Flush:
+    """Ask the outbox for every effect gathered since the last flush."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """Ask the registry how many tablet actors are resident."""
+
+
+@dataclass(frozen=True, slots=True)
+class TabletInit:
+    """From the registry to a new tablet actor: its snapshot and where to send effects."""
+
+    snapshot: TabletSnapshot
+    outbox: Any
+    watchdog: Any
+    at: datetime

@@ -1,0 +1,103 @@
+"""The registry actor: knows every registered tablet, creates tablet actors on demand.
+
+Tablet actors are created on a tablet's first message from the snapshot the
+hub loaded from the store, so a restarted hub rebuilds each session as its
+traffic returns. Everything is keyed by tablet id: thespian addresses are
+unhashable and change when an actor is recreated.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from thespian.actors import ActorExitRequest, ActorTypeDispatcher
+
+from actors.effects import EffectBatch, Rejected
+from actors.messages import (
+    Batch,
+    Register,
+    Setup,
+    Stats,
+    TabletInit,
+    TabletSnapshot,
+    Unregister,
+)
+from actors.session import TabletSession
+from actors.tablet import TabletActor
+
+log = logging.getLogger(__name__)
+
+
+class RegistryActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is untyped
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.outbox: Any = None
+        self.watchdog: Any = None
+        self.known: dict[str, TabletSnapshot] = {}
+        self.actors: dict[str, Any] = {}
+        self.failures = 0
+
+    def receiveMsg_Setup(self, msg: Setup, sender: Any) -> None:
+        self.outbox, self.watchdog = msg.outbox, msg.watchdog
+        self.send(self.watchdog, msg)
+
+    def receiveMsg_Batch(self, msg: Batch, sender: Any) -> None:
+        for item in msg.items:
+            try:
+                self._route(item)
+            except Exception as exc:  # one bad message affects only its tablet
+                self.failures += 1
+                tablet_id = getattr(item, "tablet_id", "?")
+                log.exception("actor handler failed for tablet %s", tablet_id)
+                self.send(self.outbox, EffectBatch((Rejected(tablet_id, f"handler: {exc}"),)))
+
+    def receiveMsg_Stats(self, msg: Stats, sender: Any) -> None:
+        self.send(sender, {"known": len(self.known), "resident": len(self.actors),
+                           "failures": self.failures})
+
+    def receiveMsg_Expired(self, msg: Any, sender: Any) -> None:
+        self._route(msg)
+
+    def receiveUnrecognizedMessage(self, msg: Any, sender: Any) -> None:
+        """Unknown messages (and thespian system messages) are dropped."""
+
+    def _route(self, item: Any) -> None:
+        if isinstance(item, Register):
+            self._register(item)
+            return
+        if isinstance(item, Unregister):
+            self.known.pop(item.tablet_id, None)
+            address = self.actors.pop(item.tablet_id, None)
+            if address is not None:
+                self.send(address, ActorExitRequest())
+            return
+        tablet_id: str = item.tablet_id
+        address = self.actors.get(tablet_id)
+        if address is None:
+            snapshot = self.known.get(tablet_id)
+            if snapshot is None:
+                self.send(self.outbox, EffectBatch((Rejected(tablet_id, "unknown tablet"),)))
+                return
+            address = self.createActor(TabletActor)
+            self.send(address, TabletInit(snapshot, self.outbox, self.watchdog, _now()))
+            self.actors[tablet_id] = address
+        self.send(address, item)
+
+    def _register(self, msg: Register) -> None:
+        tablet_id = msg.snapshot.config.tablet_id
+        first = tablet_id not in self.known
+        self.known[tablet_id] = msg.snapshot
+        address = self.actors.get(tablet_id)
+        if address is not None:
+            self.send(address, msg)
+        elif first:
+            # Re-arm the timers of a tablet rebuilt from the store without
+            # creating its actor yet: it is created when a message arrives.
+            for timer in TabletSession(msg.snapshot).resume(_now()).timers:
+                self.send(self.watchdog, timer)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,67 @@
+"""The thespian actor of one tablet: holds its :class:`TabletSession`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from thespian.actors import ActorTypeDispatcher
+
+from actors.effects import EffectBatch
+from actors.messages import (
+    AckIn,
+    DesiredPlaylist,
+    Expired,
+    HeartbeatIn,
+    Register,
+    StatusIn,
+    TabletInit,
+)
+from actors.session import Outcome, TabletSession
+
+
+class TabletActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is untyped
+    """Created by the registry on a tablet's first message; keyed by tablet id."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.session: TabletSession | None = None
+        self.outbox: Any = None
+        self.watchdog: Any = None
+
+    def receiveMsg_TabletInit(self, msg: TabletInit, sender: Any) -> None:
+        self.outbox, self.watchdog = msg.outbox, msg.watchdog
+        self.session = TabletSession(msg.snapshot)
+        self._emit(self.session.resume(msg.at))
+
+    def receiveMsg_Register(self, msg: Register, sender: Any) -> None:
+        if self.session is not None:
+            self.session.reconfigure(msg.snapshot.config)
+
+    def receiveMsg_HeartbeatIn(self, msg: HeartbeatIn, sender: Any) -> None:
+        if self.session is not None:
+            self._emit(self.session.on_heartbeat(msg))
+
+    def receiveMsg_StatusIn(self, msg: StatusIn, sender: Any) -> None:
+        if self.session is not None:
+            self._emit(self.session.on_status(msg))
+
+    def receiveMsg_Expired(self, msg: Expired, sender: Any) -> None:
+        if self.session is not None:
+            self._emit(self.session.on_expired(msg))
+
+    def receiveMsg_DesiredPlaylist(self, msg: DesiredPlaylist, sender: Any) -> None:
+        if self.session is not None:
+            self._emit(self.session.on_desired(msg))
+
+    def receiveMsg_AckIn(self, msg: AckIn, sender: Any) -> None:
+        if self.session is not None:
+            self._emit(self.session.on_ack(msg))
+
+    def receiveUnrecognizedMessage(self, msg: Any, sender: Any) -> None:
+        """Unknown messages (and thespian system messages) are dropped."""
+
+    def _emit(self, out: Outcome) -> None:
+        for timer in out.timers:
+            self.send(self.watchdog, timer)
+        if out.effects:
+            self.send(self.outbox, EffectBatch(tuple(out.effects)))

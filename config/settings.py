@@ -1,0 +1,83 @@
+"""Settings read from the environment (``FLEETHUB_*``), built once at the entry point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class MqttTarget(BaseModel):
+    """Where and as whom the hub connects to the broker."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+
+
+def parse_mqtt_url(url: str) -> MqttTarget:
+    """Parse ``mqtt://user:password@host:port`` into a :class:`MqttTarget`."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "tcp"):
+        raise ValueError(f"FLEETHUB_MQTT_URL must start with mqtt://, got {url!r}")
+    if not parts.hostname:
+        raise ValueError(f"FLEETHUB_MQTT_URL has no host: {url!r}")
+    return MqttTarget(
+        host=parts.hostname,
+        port=parts.port or 1883,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+class Settings(BaseSettings):
+    """Everything fleethub reads from its environment.
+
+    ``database_url`` and ``mqtt_url`` left unset mean "manage them myself":
+    ``fleethub up`` then runs an embedded PostgreSQL and a Mosquitto child
+    process with their data under ``var_dir``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="FLEETHUB_", extra="ignore")
+
+    database_url: str | None = None
+    mqtt_url: str | None = None
+    var_dir: Path = Path("var")
+
+    web_host: str = "127.0.0.1"
+    web_port: int = 8080
+    # The embedded broker and database of `fleethub up` (unused when the URLs are set).
+    broker_host: str = "127.0.0.1"
+    broker_port: int = 11883
+    db_port: int = 15432
+
+    hub_username: str = "fleethub-hub"
+    # MQTT client id prefix; the shard index is appended. The session is persistent.
+    hub_client_id: str = "fleethub-hub"
+    # Sharding: hub process `shard_index` of `shard_count` owns the tablets
+    # whose stable hash falls in its slot (see hub/sharding.py).
+    shard_count: int = Field(default=1, ge=1)
+    shard_index: int = Field(default=0, ge=0)
+
+    heartbeat_retention_days: int = Field(default=30, ge=1)
+    transition_retention_days: int = Field(default=90, ge=1)
+    writer_batch_max: int = Field(default=5000, ge=1)
+    writer_flush_interval_s: float = Field(default=0.05, gt=0)
+    writer_buffer_max: int = Field(default=200_000, ge=1)
+    watchdog_tick_s: float = Field(default=0.2, gt=0)
+    max_payload_bytes: int = Field(default=16 * 1024, ge=256)
+    playlist_refresh_interval_s: int = Field(default=300, ge=10)
+
+    def mqtt_target(self) -> MqttTarget | None:
+        return parse_mqtt_url(self.mqtt_url) if self.mqtt_url else None
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.var_dir / "broker"
+
+    @property
+    def pgdata_dir(self) -> Path:
+        return self.var_dir / "pgdata"

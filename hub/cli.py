@@ -1,0 +1,208 @@
+"""The ``fleethub`` command line (typer). Names and flags are a contract: keep them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import TypeAdapter, ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from config.settings import Settings
+from hub import db, fleet, playlists
+from hub.durations import parse_duration
+from hub.errors import HubError
+from hub.local import database_url, embedded_broker, mqtt_target
+from hub.payloads import PlaylistItem
+
+app = typer.Typer(help="fleethub: realtime control plane for in-car ad tablets.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)  # fmt: skip
+fleet_app = typer.Typer(help="Fleets.", no_args_is_help=True)
+tablet_app = typer.Typer(help="Tablets.", no_args_is_help=True)
+playlist_app = typer.Typer(help="Playlists.", no_args_is_help=True)
+app.add_typer(fleet_app, name="fleet")
+app.add_typer(tablet_app, name="tablet")
+app.add_typer(playlist_app, name="playlist")
+
+console = Console()
+err = Console(stderr=True)
+ACTOR = "cli"
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+
+
+def _duration(text: str | None) -> int | None:
+    return parse_duration(text) if text is not None else None
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the schema (safe to run twice)."""
+    with database_url(_settings()) as url:
+        applied = db.migrate(url)
+    console.print(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied
+                  else "; the schema is up to date"))  # fmt: skip
+
+
+@fleet_app.command("add")
+def fleet_add(
+    fleet_id: Annotated[str, typer.Argument(help="The fleet's slug, e.g. grab-sg.")],
+    timezone: Annotated[str, typer.Option(help="IANA time zone, e.g. Asia/Singapore.")] = "UTC",
+    alert_after: Annotated[str, typer.Option(help="Offline this long → incident.")] = "5m",
+    hours: Annotated[str, typer.Option(help='e.g. "mon-fri 07:00-22:00,sat 09:00-18:00"')] = "",
+    flap_limit: Annotated[int, typer.Option(min=1, help="Transitions per hour.")] = 6,
+) -> None:
+    """Create (or update) a fleet."""
+    spec = fleet.FleetSpec(fleet_id, timezone, parse_duration(alert_after), hours, flap_limit)
+    with database_url(_settings()) as url, db.connect(url) as conn:
+        created = fleet.add_fleet(conn, spec, ACTOR)
+    console.print(f"fleet {fleet_id} {'added' if created else 'updated'}")
+
+
+@tablet_app.command("add")
+def tablet_add(
+    tablet_id: Annotated[str, typer.Argument(help="The tablet's id (its MQTT user name).")],
+    fleet_id: Annotated[str, typer.Option("--fleet", help="The fleet it belongs to.")],
+    car: Annotated[str | None, typer.Option(help="The car it is mounted in.")] = None,
+    heartbeat_interval: Annotated[str, typer.Option(help="How often it reports.")] = "60s",
+    offline_after: Annotated[str | None, typer.Option(help="Default 3 × interval.")] = None,
+    password: Annotated[str | None, typer.Option(help="Its broker password.")] = None,
+) -> None:
+    """Register (or update) a tablet, and its broker credentials when fleethub runs the broker."""
+    settings = _settings()
+    spec = fleet.TabletSpec(tablet_id, fleet_id, car, parse_duration(heartbeat_interval),
+                            _duration(offline_after))  # fmt: skip
+    with database_url(settings) as url, db.connect(url) as conn:
+        created = fleet.add_tablet(conn, spec, ACTOR)
+    console.print(f"tablet {tablet_id} {'added' if created else 'updated'} in fleet {fleet_id}")
+    if password is not None:
+        if settings.mqtt_url:
+            err.print("note: FLEETHUB_MQTT_URL is set, so the broker is not managed here; "
+                      "add the tablet's credentials to your broker.")  # fmt: skip
+        else:
+            embedded_broker(settings).set_credentials({tablet_id: password})
+            console.print("broker credentials set")
+
+
+@playlist_app.command("push")
+def playlist_push(
+    to: Annotated[str, typer.Option("--to", help="tablet:ID, car:ID, fleet:ID or all.")],
+    items: Annotated[Path, typer.Option(help="JSON file holding the items array.")],
+    emergency: Annotated[bool, typer.Option("--emergency", help="Override schedules.")] = False,
+    expires: Annotated[str | None, typer.Option(help="Revert after this long.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why (kept in the audit log).")] = None,
+) -> None:
+    """Assign a playlist; prints its etag and how many tablets it targets."""
+    settings = _settings()
+    target = playlists.Target.parse(to)
+    parsed = _read_items(items)
+    with database_url(settings) as url, db.connect(url) as conn:
+        result = playlists.push(
+            conn, target, parsed, emergency=emergency, expires_s=_duration(expires),
+            reason=reason, actor=ACTOR, refresh_s=settings.playlist_refresh_interval_s,
+        )  # fmt: skip
+    console.print(f"etag {result.etag}")
+    console.print(f"targeted {result.targeted} tablet(s)")
+
+
+def _read_items(path: Path) -> list[PlaylistItem]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise HubError(f"cannot read {path}: {exc.strerror}") from exc
+    try:
+        return TypeAdapter(list[PlaylistItem]).validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise HubError(f"{path}: {where}: {first['msg']}") from None
+
+
+@app.command()
+def status(
+    fleet_id: Annotated[str | None, typer.Option("--fleet", help="Only this fleet.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON array.")] = False,
+) -> None:
+    """One row per tablet: state, last heartbeat, playlist desired vs applied, open incident."""
+    with database_url(_settings()) as url, db.connect(url) as conn:
+        rows = fleet.status(conn, fleet_id)
+    if as_json:
+        out = [
+            {
+                "tablet_id": r.tablet_id,
+                "fleet_id": r.fleet_id,
+                "state": r.state,
+                "last_heartbeat_at": r.last_heartbeat_at.isoformat() if r.last_heartbeat_at
+                else None,
+                "desired_etag": r.desired_etag,
+                "applied_etag": r.applied_etag,
+                "open_incident": r.open_incident,
+            }
+            for r in rows
+        ]
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return
+    table = Table("tablet_id", "fleet_id", "state", "last_heartbeat_at", "desired_etag",
+                  "applied_etag", "open_incident")  # fmt: skip
+    for r in rows:
+        colour = {"online": "green", "offline": "red"}.get(r.state, "yellow")
+        table.add_row(r.tablet_id, r.fleet_id, f"[{colour}]{r.state}[/]",
+                      r.last_heartbeat_at.isoformat(timespec="seconds") if r.last_heartbeat_at
+                      else "-", (r.desired_etag or "-")[:12], (r.applied_etag or "-")[:12],
+                      r.open_incident or "-")  # fmt: skip
+    console.print(table)
+
+
+@app.command()
+def run(verbose: Annotated[bool, typer.Option("-v")] = False) -> None:
+    """Run the hub alone (MQTT ↔ tablet actors ↔ store)."""
+    from hub.runtime import Hub  # keeps short commands fast
+
+    _logging(verbose)
+    settings = _settings()
+    with database_url(settings) as url:
+        db.migrate(url)
+        hub = Hub(settings, url, mqtt_target(settings))
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(hub.run())
+
+
+@app.command()
+def web() -> None:
+    """Run the web panel alone."""
+    import uvicorn
+
+    from web.app import create_app
+
+    settings = _settings()
+    with database_url(settings) as url:
+        uvicorn.run(create_app(settings, url), host=settings.web_host, port=settings.web_port,
+                    log_level="info")  # fmt: skip
+
+
+def main() -> None:
+    try:
+        app()
+    except HubError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Where the store and the broker are: the URLs from the environment, or the embedded ones.
+
+With ``FLEETHUB_DATABASE_URL`` unset, commands use the embedded PostgreSQL under
+``var/pgdata``: the one ``fleethub up`` runs, or one started just for the
+command. With ``FLEETHUB_MQTT_URL`` unset, the broker is the embedded Mosquitto
+whose files live under ``var/broker``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from broker.runner import EmbeddedBroker
+from config.settings import MqttTarget, Settings
+from hub.embedded_db import EmbeddedPostgres
+
+
+def embedded_broker(settings: Settings) -> EmbeddedBroker:
+    return EmbeddedBroker(
+        settings.broker_dir, settings.broker_host, settings.broker_port, settings.hub_username
+    )
+
+
+def mqtt_target(settings: Settings) -> MqttTarget:
+    target = settings.mqtt_target()
+    if target is not None:
+        return target
+    broker = embedded_broker(settings)
+    return MqttTarget(
+        host=settings.broker_host,
+        port=settings.broker_port,
+        username=settings.hub_username,
+        password=broker.hub_password(),
+    )
+
+
+def _running_pid(pgdata: Path) -> int | None:
+    pid_file = pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return None
+    pid = int(pid_file.read_text().splitlines()[0])
+    return pid if Path(f"/proc/{pid}").exists() else None
+
+
+@contextlib.contextmanager
+def database_url(settings: Settings) -> Iterator[str]:
+    """The store URL; starts the embedded server for the command's duration if needed."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    server = EmbeddedPostgres(settings.pgdata_dir, port=settings.db_port)
+    if _running_pid(server.pgdata) is not None:
+        yield server.url()
+        return
+    url = server.start()
+    try:
+        yield url
+    finally:
+        server.stop()

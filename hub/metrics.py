@@ -1,0 +1,36 @@
+"""Counters the hub keeps about itself (rejections, drops, throughput)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class HubMetrics:
+    received: int = 0
+    heartbeats_committed: int = 0
+    rows_committed: int = 0
+    published: int = 0
+    publish_failures: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    dropped: Counter[str] = field(default_factory=Counter)
+    write_errors: int = 0
+    db_outages: int = 0
+
+    def reject(self, reason: str) -> None:
+        self.rejected[reason] += 1
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "received": self.received,
+            "heartbeats_committed": self.heartbeats_committed,
+            "rows_committed": self.rows_committed,
+            "published": self.published,
+            "publish_failures": self.publish_failures,
+            "rejected": dict(self.rejected),
+            "rejected_total": sum(self.rejected.values()),
+            "dropped": dict(self.dropped),
+            "write_errors": self.write_errors,
+            "db_outages": self.db_outages,
+        }

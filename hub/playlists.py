@@ -1,0 +1,199 @@
+"""Desired playlists: assignments in the store resolved to one manifest per tablet.
+
+An assignment targets a tablet, a car, a fleet or all tablets, with a priority
+and a validity window. For each tablet the winner is the active assignment with
+the highest priority (emergency over normal), then the most specific target,
+then the newest. A tablet whose assignments all expired gets an empty manifest
+so an expired emergency never keeps playing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from hub.errors import ConfigError
+from hub.manifest import EMPTY_PLAYLIST_ID, Manifest, Priority, items_id, normalise
+from hub.payloads import PlaylistItem
+
+RESOLVE = """
+SELECT DISTINCT ON (t.tablet_id)
+       t.tablet_id, a.assignment_id, a.playlist_id, p.version, a.priority, a.valid_until,
+       a.created_at
+FROM tablets t
+JOIN playlist_assignments a
+  ON a.revoked_at IS NULL
+ AND a.valid_from <= %(now)s AND (a.valid_until IS NULL OR a.valid_until > %(now)s)
+ AND (   (a.target_kind = 'tablet' AND a.target_id = t.tablet_id)
+      OR (a.target_kind = 'car' AND a.target_id = t.car_id)
+      OR (a.target_kind = 'fleet' AND a.target_id = t.fleet_id)
+      OR a.target_kind = 'all')
+JOIN playlists p ON p.playlist_id = a.playlist_id
+WHERE t.revoked_at IS NULL AND (%(ids)s::text[] IS NULL OR t.tablet_id = ANY(%(ids)s))
+ORDER BY t.tablet_id,
+         (a.priority = 'emergency') DESC,
+         CASE a.target_kind WHEN 'tablet' THEN 3 WHEN 'car' THEN 2 WHEN 'fleet' THEN 1 ELSE 0 END
+             DESC,
+         a.created_at DESC, a.assignment_id DESC
+"""
+
+ITEMS = """
+SELECT playlist_id, position, ad_id, campaign_id, url, sha256, duration_ms
+FROM playlist_items WHERE playlist_id = ANY(%s) ORDER BY playlist_id, position
+"""
+
+TARGET_COUNT = """
+SELECT count(*) FROM tablets t
+WHERE t.revoked_at IS NULL AND (
+       (%(kind)s = 'tablet' AND t.tablet_id = %(id)s)
+    OR (%(kind)s = 'car' AND t.car_id = %(id)s)
+    OR (%(kind)s = 'fleet' AND t.fleet_id = %(id)s)
+    OR %(kind)s = 'all')
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    kind: str
+    id: str | None
+
+    @classmethod
+    def parse(cls, text: str) -> Target:
+        if text == "all":
+            return cls("all", None)
+        kind, sep, ident = text.partition(":")
+        if not sep or kind not in ("tablet", "car", "fleet") or not ident:
+            raise ConfigError(f"invalid target {text!r}: use tablet:ID, car:ID, fleet:ID or all")
+        return cls(kind, ident)
+
+    def __str__(self) -> str:
+        return "all" if self.id is None else f"{self.kind}:{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class PushResult:
+    etag: str
+    playlist_id: str
+    targeted: int
+    assignment_id: int
+
+
+def empty_manifest(refresh_s: int) -> Manifest:
+    epoch = datetime(2000, 1, 1, tzinfo=UTC)
+    return Manifest(EMPTY_PLAYLIST_ID, 1, "normal", epoch, None, refresh_s, ())
+
+
+def push(
+    conn: psycopg.Connection[tuple[object, ...]],
+    target: Target,
+    items: list[PlaylistItem],
+    *,
+    emergency: bool,
+    expires_s: int | None,
+    reason: str | None,
+    actor: str,
+    refresh_s: int,
+    now: datetime | None = None,
+) -> PushResult:
+    """Store a playlist assignment (desired state) and wake the hub with ``NOTIFY``."""
+    if not items:
+        raise ConfigError("a playlist needs at least one item")
+    now = now or datetime.now(UTC)
+    items = normalise(items)
+    positions = [i.position for i in items]
+    if len(set(positions)) != len(positions):
+        raise ConfigError("item positions must be unique")
+    playlist_id = items_id(items)
+    priority: Priority = "emergency" if emergency else "normal"
+    valid_until = now + timedelta(seconds=expires_s) if expires_s else None
+    with conn.transaction():
+        targeted = _count(conn, target)
+        if target.kind != "all" and targeted == 0:
+            raise ConfigError(f"no registered tablet matches {target}")
+        conn.execute(
+            "INSERT INTO playlists (playlist_id, name) VALUES (%s, %s)"
+            " ON CONFLICT (playlist_id) DO NOTHING",
+            (playlist_id, reason or playlist_id),
+        )
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO playlist_items (playlist_id, position, ad_id, campaign_id, url,"
+                " sha256, duration_ms) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (playlist_id, position) DO NOTHING",
+                [(playlist_id, i.position, i.ad_id, i.campaign_id, i.url, i.sha256,
+                  i.duration_ms) for i in items],
+            )  # fmt: skip
+        row = conn.execute(
+            "INSERT INTO playlist_assignments (playlist_id, target_kind, target_id, priority,"
+            " valid_from, valid_until, reason, created_by) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)"
+            " RETURNING assignment_id",
+            (playlist_id, target.kind, target.id, priority, now, valid_until, reason, actor),
+        ).fetchone()
+        assert row is not None
+        assignment_id = int(str(row[0]))
+        manifest = Manifest(
+            playlist_id, 1, priority, now, valid_until, refresh_s,
+            tuple(i.model_dump() for i in items),
+        )  # fmt: skip
+        conn.execute(
+            "INSERT INTO audit_log (actor, action, target, details) VALUES (%s, %s, %s, %s)",
+            (actor, "playlist.push", str(target), Jsonb({
+                "assignment_id": assignment_id, "playlist_id": playlist_id,
+                "etag": manifest.etag, "priority": priority, "reason": reason,
+                "valid_until": valid_until.isoformat() if valid_until else None,
+                "targeted": targeted})),
+        )  # fmt: skip
+        conn.execute("SELECT pg_notify('fleethub_playlists', %s)", (str(assignment_id),))
+    return PushResult(manifest.etag, playlist_id, targeted, assignment_id)
+
+
+def _count(conn: psycopg.Connection[tuple[object, ...]], target: Target) -> int:
+    row = conn.execute(TARGET_COUNT, {"kind": target.kind, "id": target.id}).fetchone()
+    return int(str(row[0])) if row else 0
+
+
+async def resolve(
+    conn: psycopg.AsyncConnection[tuple[object, ...]],
+    refresh_s: int,
+    tablet_ids: list[str] | None = None,
+    now: datetime | None = None,
+) -> dict[str, Manifest]:
+    """The desired manifest of every (or the given) registered tablet."""
+    now = now or datetime.now(UTC)
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(RESOLVE, {"now": now, "ids": tablet_ids})
+        winners = await cur.fetchall()
+        playlist_ids = sorted({w["playlist_id"] for w in winners})
+        await cur.execute(ITEMS, (playlist_ids,))
+        items: dict[str, list[dict[str, object]]] = {}
+        for row in await cur.fetchall():
+            items.setdefault(row.pop("playlist_id"), []).append(row)
+    return {
+        w["tablet_id"]: Manifest(
+            playlist_id=w["playlist_id"],
+            version=w["version"],
+            priority=w["priority"],
+            issued_at=w["created_at"],
+            valid_until=w["valid_until"],
+            refresh_interval_s=refresh_s,
+            items=tuple(items.get(w["playlist_id"], [])),
+        )
+        for w in winners
+    }
+
+
+async def next_expiry(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> datetime | None:
+    """When the next active assignment expires or starts (the reconciler sleeps until then)."""
+    cur = await conn.execute(
+        "SELECT min(t) FROM ("
+        " SELECT valid_until AS t FROM playlist_assignments"
+        "  WHERE revoked_at IS NULL AND valid_until > now()"
+        " UNION ALL SELECT valid_from FROM playlist_assignments"
+        "  WHERE revoked_at IS NULL AND valid_from > now()) s"
+    )
+    row = await cur.fetchone()
+    return row[0] if row and isinstance(row[0], datetime) else None

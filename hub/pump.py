@@ -1,0 +1,138 @@
+"""The pump thread: the one owner of the thespian ActorSystem.
+
+The event loop puts inputs on a ``queue.SimpleQueue``; the pump hands them to
+the registry in batches, ticks the watchdog, and returns the actors' effects
+to the loop in one ``call_soon_threadsafe`` per round. Thespian handles are not
+thread-safe and timers fire only while the owner is inside ``tell``/``ask``,
+so nobody else touches the system.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from thespian.actors import ActorSystem
+
+from actors.effects import Effect
+from actors.messages import Batch, Flush, Setup, Stats, Tick
+from actors.outbox import OutboxActor
+from actors.registry import RegistryActor
+from actors.watchdog import WatchdogActor
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 2000
+ASK_TIMEOUT_S = 10.0
+
+EffectSink = Callable[[list[Effect]], None]
+
+
+class _StatsRequest:
+    def __init__(self, future: asyncio.Future[dict[str, int]]) -> None:
+        self.future = future
+
+
+class ActorPump:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sink: EffectSink,
+        tick_s: float = 0.2,
+    ) -> None:
+        self._loop = loop
+        self._sink = sink
+        self._tick_s = tick_s
+        self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hub.actors.pump", daemon=True)
+        self._error: BaseException | None = None
+        self.delivered = 0
+        self.rounds = 0
+
+    # --- loop side -------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+        if not self._ready.wait(30):
+            raise RuntimeError("actor system did not start within 30 s")
+        if self._error is not None:
+            raise RuntimeError("actor system failed to start") from self._error
+
+    def put(self, item: Any) -> None:
+        self._inbox.put(item)
+
+    def backlog(self) -> int:
+        return self._inbox.qsize()
+
+    async def stats(self) -> dict[str, int]:
+        future: asyncio.Future[dict[str, int]] = self._loop.create_future()
+        self._inbox.put(_StatsRequest(future))
+        return await asyncio.wait_for(future, ASK_TIMEOUT_S)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._inbox.put(None)
+        self._thread.join(timeout=30)
+
+    # --- pump thread ---------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            system = ActorSystem("simpleSystemBase", logDefs=False)
+            outbox = system.createActor(OutboxActor)
+            watchdog = system.createActor(WatchdogActor)
+            registry = system.createActor(RegistryActor)
+            system.tell(registry, Setup(outbox, watchdog))
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+            raise
+        self._ready.set()
+        next_tick = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                items = self._drain(max(0.0, next_tick - time.monotonic()))
+                work = [i for i in items if i is not None and not isinstance(i, _StatsRequest)]
+                if work:
+                    system.tell(registry, Batch(tuple(work)))
+                    self.delivered += len(work)
+                if time.monotonic() >= next_tick:
+                    system.tell(watchdog, Tick(datetime.now(UTC)))
+                    next_tick = time.monotonic() + self._tick_s
+                effects = system.ask(outbox, Flush(), ASK_TIMEOUT_S)
+                if effects:
+                    self._loop.call_soon_threadsafe(self._sink, effects)
+                for request in (i for i in items if isinstance(i, _StatsRequest)):
+                    stats = system.ask(registry, Stats(), ASK_TIMEOUT_S)
+                    self._loop.call_soon_threadsafe(_resolve, request.future, stats)
+                self.rounds += 1
+        except RuntimeError:
+            if not self._loop.is_closed():
+                raise
+        finally:
+            system.shutdown()
+
+    def _drain(self, wait_s: float) -> list[Any]:
+        try:
+            items = [self._inbox.get(timeout=wait_s) if wait_s > 0 else self._inbox.get_nowait()]
+        except queue.Empty:
+            return []
+        while len(items) < MAX_BATCH:
+            try:
+                items.append(self._inbox.get_nowait())
+            except queue.Empty:
+                break
+        return items
+
+
+def _resolve(future: asyncio.Future[dict[str, int]], value: dict[str, int]) -> None:
+    if not future.done():
+        future.set_result(value)

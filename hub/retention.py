@@ -1,0 +1,53 @@
+"""Raw-data retention: ``drop_chunks`` on TimescaleDB, batched deletes otherwise.
+
+``uptime_hourly`` is never trimmed here, so uptime history outlives raw data.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import psycopg
+
+from config.settings import Settings
+
+DELETE_BATCH = 10_000
+
+
+async def is_timescale(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> bool:
+    cur = await conn.execute("SELECT value FROM store_meta WHERE key = 'timescaledb'")
+    row = await cur.fetchone()
+    return bool(row and row[0] == "true")
+
+
+async def apply_retention(
+    conn: psycopg.AsyncConnection[tuple[object, ...]], settings: Settings
+) -> int:
+    """Delete raw rows past retention; returns rows (or chunks) removed."""
+    plan = (
+        ("heartbeats", timedelta(days=settings.heartbeat_retention_days)),
+        ("presence_transitions", timedelta(days=settings.transition_retention_days)),
+    )
+    removed = 0
+    timescale = await is_timescale(conn)
+    for table, keep in plan:
+        if timescale:
+            cur = await conn.execute(
+                "SELECT count(*) FROM drop_chunks(%s::regclass, older_than => now() - %s)",
+                (table, keep),
+            )
+            row = await cur.fetchone()
+            removed += int(str(row[0])) if row else 0
+            continue
+        while True:
+            cur = await conn.execute(
+                psycopg.sql.SQL(
+                    "DELETE FROM {t} WHERE ctid = ANY(ARRAY("
+                    "SELECT ctid FROM {t} WHERE time < now() - %s LIMIT %s))"
+                ).format(t=psycopg.sql.Identifier(table)),
+                (keep, DELETE_BATCH),
+            )
+            removed += cur.rowcount
+            if cur.rowcount < DELETE_BATCH:
+                break
+    return removed

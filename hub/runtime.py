@@ -1,0 +1,327 @@
+"""The hub: MQTT in, actors in the middle, store and MQTT out.
+
+One owner per resource, opened in order and closed in reverse: the psycopg
+pool, the actor pump thread, then the MQTT session (reconnected with jittered
+backoff) with its receive loop, the writer, the publishers, the store listener
+(``LISTEN``/``NOTIFY`` for registrations and playlist changes), the playlist
+reconciler and retention.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import zlib
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+import aiomqtt
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from actors.effects import Effect, IncidentEvent, Publish, Rejected
+from actors.messages import DesiredPlaylist, Register
+from actors.session import alert_payload
+from config.settings import MqttTarget, Settings
+from hub.db import open_pool
+from hub.errors import PayloadError
+from hub.inbound import SUBSCRIPTIONS, tablet_topics, translate
+from hub.metrics import HubMetrics
+from hub.playlists import empty_manifest, next_expiry, resolve
+from hub.publisher import Publisher
+from hub.pump import ActorPump
+from hub.retention import apply_retention
+from hub.snapshots import load_snapshots
+from hub.writer import Batch, StoreWriter
+
+log = logging.getLogger(__name__)
+
+SUBSCRIBE_CHUNK = 500
+LOG_EVERY_S = 10.0
+
+
+def owns(tablet_id: str, shard_index: int, shard_count: int) -> bool:
+    """A stable split of tablets over hub processes (crc32, not Python's salted hash)."""
+    return shard_count == 1 or zlib.crc32(tablet_id.encode()) % shard_count == shard_index
+
+
+class Hub:
+    def __init__(self, settings: Settings, database_url: str, mqtt: MqttTarget) -> None:
+        self.settings = settings
+        self.database_url = database_url
+        self.mqtt = mqtt
+        self.metrics = HubMetrics()
+        self.pool: AsyncConnectionPool = open_pool(database_url)
+        self.publisher = Publisher(self.metrics)
+        self.writer: StoreWriter | None = None
+        self.pump: ActorPump | None = None
+        self.owned: set[str] = set()
+        self.connected = asyncio.Event()
+        self.started = asyncio.Event()
+        self._reconcile = asyncio.Event()
+        self._subscribe_more: asyncio.Queue[list[str]] = asyncio.Queue()
+        self._log_limits: dict[str, float] = {}
+        self.commit_latencies: list[float] = []
+
+    # --- lifecycle -----------------------------------------------------------
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        await self.pool.open(wait=True, timeout=30)
+        self.pump = ActorPump(loop, self._on_effects, self.settings.watchdog_tick_s)
+        self.writer = StoreWriter(
+            self.pool,
+            self.metrics,
+            self.settings.writer_flush_interval_s,
+            self.settings.writer_buffer_max,
+        )
+        try:
+            self.pump.start()
+            await self._load_tablets()
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self.writer.run(), name="hub.store.writer")
+                tg.create_task(self._mqtt_session_loop(), name="hub.mqtt.session")
+                tg.create_task(self._listen_store(), name="hub.store.listen")
+                tg.create_task(self._reconcile_loop(), name="hub.playlists.reconcile")
+                tg.create_task(self._retention_loop(), name="hub.store.retention")
+                tg.create_task(self._log_loop(), name="hub.metrics.log")
+                self.started.set()
+        finally:
+            if self.writer is not None:
+                await asyncio.shield(self._final_flush())
+            self.pump.stop()
+            await self.pool.close()
+
+    async def _final_flush(self) -> None:
+        assert self.writer is not None
+        writer_task = asyncio.create_task(self.writer.run(), name="hub.store.final-flush")
+        try:
+            await self.writer.flush_now(timeout=10)
+        finally:
+            writer_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer_task
+
+    # --- tablets and playlists -----------------------------------------------
+
+    async def _load_tablets(
+        self, tablet_ids: list[str] | None = None, fleet_ids: list[str] | None = None
+    ) -> list[str]:
+        assert self.pump is not None
+        async with self.pool.connection() as conn:
+            snapshots = await load_snapshots(conn, tablet_ids, fleet_ids)
+        s = self.settings
+        mine = [x for x in snapshots if owns(x.config.tablet_id, s.shard_index, s.shard_count)]
+        for snap in mine:
+            self.pump.put(Register(snap))
+        new = [x.config.tablet_id for x in mine if x.config.tablet_id not in self.owned]
+        self.owned.update(new)
+        if new and s.shard_count > 1:
+            self._subscribe_more.put_nowait(new)
+        log.info("registered %d tablets (%d new)", len(mine), len(new))
+        return [x.config.tablet_id for x in mine]
+
+    async def reconcile(self, tablet_ids: list[str] | None = None) -> int:
+        """Tell each tablet actor its desired manifest; actors publish what changed."""
+        assert self.pump is not None
+        now = datetime.now(UTC)
+        async with self.pool.connection() as conn:
+            manifests = await resolve(conn, self.settings.playlist_refresh_interval_s,
+                                      tablet_ids, now)  # fmt: skip
+            cur = await conn.execute(
+                "SELECT tablet_id FROM tablet_state WHERE desired_etag IS NOT NULL"
+                " AND (%s::text[] IS NULL OR tablet_id = ANY(%s))",
+                (tablet_ids, tablet_ids),
+            )
+            had_playlist = [str(r[0]) for r in await cur.fetchall()]
+        empty = empty_manifest(self.settings.playlist_refresh_interval_s)
+        for tablet_id in had_playlist:
+            manifests.setdefault(tablet_id, empty)
+        count = 0
+        for tablet_id, manifest in manifests.items():
+            if tablet_id in self.owned:
+                self.pump.put(DesiredPlaylist(tablet_id, manifest.etag, manifest.to_json(), now))
+                count += 1
+        return count
+
+    async def _reconcile_loop(self) -> None:
+        self._reconcile.set()
+        while True:
+            wake_at: datetime | None = None
+            async with self.pool.connection() as conn:
+                wake_at = await next_expiry(conn)
+            timeout = 3600.0
+            if wake_at is not None:
+                timeout = max(0.05, (wake_at - datetime.now(UTC)).total_seconds() + 0.05)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._reconcile.wait(), timeout)
+            self._reconcile.clear()
+            sent = await self.reconcile()
+            log.info("playlists reconciled for %d tablets", sent)
+
+    async def _listen_store(self) -> None:
+        """Registrations and playlist changes arrive as ``NOTIFY`` from CLI or panel."""
+        backoff = 0.5
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self.database_url, autocommit=True
+                ) as conn:
+                    await conn.execute("LISTEN fleethub_tablets")
+                    await conn.execute("LISTEN fleethub_playlists")
+                    backoff = 0.5
+                    async for note in conn.notifies():
+                        await self._on_notify(note.channel, note.payload)
+            except psycopg.OperationalError as exc:
+                log.warning("store listener lost its connection: %s", exc)
+                await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311
+                backoff = min(backoff * 2, 10)
+
+    async def _on_notify(self, channel: str, payload: str) -> None:
+        if channel == "fleethub_playlists":
+            self._reconcile.set()
+            return
+        kind, _, ident = payload.partition(":")
+        if kind == "tablet":
+            ids = await self._load_tablets(tablet_ids=[ident])
+        elif kind == "fleet":
+            ids = await self._load_tablets(fleet_ids=[ident])
+        else:
+            return
+        if ids:
+            await self.reconcile(ids)
+
+    # --- MQTT ----------------------------------------------------------------
+
+    async def _mqtt_session_loop(self) -> None:
+        backoff = 0.5
+        s = self.settings
+        while True:
+            try:
+                async with aiomqtt.Client(
+                    self.mqtt.host,
+                    self.mqtt.port,
+                    username=self.mqtt.username,
+                    password=self.mqtt.password,
+                    identifier=f"{s.hub_client_id}-{s.shard_index}",
+                    clean_session=False,  # QoS 1 messages wait for us across restarts
+                    keepalive=30,
+                    max_inflight_messages=1000,
+                    max_queued_incoming_messages=0,
+                    timeout=30,
+                ) as client:
+                    backoff = 0.5
+                    await self._subscribe(client)
+                    self.connected.set()
+                    log.info("connected to mqtt://%s:%d", self.mqtt.host, self.mqtt.port)
+                    async with asyncio.TaskGroup() as tg:
+                        tg.create_task(self._receive(client), name="hub.mqtt.receive")
+                        tg.create_task(self.publisher.run(client), name="hub.mqtt.publish")
+                        tg.create_task(self._subscriber(client), name="hub.mqtt.subscribe")
+            except* aiomqtt.MqttError as group:
+                self.connected.clear()
+                log.warning("mqtt session ended: %s; reconnecting", group.exceptions[0])
+                await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311
+                backoff = min(backoff * 2, 10)
+
+    async def _subscribe(self, client: aiomqtt.Client) -> None:
+        if self.settings.shard_count == 1:
+            await client.subscribe([(topic, 1) for topic in SUBSCRIPTIONS])
+        else:
+            await self._subscribe_tablets(client, sorted(self.owned))
+
+    async def _subscribe_tablets(self, client: aiomqtt.Client, ids: Iterable[str]) -> None:
+        topics = [(t, 1) for tablet_id in ids for t in tablet_topics(tablet_id)]
+        for i in range(0, len(topics), SUBSCRIBE_CHUNK):
+            await client.subscribe(topics[i : i + SUBSCRIBE_CHUNK])
+
+    async def _subscriber(self, client: aiomqtt.Client) -> None:
+        while True:
+            ids = await self._subscribe_more.get()
+            await self._subscribe_tablets(client, ids)
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        assert self.pump is not None
+        limit = self.settings.max_payload_bytes
+        put = self.pump.put
+        async for message in client.messages:
+            self.metrics.received += 1
+            topic = message.topic.value
+            payload = message.payload
+            if not isinstance(payload, bytes | bytearray):
+                payload = str(payload).encode()
+            try:
+                _, item = translate(topic, bytes(payload), message.retain,
+                                    datetime.now(UTC), limit)  # fmt: skip
+            except PayloadError as exc:
+                self.metrics.reject(exc.category)
+                self._log_limited(exc.category, "rejected %s on %s: %s",
+                                  exc.category, topic, exc.reason)  # fmt: skip
+                continue
+            put(item)
+
+    # --- effects ---------------------------------------------------------------
+
+    def _on_effects(self, effects: list[Effect]) -> None:
+        """Runs on the event loop: route the actors' effects to the writer and publisher."""
+        assert self.writer is not None
+        store: list[Effect] = []
+        for effect in effects:
+            if isinstance(effect, Publish):
+                self.publisher.put(effect)
+            elif isinstance(effect, Rejected):
+                category = "unknown_tablet" if effect.reason == "unknown tablet" else "handler"
+                self.metrics.reject(category)
+                self._log_limited(category, "rejected message of tablet %s: %s",
+                                  effect.tablet_id, effect.reason)  # fmt: skip
+            else:
+                if isinstance(effect, IncidentEvent):
+                    topic = f"fleets/{effect.fleet_id}/alerts"
+                    self.publisher.put(Publish(topic, alert_payload(effect), 1, False))
+                store.append(effect)
+        if store:
+            self.writer.add(store)
+
+    def _log_limited(self, key: str, fmt: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._log_limits.get(key, 0.0) >= 1.0:
+            self._log_limits[key] = now
+            log.warning(fmt, *args)
+
+    # --- housekeeping ----------------------------------------------------------
+
+    async def _retention_loop(self) -> None:
+        while True:
+            try:
+                async with self.pool.connection() as conn:
+                    await apply_retention(conn, self.settings)
+            except psycopg.Error as exc:
+                log.warning("retention skipped: %s", exc)
+            await asyncio.sleep(3600)
+
+    async def _log_loop(self) -> None:
+        assert self.pump is not None
+        assert self.writer is not None
+        while True:
+            await asyncio.sleep(LOG_EVERY_S)
+            m = self.metrics
+            log.info(
+                "received=%d committed_heartbeats=%d published=%d rejected=%d dropped=%d "
+                "inbox=%d store_backlog=%d publish_backlog=%d",
+                m.received, m.heartbeats_committed, m.published, sum(m.rejected.values()),
+                sum(m.dropped.values()), self.pump.backlog(), self.writer.backlog(),
+                self.publisher.backlog(),
+            )  # fmt: skip
+
+
+def commit_latency_hook(sink: list[float]) -> object:
+    """For benchmarks: record (commit time − receive time) of each committed heartbeat."""
+
+    def on_commit(batch: Batch, started: float) -> None:
+        now = datetime.now(UTC)
+        sink.extend((now - h.time) / timedelta(seconds=1) for h in batch.heartbeats)
+
+    return on_commit

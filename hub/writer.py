@@ -1,0 +1,309 @@
+"""The one store writer: buffers effects and commits them in batches.
+
+Heartbeats and transitions go in with ``COPY``; current state, uptime and
+deliveries are upserted from arrays in one statement each; everything of one
+flush commits in one transaction. A database outage keeps the buffer (bounded:
+overflow drops the oldest heartbeats, logged and counted) and retries with
+backoff; nothing acknowledged by the writer is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from actors.effects import (
+    DeliveryRow,
+    Effect,
+    HeartbeatRow,
+    IncidentEvent,
+    TabletStateRow,
+    TransitionRow,
+    UptimeSpan,
+)
+from actors.session import alert_payload
+from hub.metrics import HubMetrics
+
+log = logging.getLogger(__name__)
+
+HOUR = timedelta(hours=1)
+
+COPY_HEARTBEATS = (
+    "COPY heartbeats (time, tablet_id, device_ts, seq, boot_id, playlist_etag, ad_id,"
+    " campaign_id, battery, charging, disk_free_mb, app_version, lat, lon, extra) FROM STDIN"
+)
+COPY_TRANSITIONS = (
+    "COPY presence_transitions (time, tablet_id, from_state, to_state, reason) FROM STDIN"
+)
+UPSERT_STATE = """
+INSERT INTO tablet_state (tablet_id, state, state_since, last_heartbeat_at, boot_id, last_seq,
+    desired_etag, applied_etag, uptime_until, open_incident_id, battery, app_version, ad_id,
+    campaign_id, updated_at)
+SELECT *, now() FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[],
+    %s::text[], %s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::uuid[],
+    %s::smallint[], %s::text[], %s::text[], %s::text[])
+ON CONFLICT (tablet_id) DO UPDATE SET
+    state = excluded.state, state_since = excluded.state_since,
+    last_heartbeat_at = excluded.last_heartbeat_at, boot_id = excluded.boot_id,
+    last_seq = excluded.last_seq, desired_etag = excluded.desired_etag,
+    applied_etag = excluded.applied_etag, uptime_until = excluded.uptime_until,
+    open_incident_id = excluded.open_incident_id, battery = excluded.battery,
+    app_version = excluded.app_version, ad_id = excluded.ad_id,
+    campaign_id = excluded.campaign_id, updated_at = now()
+"""
+UPSERT_UPTIME = """
+INSERT INTO uptime_hourly (tablet_id, hour, online_seconds)
+SELECT * FROM unnest(%s::text[], %s::timestamptz[], %s::float8[])
+ON CONFLICT (tablet_id, hour) DO UPDATE
+SET online_seconds = least(3600, uptime_hourly.online_seconds + excluded.online_seconds)
+"""
+UPSERT_DELIVERY = """
+INSERT INTO deliveries (tablet_id, etag, status, published_at, acked_at, detail)
+VALUES (%(tablet_id)s, %(etag)s, %(status)s, %(at)s,
+        CASE WHEN %(status)s = 'published' THEN NULL ELSE %(at)s END, %(detail)s)
+ON CONFLICT (tablet_id, etag) DO UPDATE SET
+    status = excluded.status,
+    published_at = CASE WHEN excluded.status = 'published'
+                        THEN excluded.published_at ELSE deliveries.published_at END,
+    acked_at = excluded.acked_at,
+    detail = excluded.detail
+"""
+OPEN_INCIDENT = """
+INSERT INTO incidents (incident_id, tablet_id, fleet_id, kind, opened_at, offline_since)
+VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (incident_id) DO NOTHING
+"""
+RESOLVE_INCIDENT = """
+UPDATE incidents SET resolved_at = %s WHERE incident_id = %s AND resolved_at IS NULL
+"""
+NOTIFY = """
+INSERT INTO notifications (fleet_id, tablet_id, kind, payload, dedupe_key)
+VALUES (%s, %s, %s, %s, %s) ON CONFLICT (dedupe_key) DO NOTHING
+"""
+
+
+def split_by_hour(start: datetime, end: datetime) -> list[tuple[datetime, float]]:
+    """``[(hour_start, seconds), …]`` covering ``start``–``end``."""
+    out = []
+    cursor = start
+    while cursor < end:
+        hour = cursor.replace(minute=0, second=0, microsecond=0)
+        upto = min(end, hour + HOUR)
+        out.append((hour, (upto - cursor).total_seconds()))
+        cursor = upto
+    return out
+
+
+class Batch:
+    """Effects of one flush, grouped by table."""
+
+    def __init__(self) -> None:
+        self.heartbeats: deque[HeartbeatRow] = deque()
+        self.transitions: list[TransitionRow] = []
+        self.states: dict[str, TabletStateRow] = {}
+        self.uptime: dict[tuple[str, datetime], float] = {}
+        self.incidents: list[IncidentEvent] = []
+        self.deliveries: list[DeliveryRow] = []
+
+    def __len__(self) -> int:
+        return (
+            len(self.heartbeats)
+            + len(self.transitions)
+            + len(self.states)
+            + len(self.uptime)
+            + len(self.incidents)
+            + len(self.deliveries)
+        )
+
+    def add(self, effect: Effect) -> None:
+        if isinstance(effect, HeartbeatRow):
+            self.heartbeats.append(effect)
+        elif isinstance(effect, TabletStateRow):
+            self.states[effect.tablet_id] = effect
+        elif isinstance(effect, UptimeSpan):
+            for hour, seconds in split_by_hour(effect.start, effect.end):
+                key = (effect.tablet_id, hour)
+                self.uptime[key] = self.uptime.get(key, 0.0) + seconds
+        elif isinstance(effect, TransitionRow):
+            self.transitions.append(effect)
+        elif isinstance(effect, IncidentEvent):
+            self.incidents.append(effect)
+        elif isinstance(effect, DeliveryRow):
+            self.deliveries.append(effect)
+
+    def merge_back(self, newer: Batch) -> None:
+        """Put a failed batch back in front of what arrived meanwhile."""
+        self.heartbeats.extend(newer.heartbeats)
+        self.transitions.extend(newer.transitions)
+        self.states.update(newer.states)
+        for key, seconds in newer.uptime.items():
+            self.uptime[key] = self.uptime.get(key, 0.0) + seconds
+        self.incidents.extend(newer.incidents)
+        self.deliveries.extend(newer.deliveries)
+
+
+class StoreWriter:
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        metrics: HubMetrics,
+        flush_interval_s: float = 0.05,
+        buffer_max: int = 200_000,
+        on_commit: Callable[[Batch, float], None] | None = None,
+    ) -> None:
+        self._pool = pool
+        self._metrics = metrics
+        self._interval = flush_interval_s
+        self._buffer_max = buffer_max
+        self._pending = Batch()
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._on_commit = on_commit
+        self.outage = False
+
+    def add(self, effects: list[Effect]) -> None:
+        pending = self._pending
+        for effect in effects:
+            pending.add(effect)
+        self._idle.clear()
+        overflow = len(pending.heartbeats) - self._buffer_max
+        if overflow > 0:
+            for _ in range(overflow):
+                pending.heartbeats.popleft()
+            self._metrics.dropped["heartbeats_buffer_overflow"] += overflow
+            log.warning("store buffer full: dropped %d oldest heartbeats", overflow)
+        self._wake.set()
+
+    def backlog(self) -> int:
+        return len(self._pending)
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await asyncio.sleep(self._interval)  # gather a batch
+            batch, self._pending = self._pending, Batch()
+            if not len(batch):
+                self._idle.set()
+                continue
+            started = time.monotonic()
+            try:
+                await self._write(batch)
+            except (psycopg.OperationalError, PoolTimeout) as exc:
+                if not self.outage:
+                    self._metrics.db_outages += 1
+                    log.error("store unavailable, buffering %d rows: %s", len(batch), exc)
+                self.outage = True
+                batch.merge_back(self._pending)
+                self._pending = batch
+                self._wake.set()
+                await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311
+                backoff = min(backoff * 2, 5.0)
+                continue
+            except psycopg.Error:
+                self._metrics.write_errors += 1
+                log.exception("store rejected a batch of %d rows; dropped", len(batch))
+                continue
+            if self.outage:
+                log.warning("store is back; buffered rows written")
+            self.outage, backoff = False, 0.2
+            self._metrics.heartbeats_committed += len(batch.heartbeats)
+            self._metrics.rows_committed += len(batch)
+            if self._on_commit is not None:
+                self._on_commit(batch, started)
+            if not len(self._pending):
+                self._idle.set()
+
+    async def flush_now(self, timeout: float = 10.0) -> None:
+        """Wait until everything added so far is committed (tests, shutdown)."""
+        if len(self._pending):
+            self._idle.clear()
+            self._wake.set()
+        await asyncio.wait_for(self._idle.wait(), timeout)
+
+    async def _write(self, batch: Batch) -> None:
+        async with self._pool.connection() as conn, conn.transaction():
+            cur = conn.cursor()
+            if batch.heartbeats:
+                async with cur.copy(COPY_HEARTBEATS) as copy:
+                    for h in batch.heartbeats:
+                        await copy.write_row((
+                            h.time, h.tablet_id, h.device_ts, h.seq, h.boot_id,
+                            h.playlist_etag, h.ad_id, h.campaign_id, h.battery, h.charging,
+                            h.disk_free_mb, h.app_version, h.lat, h.lon, h.extra_json,
+                        ))  # fmt: skip
+            if batch.transitions:
+                async with cur.copy(COPY_TRANSITIONS) as copy:
+                    for t in batch.transitions:
+                        await copy.write_row(
+                            (t.time, t.tablet_id, t.from_state, t.to_state, t.reason)
+                        )
+                ids = sorted({t.tablet_id for t in batch.transitions})
+                await cur.execute("SELECT pg_notify('fleethub_state', %s)", (json.dumps(ids),))
+            if batch.states:
+                rows = list(batch.states.values())
+                await cur.execute(UPSERT_STATE, _columns(rows))
+            if batch.uptime:
+                keys = list(batch.uptime)
+                await cur.execute(
+                    UPSERT_UPTIME,
+                    ([k[0] for k in keys], [k[1] for k in keys], list(batch.uptime.values())),
+                )
+            for ev in batch.incidents:
+                await self._write_incident(cur, ev)
+            if batch.deliveries:
+                await cur.executemany(
+                    UPSERT_DELIVERY,
+                    [
+                        {"tablet_id": d.tablet_id, "etag": d.etag, "status": d.status,
+                         "at": d.at, "detail": d.detail}
+                        for d in batch.deliveries
+                    ],
+                )  # fmt: skip
+
+    @staticmethod
+    async def _write_incident(
+        cur: psycopg.AsyncCursor[tuple[object, ...]], ev: IncidentEvent
+    ) -> None:
+        if ev.event == "opened":
+            row = (ev.incident_id, ev.tablet_id, ev.fleet_id, ev.kind, ev.opened_at,
+                   ev.offline_since)  # fmt: skip
+            await cur.execute(OPEN_INCIDENT, row)
+        else:
+            await cur.execute(RESOLVE_INCIDENT, (ev.at, ev.incident_id))
+        payload = alert_payload(ev).decode()
+        await cur.execute(
+            NOTIFY,
+            (ev.fleet_id, ev.tablet_id, f"incident.{ev.event}", payload,
+             f"{ev.incident_id}:{ev.event}"),
+        )  # fmt: skip
+        await cur.execute("SELECT pg_notify('fleethub_alerts', %s)", (payload,))
+
+
+def _columns(rows: list[TabletStateRow]) -> tuple[list[object], ...]:
+    return (
+        [r.tablet_id for r in rows],
+        [r.state for r in rows],
+        [r.state_since for r in rows],
+        [r.last_heartbeat_at for r in rows],
+        [r.boot_id for r in rows],
+        [r.last_seq for r in rows],
+        [r.desired_etag for r in rows],
+        [r.applied_etag for r in rows],
+        [r.uptime_until for r in rows],
+        [r.open_incident_id for r in rows],
+        [r.battery for r in rows],
+        [r.app_version for r in rows],
+        [r.ad_id for r in rows],
+        [r.campaign_id for r in rows],
+    )

@@ -1,0 +1,165 @@
+"""Real parts only: a Mosquitto and a PostgreSQL on free loopback ports, started once.
+
+``FLEETHUB_TEST_DATABASE_URL`` points the suite at another store (the
+TimescaleDB pass of ``.ci/run``); otherwise the embedded PostgreSQL is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from broker.runner import EmbeddedBroker
+from config.settings import MqttTarget, Settings
+from hub import db
+from hub.embedded_db import EmbeddedPostgres
+from hub.fleet import FleetSpec, TabletSpec, add_fleet, add_tablet
+from hub.processes import free_port
+from hub.runtime import Hub
+from tests.helpers import TestFleet
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    external = os.environ.get("FLEETHUB_TEST_DATABASE_URL")
+    if external:
+        db.migrate(external)
+        yield external
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data", port=free_port())
+    url = server.start()
+    db.migrate(url)
+    yield url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    directory = tmp_path_factory.mktemp("broker")
+    embedded = EmbeddedBroker(directory, "127.0.0.1", free_port(), "fleethub-hub",
+                              persistence=False)  # fmt: skip
+    embedded.start()
+    yield embedded
+    embedded.stop()
+
+
+@pytest.fixture
+def hub_mqtt(broker: EmbeddedBroker) -> MqttTarget:
+    return MqttTarget(host=broker.host, port=broker.port, username=broker.hub_user,
+                      password=broker.hub_password())  # fmt: skip
+
+
+@pytest.fixture
+def conn(database_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    with db.connect(database_url) as connection:
+        yield connection
+
+
+@pytest.fixture
+def fleet_factory(
+    conn: psycopg.Connection[tuple[object, ...]], broker: EmbeddedBroker
+) -> TestFleetFactory:
+    return TestFleetFactory(conn, broker)
+
+
+class TestFleetFactory:
+    """Unique fleets and tablets per test, with broker credentials."""
+
+    __test__ = False
+
+    def __init__(self, conn: psycopg.Connection[tuple[object, ...]], broker: EmbeddedBroker):
+        self.conn, self.broker = conn, broker
+
+    def __call__(
+        self,
+        tablets: int = 1,
+        heartbeat_s: int = 1,
+        offline_after_s: int = 2,
+        alert_after_s: int = 1,
+        hours: str = "",
+        timezone: str = "UTC",
+        flap_limit: int = 6,
+        cars: bool = False,
+    ) -> TestFleet:
+        fleet_id = f"f-{uuid.uuid4().hex[:10]}"
+        add_fleet(self.conn, FleetSpec(fleet_id, timezone, alert_after_s, hours, flap_limit),
+                  "test")  # fmt: skip
+        ids = [f"{fleet_id}-t{n}" for n in range(tablets)]
+        for n, tablet_id in enumerate(ids):
+            car = f"{fleet_id}-car{n}" if cars else None
+            add_tablet(self.conn, TabletSpec(tablet_id, fleet_id, car, heartbeat_s,
+                                             offline_after_s), "test")  # fmt: skip
+        passwords = {tablet_id: f"pw-{tablet_id}" for tablet_id in ids}
+        self.broker.set_credentials(passwords)
+        return TestFleet(fleet_id, ids, passwords, self.broker.host, self.broker.port)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        var_dir=tmp_path,
+        hub_client_id=f"hub-{uuid.uuid4().hex[:8]}",
+        watchdog_tick_s=0.1,
+        writer_flush_interval_s=0.02,
+    )
+
+
+class RunningHub:
+    """A hub running in the test's event loop; ``restart`` keeps its settings."""
+
+    def __init__(self, settings: Settings, database_url: str, mqtt: MqttTarget) -> None:
+        self.settings, self.database_url, self.mqtt = settings, database_url, mqtt
+        self.hub: Hub | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> Hub:
+        self.hub = Hub(self.settings, self.database_url, self.mqtt)
+        self._task = asyncio.create_task(self.hub.run(), name="test.hub")
+        await asyncio.wait_for(self.hub.connected.wait(), 15)
+        return self.hub
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def restart(self) -> Hub:
+        await self.stop()
+        return await self.start()
+
+
+@pytest.fixture
+async def running_hub(
+    settings: Settings, database_url: str, hub_mqtt: MqttTarget
+) -> AsyncIterator[RunningHub]:
+    running = RunningHub(settings, database_url, hub_mqtt)
+    await running.start()
+    yield running
+    await running.stop()
+
+
+@pytest.fixture(autouse=True)
+def fail_on_logged_exception(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """A logged exception fails the test (Home Assistant's ``fail_on_log_exception``)."""
+    caplog.set_level(logging.INFO)
+    yield
+    logged = [r for r in caplog.get_records("call") if r.exc_info and r.levelno >= logging.ERROR]
+    assert not logged, f"exception logged: {logged[0].getMessage()}"
+
+
+@pytest.fixture(autouse=True)
+def no_lingering_pump() -> Iterator[None]:
+    yield
+    pumps = [t for t in threading.enumerate() if t.name == "hub.actors.pump"]
+    assert not pumps, "an actor pump thread outlived its test"

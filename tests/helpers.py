@@ -1,0 +1,153 @@
+"""Test tablets: real paho-mqtt clients speaking the MQTT contract."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+T = TypeVar("T")
+
+
+@dataclass
+class TestFleet:
+    __test__ = False
+    fleet_id: str
+    tablet_ids: list[str]
+    passwords: dict[str, str]
+    host: str
+    port: int
+
+    def tablet(self, n: int = 0, **kwargs: Any) -> PahoTablet:
+        tablet_id = self.tablet_ids[n]
+        return PahoTablet(tablet_id, self.passwords[tablet_id], self.host, self.port, **kwargs)
+
+
+class PahoTablet:
+    """One tablet: connects with its will, reports online, heartbeats, acks playlists."""
+
+    def __init__(
+        self,
+        tablet_id: str,
+        password: str,
+        host: str,
+        port: int,
+        auto_ack: bool = True,
+        username: str | None = None,
+    ) -> None:
+        self.tablet_id = tablet_id
+        self.host, self.port = host, port
+        self.auto_ack = auto_ack
+        self.seq = 0
+        self.boot_id = uuid.uuid4().hex
+        self.applied_etag: str | None = None
+        self.received: queue.SimpleQueue[mqtt.MQTTMessage] = queue.SimpleQueue()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=tablet_id,
+                                  clean_session=True)  # fmt: skip
+        self.client.username_pw_set(username or tablet_id, password)
+        self.client.will_set(self.topic("status"), b'{"state":"offline"}', qos=1, retain=True)
+        self.client.on_message = self._on_message
+        self.connect_rc: Any = None
+        self.client.on_connect = self._on_connect
+        self._connected = False
+
+    def topic(self, kind: str) -> str:
+        return f"tablets/{self.tablet_id}/{kind}"
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any,
+                    props: Any = None) -> None:  # fmt: skip
+        self.connect_rc = rc
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        self.received.put(msg)
+        if self.auto_ack and msg.topic == self.topic("playlist") and msg.payload:
+            manifest = json.loads(msg.payload)
+            self.applied_etag = manifest["etag"]
+            self.publish("playlist/ack", {"etag": manifest["etag"], "status": "applied",
+                                          "detail": None}, qos=1)  # fmt: skip
+
+    def connect(self, subscribe: bool = True, online: bool = True) -> PahoTablet:
+        self.client.connect(self.host, self.port, keepalive=30)
+        self.client.loop_start()
+        deadline = time.monotonic() + 10
+        while self.connect_rc is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if self.connect_rc is None or self.connect_rc != 0:
+            self.client.loop_stop()
+            raise ConnectionError(f"{self.tablet_id}: connect refused ({self.connect_rc})")
+        self._connected = True
+        if subscribe:
+            self.client.subscribe(self.topic("playlist"), qos=1)
+        if online:
+            self.publish("status", {"state": "online", "ts": _now()}, qos=1, retain=True)
+        return self
+
+    def publish(self, kind: str, payload: dict[str, Any] | bytes, qos: int = 1,
+                retain: bool = False) -> None:  # fmt: skip
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self.client.publish(self.topic(kind), body, qos=qos, retain=retain).wait_for_publish(5)
+
+    def heartbeat(self, **fields: Any) -> None:
+        payload: dict[str, Any] = {
+            "v": 1, "ts": _now(), "seq": self.seq, "boot_id": self.boot_id,
+            "playlist_etag": self.applied_etag, "now_playing": None, "battery": 80,
+            "charging": False, "disk_free_mb": 1000, "app_version": "1.0.0",
+            "lat": 1.3, "lon": 103.8,
+        }  # fmt: skip
+        payload.update(fields)
+        self.seq += 1
+        self.publish("heartbeat", payload, qos=1)
+
+    def drop(self) -> None:
+        """Vanish without DISCONNECT: the broker publishes the will."""
+        sock = self.client.socket()
+        self.client.loop_stop()
+        if sock is not None:
+            sock.close()
+        self._connected = False
+
+    def close(self) -> None:
+        if self._connected:
+            self.client.disconnect()
+            self.client.loop_stop()
+            self._connected = False
+
+    def messages(self, timeout: float = 5.0) -> list[mqtt.MQTTMessage]:
+        out = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                out.append(self.received.get(timeout=0.05))
+            except queue.Empty:
+                if out:
+                    break
+        return out
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T] | T], timeout: float = 10.0, interval: float = 0.05
+) -> T:
+    """Poll until ``probe`` returns something truthy; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        value = probe()
+        result: T = await value if asyncio.iscoroutine(value) else value  # type: ignore[assignment]
+        if result:
+            return result
+        last = result
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s (last: {last!r})")

@@ -1,0 +1,88 @@
+"""End to end: paho tablets → Mosquitto → hub actors → PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from tests.conftest import RunningHub, TestFleetFactory
+from tests.helpers import eventually
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+
+def state_of(conn: Conn, tablet_id: str) -> str | None:
+    sql = "SELECT state FROM tablet_state WHERE tablet_id = %s"
+    row = conn.execute(sql, (tablet_id,)).fetchone()
+    return str(row[0]) if row else None
+
+
+def transitions(conn: Conn, tablet_id: str) -> list[tuple[str, str]]:
+    rows = conn.execute(
+        "SELECT to_state, reason FROM presence_transitions WHERE tablet_id = %s ORDER BY time",
+        (tablet_id,),
+    ).fetchall()
+    return [(str(r[0]), str(r[1])) for r in rows]
+
+
+async def test_heartbeat_is_stored_and_tablet_goes_online(
+    running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn
+) -> None:
+    fleet = fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90)
+    tablet = fleet.tablet().connect(online=False)
+    try:
+        tablet.heartbeat(battery=42, now_playing={"ad_id": "ad-1", "campaign_id": "c-1"},
+                         mood="sunny")  # fmt: skip
+        tid = fleet.tablet_ids[0]
+        rows = await eventually(lambda: conn.execute(
+            "SELECT seq, battery, ad_id, campaign_id, extra FROM heartbeats WHERE tablet_id = %s",
+            (tid,)).fetchall())  # fmt: skip
+        assert rows == [(0, 42, "ad-1", "c-1", {"mood": "sunny"})]
+        assert await eventually(lambda: state_of(conn, tid) == "online")
+        assert transitions(conn, tid) == [("online", "heartbeat")]
+    finally:
+        tablet.close()
+
+
+async def test_will_marks_offline_within_a_second(
+    running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn
+) -> None:
+    fleet = fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90)
+    tid = fleet.tablet_ids[0]
+    tablet = fleet.tablet().connect()
+    await eventually(lambda: state_of(conn, tid) == "online")
+    dropped_at = datetime.now(UTC)
+    tablet.drop()
+    await eventually(lambda: state_of(conn, tid) == "offline", timeout=5)
+    row = conn.execute(
+        "SELECT time FROM presence_transitions WHERE tablet_id = %s AND to_state = 'offline'",
+        (tid,),
+    ).fetchone()
+    assert row is not None
+    assert (row[0] - dropped_at).total_seconds() < 1.0
+    assert transitions(conn, tid) == [("online", "status"), ("offline", "will")]
+
+
+async def test_silence_goes_offline_at_offline_after(
+    running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn
+) -> None:
+    fleet = fleet_factory(tablets=1, heartbeat_s=1, offline_after_s=2)
+    tid = fleet.tablet_ids[0]
+    tablet = fleet.tablet().connect(online=False)
+    try:
+        tablet.heartbeat()
+        await eventually(lambda: state_of(conn, tid) == "online")
+        await eventually(lambda: state_of(conn, tid) == "offline", timeout=6)
+        last_hb, offline_at = conn.execute(
+            "SELECT s.last_heartbeat_at, p.time FROM tablet_state s JOIN presence_transitions p"
+            " USING (tablet_id) WHERE tablet_id = %s AND p.to_state = 'offline'", (tid,)
+        ).fetchone() or (None, None)  # fmt: skip
+        assert last_hb is not None
+        assert offline_at is not None
+        detected_after = (offline_at - last_hb).total_seconds()
+        assert 1.0 <= detected_after <= 3.0  # offline_after = 2 s, ± 1 s
+        assert transitions(conn, tid)[-1] == ("offline", "timeout")
+    finally:
+        tablet.close()
