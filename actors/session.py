@@ -67,6 +67,7 @@ class TabletSession:
         self.incident = snapshot.open_incident
         self.transitions: deque[datetime] = deque(snapshot.recent_transitions)
         self.alert_due: datetime | None = None
+        self.published_etag: str | None = None  # published by this session (not persisted)
         self.battery: int | None = None
         self.app_version: str | None = None
         self.now_playing: tuple[str | None, str | None] = (None, None)
@@ -147,10 +148,18 @@ class TabletSession:
         return out
 
     def on_desired(self, msg: DesiredPlaylist) -> Outcome:
+        """Publish when the desired manifest changes, or once per session while unapplied.
+
+        A rebuilt session (hub restart) republishes what the tablet has not applied;
+        a live one does not repeat an in-flight QoS 1 publish.
+        """
         out = Outcome()
-        if msg.etag == self.desired_etag and msg.etag == self.applied_etag:
+        if msg.etag == self.applied_etag or msg.etag == self.published_etag:
+            if msg.etag != self.desired_etag:
+                self.desired_etag = msg.etag
+                out.effects.append(self.state_row())
             return out
-        self.desired_etag = msg.etag
+        self.desired_etag = self.published_etag = msg.etag
         topic = f"tablets/{self.cfg.tablet_id}/playlist"
         out.effects.append(Publish(topic, msg.manifest_json.encode(), qos=1, retain=True))
         out.effects.append(DeliveryRow(self.cfg.tablet_id, msg.etag, "published", msg.at, None))

@@ -62,6 +62,7 @@ class Hub:
         self.connected = asyncio.Event()
         self.started = asyncio.Event()
         self._reconcile = asyncio.Event()
+        self._listening = asyncio.Event()
         self._subscribe_more: asyncio.Queue[list[str]] = asyncio.Queue()
         self._log_limits: dict[str, float] = {}
         self.commit_latencies: list[float] = []
@@ -80,11 +81,13 @@ class Hub:
         )
         try:
             self.pump.start()
-            await self._load_tablets()
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.writer.run(), name="hub.store.writer")
-                tg.create_task(self._mqtt_session_loop(), name="hub.mqtt.session")
                 tg.create_task(self._listen_store(), name="hub.store.listen")
+                # Tablets are loaded once LISTEN is active, so no registration is missed,
+                # and before MQTT, so their first messages find them.
+                await self._listening.wait()
+                tg.create_task(self._mqtt_session_loop(), name="hub.mqtt.session")
                 tg.create_task(self._reconcile_loop(), name="hub.playlists.reconcile")
                 tg.create_task(self._retention_loop(), name="hub.store.retention")
                 tg.create_task(self._log_loop(), name="hub.metrics.log")
@@ -172,6 +175,10 @@ class Hub:
                 ) as conn:
                     await conn.execute("LISTEN fleethub_tablets")
                     await conn.execute("LISTEN fleethub_playlists")
+                    await self._load_tablets()  # everything, including what changed unheard
+                    if self._listening.is_set():
+                        self._reconcile.set()
+                    self._listening.set()
                     backoff = 0.5
                     async for note in conn.notifies():
                         await self._on_notify(note.channel, note.payload)

@@ -121,15 +121,16 @@ class PahoTablet:
             self.client.loop_stop()
             self._connected = False
 
-    def messages(self, timeout: float = 5.0) -> list[mqtt.MQTTMessage]:
-        out = []
+    async def messages(self, timeout: float = 5.0, settle: float = 0.3) -> list[mqtt.MQTTMessage]:
+        """What arrives within ``timeout``; returns ``settle`` s after the first message."""
+        out: list[mqtt.MQTTMessage] = []
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                out.append(self.received.get(timeout=0.05))
+                out.append(self.received.get_nowait())
+                deadline = min(deadline, time.monotonic() + settle)
             except queue.Empty:
-                if out:
-                    break
+                await asyncio.sleep(0.02)
         return out
 
 
