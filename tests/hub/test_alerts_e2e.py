@@ -73,7 +73,12 @@ async def test_offline_opens_incident_and_back_online_resolves(
         await eventually(lambda: len(conn.execute(
             "SELECT 1 FROM notifications WHERE tablet_id = %s", (tid,)).fetchall()) == 2)
         received: list[tuple[str, str]] = []
-        await eventually(lambda: received.extend(alerts.events()) or len(received) == 2)
+
+        def both_alerts() -> bool:
+            received.extend(alerts.events())
+            return len(received) == 2
+
+        await eventually(both_alerts)
         assert received == [("offline", "opened"), ("offline", "resolved")]
         tablet.close()
     finally:

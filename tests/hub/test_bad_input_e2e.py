@@ -36,7 +36,8 @@ async def test_malformed_payloads_are_rejected_and_counted(
 
         # An unknown tablet id (the hub's own user may publish anywhere).
         ghost = PahoTablet("ghost-tablet", broker.hub_password(), broker.host, broker.port,
-                           username=broker.hub_user).connect(subscribe=False, online=False)  # fmt: skip
+                           username=broker.hub_user)  # fmt: skip
+        ghost.connect(subscribe=False, online=False)
         ghost.heartbeat()
         ghost.close()
 
@@ -75,7 +76,8 @@ async def test_acl_confines_each_tablet_to_its_own_topics(
     hub.on_message = lambda c, u, m: seen.append(m.topic)
     hub.subscribe("tablets/#", qos=1)
     # Tablet b's retained playlist, published by the hub.
-    hub.publish(f"tablets/{b}/playlist", b'{"etag":"secret"}', qos=1, retain=True).wait_for_publish(5)
+    secret = hub.publish(f"tablets/{b}/playlist", b'{"etag":"secret"}', qos=1, retain=True)
+    secret.wait_for_publish(5)
 
     got: list[str] = []
     tablet_a = _client(broker, a, fleet.passwords[a])
