@@ -196,6 +196,44 @@ def web() -> None:
                     log_level="info")  # fmt: skip
 
 
+@app.command()
+def up(
+    simulate: Annotated[int, typer.Option(min=0, max=19_000, help="Simulated tablets.")] = 50,
+) -> None:
+    """Run everything on loopback: broker, store, hub, panel and simulated tablets."""
+    from hub.up import up as run_up
+
+    with contextlib.suppress(KeyboardInterrupt):
+        run_up(_settings(), simulate, console)
+    console.print("stopped")
+
+
+@app.command("simulate")
+def simulate_cmd(
+    count: Annotated[int, typer.Option(min=1, max=19_000, help="How many tablets.")] = 50,
+    prefix: Annotated[str, typer.Option(help="Tablet ids are PREFIX0001, …")] = "demo-tab-",
+    heartbeat_interval: Annotated[str, typer.Option(help="Per tablet.")] = "10s",
+    duration: Annotated[str, typer.Option(help="Stop after this long.")] = "1h",
+    churn: Annotated[bool, typer.Option("--churn", help="Drop a few now and then.")] = False,
+) -> None:
+    """Run simulated tablets against the broker (passwords derived from var/simulator.secret)."""
+    from hub import demo
+    from hub.simulate import simulate
+    from hub.simulator import ChurnConfig
+
+    _logging()
+    settings = _settings()
+    target = mqtt_target(settings)
+    key = demo.secret(settings.var_dir)
+    creds: list[tuple[str, str | None]] = [
+        (i, demo.password(key, i)) for i in demo.tablet_ids(count, prefix)
+    ]
+    churn_cfg = ChurnConfig(interval_s=20, fraction=0.05, downtime_s=(5, 45)) if churn else None
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(simulate(creds, target.host, target.port, parse_duration(heartbeat_interval),
+                             parse_duration(duration), churn_cfg, console))  # fmt: skip
+
+
 def main() -> None:
     try:
         app()

@@ -1,0 +1,75 @@
+"""The demo fleet of ``fleethub up``: simulated tablets with derived broker passwords."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from pathlib import Path
+
+import psycopg
+
+from hub.fleet import FleetSpec, TabletSpec, add_fleet, add_tablet
+from hub.payloads import PlaylistItem
+from hub.playlists import Target, push
+
+DEMO_FLEET = "demo"
+PREFIX = "demo-tab-"
+HEARTBEAT_S = 10
+OFFLINE_AFTER_S = 30
+ALERT_AFTER_S = 60
+
+
+def tablet_ids(count: int, prefix: str = PREFIX) -> list[str]:
+    return [f"{prefix}{n:04d}" for n in range(1, count + 1)]
+
+
+def secret(var_dir: Path) -> bytes:
+    """Kept in ``var/``; the simulator derives each tablet's password from it."""
+    path = var_dir / "simulator.secret"
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(os.urandom(16).hex())
+        path.chmod(0o600)
+    return path.read_text().strip().encode()
+
+
+def password(key: bytes, tablet_id: str) -> str:
+    return hmac.new(key, tablet_id.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def demo_items() -> list[PlaylistItem]:
+    ads = [("ad-coffee", "camp-morning"), ("ad-bank", "camp-finance"), ("ad-travel", "camp-sg")]
+    return [
+        PlaylistItem(
+            ad_id=ad, campaign_id=campaign, url=f"https://ads.invalid/{ad}.mp4",
+            sha256=hashlib.sha256(ad.encode()).hexdigest(), duration_ms=15_000, position=n,
+        )
+        for n, (ad, campaign) in enumerate(ads)
+    ]
+
+
+def seed(conn: psycopg.Connection[tuple[object, ...]], count: int, refresh_s: int) -> list[str]:
+    """Create the demo fleet, ``count`` tablets in cars, and a playlist for the fleet."""
+    add_fleet(conn, FleetSpec(DEMO_FLEET, "Asia/Singapore", ALERT_AFTER_S, "", 6, "Demo fleet"),
+              "fleethub up")  # fmt: skip
+    ids = tablet_ids(count)
+    existing = {str(r[0]) for r in conn.execute(
+        "SELECT tablet_id FROM tablets WHERE fleet_id = %s", (DEMO_FLEET,)).fetchall()}
+    for n, tablet_id in enumerate(ids, start=1):
+        if tablet_id not in existing:
+            spec = TabletSpec(tablet_id, DEMO_FLEET, f"demo-car-{n:04d}", HEARTBEAT_S,
+                              OFFLINE_AFTER_S)  # fmt: skip
+            add_tablet(conn, spec, "fleethub up")
+    has_playlist = conn.execute(
+        "SELECT 1 FROM playlist_assignments WHERE target_kind = 'fleet' AND target_id = %s"
+        " AND revoked_at IS NULL", (DEMO_FLEET,)).fetchone()  # fmt: skip
+    if has_playlist is None:
+        push(conn, Target("fleet", DEMO_FLEET), demo_items(), emergency=False, expires_s=None,
+             reason="demo schedule", actor="fleethub up", refresh_s=refresh_s)  # fmt: skip
+    return ids
+
+
+def items_json() -> str:
+    return json.dumps([i.model_dump() for i in demo_items()], indent=2)

@@ -1,0 +1,143 @@
+"""``fleethub up``: broker, store, hub, panel and simulated tablets on loopback, one command.
+
+The store and the broker are the embedded ones unless their URLs are set. The
+hub, the panel and the simulator run as child processes of this one (the same
+commands an operator runs alone); Ctrl-C stops them in reverse order, then the
+broker and the store. Data stays in ``var/`` for the next run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+import psycopg
+from rich.console import Console
+
+from config.settings import MqttTarget, Settings
+from hub import db, demo
+from hub.errors import HubError
+from hub.local import embedded_broker
+from hub.processes import Child, port_open
+
+RECENT_TRANSITIONS = """
+SELECT time, tablet_id, to_state, reason FROM presence_transitions
+WHERE time > %s ORDER BY time LIMIT 8
+"""
+COUNTS = "SELECT state, count(*) FROM tablet_state GROUP BY state"
+
+
+def _mqtt_url(target: MqttTarget) -> str:
+    auth = ""
+    if target.username:
+        auth = quote(target.username, safe="")
+        if target.password:
+            auth += ":" + quote(target.password, safe="")
+        auth += "@"
+    return f"mqtt://{auth}{target.host}:{target.port}"
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def up(settings: Settings, simulate: int, console: Console) -> None:
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    logs = settings.var_dir / "logs"
+    since = datetime.now(UTC)
+    # SIGTERM/SIGHUP stop everything as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
+    with ExitStack() as stack:
+        database_url = settings.database_url or _start_store(settings, stack, console)
+        db.migrate(database_url)
+        target = settings.mqtt_target() or _start_broker(settings, stack, console)
+        key = demo.secret(settings.var_dir)
+        with db.connect(database_url) as conn:
+            ids = demo.seed(conn, simulate, settings.playlist_refresh_interval_s)
+        if settings.mqtt_url is None:
+            embedded_broker(settings).set_credentials({i: demo.password(key, i) for i in ids})
+        env = {**os.environ, "FLEETHUB_DATABASE_URL": database_url,
+               "FLEETHUB_MQTT_URL": _mqtt_url(target)}  # fmt: skip
+        exe = [sys.executable, "-m", "hub.cli"]
+        children = [
+            Child("hub", [*exe, "run"], logs / "hub.log", env=env),
+            Child("web", [*exe, "web"], logs / "web.log", env=env),
+        ]
+        if simulate:
+            children.append(Child("simulator", [*exe, "simulate", "--count", str(simulate),
+                                                "--churn"], logs / "simulator.log", env=env))
+        for child in children:
+            stack.callback(child.stop, signal.SIGINT)
+        _wait_web(settings, children[1])
+        _banner(console, settings, database_url, target, simulate)
+        _watch(console, database_url, children, since)
+
+
+def _start_store(settings: Settings, stack: ExitStack, console: Console) -> str:
+    from hub.embedded_db import EmbeddedPostgres
+
+    server = EmbeddedPostgres(settings.pgdata_dir, port=settings.db_port)
+    with console.status("starting PostgreSQL (embedded)…"):
+        url = server.start()
+    stack.callback(server.stop)
+    return url
+
+
+def _start_broker(settings: Settings, stack: ExitStack, console: Console) -> MqttTarget:
+    broker = embedded_broker(settings)
+    with console.status("starting Mosquitto…"):
+        broker.start()
+    stack.callback(broker.stop)
+    return MqttTarget(host=broker.host, port=broker.port, username=broker.hub_user,
+                      password=broker.hub_password())  # fmt: skip
+
+
+def _wait_web(settings: Settings, web: Child) -> None:
+    deadline = time.monotonic() + 30
+    while not port_open(settings.web_host, settings.web_port):
+        if not web.alive() or time.monotonic() > deadline:
+            raise HubError(f"the panel did not start; see {web.log_path}")
+        time.sleep(0.1)
+
+
+def _banner(console: Console, settings: Settings, database_url: str, target: MqttTarget,
+            simulate: int) -> None:  # fmt: skip
+    console.rule("[bold]fleethub is up")
+    console.print(f"panel     http://{settings.web_host}:{settings.web_port}/")
+    console.print(f"broker    mqtt://{target.host}:{target.port}  (hub user {target.username})")
+    console.print(f"store     {database_url}")
+    console.print(f"tablets   {simulate} simulated in fleet '{demo.DEMO_FLEET}'"
+                  " (heartbeat 10 s, some drop out and come back)")  # fmt: skip
+    console.print(f"logs      {settings.var_dir / 'logs'}/")
+    console.print("try       .venv/bin/fleethub status --fleet demo   ·   Ctrl-C stops everything")
+    console.rule()
+
+
+def _watch(console: Console, database_url: str, children: list[Child], since: datetime) -> None:
+    try:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            while True:
+                for child in children:
+                    if not child.alive():
+                        raise HubError(f"{child.name} exited; see {child.log_path}")
+                for at, tablet_id, to_state, reason in conn.execute(RECENT_TRANSITIONS, (since,)):
+                    colour = "green" if to_state == "online" else "red"
+                    console.print(f"{at:%H:%M:%S} {tablet_id} [{colour}]{to_state}[/] ({reason})")
+                    since = at
+                counts: dict[object, object] = dict(conn.execute(COUNTS).fetchall())
+                applied = conn.execute(
+                    "SELECT count(*) FROM tablet_state WHERE applied_etag IS NOT NULL"
+                    " AND applied_etag = desired_etag").fetchone()  # fmt: skip
+                console.print(
+                    f"[bold]{counts.get('online', 0)} online[/] · {counts.get('offline', 0)} "
+                    f"offline · {counts.get('unknown', 0)} never seen · "
+                    f"{applied[0] if applied else 0} playing the desired playlist", style="dim")
+                time.sleep(5)
+    except KeyboardInterrupt:
+        console.print("\nstopping…")
