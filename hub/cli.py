@@ -234,6 +234,30 @@ def simulate_cmd(
                              parse_duration(duration), churn_cfg, console))  # fmt: skip
 
 
+@app.command()
+def bench(
+    tablets: Annotated[int, typer.Option(min=1, max=40_000)] = 20_000,
+    rate: Annotated[float, typer.Option(min=1, help="Heartbeats per second, in total.")] = 10_000,
+    duration: Annotated[str, typer.Option(help="How long to publish.")] = "30s",
+    hub_shards: Annotated[int, typer.Option(min=1, max=8, help="Hub processes.")] = 1,
+    resident_actors: Annotated[int, typer.Option(min=0, max=200_000)] = 100_000,
+    qos: Annotated[int, typer.Option(min=0, max=1, help="Heartbeat QoS.")] = 1,
+    out: Annotated[Path, typer.Option(help="Where the JSON report goes.")] = Path("bench-results"),
+) -> None:
+    """Measure the hub end to end on loopback; writes a JSON report and prints a summary."""
+    from hub.bench.run import BenchConfig, run_bench, write_report
+    from hub.bench.summary import print_summary
+
+    settings = _settings()
+    cfg = BenchConfig(tablets=tablets, rate=rate, duration_s=parse_duration(duration),
+                      hub_shards=hub_shards, resident_actors=resident_actors, qos=qos,
+                      work_dir=settings.var_dir / "bench")  # fmt: skip
+    report = run_bench(cfg, console)
+    path = write_report(report, out, sys.stdout)
+    print_summary(report, console)
+    console.print(f"report: {path}")
+
+
 def main() -> None:
     try:
         app()

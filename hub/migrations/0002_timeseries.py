@@ -27,7 +27,9 @@ CREATE TABLE heartbeats (
     app_version    text,
     lat            double precision,
     lon            double precision,
-    extra          jsonb
+    extra          jsonb,
+    -- When the hub's writer committed it (transaction start): ingest lag = stored_at - time.
+    stored_at      timestamptz NOT NULL DEFAULT now()
 );
 CREATE TABLE presence_transitions (
     time        timestamptz NOT NULL,

@@ -180,7 +180,8 @@ class MqttConnection(asyncio.Protocol):
         except TimeoutError:
             self.abort()
             raise AckTimeout(
-                f"no CONNACK from {self.host}:{self.port} in {self._connect_timeout}s"
+                f"{self.host}:{self.port} did not accept the connection"
+                f" in {self._connect_timeout}s"
             ) from None
         except OSError as exc:
             self.abort()

@@ -200,11 +200,15 @@ class SimTablet:
             return None
         if conn.connected:
             status = payloads.status_topic(self.tablet_id)
-            done = conn.publish_nowait(status, payloads.OFFLINE_STATUS, qos=1, retain=True)
-            if done is not None:
-                # Written ahead of DISCONNECT on the same stream, so the broker applies it;
-                # its PUBACK is not waited for.
-                done.add_done_callback(_ignore_outcome)
+            try:
+                done = conn.publish_nowait(status, payloads.OFFLINE_STATUS, qos=1, retain=True)
+            except Backpressure:
+                conn.abort()  # no room for the offline status: let the broker send the will
+                return conn
+            # Written ahead of DISCONNECT on the same stream, so the broker applies it;
+            # its PUBACK is not waited for.
+            assert done is not None
+            done.add_done_callback(_ignore_outcome)
         conn.disconnect_nowait()
         return conn
 

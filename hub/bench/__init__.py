@@ -1,0 +1,1 @@
+"""``fleethub bench``: end-to-end figures for docs/performance.md (never a timed test)."""

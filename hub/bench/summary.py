@@ -1,0 +1,51 @@
+"""The human summary of a benchmark report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _ms(value: object) -> str:
+    return f"{float(str(value)) * 1000:.0f} ms" if value is not None else "—"
+
+
+def print_summary(report: dict[str, Any], console: Console) -> None:
+    cfg = report["config"]
+    table = Table("figure", "value", title=f"fleethub bench {report['started_at']}")
+    hb = report.get("heartbeats", {})
+    if hb:
+        table.add_row("tablets connected", f"{report['connect']['tablets']} in "
+                      f"{report['connect']['elapsed_s']:.1f} s")  # fmt: skip
+        table.add_row("heartbeats offered", f"{hb['offered_rate_per_s']:.0f}/s for "
+                      f"{cfg['duration_s']:.0f} s ({hb['sent']} sent, {hb['send_failed']} failed)")
+        table.add_row("heartbeats committed", f"{hb['committed']} "
+                      f"({hb['committed_rate_per_s'] or 0:.0f}/s sustained)")  # fmt: skip
+        lat = hb["latency_s"]
+        table.add_row("published → committed", f"p50 {_ms(lat['p50'])} · p99 {_ms(lat['p99'])}"
+                      f" · max {_ms(lat['max'])}")  # fmt: skip
+        table.add_row(f"hub ({cfg['hub_shards']} process(es))",
+                      f"{hb['hub_cpu_percent_of_one_core']:.0f} % of a core · "
+                      f"peak RSS {hb['hub_peak_rss_mib']:.0f} MiB")  # fmt: skip
+    off = report.get("offline_detection")
+    if off:
+        err = off["error_s"]
+        table.add_row("offline detection error", f"p50 {_ms(err['p50'])} · p99 {_ms(err['p99'])}"
+                      f" ({off['timeouts_detected']} timeouts)")  # fmt: skip
+    fan = report.get("fanout")
+    if fan:
+        lat = fan["latency_s"]
+        table.add_row("playlist fan-out", f"{fan['received']}/{fan['targeted']} tablets · "
+                      f"p50 {_ms(lat['p50'])} · p99 {_ms(lat['p99'])}")  # fmt: skip
+    res = report.get("resident_actors")
+    if res:
+        table.add_row("resident tablet actors", f"{res['actors_resident']} · process RSS "
+                      f"{res['process_rss_mib']:.0f} MiB (+{res['rss_growth_mib']:.0f} MiB, "
+                      f"{res['bytes_per_tablet']} B/tablet)")  # fmt: skip
+    m = report["machine"]
+    table.caption = (
+        f"{m['cpus']} CPUs · {m['memory_gib']} GiB · {m['cpu_model']} · Python {m['python']}"
+    )
+    console.print(table)

@@ -1,0 +1,96 @@
+"""A benchmark simulator process: tablets of one slice, driven by JSON lines on stdin.
+
+Started by :mod:`hub.bench.run`; answers each command with one JSON line on stdout.
+Commands: ``{"cmd": "blast", "rate": R, "duration": D}``,
+``{"cmd": "fanout", "expect": N, "timeout": T}`` and ``{"cmd": "quit"}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+import time
+from typing import Any
+
+from hub import demo
+from hub.simulator import Manifest, SimFleet, TabletConfig, ensure_fd_limit
+
+
+def _say(event: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(event) + "\n")
+    sys.stdout.flush()
+
+
+async def _lines() -> asyncio.StreamReader:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    return reader
+
+
+async def main(args: argparse.Namespace) -> None:
+    ids = [f"{args.prefix}{n:06d}" for n in range(args.first, args.first + args.count)]
+    key = bytes.fromhex(args.secret) if args.secret else b""
+    receipts: dict[str, float] = {}
+    wanted: dict[str, Any] = {"etag": "", "expect": 0}
+    enough = asyncio.Event()
+
+    def on_playlist(tablet_id: str, manifest: Manifest, received: float) -> None:
+        if manifest.etag == wanted["etag"] and tablet_id not in receipts:
+            receipts[tablet_id] = time.time()
+            if len(receipts) >= wanted["expect"]:
+                enough.set()
+
+    ensure_fd_limit(args.count)
+    fleet = SimFleet(
+        [(i, demo.password(key, i)) for i in ids],
+        host=args.host,
+        port=args.port,
+        first_source=args.first_source,
+        tablet_config=TabletConfig(heartbeat_interval_s=None, heartbeat_qos=args.qos,
+                                   keepalive_s=300),
+        on_playlist=on_playlist,
+        connect_rate_per_s=args.connect_rate,
+        max_lifetime_s=args.max_lifetime,
+    )
+    reader = await _lines()
+    async with fleet.running():
+        elapsed = await asyncio.wait_for(fleet.wait_connected(), args.connect_timeout)
+        _say({"event": "connected", "count": len(fleet), "elapsed_s": elapsed})
+        while line := await reader.readline():
+            cmd = json.loads(line)
+            if cmd["cmd"] == "blast":
+                result = await fleet.blast(cmd["rate"], cmd["duration"])
+                _say({"event": "blast", "sent": result.sent, "failed": result.failed,
+                      "elapsed_s": result.elapsed_s})  # fmt: skip
+            elif cmd["cmd"] == "fanout":
+                wanted.update(etag=cmd["etag"], expect=cmd["expect"])
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(enough.wait(), cmd["timeout"])
+                _say({"event": "fanout", "received": list(receipts.values())})
+            elif cmd["cmd"] == "quit":
+                break
+        _say({"event": "stats", **fleet.stats.snapshot()})
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m hub.bench.worker")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--prefix", default="bench-")
+    p.add_argument("--first", type=int, default=0)
+    p.add_argument("--count", type=int, required=True)
+    p.add_argument("--secret", default="")
+    p.add_argument("--first-source", default="127.0.0.2")
+    p.add_argument("--qos", type=int, default=1)
+    p.add_argument("--connect-rate", type=float, default=3000.0)
+    p.add_argument("--connect-timeout", type=float, default=120.0)
+    p.add_argument("--max-lifetime", type=float, default=900.0)
+    return p.parse_args(argv)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse(sys.argv[1:])))
