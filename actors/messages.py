@@ -47,6 +47,10 @@ class TabletSnapshot:
     uptime_until: datetime | None = None
     open_incident: IncidentRef | None = None
     recent_transitions: tuple[datetime, ...] = ()
+    battery: int | None = None
+    app_version: str | None = None
+    ad_id: str | None = None
+    campaign_id: str | None = None
 
 
 # --- into the registry (from the hub) ---------------------------------------

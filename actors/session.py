@@ -68,17 +68,17 @@ class TabletSession:
         self.transitions: deque[datetime] = deque(snapshot.recent_transitions)
         self.alert_due: datetime | None = None
         self.published_etag: str | None = None  # published by this session (not persisted)
-        self.battery: int | None = None
-        self.app_version: str | None = None
-        self.now_playing: tuple[str | None, str | None] = (None, None)
+        self.battery = snapshot.battery
+        self.app_version = snapshot.app_version
+        self.now_playing = (snapshot.ad_id, snapshot.campaign_id)
 
     # --- start-up ------------------------------------------------------------
 
     def resume(self, now: datetime) -> Outcome:
         """Re-arm the timers a rebuilt session needs (after a hub restart)."""
         out = Outcome()
-        if self.state == "online" and self.last_heartbeat_at is not None:
-            deadline = self.last_heartbeat_at + timedelta(seconds=self.cfg.offline_after_s)
+        deadline = self._offline_deadline()
+        if self.state == "online" and deadline is not None:
             out.timers.append(Arm(self.cfg.tablet_id, "offline", deadline))
         elif self.state == "offline" and self.incident is None and self.state_since is not None:
             self._arm_alert(out, self.state_since)
@@ -123,6 +123,10 @@ class TabletSession:
                 out.timers.append(Arm(self.cfg.tablet_id, "offline", deadline))
         elif self.state == "online":
             reason: Reason = "status" if msg.device_ts is not None else "will"
+            if msg.retained:
+                # Read after a hub restart: the tablet left at some unknown point while
+                # the hub was away; count uptime only up to its last sign of life.
+                at = min(at, msg.device_ts or self._online_evidence_end("timeout", at))
             self._transition(out, "offline", reason, at)
             out.timers.append(Arm(self.cfg.tablet_id, "offline", None))
         if out.effects:
@@ -133,8 +137,11 @@ class TabletSession:
         out = Outcome()
         if msg.kind == "offline":
             deadline = self._offline_deadline()
-            if self.state == "online" and deadline is not None and deadline <= msg.now:
-                self._transition(out, "offline", "timeout", msg.now)
+            if self.state == "online" and deadline is not None:
+                if deadline <= msg.now:
+                    self._transition(out, "offline", "timeout", msg.now)
+                else:  # fired early (a stale timer): keep watching
+                    out.timers.append(Arm(self.cfg.tablet_id, "offline", deadline))
         elif (
             self.state == "offline"
             and self.incident is None
@@ -304,6 +311,10 @@ class TabletSession:
             uptime_until=self.uptime_until,
             open_incident=self.incident,
             recent_transitions=tuple(self.transitions),
+            battery=self.battery,
+            app_version=self.app_version,
+            ad_id=self.now_playing[0],
+            campaign_id=self.now_playing[1],
         )
 
 

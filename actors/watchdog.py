@@ -38,6 +38,13 @@ class Deadlines:
         self._current[key] = deadline
         if before is None or deadline < before:
             heapq.heappush(self._heap, (deadline, tablet_id, kind))
+            if len(self._heap) > 2 * len(self._current) + 32:
+                self._compact()
+
+    def _compact(self) -> None:
+        """Drop entries of cleared or moved timers (clear-and-re-arm cycles leave them)."""
+        self._heap = [(d, t, k) for (t, k), d in self._current.items()]
+        heapq.heapify(self._heap)
 
     def due(self, now: datetime) -> list[tuple[str, TimerKind, datetime]]:
         fired: list[tuple[str, TimerKind, datetime]] = []

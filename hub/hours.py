@@ -60,8 +60,11 @@ class OperatingHours:
             for w in self.windows:
                 if w.weekday != day.weekday():
                     continue
-                start = datetime.combine(day, time(w.start_min // 60, w.start_min % 60), tz)
-                out.append((start, start + timedelta(minutes=w.length_min)))
+                wall = datetime.combine(day, time(w.start_min // 60, w.start_min % 60), tz)
+                # Through UTC: a wall time inside a DST gap becomes the real instant after it.
+                start = wall.astimezone(UTC).astimezone(tz)
+                end = (wall + timedelta(minutes=w.length_min)).astimezone(UTC).astimezone(tz)
+                out.append((start, end))
         return out
 
 

@@ -19,7 +19,8 @@ def canonical(obj: Any) -> str:
 
 def items_id(items: list[PlaylistItem]) -> str:
     """Content address of an item list: the same items give the same playlist id."""
-    body = canonical([i.model_dump() for i in normalise(items)])
+    ordered = sorted(normalise(items), key=lambda i: i.position or 0)
+    body = canonical([i.model_dump() for i in ordered])
     return "pl-" + hashlib.sha256(body.encode()).hexdigest()[:16]
 
 

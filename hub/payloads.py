@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from hub.errors import PayloadError
 
@@ -25,7 +24,7 @@ class Heartbeat(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="allow")
     v: Literal[1]
-    ts: datetime | None = None
+    ts: AwareDatetime | None = None
     seq: Annotated[int, Field(ge=0)]
     boot_id: Id
     playlist_etag: ShortText | None = None
@@ -43,7 +42,7 @@ class Status(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="ignore")
     state: Literal["online", "offline"]
-    ts: datetime | None = None
+    ts: AwareDatetime | None = None
 
 
 class PlaylistAck(BaseModel):

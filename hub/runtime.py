@@ -93,16 +93,22 @@ class Hub:
                 tg.create_task(self._log_loop(), name="hub.metrics.log")
                 self.started.set()
         finally:
-            if self.writer is not None:
+            try:
                 await asyncio.shield(self._final_flush())
-            self.pump.stop()
-            await self.pool.close()
+            finally:
+                self.pump.stop()
+                await self.pool.close()
 
     async def _final_flush(self) -> None:
+        """Write what the actors produced before stopping; what cannot be written is counted."""
         assert self.writer is not None
         writer_task = asyncio.create_task(self.writer.run(), name="hub.store.final-flush")
         try:
             await self.writer.flush_now(timeout=10)
+        except TimeoutError:
+            lost = self.writer.backlog()
+            self.metrics.dropped["unwritten_at_shutdown"] += lost
+            log.error("stopping with %d rows not written (store unavailable)", lost)
         finally:
             writer_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -15,7 +15,7 @@ SNAPSHOTS = """
 SELECT t.tablet_id, t.fleet_id, t.car_id, t.heartbeat_interval_s, t.offline_after_s,
        f.alert_after_s, f.flap_limit, f.timezone, f.operating_hours,
        s.state, s.state_since, s.last_heartbeat_at, s.boot_id, s.last_seq, s.desired_etag,
-       s.applied_etag, s.uptime_until,
+       s.applied_etag, s.uptime_until, s.battery, s.app_version, s.ad_id, s.campaign_id,
        i.incident_id, i.kind AS incident_kind, i.opened_at AS incident_opened_at,
        (SELECT array_agg(p.time ORDER BY p.time) FROM presence_transitions p
          WHERE p.tablet_id = t.tablet_id AND p.time > %(since)s AND p.from_state <> 'unknown')
@@ -78,6 +78,10 @@ async def load_snapshots(
                 uptime_until=r["uptime_until"],
                 open_incident=incident,
                 recent_transitions=tuple(r["recent"] or ()),
+                battery=r["battery"],
+                app_version=r["app_version"],
+                ad_id=r["ad_id"],
+                campaign_id=r["campaign_id"],
             )
         )
     return out

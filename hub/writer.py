@@ -90,6 +90,26 @@ VALUES (%s, %s, %s, %s, %s) ON CONFLICT (dedupe_key) DO NOTHING
 """
 
 
+NOTIFY_LIMIT = 7000  # PostgreSQL refuses NOTIFY payloads of 8000 bytes or more
+
+
+def notify_chunks(ids: list[str]) -> list[str]:
+    """JSON arrays of ids, each small enough for one ``NOTIFY``."""
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 2
+    for tablet_id in ids:
+        cost = len(json.dumps(tablet_id)) + 1
+        if current and size + cost > NOTIFY_LIMIT:
+            chunks.append(json.dumps(current, separators=(",", ":")))
+            current, size = [], 2
+        current.append(tablet_id)
+        size += cost
+    if current:
+        chunks.append(json.dumps(current, separators=(",", ":")))
+    return chunks
+
+
 def split_by_hour(start: datetime, end: datetime) -> list[tuple[datetime, float]]:
     """``[(hour_start, seconds), …]`` covering ``start``–``end``."""
     out = []
@@ -139,6 +159,16 @@ class Batch:
         elif isinstance(effect, DeliveryRow):
             self.deliveries.append(effect)
 
+    def parts(self) -> list[tuple[str, Batch]]:
+        """One batch per table group, for writing them apart."""
+        out: list[tuple[str, Batch]] = []
+        for name in ("heartbeats", "transitions", "states", "uptime", "incidents", "deliveries"):
+            if getattr(self, name):
+                part = Batch()
+                setattr(part, name, getattr(self, name))
+                out.append((name, part))
+        return out
+
     def merge_back(self, newer: Batch) -> None:
         """Put a failed batch back in front of what arrived meanwhile."""
         self.heartbeats.extend(newer.heartbeats)
@@ -166,6 +196,7 @@ class StoreWriter:
         self._pending = Batch()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
+        self._writing = Batch()
         self._idle.set()
         self._on_commit = on_commit
         self.outage = False
@@ -184,7 +215,8 @@ class StoreWriter:
         self._wake.set()
 
     def backlog(self) -> int:
-        return len(self._pending)
+        """Rows not yet committed, including a batch being written."""
+        return len(self._pending) + len(self._writing)
 
     async def run(self) -> None:
         backoff = 0.2
@@ -197,6 +229,7 @@ class StoreWriter:
                 self._idle.set()
                 continue
             started = time.monotonic()
+            self._writing = batch
             try:
                 await self._write(batch)
             except (psycopg.OperationalError, PoolTimeout) as exc:
@@ -204,16 +237,22 @@ class StoreWriter:
                     self._metrics.db_outages += 1
                     log.error("store unavailable, buffering %d rows: %s", len(batch), exc)
                 self.outage = True
+                self._writing = Batch()
                 batch.merge_back(self._pending)
                 self._pending = batch
                 self._wake.set()
                 await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311
                 backoff = min(backoff * 2, 5.0)
                 continue
-            except psycopg.Error:
-                self._metrics.write_errors += 1
-                log.exception("store rejected a batch of %d rows; dropped", len(batch))
-                continue
+            except psycopg.Error as exc:
+                log.warning("store rejected a batch (%s); writing it table by table", exc)
+                await self._write_isolated(batch)
+            except asyncio.CancelledError:
+                batch.merge_back(self._pending)  # not committed: keep it for the final flush
+                self._pending = batch
+                raise
+            finally:
+                self._writing = Batch()
             if self.outage:
                 log.warning("store is back; buffered rows written")
             self.outage, backoff = False, 0.2
@@ -224,6 +263,26 @@ class StoreWriter:
             if not len(self._pending):
                 self._idle.set()
 
+    async def _write_isolated(self, batch: Batch) -> None:
+        """After a data error: each table's rows in their own transaction, so one bad group
+        loses only itself (logged and counted), never the rest of the batch."""
+        parts = batch.parts()
+        for n, (name, part) in enumerate(parts):
+            try:
+                await self._write(part)
+            except (psycopg.OperationalError, PoolTimeout):
+                rest = Batch()  # the store went away meanwhile: keep what is left
+                for _, unwritten in parts[n:]:
+                    rest.merge_back(unwritten)
+                rest.merge_back(self._pending)
+                self._pending = rest
+                self._wake.set()
+                return
+            except psycopg.Error:
+                self._metrics.write_errors += 1
+                self._metrics.dropped[f"{name}_rejected_by_store"] += len(part)
+                log.exception("store rejected %d %s rows; dropped", len(part), name)
+
     async def flush_now(self, timeout: float = 10.0) -> None:
         """Wait until everything added so far is committed (tests, shutdown)."""
         if len(self._pending):
@@ -232,7 +291,7 @@ class StoreWriter:
         await asyncio.wait_for(self._idle.wait(), timeout)
 
     async def _write(self, batch: Batch) -> None:
-        async with self._pool.connection() as conn, conn.transaction():
+        async with self._pool.connection(timeout=5) as conn, conn.transaction():
             cur = conn.cursor()
             if batch.heartbeats:
                 async with cur.copy(COPY_HEARTBEATS) as copy:
@@ -248,8 +307,8 @@ class StoreWriter:
                         await copy.write_row(
                             (t.time, t.tablet_id, t.from_state, t.to_state, t.reason)
                         )
-                ids = sorted({t.tablet_id for t in batch.transitions})
-                await cur.execute("SELECT pg_notify('fleethub_state', %s)", (json.dumps(ids),))
+                for chunk in notify_chunks(sorted({t.tablet_id for t in batch.transitions})):
+                    await cur.execute("SELECT pg_notify('fleethub_state', %s)", (chunk,))
             if batch.states:
                 rows = list(batch.states.values())
                 await cur.execute(UPSERT_STATE, _columns(rows))

@@ -1,0 +1,116 @@
+"""The CLI contract: names, flags, output and clear errors, against the real store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from hub.cli import app
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+
+@pytest.fixture
+def cli(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("FLEETHUB_DATABASE_URL", database_url)
+    monkeypatch.setenv("FLEETHUB_MQTT_URL", "mqtt://hub:secret@127.0.0.1:1")
+    monkeypatch.setenv("FLEETHUB_VAR_DIR", str(tmp_path))
+    return CliRunner()
+
+
+def items_file(tmp_path: Path, n: int = 2) -> Path:
+    path = tmp_path / "items.json"
+    path.write_text(json.dumps([
+        {"ad_id": f"ad-{i}", "campaign_id": "c", "url": f"https://cdn.example/{i}.mp4",
+         "sha256": f"{i:x}" * 64, "duration_ms": 10000} for i in range(n)]))  # fmt: skip
+    return path
+
+
+def test_migrate_twice_is_safe(cli: CliRunner) -> None:
+    first = cli.invoke(app, ["migrate"])
+    assert first.exit_code == 0, first.output
+    second = cli.invoke(app, ["migrate"])
+    assert second.exit_code == 0
+    assert "up to date" in second.output
+
+
+def test_fleet_tablet_push_status(cli: CliRunner, tmp_path: Path, conn: Conn) -> None:
+    ok = cli.invoke(app, ["fleet", "add", "cli-fleet", "--timezone", "Asia/Singapore",
+                          "--alert-after", "2m", "--hours", "mon-fri 07:00-22:00,sat 09:00-18:00"])
+    assert ok.exit_code == 0, ok.output
+    assert conn.execute("SELECT timezone, alert_after_s, operating_hours FROM fleets"
+                        " WHERE fleet_id = 'cli-fleet'").fetchone() == (
+        "Asia/Singapore", 120, "mon-fri 07:00-22:00,sat 09:00-18:00")  # fmt: skip
+    for n in (1, 2):
+        res = cli.invoke(app, ["tablet", "add", f"cli-t{n}", "--fleet", "cli-fleet",
+                               "--car", f"cli-car{n}", "--heartbeat-interval", "30s"])  # fmt: skip
+        assert res.exit_code == 0, res.output
+    assert conn.execute("SELECT offline_after_s FROM tablets WHERE tablet_id = 'cli-t1'"
+                        ).fetchone() == (90,)  # fmt: skip
+
+    push = cli.invoke(app, ["playlist", "push", "--to", "fleet:cli-fleet", "--items",
+                            str(items_file(tmp_path))])  # fmt: skip
+    assert push.exit_code == 0, push.output
+    etag = push.output.split("etag ")[1].split()[0]
+    assert "targeted 2 tablet(s)" in push.output
+    again = cli.invoke(app, ["playlist", "push", "--to", "fleet:cli-fleet", "--items",
+                             str(items_file(tmp_path))])  # fmt: skip
+    assert f"etag {etag}" in again.output
+    car = cli.invoke(app, ["playlist", "push", "--to", "car:cli-car1", "--items",
+                           str(items_file(tmp_path)), "--emergency", "--expires", "10m",
+                           "--reason", "storm"])  # fmt: skip
+    assert "targeted 1 tablet(s)" in car.output
+
+    status = cli.invoke(app, ["status", "--fleet", "cli-fleet", "--json"])
+    assert status.exit_code == 0, status.output
+    rows = json.loads(status.output)
+    assert [r["tablet_id"] for r in rows] == ["cli-t1", "cli-t2"]
+    assert set(rows[0]) == {"tablet_id", "fleet_id", "state", "last_heartbeat_at",
+                            "desired_etag", "applied_etag", "open_incident"}  # fmt: skip
+    assert rows[0]["state"] == "unknown"
+    table = cli.invoke(app, ["status", "--fleet", "cli-fleet"])
+    assert "cli-t2" in table.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["fleet", "add", "Bad Fleet"], "invalid fleet id"),
+        (["fleet", "add", "f-ok", "--alert-after", "5 minutes"], "invalid duration"),
+        (["fleet", "add", "f-ok", "--timezone", "Mars/Olympus"], "unknown time zone"),
+        (["fleet", "add", "f-ok", "--hours", "someday 7-9"], "invalid hours rule"),
+        (["tablet", "add", "t-x", "--fleet", "no-such-fleet"], "unknown fleet"),
+        (["playlist", "push", "--to", "planet:x", "--items", "x.json"], "invalid target"),
+        (["playlist", "push", "--to", "fleet:nope", "--items", "/nonexistent.json"],
+         "cannot read"),
+    ],
+)
+def test_bad_input_is_a_clear_error_and_changes_nothing(
+    cli: CliRunner, conn: Conn, args: list[str], message: str
+) -> None:
+    before = conn.execute("SELECT (SELECT count(*) FROM fleets), (SELECT count(*) FROM tablets),"
+                          " (SELECT count(*) FROM playlist_assignments)").fetchone()  # fmt: skip
+    result = cli.invoke(app, args)
+    assert result.exit_code != 0
+    assert message in str(result.exception) + result.output
+    after = conn.execute("SELECT (SELECT count(*) FROM fleets), (SELECT count(*) FROM tablets),"
+                         " (SELECT count(*) FROM playlist_assignments)").fetchone()  # fmt: skip
+    assert before == after
+
+
+def test_bad_items_file_is_rejected(cli: CliRunner, tmp_path: Path, conn: Conn) -> None:
+    cli.invoke(app, ["fleet", "add", "items-fleet"])
+    cli.invoke(app, ["tablet", "add", "items-t", "--fleet", "items-fleet"])
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"ad_id": "a", "campaign_id": "c", "url": "ftp://x",
+                                "sha256": "zz", "duration_ms": -1}]))  # fmt: skip
+    result = cli.invoke(app, ["playlist", "push", "--to", "fleet:items-fleet", "--items", str(bad)])
+    assert result.exit_code != 0
+    assert "url" in str(result.exception)
+    assert conn.execute("SELECT count(*) FROM playlist_assignments WHERE target_id ="
+                        " 'items-fleet'").fetchone() == (0,)  # fmt: skip

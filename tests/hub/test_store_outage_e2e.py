@@ -1,0 +1,68 @@
+"""A store outage: heartbeats are buffered and written when PostgreSQL is back; none lost."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from broker.runner import EmbeddedBroker
+from config.settings import MqttTarget, Settings
+from hub import db
+from hub.embedded_db import EmbeddedPostgres
+from hub.fleet import FleetSpec, TabletSpec, add_fleet, add_tablet
+from hub.processes import free_port
+from tests.conftest import RunningHub
+from tests.helpers import PahoTablet, eventually
+
+
+@pytest.fixture
+def own_store(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
+    server = EmbeddedPostgres(tmp_path / "pg", port=free_port())
+    server.start()
+    db.migrate(server.url())
+    yield server
+    server.stop()
+
+
+def count(url: str, tablet_id: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM heartbeats WHERE tablet_id = %s",
+                           (tablet_id,)).fetchone()  # fmt: skip
+        return int(row[0]) if row else 0
+
+
+@pytest.mark.slow
+async def test_outage_buffers_and_replays_without_loss(
+    own_store: EmbeddedPostgres, broker: EmbeddedBroker, hub_mqtt: MqttTarget, settings: Settings
+) -> None:
+    url = own_store.url()
+    with db.connect(url) as conn:
+        add_fleet(conn, FleetSpec("outage"), "test")
+        add_tablet(conn, TabletSpec("outage-t1", "outage", None, 30, 90), "test")
+    broker.set_credentials({"outage-t1": "pw"})
+    running = RunningHub(settings, url, hub_mqtt)
+    hub = await running.start()
+    tablet = PahoTablet("outage-t1", "pw", broker.host, broker.port).connect(online=False)
+    try:
+        for _ in range(5):
+            tablet.heartbeat()
+        await eventually(lambda: count(url, "outage-t1") == 5)
+
+        own_store.stop()
+        for _ in range(20):
+            tablet.heartbeat()
+            await asyncio.sleep(0.05)
+        await eventually(lambda: hub.metrics.db_outages == 1)
+        assert hub.writer is not None
+        assert hub.writer.backlog() >= 20
+
+        own_store.start()
+        await eventually(lambda: count(url, "outage-t1") == 25, timeout=20)
+        assert hub.metrics.dropped == {}
+    finally:
+        tablet.close()
+        await running.stop()
