@@ -267,12 +267,16 @@ def _fanout(cfg: BenchConfig, conn: psycopg.Connection[tuple[object, ...]],
         pushed_at = time.time()
         result = push(conn, Target("fleet", "bench"), items, emergency=True, expires_s=None,
                       reason="bench fan-out", actor="bench", refresh_s=300)  # fmt: skip
-        per = math.ceil(cfg.tablets / len(workers))
-        for w in workers:
-            w.send({"cmd": "fanout", "etag": result.etag, "expect": per, "timeout": 60})
+        for w, expect in zip(workers, _slices(cfg.tablets, len(workers)), strict=True):
+            w.send({"cmd": "fanout", "etag": result.etag, "expect": expect, "timeout": 60})
         received = [t for w in workers for t in w.read()["received"]]
     latencies = [t - pushed_at for t in received]
     return {"targeted": result.targeted, "received": len(received), "latency_s": summary(latencies)}
+
+
+def _slices(total: int, parts: int) -> list[int]:
+    """How many tablets each worker holds (PER_WORKER each, the rest in the last)."""
+    return [min(PER_WORKER, total - w * PER_WORKER) for w in range(parts)]
 
 
 def _machine() -> dict[str, Any]:

@@ -34,14 +34,17 @@ async def _lines() -> asyncio.StreamReader:
 async def main(args: argparse.Namespace) -> None:
     ids = [f"{args.prefix}{n:06d}" for n in range(args.first, args.first + args.count)]
     key = bytes.fromhex(args.secret) if args.secret else b""
-    receipts: dict[str, float] = {}
+    # Every manifest's first receipt per tablet, by etag, from the start: the push may
+    # reach tablets before the "fanout" command reaches this process.
+    receipts: dict[str, dict[str, float]] = {}
     wanted: dict[str, Any] = {"etag": "", "expect": 0}
     enough = asyncio.Event()
 
     def on_playlist(tablet_id: str, manifest: Manifest, received: float) -> None:
-        if manifest.etag == wanted["etag"] and tablet_id not in receipts:
-            receipts[tablet_id] = time.time()
-            if len(receipts) >= wanted["expect"]:
+        seen = receipts.setdefault(manifest.etag, {})
+        if tablet_id not in seen:
+            seen[tablet_id] = time.time()
+            if manifest.etag == wanted["etag"] and len(seen) >= wanted["expect"]:
                 enough.set()
 
     ensure_fd_limit(args.count)
@@ -68,9 +71,12 @@ async def main(args: argparse.Namespace) -> None:
                       "elapsed_s": result.elapsed_s})  # fmt: skip
             elif cmd["cmd"] == "fanout":
                 wanted.update(etag=cmd["etag"], expect=cmd["expect"])
+                if len(receipts.get(cmd["etag"], {})) >= cmd["expect"]:
+                    enough.set()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(enough.wait(), cmd["timeout"])
-                _say({"event": "fanout", "received": list(receipts.values())})
+                got = receipts.get(cmd["etag"], {})
+                _say({"event": "fanout", "received": list(got.values())})
             elif cmd["cmd"] == "quit":
                 break
         _say({"event": "stats", **fleet.stats.snapshot()})
