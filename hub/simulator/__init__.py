@@ -3,8 +3,8 @@
 Only loopback brokers (127.0.0.0/8) are reachable. See :class:`SimFleet`.
 """
 
-from hub.simulator.codec import Decoder, Packet, Will
-from hub.simulator.connection import MqttConnection
+from hub.mqttwire.codec import Decoder, Packet, Will
+from hub.mqttwire.connection import MqttConnection
 from hub.simulator.errors import (
     AckTimeout,
     Backpressure,

@@ -1,36 +1,27 @@
-"""Errors the simulator raises on purpose; OS and timeout errors are translated on entry."""
+"""Errors the simulator raises on purpose; the MQTT client's own are re-exported."""
 
 from __future__ import annotations
 
 from hub.errors import HubError
+from hub.mqttwire.errors import (
+    AckTimeout,
+    Backpressure,
+    ConnectFailed,
+    ConnectionLost,
+    MqttWireError,
+    ProtocolError,
+)
+
+__all__ = [
+    "AckTimeout",
+    "Backpressure",
+    "ConnectFailed",
+    "ConnectionLost",
+    "MqttWireError",
+    "ProtocolError",
+    "SimulatorError",
+]
 
 
 class SimulatorError(HubError):
-    """Base of the simulator's errors."""
-
-
-class ProtocolError(SimulatorError):
-    """Bytes that are not a well-formed MQTT 3.1.1 packet, or a packet out of place."""
-
-
-class ConnectFailed(SimulatorError):
-    """The TCP connection or the MQTT CONNECT did not succeed.
-
-    ``return_code`` is the CONNACK code when the broker refused, else ``None``.
-    """
-
-    def __init__(self, message: str, return_code: int | None = None) -> None:
-        super().__init__(message)
-        self.return_code = return_code
-
-
-class ConnectionLost(SimulatorError):
-    """The connection closed while something was still waiting on it."""
-
-
-class AckTimeout(SimulatorError, TimeoutError):
-    """The broker did not answer (CONNACK, PUBACK, SUBACK) in time."""
-
-
-class Backpressure(SimulatorError):
-    """The connection cannot take another packet right now (write buffer or in-flight full)."""
+    """Base of the simulator's own errors (fleet and tablet misuse, limits)."""

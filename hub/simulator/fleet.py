@@ -20,9 +20,9 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 
+from hub.mqttwire.connection import MqttConnection
 from hub.simulator.addresses import FIRST_SOURCE, loopback_host, source_addresses, spread
-from hub.simulator.connection import MqttConnection
-from hub.simulator.errors import SimulatorError
+from hub.simulator.errors import MqttWireError, SimulatorError
 from hub.simulator.stats import FleetStats
 from hub.simulator.tablet import PlaylistHook, SimTablet, TabletConfig
 
@@ -335,7 +335,7 @@ class SimFleet:
             if tablet.online:
                 return
             await tablet.start(reboot=reboot)
-        except SimulatorError as exc:
+        except (SimulatorError, MqttWireError) as exc:
             self.stats.connect_failures += 1
             tablet.reconnect_attempts += 1
             log.debug("tablet %s did not connect: %s", tablet.tablet_id, exc)

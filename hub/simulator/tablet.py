@@ -16,9 +16,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from hub.mqttwire.codec import Publish, Will
+from hub.mqttwire.connection import TIMER_CONTEXT, MqttConnection
 from hub.simulator import payloads
-from hub.simulator.codec import Publish, Will
-from hub.simulator.connection import TIMER_CONTEXT, MqttConnection
+from hub.simulator.addresses import loopback_host
 from hub.simulator.errors import Backpressure, SimulatorError
 from hub.simulator.payloads import Manifest, ManifestRejected, NowPlaying
 from hub.simulator.stats import FleetStats
@@ -96,12 +97,13 @@ class SimTablet:
         on_lost: Callable[[SimTablet], None] | None = None,
     ) -> None:
         self.tablet_id = tablet_id
-        self.source_ip = source_ip
+        # Load tests stay on this machine: only loopback brokers and source addresses.
+        self.source_ip = loopback_host(source_ip) if source_ip is not None else None
         self.on_playlist = on_playlist
         self.on_lost = on_lost  # called when an online session ends without being asked to
         self.reconnect_attempts = 0
         self._password = password
-        self._host = host
+        self._host = loopback_host(host)
         self._port = port
         self._config = config or TabletConfig()
         self._stats = stats or FleetStats()

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from hub.mqttwire.codec import Publish
 from hub.simulator import (
     ChurnConfig,
     ConnectFailed,
@@ -18,7 +19,6 @@ from hub.simulator import (
     SimFleet,
     TabletConfig,
 )
-from hub.simulator.codec import Publish
 from tests.simulator.observer import Observe, SimBroker
 
 FAST = TabletConfig(heartbeat_interval_s=0.2, keepalive_s=10, connect_timeout_s=3, ack_timeout_s=3)

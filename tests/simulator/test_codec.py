@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from hub.simulator.codec import (
+from hub.mqttwire.codec import (
     MAX_REMAINING_LENGTH,
     ConnAck,
     Connect,

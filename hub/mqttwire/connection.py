@@ -1,8 +1,8 @@
-"""`MqttConnection`: one small MQTT 3.1.1 client connection for the simulator.
+"""`MqttConnection`: one small MQTT 3.1.1 client connection (simulator tablets, hub ingest).
 
 Thousands of these share one event loop, so a connection is a single
 ``asyncio.Protocol`` object with ``__slots__``: the transport hands it bytes,
-the :class:`~hub.simulator.codec.Decoder` turns them into packets and they are
+the :class:`~hub.mqttwire.codec.Decoder` turns them into packets and they are
 handled right there. No task per connection; keepalive and acknowledgement
 timeouts are loop timers. Each connection is used once: connect, talk, close.
 """
@@ -16,8 +16,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from hub.simulator.addresses import loopback_host
-from hub.simulator.codec import (
+from hub.mqttwire.codec import (
     DISCONNECT_BYTES,
     PINGREQ_BYTES,
     SUBACK_FAILURE,
@@ -33,13 +32,13 @@ from hub.simulator.codec import (
     Subscribe,
     Will,
 )
-from hub.simulator.errors import (
+from hub.mqttwire.errors import (
     AckTimeout,
     Backpressure,
     ConnectFailed,
     ConnectionLost,
+    MqttWireError,
     ProtocolError,
-    SimulatorError,
 )
 
 log = logging.getLogger(__name__)
@@ -113,9 +112,9 @@ class MqttConnection(asyncio.Protocol):
         connect_timeout: float = 10.0,
         ack_timeout: float = 10.0,
     ) -> None:
-        self.host = loopback_host(host)
+        self.host = host
         self.port = port
-        self.source_ip = loopback_host(source_ip) if source_ip is not None else None
+        self.source_ip = source_ip
         self.on_message = on_message
         self.on_close = on_close
         self._connect: Connect | None = Connect(
@@ -165,7 +164,7 @@ class MqttConnection(asyncio.Protocol):
     async def connect(self) -> None:
         """Open the TCP connection, send CONNECT and wait (``connect_timeout``) for CONNACK."""
         if self._state is not State.NEW:
-            raise SimulatorError("an MqttConnection connects only once")
+            raise MqttWireError("an MqttConnection connects only once")
         self._state = State.CONNECTING
         loop = self._loop = asyncio.get_running_loop()
         self._connack = loop.create_future()
@@ -204,7 +203,7 @@ class MqttConnection(asyncio.Protocol):
             self._write(transport, Publish(topic, payload, 0, retain).encode())
             return None
         if qos != 1:
-            raise ValueError("the simulator publishes with QoS 0 or 1 only")
+            raise ValueError("this client publishes with QoS 0 or 1 only")
         packet_id = self._allocate_packet_id()
         future = self._track(packet_id, "PUBACK")
         self._write(transport, Publish(topic, payload, 1, retain, packet_id).encode())
@@ -227,7 +226,7 @@ class MqttConnection(asyncio.Protocol):
         self._write(transport, packet.encode())
         granted = await future
         if len(granted) != len(packet.topics) or SUBACK_FAILURE in granted:
-            raise SimulatorError(f"broker refused the subscription to {packet.topics}: {granted}")
+            raise MqttWireError(f"broker refused the subscription to {packet.topics}: {granted}")
         return granted
 
     def abort(self) -> None:
@@ -408,7 +407,7 @@ class MqttConnection(asyncio.Protocol):
         if self._state is not State.CONNECTED:
             raise ProtocolError("PUBLISH before CONNACK")
         if packet.qos == 2:
-            raise ProtocolError("QoS 2 delivery, but the simulator subscribes with QoS 0/1")
+            raise ProtocolError("QoS 2 delivery, but this client subscribes with QoS 0/1")
         if packet.qos == 1:
             assert self._transport is not None
             assert packet.packet_id is not None

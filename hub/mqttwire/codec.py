@@ -1,4 +1,4 @@
-"""MQTT 3.1.1 packets the simulator speaks, their encoding and an incremental decoder.
+"""MQTT 3.1.1 packets the minimal client speaks, their encoding and an incremental decoder.
 
 Only what a tablet needs: CONNECT/CONNACK, PUBLISH (QoS 0/1) and PUBACK,
 SUBSCRIBE/SUBACK, PINGREQ/PINGRESP and DISCONNECT. Packets are small frozen
@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass
 from enum import IntEnum
 
-from hub.simulator.errors import ProtocolError
+from hub.mqttwire.errors import ProtocolError
 
 MAX_REMAINING_LENGTH = 268_435_455  # four varint bytes, MQTT 3.1.1 section 2.2.3
 MAX_STRING_BYTES = 65_535
