@@ -15,21 +15,23 @@ import logging
 import random
 import time
 import zlib
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 import aiomqtt
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from actors.effects import Effect, IncidentEvent, Publish, Rejected
+from actors.effects import Effect, IncidentEvent, Rejected
+from actors.effects import Publish as PublishEffect
 from actors.messages import DesiredPlaylist, Register
 from actors.session import alert_payload
 from config.settings import MqttTarget, Settings
 from hub.db import open_pool
 from hub.errors import PayloadError
 from hub.inbound import SUBSCRIPTIONS, tablet_topics, translate
+from hub.ingest import IngestSession
 from hub.metrics import HubMetrics
+from hub.mqttwire.codec import Publish
 from hub.playlists import empty_manifest, next_expiry, resolve
 from hub.publisher import Publisher
 from hub.pump import ActorPump
@@ -39,7 +41,6 @@ from hub.writer import Batch, StoreWriter
 
 log = logging.getLogger(__name__)
 
-SUBSCRIBE_CHUNK = 500
 LOG_EVERY_S = 10.0
 
 
@@ -59,7 +60,9 @@ class Hub:
         self.writer: StoreWriter | None = None
         self.pump: ActorPump | None = None
         self.owned: set[str] = set()
-        self.connected = asyncio.Event()
+        self.ingest = IngestSession(mqtt, f"{settings.hub_client_id}-{settings.shard_index}",
+                                    self._on_publish, self._inbox_backlog)  # fmt: skip
+        self._publishing = asyncio.Event()
         self.started = asyncio.Event()
         self._reconcile = asyncio.Event()
         self._listening = asyncio.Event()
@@ -87,7 +90,8 @@ class Hub:
                 # Tablets are loaded once LISTEN is active, so no registration is missed,
                 # and before MQTT, so their first messages find them.
                 await self._listening.wait()
-                tg.create_task(self._mqtt_session_loop(), name="hub.mqtt.session")
+                tg.create_task(self._ingest_loop(), name="hub.mqtt.ingest-session")
+                tg.create_task(self._publish_session_loop(), name="hub.mqtt.publish-session")
                 tg.create_task(self._reconcile_loop(), name="hub.playlists.reconcile")
                 tg.create_task(self._retention_loop(), name="hub.store.retention")
                 tg.create_task(self._log_loop(), name="hub.metrics.log")
@@ -209,7 +213,8 @@ class Hub:
 
     # --- MQTT ----------------------------------------------------------------
 
-    async def _mqtt_session_loop(self) -> None:
+    async def _publish_session_loop(self) -> None:
+        """The outbound session (aiomqtt): playlists and alerts, reconnected with backoff."""
         backoff = 0.5
         s = self.settings
         while True:
@@ -219,62 +224,55 @@ class Hub:
                     self.mqtt.port,
                     username=self.mqtt.username,
                     password=self.mqtt.password,
-                    identifier=f"{s.hub_client_id}-{s.shard_index}",
-                    clean_session=False,  # QoS 1 messages wait for us across restarts
+                    identifier=f"{s.hub_client_id}-{s.shard_index}-out",
+                    clean_session=True,  # publishes only; unsent ones stay queued here
                     keepalive=30,
                     max_inflight_messages=1000,
-                    max_queued_incoming_messages=0,
                     timeout=30,
                 ) as client:
                     backoff = 0.5
-                    await self._subscribe(client)
-                    self.connected.set()
-                    log.info("connected to mqtt://%s:%d", self.mqtt.host, self.mqtt.port)
-                    async with asyncio.TaskGroup() as tg:
-                        tg.create_task(self._receive(client), name="hub.mqtt.receive")
-                        tg.create_task(self.publisher.run(client), name="hub.mqtt.publish")
-                        tg.create_task(self._subscriber(client), name="hub.mqtt.subscribe")
+                    self._publishing.set()
+                    await self.publisher.run(client)
             except* aiomqtt.MqttError as group:
-                self.connected.clear()
-                log.warning("mqtt session ended: %s; reconnecting", group.exceptions[0])
+                self._publishing.clear()
+                log.warning("mqtt publish session ended: %s; reconnecting", group.exceptions[0])
                 await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311
                 backoff = min(backoff * 2, 10)
 
-    async def _subscribe(self, client: aiomqtt.Client) -> None:
-        if self.settings.shard_count == 1:
-            await client.subscribe([(topic, 1) for topic in SUBSCRIPTIONS])
+    async def _ingest_loop(self) -> None:
+        s = self.settings
+        if s.shard_count == 1:
+            topics = list(SUBSCRIPTIONS)
         else:
-            await self._subscribe_tablets(client, sorted(self.owned))
+            topics = [t for tablet_id in sorted(self.owned) for t in tablet_topics(tablet_id)]
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self.ingest.run(topics), name="hub.mqtt.ingest")
+            while True:
+                ids = await self._subscribe_more.get()
+                await self.ingest.subscribe_more([t for i in ids for t in tablet_topics(i)])
 
-    async def _subscribe_tablets(self, client: aiomqtt.Client, ids: Iterable[str]) -> None:
-        topics = [(t, 1) for tablet_id in ids for t in tablet_topics(tablet_id)]
-        for i in range(0, len(topics), SUBSCRIBE_CHUNK):
-            await client.subscribe(topics[i : i + SUBSCRIBE_CHUNK])
+    async def ready(self) -> None:
+        """Until the store listener, the ingest session and the publish session are up."""
+        await self.started.wait()
+        await self._publishing.wait()
+        await self.ingest.connected.wait()
 
-    async def _subscriber(self, client: aiomqtt.Client) -> None:
-        while True:
-            ids = await self._subscribe_more.get()
-            await self._subscribe_tablets(client, ids)
+    def _inbox_backlog(self) -> int:
+        return self.pump.backlog() if self.pump is not None else 0
 
-    async def _receive(self, client: aiomqtt.Client) -> None:
+    def _on_publish(self, packet: Publish) -> None:
+        """Runs in the ingest protocol callback: validate, then queue for the actors."""
         assert self.pump is not None
-        limit = self.settings.max_payload_bytes
-        put = self.pump.put
-        async for message in client.messages:
-            self.metrics.received += 1
-            topic = message.topic.value
-            payload = message.payload
-            if not isinstance(payload, bytes | bytearray):
-                payload = str(payload).encode()
-            try:
-                _, item = translate(topic, bytes(payload), message.retain,
-                                    datetime.now(UTC), limit)  # fmt: skip
-            except PayloadError as exc:
-                self.metrics.reject(exc.category)
-                self._log_limited(exc.category, "rejected %s on %s: %s",
-                                  exc.category, topic, exc.reason)  # fmt: skip
-                continue
-            put(item)
+        self.metrics.received += 1
+        try:
+            _, item = translate(packet.topic, packet.payload, packet.retain, datetime.now(UTC),
+                                self.settings.max_payload_bytes)  # fmt: skip
+        except PayloadError as exc:
+            self.metrics.reject(exc.category)
+            self._log_limited(exc.category, "rejected %s on %s: %s",
+                              exc.category, packet.topic, exc.reason)  # fmt: skip
+            return
+        self.pump.put(item)
 
     # --- effects ---------------------------------------------------------------
 
@@ -283,7 +281,7 @@ class Hub:
         assert self.writer is not None
         store: list[Effect] = []
         for effect in effects:
-            if isinstance(effect, Publish):
+            if isinstance(effect, PublishEffect):
                 self.publisher.put(effect)
             elif isinstance(effect, Rejected):
                 category = "unknown_tablet" if effect.reason == "unknown tablet" else "handler"
@@ -293,7 +291,7 @@ class Hub:
             else:
                 if isinstance(effect, IncidentEvent):
                     topic = f"fleets/{effect.fleet_id}/alerts"
-                    self.publisher.put(Publish(topic, alert_payload(effect), 1, False))
+                    self.publisher.put(PublishEffect(topic, alert_payload(effect), 1, False))
                 store.append(effect)
         if store:
             self.writer.add(store)

@@ -124,7 +124,7 @@ class RunningHub:
     async def start(self) -> Hub:
         self.hub = Hub(self.settings, self.database_url, self.mqtt)
         self._task = asyncio.create_task(self.hub.run(), name="test.hub")
-        await asyncio.wait_for(self.hub.connected.wait(), 15)
+        await asyncio.wait_for(self.hub.ready(), 15)
         return self.hub
 
     async def stop(self) -> None:

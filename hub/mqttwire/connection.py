@@ -111,6 +111,7 @@ class MqttConnection(asyncio.Protocol):
         on_close: CloseHandler | None = None,
         connect_timeout: float = 10.0,
         ack_timeout: float = 10.0,
+        max_packet_bytes: int = 256 * 1024,
     ) -> None:
         self.host = host
         self.port = port
@@ -129,7 +130,7 @@ class MqttConnection(asyncio.Protocol):
         self._ack_timeout = ack_timeout  # also bounds a clean close
         self._keepalive_s = keepalive
         self._state = State.NEW
-        self._decoder = Decoder()
+        self._decoder = Decoder(max_packet_bytes)
         self._transport: asyncio.Transport | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._connack: asyncio.Future[None] | None = None
@@ -228,6 +229,15 @@ class MqttConnection(asyncio.Protocol):
         if len(granted) != len(packet.topics) or SUBACK_FAILURE in granted:
             raise MqttWireError(f"broker refused the subscription to {packet.topics}: {granted}")
         return granted
+
+    def pause_reading(self) -> None:
+        """Stop reading from the socket (the broker then queues for us): flow control."""
+        if self._transport is not None and self._transport.is_reading():
+            self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.resume_reading()
 
     def abort(self) -> None:
         """Drop the socket at once, without DISCONNECT: the broker publishes the will."""
