@@ -172,18 +172,20 @@ async def resolve(
         items: dict[str, list[dict[str, object]]] = {}
         for row in await cur.fetchall():
             items.setdefault(row.pop("playlist_id"), []).append(row)
-    return {
-        w["tablet_id"]: Manifest(
-            playlist_id=w["playlist_id"],
-            version=w["version"],
-            priority=w["priority"],
-            issued_at=w["created_at"],
-            valid_until=w["valid_until"],
-            refresh_interval_s=refresh_s,
-            items=tuple(items.get(w["playlist_id"], [])),
-        )
-        for w in winners
-    }
+    # Tablets sharing an assignment share one Manifest object (encoded once by the caller).
+    by_assignment: dict[int, Manifest] = {}
+    for w in winners:
+        if w["assignment_id"] not in by_assignment:
+            by_assignment[w["assignment_id"]] = Manifest(
+                playlist_id=w["playlist_id"],
+                version=w["version"],
+                priority=w["priority"],
+                issued_at=w["created_at"],
+                valid_until=w["valid_until"],
+                refresh_interval_s=refresh_s,
+                items=tuple(items.get(w["playlist_id"], [])),
+            )
+    return {w["tablet_id"]: by_assignment[w["assignment_id"]] for w in winners}
 
 
 async def next_expiry(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> datetime | None:

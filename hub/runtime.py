@@ -154,9 +154,12 @@ class Hub:
         for tablet_id in had_playlist:
             manifests.setdefault(tablet_id, empty)
         count = 0
+        encoded: dict[int, tuple[str, str]] = {}  # one etag and JSON per distinct manifest
         for tablet_id, manifest in manifests.items():
             if tablet_id in self.owned:
-                self.pump.put(DesiredPlaylist(tablet_id, manifest.etag, manifest.to_json(), now))
+                etag, body = encoded.get(id(manifest)) or encoded.setdefault(
+                    id(manifest), (manifest.etag, manifest.to_json()))
+                self.pump.put(DesiredPlaylist(tablet_id, etag, body, now))
                 count += 1
         return count
 
