@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from actors.messages import Reason, State
+from actors.messages import Arm, Reason, State
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +119,11 @@ Effect = (
 
 @dataclass(frozen=True, slots=True)
 class EffectBatch:
-    """Effects of one handled message, sent to the outbox in one delivery."""
+    """Effects and timer requests of one handled message: one delivery to the outbox.
+
+    The outbox passes the timers on to the watchdog once per pump round, so a
+    heartbeat costs two deliveries (registry → tablet → outbox), not three.
+    """
 
     effects: tuple[Effect, ...]
+    timers: tuple[Arm, ...] = ()

@@ -141,6 +141,13 @@ class Arm:
 
 
 @dataclass(frozen=True, slots=True)
+class ArmBatch:
+    """Timer requests gathered by the outbox in one pump round, in order."""
+
+    timers: tuple[Arm, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     now: datetime
 

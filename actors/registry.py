@@ -42,6 +42,7 @@ class RegistryActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is u
     def receiveMsg_Setup(self, msg: Setup, sender: Any) -> None:
         self.outbox, self.watchdog = msg.outbox, msg.watchdog
         self.send(self.watchdog, msg)
+        self.send(self.outbox, msg)
 
     def receiveMsg_Batch(self, msg: Batch, sender: Any) -> None:
         for item in msg.items:

@@ -61,7 +61,5 @@ class TabletActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is unt
         """Unknown messages (and thespian system messages) are dropped."""
 
     def _emit(self, out: Outcome) -> None:
-        for timer in out.timers:
-            self.send(self.watchdog, timer)
-        if out.effects:
-            self.send(self.outbox, EffectBatch(tuple(out.effects)))
+        if out.effects or out.timers:
+            self.send(self.outbox, EffectBatch(tuple(out.effects), tuple(out.timers)))

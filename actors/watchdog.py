@@ -14,7 +14,7 @@ from typing import Any
 
 from thespian.actors import ActorTypeDispatcher
 
-from actors.messages import Arm, Expired, Setup, Tick, TimerKind
+from actors.messages import Arm, ArmBatch, Expired, Setup, Tick, TimerKind
 
 Key = tuple[str, TimerKind]
 
@@ -74,6 +74,11 @@ class WatchdogActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is u
 
     def receiveMsg_Arm(self, msg: Arm, sender: Any) -> None:
         self.deadlines.arm(msg.tablet_id, msg.kind, msg.deadline)
+
+    def receiveMsg_ArmBatch(self, msg: ArmBatch, sender: Any) -> None:
+        arm = self.deadlines.arm
+        for timer in msg.timers:
+            arm(timer.tablet_id, timer.kind, timer.deadline)
 
     def receiveMsg_Tick(self, msg: Tick, sender: Any) -> None:
         for tablet_id, kind, deadline in self.deadlines.due(msg.now):

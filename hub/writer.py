@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import psycopg
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from actors.effects import (
@@ -39,8 +40,11 @@ HOUR = timedelta(hours=1)
 
 COPY_HEARTBEATS = (
     "COPY heartbeats (time, tablet_id, device_ts, seq, boot_id, playlist_etag, ad_id,"
-    " campaign_id, battery, charging, disk_free_mb, app_version, lat, lon, extra) FROM STDIN"
+    " campaign_id, battery, charging, disk_free_mb, app_version, lat, lon, extra)"
+    " FROM STDIN (FORMAT BINARY)"
 )
+HEARTBEAT_TYPES = ["timestamptz", "text", "timestamptz", "int8", "text", "text", "text", "text",
+                   "int2", "bool", "int4", "text", "float8", "float8", "jsonb"]  # fmt: skip
 COPY_TRANSITIONS = (
     "COPY presence_transitions (time, tablet_id, from_state, to_state, reason) FROM STDIN"
 )
@@ -48,9 +52,9 @@ UPSERT_STATE = """
 INSERT INTO tablet_state (tablet_id, state, state_since, last_heartbeat_at, boot_id, last_seq,
     desired_etag, applied_etag, uptime_until, open_incident_id, battery, app_version, ad_id,
     campaign_id, updated_at)
-SELECT *, now() FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[],
-    %s::text[], %s::bigint[], %s::text[], %s::text[], %s::timestamptz[], %s::uuid[],
-    %s::smallint[], %s::text[], %s::text[], %s::text[])
+SELECT *, now() FROM unnest(%b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[],
+    %b::text[], %b::bigint[], %b::text[], %b::text[], %b::timestamptz[], %b::uuid[],
+    %b::smallint[], %b::text[], %b::text[], %b::text[])
 ON CONFLICT (tablet_id) DO UPDATE SET
     state = excluded.state, state_since = excluded.state_since,
     last_heartbeat_at = excluded.last_heartbeat_at, boot_id = excluded.boot_id,
@@ -62,7 +66,7 @@ ON CONFLICT (tablet_id) DO UPDATE SET
 """
 UPSERT_UPTIME = """
 INSERT INTO uptime_hourly (tablet_id, hour, online_seconds)
-SELECT * FROM unnest(%s::text[], %s::timestamptz[], %s::float8[])
+SELECT * FROM unnest(%b::text[], %b::timestamptz[], %b::float8[])
 ON CONFLICT (tablet_id, hour) DO UPDATE
 SET online_seconds = least(3600, uptime_hourly.online_seconds + excluded.online_seconds)
 """
@@ -295,11 +299,12 @@ class StoreWriter:
             cur = conn.cursor()
             if batch.heartbeats:
                 async with cur.copy(COPY_HEARTBEATS) as copy:
+                    copy.set_types(HEARTBEAT_TYPES)
                     for h in batch.heartbeats:
                         await copy.write_row((
                             h.time, h.tablet_id, h.device_ts, h.seq, h.boot_id,
                             h.playlist_etag, h.ad_id, h.campaign_id, h.battery, h.charging,
-                            h.disk_free_mb, h.app_version, h.lat, h.lon, h.extra_json,
+                            h.disk_free_mb, h.app_version, h.lat, h.lon, _raw_json(h.extra_json),
                         ))  # fmt: skip
             if batch.transitions:
                 async with cur.copy(COPY_TRANSITIONS) as copy:
@@ -347,6 +352,15 @@ class StoreWriter:
              f"{ev.incident_id}:{ev.event}"),
         )  # fmt: skip
         await cur.execute("SELECT pg_notify('fleethub_alerts', %s)", (payload,))
+
+
+def _identity(text: str) -> str:
+    return text
+
+
+def _raw_json(text: str | None) -> Jsonb | None:
+    """Already-serialised JSON as a jsonb value, without parsing it again."""
+    return None if text is None else Jsonb(text, dumps=_identity)
 
 
 def _columns(rows: list[TabletStateRow]) -> tuple[list[object], ...]:

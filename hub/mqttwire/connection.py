@@ -73,6 +73,7 @@ class MqttConnection(asyncio.Protocol):
 
     __slots__ = (
         "_ack_timeout",
+        "_acks",
         "_closed",
         "_connack",
         "_connect",
@@ -142,6 +143,7 @@ class MqttConnection(asyncio.Protocol):
         self._last_write = 0.0
         self._ping_sent_at: float | None = None
         self._paused = False
+        self._acks = bytearray()  # PUBACKs of one read, written together
 
     # -- public API -----------------------------------------------------------
 
@@ -298,6 +300,10 @@ class MqttConnection(asyncio.Protocol):
             except ProtocolError as exc:
                 self._protocol_violation(exc)
                 return
+        if self._acks and self._transport is not None:
+            # One write for every QoS 1 delivery of this read, not one syscall each.
+            self._write(self._transport, bytes(self._acks))
+            self._acks.clear()
 
     def eof_received(self) -> bool:
         return False  # the broker closed its side; let the transport close ours
@@ -329,6 +335,7 @@ class MqttConnection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._paused = False
+        self._acks = bytearray()  # PUBACKs of one read, written together
 
     # -- internals ------------------------------------------------------------
 
@@ -419,9 +426,8 @@ class MqttConnection(asyncio.Protocol):
         if packet.qos == 2:
             raise ProtocolError("QoS 2 delivery, but this client subscribes with QoS 0/1")
         if packet.qos == 1:
-            assert self._transport is not None
             assert packet.packet_id is not None
-            self._write(self._transport, PubAck(packet.packet_id).encode())
+            self._acks += PubAck(packet.packet_id).encode()
         if self.on_message is None:
             return
         try:
