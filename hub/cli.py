@@ -240,6 +240,7 @@ def bench(
     rate: Annotated[float, typer.Option(min=1, help="Heartbeats per second, in total.")] = 10_000,
     duration: Annotated[str, typer.Option(help="How long to publish.")] = "30s",
     hub_shards: Annotated[int, typer.Option(min=1, max=8, help="Hub processes.")] = 1,
+    brokers: Annotated[int, typer.Option(min=1, max=8, help="1, or one per hub shard.")] = 1,
     resident_actors: Annotated[int, typer.Option(min=0, max=200_000)] = 100_000,
     qos: Annotated[int, typer.Option(min=0, max=1, help="Heartbeat QoS.")] = 1,
     out: Annotated[Path, typer.Option(help="Where the JSON report goes.")] = Path("bench-results"),
@@ -250,7 +251,8 @@ def bench(
 
     settings = _settings()
     cfg = BenchConfig(tablets=tablets, rate=rate, duration_s=parse_duration(duration),
-                      hub_shards=hub_shards, resident_actors=resident_actors, qos=qos,
+                      hub_shards=hub_shards, brokers=brokers, resident_actors=resident_actors,
+                      qos=qos,
                       work_dir=settings.var_dir / "bench")  # fmt: skip
     report = run_bench(cfg, console)
     path = write_report(report, out, sys.stdout)

@@ -44,9 +44,13 @@ log = logging.getLogger(__name__)
 LOG_EVERY_S = 10.0
 
 
+def owner(tablet_id: str, shard_count: int) -> int:
+    """The hub shard of a tablet: crc32, stable across processes (not Python's salted hash)."""
+    return zlib.crc32(tablet_id.encode()) % shard_count
+
+
 def owns(tablet_id: str, shard_index: int, shard_count: int) -> bool:
-    """A stable split of tablets over hub processes (crc32, not Python's salted hash)."""
-    return shard_count == 1 or zlib.crc32(tablet_id.encode()) % shard_count == shard_index
+    return shard_count == 1 or owner(tablet_id, shard_count) == shard_index
 
 
 class Hub:
@@ -234,6 +238,9 @@ class Hub:
                     timeout=30,
                 ) as client:
                     backoff = 0.5
+                    # aiomqtt logs a warning per publish above this; fan-out to thousands
+                    # of tablets is meant to have that many in flight.
+                    client.pending_calls_threshold = 1_000_000
                     self._publishing.set()
                     await self.publisher.run(client)
             except* aiomqtt.MqttError as group:

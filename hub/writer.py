@@ -72,11 +72,17 @@ SET online_seconds = least(3600, uptime_hourly.online_seconds + excluded.online_
 """
 UPSERT_DELIVERY = """
 INSERT INTO deliveries (tablet_id, etag, status, published_at, acked_at, detail)
-VALUES (%(tablet_id)s, %(etag)s, %(status)s, %(at)s,
-        CASE WHEN %(status)s = 'published' THEN NULL ELSE %(at)s END, %(detail)s)
+SELECT DISTINCT ON (tablet_id, etag) tablet_id, etag, status,
+       coalesce(min(at) FILTER (WHERE status = 'published') OVER w, at),
+       CASE WHEN status = 'published' THEN NULL ELSE at END, detail
+FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::text[], %b::int8[])
+     AS d(tablet_id, etag, status, at, detail, n)
+WINDOW w AS (PARTITION BY tablet_id, etag)
+ORDER BY tablet_id, etag, n DESC
 ON CONFLICT (tablet_id, etag) DO UPDATE SET
     status = excluded.status,
-    published_at = CASE WHEN excluded.status = 'published'
+    -- a batch holding only an ack keeps the stored publish time
+    published_at = CASE WHEN excluded.acked_at IS DISTINCT FROM excluded.published_at
                         THEN excluded.published_at ELSE deliveries.published_at END,
     acked_at = excluded.acked_at,
     detail = excluded.detail
@@ -326,14 +332,10 @@ class StoreWriter:
             for ev in batch.incidents:
                 await self._write_incident(cur, ev)
             if batch.deliveries:
-                await cur.executemany(
-                    UPSERT_DELIVERY,
-                    [
-                        {"tablet_id": d.tablet_id, "etag": d.etag, "status": d.status,
-                         "at": d.at, "detail": d.detail}
-                        for d in batch.deliveries
-                    ],
-                )  # fmt: skip
+                ds = batch.deliveries  # the newest row per (tablet, etag) wins
+                await cur.execute(UPSERT_DELIVERY, (
+                    [d.tablet_id for d in ds], [d.etag for d in ds], [d.status for d in ds],
+                    [d.at for d in ds], [d.detail for d in ds], list(range(len(ds)))))  # fmt: skip
 
     @staticmethod
     async def _write_incident(

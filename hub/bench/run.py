@@ -11,7 +11,6 @@ Phases (each bounded in time, all traffic on loopback):
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 import subprocess
@@ -33,6 +32,7 @@ from hub.demo import demo_items, password
 from hub.embedded_db import EmbeddedPostgres
 from hub.playlists import Target, push
 from hub.processes import Child, free_port
+from hub.runtime import owner
 from hub.up import _mqtt_url
 
 PER_WORKER = 10_000
@@ -45,6 +45,7 @@ class BenchConfig:
     rate: float = 10_000.0
     duration_s: float = 30.0
     hub_shards: int = 1
+    brokers: int = 1  # 1, or one per hub shard (each shard's tablets on its own broker)
     heartbeat_interval_s: int = 5
     offline_after_s: int = 10
     resident_actors: int = 100_000
@@ -56,6 +57,7 @@ class BenchConfig:
 class Worker:
     def __init__(self, argv: list[str], log: Path) -> None:
         self.log = log.open("ab")
+        self.expect = 0  # tablets this worker holds
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self.log, text=True)  # fmt: skip
 
@@ -118,9 +120,14 @@ def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
     report: dict[str, Any] = {"started_at": stamp, "config": {
         k: str(v) if isinstance(v, Path) else v for k, v in cfg.__dict__.items()
         if k != "database_url"}, "machine": _machine()}  # fmt: skip
+    if cfg.brokers not in (1, cfg.hub_shards):
+        raise ValueError("--brokers must be 1 or equal to --hub-shards")
     server: EmbeddedPostgres | None = None
-    broker = EmbeddedBroker(cfg.work_dir / "broker", "127.0.0.1", free_port(), "fleethub-hub",
-                            persistence=False, max_queued=1_000_000)  # fmt: skip
+    brokers = [
+        EmbeddedBroker(cfg.work_dir / f"broker-{b}", "127.0.0.1", free_port(), "fleethub-hub",
+                       persistence=False, max_queued=1_000_000)
+        for b in range(cfg.brokers)
+    ]
     hubs: list[Child] = []
     workers: list[Worker] = []
     try:
@@ -135,30 +142,37 @@ def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
         db.migrate(url)
         key = os.urandom(16)
         ids = [f"{PREFIX}{n:06d}" for n in range(cfg.tablets)]
+        # A tablet connects to the broker of the hub shard that owns it.
+        per_broker: list[list[str]] = [[] for _ in brokers]
+        for tablet_id in ids:
+            per_broker[owner(tablet_id, cfg.hub_shards) % cfg.brokers].append(tablet_id)
         with console.status("starting Mosquitto and registering tablets…"):
-            broker.start()
-            broker.set_credentials({i: password(key, i) for i in ids})
+            for broker, mine in zip(brokers, per_broker, strict=True):
+                broker.start()
+                broker.set_credentials({i: password(key, i) for i in mine})
             with db.connect(url) as conn:
                 _register(conn, cfg)
         hub_env = {**os.environ, "FLEETHUB_DATABASE_URL": url,
-                   "FLEETHUB_MQTT_URL": _mqtt_url(_hub_target(broker)),
                    "FLEETHUB_SHARD_COUNT": str(cfg.hub_shards),
                    "FLEETHUB_HUB_CLIENT_ID": f"bench-hub-{stamp}"}  # fmt: skip
         for shard in range(cfg.hub_shards):
-            env = {**hub_env, "FLEETHUB_SHARD_INDEX": str(shard)}
+            broker = brokers[shard % cfg.brokers]
+            env = {**hub_env, "FLEETHUB_SHARD_INDEX": str(shard),
+                   "FLEETHUB_MQTT_URL": _mqtt_url(_hub_target(broker))}  # fmt: skip
             hubs.append(Child(f"hub-{shard}", [sys.executable, "-m", "hub.cli", "run"],
                               logs / f"hub-{shard}.log", env=env))  # fmt: skip
         time.sleep(3)  # let the shards subscribe before tablets connect
-        n_workers = math.ceil(cfg.tablets / PER_WORKER)
-        with console.status(f"connecting {cfg.tablets} tablets from {n_workers} processes…"):
-            for w in range(n_workers):
-                first = w * PER_WORKER
-                count = min(PER_WORKER, cfg.tablets - first)
-                argv = [sys.executable, "-m", "hub.bench.worker", "--port", str(broker.port),
-                        "--prefix", PREFIX, "--first", str(first), "--count", str(count),
-                        "--secret", key.hex(), "--first-source", f"127.0.{w + 1}.2",
-                        "--qos", str(cfg.qos)]  # fmt: skip
+        slices = [(b, mine[i : i + PER_WORKER]) for b, mine in enumerate(per_broker)
+                  for i in range(0, len(mine), PER_WORKER)]  # fmt: skip
+        with console.status(f"connecting {cfg.tablets} tablets from {len(slices)} processes…"):
+            for w, (b, mine) in enumerate(slices):
+                ids_file = cfg.work_dir / f"ids-{w}.txt"
+                ids_file.write_text("\n".join(mine))
+                argv = [sys.executable, "-m", "hub.bench.worker", "--port", str(brokers[b].port),
+                        "--ids-file", str(ids_file), "--secret", key.hex(),
+                        "--first-source", f"127.0.{w + 1}.2", "--qos", str(cfg.qos)]  # fmt: skip
                 workers.append(Worker(argv, logs / f"worker-{w}.log"))
+                workers[-1].expect = len(mine)
             connected = [w.read() for w in workers]
         report["connect"] = {"tablets": sum(c["count"] for c in connected),
                              "elapsed_s": max(c["elapsed_s"] for c in connected)}  # fmt: skip
@@ -173,7 +187,8 @@ def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
             worker.stop()
         for hub in hubs:
             hub.stop()
-        broker.stop()
+        for broker in brokers:
+            broker.stop()
         if server is not None:
             server.stop()
     if cfg.resident_actors:
@@ -267,16 +282,11 @@ def _fanout(cfg: BenchConfig, conn: psycopg.Connection[tuple[object, ...]],
         pushed_at = time.time()
         result = push(conn, Target("fleet", "bench"), items, emergency=True, expires_s=None,
                       reason="bench fan-out", actor="bench", refresh_s=300)  # fmt: skip
-        for w, expect in zip(workers, _slices(cfg.tablets, len(workers)), strict=True):
-            w.send({"cmd": "fanout", "etag": result.etag, "expect": expect, "timeout": 60})
+        for w in workers:
+            w.send({"cmd": "fanout", "etag": result.etag, "expect": w.expect, "timeout": 60})
         received = [t for w in workers for t in w.read()["received"]]
     latencies = [t - pushed_at for t in received]
     return {"targeted": result.targeted, "received": len(received), "latency_s": summary(latencies)}
-
-
-def _slices(total: int, parts: int) -> list[int]:
-    """How many tablets each worker holds (PER_WORKER each, the rest in the last)."""
-    return [min(PER_WORKER, total - w * PER_WORKER) for w in range(parts)]
 
 
 def _machine() -> dict[str, Any]:

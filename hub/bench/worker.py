@@ -13,6 +13,7 @@ import contextlib
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from hub import demo
@@ -31,8 +32,7 @@ async def _lines() -> asyncio.StreamReader:
     return reader
 
 
-async def main(args: argparse.Namespace) -> None:
-    ids = [f"{args.prefix}{n:06d}" for n in range(args.first, args.first + args.count)]
+async def main(args: argparse.Namespace, ids: list[str]) -> None:
     key = bytes.fromhex(args.secret) if args.secret else b""
     # Every manifest's first receipt per tablet, by etag, from the start: the push may
     # reach tablets before the "fanout" command reaches this process.
@@ -47,7 +47,7 @@ async def main(args: argparse.Namespace) -> None:
             if manifest.etag == wanted["etag"] and len(seen) >= wanted["expect"]:
                 enough.set()
 
-    ensure_fd_limit(args.count)
+    ensure_fd_limit(len(ids))
     fleet = SimFleet(
         [(i, demo.password(key, i)) for i in ids],
         host=args.host,
@@ -86,9 +86,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m hub.bench.worker")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, required=True)
-    p.add_argument("--prefix", default="bench-")
-    p.add_argument("--first", type=int, default=0)
-    p.add_argument("--count", type=int, required=True)
+    p.add_argument("--ids-file", required=True, help="Tablet ids, whitespace-separated.")
     p.add_argument("--secret", default="")
     p.add_argument("--first-source", default="127.0.0.2")
     p.add_argument("--qos", type=int, default=1)
@@ -99,4 +97,5 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(parse(sys.argv[1:])))
+    arguments = parse(sys.argv[1:])
+    asyncio.run(main(arguments, Path(arguments.ids_file).read_text().split()))
