@@ -29,7 +29,6 @@ from config.settings import MqttTarget, Settings
 from hub.db import open_pool
 from hub.errors import PayloadError
 from hub.inbound import SUBSCRIPTIONS, tablet_topics, translate
-from hub.ingest import IngestSession
 from hub.metrics import HubMetrics
 from hub.mqttwire.codec import Publish
 from hub.playlists import empty_manifest, next_expiry, resolve
@@ -37,6 +36,7 @@ from hub.publisher import Publisher
 from hub.pump import ActorPump
 from hub.retention import apply_retention
 from hub.snapshots import load_snapshots
+from hub.tablet_link import TabletLink
 from hub.writer import Batch, StoreWriter
 
 log = logging.getLogger(__name__)
@@ -64,8 +64,8 @@ class Hub:
         self.writer: StoreWriter | None = None
         self.pump: ActorPump | None = None
         self.owned: set[str] = set()
-        self.ingest = IngestSession(mqtt, f"{settings.hub_client_id}-{settings.shard_index}",
-                                    self._on_publish, self._inbox_backlog)  # fmt: skip
+        self.link = TabletLink(mqtt, f"{settings.hub_client_id}-{settings.shard_index}",
+                               self._on_publish, self._inbox_backlog, self.metrics)  # fmt: skip
         self._publishing = asyncio.Event()
         self.started = asyncio.Event()
         self._reconcile = asyncio.Event()
@@ -94,7 +94,7 @@ class Hub:
                 # Tablets are loaded once LISTEN is active, so no registration is missed,
                 # and before MQTT, so their first messages find them.
                 await self._listening.wait()
-                tg.create_task(self._ingest_loop(), name="hub.mqtt.ingest-session")
+                tg.create_task(self._tablet_loop(), name="hub.mqtt.tablet-session")
                 tg.create_task(self._publish_session_loop(), name="hub.mqtt.publish-session")
                 tg.create_task(self._reconcile_loop(), name="hub.playlists.reconcile")
                 tg.create_task(self._retention_loop(), name="hub.store.retention")
@@ -221,7 +221,7 @@ class Hub:
     # --- MQTT ----------------------------------------------------------------
 
     async def _publish_session_loop(self) -> None:
-        """The outbound session (aiomqtt): playlists and alerts, reconnected with backoff."""
+        """The fleet-owner session (aiomqtt): alerts, reconnected with backoff."""
         backoff = 0.5
         s = self.settings
         while True:
@@ -249,29 +249,29 @@ class Hub:
                 await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311
                 backoff = min(backoff * 2, 10)
 
-    async def _ingest_loop(self) -> None:
+    async def _tablet_loop(self) -> None:
         s = self.settings
         if s.shard_count == 1:
             topics = list(SUBSCRIPTIONS)
         else:
             topics = [t for tablet_id in sorted(self.owned) for t in tablet_topics(tablet_id)]
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(self.ingest.run(topics), name="hub.mqtt.ingest")
+            tg.create_task(self.link.run(topics), name="hub.mqtt.tablets")
             while True:
                 ids = await self._subscribe_more.get()
-                await self.ingest.subscribe_more([t for i in ids for t in tablet_topics(i)])
+                await self.link.subscribe_more([t for i in ids for t in tablet_topics(i)])
 
     async def ready(self) -> None:
-        """Until the store listener, the ingest session and the publish session are up."""
+        """Until the store listener, the tablet session and the alert session are up."""
         await self.started.wait()
         await self._publishing.wait()
-        await self.ingest.connected.wait()
+        await self.link.connected.wait()
 
     def _inbox_backlog(self) -> int:
         return self.pump.backlog() if self.pump is not None else 0
 
     def _on_publish(self, packet: Publish) -> None:
-        """Runs in the ingest protocol callback: validate, then queue for the actors."""
+        """Runs in the tablet session's protocol callback: validate, then queue for the actors."""
         assert self.pump is not None
         self.metrics.received += 1
         try:
@@ -292,7 +292,7 @@ class Hub:
         store: list[Effect] = []
         for effect in effects:
             if isinstance(effect, PublishEffect):
-                self.publisher.put(effect)
+                self.link.publish(effect)  # playlists: tablet traffic
             elif isinstance(effect, Rejected):
                 category = "unknown_tablet" if effect.reason == "unknown tablet" else "handler"
                 self.metrics.reject(category)
@@ -334,7 +334,7 @@ class Hub:
                 "inbox=%d store_backlog=%d publish_backlog=%d",
                 m.received, m.heartbeats_committed, m.published, sum(m.rejected.values()),
                 sum(m.dropped.values()), self.pump.backlog(), self.writer.backlog(),
-                self.publisher.backlog(),
+                self.link.backlog() + self.publisher.backlog(),
             )  # fmt: skip
 
 

@@ -257,9 +257,12 @@ def _heartbeats(
 
 
 DETECTION = """
-SELECT extract(epoch FROM p.time - (s.last_heartbeat_at
+SELECT extract(epoch FROM p.time - (greatest(s.last_heartbeat_at, online.time)
        + make_interval(secs => t.offline_after_s)))::float8
 FROM presence_transitions p JOIN tablet_state s USING (tablet_id) JOIN tablets t USING (tablet_id)
+CROSS JOIN LATERAL (SELECT max(o.time) AS time FROM presence_transitions o
+                    WHERE o.tablet_id = p.tablet_id AND o.to_state = 'online'
+                      AND o.time < p.time) online
 WHERE p.reason = 'timeout' AND p.time > %s AND p.tablet_id LIKE 'bench-%%'
 """
 

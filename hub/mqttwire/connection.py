@@ -1,4 +1,4 @@
-"""`MqttConnection`: one small MQTT 3.1.1 client connection (simulator tablets, hub ingest).
+"""`MqttConnection`: one small MQTT 3.1.1 client connection (simulator tablets, hub session).
 
 Thousands of these share one event loop, so a connection is a single
 ``asyncio.Protocol`` object with ``__slots__``: the transport hands it bytes,
@@ -335,7 +335,6 @@ class MqttConnection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._paused = False
-        self._acks = bytearray()  # PUBACKs of one read, written together
 
     # -- internals ------------------------------------------------------------
 

@@ -1,0 +1,165 @@
+"""The hub's MQTT session for tablet traffic, on the minimal client (``hub/mqttwire``).
+
+Measured (docs/performance.md): paho + aiomqtt cost about half of the hub's main
+thread per received message and publish QoS 1 at ~15,000/s on an idle machine;
+this session decodes PUBLISH packets in the protocol callback and pipelines
+publishes at ~60,000/s. It holds the hub's persistent session (``clean_session``
+false: QoS 1 messages wait for the hub across restarts) and every subscription,
+and publishes the retained playlist manifests. aiomqtt keeps the fleet-owner
+side (``fleets/{id}/alerts``).
+
+Flow control both ways: reading pauses when the actors fall behind (the broker
+then queues, bounded by its ``max_queued_messages``); publishing keeps at most
+``MAX_IN_FLIGHT`` unacknowledged and re-queues what a lost session did not get
+acknowledged. The outbound queue is bounded; overflow drops the oldest, counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import random
+from collections import deque
+from collections.abc import Callable, Iterable
+
+from actors.effects import Publish as PublishEffect
+from config.settings import MqttTarget
+from hub.metrics import HubMetrics
+from hub.mqttwire.codec import Publish
+from hub.mqttwire.connection import MqttConnection
+from hub.mqttwire.errors import MqttWireError
+
+log = logging.getLogger(__name__)
+
+SUBSCRIBE_CHUNK = 500
+PAUSE_ABOVE = 50_000  # actor inbox length at which reading pauses
+RESUME_BELOW = 10_000
+MAX_IN_FLIGHT = 900  # below the client's hard limit of 1,000
+OUT_QUEUE_MAX = 500_000
+# Far above the contract's 16 KiB: an oversized payload is rejected and counted, not a
+# protocol error that would close the hub's session.
+MAX_PACKET_BYTES = 16 * 1024 * 1024
+
+
+class TabletLink:
+    def __init__(
+        self,
+        target: MqttTarget,
+        client_id: str,
+        on_message: Callable[[Publish], None],
+        backlog: Callable[[], int],
+        metrics: HubMetrics,
+    ) -> None:
+        self._target = target
+        self._client_id = client_id
+        self._on_message = on_message
+        self._backlog = backlog
+        self._metrics = metrics
+        self._conn: MqttConnection | None = None
+        self._topics: list[str] = []
+        self._out: deque[PublishEffect] = deque()
+        self._can_send = asyncio.Event()
+        self._paused = False
+        self.connected = asyncio.Event()
+        self.pauses = 0
+
+    # --- outbound --------------------------------------------------------------
+
+    def publish(self, msg: PublishEffect) -> None:
+        if len(self._out) >= OUT_QUEUE_MAX:
+            self._out.popleft()
+            self._metrics.dropped["publish_queue_overflow"] += 1
+        self._out.append(msg)
+        self._can_send.set()
+
+    def backlog(self) -> int:
+        return len(self._out)
+
+    async def _sender(self, conn: MqttConnection) -> None:
+        while not conn.closed_future().done():
+            while self._out and conn.writable and conn.in_flight < MAX_IN_FLIGHT:
+                msg = self._out.popleft()
+                future = conn.publish_nowait(msg.topic, msg.payload, qos=msg.qos,
+                                             retain=msg.retain)  # fmt: skip
+                if future is None:
+                    self._metrics.published += 1
+                else:
+                    future.add_done_callback(functools.partial(self._acked, msg))
+            self._can_send.clear()
+            await self._can_send.wait()
+
+    def _acked(self, msg: PublishEffect, future: asyncio.Future[None]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            self._metrics.publish_failures += 1
+            self._out.appendleft(msg)  # not acknowledged: send it again on the next session
+        else:
+            self._metrics.published += 1
+        self._can_send.set()
+
+    # --- session ---------------------------------------------------------------
+
+    async def run(self, topics: Iterable[str]) -> None:
+        """Stay connected and subscribed until cancelled, reconnecting with backoff."""
+        self._topics = list(topics)
+        backoff = 0.5
+        while True:
+            conn = MqttConnection(
+                self._target.host,
+                self._target.port,
+                client_id=self._client_id,
+                username=self._target.username,
+                password=self._target.password,
+                keepalive=30,
+                clean_session=False,
+                on_message=self._deliver,
+                connect_timeout=30,
+                ack_timeout=30,
+                max_packet_bytes=MAX_PACKET_BYTES,
+            )
+            try:
+                await conn.connect()
+                await self._subscribe(conn, self._topics)
+                self._conn = conn
+                self.connected.set()
+                backoff = 0.5
+                log.info("tablet session up on %s:%d", self._target.host, self._target.port)
+                async with asyncio.TaskGroup() as tg:
+                    tg.create_task(self._sender(conn), name="hub.mqtt.send")
+                    tg.create_task(self._flow_control(conn), name="hub.mqtt.flow")
+                    await conn.wait_closed()
+                    self._can_send.set()
+            except* (MqttWireError, OSError) as group:
+                log.warning("tablet session lost: %s; reconnecting", group.exceptions[0])
+            finally:
+                self._conn = None
+                self._paused = False
+                self.connected.clear()
+                conn.abort()
+            await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311
+            backoff = min(backoff * 2, 10.0)
+
+    async def subscribe_more(self, topics: list[str]) -> None:
+        self._topics.extend(topics)
+        if self._conn is not None:
+            await self._subscribe(self._conn, topics)
+
+    @staticmethod
+    async def _subscribe(conn: MqttConnection, topics: list[str]) -> None:
+        for i in range(0, len(topics), SUBSCRIBE_CHUNK):
+            await conn.subscribe((t, 1) for t in topics[i : i + SUBSCRIBE_CHUNK])
+
+    def _deliver(self, packet: Publish) -> None:
+        self._on_message(packet)
+        if self._conn is not None and self._backlog() > PAUSE_ABOVE and not self._paused:
+            self._paused = True
+            self.pauses += 1
+            self._conn.pause_reading()
+
+    async def _flow_control(self, conn: MqttConnection) -> None:
+        """Resume reading once the actors have caught up (checked every 50 ms)."""
+        while not conn.closed_future().done():
+            await asyncio.sleep(0.05)
+            if self._paused and self._backlog() < RESUME_BELOW:
+                self._paused = False
+                conn.resume_reading()
