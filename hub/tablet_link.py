@@ -78,14 +78,17 @@ class TabletLink:
 
     async def _sender(self, conn: MqttConnection) -> None:
         while not conn.closed_future().done():
-            while self._out and conn.writable and conn.in_flight < MAX_IN_FLIGHT:
-                msg = self._out.popleft()
-                future = conn.publish_nowait(msg.topic, msg.payload, qos=msg.qos,
-                                             retain=msg.retain)  # fmt: skip
-                if future is None:
-                    self._metrics.published += 1
-                else:
-                    future.add_done_callback(functools.partial(self._acked, msg))
+            room = MAX_IN_FLIGHT - conn.in_flight
+            if self._out and conn.writable and room > 0:
+                burst = [self._out.popleft() for _ in range(min(room, len(self._out)))]
+                futures = conn.publish_many((m.topic, m.payload, m.qos, m.retain) for m in burst)
+                for msg, future in zip(burst, futures, strict=True):
+                    if future is None:
+                        self._metrics.published += 1
+                    else:
+                        future.add_done_callback(functools.partial(self._acked, msg))
+                await asyncio.sleep(0)  # let the PUBACKs in before the next burst
+                continue
             self._can_send.clear()
             await self._can_send.wait()
 

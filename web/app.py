@@ -24,28 +24,33 @@ from hub.fleet import STATUS, StatusRow
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 
-def create_app(settings: Settings, database_url: str) -> FastAPI:
-    pool = open_pool(database_url, max_size=4)
+def get_pool(request: Request) -> AsyncConnectionPool:
+    pool: AsyncConnectionPool = request.app.state.pool
+    return pool
 
+
+PoolDep = Annotated[AsyncConnectionPool, Depends(get_pool)]
+FleetFilter = Annotated[str | None, Query(max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+
+
+async def status_rows(pool: AsyncConnectionPool, fleet: str | None) -> list[StatusRow]:
+    async with pool.connection() as conn, conn.cursor(row_factory=class_row(StatusRow)) as cur:
+        await cur.execute(STATUS, {"fleet": fleet})
+        return await cur.fetchall()
+
+
+def create_app(settings: Settings, database_url: str) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = open_pool(database_url, max_size=4)
         await pool.open(wait=True, timeout=30)
+        app.state.pool = pool
         try:
             yield
         finally:
             await pool.close()
 
     app = FastAPI(title="fleethub", lifespan=lifespan)
-
-    def get_pool() -> AsyncConnectionPool:
-        return pool
-
-    PoolDep = Annotated[AsyncConnectionPool, Depends(get_pool)]
-
-    async def status_rows(pool: AsyncConnectionPool, fleet: str | None) -> list[StatusRow]:
-        async with pool.connection() as conn, conn.cursor(row_factory=class_row(StatusRow)) as cur:
-            await cur.execute(STATUS, {"fleet": fleet})
-            return await cur.fetchall()
 
     @app.get("/healthz")
     async def healthz(pool: PoolDep) -> dict[str, str]:
@@ -57,16 +62,12 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         return {"status": "ok"}
 
     @app.get("/api/v1/status")
-    async def api_status(
-        pool: PoolDep, fleet: Annotated[str | None, Query(max_length=64)] = None
-    ) -> list[StatusRow]:
+    async def api_status(pool: PoolDep, fleet: FleetFilter = None) -> list[StatusRow]:
         return await status_rows(pool, fleet)
 
     @app.get("/", response_class=HTMLResponse)
     async def fleet_page(
-        request: Request,
-        pool: PoolDep,
-        fleet: Annotated[str | None, Query(max_length=64)] = None,
+        request: Request, pool: PoolDep, fleet: FleetFilter = None
     ) -> HTMLResponse:
         rows = await status_rows(pool, fleet)
         counts = {s: sum(1 for r in rows if r.state == s) for s in ("online", "offline", "unknown")}

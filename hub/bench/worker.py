@@ -43,7 +43,8 @@ async def main(args: argparse.Namespace, ids: list[str]) -> None:
     def on_playlist(tablet_id: str, manifest: Manifest, received: float) -> None:
         seen = receipts.setdefault(manifest.etag, {})
         if tablet_id not in seen:
-            seen[tablet_id] = time.time()
+            # Wall-clock time of arrival (the hook runs after the manifest was validated).
+            seen[tablet_id] = time.time() - (time.monotonic() - received)
             if manifest.etag == wanted["etag"] and len(seen) >= wanted["expect"]:
                 enough.set()
 

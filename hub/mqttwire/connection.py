@@ -212,6 +212,27 @@ class MqttConnection(asyncio.Protocol):
         self._write(transport, Publish(topic, payload, 1, retain, packet_id).encode())
         return future
 
+    def publish_many(
+        self, messages: Iterable[tuple[str, bytes, int, bool]]
+    ) -> list[asyncio.Future[None] | None]:
+        """Like :meth:`publish_nowait` for ``(topic, payload, qos, retain)`` each, in one write."""
+        transport = self._require_connected()
+        buffer = bytearray()
+        futures: list[asyncio.Future[None] | None] = []
+        for topic, payload, qos, retain in messages:
+            if qos == 0:
+                buffer += Publish(topic, payload, 0, retain).encode()
+                futures.append(None)
+                continue
+            if qos != 1:
+                raise ValueError("this client publishes with QoS 0 or 1 only")
+            packet_id = self._allocate_packet_id()
+            futures.append(self._track(packet_id, "PUBACK"))
+            buffer += Publish(topic, payload, 1, retain, packet_id).encode()
+        if buffer:
+            self._write(transport, bytes(buffer))
+        return futures
+
     async def publish(
         self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False
     ) -> None:
