@@ -98,6 +98,18 @@ class DeliveryRow:
 
 
 @dataclass(frozen=True, slots=True)
+class LookupTablet:
+    """A message arrived for a tablet the registry does not know: ask the store.
+
+    The hub answers with ``Register`` (registered meanwhile, e.g. just added by
+    the CLI) or ``NotRegistered``; the registry holds that tablet's messages
+    until then.
+    """
+
+    tablet_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Rejected:
     """An input the actors refused (unknown tablet, handler failure)."""
 
@@ -113,6 +125,7 @@ Effect = (
     | IncidentEvent
     | Publish
     | DeliveryRow
+    | LookupTablet
     | Rejected
 )
 

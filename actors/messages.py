@@ -75,6 +75,13 @@ class Unregister:
 
 
 @dataclass(frozen=True, slots=True)
+class NotRegistered:
+    """The store has no such tablet: what waited for the lookup is rejected."""
+
+    tablet_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class HeartbeatIn:
     tablet_id: str
     received_at: datetime

@@ -14,9 +14,10 @@ from typing import Any
 
 from thespian.actors import ActorExitRequest, ActorTypeDispatcher
 
-from actors.effects import EffectBatch, Rejected
+from actors.effects import EffectBatch, LookupTablet, Rejected
 from actors.messages import (
     Batch,
+    NotRegistered,
     Register,
     Setup,
     Stats,
@@ -29,6 +30,10 @@ from actors.tablet import TabletActor
 
 log = logging.getLogger(__name__)
 
+WAITING_PER_TABLET = 100  # messages held while the store is asked about a tablet
+WAITING_TABLETS = 10_000
+UNKNOWN_REMEMBERED = 10_000  # ids the store said are not registered (until registered)
+
 
 class RegistryActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is untyped
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -38,6 +43,8 @@ class RegistryActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is u
         self.known: dict[str, TabletSnapshot] = {}
         self.actors: dict[str, Any] = {}
         self.failures = 0
+        self.waiting: dict[str, list[Any]] = {}  # tablet id → messages awaiting a lookup
+        self.unknown: dict[str, None] = {}  # insertion-ordered, bounded
 
     def receiveMsg_Setup(self, msg: Setup, sender: Any) -> None:
         self.outbox, self.watchdog = msg.outbox, msg.watchdog
@@ -68,6 +75,13 @@ class RegistryActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is u
         if isinstance(item, Register):
             self._register(item)
             return
+        if isinstance(item, NotRegistered):
+            self.unknown[item.tablet_id] = None
+            if len(self.unknown) > UNKNOWN_REMEMBERED:
+                del self.unknown[next(iter(self.unknown))]
+            for _ in self.waiting.pop(item.tablet_id, ()):
+                self._reject(item.tablet_id, "unknown tablet")
+            return
         if isinstance(item, Unregister):
             self.known.pop(item.tablet_id, None)
             address = self.actors.pop(item.tablet_id, None)
@@ -79,17 +93,37 @@ class RegistryActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is u
         if address is None:
             snapshot = self.known.get(tablet_id)
             if snapshot is None:
-                self.send(self.outbox, EffectBatch((Rejected(tablet_id, "unknown tablet"),)))
+                self._hold_for_lookup(tablet_id, item)
                 return
             address = self.createActor(TabletActor)
             self.send(address, TabletInit(snapshot, self.outbox, self.watchdog, _now()))
             self.actors[tablet_id] = address
         self.send(address, item)
 
+    def _hold_for_lookup(self, tablet_id: str, item: Any) -> None:
+        if tablet_id in self.unknown:
+            self._reject(tablet_id, "unknown tablet")
+            return
+        held = self.waiting.get(tablet_id)
+        if held is None:
+            if len(self.waiting) >= WAITING_TABLETS:
+                self._reject(tablet_id, "unknown tablet")
+                return
+            held = self.waiting[tablet_id] = []
+            self.send(self.outbox, EffectBatch((LookupTablet(tablet_id),)))
+        if len(held) >= WAITING_PER_TABLET:
+            self._reject(tablet_id, "unknown tablet")
+            return
+        held.append(item)
+
+    def _reject(self, tablet_id: str, reason: str) -> None:
+        self.send(self.outbox, EffectBatch((Rejected(tablet_id, reason),)))
+
     def _register(self, msg: Register) -> None:
         tablet_id = msg.snapshot.config.tablet_id
         first = tablet_id not in self.known
         self.known[tablet_id] = msg.snapshot
+        self.unknown.pop(tablet_id, None)
         address = self.actors.get(tablet_id)
         if address is not None:
             self.send(address, msg)
@@ -98,6 +132,8 @@ class RegistryActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is u
             # creating its actor yet: it is created when a message arrives.
             for timer in TabletSession(msg.snapshot).resume(_now()).timers:
                 self.send(self.watchdog, timer)
+        for held in self.waiting.pop(tablet_id, ()):
+            self._route(held)
 
 
 def _now() -> datetime:

@@ -21,9 +21,9 @@ import aiomqtt
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from actors.effects import Effect, IncidentEvent, Rejected
+from actors.effects import Effect, IncidentEvent, LookupTablet, Rejected
 from actors.effects import Publish as PublishEffect
-from actors.messages import DesiredPlaylist, Register
+from actors.messages import DesiredPlaylist, NotRegistered, Register
 from actors.session import alert_payload
 from config.settings import MqttTarget, Settings
 from hub.db import open_pool
@@ -71,6 +71,7 @@ class Hub:
         self._reconcile = asyncio.Event()
         self._listening = asyncio.Event()
         self._subscribe_more: asyncio.Queue[list[str]] = asyncio.Queue()
+        self._lookups: asyncio.Queue[str] = asyncio.Queue()
         self._log_limits: dict[str, float] = {}
         self.commit_latencies: list[float] = []
 
@@ -97,6 +98,7 @@ class Hub:
                 tg.create_task(self._tablet_loop(), name="hub.mqtt.tablet-session")
                 tg.create_task(self._publish_session_loop(), name="hub.mqtt.publish-session")
                 tg.create_task(self._reconcile_loop(), name="hub.playlists.reconcile")
+                tg.create_task(self._lookup_loop(), name="hub.store.lookup")
                 tg.create_task(self._retention_loop(), name="hub.store.retention")
                 tg.create_task(self._log_loop(), name="hub.metrics.log")
                 self.started.set()
@@ -181,6 +183,19 @@ class Hub:
             self._reconcile.clear()
             sent = await self.reconcile()
             log.info("playlists reconciled for %d tablets", sent)
+
+    async def _lookup_loop(self) -> None:
+        """Answer the registry about tablets it does not know, in batches."""
+        assert self.pump is not None
+        while True:
+            ids = {await self._lookups.get()}
+            while not self._lookups.empty():
+                ids.add(self._lookups.get_nowait())
+            found = set(await self._load_tablets(tablet_ids=sorted(ids)))
+            for tablet_id in ids - found:
+                self.pump.put(NotRegistered(tablet_id))
+            if found:
+                await self.reconcile(sorted(found))
 
     async def _listen_store(self) -> None:
         """Registrations and playlist changes arrive as ``NOTIFY`` from CLI or panel."""
@@ -293,6 +308,8 @@ class Hub:
         for effect in effects:
             if isinstance(effect, PublishEffect):
                 self.link.publish(effect)  # playlists: tablet traffic
+            elif isinstance(effect, LookupTablet):
+                self._lookups.put_nowait(effect.tablet_id)
             elif isinstance(effect, Rejected):
                 category = "unknown_tablet" if effect.reason == "unknown tablet" else "handler"
                 self.metrics.reject(category)

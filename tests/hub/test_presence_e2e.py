@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 
 from tests.conftest import RunningHub, TestFleetFactory
-from tests.helpers import eventually
+from tests.helpers import PahoTablet, eventually
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -84,5 +84,24 @@ async def test_silence_goes_offline_at_offline_after(
         detected_after = (offline_at - last_hb).total_seconds()
         assert 1.0 <= detected_after <= 3.0  # offline_after = 2 s, ± 1 s
         assert transitions(conn, tid)[-1] == ("offline", "timeout")
+    finally:
+        tablet.close()
+
+
+async def test_first_message_of_a_tablet_registered_unheard_is_not_lost(
+    running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn
+) -> None:
+    """A tablet added without NOTIFY reaching the hub (or racing it) is looked up, not dropped."""
+    fleet = fleet_factory(tablets=1)
+    late = f"{fleet.fleet_id}-late"
+    conn.execute("INSERT INTO tablets (tablet_id, fleet_id, offline_after_s) VALUES (%s, %s, 90)",
+                 (late, fleet.fleet_id))  # fmt: skip  # no NOTIFY: the hub never heard of it
+    fleet_factory.broker.set_credentials({late: "pw-late"})
+    tablet = PahoTablet(late, "pw-late", fleet.host, fleet.port).connect(online=False)
+    try:
+        tablet.heartbeat()
+        assert await eventually(lambda: state_of(conn, late) == "online")
+        rows = conn.execute("SELECT count(*) FROM heartbeats WHERE tablet_id = %s", (late,))
+        assert rows.fetchone() == (1,)
     finally:
         tablet.close()
