@@ -8,31 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 
 import aiomqtt
 
 from actors.effects import Publish
 from hub.metrics import HubMetrics
+from hub.outqueue import OutQueue
 
 log = logging.getLogger(__name__)
 
 
 class Publisher:
-    def __init__(self, metrics: HubMetrics, workers: int = 256, bound: int = 500_000) -> None:
+    def __init__(self, metrics: HubMetrics, workers: int = 16, bound: int = 100_000) -> None:
         self._metrics = metrics
         self._workers = workers
-        self._bound = bound
-        self._queue: deque[Publish] = deque()
-        self._ready = asyncio.Event()
+        self._queue = OutQueue(metrics, bound)
         self.client: aiomqtt.Client | None = None
 
     def put(self, msg: Publish) -> None:
-        if len(self._queue) >= self._bound:
-            self._queue.popleft()
-            self._metrics.dropped["publish_queue_overflow"] += 1
-        self._queue.append(msg)
-        self._ready.set()
+        self._queue.put(msg)
 
     def backlog(self) -> int:
         return len(self._queue)
@@ -50,14 +44,14 @@ class Publisher:
     async def _worker(self, client: aiomqtt.Client) -> None:
         while True:
             while not self._queue:
-                self._ready.clear()
-                await self._ready.wait()
-            msg = self._queue.popleft()
+                self._queue.ready.clear()
+                await self._queue.ready.wait()
+            msg = self._queue.take()
             try:
                 await client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain,
                                      timeout=30)  # fmt: skip
             except aiomqtt.MqttError:
-                self._queue.appendleft(msg)  # the session is gone: keep it for the next one
+                self._queue.put_back(msg)  # the session is gone: keep it for the next one
                 self._metrics.publish_failures += 1
                 raise
             self._metrics.published += 1

@@ -20,7 +20,6 @@ import asyncio
 import functools
 import logging
 import random
-from collections import deque
 from collections.abc import Callable, Iterable
 
 from actors.effects import Publish as PublishEffect
@@ -29,6 +28,7 @@ from hub.metrics import HubMetrics
 from hub.mqttwire.codec import Publish
 from hub.mqttwire.connection import MqttConnection
 from hub.mqttwire.errors import MqttWireError
+from hub.outqueue import OutQueue
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,7 @@ class TabletLink:
         self._metrics = metrics
         self._conn: MqttConnection | None = None
         self._topics: list[str] = []
-        self._out: deque[PublishEffect] = deque()
-        self._can_send = asyncio.Event()
+        self._out = OutQueue(metrics, OUT_QUEUE_MAX)
         self._paused = False
         self.connected = asyncio.Event()
         self.pauses = 0
@@ -67,11 +66,7 @@ class TabletLink:
     # --- outbound --------------------------------------------------------------
 
     def publish(self, msg: PublishEffect) -> None:
-        if len(self._out) >= OUT_QUEUE_MAX:
-            self._out.popleft()
-            self._metrics.dropped["publish_queue_overflow"] += 1
-        self._out.append(msg)
-        self._can_send.set()
+        self._out.put(msg)
 
     def backlog(self) -> int:
         return len(self._out)
@@ -80,7 +75,7 @@ class TabletLink:
         while not conn.closed_future().done():
             room = MAX_IN_FLIGHT - conn.in_flight
             if self._out and conn.writable and room > 0:
-                burst = [self._out.popleft() for _ in range(min(room, len(self._out)))]
+                burst = [self._out.take() for _ in range(min(room, len(self._out)))]
                 futures = conn.publish_many((m.topic, m.payload, m.qos, m.retain) for m in burst)
                 for msg, future in zip(burst, futures, strict=True):
                     if future is None:
@@ -89,16 +84,16 @@ class TabletLink:
                         future.add_done_callback(functools.partial(self._acked, msg))
                 await asyncio.sleep(0)  # let the PUBACKs in before the next burst
                 continue
-            self._can_send.clear()
-            await self._can_send.wait()
+            self._out.ready.clear()
+            await self._out.ready.wait()
 
     def _acked(self, msg: PublishEffect, future: asyncio.Future[None]) -> None:
         if future.cancelled() or future.exception() is not None:
             self._metrics.publish_failures += 1
-            self._out.appendleft(msg)  # not acknowledged: send it again on the next session
+            self._out.put_back(msg)  # not acknowledged: send it again on the next session
         else:
             self._metrics.published += 1
-        self._can_send.set()
+            self._out.ready.set()  # room for another burst
 
     # --- session ---------------------------------------------------------------
 
@@ -131,7 +126,7 @@ class TabletLink:
                     tg.create_task(self._sender(conn), name="hub.mqtt.send")
                     tg.create_task(self._flow_control(conn), name="hub.mqtt.flow")
                     await conn.wait_closed()
-                    self._can_send.set()
+                    self._out.ready.set()
             except* (MqttWireError, OSError) as group:
                 log.warning("tablet session lost: %s; reconnecting", group.exceptions[0])
             finally:

@@ -134,6 +134,13 @@ class PahoTablet:
         return out
 
 
+def state_of(conn: Any, tablet_id: str) -> str | None:
+    """The tablet's stored state (``None`` before the hub wrote any)."""
+    row = conn.execute("SELECT state FROM tablet_state WHERE tablet_id = %s",
+                       (tablet_id,)).fetchone()  # fmt: skip
+    return str(row[0]) if row else None
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 

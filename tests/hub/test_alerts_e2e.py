@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from broker.runner import EmbeddedBroker
 from tests.conftest import RunningHub, TestFleetFactory
-from tests.helpers import eventually
+from tests.helpers import eventually, state_of
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -61,8 +61,7 @@ async def test_offline_opens_incident_and_back_online_resolves(
     alerts = AlertListener(broker, fleet.fleet_id)
     try:
         tablet = fleet.tablet().connect()
-        await eventually(lambda: conn.execute(
-            "SELECT 1 FROM tablet_state WHERE tablet_id=%s AND state='online'", (tid,)).fetchone())
+        await eventually(lambda: state_of(conn, tid) == "online")
         tablet.drop()
         await eventually(lambda: incidents(conn, tid) == [("offline", False)], timeout=6)
         notified = conn.execute(
@@ -97,11 +96,9 @@ async def test_no_incident_outside_operating_hours(
                           hours=hours, timezone=tz)  # fmt: skip
     tid = fleet.tablet_ids[0]
     tablet = fleet.tablet().connect()
-    await eventually(lambda: conn.execute(
-        "SELECT 1 FROM tablet_state WHERE tablet_id=%s AND state='online'", (tid,)).fetchone())
+    await eventually(lambda: state_of(conn, tid) == "online")
     tablet.drop()
-    await eventually(lambda: conn.execute(
-        "SELECT 1 FROM tablet_state WHERE tablet_id=%s AND state='offline'", (tid,)).fetchone())
+    await eventually(lambda: state_of(conn, tid) == "offline")
     await asyncio.sleep(2.5)  # alert_after has passed: still no incident out of hours
     assert incidents(conn, tid) == []
 
@@ -125,11 +122,9 @@ async def test_flapping_folds_into_one_incident(
     tid = fleet.tablet_ids[0]
     for _ in range(4):
         tablet = fleet.tablet().connect()
-        await eventually(lambda: conn.execute(
-            "SELECT 1 FROM tablet_state WHERE tablet_id=%s AND state='online'", (tid,)).fetchone())
+        await eventually(lambda: state_of(conn, tid) == "online")
         tablet.drop()
-        await eventually(lambda: conn.execute(
-            "SELECT 1 FROM tablet_state WHERE tablet_id=%s AND state='offline'", (tid,)).fetchone())
+        await eventually(lambda: state_of(conn, tid) == "offline")
     await eventually(lambda: incidents(conn, tid) == [("flapping", False)])
     moves = conn.execute("SELECT count(*) FROM presence_transitions WHERE tablet_id = %s",
                          (tid,)).fetchone()  # fmt: skip

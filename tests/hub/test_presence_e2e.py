@@ -8,15 +8,9 @@ from typing import Any
 import psycopg
 
 from tests.conftest import RunningHub, TestFleetFactory
-from tests.helpers import PahoTablet, eventually
+from tests.helpers import PahoTablet, eventually, state_of
 
 Conn = psycopg.Connection[tuple[Any, ...]]
-
-
-def state_of(conn: Conn, tablet_id: str) -> str | None:
-    sql = "SELECT state FROM tablet_state WHERE tablet_id = %s"
-    row = conn.execute(sql, (tablet_id,)).fetchone()
-    return str(row[0]) if row else None
 
 
 def transitions(conn: Conn, tablet_id: str) -> list[tuple[str, str]]:

@@ -13,7 +13,7 @@ import pytest
 from config.settings import Settings
 from hub.retention import apply_retention
 from tests.conftest import RunningHub, TestFleetFactory
-from tests.helpers import eventually
+from tests.helpers import eventually, state_of
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 TIMESCALE = os.environ.get("FLEETHUB_EXPECT_TIMESCALE") == "1"
@@ -59,14 +59,12 @@ async def test_uptime_hourly_counts_online_time_once(
     fleet = fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90)
     tid = fleet.tablet_ids[0]
     tablet = fleet.tablet().connect()
-    await eventually(lambda: conn.execute(
-        "SELECT 1 FROM tablet_state WHERE tablet_id=%s AND state='online'", (tid,)).fetchone())
+    await eventually(lambda: state_of(conn, tid) == "online")
     for _ in range(3):
         tablet.heartbeat()
         await asyncio.sleep(0.5)
     tablet.drop()
-    await eventually(lambda: conn.execute(
-        "SELECT 1 FROM tablet_state WHERE tablet_id=%s AND state='offline'", (tid,)).fetchone())
+    await eventually(lambda: state_of(conn, tid) == "offline")
     online, offline = conn.execute(
         "SELECT min(time) FILTER (WHERE to_state = 'online'),"
         " max(time) FILTER (WHERE to_state = 'offline')"

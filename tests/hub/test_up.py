@@ -43,9 +43,7 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
     env.pop("FLEETHUB_DATABASE_URL", None)
     env.pop("FLEETHUB_MQTT_URL", None)
     log = tmp_path / "up.log"
-    with log.open("w") as out:
-        argv = [sys.executable, "-m", "hub.cli", "up", "--simulate", "5"]
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, text=True)
+    proc = _start(env, log)
     try:
         _wait_for(proc, log, "fleethub is up", 90)
         _wait_for(proc, log, "5 online", 60)
@@ -64,3 +62,24 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
     assert proc.returncode == 0, log.read_text()
     assert "stopped" in log.read_text()
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+
+    # A second run reuses the data: same cluster, the tablets and their history are there.
+    cluster = tmp_path / "var" / "pgdata" / "PG_VERSION"
+    first_init = cluster.stat().st_mtime_ns
+    again = _start(env, tmp_path / "up2.log")
+    try:
+        _wait_for(again, tmp_path / "up2.log", "5 online", 90)
+        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/api/v1/status", timeout=5) as r:
+            rows = json.load(r)
+        assert len(rows) == 5
+    finally:
+        again.send_signal(signal.SIGINT)
+        again.wait(60)
+    assert again.returncode == 0
+    assert cluster.stat().st_mtime_ns == first_init
+
+
+def _start(env: dict[str, str], log: Path) -> subprocess.Popen[str]:
+    with log.open("w") as out:
+        argv = [sys.executable, "-m", "hub.cli", "up", "--simulate", "5"]
+        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, text=True)
