@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -261,6 +262,9 @@ def bench(
 
 
 def main() -> None:
+    # Ctrl-C must work even when the parent started us with SIGINT ignored (a background
+    # job of a non-interactive shell, as CI does): Python then keeps SIG_IGN.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         app()
     except HubError as exc:

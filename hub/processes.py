@@ -92,17 +92,28 @@ class Child:
         )
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int | None:
+        self.interrupt(sig)
+        self.finish(timeout)
+        return self.proc.returncode
+
+    def interrupt(self, sig: int = signal.SIGTERM) -> None:
         if self.alive():
             os.kill(self.proc.pid, sig)
+
+    def finish(self, timeout: float) -> bool:
+        """Wait for the exit; kill it past ``timeout``. True when it ended on its own."""
+        clean = True
+        if self.alive():
             try:
-                self.proc.wait(timeout)
+                self.proc.wait(max(0.0, timeout))
             except subprocess.TimeoutExpired:
+                clean = False
                 os.kill(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(5)
         if self._log is not None:
             self._log.close()
             self._log = None
-        return self.proc.returncode
+        return clean
 
     def _tail(self) -> str:
         if self.log_path is None or not self.log_path.exists():

@@ -72,11 +72,21 @@ def up(settings: Settings, simulate: int, console: Console) -> None:
         if simulate:
             children.append(Child("simulator", [*exe, "simulate", "--count", str(simulate),
                                                 "--churn"], logs / "simulator.log", env=env))
-        for child in children:
-            stack.callback(child.stop, signal.SIGINT)
+        stack.callback(_stop_all, children, console)
         _wait_web(settings, children[1])
         _banner(console, settings, database_url, target, simulate)
         _watch(console, database_url, children, since)
+
+
+def _stop_all(children: list[Child], console: Console, timeout: float = 15.0) -> None:
+    """Interrupt every child at once, then wait; a child that hangs is killed and named."""
+    for child in children:
+        child.interrupt(signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    for child in children:
+        if not child.finish(deadline - time.monotonic()):
+            console.print(f"[yellow]{child.name} did not stop in {timeout:.0f} s: killed[/]"
+                          f" (see {child.log_path})")  # fmt: skip
 
 
 def _start_store(settings: Settings, stack: ExitStack, console: Console) -> str:
