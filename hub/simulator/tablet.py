@@ -307,6 +307,12 @@ class SimTablet:
         received = time.monotonic()
         if message.topic != payloads.playlist_topic(self.tablet_id) or not message.payload:
             return  # an empty retained payload only clears the topic
+        # Thousands of tablets share this event loop, where real ones work in parallel:
+        # read every socket first, validate and acknowledge after, so a tablet's arrival
+        # time does not include the other tablets' work.
+        asyncio.get_running_loop().call_soon(self._apply, message, received)
+
+    def _apply(self, message: Publish, received: float) -> None:
         self._stats.playlists_received += 1
         try:
             manifest = payloads.read_manifest(message.payload)
