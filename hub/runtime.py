@@ -147,6 +147,8 @@ class Hub:
         """Tell each tablet actor its desired manifest; actors publish what changed."""
         assert self.pump is not None
         now = datetime.now(UTC)
+        if tablet_ids is None and self.settings.shard_count > 1:
+            tablet_ids = sorted(self.owned)  # a shard resolves only its own tablets
         async with self.pool.connection() as conn:
             manifests = await resolve(conn, self.settings.playlist_refresh_interval_s,
                                       tablet_ids, now)  # fmt: skip

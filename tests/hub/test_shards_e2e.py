@@ -1,0 +1,86 @@
+"""Two hub shards (two `fleethub run` processes) on one broker serve every tablet once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from broker.runner import EmbeddedBroker
+from hub.payloads import PlaylistItem
+from hub.playlists import Target, push
+from hub.processes import Child
+from hub.runtime import owner
+from hub.up import _mqtt_url
+from tests.conftest import TestFleetFactory
+from tests.helpers import eventually, state_of
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+
+@pytest.fixture
+def two_shards(
+    database_url: str, broker: EmbeddedBroker, tmp_path: Path
+) -> Iterator[list[Child]]:
+    from config.settings import MqttTarget
+
+    target = MqttTarget(host=broker.host, port=broker.port, username=broker.hub_user,
+                        password=broker.hub_password())  # fmt: skip
+    env = {**os.environ, "FLEETHUB_DATABASE_URL": database_url,
+           "FLEETHUB_MQTT_URL": _mqtt_url(target), "FLEETHUB_SHARD_COUNT": "2",
+           "FLEETHUB_HUB_CLIENT_ID": f"shard-{uuid.uuid4().hex[:6]}",
+           "FLEETHUB_VAR_DIR": str(tmp_path)}  # fmt: skip
+    shards = [
+        Child(f"shard-{i}", [sys.executable, "-m", "hub.cli", "run"], tmp_path / f"shard-{i}.log",
+              env={**env, "FLEETHUB_SHARD_INDEX": str(i)})
+        for i in range(2)
+    ]
+    yield shards
+    for shard in shards:
+        assert shard.stop(signal.SIGINT, timeout=20) == 0
+
+
+def _log(child: Child) -> str:
+    assert child.log_path is not None
+    return child.log_path.read_text()
+
+
+async def test_each_shard_serves_its_own_tablets(
+    two_shards: list[Child], fleet_factory: TestFleetFactory, conn: Conn
+) -> None:
+    await eventually(lambda: all("tablet session up" in _log(s) for s in two_shards), timeout=20)
+    fleet = fleet_factory(tablets=6, heartbeat_s=30, offline_after_s=90)
+    assert {owner(t, 2) for t in fleet.tablet_ids} == {0, 1}  # both shards have tablets
+    tablets = [fleet.tablet(n).connect(online=False) for n in range(6)]
+    try:
+        for tablet in tablets:
+            tablet.heartbeat()
+        await eventually(lambda: all(state_of(conn, t) == "online" for t in fleet.tablet_ids))
+        count = conn.execute("SELECT count(*) FROM heartbeats WHERE tablet_id = ANY(%s)",
+                             (fleet.tablet_ids,)).fetchone()  # fmt: skip
+        assert count == (6,)  # each heartbeat stored once: one shard per tablet
+
+        item = PlaylistItem(ad_id="a", campaign_id="c", url="https://cdn.example/a.mp4",
+                            sha256="c" * 64, duration_ms=5000)  # fmt: skip
+        result = push(conn, Target("fleet", fleet.fleet_id), [item], emergency=False,
+                      expires_s=None, reason=None, actor="test", refresh_s=300)  # fmt: skip
+
+        def all_applied() -> bool:
+            row = conn.execute(
+                "SELECT count(*) FROM deliveries WHERE tablet_id = ANY(%s) AND etag = %s"
+                " AND status = 'applied'", (fleet.tablet_ids, result.etag)).fetchone()  # fmt: skip
+            return row == (6,)
+
+        await eventually(all_applied)
+        for shard in two_shards:
+            assert "rejected" not in _log(shard)
+    finally:
+        for tablet in tablets:
+            tablet.close()
