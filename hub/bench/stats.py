@@ -21,6 +21,8 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 def summary(values: Sequence[float]) -> dict[str, float | int | None]:
     return {
         "count": len(values),
+        "min": min(values) if values else None,
+        "p10": percentile(values, 10),
         "p50": percentile(values, 50),
         "p90": percentile(values, 90),
         "p99": percentile(values, 99),
