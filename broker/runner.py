@@ -12,6 +12,7 @@ import signal
 from pathlib import Path
 
 from broker.credentials import PasswordFile, write_acl
+from config.settings import MqttTarget
 from hub.errors import BrokerError
 from hub.processes import Child
 
@@ -72,6 +73,11 @@ class EmbeddedBroker:
         self.max_queued = max_queued
         self.passwords = PasswordFile(self.dir / "passwd")
         self.child: Child | None = None
+
+    def hub_target(self) -> MqttTarget:
+        """How the hub connects to this broker."""
+        return MqttTarget(host=self.host, port=self.port, username=self.hub_user,
+                          password=self.hub_password())  # fmt: skip
 
     def hub_password(self) -> str:
         """Generated once and kept with the broker's files."""

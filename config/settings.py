@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,6 +16,16 @@ class MqttTarget(BaseModel):
     port: int
     username: str | None = None
     password: str | None = None
+
+    def url(self) -> str:
+        """The ``mqtt://user:password@host:port`` form (the inverse of :func:`parse_mqtt_url`)."""
+        auth = ""
+        if self.username:
+            auth = quote(self.username, safe="")
+            if self.password:
+                auth += ":" + quote(self.password, safe="")
+            auth += "@"
+        return f"mqtt://{auth}{self.host}:{self.port}"
 
 
 def parse_mqtt_url(url: str) -> MqttTarget:

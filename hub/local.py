@@ -27,13 +27,7 @@ def mqtt_target(settings: Settings) -> MqttTarget:
     target = settings.mqtt_target()
     if target is not None:
         return target
-    broker = embedded_broker(settings)
-    return MqttTarget(
-        host=settings.broker_host,
-        port=settings.broker_port,
-        username=settings.hub_username,
-        password=broker.hub_password(),
-    )
+    return embedded_broker(settings).hub_target()
 
 
 def _running_pid(pgdata: Path) -> int | None:

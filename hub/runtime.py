@@ -15,7 +15,7 @@ import logging
 import random
 import time
 import zlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import aiomqtt
 import psycopg
@@ -37,7 +37,7 @@ from hub.pump import ActorPump
 from hub.retention import apply_retention
 from hub.snapshots import load_snapshots
 from hub.tablet_link import TabletLink
-from hub.writer import Batch, StoreWriter
+from hub.writer import StoreWriter
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,6 @@ class Hub:
         self._subscribe_more: asyncio.Queue[list[str]] = asyncio.Queue()
         self._lookups: asyncio.Queue[str] = asyncio.Queue()
         self._log_limits: dict[str, float] = {}
-        self.commit_latencies: list[float] = []
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -355,13 +354,3 @@ class Hub:
                 sum(m.dropped.values()), self.pump.backlog(), self.writer.backlog(),
                 self.link.backlog() + self.publisher.backlog(),
             )  # fmt: skip
-
-
-def commit_latency_hook(sink: list[float]) -> object:
-    """For benchmarks: record (commit time − receive time) of each committed heartbeat."""
-
-    def on_commit(batch: Batch, started: float) -> None:
-        now = datetime.now(UTC)
-        sink.extend((now - h.time) / timedelta(seconds=1) for h in batch.heartbeats)
-
-    return on_commit

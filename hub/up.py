@@ -14,7 +14,6 @@ import sys
 import time
 from contextlib import ExitStack
 from datetime import UTC, datetime
-from urllib.parse import quote
 
 import psycopg
 from rich.console import Console
@@ -30,16 +29,6 @@ SELECT time, tablet_id, to_state, reason FROM presence_transitions
 WHERE time > %s ORDER BY time LIMIT 8
 """
 COUNTS = "SELECT state, count(*) FROM tablet_state GROUP BY state"
-
-
-def _mqtt_url(target: MqttTarget) -> str:
-    auth = ""
-    if target.username:
-        auth = quote(target.username, safe="")
-        if target.password:
-            auth += ":" + quote(target.password, safe="")
-        auth += "@"
-    return f"mqtt://{auth}{target.host}:{target.port}"
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -63,7 +52,7 @@ def up(settings: Settings, simulate: int, console: Console) -> None:
         if settings.mqtt_url is None:
             embedded_broker(settings).set_credentials({i: demo.password(key, i) for i in ids})
         env = {**os.environ, "FLEETHUB_DATABASE_URL": database_url,
-               "FLEETHUB_MQTT_URL": _mqtt_url(target)}  # fmt: skip
+               "FLEETHUB_MQTT_URL": target.url()}  # fmt: skip
         exe = [sys.executable, "-m", "hub.cli"]
         children = [
             Child("hub", [*exe, "run"], logs / "hub.log", env=env),
@@ -104,8 +93,7 @@ def _start_broker(settings: Settings, stack: ExitStack, console: Console) -> Mqt
     with console.status("starting Mosquitto…"):
         broker.start()
     stack.callback(broker.stop)
-    return MqttTarget(host=broker.host, port=broker.port, username=broker.hub_user,
-                      password=broker.hub_password())  # fmt: skip
+    return broker.hub_target()
 
 
 def _wait_web(settings: Settings, web: Child) -> None:

@@ -13,9 +13,7 @@ import asyncio
 import json
 import logging
 import random
-import time
 from collections import deque
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import psycopg
@@ -197,7 +195,6 @@ class StoreWriter:
         metrics: HubMetrics,
         flush_interval_s: float = 0.05,
         buffer_max: int = 200_000,
-        on_commit: Callable[[Batch, float], None] | None = None,
     ) -> None:
         self._pool = pool
         self._metrics = metrics
@@ -208,7 +205,6 @@ class StoreWriter:
         self._idle = asyncio.Event()
         self._writing = Batch()
         self._idle.set()
-        self._on_commit = on_commit
         self.outage = False
 
     def add(self, effects: list[Effect]) -> None:
@@ -238,7 +234,6 @@ class StoreWriter:
             if not len(batch):
                 self._idle.set()
                 continue
-            started = time.monotonic()
             self._writing = batch
             try:
                 await self._write(batch)
@@ -268,8 +263,6 @@ class StoreWriter:
             self.outage, backoff = False, 0.2
             self._metrics.heartbeats_committed += len(batch.heartbeats)
             self._metrics.rows_committed += len(batch)
-            if self._on_commit is not None:
-                self._on_commit(batch, started)
             if not len(self._pending):
                 self._idle.set()
 

@@ -54,8 +54,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]
 
 @pytest.fixture
 def hub_mqtt(broker: EmbeddedBroker) -> MqttTarget:
-    return MqttTarget(host=broker.host, port=broker.port, username=broker.hub_user,
-                      password=broker.hub_password())  # fmt: skip
+    return broker.hub_target()
 
 
 @pytest.fixture

@@ -33,7 +33,6 @@ from hub.embedded_db import EmbeddedPostgres
 from hub.playlists import Target, push
 from hub.processes import Child, free_port
 from hub.runtime import owner
-from hub.up import _mqtt_url
 
 PER_WORKER = 10_000
 PREFIX = "bench-"
@@ -158,7 +157,7 @@ def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
         for shard in range(cfg.hub_shards):
             broker = brokers[shard % cfg.brokers]
             env = {**hub_env, "FLEETHUB_SHARD_INDEX": str(shard),
-                   "FLEETHUB_MQTT_URL": _mqtt_url(_hub_target(broker))}  # fmt: skip
+                   "FLEETHUB_MQTT_URL": broker.hub_target().url()}  # fmt: skip
             hubs.append(Child(f"hub-{shard}", [sys.executable, "-m", "hub.cli", "run"],
                               logs / f"hub-{shard}.log", env=env))  # fmt: skip
         time.sleep(3)  # let the shards subscribe before tablets connect

@@ -18,7 +18,6 @@ from hub.payloads import PlaylistItem
 from hub.playlists import Target, push
 from hub.processes import Child
 from hub.runtime import owner
-from hub.up import _mqtt_url
 from tests.conftest import TestFleetFactory
 from tests.helpers import eventually, state_of
 
@@ -29,12 +28,8 @@ Conn = psycopg.Connection[tuple[Any, ...]]
 def two_shards(
     database_url: str, broker: EmbeddedBroker, tmp_path: Path
 ) -> Iterator[list[Child]]:
-    from config.settings import MqttTarget
-
-    target = MqttTarget(host=broker.host, port=broker.port, username=broker.hub_user,
-                        password=broker.hub_password())  # fmt: skip
     env = {**os.environ, "FLEETHUB_DATABASE_URL": database_url,
-           "FLEETHUB_MQTT_URL": _mqtt_url(target), "FLEETHUB_SHARD_COUNT": "2",
+           "FLEETHUB_MQTT_URL": broker.hub_target().url(), "FLEETHUB_SHARD_COUNT": "2",
            "FLEETHUB_HUB_CLIENT_ID": f"shard-{uuid.uuid4().hex[:6]}",
            "FLEETHUB_VAR_DIR": str(tmp_path)}  # fmt: skip
     shards = [
