@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     writer_flush_interval_s: float = Field(default=0.05, gt=0)
     writer_buffer_max: int = Field(default=200_000, ge=1)
     watchdog_tick_s: float = Field(default=0.2, gt=0)
+    metrics_interval_s: float = Field(default=10.0, gt=0)  # counters to log and hub_metrics
     max_payload_bytes: int = Field(default=16 * 1024, ge=256)
     playlist_refresh_interval_s: int = Field(default=300, ge=10)
 

@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 
 import aiomqtt
 import psycopg
-from psycopg_pool import AsyncConnectionPool
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from actors.effects import Effect, IncidentEvent, LookupTablet, Rejected
 from actors.effects import Publish as PublishEffect
@@ -41,7 +42,6 @@ from hub.writer import StoreWriter
 
 log = logging.getLogger(__name__)
 
-LOG_EVERY_S = 10.0
 
 
 def owner(tablet_id: str, shard_count: int) -> int:
@@ -332,6 +332,20 @@ class Hub:
 
     # --- housekeeping ----------------------------------------------------------
 
+    async def _store_metrics(self, shard: str, started_at: datetime) -> None:
+        counters = {**self.metrics.as_dict(), "inbox": self._inbox_backlog(),
+                    "publish_backlog": self.link.backlog() + self.publisher.backlog()}  # fmt: skip
+        try:
+            async with self.pool.connection(timeout=5) as conn:
+                await conn.execute(
+                    "INSERT INTO hub_metrics VALUES (%s, now(), %s, %s) ON CONFLICT (shard)"
+                    " DO UPDATE SET updated_at = now(), started_at = excluded.started_at,"
+                    " counters = excluded.counters",
+                    (shard, started_at, Jsonb(counters)),
+                )
+        except (psycopg.Error, PoolTimeout) as exc:
+            log.warning("hub metrics not stored: %s", exc)
+
     async def _retention_loop(self) -> None:
         while True:
             try:
@@ -344,8 +358,12 @@ class Hub:
     async def _log_loop(self) -> None:
         assert self.pump is not None
         assert self.writer is not None
+        started_at = datetime.now(UTC)
+        s = self.settings
+        shard = f"{s.shard_index}/{s.shard_count} {s.hub_client_id}"
         while True:
-            await asyncio.sleep(LOG_EVERY_S)
+            await asyncio.sleep(self.settings.metrics_interval_s)
+            await self._store_metrics(shard, started_at)
             m = self.metrics
             log.info(
                 "received=%d committed_heartbeats=%d published=%d rejected=%d dropped=%d "

@@ -108,6 +108,7 @@ def settings(tmp_path: Path) -> Settings:
         var_dir=tmp_path,
         hub_client_id=f"hub-{uuid.uuid4().hex[:8]}",
         watchdog_tick_s=0.1,
+        metrics_interval_s=0.5,
         writer_flush_interval_s=0.02,
     )
 

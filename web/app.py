@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
-from psycopg.rows import class_row
+from psycopg.rows import class_row, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from config.settings import Settings
@@ -71,10 +71,14 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     ) -> HTMLResponse:
         rows = await status_rows(pool, fleet)
         counts = {s: sum(1 for r in rows if r.state == s) for s in ("online", "offline", "unknown")}
+        async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute("SELECT shard, updated_at, counters FROM hub_metrics ORDER BY shard")
+            hubs = await cur.fetchall()
         return TEMPLATES.TemplateResponse(
             request,
             "status.html",
-            {"rows": rows, "counts": counts, "fleet": fleet, "now": datetime.now(UTC)},
+            {"rows": rows, "counts": counts, "fleet": fleet, "now": datetime.now(UTC),
+             "hubs": hubs},
         )
 
     return app

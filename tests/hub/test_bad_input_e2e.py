@@ -8,11 +8,14 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 
 from broker.runner import EmbeddedBroker
+from config.settings import Settings
 from tests.conftest import RunningHub, TestFleetFactory
 from tests.helpers import PahoTablet, eventually
+from web.app import create_app
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -102,3 +105,23 @@ async def test_bad_credentials_are_refused(
     tablet = PahoTablet(fleet.tablet_ids[0], password, broker.host, broker.port)
     with pytest.raises(ConnectionError):
         tablet.connect()
+
+
+async def test_counters_reach_the_store_and_the_status_page(
+    running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn, database_url: str
+) -> None:
+    fleet = fleet_factory(tablets=1)
+    tablet = fleet.tablet().connect(online=False)
+    try:
+        tablet.publish("heartbeat", b"{not json", qos=1)
+        shard = f"0/1 {running_hub.settings.hub_client_id}"
+        row = await eventually(lambda: conn.execute(
+            "SELECT counters FROM hub_metrics WHERE shard = %s AND"
+            " (counters->'rejected'->>'invalid_json')::int >= 1", (shard,)).fetchone())  # fmt: skip
+        assert row is not None
+        assert row[0]["received"] >= 1
+        with TestClient(create_app(Settings(), database_url)) as client:
+            page = client.get("/").text
+        assert "invalid_json 1" in page
+    finally:
+        tablet.close()
