@@ -28,6 +28,10 @@ RECENT_TRANSITIONS = """
 SELECT time, tablet_id, to_state, reason FROM presence_transitions
 WHERE time > %s ORDER BY time LIMIT 8
 """
+RECENT_DELIVERIES = """
+SELECT acked_at, tablet_id, status, etag FROM deliveries
+WHERE acked_at > %s ORDER BY acked_at LIMIT 8
+"""
 COUNTS = "SELECT state, count(*) FROM tablet_state GROUP BY state"
 
 
@@ -118,6 +122,8 @@ def _banner(console: Console, settings: Settings, database_url: str, target: Mqt
 
 
 def _watch(console: Console, database_url: str, children: list[Child], since: datetime) -> None:
+    acked_since = since
+    last_line, last_at = "", 0.0
     try:
         with psycopg.connect(database_url, autocommit=True) as conn:
             while True:
@@ -128,14 +134,19 @@ def _watch(console: Console, database_url: str, children: list[Child], since: da
                     colour = "green" if to_state == "online" else "red"
                     console.print(f"{at:%H:%M:%S} {tablet_id} [{colour}]{to_state}[/] ({reason})")
                     since = at
+                for at, tablet_id, status, etag in conn.execute(RECENT_DELIVERIES, (acked_since,)):
+                    console.print(f"{at:%H:%M:%S} {tablet_id} {status} playlist {etag[:8]}")
+                    acked_since = at
                 counts: dict[object, object] = dict(conn.execute(COUNTS).fetchall())
                 applied = conn.execute(
                     "SELECT count(*) FROM tablet_state WHERE applied_etag IS NOT NULL"
                     " AND applied_etag = desired_etag").fetchone()  # fmt: skip
-                console.print(
-                    f"[bold]{counts.get('online', 0)} online[/] · {counts.get('offline', 0)} "
-                    f"offline · {counts.get('unknown', 0)} never seen · "
-                    f"{applied[0] if applied else 0} playing the desired playlist", style="dim")
-                time.sleep(5)
+                line = (f"[bold]{counts.get('online', 0)} online[/] · {counts.get('offline', 0)} "
+                        f"offline · {counts.get('unknown', 0)} never seen · "
+                        f"{applied[0] if applied else 0} playing the desired playlist")  # fmt: skip
+                if line != last_line or time.monotonic() - last_at > 60:
+                    console.print(line, style="dim")  # on change, else once a minute
+                    last_line, last_at = line, time.monotonic()
+                time.sleep(2)
     except KeyboardInterrupt:
         console.print("\nstopping…")

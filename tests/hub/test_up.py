@@ -48,6 +48,7 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
         _wait_for(proc, log, "fleethub is up", 90)
         _wait_for(proc, log, "5 online", 60)
         _wait_for(proc, log, "5 playing the desired playlist", 60)
+        _wait_for(proc, log, "demo-tab-0001 applied playlist", 10)
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/healthz", timeout=5) as r:
             assert json.load(r) == {"status": "ok"}
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/", timeout=5) as r:
