@@ -1,7 +1,8 @@
-"""Publishing through the hub's one MQTT client: a bounded queue and a few workers.
+"""Alerts to fleet owners (``fleets/{id}/alerts``) through aiomqtt: a bounded queue, a few workers.
 
-QoS 1 publishes wait for the broker's PUBACK, so many run at once (fan-out to
-thousands of tablets); a full queue drops the oldest message and counts it.
+Each QoS 1 publish waits for the broker's PUBACK; a message whose session ended is
+queued again, and a full queue drops the oldest message and counts it. Playlists to
+tablets go out on the tablet session instead (``hub/tablet_link.py``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ class Publisher:
         self._metrics = metrics
         self._workers = workers
         self._queue = OutQueue(metrics, bound)
-        self.client: aiomqtt.Client | None = None
 
     def put(self, msg: Publish) -> None:
         self._queue.put(msg)
@@ -33,13 +33,9 @@ class Publisher:
 
     async def run(self, client: aiomqtt.Client) -> None:
         """Publish until cancelled (the MQTT session ended); unsent messages stay queued."""
-        self.client = client
-        try:
-            async with asyncio.TaskGroup() as tg:
-                for n in range(self._workers):
-                    tg.create_task(self._worker(client), name=f"hub.publish.{n}")
-        finally:
-            self.client = None
+        async with asyncio.TaskGroup() as tg:
+            for n in range(self._workers):
+                tg.create_task(self._worker(client), name=f"hub.publish.{n}")
 
     async def _worker(self, client: aiomqtt.Client) -> None:
         while True:

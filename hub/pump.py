@@ -54,8 +54,6 @@ class ActorPump:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hub.actors.pump", daemon=True)
         self._error: BaseException | None = None
-        self.delivered = 0
-        self.rounds = 0
 
     # --- loop side -------------------------------------------------------------
 
@@ -109,7 +107,6 @@ class ActorPump:
                 work = [i for i in items if i is not None and not isinstance(i, _StatsRequest)]
                 if work:
                     system.tell(registry, Batch(tuple(work)))
-                    self.delivered += len(work)
                 if time.monotonic() >= next_tick:
                     system.tell(watchdog, Tick(datetime.now(UTC)))
                     next_tick = time.monotonic() + self._tick_s
@@ -119,7 +116,6 @@ class ActorPump:
                 for request in (i for i in items if isinstance(i, _StatsRequest)):
                     stats = system.ask(registry, Stats(), ASK_TIMEOUT_S)
                     self._loop.call_soon_threadsafe(_resolve, request.future, stats)
-                self.rounds += 1
         except RuntimeError:
             if not self._loop.is_closed():
                 raise
