@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import quote, unquote, urlsplit
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -81,6 +82,23 @@ class Settings(BaseSettings):
     metrics_interval_s: float = Field(default=10.0, gt=0)  # counters to log and hub_metrics
     max_payload_bytes: int = Field(default=16 * 1024, ge=256)
     playlist_refresh_interval_s: int = Field(default=300, ge=10)
+
+    # The panel. "production" refuses to start without an explicit secret key.
+    environment: Literal["local", "production"] = "local"
+    # Signs API tokens; unset in local mode: generated once and kept in var_dir/panel.secret.
+    secret_key: SecretStr | None = None
+    session_hours: int = Field(default=12, ge=1)
+    api_token_minutes: int = Field(default=60, ge=1)
+    cookie_secure: bool = False  # set behind TLS (the compose file does)
+    max_upload_bytes: int = Field(default=256 * 1024, ge=1024)
+
+    @model_validator(mode="after")
+    def _production_needs_secrets(self) -> Settings:
+        if self.environment == "production" and (
+            self.secret_key is None or len(self.secret_key.get_secret_value()) < 32
+        ):
+            raise ValueError("FLEETHUB_SECRET_KEY (32+ characters) is required in production")
+        return self
 
     def mqtt_target(self) -> MqttTarget | None:
         return parse_mqtt_url(self.mqtt_url) if self.mqtt_url else None

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from config.settings import Settings
-from hub import db, fleet, playlists
+from hub import db, fleet, playlists, users
 from hub.durations import parse_duration
 from hub.errors import HubError
 from hub.local import database_url, embedded_broker, mqtt_target
@@ -31,6 +31,10 @@ playlist_app = typer.Typer(help="Playlists.", no_args_is_help=True)
 app.add_typer(fleet_app, name="fleet")
 app.add_typer(tablet_app, name="tablet")
 app.add_typer(playlist_app, name="playlist")
+tenant_app = typer.Typer(help="Tenants (the companies sharing one fleethub).", no_args_is_help=True)
+user_app = typer.Typer(help="Panel users.", no_args_is_help=True)
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(user_app, name="user")
 
 console = Console()
 err = Console(stderr=True)
@@ -74,6 +78,39 @@ def fleet_add(
     with database_url(_settings()) as url, db.connect(url) as conn:
         created = fleet.add_fleet(conn, spec, ACTOR)
     console.print(f"fleet {fleet_id} {'added' if created else 'updated'}")
+
+
+@tenant_app.command("add")
+def tenant_add(
+    tenant_id: Annotated[str, typer.Argument(help="The tenant's slug, e.g. acme-ads.")],
+    name: Annotated[str | None, typer.Option(help="Display name (default: the slug).")] = None,
+) -> None:
+    """Create (or rename) a tenant."""
+    with database_url(_settings()) as url, db.connect(url) as conn:
+        created = users.add_tenant(conn, tenant_id, name or tenant_id, ACTOR)
+    console.print(f"tenant {tenant_id} {'added' if created else 'updated'}")
+
+
+@user_app.command("add")
+def user_add(
+    email: Annotated[str, typer.Argument(help="Sign-in e-mail.")],
+    tenant: Annotated[str, typer.Option(help="The tenant the user belongs to.")],
+    role: Annotated[str, typer.Option(help="admin, fleet_owner, agent or advertiser.")],
+    name: Annotated[str | None, typer.Option(help="Display name (default: the e-mail).")] = None,
+    fleet_ids: Annotated[
+        list[str] | None, typer.Option("--fleet", help="A fleet a fleet owner sees (repeat).")
+    ] = None,
+    password: Annotated[str | None, typer.Option(
+        help="Default: asked for (not echoed).", envvar="FLEETHUB_USER_PASSWORD")] = None,
+) -> None:
+    """Create a panel user (or reset their role, fleets and password)."""
+    if password is None:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    with database_url(_settings()) as url, db.connect(url) as conn:
+        user_id = users.add_user(conn, tenant_id=tenant, email=email, name=name or email,
+                                 role=role, password=password, fleets=fleet_ids or [],
+                                 actor=ACTOR)  # fmt: skip
+    console.print(f"user {email} ({role}, tenant {tenant}) saved as #{user_id}")
 
 
 @tablet_app.command("add")

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -13,8 +14,12 @@ import psycopg
 from hub.fleet import FleetSpec, TabletSpec, add_fleet, add_tablet
 from hub.payloads import PlaylistItem
 from hub.playlists import Target, push
+from hub.users import add_tenant, add_user
 
+DEMO_TENANT = "demo"
 DEMO_FLEET = "demo"
+ADMIN_EMAIL = "admin@demo.example"
+OWNER_EMAIL = "owner@demo.example"
 PREFIX = "demo-tab-"
 HEARTBEAT_S = 10
 OFFLINE_AFTER_S = 30
@@ -50,10 +55,31 @@ def demo_items() -> list[PlaylistItem]:
     ]
 
 
-def seed(conn: psycopg.Connection[tuple[object, ...]], count: int, refresh_s: int) -> list[str]:
-    """Create the demo fleet, ``count`` tablets in cars, and a playlist for the fleet."""
-    add_fleet(conn, FleetSpec(DEMO_FLEET, "Asia/Singapore", ALERT_AFTER_S, "", 6, "Demo fleet"),
-              "fleethub up")  # fmt: skip
+@dataclass(frozen=True, slots=True)
+class PanelLogin:
+    email: str
+    password: str
+    role: str
+
+
+def panel_logins(key: bytes) -> list[PanelLogin]:
+    """The demo tenant's admin and fleet owner; passwords derived from the kept secret."""
+    return [PanelLogin(ADMIN_EMAIL, password(key, "panel:admin"), "admin"),
+            PanelLogin(OWNER_EMAIL, password(key, "panel:owner"), "fleet_owner")]  # fmt: skip
+
+
+def seed(
+    conn: psycopg.Connection[tuple[object, ...]], count: int, refresh_s: int, key: bytes
+) -> list[str]:
+    """The demo tenant and its users, the demo fleet, ``count`` tablets in cars, a playlist."""
+    add_tenant(conn, DEMO_TENANT, "Demo tenant", "fleethub up")
+    add_fleet(conn, FleetSpec(DEMO_FLEET, "Asia/Singapore", ALERT_AFTER_S, "", 6, "Demo fleet",
+                              DEMO_TENANT), "fleethub up")  # fmt: skip
+    for login in panel_logins(key):
+        name = "Demo admin" if login.role == "admin" else "Demo fleet owner"
+        fleets = [] if login.role == "admin" else [DEMO_FLEET]
+        add_user(conn, tenant_id=DEMO_TENANT, email=login.email, name=name, role=login.role,
+                 password=login.password, fleets=fleets, actor="fleethub up")  # fmt: skip
     ids = tablet_ids(count)
     existing = {str(r[0]) for r in conn.execute(
         "SELECT tablet_id FROM tablets WHERE fleet_id = %s", (DEMO_FLEET,)).fetchall()}
@@ -67,7 +93,8 @@ def seed(conn: psycopg.Connection[tuple[object, ...]], count: int, refresh_s: in
         " AND revoked_at IS NULL", (DEMO_FLEET,)).fetchone()  # fmt: skip
     if has_playlist is None:
         push(conn, Target("fleet", DEMO_FLEET), demo_items(), emergency=False, expires_s=None,
-             reason="demo schedule", actor="fleethub up", refresh_s=refresh_s)  # fmt: skip
+             reason="demo schedule", actor="fleethub up", refresh_s=refresh_s,
+             tenant_id=DEMO_TENANT, name="Demo schedule")  # fmt: skip
     return ids
 
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import psycopg
 from psycopg.rows import class_row
-from psycopg.types.json import Jsonb
 
+from hub.audit import record
 from hub.errors import ConfigError
 from hub.hours import parse_hours
 
@@ -28,6 +27,7 @@ class FleetSpec:
     hours: str = ""
     flap_limit: int = 6
     name: str | None = None
+    tenant_id: str = "default"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,20 +48,22 @@ def add_fleet(conn: psycopg.Connection[tuple[object, ...]], spec: FleetSpec, act
     hours = parse_hours(spec.hours, spec.timezone)  # validates both
     with conn.transaction():
         row = conn.execute(
-            "INSERT INTO fleets (fleet_id, name, timezone, operating_hours, alert_after_s,"
-            " flap_limit) VALUES (%s, %s, %s, %s, %s, %s)"
+            "INSERT INTO fleets (fleet_id, tenant_id, name, timezone, operating_hours,"
+            " alert_after_s, flap_limit) VALUES (%s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (fleet_id) DO UPDATE SET timezone = excluded.timezone,"
             " operating_hours = excluded.operating_hours, alert_after_s = excluded.alert_after_s,"
-            " flap_limit = excluded.flap_limit"
+            " flap_limit = excluded.flap_limit WHERE fleets.tenant_id = excluded.tenant_id"
             " RETURNING (xmax = 0)",
-            (spec.fleet_id, spec.name or spec.fleet_id, spec.timezone, hours.text,
-             spec.alert_after_s, spec.flap_limit),
+            (spec.fleet_id, spec.tenant_id, spec.name or spec.fleet_id, spec.timezone,
+             hours.text, spec.alert_after_s, spec.flap_limit),
         ).fetchone()  # fmt: skip
-        created = bool(row and row[0])
+        if row is None:
+            raise ConfigError(f"fleet {spec.fleet_id!r} belongs to another tenant")
+        created = bool(row[0])
         details = {"timezone": spec.timezone, "hours": hours.text,
                    "alert_after_s": spec.alert_after_s}  # fmt: skip
         action = "fleet.add" if created else "fleet.update"
-        _audit(conn, actor, action, f"fleet:{spec.fleet_id}", details)
+        record(conn, spec.tenant_id, actor, action, f"fleet:{spec.fleet_id}", details)
         conn.execute("SELECT pg_notify('fleethub_tablets', %s)", (f"fleet:{spec.fleet_id}",))
     return created
 
@@ -76,9 +78,11 @@ def add_tablet(conn: psycopg.Connection[tuple[object, ...]], spec: TabletSpec, a
     if offline_after <= spec.heartbeat_interval_s:
         raise ConfigError("--offline-after must be longer than --heartbeat-interval")
     with conn.transaction():
-        known = conn.execute("SELECT 1 FROM fleets WHERE fleet_id = %s", (spec.fleet_id,))
-        if known.fetchone() is None:
+        known = conn.execute(
+            "SELECT tenant_id FROM fleets WHERE fleet_id = %s", (spec.fleet_id,)).fetchone()
+        if known is None:
             raise ConfigError(f"unknown fleet {spec.fleet_id!r}: add it with `fleethub fleet add`")
+        tenant_id = str(known[0])
         if spec.car_id:
             car = conn.execute(
                 "INSERT INTO cars (car_id, fleet_id) VALUES (%s, %s)"
@@ -101,7 +105,7 @@ def add_tablet(conn: psycopg.Connection[tuple[object, ...]], spec: TabletSpec, a
             "INSERT INTO tablet_state (tablet_id) VALUES (%s) ON CONFLICT DO NOTHING",
             (spec.tablet_id,),
         )
-        _audit(conn, actor, "tablet.add" if created else "tablet.update",
+        record(conn, tenant_id, actor, "tablet.add" if created else "tablet.update",
                f"tablet:{spec.tablet_id}", {"fleet_id": spec.fleet_id, "car_id": spec.car_id})
         conn.execute("SELECT pg_notify('fleethub_tablets', %s)", (f"tablet:{spec.tablet_id}",))
     return created
@@ -132,18 +136,3 @@ ORDER BY t.fleet_id, t.tablet_id
 def status(conn: psycopg.Connection[tuple[object, ...]], fleet_id: str | None) -> list[StatusRow]:
     with conn.cursor(row_factory=class_row(StatusRow)) as cur:
         return cur.execute(STATUS, {"fleet": fleet_id}).fetchall()
-
-
-def _audit(
-    conn: psycopg.Connection[tuple[object, ...]],
-    actor: str,
-    action: str,
-    target: str,
-    details: dict[str, Any],
-) -> None:
-    conn.execute(
-        "INSERT INTO audit_log (actor, action, target, details) VALUES (%s, %s, %s, %s)",
-        (actor, action, target, Jsonb(details)),
-    )
-
-

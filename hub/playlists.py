@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
+from hub.audit import record
 from hub.errors import ConfigError
 from hub.manifest import EMPTY_PLAYLIST_ID, Manifest, Priority, items_id, normalise
 from hub.payloads import PlaylistItem
@@ -32,6 +32,7 @@ JOIN playlist_assignments a
       OR (a.target_kind = 'car' AND a.target_id = t.car_id)
       OR (a.target_kind = 'fleet' AND a.target_id = t.fleet_id)
       OR a.target_kind = 'all')
+JOIN fleets f ON f.fleet_id = t.fleet_id AND f.tenant_id = a.tenant_id
 JOIN playlists p ON p.playlist_id = a.playlist_id
 WHERE t.revoked_at IS NULL AND (%(ids)s::text[] IS NULL OR t.tablet_id = ANY(%(ids)s))
 ORDER BY t.tablet_id,
@@ -47,8 +48,8 @@ FROM playlist_items WHERE playlist_id = ANY(%s) ORDER BY playlist_id, position
 """
 
 TARGET_COUNT = """
-SELECT count(*) FROM tablets t
-WHERE t.revoked_at IS NULL AND (
+SELECT count(*) FROM tablets t JOIN fleets f ON f.fleet_id = t.fleet_id
+WHERE t.revoked_at IS NULL AND f.tenant_id = %(tenant)s AND (
        (%(kind)s = 'tablet' AND t.tablet_id = %(id)s)
     OR (%(kind)s = 'car' AND t.car_id = %(id)s)
     OR (%(kind)s = 'fleet' AND t.fleet_id = %(id)s)
@@ -98,6 +99,8 @@ def push(
     actor: str,
     refresh_s: int,
     now: datetime | None = None,
+    tenant_id: str = "default",
+    name: str | None = None,
 ) -> PushResult:
     """Store a playlist assignment (desired state) and wake the hub with ``NOTIFY``."""
     if not items:
@@ -111,13 +114,18 @@ def push(
     priority: Priority = "emergency" if emergency else "normal"
     valid_until = now + timedelta(seconds=expires_s) if expires_s else None
     with conn.transaction():
-        targeted = _count(conn, target)
+        targeted = _count(conn, tenant_id, target)
         if target.kind != "all" and targeted == 0:
             raise ConfigError(f"no registered tablet matches {target}")
         conn.execute(
             "INSERT INTO playlists (playlist_id, name) VALUES (%s, %s)"
             " ON CONFLICT (playlist_id) DO NOTHING",
-            (playlist_id, reason or playlist_id),
+            (playlist_id, name or reason or playlist_id),
+        )
+        conn.execute(
+            "INSERT INTO tenant_playlists (tenant_id, playlist_id, name) VALUES (%s, %s, %s)"
+            " ON CONFLICT (tenant_id, playlist_id) DO NOTHING",
+            (tenant_id, playlist_id, name or reason or playlist_id),
         )
         with conn.cursor() as cur:
             cur.executemany(
@@ -128,10 +136,11 @@ def push(
                   i.duration_ms) for i in items],
             )  # fmt: skip
         row = conn.execute(
-            "INSERT INTO playlist_assignments (playlist_id, target_kind, target_id, priority,"
-            " valid_from, valid_until, reason, created_by) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)"
-            " RETURNING assignment_id",
-            (playlist_id, target.kind, target.id, priority, now, valid_until, reason, actor),
+            "INSERT INTO playlist_assignments (tenant_id, playlist_id, target_kind, target_id,"
+            " priority, valid_from, valid_until, reason, created_by)"
+            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING assignment_id",
+            (tenant_id, playlist_id, target.kind, target.id, priority, now, valid_until, reason,
+             actor),
         ).fetchone()
         assert row is not None
         assignment_id = int(str(row[0]))
@@ -139,20 +148,18 @@ def push(
             playlist_id, 1, priority, now, valid_until, refresh_s,
             tuple(i.model_dump() for i in items),
         )  # fmt: skip
-        conn.execute(
-            "INSERT INTO audit_log (actor, action, target, details) VALUES (%s, %s, %s, %s)",
-            (actor, "playlist.push", str(target), Jsonb({
+        record(conn, tenant_id, actor, "playlist.push", str(target), {
                 "assignment_id": assignment_id, "playlist_id": playlist_id,
                 "etag": manifest.etag, "priority": priority, "reason": reason,
                 "valid_until": valid_until.isoformat() if valid_until else None,
-                "targeted": targeted})),
-        )  # fmt: skip
+                "targeted": targeted})  # fmt: skip
         conn.execute("SELECT pg_notify('fleethub_playlists', %s)", (str(assignment_id),))
     return PushResult(manifest.etag, playlist_id, targeted, assignment_id)
 
 
-def _count(conn: psycopg.Connection[tuple[object, ...]], target: Target) -> int:
-    row = conn.execute(TARGET_COUNT, {"kind": target.kind, "id": target.id}).fetchone()
+def _count(conn: psycopg.Connection[tuple[object, ...]], tenant_id: str, target: Target) -> int:
+    row = conn.execute(
+        TARGET_COUNT, {"tenant": tenant_id, "kind": target.kind, "id": target.id}).fetchone()
     return int(str(row[0])) if row else 0
 
 

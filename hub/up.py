@@ -52,7 +52,7 @@ def up(settings: Settings, simulate: int, console: Console) -> None:
         target = settings.mqtt_target() or _start_broker(settings, stack, console)
         key = demo.secret(settings.var_dir)
         with db.connect(database_url) as conn:
-            ids = demo.seed(conn, simulate, settings.playlist_refresh_interval_s)
+            ids = demo.seed(conn, simulate, settings.playlist_refresh_interval_s, key)
         if settings.mqtt_url is None:
             embedded_broker(settings).set_credentials({i: demo.password(key, i) for i in ids})
         env = {**os.environ, "FLEETHUB_DATABASE_URL": database_url,
@@ -67,7 +67,7 @@ def up(settings: Settings, simulate: int, console: Console) -> None:
                                                 "--churn"], logs / "simulator.log", env=env))
         stack.callback(_stop_all, children, console)
         _wait_web(settings, children[1])
-        _banner(console, settings, database_url, target, simulate)
+        _banner(console, settings, database_url, target, simulate, demo.panel_logins(key))
         _watch(console, database_url, children, since)
 
 
@@ -109,9 +109,12 @@ def _wait_web(settings: Settings, web: Child) -> None:
 
 
 def _banner(console: Console, settings: Settings, database_url: str, target: MqttTarget,
-            simulate: int) -> None:  # fmt: skip
+            simulate: int, logins: list[demo.PanelLogin]) -> None:  # fmt: skip
     console.rule("[bold]fleethub is up")
     console.print(f"panel     http://{settings.web_host}:{settings.web_port}/")
+    for login in logins:
+        role = login.role.replace("_", " ")
+        console.print(f"  sign in as {role:<12} {login.email}  password {login.password}")
     console.print(f"broker    mqtt://{target.host}:{target.port}  (hub user {target.username})")
     console.print(f"store     {database_url}")
     console.print(f"tablets   {simulate} simulated in fleet '{demo.DEMO_FLEET}'"

@@ -1,0 +1,95 @@
+"""Panel fixtures: tenants with fleets and users in the real store, and a signed-in client."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from config.settings import Settings
+from hub.fleet import FleetSpec, TabletSpec, add_fleet, add_tablet
+from hub.users import add_tenant, add_user
+from web.app import create_app
+
+Conn = psycopg.Connection[tuple[object, ...]]
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Tenant:
+    """A tenant with fleets of tablets (in cars), an admin and a fleet owner of the first fleet."""
+
+    tenant_id: str
+    fleets: list[str]
+    tablets: dict[str, list[str]]
+    admin: str
+    owner: str
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def all_tablets(self) -> list[str]:
+        return [t for ts in self.tablets.values() for t in ts]
+
+
+TenantFactory = Callable[..., Tenant]
+
+
+@pytest.fixture
+def tenant_factory(conn: Conn) -> TenantFactory:
+    def make(fleets: int = 2, tablets: int = 2) -> Tenant:
+        tag = uuid.uuid4().hex[:8]
+        tenant_id = f"tn-{tag}"
+        add_tenant(conn, tenant_id, f"Tenant {tag}", "test")
+        fleet_ids, tablet_ids = [], {}
+        for n in range(fleets):
+            fleet_id = f"fl-{tag}-{n}"
+            add_fleet(conn, FleetSpec(fleet_id, name=f"Fleet {tag} {n}", tenant_id=tenant_id),
+                      "test")  # fmt: skip
+            fleet_ids.append(fleet_id)
+            tablet_ids[fleet_id] = []
+            for m in range(tablets):
+                tablet_id = f"{fleet_id}-t{m}"
+                add_tablet(conn, TabletSpec(tablet_id, fleet_id, f"{fleet_id}-car{m}", 1, 3),
+                           "test")  # fmt: skip
+                tablet_ids[fleet_id].append(tablet_id)
+        admin, owner = f"admin-{tag}@example.com", f"owner-{tag}@example.com"
+        add_user(conn, tenant_id=tenant_id, email=admin, name=f"Admin {tag}", role="admin",
+                 password=PASSWORD, fleets=[], actor="test")  # fmt: skip
+        add_user(conn, tenant_id=tenant_id, email=owner, name=f"Owner {tag}", role="fleet_owner",
+                 password=PASSWORD, fleets=fleet_ids[:1], actor="test")  # fmt: skip
+        return Tenant(tenant_id, fleet_ids, tablet_ids, admin, owner)
+
+    return make
+
+
+@pytest.fixture
+def panel_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(var_dir=tmp_path_factory.mktemp("panel"))
+
+
+@pytest.fixture
+def panel(panel_settings: Settings, database_url: str) -> Iterator[TestClient]:
+    with TestClient(create_app(panel_settings, database_url)) as client:
+        yield client
+
+
+def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> str:
+    """Sign the client in; returns the session's CSRF token (from the page's meta tag)."""
+    response = client.post("/login", data={"email": email, "password": password},
+                           follow_redirects=False)  # fmt: skip
+    assert response.status_code == 303, response.text
+    page = client.get("/", follow_redirects=True)
+    match = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
+    assert match, page.text[:500]
+    return match.group(1)
+
+
+def api_token(client: TestClient, email: str, password: str = PASSWORD) -> dict[str, str]:
+    response = client.post("/api/v1/auth/token", data={"username": email, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}

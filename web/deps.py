@@ -1,0 +1,103 @@
+"""FastAPI dependencies: the pool, settings, the signed-in user (cookie or bearer) and CSRF."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from psycopg_pool import AsyncConnectionPool
+
+from config.settings import Settings
+from hub.users import User
+from web.security import SESSION_COOKIE, csrf_matches, load_session, load_user, token_user_id
+
+
+class LoginRequired(Exception):
+    """Raised by panel routes without a valid session; answered with a redirect to /login."""
+
+
+def get_pool(request: Request) -> AsyncConnectionPool:
+    pool: AsyncConnectionPool = request.app.state.pool
+    return pool
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+PoolDep = Annotated[AsyncConnectionPool, Depends(get_pool)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    user: User
+    csrf: str
+
+
+async def get_session(request: Request, pool: PoolDep) -> Session:
+    token = request.cookies.get(SESSION_COOKIE)
+    found = await load_session(pool, token) if token else None
+    if found is None:
+        raise LoginRequired
+    return Session(*found)
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+async def fleet_session(session: SessionDep) -> Session:
+    if not session.user.can_view_fleet:
+        raise HTTPException(403, "the fleet views are for admins and fleet owners")
+    return session
+
+
+async def admin_session(session: SessionDep) -> Session:
+    if not session.user.is_admin:
+        raise HTTPException(403, "this needs the admin role")
+    return session
+
+
+FleetSession = Annotated[Session, Depends(fleet_session)]
+AdminSession = Annotated[Session, Depends(admin_session)]
+
+
+async def check_csrf(request: Request, session: SessionDep) -> Session:
+    """Every state-changing form carries the session's CSRF token (field or header)."""
+    given = request.headers.get("x-csrf-token")
+    if given is None:
+        form = await request.form()
+        value = form.get("csrf_token")
+        given = value if isinstance(value, str) else None
+    if not csrf_matches(session.csrf, given):
+        raise HTTPException(403, "the form expired or did not come from this panel: reload it")
+    return session
+
+
+CsrfSession = Annotated[Session, Depends(check_csrf)]
+
+bearer = HTTPBearer(auto_error=False, description="a token from POST /api/v1/auth/token")
+
+
+async def api_user(
+    request: Request,
+    pool: PoolDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> User:
+    unauthorized = HTTPException(401, "a valid bearer token is required",
+                                 headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+    if credentials is None:
+        raise unauthorized
+    user_id = token_user_id(credentials.credentials, request.app.state.secret_key)
+    user = await load_user(pool, user_id) if user_id is not None else None
+    if user is None:
+        raise unauthorized
+    if not user.can_view_fleet:
+        raise HTTPException(403, "the fleet API is for admins and fleet owners")
+    return user
+
+
+ApiUser = Annotated[User, Depends(api_user)]

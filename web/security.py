@@ -1,0 +1,149 @@
+"""Panel credentials: browser sessions with CSRF tokens, API bearer tokens (JWT), login throttling.
+
+A session cookie holds a random token; the store keeps only its SHA-256, the
+user and a per-session CSRF token that every form posts back. API clients trade
+an e-mail and password for a short-lived HS256 JWT.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from collections import deque
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import jwt
+from psycopg_pool import AsyncConnectionPool
+
+from config.settings import Settings
+from hub.users import USER_COLUMNS, User, user_from_row, verify_password
+
+SESSION_COOKIE = "fleethub_session"
+JWT_ALGORITHM = "HS256"
+
+
+def secret_key(settings: Settings) -> str:
+    """The configured key, else one generated once under ``var_dir`` (local mode only)."""
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value()
+    path = settings.var_dir / "panel.secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_private(path, secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def authenticate(pool: AsyncConnectionPool, email: str, password: str) -> User | None:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            f"SELECT {USER_COLUMNS}, u.password_hash FROM users u"  # noqa: S608 - constant
+            " WHERE u.email = %s AND u.disabled_at IS NULL",
+            (email.strip().lower(),),
+        )
+        row = await cur.fetchone()
+    if not verify_password(str(row[-1]) if row else None, password) or row is None:
+        return None
+    return user_from_row(row[:-1])
+
+
+async def load_user(pool: AsyncConnectionPool, user_id: int) -> User | None:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            f"SELECT {USER_COLUMNS} FROM users u"  # noqa: S608 - constant
+            " WHERE u.user_id = %s AND u.disabled_at IS NULL",
+            (user_id,),
+        )
+        row = await cur.fetchone()
+    return None if row is None else user_from_row(row)
+
+
+async def open_session(pool: AsyncConnectionPool, user: User, hours: int) -> str:
+    token = secrets.token_urlsafe(32)
+    async with pool.connection() as conn:
+        await conn.execute(
+            "INSERT INTO web_sessions (token_hash, user_id, csrf_token, expires_at)"
+            " VALUES (%s, %s, %s, %s)",
+            (_digest(token), user.user_id, secrets.token_urlsafe(24),
+             datetime.now(UTC) + timedelta(hours=hours)),
+        )  # fmt: skip
+    return token
+
+
+async def load_session(pool: AsyncConnectionPool, token: str) -> tuple[User, str] | None:
+    """The session's user and CSRF token, or None when unknown or expired."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            f"SELECT {USER_COLUMNS}, s.csrf_token FROM web_sessions s"  # noqa: S608 - constant
+            " JOIN users u USING (user_id)"
+            " WHERE s.token_hash = %s AND s.expires_at > now() AND u.disabled_at IS NULL",
+            (_digest(token),),
+        )
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    return user_from_row(row[:-1]), str(row[-1])
+
+
+async def close_session(pool: AsyncConnectionPool, token: str) -> None:
+    async with pool.connection() as conn:
+        await conn.execute("DELETE FROM web_sessions WHERE token_hash = %s OR expires_at < now()",
+                           (_digest(token),))  # fmt: skip
+
+
+def csrf_matches(expected: str, given: str | None) -> bool:
+    return given is not None and hmac.compare_digest(expected.encode(), given.encode())
+
+
+def issue_token(user: User, key: str, minutes: int) -> str:
+    now = datetime.now(UTC)
+    claims = {"sub": str(user.user_id), "tenant": user.tenant_id, "iat": now,
+              "exp": now + timedelta(minutes=minutes)}  # fmt: skip
+    return jwt.encode(claims, key, algorithm=JWT_ALGORITHM)
+
+
+def token_user_id(token: str, key: str) -> int | None:
+    """The user id in a valid, unexpired token; None otherwise."""
+    try:
+        claims = jwt.decode(token, key, algorithms=[JWT_ALGORITHM], options={"require": ["exp"]})
+        return int(claims["sub"])
+    except (jwt.PyJWTError, KeyError, ValueError):
+        return None
+
+
+class LoginThrottle:
+    """At most ``limit`` failed logins per key (e-mail or client address) per ``window_s``."""
+
+    def __init__(self, limit: int = 5, window_s: float = 300.0) -> None:
+        self.limit, self.window_s = limit, window_s
+        self._failures: dict[str, deque[float]] = {}
+
+    def blocked(self, key: str) -> bool:
+        failures = self._failures.get(key)
+        if not failures:
+            return False
+        horizon = time.monotonic() - self.window_s
+        while failures and failures[0] < horizon:
+            failures.popleft()
+        return len(failures) >= self.limit
+
+    def failed(self, key: str) -> None:
+        if len(self._failures) > 100_000:  # bounded: forget the oldest keys first
+            self._failures.pop(next(iter(self._failures)))
+        self._failures.setdefault(key, deque()).append(time.monotonic())
+
+    def succeeded(self, key: str) -> None:
+        self._failures.pop(key, None)
