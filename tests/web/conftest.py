@@ -45,7 +45,8 @@ def tenant_factory(conn: Conn) -> TenantFactory:
         tag = uuid.uuid4().hex[:8]
         tenant_id = f"tn-{tag}"
         add_tenant(conn, tenant_id, f"Tenant {tag}", "test")
-        fleet_ids, tablet_ids = [], {}
+        fleet_ids: list[str] = []
+        tablet_ids: dict[str, list[str]] = {}
         for n in range(fleets):
             fleet_id = f"fl-{tag}-{n}"
             add_fleet(conn, FleetSpec(fleet_id, name=f"Fleet {tag} {n}", tenant_id=tenant_id),

@@ -17,7 +17,8 @@ def test_pages_redirect_to_login_and_back(panel: TestClient, tenant_factory: Ten
     assert signed.status_code == 303
     assert signed.headers["location"] == "/?state=online"
     cookie = signed.headers["set-cookie"].lower()
-    assert "httponly" in cookie and "samesite=lax" in cookie
+    assert "httponly" in cookie
+    assert "samesite=lax" in cookie
 
 
 def test_wrong_password_is_a_clear_error_and_no_session(
@@ -76,7 +77,8 @@ def test_session_store_holds_only_a_digest(
     assert token not in stored
     hashes = conn.execute(
         "SELECT password_hash FROM users WHERE email = %s", (tenant.admin,)).fetchone()
-    assert hashes is not None and str(hashes[0]).startswith("$argon2id$")
+    assert hashes is not None
+    assert str(hashes[0]).startswith("$argon2id$")
 
 
 def test_api_needs_a_valid_bearer_token(panel: TestClient, tenant_factory: TenantFactory) -> None:
