@@ -21,7 +21,7 @@ from config.settings import Settings
 from hub.db import open_pool
 from web.deps import LoginRequired, PoolDep
 from web.feed import ChangeFeed
-from web.routes import api, auth, grid
+from web.routes import alerts, api, audit, auth, grid, heatmap, playlists, push, reports, tablets
 from web.security import secret_key
 
 
@@ -60,6 +60,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
             raise HTTPException(503, f"store unavailable: {type(exc).__name__}") from exc
         return {"status": "ok"}
 
-    for module in (auth, grid, api):
+    routers = (auth, grid, api, tablets, alerts, heatmap, reports, push, playlists, audit)
+    for module in routers:
         app.include_router(module.router)
     return app
