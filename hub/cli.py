@@ -8,6 +8,7 @@ import json
 import logging
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -282,8 +283,13 @@ def bench(
     resident_actors: Annotated[int, typer.Option(min=0, max=200_000)] = 100_000,
     qos: Annotated[int, typer.Option(min=0, max=1, help="Heartbeat QoS.")] = 1,
     out: Annotated[Path, typer.Option(help="Where the JSON report goes.")] = Path("bench-results"),
+    panel: Annotated[bool, typer.Option(
+        "--panel", help="Measure the panel instead: grid render and SSE latency.")] = False,
 ) -> None:
     """Measure the hub end to end on loopback; writes a JSON report and prints a summary."""
+    if panel:
+        _bench_panel(tablets, out)
+        return
     from hub.bench.run import BenchConfig, run_bench, write_report
     from hub.bench.summary import print_summary
 
@@ -295,6 +301,22 @@ def bench(
     report = run_bench(cfg, console)
     path = write_report(report, out, sys.stdout)
     print_summary(report, console)
+    console.print(f"report: {path}")
+
+
+def _bench_panel(tablets: int, out: Path) -> None:
+    from hub.bench.panel import PanelBenchConfig, run_panel_bench
+    from hub.bench.run import machine, write_report
+    from hub.bench.summary import print_panel_summary
+
+    settings = _settings()
+    cfg = PanelBenchConfig(tablets=tablets, work_dir=settings.var_dir / "bench",
+                           database_url=settings.database_url)  # fmt: skip
+    started = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    report = {"started_at": f"panel-{started}", "machine": machine(),
+              **run_panel_bench(cfg, console)}  # fmt: skip
+    path = write_report(report, out, sys.stdout)
+    print_panel_summary(report, console)
     console.print(f"report: {path}")
 
 

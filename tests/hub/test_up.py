@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
+from http.cookiejar import CookieJar
 from pathlib import Path
+from urllib.parse import urlencode
 
 import psutil
 import pytest
@@ -26,6 +29,26 @@ def _wait_for(proc: subprocess.Popen[str], log: Path, text: str, timeout: float)
         assert proc.poll() is None, f"fleethub up exited early:\n{content}"
         time.sleep(0.2)
     raise AssertionError(f"{text!r} not shown within {timeout} s:\n{log.read_text()}")
+
+
+def _signed_in_page(port: int, email: str, password: str) -> str:
+    """Sign in with the printed credentials (session cookie) and fetch the live grid."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+    body = urlencode({"email": email, "password": password}).encode()
+    with opener.open(f"http://127.0.0.1:{port}/login", body, timeout=10) as r:
+        return str(r.read().decode())  # redirected to the grid
+
+
+def _api_tablets(port: int, email: str, password: str) -> list[dict[str, object]]:
+    body = urlencode({"username": email, "password": password}).encode()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/auth/token", body,
+                                timeout=10) as r:  # fmt: skip
+        token = json.load(r)["access_token"]
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/tablets",
+                                     headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    with urllib.request.urlopen(request, timeout=10) as r:  # noqa: S310 - http on loopback
+        rows: list[dict[str, object]] = json.load(r)
+    return rows
 
 
 @pytest.mark.slow
@@ -51,10 +74,13 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
         _wait_for(proc, log, "demo-tab-0001 applied playlist", 10)
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/healthz", timeout=5) as r:
             assert json.load(r) == {"status": "ok"}
-        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/", timeout=5) as r:
-            page = r.read().decode()
+        logins = dict(re.findall(r"sign in as (admin|fleet owner)\s+\S+\s+password (\S+)",
+                                 log.read_text()))  # fmt: skip
+        owner = re.search(r"sign in as fleet owner\s+(\S+)", log.read_text())
+        assert owner is not None
+        page = _signed_in_page(web_port, owner.group(1), logins["fleet owner"])
         assert "demo-tab-0001" in page
-        assert "5 online" in page
+        assert 'data-count="online">5<' in page
         children = psutil.Process(proc.pid).children(recursive=True)
         assert len(children) >= 5  # broker, store, hub, web, simulator
     finally:
@@ -70,8 +96,11 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
     again = _start(env, tmp_path / "up2.log")
     try:
         _wait_for(again, tmp_path / "up2.log", "5 online", 90)
-        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/api/v1/status", timeout=5) as r:
-            rows = json.load(r)
+        admin = re.search(r"sign in as admin\s+(\S+)\s+password (\S+)",
+                          (tmp_path / "up2.log").read_text())  # fmt: skip
+        assert admin is not None
+        assert admin.group(2) == logins["admin"]  # the same credentials on every run
+        rows = _api_tablets(web_port, admin.group(1), admin.group(2))
         assert len(rows) == 5
     finally:
         again.send_signal(signal.SIGINT)
