@@ -73,9 +73,11 @@ def fleet_add(
     alert_after: Annotated[str, typer.Option(help="Offline this long → incident.")] = "5m",
     hours: Annotated[str, typer.Option(help='e.g. "mon-fri 07:00-22:00,sat 09:00-18:00"')] = "",
     flap_limit: Annotated[int, typer.Option(min=1, help="Transitions per hour.")] = 6,
+    tenant: Annotated[str, typer.Option(help="The tenant that owns the fleet.")] = "default",
 ) -> None:
     """Create (or update) a fleet."""
-    spec = fleet.FleetSpec(fleet_id, timezone, parse_duration(alert_after), hours, flap_limit)
+    spec = fleet.FleetSpec(fleet_id, timezone, parse_duration(alert_after), hours, flap_limit,
+                           tenant_id=tenant)  # fmt: skip
     with database_url(_settings()) as url, db.connect(url) as conn:
         created = fleet.add_fleet(conn, spec, ACTOR)
     console.print(f"fleet {fleet_id} {'added' if created else 'updated'}")

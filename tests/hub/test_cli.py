@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hub.cli import app
+from hub.errors import HubError
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -114,3 +115,45 @@ def test_bad_items_file_is_rejected(cli: CliRunner, tmp_path: Path, conn: Conn) 
     assert "url" in str(result.exception)
     assert conn.execute("SELECT count(*) FROM playlist_assignments WHERE target_id ="
                         " 'items-fleet'").fetchone() == (0,)  # fmt: skip
+
+
+def test_tenant_fleet_and_users(cli: CliRunner, conn: Conn) -> None:
+    from hub.users import verify_password
+
+    assert cli.invoke(app, ["tenant", "add", "cli-tenant", "--name", "CLI Co"]).exit_code == 0
+    assert cli.invoke(app, ["fleet", "add", "cli-tenant-fleet", "--tenant", "cli-tenant"]
+                      ).exit_code == 0  # fmt: skip
+    made = cli.invoke(app, ["user", "add", "Owner@CLI.example", "--tenant", "cli-tenant",
+                            "--role", "fleet_owner", "--fleet", "cli-tenant-fleet",
+                            "--password", "long enough"])  # fmt: skip
+    assert made.exit_code == 0, made.output
+    row = conn.execute(
+        "SELECT u.tenant_id, u.role, u.password_hash, array_agg(f.fleet_id) FROM users u"
+        " JOIN user_fleets f USING (user_id) WHERE u.email = 'owner@cli.example'"
+        " GROUP BY u.user_id").fetchone()  # fmt: skip
+    assert row is not None
+    assert row[:2] == ("cli-tenant", "fleet_owner")
+    assert row[3] == ["cli-tenant-fleet"]
+    assert verify_password(row[2], "long enough")
+    assert not verify_password(row[2], "wrong one")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--role", "boss"], "invalid role"),
+    (["--password", "short"], "at least 8"),
+    (["--fleet", "no-such-fleet"], "has no fleet no-such-fleet"),
+])  # fmt: skip
+def test_bad_user_input_is_a_clear_error_and_changes_nothing(
+    cli: CliRunner, conn: Conn, args: list[str], message: str
+) -> None:
+    cli.invoke(app, ["tenant", "add", "cli-bad"])
+    base = {"--role": "admin", "--password": "long enough"}
+    for flag, value in zip(args[::2], args[1::2], strict=True):
+        base[flag] = value
+    argv = ["user", "add", "bad@cli.example", "--tenant", "cli-bad"]
+    for flag, value in base.items():
+        argv += [flag, value]
+    result = cli.invoke(app, argv)  # main() turns a HubError into exit code 2 and its message
+    assert isinstance(result.exception, HubError)
+    assert message in str(result.exception)
+    assert conn.execute("SELECT 1 FROM users WHERE email = 'bad@cli.example'").fetchone() is None
