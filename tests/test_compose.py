@@ -43,7 +43,7 @@ _INTERPOLATION = re.compile(
     r"|\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}"
     r"|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)"
 )
-DUMMY = "dummy-value"
+DUMMY = "dummy-value-as-long-as-a-real-secret-key"  # 32+: production checks key length
 
 Services = dict[str, dict[str, Any]]
 

@@ -1,0 +1,28 @@
+"""Production refuses to run the panel on a default or short secret key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from config.settings import Settings
+from web.security import secret_key
+
+
+def test_production_needs_a_long_secret_key() -> None:
+    with pytest.raises(ValidationError, match="FLEETHUB_SECRET_KEY"):
+        Settings(environment="production")
+    with pytest.raises(ValidationError, match="32"):
+        Settings(environment="production", secret_key="short")
+    ok = Settings(environment="production", secret_key="k" * 32)
+    assert ok.secret_key is not None
+
+
+def test_local_mode_generates_and_keeps_a_key(tmp_path: Path) -> None:
+    settings = Settings(var_dir=tmp_path)
+    first = secret_key(settings)
+    assert len(first) >= 32
+    assert secret_key(settings) == first
+    assert (tmp_path / "panel.secret").stat().st_mode & 0o777 == 0o600
