@@ -21,8 +21,21 @@ from config.settings import Settings
 from hub.db import open_pool
 from web.deps import LoginRequired, PoolDep
 from web.feed import ChangeFeed
-from web.routes import alerts, api, audit, auth, grid, heatmap, playlists, push, reports, tablets
+from web.routes import (
+    alerts,
+    api,
+    audit,
+    auth,
+    grid,
+    heatmap,
+    hubs,
+    playlists,
+    push,
+    reports,
+    tablets,
+)
 from web.security import secret_key
+from web.tile_html import TileRenderer
 
 
 def create_app(settings: Settings, database_url: str) -> FastAPI:
@@ -44,6 +57,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.state.settings = settings
     app.state.secret_key = secret_key(settings)
     app.state.throttles = auth.Throttles()
+    app.state.render_tile = TileRenderer()
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     @app.exception_handler(LoginRequired)
@@ -60,7 +74,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
             raise HTTPException(503, f"store unavailable: {type(exc).__name__}") from exc
         return {"status": "ok"}
 
-    routers = (auth, grid, api, tablets, alerts, heatmap, reports, push, playlists, audit)
+    routers = (auth, grid, api, tablets, alerts, heatmap, reports, push, playlists, audit, hubs)
     for module in routers:
         app.include_router(module.router)
     return app

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
+from markupsafe import Markup
 from sse_starlette.sse import EventSourceResponse
 
 from web.deps import FleetSession, PoolDep
 from web.feed import AlertRaised, ChangeFeed, TilesChanged
 from web.templating import TEMPLATES
+from web.tile_html import TileRenderer
 from web.tiles import STATES, Tile, fleets, grid
 
 router = APIRouter(include_in_schema=False)
@@ -28,6 +31,22 @@ def counts(tiles: list[Tile]) -> dict[str, int]:
     return {s: sum(1 for t in tiles if t.state == s) for s in STATES}
 
 
+@dataclass(frozen=True, slots=True)
+class Section:
+    fleet_name: str
+    count: int
+    html: Markup
+
+
+def sections(tiles: list[Tile], render: TileRenderer) -> list[Section]:
+    """One section per fleet (tiles arrive sorted by fleet), its tiles joined once."""
+    out: list[Section] = []
+    for (name, _), group in itertools.groupby(tiles, key=lambda t: (t.fleet_name, t.fleet_id)):
+        rendered = [render(t) for t in group]
+        out.append(Section(name, len(rendered), Markup("").join(rendered)))
+    return out
+
+
 @router.get("/", response_class=HTMLResponse)
 async def grid_page(
     request: Request,
@@ -39,7 +58,8 @@ async def grid_page(
 ) -> HTMLResponse:
     tiles = await grid(pool, session.user, fleet or None, state, q or None)
     return TEMPLATES.TemplateResponse(request, "grid.html", {
-        "session": session, "tiles": tiles, "counts": counts(tiles), "now": datetime.now(UTC),
+        "session": session, "counts": counts(tiles),
+        "sections": sections(tiles, request.app.state.render_tile),
         "fleets": await fleets(pool, session.user), "fleet": fleet, "state": state, "q": q or "",
     })  # fmt: skip
 
@@ -48,7 +68,7 @@ async def grid_page(
 async def grid_stream(request: Request, session: FleetSession) -> EventSourceResponse:
     """Changed tiles (rendered) and alerts, for this user's scope only."""
     feed: ChangeFeed = request.app.state.feed
-    tile_macro = TEMPLATES.env.get_template("_tile.html").module.tile  # type: ignore[attr-defined]
+    render_tile: TileRenderer = request.app.state.render_tile
 
     async def events() -> AsyncIterator[dict[str, Any]]:
         with feed.subscribe(session.user) as sub:
@@ -59,9 +79,8 @@ async def grid_stream(request: Request, session: FleetSession) -> EventSourceRes
                     yield {"event": "resync", "data": "{}"}
                     return
                 if isinstance(event, TilesChanged):
-                    now = datetime.now(UTC)
                     for tile in event.tiles:
-                        html = str(tile_macro(tile, now))
+                        html = str(render_tile(tile))
                         data = {"id": tile.tablet_id, "state": tile.state, "html": html}
                         yield {"event": "tile", "id": tile.tablet_id, "data": json.dumps(data)}
                 elif isinstance(event, AlertRaised):

@@ -49,14 +49,23 @@ const fleethub = {
         const tile = box.firstElementChild;
         if (grid.dataset.state && grid.dataset.state !== t.state) tile.hidden = true;
         old.replaceWith(tile);
+        tile.querySelector(".ago").textContent = fleethub.ago(tile.dataset.last);
         fleethub.recount();
       },
     });
-    setInterval(() => {
+    // "3 min ago", and "late" when no heartbeat came for two intervals: one timer per page.
+    const age = () => {
+      const now = Date.now();
       for (const el of document.querySelectorAll(".tile[data-last]")) {
-        el.querySelector(".ago").textContent = fleethub.ago(el.dataset.last);
+        const last = el.dataset.last;
+        el.querySelector(".ago").textContent = fleethub.ago(last);
+        const late = last && now - Date.parse(last) > 2000 * Number(el.dataset.interval || 60);
+        el.classList.toggle("late", Boolean(late) && el.dataset.state === "online");
       }
-    }, 15000);
+    };
+    age();
+    fleethub.ageTiles = age;
+    setInterval(age, 15000);
   },
 };
 window.fleethub = fleethub;
