@@ -14,8 +14,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from config.settings import Settings
 from hub.db import open_pool
@@ -35,6 +37,7 @@ from web.routes import (
     tablets,
 )
 from web.security import secret_key
+from web.templating import TEMPLATES
 from web.tile_html import TileRenderer
 
 
@@ -64,6 +67,21 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     async def to_login(request: Request, exc: LoginRequired) -> Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """Pages get a page; the API (and scripts asking for JSON) get FastAPI's JSON."""
+        wants_html = "text/html" in request.headers.get("accept", "")
+        if request.url.path.startswith("/api/") or not wants_html:
+            return await http_exception_handler(request, exc)
+        title = {403: "Not allowed", 404: "Not found", 413: "Too large"}.get(
+            exc.status_code, "Something went wrong")
+        detail = exc.detail if isinstance(exc.detail, str) else title
+        return TEMPLATES.TemplateResponse(
+            request, "error.html",
+            {"session": None, "status": exc.status_code, "title": title, "detail": detail},
+            status_code=exc.status_code, headers=getattr(exc, "headers", None),
+        )  # fmt: skip
 
     @app.get("/healthz", tags=["health"])
     async def healthz(pool: PoolDep) -> dict[str, str]:

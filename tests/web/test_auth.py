@@ -113,3 +113,17 @@ def test_openapi_documents_the_api(panel: TestClient) -> None:
     assert "/api/v1/tablets" in schema["paths"]
     assert "/api/v1/auth/token" in schema["paths"]
     assert panel.get("/docs").status_code == 200
+
+
+def test_errors_are_pages_for_browsers_and_json_for_the_api(
+    panel: TestClient, tenant_factory: TenantFactory
+) -> None:
+    tenant = tenant_factory()
+    sign_in(panel, tenant.owner)
+    page = panel.get("/tablets/no-such-tablet", headers={"Accept": "text/html"})
+    assert page.status_code == 404
+    assert "Not found" in page.text
+    assert "Sign out" not in page.text  # the error page shows no session controls
+    api = panel.get("/api/v1/tablets/no-such-tablet", headers=api_token(panel, tenant.owner))
+    assert api.status_code == 404
+    assert api.json()["detail"].startswith("no tablet")
