@@ -53,19 +53,20 @@ const fleethub = {
         fleethub.recount();
       },
     });
-    // "3 min ago", and "late" when no heartbeat came for two intervals: one timer per page.
-    const age = () => {
-      const now = Date.now();
-      for (const el of document.querySelectorAll(".tile[data-last]")) {
-        const last = el.dataset.last;
-        el.querySelector(".ago").textContent = fleethub.ago(last);
-        const late = last && now - Date.parse(last) > 2000 * Number(el.dataset.interval || 60);
-        el.classList.toggle("late", Boolean(late) && el.dataset.state === "online");
-      }
-    };
-    age();
-    fleethub.ageTiles = age;
-    setInterval(age, 15000);
   },
 };
+// "3 min ago", and "late" when no heartbeat came for two intervals: one timer per page.
+fleethub.ageTiles = () => {
+  const now = Date.now();
+  for (const el of document.querySelectorAll(".tile[data-last]")) {
+    const last = el.dataset.last;
+    el.querySelector(".ago").textContent = fleethub.ago(last);
+    const late = last && now - Date.parse(last) > 2000 * Number(el.dataset.interval || 60);
+    el.classList.toggle("late", Boolean(late) && el.dataset.state === "online");
+  }
+};
+document.addEventListener("DOMContentLoaded", () => {
+  fleethub.ageTiles();
+  setInterval(fleethub.ageTiles, 15000);
+});
 window.fleethub = fleethub;
