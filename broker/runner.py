@@ -35,8 +35,9 @@ autosave_interval 60
 # The hub is one subscriber for every tablet: never let the broker drop to it silently.
 max_queued_messages {max_queued}
 max_inflight_messages 1000
-# Payloads are capped at 16 KiB by the contract; leave room for topic and header.
-max_packet_size 20480
+# Payloads are capped by the contract: 16 KiB, proof-of-play batches 160 KiB; leave room
+# for topic and header.
+max_packet_size 172032
 persistent_client_expiration 7d
 log_dest file {dir}/mosquitto.log
 log_type error

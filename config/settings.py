@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     metrics_interval_s: float = Field(default=10.0, gt=0)  # counters to log and hub_metrics
     max_payload_bytes: int = Field(default=16 * 1024, ge=256)
     playlist_refresh_interval_s: int = Field(default=300, ge=10)
+    # Proof of play (tablets/{id}/plays, hub/plays.py): a batch may be larger than other
+    # payloads (up to 500 events); the broker's max_packet_size leaves room for it.
+    play_max_payload_bytes: int = Field(default=160 * 1024, ge=1024)
+    play_clock_skew_s: int = Field(default=300, ge=0)  # started_at this far ahead is accepted
+    play_retention_days: int = Field(default=90, ge=1)  # older plays are rejected, then deleted
+    play_queue_max: int = Field(default=5_000, ge=1)  # batches waiting for the store
 
     # The panel. "production" refuses to start without an explicit secret key.
     environment: Literal["local", "production"] = "local"

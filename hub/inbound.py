@@ -9,8 +9,14 @@ from typing import Any
 from actors.messages import AckIn, HeartbeatIn, StatusIn
 from hub.errors import PayloadError
 from hub.payloads import Heartbeat, PlaylistAck, Status, heartbeat_extras, parse_payload
+from hub.play_ingest import PlaysIn
 
-SUBSCRIPTIONS = ("tablets/+/status", "tablets/+/heartbeat", "tablets/+/playlist/ack")
+SUBSCRIPTIONS = (
+    "tablets/+/status",
+    "tablets/+/heartbeat",
+    "tablets/+/playlist/ack",
+    "tablets/+/plays",
+)
 
 
 def tablet_topics(tablet_id: str) -> tuple[str, ...]:
@@ -21,7 +27,8 @@ def tablet_topics(tablet_id: str) -> tuple[str, ...]:
 def translate(
     topic: str, payload: bytes, retained: bool, received_at: datetime, limit: int
 ) -> tuple[str, Any]:
-    """Return ``(tablet_id, actor message)``; raise :class:`PayloadError` to reject."""
+    """Return ``(tablet_id, actor message)`` (or :class:`PlaysIn` for the play ingest);
+    raise :class:`PayloadError` to reject."""
     parts = topic.split("/")
     if len(parts) < 3 or parts[0] != "tablets" or not parts[1]:
         raise PayloadError("unexpected topic", "bad_topic")
@@ -49,6 +56,8 @@ def translate(
     if kind == "status":
         st = parse_payload(Status, payload, limit)
         return tablet_id, StatusIn(tablet_id, st.state, received_at, st.ts, retained)
+    if kind == "plays":  # parsed and validated by the play ingest task, not the actors
+        return tablet_id, PlaysIn(tablet_id, payload, received_at)
     if kind == "playlist/ack":
         ack = parse_payload(PlaylistAck, payload, limit)
         return tablet_id, AckIn(tablet_id, ack.etag, ack.status, ack.detail, received_at)

@@ -17,6 +17,10 @@ class HubMetrics:
     dropped: Counter[str] = field(default_factory=Counter)
     write_errors: int = 0
     db_outages: int = 0
+    plays_received: int = 0  # events in well-formed batches of known tablets
+    plays_committed: int = 0  # stored for the first time
+    plays_duplicate: int = 0  # already stored (a resend or a retry)
+    plays_rejected: int = 0  # invalid events (whole batches are in ``rejected``)
 
     def reject(self, reason: str) -> None:
         self.rejected[reason] += 1
@@ -33,4 +37,8 @@ class HubMetrics:
             "dropped": dict(self.dropped),
             "write_errors": self.write_errors,
             "db_outages": self.db_outages,
+            "plays_received": self.plays_received,
+            "plays_committed": self.plays_committed,
+            "plays_duplicate": self.plays_duplicate,
+            "plays_rejected": self.plays_rejected,
         }

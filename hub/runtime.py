@@ -32,6 +32,7 @@ from hub.errors import PayloadError
 from hub.inbound import SUBSCRIPTIONS, tablet_topics, translate
 from hub.metrics import HubMetrics
 from hub.mqttwire.codec import Publish
+from hub.play_ingest import PlayIngest, PlaysIn
 from hub.playlists import empty_manifest, next_expiry, resolve
 from hub.publisher import Publisher
 from hub.pump import ActorPump
@@ -62,6 +63,7 @@ class Hub:
         self.pool: AsyncConnectionPool = open_pool(database_url)
         self.publisher = Publisher(self.metrics)
         self.writer: StoreWriter | None = None
+        self.plays = PlayIngest(self.pool, self.metrics, settings, self._publish_to_tablet)
         self.pump: ActorPump | None = None
         self.owned: set[str] = set()
         self.link = TabletLink(mqtt, f"{settings.hub_client_id}-{settings.shard_index}",
@@ -90,6 +92,7 @@ class Hub:
             self.pump.start()
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.writer.run(), name="hub.store.writer")
+                tg.create_task(self.plays.run(), name="hub.store.plays")
                 tg.create_task(self._listen_store(), name="hub.store.listen")
                 # Tablets are loaded once LISTEN is active, so no registration is missed,
                 # and before MQTT, so their first messages find them.
@@ -135,6 +138,7 @@ class Hub:
         mine = [x for x in snapshots if owns(x.config.tablet_id, s.shard_index, s.shard_count)]
         for snap in mine:
             self.pump.put(Register(snap))
+            self.plays.remember(snap.config.tablet_id, snap.config.fleet_id)
         new = [x.config.tablet_id for x in mine if x.config.tablet_id not in self.owned]
         self.owned.update(new)
         if new and s.shard_count > 1:
@@ -298,7 +302,13 @@ class Hub:
             self._log_limited(exc.category, "rejected %s on %s: %s",
                               exc.category, packet.topic, exc.reason)  # fmt: skip
             return
+        if isinstance(item, PlaysIn):
+            self.plays.put(item)
+            return
         self.pump.put(item)
+
+    def _publish_to_tablet(self, msg: PublishEffect) -> None:
+        self.link.publish(msg)
 
     # --- effects ---------------------------------------------------------------
 
@@ -334,7 +344,8 @@ class Hub:
 
     async def _store_metrics(self, shard: str, started_at: datetime) -> None:
         counters = {**self.metrics.as_dict(), "inbox": self._inbox_backlog(),
-                    "publish_backlog": self.link.backlog() + self.publisher.backlog()}  # fmt: skip
+                    "publish_backlog": self.link.backlog() + self.publisher.backlog(),
+                    "plays_backlog": self.plays.backlog()}  # fmt: skip
         try:
             async with self.pool.connection(timeout=5) as conn:
                 await conn.execute(

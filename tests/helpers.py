@@ -51,6 +51,8 @@ class PahoTablet:
         self.boot_id = uuid.uuid4().hex
         self.applied_etag: str | None = None
         self.received: queue.SimpleQueue[mqtt.MQTTMessage] = queue.SimpleQueue()
+        self.play_acks: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+        self._acks_subscribed = False
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=tablet_id,
                                   clean_session=True)  # fmt: skip
         self.client.username_pw_set(username or tablet_id, password)
@@ -68,6 +70,9 @@ class PahoTablet:
         self.connect_rc = rc
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic == self.topic("plays/ack"):
+            self.play_acks.put(json.loads(msg.payload))
+            return
         self.received.put(msg)
         if self.auto_ack and msg.topic == self.topic("playlist") and msg.payload:
             manifest = json.loads(msg.payload)
@@ -106,6 +111,29 @@ class PahoTablet:
         payload.update(fields)
         self.seq += 1
         self.publish("heartbeat", payload, qos=1)
+
+    def plays(self, events: list[dict[str, Any]] | bytes, batch_id: str | None = None) -> None:
+        """Publish a proof-of-play batch (QoS 1); its ack arrives on ``play_acks``."""
+        if not self._acks_subscribed:  # the broker handles it before the publish below
+            self.client.subscribe(self.topic("plays/ack"), qos=1)
+            self._acks_subscribed = True
+        if isinstance(events, bytes):
+            self.publish("plays", events, qos=1)
+            return
+        body: dict[str, Any] = {"events": events}
+        if batch_id is not None:
+            body["batch_id"] = batch_id
+        self.publish("plays", body, qos=1)
+
+    async def play_ack(self, timeout: float = 10.0) -> dict[str, Any]:
+        """The next ``plays/ack`` the hub sent this tablet."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                return self.play_acks.get_nowait()
+            except queue.Empty:
+                await asyncio.sleep(0.02)
+        raise AssertionError(f"{self.tablet_id}: no plays/ack within {timeout} s")
 
     def drop(self) -> None:
         """Vanish without DISCONNECT: the broker publishes the will."""

@@ -307,7 +307,7 @@ def test_broker_conf_production_settings() -> None:
     assert int(conf["max_inflight_messages"][0]) > 20
     assert "persistent_client_expiration" in conf
     # Whole packets: a full-size payload plus topic and headers must fit.
-    max_payload = settings_default("max_payload_bytes")
+    max_payload = settings_default("play_max_payload_bytes")  # the largest payload
     assert max_payload + 1024 <= int(conf["max_packet_size"][0]) <= 2 * max_payload
 
 

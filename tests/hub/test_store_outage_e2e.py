@@ -1,9 +1,11 @@
-"""A store outage: heartbeats are buffered and written when PostgreSQL is back; none lost."""
+"""A store outage: heartbeats and plays are buffered and written when PostgreSQL is back."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -62,6 +64,45 @@ async def test_outage_buffers_and_replays_without_loss(
 
         own_store.start()
         await eventually(lambda: count(url, "outage-t1") == 25, timeout=20)
+        assert hub.metrics.dropped == {}
+    finally:
+        tablet.close()
+        await running.stop()
+
+
+@pytest.mark.slow
+async def test_plays_are_acknowledged_only_once_committed_after_an_outage(
+    own_store: EmbeddedPostgres, broker: EmbeddedBroker, hub_mqtt: MqttTarget, settings: Settings
+) -> None:
+    url = own_store.url()
+    with db.connect(url) as conn:
+        add_fleet(conn, FleetSpec("outage-plays"), "test")
+        add_tablet(conn, TabletSpec("outage-p1", "outage-plays", None, 30, 90), "test")
+    broker.set_credentials({"outage-p1": "pw"})
+    running = RunningHub(settings, url, hub_mqtt)
+    hub = await running.start()
+    tablet = PahoTablet("outage-p1", "pw", broker.host, broker.port).connect(online=False)
+    started = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    event = {"event_id": str(uuid.uuid4()), "ad_id": "a", "campaign_id": "c",
+             "playlist_id": "p", "playlist_etag": "e", "started_at": started,
+             "duration_ms": 1000, "result": "completed", "lat": None, "lon": None}  # fmt: skip
+    try:
+        tablet.plays([event])
+        assert (await tablet.play_ack())["accepted"] == 1  # the fleet is cached from here on
+
+        own_store.stop()
+        second = {**event, "event_id": str(uuid.uuid4())}
+        tablet.plays([second])
+        await eventually(lambda: hub.metrics.db_outages >= 1)
+        assert hub.plays.backlog() == 1
+        assert tablet.play_acks.empty()  # nothing acknowledged while not committed
+
+        own_store.start()
+        ack = await tablet.play_ack(timeout=20)
+        assert (ack["accepted"], ack["first_event_id"]) == (1, second["event_id"])
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT plays FROM plays_daily WHERE tablet_id = 'outage-p1'"
+                                ).fetchone() == (2,)  # fmt: skip
         assert hub.metrics.dropped == {}
     finally:
         tablet.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from config.settings import Settings
 from web.security import secret_key
@@ -15,8 +15,8 @@ def test_production_needs_a_long_secret_key() -> None:
     with pytest.raises(ValidationError, match="FLEETHUB_SECRET_KEY"):
         Settings(environment="production")
     with pytest.raises(ValidationError, match="32"):
-        Settings(environment="production", secret_key="short")
-    ok = Settings(environment="production", secret_key="k" * 32)
+        Settings(environment="production", secret_key=SecretStr("short"))
+    ok = Settings(environment="production", secret_key=SecretStr("k" * 32))
     assert ok.secret_key is not None
 
 
