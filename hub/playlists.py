@@ -57,6 +57,26 @@ WHERE t.revoked_at IS NULL AND f.tenant_id = %(tenant)s AND (
 """
 
 
+# Content-addressed storage of a playlist, shared by the CLI and the panel.
+INSERT_PLAYLIST = (
+    "INSERT INTO playlists (playlist_id, name) VALUES (%s, %s) ON CONFLICT (playlist_id) DO NOTHING"
+)
+INSERT_ITEM = (
+    "INSERT INTO playlist_items (playlist_id, position, ad_id, campaign_id, url, sha256,"
+    " duration_ms) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (playlist_id, position)"
+    " DO NOTHING"
+)
+INSERT_TENANT_PLAYLIST = (
+    "INSERT INTO tenant_playlists (tenant_id, playlist_id, name) VALUES (%s, %s, %s)"
+    " ON CONFLICT (tenant_id, playlist_id) DO NOTHING RETURNING playlist_id"
+)
+
+
+def item_rows(playlist_id: str, items: list[PlaylistItem]) -> list[tuple[object, ...]]:
+    return [(playlist_id, i.position, i.ad_id, i.campaign_id, i.url, i.sha256, i.duration_ms)
+            for i in items]  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     kind: str
@@ -117,24 +137,11 @@ def push(
         targeted = _count(conn, tenant_id, target)
         if target.kind != "all" and targeted == 0:
             raise ConfigError(f"no registered tablet matches {target}")
-        conn.execute(
-            "INSERT INTO playlists (playlist_id, name) VALUES (%s, %s)"
-            " ON CONFLICT (playlist_id) DO NOTHING",
-            (playlist_id, name or reason or playlist_id),
-        )
-        conn.execute(
-            "INSERT INTO tenant_playlists (tenant_id, playlist_id, name) VALUES (%s, %s, %s)"
-            " ON CONFLICT (tenant_id, playlist_id) DO NOTHING",
-            (tenant_id, playlist_id, name or reason or playlist_id),
-        )
+        title = name or reason or playlist_id
+        conn.execute(INSERT_PLAYLIST, (playlist_id, title))
+        conn.execute(INSERT_TENANT_PLAYLIST, (tenant_id, playlist_id, title))
         with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO playlist_items (playlist_id, position, ad_id, campaign_id, url,"
-                " sha256, duration_ms) VALUES (%s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (playlist_id, position) DO NOTHING",
-                [(playlist_id, i.position, i.ad_id, i.campaign_id, i.url, i.sha256,
-                  i.duration_ms) for i in items],
-            )  # fmt: skip
+            cur.executemany(INSERT_ITEM, item_rows(playlist_id, items))
         row = conn.execute(
             "INSERT INTO playlist_assignments (tenant_id, playlist_id, target_kind, target_id,"
             " priority, valid_from, valid_until, reason, created_by)"

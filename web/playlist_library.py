@@ -19,7 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 from hub.audit import record_async
 from hub.manifest import items_id, normalise
 from hub.payloads import PlaylistItem
-from hub.playlists import Target
+from hub.playlists import INSERT_ITEM, INSERT_PLAYLIST, INSERT_TENANT_PLAYLIST, Target, item_rows
 from hub.users import User
 from web.playlist_forms import AssignRequest
 from web.scope import IN_SCOPE, scope_params
@@ -189,24 +189,10 @@ async def store_playlist(
     items = normalise(items)
     playlist_id = items_id(items)
     async with conn.transaction():
-        await conn.execute(
-            "INSERT INTO playlists (playlist_id, name) VALUES (%s, %s)"
-            " ON CONFLICT (playlist_id) DO NOTHING",
-            (playlist_id, name),
-        )
+        await conn.execute(INSERT_PLAYLIST, (playlist_id, name))
         async with conn.cursor() as cur:
-            await cur.executemany(
-                "INSERT INTO playlist_items (playlist_id, position, ad_id, campaign_id, url,"
-                " sha256, duration_ms) VALUES (%s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (playlist_id, position) DO NOTHING",
-                [(playlist_id, i.position, i.ad_id, i.campaign_id, i.url, i.sha256,
-                  i.duration_ms) for i in items],
-            )  # fmt: skip
-        cur2 = await conn.execute(
-            "INSERT INTO tenant_playlists (tenant_id, playlist_id, name) VALUES (%s, %s, %s)"
-            " ON CONFLICT (tenant_id, playlist_id) DO NOTHING RETURNING playlist_id",
-            (tenant_id, playlist_id, name),
-        )
+            await cur.executemany(INSERT_ITEM, item_rows(playlist_id, items))
+        cur2 = await conn.execute(INSERT_TENANT_PLAYLIST, (tenant_id, playlist_id, name))
         added = await cur2.fetchone() is not None
     return playlist_id, added
 

@@ -18,8 +18,9 @@ from psycopg.rows import class_row, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from hub.audit import record_async
-from hub.manifest import Manifest, items_id, normalise
+from hub.manifest import Manifest
 from hub.users import User
+from web.playlist_library import store_playlist
 from web.push_form import Draft, Errors
 
 AsyncConn = psycopg.AsyncConnection[tuple[Any, ...]]
@@ -289,21 +290,7 @@ async def send(
 
 async def _store_items(conn: AsyncConn, user: User, draft: Draft) -> str:
     """The composed items as a content-addressed playlist in the tenant's library."""
-    items = normalise(list(draft.items))
-    playlist_id = items_id(items)
-    await conn.execute("INSERT INTO playlists (playlist_id, name) VALUES (%s, %s)"
-                       " ON CONFLICT (playlist_id) DO NOTHING", (playlist_id, draft.reason))
-    await conn.execute(
-        "INSERT INTO tenant_playlists (tenant_id, playlist_id, name) VALUES (%s, %s, %s)"
-        " ON CONFLICT (tenant_id, playlist_id) DO NOTHING",
-        (user.tenant_id, playlist_id, draft.reason))  # fmt: skip
-    async with conn.cursor() as cur:
-        await cur.executemany(
-            "INSERT INTO playlist_items (playlist_id, position, ad_id, campaign_id, url,"
-            " sha256, duration_ms) VALUES (%s, %s, %s, %s, %s, %s, %s)"
-            " ON CONFLICT (playlist_id, position) DO NOTHING",
-            [(playlist_id, i.position, i.ad_id, i.campaign_id, i.url, i.sha256, i.duration_ms)
-             for i in items])  # fmt: skip
+    playlist_id, _ = await store_playlist(conn, user.tenant_id, draft.reason, list(draft.items))
     return playlist_id
 
 
