@@ -32,6 +32,7 @@ from web.routes import (
     heatmap,
     hubs,
     playlists,
+    pop_reports,
     push,
     reports,
     tablets,
@@ -92,7 +93,8 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
             raise HTTPException(503, f"store unavailable: {type(exc).__name__}") from exc
         return {"status": "ok"}
 
-    routers = (auth, grid, api, tablets, alerts, heatmap, reports, push, playlists, audit, hubs)
+    routers = (auth, grid, api, tablets, alerts, heatmap, reports, pop_reports, push, playlists,
+               audit, hubs)
     for module in routers:
         app.include_router(module.router)
     return app

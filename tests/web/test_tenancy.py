@@ -71,6 +71,8 @@ def routes_with_params(client: TestClient) -> list[tuple[str, str]]:
     return out
 
 
+API_PREFIXES = ("/api/", "/v1/")  # bearer-token routes (/v1/ are the device spec's paths)
+
 # Path parameters that choose a view rather than name an object: the route answers for the
 # user's own scope (200), and must not show the other tenant's objects.
 VIEW_PARAMS = {"kind": "hourly"}
@@ -106,7 +108,7 @@ def test_other_tenants_objects_are_404_everywhere(
     checked = 0
     for method, path in routes_with_params(panel):
         url = fill(path, ids)
-        if path.startswith("/api/"):
+        if path.startswith(API_PREFIXES):
             response = panel.request(method, url, headers=headers)
         elif method == "GET":
             response = panel.get(url)
@@ -152,7 +154,7 @@ def test_fleet_filters_never_show_other_tenants_data(
         if "fleet" not in {p.name for p in route.dependant.query_params}:
             continue
         response = panel.get(route.path, params={"fleet": their_fleet},
-                             headers=headers if route.path.startswith("/api/") else None)
+                             headers=headers if route.path.startswith(API_PREFIXES) else None)
         assert response.status_code in (200, 404, 422), route.path
         assert their_tablet not in response.text, route.path
         checked += 1
