@@ -277,8 +277,10 @@ def simulate_cmd(
 
 @app.command()
 def bench(
-    tablets: Annotated[int, typer.Option(min=1, max=40_000)] = 20_000,
-    rate: Annotated[float, typer.Option(min=1, help="Heartbeats per second, in total.")] = 10_000,
+    tablets: Annotated[int | None, typer.Option(
+        min=1, max=40_000, help="Default 20,000 (--plays: 2,000).")] = None,
+    rate: Annotated[float | None, typer.Option(min=1, help="Heartbeats per second, in total"
+                    " (default 10,000); with --plays, play events (default 5,000).")] = None,
     duration: Annotated[str, typer.Option(help="How long to publish.")] = "30s",
     hub_shards: Annotated[int, typer.Option(min=1, max=8, help="Hub processes.")] = 1,
     brokers: Annotated[int, typer.Option(min=1, max=8, help="1, or one per hub shard.")] = 1,
@@ -287,11 +289,18 @@ def bench(
     out: Annotated[Path, typer.Option(help="Where the JSON report goes.")] = Path("bench-results"),
     panel: Annotated[bool, typer.Option(
         "--panel", help="Measure the panel instead: grid render and SSE latency.")] = False,
+    plays: Annotated[bool, typer.Option(
+        "--plays", help="Measure proof-of-play ingestion instead: batches of 10–50 events,"
+        " receipt → committed and publish → ack.")] = False,
 ) -> None:
     """Measure the hub end to end on loopback; writes a JSON report and prints a summary."""
     if panel:
-        _bench_panel(tablets, out)
+        _bench_panel(tablets or 20_000, out)
         return
+    if plays:
+        _bench_plays(tablets or 2_000, rate or 5_000, parse_duration(duration), out)
+        return
+    tablets, rate = tablets or 20_000, rate or 10_000
     from hub.bench.run import BenchConfig, run_bench, write_report
     from hub.bench.summary import print_summary
 
@@ -319,6 +328,21 @@ def _bench_panel(tablets: int, out: Path) -> None:
               **run_panel_bench(cfg, console)}  # fmt: skip
     path = write_report(report, out, sys.stdout)
     print_panel_summary(report, console)
+    console.print(f"report: {path}")
+
+
+def _bench_plays(tablets: int, rate: float, duration_s: int, out: Path) -> None:
+    from hub.bench.plays import PlaysBenchConfig, run_plays_bench
+    from hub.bench.run import write_report
+    from hub.bench.summary import print_plays_summary
+
+    settings = _settings()
+    cfg = PlaysBenchConfig(tablets=tablets, rate=rate, duration_s=duration_s,
+                           work_dir=settings.var_dir / "bench",
+                           database_url=settings.database_url)  # fmt: skip
+    report = run_plays_bench(cfg, console)
+    path = write_report(report, out, sys.stdout)
+    print_plays_summary(report, console)
     console.print(f"report: {path}")
 
 

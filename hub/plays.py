@@ -141,9 +141,9 @@ def judge_all(
 
 STORE = """
 WITH input AS (
-    SELECT * FROM unnest(%s::uuid[], %s::timestamptz[], %s::text[], %s::text[], %s::text[],
-        %s::text[], %s::text[], %s::text[], %s::int[], %s::text[], %s::float8[], %s::float8[],
-        %s::timestamptz[])
+    SELECT * FROM unnest(%b::uuid[], %b::timestamptz[], %b::text[], %b::text[], %b::text[],
+        %b::text[], %b::text[], %b::text[], %b::int[], %b::text[], %b::float8[], %b::float8[],
+        %b::timestamptz[])
     AS i(event_id, started_at, tablet_id, fleet_id, ad_id, campaign_id, playlist_id,
          playlist_etag, duration_ms, result, lat, lon, received_at)
 ), new AS (
@@ -175,7 +175,10 @@ SELECT event_id FROM new
 
 
 async def store(conn: Conn, rows: Sequence[PlayRow]) -> set[UUID]:
-    """Store rows (distinct event ids) in the caller's transaction; return the new ids."""
+    """Store rows (distinct event ids) in the caller's transaction; return the new ids.
+
+    The arrays go in binary (``%b``): about 5× cheaper to dump than text arrays, whose
+    every element is checked for quoting (docs/performance.md, proof of play)."""
     if not rows:
         return set()
     es = [r.event for r in rows]

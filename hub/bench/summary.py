@@ -69,3 +69,38 @@ def print_panel_summary(report: dict[str, Any], console: Console) -> None:
         f"{m['cpus']} CPUs · {m['memory_gib']} GiB · {m['cpu_model']} · Python {m['python']}"
     )
     console.print(table)
+
+
+def print_plays_summary(report: dict[str, Any], console: Console) -> None:
+    cfg, plays = report["config"], report["plays"]
+    table = Table("figure", "value", title=f"fleethub bench --plays {report['started_at']}")
+    table.add_row("tablets connected", f"{report['connect']['tablets']} in "
+                  f"{report['connect']['elapsed_s']:.1f} s")  # fmt: skip
+    offered = (f"{plays['events_offered']} ({cfg['rate']:.0f}/s for {cfg['duration_s']:.0f} s,"
+               f" batches of {cfg['batch_min']}–{cfg['batch_max']})")  # fmt: skip
+    table.add_row("events offered", offered)
+    sent = (f"{plays['events_sent']} in {plays['batches_sent']} batches"
+            f" ({plays['offered_rate_per_s']:.0f}/s, {plays['events_failed']} failed)")  # fmt: skip
+    table.add_row("events sent", sent)
+    table.add_row("events committed", f"{plays['committed']} "
+                  f"({plays['committed_rate_per_s'] or 0:.0f}/s sustained)")  # fmt: skip
+    latencies = (("latency_received_to_committed_s", "receipt → committed"),
+                 ("latency_received_to_stored_at_s", "receipt → stored_at (tx start)"))  # fmt: skip
+    for key, label in latencies:
+        lat = plays[key]
+        table.add_row(label, f"p50 {_ms(lat['p50'])} · p99 {_ms(lat['p99'])}"
+                      f" · max {_ms(lat['max'])}")  # fmt: skip
+    ack = plays["publish_to_ack_s"]
+    table.add_row("publish → ack (publishers)", f"p50 {_ms(ack['p50'])} · p99 {_ms(ack['p99'])}"
+                  f" · max {_ms(ack['max'])} ({plays['batches_acked']} acked, "
+                  f"{plays['batches_unacked']} not)")  # fmt: skip
+    table.add_row("acks say", f"{plays['acked_accepted']} accepted · {plays['acked_duplicate']}"
+                  f" duplicate · {plays['acked_rejected']} rejected")  # fmt: skip
+    table.add_row("duplicate rows", str(plays["duplicate_rows"]))
+    table.add_row("hub (1 process)", f"{plays['hub_cpu_percent_of_one_core']:.0f} % of a core · "
+                  f"peak RSS {plays['hub_peak_rss_mib']:.0f} MiB")  # fmt: skip
+    m = report["machine"]
+    table.caption = (
+        f"{m['cpus']} CPUs · {m['memory_gib']} GiB · {m['cpu_model']} · Python {m['python']}"
+    )
+    console.print(table)
