@@ -39,7 +39,7 @@ from web.routes import (
 )
 from web.security import secret_key
 from web.templating import TEMPLATES
-from web.tile_html import TileRenderer
+from web.tile_html import TileRenderer, warm
 
 
 def create_app(settings: Settings, database_url: str) -> FastAPI:
@@ -49,12 +49,14 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         await pool.open(wait=True, timeout=30)
         app.state.pool = pool
         app.state.feed = feed = ChangeFeed(pool, database_url)
-        task = asyncio.create_task(feed.run(), name="web.feed")
+        tasks = [asyncio.create_task(feed.run(), name="web.feed"),
+                 asyncio.create_task(warm(pool, app.state.render_tile), name="web.tiles.warm")]
         try:
             yield
         finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await pool.close()
 
     app = FastAPI(title="fleethub", lifespan=lifespan, docs_url="/docs")

@@ -7,14 +7,17 @@ the tiles that changed since the last page or stream event asked for them.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime
 from operator import attrgetter
 from typing import Any
 
 from markupsafe import Markup
+from psycopg_pool import AsyncConnectionPool
 
 from web.templating import TEMPLATES
-from web.tiles import Tile
+from web.tiles import Tile, changed_since
 
 _row = attrgetter(*Tile.__dataclass_fields__)
 
@@ -40,3 +43,13 @@ class TileRenderer:
             self._cache.clear()  # bounded; a full grid re-renders once
         self._cache[tile.tablet_id] = (key, html)
         return html
+
+
+async def warm(pool: AsyncConnectionPool, render: TileRenderer, chunk: int = 500) -> int:
+    """Render every tablet's tile once at start-up, so the first grid view is fast too."""
+    tiles = await changed_since(pool, datetime(1970, 1, 1, tzinfo=UTC))
+    for n, tile in enumerate(tiles, start=1):
+        render(tile)
+        if n % chunk == 0:
+            await asyncio.sleep(0)  # let requests in between chunks
+    return len(tiles)
