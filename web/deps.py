@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import AsyncConnectionPool
+from starlette.datastructures import FormData, UploadFile
 
 from config.settings import Settings
 from hub.users import User
@@ -65,11 +66,29 @@ FleetSession = Annotated[Session, Depends(fleet_session)]
 AdminSession = Annotated[Session, Depends(admin_session)]
 
 
-async def check_csrf(request: Request, session: SessionDep) -> Session:
-    """Every state-changing form carries the session's CSRF token (field or header)."""
+def too_large(limit: int) -> HTTPException:
+    return HTTPException(413, f"The form is larger than the {limit // 1024} KiB limit: "
+                              "send fewer or shorter items.")  # fmt: skip
+
+
+def form_size(form: FormData) -> int:
+    return sum(len(k) + (v.size or 0 if isinstance(v, UploadFile) else len(v.encode()))
+               for k, v in form.multi_items())  # fmt: skip
+
+
+async def check_csrf(request: Request, session: SessionDep, settings: SettingsDep) -> Session:
+    """Every state-changing form carries the session's CSRF token (field or header) and fits
+    ``max_upload_bytes``: its declared length is checked before the body is read, the parsed
+    fields after (a body sent without a length)."""
+    limit = settings.max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_large(limit)
+    form = await request.form()
+    if form_size(form) > limit:
+        raise too_large(limit)
     given = request.headers.get("x-csrf-token")
     if given is None:
-        form = await request.form()
         value = form.get("csrf_token")
         given = value if isinstance(value, str) else None
     if not csrf_matches(session.csrf, given):

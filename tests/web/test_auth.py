@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi.testclient import TestClient
 
 from tests.web.conftest import PASSWORD, Conn, TenantFactory, api_token, sign_in
@@ -127,3 +129,17 @@ def test_errors_are_pages_for_browsers_and_json_for_the_api(
     api = panel.get("/api/v1/tablets/no-such-tablet", headers=api_token(panel, tenant.owner))
     assert api.status_code == 404
     assert api.json()["detail"].startswith("no tablet")
+
+
+def test_every_form_refuses_an_oversized_body_and_changes_nothing(
+    panel: TestClient, tenant_factory: TenantFactory, panel_settings: Any
+) -> None:
+    tenant = tenant_factory()
+    csrf = sign_in(panel, tenant.admin)
+    big = "x" * (panel_settings.max_upload_bytes + 1)
+    for path in ("/logout", "/push/preview"):
+        response = panel.post(path, data={"csrf_token": csrf, "reason": big},
+                              headers={"Accept": "text/html"}, follow_redirects=False)
+        assert response.status_code == 413, path
+        assert "KiB limit" in response.text
+    assert panel.get("/", follow_redirects=False).status_code == 200  # still signed in
