@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from config.settings import Settings
-from hub import db, fleet, playlists, users
+from hub import db, device_tokens, fleet, playlists, users
 from hub.durations import parse_duration
 from hub.errors import HubError
 from hub.local import database_url, embedded_broker, mqtt_target
@@ -139,6 +139,23 @@ def tablet_add(
         else:
             embedded_broker(settings).set_credentials({tablet_id: password})
             console.print("broker credentials set")
+
+
+@tablet_app.command("token")
+def tablet_token(
+    tablet_id: Annotated[str, typer.Argument(help="The tablet's id.")],
+    revoke: Annotated[bool, typer.Option(
+        "--revoke", help="Revoke every token of the tablet instead.")] = False,
+) -> None:
+    """Print a new device token for the HTTP device API (shown once), or revoke them all."""
+    with database_url(_settings()) as url, db.connect(url) as conn:
+        if revoke:
+            count = device_tokens.revoke(conn, tablet_id, ACTOR)
+            console.print(f"revoked {count} device token(s) of tablet {tablet_id}")
+            return
+        token = device_tokens.issue(conn, tablet_id, ACTOR)
+    err.print(f"device token of tablet {tablet_id} (shown once; the store keeps only its hash):")
+    sys.stdout.write(token + "\n")
 
 
 @playlist_app.command("push")

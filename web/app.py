@@ -28,6 +28,7 @@ from web.routes import (
     api,
     audit,
     auth,
+    device,
     grid,
     heatmap,
     hubs,
@@ -96,7 +97,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         return {"status": "ok"}
 
     routers = (auth, grid, api, tablets, alerts, heatmap, reports, pop_reports, push, playlists,
-               audit, hubs)
+               audit, hubs, device)
     for module in routers:
         app.include_router(module.router)
     return app
