@@ -1,15 +1,15 @@
-"""Dependencies of the admin-only routes: CSRF-checked, size-limited forms; the admin API user."""
+"""The posted form of an admin-only page, CSRF-checked and size-limited (web.deps)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
 from hub.users import User
-from web.deps import AdminSession, ApiUser, CsrfSession, Session
+from web.deps import AdminCsrfSession, Session
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,19 +22,10 @@ class AdminForm:
         return self.session.user
 
 
-async def admin_form(request: Request, admin: AdminSession, session: CsrfSession) -> AdminForm:
+async def admin_form(request: Request, session: AdminCsrfSession) -> AdminForm:
     """An admin's form that carries the session's CSRF token and fits the upload limit
     (both checked by :func:`web.deps.check_csrf`)."""
     return AdminForm(session, await request.form())
 
 
 AdminFormDep = Annotated[AdminForm, Depends(admin_form)]
-
-
-async def api_admin(user: ApiUser) -> User:
-    if not user.is_admin:
-        raise HTTPException(403, "this needs the admin role")
-    return user
-
-
-ApiAdmin = Annotated[User, Depends(api_admin)]

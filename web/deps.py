@@ -98,6 +98,14 @@ async def check_csrf(request: Request, session: SessionDep, settings: SettingsDe
 
 CsrfSession = Annotated[Session, Depends(check_csrf)]
 
+
+async def admin_form_session(admin: AdminSession, session: CsrfSession) -> Session:
+    """An admin's form post: the role first, then the CSRF token and size (check_csrf)."""
+    return session
+
+
+AdminCsrfSession = Annotated[Session, Depends(admin_form_session)]
+
 bearer = HTTPBearer(auto_error=False, description="a token from POST /api/v1/auth/token")
 
 
@@ -120,3 +128,12 @@ async def api_user(
 
 
 ApiUser = Annotated[User, Depends(api_user)]
+
+
+async def api_admin(user: ApiUser) -> User:
+    if not user.is_admin:
+        raise HTTPException(403, "this needs the admin role")
+    return user
+
+
+ApiAdmin = Annotated[User, Depends(api_admin)]

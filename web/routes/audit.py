@@ -10,9 +10,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from web.admin import ApiAdmin
 from web.audit_view import PAGE, AuditEntry, AuditFilter, csv_lines, page
-from web.deps import AdminSession, PoolDep
+from web.deps import AdminSession, ApiAdmin, PoolDep
 from web.templating import TEMPLATES
 
 router = APIRouter()

@@ -12,8 +12,8 @@ from pydantic import BaseModel
 
 from hub.payloads import PlaylistItem
 from web import playlist_library as library
-from web.admin import AdminFormDep, ApiAdmin
-from web.deps import AdminSession, PoolDep, Session
+from web.admin import AdminFormDep
+from web.deps import AdminSession, ApiAdmin, PoolDep, Session
 from web.playlist_forms import (
     FormError,
     ItemRow,

@@ -13,15 +13,15 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from sse_starlette.sse import EventSourceResponse
 
 from hub.users import User
-from web.deps import AdminSession, ApiUser, CsrfSession, PoolDep, Session, SettingsDep
+from web.deps import AdminCsrfSession, AdminSession, ApiAdmin, PoolDep, Session, SettingsDep
 from web.feed import ChangeFeed
 from web.push_form import EXPIRY_CHOICES, Errors, PushForm, PushIn, form_of, parse_form
 from web.pushes import (
@@ -44,20 +44,6 @@ from web.tiles import fleets
 RECHECK_S = 10.0
 
 
-async def admin_csrf(session: CsrfSession) -> Session:
-    if not session.user.is_admin:
-        raise HTTPException(403, "this needs the admin role")
-    return session
-
-
-async def api_admin(user: ApiUser) -> User:
-    if not user.is_admin:
-        raise HTTPException(403, "this needs the admin role")
-    return user
-
-
-AdminCsrf = Annotated[Session, Depends(admin_csrf)]
-ApiAdmin = Annotated[User, Depends(api_admin)]
 
 class ProgressOut(BaseModel):
     """A push, its delivery counts and its first 200 tablets (problems first)."""
@@ -125,13 +111,13 @@ async def push_page(request: Request, pool: PoolDep, session: AdminSession) -> H
 
 
 @pages.post("/push/edit", response_class=HTMLResponse)
-async def push_edit(request: Request, pool: PoolDep, session: AdminCsrf) -> HTMLResponse:
+async def push_edit(request: Request, pool: PoolDep, session: AdminCsrfSession) -> HTMLResponse:
     """Back from the confirm step to the form, with its values."""
     return await _form_page(request, pool, session, PushForm.from_form(await request.form()), {})
 
 
 @pages.post("/push/preview", response_class=HTMLResponse)
-async def push_preview(request: Request, pool: PoolDep, session: AdminCsrf) -> HTMLResponse:
+async def push_preview(request: Request, pool: PoolDep, session: AdminCsrfSession) -> HTMLResponse:
     form = PushForm.from_form(await request.form())
     draft, errors = parse_form(form)
     reach = None
@@ -147,7 +133,7 @@ async def push_preview(request: Request, pool: PoolDep, session: AdminCsrf) -> H
 
 @pages.post("/push/send", response_model=None)
 async def push_send(
-    request: Request, pool: PoolDep, settings: SettingsDep, session: AdminCsrf
+    request: Request, pool: PoolDep, settings: SettingsDep, session: AdminCsrfSession
 ) -> Response:
     form = PushForm.from_form(await request.form())
     draft, errors = parse_form(form)
@@ -178,7 +164,7 @@ async def push_progress(
 
 @pages.post("/push/{push_id}/revert", response_model=None)
 async def push_revert(
-    request: Request, push_id: str, pool: PoolDep, session: AdminCsrf
+    request: Request, push_id: str, pool: PoolDep, session: AdminCsrfSession
 ) -> Response:
     pid = _push_id(push_id)
     outcome = await revert(pool, session.user, pid)
