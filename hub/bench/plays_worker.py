@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from hub import demo
+from hub.bench.worker import say, stdin_lines
 from hub.mqttwire.codec import Publish
 from hub.mqttwire.connection import MqttConnection
 from hub.mqttwire.errors import MqttWireError
@@ -33,11 +34,6 @@ from hub.simulator.addresses import loopback_host
 
 TICK_S = 0.005
 RESULTS = ("completed", "completed", "completed", "skipped", "interrupted", "error")
-
-
-def _say(event: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(event) + "\n")
-    sys.stdout.flush()
 
 
 @dataclass
@@ -175,28 +171,21 @@ async def publish_plays(
             "ack_latency_s": tally.ack_latency_s}  # fmt: skip
 
 
-async def _lines() -> asyncio.StreamReader:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    return reader
-
-
 async def main(args: argparse.Namespace, ids: list[str]) -> None:
     ensure_fd_limit(len(ids))
     tally = Tally()
     rng = random.Random(args.seed)  # noqa: S311 - simulation, not security
     started = time.monotonic()
-    reader = await _lines()
+    reader = await stdin_lines()
     async with asyncio.timeout(args.max_lifetime):
         conns = await asyncio.wait_for(connect_all(ids, args, tally), args.connect_timeout)
         try:
-            _say({"event": "connected", "count": len(conns),
+            say({"event": "connected", "count": len(conns),
                   "elapsed_s": time.monotonic() - started})  # fmt: skip
             while line := await reader.readline():
                 cmd = json.loads(line)
                 if cmd["cmd"] == "plays":
-                    _say(await publish_plays(conns, cmd, tally, rng))
+                    say(await publish_plays(conns, cmd, tally, rng))
                 elif cmd["cmd"] == "quit":
                     break
         finally:

@@ -20,12 +20,14 @@ from hub import demo
 from hub.simulator import Manifest, SimFleet, TabletConfig, ensure_fd_limit
 
 
-def _say(event: dict[str, Any]) -> None:
+def say(event: dict[str, Any]) -> None:
+    """One JSON event line to the parent."""
     sys.stdout.write(json.dumps(event) + "\n")
     sys.stdout.flush()
 
 
-async def _lines() -> asyncio.StreamReader:
+async def stdin_lines() -> asyncio.StreamReader:
+    """The parent's commands, one JSON line each, read without blocking the loop."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -60,15 +62,15 @@ async def main(args: argparse.Namespace, ids: list[str]) -> None:
         connect_rate_per_s=args.connect_rate,
         max_lifetime_s=args.max_lifetime,
     )
-    reader = await _lines()
+    reader = await stdin_lines()
     async with fleet.running():
         elapsed = await asyncio.wait_for(fleet.wait_connected(), args.connect_timeout)
-        _say({"event": "connected", "count": len(fleet), "elapsed_s": elapsed})
+        say({"event": "connected", "count": len(fleet), "elapsed_s": elapsed})
         while line := await reader.readline():
             cmd = json.loads(line)
             if cmd["cmd"] == "blast":
                 result = await fleet.blast(cmd["rate"], cmd["duration"])
-                _say({"event": "blast", "sent": result.sent, "failed": result.failed,
+                say({"event": "blast", "sent": result.sent, "failed": result.failed,
                       "elapsed_s": result.elapsed_s})  # fmt: skip
             elif cmd["cmd"] == "fanout":
                 wanted.update(etag=cmd["etag"], expect=cmd["expect"])
@@ -77,10 +79,10 @@ async def main(args: argparse.Namespace, ids: list[str]) -> None:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(enough.wait(), cmd["timeout"])
                 got = receipts.get(cmd["etag"], {})
-                _say({"event": "fanout", "received": list(got.values())})
+                say({"event": "fanout", "received": list(got.values())})
             elif cmd["cmd"] == "quit":
                 break
-        _say({"event": "stats", **fleet.stats.snapshot()})
+        say({"event": "stats", **fleet.stats.snapshot()})
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
