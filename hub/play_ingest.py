@@ -200,17 +200,7 @@ class PlayIngest:
 
     @staticmethod
     def _ack(item: PlaysIn, batch: PlayBatch, result: PlayResult) -> Publish:
-        first = batch.events[0]
-        first_id = first.get("event_id") if isinstance(first, dict) else None
-        body = {
-            "accepted": result.accepted,
-            "duplicate": result.duplicate,
-            "rejected": result.rejected,
-            "batch_id": batch.batch_id,
-            "first_event_id": first_id if isinstance(first_id, str) else None,
-            "events": result.events,
-        }
-        return _publish(item.tablet_id, body)
+        return _publish(item.tablet_id, result.ack(batch))
 
 
 def _publish(tablet_id: str, body: Mapping[str, object]) -> Publish:

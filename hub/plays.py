@@ -83,6 +83,19 @@ class PlayResult:
         setattr(self, status, getattr(self, status) + 1)
         self.events.append({"event_id": event_id, "status": status, "reason": reason})
 
+    def ack(self, batch: PlayBatch) -> dict[str, object]:
+        """The answer to a batch: ``plays/ack`` over MQTT, the body over HTTP."""
+        first = batch.events[0]
+        first_id = first.get("event_id") if isinstance(first, dict) else None
+        return {
+            "accepted": self.accepted,
+            "duplicate": self.duplicate,
+            "rejected": self.rejected,
+            "batch_id": batch.batch_id,
+            "first_event_id": first_id if isinstance(first_id, str) else None,
+            "events": self.events,
+        }
+
 
 def parse_batch(raw: bytes, limit: int) -> PlayBatch:
     """The batch envelope; raise :class:`PayloadError` to reject it whole."""

@@ -102,13 +102,7 @@ async def post_events(
     except (psycopg.OperationalError, PoolTimeout) as exc:
         raise HTTPException(503, "the store is unavailable: send the batch again later",
                             headers={"Retry-After": "30"}) from exc  # fmt: skip
-    first = batch.events[0]
-    first_id = first.get("event_id") if isinstance(first, dict) else None
-    return PlayAck(
-        accepted=result.accepted, duplicate=result.duplicate, rejected=result.rejected,
-        batch_id=batch.batch_id, first_event_id=first_id if isinstance(first_id, str) else None,
-        events=[EventStatus.model_validate(e) for e in result.events],
-    )  # fmt: skip
+    return PlayAck.model_validate(result.ack(batch))
 
 
 @router.get(
