@@ -6,20 +6,33 @@ Mosquitto image with ``broker/mosquitto.conf`` instead (docker-compose.yml).
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import signal
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from broker.credentials import PasswordFile, write_acl
+from broker import dynsec, dynsec_file
 from config.settings import MqttTarget
 from hub.errors import BrokerError
-from hub.processes import Child
+from hub.processes import Child, port_open
 
 INSTALL_HINT = (
     "mosquitto is not installed. Install it with:\n"
     "  Debian/Ubuntu: sudo apt-get install -y mosquitto\n"
     "  macOS:         brew install mosquitto"
+)
+PLUGIN = "mosquitto_dynamic_security.so"
+# Debian/Ubuntu (multiarch), the eclipse-mosquitto image, Homebrew, source installs.
+PLUGIN_PATHS = (
+    f"/usr/lib/x86_64-linux-gnu/{PLUGIN}",
+    f"/usr/lib/*/{PLUGIN}",
+    f"/usr/lib/{PLUGIN}",
+    f"/usr/lib64/{PLUGIN}",
+    f"/usr/local/lib/{PLUGIN}",
+    f"/usr/local/lib/*/{PLUGIN}",
+    f"/opt/homebrew/lib/{PLUGIN}",
 )
 
 CONFIG = """\
@@ -27,8 +40,10 @@ CONFIG = """\
 per_listener_settings false
 listener {port} {host}
 allow_anonymous false
-password_file {dir}/passwd
-acl_file {dir}/acl
+# Users and ACLs: one dynsec client and role per tablet (broker/dynsec.py). No
+# password_file/acl_file: mixed with the plugin they would let tablets read each other.
+plugin {plugin}
+plugin_opt_config_file {dir}/data/dynamic-security.json
 persistence {persistence}
 persistence_location {dir}/data/
 autosave_interval 60
@@ -39,6 +54,8 @@ max_inflight_messages 1000
 # for topic and header.
 max_packet_size 172032
 persistent_client_expiration 7d
+# Small messages (heartbeats, acks): send them now instead of batching them.
+set_tcp_nodelay true
 log_dest file {dir}/mosquitto.log
 log_type error
 log_type warning
@@ -57,6 +74,19 @@ def mosquitto_binary() -> str:
     return found
 
 
+def dynsec_plugin(patterns: Sequence[str] = PLUGIN_PATHS) -> str:
+    """The dynamic-security plugin that ships with Mosquitto 2."""
+    for pattern in patterns:
+        for path in sorted(glob.glob(pattern)):
+            if os.access(path, os.R_OK):
+                return path
+    raise BrokerError(
+        f"Mosquitto's dynamic-security plugin ({PLUGIN}) was not found in "
+        f"{', '.join(patterns)}. It ships with Mosquitto 2 (Debian/Ubuntu: the mosquitto "
+        "package); install Mosquitto 2.0 or later."
+    )
+
+
 class EmbeddedBroker:
     def __init__(
         self,
@@ -72,7 +102,7 @@ class EmbeddedBroker:
         self.hub_user = hub_user
         self.persistence = persistence
         self.max_queued = max_queued
-        self.passwords = PasswordFile(self.dir / "passwd")
+        self.dynsec_path = self.dir / "data" / "dynamic-security.json"
         self.child: Child | None = None
 
     def hub_target(self) -> MqttTarget:
@@ -90,25 +120,35 @@ class EmbeddedBroker:
         return secret.read_text().strip()
 
     def prepare(self) -> None:
-        binary = mosquitto_binary()
-        (self.dir / "data").mkdir(parents=True, exist_ok=True)
-        os.chmod(self.dir, 0o755)  # noqa: S103  # mosquitto (another user) must traverse it
-        _make_traversable(self.dir)
-        self._chown_to_mosquitto(self.dir / "data")
+        binary, plugin = mosquitto_binary(), dynsec_plugin()
+        self._make_dirs()
         conf = self.dir / "mosquitto.conf"
         conf.write_text(
             CONFIG.format(
                 host=self.host,
                 port=self.port,
                 dir=self.dir,
+                plugin=plugin,
                 persistence="true" if self.persistence else "false",
                 max_queued=self.max_queued,
             )
         )
         os.chmod(conf, 0o644)
-        write_acl(self.dir / "acl", self.hub_user)
-        self.passwords.set_many({self.hub_user: self.hub_password()})
+        config = dynsec_file.read(self.dynsec_path)
+        dynsec_file.put_hub(config, self.hub_user, self.hub_password())
+        dynsec_file.write(self.dynsec_path, config)
         self._binary = binary
+
+    def _make_dirs(self) -> None:
+        (self.dir / "data").mkdir(parents=True, exist_ok=True)
+        os.chmod(self.dir, 0o755)  # noqa: S103  # mosquitto (another user) must traverse it
+        _make_traversable(self.dir)
+        # Mosquitto saves the dynsec file by writing a new one and renaming it.
+        self._chown_to_mosquitto(self.dir / "data")
+        # It opens its log after dropping root, and cannot create files in self.dir.
+        log = self.dir / "mosquitto.log"
+        log.touch(exist_ok=True)
+        self._chown_to_mosquitto(log)
 
     def start(self, timeout: float = 15.0) -> None:
         self.prepare()
@@ -123,19 +163,34 @@ class EmbeddedBroker:
             raise BrokerError(f"{exc}\n{detail}") from exc
         (self.dir / "mosquitto.pid").write_text(str(self.child.pid))
 
-    def set_credentials(self, users: dict[str, str]) -> None:
-        """Add or change passwords and make a running broker reload them."""
-        self.passwords.set_many(users)
-        self.reload()
+    def set_credentials(self, users: dict[str, str], timeout: float = 30.0) -> None:
+        """Add or replace tablets' credentials.
 
-    def remove_credentials(self, user: str) -> None:
-        self.passwords.remove(user)
-        self.reload()
+        A running broker gets ``$CONTROL`` commands (each rewrites the plugin's whole file:
+        keep it to a few tablets); a stopped one gets them written into its file, which
+        is how thousands are registered (before :meth:`start`).
+        """
+        if not self.running():
+            self._edit_file(lambda config: dynsec_file.put_tablets(config, users))
+            return
+        dynsec.provision_tablets_sync(self.hub_target(), users, timeout)
 
-    def reload(self) -> None:
-        pid = self.running_pid()
-        if pid is not None:
-            os.kill(pid, signal.SIGHUP)
+    def remove_credentials(self, user: str, timeout: float = 30.0) -> None:
+        """Revoke a tablet; a running broker disconnects it at once."""
+        if not self.running():
+            self._edit_file(lambda config: dynsec_file.remove_tablet(config, user))
+        else:
+            dynsec.revoke_tablet_sync(self.hub_target(), user, timeout)
+
+    def _edit_file(self, change: Callable[[dynsec_file.DynsecConfig], object]) -> None:
+        self._make_dirs()
+        config = dynsec_file.read(self.dynsec_path)
+        change(config)
+        dynsec_file.write(self.dynsec_path, config)
+
+    def running(self) -> bool:
+        """Started (here or by another fleethub process) and listening."""
+        return self.running_pid() is not None and port_open(self.host, self.port)
 
     def running_pid(self) -> int | None:
         if self.child is not None and self.child.alive():

@@ -24,3 +24,7 @@ class PayloadError(HubError):
         super().__init__(reason)
         self.reason = reason
         self.category = category
+
+
+class DynsecError(BrokerError):
+    """The broker's dynamic-security plugin refused or did not answer a command."""

@@ -49,12 +49,11 @@ def up(settings: Settings, simulate: int, console: Console) -> None:
     with ExitStack() as stack:
         database_url = settings.database_url or _start_store(settings, stack, console)
         db.migrate(database_url)
-        target = settings.mqtt_target() or _start_broker(settings, stack, console)
         key = demo.secret(settings.var_dir)
         with db.connect(database_url) as conn:
             ids = demo.seed(conn, simulate, settings.playlist_refresh_interval_s, key)
-        if settings.mqtt_url is None:
-            embedded_broker(settings).set_credentials({i: demo.password(key, i) for i in ids})
+        tablets = {i: demo.password(key, i) for i in ids}
+        target = settings.mqtt_target() or _start_broker(settings, stack, console, tablets)
         env = {**os.environ, "FLEETHUB_DATABASE_URL": database_url,
                "FLEETHUB_MQTT_URL": target.url()}  # fmt: skip
         exe = [sys.executable, "-m", "hub.cli"]
@@ -92,9 +91,13 @@ def _start_store(settings: Settings, stack: ExitStack, console: Console) -> str:
     return url
 
 
-def _start_broker(settings: Settings, stack: ExitStack, console: Console) -> MqttTarget:
+def _start_broker(settings: Settings, stack: ExitStack, console: Console,
+                  tablets: dict[str, str]) -> MqttTarget:  # fmt: skip
     broker = embedded_broker(settings)
     with console.status("starting Mosquitto…"):
+        # The seeded tablets go into the dynsec file before the broker starts (thousands
+        # of $CONTROL commands would each rewrite it); later ones are added at runtime.
+        broker.set_credentials(tablets)
         broker.start()
     stack.callback(broker.stop)
     return broker.hub_target()

@@ -20,19 +20,20 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import yaml
 
+from broker import dynsec, dynsec_file
+from broker.runner import dynsec_plugin
 from config import Settings
-from config.settings import parse_mqtt_url
+from config.settings import MqttTarget, parse_mqtt_url
 from hub.processes import Child, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 BROKER_CONF = ROOT / "broker" / "mosquitto.conf"
-BROKER_ACL = ROOT / "broker" / "acl"
+BROKER_ENTRYPOINT = ROOT / "broker" / "docker-entrypoint.sh"
 
 APP_SERVICES = ("migrate", "hub", "web")
 LONG_RUNNING = ("timescaledb", "mosquitto", "hub", "web")
 ONE_SHOT = ("migrate",)
-TABLET_PATTERN = "pattern readwrite tablets/%u/#"
 
 ENV_PREFIX = Settings.model_config.get("env_prefix", "")
 
@@ -132,7 +133,7 @@ def has_healthcheck(service: Mapping[str, Any]) -> bool:
 
 
 def read_directives(path: Path) -> list[list[str]]:
-    """Non-comment lines of a Mosquitto config or ACL file, split into words."""
+    """Non-comment lines of a Mosquitto config file, split into words."""
     lines = path.read_text(encoding="utf-8").splitlines()
     return [line.split() for line in lines if line.strip() and not line.lstrip().startswith("#")]
 
@@ -144,21 +145,6 @@ def conf_values(path: Path) -> dict[str, list[str]]:
 
 def listener_ports(path: Path) -> set[int]:
     return {int(words[1]) for words in read_directives(path) if words[0] == "listener"}
-
-
-def acl_grants(path: Path) -> dict[str | None, set[tuple[str, str]]]:
-    """ACL user (None for patterns and anonymous) -> {(access, topic)}."""
-    grants: dict[str | None, set[tuple[str, str]]] = {None: set()}
-    user: str | None = None
-    for words in read_directives(path):
-        keyword, args = words[0], words[1:]
-        if keyword == "user":
-            user = " ".join(args)
-            grants.setdefault(user, set())
-        elif keyword in ("topic", "pattern"):
-            access, topic = (args[0], args[1]) if len(args) == 2 else ("readwrite", args[0])
-            grants[None if keyword == "pattern" else user].add((access, topic))
-    return grants
 
 
 @pytest.fixture(scope="module")
@@ -254,7 +240,7 @@ def test_app_env_builds_settings_with_the_compose_urls(
 def test_hub_credentials_match_the_broker_service(services: Services) -> None:
     target = parse_mqtt_url(interpolate(environment(services["hub"])[f"{ENV_PREFIX}MQTT_URL"]))
     broker_env = {k: interpolate(v) for k, v in environment(services["mosquitto"]).items()}
-    # broker/docker-entrypoint.sh writes these into the password file.
+    # broker/docker-entrypoint.sh writes these into the dynamic-security file.
     assert broker_env["MQTT_HUB_USERNAME"] == target.username == settings_default("hub_username")
     assert broker_env["MQTT_HUB_PASSWORD"] == target.password
 
@@ -283,11 +269,19 @@ def test_mosquitto_uses_the_repository_config(services: Services) -> None:
     assert binds.get(conf_target) == BROKER_CONF
 
     conf = conf_values(BROKER_CONF)
-    assert binds.get(conf["acl_file"][0]) == BROKER_ACL
-    # The password file and the persistence database live on volumes.
+    # Users and ACLs only in the dynamic-security plugin: mixed with these files, a
+    # tablet without roles could read other tablets' topics.
+    assert "password_file" not in conf
+    assert "acl_file" not in conf
+    assert PurePosixPath(conf["plugin"][0]).name == "mosquitto_dynamic_security.so"
+    # The dynsec file (rewritten by the broker) and the persistence database live on volumes.
     volume_targets = [PurePosixPath(t) for t, s in mounts(broker).items() if s and not is_bind(s)]
-    for path in (conf["password_file"][0], conf["persistence_location"][0]):
+    for path in (conf["plugin_opt_config_file"][0], conf["persistence_location"][0]):
         assert any(PurePosixPath(path).is_relative_to(v) for v in volume_targets), path
+    # The entrypoint writes the file where the config reads it.
+    assert f"dynsec=${{DYNSEC_FILE:-{conf['plugin_opt_config_file'][0]}}}" \
+        in BROKER_ENTRYPOINT.read_text(encoding="utf-8")  # fmt: skip
+    assert binds.get("/fleethub/docker-entrypoint.sh") == BROKER_ENTRYPOINT
 
 
 def test_mqtt_url_port_is_a_broker_listener(services: Services) -> None:
@@ -311,18 +305,6 @@ def test_broker_conf_production_settings() -> None:
     assert max_payload + 1024 <= int(conf["max_packet_size"][0]) <= 2 * max_payload
 
 
-def test_acl_confines_tablets_and_grants_the_hub() -> None:
-    lines = [" ".join(words) for words in read_directives(BROKER_ACL)]
-    assert TABLET_PATTERN in lines
-    grants = acl_grants(BROKER_ACL)
-    assert grants[None] == {("readwrite", "tablets/%u/#")}
-    assert grants[settings_default("hub_username")] >= {
-        ("readwrite", "tablets/#"),
-        ("readwrite", "fleets/#"),
-        ("read", "$SYS/#"),
-    }
-
-
 # --- The production config runs ----------------------------------------------------
 
 HUB_PASSWORD = "hub-secret"
@@ -335,59 +317,88 @@ def _require(*tools: str) -> None:
         pytest.skip(f"not installed: {', '.join(missing)}")
 
 
+def _run_entrypoint(dynsec_path: Path) -> subprocess.CompletedProcess[str]:
+    """broker/docker-entrypoint.sh outside the container: it then execs ``true``."""
+    env = {**os.environ, "DYNSEC_FILE": str(dynsec_path), "NEXT_ENTRYPOINT": "true",
+           "MQTT_HUB_USERNAME": settings_default("hub_username"),
+           "MQTT_HUB_PASSWORD": HUB_PASSWORD}  # fmt: skip
+    return subprocess.run(["sh", str(BROKER_ENTRYPOINT), "mosquitto"], env=env,
+                          capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
+
+
 @pytest.fixture
-def broker_port() -> Iterator[int]:
-    """broker/mosquitto.conf and broker/acl served by a real mosquitto on loopback."""
-    _require("mosquitto", "mosquitto_passwd")
+def broker_root() -> Iterator[Path]:
+    """A directory laid out like the container's /mosquitto, with the entrypoint run once."""
+    _require("mosquitto", "mosquitto_ctrl")
+    if os.geteuid() != 0:
+        pytest.skip("the entrypoint chowns its file to `mosquitto`, as root in the container")
+    try:
+        pwd.getpwnam("mosquitto")
+    except KeyError:
+        pytest.skip("running as root without a `mosquitto` user to drop to")
     # Not under pytest's tmp_path: its parents are 0700, and mosquitto drops
-    # root to the `mosquitto` user before it reads the password file and ACL.
+    # root to the `mosquitto` user before it reads the dynamic-security file.
     root = Path(tempfile.mkdtemp(prefix="fleethub-broker-"))
-    broker: Child | None = None
     try:
         root.chmod(0o755)
-        config_dir, data_dir = root / "config", root / "data"
-        config_dir.mkdir(mode=0o755)
-        data_dir.mkdir(mode=0o755)
-        if os.geteuid() == 0:
-            try:
-                account = pwd.getpwnam("mosquitto")
-            except KeyError:
-                pytest.skip("running as root without a `mosquitto` user to drop to")
-            os.chown(data_dir, account.pw_uid, account.pw_gid)
+        (root / "config").mkdir(mode=0o755)
+        result = _run_entrypoint(root / "data" / "dynamic-security.json")
+        assert result.returncode == 0, result.stderr
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
-        passwd = config_dir / "passwd"
-        hub_user = settings_default("hub_username")
-        subprocess.run(
-            ["mosquitto_passwd", "-c", "-b", str(passwd), hub_user, HUB_PASSWORD],
-            check=True,
-            timeout=30,
-        )
-        for tablet, password in TABLETS.items():
-            subprocess.run(
-                ["mosquitto_passwd", "-b", str(passwd), tablet, password], check=True, timeout=30
-            )
-        shutil.copyfile(BROKER_ACL, config_dir / "acl")
 
+def test_entrypoint_writes_the_hub_user_once(broker_root: Path) -> None:
+    path = broker_root / "data" / "dynamic-security.json"
+    config = dynsec_file.read(path)
+    hub = config.client(settings_default("hub_username"))
+    assert hub is not None
+    assert dynsec_file.verify(hub, HUB_PASSWORD)
+    assert [c.username for c in config.clients] == [hub.username]
+    assert [r.rolename for r in hub.roles] == [dynsec_file.HUB_ROLE]
+    role = config.role(dynsec_file.HUB_ROLE)
+    assert role is not None
+    assert [a.model_dump() for a in role.acls] == [a.model_dump() for a in dynsec_file.hub_acls()]
+    assert config.default_acl_access.model_dump() == dynsec_file.DefaultAccess().model_dump()
+    owner = pwd.getpwnam("mosquitto")
+    assert (path.stat().st_uid, path.parent.stat().st_uid) == (owner.pw_uid, owner.pw_uid)
+
+    before = path.read_bytes()
+    again = _run_entrypoint(path)  # a restart: the broker owns the file now
+    assert again.returncode == 0, again.stderr
+    assert path.read_bytes() == before
+
+
+@pytest.fixture
+def broker_port(broker_root: Path) -> Iterator[int]:
+    """broker/mosquitto.conf and the entrypoint's file served by a real mosquitto."""
+    broker: Child | None = None
+    try:
         port = free_port()
         lines = []
         for line in BROKER_CONF.read_text(encoding="utf-8").splitlines():
             if line.split()[:1] == ["listener"]:
                 line = f"listener {port} 127.0.0.1"
-            lines.append(line.replace("/mosquitto/", f"{root}/"))
+            if line.split()[:1] == ["plugin"]:
+                line = f"plugin {dynsec_plugin()}"  # where this machine has it
+            lines.append(line.replace("/mosquitto/", f"{broker_root}/"))
         conf_text = "\n".join(lines) + "\n"
         assert "/mosquitto/" not in conf_text
-        conf = config_dir / "mosquitto.conf"
+        conf = broker_root / "config" / "mosquitto.conf"
         conf.write_text(conf_text, encoding="utf-8")
-        for path in (passwd, config_dir / "acl", conf):
-            path.chmod(0o644)
+        conf.chmod(0o644)
 
-        broker = Child("mosquitto", ["mosquitto", "-c", str(conf)], log_path=root / "broker.log")
+        broker = Child("mosquitto", ["mosquitto", "-c", str(conf)],
+                       log_path=broker_root / "broker.log")  # fmt: skip
         broker.wait_port("127.0.0.1", port, timeout=10)
+        hub = MqttTarget(host="127.0.0.1", port=port, username=settings_default("hub_username"),
+                         password=HUB_PASSWORD)  # fmt: skip
+        dynsec.provision_tablets_sync(hub, TABLETS)
         yield port
     finally:
         if broker is not None:
             broker.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def _mqtt(*argv: str, port: int) -> subprocess.CompletedProcess[str]:

@@ -117,8 +117,9 @@ def run_plays_bench(cfg: PlaysBenchConfig, console: Console) -> dict[str, Any]:
             db.migrate(url)
             key = os.urandom(16)
             ids = [f"{PREFIX}{n:06d}" for n in range(cfg.tablets)]
-            broker.start()
+            # Into the dynsec file before start: at runtime each command rewrites it.
             broker.set_credentials({i: password(key, i) for i in ids})
+            broker.start()
             with db.connect(url) as conn:
                 _register(conn, cfg.tablets)
         env = {**os.environ, "FLEETHUB_DATABASE_URL": url, "FLEETHUB_SHARD_COUNT": "1",

@@ -150,8 +150,9 @@ def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
             per_broker[owner(tablet_id, cfg.hub_shards) % cfg.brokers].append(tablet_id)
         with console.status("starting Mosquitto and registering tablets…"):
             for broker, mine in zip(brokers, per_broker, strict=True):
-                broker.start()
+                # Into the dynsec file before start: at runtime each command rewrites it.
                 broker.set_credentials({i: password(key, i) for i in mine})
+                broker.start()
             with db.connect(url) as conn:
                 _register(conn, cfg)
         hub_env = {**os.environ, "FLEETHUB_DATABASE_URL": url,

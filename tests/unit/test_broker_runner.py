@@ -1,13 +1,15 @@
-"""The embedded broker's clear error when Mosquitto is missing, and its generated files."""
+"""The embedded broker's clear errors when Mosquitto or its plugin is missing, and its files."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 
-from broker.runner import EmbeddedBroker, mosquitto_binary
+from broker import dynsec_file
+from broker.runner import PLUGIN, EmbeddedBroker, dynsec_plugin, mosquitto_binary
 from hub.errors import BrokerError
 
 
@@ -21,15 +23,64 @@ def test_missing_mosquitto_says_how_to_install_it(monkeypatch: pytest.MonkeyPatc
     assert "brew install mosquitto" in message
 
 
-def test_prepare_writes_config_acl_and_hashed_passwords(tmp_path: Path) -> None:
+def test_dynsec_plugin_is_found_by_pattern(tmp_path: Path) -> None:
+    (tmp_path / "lib" / "aarch64-linux-gnu").mkdir(parents=True)
+    plugin = tmp_path / "lib" / "aarch64-linux-gnu" / PLUGIN
+    plugin.write_bytes(b"")
+    assert dynsec_plugin([str(tmp_path / "nowhere" / PLUGIN), f"{tmp_path}/lib/*/{PLUGIN}"]) \
+        == str(plugin)  # fmt: skip
+
+
+def test_missing_dynsec_plugin_is_a_clear_broker_error(tmp_path: Path) -> None:
+    with pytest.raises(BrokerError) as excinfo:
+        dynsec_plugin([str(tmp_path / PLUGIN)])
+    message = str(excinfo.value)
+    assert PLUGIN in message
+    assert "Mosquitto 2" in message
+    assert str(tmp_path) in message
+
+
+def test_the_installed_plugin_is_found() -> None:
+    assert Path(dynsec_plugin()).name == PLUGIN
+
+
+def test_prepare_writes_config_and_the_dynsec_file(tmp_path: Path) -> None:
     broker = EmbeddedBroker(tmp_path / "b", "127.0.0.1", 12345, "fleethub-hub")
     broker.prepare()
     conf = (tmp_path / "b" / "mosquitto.conf").read_text()
     assert "listener 12345 127.0.0.1" in conf
     assert "allow_anonymous false" in conf
     assert "max_queued_messages 200000" in conf
-    assert "pattern readwrite tablets/%u/#" in (tmp_path / "b" / "acl").read_text()
-    passwd = (tmp_path / "b" / "passwd").read_text()
-    assert passwd.startswith("fleethub-hub:$7$101$")
-    assert broker.hub_password() not in passwd
-    assert oct(os.stat(tmp_path / "b" / "passwd").st_mode & 0o777) == "0o640"
+    assert "set_tcp_nodelay true" in conf
+    assert f"plugin {dynsec_plugin()}\n" in conf
+    assert f"plugin_opt_config_file {tmp_path / 'b'}/data/dynamic-security.json\n" in conf
+    directives = {line.split()[0] for line in conf.splitlines() if line and line[0] != "#"}
+    assert not directives & {"password_file", "acl_file"}
+
+    path = tmp_path / "b" / "data" / "dynamic-security.json"
+    assert broker.hub_password() not in path.read_text()
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+    config = dynsec_file.read(path)
+    hub = config.client("fleethub-hub")
+    assert hub is not None
+    assert dynsec_file.verify(hub, broker.hub_password())
+    assert [r.rolename for r in hub.roles] == ["hub"]
+
+
+def test_prepare_resets_the_hub_password_and_keeps_tablets(tmp_path: Path) -> None:
+    broker = EmbeddedBroker(tmp_path / "b", "127.0.0.1", 12345, "fleethub-hub")
+    broker.set_credentials({"t1": "pw1"})  # not running: written to the file
+    (tmp_path / "b" / "hub.secret").write_text("changed-secret")
+    broker.prepare()
+    config = dynsec_file.read(broker.dynsec_path)
+    hub, t1 = config.client("fleethub-hub"), config.client("t1")
+    assert hub is not None
+    assert dynsec_file.verify(hub, "changed-secret")
+    assert t1 is not None
+    assert dynsec_file.verify(t1, "pw1")
+    assert [c.username for c in config.clients].count("fleethub-hub") == 1
+
+    broker.remove_credentials("t1")
+    after = json.loads(broker.dynsec_path.read_text())
+    assert [c["username"] for c in after["clients"]] == ["fleethub-hub"]
+    assert [r["rolename"] for r in after["roles"]] == ["hub"]

@@ -1,99 +1,180 @@
-"""Mosquitto password hashes and the password file."""
+"""The dynamic-security file (hashes, tablets, the hub) and the $CONTROL command builders."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import stat
 from pathlib import Path
 
 import pytest
 
-from broker.credentials import TABLET_ACL, PasswordFile, hash_password, write_acl
+from broker import dynsec, dynsec_file
+from broker.dynsec_file import DynsecConfig
+from hub.errors import BrokerError, ConfigError, DynsecError
 
 
-def verify(password: str, hashed: str) -> bool:
-    """Mosquitto's check of a ``$7$`` hash, recomputed with hashlib."""
-    empty, kind, iterations, salt_b64, digest_b64 = hashed.split("$")
-    assert (empty, kind) == ("", "7")
-    salt = base64.b64decode(salt_b64, validate=True)
-    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, int(iterations))
-    return base64.b64decode(digest_b64, validate=True) == digest
-
-
-def test_hash_format() -> None:
-    hashed = hash_password("s3cret")
-    _, kind, iterations, salt_b64, digest_b64 = hashed.split("$")
-    assert (kind, iterations) == ("7", "101")
-    assert len(base64.b64decode(salt_b64, validate=True)) == 12
-    assert len(base64.b64decode(digest_b64, validate=True)) == 64
-    assert len(salt_b64) == 16
-    assert len(digest_b64) == 88
+def test_hash_is_the_plugins_pbkdf2() -> None:
+    salt = bytes(range(12))
+    client = dynsec_file.hashed_client("t1", "pw", "tablet:t1", salt=salt)
+    expected = hashlib.pbkdf2_hmac("sha512", b"pw", salt, 101)
+    assert base64.b64decode(client.password) == expected
+    assert client.salt == "AAECAwQFBgcICQoL"
+    assert client.iterations == 101
+    assert [r.rolename for r in client.roles] == ["tablet:t1"]
 
 
 @pytest.mark.parametrize("password", ["s3cret", "", "pässwörd", "with:colon$and$dollar"])
-def test_hash_verifies_with_hashlib(password: str) -> None:
-    hashed = hash_password(password)
-    assert verify(password, hashed)
-    assert not verify(password + "x", hashed)
-
-
-def test_known_salt_gives_a_known_hash() -> None:
-    salt = bytes(range(12))
-    expected = base64.b64encode(hashlib.pbkdf2_hmac("sha512", b"pw", salt, 101)).decode()
-    assert hash_password("pw", salt) == f"$7$101$AAECAwQFBgcICQoL${expected}"
+def test_hash_verifies(password: str) -> None:
+    client = dynsec_file.hashed_client("u", password, "r")
+    assert dynsec_file.verify(client, password)
+    assert not dynsec_file.verify(client, password + "x")
+    assert len(base64.b64decode(client.salt)) == 12
 
 
 def test_salts_are_random() -> None:
-    assert hash_password("pw") != hash_password("pw")
+    a, b = (dynsec_file.hashed_client("u", "pw", "r") for _ in range(2))
+    assert a.salt != b.salt
+    assert a.password != b.password
 
 
-def test_password_file_round_trip(tmp_path: Path) -> None:
-    pwfile = PasswordFile(tmp_path / "mosquitto.passwd")
-    assert pwfile.read() == {}
-
-    pwfile.set_many({"tablet-b": "pw-b", "hub": "pw-hub"})
-    entries = pwfile.read()
-    assert sorted(entries) == ["hub", "tablet-b"]
-    assert verify("pw-b", entries["tablet-b"])
-    lines = pwfile.path.read_text().splitlines()
-    assert [line.split(":", 1)[0] for line in lines] == ["hub", "tablet-b"]  # sorted
-
-    pwfile.set_many({"tablet-a": "pw-a", "tablet-b": "new-b"})
-    entries = pwfile.read()
-    assert sorted(entries) == ["hub", "tablet-a", "tablet-b"]
-    assert verify("new-b", entries["tablet-b"])
-    assert verify("pw-hub", entries["hub"])  # untouched users keep their hash
-
-    assert pwfile.remove("tablet-a") is True
-    assert pwfile.remove("tablet-a") is False
-    assert sorted(pwfile.read()) == ["hub", "tablet-b"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["mosquitto.passwd"]  # no .tmp left
+def test_tablet_role_is_its_literal_subtree() -> None:
+    assert dynsec_file.tablet_role_name("t-1") == "tablet:t-1"
+    acls = {(a.acltype, a.topic, a.allow) for a in dynsec_file.tablet_acls("t-1")}
+    assert acls == {("publishClientSend", "tablets/t-1/#", True),
+                    ("publishClientReceive", "tablets/t-1/#", True),
+                    ("subscribePattern", "tablets/t-1/#", True)}  # fmt: skip
 
 
-def test_password_file_is_not_world_readable(tmp_path: Path) -> None:
-    pwfile = PasswordFile(tmp_path / "passwd")
-    pwfile.set_many({"u": "p"})
-    assert stat.S_IMODE(pwfile.path.stat().st_mode) == 0o640
+@pytest.mark.parametrize("bad", ["", "a/b", "a+", "#", "x\x00"])
+def test_ids_that_would_widen_an_acl_are_refused(bad: str) -> None:
+    with pytest.raises(ConfigError):
+        dynsec_file.tablet_acls(bad)
+    with pytest.raises(ConfigError):
+        dynsec.provision_commands(bad, "pw")
 
 
-def test_password_file_ignores_lines_without_a_colon(tmp_path: Path) -> None:
-    path = tmp_path / "passwd"
-    path.write_text("# comment\n\nu1:$7$x\n")
-    assert PasswordFile(path).read() == {"u1": "$7$x"}
+def test_file_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "dynamic-security.json"
+    config = dynsec_file.read(path)  # missing: an empty config that denies by default
+    assert config.clients == []
+    assert config.roles == []
+    dynsec_file.put_hub(config, "fleethub-hub", "hub-pw")
+    dynsec_file.put_tablets(config, {"t1": "pw1", "t2": "pw2"})
+    dynsec_file.write(path, config)
+
+    raw = json.loads(path.read_text())
+    assert raw["defaultACLAccess"] == {"publishClientSend": False, "publishClientReceive": True,
+                                       "subscribe": False, "unsubscribe": True}  # fmt: skip
+    assert [c["username"] for c in raw["clients"]] == ["fleethub-hub", "t1", "t2"]
+    assert [r["rolename"] for r in raw["roles"]] == ["hub", "tablet:t1", "tablet:t2"]
+    assert set(raw["clients"][1]) == {"username", "textname", "roles", "password", "salt",
+                                      "iterations"}  # fmt: skip
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dynamic-security.json"]
+
+    again = dynsec_file.read(path)
+    dynsec_file.put_tablets(again, {"t1": "new-pw"})  # replace, not duplicate
+    assert dynsec_file.remove_tablet(again, "t2") is True
+    assert dynsec_file.remove_tablet(again, "t2") is False
+    assert [c.username for c in again.clients] == ["fleethub-hub", "t1"]
+    assert [r.rolename for r in again.roles] == ["hub", "tablet:t1"]
+    t1 = again.client("t1")
+    assert t1 is not None
+    assert dynsec_file.verify(t1, "new-pw")
+    hub = again.client("fleethub-hub")
+    assert hub is not None
+    assert dynsec_file.verify(hub, "hub-pw")
 
 
-def test_remove_from_a_missing_file(tmp_path: Path) -> None:
-    pwfile = PasswordFile(tmp_path / "passwd")
-    assert pwfile.remove("nobody") is False
-    assert pwfile.read() == {}
+def test_fields_the_broker_adds_survive_a_rewrite(tmp_path: Path) -> None:
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps({
+        "defaultACLAccess": {"publishClientSend": False, "publishClientReceive": True,
+                             "subscribe": False, "unsubscribe": True},
+        "clients": [{"username": "x", "textdescription": "kept", "clientid": "x-1",
+                     "roles": [{"rolename": "r", "priority": 3}], "password": "cA==",
+                     "salt": "cw==", "iterations": 101}],
+        "groups": [{"groupname": "g", "roles": [], "clients": []}],
+        "roles": [{"rolename": "r", "textname": "kept too", "acls": []}],
+    }))  # fmt: skip
+    config = dynsec_file.read(path)
+    dynsec_file.put_tablets(config, {"t": "pw"})
+    dynsec_file.write(path, config)
+    raw = json.loads(path.read_text())
+    assert raw["clients"][0]["textdescription"] == "kept"
+    assert raw["clients"][0]["clientid"] == "x-1"
+    assert raw["clients"][0]["roles"] == [{"rolename": "r", "priority": 3}]
+    assert raw["groups"] == [{"groupname": "g", "roles": [], "clients": []}]
+    assert raw["roles"][0]["textname"] == "kept too"
 
 
-def test_write_acl(tmp_path: Path) -> None:
-    path = tmp_path / "acl"
-    write_acl(path, "fleethub-hub")
-    text = path.read_text()
-    assert text == TABLET_ACL.format(hub="fleethub-hub")
-    assert "user fleethub-hub\n" in text
-    assert "pattern readwrite tablets/%u/#" in text
-    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+def test_a_file_that_is_not_dynsec_is_a_broker_error(tmp_path: Path) -> None:
+    path = tmp_path / "d.json"
+    path.write_text('{"clients": "nope"}')
+    with pytest.raises(BrokerError, match="not a dynamic-security file"):
+        dynsec_file.read(path)
+
+
+def test_hub_role_grants() -> None:
+    config = DynsecConfig()
+    dynsec_file.put_hub(config, "fleethub-hub", "pw")
+    role = config.role("hub")
+    assert role is not None
+    grants = {(a.acltype, a.topic) for a in role.acls if a.allow}
+    for topic in ("tablets/#", "fleets/#", "agents/#", "$CONTROL/dynamic-security/#"):
+        assert {("publishClientSend", topic), ("publishClientReceive", topic),
+                ("subscribePattern", topic)} <= grants  # fmt: skip
+    assert {("publishClientReceive", "$SYS/#"), ("subscribePattern", "$SYS/#")} <= grants
+    assert ("publishClientSend", "$SYS/#") not in grants
+
+
+def test_provision_replaces_then_creates() -> None:
+    commands = dynsec.provision_commands("t9", "pw9")
+    assert [c["command"] for c in commands] == ["deleteClient", "deleteRole", "createRole",
+                                                 "createClient"]  # fmt: skip
+    assert commands[0]["username"] == "t9"
+    assert commands[1]["rolename"] == "tablet:t9"
+    assert commands[2]["rolename"] == "tablet:t9"
+    assert {(a["acltype"], a["topic"], a["allow"]) for a in commands[2]["acls"]} == {
+        ("publishClientSend", "tablets/t9/#", True),
+        ("publishClientReceive", "tablets/t9/#", True),
+        ("subscribePattern", "tablets/t9/#", True)}  # fmt: skip
+    assert commands[3] == {"command": "createClient", "username": "t9", "password": "pw9",
+                           "textname": "tablet", "roles": [{"rolename": "tablet:t9"}]}  # fmt: skip
+    assert [c["command"] for c in dynsec.revoke_commands("t9")] == ["deleteClient", "deleteRole"]
+
+
+def _answers(request: dynsec.Request, *errors: str | None) -> bytes:
+    sent = json.loads(request.payload())["commands"]
+    responses = [{"command": c["command"], "correlationData": c["correlationData"],
+                  **({"error": e} if e else {})}
+                 for c, e in zip(sent, errors, strict=True)]  # fmt: skip
+    return json.dumps({"responses": responses}).encode()
+
+
+def test_request_ignores_expected_not_found_and_reports_real_failures() -> None:
+    request = dynsec.Request(dynsec.provision_commands("t1", "pw"))
+    other = dynsec.Request(dynsec.revoke_commands("t1"))
+    request.take(_answers(other, None, None))  # someone else's answers: ignored
+    request.take(b"not json")
+    assert not request.done
+    request.take(_answers(request, "Client not found", "Role not found", None, None))
+    assert request.done
+    request.check()  # "not found" on the delete steps is the normal first provisioning
+
+    failing = dynsec.Request(dynsec.provision_commands("t2", "pw"))
+    failing.take(_answers(failing, None, None, "Role already exists", "Role not found"))
+    with pytest.raises(DynsecError) as excinfo:
+        failing.check()
+    message = str(excinfo.value)
+    assert "createRole tablet:t2: Role already exists" in message
+    assert "createClient t2: Role not found" in message
+    assert "deleteClient" not in message
+
+
+def test_a_missing_answer_is_a_failure() -> None:
+    request = dynsec.Request(dynsec.revoke_commands("t1"))
+    with pytest.raises(DynsecError, match="deleteClient t1: no answer"):
+        request.check()

@@ -1,0 +1,298 @@
+"""Per-tablet broker credentials over Mosquitto's dynamic-security plugin, at runtime.
+
+Each tablet is a dynsec client (username = tablet id) with one role, ``tablet:{id}``, that
+may publish, receive and subscribe ``tablets/{id}/#`` and nothing else. Commands go to
+``$CONTROL/dynamic-security/v1`` as the hub user; the plugin answers on ``…/response``
+with the ``correlationData`` we sent, which is how answers are matched.
+
+Every command makes the plugin rewrite its whole JSON file, so this is for a few tablets
+at a time (pairing, ``fleethub tablet add``, tests). Bulk credentials are written to the
+file before the broker starts (:mod:`broker.dynsec_file`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiomqtt
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from broker.dynsec_file import tablet_acls, tablet_role_name
+from config.settings import MqttTarget
+from hub.errors import BrokerError, DynsecError
+
+CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
+RESPONSE_TOPIC = f"{CONTROL_TOPIC}/response"
+# Deleting what is not there is the expected first step of an idempotent "replace".
+_ABSENT = {"deleteClient": "Client not found", "deleteRole": "Role not found"}
+# Commands per message: one provisioning is four commands.
+CHUNK_TABLETS = 50
+
+Command = dict[str, Any]
+
+
+# --- Commands ---------------------------------------------------------------------------
+
+
+def revoke_commands(tablet_id: str) -> list[Command]:
+    """Delete the client (the plugin disconnects it at once) and its role."""
+    return [{"command": "deleteClient", "username": tablet_id},
+            {"command": "deleteRole", "rolename": tablet_role_name(tablet_id)}]  # fmt: skip
+
+
+def provision_commands(tablet_id: str, password: str) -> list[Command]:
+    """Replace whatever the tablet had: delete, then create its role and its client."""
+    role = tablet_role_name(tablet_id)
+    acls = [acl.model_dump() for acl in tablet_acls(tablet_id)]
+    return [*revoke_commands(tablet_id),
+            {"command": "createRole", "rolename": role, "acls": acls},
+            {"command": "createClient", "username": tablet_id, "password": password,
+             "textname": "tablet", "roles": [{"rolename": role}]}]  # fmt: skip
+
+
+@dataclass
+class Request:
+    """One message of commands, each tagged with a correlationData; collects the answers."""
+
+    commands: list[Command]
+    tag: str = field(default_factory=lambda: uuid.uuid4().hex)
+    answers: dict[str, Command] = field(default_factory=dict)
+
+    def _key(self, index: int) -> str:
+        return f"{self.tag}:{index}"
+
+    def payload(self) -> bytes:
+        tagged = [{**c, "correlationData": self._key(i)} for i, c in enumerate(self.commands)]
+        return json.dumps({"commands": tagged}).encode()
+
+    def take(self, payload: bytes) -> None:
+        """Keep the answers of this request from a response message (others are ignored)."""
+        try:
+            responses = json.loads(payload)["responses"]
+        except (ValueError, KeyError, TypeError):
+            return
+        for response in responses if isinstance(responses, list) else []:
+            if isinstance(response, dict) and str(response.get("correlationData", "")
+                                                   ).startswith(f"{self.tag}:"):  # fmt: skip
+                self.answers[response["correlationData"]] = response
+
+    @property
+    def done(self) -> bool:
+        return len(self.answers) == len(self.commands)
+
+    def failures(self) -> list[str]:
+        failed = []
+        for i, command in enumerate(self.commands):
+            answer = self.answers.get(self._key(i))
+            if answer is None:
+                failed.append(f"{_describe(command)}: no answer")
+                continue
+            error = answer.get("error")
+            if error and _ABSENT.get(command["command"]) != error:
+                failed.append(f"{_describe(command)}: {error}")
+        return failed
+
+    def check(self) -> None:
+        failed = self.failures()
+        if failed:
+            raise DynsecError("dynamic-security commands failed: " + "; ".join(failed))
+
+
+def _describe(command: Command) -> str:
+    subject = command.get("username") or command.get("rolename") or ""
+    return f"{command['command']} {subject}".strip()
+
+
+def _chunks(users: dict[str, str]) -> Iterator[list[Command]]:
+    items = list(users.items())
+    for i in range(0, len(items), CHUNK_TABLETS):
+        yield [c for tablet_id, pw in items[i : i + CHUNK_TABLETS]
+               for c in provision_commands(tablet_id, pw)]  # fmt: skip
+
+
+def _timed_out(request: Request, target: MqttTarget, timeout: float) -> DynsecError:
+    missing = len(request.commands) - len(request.answers)
+    return DynsecError(f"no answer to {missing} dynamic-security command(s) within {timeout:g} s "
+                       f"from {target.host}:{target.port}: is the plugin loaded, and may "
+                       f"{target.username!r} use $CONTROL/dynamic-security/#?")  # fmt: skip
+
+
+def _client_id() -> str:
+    return f"fleethub-dynsec-{uuid.uuid4().hex[:12]}"
+
+
+# --- Async runner (aiomqtt), for the web app ------------------------------------------
+
+
+async def provision_tablet(target: MqttTarget, tablet_id: str, password: str,
+                           timeout: float = 10.0) -> None:  # fmt: skip
+    """Create or replace a tablet's broker credentials; a connected session is kicked."""
+    await run_async(target, [provision_commands(tablet_id, password)], timeout)
+
+
+async def revoke_tablet(target: MqttTarget, tablet_id: str, timeout: float = 10.0) -> None:
+    """Remove a tablet's credentials: it is disconnected now and cannot log in again."""
+    await run_async(target, [revoke_commands(tablet_id)], timeout)
+
+
+async def run_async(target: MqttTarget, batches: list[list[Command]], timeout: float) -> None:
+    """Send each batch as one message over one connection and check every answer."""
+    try:
+        async with aiomqtt.Client(target.host, target.port, username=target.username,
+                                  password=target.password, identifier=_client_id(),
+                                  timeout=timeout) as client:  # fmt: skip
+            granted = await client.subscribe(RESPONSE_TOPIC, qos=1, timeout=timeout)
+            _check_granted(list(granted), target)
+            for commands in batches:
+                request = Request(commands)
+                await client.publish(CONTROL_TOPIC, request.payload(), qos=1, timeout=timeout)
+                try:
+                    async with asyncio.timeout(timeout):
+                        async for message in client.messages:
+                            request.take(_as_bytes(message.payload))
+                            if request.done:
+                                break
+                except TimeoutError as exc:
+                    raise _timed_out(request, target, timeout) from exc
+                request.check()
+    except aiomqtt.MqttError as exc:
+        raise BrokerError(f"dynamic-security: broker {target.host}:{target.port}: {exc}") from exc
+
+
+def _as_bytes(payload: object) -> bytes:
+    if isinstance(payload, bytes | bytearray):
+        return bytes(payload)
+    return str(payload).encode()
+
+
+def _check_granted(granted: list[Any], target: MqttTarget) -> None:
+    """SUBACK: 0x80 (v3.1.1) or a failure reason code means the hub may not read answers."""
+    for code in granted:
+        failed = code.is_failure if isinstance(code, ReasonCode) else int(code) >= 0x80
+        if failed:
+            raise DynsecError(f"{target.username!r} may not subscribe to {RESPONSE_TOPIC}")
+
+
+# --- Sync runner (paho-mqtt), for the CLI, the embedded broker and tests ----------------
+
+
+def provision_tablets_sync(target: MqttTarget, users: dict[str, str],
+                           timeout: float = 10.0) -> None:  # fmt: skip
+    """Create or replace several tablets' credentials, in messages of ``CHUNK_TABLETS``."""
+    if users:
+        run_sync(target, list(_chunks(users)), timeout)
+
+
+def revoke_tablet_sync(target: MqttTarget, tablet_id: str, timeout: float = 10.0) -> None:
+    run_sync(target, [revoke_commands(tablet_id)], timeout)
+
+
+class _PahoSession:
+    """A paho client driven by ``loop()`` in the caller's thread: no background thread."""
+
+    def __init__(self, target: MqttTarget, timeout: float) -> None:
+        self.target, self.timeout = target, timeout
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=_client_id())
+        self.client.username_pw_set(target.username, target.password)
+        self.client.connect_timeout = timeout
+        self.connected: ReasonCode | None = None
+        self.granted: list[ReasonCode] | None = None
+        self.published: set[int] = set()
+        self.messages: list[bytes] = []
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_publish = self._on_publish
+        self.client.on_message = self._on_message
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
+                    properties: Any) -> None:  # fmt: skip
+        self.connected = reason
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int,
+                      reasons: list[ReasonCode], properties: Any) -> None:  # fmt: skip
+        self.granted = reasons
+
+    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode,
+                    properties: Any) -> None:  # fmt: skip
+        self.published.add(mid)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        self.messages.append(bytes(msg.payload))
+
+    def until(self, done: Any, what: str) -> None:
+        deadline = time.monotonic() + self.timeout
+        while not done():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(what)
+            rc = self.client.loop(min(left, 0.1))
+            if rc != mqtt.MQTT_ERR_SUCCESS:
+                raise BrokerError(f"dynamic-security: connection to {self.target.host}:"
+                                  f"{self.target.port} lost while waiting for {what} "
+                                  f"({mqtt.error_string(rc)})")  # fmt: skip
+
+    def open(self) -> None:
+        try:
+            self.client.connect(self.target.host, self.target.port, keepalive=30)
+        except OSError as exc:
+            raise BrokerError(f"dynamic-security: cannot reach broker {self.target.host}:"
+                              f"{self.target.port}: {exc}") from exc  # fmt: skip
+        try:
+            self.until(lambda: self.connected is not None, "CONNACK")
+        except TimeoutError as exc:
+            raise BrokerError(f"dynamic-security: no CONNACK from {self.target.host}:"
+                              f"{self.target.port} within {self.timeout:g} s") from exc  # fmt: skip
+        if self.connected is not None and self.connected.is_failure:
+            raise BrokerError(f"dynamic-security: broker refused {self.target.username!r}: "
+                              f"{self.connected}")  # fmt: skip
+        self.client.subscribe(RESPONSE_TOPIC, qos=1)
+        try:
+            self.until(lambda: self.granted is not None, "SUBACK")
+        except TimeoutError as exc:
+            raise DynsecError(f"dynamic-security: no SUBACK within {self.timeout:g} s") from exc
+        _check_granted(self.granted or [], self.target)
+
+    def run(self, request: Request) -> None:
+        self.client.publish(CONTROL_TOPIC, request.payload(), qos=1)
+
+        def answered() -> bool:
+            while self.messages:
+                request.take(self.messages.pop(0))
+            return request.done
+
+        try:
+            self.until(answered, "answers")
+        except TimeoutError as exc:
+            raise _timed_out(request, self.target, self.timeout) from exc
+        request.check()
+
+    def close(self) -> None:
+        """Send DISCONNECT and let paho close its socket; close it ourselves if it does not."""
+        if self.client.socket() is None:
+            return
+        self.client.disconnect()
+        deadline = time.monotonic() + 1.0
+        while self.client.socket() is not None and time.monotonic() < deadline:
+            self.client.loop(0.05)
+        sock = self.client.socket()
+        if sock is not None:
+            sock.close()
+
+
+def run_sync(target: MqttTarget, batches: list[list[Command]], timeout: float) -> None:
+    """Send each batch as one message over one connection and check every answer."""
+    session = _PahoSession(target, timeout)
+    try:
+        session.open()
+        for commands in batches:
+            session.run(Request(commands))
+    finally:
+        session.close()

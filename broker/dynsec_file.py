@@ -1,0 +1,183 @@
+"""The dynamic-security plugin's JSON file, written by fleethub while the broker is stopped.
+
+A running Mosquitto owns the file (every ``$CONTROL`` command rewrites it whole), so
+fleethub edits it only before the broker starts: the hub user on every start, and
+tablets in bulk (demo seeds, benchmarks). At runtime, use :mod:`broker.dynsec`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.errors import BrokerError, ConfigError
+
+# What `mosquitto_ctrl dynsec init` writes: PBKDF2-HMAC-SHA512, 12-byte salt, 101 rounds.
+ITERATIONS = 101
+SALT_BYTES = 12
+HUB_ROLE = "hub"
+# Characters that would turn a tablet id into a wildcard or another subtree in an ACL topic.
+_FORBIDDEN = frozenset("/+#\x00")
+# Publish, receive and subscribe: what "read and write this subtree" is in dynsec terms.
+READ_WRITE = ("publishClientSend", "publishClientReceive", "subscribePattern")
+
+
+class _Entry(BaseModel):
+    # Fields the broker adds (textDescription, clientid, groups, ...) survive a rewrite.
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class Acl(_Entry):
+    acltype: str
+    topic: str
+    priority: int = 0
+    allow: bool = True
+
+
+class RoleRef(_Entry):
+    rolename: str
+
+
+class Role(_Entry):
+    rolename: str
+    acls: list[Acl] = []
+
+
+class Client(_Entry):
+    username: str
+    textname: str | None = None  # the plugin reads "textname" (mosquitto_ctrl writes "textName")
+    roles: list[RoleRef] = []
+    password: str
+    salt: str
+    iterations: int = ITERATIONS
+
+
+class DefaultAccess(_Entry):
+    publish_client_send: bool = Field(default=False, alias="publishClientSend")
+    publish_client_receive: bool = Field(default=True, alias="publishClientReceive")
+    subscribe: bool = False
+    unsubscribe: bool = True
+
+
+class DynsecConfig(_Entry):
+    """The whole file. Lists, as the plugin writes them; edits go through the helpers below."""
+
+    default_acl_access: DefaultAccess = Field(default_factory=DefaultAccess,
+                                              alias="defaultACLAccess")  # fmt: skip
+    clients: list[Client] = []
+    groups: list[dict[str, Any]] = []
+    roles: list[Role] = []
+
+    def put(self, clients: list[Client], roles: list[Role]) -> None:
+        """Add or replace clients (by username) and roles (by rolename)."""
+        new_clients = {c.username for c in clients}
+        new_roles = {r.rolename for r in roles}
+        self.clients = [c for c in self.clients if c.username not in new_clients] + clients
+        self.roles = [r for r in self.roles if r.rolename not in new_roles] + roles
+
+    def remove(self, usernames: set[str], rolenames: set[str]) -> None:
+        self.clients = [c for c in self.clients if c.username not in usernames]
+        self.roles = [r for r in self.roles if r.rolename not in rolenames]
+
+    def client(self, username: str) -> Client | None:
+        return next((c for c in self.clients if c.username == username), None)
+
+    def role(self, rolename: str) -> Role | None:
+        return next((r for r in self.roles if r.rolename == rolename), None)
+
+
+def check_tablet_id(tablet_id: str) -> str:
+    if not tablet_id or _FORBIDDEN & set(tablet_id):
+        raise ConfigError(f"tablet id {tablet_id!r} cannot be a broker user "
+                          "(empty, or contains / + # or NUL)")  # fmt: skip
+    return tablet_id
+
+
+def tablet_role_name(tablet_id: str) -> str:
+    return f"tablet:{check_tablet_id(tablet_id)}"
+
+
+def tablet_acls(tablet_id: str) -> list[Acl]:
+    """Its own subtree, literally: ``%u`` substitution does not work in 2.0.11 role ACLs."""
+    topic = f"tablets/{check_tablet_id(tablet_id)}/#"
+    return [Acl(acltype=kind, topic=topic) for kind in READ_WRITE]
+
+
+def hub_acls() -> list[Acl]:
+    topics = ("tablets/#", "fleets/#", "agents/#", "$CONTROL/dynamic-security/#")
+    acls = [Acl(acltype=kind, topic=topic) for topic in topics for kind in READ_WRITE]
+    acls += [Acl(acltype=kind, topic="$SYS/#")
+             for kind in ("publishClientReceive", "subscribePattern")]  # fmt: skip
+    return acls
+
+
+def hashed_client(username: str, password: str, rolename: str, salt: bytes | None = None,
+                  textname: str | None = None) -> Client:  # fmt: skip
+    salt = salt or secrets.token_bytes(SALT_BYTES)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, ITERATIONS)
+    return Client(username=username, textname=textname, roles=[RoleRef(rolename=rolename)],
+                  password=base64.b64encode(digest).decode(),
+                  salt=base64.b64encode(salt).decode(), iterations=ITERATIONS)  # fmt: skip
+
+
+def verify(client: Client, password: str) -> bool:
+    """The plugin's password check, recomputed with hashlib."""
+    salt = base64.b64decode(client.salt, validate=True)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, client.iterations)
+    return secrets.compare_digest(digest, base64.b64decode(client.password, validate=True))
+
+
+def put_tablets(config: DynsecConfig, users: dict[str, str]) -> None:
+    clients = [hashed_client(t, pw, tablet_role_name(t), textname="tablet")
+               for t, pw in users.items()]  # fmt: skip
+    roles = [Role(rolename=tablet_role_name(t), acls=tablet_acls(t)) for t in users]
+    config.put(clients, roles)
+
+
+def remove_tablet(config: DynsecConfig, tablet_id: str) -> bool:
+    found = config.client(tablet_id) is not None
+    config.remove({tablet_id}, {tablet_role_name(tablet_id)})
+    return found
+
+
+def put_hub(config: DynsecConfig, username: str, password: str) -> None:
+    """The hub user with a fresh hash (a changed secret applies) and the canonical hub role."""
+    config.put([hashed_client(username, password, HUB_ROLE, textname="fleethub hub")],
+               [Role(rolename=HUB_ROLE, acls=hub_acls())])  # fmt: skip
+
+
+def read(path: Path) -> DynsecConfig:
+    if not path.exists():
+        return DynsecConfig()
+    try:
+        return DynsecConfig.model_validate_json(path.read_bytes())
+    except ValueError as exc:
+        raise BrokerError(f"{path} is not a dynamic-security file: {exc}") from exc
+
+
+def write(path: Path, config: DynsecConfig) -> None:
+    """Atomically, mode 0600, owned by the ``mosquitto`` user when written as root."""
+    tmp = path.with_name(path.name + ".fleethub-tmp")
+    tmp.write_text(config.model_dump_json(by_alias=True, exclude_none=True, indent=1))
+    os.chmod(tmp, 0o600)
+    _give_to_mosquitto(tmp)
+    tmp.replace(path)
+
+
+def _give_to_mosquitto(path: Path) -> None:
+    """Mosquitto started as root drops to its own user, and must read and replace the file."""
+    if os.geteuid() != 0:
+        return
+    import pwd  # POSIX only, and only needed as root
+
+    try:
+        entry = pwd.getpwnam("mosquitto")
+    except KeyError:
+        return
+    os.chown(path, entry.pw_uid, entry.pw_gid)
