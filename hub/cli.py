@@ -165,15 +165,22 @@ def playlist_push(
     emergency: Annotated[bool, typer.Option("--emergency", help="Override schedules.")] = False,
     expires: Annotated[str | None, typer.Option(help="Revert after this long.")] = None,
     reason: Annotated[str | None, typer.Option(help="Why (kept in the audit log).")] = None,
+    days: Annotated[str | None, typer.Option(
+        "--days", help="Only on these ISO weekdays, fleet local time (1-5, 1,3,6-7).")] = None,
+    between: Annotated[str | None, typer.Option(
+        "--between", help="Only between these fleet local times (06:00-10:00; "
+        "22:00-02:00 runs overnight).")] = None,
 ) -> None:
     """Assign a playlist; prints its etag and how many tablets it targets."""
     settings = _settings()
     target = playlists.Target.parse(to)
+    daypart = playlists.Daypart.parse(days, between)
     parsed = _read_items(items)
     with database_url(settings) as url, db.connect(url) as conn:
         result = playlists.push(
             conn, target, parsed, emergency=emergency, expires_s=_duration(expires),
             reason=reason, actor=ACTOR, refresh_s=settings.playlist_refresh_interval_s,
+            daypart=daypart,
         )  # fmt: skip
     console.print(f"etag {result.etag}")
     console.print(f"targeted {result.targeted} tablet(s)")

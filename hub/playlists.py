@@ -5,6 +5,13 @@ and a validity window. For each tablet the winner is the active assignment with
 the highest priority (emergency over normal), then the most specific target,
 then the newest. A tablet whose assignments all expired gets an empty manifest
 so an expired emergency never keeps playing.
+
+A normal assignment may also have a daypart (:mod:`hub.dayparts`: weekdays and a
+local time window, read in the timezone of the tablet's fleet). Outside its window
+it does not compete, so the next assignment wins (or the empty manifest). The
+manifest itself does not carry the daypart: the hub republishes at every window
+edge, because :func:`next_expiry` returns the next edge as well as the next
+``valid_from``/``valid_until``.
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from hub.audit import record
+from hub.dayparts import ALWAYS
+from hub.dayparts import Daypart as Daypart  # re-exported: push() callers build dayparts
 from hub.errors import ConfigError
 from hub.manifest import EMPTY_PLAYLIST_ID, Manifest, Priority, items_id, normalise
 from hub.payloads import PlaylistItem
@@ -35,11 +44,51 @@ JOIN playlist_assignments a
 JOIN fleets f ON f.fleet_id = t.fleet_id AND f.tenant_id = a.tenant_id
 JOIN playlists p ON p.playlist_id = a.playlist_id
 WHERE t.revoked_at IS NULL AND (%(ids)s::text[] IS NULL OR t.tablet_id = ANY(%(ids)s))
+  AND (   (a.daypart_days IS NULL AND a.daypart_start IS NULL)
+       OR fleethub_daypart_active(a.daypart_days, a.daypart_start, a.daypart_end, f.timezone,
+                                  %(now)s))
 ORDER BY t.tablet_id,
          (a.priority = 'emergency') DESC,
          CASE a.target_kind WHEN 'tablet' THEN 3 WHEN 'car' THEN 2 WHEN 'fleet' THEN 1 ELSE 0 END
              DESC,
          a.created_at DESC, a.assignment_id DESC
+"""
+
+DAYPART_LOOKAHEAD = timedelta(days=8)
+
+# The next change of any live assignment: its start, its expiry, or an edge of its daypart
+# in the timezone of each fleet it reaches (an 'all' assignment reaches every fleet of its
+# tenant; a car or tablet the fleet of its tablets).
+NEXT_CHANGE = """
+WITH live AS (
+    SELECT * FROM playlist_assignments
+    WHERE revoked_at IS NULL AND (valid_until IS NULL OR valid_until > now())
+), dayparted AS (
+    SELECT DISTINCT a.daypart_days, a.daypart_start, a.daypart_end, a.valid_from,
+           a.valid_until, f.timezone
+    FROM live a
+    JOIN fleets f ON f.tenant_id = a.tenant_id
+    WHERE (a.daypart_days IS NOT NULL OR a.daypart_start IS NOT NULL)
+      AND (   a.target_kind = 'all'
+           OR (a.target_kind = 'fleet' AND a.target_id = f.fleet_id)
+           OR (a.target_kind = 'tablet' AND EXISTS (
+                   SELECT 1 FROM tablets t WHERE t.tablet_id = a.target_id
+                                             AND t.fleet_id = f.fleet_id))
+           OR (a.target_kind = 'car' AND EXISTS (
+                   SELECT 1 FROM tablets t WHERE t.car_id = a.target_id
+                                             AND t.fleet_id = f.fleet_id)))
+)
+SELECT min(at) FROM (
+    SELECT valid_until AS at FROM live
+    UNION ALL SELECT valid_from FROM live
+    UNION ALL SELECT e.at
+    FROM dayparted d
+    CROSS JOIN LATERAL fleethub_daypart_edges(
+        d.daypart_days, d.daypart_start, d.daypart_end, d.timezone,
+        greatest(now(), d.valid_from), now() + %(lookahead)s) AS e(at)
+    WHERE d.valid_until IS NULL OR e.at < d.valid_until
+) s
+WHERE at > now()
 """
 
 ITEMS = """
@@ -121,8 +170,12 @@ def push(
     now: datetime | None = None,
     tenant_id: str = "default",
     name: str | None = None,
+    daypart: Daypart = ALWAYS,
 ) -> PushResult:
-    """Store a playlist assignment (desired state) and wake the hub with ``NOTIFY``."""
+    """Store a playlist assignment (desired state) and wake the hub with ``NOTIFY``.
+
+    ``daypart``: when a normal assignment competes (fleet local time; default: always).
+    """
     if not items:
         raise ConfigError("a playlist needs at least one item")
     now = now or datetime.now(UTC)
@@ -132,6 +185,7 @@ def push(
         raise ConfigError("item positions must be unique")
     playlist_id = items_id(items)
     priority: Priority = "emergency" if emergency else "normal"
+    daypart.check_priority(priority)
     valid_until = now + timedelta(seconds=expires_s) if expires_s else None
     with conn.transaction():
         targeted = _count(conn, tenant_id, target)
@@ -144,10 +198,11 @@ def push(
             cur.executemany(INSERT_ITEM, item_rows(playlist_id, items))
         row = conn.execute(
             "INSERT INTO playlist_assignments (tenant_id, playlist_id, target_kind, target_id,"
-            " priority, valid_from, valid_until, reason, created_by)"
-            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING assignment_id",
+            " priority, valid_from, valid_until, reason, created_by, daypart_days,"
+            " daypart_start, daypart_end)"
+            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING assignment_id",
             (tenant_id, playlist_id, target.kind, target.id, priority, now, valid_until, reason,
-             actor),
+             actor, daypart.day_list, daypart.start, daypart.end),
         ).fetchone()
         assert row is not None
         assignment_id = int(str(row[0]))
@@ -159,7 +214,7 @@ def push(
                 "assignment_id": assignment_id, "playlist_id": playlist_id,
                 "etag": manifest.etag, "priority": priority, "reason": reason,
                 "valid_until": valid_until.isoformat() if valid_until else None,
-                "targeted": targeted})  # fmt: skip
+                "targeted": targeted, "daypart": daypart.details()})  # fmt: skip
         conn.execute("SELECT pg_notify('fleethub_playlists', %s)", (str(assignment_id),))
     return PushResult(manifest.etag, playlist_id, targeted, assignment_id)
 
@@ -203,13 +258,12 @@ async def resolve(
 
 
 async def next_expiry(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> datetime | None:
-    """When the next active assignment expires or starts (the reconciler sleeps until then)."""
-    cur = await conn.execute(
-        "SELECT min(t) FROM ("
-        " SELECT valid_until AS t FROM playlist_assignments"
-        "  WHERE revoked_at IS NULL AND valid_until > now()"
-        " UNION ALL SELECT valid_from FROM playlist_assignments"
-        "  WHERE revoked_at IS NULL AND valid_from > now()) s"
-    )
+    """When the next assignment expires or starts, or a daypart window opens or closes.
+
+    The reconciler sleeps until then. Window edges are looked for in the coming
+    ``DAYPART_LOOKAHEAD`` only, in the timezone of every fleet the assignment reaches
+    (the reconciler asks again when it wakes).
+    """
+    cur = await conn.execute(NEXT_CHANGE, {"lookahead": DAYPART_LOOKAHEAD})
     row = await cur.fetchone()
     return row[0] if row and isinstance(row[0], datetime) else None

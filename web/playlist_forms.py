@@ -7,12 +7,14 @@ checked before the body is parsed; see :func:`web.routes.playlists.limited_form`
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import FormData
 
+from hub.dayparts import ALWAYS, Daypart, parse_time
+from hub.errors import ConfigError
 from hub.manifest import Priority
 from hub.payloads import PlaylistItem
 from hub.playlists import Target
@@ -133,6 +135,8 @@ class AssignForm(BaseModel):
     valid_from: Annotated[str, Field(max_length=40)] = ""
     valid_until: Annotated[str, Field(max_length=40)] = ""
     reason: Annotated[str, Field(max_length=500)] = ""
+    daypart_start: Annotated[str, Field(max_length=8)] = ""
+    daypart_end: Annotated[str, Field(max_length=8)] = ""
 
 
 ASSIGN_HINTS = {
@@ -142,6 +146,8 @@ ASSIGN_HINTS = {
     "valid_from": "Valid from is a date and time.",
     "valid_until": "Valid until is a date and time.",
     "reason": "The reason is at most 500 characters.",
+    "daypart_start": "The start time is a time of day (HH:MM).",
+    "daypart_end": "The end time is a time of day (HH:MM).",
 }
 
 
@@ -152,11 +158,17 @@ class AssignRequest:
     valid_from: datetime
     valid_until: datetime | None
     reason: str | None
+    daypart: Daypart = ALWAYS
 
 
 def form_values(form: FormData) -> dict[str, str]:
-    """The form's text fields (to fill the form in again after an error)."""
-    return {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    """The form's text fields (to fill the form in again after an error).
+
+    The day checkboxes (several ``days`` values) come back as one comma-separated value.
+    """
+    values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+    values["days"] = ",".join(_texts(form, "days"))
+    return values
 
 
 def read_assignment(form: FormData, now: datetime) -> AssignRequest:
@@ -173,11 +185,70 @@ def read_assignment(form: FormData, now: datetime) -> AssignRequest:
         target = Target(fields.target_kind, fields.target_id)
     valid_from = _when(fields.valid_from, "Valid from") or now
     valid_until = _when(fields.valid_until, "Valid until")
-    if valid_until is not None and valid_until <= now:
+    daypart = read_daypart(_texts(form, "days"), fields.daypart_start, fields.daypart_end)
+    return _request(AssignRequest(target, fields.priority, valid_from, valid_until,
+                                  fields.reason or None, daypart), now)  # fmt: skip
+
+
+def _request(wanted: AssignRequest, now: datetime) -> AssignRequest:
+    """The checks the form and the JSON API share."""
+    if wanted.valid_until is not None and wanted.valid_until <= now:
         raise FormError("Valid until is already past.")
-    if valid_until is not None and valid_until <= valid_from:
+    if wanted.valid_until is not None and wanted.valid_until <= wanted.valid_from:
         raise FormError("Valid until must be after valid from.")
-    return AssignRequest(target, fields.priority, valid_from, valid_until, fields.reason or None)
+    if wanted.priority == "emergency" and not wanted.daypart.always:
+        raise FormError("An emergency assignment cannot have days or times: it plays around "
+                        "the clock until it expires. Clear them, or choose normal priority.")
+    return wanted
+
+
+class AssignmentIn(BaseModel):
+    """An assignment as the JSON API takes it (times of day are the fleet's local time)."""
+
+    model_config = ConfigDict(extra="forbid")
+    target: Annotated[str, Field(max_length=140, description="tablet:ID, car:ID, fleet:ID or all")]
+    priority: Literal["normal", "emergency"] = "normal"
+    valid_from: AwareDatetime | None = Field(None, description="null: now")
+    valid_until: AwareDatetime | None = Field(None, description="null: until revoked")
+    reason: Annotated[str | None, Field(max_length=500)] = None
+    daypart_days: Annotated[
+        list[Annotated[int, Field(ge=1, le=7)]] | None,
+        Field(min_length=1, max_length=7,
+              description="ISO weekdays (1 = Monday); null: every day"),
+    ] = None
+    daypart_start: time | None = Field(None, description="fleet local time; null: all day")
+    daypart_end: time | None = Field(
+        None, description="fleet local time; before the start: runs overnight")
+
+
+def api_assignment(body: AssignmentIn, now: datetime) -> AssignRequest:
+    if any(t is not None and t.tzinfo is not None for t in (body.daypart_start, body.daypart_end)):
+        raise FormError("Daypart times are the fleet's local time: give them without an offset.")
+    try:
+        target = Target.parse(body.target)
+        daypart = Daypart.of(body.daypart_days, body.daypart_start, body.daypart_end)
+    except ConfigError as exc:
+        raise FormError(str(exc)) from None
+    return _request(AssignRequest(target, body.priority, body.valid_from or now,
+                                  body.valid_until, body.reason or None, daypart), now)
+
+
+def read_daypart(days: list[str], start: str, end: str) -> Daypart:
+    """The day checkboxes (ISO weekdays; none ticked: every day) and start/end times."""
+    try:
+        picked = sorted({int(d) for d in days})
+    except ValueError:
+        raise FormError("Days are ISO weekdays: 1 (Monday) to 7 (Sunday).") from None
+    if start and not end:
+        raise FormError("Give an end time too (or clear the start time for all day).")
+    if end and not start:
+        raise FormError("Give a start time too (or clear the end time for all day).")
+    try:
+        start_at = parse_time(start, "start") if start else None
+        end_at = parse_time(end, "end") if end else None
+        return Daypart.of(picked or None, start_at, end_at)
+    except ConfigError as exc:
+        raise FormError(str(exc)) from None
 
 
 def _when(text: str, label: str) -> datetime | None:

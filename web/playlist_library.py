@@ -9,7 +9,7 @@ in one transaction and wakes the hub with ``NOTIFY fleethub_playlists``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 import psycopg
@@ -17,6 +17,7 @@ from psycopg.rows import class_row
 from psycopg_pool import AsyncConnectionPool
 
 from hub.audit import record_async
+from hub.dayparts import Daypart
 from hub.manifest import items_id, normalise
 from hub.payloads import PlaylistItem
 from hub.playlists import INSERT_ITEM, INSERT_PLAYLIST, INSERT_TENANT_PLAYLIST, Target, item_rows
@@ -54,10 +55,18 @@ class Assignment:
     reason: str | None
     created_by: str
     created_at: datetime
+    daypart_days: list[int] | None = None
+    daypart_start: time | None = None
+    daypart_end: time | None = None
 
     @property
     def target(self) -> str:
         return str(Target(self.target_kind, self.target_id))
+
+    @property
+    def daypart(self) -> Daypart:
+        return Daypart(None if self.daypart_days is None else tuple(self.daypart_days),
+                       self.daypart_start, self.daypart_end)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +94,13 @@ ORDER BY tp.created_at DESC, tp.playlist_id
 
 ASSIGNMENTS = f"""
 SELECT a.assignment_id, a.playlist_id, tp.name AS playlist_name, a.target_kind, a.target_id,
-       a.priority, a.valid_from, a.valid_until, a.reason, a.created_by, a.created_at
+       a.priority, a.valid_from, a.valid_until, a.reason, a.created_by, a.created_at,
+       a.daypart_days::int[] AS daypart_days, a.daypart_start, a.daypart_end
 FROM playlist_assignments a
 LEFT JOIN tenant_playlists tp ON tp.tenant_id = a.tenant_id AND tp.playlist_id = a.playlist_id
 WHERE a.tenant_id = %(tenant)s AND {ACTIVE}
   AND (%(playlist)s::text IS NULL OR a.playlist_id = %(playlist)s)
+  AND (%(assignment)s::bigint IS NULL OR a.assignment_id = %(assignment)s)
 ORDER BY (a.priority = 'emergency') DESC, a.valid_from, a.assignment_id
 """  # noqa: S608 - constant fragments only
 
@@ -114,8 +125,9 @@ LIMIT 1
 
 INSERT_ASSIGNMENT = """
 INSERT INTO playlist_assignments (tenant_id, playlist_id, target_kind, target_id, priority,
-                                  valid_from, valid_until, reason, created_by)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING assignment_id
+                                  valid_from, valid_until, reason, created_by, daypart_days,
+                                  daypart_start, daypart_end)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING assignment_id
 """
 
 REVOKE = """
@@ -124,7 +136,8 @@ WITH r AS (
     WHERE assignment_id = %(id)s AND tenant_id = %(tenant)s AND revoked_at IS NULL
     RETURNING *)
 SELECT r.assignment_id, r.playlist_id, tp.name AS playlist_name, r.target_kind, r.target_id,
-       r.priority, r.valid_from, r.valid_until, r.reason, r.created_by, r.created_at
+       r.priority, r.valid_from, r.valid_until, r.reason, r.created_by, r.created_at,
+       r.daypart_days::int[] AS daypart_days, r.daypart_start, r.daypart_end
 FROM r
 LEFT JOIN tenant_playlists tp ON tp.tenant_id = r.tenant_id AND tp.playlist_id = r.playlist_id
 """
@@ -133,7 +146,7 @@ REVOKE_ALL = f"""
 UPDATE playlist_assignments a SET revoked_at = now()
 WHERE a.tenant_id = %s AND a.playlist_id = %s AND {ACTIVE}
 RETURNING a.assignment_id, a.target_kind, a.target_id, a.priority, a.valid_from, a.valid_until,
-          a.reason
+          a.reason, a.daypart_days, a.daypart_start, a.daypart_end
 """  # noqa: S608 - constant fragments only
 
 NOTIFY = "SELECT pg_notify('fleethub_playlists', %s)"
@@ -162,10 +175,22 @@ async def assignments(
         return await _assignments(conn, user, playlist_id)
 
 
-async def _assignments(conn: AsyncConn, user: User, playlist_id: str | None) -> list[Assignment]:
+async def _assignments(
+    conn: AsyncConn, user: User, playlist_id: str | None, assignment_id: int | None = None
+) -> list[Assignment]:
     async with conn.cursor(row_factory=class_row(Assignment)) as cur:
-        await cur.execute(ASSIGNMENTS, scope_params(user, playlist=playlist_id))
+        await cur.execute(ASSIGNMENTS, scope_params(user, playlist=playlist_id,
+                                                    assignment=assignment_id))  # fmt: skip
         return await cur.fetchall()
+
+
+async def assignment(
+    pool: AsyncConnectionPool, user: User, assignment_id: int
+) -> Assignment | None:
+    """One active or scheduled assignment of the user's tenant."""
+    async with pool.connection() as conn:
+        found = await _assignments(conn, user, None, assignment_id)
+    return found[0] if found else None
 
 
 async def playlist(pool: AsyncConnectionPool, user: User, playlist_id: str) -> Playlist | None:
@@ -268,12 +293,12 @@ async def edit(
 async def _replace(conn: AsyncConn, user: User, old_id: str, new_id: str) -> list[tuple[int, int]]:
     cur = await conn.execute(REVOKE_ALL, (user.tenant_id, old_id))
     pairs: list[tuple[int, int]] = []
-    for old_assignment, kind, ident, priority, valid_from, valid_until, reason in sorted(
+    for old_assignment, kind, ident, priority, valid_from, valid_until, reason, *daypart in sorted(
         await cur.fetchall(), key=lambda r: int(str(r[0]))
     ):
         new_cur = await conn.execute(INSERT_ASSIGNMENT, (
             user.tenant_id, new_id, kind, ident, priority, valid_from, valid_until, reason,
-            user.email))  # fmt: skip
+            user.email, *daypart))  # fmt: skip
         row = await new_cur.fetchone()
         assert row is not None
         pairs.append((int(str(old_assignment)), int(str(row[0]))))
@@ -310,9 +335,11 @@ async def assign(
         if not await target_exists(conn, user, request.target):
             raise NoSuchTarget(str(request.target))
         t = request.target
+        d = request.daypart
         cur = await conn.execute(INSERT_ASSIGNMENT, (
             user.tenant_id, playlist_id, t.kind, t.id, request.priority, request.valid_from,
-            request.valid_until, request.reason, user.email))  # fmt: skip
+            request.valid_until, request.reason, user.email, d.day_list, d.start,
+            d.end))  # fmt: skip
         row = await cur.fetchone()
         assert row is not None
         assignment_id = int(str(row[0]))
@@ -320,7 +347,7 @@ async def assign(
             "assignment_id": assignment_id, "playlist_id": playlist_id,
             "priority": request.priority, "valid_from": request.valid_from.isoformat(),
             "valid_until": request.valid_until.isoformat() if request.valid_until else None,
-            "reason": request.reason,
+            "reason": request.reason, "daypart": d.details(),
         }  # fmt: skip
         await record_async(conn, user.tenant_id, user.email, "playlist.assign", str(t), details)
         await conn.execute(NOTIFY, (str(assignment_id),))
@@ -337,6 +364,7 @@ async def revoke(pool: AsyncConnectionPool, user: User, assignment_id: int) -> A
             return None
         await record_async(conn, user.tenant_id, user.email, "playlist.revoke", revoked.target,
                            {"assignment_id": assignment_id, "playlist_id": revoked.playlist_id,
-                            "priority": revoked.priority})  # fmt: skip
+                            "priority": revoked.priority,
+                            "daypart": revoked.daypart.details()})  # fmt: skip
         await conn.execute(NOTIFY, (str(assignment_id),))
     return revoked

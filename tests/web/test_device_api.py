@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from psycopg_pool import AsyncConnectionPool
 
 from hub import device_tokens
+from hub.dayparts import Daypart
 from hub.payloads import PlaylistItem
-from hub.playlists import PushResult, Target, push
+from hub.playlists import PushResult, Target, empty_manifest, push, resolve
 from tests.web.conftest import Conn, TenantFactory
+from web.device_plan import playout_plan
 
 Headers = dict[str, str]
 Device = tuple[str, Headers]  # tablet id, its Authorization header
@@ -328,3 +334,130 @@ def test_a_token_sees_only_its_own_tablet(
     assert response.json()["accepted"] == 1
     assert stored(conn, mine)[0] == 1
     assert stored(conn, theirs)[0] == 0
+
+
+# --- dayparts in the plan -------------------------------------------------------------
+
+
+def local_edges(tz: str, start: time, end: time, since: datetime, until: datetime
+                ) -> list[datetime]:  # fmt: skip
+    """Every day's window edges (same-day window) as UTC instants in ``(since, until)``."""
+    zone = ZoneInfo(tz)
+    first = since.astimezone(zone).date() - timedelta(days=1)
+    out = []
+    for n in range((until - since).days + 3):
+        day = first + timedelta(days=n)
+        for wall in (start, end):
+            edge = datetime.combine(day, wall, zone).astimezone(UTC)
+            if since < edge < until:
+                out.append(edge)
+    return sorted(out)
+
+
+def resolved_etag(database_url: str, tablet_id: str, when: datetime) -> str:
+    """What the hub would publish to the tablet at ``when``."""
+
+    async def run() -> str:
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as c:
+            won = await resolve(c, 300, [tablet_id], when)
+        return won[tablet_id].etag if tablet_id in won else empty_manifest(300).etag
+
+    return asyncio.run(run())
+
+
+def in_zone(conn: Conn, tablet_id: str, tz: str) -> None:
+    conn.execute("UPDATE fleets SET timezone = %s WHERE fleet_id ="
+                 " (SELECT fleet_id FROM tablets WHERE tablet_id = %s)", (tz, tablet_id))
+
+
+def assert_segments_match_resolve(database_url: str, tablet_id: str, plan: dict[str, Any],
+                                  now: datetime) -> None:  # fmt: skip
+    for s in plan["segments"]:
+        start = at(s["from"]) or now
+        end = at(s["until"]) or start + timedelta(hours=1)
+        for instant in (max(start, now - timedelta(days=7)), start + (end - start) / 2,
+                        end - timedelta(seconds=1)):  # fmt: skip
+            assert resolved_etag(database_url, tablet_id, instant) == s["playlist"]["etag"], (
+                instant, s)
+
+
+def test_daypart_edges_cut_the_plan_in_the_fleets_local_time(
+    panel: TestClient, conn: Conn, device_factory: DeviceFactory, database_url: str
+) -> None:
+    tablet_id, headers = device_factory()
+    in_zone(conn, tablet_id, "Europe/Berlin")
+    t0 = datetime.now(UTC)
+    base = to(conn, tablet_id, "fleet", "dp-base", now=t0 - timedelta(days=10))
+    morning = to(conn, tablet_id, "tablet", "dp-morning", now=t0 - timedelta(days=10),
+                 daypart=Daypart.of(None, time(6), time(10)))  # fmt: skip
+    plan = get_plan(panel, headers).json()
+    now = datetime.now(UTC)
+    assert_covers_72h(plan, now)
+    segments = plan["segments"]
+    expected = local_edges("Europe/Berlin", time(6), time(10), t0, t0 + timedelta(hours=72))
+    cuts = [at(s["from"]) for s in segments[1:]]
+    assert cuts == expected
+    assert at(segments[-1]["until"]) == local_edges(
+        "Europe/Berlin", time(6), time(10), t0 + timedelta(hours=72), t0 + timedelta(days=4)
+        )[0]  # fmt: skip
+    # The first segment starts at the last edge before now (not at now, not 10 days ago).
+    last = local_edges("Europe/Berlin", time(6), time(10), t0 - timedelta(days=2), t0)[-1]
+    assert at(segments[0]["from"]) == last
+    assert {s["playlist"]["etag"] for s in segments} == {base.etag, morning.etag}
+    assert_segments_match_resolve(database_url, tablet_id, plan, now)
+
+
+async def test_a_plan_across_the_march_dst_change(
+    conn: Conn, device_factory: DeviceFactory, database_url: str
+) -> None:
+    tablet_id, _ = device_factory()
+    in_zone(conn, tablet_id, "Europe/Berlin")
+    start = datetime(2024, 3, 1, tzinfo=UTC)
+    keep = 60 * 24 * 3600  # over by the end of April 2024: not live any more
+    base = to(conn, tablet_id, "fleet", "dst-base", now=start, expires_s=keep)
+    # Saturdays and Sundays 08:00-09:00 Berlin time: CET on the 30th, CEST on the 31st.
+    weekend = to(conn, tablet_id, "car", "dst-weekend", now=start, expires_s=keep,
+                 daypart=Daypart.of([6, 7], time(8), time(9)))  # fmt: skip
+    now = datetime(2024, 3, 29, 12, tzinfo=UTC)
+    async with AsyncConnectionPool(database_url, open=False,
+                                   kwargs={"autocommit": True}) as pool:  # fmt: skip
+        plan = await playout_plan(pool, tablet_id, 300, now)
+    got = [(s.from_, s.playlist.etag) for s in plan.segments]
+    assert got == [
+        (datetime(2024, 3, 24, 8, tzinfo=UTC), base.etag),  # the last edge: Sun 09:00 CET
+        (datetime(2024, 3, 30, 7, tzinfo=UTC), weekend.etag),
+        (datetime(2024, 3, 30, 8, tzinfo=UTC), base.etag),
+        (datetime(2024, 3, 31, 6, tzinfo=UTC), weekend.etag),
+        (datetime(2024, 3, 31, 7, tzinfo=UTC), base.etag),
+    ]
+    assert plan.segments[-1].until == datetime(2024, 4, 6, 6, tzinfo=UTC)  # Sat 08:00 CEST
+    for s in plan.segments:
+        assert s.from_ is not None
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as c:
+            won = await resolve(c, 300, [tablet_id], s.from_ + timedelta(minutes=30))
+        assert won[tablet_id].etag == s.playlist.etag
+
+
+def test_the_plan_etag_is_stable_with_dayparts_and_moves_when_one_is_edited(
+    panel: TestClient, conn: Conn, device_factory: DeviceFactory
+) -> None:
+    tablet_id, headers = device_factory()
+    in_zone(conn, tablet_id, "Asia/Singapore")
+    t0 = datetime.now(UTC) - timedelta(days=3)
+    to(conn, tablet_id, "fleet", "st-base", now=t0)
+    windowed = to(conn, tablet_id, "tablet", "st-window", now=t0,
+                  daypart=Daypart.parse("1-5", "06:00-10:00"))  # fmt: skip
+    first = get_plan(panel, headers)
+    etag = first.headers["etag"]
+    second = get_plan(panel, headers)
+    assert second.headers["etag"] == etag
+    assert panel.get("/v1/device/plan",
+                     headers={**headers, "If-None-Match": etag}).status_code == 304  # fmt: skip
+    conn.execute("UPDATE playlist_assignments SET daypart_end = '11:00' WHERE assignment_id = %s",
+                 (windowed.assignment_id,))  # fmt: skip
+    edited = get_plan(panel, headers)
+    assert edited.headers["etag"] != etag
+    ends = {at(s["until"]).astimezone(ZoneInfo("Asia/Singapore")).time()  # type: ignore[union-attr]
+            for s in edited.json()["segments"][:-1]
+            if s["playlist"]["etag"] == windowed.etag}  # fmt: skip
+    assert ends == {time(11)}

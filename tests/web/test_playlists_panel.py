@@ -6,7 +6,7 @@ import hashlib
 import re
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import psycopg
@@ -479,3 +479,129 @@ def test_the_api_serves_the_library(
     schema = panel.get("/openapi.json").json()["paths"]
     assert "/api/v1/playlists/{playlist_id}" in schema
     assert "/playlists" not in schema
+
+
+# --- dayparts ---------------------------------------------------------------------------
+
+
+def test_a_dayparted_assignment_is_stored_audited_and_shown_in_fleet_local_time(
+    panel: TestClient, tenant_factory: TenantFactory, conn: Conn
+) -> None:
+    tenant = tenant_factory(fleets=1, tablets=1)
+    csrf = sign_in(panel, tenant.admin)
+    playlist_id = create(panel, csrf, "Mornings", [item(0, "mo")])
+    response = panel.post(f"/playlists/{playlist_id}/assign", data={
+        "csrf_token": csrf, "target_kind": "fleet", "target_id": tenant.fleets[0],
+        "days": ["1", "2", "3", "4", "5"], "daypart_start": "06:00",
+        "daypart_end": "10:00"}, follow_redirects=False)  # fmt: skip
+    assert response.status_code == 303, response.text
+    rows = conn.execute(
+        "SELECT daypart_days, daypart_start, daypart_end FROM playlist_assignments"
+        " WHERE tenant_id = %s", (tenant.tenant_id,)).fetchall()  # fmt: skip
+    assert rows == [([1, 2, 3, 4, 5], time(6), time(10))]
+    audit = audit_rows(conn, tenant.tenant_id, "playlist.assign")
+    assert audit[0][3]["daypart"] == {"days": [1, 2, 3, 4, 5], "start": "06:00",
+                                      "end": "10:00", "label": "Mon–Fri 06:00–10:00"}
+    for page in (panel.get("/playlists").text, panel.get(f"/playlists/{playlist_id}").text):
+        assert "Mon–Fri 06:00–10:00 (fleet local time)" in page
+
+    # Overnight, every day: no day ticked.
+    night = panel.post(f"/playlists/{playlist_id}/assign", data={
+        "csrf_token": csrf, "target_kind": "all", "daypart_start": "22:00",
+        "daypart_end": "02:00"}, follow_redirects=False)  # fmt: skip
+    assert night.status_code == 303, night.text
+    assert "every day 22:00–02:00 (overnight) (fleet local time)" in panel.get("/playlists").text
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"daypart_start": "06:00", "daypart_end": "06:00"}, "The end time equals the start time"),
+        ({"daypart_start": "06:00"}, "Give an end time too"),
+        ({"daypart_end": "10:00"}, "Give a start time too"),
+        ({"daypart_start": "6 am", "daypart_end": "10:00"}, "is not a time of day"),
+        ({"days": ["8"]}, "Days are ISO weekdays"),
+        ({"priority": "emergency", "days": ["6"]}, "An emergency assignment cannot have days"),
+        ({"priority": "emergency", "daypart_start": "06:00", "daypart_end": "10:00"},
+         "An emergency assignment cannot have days"),
+    ],
+)
+def test_bad_dayparts_are_explained_and_nothing_is_stored(
+    panel: TestClient,
+    tenant_factory: TenantFactory,
+    conn: Conn,
+    fields: dict[str, Any],
+    message: str,
+) -> None:
+    tenant = tenant_factory(fleets=1, tablets=1)
+    csrf = sign_in(panel, tenant.admin)
+    playlist_id = create(panel, csrf, "Daypart", [item(0, uuid.uuid4().hex[:6])])
+    response = panel.post(f"/playlists/{playlist_id}/assign", data={
+        "csrf_token": csrf, "target_kind": "fleet", "target_id": tenant.fleets[0],
+        **fields})  # fmt: skip
+    assert response.status_code == 422
+    assert "Nothing was assigned" in response.text
+    assert message in response.text
+    assert assignment_count(conn, tenant.tenant_id) == 0
+    assert audit_rows(conn, tenant.tenant_id, "playlist.assign") == []
+    # The form comes back as typed (ticked days included).
+    for day in fields.get("days", []):
+        assert f'name="days" value="{day}" checked' in response.text or day == "8"
+
+
+def test_replace_keeps_the_dayparts(
+    panel: TestClient, tenant_factory: TenantFactory, conn: Conn
+) -> None:
+    tenant = tenant_factory(fleets=1, tablets=1)
+    csrf = sign_in(panel, tenant.admin)
+    old_id = create(panel, csrf, "Evening v1", [item(0, "ev1")])
+    _assign(panel, csrf, old_id, tenant.fleets[0], days="5", daypart_start="22:00",
+            daypart_end="02:00")  # fmt: skip
+    response = panel.post(f"/playlists/{old_id}",
+                          data=form(csrf, "Evening v2", [item(0, "ev2")], replace="yes"),
+                          follow_redirects=False)  # fmt: skip
+    assert response.status_code == 303, response.text
+    rows = conn.execute(
+        "SELECT playlist_id, daypart_days, daypart_start, daypart_end FROM playlist_assignments"
+        " WHERE tenant_id = %s AND revoked_at IS NULL", (tenant.tenant_id,)).fetchall()  # fmt: skip
+    assert rows == [(expected_id([item(0, "ev2")]), [5], time(22), time(2))]
+
+
+def test_the_api_takes_and_returns_dayparts(
+    panel: TestClient, tenant_factory: TenantFactory, conn: Conn
+) -> None:
+    tenant, other = tenant_factory(fleets=1, tablets=1), tenant_factory(fleets=1, tablets=1)
+    csrf = sign_in(panel, tenant.admin)
+    playlist_id = create(panel, csrf, "Api", [item(0, "api")])
+    headers = api_token(panel, tenant.admin)
+    url = f"/api/v1/playlists/{playlist_id}/assignments"
+    body = {"target": f"fleet:{tenant.fleets[0]}", "daypart_days": [6, 7],
+            "daypart_start": "09:30", "daypart_end": "12:00", "reason": "weekend brunch"}
+    created = panel.post(url, headers=headers, json=body)
+    assert created.status_code == 201, created.text
+    out = created.json()
+    assert (out["daypart_days"], out["daypart_start"], out["daypart_end"]) == (
+        [6, 7], "09:30:00", "12:00:00")
+    listed = panel.get(f"/api/v1/playlists/{playlist_id}", headers=headers).json()
+    assert [a["assignment_id"] for a in listed["assignments"]] == [out["assignment_id"]]
+    assert listed["assignments"][0]["daypart_days"] == [6, 7]
+    audit = audit_rows(conn, tenant.tenant_id, "playlist.assign")
+    assert audit[0][3]["daypart"]["label"] == "Sat, Sun 09:30–12:00"
+
+    bad = [({**body, "daypart_end": "09:30"}, "equals the start time"),
+           ({**body, "daypart_end": None}, "Give both a start and an end time"),
+           ({**body, "daypart_days": []}, ""),
+           ({**body, "daypart_days": [0]}, ""),
+           ({**body, "priority": "emergency"}, "emergency assignment cannot have"),
+           ({**body, "target": "galaxy:1"}, "invalid target")]  # fmt: skip
+    for wrong, message in bad:
+        response = panel.post(url, headers=headers, json=wrong)
+        assert response.status_code == 422, (wrong, response.text)
+        assert message in response.text
+    mine = panel.post(url, headers=headers, json={**body, "target": f"fleet:{other.fleets[0]}"})
+    assert mine.status_code == 404
+    assert assignment_count(conn, tenant.tenant_id) == 1
+    # Another tenant's admin: their playlist id is not in our library (404 before the body).
+    theirs = panel.post(url, headers=api_token(panel, other.admin), json=body)
+    assert theirs.status_code == 404
+    assert panel.post(url, headers=api_token(panel, tenant.owner), json=body).status_code == 403

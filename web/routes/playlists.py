@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
@@ -15,9 +15,11 @@ from web import playlist_library as library
 from web.admin import AdminFormDep
 from web.deps import AdminSession, ApiAdmin, PoolDep, Session
 from web.playlist_forms import (
+    AssignmentIn,
     FormError,
     ItemRow,
     ItemsForm,
+    api_assignment,
     form_values,
     read_assignment,
     read_items,
@@ -219,6 +221,43 @@ async def get_playlist(pool: PoolDep, user: ApiAdmin, playlist_id: PlaylistId) -
         raise HTTPException(404, f"no playlist {playlist_id!r} in your library")
     active = await library.assignments(pool, user, playlist_id)
     return PlaylistOut(playlist=found.summary, items=found.items, assignments=active)
+
+
+async def api_playlist(pool: PoolDep, user: ApiAdmin, playlist_id: PlaylistId) -> Playlist:
+    """The playlist named in the path, checked before the body is read (404 first)."""
+    found = await library.playlist(pool, user, playlist_id)
+    if found is None:
+        raise HTTPException(404, f"no playlist {playlist_id!r} in your library")
+    return found
+
+
+@api.post(
+    "/playlists/{playlist_id}/assignments",
+    status_code=201,
+    responses={404: {"description": "not in your library, or no such target"},
+               422: {"description": "the assignment cannot be used (the message says why)"}},
+)  # fmt: skip
+async def create_assignment(
+    pool: PoolDep,
+    user: ApiAdmin,
+    found: Annotated[Playlist, Depends(api_playlist)],
+    body: AssignmentIn,
+) -> Assignment:
+    """Assign the playlist; ``daypart_*`` limit a normal assignment to days and local times."""
+    playlist_id = found.summary.playlist_id
+    try:
+        wanted = api_assignment(body, datetime.now(UTC))
+        assignment_id = await library.assign(pool, user, playlist_id, wanted)
+    except FormError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except NoSuchTarget as exc:
+        raise HTTPException(404, f"no such target in your tenant: {exc}") from None
+    if assignment_id is None:
+        raise HTTPException(404, f"no playlist {playlist_id!r} in your library")
+    created = await library.assignment(pool, user, assignment_id)
+    if created is None:  # revoked in between
+        raise HTTPException(404, f"no active assignment {assignment_id}")
+    return created
 
 
 router.include_router(html)
