@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     session_hours: int = Field(default=12, ge=1)
     api_token_minutes: int = Field(default=60, ge=1)
     cookie_secure: bool = False  # set behind TLS (the compose file does)
+    # The panel's address as passengers reach it (QR codes link to {public_base_url}/l/{code});
+    # default: the address of the admin's request.
+    public_base_url: str | None = None
     max_upload_bytes: int = Field(default=256 * 1024, ge=1024)
 
     @model_validator(mode="after")

@@ -32,6 +32,9 @@ from web.routes import (
     grid,
     heatmap,
     hubs,
+    leads,
+    leads_api,
+    leads_public,
     playlists,
     pop_reports,
     push,
@@ -97,7 +100,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         return {"status": "ok"}
 
     routers = (auth, grid, api, tablets, alerts, heatmap, reports, pop_reports, push, playlists,
-               audit, hubs, device)
+               audit, hubs, device, leads_api, leads, leads_public)
     for module in routers:
         app.include_router(module.router)
     return app

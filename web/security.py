@@ -125,7 +125,11 @@ def token_user_id(token: str, key: str) -> int | None:
 
 
 class LoginThrottle:
-    """At most ``limit`` failed logins per key (e-mail or client address) per ``window_s``."""
+    """At most ``limit`` failed logins per key (e-mail or client address) per ``window_s``.
+
+    A sliding window of events per key; :meth:`hit` and :meth:`retry_after` make it a plain
+    rate limit too (the public lead form counts every submission, web/lead_limits.py).
+    """
 
     def __init__(self, limit: int = 5, window_s: float = 300.0) -> None:
         self.limit, self.window_s = limit, window_s
@@ -147,3 +151,14 @@ class LoginThrottle:
 
     def succeeded(self, key: str) -> None:
         self._failures.pop(key, None)
+
+    def hit(self, key: str) -> None:
+        """Count one event for ``key`` (a rate limit's request, like a failed login)."""
+        self.failed(key)
+
+    def retry_after(self, key: str) -> float:
+        """Seconds until ``key`` is no longer blocked; 0 when it is not."""
+        if not self.blocked(key):
+            return 0.0
+        failures = self._failures[key]
+        return max(0.0, failures[-self.limit] + self.window_s - time.monotonic())

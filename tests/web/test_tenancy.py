@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute
 from hub.payloads import PlaylistItem
 from hub.playlists import Target, push
 from tests.web.conftest import Conn, Tenant, TenantFactory, api_token, sign_in
+from tests.web.lead_helpers import their_lead_objects
 
 ITEMS = [PlaylistItem(ad_id="ad-x", campaign_id="c-x", url="https://cdn.example/x.mp4",
                       sha256="ab" * 32, duration_ms=15_000, position=0)]  # fmt: skip
@@ -40,6 +41,7 @@ def other_tenant_ids(conn: Conn, tenant: Tenant, client: TestClient) -> dict[str
     ids = {"tablet_id": tablet, "fleet_id": tenant.fleets[0], "playlist_id": pushed.playlist_id,
            "incident_id": incident_id, "assignment_id": str(pushed.assignment_id)}  # fmt: skip
     ids["push_id"] = their_push(client, tenant)
+    ids.update(their_lead_objects(conn, tenant))
     return ids
 
 
@@ -72,6 +74,9 @@ def routes_with_params(client: TestClient) -> list[tuple[str, str]]:
 
 
 API_PREFIXES = ("/api/", "/v1/")  # bearer-token routes (/v1/ are the device spec's paths)
+# Anonymous routes that name an object by an unguessable code, not by tenant (the lead form a
+# passenger opens from a QR code): tested in tests/web/test_leads_form.py.
+PUBLIC_PREFIXES = ("/l/",)
 
 # Path parameters that choose a view rather than name an object: the route answers for the
 # user's own scope (200), and must not show the other tenant's objects.
@@ -107,6 +112,8 @@ def test_other_tenants_objects_are_404_everywhere(
     csrf = sign_in(panel, email)
     checked = 0
     for method, path in routes_with_params(panel):
+        if path.startswith(PUBLIC_PREFIXES):
+            continue
         url = fill(path, ids)
         if path.startswith(API_PREFIXES):
             response = panel.request(method, url, headers=headers)
