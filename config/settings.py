@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     db_port: int = 15432
 
     hub_username: str = "fleethub-hub"
+    # The broker address a tablet is given when it pairs (mqtt://host:port or mqtts://…);
+    # default: the host and port of FLEETHUB_MQTT_URL or of the embedded broker.
+    device_mqtt_url: str | None = None
+    claim_attempts_per_window: int = Field(default=10, ge=1)  # failed claims per address
     # MQTT client id prefix; the shard index is appended. The session is persistent.
     hub_client_id: str = "fleethub-hub"
     # Sharding: hub process `shard_index` of `shard_count` owns the tablets

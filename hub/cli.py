@@ -8,7 +8,7 @@ import json
 import logging
 import signal
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -17,8 +17,9 @@ from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from broker import dynsec
 from config.settings import Settings
-from hub import db, device_tokens, fleet, playlists, users
+from hub import claims, db, device_tokens, fleet, playlists, revocation, users
 from hub.durations import parse_duration
 from hub.errors import HubError
 from hub.local import database_url, embedded_broker, mqtt_target
@@ -32,6 +33,8 @@ playlist_app = typer.Typer(help="Playlists.", no_args_is_help=True)
 app.add_typer(fleet_app, name="fleet")
 app.add_typer(tablet_app, name="tablet")
 app.add_typer(playlist_app, name="playlist")
+claim_app = typer.Typer(help="Claim codes: how new tablets pair themselves.", no_args_is_help=True)
+app.add_typer(claim_app, name="claim")
 tenant_app = typer.Typer(help="Tenants (the companies sharing one fleethub).", no_args_is_help=True)
 user_app = typer.Typer(help="Panel users.", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
@@ -139,6 +142,35 @@ def tablet_add(
         else:
             embedded_broker(settings).set_credentials({tablet_id: password})
             console.print("broker credentials set")
+
+
+@tablet_app.command("revoke")
+def tablet_revoke(tablet_id: Annotated[str, typer.Argument(help="The tablet's id.")]) -> None:
+    """Revoke a tablet: device tokens end, broker credentials go (disconnecting it)."""
+    settings = _settings()
+    with database_url(settings) as url, db.connect(url) as conn:
+        done = revocation.revoke(conn, tablet_id, ACTOR)
+    console.print(f"tablet {tablet_id} revoked ({done.tokens} device token(s) ended)")
+    target = settings.mqtt_target()
+    if target is not None:
+        dynsec.revoke_tablet_sync(target, tablet_id)
+    else:
+        embedded_broker(settings).remove_credentials(tablet_id)
+    console.print("broker credentials removed")
+
+
+@claim_app.command("create")
+def claim_create(
+    fleet_id: Annotated[str, typer.Option("--fleet", help="The fleet the tablet joins.")],
+    car: Annotated[str | None, typer.Option(help="The car it will be mounted in.")] = None,
+    ttl: Annotated[str, typer.Option(help="How long the code stays valid.")] = "24h",
+) -> None:
+    """Print a single-use claim code for a new tablet of the fleet."""
+    with database_url(_settings()) as url, db.connect(url) as conn:
+        new = claims.create(conn, fleet_id, ACTOR, timedelta(seconds=parse_duration(ttl)), car)
+    err.print(f"claim code for fleet {fleet_id}, valid until "
+              f"{new.expires_at:%Y-%m-%d %H:%M %Z} (shown once):")  # fmt: skip
+    sys.stdout.write(new.code + "\n")
 
 
 @tablet_app.command("token")

@@ -24,7 +24,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from actors.effects import Effect, IncidentEvent, LookupTablet, Rejected
 from actors.effects import Publish as PublishEffect
-from actors.messages import DesiredPlaylist, NotRegistered, Register
+from actors.messages import DesiredPlaylist, NotRegistered, Register, Unregister
 from actors.session import alert_payload
 from config.settings import MqttTarget, Settings
 from hub.db import open_pool
@@ -231,6 +231,10 @@ class Hub:
         kind, _, ident = payload.partition(":")
         if kind == "tablet":
             ids = await self._load_tablets(tablet_ids=[ident])
+            if ident not in ids and ident in self.owned:  # revoked: forget its actor
+                assert self.pump is not None
+                self.owned.discard(ident)
+                self.pump.put(Unregister(ident))
         elif kind == "fleet":
             ids = await self._load_tablets(fleet_ids=[ident])
         else:

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from config.settings import Settings
 from hub.db import open_pool
+from web.broker_link import BrokerLink, broker_target, client_id
 from web.deps import LoginRequired, PoolDep
 from web.feed import ChangeFeed
 from web.routes import (
@@ -35,13 +36,14 @@ from web.routes import (
     leads,
     leads_api,
     leads_public,
+    pairing,
     playlists,
     pop_reports,
     push,
     reports,
     tablets,
 )
-from web.security import secret_key
+from web.security import LoginThrottle, secret_key
 from web.templating import TEMPLATES
 from web.tile_html import TileRenderer, warm
 
@@ -53,7 +55,9 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         await pool.open(wait=True, timeout=30)
         app.state.pool = pool
         app.state.feed = feed = ChangeFeed(pool, database_url)
+        app.state.broker_link = link = BrokerLink(broker_target(settings), client_id())
         tasks = [asyncio.create_task(feed.run(), name="web.feed"),
+                 asyncio.create_task(link.run(), name="web.broker"),
                  asyncio.create_task(warm(pool, app.state.render_tile), name="web.tiles.warm")]
         try:
             yield
@@ -67,6 +71,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.state.settings = settings
     app.state.secret_key = secret_key(settings)
     app.state.throttles = auth.Throttles()
+    app.state.claim_throttle = LoginThrottle(limit=settings.claim_attempts_per_window)
     app.state.render_tile = TileRenderer()
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
@@ -100,7 +105,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         return {"status": "ok"}
 
     routers = (auth, grid, api, tablets, alerts, heatmap, reports, pop_reports, push, playlists,
-               audit, hubs, device, leads_api, leads, leads_public)
+               audit, hubs, device, pairing, leads_api, leads, leads_public)
     for module in routers:
         app.include_router(module.router)
     return app

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from broker.runner import EmbeddedBroker
 from config.settings import Settings
 from hub.fleet import FleetSpec, TabletSpec, add_fleet, add_tablet
 from hub.users import add_tenant, add_user
@@ -69,8 +70,9 @@ def tenant_factory(conn: Conn) -> TenantFactory:
 
 
 @pytest.fixture
-def panel_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return Settings(var_dir=tmp_path_factory.mktemp("panel"))
+def panel_settings(tmp_path_factory: pytest.TempPathFactory, broker: EmbeddedBroker) -> Settings:
+    """The panel reaches the test broker as the hub does (pairing, HTTP heartbeats)."""
+    return Settings(var_dir=tmp_path_factory.mktemp("panel"), mqtt_url=broker.hub_target().url())
 
 
 @pytest.fixture

@@ -1,0 +1,90 @@
+"""The panel's own MQTT session: how HTTP-only tablets reach their actors.
+
+``POST /v1/device/heartbeat`` publishes the validated heartbeat on the tablet's own
+topic, ``tablets/{id}/heartbeat``, QoS 1, exactly as the tablet would. The hub's
+persistent session receives it, so it goes through the tablet's actor like any MQTT
+heartbeat; the HTTP answer is given once the broker has acknowledged it (PUBACK).
+
+The session is opened in the app's lifespan and reconnected with jittered backoff; while
+it is down, device calls that need it answer 503 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+
+import aiomqtt
+
+from config.settings import MqttTarget, Settings
+from hub.errors import BrokerError
+from hub.local import embedded_broker
+
+log = logging.getLogger(__name__)
+
+PUBLISH_TIMEOUT_S = 5.0
+
+
+def broker_target(settings: Settings) -> MqttTarget | None:
+    """``FLEETHUB_MQTT_URL``, or the embedded broker once it has been set up; else None."""
+    target = settings.mqtt_target()
+    if target is None and (settings.broker_dir / "hub.secret").exists():
+        target = embedded_broker(settings).hub_target()
+    return target
+
+
+def device_mqtt_url(settings: Settings, target: MqttTarget) -> str:
+    """The broker address given to a pairing tablet (never the hub's credentials)."""
+    return settings.device_mqtt_url or f"mqtt://{target.host}:{target.port}"
+
+
+class BrokerUnavailable(BrokerError):
+    """The panel has no broker session right now."""
+
+
+class BrokerLink:
+    def __init__(self, target: MqttTarget | None, client_id: str) -> None:
+        self.target = target
+        self.client_id = client_id
+        self._client: aiomqtt.Client | None = None
+        self.connected = asyncio.Event()
+
+    async def run(self) -> None:
+        if self.target is None:
+            return  # no broker configured: device calls that need one answer 503
+        backoff = 0.5
+        while True:
+            try:
+                async with aiomqtt.Client(
+                    self.target.host, self.target.port,
+                    username=self.target.username, password=self.target.password,
+                    identifier=self.client_id, clean_session=True, keepalive=30, timeout=10,
+                ) as client:  # fmt: skip
+                    self._client = client
+                    self.connected.set()
+                    backoff = 0.5
+                    async for _ in client.messages:  # nothing subscribed: ends on disconnect
+                        pass
+            except aiomqtt.MqttError as exc:
+                log.warning("panel broker session lost (%s); reconnecting", exc)
+            finally:
+                self._client = None
+                self.connected.clear()
+            await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311
+            backoff = min(backoff * 2, 10)
+
+    async def publish(self, topic: str, payload: bytes) -> None:
+        """QoS 1, returns once the broker has it; raises :class:`BrokerUnavailable`."""
+        client = self._client
+        if client is None:
+            raise BrokerUnavailable("no broker session")
+        try:
+            await asyncio.wait_for(client.publish(topic, payload, qos=1), PUBLISH_TIMEOUT_S)
+        except (aiomqtt.MqttError, TimeoutError) as exc:
+            raise BrokerUnavailable(f"publish failed: {exc}") from exc
+
+
+def client_id() -> str:
+    return f"fleethub-web-{os.getpid()}-{os.urandom(3).hex()}"

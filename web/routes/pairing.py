@@ -1,0 +1,156 @@
+"""Pairing in the panel and the API: claim codes of a fleet, and revoking a tablet.
+
+Admins and the fleet's owners may create codes and revoke tablets; everything else is
+outside their scope and answers 404.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
+
+from hub.claims import ClaimError
+from hub.durations import parse_duration
+from hub.errors import BrokerError, ConfigError
+from hub.users import User
+from web import pairing
+from web.broker_link import broker_target
+from web.deps import ApiUser, CsrfSession, FleetSession, PoolDep, SettingsDep
+from web.templating import TEMPLATES
+
+pages = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api/v1", tags=["pairing"],
+                responses={404: {"description": "no such fleet or tablet in scope"}})  # fmt: skip
+
+
+class CodeIn(BaseModel):
+    ttl_s: int = Field(default=86_400, ge=60, le=30 * 86_400, description="default 24 h")
+    car_id: str | None = Field(default=None, max_length=64)
+
+
+class CodeOut(BaseModel):
+    claim_code: str = Field(description="shown only now; the store keeps its hash")
+    fleet_id: str
+    car_id: str | None
+    expires_at: datetime
+
+
+class CodeListed(BaseModel):
+    code_hint: str = Field(description="the code's last two characters")
+    car_id: str | None
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    claimed_at: datetime | None
+    tablet_id: str | None
+    expired: bool
+
+
+async def _fleet(request: Request, user: User, fleet_id: str) -> pairing.FleetRef:
+    found = await pairing.fleet(request.app.state.pool, user, fleet_id)
+    if found is None:
+        raise HTTPException(404, f"no fleet {fleet_id!r}")
+    return found
+
+
+@api.post("/fleets/{fleet_id}/claim-codes", status_code=201)
+async def create_code(
+    fleet_id: str, request: Request, pool: PoolDep, user: ApiUser, body: CodeIn | None = None
+) -> CodeOut:
+    """A single-use claim code for a new tablet of the fleet (``ABCD-EFGH``)."""
+    await _fleet(request, user, fleet_id)
+    body = body or CodeIn()
+    new = await pairing.create_code(pool, user, user.email, fleet_id,
+                                    timedelta(seconds=body.ttl_s), body.car_id)  # fmt: skip
+    return CodeOut(claim_code=new.code, fleet_id=new.fleet_id, car_id=new.car_id,
+                   expires_at=new.expires_at)  # fmt: skip
+
+
+@api.get("/fleets/{fleet_id}/claim-codes")
+async def list_codes(
+    fleet_id: str, request: Request, pool: PoolDep, user: ApiUser
+) -> list[CodeListed]:
+    """The fleet's newest claim codes (hints only) and what became of them."""
+    await _fleet(request, user, fleet_id)
+    rows = await pairing.codes(pool, user, fleet_id)
+    return [CodeListed.model_validate(r, from_attributes=True) for r in rows]
+
+
+@api.post("/tablets/{tablet_id}/revoke", status_code=204)
+async def revoke_tablet(
+    tablet_id: str, pool: PoolDep, settings: SettingsDep, user: ApiUser
+) -> Response:
+    """Revoke the tablet: its device tokens stop working, its broker credentials are
+    removed (which disconnects it) and the hub forgets it. Repeating it is harmless."""
+    await _revoke(pool, settings, user, user.email, tablet_id)
+    return Response(status_code=204)
+
+
+async def _revoke(
+    pool: PoolDep, settings: SettingsDep, user: User, actor: str, tablet_id: str
+) -> None:
+    try:
+        found = await pairing.revoke(pool, broker_target(settings), user, actor, tablet_id)
+    except BrokerError as exc:
+        raise HTTPException(503, f"the broker could not remove the tablet's credentials: {exc}."
+                            " Revoke again to retry.", headers={"Retry-After": "30"}) from exc
+    if not found:
+        raise HTTPException(404, f"no tablet {tablet_id!r}")
+
+
+@pages.get("/fleets/{fleet_id}/pairing", response_class=HTMLResponse)
+async def pairing_page(
+    fleet_id: str, request: Request, pool: PoolDep, session: FleetSession
+) -> HTMLResponse:
+    return await _page(request, pool, session, fleet_id, None, None)
+
+
+@pages.post("/fleets/{fleet_id}/pairing", response_class=HTMLResponse)
+async def pairing_create(
+    fleet_id: str,
+    request: Request,
+    pool: PoolDep,
+    session: FleetSession,
+    form: CsrfSession,
+    ttl: Annotated[str, Form(max_length=16)] = "24h",
+    car_id: Annotated[str, Form(max_length=64)] = "",
+) -> HTMLResponse:
+    await _fleet(request, session.user, fleet_id)
+    try:
+        lifetime = timedelta(seconds=parse_duration(ttl))
+        new = await pairing.create_code(pool, session.user, session.user.email, fleet_id,
+                                        lifetime, car_id.strip() or None)
+    except (ConfigError, ClaimError) as exc:
+        return await _page(request, pool, session, fleet_id, None, str(exc), status=422)
+    return await _page(request, pool, session, fleet_id, new, None, status=201)
+
+
+async def _page(
+    request: Request, pool: PoolDep, session: FleetSession, fleet_id: str,
+    new: object, error: str | None, status: int = 200,
+) -> HTMLResponse:  # fmt: skip
+    fleet = await _fleet(request, session.user, fleet_id)
+    rows = await pairing.codes(pool, session.user, fleet_id)
+    return TEMPLATES.TemplateResponse(
+        request, "pairing.html",
+        {"session": session, "fleet": fleet, "codes": rows, "new": new, "error": error},
+        status_code=status,
+    )  # fmt: skip
+
+
+@pages.post("/tablets/{tablet_id}/revoke")
+async def revoke_page(
+    tablet_id: str, pool: PoolDep, settings: SettingsDep, session: FleetSession,
+    form: CsrfSession,
+) -> RedirectResponse:  # fmt: skip
+    await _revoke(pool, settings, session.user, session.user.email, tablet_id)
+    return RedirectResponse("/", status_code=303)
+
+
+router = APIRouter()
+router.include_router(pages)
+router.include_router(api)
