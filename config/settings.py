@@ -103,7 +103,17 @@ class Settings(BaseSettings):
     # The panel's address as passengers reach it (QR codes link to {public_base_url}/l/{code});
     # default: the address of the admin's request.
     public_base_url: str | None = None
+    # The public lead form's rate limits: submissions per 10 minutes per client address
+    # (loose: passengers share carrier NAT addresses) and per QR code.
+    lead_submits_per_client: int = Field(default=20, ge=1)
+    lead_submits_per_code: int = Field(default=30, ge=1)
     max_upload_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Web Push to lead agents (web/push_sender.py): the VAPID private key (PEM, or base64url of
+    # the raw or DER key); unset: generated once and kept in var_dir/vapid.pem (mode 600).
+    vapid_private_key: SecretStr | None = None
+    # Who push services may contact about our pushes: a mailto: or https: URL.
+    vapid_subject: str = Field(default="mailto:fleethub@example.com",
+                               pattern=r"^(mailto:\S+@\S+|https://\S+)$")
 
     @model_validator(mode="after")
     def _production_needs_secrets(self) -> Settings:

@@ -45,7 +45,9 @@ def lead_limits(request: Request) -> LeadLimits:
     state = request.app.state
     limits: LeadLimits | None = getattr(state, "lead_limits", None)
     if limits is None:
-        limits = state.lead_limits = LeadLimits()
+        settings = state.settings
+        limits = state.lead_limits = LeadLimits(settings.lead_submits_per_client,
+                                                settings.lead_submits_per_code)  # fmt: skip
     return limits
 
 
