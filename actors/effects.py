@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from actors.messages import Arm, Reason, State
+from actors.messages import Arm, LeadIn, OpenOffer, Reason, State
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +117,43 @@ class Rejected:
     reason: str
 
 
+# --- leads (issue #5): done by hub/lead_routing.py, each in its own transaction ------
+
+
+@dataclass(frozen=True, slots=True)
+class LeadOffered:
+    """Store a new offer (the lead becomes ``offered``), then push it to the agent."""
+
+    lead: LeadIn
+    agent_id: int
+    cursor: int
+
+
+@dataclass(frozen=True, slots=True)
+class OfferRepublished:
+    """Push the store's open offer again (hub restart); nothing is stored."""
+
+    lead: LeadIn
+    offer: OpenOffer
+
+
+@dataclass(frozen=True, slots=True)
+class OfferTimedOut:
+    lead_id: str
+    agent_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class LeadUnassigned:
+    """Every active agent of the campaign was offered the lead (or it has none)."""
+
+    lead_id: str
+
+
+LeadEffect = LeadOffered | OfferRepublished | OfferTimedOut | LeadUnassigned
+LEAD_EFFECTS = (LeadOffered, OfferRepublished, OfferTimedOut, LeadUnassigned)
+
+
 Effect = (
     HeartbeatRow
     | TransitionRow
@@ -127,6 +164,10 @@ Effect = (
     | DeliveryRow
     | LookupTablet
     | Rejected
+    | LeadOffered
+    | OfferRepublished
+    | OfferTimedOut
+    | LeadUnassigned
 )
 
 
@@ -140,3 +181,4 @@ class EffectBatch:
 
     effects: tuple[Effect, ...]
     timers: tuple[Arm, ...] = ()
+

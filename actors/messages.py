@@ -188,3 +188,92 @@ class TabletInit:
     outbox: Any
     watchdog: Any
     at: datetime
+
+
+# --- leads (issue #5): into the lead router, and between it and agent actors -------
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSlot:
+    """An active agent subscribed to a campaign, at its ``position``."""
+
+    user_id: int
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class LeadAttribution:
+    fleet_id: str | None
+    car_id: str | None
+    tablet_id: str | None
+    driver_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOffer:
+    """The lead's offer the store holds open (after a restart or a resync)."""
+
+    agent_id: int
+    offered_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LeadIn:
+    """What the store says of a lead and its campaign; ``at`` is when the hub read it."""
+
+    lead_id: str
+    tenant_id: str
+    campaign_id: str
+    status: str
+    agents: tuple[AgentSlot, ...]  # active agents in (position, user id) order
+    cursor: int  # the campaign's rr_cursor: position of the last agent offered a lead
+    timeout_s: int
+    name: str
+    phone: str
+    attribution: LeadAttribution
+    tried: tuple[int, ...]  # agents already offered this lead (any outcome)
+    open_offer: OpenOffer | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """An agent's decision, written by the panel (``NOTIFY fleethub_lead_actions``)."""
+
+    lead_id: str
+    agent_id: int
+    outcome: Literal["accepted", "rejected"]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentInit:
+    """From the router to a new agent actor: who it is and where effects go."""
+
+    agent_id: int
+    outbox: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """From the router: offer ``lead`` (or re-arm the store's open offer ``resume``)."""
+
+    lead: LeadIn
+    cursor: int
+    resume: OpenOffer | None
+
+
+@dataclass(frozen=True, slots=True)
+class Withdraw:
+    """From the router: the lead is no longer this agent's offer (or it was accepted)."""
+
+    lead_id: str
+    accepted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OfferEnded:
+    """From an agent actor: its offer of the lead timed out."""
+
+    lead_id: str
+    agent_id: int

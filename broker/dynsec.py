@@ -25,7 +25,13 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from broker.dynsec_file import tablet_acls, tablet_role_name
+from broker.dynsec_file import (
+    agent_acls,
+    agent_role_name,
+    agent_username,
+    tablet_acls,
+    tablet_role_name,
+)
 from config.settings import MqttTarget
 from hub.errors import BrokerError, DynsecError
 
@@ -56,6 +62,23 @@ def provision_commands(tablet_id: str, password: str) -> list[Command]:
             {"command": "createRole", "rolename": role, "acls": acls},
             {"command": "createClient", "username": tablet_id, "password": password,
              "textname": "tablet", "roles": [{"rolename": role}]}]  # fmt: skip
+
+
+def revoke_agent_commands(user_id: int) -> list[Command]:
+    """A lead agent's app (``agent-{id}``): delete its client and its role."""
+    return [{"command": "deleteClient", "username": agent_username(user_id)},
+            {"command": "deleteRole", "rolename": agent_role_name(user_id)}]  # fmt: skip
+
+
+def provision_agent_commands(user_id: int, password: str) -> list[Command]:
+    """Replace a lead agent's credentials: role ``agent:{id}`` confined to ``agents/{id}/#``."""
+    role = agent_role_name(user_id)
+    acls = [acl.model_dump() for acl in agent_acls(user_id)]
+    return [*revoke_agent_commands(user_id),
+            {"command": "createRole", "rolename": role, "acls": acls},
+            {"command": "createClient", "username": agent_username(user_id),
+             "password": password, "textname": "lead agent",
+             "roles": [{"rolename": role}]}]  # fmt: skip
 
 
 @dataclass
@@ -143,6 +166,16 @@ async def revoke_tablet(target: MqttTarget, tablet_id: str, timeout: float = 10.
     await run_async(target, [revoke_commands(tablet_id)], timeout)
 
 
+async def provision_agent(target: MqttTarget, user_id: int, password: str,
+                          timeout: float = 10.0) -> None:  # fmt: skip
+    """Create or replace a lead agent's broker credentials."""
+    await run_async(target, [provision_agent_commands(user_id, password)], timeout)
+
+
+async def revoke_agent(target: MqttTarget, user_id: int, timeout: float = 10.0) -> None:
+    await run_async(target, [revoke_agent_commands(user_id)], timeout)
+
+
 async def run_async(target: MqttTarget, batches: list[list[Command]], timeout: float) -> None:
     """Send each batch as one message over one connection and check every answer."""
     try:
@@ -193,6 +226,15 @@ def provision_tablets_sync(target: MqttTarget, users: dict[str, str],
 
 def revoke_tablet_sync(target: MqttTarget, tablet_id: str, timeout: float = 10.0) -> None:
     run_sync(target, [revoke_commands(tablet_id)], timeout)
+
+
+def provision_agent_sync(target: MqttTarget, user_id: int, password: str,
+                         timeout: float = 10.0) -> None:  # fmt: skip
+    run_sync(target, [provision_agent_commands(user_id, password)], timeout)
+
+
+def revoke_agent_sync(target: MqttTarget, user_id: int, timeout: float = 10.0) -> None:
+    run_sync(target, [revoke_agent_commands(user_id)], timeout)
 
 
 class _PahoSession:

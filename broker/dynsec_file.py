@@ -109,6 +109,21 @@ def tablet_acls(tablet_id: str) -> list[Acl]:
     return [Acl(acltype=kind, topic=topic) for kind in READ_WRITE]
 
 
+def agent_username(user_id: int) -> str:
+    """A lead agent's broker user (its panel user id): ``agent-{id}``."""
+    return f"agent-{int(user_id)}"
+
+
+def agent_role_name(user_id: int) -> str:
+    return f"agent:{int(user_id)}"
+
+
+def agent_acls(user_id: int) -> list[Acl]:
+    """Its own subtree, ``agents/{id}/#``, where the hub pushes its lead offers."""
+    topic = f"agents/{int(user_id)}/#"
+    return [Acl(acltype=kind, topic=topic) for kind in READ_WRITE]
+
+
 def hub_acls() -> list[Acl]:
     topics = ("tablets/#", "fleets/#", "agents/#", "$CONTROL/dynamic-security/#")
     acls = [Acl(acltype=kind, topic=topic) for topic in topics for kind in READ_WRITE]
@@ -143,6 +158,18 @@ def put_tablets(config: DynsecConfig, users: dict[str, str]) -> None:
 def remove_tablet(config: DynsecConfig, tablet_id: str) -> bool:
     found = config.client(tablet_id) is not None
     config.remove({tablet_id}, {tablet_role_name(tablet_id)})
+    return found
+
+
+def put_agent(config: DynsecConfig, user_id: int, password: str) -> None:
+    role = agent_role_name(user_id)
+    config.put([hashed_client(agent_username(user_id), password, role, textname="lead agent")],
+               [Role(rolename=role, acls=agent_acls(user_id))])  # fmt: skip
+
+
+def remove_agent(config: DynsecConfig, user_id: int) -> bool:
+    found = config.client(agent_username(user_id)) is not None
+    config.remove({agent_username(user_id)}, {agent_role_name(user_id)})
     return found
 
 

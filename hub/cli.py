@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 import signal
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -17,9 +18,10 @@ from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from broker import dynsec
+from broker import dynsec, dynsec_file
 from config.settings import Settings
 from hub import claims, db, device_tokens, fleet, playlists, revocation, users
+from hub.cli_bench import bench_command
 from hub.durations import parse_duration
 from hub.errors import HubError
 from hub.local import database_url, embedded_broker, mqtt_target
@@ -39,6 +41,8 @@ tenant_app = typer.Typer(help="Tenants (the companies sharing one fleethub).", n
 user_app = typer.Typer(help="Panel users.", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(user_app, name="user")
+agent_app = typer.Typer(help="Lead agents' apps (MQTT credentials).", no_args_is_help=True)
+app.add_typer(agent_app, name="agent")
 
 console = Console()
 err = Console(stderr=True)
@@ -157,6 +161,35 @@ def tablet_revoke(tablet_id: Annotated[str, typer.Argument(help="The tablet's id
     else:
         embedded_broker(settings).remove_credentials(tablet_id)
     console.print("broker credentials removed")
+
+
+@agent_app.command("credentials")
+def agent_credentials(email: Annotated[str, typer.Argument(help="The agent's sign-in e-mail.")]
+                      ) -> None:  # fmt: skip
+    """Create (or replace) an agent app's broker login; the password is printed once."""
+    settings = _settings()
+    with database_url(settings) as url, db.connect(url) as conn:
+        row = conn.execute("SELECT user_id FROM users WHERE email = %s AND role = 'agent'"
+                           " AND disabled_at IS NULL", (email.strip().lower(),)).fetchone()
+    if row is None:
+        err.print(f"no enabled agent with e-mail {email}")
+        raise typer.Exit(1)
+    user_id = int(str(row[0]))
+    password = secrets.token_urlsafe(24)
+    target = settings.mqtt_target()
+    broker = embedded_broker(settings)
+    if target is not None:
+        dynsec.provision_agent_sync(target, user_id, password)
+    elif broker.running():
+        dynsec.provision_agent_sync(broker.hub_target(), user_id, password)
+    else:  # a stopped embedded broker reads its file at start
+        broker.dynsec_path.parent.mkdir(parents=True, exist_ok=True)
+        config = dynsec_file.read(broker.dynsec_path)
+        dynsec_file.put_agent(config, user_id, password)
+        dynsec_file.write(broker.dynsec_path, config)
+    err.print(f"MQTT login of agent {email} (shown once; subscribe agents/{user_id}/leads, "
+              "QoS 1, clean_session false):")  # fmt: skip
+    sys.stdout.write(f"username: {dynsec_file.agent_username(user_id)}\npassword: {password}\n")
 
 
 @claim_app.command("create")
@@ -331,75 +364,7 @@ def simulate_cmd(
                              parse_duration(duration), churn_cfg, console))  # fmt: skip
 
 
-@app.command()
-def bench(
-    tablets: Annotated[int | None, typer.Option(
-        min=1, max=40_000, help="Default 20,000 (--plays: 2,000).")] = None,
-    rate: Annotated[float | None, typer.Option(min=1, help="Heartbeats per second, in total"
-                    " (default 10,000); with --plays, play events (default 5,000).")] = None,
-    duration: Annotated[str, typer.Option(help="How long to publish.")] = "30s",
-    hub_shards: Annotated[int, typer.Option(min=1, max=8, help="Hub processes.")] = 1,
-    brokers: Annotated[int, typer.Option(min=1, max=8, help="1, or one per hub shard.")] = 1,
-    resident_actors: Annotated[int, typer.Option(min=0, max=200_000)] = 100_000,
-    qos: Annotated[int, typer.Option(min=0, max=1, help="Heartbeat QoS.")] = 1,
-    out: Annotated[Path, typer.Option(help="Where the JSON report goes.")] = Path("bench-results"),
-    panel: Annotated[bool, typer.Option(
-        "--panel", help="Measure the panel instead: grid render and SSE latency.")] = False,
-    plays: Annotated[bool, typer.Option(
-        "--plays", help="Measure proof-of-play ingestion instead: batches of 10–50 events,"
-        " receipt → committed and publish → ack.")] = False,
-) -> None:
-    """Measure the hub end to end on loopback; writes a JSON report and prints a summary."""
-    if panel:
-        _bench_panel(tablets or 20_000, out)
-        return
-    if plays:
-        _bench_plays(tablets or 2_000, rate or 5_000, parse_duration(duration), out)
-        return
-    tablets, rate = tablets or 20_000, rate or 10_000
-    from hub.bench.run import BenchConfig, run_bench, write_report
-    from hub.bench.summary import print_summary
-
-    settings = _settings()
-    cfg = BenchConfig(tablets=tablets, rate=rate, duration_s=parse_duration(duration),
-                      hub_shards=hub_shards, brokers=brokers, resident_actors=resident_actors,
-                      qos=qos,
-                      work_dir=settings.var_dir / "bench")  # fmt: skip
-    report = run_bench(cfg, console)
-    path = write_report(report, out, sys.stdout)
-    print_summary(report, console)
-    console.print(f"report: {path}")
-
-
-def _bench_panel(tablets: int, out: Path) -> None:
-    from hub.bench.panel import PanelBenchConfig, run_panel_bench
-    from hub.bench.run import machine, write_report
-    from hub.bench.summary import print_panel_summary
-
-    settings = _settings()
-    cfg = PanelBenchConfig(tablets=tablets, work_dir=settings.var_dir / "bench",
-                           database_url=settings.database_url)  # fmt: skip
-    started = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    report = {"started_at": f"panel-{started}", "machine": machine(),
-              **run_panel_bench(cfg, console)}  # fmt: skip
-    path = write_report(report, out, sys.stdout)
-    print_panel_summary(report, console)
-    console.print(f"report: {path}")
-
-
-def _bench_plays(tablets: int, rate: float, duration_s: int, out: Path) -> None:
-    from hub.bench.plays import PlaysBenchConfig, run_plays_bench
-    from hub.bench.run import write_report
-    from hub.bench.summary import print_plays_summary
-
-    settings = _settings()
-    cfg = PlaysBenchConfig(tablets=tablets, rate=rate, duration_s=duration_s,
-                           work_dir=settings.var_dir / "bench",
-                           database_url=settings.database_url)  # fmt: skip
-    report = run_plays_bench(cfg, console)
-    path = write_report(report, out, sys.stdout)
-    print_plays_summary(report, console)
-    console.print(f"report: {path}")
+app.command("bench")(bench_command)
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from typing import Any
 from thespian.actors import ActorSystem
 
 from actors.effects import Effect
+from actors.lead_router import LEAD_INPUTS, LeadRouterActor
 from actors.messages import Batch, Flush, Setup, Stats, Tick
 from actors.outbox import OutboxActor
 from actors.registry import RegistryActor
@@ -95,6 +96,8 @@ class ActorPump:
             watchdog = system.createActor(WatchdogActor)
             registry = system.createActor(RegistryActor)
             system.tell(registry, Setup(outbox, watchdog))
+            leads = system.createActor(LeadRouterActor)  # leads (issue #5): its own inputs
+            system.tell(leads, Setup(outbox, watchdog))
         except BaseException as exc:
             self._error = exc
             self._ready.set()
@@ -105,6 +108,10 @@ class ActorPump:
             while not self._stop.is_set():
                 items = self._drain(max(0.0, next_tick - time.monotonic()))
                 work = [i for i in items if i is not None and not isinstance(i, _StatsRequest)]
+                lead_work = [i for i in work if type(i) in LEAD_INPUTS]
+                if lead_work:
+                    work = [i for i in work if type(i) not in LEAD_INPUTS]
+                    system.tell(leads, Batch(tuple(lead_work)))
                 if work:
                     system.tell(registry, Batch(tuple(work)))
                 if time.monotonic() >= next_tick:

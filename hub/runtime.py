@@ -22,7 +22,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from actors.effects import Effect, IncidentEvent, LookupTablet, Rejected
+from actors.effects import LEAD_EFFECTS, Effect, IncidentEvent, LookupTablet, Rejected
 from actors.effects import Publish as PublishEffect
 from actors.messages import DesiredPlaylist, NotRegistered, Register, Unregister
 from actors.session import alert_payload
@@ -30,6 +30,7 @@ from config.settings import MqttTarget, Settings
 from hub.db import open_pool
 from hub.errors import PayloadError
 from hub.inbound import SUBSCRIPTIONS, tablet_topics, translate
+from hub.lead_routing import LeadRouting
 from hub.metrics import HubMetrics
 from hub.mqttwire.codec import Publish
 from hub.play_ingest import PlayIngest, PlaysIn
@@ -65,6 +66,9 @@ class Hub:
         self.writer: StoreWriter | None = None
         self.plays = PlayIngest(self.pool, self.metrics, settings, self._publish_to_tablet)
         self.pump: ActorPump | None = None
+        # Leads (issue #5): only shard 0 routes them (one lead router for the whole store).
+        self.routes_leads = settings.shard_index == 0
+        self.leads = LeadRouting(self.pool, self._to_actors, self.publisher.put)
         self.owned: set[str] = set()
         self.link = TabletLink(mqtt, f"{settings.hub_client_id}-{settings.shard_index}",
                                self._on_publish, self._inbox_backlog, self.metrics)  # fmt: skip
@@ -93,6 +97,7 @@ class Hub:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.writer.run(), name="hub.store.writer")
                 tg.create_task(self.plays.run(), name="hub.store.plays")
+                tg.create_task(self.leads.run(), name="hub.store.leads")
                 tg.create_task(self._listen_store(), name="hub.store.listen")
                 # Tablets are loaded once LISTEN is active, so no registration is missed,
                 # and before MQTT, so their first messages find them.
@@ -212,7 +217,12 @@ class Hub:
                 ) as conn:
                     await conn.execute("LISTEN fleethub_tablets")
                     await conn.execute("LISTEN fleethub_playlists")
+                    if self.routes_leads:
+                        await conn.execute("LISTEN fleethub_leads")
+                        await conn.execute("LISTEN fleethub_lead_actions")
                     await self._load_tablets()  # everything, including what changed unheard
+                    if self.routes_leads:  # every lead still to route, offers to re-arm
+                        log.info("routing %d open leads", await self.leads.route(None))
                     if self._listening.is_set():
                         self._reconcile.set()
                     self._listening.set()
@@ -225,6 +235,8 @@ class Hub:
                 backoff = min(backoff * 2, 10)
 
     async def _on_notify(self, channel: str, payload: str) -> None:
+        if self.routes_leads and await self.leads.on_notify(channel, payload):
+            return
         if channel == "fleethub_playlists":
             self._reconcile.set()
             return
@@ -311,6 +323,10 @@ class Hub:
             return
         self.pump.put(item)
 
+    def _to_actors(self, item: object) -> None:
+        assert self.pump is not None
+        self.pump.put(item)
+
     def _publish_to_tablet(self, msg: PublishEffect) -> None:
         self.link.publish(msg)
 
@@ -323,6 +339,8 @@ class Hub:
         for effect in effects:
             if isinstance(effect, PublishEffect):
                 self.link.publish(effect)  # playlists: tablet traffic
+            elif isinstance(effect, LEAD_EFFECTS):
+                self.leads.perform(effect)
             elif isinstance(effect, LookupTablet):
                 self._lookups.put_nowait(effect.tablet_id)
             elif isinstance(effect, Rejected):

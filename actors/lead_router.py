@@ -1,0 +1,67 @@
+"""The lead router actor: one per hub (shard 0), created at setup like the registry.
+
+It holds, per campaign, the active agents in order and the round-robin cursor, and per
+lead the agents tried and the one holding the offer (:class:`actors.lead_book.LeadBook`).
+It creates one :class:`actors.agent.AgentActor` per agent on demand, keyed by user id.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from thespian.actors import ActorTypeDispatcher
+
+from actors.agent import AgentActor
+from actors.effects import EffectBatch, LeadUnassigned
+from actors.lead_book import LeadBook, OfferTo, Step, Unassign
+from actors.messages import AgentInit, Batch, Decided, LeadIn, Offer, OfferEnded, Setup, Withdraw
+
+log = logging.getLogger(__name__)
+
+LEAD_INPUTS = (LeadIn, Decided)  # what the pump hands to this actor rather than the registry
+
+
+class LeadRouterActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is untyped
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.outbox: Any = None
+        self.book = LeadBook()
+        self.agents: dict[int, Any] = {}  # user id → actor address
+        self.failures = 0
+
+    def receiveMsg_Setup(self, msg: Setup, sender: Any) -> None:
+        self.outbox = msg.outbox
+
+    def receiveMsg_Batch(self, msg: Batch, sender: Any) -> None:
+        for item in msg.items:
+            try:
+                if isinstance(item, LeadIn):
+                    self._do(self.book.on_lead(item))
+                elif isinstance(item, Decided):
+                    self._do(self.book.on_decided(item))
+            except Exception:  # one bad lead never stops routing
+                self.failures += 1
+                log.exception("lead router failed on lead %s", getattr(item, "lead_id", "?"))
+
+    def receiveMsg_OfferEnded(self, msg: OfferEnded, sender: Any) -> None:
+        self._do(self.book.on_timeout(msg.lead_id, msg.agent_id))
+
+    def receiveUnrecognizedMessage(self, msg: Any, sender: Any) -> None:
+        """Unknown messages (and thespian system messages) are dropped."""
+
+    def _do(self, steps: list[Step]) -> None:
+        for step in steps:
+            if isinstance(step, Unassign):
+                self.send(self.outbox, EffectBatch((LeadUnassigned(step.lead_id),)))
+            elif isinstance(step, OfferTo):
+                self.send(self._agent(step.agent_id), Offer(step.lead, step.cursor, step.resume))
+            else:
+                self.send(self._agent(step.agent_id), Withdraw(step.lead_id, step.accepted))
+
+    def _agent(self, agent_id: int) -> Any:
+        address = self.agents.get(agent_id)
+        if address is None:
+            address = self.agents[agent_id] = self.createActor(AgentActor)
+            self.send(address, AgentInit(agent_id, self.outbox))
+        return address

@@ -1,0 +1,99 @@
+"""``fleethub agent credentials EMAIL``: an agent app's broker login, confined to agents/{id}/#."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import psycopg
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from typer.testing import CliRunner
+
+from broker import dynsec_file
+from broker.runner import EmbeddedBroker
+from hub.cli import app
+from hub.users import add_tenant, add_user
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+
+@pytest.fixture
+def cli(database_url: str, broker: EmbeddedBroker, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> CliRunner:  # fmt: skip
+    monkeypatch.setenv("FLEETHUB_DATABASE_URL", database_url)
+    monkeypatch.setenv("FLEETHUB_MQTT_URL", broker.hub_target().url())
+    monkeypatch.setenv("FLEETHUB_VAR_DIR", str(tmp_path))
+    return CliRunner()
+
+
+def _user(conn: Conn, role: str) -> tuple[str, int]:
+    tag = uuid.uuid4().hex[:8]
+    add_tenant(conn, f"ag-{tag}", "Agents", "test")
+    email = f"{role}-{tag}@example.com"
+    user_id = add_user(conn, tenant_id=f"ag-{tag}", email=email, name="A", role=role,
+                       password="correct horse battery", fleets=[], actor="test")  # fmt: skip
+    return email, int(user_id)
+
+
+def _subscribe(broker: EmbeddedBroker, username: str, password: str,
+               topics: list[str]) -> list[bool]:  # fmt: skip
+    """Whether each subscription was granted."""
+    granted: dict[int, bool] = {}
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:8]}")
+    client.username_pw_set(username, password)
+    client.on_subscribe = lambda c, u, mid, codes, p: granted.update(
+        {mid: not codes[0].is_failure})  # fmt: skip
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    try:
+        mids = [int(client.subscribe(topic, qos=1)[1] or 0) for topic in topics]
+        deadline = time.monotonic() + 10
+        while len(granted) < len(mids) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return [granted[mid] for mid in mids]
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def test_credentials_are_printed_once_and_confined_to_the_agents_topics(
+    cli: CliRunner, conn: Conn, broker: EmbeddedBroker
+) -> None:
+    email, user_id = _user(conn, "agent")
+    result = cli.invoke(app, ["agent", "credentials", email])
+    assert result.exit_code == 0, result.output
+    lines = dict(line.split(": ", 1) for line in result.stdout.strip().splitlines())
+    assert lines["username"] == f"agent-{user_id}"
+    password = lines["password"]
+    assert len(password) >= 24
+    assert _subscribe(broker, lines["username"], password,
+                      [f"agents/{user_id}/leads", f"agents/{user_id + 1}/leads", "agents/#",
+                       "tablets/#"]) == [True, False, False, False]  # fmt: skip
+    again = cli.invoke(app, ["agent", "credentials", email])  # replaces the password
+    assert again.exit_code == 0, again.output
+    assert password not in again.stdout
+
+
+def test_only_agents_get_credentials(cli: CliRunner, conn: Conn) -> None:
+    email, _ = _user(conn, "fleet_owner")
+    result = cli.invoke(app, ["agent", "credentials", email])
+    assert result.exit_code == 1
+    assert "no enabled agent" in result.output
+    assert cli.invoke(app, ["agent", "credentials", "nobody@example.com"]).exit_code == 1
+
+
+def test_agent_role_in_the_file_is_its_own_subtree() -> None:
+    config = dynsec_file.DynsecConfig()
+    dynsec_file.put_agent(config, 42, "pw")
+    client = config.client("agent-42")
+    assert client is not None
+    assert dynsec_file.verify(client, "pw")
+    role = config.role("agent:42")
+    assert role is not None
+    assert {acl.topic for acl in role.acls} == {"agents/42/#"}
+    assert dynsec_file.remove_agent(config, 42)
+    assert config.client("agent-42") is None
