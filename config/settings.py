@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     # Web Push to lead agents (web/push_sender.py): the VAPID private key (PEM, or base64url of
     # the raw or DER key); unset: generated once and kept in var_dir/vapid.pem (mode 600).
     vapid_private_key: SecretStr | None = None
+    # Every panel process runs a Web Push sender (deliveries are claimed once, whichever
+    # process sends them, so they must all share one VAPID key); false: this one does not.
+    web_push_sender: bool = True
     # Who push services may contact about our pushes: a mailto: or https: URL.
     vapid_subject: str = Field(default="mailto:fleethub@example.com",
                                pattern=r"^(mailto:\S+@\S+|https://\S+)$")

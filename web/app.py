@@ -21,10 +21,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from config.settings import Settings
 from hub.db import open_pool
+from web.agent_push import vapid_key
 from web.broker_link import BrokerLink, broker_target, client_id
 from web.deps import LoginRequired, PoolDep
 from web.feed import ChangeFeed
+from web.lead_feed import LeadFeed
+from web.push_sender import PushSender
 from web.routes import (
+    agent,
+    agent_api,
     alerts,
     api,
     audit,
@@ -59,6 +64,13 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         tasks = [asyncio.create_task(feed.run(), name="web.feed"),
                  asyncio.create_task(link.run(), name="web.broker"),
                  asyncio.create_task(warm(pool, app.state.render_tile), name="web.tiles.warm")]
+        # Agents' live inbox and Web Push of lead offers (web/lead_feed.py, web/push_sender.py).
+        app.state.lead_feed = lead_feed = LeadFeed(pool, database_url)
+        tasks.append(asyncio.create_task(lead_feed.run(), name="web.lead_feed"))
+        if settings.web_push_sender:
+            sender = PushSender(pool, app.state.vapid_key, settings.vapid_subject)
+            lead_feed.on_offer.append(sender.wake)
+            tasks.append(asyncio.create_task(sender.run(), name="web.push_sender"))
         try:
             yield
         finally:
@@ -73,6 +85,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.state.throttles = auth.Throttles()
     app.state.claim_throttle = LoginThrottle(limit=settings.claim_attempts_per_window)
     app.state.render_tile = TileRenderer()
+    app.state.vapid_key = vapid_key(settings)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     @app.exception_handler(LoginRequired)
@@ -105,7 +118,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         return {"status": "ok"}
 
     routers = (auth, grid, api, tablets, alerts, heatmap, reports, pop_reports, push, playlists,
-               audit, hubs, device, pairing, leads_api, leads, leads_public)
+               audit, hubs, device, pairing, leads_api, leads, leads_public, agent, agent_api)
     for module in routers:
         app.include_router(module.router)
     return app

@@ -109,11 +109,12 @@ AdminCsrfSession = Annotated[Session, Depends(admin_form_session)]
 bearer = HTTPBearer(auto_error=False, description="a token from POST /api/v1/auth/token")
 
 
-async def api_user(
+async def bearer_user(
     request: Request,
     pool: PoolDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> User:
+    """The bearer token's user, whatever their role (401 without a valid token)."""
     unauthorized = HTTPException(401, "a valid bearer token is required",
                                  headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
     if credentials is None:
@@ -122,6 +123,13 @@ async def api_user(
     user = await load_user(pool, user_id) if user_id is not None else None
     if user is None:
         raise unauthorized
+    return user
+
+
+BearerUser = Annotated[User, Depends(bearer_user)]
+
+
+async def api_user(user: BearerUser) -> User:
     if not user.can_view_fleet:
         raise HTTPException(403, "the fleet API is for admins and fleet owners")
     return user
@@ -137,3 +145,34 @@ async def api_admin(user: ApiUser) -> User:
 
 
 ApiAdmin = Annotated[User, Depends(api_admin)]
+
+
+# --- lead agents (web/routes/agent.py, web/routes/agent_api.py) --------------------------------
+# The inbox's list, stream and push routes answer 403 to other roles; routes naming a lead take
+# any signed-in user and answer 404 unless the lead is the agent's own (web/agent_leads.py).
+
+
+async def agent_session(session: SessionDep) -> Session:
+    if session.user.role != "agent":
+        raise HTTPException(403, "the lead inbox is for agents")
+    return session
+
+
+AgentSession = Annotated[Session, Depends(agent_session)]
+
+
+async def agent_form_session(agent: AgentSession, session: CsrfSession) -> Session:
+    """An agent's form post: the role first, then the CSRF token and size (check_csrf)."""
+    return session
+
+
+AgentCsrfSession = Annotated[Session, Depends(agent_form_session)]
+
+
+async def api_agent(user: BearerUser) -> User:
+    if user.role != "agent":
+        raise HTTPException(403, "the agent API is for agents")
+    return user
+
+
+ApiAgent = Annotated[User, Depends(api_agent)]

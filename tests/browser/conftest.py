@@ -38,7 +38,9 @@ def web_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     var = tmp_path_factory.mktemp("web")
     port = free_port()
     env = {**os.environ, "FLEETHUB_DATABASE_URL": database_url, "FLEETHUB_VAR_DIR": str(var),
-           "FLEETHUB_WEB_PORT": str(port), "FLEETHUB_WEB_HOST": "127.0.0.1"}  # fmt: skip
+           "FLEETHUB_WEB_PORT": str(port), "FLEETHUB_WEB_HOST": "127.0.0.1",
+           # The push tests' own panel sends (and checks) Web Push for this shared store.
+           "FLEETHUB_WEB_PUSH_SENDER": "false"}  # fmt: skip
     child = Child("web", [sys.executable, "-m", "hub.cli", "web"], var / "web.log", env=env)
     try:
         child.wait_port("127.0.0.1", port)

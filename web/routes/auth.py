@@ -95,7 +95,10 @@ async def login(
         )  # fmt: skip
     throttles.succeeded(request, email)
     token = await open_session(pool, user, settings.session_hours)
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    target = _safe_next(next)
+    if user.role == "agent" and target == "/":  # agents have no grid: their inbox instead
+        target = "/agent/leads"
+    response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE, token, max_age=settings.session_hours * 3600, httponly=True,
         secure=settings.cookie_secure, samesite="lax", path="/",
