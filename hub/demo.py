@@ -1,4 +1,5 @@
-"""The demo fleet of ``fleethub up``: simulated tablets with derived broker passwords."""
+"""The demo of ``fleethub up``: simulated tablets with derived broker passwords, panel
+users, and a lead campaign with an agent and a QR code."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ DEMO_TENANT = "demo"
 DEMO_FLEET = "demo"
 ADMIN_EMAIL = "admin@demo.example"
 OWNER_EMAIL = "owner@demo.example"
+AGENT_EMAIL = "agent@demo.example"
+LEAD_CAMPAIGN = "camp-sg"  # one of the demo playlist's campaigns
+QR_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # the lead form's code alphabet
 PREFIX = "demo-tab-"
 HEARTBEAT_S = 10
 OFFLINE_AFTER_S = 30
@@ -65,7 +69,30 @@ class PanelLogin:
 def panel_logins(key: bytes) -> list[PanelLogin]:
     """The demo tenant's admin and fleet owner; passwords derived from the kept secret."""
     return [PanelLogin(ADMIN_EMAIL, password(key, "panel:admin"), "admin"),
-            PanelLogin(OWNER_EMAIL, password(key, "panel:owner"), "fleet_owner")]  # fmt: skip
+            PanelLogin(OWNER_EMAIL, password(key, "panel:owner"), "fleet_owner"),
+            PanelLogin(AGENT_EMAIL, password(key, "panel:agent"), "agent")]  # fmt: skip
+
+
+def qr_code(key: bytes) -> str:
+    """The demo's lead QR code (shown on the first demo tablet), the same on every run."""
+    digest = hmac.new(key, b"qr:demo", hashlib.sha256).digest()
+    return "".join(QR_ALPHABET[b % len(QR_ALPHABET)] for b in digest[:10])
+
+
+def _seed_leads(conn: psycopg.Connection[tuple[object, ...]], key: bytes, agent_id: int,
+                tablet_id: str | None) -> None:  # fmt: skip
+    """A lead campaign with the demo agent subscribed and one QR code: try ``/l/{code}``."""
+    conn.execute(
+        "INSERT INTO lead_campaigns (tenant_id, campaign_id, name) VALUES (%s, %s, %s)"
+        " ON CONFLICT DO NOTHING", (DEMO_TENANT, LEAD_CAMPAIGN, "Travel insurance"))  # fmt: skip
+    conn.execute(
+        "INSERT INTO campaign_agents (tenant_id, campaign_id, user_id, position)"
+        " VALUES (%s, %s, %s, 0) ON CONFLICT DO NOTHING",
+        (DEMO_TENANT, LEAD_CAMPAIGN, agent_id))  # fmt: skip
+    conn.execute(
+        "INSERT INTO qr_codes (code, tenant_id, campaign_id, fleet_id, tablet_id, created_by)"
+        " VALUES (%s, %s, %s, %s, %s, 'fleethub up') ON CONFLICT DO NOTHING",
+        (qr_code(key), DEMO_TENANT, LEAD_CAMPAIGN, DEMO_FLEET, tablet_id))  # fmt: skip
 
 
 def seed(
@@ -75,11 +102,13 @@ def seed(
     add_tenant(conn, DEMO_TENANT, "Demo tenant", "fleethub up")
     add_fleet(conn, FleetSpec(DEMO_FLEET, "Asia/Singapore", ALERT_AFTER_S, "", 6, "Demo fleet",
                               DEMO_TENANT), "fleethub up")  # fmt: skip
+    names = {"admin": "Demo admin", "fleet_owner": "Demo fleet owner", "agent": "Demo agent"}
+    user_ids = {}
     for login in panel_logins(key):
-        name = "Demo admin" if login.role == "admin" else "Demo fleet owner"
-        fleets = [] if login.role == "admin" else [DEMO_FLEET]
-        add_user(conn, tenant_id=DEMO_TENANT, email=login.email, name=name, role=login.role,
-                 password=login.password, fleets=fleets, actor="fleethub up")  # fmt: skip
+        fleets = [DEMO_FLEET] if login.role == "fleet_owner" else []
+        user_ids[login.role] = add_user(
+            conn, tenant_id=DEMO_TENANT, email=login.email, name=names[login.role],
+            role=login.role, password=login.password, fleets=fleets, actor="fleethub up")
     ids = tablet_ids(count)
     existing = {str(r[0]) for r in conn.execute(
         "SELECT tablet_id FROM tablets WHERE fleet_id = %s", (DEMO_FLEET,)).fetchall()}
@@ -95,6 +124,7 @@ def seed(
         push(conn, Target("fleet", DEMO_FLEET), demo_items(), emergency=False, expires_s=None,
              reason="demo schedule", actor="fleethub up", refresh_s=refresh_s,
              tenant_id=DEMO_TENANT, name="Demo schedule")  # fmt: skip
+    _seed_leads(conn, key, user_ids["agent"], ids[0] if ids else None)
     return ids
 
 

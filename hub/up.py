@@ -118,6 +118,9 @@ def _banner(console: Console, settings: Settings, database_url: str, target: Mqt
     for login in logins:
         role = login.role.replace("_", " ")
         console.print(f"  sign in as {role:<12} {login.email}  password {login.password}")
+    console.print(f"lead form http://{settings.web_host}:{settings.web_port}/l/"
+                  f"{demo.qr_code(demo.secret(settings.var_dir))}  (leads go to the agent's"
+                  " inbox)")  # fmt: skip
     console.print(f"broker    mqtt://{target.host}:{target.port}  (hub user {target.username})")
     console.print(f"store     {database_url}")
     console.print(f"tablets   {simulate} simulated in fleet '{demo.DEMO_FLEET}'"

@@ -81,6 +81,12 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
         page = _signed_in_page(web_port, owner.group(1), logins["fleet owner"])
         assert "demo-tab-0001" in page
         assert 'data-count="online">5<' in page
+        # The demo's lead form opens for passengers (no sign-in) on the printed address.
+        form = re.search(r"lead form http://\S+(/l/[a-z0-9]+)", log.read_text())
+        assert form is not None
+        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}{form.group(1)}",
+                                    timeout=5) as r:  # fmt: skip
+            assert "Travel insurance" in r.read().decode()
         children = psutil.Process(proc.pid).children(recursive=True)
         assert len(children) >= 5  # broker, store, hub, web, simulator
     finally:
