@@ -20,7 +20,7 @@ from hub.audit import record_async
 from hub.users import User
 
 CampaignId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
-Routing = Literal["round_robin", "broadcast"]
+Routing = Literal["round_robin"]  # the schema also allows "broadcast": not built yet
 AgentAction = Literal["add", "remove", "pause", "resume"]
 
 

@@ -34,14 +34,14 @@ def test_create_and_edit_a_campaign_with_audit(
     campaign_id = f"ins-{uuid.uuid4().hex[:6]}"
     created = panel.post("/leads/campaigns", data={
         "csrf_token": csrf, "campaign_id": campaign_id, "name": "Car insurance",
-        "dedupe_hours": "12", "offer_timeout_s": "90", "routing": "broadcast"},
+        "dedupe_hours": "12", "offer_timeout_s": "90", "routing": "round_robin"},
         follow_redirects=False)  # fmt: skip
     assert created.status_code == 303
     assert created.headers["location"] == f"/leads/campaigns/{campaign_id}?done=created"
     row = conn.execute("SELECT name, extract(epoch FROM dedupe_window)::int, offer_timeout_s,"
                        " routing FROM lead_campaigns WHERE tenant_id = %s AND campaign_id = %s",
                        (tenant.tenant_id, campaign_id)).fetchone()  # fmt: skip
-    assert row == ("Car insurance", 12 * 3600, 90, "broadcast")
+    assert row == ("Car insurance", 12 * 3600, 90, "round_robin")
     [(actor, target, details)] = audit(conn, tenant.tenant_id, "lead_campaign.create")
     assert (actor, target) == (tenant.admin, f"lead_campaign:{campaign_id}")
     assert details["dedupe_hours"] == 12
