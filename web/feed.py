@@ -15,9 +15,9 @@ import contextlib
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -44,40 +44,65 @@ class AlertRaised:
 
 
 Event = TilesChanged | AlertRaised
+E = TypeVar("E")
 
 
 @dataclass(eq=False)
-class Subscription:
+class Subscription(Generic[E]):
+    """One SSE stream's bounded queue; a full queue marks it overflowed (it must resync)."""
+
     user: User
-    queue: asyncio.Queue[Event] = field(default_factory=lambda: asyncio.Queue(maxsize=256))
+    queue: asyncio.Queue[E]
     overflowed: bool = False
 
-    def offer(self, event: Event) -> None:
+    def offer(self, event: E) -> None:
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
             self.overflowed = True
 
 
-class ChangeFeed:
-    def __init__(self, pool: AsyncConnectionPool, database_url: str, interval_s: float = 0.5):
-        self._pool, self._url, self.interval_s = pool, database_url, interval_s
-        self._subscribers: set[Subscription] = set()
-        self._wake = asyncio.Event()
-        self._sent: dict[str, datetime] = {}
-        self._fleet_tenants: dict[str, str] = {}
-        self.overflows = 0
+class Subscribers(Generic[E]):
+    """The subscriptions of one feed (this one and :class:`web.lead_feed.LeadFeed`)."""
+
+    def __init__(self, maxsize: int) -> None:
+        self._maxsize = maxsize
+        self._subscriptions: set[Subscription[E]] = set()
+        self.overflows = 0  # subscriptions that ended overflowed
 
     @contextlib.contextmanager
-    def subscribe(self, user: User) -> Iterator[Subscription]:
-        sub = Subscription(user)
-        self._subscribers.add(sub)
+    def subscribe(self, user: User) -> Iterator[Subscription[E]]:
+        sub = Subscription[E](user, asyncio.Queue(maxsize=self._maxsize))
+        self._subscriptions.add(sub)
         try:
             yield sub
         finally:
-            self._subscribers.discard(sub)
+            self._subscriptions.discard(sub)
             if sub.overflowed:
                 self.overflows += 1
+
+    def __iter__(self) -> Iterator[Subscription[E]]:
+        """A snapshot: subscriptions may come and go while it is walked."""
+        return iter(list(self._subscriptions))
+
+    def __bool__(self) -> bool:
+        return bool(self._subscriptions)
+
+
+class ChangeFeed:
+    def __init__(self, pool: AsyncConnectionPool, database_url: str, interval_s: float = 0.5):
+        self._pool, self._url, self.interval_s = pool, database_url, interval_s
+        self._subscribers = Subscribers[Event](maxsize=256)
+        self._wake = asyncio.Event()
+        self._sent: dict[str, datetime] = {}
+        self._fleet_tenants: dict[str, str] = {}
+
+    @property
+    def overflows(self) -> int:
+        return self._subscribers.overflows
+
+    def subscribe(self, user: User) -> contextlib.AbstractContextManager[Subscription[Event]]:
+        return self._subscribers.subscribe(user)
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:
@@ -110,7 +135,7 @@ class ChangeFeed:
                 self._dispatch(fresh)
 
     def _dispatch(self, tiles: list[Tile]) -> None:
-        for sub in list(self._subscribers):
+        for sub in self._subscribers:
             mine = tuple(t for t in tiles if sees_fleet(sub.user, t.tenant_id, t.fleet_id))
             if mine:
                 sub.offer(TilesChanged(mine))
@@ -147,6 +172,6 @@ class ChangeFeed:
                 return
             tenant = self._fleet_tenants[fleet_id] = str(row[0])
         self._wake.set()  # the tile's incident badge changed too
-        for sub in list(self._subscribers):
+        for sub in self._subscribers:
             if sees_fleet(sub.user, tenant, fleet_id):
                 sub.offer(AlertRaised(alert))

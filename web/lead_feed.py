@@ -15,8 +15,8 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
@@ -25,6 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 from hub.users import User
 from web import agent_leads
 from web.agent_leads import ACTIONS_CHANNEL, OFFERS_CHANNEL, AgentLead
+from web.feed import Subscribers, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -55,38 +56,21 @@ class Resync:
     """The subscriber may have missed events (the LISTEN connection was lost)."""
 
 
-@dataclass(eq=False)
-class LeadSubscription:
-    user: User
-    queue: asyncio.Queue[LeadEvent | Resync] = field(
-        default_factory=lambda: asyncio.Queue(maxsize=64))
-    overflowed: bool = False
-
-    def offer(self, event: LeadEvent | Resync) -> None:
-        try:
-            self.queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self.overflowed = True
-
-
 class LeadFeed:
     def __init__(self, pool: AsyncConnectionPool, database_url: str) -> None:
         self._pool, self._url = pool, database_url
-        self._subscribers: set[LeadSubscription] = set()
+        self._subscribers = Subscribers[LeadEvent | Resync](maxsize=64)
         self.on_offer: list[Callable[[uuid.UUID], None]] = []
         self.listening = asyncio.Event()
-        self.overflows = 0
 
-    @contextlib.contextmanager
-    def subscribe(self, user: User) -> Iterator[LeadSubscription]:
-        sub = LeadSubscription(user)
-        self._subscribers.add(sub)
-        try:
-            yield sub
-        finally:
-            self._subscribers.discard(sub)
-            if sub.overflowed:
-                self.overflows += 1
+    @property
+    def overflows(self) -> int:
+        return self._subscribers.overflows
+
+    def subscribe(
+        self, user: User
+    ) -> contextlib.AbstractContextManager[Subscription[LeadEvent | Resync]]:
+        return self._subscribers.subscribe(user)
 
     async def run(self) -> None:
         connected_before = False
@@ -99,7 +83,7 @@ class LeadFeed:
                         await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
                     self.listening.set()
                     if connected_before:  # notifications sent meanwhile are lost
-                        for sub in list(self._subscribers):
+                        for sub in self._subscribers:
                             sub.offer(Resync())
                     connected_before = True
                     async for note in conn.notifies():
@@ -123,7 +107,7 @@ class LeadFeed:
             await self._dispatch(channel, lead_id)
         except psycopg.Error as exc:
             log.warning("lead feed: store unavailable (%s); subscribers resync", exc)
-            for sub in list(self._subscribers):
+            for sub in self._subscribers:
                 sub.offer(Resync())
 
     async def _dispatch(self, channel: str, lead_id: uuid.UUID) -> None:
@@ -132,7 +116,7 @@ class LeadFeed:
         concerned = {int(str(r[0])) for r in rows}
         open_to = {int(str(r[0])) for r in rows if r[1]}
         views: dict[int, AgentLead | None] = {}
-        for sub in list(self._subscribers):
+        for sub in self._subscribers:
             agent_id = sub.user.user_id
             if agent_id not in concerned or sub.user.role != "agent":
                 continue
