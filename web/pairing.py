@@ -12,6 +12,7 @@ from typing import Any
 
 from psycopg.rows import class_row
 from psycopg_pool import AsyncConnectionPool
+from pydantic import BaseModel, Field
 
 from broker import dynsec
 from config.settings import MqttTarget
@@ -36,9 +37,10 @@ class FleetRef:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
-class CodeRow:
-    code_hint: str
+class CodeRow(BaseModel):
+    """A claim code as listed (the panel's table and ``GET …/claim-codes``)."""
+
+    code_hint: str = Field(description="the code's last two characters")
     car_id: str | None
     created_by: str
     created_at: datetime

@@ -39,17 +39,6 @@ class CodeOut(BaseModel):
     expires_at: datetime
 
 
-class CodeListed(BaseModel):
-    code_hint: str = Field(description="the code's last two characters")
-    car_id: str | None
-    created_by: str
-    created_at: datetime
-    expires_at: datetime
-    claimed_at: datetime | None
-    tablet_id: str | None
-    expired: bool
-
-
 async def _fleet(request: Request, user: User, fleet_id: str) -> pairing.FleetRef:
     found = await pairing.fleet(request.app.state.pool, user, fleet_id)
     if found is None:
@@ -73,11 +62,10 @@ async def create_code(
 @api.get("/fleets/{fleet_id}/claim-codes")
 async def list_codes(
     fleet_id: str, request: Request, pool: PoolDep, user: ApiUser
-) -> list[CodeListed]:
+) -> list[pairing.CodeRow]:
     """The fleet's newest claim codes (hints only) and what became of them."""
     await _fleet(request, user, fleet_id)
-    rows = await pairing.codes(pool, user, fleet_id)
-    return [CodeListed.model_validate(r, from_attributes=True) for r in rows]
+    return await pairing.codes(pool, user, fleet_id)
 
 
 @api.post("/tablets/{tablet_id}/revoke", status_code=204)
