@@ -193,12 +193,13 @@ def write(path: Path, config: DynsecConfig) -> None:
     tmp = path.with_name(path.name + ".fleethub-tmp")
     tmp.write_text(config.model_dump_json(by_alias=True, exclude_none=True, indent=1))
     os.chmod(tmp, 0o600)
-    _give_to_mosquitto(tmp)
+    give_to_mosquitto(tmp)
     tmp.replace(path)
 
 
-def _give_to_mosquitto(path: Path) -> None:
-    """Mosquitto started as root drops to its own user, and must read and replace the file."""
+def give_to_mosquitto(path: Path) -> None:
+    """Mosquitto started as root drops to its own user, and must read and replace (or write)
+    what fleethub prepares for it: its data directory, log file and dynsec file."""
     if os.geteuid() != 0:
         return
     import pwd  # POSIX only, and only needed as root

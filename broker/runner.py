@@ -144,11 +144,11 @@ class EmbeddedBroker:
         os.chmod(self.dir, 0o755)  # noqa: S103  # mosquitto (another user) must traverse it
         _make_traversable(self.dir)
         # Mosquitto saves the dynsec file by writing a new one and renaming it.
-        self._chown_to_mosquitto(self.dir / "data")
+        dynsec_file.give_to_mosquitto(self.dir / "data")
         # It opens its log after dropping root, and cannot create files in self.dir.
         log = self.dir / "mosquitto.log"
         log.touch(exist_ok=True)
-        self._chown_to_mosquitto(log)
+        dynsec_file.give_to_mosquitto(log)
 
     def start(self, timeout: float = 15.0) -> None:
         self.prepare()
@@ -207,18 +207,6 @@ class EmbeddedBroker:
             self.child.stop(signal.SIGTERM)
             self.child = None
             (self.dir / "mosquitto.pid").unlink(missing_ok=True)
-
-    @staticmethod
-    def _chown_to_mosquitto(path: Path) -> None:
-        if os.geteuid() != 0:
-            return
-        import pwd  # POSIX only, and only needed as root
-
-        try:
-            entry = pwd.getpwnam("mosquitto")
-        except KeyError:
-            return
-        os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
 def _make_traversable(path: Path) -> None:
