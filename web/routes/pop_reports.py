@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from hub.users import User
 from web.deps import ApiUser, FleetSession, PoolDep
@@ -23,9 +23,7 @@ from web.pop_report import (
     MAX_DAYS,
     GroupBy,
     PlayReport,
-    PlayRow,
     ReportInputError,
-    Totals,
     csv_filename,
     parse_query,
     play_report,
@@ -146,6 +144,7 @@ async def plays_csv(
 
 
 class PlayRowOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read from a PlayRow
     key: str
     label: str
     campaign_id: str
@@ -156,29 +155,13 @@ class PlayRowOut(BaseModel):
     duration_ms: int
     duration_seconds: Decimal
 
-    @classmethod
-    def of(cls, row: PlayRow) -> PlayRowOut:
-        return cls(
-            key=row.key, label=row.label, campaign_id=row.campaign_id, fleet_id=row.fleet_id,
-            fleet_name=row.fleet_name, plays=row.plays, completed=row.completed,
-            duration_ms=row.duration_ms, duration_seconds=row.duration_seconds,
-        )  # fmt: skip
-
 
 class TotalsOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read from Totals
     plays: int
     completed: int
     duration_ms: int
     duration_seconds: Decimal
-
-    @classmethod
-    def of(cls, totals: Totals) -> TotalsOut:
-        return cls(
-            plays=totals.plays,
-            completed=totals.completed,
-            duration_ms=totals.duration_ms,
-            duration_seconds=totals.duration_seconds,
-        )
 
 
 class PlayReportOut(BaseModel):
@@ -219,8 +202,9 @@ async def proof_of_play(
     q = report.query
     return PlayReportOut(
         first_day=q.period.start, last_day=q.period.end, group_by=q.group_by,
-        campaign_id=q.campaign_id, fleet=q.fleet, rows=[PlayRowOut.of(r) for r in report.rows],
-        totals=TotalsOut.of(report.totals),
+        campaign_id=q.campaign_id, fleet=q.fleet,
+        rows=[PlayRowOut.model_validate(r) for r in report.rows],
+        totals=TotalsOut.model_validate(report.totals),
     )  # fmt: skip
 
 
