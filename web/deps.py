@@ -12,6 +12,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from config.settings import Settings
 from hub.users import User
+from web.broker_link import BrokerLink
 from web.security import SESSION_COOKIE, csrf_matches, load_session, load_user, token_user_id
 
 
@@ -31,6 +32,14 @@ def get_settings(request: Request) -> Settings:
 
 PoolDep = Annotated[AsyncConnectionPool, Depends(get_pool)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_broker_link(request: Request) -> BrokerLink:
+    link: BrokerLink = request.app.state.broker_link
+    return link
+
+
+BrokerLinkDep = Annotated[BrokerLink, Depends(get_broker_link)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,8 +19,8 @@ from hub.errors import BrokerError, PayloadError
 from hub.payloads import Heartbeat, parse_payload
 from hub.plays import PlayBatch, PlayEvent, ingest, parse_batch
 from web import pairing
-from web.broker_link import BrokerLink, BrokerUnavailable, broker_target, device_mqtt_url
-from web.deps import PoolDep, SettingsDep
+from web.broker_link import BrokerUnavailable, device_mqtt_url
+from web.deps import BrokerLinkDep, PoolDep, SettingsDep
 from web.device_auth import DeviceDep
 from web.device_plan import Plan, etag_matches, plan_etag, playout_plan
 from web.security import LoginThrottle
@@ -89,11 +89,6 @@ class ClaimOut(BaseModel):
     mqtt: MqttCredentials
 
 
-def _link(request: Request) -> BrokerLink:
-    link: BrokerLink = request.app.state.broker_link
-    return link
-
-
 def _claim_throttle(request: Request) -> LoginThrottle:
     throttle: LoginThrottle = request.app.state.claim_throttle
     return throttle
@@ -109,7 +104,7 @@ def _claim_throttle(request: Request) -> LoginThrottle:
                **UNAVAILABLE},
 )  # fmt: skip
 async def claim(
-    body: ClaimIn, request: Request, pool: PoolDep, settings: SettingsDep
+    body: ClaimIn, request: Request, pool: PoolDep, settings: SettingsDep, link: BrokerLinkDep
 ) -> ClaimOut:
     """Exchange a claim code (single use, expiring) for the tablet's identity, a device
     token and its own broker credentials, confined to ``tablets/{tablet_id}/#``.
@@ -120,7 +115,7 @@ async def claim(
     if throttle.blocked(client):
         raise HTTPException(429, "too many failed claims from this address: wait and retry",
                             headers={"Retry-After": str(int(throttle.window_s))})  # fmt: skip
-    target = broker_target(settings)
+    target = link.target
     if target is None:
         raise HTTPException(503, "pairing is unavailable: no broker is configured",
                             headers={"Retry-After": "60"})  # fmt: skip
@@ -178,7 +173,7 @@ def _heartbeat_schema() -> dict[str, Any]:
                **UNAVAILABLE},
 )  # fmt: skip
 async def post_heartbeat(
-    request: Request, device: DeviceDep, settings: SettingsDep
+    request: Request, device: DeviceDep, settings: SettingsDep, link: BrokerLinkDep
 ) -> Accepted:
     """The same payload and effect as ``tablets/{id}/heartbeat``: it is handed to the hub
     over the broker (QoS 1) and goes through the tablet's actor. ``202`` once the broker
@@ -190,7 +185,7 @@ async def post_heartbeat(
     except PayloadError as exc:
         raise HTTPException(413 if exc.category == "too_large" else 422, exc.reason) from None
     try:
-        await _link(request).publish(f"tablets/{device.tablet_id}/heartbeat", raw)
+        await link.publish(f"tablets/{device.tablet_id}/heartbeat", raw)
     except BrokerUnavailable as exc:
         raise HTTPException(503, "the broker is unavailable: send the heartbeat again later",
                             headers={"Retry-After": "10"}) from exc  # fmt: skip

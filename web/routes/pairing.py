@@ -18,8 +18,7 @@ from hub.durations import parse_duration
 from hub.errors import BrokerError, ConfigError
 from hub.users import User
 from web import pairing
-from web.broker_link import broker_target
-from web.deps import ApiUser, CsrfSession, FleetSession, PoolDep, SettingsDep
+from web.deps import ApiUser, BrokerLinkDep, CsrfSession, FleetSession, PoolDep
 from web.templating import TEMPLATES
 
 pages = APIRouter(include_in_schema=False)
@@ -70,19 +69,19 @@ async def list_codes(
 
 @api.post("/tablets/{tablet_id}/revoke", status_code=204)
 async def revoke_tablet(
-    tablet_id: str, pool: PoolDep, settings: SettingsDep, user: ApiUser
+    tablet_id: str, pool: PoolDep, link: BrokerLinkDep, user: ApiUser
 ) -> Response:
     """Revoke the tablet: its device tokens stop working, its broker credentials are
     removed (which disconnects it) and the hub forgets it. Repeating it is harmless."""
-    await _revoke(pool, settings, user, user.email, tablet_id)
+    await _revoke(pool, link, user, user.email, tablet_id)
     return Response(status_code=204)
 
 
 async def _revoke(
-    pool: PoolDep, settings: SettingsDep, user: User, actor: str, tablet_id: str
+    pool: PoolDep, link: BrokerLinkDep, user: User, actor: str, tablet_id: str
 ) -> None:
     try:
-        found = await pairing.revoke(pool, broker_target(settings), user, actor, tablet_id)
+        found = await pairing.revoke(pool, link.target, user, actor, tablet_id)
     except BrokerError as exc:
         raise HTTPException(503, f"the broker could not remove the tablet's credentials: {exc}."
                             " Revoke again to retry.", headers={"Retry-After": "30"}) from exc
@@ -132,10 +131,10 @@ async def _page(
 
 @pages.post("/tablets/{tablet_id}/revoke")
 async def revoke_page(
-    tablet_id: str, pool: PoolDep, settings: SettingsDep, session: FleetSession,
+    tablet_id: str, pool: PoolDep, link: BrokerLinkDep, session: FleetSession,
     form: CsrfSession,
 ) -> RedirectResponse:  # fmt: skip
-    await _revoke(pool, settings, session.user, session.user.email, tablet_id)
+    await _revoke(pool, link, session.user, session.user.email, tablet_id)
     return RedirectResponse("/", status_code=303)
 
 
