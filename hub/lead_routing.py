@@ -31,12 +31,10 @@ from actors.effects import (
 )
 from actors.messages import LeadIn
 from hub import lead_store
-from hub.lead_store import valid_ids
+from hub.lead_store import ACTIONS_CHANNEL, LEADS_CHANNEL, valid_ids
 
 log = logging.getLogger(__name__)
 
-LEADS_CHANNEL = "fleethub_leads"
-ACTIONS_CHANNEL = "fleethub_lead_actions"
 QUEUE_BOUND = 10_000
 
 

@@ -23,6 +23,12 @@ AsyncConn = psycopg.AsyncConnection[tuple[Any, ...]]
 
 # The lead, its campaign's active agents in order (same tenant, role agent, enabled), the
 # agents already offered it and its open offer: one statement.
+# The NOTIFY channels of the lead flow, shared by the hub and the panel: a new lead (the
+# public form), an offer made or moved on (the hub), an agent's decision (the panel).
+LEADS_CHANNEL = "fleethub_leads"
+OFFERS_CHANNEL = "fleethub_lead_offers"
+ACTIONS_CHANNEL = "fleethub_lead_actions"
+
 _SELECT_LEADS = sql.SQL("""
 SELECT l.lead_id::text AS lead_id, l.tenant_id, l.campaign_id, l.status, l.name, l.phone,
        l.fleet_id, l.car_id, l.tablet_id, l.driver_id, c.offer_timeout_s, c.rr_cursor,
@@ -146,7 +152,7 @@ async def _event(conn: AsyncConn, lead_id: str, event: str,
         "INSERT INTO lead_events (lead_id, actor, event, details) VALUES (%s, 'hub', %s, %s)",
         (lead_id, event, Jsonb(details)),
     )
-    await conn.execute("SELECT pg_notify('fleethub_lead_offers', %s)", (lead_id,))
+    await conn.execute("SELECT pg_notify(%s, %s)", (OFFERS_CHANNEL, lead_id))
 
 
 async def store_offer(conn: AsyncConn, lead: LeadIn, agent_id: int,

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 import aiomqtt
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -31,6 +32,7 @@ from hub.db import open_pool
 from hub.errors import PayloadError
 from hub.inbound import SUBSCRIPTIONS, tablet_topics, translate
 from hub.lead_routing import LeadRouting
+from hub.lead_store import ACTIONS_CHANNEL, LEADS_CHANNEL
 from hub.metrics import HubMetrics
 from hub.mqttwire.codec import Publish
 from hub.play_ingest import PlayIngest, PlaysIn
@@ -218,8 +220,8 @@ class Hub:
                     await conn.execute("LISTEN fleethub_tablets")
                     await conn.execute("LISTEN fleethub_playlists")
                     if self.routes_leads:
-                        await conn.execute("LISTEN fleethub_leads")
-                        await conn.execute("LISTEN fleethub_lead_actions")
+                        for channel in (LEADS_CHANNEL, ACTIONS_CHANNEL):
+                            await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
                     await self._load_tablets()  # everything, including what changed unheard
                     if self.routes_leads:  # every lead still to route, offers to re-arm
                         log.info("routing %d open leads", await self.leads.route(None))

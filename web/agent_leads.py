@@ -22,13 +22,12 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from hub.lead_store import ACTIONS_CHANNEL
 from hub.users import User
 
 AsyncConn = psycopg.AsyncConnection[tuple[object, ...]]
 Action = Literal["accept", "reject", "contacted", "converted"]
 ACTIONS: tuple[Action, ...] = get_args(Action)
-ACTIONS_CHANNEL = "fleethub_lead_actions"
-OFFERS_CHANNEL = "fleethub_lead_offers"
 HELD = ("accepted", "contacted", "converted")
 INBOX_LIMIT = 200
 

@@ -22,9 +22,10 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
+from hub.lead_store import ACTIONS_CHANNEL, OFFERS_CHANNEL
 from hub.users import User
 from web import agent_leads
-from web.agent_leads import ACTIONS_CHANNEL, OFFERS_CHANNEL, AgentLead
+from web.agent_leads import AgentLead
 from web.feed import Subscribers, Subscription
 
 log = logging.getLogger(__name__)

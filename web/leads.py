@@ -24,13 +24,13 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from hub.lead_store import LEADS_CHANNEL
 from web.lead_form import LeadInput
 
 AsyncConn = psycopg.AsyncConnection[tuple[object, ...]]
 
 ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/i/l: read aloud or typed, still right
 CODE = re.compile(r"^[23456789abcdefghjkmnpqrstuvwxyz]{8,16}$")
-NOTIFY_CHANNEL = "fleethub_leads"
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +178,7 @@ async def _submit(
             details["duplicate_of"] = str(duplicate_of)
         await conn.execute(INSERT_EVENT, (lead_id, "public", "submitted", Jsonb(details)))
         if duplicate_of is None:
-            await conn.execute(NOTIFY, (NOTIFY_CHANNEL, str(lead_id)))
+            await conn.execute(NOTIFY, (LEADS_CHANNEL, str(lead_id)))
     return Submitted(lead_id, "new" if duplicate_of is None else "duplicate")
 
 
