@@ -181,4 +181,3 @@ class EffectBatch:
 
     effects: tuple[Effect, ...]
     timers: tuple[Arm, ...] = ()
-

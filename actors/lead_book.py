@@ -117,8 +117,10 @@ class LeadBook:
             return steps
         if routing is None or routing.holder != msg.agent_id:
             return []  # a stale rejection
-        return [WithdrawFrom(msg.agent_id, msg.lead_id), *self.on_timeout(msg.lead_id,
-                                                                          msg.agent_id)]
+        return [
+            WithdrawFrom(msg.agent_id, msg.lead_id),
+            *self.on_timeout(msg.lead_id, msg.agent_id),
+        ]
 
     def _next(self, routing: _Routing) -> list[Step]:
         lead = routing.lead

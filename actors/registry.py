@@ -62,8 +62,10 @@ class RegistryActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is u
                 self.send(self.outbox, EffectBatch((Rejected(tablet_id, f"handler: {exc}"),)))
 
     def receiveMsg_Stats(self, msg: Stats, sender: Any) -> None:
-        self.send(sender, {"known": len(self.known), "resident": len(self.actors),
-                           "failures": self.failures})
+        self.send(
+            sender,
+            {"known": len(self.known), "resident": len(self.actors), "failures": self.failures},
+        )
 
     def receiveMsg_Expired(self, msg: Any, sender: Any) -> None:
         self._route(msg)

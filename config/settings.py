@@ -115,8 +115,9 @@ class Settings(BaseSettings):
     # process sends them, so they must all share one VAPID key); false: this one does not.
     web_push_sender: bool = True
     # Who push services may contact about our pushes: a mailto: or https: URL.
-    vapid_subject: str = Field(default="mailto:fleethub@example.com",
-                               pattern=r"^(mailto:\S+@\S+|https://\S+)$")
+    vapid_subject: str = Field(
+        default="mailto:fleethub@example.com", pattern=r"^(mailto:\S+@\S+|https://\S+)$"
+    )
 
     @model_validator(mode="after")
     def _production_needs_secrets(self) -> Settings:

@@ -8,8 +8,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 INSERT = (
-    "INSERT INTO audit_log (tenant_id, actor, action, target, details)"
-    " VALUES (%s, %s, %s, %s, %s)"
+    "INSERT INTO audit_log (tenant_id, actor, action, target, details) VALUES (%s, %s, %s, %s, %s)"
 )
 
 

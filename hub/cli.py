@@ -110,8 +110,10 @@ def user_add(
     fleet_ids: Annotated[
         list[str] | None, typer.Option("--fleet", help="A fleet a fleet owner sees (repeat).")
     ] = None,
-    password: Annotated[str | None, typer.Option(
-        help="Default: asked for (not echoed).", envvar="FLEETHUB_USER_PASSWORD")] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(help="Default: asked for (not echoed).", envvar="FLEETHUB_USER_PASSWORD"),
+    ] = None,
 ) -> None:
     """Create a panel user (or reset their role, fleets and password)."""
     if password is None:
@@ -169,8 +171,10 @@ def agent_credentials(email: Annotated[str, typer.Argument(help="The agent's sig
     """Create (or replace) an agent app's broker login; the password is printed once."""
     settings = _settings()
     with database_url(settings) as url, db.connect(url) as conn:
-        row = conn.execute("SELECT user_id FROM users WHERE email = %s AND role = 'agent'"
-                           " AND disabled_at IS NULL", (email.strip().lower(),)).fetchone()
+        row = conn.execute(
+            "SELECT user_id FROM users WHERE email = %s AND role = 'agent' AND disabled_at IS NULL",
+            (email.strip().lower(),),
+        ).fetchone()
     if row is None:
         err.print(f"no enabled agent with e-mail {email}")
         raise typer.Exit(1)
@@ -209,8 +213,9 @@ def claim_create(
 @tablet_app.command("token")
 def tablet_token(
     tablet_id: Annotated[str, typer.Argument(help="The tablet's id.")],
-    revoke: Annotated[bool, typer.Option(
-        "--revoke", help="Revoke every token of the tablet instead.")] = False,
+    revoke: Annotated[
+        bool, typer.Option("--revoke", help="Revoke every token of the tablet instead.")
+    ] = False,
 ) -> None:
     """Print a new device token for the HTTP device API (shown once), or revoke them all."""
     with database_url(_settings()) as url, db.connect(url) as conn:
@@ -230,11 +235,17 @@ def playlist_push(
     emergency: Annotated[bool, typer.Option("--emergency", help="Override schedules.")] = False,
     expires: Annotated[str | None, typer.Option(help="Revert after this long.")] = None,
     reason: Annotated[str | None, typer.Option(help="Why (kept in the audit log).")] = None,
-    days: Annotated[str | None, typer.Option(
-        "--days", help="Only on these ISO weekdays, fleet local time (1-5, 1,3,6-7).")] = None,
-    between: Annotated[str | None, typer.Option(
-        "--between", help="Only between these fleet local times (06:00-10:00; "
-        "22:00-02:00 runs overnight).")] = None,
+    days: Annotated[
+        str | None,
+        typer.Option("--days", help="Only on these ISO weekdays, fleet local time (1-5, 1,3,6-7)."),
+    ] = None,
+    between: Annotated[
+        str | None,
+        typer.Option(
+            "--between",
+            help="Only between these fleet local times (06:00-10:00; 22:00-02:00 runs overnight).",
+        ),
+    ] = None,
 ) -> None:
     """Assign a playlist; prints its etag and how many tablets it targets."""
     settings = _settings()
@@ -278,7 +289,8 @@ def status(
                 "tablet_id": r.tablet_id,
                 "fleet_id": r.fleet_id,
                 "state": r.state,
-                "last_heartbeat_at": r.last_heartbeat_at.isoformat() if r.last_heartbeat_at
+                "last_heartbeat_at": r.last_heartbeat_at.isoformat()
+                if r.last_heartbeat_at
                 else None,
                 "desired_etag": r.desired_etag,
                 "applied_etag": r.applied_etag,

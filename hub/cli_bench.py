@@ -21,24 +21,44 @@ def _settings() -> Settings:
 
 
 def bench_command(
-    tablets: Annotated[int | None, typer.Option(
-        min=1, max=40_000, help="Default 20,000 (--plays: 2,000).")] = None,
-    rate: Annotated[float | None, typer.Option(min=1, help="Heartbeats per second, in total"
-                    " (default 10,000); with --plays, play events (default 5,000).")] = None,
+    tablets: Annotated[
+        int | None, typer.Option(min=1, max=40_000, help="Default 20,000 (--plays: 2,000).")
+    ] = None,
+    rate: Annotated[
+        float | None,
+        typer.Option(
+            min=1,
+            help="Heartbeats per second, in total"
+            " (default 10,000); with --plays, play events (default 5,000).",
+        ),
+    ] = None,
     duration: Annotated[str, typer.Option(help="How long to publish.")] = "30s",
     hub_shards: Annotated[int, typer.Option(min=1, max=8, help="Hub processes.")] = 1,
     brokers: Annotated[int, typer.Option(min=1, max=8, help="1, or one per hub shard.")] = 1,
     resident_actors: Annotated[int, typer.Option(min=0, max=200_000)] = 100_000,
     qos: Annotated[int, typer.Option(min=0, max=1, help="Heartbeat QoS.")] = 1,
     out: Annotated[Path, typer.Option(help="Where the JSON report goes.")] = Path("bench-results"),
-    panel: Annotated[bool, typer.Option(
-        "--panel", help="Measure the panel instead: grid render and SSE latency.")] = False,
-    plays: Annotated[bool, typer.Option(
-        "--plays", help="Measure proof-of-play ingestion instead: batches of 10–50 events,"
-        " receipt → committed and publish → ack.")] = False,
-    leads: Annotated[int | None, typer.Option(
-        "--leads", min=1, max=100_000, help="Measure leads instead: this many form submits"
-        " → the agent's MQTT receipt and panel SSE event (--rate: submits/s, default 20).")
+    panel: Annotated[
+        bool,
+        typer.Option("--panel", help="Measure the panel instead: grid render and SSE latency."),
+    ] = False,
+    plays: Annotated[
+        bool,
+        typer.Option(
+            "--plays",
+            help="Measure proof-of-play ingestion instead: batches of 10–50 events,"
+            " receipt → committed and publish → ack.",
+        ),
+    ] = False,
+    leads: Annotated[
+        int | None,
+        typer.Option(
+            "--leads",
+            min=1,
+            max=100_000,
+            help="Measure leads instead: this many form submits"
+            " → the agent's MQTT receipt and panel SSE event (--rate: submits/s, default 20).",
+        ),
     ] = None,
 ) -> None:
     """Measure the hub end to end on loopback; writes a JSON report and prints a summary."""

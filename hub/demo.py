@@ -52,8 +52,12 @@ def demo_items() -> list[PlaylistItem]:
     ads = [("ad-coffee", "camp-morning"), ("ad-bank", "camp-finance"), ("ad-travel", "camp-sg")]
     return [
         PlaylistItem(
-            ad_id=ad, campaign_id=campaign, url=f"https://ads.invalid/{ad}.mp4",
-            sha256=hashlib.sha256(ad.encode()).hexdigest(), duration_ms=15_000, position=n,
+            ad_id=ad,
+            campaign_id=campaign,
+            url=f"https://ads.invalid/{ad}.mp4",
+            sha256=hashlib.sha256(ad.encode()).hexdigest(),
+            duration_ms=15_000,
+            position=n,
         )
         for n, (ad, campaign) in enumerate(ads)
     ]
@@ -107,11 +111,22 @@ def seed(
     for login in panel_logins(key):
         fleets = [DEMO_FLEET] if login.role == "fleet_owner" else []
         user_ids[login.role] = add_user(
-            conn, tenant_id=DEMO_TENANT, email=login.email, name=names[login.role],
-            role=login.role, password=login.password, fleets=fleets, actor="fleethub up")
+            conn,
+            tenant_id=DEMO_TENANT,
+            email=login.email,
+            name=names[login.role],
+            role=login.role,
+            password=login.password,
+            fleets=fleets,
+            actor="fleethub up",
+        )
     ids = tablet_ids(count)
-    existing = {str(r[0]) for r in conn.execute(
-        "SELECT tablet_id FROM tablets WHERE fleet_id = %s", (DEMO_FLEET,)).fetchall()}
+    existing = {
+        str(r[0])
+        for r in conn.execute(
+            "SELECT tablet_id FROM tablets WHERE fleet_id = %s", (DEMO_FLEET,)
+        ).fetchall()
+    }
     for n, tablet_id in enumerate(ids, start=1):
         if tablet_id not in existing:
             spec = TabletSpec(tablet_id, DEMO_FLEET, f"demo-car-{n:04d}", HEARTBEAT_S,

@@ -123,8 +123,9 @@ class EmbeddedPostgres:
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
             found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
             if found.fetchone() is None:
-                conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(
-                    psycopg.sql.Identifier(database)))
+                conn.execute(
+                    psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(database))
+                )
 
 
 def _system_user() -> pwd.struct_passwd:

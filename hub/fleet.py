@@ -79,7 +79,8 @@ def add_tablet(conn: psycopg.Connection[tuple[object, ...]], spec: TabletSpec, a
         raise ConfigError("--offline-after must be longer than --heartbeat-interval")
     with conn.transaction():
         known = conn.execute(
-            "SELECT tenant_id FROM fleets WHERE fleet_id = %s", (spec.fleet_id,)).fetchone()
+            "SELECT tenant_id FROM fleets WHERE fleet_id = %s", (spec.fleet_id,)
+        ).fetchone()
         if known is None:
             raise ConfigError(f"unknown fleet {spec.fleet_id!r}: add it with `fleethub fleet add`")
         tenant_id = str(known[0])
@@ -105,8 +106,14 @@ def add_tablet(conn: psycopg.Connection[tuple[object, ...]], spec: TabletSpec, a
             "INSERT INTO tablet_state (tablet_id) VALUES (%s) ON CONFLICT DO NOTHING",
             (spec.tablet_id,),
         )
-        record(conn, tenant_id, actor, "tablet.add" if created else "tablet.update",
-               f"tablet:{spec.tablet_id}", {"fleet_id": spec.fleet_id, "car_id": spec.car_id})
+        record(
+            conn,
+            tenant_id,
+            actor,
+            "tablet.add" if created else "tablet.update",
+            f"tablet:{spec.tablet_id}",
+            {"fleet_id": spec.fleet_id, "car_id": spec.car_id},
+        )
         conn.execute("SELECT pg_notify('fleethub_tablets', %s)", (f"tablet:{spec.tablet_id}",))
     return created
 

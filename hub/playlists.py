@@ -201,8 +201,20 @@ def push(
             " priority, valid_from, valid_until, reason, created_by, daypart_days,"
             " daypart_start, daypart_end)"
             " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING assignment_id",
-            (tenant_id, playlist_id, target.kind, target.id, priority, now, valid_until, reason,
-             actor, daypart.day_list, daypart.start, daypart.end),
+            (
+                tenant_id,
+                playlist_id,
+                target.kind,
+                target.id,
+                priority,
+                now,
+                valid_until,
+                reason,
+                actor,
+                daypart.day_list,
+                daypart.start,
+                daypart.end,
+            ),
         ).fetchone()
         assert row is not None
         assignment_id = int(str(row[0]))
@@ -221,7 +233,8 @@ def push(
 
 def _count(conn: psycopg.Connection[tuple[object, ...]], tenant_id: str, target: Target) -> int:
     row = conn.execute(
-        TARGET_COUNT, {"tenant": tenant_id, "kind": target.kind, "id": target.id}).fetchone()
+        TARGET_COUNT, {"tenant": tenant_id, "kind": target.kind, "id": target.id}
+    ).fetchone()
     return int(str(row[0])) if row else 0
 
 

@@ -42,9 +42,7 @@ def _details(fleet_id: str, tokens: int) -> Jsonb:
     return Jsonb({"fleet_id": fleet_id, "device_tokens": tokens})
 
 
-def revoke(
-    conn: psycopg.Connection[tuple[object, ...]], tablet_id: str, actor: str
-) -> Revoked:
+def revoke(conn: psycopg.Connection[tuple[object, ...]], tablet_id: str, actor: str) -> Revoked:
     """The CLI's path (any tenant)."""
     with conn.transaction():
         row = conn.execute(REVOKE, {"tablet": tablet_id, "tenant": None}).fetchone()

@@ -47,7 +47,6 @@ from hub.writer import StoreWriter
 log = logging.getLogger(__name__)
 
 
-
 def owner(tablet_id: str, shard_count: int) -> int:
     """The hub shard of a tablet: crc32, stable across processes (not Python's salted hash)."""
     return zlib.crc32(tablet_id.encode()) % shard_count
@@ -176,7 +175,8 @@ class Hub:
         for tablet_id, manifest in manifests.items():
             if tablet_id in self.owned:
                 etag, body = encoded.get(id(manifest)) or encoded.setdefault(
-                    id(manifest), (manifest.etag, manifest.to_json()))
+                    id(manifest), (manifest.etag, manifest.to_json())
+                )
                 self.pump.put(DesiredPlaylist(tablet_id, etag, body, now))
                 count += 1
         return count

@@ -62,8 +62,14 @@ def up(settings: Settings, simulate: int, console: Console) -> None:
             Child("web", [*exe, "web"], logs / "web.log", env=env),
         ]
         if simulate:
-            children.append(Child("simulator", [*exe, "simulate", "--count", str(simulate),
-                                                "--churn"], logs / "simulator.log", env=env))
+            children.append(
+                Child(
+                    "simulator",
+                    [*exe, "simulate", "--count", str(simulate), "--churn"],
+                    logs / "simulator.log",
+                    env=env,
+                )
+            )
         stack.callback(_stop_all, children, console)
         _wait_web(settings, children[1])
         _banner(console, settings, database_url, target, simulate, demo.panel_logins(key))

@@ -44,7 +44,8 @@ class VapidKey:
     def public_key(self) -> str:
         """The uncompressed P-256 point, base64url: the browser's ``applicationServerKey``."""
         point = self.private_key.public_key().public_bytes(
-            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
         return b64url(point)
 
 
@@ -55,8 +56,11 @@ def _parse(text: str) -> ec.EllipticCurvePrivateKey:
             key = serialization.load_pem_private_key(text.encode(), password=None)
         else:
             raw = b64url_decode(re.sub(r"\s", "", text))
-            key = (ec.derive_private_key(int.from_bytes(raw, "big"), ec.SECP256R1())
-                   if len(raw) == 32 else serialization.load_der_private_key(raw, password=None))
+            key = (
+                ec.derive_private_key(int.from_bytes(raw, "big"), ec.SECP256R1())
+                if len(raw) == 32
+                else serialization.load_der_private_key(raw, password=None)
+            )
     except (ValueError, TypeError, binascii.Error) as exc:
         raise ConfigError(f"FLEETHUB_VAPID_PRIVATE_KEY is not a usable key: {exc}") from exc
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":

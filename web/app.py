@@ -61,9 +61,11 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         app.state.pool = pool
         app.state.feed = feed = ChangeFeed(pool, database_url)
         app.state.broker_link = link = BrokerLink(broker_target(settings), client_id())
-        tasks = [asyncio.create_task(feed.run(), name="web.feed"),
-                 asyncio.create_task(link.run(), name="web.broker"),
-                 asyncio.create_task(warm(pool, app.state.render_tile), name="web.tiles.warm")]
+        tasks = [
+            asyncio.create_task(feed.run(), name="web.feed"),
+            asyncio.create_task(link.run(), name="web.broker"),
+            asyncio.create_task(warm(pool, app.state.render_tile), name="web.tiles.warm"),
+        ]
         # Agents' live inbox and Web Push of lead offers (web/lead_feed.py, web/push_sender.py).
         app.state.lead_feed = lead_feed = LeadFeed(pool, database_url)
         tasks.append(asyncio.create_task(lead_feed.run(), name="web.lead_feed"))
@@ -100,7 +102,8 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         if request.url.path.startswith("/api/") or not wants_html:
             return await http_exception_handler(request, exc)
         title = {403: "Not allowed", 404: "Not found", 413: "Too large"}.get(
-            exc.status_code, "Something went wrong")
+            exc.status_code, "Something went wrong"
+        )
         detail = exc.detail if isinstance(exc.detail, str) else title
         return TEMPLATES.TemplateResponse(
             request, "error.html",
@@ -117,8 +120,27 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
             raise HTTPException(503, f"store unavailable: {type(exc).__name__}") from exc
         return {"status": "ok"}
 
-    routers = (auth, grid, api, tablets, alerts, heatmap, reports, pop_reports, push, playlists,
-               audit, hubs, device, pairing, leads_api, leads, leads_public, agent, agent_api)
+    routers = (
+        auth,
+        grid,
+        api,
+        tablets,
+        alerts,
+        heatmap,
+        reports,
+        pop_reports,
+        push,
+        playlists,
+        audit,
+        hubs,
+        device,
+        pairing,
+        leads_api,
+        leads,
+        leads_public,
+        agent,
+        agent_api,
+    )
     for module in routers:
         app.include_router(module.router)
     return app

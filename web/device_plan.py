@@ -117,8 +117,13 @@ def _playlist(manifest: Manifest) -> PlanPlaylist:
 async def _change_points(
     conn: Any, tablet_id: str, now: datetime
 ) -> tuple[datetime | None, list[datetime], datetime | None]:
-    params = {"tablet": tablet_id, "now": now, "horizon": now + HORIZON, "cap": MAX_CHANGES,
-              "reach": DAYPART_REACH}
+    params = {
+        "tablet": tablet_id,
+        "now": now,
+        "horizon": now + HORIZON,
+        "cap": MAX_CHANGES,
+        "reach": DAYPART_REACH,
+    }
     cur = await conn.execute(CHANGE_POINTS, params)
     since, inside, beyond = await cur.fetchone()
     if len(inside) == MAX_CHANGES:

@@ -64,8 +64,9 @@ ORDER BY l.submitted_at DESC, l.lead_id
 LIMIT %(limit)s OFFSET %(offset)s
 """  # noqa: S608 - constant fragments only
 ONE = f"SELECT {COLUMNS} FROM leads l WHERE l.tenant_id = %s AND l.lead_id = %s"  # noqa: S608
-EVENTS = ("SELECT at, actor, event, details FROM lead_events WHERE lead_id = %s"
-          " ORDER BY at, event_id")
+EVENTS = (
+    "SELECT at, actor, event, details FROM lead_events WHERE lead_id = %s ORDER BY at, event_id"
+)
 
 
 async def leads(

@@ -91,7 +91,8 @@ def read_items(form: FormData) -> ItemsForm:
     items: list[PlaylistItem] = []
     for n in range(count):
         ad, campaign, url, sha, duration = (
-            columns[f][n] if n < len(columns[f]) else "" for f in ITEM_FIELDS)
+            columns[f][n] if n < len(columns[f]) else "" for f in ITEM_FIELDS
+        )
         row = ItemRow(ad, campaign, url, sha, duration)
         if row.blank:
             continue
@@ -197,8 +198,10 @@ def _request(wanted: AssignRequest, now: datetime) -> AssignRequest:
     if wanted.valid_until is not None and wanted.valid_until <= wanted.valid_from:
         raise FormError("Valid until must be after valid from.")
     if wanted.priority == "emergency" and not wanted.daypart.always:
-        raise FormError("An emergency assignment cannot have days or times: it plays around "
-                        "the clock until it expires. Clear them, or choose normal priority.")
+        raise FormError(
+            "An emergency assignment cannot have days or times: it plays around "
+            "the clock until it expires. Clear them, or choose normal priority."
+        )
     return wanted
 
 
@@ -213,12 +216,12 @@ class AssignmentIn(BaseModel):
     reason: Annotated[str | None, Field(max_length=500)] = None
     daypart_days: Annotated[
         list[Annotated[int, Field(ge=1, le=7)]] | None,
-        Field(min_length=1, max_length=7,
-              description="ISO weekdays (1 = Monday); null: every day"),
+        Field(min_length=1, max_length=7, description="ISO weekdays (1 = Monday); null: every day"),
     ] = None
     daypart_start: time | None = Field(None, description="fleet local time; null: all day")
     daypart_end: time | None = Field(
-        None, description="fleet local time; before the start: runs overnight")
+        None, description="fleet local time; before the start: runs overnight"
+    )
 
 
 def api_assignment(body: AssignmentIn, now: datetime) -> AssignRequest:
@@ -229,8 +232,17 @@ def api_assignment(body: AssignmentIn, now: datetime) -> AssignRequest:
         daypart = Daypart.of(body.daypart_days, body.daypart_start, body.daypart_end)
     except ConfigError as exc:
         raise FormError(str(exc)) from None
-    return _request(AssignRequest(target, body.priority, body.valid_from or now,
-                                  body.valid_until, body.reason or None, daypart), now)
+    return _request(
+        AssignRequest(
+            target,
+            body.priority,
+            body.valid_from or now,
+            body.valid_until,
+            body.reason or None,
+            daypart,
+        ),
+        now,
+    )
 
 
 def read_daypart(days: list[str], start: str, end: str) -> Daypart:

@@ -306,8 +306,14 @@ async def _replace(conn: AsyncConn, user: User, old_id: str, new_id: str) -> lis
         await conn.execute(NOTIFY, (str(row[0]),))
     if pairs:
         moved = [{"revoked": old, "created": new} for old, new in pairs]
-        await record_async(conn, user.tenant_id, user.email, "playlist.replace",
-                           f"playlist:{old_id}", {"new_playlist_id": new_id, "assignments": moved})
+        await record_async(
+            conn,
+            user.tenant_id,
+            user.email,
+            "playlist.replace",
+            f"playlist:{old_id}",
+            {"new_playlist_id": new_id, "assignments": moved},
+        )
     return pairs
 
 

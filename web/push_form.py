@@ -205,8 +205,12 @@ class PushIn(BaseModel):
 
     playlist_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
     items: Annotated[list[PlaylistItem], Field(min_length=1, max_length=MAX_ITEMS)] | None = None
-    targets: Annotated[list[str], Field(min_length=1, max_length=MAX_TARGETS,
-                                        examples=[["all"], ["fleet:north", "car:SG1234"]])]
+    targets: Annotated[
+        list[str],
+        Field(
+            min_length=1, max_length=MAX_TARGETS, examples=[["all"], ["fleet:north", "car:SG1234"]]
+        ),
+    ]
     expires_minutes: Annotated[int, Field(ge=1, le=MAX_EXPIRY_MIN)]
     reason: Annotated[str, Field(min_length=1, max_length=MAX_REASON)]
 

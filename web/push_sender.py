@@ -159,9 +159,10 @@ class PushSender:
     async def send_due(self, http: aiohttp.ClientSession) -> int:
         """Claim the due deliveries and send them; how many were claimed."""
         lease = self.timeout_s * 2 + 5
-        async with self._pool.connection() as conn, conn.cursor(
-            row_factory=class_row(Delivery)
-        ) as cur:
+        async with (
+            self._pool.connection() as conn,
+            conn.cursor(row_factory=class_row(Delivery)) as cur,
+        ):
             await cur.execute(CLAIM, {"batch": self.batch, "lease": lease})
             claimed = await cur.fetchall()
         if claimed:
@@ -221,4 +222,3 @@ class PushSender:
             await conn.execute(query, params)
             if query2 is not None:
                 await conn.execute(query2, params2)
-

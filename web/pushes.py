@@ -186,9 +186,10 @@ class Progress:
 
 
 async def library(pool: AsyncConnectionPool, user: User) -> list[LibraryPlaylist]:
-    async with pool.connection() as conn, conn.cursor(
-        row_factory=class_row(LibraryPlaylist)
-    ) as cur:
+    async with (
+        pool.connection() as conn,
+        conn.cursor(row_factory=class_row(LibraryPlaylist)) as cur,
+    ):
         await cur.execute(LIBRARY, (user.tenant_id,))
         return await cur.fetchall()
 
@@ -222,8 +223,11 @@ async def _check(conn: AsyncConn, user: User, draft: Draft) -> tuple[Reach | Non
     reach = await (await conn.execute(REACH, params)).fetchone()
     assert reach is not None
     tablets, online = int(reach[0]), int(reach[1])
-    if tablets == 0 and "targets" not in errors and not errors.keys() & {"fleets", "cars",
-                                                                         "tablets"}:
+    if (
+        tablets == 0
+        and "targets" not in errors
+        and not errors.keys() & {"fleets", "cars", "tablets"}
+    ):
         errors["targets"] = "No registered tablet matches these targets."
     if errors:
         return None, errors
@@ -246,8 +250,9 @@ async def send(
     async with pool.connection() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
                            (f"push:{push_id}",))  # fmt: skip
-        row = await (await conn.execute(
-            "SELECT tenant_id FROM pushes WHERE push_id = %s", (push_id,))).fetchone()
+        row = await (
+            await conn.execute("SELECT tenant_id FROM pushes WHERE push_id = %s", (push_id,))
+        ).fetchone()
         if row is not None and row[0] == user.tenant_id:
             return push_id, {}
         if row is not None:  # not this tenant's: never say so, just make a new push
@@ -296,8 +301,9 @@ async def _store_items(conn: AsyncConn, user: User, draft: Draft) -> str:
 
 async def _playlist(conn: AsyncConn, playlist_id: str) -> tuple[int, tuple[dict[str, Any], ...]]:
     """The version and items of a playlist, as the hub's resolver reads them."""
-    row = await (await conn.execute(
-        "SELECT version FROM playlists WHERE playlist_id = %s", (playlist_id,))).fetchone()
+    row = await (
+        await conn.execute("SELECT version FROM playlists WHERE playlist_id = %s", (playlist_id,))
+    ).fetchone()
     assert row is not None
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(

@@ -24,8 +24,7 @@ _row = attrgetter(*Tile.__dataclass_fields__)
 
 class TileRenderer:
     def __init__(self, max_entries: int = 200_000) -> None:
-        self._macro: Callable[[Tile], Any] = TEMPLATES.env.get_template(
-            "_tile.html").module.tile  # type: ignore[attr-defined]
+        self._macro: Callable[[Tile], Any] = TEMPLATES.env.get_template("_tile.html").module.tile  # type: ignore[attr-defined]
         self._cache: dict[str, tuple[tuple[object, ...], Markup]] = {}
         self.max_entries = max_entries
         self.hits = self.misses = 0

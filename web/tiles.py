@@ -82,9 +82,10 @@ async def grid(
 ) -> list[Tile]:
     params = scope_params(user, fleet=fleet, state=state, q=_like(q))
     # Binary results: 20,000 rows parse about twice as fast as from text.
-    async with pool.connection() as conn, conn.cursor(
-        row_factory=class_row(Tile), binary=True
-    ) as cur:
+    async with (
+        pool.connection() as conn,
+        conn.cursor(row_factory=class_row(Tile), binary=True) as cur,
+    ):
         await cur.execute(GRID, params)
         return await cur.fetchall()
 

@@ -63,9 +63,7 @@ class LeadsBenchConfig:
     work_dir: Path = Path("var/bench")
 
 
-def _seed(
-    conn: psycopg.Connection[tuple[object, ...]], agents: int
-) -> tuple[str, dict[int, str]]:
+def _seed(conn: psycopg.Connection[tuple[object, ...]], agents: int) -> tuple[str, dict[int, str]]:
     """The QR code and the agents (user id → e-mail; the id is in their topic)."""
     add_tenant(conn, TENANT, "Bench leads", "bench")
     conn.execute("INSERT INTO fleets (fleet_id, tenant_id, name) VALUES ('bl-fleet', %s,"
@@ -294,7 +292,11 @@ def print_leads_summary(report: dict[str, Any], console: Console) -> None:
         lat = data["latency_s"]
         p50 = "—" if lat["p50"] is None else f"{lat['p50'] * 1000:.0f} ms"
         p99 = "—" if lat["p99"] is None else f"{lat['p99'] * 1000:.0f} ms"
-        console.print(f"submit → {channel}: p50 {p50}, p99 {p99}; received {data['received']},"
-                      f" missing {data['missing']}, more than once {data['more_than_once']}")
-    console.print(f"hub + panel CPU {report['hub_and_web_cpu_percent']} % of a core, "
-                  f"peak RSS {report['peak_rss_mib']} MiB")
+        console.print(
+            f"submit → {channel}: p50 {p50}, p99 {p99}; received {data['received']},"
+            f" missing {data['missing']}, more than once {data['more_than_once']}"
+        )
+    console.print(
+        f"hub + panel CPU {report['hub_and_web_cpu_percent']} % of a core, "
+        f"peak RSS {report['peak_rss_mib']} MiB"
+    )

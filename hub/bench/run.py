@@ -126,8 +126,14 @@ def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
         raise ValueError("--brokers must be 1 or equal to --hub-shards")
     server: EmbeddedPostgres | None = None
     brokers = [
-        EmbeddedBroker(cfg.work_dir / f"broker-{b}", "127.0.0.1", free_port(), "fleethub-hub",
-                       persistence=False, max_queued=1_000_000)
+        EmbeddedBroker(
+            cfg.work_dir / f"broker-{b}",
+            "127.0.0.1",
+            free_port(),
+            "fleethub-hub",
+            persistence=False,
+            max_queued=1_000_000,
+        )
         for b in range(cfg.brokers)
     ]
     hubs: list[Child] = []

@@ -19,8 +19,11 @@ def print_summary(report: dict[str, Any], console: Console) -> None:
     if hb:
         table.add_row("tablets connected", f"{report['connect']['tablets']} in "
                       f"{report['connect']['elapsed_s']:.1f} s")  # fmt: skip
-        table.add_row("heartbeats offered", f"{hb['offered_rate_per_s']:.0f}/s for "
-                      f"{cfg['duration_s']:.0f} s ({hb['sent']} sent, {hb['send_failed']} failed)")
+        table.add_row(
+            "heartbeats offered",
+            f"{hb['offered_rate_per_s']:.0f}/s for "
+            f"{cfg['duration_s']:.0f} s ({hb['sent']} sent, {hb['send_failed']} failed)",
+        )
         table.add_row("heartbeats committed", f"{hb['committed']} "
                       f"({hb['committed_rate_per_s'] or 0:.0f}/s sustained)")  # fmt: skip
         lat = hb["latency_s"]

@@ -56,8 +56,9 @@ async def main(args: argparse.Namespace, ids: list[str]) -> None:
         host=args.host,
         port=args.port,
         first_source=args.first_source,
-        tablet_config=TabletConfig(heartbeat_interval_s=None, heartbeat_qos=args.qos,
-                                   keepalive_s=300),
+        tablet_config=TabletConfig(
+            heartbeat_interval_s=None, heartbeat_qos=args.qos, keepalive_s=300
+        ),
         on_playlist=on_playlist,
         connect_rate_per_s=args.connect_rate,
         max_lifetime_s=args.max_lifetime,

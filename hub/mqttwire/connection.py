@@ -182,8 +182,7 @@ class MqttConnection(asyncio.Protocol):
         except TimeoutError:
             self.abort()
             raise AckTimeout(
-                f"{self.host}:{self.port} did not accept the connection"
-                f" in {self._connect_timeout}s"
+                f"{self.host}:{self.port} did not accept the connection in {self._connect_timeout}s"
             ) from None
         except OSError as exc:
             self.abort()

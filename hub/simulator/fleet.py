@@ -226,8 +226,9 @@ class SimFleet:
         assert self.connect_elapsed_s is not None
         return self.connect_elapsed_s
 
-    def drop(self, tablet_id: str, *, reconnect_after_s: float | None = None,
-             reboot: bool = False) -> bool:
+    def drop(
+        self, tablet_id: str, *, reconnect_after_s: float | None = None, reboot: bool = False
+    ) -> bool:
         """Drop one tablet abruptly (the broker sends its will); maybe bring it back later."""
         tablet = self._tablets[tablet_id]
         if not tablet.online:
@@ -367,10 +368,12 @@ class SimFleet:
                 closing.append(conn)
         if not closing:
             return
-        _, late = await asyncio.wait([conn.closed_future() for conn in closing],
-                                     timeout=CLOSE_TIMEOUT_S)
+        _, late = await asyncio.wait(
+            [conn.closed_future() for conn in closing], timeout=CLOSE_TIMEOUT_S
+        )
         if late:
-            log.warning("%d connections did not close in %ss; aborting them",
-                        len(late), CLOSE_TIMEOUT_S)
+            log.warning(
+                "%d connections did not close in %ss; aborting them", len(late), CLOSE_TIMEOUT_S
+            )
             for conn in closing:
                 conn.abort()

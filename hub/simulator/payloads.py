@@ -112,7 +112,7 @@ class Manifest(BaseModel):
         """The ads in play order: by ``position``, then as listed."""
         ordered = sorted(
             enumerate(self.items),
-            key=lambda pair: (pair[1].position if pair[1].position is not None else pair[0]),
+            key=lambda pair: pair[1].position if pair[1].position is not None else pair[0],
         )
         return tuple((item.ad_id, item.campaign_id) for _, item in ordered)
 

@@ -318,8 +318,12 @@ class SimTablet:
             manifest = payloads.read_manifest(message.payload)
         except ManifestRejected as exc:
             self._stats.playlists_invalid += 1
-            log.warning("tablet %s rejected the manifest on %s: %s",
-                        self.tablet_id, message.topic, exc.reason)
+            log.warning(
+                "tablet %s rejected the manifest on %s: %s",
+                self.tablet_id,
+                message.topic,
+                exc.reason,
+            )
             if exc.etag is not None:
                 self._ack(exc.etag, "failed", exc.reason)
             return

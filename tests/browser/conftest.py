@@ -53,7 +53,8 @@ def web_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 async def browser(chromium_path: str) -> AsyncIterator[Browser]:
     async with async_playwright() as pw:
         launched = await pw.chromium.launch(
-            executable_path=chromium_path, args=["--no-sandbox", "--headless"])
+            executable_path=chromium_path, args=["--no-sandbox", "--headless"]
+        )
         try:
             yield launched
         finally:

@@ -42,7 +42,8 @@ async def test_an_offer_appears_live_with_a_toast_and_is_accepted(
     await expect(page.locator(".toast")).to_have_text("New lead: Tan Mei Ling (Car insurance)")
     await expect(lead.locator(".countdown")).to_contain_text("expires in 4:")
     await expect(lead.get_by_role("link", name="+6598765432")).to_have_attribute(
-        "href", "tel:+6598765432")
+        "href", "tel:+6598765432"
+    )
     await expect(page.locator("#no-offers")).to_be_hidden()
     await screenshot(page, "agent-inbox")
 

@@ -65,12 +65,21 @@ async def test_offline_opens_incident_and_back_online_resolves(
         tablet.drop()
         await eventually(lambda: incidents(conn, tid) == [("offline", False)], timeout=6)
         notified = conn.execute(
-            "SELECT kind FROM notifications WHERE tablet_id = %s", (tid,)).fetchall()
+            "SELECT kind FROM notifications WHERE tablet_id = %s", (tid,)
+        ).fetchall()
         assert notified == [("incident.opened",)]
         tablet = fleet.tablet().connect()
         await eventually(lambda: incidents(conn, tid) == [("offline", True)], timeout=5)
-        await eventually(lambda: len(conn.execute(
-            "SELECT 1 FROM notifications WHERE tablet_id = %s", (tid,)).fetchall()) == 2)
+        await eventually(
+            lambda: (
+                len(
+                    conn.execute(
+                        "SELECT 1 FROM notifications WHERE tablet_id = %s", (tid,)
+                    ).fetchall()
+                )
+                == 2
+            )
+        )
         received: list[tuple[str, str]] = []
 
         def both_alerts() -> bool:

@@ -55,8 +55,14 @@ async def test_malformed_payloads_are_rejected_and_counted(
 
         # Still routing: a good heartbeat after all that is stored.
         tablet.heartbeat()
-        await eventually(lambda: conn.execute(
-            "SELECT count(*) FROM heartbeats WHERE tablet_id = %s", (tid,)).fetchone() == (1,))
+        await eventually(
+            lambda: (
+                conn.execute(
+                    "SELECT count(*) FROM heartbeats WHERE tablet_id = %s", (tid,)
+                ).fetchone()
+                == (1,)
+            )
+        )
         assert conn.execute("SELECT count(*) FROM heartbeats WHERE tablet_id = 'ghost-tablet'"
                             ).fetchone() == (0,)  # fmt: skip
     finally:
@@ -111,7 +117,10 @@ async def test_bad_credentials_are_refused(
 
 
 async def test_counters_reach_the_store_and_the_status_page(
-    running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn, database_url: str,
+    running_hub: RunningHub,
+    fleet_factory: TestFleetFactory,
+    conn: Conn,
+    database_url: str,
     settings: Settings,
 ) -> None:
     fleet = fleet_factory(tablets=1)

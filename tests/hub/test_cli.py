@@ -41,8 +41,20 @@ def test_migrate_twice_is_safe(cli: CliRunner) -> None:
 
 
 def test_fleet_tablet_push_status(cli: CliRunner, tmp_path: Path, conn: Conn) -> None:
-    ok = cli.invoke(app, ["fleet", "add", "cli-fleet", "--timezone", "Asia/Singapore",
-                          "--alert-after", "2m", "--hours", "mon-fri 07:00-22:00,sat 09:00-18:00"])
+    ok = cli.invoke(
+        app,
+        [
+            "fleet",
+            "add",
+            "cli-fleet",
+            "--timezone",
+            "Asia/Singapore",
+            "--alert-after",
+            "2m",
+            "--hours",
+            "mon-fri 07:00-22:00,sat 09:00-18:00",
+        ],
+    )
     assert ok.exit_code == 0, ok.output
     assert conn.execute("SELECT timezone, alert_after_s, operating_hours FROM fleets"
                         " WHERE fleet_id = 'cli-fleet'").fetchone() == (
@@ -87,8 +99,7 @@ def test_fleet_tablet_push_status(cli: CliRunner, tmp_path: Path, conn: Conn) ->
         (["fleet", "add", "f-ok", "--hours", "someday 7-9"], "invalid hours rule"),
         (["tablet", "add", "t-x", "--fleet", "no-such-fleet"], "unknown fleet"),
         (["playlist", "push", "--to", "planet:x", "--items", "x.json"], "invalid target"),
-        (["playlist", "push", "--to", "fleet:nope", "--items", "/nonexistent.json"],
-         "cannot read"),
+        (["playlist", "push", "--to", "fleet:nope", "--items", "/nonexistent.json"], "cannot read"),
     ],
 )
 def test_bad_input_is_a_clear_error_and_changes_nothing(

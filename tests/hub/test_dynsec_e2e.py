@@ -93,9 +93,7 @@ def refused(rc: ReasonCode) -> bool:
     return rc.is_failure and "authori" in str(rc).lower()
 
 
-def test_a_tablet_uses_its_own_topics_and_nothing_else(
-    broker: EmbeddedBroker, probes: Any
-) -> None:
+def test_a_tablet_uses_its_own_topics_and_nothing_else(broker: EmbeddedBroker, probes: Any) -> None:
     a, b = new_ids(2)
     dynsec.provision_tablets_sync(broker.hub_target(), {a: "pw-a", b: "pw-b"})
     hub = probes(broker.hub_user, broker.hub_password())

@@ -180,14 +180,18 @@ class Desk:
         with self.conn.transaction():
             row = self.conn.execute(
                 "UPDATE lead_offers SET outcome = %s, decided_at = now() WHERE lead_id = %s"
-                " AND outcome IS NULL RETURNING agent_id", (outcome, lead_id)).fetchone()
+                " AND outcome IS NULL RETURNING agent_id",
+                (outcome, lead_id),
+            ).fetchone()
             assert row is not None
             status = "accepted" if outcome == "accepted" else "new"
             agent = row[0] if outcome == "accepted" else None
             self.conn.execute("UPDATE leads SET status = %s, agent_id = %s WHERE lead_id = %s",
                               (status, agent, lead_id))  # fmt: skip
-            self.conn.execute("INSERT INTO lead_events (lead_id, actor, event) VALUES"
-                              " (%s, %s, %s)", (lead_id, f"user:{row[0]}", outcome))
+            self.conn.execute(
+                "INSERT INTO lead_events (lead_id, actor, event) VALUES (%s, %s, %s)",
+                (lead_id, f"user:{row[0]}", outcome),
+            )
             self.conn.execute("SELECT pg_notify('fleethub_lead_actions', %s)", (lead_id,))
 
 
@@ -224,8 +228,10 @@ async def test_new_lead_is_pushed_once_to_the_first_agent_and_a_duplicate_is_not
         assert desk.offers(lead_id) == [(first.user_id, None)]
         assert desk.lead_state(lead_id) == ("offered", first.user_id)
         assert desk.events(lead_id) == ["submitted", "offered"]
-        cursor = conn.execute("SELECT rr_cursor FROM lead_campaigns WHERE tenant_id = %s AND"
-                              " campaign_id = %s", (desk.tenant_id, desk.campaign_id)).fetchone()
+        cursor = conn.execute(
+            "SELECT rr_cursor FROM lead_campaigns WHERE tenant_id = %s AND campaign_id = %s",
+            (desk.tenant_id, desk.campaign_id),
+        ).fetchone()
         assert cursor == (0,)
 
         desk.submit(panel)  # the same phone again: a duplicate, never routed

@@ -25,16 +25,18 @@ Conn = psycopg.Connection[tuple[Any, ...]]
 
 
 @pytest.fixture
-def two_shards(
-    database_url: str, broker: EmbeddedBroker, tmp_path: Path
-) -> Iterator[list[Child]]:
+def two_shards(database_url: str, broker: EmbeddedBroker, tmp_path: Path) -> Iterator[list[Child]]:
     env = {**os.environ, "FLEETHUB_DATABASE_URL": database_url,
            "FLEETHUB_MQTT_URL": broker.hub_target().url(), "FLEETHUB_SHARD_COUNT": "2",
            "FLEETHUB_HUB_CLIENT_ID": f"shard-{uuid.uuid4().hex[:6]}",
            "FLEETHUB_VAR_DIR": str(tmp_path)}  # fmt: skip
     shards = [
-        Child(f"shard-{i}", [sys.executable, "-m", "hub.cli", "run"], tmp_path / f"shard-{i}.log",
-              env={**env, "FLEETHUB_SHARD_INDEX": str(i)})
+        Child(
+            f"shard-{i}",
+            [sys.executable, "-m", "hub.cli", "run"],
+            tmp_path / f"shard-{i}.log",
+            env={**env, "FLEETHUB_SHARD_INDEX": str(i)},
+        )
         for i in range(2)
     ]
     yield shards

@@ -30,8 +30,12 @@ def test_time_series_tables_match_the_server(conn: Conn) -> None:
         assert mode == ("false",)
         brin = conn.execute("SELECT indexname FROM pg_indexes WHERE indexdef LIKE '%%brin%%'"
                             " ORDER BY 1").fetchall()  # fmt: skip
-        assert brin == [("heartbeats_time_brin",), ("play_event_ids_started_at_brin",),
-                        ("plays_started_at_brin",), ("presence_transitions_time_brin",)]
+        assert brin == [
+            ("heartbeats_time_brin",),
+            ("play_event_ids_started_at_brin",),
+            ("plays_started_at_brin",),
+            ("presence_transitions_time_brin",),
+        ]
 
 
 async def test_retention_drops_old_raw_rows_and_keeps_rollups(

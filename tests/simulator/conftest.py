@@ -71,8 +71,6 @@ def sim_broker(tmp_path: Path) -> Iterator[SimBroker]:
             process.wait(timeout=5)
 
 
-
-
 @pytest.fixture
 async def observe(sim_broker: SimBroker) -> AsyncIterator[Observe]:
     """``await observe([topic filter, ...])`` gives a subscribed :class:`Observer`."""

@@ -30,12 +30,28 @@ def ids(count: int) -> list[tuple[str, str | None]]:
 
 
 def manifest(etag: str) -> bytes:
-    return json.dumps({
-        "v": 1, "etag": etag, "playlist_id": "pl-7", "version": 2, "priority": "emergency",
-        "issued_at": "2025-01-01T10:00:00+00:00", "valid_until": None, "refresh_interval_s": 60,
-        "items": [{"ad_id": "ad-1", "campaign_id": "camp-1", "url": "https://cdn/1.mp4",
-                   "sha256": "a" * 64, "duration_ms": 5000, "position": 0}],
-    }).encode()
+    return json.dumps(
+        {
+            "v": 1,
+            "etag": etag,
+            "playlist_id": "pl-7",
+            "version": 2,
+            "priority": "emergency",
+            "issued_at": "2025-01-01T10:00:00+00:00",
+            "valid_until": None,
+            "refresh_interval_s": 60,
+            "items": [
+                {
+                    "ad_id": "ad-1",
+                    "campaign_id": "camp-1",
+                    "url": "https://cdn/1.mp4",
+                    "sha256": "a" * 64,
+                    "duration_ms": 5000,
+                    "position": 0,
+                }
+            ],
+        }
+    ).encode()
 
 
 def statuses(seen: list[Any], state: str) -> set[str]:
@@ -83,8 +99,12 @@ async def test_manifest_is_acked_and_reported_in_heartbeats(
     tablets = ids(3)
     target = tablets[1][0]
     received: list[tuple[str, Manifest, float]] = []
-    fleet = SimFleet(tablets, port=sim_broker.port, tablet_config=FAST,
-                     on_playlist=lambda *call: received.append(call))
+    fleet = SimFleet(
+        tablets,
+        port=sim_broker.port,
+        tablet_config=FAST,
+        on_playlist=lambda *call: received.append(call),
+    )
     observer = await observe(["tablets/+/playlist/ack", f"tablets/{target}/heartbeat"])
     async with fleet.running():
         async with asyncio.timeout(5):
@@ -93,7 +113,9 @@ async def test_manifest_is_acked_and_reported_in_heartbeats(
         observer.publish(f"tablets/{target}/playlist", manifest("etag-1"), retain=True)
         await observer.wait_for(lambda: bool(observer.on(ack_topic)))
         assert observer.on(ack_topic)[0].json() == {
-            "etag": "etag-1", "status": "applied", "detail": None
+            "etag": "etag-1",
+            "status": "applied",
+            "detail": None,
         }
         assert [(tablet_id, m.etag) for tablet_id, m, _ in received] == [(target, "etag-1")]
         assert fleet.tablet(target).playlist_etag == "etag-1"
@@ -207,8 +229,14 @@ async def test_churn_drops_and_brings_tablets_back(sim_broker: SimBroker, observ
 async def test_connection_qos1_subscribe_and_keepalive(sim_broker: SimBroker) -> None:
     got: list[Publish] = []
     topic = f"sim/{uuid.uuid4().hex}"
-    conn = MqttConnection(sim_broker.host, sim_broker.port, client_id=topic[4:], keepalive=1,
-                          source_ip="127.0.0.9", on_message=got.append)
+    conn = MqttConnection(
+        sim_broker.host,
+        sim_broker.port,
+        client_id=topic[4:],
+        keepalive=1,
+        source_ip="127.0.0.9",
+        on_message=got.append,
+    )
     await conn.connect()
     assert await conn.subscribe([(topic, 1)]) == (1,)
     await conn.publish(topic, b"one", qos=1)

@@ -71,14 +71,18 @@ def test_remaining_length_of_five_bytes_is_malformed() -> None:
         (
             Connect("c", 10, False, "u", b"p", Will("w", b"x", qos=1, retain=True)),
             "101900044d51545404ec000a"  # protocol, level 4, flags u|p|will retain|qos1|will
-            "000163" "000177" "000178" "000175" "000170",
+            "000163"
+            "000177"
+            "000178"
+            "000175"
+            "000170",
         ),
         (ConnAck(0, session_present=True), "20020100"),
         (Publish("a/b", b"hi", qos=1, retain=True, packet_id=10), "33090003612f62000a6869"),
         (Publish("a", b"", qos=0), "3003000161"),
         (PubAck(10), "4002000a"),
         (Subscribe(1, (("a/+", 1),)), "820800010003612f2b01"),
-        (SubAck(1, (1, 0x80)), "9004000101" "80"),
+        (SubAck(1, (1, 0x80)), "900400010180"),
         (PingReq(), "c000"),
         (PingResp(), "d000"),
         (Disconnect(), "e000"),
@@ -90,8 +94,14 @@ def test_encoding_matches_hand_assembled_bytes(packet: Packet, hex_bytes: str) -
 
 
 PACKETS: list[Packet] = [
-    Connect("tab-0001", 45, True, "tab-0001", b"secret",
-            Will("tablets/tab-0001/status", b'{"state":"offline"}', 1, True)),
+    Connect(
+        "tab-0001",
+        45,
+        True,
+        "tab-0001",
+        b"secret",
+        Will("tablets/tab-0001/status", b'{"state":"offline"}', 1, True),
+    ),
     Connect("", 0, True),
     ConnAck(5),
     Publish("tablets/x/heartbeat", b'{"v":1}', 0),

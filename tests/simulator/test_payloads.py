@@ -21,10 +21,22 @@ def manifest(**changes: Any) -> bytes:
         "valid_until": None,
         "refresh_interval_s": 300,
         "items": [
-            {"ad_id": "ad-b", "campaign_id": "c-1", "url": "https://cdn/b.mp4",
-             "sha256": "0" * 64, "duration_ms": 15_000, "position": 1},
-            {"ad_id": "ad-a", "campaign_id": "c-2", "url": "https://cdn/a.mp4",
-             "sha256": "1" * 64, "duration_ms": 10_000, "position": 0},
+            {
+                "ad_id": "ad-b",
+                "campaign_id": "c-1",
+                "url": "https://cdn/b.mp4",
+                "sha256": "0" * 64,
+                "duration_ms": 15_000,
+                "position": 1,
+            },
+            {
+                "ad_id": "ad-a",
+                "campaign_id": "c-2",
+                "url": "https://cdn/a.mp4",
+                "sha256": "1" * 64,
+                "duration_ms": 10_000,
+                "position": 0,
+            },
         ],
     }
     document.update(changes)
@@ -58,20 +70,38 @@ def test_rejected_manifests_say_why(raw: bytes, etag: str | None, reason: str) -
 
 
 def test_heartbeat_follows_the_contract() -> None:
-    raw = heartbeat(seq=7, boot_id="b" * 32, playlist_etag=None, now_playing=("ad-a", "c-2"),
-                    battery=55, charging=False, disk_free_mb=1_234, app_version="sim-1",
-                    lat=52.5, lon=13.4)
+    raw = heartbeat(
+        seq=7,
+        boot_id="b" * 32,
+        playlist_etag=None,
+        now_playing=("ad-a", "c-2"),
+        battery=55,
+        charging=False,
+        disk_free_mb=1_234,
+        app_version="sim-1",
+        lat=52.5,
+        lon=13.4,
+    )
     document = json.loads(raw)
     assert document.pop("ts").endswith("+00:00")
     assert document == {
-        "v": 1, "seq": 7, "boot_id": "b" * 32, "playlist_etag": None,
-        "now_playing": {"ad_id": "ad-a", "campaign_id": "c-2"}, "battery": 55,
-        "charging": False, "disk_free_mb": 1_234, "app_version": "sim-1",
-        "lat": 52.5, "lon": 13.4,
+        "v": 1,
+        "seq": 7,
+        "boot_id": "b" * 32,
+        "playlist_etag": None,
+        "now_playing": {"ad_id": "ad-a", "campaign_id": "c-2"},
+        "battery": 55,
+        "charging": False,
+        "disk_free_mb": 1_234,
+        "app_version": "sim-1",
+        "lat": 52.5,
+        "lon": 13.4,
     }
 
 
 def test_ack_follows_the_contract() -> None:
     assert json.loads(playlist_ack("e-1", "failed", "bad")) == {
-        "etag": "e-1", "status": "failed", "detail": "bad"
+        "etag": "e-1",
+        "status": "failed",
+        "detail": "bad",
     }

@@ -14,8 +14,11 @@ def test_pages_redirect_to_login_and_back(panel: TestClient, tenant_factory: Ten
     response = panel.get("/?state=online", follow_redirects=False)
     assert response.status_code == 303
     assert response.headers["location"] == "/login?next=/%3Fstate%3Donline"
-    signed = panel.post("/login", data={"email": tenant.admin, "password": PASSWORD,
-                                        "next": "/?state=online"}, follow_redirects=False)
+    signed = panel.post(
+        "/login",
+        data={"email": tenant.admin, "password": PASSWORD, "next": "/?state=online"},
+        follow_redirects=False,
+    )
     assert signed.status_code == 303
     assert signed.headers["location"] == "/?state=online"
     cookie = signed.headers["set-cookie"].lower()
@@ -36,8 +39,11 @@ def test_wrong_password_is_a_clear_error_and_no_session(
 def test_login_never_redirects_off_site(panel: TestClient, tenant_factory: TenantFactory) -> None:
     tenant = tenant_factory()
     for target in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)"):
-        response = panel.post("/login", data={"email": tenant.admin, "password": PASSWORD,
-                                              "next": target}, follow_redirects=False)
+        response = panel.post(
+            "/login",
+            data={"email": tenant.admin, "password": PASSWORD, "next": target},
+            follow_redirects=False,
+        )
         assert response.headers["location"] == "/"
 
 
@@ -78,7 +84,8 @@ def test_session_store_holds_only_a_digest(
     stored = [r[0] for r in conn.execute("SELECT token_hash FROM web_sessions").fetchall()]
     assert token not in stored
     hashes = conn.execute(
-        "SELECT password_hash FROM users WHERE email = %s", (tenant.admin,)).fetchone()
+        "SELECT password_hash FROM users WHERE email = %s", (tenant.admin,)
+    ).fetchone()
     assert hashes is not None
     assert str(hashes[0]).startswith("$argon2id$")
 
@@ -88,8 +95,12 @@ def test_api_needs_a_valid_bearer_token(panel: TestClient, tenant_factory: Tenan
     assert panel.get("/api/v1/tablets").status_code == 401
     bad = panel.get("/api/v1/tablets", headers={"Authorization": "Bearer not.a.jwt"})
     assert bad.status_code == 401
-    assert panel.post("/api/v1/auth/token",
-                      data={"username": tenant.admin, "password": "nope-nope"}).status_code == 401
+    assert (
+        panel.post(
+            "/api/v1/auth/token", data={"username": tenant.admin, "password": "nope-nope"}
+        ).status_code
+        == 401
+    )
     headers = api_token(panel, tenant.admin)
     tablets = panel.get("/api/v1/tablets", headers=headers).json()
     assert sorted(t["tablet_id"] for t in tablets) == sorted(tenant.all_tablets)
@@ -138,8 +149,12 @@ def test_every_form_refuses_an_oversized_body_and_changes_nothing(
     csrf = sign_in(panel, tenant.admin)
     big = "x" * (panel_settings.max_upload_bytes + 1)
     for path in ("/logout", "/push/preview"):
-        response = panel.post(path, data={"csrf_token": csrf, "reason": big},
-                              headers={"Accept": "text/html"}, follow_redirects=False)
+        response = panel.post(
+            path,
+            data={"csrf_token": csrf, "reason": big},
+            headers={"Accept": "text/html"},
+            follow_redirects=False,
+        )
         assert response.status_code == 413, path
         assert "KiB limit" in response.text
     assert panel.get("/", follow_redirects=False).status_code == 200  # still signed in

@@ -366,8 +366,11 @@ def resolved_etag(database_url: str, tablet_id: str, when: datetime) -> str:
 
 
 def in_zone(conn: Conn, tablet_id: str, tz: str) -> None:
-    conn.execute("UPDATE fleets SET timezone = %s WHERE fleet_id ="
-                 " (SELECT fleet_id FROM tablets WHERE tablet_id = %s)", (tz, tablet_id))
+    conn.execute(
+        "UPDATE fleets SET timezone = %s WHERE fleet_id ="
+        " (SELECT fleet_id FROM tablets WHERE tablet_id = %s)",
+        (tz, tablet_id),
+    )
 
 
 def assert_segments_match_resolve(database_url: str, tablet_id: str, plan: dict[str, Any],
@@ -378,7 +381,9 @@ def assert_segments_match_resolve(database_url: str, tablet_id: str, plan: dict[
         for instant in (max(start, now - timedelta(days=7)), start + (end - start) / 2,
                         end - timedelta(seconds=1)):  # fmt: skip
             assert resolved_etag(database_url, tablet_id, instant) == s["playlist"]["etag"], (
-                instant, s)
+                instant,
+                s,
+            )
 
 
 def test_daypart_edges_cut_the_plan_in_the_fleets_local_time(

@@ -47,8 +47,12 @@ CASES = [("POST", "/v1/device/events", GenerationMode.POSITIVE),
          ("POST", "/v1/device/pairing/claim", GenerationMode.POSITIVE),
          ("POST", "/v1/device/pairing/claim", GenerationMode.NEGATIVE)]  # fmt: skip
 # Answers that show a generated request reached the operation and was judged.
-JUDGED = {"/v1/device/events": {200}, "/v1/device/plan": {200, 304},
-          "/v1/device/heartbeat": {202}, "/v1/device/pairing/claim": {404, 429}}
+JUDGED = {
+    "/v1/device/events": {200},
+    "/v1/device/plan": {200, 304},
+    "/v1/device/heartbeat": {202},
+    "/v1/device/pairing/claim": {404, 429},
+}
 
 
 def test_the_schema_has_exactly_the_device_operations(panel: TestClient) -> None:

@@ -69,7 +69,8 @@ async def test_each_subscriber_gets_only_changes_in_its_scope(
         touch(conn, a_second, 22)
         touch(conn, b_first, 33)
         seen_a, seen_owner, seen_b = await asyncio.gather(
-            tiles_of(sub_a.queue), tiles_of(sub_owner.queue), tiles_of(sub_b.queue))
+            tiles_of(sub_a.queue), tiles_of(sub_owner.queue), tiles_of(sub_b.queue)
+        )
     assert seen_a == {a_first: 11, a_second: 22}
     assert seen_owner == {a_first: 11}
     assert seen_b == {b_first: 33}

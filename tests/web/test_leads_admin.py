@@ -16,8 +16,11 @@ from web.lead_codes import picture
 
 
 def audit(conn: Conn, tenant_id: str, action: str) -> list[tuple[Any, ...]]:
-    return conn.execute("SELECT actor, target, details FROM audit_log WHERE tenant_id = %s"
-                        " AND action = %s ORDER BY audit_id", (tenant_id, action)).fetchall()
+    return conn.execute(
+        "SELECT actor, target, details FROM audit_log WHERE tenant_id = %s"
+        " AND action = %s ORDER BY audit_id",
+        (tenant_id, action),
+    ).fetchall()
 
 
 def agent(conn: Conn, tenant: Tenant, name: str = "Agent") -> int:
@@ -69,8 +72,9 @@ def test_create_and_edit_a_campaign_with_audit(
         "csrf_token": csrf, "name": "Car insurance SG", "dedupe_hours": "48",
         "offer_timeout_s": "60", "routing": "round_robin"}, follow_redirects=False)  # fmt: skip
     assert edited.status_code == 303
-    assert conn.execute("SELECT name, routing FROM lead_campaigns WHERE campaign_id = %s",
-                        (campaign_id,)).fetchone() == ("Car insurance SG", "round_robin")
+    assert conn.execute(
+        "SELECT name, routing FROM lead_campaigns WHERE campaign_id = %s", (campaign_id,)
+    ).fetchone() == ("Car insurance SG", "round_robin")
     assert len(audit(conn, tenant.tenant_id, "lead_campaign.update")) == 1
     rejected = panel.post(f"/leads/campaigns/{campaign_id}", data={
         "csrf_token": csrf, "name": "Y", "dedupe_hours": "-1"})  # fmt: skip
@@ -94,14 +98,20 @@ def test_subscribe_pause_and_remove_agents(
     url = f"/leads/campaigns/{campaign}/agents"
 
     def change(user_id: object, action: str) -> int:
-        return panel.post(url, data={"csrf_token": csrf, "user_id": str(user_id),
-                                     "action": action}, follow_redirects=False).status_code
+        return panel.post(
+            url,
+            data={"csrf_token": csrf, "user_id": str(user_id), "action": action},
+            follow_redirects=False,
+        ).status_code
 
     assert change(first, "add") == 303
     assert change(second, "add") == 303
     assert change(first, "pause") == 303
-    rows = conn.execute("SELECT user_id, position, active FROM campaign_agents"
-                        " WHERE campaign_id = %s ORDER BY position", (campaign,)).fetchall()
+    rows = conn.execute(
+        "SELECT user_id, position, active FROM campaign_agents"
+        " WHERE campaign_id = %s ORDER BY position",
+        (campaign,),
+    ).fetchall()
     assert rows == [(first, 0, False), (second, 1, True)]
     page = panel.get(f"/leads/campaigns/{campaign}").text
     assert "Ann Agent" in page
@@ -175,8 +185,10 @@ def test_qr_codes_create_list_revoke_and_pictures(
     assert form_url in svg.text  # the title names the URL it encodes
     assert svg.content == picture(form_url, "svg")
     # The matrix segno draws is the one of the form's URL, not of anything else.
-    assert segno.make_qr(form_url, error="m").matrix != segno.make_qr(
-        f"http://testserver/l/{code}x", error="m").matrix
+    assert (
+        segno.make_qr(form_url, error="m").matrix
+        != segno.make_qr(f"http://testserver/l/{code}x", error="m").matrix
+    )
 
     revoked = panel.post(f"/leads/qr/{code}/revoke", data={"csrf_token": csrf},
                          follow_redirects=False)  # fmt: skip
@@ -271,13 +283,23 @@ def test_json_api_campaigns_codes_and_leads(
     assert created.status_code == 201, created.text
     assert created.json()["campaign_id"] == campaign_id
     assert created.json()["offer_timeout_s"] == 120
-    assert panel.post("/api/v1/leads/campaigns", headers=headers,
-                      json={"campaign_id": campaign_id, "name": "Again"}).status_code == 409
-    assert [c["campaign_id"] for c in panel.get("/api/v1/leads/campaigns",
-                                                headers=headers).json()] == [campaign_id]
+    assert (
+        panel.post(
+            "/api/v1/leads/campaigns",
+            headers=headers,
+            json={"campaign_id": campaign_id, "name": "Again"},
+        ).status_code
+        == 409
+    )
+    assert [
+        c["campaign_id"] for c in panel.get("/api/v1/leads/campaigns", headers=headers).json()
+    ] == [campaign_id]
 
-    qr = panel.post("/api/v1/leads/qr", headers=headers, json={
-        "campaign_id": campaign_id, "tablet_id": tenant.all_tablets[0], "max_leads": 3})
+    qr = panel.post(
+        "/api/v1/leads/qr",
+        headers=headers,
+        json={"campaign_id": campaign_id, "tablet_id": tenant.all_tablets[0], "max_leads": 3},
+    )
     assert qr.status_code == 201, qr.text
     body = qr.json()
     assert body["url"] == f"http://testserver/l/{body['code']}"

@@ -48,7 +48,9 @@ def post(client: TestClient, code: str, token: str, name: str = "Tan Mei Ling",
 def stored(conn: Conn, code: str) -> list[dict[str, object]]:
     cur = conn.execute(
         "SELECT lead_id, campaign_id, fleet_id, car_id, tablet_id, driver_id, name, phone, status,"
-        " duplicate_of, client_ip_hash FROM leads WHERE code = %s ORDER BY submitted_at", (code,))
+        " duplicate_of, client_ip_hash FROM leads WHERE code = %s ORDER BY submitted_at",
+        (code,),
+    )
     names = [d.name for d in cur.description or ()]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
@@ -151,10 +153,18 @@ def test_invalid_phones_are_rejected_and_nothing_is_stored(
     assert stored(conn, code) == []
 
 
-@pytest.mark.parametrize(("phone", "e164"), [
-    ("+65 9123 4567", "+6591234567"), ("8123-4567", "+6581234567"),
-    ("6591234567", "+6591234567"), ("65 6123 4567", "+6561234567"),
-    ("65123456", "+6565123456"), ("3123 4567", "+6531234567"), ("+6598765432", "+6598765432")])
+@pytest.mark.parametrize(
+    ("phone", "e164"),
+    [
+        ("+65 9123 4567", "+6591234567"),
+        ("8123-4567", "+6581234567"),
+        ("6591234567", "+6591234567"),
+        ("65 6123 4567", "+6561234567"),
+        ("65123456", "+6565123456"),
+        ("3123 4567", "+6531234567"),
+        ("+6598765432", "+6598765432"),
+    ],
+)
 def test_valid_phones_are_stored_in_e164(
     panel: TestClient, tenant_factory: TenantFactory, conn: Conn, phone: str, e164: str
 ) -> None:
@@ -253,7 +263,9 @@ def test_duplicate_phone_within_the_window_is_stored_as_duplicate_without_notify
     assert notified(listener) == []
     rows = stored(conn, code)
     assert [(r["status"], r["duplicate_of"]) for r in rows] == [
-        ("new", None), ("duplicate", uuid.UUID(first))]
+        ("new", None),
+        ("duplicate", uuid.UUID(first)),
+    ]
     assert conn.execute("SELECT lead_count FROM qr_codes WHERE code = %s", (code,)).fetchone() \
         == (1,)  # a duplicate takes nothing from the cap  # fmt: skip
     # Another campaign is another lead.
@@ -325,8 +337,11 @@ async def test_the_cap_holds_under_concurrent_submissions(
     finally:
         await pool.close()
     assert sorted(outcomes) == ["410"] * 9 + ["new"] * 3
-    assert conn.execute("SELECT lead_count, (SELECT count(*) FROM leads WHERE code = %s)"
-                        " FROM qr_codes WHERE code = %s", (code, code)).fetchone() == (3, 3)
+    assert conn.execute(
+        "SELECT lead_count, (SELECT count(*) FROM leads WHERE code = %s)"
+        " FROM qr_codes WHERE code = %s",
+        (code, code),
+    ).fetchone() == (3, 3)
 
 
 def test_an_oversized_form_is_refused_and_nothing_is_stored(

@@ -167,7 +167,8 @@ def test_codes_are_scoped_to_the_users_fleets(
                          headers=owner).status_code == 404  # fmt: skip
     listed = panel.get(f"/api/v1/fleets/{tenant.fleets[0]}/claim-codes", headers=owner).json()
     assert [(c["created_by"], c["claimed_at"], c["expired"]) for c in listed] == [
-        (tenant.owner, None, False)]
+        (tenant.owner, None, False)
+    ]
     bad_ttl = panel.post(f"/api/v1/fleets/{tenant.fleets[0]}/claim-codes",
                          json={"ttl_s": 10}, headers=owner)  # fmt: skip
     assert bad_ttl.status_code == 422
@@ -288,8 +289,12 @@ async def test_an_http_heartbeat_goes_through_the_tablets_actor(
     tablet_id = claimed["tablet_id"]
     await eventually(lambda: tablet_id in running_hub.hub.owned if running_hub.hub else False)
 
-    sent = await asyncio.to_thread(panel.post, "/v1/device/heartbeat",
-                                   json=heartbeat(app_version="3.1.0"), headers=device(claimed))
+    sent = await asyncio.to_thread(
+        panel.post,
+        "/v1/device/heartbeat",
+        json=heartbeat(app_version="3.1.0"),
+        headers=device(claimed),
+    )
     assert sent.status_code == 202, sent.text
     assert sent.json() == {"status": "accepted"}
     await eventually(lambda: state_of(conn, tablet_id) == "online")
@@ -333,4 +338,3 @@ def wait_messages(tablet: PahoTablet, expected: int, settle: float = 0.5) -> lis
     while not tablet.received.empty():
         out.append(tablet.received.get_nowait())
     return out
-

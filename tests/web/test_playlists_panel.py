@@ -191,7 +191,7 @@ def test_an_oversized_form_is_refused_with_413_and_nothing_stored(
 
     def chunks() -> Iterator[bytes]:
         for start in range(0, len(body), 65536):
-            yield body[start:start + 65536]
+            yield body[start : start + 65536]
 
     chunked = panel.post("/playlists", content=chunks(),
                          headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
@@ -245,7 +245,9 @@ def test_assign_and_revoke(
     assert everyone.status_code == 303
     assert conn.execute(
         "SELECT target_id, priority, valid_until FROM playlist_assignments WHERE tenant_id = %s"
-        " AND target_kind = 'all'", (tenant.tenant_id,)).fetchall() == [(None, "emergency", None)]
+        " AND target_kind = 'all'",
+        (tenant.tenant_id,),
+    ).fetchall() == [(None, "emergency", None)]
 
     revoked = panel.post(f"/playlists/assignments/{assignment_id}/revoke",
                          data={"csrf_token": csrf, "back": f"/playlists/{playlist_id}"},
@@ -291,8 +293,14 @@ def test_car_and_tablet_targets(
         ({"target_kind": "fleet", "target_id": ""}, "Give the fleet id to assign to."),
         ({"target_kind": "galaxy", "target_id": "x"}, "Choose a target"),
         ({"target_kind": "all", "priority": "urgent"}, "The priority is normal or emergency."),
-        ({"target_kind": "all", "valid_from": "2030-01-02T10:00",
-          "valid_until": "2030-01-02T09:00"}, "Valid until must be after valid from."),
+        (
+            {
+                "target_kind": "all",
+                "valid_from": "2030-01-02T10:00",
+                "valid_until": "2030-01-02T09:00",
+            },
+            "Valid until must be after valid from.",
+        ),
         ({"target_kind": "all", "valid_until": "2001-01-01T00:00"}, "Valid until is already past."),
         ({"target_kind": "all", "valid_from": "tomorrow"}, "Valid from is not a date and time"),
     ],
@@ -500,8 +508,12 @@ def test_a_dayparted_assignment_is_stored_audited_and_shown_in_fleet_local_time(
         " WHERE tenant_id = %s", (tenant.tenant_id,)).fetchall()  # fmt: skip
     assert rows == [([1, 2, 3, 4, 5], time(6), time(10))]
     audit = audit_rows(conn, tenant.tenant_id, "playlist.assign")
-    assert audit[0][3]["daypart"] == {"days": [1, 2, 3, 4, 5], "start": "06:00",
-                                      "end": "10:00", "label": "Mon–Fri 06:00–10:00"}
+    assert audit[0][3]["daypart"] == {
+        "days": [1, 2, 3, 4, 5],
+        "start": "06:00",
+        "end": "10:00",
+        "label": "Mon–Fri 06:00–10:00",
+    }
     for page in (panel.get("/playlists").text, panel.get(f"/playlists/{playlist_id}").text):
         assert "Mon–Fri 06:00–10:00 (fleet local time)" in page
 
@@ -522,8 +534,10 @@ def test_a_dayparted_assignment_is_stored_audited_and_shown_in_fleet_local_time(
         ({"daypart_start": "6 am", "daypart_end": "10:00"}, "is not a time of day"),
         ({"days": ["8"]}, "Days are ISO weekdays"),
         ({"priority": "emergency", "days": ["6"]}, "An emergency assignment cannot have days"),
-        ({"priority": "emergency", "daypart_start": "06:00", "daypart_end": "10:00"},
-         "An emergency assignment cannot have days"),
+        (
+            {"priority": "emergency", "daypart_start": "06:00", "daypart_end": "10:00"},
+            "An emergency assignment cannot have days",
+        ),
     ],
 )
 def test_bad_dayparts_are_explained_and_nothing_is_stored(
@@ -575,13 +589,21 @@ def test_the_api_takes_and_returns_dayparts(
     playlist_id = create(panel, csrf, "Api", [item(0, "api")])
     headers = api_token(panel, tenant.admin)
     url = f"/api/v1/playlists/{playlist_id}/assignments"
-    body = {"target": f"fleet:{tenant.fleets[0]}", "daypart_days": [6, 7],
-            "daypart_start": "09:30", "daypart_end": "12:00", "reason": "weekend brunch"}
+    body = {
+        "target": f"fleet:{tenant.fleets[0]}",
+        "daypart_days": [6, 7],
+        "daypart_start": "09:30",
+        "daypart_end": "12:00",
+        "reason": "weekend brunch",
+    }
     created = panel.post(url, headers=headers, json=body)
     assert created.status_code == 201, created.text
     out = created.json()
     assert (out["daypart_days"], out["daypart_start"], out["daypart_end"]) == (
-        [6, 7], "09:30:00", "12:00:00")
+        [6, 7],
+        "09:30:00",
+        "12:00:00",
+    )
     listed = panel.get(f"/api/v1/playlists/{playlist_id}", headers=headers).json()
     assert [a["assignment_id"] for a in listed["assignments"]] == [out["assignment_id"]]
     assert listed["assignments"][0]["daypart_days"] == [6, 7]

@@ -38,7 +38,9 @@ def stored(conn: Conn, tenant_id: str) -> tuple[int, int, int]:
         "SELECT (SELECT count(*) FROM pushes WHERE tenant_id = %(t)s),"
         " (SELECT count(*) FROM playlist_assignments WHERE tenant_id = %(t)s),"
         " (SELECT count(*) FROM audit_log WHERE tenant_id = %(t)s"
-        "   AND action IN ('playlist.push', 'playlist.revert'))", {"t": tenant_id}).fetchone()
+        "   AND action IN ('playlist.push', 'playlist.revert'))",
+        {"t": tenant_id},
+    ).fetchone()
     assert row is not None
     return int(str(row[0])), int(str(row[1])), int(str(row[2]))
 
@@ -241,7 +243,9 @@ def test_send_stores_one_assignment_per_target_with_the_hubs_etag(
     assert push == (tenant.tenant_id, 3, [f"fleet:{first}", f"car:{second}-car1"], "storm")
     audit = conn.execute(
         "SELECT actor, target, details->>'etag', details->'targeted' FROM audit_log"
-        " WHERE tenant_id = %s AND action = 'playlist.push'", (tenant.tenant_id,)).fetchall()
+        " WHERE tenant_id = %s AND action = 'playlist.push'",
+        (tenant.tenant_id,),
+    ).fetchall()
     assert audit == [(tenant.admin, f"push:{push_id}", etag_of(conn, push_id), 3)]
     # The hub resolves the targeted tablets to exactly the manifest the push measures.
     targeted = [*tenant.tablets[first], tenant.tablets[second][1]]
@@ -372,8 +376,10 @@ def test_revert_revokes_notifies_and_audits(
     revoked = conn.execute("SELECT count(*), count(revoked_at) FROM playlist_assignments"
                            " WHERE tenant_id = %s", (tenant.tenant_id,)).fetchone()  # fmt: skip
     assert revoked == (2, 2)
-    audit = conn.execute("SELECT actor, target FROM audit_log WHERE tenant_id = %s"
-                         " AND action = 'playlist.revert'", (tenant.tenant_id,)).fetchall()
+    audit = conn.execute(
+        "SELECT actor, target FROM audit_log WHERE tenant_id = %s AND action = 'playlist.revert'",
+        (tenant.tenant_id,),
+    ).fetchall()
     assert audit == [(tenant.admin, f"push:{push_id}")]
     page = panel.get(f"/push/{push_id}").text
     assert 'id="push-status">reverted<' in page

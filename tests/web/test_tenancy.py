@@ -139,8 +139,10 @@ def test_fleet_owner_gets_404_for_a_fleet_of_their_tenant_they_do_not_own(
     not_mine = tenant.tablets[tenant.fleets[1]][0]
     sign_in(panel, tenant.owner)
     assert panel.get(f"/tablets/{not_mine}").status_code == 404
-    assert panel.get(f"/api/v1/tablets/{not_mine}",
-                     headers=api_token(panel, tenant.owner)).status_code == 404
+    assert (
+        panel.get(f"/api/v1/tablets/{not_mine}", headers=api_token(panel, tenant.owner)).status_code
+        == 404
+    )
     grid = panel.get("/").text
     assert not_mine not in grid
     assert tenant.tablets[tenant.fleets[0]][0] in grid
@@ -160,8 +162,11 @@ def test_fleet_filters_never_show_other_tenants_data(
             continue
         if "fleet" not in {p.name for p in route.dependant.query_params}:
             continue
-        response = panel.get(route.path, params={"fleet": their_fleet},
-                             headers=headers if route.path.startswith(API_PREFIXES) else None)
+        response = panel.get(
+            route.path,
+            params={"fleet": their_fleet},
+            headers=headers if route.path.startswith(API_PREFIXES) else None,
+        )
         assert response.status_code in (200, 404, 422), route.path
         assert their_tablet not in response.text, route.path
         checked += 1

@@ -115,7 +115,8 @@ class Browser:
 
     def subscription(self, endpoint: str) -> dict[str, object]:
         point = self.private_key.public_key().public_bytes(
-            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
         return {"endpoint": endpoint, "expirationTime": None,
                 "keys": {"p256dh": b64url(point), "auth": b64url(self.auth)}}  # fmt: skip
 
@@ -250,8 +251,11 @@ def test_subscribe_checks_the_role_the_token_and_the_body(
     for body in (bad, {"endpoint": sub["endpoint"]}, {**sub, "keys": {"p256dh": "x", "auth": "y"}}):
         response = panel.post("/agent/push/subscribe", json=body, headers={"X-CSRF-Token": csrf})
         assert response.status_code == 422, body
-    garbled = panel.post("/agent/push/subscribe", content=b"{not json",
-                         headers={"X-CSRF-Token": csrf, "content-type": "application/json"})
+    garbled = panel.post(
+        "/agent/push/subscribe",
+        content=b"{not json",
+        headers={"X-CSRF-Token": csrf, "content-type": "application/json"},
+    )
     assert garbled.status_code == 400
     assert conn.execute("SELECT count(*) FROM push_subscriptions WHERE user_id = %s",
                         (agent.user_id,)).fetchone() == (0,)  # fmt: skip
@@ -390,8 +394,12 @@ def test_the_vapid_key_is_made_once_private_and_can_be_configured(tmp_path: Path
     configured = vapid_key(Settings(var_dir=tmp_path / "other", vapid_private_key=SecretStr(pem)))
     assert configured.public_key == first.public_key
     raw = first.private_key.private_numbers().private_value.to_bytes(32, "big")
-    as_raw = vapid_key(Settings(var_dir=tmp_path / "other",
-                                vapid_private_key=SecretStr(base64.urlsafe_b64encode(raw).decode())))
+    as_raw = vapid_key(
+        Settings(
+            var_dir=tmp_path / "other",
+            vapid_private_key=SecretStr(base64.urlsafe_b64encode(raw).decode()),
+        )
+    )
     assert as_raw.public_key == first.public_key
     assert not (tmp_path / "other" / "vapid.pem").exists()
     with pytest.raises(ConfigError, match="not a usable key"):

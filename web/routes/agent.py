@@ -142,8 +142,11 @@ async def push_subscribe(
     try:
         sub = SubscriptionIn.model_validate(await _json_body(request))
     except ValidationError as exc:
-        raise HTTPException(422, "not a push subscription: " + "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())) from exc
+        raise HTTPException(
+            422,
+            "not a push subscription: "
+            + "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()),
+        ) from exc
     await agent_push.subscribe(pool, session.user, sub)
     return {"subscriptions": await agent_push.count(pool, session.user)}
 
@@ -155,7 +158,7 @@ async def push_unsubscribe(
     try:
         body = EndpointIn.model_validate(await _json_body(request))
     except ValidationError as exc:
-        raise HTTPException(422, "send {\"endpoint\": ...}") from exc
+        raise HTTPException(422, 'send {"endpoint": ...}') from exc
     if not await agent_push.unsubscribe(pool, session.user, body.endpoint):
         raise HTTPException(404, "no such subscription of yours")
     return {"subscriptions": await agent_push.count(pool, session.user)}

@@ -17,7 +17,8 @@ from web.agent_leads import Action, ActionRefused, AgentLead, LeadNotFound
 from web.deps import ApiAgent, BearerUser, PoolDep
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"description": "no such lead in this agent's inbox"}}
+    404: {"description": "no such lead in this agent's inbox"}
+}
 router = APIRouter(prefix="/api/v1/agent/leads", tags=["agent"], responses=NOT_FOUND)
 
 
@@ -59,5 +60,9 @@ def _api_action(action: Action) -> Callable[..., Awaitable[AgentLead | None]]:
 
 
 for _action in agent_leads.ACTIONS:
-    router.add_api_route(f"/{{lead_id}}/{_action}", _api_action(_action), methods=["POST"],
-                         responses={409: {"description": "the action does not apply now"}})
+    router.add_api_route(
+        f"/{{lead_id}}/{_action}",
+        _api_action(_action),
+        methods=["POST"],
+        responses={409: {"description": "the action does not apply now"}},
+    )

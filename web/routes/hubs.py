@@ -16,6 +16,7 @@ router = APIRouter(include_in_schema=False)
 async def hubs_page(request: Request, pool: PoolDep, session: AdminSession) -> HTMLResponse:
     async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            "SELECT shard, started_at, updated_at, counters FROM hub_metrics ORDER BY shard")
+            "SELECT shard, started_at, updated_at, counters FROM hub_metrics ORDER BY shard"
+        )
         hubs = await cur.fetchall()
     return TEMPLATES.TemplateResponse(request, "hubs.html", {"session": session, "hubs": hubs})

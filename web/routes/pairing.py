@@ -83,8 +83,11 @@ async def _revoke(
     try:
         found = await pairing.revoke(pool, link.target, user, actor, tablet_id)
     except BrokerError as exc:
-        raise HTTPException(503, f"the broker could not remove the tablet's credentials: {exc}."
-                            " Revoke again to retry.", headers={"Retry-After": "30"}) from exc
+        raise HTTPException(
+            503,
+            f"the broker could not remove the tablet's credentials: {exc}. Revoke again to retry.",
+            headers={"Retry-After": "30"},
+        ) from exc
     if not found:
         raise HTTPException(404, f"no tablet {tablet_id!r}")
 
@@ -109,8 +112,9 @@ async def pairing_create(
     await _fleet(request, session.user, fleet_id)
     try:
         lifetime = timedelta(seconds=parse_duration(ttl))
-        new = await pairing.create_code(pool, session.user, session.user.email, fleet_id,
-                                        lifetime, car_id.strip() or None)
+        new = await pairing.create_code(
+            pool, session.user, session.user.email, fleet_id, lifetime, car_id.strip() or None
+        )
     except (ConfigError, ClaimError) as exc:
         return await _page(request, pool, session, fleet_id, None, str(exc), status=422)
     return await _page(request, pool, session, fleet_id, new, None, status=201)

@@ -209,7 +209,9 @@ async def proof_of_play(
 
 
 CSV_RESPONSES: dict[int | str, dict[str, Any]] = {
-    **ERRORS, 200: {"content": {"text/csv": {}}, "description": "the report as CSV"}}
+    **ERRORS,
+    200: {"content": {"text/csv": {}}, "description": "the report as CSV"},
+}
 
 
 @router.get(f"{API_PATH}.csv", tags=["reports"], responses=CSV_RESPONSES, response_class=Response)

@@ -44,7 +44,6 @@ from web.tiles import fleets
 RECHECK_S = 10.0
 
 
-
 class ProgressOut(BaseModel):
     """A push, its delivery counts and its first 200 tablets (problems first)."""
 
@@ -239,8 +238,10 @@ async def api_progress(push_id: str, pool: PoolDep, user: ApiAdmin) -> ProgressO
     return ProgressOut.of(await _found(pool, user, _push_id(push_id)))
 
 
-@api.post("/pushes/{push_id}/revert",
-          responses={**NOT_FOUND, 409: {"description": "already reverted or expired"}})
+@api.post(
+    "/pushes/{push_id}/revert",
+    responses={**NOT_FOUND, 409: {"description": "already reverted or expired"}},
+)
 async def api_revert(push_id: str, pool: PoolDep, user: ApiAdmin) -> ProgressOut:
     """Revoke the push now: tablets go back to their scheduled playlist."""
     pid = _push_id(push_id)
