@@ -20,10 +20,10 @@ from uuid import UUID
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hub.errors import PayloadError
-from hub.payloads import Id, ShortText
+from hub.payloads import DeviceTime, Id, Lat, Lon, ShortText
 
 MAX_EVENTS = 500
 MAX_DURATION_MS = 3_600_000
@@ -40,11 +40,11 @@ class PlayEvent(BaseModel):
     campaign_id: Id
     playlist_id: Id
     playlist_etag: ShortText
-    started_at: AwareDatetime
-    duration_ms: int
+    started_at: DeviceTime
+    duration_ms: int  # judged below: 0..MAX_DURATION_MS (the column is integer)
     result: Literal["completed", "skipped", "error", "interrupted"]
-    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
-    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+    lat: Lat | None = None
+    lon: Lon | None = None
 
 
 class PlayBatch(BaseModel):
