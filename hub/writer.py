@@ -30,9 +30,12 @@ from actors.effects import (
     UptimeSpan,
 )
 from actors.session import alert_payload
+from hub.log_limit import LogLimiter
 from hub.metrics import HubMetrics
 
 log = logging.getLogger(__name__)
+limited = LogLimiter(log)
+GROUPS = ("heartbeats", "transitions", "states", "uptime", "incidents", "deliveries")
 
 HOUR = timedelta(hours=1)
 
@@ -170,12 +173,33 @@ class Batch:
     def parts(self) -> list[tuple[str, Batch]]:
         """One batch per table group, for writing them apart."""
         out: list[tuple[str, Batch]] = []
-        for name in ("heartbeats", "transitions", "states", "uptime", "incidents", "deliveries"):
+        for name in GROUPS:
             if getattr(self, name):
                 part = Batch()
                 setattr(part, name, getattr(self, name))
                 out.append((name, part))
         return out
+
+    def halves(self) -> tuple[Batch, Batch]:
+        """Each table group's rows cut in two, in order (bisecting a refused batch)."""
+        first, second = Batch(), Batch()
+        for name in GROUPS:
+            rows = getattr(self, name)
+            if isinstance(rows, dict):
+                items = list(rows.items())
+                cut = len(items) // 2
+                setattr(first, name, dict(items[:cut]))
+                setattr(second, name, dict(items[cut:]))
+            else:
+                cut = len(rows) // 2
+                setattr(first, name, type(rows)(list(rows)[:cut]))
+                setattr(second, name, type(rows)(list(rows)[cut:]))
+        return first, second
+
+    def keep_only(self, committed: Batch) -> None:
+        """Hold only ``committed``'s rows (what an isolated write got into the store)."""
+        for name in GROUPS:
+            setattr(self, name, getattr(committed, name))
 
     def merge_back(self, newer: Batch) -> None:
         """Put a failed batch back in front of what arrived meanwhile."""
@@ -249,8 +273,10 @@ class StoreWriter:
                 await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311
                 backoff = min(backoff * 2, 5.0)
                 continue
-            except psycopg.Error as exc:
-                log.warning("store rejected a batch (%s); writing it table by table", exc)
+            except Exception as exc:  # a row the store refuses (or cannot be sent) at all
+                limited.log(logging.WARNING, "batch", "store rejected a batch of %d rows"
+                            " (%s: %s); isolating the refused rows",
+                            len(batch), type(exc).__name__, exc)  # fmt: skip
                 await self._write_isolated(batch)
             except asyncio.CancelledError:
                 batch.merge_back(self._pending)  # not committed: keep it for the final flush
@@ -267,24 +293,53 @@ class StoreWriter:
                 self._idle.set()
 
     async def _write_isolated(self, batch: Batch) -> None:
-        """After a data error: each table's rows in their own transaction, so one bad group
-        loses only itself (logged and counted), never the rest of the batch."""
-        parts = batch.parts()
-        for n, (name, part) in enumerate(parts):
-            try:
-                await self._write(part)
-            except (psycopg.OperationalError, PoolTimeout):
-                rest = Batch()  # the store went away meanwhile: keep what is left
-                for _, unwritten in parts[n:]:
+        """After a data error: each table group in its own transaction, a refused group cut
+        in halves until the refused rows stand alone; only those are dropped (counted by
+        group in ``dropped``, logged rate-limited), every other row is committed. On return
+        ``batch`` holds the committed rows; if the store goes away meanwhile (or the writer
+        is cancelled), what is not written goes back in front of the pending rows."""
+        committed = Batch()
+        todo = [part for _, part in reversed(batch.parts())]  # a stack: next part last
+        try:
+            while todo:
+                part = todo[-1]  # popped once written or dropped, so a cancel keeps it
+                try:
+                    await self._write(part)
+                except (psycopg.OperationalError, PoolTimeout):
+                    break
+                except Exception as exc:
+                    todo.pop()
+                    if len(part) > 1:
+                        first, second = part.halves()
+                        todo += [second, first]
+                    else:
+                        self._drop(part, exc)
+                    continue
+                todo.pop()
+                committed.merge_back(part)
+        finally:
+            if todo:  # the store went away, or cancelled: keep what is left
+                rest = Batch()
+                for unwritten in reversed(todo):
                     rest.merge_back(unwritten)
                 rest.merge_back(self._pending)
                 self._pending = rest
                 self._wake.set()
-                return
-            except psycopg.Error:
-                self._metrics.write_errors += 1
-                self._metrics.dropped[f"{name}_rejected_by_store"] += len(part)
-                log.exception("store rejected %d %s rows; dropped", len(part), name)
+            batch.keep_only(committed)
+
+    def _drop(self, row: Batch, exc: Exception) -> None:
+        """One row the store refuses on its own: counted and logged (rate-limited)."""
+        name, one = row.parts()[0]
+        rows = getattr(one, name)
+        if isinstance(rows, dict):  # states by tablet id, uptime by (tablet id, hour)
+            key = next(iter(rows))
+            tablet_id = key[0] if isinstance(key, tuple) else key
+        else:
+            tablet_id = next(iter(rows)).tablet_id
+        self._metrics.write_errors += 1
+        self._metrics.dropped[f"{name}_rejected_by_store"] += 1
+        limited.log(logging.ERROR, f"drop.{name}", "store refused a %s row of tablet %s (%s: %s);"
+                    " dropped", name, tablet_id, type(exc).__name__, exc)  # fmt: skip
 
     async def flush_now(self, timeout: float = 10.0) -> None:
         """Wait until everything added so far is committed (tests, shutdown)."""
