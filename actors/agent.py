@@ -12,15 +12,19 @@ from collections import OrderedDict
 from datetime import timedelta
 from typing import Any
 
-from thespian.actors import ActorTypeDispatcher, WakeupMessage
+from thespian.actors import WakeupMessage
 
+from actors.contained import ContainedActor
 from actors.effects import Effect, EffectBatch, LeadOffered, OfferRepublished, OfferTimedOut
 from actors.messages import AgentInit, Offer, OfferEnded, Withdraw
 
 ACCEPTED_KEPT = 100  # accepted leads remembered per agent (the store keeps them all)
 
 
-class AgentActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is untyped
+class AgentActor(ContainedActor):
+    ROLLBACK = ("generation", "offered", "accepted")
+    KIND = "agent"
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.agent_id = 0
@@ -61,6 +65,9 @@ class AgentActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is unty
 
     def receiveUnrecognizedMessage(self, msg: Any, sender: Any) -> None:
         """Unknown messages (and thespian system messages) are dropped."""
+
+    def failure_key(self, message: Any) -> str:
+        return f"{self.agent_id} (lead {getattr(message, 'lead_id', '?')})"
 
     def _arm(self, lead_id: str, after: timedelta) -> None:
         self.generation += 1

@@ -117,6 +117,18 @@ class Rejected:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class HandlerFailed:
+    """An actor's handler raised on one message; the actor's state was put back as it was
+    before that message (:mod:`actors.contained`). The hub counts it (``handler_errors``)
+    and logs it, rate-limited, with ``key`` (the tablet id, lead id or agent id)."""
+
+    actor: str
+    key: str
+    message: str  # the message's type
+    error: str  # "TypeError: …"
+
+
 # --- leads (issue #5): done by hub/lead_routing.py, each in its own transaction ------
 
 
@@ -164,6 +176,7 @@ Effect = (
     | DeliveryRow
     | LookupTablet
     | Rejected
+    | HandlerFailed
     | LeadOffered
     | OfferRepublished
     | OfferTimedOut

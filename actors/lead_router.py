@@ -7,12 +7,12 @@ It creates one :class:`actors.agent.AgentActor` per agent on demand, keyed by us
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
-from thespian.actors import ActorTypeDispatcher
-
 from actors.agent import AgentActor
+from actors.contained import ContainedActor
 from actors.effects import EffectBatch, LeadUnassigned
 from actors.lead_book import LeadBook, OfferTo, Step, Unassign
 from actors.messages import AgentInit, Batch, Decided, LeadIn, Offer, OfferEnded, Setup, Withdraw
@@ -22,27 +22,28 @@ log = logging.getLogger(__name__)
 LEAD_INPUTS = (LeadIn, Decided)  # what the pump hands to this actor rather than the registry
 
 
-class LeadRouterActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is untyped
+class LeadRouterActor(ContainedActor):
+    ROLLBACK = ("book", "agents")  # a failed lead leaves the round robin as it was
+    KIND = "lead-router"
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.outbox: Any = None
         self.book = LeadBook()
         self.agents: dict[int, Any] = {}  # user id → actor address
-        self.failures = 0
 
     def receiveMsg_Setup(self, msg: Setup, sender: Any) -> None:
         self.outbox = msg.outbox
 
     def receiveMsg_Batch(self, msg: Batch, sender: Any) -> None:
-        for item in msg.items:
-            try:
-                if isinstance(item, LeadIn):
-                    self._do(self.book.on_lead(item))
-                elif isinstance(item, Decided):
-                    self._do(self.book.on_decided(item))
-            except Exception:  # one bad lead never stops routing
-                self.failures += 1
-                log.exception("lead router failed on lead %s", getattr(item, "lead_id", "?"))
+        for item in msg.items:  # one bad lead never stops routing: contained one by one
+            self.contained(item, functools.partial(self._route, item))
+
+    def _route(self, item: Any) -> None:
+        if isinstance(item, LeadIn):
+            self._do(self.book.on_lead(item))
+        elif isinstance(item, Decided):
+            self._do(self.book.on_decided(item))
 
     def receiveMsg_OfferEnded(self, msg: OfferEnded, sender: Any) -> None:
         self._do(self.book.on_timeout(msg.lead_id, msg.agent_id))

@@ -8,12 +8,14 @@ unhashable and change when an actor is recreated.
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from thespian.actors import ActorExitRequest, ActorTypeDispatcher
+from thespian.actors import ActorExitRequest
 
+from actors.contained import ContainedActor
 from actors.effects import EffectBatch, LookupTablet, Rejected
 from actors.messages import (
     Batch,
@@ -35,7 +37,13 @@ WAITING_TABLETS = 10_000
 UNKNOWN_REMEMBERED = 10_000  # ids the store said are not registered (until registered)
 
 
-class RegistryActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is untyped
+class RegistryActor(ContainedActor):
+    """A message whose routing raises is contained and reported alone; the registry's
+    tables are not rolled back (too large to copy per message, and each change to them is
+    a single dict operation)."""
+
+    KIND = "registry"
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.outbox: Any = None
@@ -52,14 +60,12 @@ class RegistryActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is u
         self.send(self.outbox, msg)
 
     def receiveMsg_Batch(self, msg: Batch, sender: Any) -> None:
-        for item in msg.items:
-            try:
-                self._route(item)
-            except Exception as exc:  # one bad message affects only its tablet
-                self.failures += 1
-                tablet_id = getattr(item, "tablet_id", "?")
-                log.exception("actor handler failed for tablet %s", tablet_id)
-                self.send(self.outbox, EffectBatch((Rejected(tablet_id, f"handler: {exc}"),)))
+        for item in msg.items:  # one bad message affects only its tablet
+            self.contained(item, functools.partial(self._route, item))
+
+    def report_failure(self, message: Any, exc: Exception) -> None:
+        self.failures += 1
+        super().report_failure(message, exc)
 
     def receiveMsg_Stats(self, msg: Stats, sender: Any) -> None:
         self.send(

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from thespian.actors import ActorTypeDispatcher
-
+from actors.contained import ContainedActor
 from actors.effects import EffectBatch
 from actors.messages import (
     AckIn,
@@ -19,8 +18,14 @@ from actors.messages import (
 from actors.session import Outcome, TabletSession
 
 
-class TabletActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is untyped
-    """Created by the registry on a tablet's first message; keyed by tablet id."""
+class TabletActor(ContainedActor):
+    """Created by the registry on a tablet's first message; keyed by tablet id.
+
+    A handler that raises leaves the session as it was before the message (the session is
+    plain Python, copied before each message) and is reported with the tablet id."""
+
+    ROLLBACK = ("session",)
+    KIND = "tablet"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -59,6 +64,11 @@ class TabletActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is unt
 
     def receiveUnrecognizedMessage(self, msg: Any, sender: Any) -> None:
         """Unknown messages (and thespian system messages) are dropped."""
+
+    def failure_key(self, message: Any) -> str:
+        if self.session is not None:
+            return self.session.cfg.tablet_id
+        return super().failure_key(message)
 
     def _emit(self, out: Outcome) -> None:
         if out.effects or out.timers:

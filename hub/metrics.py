@@ -21,6 +21,7 @@ class HubMetrics:
     plays_committed: int = 0  # stored for the first time
     plays_duplicate: int = 0  # already stored (a resend or a retry)
     plays_rejected: int = 0  # invalid events (whole batches are in ``rejected``)
+    handler_errors: int = 0  # a message whose handler raised (contained to that message)
 
     def reject(self, reason: str) -> None:
         self.rejected[reason] += 1
@@ -41,4 +42,5 @@ class HubMetrics:
             "plays_committed": self.plays_committed,
             "plays_duplicate": self.plays_duplicate,
             "plays_rejected": self.plays_rejected,
+            "handler_errors": self.handler_errors,
         }

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import time
 import zlib
 from datetime import UTC, datetime
 
@@ -23,7 +22,14 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from actors.effects import LEAD_EFFECTS, Effect, IncidentEvent, LookupTablet, Rejected
+from actors.effects import (
+    LEAD_EFFECTS,
+    Effect,
+    HandlerFailed,
+    IncidentEvent,
+    LookupTablet,
+    Rejected,
+)
 from actors.effects import Publish as PublishEffect
 from actors.messages import DesiredPlaylist, NotRegistered, Register, Unregister
 from actors.session import alert_payload
@@ -33,6 +39,7 @@ from hub.errors import PayloadError
 from hub.inbound import SUBSCRIPTIONS, tablet_topics, translate
 from hub.lead_routing import LeadRouting
 from hub.lead_store import ACTIONS_CHANNEL, LEADS_CHANNEL
+from hub.log_limit import LogLimiter
 from hub.metrics import HubMetrics
 from hub.mqttwire.codec import Publish
 from hub.play_ingest import PlayIngest, PlaysIn
@@ -79,7 +86,7 @@ class Hub:
         self._listening = asyncio.Event()
         self._subscribe_more: asyncio.Queue[list[str]] = asyncio.Queue()
         self._lookups: asyncio.Queue[str] = asyncio.Queue()
-        self._log_limits: dict[str, float] = {}
+        self._limited = LogLimiter(log)
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -309,21 +316,27 @@ class Hub:
         return self.pump.backlog() if self.pump is not None else 0
 
     def _on_publish(self, packet: Publish) -> None:
-        """Runs in the tablet session's protocol callback: validate, then queue for the actors."""
+        """Runs in the tablet session's protocol callback: validate, then queue for the actors.
+
+        Whatever goes wrong costs only this message (counted in ``handler_errors``, logged
+        rate-limited with its topic), never the session or the hub."""
         assert self.pump is not None
         self.metrics.received += 1
         try:
             _, item = translate(packet.topic, packet.payload, packet.retain, datetime.now(UTC),
                                 self.settings.max_payload_bytes)  # fmt: skip
+            if isinstance(item, PlaysIn):
+                self.plays.put(item)
+            else:
+                self.pump.put(item)
         except PayloadError as exc:
             self.metrics.reject(exc.category)
             self._log_limited(exc.category, "rejected %s on %s: %s",
                               exc.category, packet.topic, exc.reason)  # fmt: skip
-            return
-        if isinstance(item, PlaysIn):
-            self.plays.put(item)
-            return
-        self.pump.put(item)
+        except Exception:
+            self.metrics.handler_errors += 1
+            self._limited.log(logging.ERROR, "handler.publish", "handling a message on %s"
+                              " failed; dropped", packet.topic, exc_info=True)  # fmt: skip
 
     def _to_actors(self, item: object) -> None:
         assert self.pump is not None
@@ -345,6 +358,13 @@ class Hub:
                 self.leads.perform(effect)
             elif isinstance(effect, LookupTablet):
                 self._lookups.put_nowait(effect.tablet_id)
+            elif isinstance(effect, HandlerFailed):
+                self.metrics.handler_errors += 1
+                self._limited.log(
+                    logging.ERROR, f"handler.{effect.actor}",
+                    "%s actor failed on %s for %s (state rolled back): %s",
+                    effect.actor, effect.message, effect.key, effect.error,
+                )  # fmt: skip
             elif isinstance(effect, Rejected):
                 category = "unknown_tablet" if effect.reason == "unknown tablet" else "handler"
                 self.metrics.reject(category)
@@ -359,10 +379,7 @@ class Hub:
             self.writer.add(store)
 
     def _log_limited(self, key: str, fmt: str, *args: object) -> None:
-        now = time.monotonic()
-        if now - self._log_limits.get(key, 0.0) >= 1.0:
-            self._log_limits[key] = now
-            log.warning(fmt, *args)
+        self._limited.log(logging.WARNING, key, fmt, *args)
 
     # --- housekeeping ----------------------------------------------------------
 
