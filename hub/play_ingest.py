@@ -26,6 +26,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from actors.effects import Publish
 from config.settings import Settings
 from hub.errors import PayloadError
+from hub.log_limit import LogLimiter
 from hub.metrics import HubMetrics
 from hub.plays import (
     PlayBatch,
@@ -39,6 +40,7 @@ from hub.plays import (
 )
 
 log = logging.getLogger(__name__)
+limited = LogLimiter(log)  # rejects are logged rate-limited; the counters stay exact
 
 ROUND_MAX = 200  # batches per transaction (≤ 100,000 events)
 
@@ -131,19 +133,27 @@ class PlayIngest:
             except PayloadError as exc:
                 rejects.append((item, exc.category, exc.reason))
                 continue
+            except Exception:  # a parser bug costs this batch only (never acknowledged)
+                self._handler_failed(item)
+                continue
             fleet_id = self._fleets.get(item.tablet_id)
             if fleet_id is None:
                 rejects.append((item, "unknown_tablet", "unknown tablet"))
                 continue
-            verdicts = judge_all(batch.events, item.tablet_id, fleet_id, item.received_at,
-                                 self._skew, self._retention)  # fmt: skip
+            try:
+                verdicts = judge_all(batch.events, item.tablet_id, fleet_id, item.received_at,
+                                     self._skew, self._retention)  # fmt: skip
+            except Exception:
+                self._handler_failed(item)
+                continue
             judged.append(_Judged(item, batch, verdicts))
         try:
             results = await self._commit(judged)
         except (psycopg.OperationalError, PoolTimeout):
             raise
-        except psycopg.Error as exc:
-            log.warning("store rejected a round of plays (%s); writing batch by batch", exc)
+        except Exception as exc:  # a row the store refuses (or that cannot be sent)
+            limited.log(logging.WARNING, "round", "store rejected a round of plays (%s: %s);"
+                        " writing batch by batch", type(exc).__name__, exc)  # fmt: skip
             results = await self._commit_isolated(judged)
         acks = [self._reject(item, category, reason) for item, category, reason in rejects]
         for j, result in results:
@@ -167,10 +177,11 @@ class PlayIngest:
                 results += await self._commit([j])
             except (psycopg.OperationalError, PoolTimeout):
                 raise  # committed batches are deduplicated when the round is retried
-            except psycopg.Error as exc:
+            except Exception as exc:
                 self._metrics.write_errors += 1
                 self._metrics.dropped["plays_rejected_by_store"] += len(j.verdicts)
-                log.warning("store rejected the plays of %s: %s", j.item.tablet_id, exc)
+                limited.log(logging.ERROR, "store", "store rejected the plays of %s (%s: %s)",
+                            j.item.tablet_id, type(exc).__name__, exc)  # fmt: skip
         return results
 
     async def _lookup_fleets(self, tablet_ids: set[str]) -> None:
@@ -193,10 +204,16 @@ class PlayIngest:
 
     def _reject(self, item: PlaysIn, category: str, reason: str) -> Publish:
         self._metrics.reject(category)
-        log.warning("rejected %s on tablets/%s/plays: %s", category, item.tablet_id, reason)
+        limited.log(logging.WARNING, category, "rejected %s on tablets/%s/plays: %s",
+                    category, item.tablet_id, reason)  # fmt: skip
         body = {"accepted": 0, "duplicate": 0, "rejected": 0, "events": [],
                 "error": category, "detail": reason}  # fmt: skip
         return _publish(item.tablet_id, body)
+
+    def _handler_failed(self, item: PlaysIn) -> None:
+        self._metrics.handler_errors += 1
+        limited.log(logging.ERROR, "handler", "handling a batch on tablets/%s/plays failed;"
+                    " dropped", item.tablet_id, exc_info=True)  # fmt: skip
 
     @staticmethod
     def _ack(item: PlaysIn, batch: PlayBatch, result: PlayResult) -> Publish:
