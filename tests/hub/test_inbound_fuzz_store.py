@@ -1,0 +1,113 @@
+"""Every heartbeat, ack, status and play the fuzzed decoders accept is writable to the store.
+
+Hypothesis draws hostile payloads (tests/payload_strategies.py); those the decoders accept
+go through a tablet session (as the actors would) and the real :class:`StoreWriter`, and
+the plays through the ingest's one statement, into the test PostgreSQL: all must commit,
+none be refused or dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from actors.effects import Effect, HeartbeatRow
+from actors.messages import AckIn, HeartbeatIn, StatusIn, TabletConfig, TabletSnapshot
+from actors.session import TabletSession
+from hub import plays
+from hub.db import open_pool
+from hub.errors import PayloadError
+from hub.hours import OperatingHours
+from hub.inbound import translate
+from hub.metrics import HubMetrics
+from hub.writer import StoreWriter
+from tests.conftest import TestFleetFactory
+from tests.payload_strategies import acks, encode, heartbeats, play_batches, statuses
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+# Derandomized: the same sample each run (the unit fuzz tests draw afresh).
+SAMPLE = settings(max_examples=200, deadline=None, database=None, derandomize=True,
+                  suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+
+
+def accepted(tablet_id: str, kind: str, bodies: st.SearchStrategy[Any]) -> list[Any]:
+    """The messages the decoder accepts among ``max_examples`` hypothesis draws."""
+    out: list[Any] = []
+
+    @SAMPLE
+    @given(bodies)
+    def draw(body: Any) -> None:
+        try:
+            _, item = translate(f"tablets/{tablet_id}/{kind}", encode(body), False,
+                                datetime.now(UTC), 16 * 1024)  # fmt: skip
+        except PayloadError:
+            return
+        out.append(item)
+
+    draw()
+    return out
+
+
+async def test_every_accepted_message_commits(
+    database_url: str, fleet_factory: TestFleetFactory, conn: Conn
+) -> None:
+    fleet = fleet_factory(tablets=1)
+    tid = fleet.tablet_ids[0]
+    messages = (accepted(tid, "heartbeat", heartbeats()) + accepted(tid, "status", statuses())
+                + accepted(tid, "playlist/ack", acks()))  # fmt: skip
+    assert sum(isinstance(m, HeartbeatIn) for m in messages) >= 20  # the sample is not empty
+    assert sum(isinstance(m, AckIn) for m in messages) >= 20
+    assert sum(isinstance(m, StatusIn) for m in messages) >= 20
+
+    cfg = TabletConfig(tid, fleet.fleet_id, None, 1, 2, 1, 6, OperatingHours())
+    session = TabletSession(TabletSnapshot(cfg))
+    effects: list[Effect] = []
+    for m in messages:
+        if isinstance(m, HeartbeatIn):
+            effects += session.on_heartbeat(m).effects
+        elif isinstance(m, StatusIn):
+            effects += session.on_status(m).effects
+        else:
+            effects += session.on_ack(m).effects
+    rows = [e for e in effects if isinstance(e, HeartbeatRow)]
+
+    pool = open_pool(database_url)
+    await pool.open(wait=True, timeout=10)
+    metrics = HubMetrics()
+    writer = StoreWriter(pool, metrics, flush_interval_s=0.01)
+    task = asyncio.create_task(writer.run(), name="test.writer")
+    try:
+        writer.add(effects)
+        await writer.flush_now(timeout=30)
+        assert metrics.write_errors == 0
+        assert not metrics.dropped
+        assert metrics.heartbeats_committed == len(rows)
+        count = conn.execute("SELECT count(*) FROM heartbeats WHERE tablet_id = %s", (tid,))
+        assert count.fetchone() == (len(rows),)
+
+        events = [e for b in accepted(tid, "plays", play_batches()) for e in _events(b.payload)]
+        verdicts = plays.judge_all(events, tid, fleet.fleet_id, datetime.now(UTC),
+                                   timedelta(seconds=300), timedelta(days=90))  # fmt: skip
+        valid = plays.distinct_rows(verdicts)
+        assert len(valid) >= 20
+        async with pool.connection() as c, c.transaction():
+            new = await plays.store(c, valid)
+        assert len(new) == len(valid)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await pool.close()
+
+
+def _events(payload: bytes) -> list[Any]:
+    try:
+        return list(plays.parse_batch(payload, 160 * 1024).events)
+    except PayloadError:
+        return []
