@@ -68,6 +68,9 @@ async def open_session(
     """A new session of ``kind`` ('browser': a cookie; 'api': a bearer token's); its token."""
     token = secrets.token_urlsafe(32)
     async with pool.connection() as conn:
+        # The user's expired sessions go (API clients rarely sign out; each token has one).
+        await conn.execute("DELETE FROM web_sessions WHERE user_id = %s AND expires_at < now()",
+                           (user.user_id,))  # fmt: skip
         await conn.execute(
             "INSERT INTO web_sessions (token_hash, user_id, csrf_token, expires_at, kind)"
             " VALUES (%s, %s, %s, %s, %s)",

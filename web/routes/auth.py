@@ -18,7 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, OAuth2PasswordRequest
 from pydantic import BaseModel
 
 from config.settings import Settings
-from web.deps import BearerUser, CsrfSession, PoolDep, SettingsDep, bearer
+from web.deps import CsrfSession, PoolDep, SettingsDep, bearer, bearer_user
 from web.login_throttle import Throttles
 from web.security import (
     LOGIN_CSRF_COOKIE,
@@ -159,11 +159,11 @@ async def api_token(
     return TokenOut(access_token=token, expires_in=minutes * 60)
 
 
-@router.post("/api/v1/auth/logout", tags=["auth"], status_code=204)
+@router.post("/api/v1/auth/logout", tags=["auth"], status_code=204,
+             dependencies=[Depends(bearer_user)])  # fmt: skip
 async def api_logout(
     request: Request,
     pool: PoolDep,
-    user: BearerUser,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Response:
     """End the bearer token's session: the token (and nothing else) stops working at once."""
