@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Literal
 from urllib.parse import quote, unquote, urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -99,7 +100,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     session_hours: int = Field(default=12, ge=1)
     api_token_minutes: int = Field(default=60, ge=1)
-    cookie_secure: bool = False  # set behind TLS (the compose file does)
+    cookie_secure: bool = False  # set behind TLS; default true in production (see below)
     # The panel's address as passengers reach it (QR codes link to {public_base_url}/l/{code});
     # default: the address of the admin's request.
     public_base_url: str | None = None
@@ -118,6 +119,38 @@ class Settings(BaseSettings):
     vapid_subject: str = Field(
         default="mailto:fleethub@example.com", pattern=r"^(mailto:\S+@\S+|https://\S+)$"
     )
+
+    # Sign-in throttle (web/login_throttle.py): wrong passwords for one account from one
+    # address delay that pair's next try, doubling up to this cap; failures per address
+    # (any account) per 5 minutes before the address must wait.
+    login_delay_max_s: float = Field(default=300.0, gt=0)
+    login_failures_per_client: int = Field(default=30, ge=1)
+    # Reverse proxies whose X-Forwarded-For/-Proto the panel believes: addresses or networks,
+    # comma-separated ("10.0.0.5,172.16.0.0/12"). Empty: the connecting address is the client.
+    trusted_proxies: str = ""
+    # The OpenAPI pages /docs, /redoc and /openapi.json; unset: on in local mode, off in
+    # production. The session cookie's Secure flag (cookie_secure) is on by default there too.
+    api_docs: bool | None = None
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"FLEETHUB_TRUSTED_PROXIES: {item!r} is no address or network"
+                                 ) from exc  # fmt: skip
+        return value
+
+    @model_validator(mode="after")
+    def _production_defaults(self) -> Settings:
+        production = self.environment == "production"
+        if "cookie_secure" not in self.model_fields_set:
+            self.cookie_secure = production
+        if self.api_docs is None:
+            self.api_docs = not production
+        return self
 
     @model_validator(mode="after")
     def _production_needs_secrets(self) -> Settings:

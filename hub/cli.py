@@ -334,8 +334,9 @@ def web() -> None:
 
     settings = _settings()
     with database_url(settings) as url:
+        # proxy_headers off: the app believes X-Forwarded-For only from FLEETHUB_TRUSTED_PROXIES.
         uvicorn.run(create_app(settings, url), host=settings.web_host, port=settings.web_port,
-                    log_level="info")  # fmt: skip
+                    log_level="info", proxy_headers=False)  # fmt: skip
 
 
 @app.command()

@@ -3,6 +3,12 @@
 Used by ``fleethub up`` and the test fixtures. It listens on a loopback port,
 keeps its data under ``var/pgdata`` (so a second ``fleethub up`` reuses it) and
 runs as an unprivileged user when fleethub runs as root, as PostgreSQL requires.
+
+TCP connections need the superuser's password (SCRAM): one generated on first start and
+kept beside the data directory (``var/pgdata.password``, mode 600); every start writes
+``pg_hba.conf`` and sets that password again, so a data directory made before (open to any
+loopback connection) is closed too. Only the Unix socket, in the data directory (mode 700,
+the server's own user), is trusted: that is how the password is set.
 """
 
 from __future__ import annotations
@@ -10,18 +16,29 @@ from __future__ import annotations
 import importlib.util
 import os
 import pwd
+import secrets
 import signal
 import stat
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
+from psycopg import sql
 
 from hub.errors import StoreError
 from hub.processes import Child, as_user
 
 SYSTEM_USER = "embedded_postgres"
+SUPERUSER = "postgres"
+# Only the server's own user reaches the socket (it lives in the 0700 data directory); every
+# TCP client, loopback included, gives the password.
+PG_HBA = """# Written by fleethub (hub/embedded_db.py) on every start.
+local   all  all                  trust
+host    all  all  127.0.0.1/32    scram-sha-256
+host    all  all  ::1/128         scram-sha-256
+"""
 
 
 def install_dir() -> Path:
@@ -42,15 +59,27 @@ class EmbeddedPostgres:
         self.host, self.port = host, port
         self.child: Child | None = None
         self.user: str | None = None
+        self.password_file = self.pgdata.with_name(self.pgdata.name + ".password")
+
+    def password(self) -> str:
+        """The superuser's password, generated into ``password_file`` (mode 600) when missing."""
+        if not self.password_file.exists():
+            self.password_file.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(32))
+        return self.password_file.read_text().strip()
 
     def url(self, database: str = "fleethub") -> str:
-        return f"postgresql://postgres@{self.host}:{self.port}/{database}"
+        return (f"postgresql://{SUPERUSER}:{quote(self.password(), safe='')}@{self.host}:"
+                f"{self.port}/{database}")  # fmt: skip
 
     def start(self, database: str = "fleethub", timeout: float = 30.0) -> str:
         self._prepare_root()
         if not (self.pgdata / "PG_VERSION").exists():
             self._initdb()
         self._clear_stale_pid()
+        self._write_hba()
         argv = [
             _bin("postgres"),
             "-D", str(self.pgdata),
@@ -63,6 +92,7 @@ class EmbeddedPostgres:
         ]  # fmt: skip
         self.child = Child("postgres", argv, self.pgdata / "server.log", user=self.user)
         self._wait_ready(timeout)
+        self._set_password()
         self._ensure_database(database)
         return self.url(database)
 
@@ -85,8 +115,8 @@ class EmbeddedPostgres:
         os.chmod(self.pgdata, 0o700)
 
     def _initdb(self) -> None:
-        argv = [_bin("initdb"), "-D", str(self.pgdata), "-U", "postgres", "--auth=trust",
-                "--encoding=UTF8", "--locale=C"]  # fmt: skip
+        argv = [_bin("initdb"), "-D", str(self.pgdata), "-U", SUPERUSER, "--auth-local=trust",
+                "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C"]  # fmt: skip
         result = subprocess.run(argv, capture_output=True, text=True, check=False,
                                 **as_user(self.user))  # type: ignore[call-overload]  # fmt: skip
         if result.returncode != 0:
@@ -103,6 +133,24 @@ class EmbeddedPostgres:
             )
         pid_file.unlink()
 
+    def _write_hba(self) -> None:
+        hba = self.pgdata / "pg_hba.conf"
+        hba.write_text(PG_HBA)
+        if self.user is not None:
+            entry = pwd.getpwnam(self.user)
+            os.chown(hba, entry.pw_uid, entry.pw_gid)
+        hba.chmod(0o600)
+
+    def _socket(self, database: str = "postgres") -> psycopg.Connection[tuple[object, ...]]:
+        """A superuser connection over the Unix socket (trusted: see PG_HBA)."""
+        return psycopg.connect(host=str(self.pgdata), port=self.port, user=SUPERUSER,
+                               dbname=database, connect_timeout=2, autocommit=True)  # fmt: skip
+
+    def _set_password(self) -> None:
+        with self._socket() as conn:
+            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                sql.Identifier(SUPERUSER), sql.Literal(self.password())))  # fmt: skip
+
     def _wait_ready(self, timeout: float) -> None:
         assert self.child is not None
         deadline = time.monotonic() + timeout
@@ -111,7 +159,7 @@ class EmbeddedPostgres:
             if not self.child.alive():
                 raise StoreError(f"PostgreSQL exited; see {self.pgdata / 'server.log'}")
             try:
-                with psycopg.connect(self.url("postgres"), connect_timeout=2):
+                with self._socket():
                     return
             except psycopg.OperationalError as exc:
                 last = exc
@@ -120,7 +168,7 @@ class EmbeddedPostgres:
         raise StoreError(f"PostgreSQL did not accept connections in {timeout} s: {last}")
 
     def _ensure_database(self, database: str) -> None:
-        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
+        with self._socket() as conn:
             found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
             if found.fetchone() is None:
                 conn.execute(

@@ -14,6 +14,7 @@ import sys
 import time
 from contextlib import ExitStack
 from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from rich.console import Console
@@ -128,12 +129,21 @@ def _banner(console: Console, settings: Settings, database_url: str, target: Mqt
                   f"{demo.qr_code(demo.secret(settings.var_dir))}  (leads go to the agent's"
                   " inbox)")  # fmt: skip
     console.print(f"broker    mqtt://{target.host}:{target.port}  (hub user {target.username})")
-    console.print(f"store     {database_url}")
+    console.print(f"store     {_without_password(database_url)}")
     console.print(f"tablets   {simulate} simulated in fleet '{demo.DEMO_FLEET}'"
                   " (heartbeat 10 s, some drop out and come back)")  # fmt: skip
     console.print(f"logs      {settings.var_dir / 'logs'}/")
     console.print("try       .venv/bin/fleethub status --fleet demo   ·   Ctrl-C stops everything")
     console.rule()
+
+
+def _without_password(url: str) -> str:
+    """The store's URL as printed: its password (the embedded one's is in var/) masked."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _watch(console: Console, database_url: str, children: list[Child], since: datetime) -> None:

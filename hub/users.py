@@ -1,7 +1,9 @@
 """Tenants and panel users (``fleethub tenant add``, ``fleethub user add``).
 
-Passwords are hashed with argon2id (argon2-cffi). A fleet owner sees the fleets
-linked to them; an admin sees every fleet of the tenant.
+Passwords are hashed with argon2id (argon2-cffi); a common or easily guessed one is
+refused when it is set (zxcvbn: its lists of common passwords, words, names and
+keyboard patterns). A fleet owner sees the fleets linked to them; an admin sees
+every fleet of the tenant.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Literal, get_args
 import psycopg
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn
 
 from hub.audit import record
 from hub.errors import ConfigError
@@ -22,6 +25,9 @@ ROLES: tuple[str, ...] = get_args(Role)
 TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 MIN_PASSWORD = 8
+# zxcvbn's score: 0 and 1 are guessed in under a million tries (common passwords, a word
+# with a digit, "Passw0rd!"); 2 and up are not.
+MIN_PASSWORD_SCORE = 2
 
 HASHER = PasswordHasher()
 # Verified against when the e-mail is unknown, so both paths cost the same.
@@ -101,8 +107,7 @@ def add_user(
         raise ConfigError(f"invalid e-mail {email!r}")
     if role not in ROLES:
         raise ConfigError(f"invalid role {role!r}: one of {', '.join(ROLES)}")
-    if len(password) < MIN_PASSWORD:
-        raise ConfigError(f"the password needs at least {MIN_PASSWORD} characters")
+    check_password(password, email, name)
     with conn.transaction():
         if conn.execute("SELECT 1 FROM tenants WHERE tenant_id = %s", (tenant_id,)).fetchone() \
                 is None:  # fmt: skip
@@ -133,6 +138,19 @@ def add_user(
         record(conn, tenant_id, actor, "user.add", f"user:{email}",
                {"role": role, "fleets": sorted(set(fleets))})  # fmt: skip
     return user_id
+
+
+def check_password(password: str, *user_inputs: str) -> None:
+    """Refuse a short, common or easily guessed password (ConfigError says why and what helps);
+    ``user_inputs`` (the e-mail, the name) count as known to an attacker."""
+    if len(password) < MIN_PASSWORD:
+        raise ConfigError(f"the password needs at least {MIN_PASSWORD} characters")
+    result = zxcvbn(password[:100], user_inputs=[u for u in user_inputs if u])
+    if result["score"] < MIN_PASSWORD_SCORE:
+        feedback = result["feedback"]
+        why = feedback["warning"] or "This password is too easy to guess."
+        hints = " ".join(feedback["suggestions"])
+        raise ConfigError(f"the password is refused: {why} {hints}".strip())
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:

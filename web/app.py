@@ -18,6 +18,7 @@ from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from config.settings import Settings
 from hub.db import open_pool
@@ -25,7 +26,9 @@ from web.agent_push import vapid_key
 from web.broker_link import BrokerLink, broker_target, client_id
 from web.deps import LoginRequired, PoolDep
 from web.feed import ChangeFeed
+from web.headers import SecurityHeaders
 from web.lead_feed import LeadFeed
+from web.login_throttle import Throttles
 from web.push_sender import PushSender
 from web.routes import (
     agent,
@@ -81,13 +84,21 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
             await asyncio.gather(*tasks, return_exceptions=True)
             await pool.close()
 
-    app = FastAPI(title="fleethub", lifespan=lifespan, docs_url="/docs")
+    # The OpenAPI pages are off in production unless FLEETHUB_API_DOCS says otherwise.
+    docs = bool(settings.api_docs)
+    app = FastAPI(title="fleethub", lifespan=lifespan, docs_url="/docs" if docs else None,
+                  redoc_url="/redoc" if docs else None,
+                  openapi_url="/openapi.json" if docs else None)  # fmt: skip
     app.state.settings = settings
     app.state.secret_key = secret_key(settings)
-    app.state.throttles = auth.Throttles()
+    app.state.throttles = Throttles(settings)
     app.state.claim_throttle = LoginThrottle(limit=settings.claim_attempts_per_window)
     app.state.render_tile = TileRenderer()
     app.state.vapid_key = vapid_key(settings)
+    # Outermost last: the forwarded client address is known before anything counts it.
+    app.add_middleware(SecurityHeaders)
+    if settings.trusted_proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     @app.exception_handler(LoginRequired)

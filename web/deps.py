@@ -13,7 +13,13 @@ from starlette.datastructures import FormData, UploadFile
 from config.settings import Settings
 from hub.users import User
 from web.broker_link import BrokerLink
-from web.security import SESSION_COOKIE, csrf_matches, load_session, load_user, token_user_id
+from web.security import (
+    SESSION_COOKIE,
+    csrf_matches,
+    load_api_session,
+    load_session,
+    token_claims,
+)
 
 
 class LoginRequired(Exception):
@@ -123,13 +129,14 @@ async def bearer_user(
     pool: PoolDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> User:
-    """The bearer token's user, whatever their role (401 without a valid token)."""
+    """The bearer token's user, whatever their role (401 without a valid token, or once the
+    API session the token was issued with has ended: signed out, password reset, expired)."""
     unauthorized = HTTPException(401, "a valid bearer token is required",
                                  headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
     if credentials is None:
         raise unauthorized
-    user_id = token_user_id(credentials.credentials, request.app.state.secret_key)
-    user = await load_user(pool, user_id) if user_id is not None else None
+    claims = token_claims(credentials.credentials, request.app.state.secret_key)
+    user = await load_api_session(pool, *claims) if claims is not None else None
     if user is None:
         raise unauthorized
     return user

@@ -2,7 +2,9 @@
 
 A session cookie holds a random token; the store keeps only its SHA-256, the
 user and a per-session CSRF token that every form posts back. API clients trade
-an e-mail and password for a short-lived HS256 JWT.
+an e-mail and password for a short-lived HS256 JWT bound to a session of its own
+(``kind = 'api'``): the token names it (``sid``) and dies with it. The login form,
+which has no session yet, carries a signed double-submit token (:func:`login_csrf`).
 """
 
 from __future__ import annotations
@@ -60,25 +62,20 @@ async def authenticate(pool: AsyncConnectionPool, email: str, password: str) -> 
     return user_from_row(row[:-1])
 
 
-async def load_user(pool: AsyncConnectionPool, user_id: int) -> User | None:
-    async with pool.connection() as conn:
-        cur = await conn.execute(
-            f"SELECT {USER_COLUMNS} FROM users u"  # noqa: S608 - constant
-            " WHERE u.user_id = %s AND u.disabled_at IS NULL",
-            (user_id,),
-        )
-        row = await cur.fetchone()
-    return None if row is None else user_from_row(row)
-
-
-async def open_session(pool: AsyncConnectionPool, user: User, hours: int) -> str:
+async def open_session(
+    pool: AsyncConnectionPool, user: User, lifetime: timedelta, kind: str = "browser"
+) -> str:
+    """A new session of ``kind`` ('browser': a cookie; 'api': a bearer token's); its token."""
     token = secrets.token_urlsafe(32)
     async with pool.connection() as conn:
+        # The user's expired sessions go (API clients rarely sign out; each token has one).
+        await conn.execute("DELETE FROM web_sessions WHERE user_id = %s AND expires_at < now()",
+                           (user.user_id,))  # fmt: skip
         await conn.execute(
-            "INSERT INTO web_sessions (token_hash, user_id, csrf_token, expires_at)"
-            " VALUES (%s, %s, %s, %s)",
+            "INSERT INTO web_sessions (token_hash, user_id, csrf_token, expires_at, kind)"
+            " VALUES (%s, %s, %s, %s, %s)",
             (_digest(token), user.user_id, secrets.token_urlsafe(24),
-             datetime.now(UTC) + timedelta(hours=hours)),
+             datetime.now(UTC) + lifetime, kind),
         )  # fmt: skip
     return token
 
@@ -89,7 +86,8 @@ async def load_session(pool: AsyncConnectionPool, token: str) -> tuple[User, str
         cur = await conn.execute(
             f"SELECT {USER_COLUMNS}, s.csrf_token FROM web_sessions s"  # noqa: S608 - constant
             " JOIN users u USING (user_id)"
-            " WHERE s.token_hash = %s AND s.expires_at > now() AND u.disabled_at IS NULL",
+            " WHERE s.token_hash = %s AND s.kind = 'browser' AND s.expires_at > now()"
+            " AND u.disabled_at IS NULL",
             (_digest(token),),
         )
         row = await cur.fetchone()
@@ -108,20 +106,61 @@ def csrf_matches(expected: str, given: str | None) -> bool:
     return given is not None and hmac.compare_digest(expected.encode(), given.encode())
 
 
-def issue_token(user: User, key: str, minutes: int) -> str:
+def issue_token(user: User, key: str, minutes: int, session: str) -> str:
+    """A bearer token for ``user``, bound to the API session ``session`` (see open_session)."""
     now = datetime.now(UTC)
-    claims = {"sub": str(user.user_id), "tenant": user.tenant_id, "iat": now,
+    claims = {"sub": str(user.user_id), "tenant": user.tenant_id, "sid": session, "iat": now,
               "exp": now + timedelta(minutes=minutes)}  # fmt: skip
     return jwt.encode(claims, key, algorithm=JWT_ALGORITHM)
 
 
-def token_user_id(token: str, key: str) -> int | None:
-    """The user id in a valid, unexpired token; None otherwise."""
+def token_claims(token: str, key: str) -> tuple[int, str] | None:
+    """The user id and session of a valid, unexpired token; None otherwise."""
     try:
-        claims = jwt.decode(token, key, algorithms=[JWT_ALGORITHM], options={"require": ["exp"]})
-        return int(claims["sub"])
+        claims = jwt.decode(token, key, algorithms=[JWT_ALGORITHM],
+                            options={"require": ["exp", "sub", "sid"]})  # fmt: skip
+        return int(claims["sub"]), str(claims["sid"])
     except (jwt.PyJWTError, KeyError, ValueError):
         return None
+
+
+async def load_api_session(pool: AsyncConnectionPool, user_id: int, session: str) -> User | None:
+    """The user of a live API session (a bearer token's), None once it ended or expired."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            f"SELECT {USER_COLUMNS} FROM web_sessions s"  # noqa: S608 - constant
+            " JOIN users u USING (user_id)"
+            " WHERE s.token_hash = %s AND s.kind = 'api' AND s.user_id = %s"
+            " AND s.expires_at > now() AND u.disabled_at IS NULL",
+            (_digest(session), user_id),
+        )
+        row = await cur.fetchone()
+    return None if row is None else user_from_row(row)
+
+
+# --- the login form's CSRF token (no session yet: a signed double-submit cookie) ---------------
+LOGIN_CSRF_COOKIE = "fleethub_login_csrf"
+
+
+def _login_csrf_key(secret: str) -> bytes:
+    return hmac.new(secret.encode(), b"fleethub login form v1", hashlib.sha256).digest()
+
+
+def new_login_nonce() -> str:
+    """The random value the login CSRF cookie holds."""
+    return secrets.token_urlsafe(24)
+
+
+def login_csrf(secret: str, nonce: str) -> str:
+    """The form's token for the cookie's ``nonce``: only the panel, with its key, can make it."""
+    return hmac.new(_login_csrf_key(secret), nonce.encode(), hashlib.sha256).hexdigest()
+
+
+def login_csrf_ok(secret: str, nonce: str | None, given: str | None) -> bool:
+    """The posted token matches the cookie the same browser got with the form."""
+    if not nonce or not given or len(nonce) > 64 or len(given) > 128:
+        return False
+    return hmac.compare_digest(login_csrf(secret, nonce).encode(), given.encode())
 
 
 class LoginThrottle:

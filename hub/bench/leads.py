@@ -41,6 +41,7 @@ from rich.console import Console
 from broker import dynsec, dynsec_file
 from broker.runner import EmbeddedBroker
 from hub import db
+from hub.bench import panel_login
 from hub.bench.run import machine
 from hub.bench.stats import CpuWindow, summary
 from hub.embedded_db import EmbeddedPostgres
@@ -139,16 +140,7 @@ class SseReader(threading.Thread):
 
 
 def _sign_in(port: int, email: str) -> str:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    conn.request("POST", "/login", urlencode({"email": email, "password": PASSWORD}),
-                 {"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
-    response = conn.getresponse()
-    response.read()
-    conn.close()
-    cookie = response.getheader("set-cookie") or ""
-    if response.status != 303 or not cookie:
-        raise RuntimeError(f"agent sign-in failed: {response.status}")
-    return cookie.split(";", 1)[0]
+    return panel_login.sign_in(port, email, PASSWORD)
 
 
 def _agent_app(broker: EmbeddedBroker, user_id: int, arrivals: Arrivals) -> mqtt.Client:

@@ -24,12 +24,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import psycopg
 from rich.console import Console
 
 from hub import db
+from hub.bench import panel_login
 from hub.bench.stats import summary
 from hub.embedded_db import EmbeddedPostgres
 from hub.processes import Child, free_port
@@ -91,16 +91,7 @@ def seed(conn: psycopg.Connection[tuple[object, ...]], tablets: int) -> None:
 
 
 def _sign_in(port: int) -> str:
-    http_conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    body = urlencode({"email": EMAIL, "password": PASSWORD})
-    http_conn.request("POST", "/login", body,
-                      {"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
-    response = http_conn.getresponse()
-    response.read()
-    cookie = response.getheader("set-cookie") or ""
-    if response.status != 303 or not cookie:
-        raise RuntimeError(f"sign-in failed: {response.status}")
-    return cookie.split(";", 1)[0]
+    return panel_login.sign_in(port, EMAIL, PASSWORD)
 
 
 def _grid_times(port: int, cookie: str, count: int) -> tuple[float, list[float], int, int]:

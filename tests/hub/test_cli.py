@@ -168,3 +168,33 @@ def test_bad_user_input_is_a_clear_error_and_changes_nothing(
     assert isinstance(result.exception, HubError)
     assert message in str(result.exception)
     assert conn.execute("SELECT 1 FROM users WHERE email = 'bad@cli.example'").fetchone() is None
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        ("password123", "This is a very common password"),
+        ("qwertyuiop", "This is a top-100 common password"),
+        ("Passw0rd!", "similar to a commonly used password"),
+        ("cli-pw-user@example.com", "too easy to guess"),  # the user's own e-mail
+        ("short", "at least 8 characters"),
+    ],
+)
+def test_user_add_refuses_a_common_password(
+    cli: CliRunner, conn: Conn, password: str, message: str
+) -> None:
+    """Any password used to be taken if it had 8 characters; a common one is refused now, with
+    zxcvbn's reason and advice, and no user is made."""
+    assert cli.invoke(app, ["tenant", "add", "cli-pw"]).exit_code == 0
+    email = "cli-pw-user@example.com"
+    conn.execute("DELETE FROM users WHERE email = %s", (email,))
+    args = ["user", "add", email, "--tenant", "cli-pw", "--role", "admin", "--password", password]
+    result = cli.invoke(app, args)
+    assert result.exit_code != 0
+    text = str(result.exception) + result.output
+    assert message in " ".join(text.split()), text
+    assert "the password is refused" in text or "at least" in text
+    found = conn.execute("SELECT count(*) FROM users WHERE email = %s", (email,))
+    assert found.fetchone() == (0,)
+    ok = cli.invoke(app, [*args[:-1], "correct horse battery"])
+    assert ok.exit_code == 0, ok.output

@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import psutil
+import psycopg
 import pytest
 
 from hub.processes import free_port
@@ -34,7 +35,10 @@ def _wait_for(proc: subprocess.Popen[str], log: Path, text: str, timeout: float)
 def _signed_in_page(port: int, email: str, password: str) -> str:
     """Sign in with the printed credentials (session cookie) and fetch the live grid."""
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
-    body = urlencode({"email": email, "password": password}).encode()
+    with opener.open(f"http://127.0.0.1:{port}/login", timeout=10) as r:  # the form's CSRF token
+        token = re.search(r'name="csrf_token" value="([^"]+)"', r.read().decode())
+    assert token is not None
+    body = urlencode({"email": email, "password": password, "csrf_token": token.group(1)}).encode()
     with opener.open(f"http://127.0.0.1:{port}/login", body, timeout=10) as r:
         return str(r.read().decode())  # redirected to the grid
 
@@ -87,6 +91,13 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}{form.group(1)}",
                                     timeout=5) as r:  # fmt: skip
             assert "Travel insurance" in r.read().decode()
+        # The embedded store lets no loopback client in without its generated password.
+        secret = tmp_path / "var" / "pgdata.password"
+        assert secret.stat().st_mode & 0o777 == 0o600
+        assert secret.read_text().strip() not in log.read_text()  # the banner hides it
+        with pytest.raises(psycopg.OperationalError, match="password"):
+            psycopg.connect(host="127.0.0.1", port=int(env["FLEETHUB_DB_PORT"]),
+                            user="postgres", dbname="fleethub", connect_timeout=5)  # fmt: skip
         children = psutil.Process(proc.pid).children(recursive=True)
         assert len(children) >= 5  # broker, store, hub, web, simulator
     finally:

@@ -26,3 +26,20 @@ def test_local_mode_generates_and_keeps_a_key(tmp_path: Path) -> None:
     assert len(first) >= 32
     assert secret_key(settings) == first
     assert (tmp_path / "panel.secret").stat().st_mode & 0o777 == 0o600
+
+
+def test_production_defaults_to_a_secure_cookie_and_no_public_docs() -> None:
+    local = Settings()
+    assert (local.cookie_secure, local.api_docs) == (False, True)
+    production = Settings(environment="production", secret_key=SecretStr("k" * 32))
+    assert (production.cookie_secure, production.api_docs) == (True, False)
+    chosen = Settings(environment="production", secret_key=SecretStr("k" * 32),
+                      cookie_secure=False, api_docs=True)  # fmt: skip
+    assert (chosen.cookie_secure, chosen.api_docs) == (False, True)
+
+
+def test_trusted_proxies_are_addresses_or_networks() -> None:
+    assert Settings(trusted_proxies="10.0.0.5, 172.16.0.0/12,::1").trusted_proxies
+    assert Settings().trusted_proxies == ""
+    with pytest.raises(ValidationError, match="no address or network"):
+        Settings(trusted_proxies="10.0.0.5,proxy.internal")

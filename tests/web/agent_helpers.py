@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from psycopg.types.json import Jsonb
 
 from hub.users import add_user
-from tests.web.conftest import PASSWORD, Conn, Tenant
+from tests.web.conftest import PASSWORD, Conn, Tenant, post_login
 from tests.web.lead_helpers import make_campaign, make_code
 
 
@@ -99,8 +99,7 @@ def time_out(conn: Conn, offer_id: int, lead_id: str) -> None:
 
 def agent_sign_in(client: TestClient, email: str) -> str:
     """Sign an agent in (they land on their inbox); the session's CSRF token."""
-    response = client.post("/login", data={"email": email, "password": PASSWORD},
-                           follow_redirects=False)  # fmt: skip
+    response = post_login(client, email)
     assert response.status_code == 303, response.text
     assert response.headers["location"] == "/agent/leads"
     page = client.get("/agent/leads")

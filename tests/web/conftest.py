@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import httpx2 as httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -81,10 +82,24 @@ def panel(panel_settings: Settings, database_url: str) -> Iterator[TestClient]:
         yield client
 
 
+def login_csrf(client: TestClient) -> str:
+    """The login form's CSRF token, as a browser gets it (its cookie goes into the client)."""
+    page = client.get("/login")
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert match, page.text[:500]
+    return match.group(1)
+
+
+def post_login(client: TestClient, email: str, password: str = PASSWORD,
+               follow_redirects: bool = False, **fields: str) -> httpx.Response:  # fmt: skip
+    """Post the login form as a browser does: the form's CSRF token included."""
+    data = {"email": email, "password": password, "csrf_token": login_csrf(client), **fields}
+    return client.post("/login", data=data, follow_redirects=follow_redirects)
+
+
 def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> str:
     """Sign the client in; returns the session's CSRF token (from the page's meta tag)."""
-    response = client.post("/login", data={"email": email, "password": password},
-                           follow_redirects=False)  # fmt: skip
+    response = post_login(client, email, password)
     assert response.status_code == 303, response.text
     page = client.get("/", follow_redirects=True)
     match = re.search(r'name="csrf-token" content="([^"]+)"', page.text)

@@ -21,7 +21,7 @@ from tests.web.agent_helpers import (
     offer_row,
     time_out,
 )
-from tests.web.conftest import PASSWORD, Conn, TenantFactory, api_token, sign_in
+from tests.web.conftest import Conn, TenantFactory, api_token, post_login, sign_in
 
 
 def test_agents_land_on_their_inbox_and_other_roles_are_refused(
@@ -232,8 +232,7 @@ def test_marking_an_offered_lead_needs_an_accept_first(
 
 def sign_in_any(client: TestClient, email: str) -> str:
     """The CSRF token of a session of any role (agents land on their inbox, others on /)."""
-    response = client.post("/login", data={"email": email, "password": PASSWORD},
-                           follow_redirects=True)  # fmt: skip
+    response = post_login(client, email, follow_redirects=True)
     match = re.search(r'name="csrf-token" content="([^"]+)"', response.text)
     assert match, response.text[:300]
     return match.group(1)

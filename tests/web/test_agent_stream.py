@@ -16,7 +16,7 @@ from tests.web.agent_helpers import (
     offer,
     time_out,
 )
-from tests.web.conftest import PASSWORD, Conn, TenantFactory, api_token
+from tests.web.conftest import Conn, TenantFactory, api_token, post_login
 from tests.web.test_push import sse_events
 from web.lead_feed import LeadFeed
 
@@ -24,8 +24,7 @@ from web.lead_feed import LeadFeed
 def session_cookie(client: TestClient, agent: Agent) -> dict[str, str]:
     """A session of ``agent`` as a header, so one client can hold several agents' streams."""
     client.cookies.clear()
-    response = client.post("/login", data={"email": agent.email, "password": PASSWORD},
-                           follow_redirects=False)  # fmt: skip
+    response = post_login(client, agent.email)
     assert response.status_code == 303
     token = client.cookies["fleethub_session"]
     client.cookies.clear()

@@ -1,49 +1,40 @@
-"""Signing in and out of the panel (session cookie), and API tokens (JWT)."""
+"""Signing in and out of the panel (session cookie), and API tokens (JWT).
+
+The login form carries a CSRF token of its own: the page sets a random cookie and the form a
+token only the panel can derive from it (web/security.py), so another site cannot post a
+sign-in to its own account in the victim's browser. Failed sign-ins make the same account
+from the same address wait longer each time (web/login_throttle.py).
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi.security import HTTPAuthorizationCredentials, OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from web.deps import CsrfSession, PoolDep, SettingsDep
+from config.settings import Settings
+from web.deps import CsrfSession, PoolDep, SettingsDep, bearer, bearer_user
+from web.login_throttle import Throttles
 from web.security import (
+    LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
-    LoginThrottle,
     authenticate,
     close_session,
     issue_token,
+    login_csrf,
+    login_csrf_ok,
+    new_login_nonce,
     open_session,
+    token_claims,
 )
 from web.templating import TEMPLATES
 
 router = APIRouter()
-
-
-class Throttles:
-    """Failed sign-ins are limited per account and, more loosely, per client address."""
-
-    def __init__(self) -> None:
-        self.by_email = LoginThrottle(limit=5, window_s=300)
-        self.by_client = LoginThrottle(limit=30, window_s=300)
-
-    def keys(self, request: Request, email: str) -> list[tuple[LoginThrottle, str]]:
-        client = request.client.host if request.client else "?"
-        return [(self.by_email, email.strip().lower()), (self.by_client, client)]
-
-    def blocked(self, request: Request, email: str) -> bool:
-        return any(t.blocked(k) for t, k in self.keys(request, email))
-
-    def failed(self, request: Request, email: str) -> None:
-        for t, k in self.keys(request, email):
-            t.failed(k)
-
-    def succeeded(self, request: Request, email: str) -> None:
-        self.by_email.succeeded(email.strip().lower())
 
 
 def _throttles(request: Request) -> Throttles:
@@ -61,11 +52,34 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _login_page(
+    request: Request, status: int = 200, *, next: str | None = None, email: str = "",
+    error: str | None = None, headers: dict[str, str] | None = None,
+) -> Response:  # fmt: skip
+    """The form, with a CSRF token for this browser's login cookie (set here when missing)."""
+    nonce = request.cookies.get(LOGIN_CSRF_COOKIE)
+    fresh = not nonce or len(nonce) > 64
+    if fresh:
+        nonce = new_login_nonce()
+    assert nonce is not None
+    context = {"next": _safe_next(next), "email": email, "error": error,
+               "login_csrf": login_csrf(request.app.state.secret_key, nonce)}  # fmt: skip
+    response = TEMPLATES.TemplateResponse(request, "login.html", context, status_code=status,
+                                          headers=headers)  # fmt: skip
+    if fresh:
+        settings: Settings = request.app.state.settings
+        response.set_cookie(LOGIN_CSRF_COOKIE, nonce, httponly=True, samesite="lax",
+                            secure=settings.cookie_secure, path="/login")  # fmt: skip
+    return response
+
+
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
-async def login_page(request: Request, next: str | None = None) -> HTMLResponse:
-    return TEMPLATES.TemplateResponse(
-        request, "login.html", {"next": _safe_next(next), "error": None, "email": ""}
-    )
+async def login_page(request: Request, next: str | None = None) -> Response:
+    return _login_page(request, next=next)
+
+
+def _too_many(wait: int) -> str:
+    return f"Too many failed sign-ins. Wait {wait} s and try again."
 
 
 @router.post("/login", response_class=HTMLResponse, include_in_schema=False)
@@ -76,25 +90,24 @@ async def login(
     email: Annotated[str, Form(max_length=254)],
     password: Annotated[str, Form(max_length=1024)],
     next: Annotated[str | None, Form(max_length=2048)] = None,
+    csrf_token: Annotated[str | None, Form(max_length=128)] = None,
 ) -> Response:
+    if not login_csrf_ok(request.app.state.secret_key, request.cookies.get(LOGIN_CSRF_COOKIE),
+                         csrf_token):  # fmt: skip
+        return _login_page(request, 403, next=next, email=email,
+                           error="The sign-in form expired or did not come from this panel. "
+                                 "Sign in again.")  # fmt: skip
     throttles = _throttles(request)
-    if throttles.blocked(request, email):
-        return TEMPLATES.TemplateResponse(
-            request, "login.html",
-            {"next": _safe_next(next), "email": email,
-             "error": "Too many failed sign-ins. Wait a few minutes and try again."},
-            status_code=429,
-        )  # fmt: skip
+    if wait := throttles.retry_after(request, email):
+        return _login_page(request, 429, next=next, email=email, error=_too_many(wait),
+                           headers={"Retry-After": str(wait)})  # fmt: skip
     user = await authenticate(pool, email, password)
     if user is None:
         throttles.failed(request, email)
-        return TEMPLATES.TemplateResponse(
-            request, "login.html",
-            {"next": _safe_next(next), "email": email, "error": "Wrong e-mail or password."},
-            status_code=401,
-        )  # fmt: skip
+        return _login_page(request, 401, next=next, email=email,
+                           error="Wrong e-mail or password.")  # fmt: skip
     throttles.succeeded(request, email)
-    token = await open_session(pool, user, settings.session_hours)
+    token = await open_session(pool, user, timedelta(hours=settings.session_hours))
     target = _safe_next(next)
     if user.role == "agent" and target == "/":  # agents have no grid: their inbox instead
         target = "/agent/leads"
@@ -103,6 +116,7 @@ async def login(
         SESSION_COOKIE, token, max_age=settings.session_hours * 3600, httponly=True,
         secure=settings.cookie_secure, samesite="lax", path="/",
     )  # fmt: skip
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
 
@@ -131,12 +145,30 @@ async def api_token(
 ) -> TokenOut:
     """Trade an e-mail (``username``) and password for a bearer token."""
     throttles = _throttles(request)
-    if throttles.blocked(request, form.username):
-        raise HTTPException(429, "too many failed sign-ins; wait a few minutes")
+    if wait := throttles.retry_after(request, form.username):
+        raise HTTPException(429, f"too many failed sign-ins; wait {wait} s",
+                            headers={"Retry-After": str(wait)})  # fmt: skip
     user = await authenticate(pool, form.username, form.password)
     if user is None:
         throttles.failed(request, form.username)
         raise HTTPException(401, "wrong e-mail or password", headers={"WWW-Authenticate": "Bearer"})
+    throttles.succeeded(request, form.username)
     minutes = settings.api_token_minutes
-    token = issue_token(user, request.app.state.secret_key, minutes)
+    session = await open_session(pool, user, timedelta(minutes=minutes), kind="api")
+    token = issue_token(user, request.app.state.secret_key, minutes, session)
     return TokenOut(access_token=token, expires_in=minutes * 60)
+
+
+@router.post("/api/v1/auth/logout", tags=["auth"], status_code=204,
+             dependencies=[Depends(bearer_user)])  # fmt: skip
+async def api_logout(
+    request: Request,
+    pool: PoolDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Response:
+    """End the bearer token's session: the token (and nothing else) stops working at once."""
+    claims = token_claims(credentials.credentials if credentials else "",
+                          request.app.state.secret_key)  # fmt: skip
+    if claims is not None:
+        await close_session(pool, claims[1])
+    return Response(status_code=204)
