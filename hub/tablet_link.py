@@ -101,6 +101,7 @@ class TabletLink:
         """Stay connected and subscribed until cancelled, reconnecting with backoff."""
         self._topics = list(topics)
         backoff = 0.5
+        sessions = 0
         while True:
             conn = MqttConnection(
                 self._target.host,
@@ -121,6 +122,9 @@ class TabletLink:
                 self._conn = conn
                 self.connected.set()
                 backoff = 0.5
+                if sessions:
+                    self._metrics.reconnects["tablet"] += 1
+                sessions += 1
                 log.info("tablet session up on %s:%d", self._target.host, self._target.port)
                 async with asyncio.TaskGroup() as tg:
                     tg.create_task(self._sender(conn), name="hub.mqtt.send")

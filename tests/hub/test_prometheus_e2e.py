@@ -1,0 +1,127 @@
+"""The hub's /metrics over HTTP, scraped while a real hub routes a paho tablet's messages."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping
+
+import aiohttp
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
+
+from broker.runner import EmbeddedBroker
+from config.settings import MqttTarget, Settings
+from hub.processes import free_port, port_open
+from tests.conftest import RunningHub, TestFleetFactory
+from tests.helpers import eventually
+
+TOKEN = "scrape-token-of-this-test"
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+async def scrape(port: int, token: str | None = TOKEN) -> tuple[int, Samples]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{port}/metrics", headers=headers) as response,
+    ):
+        text = await response.text()
+        if response.status != 200:
+            return response.status, {}
+    samples: Samples = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            samples[s.name, frozenset(s.labels.items())] = s.value
+    return 200, samples
+
+
+def value(samples: Samples, name: str, **labels: str) -> float | None:
+    return samples.get((name, frozenset(labels.items())))
+
+
+def metrics_settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={"hub_metrics_port": free_port(), "metrics_token": SecretStr(TOKEN)}
+    )
+
+
+async def test_scraped_counters_are_the_hubs(
+    settings: Settings, database_url: str, hub_mqtt: MqttTarget, fleet_factory: TestFleetFactory
+) -> None:
+    settings = metrics_settings(settings)
+    port = settings.hub_metrics_port
+    running = RunningHub(settings, database_url, hub_mqtt)
+    hub = await running.start()
+    fleet = fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90)
+    tablet = fleet.tablet().connect()
+    try:
+        await eventually(lambda: hub.exporter is not None and hub.exporter.serving.is_set())
+        tablet.heartbeat()
+        tablet.heartbeat()
+        tablet.publish("heartbeat", b"{not json", qos=1)
+        tablet.publish("heartbeat", {"v": 1, "seq": "seven", "boot_id": "b"}, qos=1)
+        tablet.publish("heartbeat", {"v": 2, "seq": 1, "boot_id": "b"}, qos=1)
+        m = hub.metrics
+        await eventually(lambda: sum(m.rejected.values()) == 3 and m.heartbeats_committed == 2)
+
+        assert (await scrape(port, token=None))[0] == 401
+        assert (await scrape(port, token="wrong"))[0] == 401
+        status, samples = await scrape(port)
+        assert status == 200
+        assert value(samples, "fleethub_hub_received_total") == m.received == 6  # status too
+        assert value(samples, "fleethub_hub_rejected_total", reason="invalid_json") == 1
+        assert value(samples, "fleethub_hub_rejected_total", reason="invalid_payload") == 2
+        assert value(samples, "fleethub_hub_heartbeats_committed_total") == 2
+        # Every field of HubMetrics, whatever it is called, is in the scrape with its value.
+        for f in dataclasses.fields(m):
+            current = getattr(m, f.name)
+            if isinstance(current, Mapping):
+                label = f.metadata.get("label", "reason")
+                for key, n in current.items():
+                    assert value(samples, f"fleethub_hub_{f.name}_total", **{label: key}) == n
+            else:
+                assert value(samples, f"fleethub_hub_{f.name}_total") == current, f.name
+        assert value(samples, "fleethub_hub_tablets_owned") == len(hub.owned) >= 1
+        assert value(samples, "fleethub_hub_tablet_session_up") == 1
+        assert value(samples, "fleethub_hub_store_backlog") == 0
+        assert value(samples, "fleethub_hub_info", shard_index="0", shard_count="1",
+                     client_id=settings.hub_client_id) == 1  # fmt: skip
+        assert (value(samples, "process_resident_memory_bytes") or 0) > 0
+    finally:
+        tablet.close()
+        await running.stop()
+    assert not port_open("127.0.0.1", port), "the exporter outlived its hub"
+
+
+def kick(broker: EmbeddedBroker, client_id: str) -> None:
+    """Connect with the hub's own client id: the broker drops the hub's session for it."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
+    client.username_pw_set(broker.hub_user, broker.hub_password())
+    client.connect(broker.host, broker.port)
+    deadline = time.monotonic() + 5
+    while not client.is_connected() and time.monotonic() < deadline:
+        client.loop(0.05)
+    assert client.is_connected()
+    client.disconnect()
+
+
+async def test_session_reconnects_are_counted(
+    settings: Settings, database_url: str, hub_mqtt: MqttTarget, broker: EmbeddedBroker
+) -> None:
+    settings = metrics_settings(settings)
+    running = RunningHub(settings, database_url, hub_mqtt)
+    hub = await running.start()
+    try:
+        _, samples = await scrape(settings.hub_metrics_port)
+        assert value(samples, "fleethub_hub_reconnects_total", session="tablet") is None
+        kick(broker, f"{settings.hub_client_id}-0")
+        await eventually(lambda: hub.metrics.reconnects == {"tablet": 1})
+        await hub.ready()
+        _, samples = await scrape(settings.hub_metrics_port)
+        assert value(samples, "fleethub_hub_reconnects_total", session="tablet") == 1
+        assert value(samples, "fleethub_hub_tablet_session_up") == 1
+    finally:
+        await running.stop()
