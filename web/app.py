@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from config.settings import Settings
 from hub.db import open_pool
+from web import metrics
 from web.agent_push import vapid_key
 from web.broker_link import BrokerLink, broker_target, client_id
 from web.deps import LoginRequired, PoolDep
@@ -71,6 +72,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         tasks.append(asyncio.create_task(lead_feed.run(), name="web.lead_feed"))
         if settings.web_push_sender:
             sender = PushSender(pool, app.state.vapid_key, settings.vapid_subject)
+            app.state.push_sender = sender  # its outcomes are in /metrics
             lead_feed.on_offer.append(sender.wake)
             tasks.append(asyncio.create_task(sender.run(), name="web.push_sender"))
         try:
@@ -89,6 +91,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.state.render_tile = TileRenderer()
     app.state.vapid_key = vapid_key(settings)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    metrics.install(app)  # /metrics and HTTP requests by route and status (web/metrics.py)
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, exc: LoginRequired) -> Response:
