@@ -137,7 +137,7 @@ class MetricsExporter:
                 f"FLEETHUB_HUB_METRICS_HOST={self.host} is not a loopback address:"
                 " set FLEETHUB_METRICS_TOKEN so the hub's metrics are not public"
             )
-        self._registry = registry
+        self.registry = registry
         self.serving = asyncio.Event()
 
     async def run(self) -> None:
@@ -151,11 +151,16 @@ class MetricsExporter:
             return await handler(request)
 
         app = web.Application(middlewares=[authorize])
-        app.router.add_get("/metrics", make_aiohttp_handler(self._registry))
+        app.router.add_get("/metrics", make_aiohttp_handler(self.registry))
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         try:
-            await web.TCPSite(runner, self.host, self.port).start()
+            try:
+                await web.TCPSite(runner, self.host, self.port).start()
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot serve metrics on {self.host}:{self.port}: {exc}"
+                ) from exc
             log.info("metrics on http://%s:%d/metrics", self.host, self.port)
             self.serving.set()
             await asyncio.Future()  # until cancelled

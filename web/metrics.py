@@ -25,7 +25,12 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 from starlette.datastructures import State
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -47,6 +52,10 @@ class PanelCollector(Collector):
         self._state = state
 
     def collect(self) -> Iterator[Metric]:
+        info = InfoMetricFamily("fleethub_panel", "this panel process")
+        settings = getattr(self._state, "settings", None)
+        info.add_metric([], {"environment": getattr(settings, "environment", "unknown")})
+        yield info
         subscribers = GaugeMetricFamily(
             "fleethub_panel_feed_subscribers",
             "live-feed (SSE) subscribers, by feed",
