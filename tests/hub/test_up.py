@@ -54,9 +54,10 @@ def _api_tablets(port: int, email: str, password: str) -> list[dict[str, object]
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_up_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
-    web_port = free_port()
+    web_port, metrics_port = free_port(), free_port()
     env = {
         **os.environ,
+        "FLEETHUB_HUB_METRICS_PORT": str(metrics_port),
         "FLEETHUB_VAR_DIR": str(tmp_path / "var"),
         "FLEETHUB_WEB_PORT": str(web_port),
         "FLEETHUB_BROKER_PORT": str(free_port()),
@@ -87,6 +88,12 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}{form.group(1)}",
                                     timeout=5) as r:  # fmt: skip
             assert "Travel insurance" in r.read().decode()
+        # Prometheus reads the hub and the panel where the banner says.
+        assert f"hub http://127.0.0.1:{metrics_port}/metrics" in log.read_text()
+        for port, metric in ((metrics_port, "fleethub_hub_received_total "),
+                             (web_port, "fleethub_http_requests_total{")):  # fmt: skip
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                assert metric in r.read().decode()
         children = psutil.Process(proc.pid).children(recursive=True)
         assert len(children) >= 5  # broker, store, hub, web, simulator
     finally:
