@@ -6,46 +6,15 @@ import dataclasses
 import time
 from collections.abc import Mapping
 
-import aiohttp
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
-from prometheus_client.parser import text_string_to_metric_families
-from pydantic import SecretStr
 
 from broker.runner import EmbeddedBroker
 from config.settings import MqttTarget, Settings
-from hub.processes import free_port, port_open
+from hub.processes import port_open
 from tests.conftest import RunningHub, TestFleetFactory
 from tests.helpers import eventually
-
-TOKEN = "scrape-token-of-this-test"
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-async def scrape(port: int, token: str | None = TOKEN) -> tuple[int, Samples]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with (
-        aiohttp.ClientSession() as http,
-        http.get(f"http://127.0.0.1:{port}/metrics", headers=headers) as response,
-    ):
-        text = await response.text()
-        if response.status != 200:
-            return response.status, {}
-    samples: Samples = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            samples[s.name, frozenset(s.labels.items())] = s.value
-    return 200, samples
-
-
-def value(samples: Samples, name: str, **labels: str) -> float | None:
-    return samples.get((name, frozenset(labels.items())))
-
-
-def metrics_settings(settings: Settings) -> Settings:
-    return settings.model_copy(
-        update={"hub_metrics_port": free_port(), "metrics_token": SecretStr(TOKEN)}
-    )
+from tests.scrape import metrics_settings, scrape, value
 
 
 async def test_scraped_counters_are_the_hubs(

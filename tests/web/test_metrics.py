@@ -5,19 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
 from config.settings import Settings
+from tests.scrape import Samples, parse
 from tests.web.conftest import TenantFactory, api_token
 from web.app import create_app
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def parse(text: str) -> Samples:
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}  # fmt: skip
 
 
 def requests(samples: Samples, **labels: str) -> float | None:
