@@ -62,6 +62,7 @@ class TabletLink:
         self._paused = False
         self.connected = asyncio.Event()
         self.pauses = 0
+        self.sessions = 0  # established: the first, then reconnects
 
     # --- outbound --------------------------------------------------------------
 
@@ -101,7 +102,6 @@ class TabletLink:
         """Stay connected and subscribed until cancelled, reconnecting with backoff."""
         self._topics = list(topics)
         backoff = 0.5
-        sessions = 0
         while True:
             conn = MqttConnection(
                 self._target.host,
@@ -118,13 +118,13 @@ class TabletLink:
             )
             try:
                 await conn.connect()
+                if self.sessions:
+                    self._metrics.reconnects["tablet"] += 1
+                self.sessions += 1
                 await self._subscribe(conn, self._topics)
                 self._conn = conn
                 self.connected.set()
                 backoff = 0.5
-                if sessions:
-                    self._metrics.reconnects["tablet"] += 1
-                sessions += 1
                 log.info("tablet session up on %s:%d", self._target.host, self._target.port)
                 async with asyncio.TaskGroup() as tg:
                     tg.create_task(self._sender(conn), name="hub.mqtt.send")
