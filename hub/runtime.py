@@ -63,6 +63,7 @@ class Hub:
         self.database_url = database_url
         self.mqtt = mqtt
         self.metrics = HubMetrics()
+        self.exporter = hub_exporter(self.metrics, self._gauges(), settings)  # None: off
         self.pool: AsyncConnectionPool = open_pool(database_url)
         self.publisher = Publisher(self.metrics)
         self.writer: StoreWriter | None = None
@@ -81,7 +82,6 @@ class Hub:
         self._subscribe_more: asyncio.Queue[list[str]] = asyncio.Queue()
         self._lookups: asyncio.Queue[str] = asyncio.Queue()
         self._log_limits: dict[str, float] = {}
-        self.exporter = hub_exporter(self.metrics, self._gauges(), settings)  # None: off
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -398,7 +398,7 @@ class Hub:
             Gauge("publish_backlog", "messages waiting to be published",
                   lambda: self.link.backlog() + self.publisher.backlog()),
             Gauge("plays_backlog", "proof-of-play batches waiting for the store",
-                  self.plays.backlog),
+                  lambda: self.plays.backlog()),
             Gauge("tablets_owned", "registered tablets this hub process routes",
                   lambda: len(self.owned)),
             Gauge("tablet_session_up", "1 while the tablet MQTT session is connected",

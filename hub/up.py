@@ -117,6 +117,14 @@ def _wait_web(settings: Settings, web: Child) -> None:
         time.sleep(0.1)
 
 
+def _metrics_addresses(settings: Settings) -> str:
+    """Where Prometheus scrapes the panel and the hub (docs/operations.md, "Metrics")."""
+    panel = f"panel http://{settings.web_host}:{settings.web_port}/metrics"
+    if not settings.hub_metrics_port:
+        return f"{panel} · hub off (set FLEETHUB_HUB_METRICS_PORT)"
+    return f"{panel} · hub http://{settings.hub_metrics_host}:{settings.hub_metrics_port}/metrics"
+
+
 def _banner(console: Console, settings: Settings, database_url: str, target: MqttTarget,
             simulate: int, logins: list[demo.PanelLogin]) -> None:  # fmt: skip
     console.rule("[bold]fleethub is up")
@@ -135,14 +143,6 @@ def _banner(console: Console, settings: Settings, database_url: str, target: Mqt
     console.print(f"metrics   {_metrics_addresses(settings)}")
     console.print("try       .venv/bin/fleethub status --fleet demo   ·   Ctrl-C stops everything")
     console.rule()
-
-
-def _metrics_addresses(settings: Settings) -> str:
-    """Where Prometheus scrapes the panel and the hub (docs/operations.md, "Metrics")."""
-    panel = f"panel http://{settings.web_host}:{settings.web_port}/metrics"
-    if not settings.hub_metrics_port:
-        return f"{panel} · hub off (set FLEETHUB_HUB_METRICS_PORT)"
-    return f"{panel} · hub http://{settings.hub_metrics_host}:{settings.hub_metrics_port}/metrics"
 
 
 def _watch(console: Console, database_url: str, children: list[Child], since: datetime) -> None:

@@ -9,9 +9,9 @@ from collections.abc import Mapping
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from broker.runner import EmbeddedBroker
 from config.settings import MqttTarget, Settings
 from hub.processes import port_open
+from hub.tablet_link import TabletLink
 from tests.conftest import RunningHub, TestFleetFactory
 from tests.helpers import eventually
 from tests.scrape import metrics_settings, scrape, value
@@ -65,11 +65,14 @@ async def test_scraped_counters_are_the_hubs(
     assert not port_open("127.0.0.1", port), "the exporter outlived its hub"
 
 
-def kick(broker: EmbeddedBroker, client_id: str) -> None:
-    """Connect with the hub's own client id: the broker drops the hub's session for it."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
-    client.username_pw_set(broker.hub_user, broker.hub_password())
-    client.connect(broker.host, broker.port)
+def kick(link: TabletLink) -> None:
+    """Connect as the hub's tablet session does (its account and client id): the broker
+    drops the hub's session for the newcomer, which leaves at once."""
+    target = link._target  # the very account and client id the hub's session uses
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=link._client_id,
+                         clean_session=False)  # fmt: skip
+    client.username_pw_set(target.username, target.password)
+    client.connect(target.host, target.port)
     deadline = time.monotonic() + 5
     while not client.is_connected() and time.monotonic() < deadline:
         client.loop(0.05)
@@ -78,7 +81,7 @@ def kick(broker: EmbeddedBroker, client_id: str) -> None:
 
 
 async def test_session_reconnects_are_counted(
-    settings: Settings, database_url: str, hub_mqtt: MqttTarget, broker: EmbeddedBroker
+    settings: Settings, database_url: str, hub_mqtt: MqttTarget
 ) -> None:
     settings = metrics_settings(settings)
     running = RunningHub(settings, database_url, hub_mqtt)
@@ -86,7 +89,7 @@ async def test_session_reconnects_are_counted(
     try:
         _, samples = await scrape(settings.hub_metrics_port)
         assert value(samples, "fleethub_hub_reconnects_total", session="tablet") is None
-        kick(broker, f"{settings.hub_client_id}-0")
+        kick(hub.link)
         await eventually(lambda: hub.metrics.reconnects == {"tablet": 1})
         await hub.ready()
         _, samples = await scrape(settings.hub_metrics_port)

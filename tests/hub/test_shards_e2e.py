@@ -28,24 +28,25 @@ Conn = psycopg.Connection[tuple[Any, ...]]
 
 
 @pytest.fixture
-def metrics_base() -> int:
-    """A port p with p + 1 free too: shard i serves its metrics on p + i."""
+def shard_metrics(monkeypatch: pytest.MonkeyPatch) -> int:
+    """A base port p with p + 1 free too, in the environment the shards start with: shard i
+    serves its metrics on p + i (requested before ``two_shards``, which copies os.environ)."""
     while True:
         base = free_port()
         with contextlib.suppress(OSError), socket.socket() as sock:
             sock.bind(("127.0.0.1", base + 1))
-            return base
+            break
+    monkeypatch.setenv("FLEETHUB_HUB_METRICS_PORT", str(base))
+    monkeypatch.setenv("FLEETHUB_METRICS_TOKEN", TOKEN)
+    return base
 
 
 @pytest.fixture
-def two_shards(
-    database_url: str, broker: EmbeddedBroker, tmp_path: Path, metrics_base: int
-) -> Iterator[list[Child]]:
+def two_shards(database_url: str, broker: EmbeddedBroker, tmp_path: Path) -> Iterator[list[Child]]:
     env = {**os.environ, "FLEETHUB_DATABASE_URL": database_url,
            "FLEETHUB_MQTT_URL": broker.hub_target().url(), "FLEETHUB_SHARD_COUNT": "2",
            "FLEETHUB_HUB_CLIENT_ID": f"shard-{uuid.uuid4().hex[:6]}",
-           "FLEETHUB_VAR_DIR": str(tmp_path), "FLEETHUB_HUB_METRICS_PORT": str(metrics_base),
-           "FLEETHUB_METRICS_TOKEN": TOKEN}  # fmt: skip
+           "FLEETHUB_VAR_DIR": str(tmp_path)}  # fmt: skip
     shards = [
         Child(
             f"shard-{i}",
@@ -66,7 +67,7 @@ def _log(child: Child) -> str:
 
 
 async def test_each_shard_serves_its_own_tablets(
-    two_shards: list[Child], fleet_factory: TestFleetFactory, conn: Conn, metrics_base: int
+    shard_metrics: int, two_shards: list[Child], fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
     await eventually(lambda: all("tablet session up" in _log(s) for s in two_shards), timeout=20)
     fleet = fleet_factory(tablets=6, heartbeat_s=30, offline_after_s=90)
@@ -80,7 +81,7 @@ async def test_each_shard_serves_its_own_tablets(
                              (fleet.tablet_ids,)).fetchone()  # fmt: skip
         assert count == (6,)  # each heartbeat stored once: one shard per tablet
         # Each shard's own /metrics, on the base port + its index, counts its own share.
-        scraped = [(await scrape(metrics_base + i))[1] for i in range(2)]
+        scraped = [(await scrape(shard_metrics + i))[1] for i in range(2)]
         for i, samples in enumerate(scraped):
             info = [labels for name, labels in samples if name == "fleethub_hub_info"]
             assert [dict(labels)["shard_index"] for labels in info] == [str(i)]
