@@ -21,12 +21,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from config.settings import Settings
 from hub.db import open_pool
+from web import metrics
 from web.agent_push import vapid_key
 from web.broker_link import BrokerLink, broker_target, client_id
 from web.deps import LoginRequired, PoolDep
 from web.feed import ChangeFeed
 from web.lead_feed import LeadFeed
-from web.metrics import install as install_metrics
 from web.push_sender import PushSender
 from web.routes import (
     agent,
@@ -91,7 +91,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.state.render_tile = TileRenderer()
     app.state.vapid_key = vapid_key(settings)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    install_metrics(app)  # /metrics and HTTP requests by route and status (web/metrics.py)
+    metrics.install(app)  # /metrics and HTTP requests by route and status (web/metrics.py)
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, exc: LoginRequired) -> Response:
