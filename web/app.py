@@ -91,7 +91,6 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.state.render_tile = TileRenderer()
     app.state.vapid_key = vapid_key(settings)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    metrics.install(app)  # /metrics and HTTP requests by route and status (web/metrics.py)
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, exc: LoginRequired) -> Response:
@@ -146,4 +145,6 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     )
     for module in routers:
         app.include_router(module.router)
+    # Last, so its middleware is the outermost: every request is counted, whatever answers it.
+    metrics.install(app)  # /metrics and HTTP requests by route and status (web/metrics.py)
     return app
