@@ -119,6 +119,13 @@ class Settings(BaseSettings):
     vapid_subject: str = Field(
         default="mailto:fleethub@example.com", pattern=r"^(mailto:\S+@\S+|https://\S+)$"
     )
+    # Prometheus (hub/prometheus.py, web/metrics.py): each hub process serves /metrics on
+    # this host and port + its shard index (0: off); the panel serves /metrics on its own port.
+    # With a token set, a scrape must send it as a bearer token; in production the panel's
+    # /metrics answers only then (404 without), and the hub refuses a non-loopback host without.
+    hub_metrics_port: int = Field(default=0, ge=0, le=65535)
+    hub_metrics_host: str = "127.0.0.1"
+    metrics_token: SecretStr | None = None
 
     # Sign-in throttle (web/login_throttle.py): wrong passwords for one account from one
     # address delay that pair's next try, doubling up to this cap; failures per address

@@ -8,13 +8,21 @@ from dataclasses import dataclass, field
 
 @dataclass
 class HubMetrics:
+    """Every field is exported to Prometheus (hub/prometheus.py) without further wiring:
+    an int as the counter ``fleethub_hub_<field>_total``, a ``Counter`` as one counter with a
+    label per key (named by the field's ``label`` metadata, default ``reason``). A value that
+    can go down is marked ``field(default=0, metadata={"kind": "gauge"})``.
+    """
+
     received: int = 0
     heartbeats_committed: int = 0
     rows_committed: int = 0
     published: int = 0
     publish_failures: int = 0
     rejected: Counter[str] = field(default_factory=Counter)
-    dropped: Counter[str] = field(default_factory=Counter)
+    dropped: Counter[str] = field(default_factory=Counter, metadata={"label": "cause"})
+    # MQTT sessions re-established after a loss: "tablet", "publish"
+    reconnects: Counter[str] = field(default_factory=Counter, metadata={"label": "session"})
     write_errors: int = 0
     db_outages: int = 0
     plays_received: int = 0  # events in well-formed batches of known tablets
@@ -36,6 +44,7 @@ class HubMetrics:
             "rejected": dict(self.rejected),
             "rejected_total": sum(self.rejected.values()),
             "dropped": dict(self.dropped),
+            "reconnects": dict(self.reconnects),
             "write_errors": self.write_errors,
             "db_outages": self.db_outages,
             "plays_received": self.plays_received,

@@ -44,6 +44,7 @@ from hub.metrics import HubMetrics
 from hub.mqttwire.codec import Publish
 from hub.play_ingest import PlayIngest, PlaysIn
 from hub.playlists import empty_manifest, next_expiry, resolve
+from hub.prometheus import Gauge, hub_exporter
 from hub.publisher import Publisher
 from hub.pump import ActorPump
 from hub.retention import apply_retention
@@ -69,6 +70,7 @@ class Hub:
         self.database_url = database_url
         self.mqtt = mqtt
         self.metrics = HubMetrics()
+        self.exporter = hub_exporter(self.metrics, self._gauges(), settings)  # None: off
         self.pool: AsyncConnectionPool = open_pool(database_url)
         self.publisher = Publisher(self.metrics)
         self.writer: StoreWriter | None = None
@@ -103,6 +105,8 @@ class Hub:
         try:
             self.pump.start()
             async with asyncio.TaskGroup() as tg:
+                if self.exporter is not None:
+                    tg.create_task(self.exporter.run(), name="hub.metrics.http")
                 tg.create_task(self.writer.run(), name="hub.store.writer")
                 tg.create_task(self.plays.run(), name="hub.store.plays")
                 tg.create_task(self.leads.run(), name="hub.store.leads")
@@ -268,6 +272,7 @@ class Hub:
     async def _publish_session_loop(self) -> None:
         """The fleet-owner session (aiomqtt): alerts, reconnected with backoff."""
         backoff = 0.5
+        sessions = 0
         s = self.settings
         while True:
             try:
@@ -283,6 +288,9 @@ class Hub:
                     timeout=30,
                 ) as client:
                     backoff = 0.5
+                    if sessions:
+                        self.metrics.reconnects["publish"] += 1
+                    sessions += 1
                     # aiomqtt logs a warning per publish above this; fan-out to thousands
                     # of tablets is meant to have that many in flight.
                     client.pending_calls_threshold = 1_000_000
@@ -397,6 +405,24 @@ class Hub:
                 )
         except (psycopg.Error, PoolTimeout) as exc:
             log.warning("hub metrics not stored: %s", exc)
+
+    def _gauges(self) -> list[Gauge]:
+        """Current depths, read when Prometheus scrapes (hub/prometheus.py)."""
+        return [
+            Gauge("inbox_backlog", "messages waiting for the actors", self._inbox_backlog),
+            Gauge("store_backlog", "rows buffered for the store writer",
+                  lambda: self.writer.backlog() if self.writer is not None else 0),
+            Gauge("publish_backlog", "messages waiting to be published",
+                  lambda: self.link.backlog() + self.publisher.backlog()),
+            Gauge("plays_backlog", "proof-of-play batches waiting for the store",
+                  lambda: self.plays.backlog()),
+            Gauge("tablets_owned", "registered tablets this hub process routes",
+                  lambda: len(self.owned)),
+            Gauge("tablet_session_up", "1 while the tablet MQTT session is connected",
+                  lambda: float(self.link.connected.is_set())),
+            Gauge("publish_session_up", "1 while the alert MQTT session is connected",
+                  lambda: float(self._publishing.is_set())),
+        ]  # fmt: skip
 
     async def _retention_loop(self) -> None:
         while True:

@@ -62,6 +62,7 @@ class TabletLink:
         self._paused = False
         self.connected = asyncio.Event()
         self.pauses = 0
+        self.sessions = 0  # established: the first, then reconnects
 
     # --- outbound --------------------------------------------------------------
 
@@ -117,6 +118,9 @@ class TabletLink:
             )
             try:
                 await conn.connect()
+                if self.sessions:
+                    self._metrics.reconnects["tablet"] += 1
+                self.sessions += 1
                 await self._subscribe(conn, self._topics)
                 self._conn = conn
                 self.connected.set()

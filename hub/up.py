@@ -118,6 +118,14 @@ def _wait_web(settings: Settings, web: Child) -> None:
         time.sleep(0.1)
 
 
+def _metrics_addresses(settings: Settings) -> str:
+    """Where Prometheus scrapes the panel and the hub (docs/operations.md, "Metrics")."""
+    panel = f"panel http://{settings.web_host}:{settings.web_port}/metrics"
+    if not settings.hub_metrics_port:
+        return f"{panel} · hub off (set FLEETHUB_HUB_METRICS_PORT)"
+    return f"{panel} · hub http://{settings.hub_metrics_host}:{settings.hub_metrics_port}/metrics"
+
+
 def _banner(console: Console, settings: Settings, database_url: str, target: MqttTarget,
             simulate: int, logins: list[demo.PanelLogin]) -> None:  # fmt: skip
     console.rule("[bold]fleethub is up")
@@ -133,6 +141,7 @@ def _banner(console: Console, settings: Settings, database_url: str, target: Mqt
     console.print(f"tablets   {simulate} simulated in fleet '{demo.DEMO_FLEET}'"
                   " (heartbeat 10 s, some drop out and come back)")  # fmt: skip
     console.print(f"logs      {settings.var_dir / 'logs'}/")
+    console.print(f"metrics   {_metrics_addresses(settings)}")
     console.print("try       .venv/bin/fleethub status --fleet demo   ·   Ctrl-C stops everything")
     console.rule()
 

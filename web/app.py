@@ -22,6 +22,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from config.settings import Settings
 from hub.db import open_pool
+from web import metrics
 from web.agent_push import vapid_key
 from web.broker_link import BrokerLink, broker_target, client_id
 from web.deps import LoginRequired, PoolDep
@@ -74,6 +75,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         tasks.append(asyncio.create_task(lead_feed.run(), name="web.lead_feed"))
         if settings.web_push_sender:
             sender = PushSender(pool, app.state.vapid_key, settings.vapid_subject)
+            app.state.push_sender = sender  # its outcomes are in /metrics
             lead_feed.on_offer.append(sender.wake)
             tasks.append(asyncio.create_task(sender.run(), name="web.push_sender"))
         try:
@@ -154,4 +156,6 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     )
     for module in routers:
         app.include_router(module.router)
+    # Last, so its middleware is the outermost: every request is counted, whatever answers it.
+    metrics.install(app)  # /metrics and HTTP requests by route and status (web/metrics.py)
     return app

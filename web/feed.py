@@ -88,6 +88,9 @@ class Subscribers(Generic[E]):
     def __bool__(self) -> bool:
         return bool(self._subscriptions)
 
+    def __len__(self) -> int:
+        return len(self._subscriptions)
+
 
 class ChangeFeed:
     def __init__(self, pool: AsyncConnectionPool, database_url: str, interval_s: float = 0.5):
@@ -100,6 +103,10 @@ class ChangeFeed:
     @property
     def overflows(self) -> int:
         return self._subscribers.overflows
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
 
     def subscribe(self, user: User) -> contextlib.AbstractContextManager[Subscription[Event]]:
         return self._subscribers.subscribe(user)

@@ -68,6 +68,10 @@ class LeadFeed:
     def overflows(self) -> int:
         return self._subscribers.overflows
 
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
     def subscribe(
         self, user: User
     ) -> contextlib.AbstractContextManager[Subscription[LeadEvent | Resync]]:

@@ -23,6 +23,7 @@ import contextlib
 import json
 import logging
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import LiteralString
@@ -121,6 +122,7 @@ class PushSender:
         self.sweep_s, self.max_attempts = sweep_s, max_attempts
         self.base_backoff_s, self.timeout_s, self.batch = base_backoff_s, timeout_s, batch
         self._wake = asyncio.Event()
+        self.outcomes: Counter[str] = Counter()  # sent, gone, retried, gave_up, closed
 
     def wake(self, _lead_id: uuid.UUID | None = None) -> None:
         """A new offer (or anything worth a look now): enqueue and send at once."""
@@ -173,21 +175,26 @@ class PushSender:
 
     async def _deliver(self, http: aiohttp.ClientSession, d: Delivery) -> None:
         if not d.open:
+            self.outcomes["closed"] += 1
             await self._execute(GIVE_UP, ("the offer closed before it was sent", d.delivery_id))
             return
         outcome = await self._send(http, d)
         if outcome.ok:
+            self.outcomes["sent"] += 1
             await self._execute(SENT, (d.delivery_id,), SUBSCRIPTION_OK, (d.endpoint,))
         elif outcome.status in (404, 410):
+            self.outcomes["gone"] += 1
             log.info("push sender: %s is gone (%s); subscription removed",
                      d.endpoint[:60], outcome.status)  # fmt: skip
             await self._execute(FORGET, (d.endpoint,))
         elif d.attempts >= self.max_attempts:
+            self.outcomes["gave_up"] += 1
             log.warning("push sender: giving up on delivery %s after %s attempts: %s",
                         d.delivery_id, d.attempts, outcome.error)  # fmt: skip
             await self._execute(GIVE_UP, (outcome.error, d.delivery_id),
                                 SUBSCRIPTION_FAILED, (d.endpoint,))  # fmt: skip
         else:
+            self.outcomes["retried"] += 1
             delay = self.base_backoff_s * 2 ** (d.attempts - 1)
             await self._execute(RETRY, (delay, outcome.error, d.delivery_id),
                                 SUBSCRIPTION_FAILED, (d.endpoint,))  # fmt: skip

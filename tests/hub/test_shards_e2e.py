@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import sys
 import uuid
 from collections.abc import Iterator
@@ -16,12 +18,27 @@ import pytest
 from broker.runner import EmbeddedBroker
 from hub.payloads import PlaylistItem
 from hub.playlists import Target, push
-from hub.processes import Child
+from hub.processes import Child, free_port
 from hub.runtime import owner
 from tests.conftest import TestFleetFactory
 from tests.helpers import eventually, state_of
+from tests.scrape import TOKEN, scrape, value
 
 Conn = psycopg.Connection[tuple[Any, ...]]
+
+
+@pytest.fixture
+def shard_metrics(monkeypatch: pytest.MonkeyPatch) -> int:
+    """A base port p with p + 1 free too, in the environment the shards start with: shard i
+    serves its metrics on p + i (requested before ``two_shards``, which copies os.environ)."""
+    while True:
+        base = free_port()
+        with contextlib.suppress(OSError), socket.socket() as sock:
+            sock.bind(("127.0.0.1", base + 1))
+            break
+    monkeypatch.setenv("FLEETHUB_HUB_METRICS_PORT", str(base))
+    monkeypatch.setenv("FLEETHUB_METRICS_TOKEN", TOKEN)
+    return base
 
 
 @pytest.fixture
@@ -50,7 +67,7 @@ def _log(child: Child) -> str:
 
 
 async def test_each_shard_serves_its_own_tablets(
-    two_shards: list[Child], fleet_factory: TestFleetFactory, conn: Conn
+    shard_metrics: int, two_shards: list[Child], fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
     await eventually(lambda: all("tablet session up" in _log(s) for s in two_shards), timeout=20)
     fleet = fleet_factory(tablets=6, heartbeat_s=30, offline_after_s=90)
@@ -63,6 +80,14 @@ async def test_each_shard_serves_its_own_tablets(
         count = conn.execute("SELECT count(*) FROM heartbeats WHERE tablet_id = ANY(%s)",
                              (fleet.tablet_ids,)).fetchone()  # fmt: skip
         assert count == (6,)  # each heartbeat stored once: one shard per tablet
+        # Each shard's own /metrics, on the base port + its index, counts its own share.
+        scraped = [(await scrape(shard_metrics + i))[1] for i in range(2)]
+        for i, samples in enumerate(scraped):
+            info = [labels for name, labels in samples if name == "fleethub_hub_info"]
+            assert [dict(labels)["shard_index"] for labels in info] == [str(i)]
+        committed = [value(s, "fleethub_hub_heartbeats_committed_total") or 0 for s in scraped]
+        assert sum(committed) == 6
+        assert all(committed)
 
         item = PlaylistItem(ad_id="a", campaign_id="c", url="https://cdn.example/a.mp4",
                             sha256="c" * 64, duration_ms=5000)  # fmt: skip

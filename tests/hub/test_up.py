@@ -58,9 +58,10 @@ def _api_tablets(port: int, email: str, password: str) -> list[dict[str, object]
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_up_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
-    web_port = free_port()
+    web_port, metrics_port = free_port(), free_port()
     env = {
         **os.environ,
+        "FLEETHUB_HUB_METRICS_PORT": str(metrics_port),
         "FLEETHUB_VAR_DIR": str(tmp_path / "var"),
         "FLEETHUB_WEB_PORT": str(web_port),
         "FLEETHUB_BROKER_PORT": str(free_port()),
@@ -78,6 +79,12 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
         _wait_for(proc, log, "demo-tab-0001 applied playlist", 10)
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/healthz", timeout=5) as r:
             assert json.load(r) == {"status": "ok"}
+        # Prometheus reads the hub and the panel where the banner says.
+        assert f"hub http://127.0.0.1:{metrics_port}/metrics" in log.read_text()
+        for port, metric in ((metrics_port, "fleethub_hub_received_total "),
+                             (web_port, "fleethub_http_requests_total{")):  # fmt: skip
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                assert metric in r.read().decode()
         logins = dict(re.findall(r"sign in as (admin|fleet owner)\s+\S+\s+password (\S+)",
                                  log.read_text()))  # fmt: skip
         owner = re.search(r"sign in as fleet owner\s+(\S+)", log.read_text())

@@ -297,6 +297,7 @@ async def test_failures_are_retried_with_backoff_then_delivered_once(
         await until(lambda: delivery(conn, offer_id, endpoint) == (3, True, False, None))
         await asyncio.sleep(0.5)
     assert len(service.bodies(name)) == 3
+    assert sender.outcomes == {"retried": 2, "sent": 1}  # in the panel's /metrics
     assert browser.decrypt(service.bodies(name)[-1].body)["lead_id"] == lead_id
     row = conn.execute("SELECT failures, last_ok_at IS NOT NULL FROM push_subscriptions"
                        " WHERE endpoint = %s", (endpoint,)).fetchone()  # fmt: skip
@@ -319,6 +320,7 @@ async def test_a_gone_subscription_is_removed(
         await until(lambda: conn.execute("SELECT 1 FROM push_subscriptions WHERE endpoint = %s",
                                          (endpoint,)).fetchone() is None)  # fmt: skip
     assert len(service.bodies(name)) == 1
+    assert sender.outcomes == {"gone": 1}
 
 
 async def test_it_gives_up_after_max_attempts(
@@ -339,6 +341,7 @@ async def test_it_gives_up_after_max_attempts(
                     (3, False, True, "push service answered 503"))  # fmt: skip
         await asyncio.sleep(0.4)
     assert len(service.bodies(name)) == 3
+    assert sender.outcomes == {"retried": 2, "gave_up": 1}
     row = conn.execute("SELECT failures FROM push_subscriptions WHERE endpoint = %s",
                        (endpoint,)).fetchone()  # fmt: skip
     assert row == (3,)

@@ -1,0 +1,99 @@
+"""The hub's /metrics over HTTP, scraped while a real hub routes a paho tablet's messages."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from config.settings import MqttTarget, Settings
+from hub.processes import port_open
+from hub.tablet_link import TabletLink
+from tests.conftest import RunningHub, TestFleetFactory
+from tests.helpers import eventually
+from tests.scrape import metrics_settings, scrape, value
+
+
+async def test_scraped_counters_are_the_hubs(
+    settings: Settings, database_url: str, hub_mqtt: MqttTarget, fleet_factory: TestFleetFactory
+) -> None:
+    settings = metrics_settings(settings)
+    port = settings.hub_metrics_port
+    running = RunningHub(settings, database_url, hub_mqtt)
+    hub = await running.start()
+    fleet = fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90)
+    tablet = fleet.tablet().connect()
+    try:
+        await eventually(lambda: hub.exporter is not None and hub.exporter.serving.is_set())
+        tablet.heartbeat()
+        tablet.heartbeat()
+        tablet.publish("heartbeat", b"{not json", qos=1)
+        tablet.publish("heartbeat", {"v": 1, "seq": "seven", "boot_id": "b"}, qos=1)
+        tablet.publish("heartbeat", {"v": 2, "seq": 1, "boot_id": "b"}, qos=1)
+        m = hub.metrics
+        await eventually(lambda: sum(m.rejected.values()) == 3 and m.heartbeats_committed == 2)
+
+        assert (await scrape(port, token=None))[0] == 401
+        assert (await scrape(port, token="wrong"))[0] == 401
+        status, samples = await scrape(port)
+        assert status == 200
+        assert value(samples, "fleethub_hub_received_total") == m.received == 6  # status too
+        assert value(samples, "fleethub_hub_rejected_total", reason="invalid_json") == 1
+        assert value(samples, "fleethub_hub_rejected_total", reason="invalid_payload") == 2
+        assert value(samples, "fleethub_hub_heartbeats_committed_total") == 2
+        # Every field of HubMetrics, whatever it is called, is in the scrape with its value.
+        for f in dataclasses.fields(m):
+            current = getattr(m, f.name)
+            if isinstance(current, Mapping):
+                label = f.metadata.get("label", "reason")
+                for key, n in current.items():
+                    assert value(samples, f"fleethub_hub_{f.name}_total", **{label: key}) == n
+            else:
+                assert value(samples, f"fleethub_hub_{f.name}_total") == current, f.name
+        assert value(samples, "fleethub_hub_tablets_owned") == len(hub.owned) >= 1
+        assert value(samples, "fleethub_hub_tablet_session_up") == 1
+        assert value(samples, "fleethub_hub_store_backlog") == 0
+        assert value(samples, "fleethub_hub_info", shard_index="0", shard_count="1",
+                     client_id=settings.hub_client_id) == 1  # fmt: skip
+        assert (value(samples, "process_resident_memory_bytes") or 0) > 0
+    finally:
+        tablet.close()
+        await running.stop()
+    assert not port_open("127.0.0.1", port), "the exporter outlived its hub"
+
+
+def kick(link: TabletLink) -> None:
+    """Connect as the hub's tablet session does (its account and client id): the broker
+    drops the hub's session for the newcomer, which leaves at once."""
+    target = link._target  # the very account and client id the hub's session uses
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=link._client_id,
+                         clean_session=False)  # fmt: skip
+    client.username_pw_set(target.username, target.password)
+    client.connect(target.host, target.port)
+    deadline = time.monotonic() + 5
+    while not client.is_connected() and time.monotonic() < deadline:
+        client.loop(0.05)
+    assert client.is_connected()
+    client.disconnect()
+
+
+async def test_session_reconnects_are_counted(
+    settings: Settings, database_url: str, hub_mqtt: MqttTarget
+) -> None:
+    settings = metrics_settings(settings)
+    running = RunningHub(settings, database_url, hub_mqtt)
+    hub = await running.start()
+    try:
+        _, samples = await scrape(settings.hub_metrics_port)
+        assert value(samples, "fleethub_hub_reconnects_total", session="tablet") is None
+        kick(hub.link)
+        await eventually(lambda: hub.metrics.reconnects == {"tablet": 1})
+        await hub.ready()
+        _, samples = await scrape(settings.hub_metrics_port)
+        assert value(samples, "fleethub_hub_reconnects_total", session="tablet") == 1
+        assert value(samples, "fleethub_hub_tablet_session_up") == 1
+    finally:
+        await running.stop()
