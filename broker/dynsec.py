@@ -1,9 +1,14 @@
 """Per-tablet broker credentials over Mosquitto's dynamic-security plugin, at runtime.
 
-Each tablet is a dynsec client (username = tablet id) with one role, ``tablet:{id}``, that
-may publish, receive and subscribe ``tablets/{id}/#`` and nothing else. Commands go to
-``$CONTROL/dynamic-security/v1`` as the hub user; the plugin answers on ``…/response``
-with the ``correlationData`` we sent, which is how answers are matched.
+Each tablet is a dynsec client (username = client id = tablet id) with one role,
+``tablet:{id}``, that may publish, receive and subscribe ``tablets/{id}/#`` and nothing
+else. Commands go to ``$CONTROL/dynamic-security/v1`` as the provisioning account (never the
+hub's: it routes traffic and has no ``$CONTROL`` rights); the plugin answers on
+``…/response`` with the ``correlationData`` we sent, which is how answers are matched.
+
+Every account is bound to one client id, its username (the plugin refuses any other), so
+the provisioning account's sessions use that id too: one at a time per process (a lock),
+since a second connection with the same id would end the first.
 
 Every command makes the plugin rewrite its whole JSON file, so this is for a few tablets
 at a time (pairing, ``fleethub tablet add``, tests). Bulk credentials are written to the
@@ -14,8 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 import uuid
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +33,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from broker.dynsec_file import (
+    CONTROL_TOPIC,
+    SERVICE_ROLES,
     agent_acls,
     agent_role_name,
     agent_username,
@@ -35,7 +44,6 @@ from broker.dynsec_file import (
 from config.settings import MqttTarget
 from hub.errors import BrokerError, DynsecError
 
-CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
 RESPONSE_TOPIC = f"{CONTROL_TOPIC}/response"
 # Deleting what is not there is the expected first step of an idempotent "replace".
 _ABSENT = {"deleteClient": "Client not found", "deleteRole": "Role not found"}
@@ -61,7 +69,8 @@ def provision_commands(tablet_id: str, password: str) -> list[Command]:
     return [*revoke_commands(tablet_id),
             {"command": "createRole", "rolename": role, "acls": acls},
             {"command": "createClient", "username": tablet_id, "password": password,
-             "textname": "tablet", "roles": [{"rolename": role}]}]  # fmt: skip
+             "clientid": tablet_id, "textname": "tablet",
+             "roles": [{"rolename": role}]}]  # fmt: skip
 
 
 def revoke_agent_commands(user_id: int) -> list[Command]:
@@ -77,8 +86,21 @@ def provision_agent_commands(user_id: int, password: str) -> list[Command]:
     return [*revoke_agent_commands(user_id),
             {"command": "createRole", "rolename": role, "acls": acls},
             {"command": "createClient", "username": agent_username(user_id),
-             "password": password, "textname": "lead agent",
-             "roles": [{"rolename": role}]}]  # fmt: skip
+             "password": password, "clientid": agent_username(user_id),
+             "textname": "lead agent", "roles": [{"rolename": role}]}]  # fmt: skip
+
+
+def service_commands(usernames: list[str], password: str, rolename: str) -> list[Command]:
+    """Replace fleethub's own accounts of one role (e.g. a new hub's), each bound to its
+    client id, and the role (:data:`broker.dynsec_file.SERVICE_ROLES`)."""
+    acls = [acl.model_dump() for acl in SERVICE_ROLES[rolename]()]
+    commands: list[Command] = [{"command": "createRole", "rolename": rolename, "acls": acls}]
+    for username in usernames:
+        commands += [{"command": "deleteClient", "username": username},
+                     {"command": "createClient", "username": username, "password": password,
+                      "clientid": username, "textname": f"fleethub {rolename}",
+                      "roles": [{"rolename": rolename}]}]  # fmt: skip
+    return commands
 
 
 @dataclass
@@ -119,7 +141,7 @@ class Request:
                 failed.append(f"{_describe(command)}: no answer")
                 continue
             error = answer.get("error")
-            if error and _ABSENT.get(command["command"]) != error:
+            if error and _ABSENT.get(command["command"]) != error and not _kept(command, error):
                 failed.append(f"{_describe(command)}: {error}")
         return failed
 
@@ -127,6 +149,12 @@ class Request:
         failed = self.failures()
         if failed:
             raise DynsecError("dynamic-security commands failed: " + "; ".join(failed))
+
+
+def _kept(command: Command, error: str) -> bool:
+    """A service role that is there already is kept: other accounts hold it."""
+    return (command["command"] == "createRole" and command.get("rolename") in SERVICE_ROLES
+            and error == "Role already exists")  # fmt: skip
 
 
 def _describe(command: Command) -> str:
@@ -144,12 +172,31 @@ def _chunks(users: dict[str, str]) -> Iterator[list[Command]]:
 def _timed_out(request: Request, target: MqttTarget, timeout: float) -> DynsecError:
     missing = len(request.commands) - len(request.answers)
     return DynsecError(f"no answer to {missing} dynamic-security command(s) within {timeout:g} s "
-                       f"from {target.host}:{target.port}: is the plugin loaded, and may "
-                       f"{target.username!r} use $CONTROL/dynamic-security/#?")  # fmt: skip
+                       f"from {target.host}:{target.port}: is the plugin loaded, and is "
+                       f"{target.username!r} the provisioning account (may it publish to "
+                       f"{CONTROL_TOPIC})?")  # fmt: skip
 
 
-def _client_id() -> str:
-    return f"fleethub-dynsec-{uuid.uuid4().hex[:12]}"
+def _client_id(target: MqttTarget) -> str:
+    """The provisioning account's own client id: its username (it is bound to it)."""
+    if not target.username:
+        raise DynsecError("dynamic-security: the provisioning target has no username")
+    return target.username
+
+
+# One provisioning session at a time per process: per event loop, and across threads.
+_async_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+_sync_lock = threading.Lock()
+
+
+def _async_lock() -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    lock = _async_locks.get(loop)
+    if lock is None:
+        lock = _async_locks[loop] = asyncio.Lock()
+    return lock
 
 
 # --- Async runner (aiomqtt), for the web app ------------------------------------------
@@ -178,9 +225,14 @@ async def revoke_agent(target: MqttTarget, user_id: int, timeout: float = 10.0) 
 
 async def run_async(target: MqttTarget, batches: list[list[Command]], timeout: float) -> None:
     """Send each batch as one message over one connection and check every answer."""
+    async with _async_lock():
+        await _run_async(target, batches, timeout)
+
+
+async def _run_async(target: MqttTarget, batches: list[list[Command]], timeout: float) -> None:
     try:
         async with aiomqtt.Client(target.host, target.port, username=target.username,
-                                  password=target.password, identifier=_client_id(),
+                                  password=target.password, identifier=_client_id(target),
                                   timeout=timeout) as client:  # fmt: skip
             granted = await client.subscribe(RESPONSE_TOPIC, qos=1, timeout=timeout)
             _check_granted(list(granted), target)
@@ -242,7 +294,7 @@ class _PahoSession:
 
     def __init__(self, target: MqttTarget, timeout: float) -> None:
         self.target, self.timeout = target, timeout
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=_client_id())
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=_client_id(target))
         self.client.username_pw_set(target.username, target.password)
         self.client.connect_timeout = timeout
         self.connected: ReasonCode | None = None
@@ -331,10 +383,16 @@ class _PahoSession:
 
 def run_sync(target: MqttTarget, batches: list[list[Command]], timeout: float) -> None:
     """Send each batch as one message over one connection and check every answer."""
-    session = _PahoSession(target, timeout)
-    try:
-        session.open()
-        for commands in batches:
-            session.run(Request(commands))
-    finally:
-        session.close()
+    with _sync_lock:
+        session = _PahoSession(target, timeout)
+        try:
+            session.open()
+            for commands in batches:
+                session.run(Request(commands))
+        finally:
+            session.close()
+
+
+def put_service_sync(target: MqttTarget, usernames: list[str], password: str, rolename: str,
+                     timeout: float = 10.0) -> None:  # fmt: skip
+    run_sync(target, [service_commands(usernames, password, rolename)], timeout)

@@ -21,7 +21,12 @@ from hub.errors import BrokerError, ConfigError
 # What `mosquitto_ctrl dynsec init` writes: PBKDF2-HMAC-SHA512, 12-byte salt, 101 rounds.
 ITERATIONS = 101
 SALT_BYTES = 12
-HUB_ROLE = "hub"
+# Roles of fleethub's own accounts (see "Accounts" in broker/README.md).
+HUB_ROLE = "hub"  # routes traffic: the hub's tablet and publish sessions
+PANEL_ROLE = "panel"  # the panel's session: relays HTTP tablets' heartbeats
+PROVISION_ROLE = "provision"  # pairing, revocation, agent logins over $CONTROL
+HEALTH_ROLE = "health"  # the production broker's healthcheck
+CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
 # Characters that would turn a tablet id into a wildcard or another subtree in an ACL topic.
 _FORBIDDEN = frozenset("/+#\x00")
 # Publish, receive and subscribe: what "read and write this subtree" is in dynsec terms.
@@ -51,6 +56,9 @@ class Role(_Entry):
 
 class Client(_Entry):
     username: str
+    # The one client id this account may connect with (the plugin refuses any other); every
+    # fleethub account has one, its username, so that no account can take another's session.
+    clientid: str | None = None
     textname: str | None = None  # the plugin reads "textname" (mosquitto_ctrl writes "textName")
     roles: list[RoleRef] = []
     password: str
@@ -125,19 +133,57 @@ def agent_acls(user_id: int) -> list[Acl]:
 
 
 def hub_acls() -> list[Acl]:
-    topics = ("tablets/#", "fleets/#", "agents/#", "$CONTROL/dynamic-security/#")
-    acls = [Acl(acltype=kind, topic=topic) for topic in topics for kind in READ_WRITE]
-    acls += [Acl(acltype=kind, topic="$SYS/#")
-             for kind in ("publishClientReceive", "subscribePattern")]  # fmt: skip
-    return acls
+    """Routing only: no ``$CONTROL`` (provisioning is the ``provision`` account's)."""
+    topics = ("tablets/#", "fleets/#", "agents/#")
+    return [Acl(acltype=kind, topic=topic) for topic in topics for kind in READ_WRITE]
+
+
+def panel_acls() -> list[Acl]:
+    """``POST /v1/device/heartbeat`` publishes on the tablet's heartbeat topic; nothing else."""
+    return [Acl(acltype="publishClientSend", topic="tablets/+/heartbeat")]
+
+
+def provision_acls() -> list[Acl]:
+    """The plugin's command topic and its answers, nothing else. The plugin checks only the
+    topic: whoever may publish there may run every command (Mosquitto 2.0.11)."""
+    return [Acl(acltype="publishClientSend", topic=CONTROL_TOPIC),
+            Acl(acltype="publishClientReceive", topic=f"{CONTROL_TOPIC}/response"),
+            Acl(acltype="subscribePattern", topic=f"{CONTROL_TOPIC}/response")]  # fmt: skip
+
+
+def health_acls() -> list[Acl]:
+    return [Acl(acltype=kind, topic="$SYS/broker/uptime")
+            for kind in ("publishClientReceive", "subscribePattern")]  # fmt: skip
+
+
+SERVICE_ROLES = {HUB_ROLE: hub_acls, PANEL_ROLE: panel_acls, PROVISION_ROLE: provision_acls,
+                 HEALTH_ROLE: health_acls}  # fmt: skip
+
+
+def hub_tablet_client_id(hub_client_id: str, shard: int) -> str:
+    """The hub's tablet session of one shard: its client id and account."""
+    return f"{hub_client_id}-{shard}"
+
+
+def hub_publish_client_id(hub_client_id: str, shard: int) -> str:
+    """The hub's publish session (aiomqtt) of one shard: its client id and account."""
+    return f"{hub_client_id}-{shard}-out"
+
+
+def hub_client_ids(hub_client_id: str, shard_count: int) -> list[str]:
+    """Every account of a hub of ``shard_count`` shards, two per shard."""
+    return [cid for shard in range(shard_count)
+            for cid in (hub_tablet_client_id(hub_client_id, shard),
+                        hub_publish_client_id(hub_client_id, shard))]  # fmt: skip
 
 
 def hashed_client(username: str, password: str, rolename: str, salt: bytes | None = None,
                   textname: str | None = None) -> Client:  # fmt: skip
+    """An account bound to the client id ``username``."""
     salt = salt or secrets.token_bytes(SALT_BYTES)
     digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, ITERATIONS)
-    return Client(username=username, textname=textname, roles=[RoleRef(rolename=rolename)],
-                  password=base64.b64encode(digest).decode(),
+    return Client(username=username, clientid=username, textname=textname,
+                  roles=[RoleRef(rolename=rolename)], password=base64.b64encode(digest).decode(),
                   salt=base64.b64encode(salt).decode(), iterations=ITERATIONS)  # fmt: skip
 
 
@@ -173,10 +219,23 @@ def remove_agent(config: DynsecConfig, user_id: int) -> bool:
     return found
 
 
-def put_hub(config: DynsecConfig, username: str, password: str) -> None:
-    """The hub user with a fresh hash (a changed secret applies) and the canonical hub role."""
-    config.put([hashed_client(username, password, HUB_ROLE, textname="fleethub hub")],
-               [Role(rolename=HUB_ROLE, acls=hub_acls())])  # fmt: skip
+def put_service(config: DynsecConfig, usernames: list[str], password: str,
+                rolename: str) -> None:  # fmt: skip
+    """fleethub's own accounts of one role, each with a fresh hash (a changed secret applies)
+    and bound to its client id, and the canonical role."""
+    config.put([hashed_client(u, password, rolename, textname=f"fleethub {rolename}")
+                for u in usernames],
+               [Role(rolename=rolename, acls=SERVICE_ROLES[rolename]())])  # fmt: skip
+
+
+def bind_clients(config: DynsecConfig) -> list[str]:
+    """Bind every account that has no client id to its username (the contract for tablets
+    and agents); a file written before accounts were bound gets no takeover hole. Returns
+    the usernames bound."""
+    bound = [c.username for c in config.clients if not c.clientid]
+    for client in config.clients:
+        client.clientid = client.clientid or client.username
+    return bound
 
 
 def read(path: Path) -> DynsecConfig:

@@ -87,37 +87,92 @@ def dynsec_plugin(patterns: Sequence[str] = PLUGIN_PATHS) -> str:
     )
 
 
+PROVISION_USER = "fleethub-provision"
+
+
 class EmbeddedBroker:
+    """Accounts (broker/README.md): the hub's two per shard (``{hub_client_id}-{shard}`` and
+    ``…-out``) and the panel's (``web_client_id``), which share the hub's password; the
+    provisioning account, ``fleethub-provision``, with its own. Each is bound to its client
+    id, its username. Passwords are generated once and kept with the broker's files."""
+
     def __init__(
         self,
         directory: Path,
         host: str,
         port: int,
-        hub_user: str,
+        hub_client_id: str = "fleethub-hub",
         persistence: bool = True,
         max_queued: int = 200_000,
+        shard_count: int = 1,
+        web_client_id: str = "fleethub-web",
     ) -> None:
         self.dir = directory.resolve()
         self.host, self.port = host, port
-        self.hub_user = hub_user
+        self.hub_client_id = hub_client_id
+        self.shard_count = shard_count
+        self.web_client_id = web_client_id
         self.persistence = persistence
         self.max_queued = max_queued
         self.dynsec_path = self.dir / "data" / "dynamic-security.json"
         self.child: Child | None = None
 
     def hub_target(self) -> MqttTarget:
-        """How the hub connects to this broker."""
-        return MqttTarget(host=self.host, port=self.port, username=self.hub_user,
+        """How the hub (and the panel's session) reach this broker: its address and the hub's
+        password; each session logs in as its own client id."""
+        return MqttTarget(host=self.host, port=self.port, username=self.hub_client_id,
                           password=self.hub_password())  # fmt: skip
 
+    def provision_target(self) -> MqttTarget:
+        """The provisioning account: pairing, revocation, agent logins ($CONTROL)."""
+        return MqttTarget(host=self.host, port=self.port, username=PROVISION_USER,
+                          password=self._secret("provision.secret"))  # fmt: skip
+
     def hub_password(self) -> str:
-        """Generated once and kept with the broker's files."""
-        secret = self.dir / "hub.secret"
+        return self._secret("hub.secret")
+
+    def _secret(self, name: str) -> str:
+        secret = self.dir / name
         if not secret.exists():
             self.dir.mkdir(parents=True, exist_ok=True)
             secret.write_text(os.urandom(18).hex())
             os.chmod(secret, 0o600)
         return secret.read_text().strip()
+
+    def _put_accounts(self, config: dynsec_file.DynsecConfig) -> None:
+        # A file from before accounts were bound: its unbound hub user (which held $CONTROL)
+        # goes, every other account is bound to its username.
+        legacy = config.client(self.hub_client_id)
+        if legacy is not None and not legacy.clientid:
+            config.remove({self.hub_client_id}, set())
+        dynsec_file.bind_clients(config)
+        dynsec_file.put_service(config, dynsec_file.hub_client_ids(self.hub_client_id,
+                                                                   self.shard_count),
+                                self.hub_password(), dynsec_file.HUB_ROLE)  # fmt: skip
+        dynsec_file.put_service(config, [self.web_client_id], self.hub_password(),
+                                dynsec_file.PANEL_ROLE)  # fmt: skip
+        dynsec_file.put_service(config, [PROVISION_USER], self._secret("provision.secret"),
+                                dynsec_file.PROVISION_ROLE)  # fmt: skip
+
+    def add_accounts(self, hub_client_id: str | None = None, shard_count: int = 1,
+                     web_client_id: str | None = None, timeout: float = 30.0) -> None:  # fmt: skip
+        """Accounts for another hub and/or panel, with the hub's password (a test's own
+        client ids). Into the file of a stopped broker, over $CONTROL to a running one."""
+        wanted = [(dynsec_file.HUB_ROLE, dynsec_file.hub_client_ids(hub_client_id, shard_count)
+                   if hub_client_id else []),
+                  (dynsec_file.PANEL_ROLE, [web_client_id] if web_client_id else [])]  # fmt: skip
+        wanted = [(role, ids) for role, ids in wanted if ids]
+        if not self.running():
+
+            def change(config: dynsec_file.DynsecConfig) -> None:
+                for role, ids in wanted:
+                    dynsec_file.put_service(config, ids, self.hub_password(), role)
+
+            self._edit_file(change)
+            return
+        for role, ids in wanted:
+            dynsec.put_service_sync(self.provision_target(), ids, self.hub_password(), role,
+                                    timeout)  # fmt: skip
 
     def prepare(self) -> None:
         binary, plugin = mosquitto_binary(), dynsec_plugin()
@@ -135,7 +190,7 @@ class EmbeddedBroker:
         )
         os.chmod(conf, 0o644)
         config = dynsec_file.read(self.dynsec_path)
-        dynsec_file.put_hub(config, self.hub_user, self.hub_password())
+        self._put_accounts(config)
         dynsec_file.write(self.dynsec_path, config)
         self._binary = binary
 
@@ -173,14 +228,14 @@ class EmbeddedBroker:
         if not self.running():
             self._edit_file(lambda config: dynsec_file.put_tablets(config, users))
             return
-        dynsec.provision_tablets_sync(self.hub_target(), users, timeout)
+        dynsec.provision_tablets_sync(self.provision_target(), users, timeout)
 
     def remove_credentials(self, user: str, timeout: float = 30.0) -> None:
         """Revoke a tablet; a running broker disconnects it at once."""
         if not self.running():
             self._edit_file(lambda config: dynsec_file.remove_tablet(config, user))
         else:
-            dynsec.revoke_tablet_sync(self.hub_target(), user, timeout)
+            dynsec.revoke_tablet_sync(self.provision_target(), user, timeout)
 
     def _edit_file(self, change: Callable[[dynsec_file.DynsecConfig], object]) -> None:
         self._make_dirs()

@@ -10,6 +10,14 @@ from urllib.parse import quote, unquote, urlsplit
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Passwords that production refuses in a URL: those published in docker-compose.yml before
+# it required them, and the obvious ones. Any password containing "dev-only" is refused too.
+KNOWN_DEFAULT_PASSWORDS = frozenset({
+    "dev-only-postgres-password", "dev-only-hub-mqtt-password", "password", "changeme",
+    "secret", "postgres", "fleethub", "mosquitto", "admin",
+})  # fmt: skip
+MIN_SERVICE_PASSWORD = 16
+
 
 class MqttTarget(BaseModel):
     """Where and as whom the hub connects to the broker."""
@@ -28,6 +36,11 @@ class MqttTarget(BaseModel):
                 auth += ":" + quote(self.password, safe="")
             auth += "@"
         return f"mqtt://{auth}{self.host}:{self.port}"
+
+    def as_account(self, username: str) -> MqttTarget:
+        """The same broker and password, logging in as ``username`` (an account is bound to
+        the client id of the same name, so each session has its own)."""
+        return self.model_copy(update={"username": username})
 
 
 def parse_mqtt_url(url: str) -> MqttTarget:
@@ -66,7 +79,6 @@ class Settings(BaseSettings):
     broker_port: int = 11883
     db_port: int = 15432
 
-    hub_username: str = "fleethub-hub"
     # The broker address a tablet is given when it pairs (mqtt://host:port or mqtts://…);
     # default: the host and port of FLEETHUB_MQTT_URL or of the embedded broker.
     device_mqtt_url: str | None = None
@@ -165,10 +177,29 @@ class Settings(BaseSettings):
             self.secret_key is None or len(self.secret_key.get_secret_value()) < 32
         ):
             raise ValueError("FLEETHUB_SECRET_KEY (32+ characters) is required in production")
+        if self.environment == "production":
+            weak = [problem for name, url in (("FLEETHUB_DATABASE_URL", self.database_url),
+                                              ("FLEETHUB_MQTT_URL", self.mqtt_url),
+                                              ("FLEETHUB_PROVISION_MQTT_URL",
+                                               self.provision_mqtt_url))
+                    if (problem := _weak_password(name, url))]  # fmt: skip
+            if weak:
+                raise ValueError("production refuses to start: " + "; ".join(weak))
         return self
+
+    # The panel's MQTT session (HTTP tablets' heartbeats): its client id, and the account of
+    # the same name it logs in as (with the password of FLEETHUB_MQTT_URL); one per process.
+    web_client_id: str = "fleethub-web"
+    # The provisioning account, the only one with $CONTROL rights (pairing, revocation, agent
+    # logins): mqtt://fleethub-provision:PASSWORD@host:port. The panel and the CLI use it;
+    # the hub does not. Unset: the embedded broker's.
+    provision_mqtt_url: str | None = None
 
     def mqtt_target(self) -> MqttTarget | None:
         return parse_mqtt_url(self.mqtt_url) if self.mqtt_url else None
+
+    def provision_target(self) -> MqttTarget | None:
+        return parse_mqtt_url(self.provision_mqtt_url) if self.provision_mqtt_url else None
 
     @property
     def broker_dir(self) -> Path:
@@ -177,3 +208,18 @@ class Settings(BaseSettings):
     @property
     def pgdata_dir(self) -> Path:
         return self.var_dir / "pgdata"
+
+
+def _weak_password(name: str, url: str | None) -> str | None:
+    """Why a set URL's password may not be used in production, or None."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    password = unquote(parts.password) if parts.password else ""
+    if not password:
+        return f"{name} has no password"
+    if password in KNOWN_DEFAULT_PASSWORDS or "dev-only" in password:
+        return f"{name} uses a published default password"
+    if len(password) < MIN_SERVICE_PASSWORD:
+        return f"{name}'s password is shorter than {MIN_SERVICE_PASSWORD} characters"
+    return None

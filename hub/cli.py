@@ -24,7 +24,7 @@ from hub import claims, db, device_tokens, fleet, playlists, revocation, users
 from hub.cli_bench import bench_command
 from hub.durations import parse_duration
 from hub.errors import HubError
-from hub.local import database_url, embedded_broker, mqtt_target
+from hub.local import database_url, embedded_broker, mqtt_target, provision_target
 from hub.payloads import PlaylistItem
 
 app = typer.Typer(help="fleethub: realtime control plane for in-car ad tablets.",
@@ -157,9 +157,8 @@ def tablet_revoke(tablet_id: Annotated[str, typer.Argument(help="The tablet's id
     with database_url(settings) as url, db.connect(url) as conn:
         done = revocation.revoke(conn, tablet_id, ACTOR)
     console.print(f"tablet {tablet_id} revoked ({done.tokens} device token(s) ended)")
-    target = settings.mqtt_target()
-    if target is not None:
-        dynsec.revoke_tablet_sync(target, tablet_id)
+    if settings.mqtt_url:
+        dynsec.revoke_tablet_sync(provision_target(settings), tablet_id)
     else:
         embedded_broker(settings).remove_credentials(tablet_id)
     console.print("broker credentials removed")
@@ -180,12 +179,11 @@ def agent_credentials(email: Annotated[str, typer.Argument(help="The agent's sig
         raise typer.Exit(1)
     user_id = int(str(row[0]))
     password = secrets.token_urlsafe(24)
-    target = settings.mqtt_target()
     broker = embedded_broker(settings)
-    if target is not None:
-        dynsec.provision_agent_sync(target, user_id, password)
+    if settings.mqtt_url:
+        dynsec.provision_agent_sync(provision_target(settings), user_id, password)
     elif broker.running():
-        dynsec.provision_agent_sync(broker.hub_target(), user_id, password)
+        dynsec.provision_agent_sync(broker.provision_target(), user_id, password)
     else:  # a stopped embedded broker reads its file at start
         broker.dynsec_path.parent.mkdir(parents=True, exist_ok=True)
         config = dynsec_file.read(broker.dynsec_path)

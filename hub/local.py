@@ -15,12 +15,14 @@ from pathlib import Path
 from broker.runner import EmbeddedBroker
 from config.settings import MqttTarget, Settings
 from hub.embedded_db import EmbeddedPostgres
+from hub.errors import ConfigError
 
 
 def embedded_broker(settings: Settings) -> EmbeddedBroker:
     return EmbeddedBroker(
-        settings.broker_dir, settings.broker_host, settings.broker_port, settings.hub_username
-    )
+        settings.broker_dir, settings.broker_host, settings.broker_port, settings.hub_client_id,
+        shard_count=settings.shard_count, web_client_id=settings.web_client_id,
+    )  # fmt: skip
 
 
 def mqtt_target(settings: Settings) -> MqttTarget:
@@ -28,6 +30,19 @@ def mqtt_target(settings: Settings) -> MqttTarget:
     if target is not None:
         return target
     return embedded_broker(settings).hub_target()
+
+
+def provision_target(settings: Settings) -> MqttTarget:
+    """The provisioning account ($CONTROL): ``FLEETHUB_PROVISION_MQTT_URL``, or the embedded
+    broker's when neither broker URL is set."""
+    target = settings.provision_target()
+    if target is not None:
+        return target
+    if settings.mqtt_url:
+        raise ConfigError("FLEETHUB_MQTT_URL is set but FLEETHUB_PROVISION_MQTT_URL is not: "
+                          "the hub's account cannot provision tablets "
+                          "(broker/README.md)")  # fmt: skip
+    return embedded_broker(settings).provision_target()
 
 
 def _running_pid(pgdata: Path) -> int | None:

@@ -33,6 +33,7 @@ from actors.effects import (
 from actors.effects import Publish as PublishEffect
 from actors.messages import DesiredPlaylist, NotRegistered, Register, Unregister
 from actors.session import alert_payload
+from broker.dynsec_file import hub_publish_client_id, hub_tablet_client_id
 from config.settings import MqttTarget, Settings
 from hub.db import open_pool
 from hub.errors import PayloadError
@@ -80,7 +81,9 @@ class Hub:
         self.routes_leads = settings.shard_index == 0
         self.leads = LeadRouting(self.pool, self._to_actors, self.publisher.put)
         self.owned: set[str] = set()
-        self.link = TabletLink(mqtt, f"{settings.hub_client_id}-{settings.shard_index}",
+        # Each session logs in as the account bound to its client id (broker/README.md).
+        tablet_id = hub_tablet_client_id(settings.hub_client_id, settings.shard_index)
+        self.link = TabletLink(mqtt.as_account(tablet_id), tablet_id,
                                self._on_publish, self._inbox_backlog, self.metrics)  # fmt: skip
         self._publishing = asyncio.Event()
         self.started = asyncio.Event()
@@ -279,9 +282,9 @@ class Hub:
                 async with aiomqtt.Client(
                     self.mqtt.host,
                     self.mqtt.port,
-                    username=self.mqtt.username,
+                    username=hub_publish_client_id(s.hub_client_id, s.shard_index),
                     password=self.mqtt.password,
-                    identifier=f"{s.hub_client_id}-{s.shard_index}-out",
+                    identifier=hub_publish_client_id(s.hub_client_id, s.shard_index),
                     clean_session=True,  # publishes only; unsent ones stay queued here
                     keepalive=30,
                     max_inflight_messages=1000,

@@ -57,10 +57,14 @@ def up(settings: Settings, simulate: int, console: Console) -> None:
         target = settings.mqtt_target() or _start_broker(settings, stack, console, tablets)
         env = {**os.environ, "FLEETHUB_DATABASE_URL": database_url,
                "FLEETHUB_MQTT_URL": target.url()}  # fmt: skip
+        web_env = dict(env)  # only the panel provisions tablets (pairing, revocation)
+        if not settings.mqtt_url:
+            web_env["FLEETHUB_PROVISION_MQTT_URL"] = (
+                embedded_broker(settings).provision_target().url())  # fmt: skip
         exe = [sys.executable, "-m", "hub.cli"]
         children = [
             Child("hub", [*exe, "run"], logs / "hub.log", env=env),
-            Child("web", [*exe, "web"], logs / "web.log", env=env),
+            Child("web", [*exe, "web"], logs / "web.log", env=web_env),
         ]
         if simulate:
             children.append(
@@ -136,7 +140,10 @@ def _banner(console: Console, settings: Settings, database_url: str, target: Mqt
     console.print(f"lead form http://{settings.web_host}:{settings.web_port}/l/"
                   f"{demo.qr_code(demo.secret(settings.var_dir))}  (leads go to the agent's"
                   " inbox)")  # fmt: skip
-    console.print(f"broker    mqtt://{target.host}:{target.port}  (hub user {target.username})")
+    console.print(
+        f"broker    mqtt://{target.host}:{target.port}  (hub accounts "
+        f"{settings.hub_client_id}-0 and -0-out, panel {settings.web_client_id})"
+    )
     console.print(f"store     {_without_password(database_url)}")
     console.print(f"tablets   {simulate} simulated in fleet '{demo.DEMO_FLEET}'"
                   " (heartbeat 10 s, some drop out and come back)")  # fmt: skip

@@ -103,14 +103,20 @@ class TestFleetFactory:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(
+def settings(tmp_path: Path, broker: EmbeddedBroker) -> Settings:
+    """Client ids of the test's own, with their broker accounts (each account is bound to
+    its client id), for a hub of one shard and a panel."""
+    tag = uuid.uuid4().hex[:8]
+    settings = Settings(
         var_dir=tmp_path,
-        hub_client_id=f"hub-{uuid.uuid4().hex[:8]}",
+        hub_client_id=f"hub-{tag}",
+        web_client_id=f"web-{tag}",
         watchdog_tick_s=0.1,
         metrics_interval_s=0.5,
         writer_flush_interval_s=0.02,
     )
+    broker.add_accounts(settings.hub_client_id, 1, settings.web_client_id)
+    return settings
 
 
 class RunningHub:

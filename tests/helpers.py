@@ -15,7 +15,19 @@ from typing import Any, TypeVar
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from broker import dynsec, dynsec_file
+from broker.runner import EmbeddedBroker
+
 T = TypeVar("T")
+
+
+def hub_role_account(broker: EmbeddedBroker, client_id: str | None = None) -> tuple[str, str]:
+    """An account with the hub's role, bound to ``client_id`` (a fresh one by default), and
+    its password: to watch or publish as the hub would without taking a hub's session."""
+    client_id = client_id or f"watch-{uuid.uuid4().hex[:8]}"
+    dynsec.put_service_sync(broker.provision_target(), [client_id], broker.hub_password(),
+                            dynsec_file.HUB_ROLE)  # fmt: skip
+    return client_id, broker.hub_password()
 
 
 @dataclass

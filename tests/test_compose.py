@@ -24,6 +24,7 @@ from broker import dynsec, dynsec_file
 from broker.runner import dynsec_plugin
 from config import Settings
 from config.settings import MqttTarget, parse_mqtt_url
+from hub.errors import DynsecError
 from hub.processes import Child, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +45,9 @@ _INTERPOLATION = re.compile(
     r"|\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?+])(?P<arg>[^}]*))?\}"
     r"|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)"
 )
-DUMMY = "dummy-value-as-long-as-a-real-secret-key"  # 32+: production checks key length
+# Secrets compose must be given, never defaulted (docs/operations.md: rotating them).
+SECRETS = ("POSTGRES_PASSWORD", "FLEETHUB_HUB_MQTT_PASSWORD", "FLEETHUB_PROVISION_MQTT_PASSWORD",
+           "FLEETHUB_SECRET_KEY")  # fmt: skip
 
 Services = dict[str, dict[str, Any]]
 
@@ -53,7 +56,8 @@ def interpolate(value: str) -> str:
     """Resolve compose placeholders as if no variable were set.
 
     ``${VAR:-default}`` gives its default; a placeholder without one (``${VAR}``,
-    ``${VAR:?error}``) gives a dummy value, as an operator's ``.env`` would.
+    ``${VAR:?error}``) gives a dummy value of its own, 32+ characters (production checks
+    lengths), as an operator's ``.env`` would.
     """
 
     def resolve(match: re.Match[str]) -> str:
@@ -64,11 +68,15 @@ def interpolate(value: str) -> str:
             return match.group("arg")
         if op.endswith("+"):
             return ""
-        return DUMMY
+        return dummy(match.group("braced") or match.group("bare"))
 
     resolved = _INTERPOLATION.sub(resolve, value)
     assert "${" not in resolved, f"unresolved placeholder in {value!r}"
     return resolved
+
+
+def dummy(name: str) -> str:
+    return f"dummy-{name.lower()}-0123456789abcdef"
 
 
 def settings_env_names() -> set[str]:
@@ -233,16 +241,60 @@ def test_app_env_builds_settings_with_the_compose_urls(
     assert settings.mqtt_url is not None
     target = parse_mqtt_url(settings.mqtt_url)
     assert target.host == "mosquitto"
-    assert target.username == settings.hub_username
+    assert target.username == settings.hub_client_id
     assert target.password
+    provision = settings.provision_target()
+    if name == "web":  # only the panel provisions tablets
+        assert provision is not None
+        assert (provision.host, provision.username) == ("mosquitto", "fleethub-provision")
+        assert provision.password != target.password
+    else:
+        assert provision is None
 
 
-def test_hub_credentials_match_the_broker_service(services: Services) -> None:
-    target = parse_mqtt_url(interpolate(environment(services["hub"])[f"{ENV_PREFIX}MQTT_URL"]))
+def test_no_secret_has_a_default() -> None:
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    assert "dev-only" not in text
+    for name in SECRETS:
+        uses = [m for m in _INTERPOLATION.finditer(text) if m.group("braced") == name]
+        assert uses, name
+        for use in uses:
+            assert use.group("op") == ":?", f"{use.group(0)}: a secret must be required"
+
+
+def test_production_refuses_the_old_published_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the compose file used to fall back to is refused by name, not only by compose."""
+    for key in list(os.environ):
+        if key.upper().startswith(ENV_PREFIX):
+            monkeypatch.delenv(key)
+    old = [("FLEETHUB_DATABASE_URL",
+            "postgresql://fleethub:dev-only-postgres-password@timescaledb/fleethub"),
+           ("FLEETHUB_MQTT_URL", "mqtt://fleethub-hub:dev-only-hub-mqtt-password@mosquitto:1883"),
+           ("FLEETHUB_PROVISION_MQTT_URL", "mqtt://fleethub-provision@mosquitto:1883")]  # fmt: skip
+    monkeypatch.setenv(f"{ENV_PREFIX}ENVIRONMENT", "production")
+    monkeypatch.setenv(f"{ENV_PREFIX}SECRET_KEY", "k" * 40)
+    for field, url in old:
+        monkeypatch.setenv(field, url)
+        with pytest.raises(ValueError, match=field):
+            Settings()
+        monkeypatch.delenv(field)
+
+
+def test_accounts_match_the_broker_service(services: Services) -> None:
+    hub_env = {k: interpolate(v) for k, v in environment(services["hub"]).items()}
+    web_env = {k: interpolate(v) for k, v in environment(services["web"]).items()}
+    target = parse_mqtt_url(hub_env[f"{ENV_PREFIX}MQTT_URL"])
+    provision = parse_mqtt_url(web_env[f"{ENV_PREFIX}PROVISION_MQTT_URL"])
     broker_env = {k: interpolate(v) for k, v in environment(services["mosquitto"]).items()}
     # broker/docker-entrypoint.sh writes these into the dynamic-security file.
-    assert broker_env["MQTT_HUB_USERNAME"] == target.username == settings_default("hub_username")
+    hub_id = hub_env.get(f"{ENV_PREFIX}HUB_CLIENT_ID", settings_default("hub_client_id"))
+    shards = hub_env.get(f"{ENV_PREFIX}SHARD_COUNT", settings_default("shard_count"))
+    web_id = web_env.get(f"{ENV_PREFIX}WEB_CLIENT_ID", settings_default("web_client_id"))
+    assert broker_env["MQTT_HUB_CLIENT_ID"] == hub_id
+    assert int(broker_env["MQTT_HUB_SHARDS"]) == int(shards)
+    assert broker_env["MQTT_WEB_CLIENT_ID"] == web_id
     assert broker_env["MQTT_HUB_PASSWORD"] == target.password
+    assert broker_env["MQTT_PROVISION_PASSWORD"] == provision.password
 
 
 def test_web_port_published_matches_settings(services: Services) -> None:
@@ -284,12 +336,37 @@ def test_mosquitto_uses_the_repository_config(services: Services) -> None:
     assert binds.get("/fleethub/docker-entrypoint.sh") == BROKER_ENTRYPOINT
 
 
+def tls_listeners(path: Path) -> set[int]:
+    """Listener ports followed by a certfile and keyfile (before the next listener)."""
+    tls: set[int] = set()
+    port: int | None = None
+    seen: set[str] = set()
+    for words in [*read_directives(path), ["listener", "0"]]:
+        if words[0] == "listener":
+            if port is not None and {"certfile", "keyfile"} <= seen:
+                tls.add(port)
+            port, seen = int(words[1]), set()
+        seen.add(words[0])
+    return tls
+
+
 def test_mqtt_url_port_is_a_broker_listener(services: Services) -> None:
     ports = listener_ports(BROKER_CONF)
     for name in APP_SERVICES:
         url = interpolate(environment(services[name])[f"{ENV_PREFIX}MQTT_URL"])
         assert parse_mqtt_url(url).port in ports, name
     assert published_container_ports(services["mosquitto"]) <= ports
+
+
+def test_only_tls_is_published(services: Services) -> None:
+    """Plain MQTT stays on the compose network; the world reaches the TLS listener."""
+    published = published_container_ports(services["mosquitto"])
+    assert published
+    assert published <= tls_listeners(BROKER_CONF)
+    assert 1883 not in published
+    certs = {conf_values(BROKER_CONF)[k][0] for k in ("certfile", "keyfile")}
+    binds = mounts(services["mosquitto"])
+    assert all(any(PurePosixPath(c).is_relative_to(t) for t in binds) for c in certs), certs
 
 
 def test_broker_conf_production_settings() -> None:
@@ -307,8 +384,10 @@ def test_broker_conf_production_settings() -> None:
 
 # --- The production config runs ----------------------------------------------------
 
-HUB_PASSWORD = "hub-secret"
+HUB_PASSWORD = "hub-secret-0123456789"
+PROVISION_PASSWORD = "provision-secret-0123456789"
 TABLETS = {"tab-1": "tab-1-secret", "tab-2": "tab-2-secret"}
+HUB_ID = f"{settings_default('hub_client_id')}-0"
 
 
 def _require(*tools: str) -> None:
@@ -320,8 +399,10 @@ def _require(*tools: str) -> None:
 def _run_entrypoint(dynsec_path: Path) -> subprocess.CompletedProcess[str]:
     """broker/docker-entrypoint.sh outside the container: it then execs ``true``."""
     env = {**os.environ, "DYNSEC_FILE": str(dynsec_path), "NEXT_ENTRYPOINT": "true",
-           "MQTT_HUB_USERNAME": settings_default("hub_username"),
-           "MQTT_HUB_PASSWORD": HUB_PASSWORD}  # fmt: skip
+           "MQTT_HUB_CLIENT_ID": settings_default("hub_client_id"), "MQTT_HUB_SHARDS": "2",
+           "MQTT_WEB_CLIENT_ID": settings_default("web_client_id"),
+           "MQTT_HUB_PASSWORD": HUB_PASSWORD,
+           "MQTT_PROVISION_PASSWORD": PROVISION_PASSWORD}  # fmt: skip
     return subprocess.run(["sh", str(BROKER_ENTRYPOINT), "mosquitto"], env=env,
                           capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
 
@@ -342,6 +423,7 @@ def broker_root() -> Iterator[Path]:
     try:
         root.chmod(0o755)
         (root / "config").mkdir(mode=0o755)
+        _self_signed(root / "certs")
         result = _run_entrypoint(root / "data" / "dynamic-security.json")
         assert result.returncode == 0, result.stderr
         yield root
@@ -349,17 +431,40 @@ def broker_root() -> Iterator[Path]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def test_entrypoint_writes_the_hub_user_once(broker_root: Path) -> None:
+def _self_signed(directory: Path) -> None:
+    """The TLS listener's certificate and key, for 127.0.0.1."""
+    _require("openssl")
+    directory.mkdir(mode=0o755)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(directory / "server.key"),
+                    "-out", str(directory / "server.crt")],
+                   capture_output=True, check=True, timeout=30)  # fmt: skip
+    owner = pwd.getpwnam("mosquitto")
+    os.chown(directory / "server.key", owner.pw_uid, owner.pw_gid)
+
+
+def test_entrypoint_writes_the_accounts_once(broker_root: Path) -> None:
     path = broker_root / "data" / "dynamic-security.json"
     config = dynsec_file.read(path)
-    hub = config.client(settings_default("hub_username"))
-    assert hub is not None
-    assert dynsec_file.verify(hub, HUB_PASSWORD)
-    assert [c.username for c in config.clients] == [hub.username]
-    assert [r.rolename for r in hub.roles] == [dynsec_file.HUB_ROLE]
-    role = config.role(dynsec_file.HUB_ROLE)
-    assert role is not None
-    assert [a.model_dump() for a in role.acls] == [a.model_dump() for a in dynsec_file.hub_acls()]
+    hub_ids = dynsec_file.hub_client_ids(settings_default("hub_client_id"), 2)
+    web_id = settings_default("web_client_id")
+    expected = {**dict.fromkeys(hub_ids, (dynsec_file.HUB_ROLE, HUB_PASSWORD)),
+                web_id: (dynsec_file.PANEL_ROLE, HUB_PASSWORD),
+                "fleethub-health": (dynsec_file.HEALTH_ROLE, HUB_PASSWORD),
+                "fleethub-provision": (dynsec_file.PROVISION_ROLE, PROVISION_PASSWORD)}  # fmt: skip
+    assert [c.username for c in config.clients] == list(expected)
+    for client in config.clients:
+        rolename, password = expected[client.username]
+        assert client.clientid == client.username  # bound to its own client id
+        assert dynsec_file.verify(client, password), client.username
+        assert [r.rolename for r in client.roles] == [rolename]
+    assert len({c.salt for c in config.clients}) == len(config.clients)
+    for rolename, acls in dynsec_file.SERVICE_ROLES.items():
+        role = config.role(rolename)
+        assert role is not None, rolename
+        assert [a.model_dump() for a in role.acls] == [a.model_dump() for a in acls()], rolename
+    assert [r.rolename for r in config.roles] == list(dynsec_file.SERVICE_ROLES)
     assert config.default_acl_access.model_dump() == dynsec_file.DefaultAccess().model_dump()
     owner = pwd.getpwnam("mosquitto")
     assert (path.stat().st_uid, path.parent.stat().st_uid) == (owner.pw_uid, owner.pw_uid)
@@ -377,9 +482,12 @@ def broker_port(broker_root: Path) -> Iterator[int]:
     try:
         port = free_port()
         lines = []
+        tls_port = free_port()
         for line in BROKER_CONF.read_text(encoding="utf-8").splitlines():
-            if line.split()[:1] == ["listener"]:
+            if line.split() == ["listener", "1883"]:
                 line = f"listener {port} 127.0.0.1"
+            elif line.split() == ["listener", "8883"]:
+                line = f"listener {tls_port} 127.0.0.1"
             if line.split()[:1] == ["plugin"]:
                 line = f"plugin {dynsec_plugin()}"  # where this machine has it
             lines.append(line.replace("/mosquitto/", f"{broker_root}/"))
@@ -392,9 +500,11 @@ def broker_port(broker_root: Path) -> Iterator[int]:
         broker = Child("mosquitto", ["mosquitto", "-c", str(conf)],
                        log_path=broker_root / "broker.log")  # fmt: skip
         broker.wait_port("127.0.0.1", port, timeout=10)
-        hub = MqttTarget(host="127.0.0.1", port=port, username=settings_default("hub_username"),
-                         password=HUB_PASSWORD)  # fmt: skip
-        dynsec.provision_tablets_sync(hub, TABLETS)
+        broker.wait_port("127.0.0.1", tls_port, timeout=10)
+        (broker_root / "tls.port").write_text(str(tls_port))
+        provision = MqttTarget(host="127.0.0.1", port=port, username="fleethub-provision",
+                               password=PROVISION_PASSWORD)  # fmt: skip
+        dynsec.provision_tablets_sync(provision, TABLETS)
         yield port
     finally:
         if broker is not None:
@@ -419,11 +529,7 @@ def test_compose_broker_healthcheck_passes(broker_port: int, services: Services)
     shell_command = command.replace("$$", "$")
     assert "-p 1883" in shell_command
     shell_command = shell_command.replace("-p 1883", f"-p {broker_port}")
-    env = {
-        **os.environ,
-        "MQTT_HUB_USERNAME": settings_default("hub_username"),
-        "MQTT_HUB_PASSWORD": HUB_PASSWORD,
-    }
+    env = {**os.environ, "MQTT_HUB_PASSWORD": HUB_PASSWORD}
     result = subprocess.run(
         ["sh", "-c", shell_command], env=env, capture_output=True, text=True, timeout=30
     )
@@ -447,7 +553,40 @@ def test_broker_acl_keeps_tablets_in_their_subtree(broker_port: int) -> None:
         result = _mqtt("mosquitto_pub", *tablet, "-t", topic, "-m", payload, port=broker_port)
         assert result.returncode == 0, result.stderr
 
-    hub = ["-u", settings_default("hub_username"), "-P", HUB_PASSWORD]
+    hub = ["-u", HUB_ID, "-i", HUB_ID, "-P", HUB_PASSWORD]
     retained = ["-t", "tablets/#", "-v", "--retained-only", "-W", "1"]
     seen = _mqtt("mosquitto_sub", *hub, *retained, port=broker_port)
     assert seen.stdout.splitlines() == ["tablets/tab-1/status online"], seen.stderr
+
+
+def test_tablets_reach_the_tls_listener(broker_port: int, broker_root: Path) -> None:
+    _require("mosquitto_sub", "mosquitto_pub")
+    tls_port = int((broker_root / "tls.port").read_text())
+    tablet = ["-u", "tab-2", "-P", TABLETS["tab-2"], "-i", "tab-2", "-q", "1"]
+    ca = ["--cafile", str(broker_root / "certs" / "server.crt")]
+    status = ["-t", "tablets/tab-2/status", "-m", "online", "-r"]
+    sent = _mqtt("mosquitto_pub", *tablet, *ca, *status, port=tls_port)
+    assert sent.returncode == 0, sent.stderr
+    seen = _mqtt("mosquitto_sub", *tablet, *ca, "-t", "tablets/tab-2/status", "-C", "1",
+                 "-W", "5", port=tls_port)  # fmt: skip
+    assert seen.stdout.strip() == "online", seen.stderr
+    plain = _mqtt("mosquitto_pub", *tablet, *status, port=tls_port)
+    assert plain.returncode != 0  # no plain MQTT on the TLS port
+
+
+def test_no_account_takes_the_hubs_client_id(broker_port: int) -> None:
+    """Each account is bound to its client id: a tablet presenting the hub's is refused,
+    and the provisioning account cannot present it either."""
+    _require("mosquitto_sub")
+    for user, password in (("tab-1", TABLETS["tab-1"]), ("fleethub-provision",
+                                                         PROVISION_PASSWORD)):  # fmt: skip
+        taken = _mqtt("mosquitto_sub", "-u", user, "-P", password, "-i", HUB_ID,
+                      "-t", "tablets/#", "-W", "1", port=broker_port)  # fmt: skip
+        assert taken.returncode != 0
+        assert "not authori" in taken.stderr.lower(), taken.stderr
+
+
+def test_the_hubs_account_cannot_provision(broker_port: int) -> None:
+    hub = MqttTarget(host="127.0.0.1", port=broker_port, username=HUB_ID, password=HUB_PASSWORD)
+    with pytest.raises(DynsecError, match="may not subscribe"):
+        dynsec.provision_tablets_sync(hub, {"tab-3": "pw"}, timeout=5)

@@ -24,7 +24,7 @@ from config.settings import Settings
 from hub.db import open_pool
 from web import metrics
 from web.agent_push import vapid_key
-from web.broker_link import BrokerLink, broker_target, client_id
+from web.broker_link import for_panel
 from web.deps import LoginRequired, PoolDep
 from web.feed import ChangeFeed
 from web.headers import SecurityHeaders
@@ -64,7 +64,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         await pool.open(wait=True, timeout=30)
         app.state.pool = pool
         app.state.feed = feed = ChangeFeed(pool, database_url)
-        app.state.broker_link = link = BrokerLink(broker_target(settings), client_id())
+        app.state.broker_link = link = for_panel(settings)
         tasks = [
             asyncio.create_task(feed.run(), name="web.feed"),
             asyncio.create_task(link.run(), name="web.broker"),

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import random
 
 import aiomqtt
@@ -28,10 +27,20 @@ PUBLISH_TIMEOUT_S = 5.0
 
 
 def broker_target(settings: Settings) -> MqttTarget | None:
-    """``FLEETHUB_MQTT_URL``, or the embedded broker once it has been set up; else None."""
+    """The panel's session: ``FLEETHUB_MQTT_URL`` (or the embedded broker once it has been
+    set up) as the account ``web_client_id``, bound to that client id; else None."""
     target = settings.mqtt_target()
     if target is None and (settings.broker_dir / "hub.secret").exists():
         target = embedded_broker(settings).hub_target()
+    return target.as_account(settings.web_client_id) if target is not None else None
+
+
+def provision_target(settings: Settings) -> MqttTarget | None:
+    """The provisioning account (claims, revocation): ``FLEETHUB_PROVISION_MQTT_URL``, or the
+    embedded broker's when no broker URL is set; else None (those calls answer 503)."""
+    target = settings.provision_target()
+    if target is None and not settings.mqtt_url and (settings.broker_dir / "hub.secret").exists():
+        target = embedded_broker(settings).provision_target()
     return target
 
 
@@ -45,21 +54,25 @@ class BrokerUnavailable(BrokerError):
 
 
 class BrokerLink:
-    def __init__(self, target: MqttTarget | None, client_id: str) -> None:
+    """The panel's session (``session``) and the provisioning account claims and revocations
+    use (``target``), both resolved once at start."""
+
+    def __init__(self, session: MqttTarget | None, target: MqttTarget | None) -> None:
+        self.session = session
         self.target = target
-        self.client_id = client_id
+        self.client_id = session.username if session is not None else None
         self._client: aiomqtt.Client | None = None
         self.connected = asyncio.Event()
 
     async def run(self) -> None:
-        if self.target is None:
+        if self.session is None:
             return  # no broker configured: device calls that need one answer 503
         backoff = 0.5
         while True:
             try:
                 async with aiomqtt.Client(
-                    self.target.host, self.target.port,
-                    username=self.target.username, password=self.target.password,
+                    self.session.host, self.session.port,
+                    username=self.session.username, password=self.session.password,
                     identifier=self.client_id, clean_session=True, keepalive=30, timeout=10,
                 ) as client:  # fmt: skip
                     self._client = client
@@ -86,5 +99,5 @@ class BrokerLink:
             raise BrokerUnavailable(f"publish failed: {exc}") from exc
 
 
-def client_id() -> str:
-    return f"fleethub-web-{os.getpid()}-{os.urandom(3).hex()}"
+def for_panel(settings: Settings) -> BrokerLink:
+    return BrokerLink(broker_target(settings), provision_target(settings))

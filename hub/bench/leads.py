@@ -145,7 +145,7 @@ def _sign_in(port: int, email: str) -> str:
 
 def _agent_app(broker: EmbeddedBroker, user_id: int, arrivals: Arrivals) -> mqtt.Client:
     """An agent's app: its own broker credentials, a persistent session, QoS 1."""
-    target = broker.hub_target()
+    target = broker.provision_target()
     password = secrets.token_urlsafe(18)
     dynsec.provision_agent_sync(target, user_id, password)
     username = dynsec_file.agent_username(user_id)
@@ -188,7 +188,7 @@ def run_leads_bench(cfg: LeadsBenchConfig, console: Console) -> dict[str, Any]:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     server = EmbeddedPostgres(cfg.work_dir / "pgdata-leads", port=free_port())
     broker = EmbeddedBroker(cfg.work_dir / "broker-leads", "127.0.0.1", free_port(),
-                            "fleethub-hub", persistence=False)  # fmt: skip
+                            f"bench-leads-{stamp}", persistence=False)  # fmt: skip
     children: list[Child] = []
     apps: list[mqtt.Client] = []
     readers: list[SseReader] = []
@@ -207,7 +207,7 @@ def run_leads_bench(cfg: LeadsBenchConfig, console: Console) -> dict[str, Any]:
             port = free_port()
             env = {"FLEETHUB_DATABASE_URL": url, "FLEETHUB_MQTT_URL": broker.hub_target().url(),
                    "FLEETHUB_VAR_DIR": str(cfg.work_dir), "FLEETHUB_WEB_PORT": str(port),
-                   "FLEETHUB_HUB_CLIENT_ID": f"bench-leads-{stamp}",
+                   "FLEETHUB_HUB_CLIENT_ID": broker.hub_client_id,
                    "FLEETHUB_LEAD_SUBMITS_PER_CLIENT": str(cfg.leads * 2),
                    "FLEETHUB_LEAD_SUBMITS_PER_CODE": str(cfg.leads * 2),
                    "PATH": "/usr/bin:/bin"}  # fmt: skip

@@ -108,7 +108,8 @@ def run_plays_bench(cfg: PlaysBenchConfig, console: Console) -> dict[str, Any]:
         if k != "database_url"}, "machine": machine()}  # fmt: skip
     server: EmbeddedPostgres | None = None
     broker = EmbeddedBroker(cfg.work_dir / "broker-plays", "127.0.0.1", free_port(),
-                            "fleethub-hub", persistence=False, max_queued=1_000_000)  # fmt: skip
+                            f"bench-plays-hub-{stamp}", persistence=False,
+                            max_queued=1_000_000)  # fmt: skip
     hub: Child | None = None
     workers: list[Worker] = []
     try:
@@ -124,7 +125,7 @@ def run_plays_bench(cfg: PlaysBenchConfig, console: Console) -> dict[str, Any]:
                 _register(conn, cfg.tablets)
         env = {**os.environ, "FLEETHUB_DATABASE_URL": url, "FLEETHUB_SHARD_COUNT": "1",
                "FLEETHUB_SHARD_INDEX": "0", "FLEETHUB_MQTT_URL": broker.hub_target().url(),
-               "FLEETHUB_HUB_CLIENT_ID": f"bench-plays-hub-{stamp}",
+               "FLEETHUB_HUB_CLIENT_ID": broker.hub_client_id,
                "FLEETHUB_METRICS_INTERVAL_S": "1"}  # fmt: skip
         argv = [sys.executable, "-m", "hub.cli", "run"]
         if cfg.hub_profile is not None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import aiomqtt
 
+from broker.dynsec_file import hub_publish_client_id, hub_tablet_client_id
 from broker.runner import EmbeddedBroker
 from hub.demo import demo_items
 from hub.manifest import Manifest
@@ -30,7 +31,8 @@ def _payload() -> bytes:
 
 
 async def with_aiomqtt(broker: EmbeddedBroker, n: int, payload: bytes) -> float:
-    async with aiomqtt.Client(broker.host, broker.port, username=broker.hub_user,
+    out_id = hub_publish_client_id(broker.hub_client_id, 0)  # an account is bound to its id
+    async with aiomqtt.Client(broker.host, broker.port, username=out_id, identifier=out_id,
                               password=broker.hub_password(),
                               max_inflight_messages=1000) as client:  # fmt: skip
         client.pending_calls_threshold = 1_000_000
@@ -46,8 +48,9 @@ async def with_aiomqtt(broker: EmbeddedBroker, n: int, payload: bytes) -> float:
 
 
 async def with_mqttwire(broker: EmbeddedBroker, n: int, payload: bytes) -> float:
-    conn = MqttConnection(broker.host, broker.port, client_id="bench-wire",
-                          username=broker.hub_user, password=broker.hub_password(),
+    wire_id = hub_tablet_client_id(broker.hub_client_id, 0)
+    conn = MqttConnection(broker.host, broker.port, client_id=wire_id,
+                          username=wire_id, password=broker.hub_password(),
                           ack_timeout=60)  # fmt: skip
     await conn.connect()
     slots = asyncio.Semaphore(900)

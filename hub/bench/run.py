@@ -130,9 +130,10 @@ def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
             cfg.work_dir / f"broker-{b}",
             "127.0.0.1",
             free_port(),
-            "fleethub-hub",
+            f"bench-hub-{stamp}",
             persistence=False,
             max_queued=1_000_000,
+            shard_count=cfg.hub_shards,
         )
         for b in range(cfg.brokers)
     ]
@@ -161,9 +162,12 @@ def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
                 broker.start()
             with db.connect(url) as conn:
                 _register(conn, cfg)
-        hub_env = {**os.environ, "FLEETHUB_DATABASE_URL": url,
-                   "FLEETHUB_SHARD_COUNT": str(cfg.hub_shards),
-                   "FLEETHUB_HUB_CLIENT_ID": f"bench-hub-{stamp}"}  # fmt: skip
+        hub_env = {
+            **os.environ,
+            "FLEETHUB_DATABASE_URL": url,
+            "FLEETHUB_SHARD_COUNT": str(cfg.hub_shards),
+            "FLEETHUB_HUB_CLIENT_ID": f"bench-hub-{stamp}",
+        }  # the brokers' accounts
         for shard in range(cfg.hub_shards):
             broker = brokers[shard % cfg.brokers]
             env = {**hub_env, "FLEETHUB_SHARD_INDEX": str(shard),
@@ -211,10 +215,7 @@ def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
 
 
 def _hub_target(broker: EmbeddedBroker) -> Any:
-    from config.settings import MqttTarget
-
-    return MqttTarget(host=broker.host, port=broker.port, username=broker.hub_user,
-                      password=broker.hub_password())  # fmt: skip
+    return broker.hub_target()
 
 
 LATENCY = """

@@ -26,6 +26,7 @@ def cli(database_url: str, broker: EmbeddedBroker, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> CliRunner:  # fmt: skip
     monkeypatch.setenv("FLEETHUB_DATABASE_URL", database_url)
     monkeypatch.setenv("FLEETHUB_MQTT_URL", broker.hub_target().url())
+    monkeypatch.setenv("FLEETHUB_PROVISION_MQTT_URL", broker.provision_target().url())
     monkeypatch.setenv("FLEETHUB_VAR_DIR", str(tmp_path))
     return CliRunner()
 
@@ -41,9 +42,9 @@ def _user(conn: Conn, role: str) -> tuple[str, int]:
 
 def _subscribe(broker: EmbeddedBroker, username: str, password: str,
                topics: list[str]) -> list[bool]:  # fmt: skip
-    """Whether each subscription was granted."""
+    """Whether each subscription was granted (client id = username: the account is bound)."""
     granted: dict[int, bool] = {}
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:8]}")
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=username)
     client.username_pw_set(username, password)
     client.on_subscribe = lambda c, u, mid, codes, p: granted.update(
         {mid: not codes[0].is_failure})  # fmt: skip
@@ -76,6 +77,16 @@ def test_credentials_are_printed_once_and_confined_to_the_agents_topics(
     again = cli.invoke(app, ["agent", "credentials", email])  # replaces the password
     assert again.exit_code == 0, again.output
     assert password not in again.stdout
+
+
+def test_the_cli_refuses_to_provision_with_the_hubs_account(
+    cli: CliRunner, conn: Conn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    email, _ = _user(conn, "agent")
+    monkeypatch.delenv("FLEETHUB_PROVISION_MQTT_URL")
+    result = cli.invoke(app, ["agent", "credentials", email])
+    assert result.exit_code == 1
+    assert "FLEETHUB_PROVISION_MQTT_URL" in str(result.exception)
 
 
 def test_only_agents_get_credentials(cli: CliRunner, conn: Conn) -> None:

@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from broker.runner import EmbeddedBroker
 from tests.conftest import RunningHub, TestFleetFactory
-from tests.helpers import eventually, state_of
+from tests.helpers import eventually, hub_role_account, state_of
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -34,8 +34,9 @@ class AlertListener:
 
     def __init__(self, broker: EmbeddedBroker, fleet_id: str) -> None:
         self.messages: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2)
-        self.client.username_pw_set(broker.hub_user, broker.hub_password())
+        username, password = hub_role_account(broker)
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=username)
+        self.client.username_pw_set(username, password)
         self.client.on_message = lambda c, u, m: self.messages.put(json.loads(m.payload))
         self.client.connect(broker.host, broker.port)
         self.client.subscribe(f"fleets/{fleet_id}/alerts", qos=1)

@@ -16,7 +16,7 @@ from broker.runner import EmbeddedBroker
 from config.settings import Settings
 from hub.users import add_user
 from tests.conftest import RunningHub, TestFleetFactory
-from tests.helpers import PahoTablet, eventually
+from tests.helpers import PahoTablet, eventually, hub_role_account
 from tests.web.conftest import PASSWORD, sign_in
 from web.app import create_app
 
@@ -41,8 +41,9 @@ async def test_malformed_payloads_are_rejected_and_counted(
         tablet.publish("heartbeat", huge, qos=1)
 
         # An unknown tablet id (the hub's own user may publish anywhere).
-        ghost = PahoTablet("ghost-tablet", broker.hub_password(), broker.host, broker.port,
-                           username=broker.hub_user)  # fmt: skip
+        ghost_id, password = hub_role_account(broker, "ghost-tablet")
+        ghost = PahoTablet(ghost_id, password, broker.host, broker.port,
+                           username=ghost_id)  # fmt: skip
         ghost.connect(subscribe=False, online=False)
         ghost.heartbeat()
         ghost.close()
@@ -84,7 +85,7 @@ async def test_acl_confines_each_tablet_to_its_own_topics(
     a, b = fleet.tablet_ids
     # The hub's view: everything a tablet publishes anywhere.
     seen: list[str] = []
-    hub = _client(broker, broker.hub_user, broker.hub_password())
+    hub = _client(broker, *hub_role_account(broker))
     hub.on_message = lambda c, u, m: seen.append(m.topic)
     hub.subscribe("tablets/#", qos=1)
     # Tablet b's retained playlist, published by the hub.

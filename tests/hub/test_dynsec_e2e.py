@@ -1,7 +1,8 @@
 """Per-tablet credentials through Mosquitto's dynamic-security plugin, on a real broker.
 
 Real paho clients log in as tablets and as the hub; credentials are provisioned and revoked
-with the sync (paho) and async (aiomqtt) runners of ``broker.dynsec``.
+as the provisioning account with the sync (paho) and async (aiomqtt) runners of
+``broker.dynsec``. Every account is bound to its client id, its username.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from broker import dynsec
-from broker.runner import EmbeddedBroker
+from broker.dynsec_file import CONTROL_TOPIC
+from broker.runner import PROVISION_USER, EmbeddedBroker
 from config.settings import MqttTarget
 from hub.errors import BrokerError, DynsecError
 from hub.processes import free_port
@@ -30,8 +32,7 @@ class Probe:
     """A paho client that records its CONNACK, SUBACKs, messages and disconnects."""
 
     def __init__(self, broker: EmbeddedBroker, user: str, password: str) -> None:
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2,
-                                  client_id=f"{user}-{uuid.uuid4().hex[:6]}")  # fmt: skip
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=user)
         self.client.username_pw_set(user, password)
         self.broker = broker
         self.connack: queue.SimpleQueue[ReasonCode] = queue.SimpleQueue()
@@ -93,10 +94,17 @@ def refused(rc: ReasonCode) -> bool:
     return rc.is_failure and "authori" in str(rc).lower()
 
 
+def hub_account(broker: EmbeddedBroker) -> str:
+    """A hub of the test's own: the account (and client id) of its tablet session."""
+    hub_id = f"hub-{uuid.uuid4().hex[:8]}"
+    broker.add_accounts(hub_id)
+    return f"{hub_id}-0"
+
+
 def test_a_tablet_uses_its_own_topics_and_nothing_else(broker: EmbeddedBroker, probes: Any) -> None:
     a, b = new_ids(2)
-    dynsec.provision_tablets_sync(broker.hub_target(), {a: "pw-a", b: "pw-b"})
-    hub = probes(broker.hub_user, broker.hub_password())
+    dynsec.provision_tablets_sync(broker.provision_target(), {a: "pw-a", b: "pw-b"})
+    hub = probes(hub_account(broker), broker.hub_password())
     assert not hub.connect().is_failure
     assert hub.subscribe("tablets/#")
 
@@ -125,7 +133,7 @@ def test_a_tablet_uses_its_own_topics_and_nothing_else(broker: EmbeddedBroker, p
 def test_a_wrong_password_or_unknown_user_is_refused(broker: EmbeddedBroker,
                                                      probes: Any) -> None:  # fmt: skip
     (a,) = new_ids(1)
-    dynsec.provision_tablets_sync(broker.hub_target(), {a: "right"})
+    dynsec.provision_tablets_sync(broker.provision_target(), {a: "right"})
     assert refused(probes(a, "wrong").connect())
     assert refused(probes(f"{a}-unknown", "right").connect())
     assert not probes(a, "right").connect().is_failure
@@ -140,13 +148,13 @@ def test_revoke_disconnects_and_a_reconnect_is_refused(broker: EmbeddedBroker,
     broker.remove_credentials(a)
     assert tablet.disconnected.wait(5)
     assert refused(probes(a, "pw").connect())
-    dynsec.revoke_tablet_sync(broker.hub_target(), a)  # revoking twice is fine
+    dynsec.revoke_tablet_sync(broker.provision_target(), a)  # revoking twice is fine
 
 
 def test_provisioning_again_replaces_the_password(broker: EmbeddedBroker, probes: Any) -> None:
     (a,) = new_ids(1)
-    dynsec.provision_tablets_sync(broker.hub_target(), {a: "old"})
-    dynsec.provision_tablets_sync(broker.hub_target(), {a: "new"})
+    dynsec.provision_tablets_sync(broker.provision_target(), {a: "old"})
+    dynsec.provision_tablets_sync(broker.provision_target(), {a: "new"})
     assert refused(probes(a, "old").connect())
     tablet = probes(a, "new")
     assert not tablet.connect().is_failure
@@ -162,50 +170,80 @@ def test_many_tablets_in_chunks(broker: EmbeddedBroker, probes: Any) -> None:
 
 async def test_async_runner_provisions_and_revokes(broker: EmbeddedBroker, probes: Any) -> None:
     (a,) = new_ids(1)
-    await dynsec.provision_tablet(broker.hub_target(), a, "pw-async")
+    await dynsec.provision_tablet(broker.provision_target(), a, "pw-async")
     tablet = probes(a, "pw-async")
     assert not tablet.connect().is_failure
     assert tablet.subscribe(f"tablets/{a}/#")
-    await dynsec.provision_tablet(broker.hub_target(), a, "pw-async-2")  # replaces: kicked
+    await dynsec.provision_tablet(broker.provision_target(), a, "pw-async-2")  # replaces: kicked
     assert tablet.disconnected.wait(5)
     assert refused(probes(a, "pw-async").connect())
     again = probes(a, "pw-async-2")
     assert not again.connect().is_failure
-    await dynsec.revoke_tablet(broker.hub_target(), a)
+    await dynsec.revoke_tablet(broker.provision_target(), a)
     assert again.disconnected.wait(5)
     assert refused(probes(a, "pw-async-2").connect())
 
 
 def test_a_failing_command_raises_with_the_failed_commands(broker: EmbeddedBroker) -> None:
-    bad = [[{"command": "createRole", "rolename": "hub"},  # exists: the hub's own role
+    bad = [[{"command": "createClient", "username": PROVISION_USER, "password": "x"},  # exists
             {"command": "deleteClient", "username": "nobody-here"},  # not found: fine
             {"command": "noSuchCommand"}]]  # fmt: skip
     with pytest.raises(DynsecError) as excinfo:
-        dynsec.run_sync(broker.hub_target(), bad, timeout=5)
+        dynsec.run_sync(broker.provision_target(), bad, timeout=5)
     message = str(excinfo.value)
-    assert "createRole hub: Role already exists" in message
+    assert f"createClient {PROVISION_USER}: Client already exists" in message
     assert "noSuchCommand: Unknown command" in message
     assert "nobody-here" not in message
 
 
 async def test_a_failing_command_raises_in_the_async_runner_too(broker: EmbeddedBroker) -> None:
-    with pytest.raises(DynsecError, match="createClient fleethub-hub: Client already exists"):
-        await dynsec.run_async(broker.hub_target(), [[{
-            "command": "createClient", "username": broker.hub_user, "password": "x"}]],
+    with pytest.raises(DynsecError, match=f"createClient {PROVISION_USER}: Client already exists"):
+        await dynsec.run_async(broker.provision_target(), [[{
+            "command": "createClient", "username": PROVISION_USER, "password": "x"}]],
             timeout=5)  # fmt: skip
 
 
 def test_a_tablet_cannot_run_commands(broker: EmbeddedBroker) -> None:
     a, b = new_ids(2)
-    dynsec.provision_tablets_sync(broker.hub_target(), {a: "pw-a"})
+    dynsec.provision_tablets_sync(broker.provision_target(), {a: "pw-a"})
     as_tablet = MqttTarget(host=broker.host, port=broker.port, username=a, password="pw-a")
     with pytest.raises(DynsecError, match="may not subscribe"):
         dynsec.provision_tablets_sync(as_tablet, {b: "pw-b"}, timeout=5)
 
 
-async def test_wrong_hub_credentials_are_a_broker_error(broker: EmbeddedBroker) -> None:
-    wrong = MqttTarget(host=broker.host, port=broker.port, username=broker.hub_user,
-                       password="not-the-hub-password")  # fmt: skip
+def test_the_hubs_accounts_cannot_run_commands(broker: EmbeddedBroker, probes: Any) -> None:
+    """Routing and provisioning are separate accounts: the hub's holds no $CONTROL."""
+    (b,) = new_ids(1)
+    hub = hub_account(broker)
+    for account in (hub, f"{hub}-out"):
+        as_hub = MqttTarget(host=broker.host, port=broker.port, username=account,
+                            password=broker.hub_password())  # fmt: skip
+        with pytest.raises(DynsecError, match="may not subscribe"):
+            dynsec.provision_tablets_sync(as_hub, {b: "pw-b"}, timeout=5)
+    # Publishing commands without reading the answers does nothing either.
+    probe = probes(hub, broker.hub_password())
+    assert not probe.connect().is_failure
+    probe.publish(CONTROL_TOPIC, dynsec.Request(dynsec.provision_commands(b, "pw-b"))
+                  .payload())  # fmt: skip
+    time.sleep(0.3)  # a command the plugin ran would have made b's account by now
+    assert refused(probes(b, "pw-b").connect())
+
+
+def test_the_provisioning_account_only_reaches_the_plugin(broker: EmbeddedBroker,
+                                                          probes: Any) -> None:  # fmt: skip
+    target = broker.provision_target()
+    assert target.username == PROVISION_USER
+    assert target.password
+    probe = probes(PROVISION_USER, target.password)
+    assert not probe.connect().is_failure
+    assert probe.subscribe(f"{CONTROL_TOPIC}/response")
+    for topic in ("tablets/#", "fleets/#", "agents/#", "$CONTROL/#", "$SYS/#"):
+        assert not probe.subscribe(topic), topic
+
+
+async def test_wrong_provisioning_credentials_are_a_broker_error(broker: EmbeddedBroker) -> None:
+    wrong = MqttTarget(host=broker.host, port=broker.port, username=PROVISION_USER,
+                       password="not-the-password")  # fmt: skip
     with pytest.raises(BrokerError) as sync_error:
         dynsec.revoke_tablet_sync(wrong, "x", timeout=5)
     assert not isinstance(sync_error.value, DynsecError)
@@ -220,15 +258,16 @@ def test_nothing_listening_is_a_broker_error() -> None:
         dynsec.revoke_tablet_sync(nowhere, "x", timeout=2)
 
 
-def test_the_hub_reads_sys_and_every_tablet(broker: EmbeddedBroker, probes: Any) -> None:
-    hub = probes(broker.hub_user, broker.hub_password())
+def test_the_hub_reads_every_tablet_and_nothing_else(broker: EmbeddedBroker,
+                                                     probes: Any) -> None:  # fmt: skip
+    hub = probes(hub_account(broker), broker.hub_password())
     assert not hub.connect().is_failure
     assert hub.subscribe("tablets/+/status")
     assert hub.subscribe("fleets/#")
     assert hub.subscribe("agents/#")
     assert not hub.subscribe("elsewhere/#")
-    assert hub.subscribe("$SYS/broker/version")  # retained: arrives at once
-    assert "$SYS/broker/version" in hub.topics_within(3)
+    assert not hub.subscribe("$CONTROL/dynamic-security/v1/response")
+    assert not hub.subscribe("$SYS/#")
 
 
 @pytest.mark.slow

@@ -135,7 +135,7 @@ class Desk:
                          " VALUES (%s, %s, %s, %s)",
                          (tenant_id, self.campaign_id, user_id, n))  # fmt: skip
             password = f"pw-{uuid.uuid4().hex}"
-            dynsec.provision_agent_sync(broker.hub_target(), int(user_id), password)
+            dynsec.provision_agent_sync(broker.provision_target(), int(user_id), password)
             self.apps.append(AgentApp(broker, int(user_id), password))
 
     def connect_all(self) -> Desk:

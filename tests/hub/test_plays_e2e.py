@@ -12,7 +12,7 @@ from broker.runner import EmbeddedBroker
 from config.settings import Settings
 from hub.retention import apply_retention
 from tests.conftest import RunningHub, TestFleetFactory
-from tests.helpers import PahoTablet, eventually
+from tests.helpers import PahoTablet, eventually, hub_role_account
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -178,8 +178,9 @@ async def test_malformed_batches_and_unknown_tablets_are_rejected_whole_and_coun
     assert hub is not None
     fleet = fleet_factory(tablets=1)
     tablet = fleet.tablet().connect(online=False)
-    ghost = PahoTablet(f"ghost-{uuid.uuid4().hex[:8]}", broker.hub_password(), broker.host,
-                       broker.port, username=broker.hub_user)  # fmt: skip
+    ghost_id, password = hub_role_account(broker, f"ghost-{uuid.uuid4().hex[:8]}")
+    ghost = PahoTablet(ghost_id, password, broker.host, broker.port,
+                       username=ghost_id)  # fmt: skip
     ghost.connect(subscribe=False, online=False)
     try:
         tablet.plays(b"{not json")

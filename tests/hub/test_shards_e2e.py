@@ -43,9 +43,11 @@ def shard_metrics(monkeypatch: pytest.MonkeyPatch) -> int:
 
 @pytest.fixture
 def two_shards(database_url: str, broker: EmbeddedBroker, tmp_path: Path) -> Iterator[list[Child]]:
+    hub_client_id = f"shard-{uuid.uuid4().hex[:6]}"
+    broker.add_accounts(hub_client_id, 2)  # two accounts per shard, each bound to its id
     env = {**os.environ, "FLEETHUB_DATABASE_URL": database_url,
            "FLEETHUB_MQTT_URL": broker.hub_target().url(), "FLEETHUB_SHARD_COUNT": "2",
-           "FLEETHUB_HUB_CLIENT_ID": f"shard-{uuid.uuid4().hex[:6]}",
+           "FLEETHUB_HUB_CLIENT_ID": hub_client_id,
            "FLEETHUB_VAR_DIR": str(tmp_path)}  # fmt: skip
     shards = [
         Child(

@@ -61,10 +61,20 @@ def test_prepare_writes_config_and_the_dynsec_file(tmp_path: Path) -> None:
     assert broker.hub_password() not in path.read_text()
     assert oct(os.stat(path).st_mode & 0o777) == "0o600"
     config = dynsec_file.read(path)
-    hub = config.client("fleethub-hub")
-    assert hub is not None
-    assert dynsec_file.verify(hub, broker.hub_password())
-    assert [r.rolename for r in hub.roles] == ["hub"]
+    accounts = {c.username: c for c in config.clients}
+    assert set(accounts) == {"fleethub-hub-0", "fleethub-hub-0-out", "fleethub-web",
+                             "fleethub-provision"}  # fmt: skip
+    for name, account in accounts.items():
+        assert account.clientid == name  # each bound to its own client id
+    for name in ("fleethub-hub-0", "fleethub-hub-0-out"):
+        assert dynsec_file.verify(accounts[name], broker.hub_password())
+        assert [r.rolename for r in accounts[name].roles] == ["hub"]
+    assert dynsec_file.verify(accounts["fleethub-web"], broker.hub_password())
+    assert [r.rolename for r in accounts["fleethub-web"].roles] == ["panel"]
+    provision = accounts["fleethub-provision"]
+    assert broker.provision_target().password != broker.hub_password()
+    assert dynsec_file.verify(provision, broker.provision_target().password or "")
+    assert [r.rolename for r in provision.roles] == ["provision"]
 
 
 def test_prepare_resets_the_hub_password_and_keeps_tablets(tmp_path: Path) -> None:
@@ -73,14 +83,39 @@ def test_prepare_resets_the_hub_password_and_keeps_tablets(tmp_path: Path) -> No
     (tmp_path / "b" / "hub.secret").write_text("changed-secret")
     broker.prepare()
     config = dynsec_file.read(broker.dynsec_path)
-    hub, t1 = config.client("fleethub-hub"), config.client("t1")
+    hub, t1 = config.client("fleethub-hub-0"), config.client("t1")
     assert hub is not None
     assert dynsec_file.verify(hub, "changed-secret")
     assert t1 is not None
     assert dynsec_file.verify(t1, "pw1")
-    assert [c.username for c in config.clients].count("fleethub-hub") == 1
+    assert t1.clientid == "t1"
+    assert [c.username for c in config.clients].count("fleethub-hub-0") == 1
 
     broker.remove_credentials("t1")
     after = json.loads(broker.dynsec_path.read_text())
-    assert [c["username"] for c in after["clients"]] == ["fleethub-hub"]
-    assert [r["rolename"] for r in after["roles"]] == ["hub"]
+    assert [c["username"] for c in after["clients"]] == [
+        "fleethub-hub-0",
+        "fleethub-hub-0-out",
+        "fleethub-web",
+        "fleethub-provision",
+    ]
+    assert [r["rolename"] for r in after["roles"]] == ["hub", "panel", "provision"]
+
+
+def test_prepare_upgrades_a_file_from_before_accounts_were_bound(tmp_path: Path) -> None:
+    """The old unbound hub user (which held $CONTROL) goes; old tablets are bound."""
+    broker = EmbeddedBroker(tmp_path / "b", "127.0.0.1", 12345, "fleethub-hub")
+    config = dynsec_file.DynsecConfig()
+    old_hub = dynsec_file.hashed_client("fleethub-hub", "pw", "hub")
+    old_hub.clientid = None
+    old_tablet = dynsec_file.hashed_client("t-old", "pw", "tablet:t-old")
+    old_tablet.clientid = None
+    config.put([old_hub, old_tablet], [])
+    broker.dynsec_path.parent.mkdir(parents=True)
+    dynsec_file.write(broker.dynsec_path, config)
+    broker.prepare()
+    config = dynsec_file.read(broker.dynsec_path)
+    assert config.client("fleethub-hub") is None
+    tablet = config.client("t-old")
+    assert tablet is not None
+    assert tablet.clientid == "t-old"

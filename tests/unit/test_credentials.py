@@ -60,17 +60,18 @@ def test_file_round_trip(tmp_path: Path) -> None:
     config = dynsec_file.read(path)  # missing: an empty config that denies by default
     assert config.clients == []
     assert config.roles == []
-    dynsec_file.put_hub(config, "fleethub-hub", "hub-pw")
+    dynsec_file.put_service(config, ["fleethub-hub-0"], "hub-pw", dynsec_file.HUB_ROLE)
     dynsec_file.put_tablets(config, {"t1": "pw1", "t2": "pw2"})
     dynsec_file.write(path, config)
 
     raw = json.loads(path.read_text())
     assert raw["defaultACLAccess"] == {"publishClientSend": False, "publishClientReceive": True,
                                        "subscribe": False, "unsubscribe": True}  # fmt: skip
-    assert [c["username"] for c in raw["clients"]] == ["fleethub-hub", "t1", "t2"]
+    assert [c["username"] for c in raw["clients"]] == ["fleethub-hub-0", "t1", "t2"]
+    assert [c["clientid"] for c in raw["clients"]] == ["fleethub-hub-0", "t1", "t2"]
     assert [r["rolename"] for r in raw["roles"]] == ["hub", "tablet:t1", "tablet:t2"]
-    assert set(raw["clients"][1]) == {"username", "textname", "roles", "password", "salt",
-                                      "iterations"}  # fmt: skip
+    assert set(raw["clients"][1]) == {"username", "clientid", "textname", "roles", "password",
+                                      "salt", "iterations"}  # fmt: skip
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dynamic-security.json"]
 
@@ -78,14 +79,15 @@ def test_file_round_trip(tmp_path: Path) -> None:
     dynsec_file.put_tablets(again, {"t1": "new-pw"})  # replace, not duplicate
     assert dynsec_file.remove_tablet(again, "t2") is True
     assert dynsec_file.remove_tablet(again, "t2") is False
-    assert [c.username for c in again.clients] == ["fleethub-hub", "t1"]
+    assert [c.username for c in again.clients] == ["fleethub-hub-0", "t1"]
     assert [r.rolename for r in again.roles] == ["hub", "tablet:t1"]
     t1 = again.client("t1")
     assert t1 is not None
     assert dynsec_file.verify(t1, "new-pw")
-    hub = again.client("fleethub-hub")
+    hub = again.client("fleethub-hub-0")
     assert hub is not None
     assert dynsec_file.verify(hub, "hub-pw")
+    assert dynsec_file.bind_clients(again) == []  # every account already has its client id
 
 
 def test_fields_the_broker_adds_survive_a_rewrite(tmp_path: Path) -> None:
@@ -117,17 +119,41 @@ def test_a_file_that_is_not_dynsec_is_a_broker_error(tmp_path: Path) -> None:
         dynsec_file.read(path)
 
 
-def test_hub_role_grants() -> None:
+def test_hub_role_grants_routing_and_no_control() -> None:
     config = DynsecConfig()
-    dynsec_file.put_hub(config, "fleethub-hub", "pw")
+    dynsec_file.put_service(config, dynsec_file.hub_client_ids("fleethub-hub", 2), "pw",
+                            dynsec_file.HUB_ROLE)  # fmt: skip
+    assert [(c.username, c.clientid) for c in config.clients] == [
+        ("fleethub-hub-0", "fleethub-hub-0"),
+        ("fleethub-hub-0-out", "fleethub-hub-0-out"),
+        ("fleethub-hub-1", "fleethub-hub-1"),
+        ("fleethub-hub-1-out", "fleethub-hub-1-out"),
+    ]
     role = config.role("hub")
     assert role is not None
     grants = {(a.acltype, a.topic) for a in role.acls if a.allow}
-    for topic in ("tablets/#", "fleets/#", "agents/#", "$CONTROL/dynamic-security/#"):
-        assert {("publishClientSend", topic), ("publishClientReceive", topic),
-                ("subscribePattern", topic)} <= grants  # fmt: skip
-    assert {("publishClientReceive", "$SYS/#"), ("subscribePattern", "$SYS/#")} <= grants
-    assert ("publishClientSend", "$SYS/#") not in grants
+    assert grants == {(kind, topic) for topic in ("tablets/#", "fleets/#", "agents/#")
+                      for kind in dynsec_file.READ_WRITE}  # fmt: skip
+
+
+def test_provision_role_reaches_only_the_plugin() -> None:
+    config = DynsecConfig()
+    dynsec_file.put_service(config, ["fleethub-provision"], "pw", dynsec_file.PROVISION_ROLE)
+    role = config.role("provision")
+    assert role is not None
+    assert {(a.acltype, a.topic) for a in role.acls} == {
+        ("publishClientSend", "$CONTROL/dynamic-security/v1"),
+        ("publishClientReceive", "$CONTROL/dynamic-security/v1/response"),
+        ("subscribePattern", "$CONTROL/dynamic-security/v1/response")}  # fmt: skip
+
+
+def test_binding_gives_an_unbound_account_its_username() -> None:
+    config = DynsecConfig()
+    config.clients = [dynsec_file.Client(username="old-tablet", password="cA==", salt="cw=="),
+                      dynsec_file.Client(username="x", clientid="x", password="cA==",
+                                         salt="cw==")]  # fmt: skip
+    assert dynsec_file.bind_clients(config) == ["old-tablet"]
+    assert [c.clientid for c in config.clients] == ["old-tablet", "x"]
 
 
 def test_provision_replaces_then_creates() -> None:
@@ -142,7 +168,10 @@ def test_provision_replaces_then_creates() -> None:
         ("publishClientReceive", "tablets/t9/#", True),
         ("subscribePattern", "tablets/t9/#", True)}  # fmt: skip
     assert commands[3] == {"command": "createClient", "username": "t9", "password": "pw9",
-                           "textname": "tablet", "roles": [{"rolename": "tablet:t9"}]}  # fmt: skip
+                           "clientid": "t9", "textname": "tablet",
+                           "roles": [{"rolename": "tablet:t9"}]}  # fmt: skip
+    agent = dynsec.provision_agent_commands(7, "pw")[-1]
+    assert (agent["username"], agent["clientid"]) == ("agent-7", "agent-7")
     assert [c["command"] for c in dynsec.revoke_commands("t9")] == ["deleteClient", "deleteRole"]
 
 

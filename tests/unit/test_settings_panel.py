@@ -43,3 +43,37 @@ def test_trusted_proxies_are_addresses_or_networks() -> None:
     assert Settings().trusted_proxies == ""
     with pytest.raises(ValidationError, match="no address or network"):
         Settings(trusted_proxies="10.0.0.5,proxy.internal")
+
+
+STRONG = "s3cret-0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    ("field", "url", "reason"),
+    [
+        ("database_url", "postgresql://fleethub@db/fleethub", "has no password"),
+        ("database_url", "postgresql://fleethub:dev-only-postgres-password@db/f", "default"),
+        ("mqtt_url", "mqtt://fleethub-hub:dev-only-hub-mqtt-password@broker:1883", "default"),
+        ("mqtt_url", "mqtt://fleethub-hub:changeme@broker:1883", "default"),
+        ("mqtt_url", "mqtt://fleethub-hub:short-one@broker:1883", "shorter than 16"),
+        ("provision_mqtt_url", "mqtt://fleethub-provision@broker:1883", "has no password"),
+    ],
+)
+def test_production_refuses_a_missing_or_default_password_and_names_it(
+    field: str, url: str, reason: str
+) -> None:
+    key = SecretStr("k" * 32)
+    with pytest.raises(ValidationError, match=f"FLEETHUB_{field.upper()}.*{reason}"):
+        Settings.model_validate({"environment": "production", "secret_key": key, field: url})
+    Settings.model_validate({field: url})  # local mode: a trial may use anything
+
+
+def test_production_accepts_strong_passwords() -> None:
+    settings = Settings(
+        environment="production",
+        secret_key=SecretStr("k" * 32),
+        database_url=f"postgresql://fleethub:{STRONG}@db/fleethub",
+        mqtt_url=f"mqtt://fleethub-hub:{STRONG}@broker:1883",
+        provision_mqtt_url=f"mqtt://fleethub-provision:{STRONG}x@broker:1883",
+    )
+    assert settings.provision_target() is not None

@@ -72,8 +72,13 @@ def tenant_factory(conn: Conn) -> TenantFactory:
 
 @pytest.fixture
 def panel_settings(tmp_path_factory: pytest.TempPathFactory, broker: EmbeddedBroker) -> Settings:
-    """The panel reaches the test broker as the hub does (pairing, HTTP heartbeats)."""
-    return Settings(var_dir=tmp_path_factory.mktemp("panel"), mqtt_url=broker.hub_target().url())
+    """The panel reaches the test broker with its own session account (HTTP heartbeats) and
+    the provisioning account (pairing)."""
+    web_client_id = f"web-{uuid.uuid4().hex[:8]}"
+    broker.add_accounts(web_client_id=web_client_id)
+    return Settings(var_dir=tmp_path_factory.mktemp("panel"), mqtt_url=broker.hub_target().url(),
+                    provision_mqtt_url=broker.provision_target().url(),
+                    web_client_id=web_client_id)  # fmt: skip
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from broker.runner import EmbeddedBroker
 from hub import claims
 from hub.users import add_user
 from tests.conftest import RunningHub
-from tests.helpers import PahoTablet, eventually, state_of
+from tests.helpers import PahoTablet, eventually, hub_role_account, state_of
 from tests.web.conftest import PASSWORD, Conn, TenantFactory, api_token, sign_in
 
 CLAIM = "/v1/device/pairing/claim"
@@ -314,10 +314,10 @@ async def test_an_http_heartbeat_goes_through_the_tablets_actor(
 
 
 def publish_as_hub(broker: EmbeddedBroker, topic: str, payload: bytes) -> None:
-    target = broker.hub_target()
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:8]}")
-    client.username_pw_set(target.username, target.password)
-    client.connect(target.host, target.port)
+    username, password = hub_role_account(broker)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=username)
+    client.username_pw_set(username, password)
+    client.connect(broker.host, broker.port)
     client.loop_start()
     try:
         client.publish(topic, payload, qos=1).wait_for_publish(5)
