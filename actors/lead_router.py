@@ -23,7 +23,8 @@ LEAD_INPUTS = (LeadIn, Decided)  # what the pump hands to this actor rather than
 
 
 class LeadRouterActor(ContainedActor):
-    ROLLBACK = ("book", "agents")  # a failed lead leaves the round robin as it was
+    # Each lead is contained alone (reported, routing goes on); the book is not rolled back:
+    # a copy per lead would cost as much as all open leads (10,000 at a restart's reload).
     KIND = "lead-router"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

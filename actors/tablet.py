@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.contained import ContainedActor
+from actors.contained import ContainedActor, copy_flat
 from actors.effects import EffectBatch
 from actors.messages import (
     AckIn,
@@ -64,6 +64,9 @@ class TabletActor(ContainedActor):
 
     def receiveUnrecognizedMessage(self, msg: Any, sender: Any) -> None:
         """Unknown messages (and thespian system messages) are dropped."""
+
+    def checkpoint(self) -> dict[str, Any]:
+        return {"session": copy_flat(self.session)}  # its containers hold datetimes only
 
     def failure_key(self, message: Any) -> str:
         if self.session is not None:
