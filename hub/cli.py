@@ -142,8 +142,11 @@ def tablet_add(
         created = fleet.add_tablet(conn, spec, ACTOR)
     console.print(f"tablet {tablet_id} {'added' if created else 'updated'} in fleet {fleet_id}")
     if password is not None:
-        if settings.mqtt_url:
-            err.print("note: FLEETHUB_MQTT_URL is set, so the broker is not managed here; "
+        if settings.provision_mqtt_url:
+            dynsec.provision_tablets_sync(provision_target(settings), {tablet_id: password})
+            console.print("broker credentials set")
+        elif settings.mqtt_url:
+            err.print("note: FLEETHUB_MQTT_URL is set without FLEETHUB_PROVISION_MQTT_URL; "
                       "add the tablet's credentials to your broker.")  # fmt: skip
         else:
             embedded_broker(settings).set_credentials({tablet_id: password})

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from broker import dynsec_file
 from broker.runner import EmbeddedBroker
 from hub.cli import app
+from hub.fleet import FleetSpec, add_fleet
 from hub.users import add_tenant, add_user
 
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -108,3 +109,17 @@ def test_agent_role_in_the_file_is_its_own_subtree() -> None:
     assert {acl.topic for acl in role.acls} == {"agents/42/#"}
     assert dynsec_file.remove_agent(config, 42)
     assert config.client("agent-42") is None
+
+
+def test_tablet_add_sets_broker_credentials_as_the_provisioning_account(
+    cli: CliRunner, conn: Conn, broker: EmbeddedBroker
+) -> None:
+    fleet_id = f"cli-{uuid.uuid4().hex[:8]}"
+    add_fleet(conn, FleetSpec(fleet_id), "test")
+    tablet_id = f"{fleet_id}-t0"
+    result = cli.invoke(app, ["tablet", "add", tablet_id, "--fleet", fleet_id,
+                              "--password", "pw-cli-tablet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "broker credentials set" in result.output
+    assert _subscribe(broker, tablet_id, "pw-cli-tablet",
+                      [f"tablets/{tablet_id}/#", "tablets/#"]) == [True, False]  # fmt: skip
