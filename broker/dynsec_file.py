@@ -29,6 +29,9 @@ HEALTH_ROLE = "health"  # the production broker's healthcheck
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
 # Characters that would turn a tablet id into a wildcard or another subtree in an ACL topic.
 _FORBIDDEN = frozenset("/+#\x00")
+# Usernames of fleethub's own accounts and of agents: a tablet named so would replace the
+# account (provisioning deletes, then creates) and hold its client id.
+RESERVED_PREFIXES = ("fleethub-", "agent-")
 # Publish, receive and subscribe: what "read and write this subtree" is in dynsec terms.
 READ_WRITE = ("publishClientSend", "publishClientReceive", "subscribePattern")
 
@@ -104,6 +107,9 @@ def check_tablet_id(tablet_id: str) -> str:
     if not tablet_id or _FORBIDDEN & set(tablet_id):
         raise ConfigError(f"tablet id {tablet_id!r} cannot be a broker user "
                           "(empty, or contains / + # or NUL)")  # fmt: skip
+    if tablet_id.startswith(RESERVED_PREFIXES):
+        raise ConfigError(f"tablet id {tablet_id!r} is reserved: {' and '.join(RESERVED_PREFIXES)}"
+                          " name fleethub's own broker accounts and agents'")  # fmt: skip
     return tablet_id
 
 

@@ -106,7 +106,8 @@ class Settings(BaseSettings):
     play_retention_days: int = Field(default=90, ge=1)  # older plays are rejected, then deleted
     play_queue_max: int = Field(default=5_000, ge=1)  # batches waiting for the store
 
-    # The panel. "production" refuses to start without an explicit secret key.
+    # The panel. "production" refuses to start without an explicit secret key, or with a
+    # missing, published or short password in a service URL (_weak_password).
     environment: Literal["local", "production"] = "local"
     # Signs API tokens; unset in local mode: generated once and kept in var_dir/panel.secret.
     secret_key: SecretStr | None = None
@@ -187,19 +188,8 @@ class Settings(BaseSettings):
                 raise ValueError("production refuses to start: " + "; ".join(weak))
         return self
 
-    # The panel's MQTT session (HTTP tablets' heartbeats): its client id, and the account of
-    # the same name it logs in as (with the password of FLEETHUB_MQTT_URL); one per process.
-    web_client_id: str = "fleethub-web"
-    # The provisioning account, the only one with $CONTROL rights (pairing, revocation, agent
-    # logins): mqtt://fleethub-provision:PASSWORD@host:port. The panel and the CLI use it;
-    # the hub does not. Unset: the embedded broker's.
-    provision_mqtt_url: str | None = None
-
     def mqtt_target(self) -> MqttTarget | None:
         return parse_mqtt_url(self.mqtt_url) if self.mqtt_url else None
-
-    def provision_target(self) -> MqttTarget | None:
-        return parse_mqtt_url(self.provision_mqtt_url) if self.provision_mqtt_url else None
 
     @property
     def broker_dir(self) -> Path:
@@ -208,6 +198,17 @@ class Settings(BaseSettings):
     @property
     def pgdata_dir(self) -> Path:
         return self.var_dir / "pgdata"
+
+    # The panel's MQTT session (HTTP tablets' heartbeats): its client id, and the account of
+    # the same name it logs in as (with the password of FLEETHUB_MQTT_URL); one per process.
+    web_client_id: str = "fleethub-web"
+    # The provisioning account, the only one with $CONTROL rights (pairing, revocation, agent
+    # logins): mqtt://fleethub-provision:PASSWORD@host:port. The panel and the CLI use it;
+    # the hub does not. Unset: the embedded broker's.
+    provision_mqtt_url: str | None = None
+
+    def provision_target(self) -> MqttTarget | None:
+        return parse_mqtt_url(self.provision_mqtt_url) if self.provision_mqtt_url else None
 
 
 def _weak_password(name: str, url: str | None) -> str | None:

@@ -142,8 +142,11 @@ def tablet_add(
         created = fleet.add_tablet(conn, spec, ACTOR)
     console.print(f"tablet {tablet_id} {'added' if created else 'updated'} in fleet {fleet_id}")
     if password is not None:
-        if settings.mqtt_url:
-            err.print("note: FLEETHUB_MQTT_URL is set, so the broker is not managed here; "
+        if settings.provision_mqtt_url:
+            dynsec.provision_tablets_sync(provision_target(settings), {tablet_id: password})
+            console.print("broker credentials set")
+        elif settings.mqtt_url:
+            err.print("note: FLEETHUB_MQTT_URL is set without FLEETHUB_PROVISION_MQTT_URL; "
                       "add the tablet's credentials to your broker.")  # fmt: skip
         else:
             embedded_broker(settings).set_credentials({tablet_id: password})
@@ -154,11 +157,14 @@ def tablet_add(
 def tablet_revoke(tablet_id: Annotated[str, typer.Argument(help="The tablet's id.")]) -> None:
     """Revoke a tablet: device tokens end, broker credentials go (disconnecting it)."""
     settings = _settings()
+    # Before the store changes: without the provisioning account the broker step would fail
+    # after the revocation, which cannot be repeated to retry it.
+    target = provision_target(settings) if settings.mqtt_url else None
     with database_url(settings) as url, db.connect(url) as conn:
         done = revocation.revoke(conn, tablet_id, ACTOR)
     console.print(f"tablet {tablet_id} revoked ({done.tokens} device token(s) ended)")
-    if settings.mqtt_url:
-        dynsec.revoke_tablet_sync(provision_target(settings), tablet_id)
+    if target is not None:
+        dynsec.revoke_tablet_sync(target, tablet_id)
     else:
         embedded_broker(settings).remove_credentials(tablet_id)
     console.print("broker credentials removed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import time
 import uuid
 from pathlib import Path
@@ -11,11 +12,13 @@ import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
 from typer.testing import CliRunner
 
 from broker import dynsec_file
 from broker.runner import EmbeddedBroker
 from hub.cli import app
+from hub.fleet import FleetSpec, add_fleet
 from hub.users import add_tenant, add_user
 
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -108,3 +111,57 @@ def test_agent_role_in_the_file_is_its_own_subtree() -> None:
     assert {acl.topic for acl in role.acls} == {"agents/42/#"}
     assert dynsec_file.remove_agent(config, 42)
     assert config.client("agent-42") is None
+
+
+def test_tablet_add_sets_broker_credentials_as_the_provisioning_account(
+    cli: CliRunner, conn: Conn, broker: EmbeddedBroker
+) -> None:
+    fleet_id = f"cli-{uuid.uuid4().hex[:8]}"
+    add_fleet(conn, FleetSpec(fleet_id), "test")
+    tablet_id = f"{fleet_id}-t0"
+    result = cli.invoke(app, ["tablet", "add", tablet_id, "--fleet", fleet_id,
+                              "--password", "pw-cli-tablet"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "broker credentials set" in result.output
+    assert _subscribe(broker, tablet_id, "pw-cli-tablet",
+                      [f"tablets/{tablet_id}/#", "tablets/#"]) == [True, False]  # fmt: skip
+
+
+def test_tablet_revoke_needs_the_provisioning_account_before_it_changes_anything(
+    cli: CliRunner, conn: Conn, broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fleet_id = f"cli-{uuid.uuid4().hex[:8]}"
+    add_fleet(conn, FleetSpec(fleet_id), "test")
+    tablet_id = f"{fleet_id}-t0"
+    added = cli.invoke(app, ["tablet", "add", tablet_id, "--fleet", fleet_id,
+                             "--password", "pw-revoke"])  # fmt: skip
+    assert added.exit_code == 0, added.output
+    provision = broker.provision_target().url()
+    monkeypatch.delenv("FLEETHUB_PROVISION_MQTT_URL")
+    refused = cli.invoke(app, ["tablet", "revoke", tablet_id])
+    assert refused.exit_code == 1
+    assert "FLEETHUB_PROVISION_MQTT_URL" in str(refused.exception)
+    revoked_at = "SELECT revoked_at FROM tablets WHERE tablet_id = %s"
+    assert conn.execute(revoked_at, (tablet_id,)).fetchone() == (None,)  # nothing changed
+
+    monkeypatch.setenv("FLEETHUB_PROVISION_MQTT_URL", provision)
+    done = cli.invoke(app, ["tablet", "revoke", tablet_id])
+    assert done.exit_code == 0, done.output
+    row = conn.execute(revoked_at, (tablet_id,)).fetchone()
+    assert row is not None
+    assert row[0] is not None
+    assert "authori" in str(_connack(broker, tablet_id, "pw-revoke")).lower()  # refused
+
+
+def _connack(broker: EmbeddedBroker, username: str, password: str) -> ReasonCode:
+    codes: queue.SimpleQueue[ReasonCode] = queue.SimpleQueue()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=username)
+    client.username_pw_set(username, password)
+    client.on_connect = lambda c, u, f, rc, p: codes.put(rc)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    try:
+        return codes.get(timeout=5)
+    finally:
+        client.disconnect()
+        client.loop_stop()

@@ -47,7 +47,7 @@ def test_tablet_role_is_its_literal_subtree() -> None:
                     ("subscribePattern", "tablets/t-1/#", True)}  # fmt: skip
 
 
-@pytest.mark.parametrize("bad", ["", "a/b", "a+", "#", "x\x00"])
+@pytest.mark.parametrize("bad", ["", "a/b", "a+", "#", "x\x00", "fleethub-hub-0", "agent-7"])
 def test_ids_that_would_widen_an_acl_are_refused(bad: str) -> None:
     with pytest.raises(ConfigError):
         dynsec_file.tablet_acls(bad)
