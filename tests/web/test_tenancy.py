@@ -17,6 +17,7 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from httpx2 import Response
+from psycopg import sql
 from starlette.routing import BaseRoute
 
 from config.settings import Settings
@@ -313,6 +314,12 @@ def test_the_sweep_finds_no_cross_tenant_effect(
                     findings.append(f"{where}: {named}")
     print(f"tenant sweep: {requests} requests, {len(findings)} cross-tenant effects")
     assert not findings, "\n".join(findings)
+    # What A created under B's per-tenant ids is A's own: a campaign and a playlist of A.
+    for table, column in (("lead_campaigns", "campaign_id"), ("tenant_playlists", "playlist_id")):
+        query = sql.SQL("SELECT tenant_id FROM {} WHERE {} = %s ORDER BY 1").format(
+            sql.Identifier(table), sql.Identifier(column))  # fmt: skip
+        owners = conn.execute(query, (ids[column],)).fetchall()
+        assert owners == sorted([(mine.tenant_id,), (theirs.tenant_id,)]), table
 
 
 # --- global ids: another tenant naming one gets a 409 that says no more, and nothing changes ---
