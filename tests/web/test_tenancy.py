@@ -23,11 +23,12 @@ from starlette.routing import BaseRoute
 from config.settings import Settings
 from hub import claims, device_tokens
 from hub.errors import ConfigError
-from hub.fleet import TabletSpec, add_tablet
+from hub.fleet import FleetSpec, TabletSpec, add_fleet, add_tablet
 from hub.payloads import PlaylistItem
 from hub.playlists import Target, push
+from hub.users import add_user
 from tests.web.agent_helpers import agent_sign_in, make_agent
-from tests.web.conftest import Conn, Tenant, TenantFactory, api_token, sign_in
+from tests.web.conftest import PASSWORD, Conn, Tenant, TenantFactory, api_token, sign_in
 from tests.web.lead_helpers import their_lead_objects
 from tests.web.tenant_sweep import CASES, SKIPPED, Case, changed, naming, rows_of
 from tests.web.tenant_sweep import fill as fill_in
@@ -391,12 +392,16 @@ def test_another_tenants_push_endpoint_is_refused(
     assert moved.status_code == 201, moved.text
 
 
-def test_the_cli_never_moves_another_tenants_tablet(
-    tenant_factory: TenantFactory, conn: Conn
-) -> None:
+def test_the_cli_never_takes_another_tenants_ids(tenant_factory: TenantFactory, conn: Conn) -> None:
+    """Tablet and fleet ids are global (MQTT topics ``tablets/{id}/…``, ``fleets/{id}/alerts``),
+    and so are e-mails: naming another tenant's is refused and changes nothing."""
     mine, theirs = tenant_factory(fleets=1, tablets=1), tenant_factory(fleets=1, tablets=1)
-    their_tablet = theirs.all_tablets[0]
     before = rows_of(conn, theirs.tenant_id)
     with pytest.raises(ConfigError, match="belongs to another tenant"):
-        add_tablet(conn, TabletSpec(their_tablet, mine.fleets[0]), "test")
+        add_tablet(conn, TabletSpec(theirs.all_tablets[0], mine.fleets[0]), "test")
+    with pytest.raises(ConfigError, match="belongs to another tenant"):
+        add_fleet(conn, FleetSpec(theirs.fleets[0], tenant_id=mine.tenant_id), "test")
+    with pytest.raises(ConfigError, match="belongs to another tenant"):
+        add_user(conn, tenant_id=mine.tenant_id, email=theirs.admin, name="Taken", role="admin",
+                 password=PASSWORD, fleets=[], actor="test")  # fmt: skip
     assert rows_of(conn, theirs.tenant_id) == before
