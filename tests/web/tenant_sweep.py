@@ -332,3 +332,12 @@ def naming(rows: Rows, baseline: Rows, ids: list[str]) -> list[str]:
             if found := [i for i in ids if i in text]:
                 out.append(f"{table} row names {found}: {text[:200]}")
     return out
+
+
+def shared(mine: Rows, theirs: Rows, baseline: Rows) -> list[str]:
+    """Rows new since ``baseline`` that both tenants hold: one object where there must be two."""
+    out = []
+    for table, texts in mine.items():
+        if both := (set(texts) - set(baseline[table])) & set(theirs[table]):
+            out.append(f"{table}: {sorted(both)[0][:200]}")
+    return out

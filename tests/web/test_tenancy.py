@@ -30,7 +30,7 @@ from hub.users import add_user
 from tests.web.agent_helpers import agent_sign_in, make_agent
 from tests.web.conftest import PASSWORD, Conn, Tenant, TenantFactory, api_token, sign_in
 from tests.web.lead_helpers import their_lead_objects
-from tests.web.tenant_sweep import CASES, SKIPPED, Case, changed, naming, rows_of
+from tests.web.tenant_sweep import CASES, SKIPPED, Case, changed, naming, rows_of, shared
 from tests.web.tenant_sweep import fill as fill_in
 from web.app import create_app
 
@@ -309,10 +309,14 @@ def test_the_sweep_finds_no_cross_tenant_effect(
                     findings.append(f"{where}: {response.status_code}")
                 if shown := [s for s in secrets if s in response.text and s not in sent]:
                     findings.append(f"{where}: the body shows {shown}")
-                if touched := changed(theirs_before, rows_of(conn, theirs.tenant_id)):
+                theirs_after, mine_after = rows_of(conn, theirs.tenant_id), rows_of(
+                    conn, mine.tenant_id)  # fmt: skip
+                if touched := changed(theirs_before, theirs_after):
                     findings.append(f"{where}: their rows changed: {touched}")
-                if named := naming(rows_of(conn, mine.tenant_id), mine_before, global_ids):
+                if named := naming(mine_after, mine_before, global_ids):
                     findings.append(f"{where}: {named}")
+                if both := shared(mine_after, theirs_after, mine_before):
+                    findings.append(f"{where}: rows held by both tenants: {both}")
     print(f"tenant sweep: {requests} requests, {len(findings)} cross-tenant effects")
     assert not findings, "\n".join(findings)
     # What A created under B's per-tenant ids is A's own: a campaign and a playlist of A.
