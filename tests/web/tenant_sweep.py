@@ -297,13 +297,19 @@ ROWS: dict[str, str] = {
 Rows = dict[str, list[str]]
 
 
+# Every table's rows in one round trip: (table, row as JSON text).
+SNAPSHOT = sql.SQL(" UNION ALL ").join(
+    sql.SQL("SELECT {}, to_jsonb(x)::text FROM {} x WHERE {}").format(
+        sql.Literal(table), sql.Identifier(table), sql.SQL(where))
+    for table, where in ROWS.items()
+)  # fmt: skip
+
+
 def rows_of(conn: Conn, tenant_id: str) -> Rows:
     """Every row of the tenant, as JSON text, table by table."""
-    out: Rows = {}
-    for table, where in ROWS.items():
-        statement = sql.SQL("SELECT to_jsonb(x)::text FROM {} x WHERE {} ORDER BY 1").format(
-            sql.Identifier(table), sql.SQL(where))  # fmt: skip
-        out[table] = [str(r[0]) for r in conn.execute(statement, {"t": tenant_id}).fetchall()]
+    out: Rows = {table: [] for table in ROWS}
+    for table, text in conn.execute(SNAPSHOT, {"t": tenant_id}).fetchall():
+        out[str(table)].append(str(text))
     return out
 
 

@@ -249,22 +249,32 @@ class Caller:
     bearer: dict[str, str] = field(default_factory=dict)
 
 
-def send(client: TestClient, caller: Caller, method: str, path: str, case: Case,
-         ids: dict[str, str], device: dict[str, str]) -> Response:  # fmt: skip
+def auths(path: str, case: Case) -> tuple[str, ...]:
+    """How the route is called: a device's token, or a user's bearer token and session cookie
+    for the API (the same user either way), or the cookie (and CSRF) for the panel."""
+    if case.device:
+        return ("device",)
+    return ("bearer", "cookie") if path.startswith(API_PREFIXES) else ("cookie",)
+
+
+def send(clients: tuple[TestClient, TestClient], caller: Caller, auth: str, method: str,
+         path: str, case: Case, ids: dict[str, str],
+         device: dict[str, str]) -> Response:  # fmt: skip
+    """``clients``: one with the caller's session cookie, one without cookies (tokens only)."""
+    signed_in, bare = clients
     url = fill_in(re.sub(r"{(\w+)(?::\w+)?}", r"{\1}", path), {**ids, **fill_in(case.path, ids)})
     query, body = fill_in(case.query, ids), fill_in(case.json, ids)
-    if case.device:
-        return client.request(method, url, params=query, json=body, headers=device)
-    if path.startswith(API_PREFIXES):
-        return client.request(method, url, params=query, json=body, headers=caller.bearer)
+    if auth in ("device", "bearer"):
+        token = device if auth == "device" else caller.bearer
+        return bare.request(method, url, params=query, json=body, headers=token)
     if method == "GET":
-        return client.get(url, params=query, follow_redirects=False)
-    if case.form is None and body is not None:  # a panel JSON route: CSRF in the header
+        return signed_in.get(url, params=query, follow_redirects=False)
+    if case.form is None:  # a JSON route: CSRF in the header
         csrf = {"x-csrf-token": caller.csrf}
-        return client.request(method, url, params=query, json=body, headers=csrf,
-                              follow_redirects=False)  # fmt: skip
-    form = {**fill_in(case.form or {}, ids), "csrf_token": caller.csrf}
-    return client.request(method, url, params=query, data=form, follow_redirects=False)
+        return signed_in.request(method, url, params=query, json=body, headers=csrf,
+                                 follow_redirects=False)  # fmt: skip
+    form = {**fill_in(case.form, ids), "csrf_token": caller.csrf}
+    return signed_in.request(method, url, params=query, data=form, follow_redirects=False)
 
 
 def test_the_sweep_finds_no_cross_tenant_effect(
@@ -287,6 +297,7 @@ def test_the_sweep_finds_no_cross_tenant_effect(
                Caller("agent", agent.email)]  # fmt: skip
     findings: list[str] = []
     requests = 0
+    clients = (panel, TestClient(panel.app))  # the second shares the running app, no cookies
     for caller in callers:
         panel.cookies.clear()
         caller.csrf = (agent_sign_in(panel, caller.email) if caller.role == "agent"
@@ -294,16 +305,16 @@ def test_the_sweep_finds_no_cross_tenant_effect(
         caller.bearer = api_token(panel, caller.email)
         for key, cases in CASES.items():
             method, path = key.split(" ", 1)
-            for case in cases:
+            for case, auth in ((c, a) for c in cases for a in auths(path, c)):
                 if case.device and caller.role != "admin":
                     continue  # a device is no role: once is enough
                 theirs_before, mine_before = (
                     rows_of(conn, theirs.tenant_id),
                     rows_of(conn, mine.tenant_id),
                 )
-                response = send(panel, caller, method, path, case, ids, device)
+                response = send(clients, caller, auth, method, path, case, ids, device)
                 requests += 1
-                where = f"{caller.role} {key} {case}"
+                where = f"{caller.role} ({auth}) {key} {case}"
                 sent = f"{response.request.url} {response.request.content!r}"
                 if response.status_code >= 500:
                     findings.append(f"{where}: {response.status_code}")
