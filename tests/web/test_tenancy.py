@@ -332,9 +332,11 @@ def test_the_sweep_finds_no_cross_tenant_effect(
     assert not findings, "\n".join(findings)
     # What A created under B's per-tenant ids is A's own: a campaign and a playlist of A.
     for table, column in (("lead_campaigns", "campaign_id"), ("tenant_playlists", "playlist_id")):
-        query = sql.SQL("SELECT tenant_id FROM {} WHERE {} = %s ORDER BY 1").format(
-            sql.Identifier(table), sql.Identifier(column))  # fmt: skip
-        owners = conn.execute(query, (ids[column],)).fetchall()
+        query = sql.SQL(
+            "SELECT tenant_id FROM {} WHERE {} = %s AND tenant_id = ANY(%s) ORDER BY 1"
+        ).format(sql.Identifier(table), sql.Identifier(column))
+        pair = [mine.tenant_id, theirs.tenant_id]
+        owners = conn.execute(query, (ids[column], pair)).fetchall()  # fmt: skip
         assert owners == sorted([(mine.tenant_id,), (theirs.tenant_id,)]), table
 
 
