@@ -90,6 +90,9 @@ def check_ttl(ttl: timedelta) -> None:
 
 
 FLEET = "SELECT tenant_id FROM fleets WHERE fleet_id = %s"
+# Car ids are global (a car is in one fleet): a code may name a car of its fleet or a new one.
+CAR_FLEET = "SELECT fleet_id FROM cars WHERE car_id = %s"
+CAR_TAKEN = "car {!r} is already in use elsewhere: choose another car id"
 INSERT = """
 INSERT INTO claim_codes (code_hash, code_hint, tenant_id, fleet_id, car_id, created_by,
                          expires_at)
@@ -119,6 +122,8 @@ def create(
         if row is None:
             raise ClaimError(f"unknown fleet {fleet_id!r}", 404)
         tenant_id = str(row[0])
+        car = None if car_id is None else conn.execute(CAR_FLEET, (car_id,)).fetchone()
+        _check_car(car_id, fleet_id, car)
         expires = conn.execute(INSERT, _insert_args(code, tenant_id, fleet_id, car_id, actor,
                                                     ttl)).fetchone()  # fmt: skip
         assert expires is not None
@@ -139,6 +144,10 @@ async def create_async(
     check_ttl(ttl)
     code = generate()
     async with conn.transaction():
+        if car_id is not None:
+            _check_car(
+                car_id, fleet_id, await (await conn.execute(CAR_FLEET, (car_id,))).fetchone()
+            )
         cur = await conn.execute(INSERT, _insert_args(code, tenant_id, fleet_id, car_id, actor,
                                                       ttl))  # fmt: skip
         expires = await cur.fetchone()
@@ -146,6 +155,12 @@ async def create_async(
         await record_async(conn, tenant_id, actor, "claim_code.create", f"fleet:{fleet_id}",
                            _created(code, car_id, ttl))  # fmt: skip
     return NewCode(code, fleet_id, car_id, _at(expires[0]))
+
+
+def _check_car(car_id: str | None, fleet_id: str, row: tuple[object, ...] | None) -> None:
+    """A car of another fleet (any tenant's) is refused, saying no more than that it is taken."""
+    if car_id is not None and row is not None and row[0] != fleet_id:
+        raise ClaimError(CAR_TAKEN.format(car_id), 409)
 
 
 def _at(value: object) -> datetime:
@@ -166,7 +181,8 @@ INSERT INTO tablets (tablet_id, fleet_id, car_id, heartbeat_interval_s, offline_
 VALUES (%s, %s, %s, %s, %s)
 """
 ADD_CAR = """
-INSERT INTO cars (car_id, fleet_id) VALUES (%s, %s) ON CONFLICT (car_id) DO NOTHING
+INSERT INTO cars (car_id, fleet_id) VALUES (%s, %s)
+ON CONFLICT (car_id) DO UPDATE SET car_id = excluded.car_id RETURNING fleet_id
 """
 USED = """
 UPDATE claim_codes SET claimed_at = now(), tablet_id = %s, device_info = %s
@@ -198,8 +214,9 @@ async def claim(
             raise ClaimError("this claim code has expired: ask for a new one", 410)
         tablet_id = TABLET_PREFIX + "".join(secrets.choice(ALPHABET) for _ in range(10)).lower()
         interval = DEFAULT_HEARTBEAT_S
-        if car_id is not None:
-            await conn.execute(ADD_CAR, (car_id, fleet_id))
+        if car_id is not None:  # taken by another fleet since the code was made: refused
+            _check_car(car_id, str(fleet_id), await (await conn.execute(
+                ADD_CAR, (car_id, fleet_id))).fetchone())  # fmt: skip
         await conn.execute(ADD_TABLET, (tablet_id, fleet_id, car_id, interval, 3 * interval))
         await conn.execute("INSERT INTO tablet_state (tablet_id) VALUES (%s)", (tablet_id,))
         token = device_tokens.PREFIX + secrets.token_urlsafe(32)

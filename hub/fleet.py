@@ -84,6 +84,11 @@ def add_tablet(conn: psycopg.Connection[tuple[object, ...]], spec: TabletSpec, a
         if known is None:
             raise ConfigError(f"unknown fleet {spec.fleet_id!r}: add it with `fleethub fleet add`")
         tenant_id = str(known[0])
+        owner = conn.execute(
+            "SELECT f.tenant_id FROM tablets t JOIN fleets f USING (fleet_id)"
+            " WHERE t.tablet_id = %s FOR UPDATE OF t", (spec.tablet_id,)).fetchone()  # fmt: skip
+        if owner is not None and owner[0] != tenant_id:  # ids are global: never moved across
+            raise ConfigError(f"tablet {spec.tablet_id!r} belongs to another tenant")
         if spec.car_id:
             car = conn.execute(
                 "INSERT INTO cars (car_id, fleet_id) VALUES (%s, %s)"

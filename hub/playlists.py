@@ -31,8 +31,8 @@ from hub.payloads import PlaylistItem
 
 RESOLVE = """
 SELECT DISTINCT ON (t.tablet_id)
-       t.tablet_id, a.assignment_id, a.playlist_id, p.version, a.priority, a.valid_until,
-       a.created_at
+       t.tablet_id, a.assignment_id, a.tenant_id, a.playlist_id, p.version, a.priority,
+       a.valid_until, a.created_at
 FROM tablets t
 JOIN playlist_assignments a
   ON a.revoked_at IS NULL
@@ -42,7 +42,7 @@ JOIN playlist_assignments a
       OR (a.target_kind = 'fleet' AND a.target_id = t.fleet_id)
       OR a.target_kind = 'all')
 JOIN fleets f ON f.fleet_id = t.fleet_id AND f.tenant_id = a.tenant_id
-JOIN playlists p ON p.playlist_id = a.playlist_id
+JOIN playlists p ON p.tenant_id = a.tenant_id AND p.playlist_id = a.playlist_id
 WHERE t.revoked_at IS NULL AND (%(ids)s::text[] IS NULL OR t.tablet_id = ANY(%(ids)s))
   AND (   (a.daypart_days IS NULL AND a.daypart_start IS NULL)
        OR fleethub_daypart_active(a.daypart_days, a.daypart_start, a.daypart_end, f.timezone,
@@ -91,9 +91,12 @@ SELECT min(at) FROM (
 WHERE at > now()
 """
 
+# The items of the given (tenant, playlist) pairs: a playlist id names one playlist per tenant.
 ITEMS = """
-SELECT playlist_id, position, ad_id, campaign_id, url, sha256, duration_ms
-FROM playlist_items WHERE playlist_id = ANY(%s) ORDER BY playlist_id, position
+SELECT tenant_id, playlist_id, position, ad_id, campaign_id, url, sha256, duration_ms
+FROM playlist_items
+WHERE (tenant_id, playlist_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
+ORDER BY tenant_id, playlist_id, position
 """
 
 TARGET_COUNT = """
@@ -106,14 +109,16 @@ WHERE t.revoked_at IS NULL AND f.tenant_id = %(tenant)s AND (
 """
 
 
-# Content-addressed storage of a playlist, shared by the CLI and the panel.
+# Content-addressed storage of a playlist within its tenant, shared by the CLI and the panel:
+# the same items in two tenants are two playlists (of one id), never one shared row.
 INSERT_PLAYLIST = (
-    "INSERT INTO playlists (playlist_id, name) VALUES (%s, %s) ON CONFLICT (playlist_id) DO NOTHING"
+    "INSERT INTO playlists (tenant_id, playlist_id, name) VALUES (%s, %s, %s)"
+    " ON CONFLICT (tenant_id, playlist_id) DO NOTHING"
 )
 INSERT_ITEM = (
-    "INSERT INTO playlist_items (playlist_id, position, ad_id, campaign_id, url, sha256,"
-    " duration_ms) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (playlist_id, position)"
-    " DO NOTHING"
+    "INSERT INTO playlist_items (tenant_id, playlist_id, position, ad_id, campaign_id, url,"
+    " sha256, duration_ms) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (tenant_id, playlist_id, position) DO NOTHING"
 )
 INSERT_TENANT_PLAYLIST = (
     "INSERT INTO tenant_playlists (tenant_id, playlist_id, name) VALUES (%s, %s, %s)"
@@ -121,9 +126,11 @@ INSERT_TENANT_PLAYLIST = (
 )
 
 
-def item_rows(playlist_id: str, items: list[PlaylistItem]) -> list[tuple[object, ...]]:
-    return [(playlist_id, i.position, i.ad_id, i.campaign_id, i.url, i.sha256, i.duration_ms)
-            for i in items]  # fmt: skip
+def item_rows(
+    tenant_id: str, playlist_id: str, items: list[PlaylistItem]
+) -> list[tuple[object, ...]]:
+    return [(tenant_id, playlist_id, i.position, i.ad_id, i.campaign_id, i.url, i.sha256,
+             i.duration_ms) for i in items]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,10 +199,10 @@ def push(
         if target.kind != "all" and targeted == 0:
             raise ConfigError(f"no registered tablet matches {target}")
         title = name or reason or playlist_id
-        conn.execute(INSERT_PLAYLIST, (playlist_id, title))
+        conn.execute(INSERT_PLAYLIST, (tenant_id, playlist_id, title))
         conn.execute(INSERT_TENANT_PLAYLIST, (tenant_id, playlist_id, title))
         with conn.cursor() as cur:
-            cur.executemany(INSERT_ITEM, item_rows(playlist_id, items))
+            cur.executemany(INSERT_ITEM, item_rows(tenant_id, playlist_id, items))
         row = conn.execute(
             "INSERT INTO playlist_assignments (tenant_id, playlist_id, target_kind, target_id,"
             " priority, valid_from, valid_until, reason, created_by, daypart_days,"
@@ -249,11 +256,11 @@ async def resolve(
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(RESOLVE, {"now": now, "ids": tablet_ids})
         winners = await cur.fetchall()
-        playlist_ids = sorted({w["playlist_id"] for w in winners})
-        await cur.execute(ITEMS, (playlist_ids,))
-        items: dict[str, list[dict[str, object]]] = {}
+        keys = sorted({(w["tenant_id"], w["playlist_id"]) for w in winners})
+        await cur.execute(ITEMS, ([k[0] for k in keys], [k[1] for k in keys]))
+        items: dict[tuple[str, str], list[dict[str, object]]] = {}
         for row in await cur.fetchall():
-            items.setdefault(row.pop("playlist_id"), []).append(row)
+            items.setdefault((row.pop("tenant_id"), row.pop("playlist_id")), []).append(row)
     # Tablets sharing an assignment share one Manifest object (encoded once by the caller).
     by_assignment: dict[int, Manifest] = {}
     for w in winners:
@@ -265,7 +272,7 @@ async def resolve(
                 issued_at=w["created_at"],
                 valid_until=w["valid_until"],
                 refresh_interval_s=refresh_s,
-                items=tuple(items.get(w["playlist_id"], [])),
+                items=tuple(items.get((w["tenant_id"], w["playlist_id"]), [])),
             )
     return {w["tablet_id"]: by_assignment[w["assignment_id"]] for w in winners}
 

@@ -110,10 +110,14 @@ class EndpointIn(BaseModel):
     endpoint: str = Field(min_length=12, max_length=2048)
 
 
+# An endpoint is one browser's, global: it moves between agents of one tenant (a shared
+# browser), never to another tenant's agent.
 UPSERT = """
 INSERT INTO push_subscriptions (endpoint, user_id, p256dh, auth) VALUES (%s, %s, %s, %s)
 ON CONFLICT (endpoint) DO UPDATE SET user_id = excluded.user_id, p256dh = excluded.p256dh,
     auth = excluded.auth, failures = 0
+WHERE push_subscriptions.user_id IN (SELECT user_id FROM users WHERE tenant_id = %s)
+RETURNING endpoint
 """
 # Keep the agent's newest subscriptions only.
 TRIM = """
@@ -123,10 +127,20 @@ DELETE FROM push_subscriptions WHERE user_id = %s AND endpoint NOT IN (
 """
 
 
+class SubscriptionTaken(Exception):
+    """The endpoint is subscribed for another tenant's agent (nothing was changed)."""
+
+
 async def subscribe(pool: AsyncConnectionPool, user: User, sub: SubscriptionIn) -> None:
-    """Store (or move to this agent) a browser's subscription."""
+    """Store (or move to this agent) a browser's subscription.
+
+    Raises :class:`SubscriptionTaken` when another tenant's agent holds the endpoint.
+    """
     async with pool.connection() as conn, conn.transaction():
-        await conn.execute(UPSERT, (sub.endpoint, user.user_id, sub.keys.p256dh, sub.keys.auth))
+        cur = await conn.execute(UPSERT, (sub.endpoint, user.user_id, sub.keys.p256dh,
+                                          sub.keys.auth, user.tenant_id))  # fmt: skip
+        if await cur.fetchone() is None:
+            raise SubscriptionTaken(sub.endpoint)
         await conn.execute(TRIM, (user.user_id, user.user_id, MAX_SUBSCRIPTIONS))
 
 

@@ -1,7 +1,8 @@
 """A tenant's playlist library and its assignments: what the panel reads and writes.
 
-Playlists are content-addressed and shared between tenants (``playlists``,
-``playlist_items``); a tenant sees the ones listed in ``tenant_playlists``.
+Playlists are content-addressed within their tenant (``playlists``, ``playlist_items``,
+keyed by tenant and playlist id: the same items in two tenants are two playlists); a
+tenant's library lists them by name (``tenant_playlists``).
 Assignments are the desired state: every change is written with its audit row
 in one transaction and wakes the hub with ``NOTIFY fleethub_playlists``.
 """
@@ -87,7 +88,8 @@ SELECT tp.playlist_id, tp.name, tp.created_at,
                    AND {ACTIVE}), '{{}}') AS assigned
 FROM tenant_playlists tp
 LEFT JOIN LATERAL (SELECT count(*) AS items, sum(duration_ms) AS duration_ms
-                   FROM playlist_items pi WHERE pi.playlist_id = tp.playlist_id) i ON true
+                   FROM playlist_items pi
+                   WHERE pi.tenant_id = tp.tenant_id AND pi.playlist_id = tp.playlist_id) i ON true
 WHERE tp.tenant_id = %(tenant)s AND (%(playlist)s::text IS NULL OR tp.playlist_id = %(playlist)s)
 ORDER BY tp.created_at DESC, tp.playlist_id
 """  # noqa: S608 - constant fragments only
@@ -106,7 +108,7 @@ ORDER BY (a.priority = 'emergency') DESC, a.valid_from, a.assignment_id
 
 ITEMS = """
 SELECT ad_id, campaign_id, url, sha256, duration_ms, position
-FROM playlist_items WHERE playlist_id = %s ORDER BY position
+FROM playlist_items WHERE tenant_id = %s AND playlist_id = %s ORDER BY position
 """
 
 # Does the target exist within the user's scope? (the same answer for another tenant's ids)
@@ -200,7 +202,7 @@ async def playlist(pool: AsyncConnectionPool, user: User, playlist_id: str) -> P
         if not found:
             return None
         async with conn.cursor(row_factory=class_row(PlaylistItem)) as cur:
-            await cur.execute(ITEMS, (playlist_id,))
+            await cur.execute(ITEMS, (user.tenant_id, playlist_id))
             return Playlist(found[0], await cur.fetchall())
 
 
@@ -214,9 +216,9 @@ async def store_playlist(
     items = normalise(items)
     playlist_id = items_id(items)
     async with conn.transaction():
-        await conn.execute(INSERT_PLAYLIST, (playlist_id, name))
+        await conn.execute(INSERT_PLAYLIST, (tenant_id, playlist_id, name))
         async with conn.cursor() as cur:
-            await cur.executemany(INSERT_ITEM, item_rows(playlist_id, items))
+            await cur.executemany(INSERT_ITEM, item_rows(tenant_id, playlist_id, items))
         cur2 = await conn.execute(INSERT_TENANT_PLAYLIST, (tenant_id, playlist_id, name))
         added = await cur2.fetchone() is not None
     return playlist_id, added

@@ -55,14 +55,17 @@ WHERE t.revoked_at IS NULL AND f.tenant_id = %(tenant)s
 
 LIBRARY_PLAYLIST = """
 SELECT tp.name, p.version, (SELECT count(*) FROM playlist_items i
-                            WHERE i.playlist_id = tp.playlist_id) AS items
-FROM tenant_playlists tp JOIN playlists p ON p.playlist_id = tp.playlist_id
+                            WHERE i.tenant_id = tp.tenant_id
+                              AND i.playlist_id = tp.playlist_id) AS items
+FROM tenant_playlists tp
+JOIN playlists p ON p.tenant_id = tp.tenant_id AND p.playlist_id = tp.playlist_id
 WHERE tp.tenant_id = %s AND tp.playlist_id = %s
 """
 
 LIBRARY = """
 SELECT tp.playlist_id, tp.name, (SELECT count(*) FROM playlist_items i
-                                 WHERE i.playlist_id = tp.playlist_id) AS items
+                                 WHERE i.tenant_id = tp.tenant_id
+                                   AND i.playlist_id = tp.playlist_id) AS items
 FROM tenant_playlists tp WHERE tp.tenant_id = %s ORDER BY tp.created_at DESC, tp.name LIMIT 500
 """
 
@@ -261,7 +264,7 @@ async def send(
         if reach is None:
             return None, errors
         playlist_id = draft.playlist_id or await _store_items(conn, user, draft)
-        version, items = await _playlist(conn, playlist_id)
+        version, items = await _playlist(conn, user.tenant_id, playlist_id)
         now = datetime.now(UTC)
         valid_until = now + timedelta(minutes=draft.expires_min)
         assignment_ids: list[int] = []
@@ -299,16 +302,22 @@ async def _store_items(conn: AsyncConn, user: User, draft: Draft) -> str:
     return playlist_id
 
 
-async def _playlist(conn: AsyncConn, playlist_id: str) -> tuple[int, tuple[dict[str, Any], ...]]:
-    """The version and items of a playlist, as the hub's resolver reads them."""
+async def _playlist(
+    conn: AsyncConn, tenant_id: str, playlist_id: str
+) -> tuple[int, tuple[dict[str, Any], ...]]:
+    """The version and items of the tenant's playlist, as the hub's resolver reads them."""
     row = await (
-        await conn.execute("SELECT version FROM playlists WHERE playlist_id = %s", (playlist_id,))
+        await conn.execute(
+            "SELECT version FROM playlists WHERE tenant_id = %s AND playlist_id = %s",
+            (tenant_id, playlist_id),
+        )
     ).fetchone()
     assert row is not None
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
             "SELECT position, ad_id, campaign_id, url, sha256, duration_ms FROM playlist_items"
-            " WHERE playlist_id = %s ORDER BY position", (playlist_id,))  # fmt: skip
+            " WHERE tenant_id = %s AND playlist_id = %s ORDER BY position",
+            (tenant_id, playlist_id))  # fmt: skip
         return int(row[0]), tuple(await cur.fetchall())
 
 

@@ -115,11 +115,15 @@ def test_admin_creates_a_content_addressed_playlist(
     assert library_count(conn, tenant.tenant_id) == 1
     assert len(audit_rows(conn, tenant.tenant_id, "playlist.create")) == 1
 
-    # Another tenant with the same items shares the content, under its own name.
+    # Another tenant with the same items gets the same id for its own playlist (own rows).
     panel.cookies.clear()
     other_csrf = sign_in(panel, other.admin)
     assert create(panel, other_csrf, "Their loop", items) == playlist_id
-    assert count(conn, "SELECT count(*) FROM playlists WHERE playlist_id = %s", playlist_id) == 1
+    owners = conn.execute("SELECT tenant_id FROM playlists WHERE playlist_id = %s ORDER BY 1",
+                          (playlist_id,)).fetchall()  # fmt: skip
+    assert owners == sorted([(tenant.tenant_id,), (other.tenant_id,)])
+    assert count(conn, "SELECT count(*) FROM playlist_items WHERE playlist_id = %s",
+                 playlist_id) == 2 * len(items)  # fmt: skip
     names = conn.execute(
         "SELECT tenant_id, name FROM tenant_playlists WHERE playlist_id = %s ORDER BY name",
         (playlist_id,)).fetchall()  # fmt: skip

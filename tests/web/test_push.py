@@ -94,8 +94,8 @@ def test_form_offers_only_the_tenants_playlists_and_fleets(
     mine, other = tenant_factory(), tenant_factory()
     for tenant, name in ((mine, "Mine library"), (other, "Other library")):
         playlist_id = f"pl-{uuid.uuid4().hex[:12]}"
-        conn.execute("INSERT INTO playlists (playlist_id, name) VALUES (%s, %s)",
-                     (playlist_id, name))  # fmt: skip
+        conn.execute("INSERT INTO playlists (tenant_id, playlist_id, name) VALUES (%s, %s, %s)",
+                     (tenant.tenant_id, playlist_id, name))  # fmt: skip
         conn.execute("INSERT INTO tenant_playlists (tenant_id, playlist_id, name)"
                      " VALUES (%s, %s, %s)", (tenant.tenant_id, playlist_id, name))  # fmt: skip
     sign_in(panel, mine.admin)
@@ -262,11 +262,12 @@ def test_send_from_the_library_uses_that_playlists_version(
 ) -> None:
     tenant = tenant_factory(fleets=1, tablets=2)
     playlist_id = f"pl-lib-{uuid.uuid4().hex[:8]}"
-    conn.execute("INSERT INTO playlists (playlist_id, name, version) VALUES (%s, 'Alerts', 3)",
-                 (playlist_id,))  # fmt: skip
-    conn.execute("INSERT INTO playlist_items (playlist_id, position, ad_id, campaign_id, url,"
-                 " sha256, duration_ms) VALUES (%s, 0, 'a', 'c', 'https://x.example/a.mp4', %s,"
-                 " 5000)", (playlist_id, "d" * 64))  # fmt: skip
+    conn.execute("INSERT INTO playlists (tenant_id, playlist_id, name, version)"
+                 " VALUES (%s, %s, 'Alerts', 3)", (tenant.tenant_id, playlist_id))  # fmt: skip
+    conn.execute("INSERT INTO playlist_items (tenant_id, playlist_id, position, ad_id,"
+                 " campaign_id, url, sha256, duration_ms) VALUES (%s, %s, 0, 'a', 'c',"
+                 " 'https://x.example/a.mp4', %s, 5000)",
+                 (tenant.tenant_id, playlist_id, "d" * 64))  # fmt: skip
     conn.execute("INSERT INTO tenant_playlists (tenant_id, playlist_id, name)"
                  " VALUES (%s, %s, 'Alerts')", (tenant.tenant_id, playlist_id))  # fmt: skip
     csrf = sign_in(panel, tenant.admin)

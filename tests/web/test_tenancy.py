@@ -9,18 +9,30 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from httpx2 import Response
+from psycopg import sql
 from starlette.routing import BaseRoute
 
+from config.settings import Settings
+from hub import claims, device_tokens
+from hub.errors import ConfigError
+from hub.fleet import FleetSpec, TabletSpec, add_fleet, add_tablet
 from hub.payloads import PlaylistItem
 from hub.playlists import Target, push
-from tests.web.conftest import Conn, Tenant, TenantFactory, api_token, sign_in
+from hub.users import add_user
+from tests.web.agent_helpers import agent_sign_in, make_agent
+from tests.web.conftest import PASSWORD, Conn, Tenant, TenantFactory, api_token, sign_in
 from tests.web.lead_helpers import their_lead_objects
+from tests.web.tenant_sweep import CASES, SKIPPED, Case, changed, naming, rows_of, shared
+from tests.web.tenant_sweep import fill as fill_in
+from web.app import create_app
 
 ITEMS = [PlaylistItem(ad_id="ad-x", campaign_id="c-x", url="https://cdn.example/x.mp4",
                       sha256="ab" * 32, duration_ms=15_000, position=0)]  # fmt: skip
@@ -171,3 +183,242 @@ def test_fleet_filters_never_show_other_tenants_data(
         assert their_tablet not in response.text, route.path
         checked += 1
     assert checked >= 5
+
+
+# --- the sweep: every route, every method, as each role of one tenant, with another's ids ---
+
+
+def test_every_route_has_a_sweep_case(panel_settings: Settings, database_url: str) -> None:
+    """A route added without a case (or a case left for a route gone) fails here."""
+    app = create_app(panel_settings, database_url)  # the route table; never started
+    routes = {f"{m} {r.path}" for r in api_routes(app.routes) for m in r.methods or ()}
+    assert not CASES.keys() & SKIPPED.keys()
+    missing = sorted(routes - CASES.keys() - SKIPPED.keys())
+    assert not missing, f"add a case to tests/web/tenant_sweep.py CASES for {missing}"
+    stale = sorted((CASES.keys() | SKIPPED.keys()) - routes)
+    assert not stale, f"no such route any more: {stale}"
+
+
+def their_world(conn: Conn, tenant: Tenant, client: TestClient) -> dict[str, str]:
+    """Every kind of object of ``tenant`` a route can name, with its people and secrets."""
+    ids = other_tenant_ids(conn, tenant, client)
+    ids["car_id"] = f"{tenant.fleets[0]}-car0"
+    agent = make_agent(conn, tenant, "their-agent")
+    ids["agent_user_id"], ids["agent_email"] = str(agent.user_id), agent.email
+    ids["endpoint"] = f"https://push.example/{uuid.uuid4().hex}"
+    conn.execute("INSERT INTO push_subscriptions (endpoint, user_id, p256dh, auth)"
+                 " VALUES (%s, %s, 'p', 'a')", (ids["endpoint"], agent.user_id))  # fmt: skip
+    conn.execute("INSERT INTO campaign_agents (tenant_id, campaign_id, user_id)"
+                 " VALUES (%s, %s, %s)", (tenant.tenant_id, ids["campaign_id"],
+                                          agent.user_id))  # fmt: skip
+    row = conn.execute("SELECT etag FROM pushes WHERE push_id = %s", (ids["push_id"],)).fetchone()
+    assert row is not None
+    ids["etag"] = str(row[0])
+    claims.create(conn, tenant.fleets[0], "test", car_id=ids["car_id"])
+    return ids
+
+
+# The other tenant's ids that name one object in the whole store (not per tenant).
+GLOBAL_IDS = ("tablet_id", "fleet_id", "car_id", "incident_id", "push_id", "code", "lead_id",
+              "agent_email", "endpoint")  # fmt: skip
+
+
+def their_secrets(conn: Conn, tenant: Tenant, ids: dict[str, str]) -> list[str]:
+    """What must never reach another tenant: names, e-mails, phones and global ids."""
+    row = conn.execute(
+        "SELECT array_agg(DISTINCT v) FROM (SELECT name FROM tenants WHERE tenant_id = %(t)s"
+        " UNION SELECT name FROM fleets WHERE tenant_id = %(t)s"
+        " UNION SELECT name FROM users WHERE tenant_id = %(t)s"
+        " UNION SELECT email FROM users WHERE tenant_id = %(t)s"
+        " UNION SELECT name FROM tenant_playlists WHERE tenant_id = %(t)s"
+        " UNION SELECT name FROM lead_campaigns WHERE tenant_id = %(t)s"
+        " UNION SELECT name FROM leads WHERE tenant_id = %(t)s"
+        " UNION SELECT phone FROM leads WHERE tenant_id = %(t)s"
+        " UNION SELECT reason FROM pushes WHERE tenant_id = %(t)s) s(v)",
+        {"t": tenant.tenant_id}).fetchone()  # fmt: skip
+    assert row is not None
+    assert isinstance(row[0], list)
+    return sorted({*map(str, row[0]), *(ids[k] for k in GLOBAL_IDS), *tenant.all_tablets})
+
+
+@dataclass
+class Caller:
+    role: str
+    email: str
+    csrf: str = ""
+    bearer: dict[str, str] = field(default_factory=dict)
+
+
+def auths(path: str, case: Case) -> tuple[str, ...]:
+    """How the route is called: a device's token, or a user's bearer token and session cookie
+    for the API (the same user either way), or the cookie (and CSRF) for the panel."""
+    if case.device:
+        return ("device",)
+    return ("bearer", "cookie") if path.startswith(API_PREFIXES) else ("cookie",)
+
+
+def send(clients: tuple[TestClient, TestClient], caller: Caller, auth: str, method: str,
+         path: str, case: Case, ids: dict[str, str],
+         device: dict[str, str]) -> Response:  # fmt: skip
+    """``clients``: one with the caller's session cookie, one without cookies (tokens only)."""
+    signed_in, bare = clients
+    url = fill_in(re.sub(r"{(\w+)(?::\w+)?}", r"{\1}", path), {**ids, **fill_in(case.path, ids)})
+    query, body = fill_in(case.query, ids), fill_in(case.json, ids)
+    if auth in ("device", "bearer"):
+        token = device if auth == "device" else caller.bearer
+        return bare.request(method, url, params=query, json=body, headers=token)
+    if method == "GET":
+        return signed_in.get(url, params=query, follow_redirects=False)
+    if case.form is None:  # a JSON route: CSRF in the header
+        csrf = {"x-csrf-token": caller.csrf}
+        return signed_in.request(method, url, params=query, json=body, headers=csrf,
+                                 follow_redirects=False)  # fmt: skip
+    form = {**fill_in(case.form, ids), "csrf_token": caller.csrf}
+    return signed_in.request(method, url, params=query, data=form, follow_redirects=False)
+
+
+def test_the_sweep_finds_no_cross_tenant_effect(
+    panel: TestClient, tenant_factory: TenantFactory, conn: Conn
+) -> None:
+    """As A's admin, fleet owner and agent, every method of every route with B's ids in the
+    path, query and body: no body shows B's data, none of B's rows changes, and whatever A
+    creates under B's ids is A's own (no row of A names B's objects)."""
+    mine, theirs = tenant_factory(fleets=1, tablets=1), tenant_factory()
+    ids = their_world(conn, theirs, panel)
+    secrets = their_secrets(conn, theirs, ids)
+    global_ids = sorted({*(ids[k] for k in GLOBAL_IDS), *theirs.all_tablets, *theirs.fleets})
+    ids |= {"my_fleet_id": mine.fleets[0], "my_tablet_id": mine.all_tablets[0],
+            "event_id": str(uuid.uuid4()),
+            "started_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat()}  # fmt: skip
+    agent = make_agent(conn, mine, "my-agent")
+    device = {"Authorization": "Bearer "
+              + device_tokens.issue(conn, mine.all_tablets[0], "test")}  # fmt: skip
+    callers = [Caller("admin", mine.admin), Caller("owner", mine.owner),
+               Caller("agent", agent.email)]  # fmt: skip
+    findings: list[str] = []
+    requests = 0
+    clients = (panel, TestClient(panel.app))  # the second shares the running app, no cookies
+    for caller in callers:
+        panel.cookies.clear()
+        caller.csrf = (agent_sign_in(panel, caller.email) if caller.role == "agent"
+                       else sign_in(panel, caller.email))  # fmt: skip
+        caller.bearer = api_token(panel, caller.email)
+        for key, cases in CASES.items():
+            method, path = key.split(" ", 1)
+            for case, auth in ((c, a) for c in cases for a in auths(path, c)):
+                if case.device and caller.role != "admin":
+                    continue  # a device is no role: once is enough
+                theirs_before, mine_before = (
+                    rows_of(conn, theirs.tenant_id),
+                    rows_of(conn, mine.tenant_id),
+                )
+                response = send(clients, caller, auth, method, path, case, ids, device)
+                requests += 1
+                where = f"{caller.role} ({auth}) {key} {case}"
+                sent = f"{response.request.url} {response.request.content!r}"
+                if response.status_code >= 500:
+                    findings.append(f"{where}: {response.status_code}")
+                if shown := [s for s in secrets if s in response.text and s not in sent]:
+                    findings.append(f"{where}: the body shows {shown}")
+                theirs_after, mine_after = rows_of(conn, theirs.tenant_id), rows_of(
+                    conn, mine.tenant_id)  # fmt: skip
+                if touched := changed(theirs_before, theirs_after):
+                    findings.append(f"{where}: their rows changed: {touched}")
+                if named := naming(mine_after, mine_before, global_ids):
+                    findings.append(f"{where}: {named}")
+                if both := shared(mine_after, theirs_after, mine_before):
+                    findings.append(f"{where}: rows held by both tenants: {both}")
+    print(f"tenant sweep: {requests} requests, {len(findings)} cross-tenant effects")
+    assert not findings, "\n".join(findings)
+    # What A created under B's per-tenant ids is A's own: a campaign and a playlist of A.
+    for table, column in (("lead_campaigns", "campaign_id"), ("tenant_playlists", "playlist_id")):
+        query = sql.SQL(
+            "SELECT tenant_id FROM {} WHERE {} = %s AND tenant_id = ANY(%s) ORDER BY 1"
+        ).format(sql.Identifier(table), sql.Identifier(column))
+        pair = [mine.tenant_id, theirs.tenant_id]
+        owners = conn.execute(query, (ids[column], pair)).fetchall()  # fmt: skip
+        assert owners == sorted([(mine.tenant_id,), (theirs.tenant_id,)]), table
+
+
+# --- global ids: another tenant naming one gets a 409 that says no more, and nothing changes ---
+
+
+def test_a_claim_code_for_another_tenants_car_is_refused(
+    panel: TestClient, tenant_factory: TenantFactory, conn: Conn
+) -> None:
+    mine, theirs = tenant_factory(fleets=1, tablets=1), tenant_factory(fleets=1, tablets=1)
+    their_car = f"{theirs.fleets[0]}-car0"
+    url = f"/api/v1/fleets/{mine.fleets[0]}/claim-codes"
+    before = rows_of(conn, theirs.tenant_id)
+    refused = panel.post(url, headers=api_token(panel, mine.admin), json={"car_id": their_car})
+    assert refused.status_code == 409, refused.text
+    assert theirs.fleets[0] not in refused.text.replace(their_car, "")
+    assert theirs.tenant_id not in refused.text
+    csrf = sign_in(panel, mine.owner)
+    page = panel.post(f"/fleets/{mine.fleets[0]}/pairing",
+                      data={"csrf_token": csrf, "car_id": their_car})  # fmt: skip
+    assert page.status_code == 409
+    assert "already in use" in page.text
+    assert conn.execute("SELECT count(*) FROM claim_codes WHERE fleet_id = %s",
+                        (mine.fleets[0],)).fetchone() == (0,)  # fmt: skip
+    assert rows_of(conn, theirs.tenant_id) == before
+
+
+def test_a_car_taken_by_another_tenant_after_the_code_was_made_is_refused_at_claim(
+    panel: TestClient, tenant_factory: TenantFactory, conn: Conn
+) -> None:
+    mine, theirs = tenant_factory(fleets=1, tablets=1), tenant_factory(fleets=1, tablets=1)
+    car = f"car-{uuid.uuid4().hex[:8]}"
+    code = claims.create(conn, mine.fleets[0], "test", car_id=car).code
+    add_tablet(conn, TabletSpec(f"{theirs.fleets[0]}-late", theirs.fleets[0], car), "test")
+    before = rows_of(conn, theirs.tenant_id)
+    refused = panel.post("/v1/device/pairing/claim", json={"claim_code": code})
+    assert refused.status_code == 409, refused.text
+    assert theirs.fleets[0] not in refused.text
+    assert rows_of(conn, theirs.tenant_id) == before
+    row = conn.execute("SELECT claimed_at FROM claim_codes WHERE fleet_id = %s",
+                       (mine.fleets[0],)).fetchone()  # fmt: skip
+    assert row == (None,)  # unused: a code for a free car id still works
+
+
+def test_another_tenants_push_endpoint_is_refused(
+    panel: TestClient, tenant_factory: TenantFactory, conn: Conn
+) -> None:
+    mine, theirs = tenant_factory(fleets=1, tablets=1), tenant_factory(fleets=1, tablets=1)
+    their_agent, my_agent = make_agent(conn, theirs), make_agent(conn, mine)
+    endpoint = f"https://push.example/{uuid.uuid4().hex}"
+    body = {"endpoint": endpoint, "keys": {"p256dh": "B" * 87, "auth": "A" * 22}}
+    csrf = agent_sign_in(panel, their_agent.email)
+    assert panel.post("/agent/push/subscribe", json=body,
+                      headers={"x-csrf-token": csrf}).status_code == 201  # fmt: skip
+    before = rows_of(conn, theirs.tenant_id)
+    panel.cookies.clear()
+    csrf = agent_sign_in(panel, my_agent.email)
+    refused = panel.post("/agent/push/subscribe", json=body, headers={"x-csrf-token": csrf})
+    assert refused.status_code == 409, refused.text
+    assert their_agent.email not in refused.text
+    assert rows_of(conn, theirs.tenant_id) == before
+    # Within one tenant a browser still moves to the agent signed in on it.
+    colleague = make_agent(conn, mine, "colleague")
+    assert panel.post("/agent/push/subscribe", json={**body, "endpoint": endpoint + "x"},
+                      headers={"x-csrf-token": csrf}).status_code == 201  # fmt: skip
+    panel.cookies.clear()
+    csrf = agent_sign_in(panel, colleague.email)
+    moved = panel.post("/agent/push/subscribe", json={**body, "endpoint": endpoint + "x"},
+                       headers={"x-csrf-token": csrf})  # fmt: skip
+    assert moved.status_code == 201, moved.text
+
+
+def test_the_cli_never_takes_another_tenants_ids(tenant_factory: TenantFactory, conn: Conn) -> None:
+    """Tablet and fleet ids are global (MQTT topics ``tablets/{id}/…``, ``fleets/{id}/alerts``),
+    and so are e-mails: naming another tenant's is refused and changes nothing."""
+    mine, theirs = tenant_factory(fleets=1, tablets=1), tenant_factory(fleets=1, tablets=1)
+    before = rows_of(conn, theirs.tenant_id)
+    with pytest.raises(ConfigError, match="belongs to another tenant"):
+        add_tablet(conn, TabletSpec(theirs.all_tablets[0], mine.fleets[0]), "test")
+    with pytest.raises(ConfigError, match="belongs to another tenant"):
+        add_fleet(conn, FleetSpec(theirs.fleets[0], tenant_id=mine.tenant_id), "test")
+    with pytest.raises(ConfigError, match="belongs to another tenant"):
+        add_user(conn, tenant_id=mine.tenant_id, email=theirs.admin, name="Taken", role="admin",
+                 password=PASSWORD, fleets=[], actor="test")  # fmt: skip
+    assert rows_of(conn, theirs.tenant_id) == before

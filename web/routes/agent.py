@@ -147,7 +147,14 @@ async def push_subscribe(
             "not a push subscription: "
             + "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()),
         ) from exc
-    await agent_push.subscribe(pool, session.user, sub)
+    try:
+        await agent_push.subscribe(pool, session.user, sub)
+    except agent_push.SubscriptionTaken:
+        raise HTTPException(
+            409,
+            "this push endpoint is registered elsewhere: unsubscribe this browser from "
+            "push notifications and subscribe again",
+        ) from None
     return {"subscriptions": await agent_push.count(pool, session.user)}
 
 

@@ -45,15 +45,22 @@ async def _fleet(request: Request, user: User, fleet_id: str) -> pairing.FleetRe
     return found
 
 
-@api.post("/fleets/{fleet_id}/claim-codes", status_code=201)
+@api.post(
+    "/fleets/{fleet_id}/claim-codes",
+    status_code=201,
+    responses={409: {"description": "the car id is in use by another fleet"}},
+)
 async def create_code(
     fleet_id: str, request: Request, pool: PoolDep, user: ApiUser, body: CodeIn | None = None
 ) -> CodeOut:
     """A single-use claim code for a new tablet of the fleet (``ABCD-EFGH``)."""
     await _fleet(request, user, fleet_id)
     body = body or CodeIn()
-    new = await pairing.create_code(pool, user, user.email, fleet_id,
-                                    timedelta(seconds=body.ttl_s), body.car_id)  # fmt: skip
+    try:
+        new = await pairing.create_code(pool, user, user.email, fleet_id,
+                                        timedelta(seconds=body.ttl_s), body.car_id)  # fmt: skip
+    except ClaimError as exc:  # a car id in use by another fleet: 409
+        raise HTTPException(exc.status, str(exc)) from None
     return CodeOut(claim_code=new.code, fleet_id=new.fleet_id, car_id=new.car_id,
                    expires_at=new.expires_at)  # fmt: skip
 
@@ -116,7 +123,8 @@ async def pairing_create(
             pool, session.user, session.user.email, fleet_id, lifetime, car_id.strip() or None
         )
     except (ConfigError, ClaimError) as exc:
-        return await _page(request, pool, session, fleet_id, None, str(exc), status=422)
+        status = exc.status if isinstance(exc, ClaimError) else 422
+        return await _page(request, pool, session, fleet_id, None, str(exc), status=status)
     return await _page(request, pool, session, fleet_id, new, None, status=201)
 
 

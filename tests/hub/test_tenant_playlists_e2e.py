@@ -1,0 +1,80 @@
+"""Two tenants with identical playlists through a real hub: A's changes never reach B."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import psycopg
+
+from broker.runner import EmbeddedBroker
+from hub.fleet import FleetSpec, TabletSpec, add_fleet, add_tablet
+from hub.manifest import EMPTY_PLAYLIST_ID
+from hub.playlists import Target, push
+from hub.users import add_tenant
+from tests.conftest import RunningHub
+from tests.helpers import TestFleet, eventually
+from tests.hub.test_playlists_e2e import ITEMS, manifests
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+
+def tenant_fleet(conn: Conn, broker: EmbeddedBroker) -> tuple[str, TestFleet]:
+    tag = uuid.uuid4().hex[:8]
+    tenant_id, fleet_id = f"tn-{tag}", f"fl-{tag}"
+    add_tenant(conn, tenant_id, f"Tenant {tag}", "test")
+    add_fleet(conn, FleetSpec(fleet_id, tenant_id=tenant_id), "test")
+    tablet_id = f"{fleet_id}-t0"
+    add_tablet(conn, TabletSpec(tablet_id, fleet_id, None, 30, 90), "test")
+    passwords = {tablet_id: f"pw-{tablet_id}"}
+    broker.set_credentials(passwords)
+    return tenant_id, TestFleet(fleet_id, [tablet_id], passwords, broker.host, broker.port)
+
+
+def desired(conn: Conn, tablet_id: str) -> object:
+    row = conn.execute("SELECT desired_etag FROM tablet_state WHERE tablet_id = %s",
+                       (tablet_id,)).fetchone()  # fmt: skip
+    return row[0] if row else None
+
+
+async def test_a_revoke_by_one_tenant_never_reaches_the_others_tablets(
+    running_hub: RunningHub, broker: EmbeddedBroker, conn: Conn
+) -> None:
+    (tenant_a, fleet_a), (tenant_b, fleet_b) = (
+        tenant_fleet(conn, broker),
+        tenant_fleet(conn, broker),
+    )
+    tablet_a, tablet_b = fleet_a.tablet(0).connect(), fleet_b.tablet(0).connect()
+    try:
+        pushed = {
+            tenant: push(conn, Target("fleet", fleet.fleet_id), ITEMS, emergency=False,
+                         expires_s=None, reason=tenant, actor="test", refresh_s=300,
+                         tenant_id=tenant, name=f"Loop of {tenant}")
+            for tenant, fleet in ((tenant_a, fleet_a), (tenant_b, fleet_b))
+        }  # fmt: skip
+        a, b = pushed[tenant_a], pushed[tenant_b]
+        assert (a.playlist_id, a.etag) == (b.playlist_id, b.etag)  # the same content address
+        for tablet in (tablet_a, tablet_b):
+            assert [m["etag"] for m in await manifests(tablet)] == [a.etag]
+        owners = conn.execute("SELECT tenant_id FROM playlists WHERE playlist_id = %s ORDER BY 1",
+                              (a.playlist_id,)).fetchall()  # fmt: skip
+        assert owners == sorted([(tenant_a,), (tenant_b,)])
+
+        # A revokes its assignment (as the panel does) and drops the playlist from its library.
+        with conn.transaction():
+            conn.execute("UPDATE playlist_assignments SET revoked_at = now()"
+                         " WHERE assignment_id = %s", (a.assignment_id,))  # fmt: skip
+            conn.execute("DELETE FROM tenant_playlists WHERE tenant_id = %s", (tenant_a,))
+            conn.execute("SELECT pg_notify('fleethub_playlists', %s)", (str(a.assignment_id),))
+        got = await manifests(tablet_a)
+        assert [m["playlist_id"] for m in got] == [EMPTY_PLAYLIST_ID]
+        assert await manifests(tablet_b, timeout=1.5) == []  # B's tablet hears nothing
+        await eventually(lambda: desired(conn, fleet_a.tablet_ids[0]) == got[0]["etag"])
+        assert desired(conn, fleet_b.tablet_ids[0]) == b.etag
+        row = conn.execute("SELECT count(*) FROM playlist_items WHERE tenant_id = %s"
+                           " AND playlist_id = %s", (tenant_b, b.playlist_id),
+                           ).fetchone()  # fmt: skip
+        assert row == (len(ITEMS),)
+    finally:
+        tablet_a.close()
+        tablet_b.close()
