@@ -21,6 +21,7 @@ class HubMetrics:
     plays_committed: int = 0  # stored for the first time
     plays_duplicate: int = 0  # already stored (a resend or a retry)
     plays_rejected: int = 0  # invalid events (whole batches are in ``rejected``)
+    loop_errors: Counter[str] = field(default_factory=Counter)  # by long-lived task, retried
 
     def reject(self, reason: str) -> None:
         self.rejected[reason] += 1
@@ -41,4 +42,5 @@ class HubMetrics:
             "plays_committed": self.plays_committed,
             "plays_duplicate": self.plays_duplicate,
             "plays_rejected": self.plays_rejected,
+            "loop_errors": dict(self.loop_errors),
         }

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import time
 import zlib
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import aiomqtt
@@ -35,12 +37,14 @@ from hub.lead_routing import LeadRouting
 from hub.lead_store import ACTIONS_CHANNEL, LEADS_CHANNEL
 from hub.metrics import HubMetrics
 from hub.mqttwire.codec import Publish
+from hub.mqttwire.errors import MqttWireError
 from hub.play_ingest import PlayIngest, PlaysIn
 from hub.playlists import empty_manifest, next_expiry, resolve
 from hub.publisher import Publisher
 from hub.pump import ActorPump
 from hub.retention import apply_retention
 from hub.snapshots import load_snapshots
+from hub.supervise import STORE_ERRORS, retrying, supervised
 from hub.tablet_link import TabletLink
 from hub.writer import StoreWriter
 
@@ -96,19 +100,21 @@ class Hub:
         try:
             self.pump.start()
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(self.writer.run(), name="hub.store.writer")
-                tg.create_task(self.plays.run(), name="hub.store.plays")
-                tg.create_task(self.leads.run(), name="hub.store.leads")
-                tg.create_task(self._listen_store(), name="hub.store.listen")
+                # Every task is supervised: an error ends one run of it (logged, counted,
+                # restarted with backoff), only cancellation ends the hub (hub/supervise.py).
+                self._task(tg, "hub.store.writer", self.writer.run)
+                self._task(tg, "hub.store.plays", self.plays.run)
+                self._task(tg, "hub.store.leads", self.leads.run)
+                self._task(tg, "hub.store.listen", self._listen_store)
                 # Tablets are loaded once LISTEN is active, so no registration is missed,
                 # and before MQTT, so their first messages find them.
                 await self._listening.wait()
-                tg.create_task(self._tablet_loop(), name="hub.mqtt.tablet-session")
-                tg.create_task(self._publish_session_loop(), name="hub.mqtt.publish-session")
-                tg.create_task(self._reconcile_loop(), name="hub.playlists.reconcile")
-                tg.create_task(self._lookup_loop(), name="hub.store.lookup")
-                tg.create_task(self._retention_loop(), name="hub.store.retention")
-                tg.create_task(self._log_loop(), name="hub.metrics.log")
+                self._task(tg, "hub.mqtt.tablet-session", self._tablet_loop)
+                self._task(tg, "hub.mqtt.publish-session", self._publish_session_loop)
+                self._task(tg, "hub.playlists.reconcile", self._reconcile_loop)
+                self._task(tg, "hub.store.lookup", self._lookup_loop)
+                self._task(tg, "hub.store.retention", self._retention_loop)
+                self._task(tg, "hub.metrics.log", self._log_loop)
                 self.started.set()
         finally:
             try:
@@ -116,6 +122,9 @@ class Hub:
             finally:
                 self.pump.stop()
                 await self.pool.close()
+
+    def _task(self, tg: asyncio.TaskGroup, name: str, body: Callable[[], Awaitable[None]]) -> None:
+        tg.create_task(supervised(name, self.metrics, body), name=name)
 
     async def _final_flush(self) -> None:
         """Write what the actors produced before stopping; what cannot be written is counted."""
@@ -183,18 +192,21 @@ class Hub:
 
     async def _reconcile_loop(self) -> None:
         self._reconcile.set()
+        name = "hub.playlists.reconcile"
         while True:
-            wake_at: datetime | None = None
-            async with self.pool.connection() as conn:
-                wake_at = await next_expiry(conn)
+            wake_at = await retrying(name, self.metrics, self._next_expiry)
             timeout = 3600.0
             if wake_at is not None:
                 timeout = max(0.05, (wake_at - datetime.now(UTC)).total_seconds() + 0.05)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._reconcile.wait(), timeout)
             self._reconcile.clear()
-            sent = await self.reconcile()
+            sent = await retrying(name, self.metrics, self.reconcile)
             log.info("playlists reconciled for %d tablets", sent)
+
+    async def _next_expiry(self) -> datetime | None:
+        async with self.pool.connection(timeout=10) as conn:
+            return await next_expiry(conn)
 
     async def _lookup_loop(self) -> None:
         """Answer the registry about tablets it does not know, in batches."""
@@ -203,11 +215,14 @@ class Hub:
             ids = {await self._lookups.get()}
             while not self._lookups.empty():
                 ids.add(self._lookups.get_nowait())
-            found = set(await self._load_tablets(tablet_ids=sorted(ids)))
+            # Retried with the same ids until the store answers: held messages wait on them.
+            load = functools.partial(self._load_tablets, tablet_ids=sorted(ids))
+            found = set(await retrying("hub.store.lookup", self.metrics, load))
             for tablet_id in ids - found:
                 self.pump.put(NotRegistered(tablet_id))
             if found:
-                await self.reconcile(sorted(found))
+                again = functools.partial(self.reconcile, sorted(found))
+                await retrying("hub.store.lookup", self.metrics, again)
 
     async def _listen_store(self) -> None:
         """Registrations and playlist changes arrive as ``NOTIFY`` from CLI or panel."""
@@ -231,7 +246,8 @@ class Hub:
                     backoff = 0.5
                     async for note in conn.notifies():
                         await self._on_notify(note.channel, note.payload)
-            except psycopg.OperationalError as exc:
+            except STORE_ERRORS as exc:  # also a pool timeout while handling a NOTIFY
+                self.metrics.loop_errors["hub.store.listen"] += 1
                 log.warning("store listener lost its connection: %s", exc)
                 await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311
                 backoff = min(backoff * 2, 10)
@@ -297,7 +313,11 @@ class Hub:
             tg.create_task(self.link.run(topics), name="hub.mqtt.tablets")
             while True:
                 ids = await self._subscribe_more.get()
-                await self.link.subscribe_more([t for i in ids for t in tablet_topics(i)])
+                try:
+                    await self.link.subscribe_more([t for i in ids for t in tablet_topics(i)])
+                except MqttWireError as exc:  # the topics are kept: the next session has them
+                    self.metrics.loop_errors["hub.mqtt.tablet-session"] += 1
+                    log.warning("subscribing %d new tablets failed: %s", len(ids), exc)
 
     async def ready(self) -> None:
         """Until the store listener, the tablet session and the alert session are up."""
@@ -386,7 +406,8 @@ class Hub:
             try:
                 async with self.pool.connection() as conn:
                     await apply_retention(conn, self.settings)
-            except psycopg.Error as exc:
+            except STORE_ERRORS as exc:
+                self.metrics.loop_errors["hub.store.retention"] += 1
                 log.warning("retention skipped: %s", exc)
             await asyncio.sleep(3600)
 
