@@ -126,6 +126,8 @@ class DesiredPlaylist:
     etag: str
     manifest_json: str
     at: datetime
+    # Publish even if this etag was applied or published: the broker lost its retained copy.
+    force: bool = False
 
 
 @dataclass(frozen=True, slots=True)

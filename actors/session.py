@@ -161,6 +161,8 @@ class TabletSession:
         a live one does not repeat an in-flight QoS 1 publish.
         """
         out = Outcome()
+        if msg.force:
+            return self._republish(msg)
         if msg.etag == self.applied_etag or msg.etag == self.published_etag:
             if msg.etag != self.desired_etag:
                 self.desired_etag = msg.etag
@@ -171,6 +173,23 @@ class TabletSession:
         out.effects.append(Publish(topic, msg.manifest_json.encode(), qos=1, retain=True))
         out.effects.append(DeliveryRow(self.cfg.tablet_id, msg.etag, "published", msg.at, None))
         out.effects.append(self.state_row())
+        return out
+
+    def _republish(self, msg: DesiredPlaylist) -> Outcome:
+        """The broker lost its retained manifest: publish it again, whatever was sent.
+
+        An etag the tablet already applied keeps its delivery row (the tablet gets the
+        same manifest again); any other starts a delivery as a change does.
+        """
+        out = Outcome()
+        changed = msg.etag != self.desired_etag
+        self.desired_etag = self.published_etag = msg.etag
+        topic = f"tablets/{self.cfg.tablet_id}/playlist"
+        out.effects.append(Publish(topic, msg.manifest_json.encode(), qos=1, retain=True))
+        if msg.etag != self.applied_etag:
+            out.effects.append(DeliveryRow(self.cfg.tablet_id, msg.etag, "published", msg.at, None))
+        if changed or msg.etag != self.applied_etag:
+            out.effects.append(self.state_row())
         return out
 
     def on_ack(self, msg: AckIn) -> Outcome:

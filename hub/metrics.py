@@ -22,6 +22,8 @@ class HubMetrics:
     plays_duplicate: int = 0  # already stored (a resend or a retry)
     plays_rejected: int = 0  # invalid events (whole batches are in ``rejected``)
     loop_errors: Counter[str] = field(default_factory=Counter)  # by long-lived task, retried
+    broker_state_lost: int = 0  # reconnects on which the broker had lost session or retained
+    manifests_republished: int = 0
 
     def reject(self, reason: str) -> None:
         self.rejected[reason] += 1
@@ -43,4 +45,6 @@ class HubMetrics:
             "plays_duplicate": self.plays_duplicate,
             "plays_rejected": self.plays_rejected,
             "loop_errors": dict(self.loop_errors),
+            "broker_state_lost": self.broker_state_lost,
+            "manifests_republished": self.manifests_republished,
         }

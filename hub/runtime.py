@@ -76,7 +76,9 @@ class Hub:
         self.leads = LeadRouting(self.pool, self._to_actors, self.publisher.put)
         self.owned: set[str] = set()
         self.link = TabletLink(mqtt, f"{settings.hub_client_id}-{settings.shard_index}",
-                               self._on_publish, self._inbox_backlog, self.metrics)  # fmt: skip
+                               self._on_publish, self._inbox_backlog, self.metrics,
+                               self._on_state_lost)  # fmt: skip
+        self._republish = asyncio.Event()
         self._publishing = asyncio.Event()
         self.started = asyncio.Event()
         self._reconcile = asyncio.Event()
@@ -112,6 +114,7 @@ class Hub:
                 self._task(tg, "hub.mqtt.tablet-session", self._tablet_loop)
                 self._task(tg, "hub.mqtt.publish-session", self._publish_session_loop)
                 self._task(tg, "hub.playlists.reconcile", self._reconcile_loop)
+                self._task(tg, "hub.playlists.republish", self._republish_loop)
                 self._task(tg, "hub.store.lookup", self._lookup_loop)
                 self._task(tg, "hub.store.retention", self._retention_loop)
                 self._task(tg, "hub.metrics.log", self._log_loop)
@@ -165,6 +168,15 @@ class Hub:
         """Tell each tablet actor its desired manifest; actors publish what changed."""
         assert self.pump is not None
         now = datetime.now(UTC)
+        desired = await self._desired(tablet_ids, now)
+        for tablet_id, (etag, body) in desired.items():
+            self.pump.put(DesiredPlaylist(tablet_id, etag, body, now))
+        return len(desired)
+
+    async def _desired(
+        self, tablet_ids: list[str] | None, now: datetime
+    ) -> dict[str, tuple[str, str]]:
+        """Each owned tablet's current manifest (etag, JSON), from the store."""
         if tablet_ids is None and self.settings.shard_count > 1:
             tablet_ids = sorted(self.owned)  # a shard resolves only its own tablets
         async with self.pool.connection() as conn:
@@ -179,16 +191,40 @@ class Hub:
         empty = empty_manifest(self.settings.playlist_refresh_interval_s)
         for tablet_id in had_playlist:
             manifests.setdefault(tablet_id, empty)
-        count = 0
+        desired: dict[str, tuple[str, str]] = {}
         encoded: dict[int, tuple[str, str]] = {}  # one etag and JSON per distinct manifest
         for tablet_id, manifest in manifests.items():
             if tablet_id in self.owned:
-                etag, body = encoded.get(id(manifest)) or encoded.setdefault(
+                desired[tablet_id] = encoded.get(id(manifest)) or encoded.setdefault(
                     id(manifest), (manifest.etag, manifest.to_json())
                 )
-                self.pump.put(DesiredPlaylist(tablet_id, etag, body, now))
-                count += 1
-        return count
+        return desired
+
+    def _on_state_lost(self, reason: str) -> None:
+        self._republish.set()
+
+    async def _republish_loop(self) -> None:
+        """The broker lost its retained manifests (or may have): every owned tablet's goes
+        out again, ``manifest_republish_per_s`` at a time, so a large fleet is no burst."""
+        assert self.pump is not None
+        name = "hub.playlists.republish"
+        while True:
+            await self._republish.wait()
+            self._republish.clear()
+            resolve_all = functools.partial(self._desired, None, datetime.now(UTC))
+            desired = await retrying(name, self.metrics, resolve_all)
+            ids = sorted(desired)
+            step = max(1, self.settings.manifest_republish_per_s // 10)
+            log.info("republishing %d manifests, %d/s", len(ids), step * 10)
+            for start in range(0, len(ids), step):
+                if self._republish.is_set():
+                    break  # lost again meanwhile: start over from fresh state
+                now = datetime.now(UTC)
+                for tablet_id in ids[start : start + step]:
+                    etag, body = desired[tablet_id]
+                    self.pump.put(DesiredPlaylist(tablet_id, etag, body, now, force=True))
+                self.metrics.manifests_republished += len(ids[start : start + step])
+                await asyncio.sleep(0.1)
 
     async def _reconcile_loop(self) -> None:
         self._reconcile.set()

@@ -93,6 +93,7 @@ class MqttConnection(asyncio.Protocol):
         "on_close",
         "on_message",
         "port",
+        "session_present",
         "source_ip",
     )
 
@@ -144,6 +145,7 @@ class MqttConnection(asyncio.Protocol):
         self._ping_sent_at: float | None = None
         self._paused = False
         self._acks = bytearray()  # PUBACKs of one read, written together
+        self.session_present = False  # the CONNACK's flag: the broker kept our session
 
     # -- public API -----------------------------------------------------------
 
@@ -436,6 +438,7 @@ class MqttConnection(asyncio.Protocol):
             self.disconnect_nowait()
             return
         self._state = State.CONNECTED
+        self.session_present = connack.session_present
         self._connack.set_result(None)
         self._schedule_keepalive()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -728,6 +729,21 @@ def test_a_rebuilt_session_republishes_what_is_not_applied_once() -> None:
     session = TabletSession(snap)
     assert len(of(session.on_desired(desired("e1")), Publish)) == 1
     assert of(session.on_desired(desired("e1")), Publish) == []
+
+
+def test_a_forced_republish_sends_even_an_applied_manifest_and_keeps_its_delivery() -> None:
+    """After the broker lost its retained copy: published again, delivery row untouched."""
+    session = online_session()
+    session.on_heartbeat(heartbeat(at(30), 1, playlist_etag="e1"))
+    session.on_desired(desired("e1"))
+    out = session.on_desired(replace(desired("e1", at(40)), force=True))
+    assert of(out, Publish) == [
+        Publish(f"tablets/{TID}/playlist", b'{"etag": "e1"}', qos=1, retain=True)
+    ]
+    assert of(out, DeliveryRow) == []
+    in_flight = session.on_desired(replace(desired("e2", at(41)), force=True))
+    assert len(of(in_flight, Publish)) == 1
+    assert of(in_flight, DeliveryRow) == [DeliveryRow(TID, "e2", "published", at(41), None)]
 
 
 @pytest.mark.parametrize(
