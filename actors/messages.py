@@ -190,6 +190,7 @@ class TabletInit:
     outbox: Any
     watchdog: Any
     at: datetime
+    started_at: datetime | None = None  # the hub's start: a restart's grace counts from it
 
 
 # --- leads (issue #5): into the lead router, and between it and agent actors -------

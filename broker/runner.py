@@ -53,7 +53,8 @@ autosave_on_changes false
 autosave_interval 30
 # The hub is one subscriber for every tablet: never let the broker drop to it silently.
 max_queued_messages {max_queued}
-max_inflight_messages 1000
+# It acknowledges each message only after its commit: the window bounds its throughput.
+max_inflight_messages 10000
 # Payloads are capped by the contract: 16 KiB, proof-of-play batches 160 KiB; leave room
 # for topic and header.
 max_packet_size 172032

@@ -77,7 +77,7 @@ class Hub:
         self.owned: set[str] = set()
         self.link = TabletLink(mqtt, f"{settings.hub_client_id}-{settings.shard_index}",
                                self._on_publish, self._inbox_backlog, self.metrics,
-                               self._on_state_lost)  # fmt: skip
+                               self._on_state_lost, self._on_received)  # fmt: skip
         self._republish = asyncio.Event()
         self._publishing = asyncio.Event()
         self.started = asyncio.Event()
@@ -92,12 +92,14 @@ class Hub:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         await self.pool.open(wait=True, timeout=30)
-        self.pump = ActorPump(loop, self._on_effects, self.settings.watchdog_tick_s)
+        self.pump = ActorPump(loop, self._on_effects, self.settings.watchdog_tick_s,
+                              on_mark=self._on_actors_done)  # fmt: skip
         self.writer = StoreWriter(
             self.pool,
             self.metrics,
             self.settings.writer_flush_interval_s,
             self.settings.writer_buffer_max,
+            on_commit=self.link.release,
         )
         try:
             self.pump.start()
@@ -315,18 +317,19 @@ class Hub:
         backoff = 0.5
         s = self.settings
         while True:
+            client = aiomqtt.Client(
+                self.mqtt.host,
+                self.mqtt.port,
+                username=self.mqtt.username,
+                password=self.mqtt.password,
+                identifier=f"{s.hub_client_id}-{s.shard_index}-out",
+                clean_session=True,  # publishes only; unsent ones stay queued here
+                keepalive=30,
+                max_inflight_messages=1000,
+                timeout=30,
+            )
             try:
-                async with aiomqtt.Client(
-                    self.mqtt.host,
-                    self.mqtt.port,
-                    username=self.mqtt.username,
-                    password=self.mqtt.password,
-                    identifier=f"{s.hub_client_id}-{s.shard_index}-out",
-                    clean_session=True,  # publishes only; unsent ones stay queued here
-                    keepalive=30,
-                    max_inflight_messages=1000,
-                    timeout=30,
-                ) as client:
+                async with client:
                     backoff = 0.5
                     # aiomqtt logs a warning per publish above this; fan-out to thousands
                     # of tablets is meant to have that many in flight.
@@ -338,6 +341,8 @@ class Hub:
                 log.warning("mqtt publish session ended: %s; reconnecting", group.exceptions[0])
                 await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311
                 backoff = min(backoff * 2, 10)
+            finally:
+                _consume_disconnect(client)
 
     async def _tablet_loop(self) -> None:
         s = self.settings
@@ -360,6 +365,17 @@ class Hub:
         await self.started.wait()
         await self._publishing.wait()
         await self.link.connected.wait()
+
+    # A QoS 1 message is acknowledged to the broker only after its effects are committed:
+    # received (a sequence number) -> through the actors -> committed -> PUBACK, in order.
+
+    def _on_received(self, seq: int) -> None:
+        assert self.pump is not None
+        self.pump.mark(seq)  # behind what _on_publish put for this message
+
+    def _on_actors_done(self, seq: int) -> None:
+        assert self.writer is not None
+        self.writer.mark(seq)  # behind the effects _on_effects just added
 
     def _inbox_backlog(self) -> int:
         return self.pump.backlog() if self.pump is not None else 0
@@ -464,3 +480,11 @@ class Hub:
                 sum(m.dropped.values()), self.pump.backlog(), self.writer.backlog(),
                 self.link.backlog() + self.publisher.backlog(),
             )  # fmt: skip
+
+
+def _consume_disconnect(client: aiomqtt.Client) -> None:
+    """Read the error of a lost aiomqtt session: its ``__aexit__`` (2.5) leaves it unread, and
+    asyncio then logs "Future exception was never retrieved" (a broker crash did it)."""
+    disconnected = client._disconnected  # no public accessor
+    if disconnected.done() and not disconnected.cancelled():
+        disconnected.exception()

@@ -17,6 +17,12 @@ After a reconnect on which the broker lost what it held for the hub — the CONN
 says the session is not present, or ``$SYS/broker/uptime`` shows the broker was
 restarted since the last session (a crash restores only its last autosave) —
 ``on_state_lost`` tells the hub to publish every manifest again (issue #18, item 4).
+
+Received QoS 1 messages are acknowledged only once handled (issue #18, item 6): each
+takes a sequence number, ``on_received`` passes it down the hub's pipeline behind the
+message (actors, then the writer), and :meth:`release` sends the PUBACKs up to a
+number once everything up to it is committed, in order. A kill before that leaves
+the message with the broker, which delivers it again to the persistent session.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import contextlib
 import functools
 import logging
 import random
+from collections import deque
 from collections.abc import Callable, Iterable
 
 from actors.effects import Publish as PublishEffect
@@ -60,8 +67,12 @@ class TabletLink:
         backlog: Callable[[], int],
         metrics: HubMetrics,
         on_state_lost: Callable[[str], None] | None = None,
+        on_received: Callable[[int], None] | None = None,
     ) -> None:
         self._target = target
+        self._on_received = on_received  # None: acknowledge on receipt
+        self._received = 0  # sequence number of the last QoS 1 message received
+        self._unacked: deque[tuple[int, MqttConnection, int]] = deque()  # seq, conn, id
         self._on_state_lost = on_state_lost
         self._uptime: asyncio.Future[float] | None = None
         self._client_id = client_id
@@ -124,11 +135,12 @@ class TabletLink:
                 password=self._target.password,
                 keepalive=30,
                 clean_session=False,
-                on_message=self._deliver,
+                manual_ack=self._on_received is not None,
                 connect_timeout=30,
                 ack_timeout=30,
                 max_packet_bytes=MAX_PACKET_BYTES,
             )
+            conn.on_message = functools.partial(self._deliver, conn)
             try:
                 await conn.connect()
                 await self._subscribe(conn, self._topics)
@@ -191,14 +203,40 @@ class TabletLink:
         if uptime <= since_lost_s + RESTART_MARGIN_S:
             self._state_lost(f"the broker restarted ({uptime:.0f} s ago)")
 
-    def _deliver(self, packet: Publish) -> None:
+    def release(self, upto: int) -> None:
+        """PUBACK every QoS 1 message received up to sequence number ``upto``, in order.
+
+        Those of a session that ended are dropped: the broker delivers them again.
+        """
+        unacked = self._unacked
+        ids: list[int] = []
+        conn: MqttConnection | None = None
+        while unacked and unacked[0][0] <= upto:
+            _, owner, packet_id = unacked.popleft()
+            if owner is not conn:
+                if conn is not None and ids:
+                    conn.ack(ids)
+                conn, ids = owner, []
+            ids.append(packet_id)
+        if conn is not None and ids:
+            conn.ack(ids)  # a closed connection writes nothing
+
+    def unacked(self) -> int:
+        return len(self._unacked)
+
+    def _deliver(self, conn: MqttConnection, packet: Publish) -> None:
         if packet.topic == UPTIME_TOPIC:
             waiting = self._uptime
             if waiting is not None and not waiting.done():
                 with contextlib.suppress(ValueError, IndexError):
                     waiting.set_result(float(packet.payload.split()[0]))
-            return
-        self._on_message(packet)
+        else:
+            self._on_message(packet)
+        if packet.qos == 1 and self._on_received is not None:
+            assert packet.packet_id is not None
+            self._received += 1
+            self._unacked.append((self._received, conn, packet.packet_id))
+            self._on_received(self._received)
         if self._conn is not None and self._backlog() > PAUSE_ABOVE and not self._paused:
             self._paused = True
             self.pauses += 1
