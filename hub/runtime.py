@@ -79,6 +79,8 @@ class Hub:
                                self._on_publish, self._inbox_backlog, self.metrics,
                                self._on_state_lost, self._on_received)  # fmt: skip
         self._republish = asyncio.Event()
+        self._received_upto = 0  # the last QoS 1 message received (TabletLink's numbering)
+        self._mark_posted = False
         self._publishing = asyncio.Event()
         self.started = asyncio.Event()
         self._reconcile = asyncio.Event()
@@ -370,8 +372,17 @@ class Hub:
     # received (a sequence number) -> through the actors -> committed -> PUBACK, in order.
 
     def _on_received(self, seq: int) -> None:
+        # One mark per read of the socket, not per message: posted once the read's callback
+        # is done, so it follows everything _on_publish queued for the messages up to seq.
+        self._received_upto = seq
+        if not self._mark_posted:
+            self._mark_posted = True
+            asyncio.get_running_loop().call_soon(self._post_mark)
+
+    def _post_mark(self) -> None:
         assert self.pump is not None
-        self.pump.mark(seq)  # behind what _on_publish put for this message
+        self._mark_posted = False
+        self.pump.mark(self._received_upto)
 
     def _on_actors_done(self, seq: int) -> None:
         assert self.writer is not None
