@@ -126,6 +126,8 @@ class DesiredPlaylist:
     etag: str
     manifest_json: str
     at: datetime
+    # Publish even if this etag was applied or published: the broker lost its retained copy.
+    force: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +190,7 @@ class TabletInit:
     outbox: Any
     watchdog: Any
     at: datetime
+    started_at: datetime | None = None  # the hub's start: a restart's grace counts from it
 
 
 # --- leads (issue #5): into the lead router, and between it and agent actors -------

@@ -53,6 +53,7 @@ class RegistryActor(ContainedActor):
         self.failures = 0
         self.waiting: dict[str, list[Any]] = {}  # tablet id → messages awaiting a lookup
         self.unknown: dict[str, None] = {}  # insertion-ordered, bounded
+        self.started_at = _now()  # the hub's start (one registry per hub process)
 
     def receiveMsg_Setup(self, msg: Setup, sender: Any) -> None:
         self.outbox, self.watchdog = msg.outbox, msg.watchdog
@@ -104,7 +105,8 @@ class RegistryActor(ContainedActor):
                 self._hold_for_lookup(tablet_id, item)
                 return
             address = self.createActor(TabletActor)
-            self.send(address, TabletInit(snapshot, self.outbox, self.watchdog, _now()))
+            init = TabletInit(snapshot, self.outbox, self.watchdog, _now(), self.started_at)
+            self.send(address, init)
             self.actors[tablet_id] = address
         self.send(address, item)
 
@@ -138,7 +140,7 @@ class RegistryActor(ContainedActor):
         elif first:
             # Re-arm the timers of a tablet rebuilt from the store without
             # creating its actor yet: it is created when a message arrives.
-            for timer in TabletSession(msg.snapshot).resume(_now()).timers:
+            for timer in TabletSession(msg.snapshot).resume(_now(), self.started_at).timers:
                 self.send(self.watchdog, timer)
         for held in self.waiting.pop(tablet_id, ()):
             self._route(held)

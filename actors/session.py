@@ -71,12 +71,19 @@ class TabletSession:
         self.battery = snapshot.battery
         self.app_version = snapshot.app_version
         self.now_playing = (snapshot.ad_id, snapshot.campaign_id)
+        self.grace_until: datetime | None = None  # no timeout before (after a hub restart)
 
     # --- start-up ------------------------------------------------------------
 
-    def resume(self, now: datetime) -> Outcome:
-        """Re-arm the timers a rebuilt session needs (after a hub restart)."""
+    def resume(self, now: datetime, started_at: datetime | None = None) -> Outcome:
+        """Re-arm the timers a rebuilt session needs (after a hub restart).
+
+        An online tablet gets ``offline_after`` from the hub's start before a timeout
+        counts: its heartbeats sent while the hub was away wait in the broker and arrive
+        (with today's receive time) only as the hub catches up.
+        """
         out = Outcome()
+        self.grace_until = (started_at or now) + timedelta(seconds=self.cfg.offline_after_s)
         deadline = self._offline_deadline()
         if self.state == "online" and deadline is not None:
             out.timers.append(Arm(self.cfg.tablet_id, "offline", deadline))
@@ -92,10 +99,10 @@ class TabletSession:
     def on_heartbeat(self, hb: HeartbeatIn) -> Outcome:
         out = Outcome()
         at = hb.received_at
-        duplicate = hb.boot_id == self.boot_id and hb.seq == self.last_seq
+        duplicate = self._seen(hb)
         if not duplicate:
             out.effects.append(_heartbeat_row(hb))
-        self.boot_id, self.last_seq = hb.boot_id, hb.seq
+            self.boot_id, self.last_seq = hb.boot_id, hb.seq
         self.battery, self.app_version = hb.battery, hb.app_version
         self.now_playing = (hb.ad_id, hb.campaign_id)
         if hb.playlist_etag is not None:
@@ -161,6 +168,8 @@ class TabletSession:
         a live one does not repeat an in-flight QoS 1 publish.
         """
         out = Outcome()
+        if msg.force:
+            return self._republish(msg)
         if msg.etag == self.applied_etag or msg.etag == self.published_etag:
             if msg.etag != self.desired_etag:
                 self.desired_etag = msg.etag
@@ -171,6 +180,23 @@ class TabletSession:
         out.effects.append(Publish(topic, msg.manifest_json.encode(), qos=1, retain=True))
         out.effects.append(DeliveryRow(self.cfg.tablet_id, msg.etag, "published", msg.at, None))
         out.effects.append(self.state_row())
+        return out
+
+    def _republish(self, msg: DesiredPlaylist) -> Outcome:
+        """The broker lost its retained manifest: publish it again, whatever was sent.
+
+        An etag the tablet already applied keeps its delivery row (the tablet gets the
+        same manifest again); any other starts a delivery as a change does.
+        """
+        out = Outcome()
+        changed = msg.etag != self.desired_etag
+        self.desired_etag = self.published_etag = msg.etag
+        topic = f"tablets/{self.cfg.tablet_id}/playlist"
+        out.effects.append(Publish(topic, msg.manifest_json.encode(), qos=1, retain=True))
+        if msg.etag != self.applied_etag:
+            out.effects.append(DeliveryRow(self.cfg.tablet_id, msg.etag, "published", msg.at, None))
+        if changed or msg.etag != self.applied_etag:
+            out.effects.append(self.state_row())
         return out
 
     def on_ack(self, msg: AckIn) -> Outcome:
@@ -185,6 +211,13 @@ class TabletSession:
 
     # --- rules ---------------------------------------------------------------
 
+    def _seen(self, hb: HeartbeatIn) -> bool:
+        """Already stored: its ``seq`` is not past the last of this boot (``seq`` only grows
+        within a boot), e.g. redelivered after a hub restart, committed but unacknowledged."""
+        if hb.boot_id != self.boot_id or self.last_seq is None:
+            return False
+        return hb.seq <= self.last_seq
+
     def _stale_retained(self, msg: StatusIn) -> bool:
         """A retained status older than what we know must not move the state."""
         if self.state == "unknown" or self.state_since is None:
@@ -197,7 +230,10 @@ class TabletSession:
         seen = self.last_heartbeat_at
         if self.state_since is not None and (seen is None or self.state_since > seen):
             seen = self.state_since
-        return None if seen is None else seen + timedelta(seconds=self.cfg.offline_after_s)
+        if seen is None:
+            return None
+        deadline = seen + timedelta(seconds=self.cfg.offline_after_s)
+        return deadline if self.grace_until is None else max(deadline, self.grace_until)
 
     def _transition(self, out: Outcome, to: State, reason: Reason, at: datetime) -> None:
         before = self.state

@@ -36,7 +36,7 @@ class TabletActor(ContainedActor):
     def receiveMsg_TabletInit(self, msg: TabletInit, sender: Any) -> None:
         self.outbox, self.watchdog = msg.outbox, msg.watchdog
         self.session = TabletSession(msg.snapshot)
-        self._emit(self.session.resume(msg.at))
+        self._emit(self.session.resume(msg.at, msg.started_at))
 
     def receiveMsg_Register(self, msg: Register, sender: Any) -> None:
         if self.session is not None:

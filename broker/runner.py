@@ -46,10 +46,15 @@ plugin {plugin}
 plugin_opt_config_file {dir}/data/dynamic-security.json
 persistence {persistence}
 persistence_location {dir}/data/
-autosave_interval 60
+# Saved every 30 s (on time, not on a count of changes) and at a clean stop; a SIGKILL
+# loses what changed since the last save. The hub re-publishes every manifest after
+# such a crash; see docs/operations.md "Broker crash".
+autosave_on_changes false
+autosave_interval 30
 # The hub is one subscriber for every tablet: never let the broker drop to it silently.
 max_queued_messages {max_queued}
-max_inflight_messages 1000
+# It acknowledges each message only after its commit: the window bounds its throughput.
+max_inflight_messages 10000
 # Payloads are capped by the contract: 16 KiB, proof-of-play batches 160 KiB; leave room
 # for topic and header.
 max_packet_size 172032

@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     play_clock_skew_s: int = Field(default=300, ge=0)  # started_at this far ahead is accepted
     play_retention_days: int = Field(default=90, ge=1)  # older plays are rejected, then deleted
     play_queue_max: int = Field(default=5_000, ge=1)  # batches waiting for the store
+    # After the broker lost its retained state (a crash, a new broker), the hub publishes
+    # every owned tablet's manifest again at this pace (hub/runtime.py _republish_loop).
+    manifest_republish_per_s: int = Field(default=1000, ge=10)
 
     # The panel. "production" refuses to start without an explicit secret key, or with a
     # missing, published or short password in a service URL (_weak_password).

@@ -30,6 +30,9 @@ class HubMetrics:
     plays_duplicate: int = 0  # already stored (a resend or a retry)
     plays_rejected: int = 0  # invalid events (whole batches are in ``rejected``)
     handler_errors: int = 0  # a message whose handler raised (contained to that message)
+    loop_errors: Counter[str] = field(default_factory=Counter)  # by long-lived task, retried
+    broker_state_lost: int = 0  # reconnects on which the broker had lost session or retained
+    manifests_republished: int = 0
 
     def reject(self, reason: str) -> None:
         self.rejected[reason] += 1
@@ -52,4 +55,7 @@ class HubMetrics:
             "plays_duplicate": self.plays_duplicate,
             "plays_rejected": self.plays_rejected,
             "handler_errors": self.handler_errors,
+            "loop_errors": dict(self.loop_errors),
+            "broker_state_lost": self.broker_state_lost,
+            "manifests_republished": self.manifests_republished,
         }

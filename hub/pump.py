@@ -5,6 +5,11 @@ the registry in batches, ticks the watchdog, and returns the actors' effects
 to the loop in one ``call_soon_threadsafe`` per round. Thespian handles are not
 thread-safe and timers fire only while the owner is inside ``tell``/``ask``,
 so nobody else touches the system.
+
+A mark (:meth:`ActorPump.mark`) follows the inputs put before it: once a round
+has handed every input up to the mark to the actors and returned their
+effects, ``on_mark`` gets it, after the effects (the hub then waits for the
+writer's commit before it acknowledges the messages to the broker).
 """
 
 from __future__ import annotations
@@ -35,6 +40,13 @@ ASK_TIMEOUT_S = 10.0
 EffectSink = Callable[[list[Effect]], None]
 
 
+class _Mark:
+    __slots__ = ("seq",)
+
+    def __init__(self, seq: int) -> None:
+        self.seq = seq
+
+
 class _StatsRequest:
     def __init__(self, future: asyncio.Future[dict[str, int]]) -> None:
         self.future = future
@@ -46,9 +58,11 @@ class ActorPump:
         loop: asyncio.AbstractEventLoop,
         sink: EffectSink,
         tick_s: float = 0.2,
+        on_mark: Callable[[int], None] | None = None,
     ) -> None:
         self._loop = loop
         self._sink = sink
+        self._on_mark = on_mark
         self._tick_s = tick_s
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._stop = threading.Event()
@@ -73,6 +87,10 @@ class ActorPump:
 
     def put(self, item: Any) -> None:
         self._inbox.put(item)
+
+    def mark(self, seq: int) -> None:
+        """``on_mark(seq)`` once every input put before this is through the actors."""
+        self._inbox.put(_Mark(seq))
 
     def backlog(self) -> int:
         return self._inbox.qsize()
@@ -107,7 +125,8 @@ class ActorPump:
         try:
             while not self._stop.is_set():
                 items = self._drain(max(0.0, next_tick - time.monotonic()))
-                work = [i for i in items if i is not None and not isinstance(i, _StatsRequest)]
+                work = [i for i in items if i is not None and not isinstance(i, _PUMP_ONLY)]
+                marks = [i.seq for i in items if isinstance(i, _Mark)]
                 lead_work = [i for i in work if type(i) in LEAD_INPUTS]
                 if lead_work:
                     work = [i for i in work if type(i) not in LEAD_INPUTS]
@@ -120,6 +139,8 @@ class ActorPump:
                 effects = system.ask(outbox, Flush(), ASK_TIMEOUT_S)
                 if effects:
                     self._loop.call_soon_threadsafe(self._sink, effects)
+                if marks and self._on_mark is not None:  # after the effects: the loop's FIFO
+                    self._loop.call_soon_threadsafe(self._on_mark, max(marks))
                 for request in (i for i in items if isinstance(i, _StatsRequest)):
                     stats = system.ask(registry, Stats(), ASK_TIMEOUT_S)
                     self._loop.call_soon_threadsafe(_resolve, request.future, stats)
@@ -140,6 +161,9 @@ class ActorPump:
             except queue.Empty:
                 break
         return items
+
+
+_PUMP_ONLY = (_StatsRequest, _Mark)
 
 
 def _resolve(future: asyncio.Future[dict[str, int]], value: dict[str, int]) -> None:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import zlib
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import aiomqtt
@@ -43,6 +45,7 @@ from hub.lead_store import ACTIONS_CHANNEL, LEADS_CHANNEL
 from hub.log_limit import LogLimiter
 from hub.metrics import HubMetrics
 from hub.mqttwire.codec import Publish
+from hub.mqttwire.errors import MqttWireError
 from hub.play_ingest import PlayIngest, PlaysIn
 from hub.playlists import empty_manifest, next_expiry, resolve
 from hub.prometheus import Gauge, hub_exporter
@@ -50,6 +53,7 @@ from hub.publisher import Publisher
 from hub.pump import ActorPump
 from hub.retention import apply_retention
 from hub.snapshots import load_snapshots
+from hub.supervise import STORE_ERRORS, retrying, supervised
 from hub.tablet_link import TabletLink
 from hub.writer import StoreWriter
 
@@ -84,7 +88,11 @@ class Hub:
         # Each session logs in as the account bound to its client id (broker/README.md).
         tablet_id = hub_tablet_client_id(settings.hub_client_id, settings.shard_index)
         self.link = TabletLink(mqtt.as_account(tablet_id), tablet_id,
-                               self._on_publish, self._inbox_backlog, self.metrics)  # fmt: skip
+                               self._on_publish, self._inbox_backlog, self.metrics,
+                               self._on_state_lost, self._on_received)  # fmt: skip
+        self._republish = asyncio.Event()
+        self._received_upto = 0  # the last QoS 1 message received (TabletLink's numbering)
+        self._mark_posted = False
         self._publishing = asyncio.Event()
         self.started = asyncio.Event()
         self._reconcile = asyncio.Event()
@@ -98,31 +106,36 @@ class Hub:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         await self.pool.open(wait=True, timeout=30)
-        self.pump = ActorPump(loop, self._on_effects, self.settings.watchdog_tick_s)
+        self.pump = ActorPump(loop, self._on_effects, self.settings.watchdog_tick_s,
+                              on_mark=self._on_actors_done)  # fmt: skip
         self.writer = StoreWriter(
             self.pool,
             self.metrics,
             self.settings.writer_flush_interval_s,
             self.settings.writer_buffer_max,
+            on_commit=self.link.release,
         )
         try:
             self.pump.start()
             async with asyncio.TaskGroup() as tg:
+                # Every task is supervised: an error ends one run of it (logged, counted,
+                # restarted with backoff), only cancellation ends the hub (hub/supervise.py).
                 if self.exporter is not None:
-                    tg.create_task(self.exporter.run(), name="hub.metrics.http")
-                tg.create_task(self.writer.run(), name="hub.store.writer")
-                tg.create_task(self.plays.run(), name="hub.store.plays")
-                tg.create_task(self.leads.run(), name="hub.store.leads")
-                tg.create_task(self._listen_store(), name="hub.store.listen")
+                    self._task(tg, "hub.metrics.http", self.exporter.run)
+                self._task(tg, "hub.store.writer", self.writer.run)
+                self._task(tg, "hub.store.plays", self.plays.run)
+                self._task(tg, "hub.store.leads", self.leads.run)
+                self._task(tg, "hub.store.listen", self._listen_store)
                 # Tablets are loaded once LISTEN is active, so no registration is missed,
                 # and before MQTT, so their first messages find them.
                 await self._listening.wait()
-                tg.create_task(self._tablet_loop(), name="hub.mqtt.tablet-session")
-                tg.create_task(self._publish_session_loop(), name="hub.mqtt.publish-session")
-                tg.create_task(self._reconcile_loop(), name="hub.playlists.reconcile")
-                tg.create_task(self._lookup_loop(), name="hub.store.lookup")
-                tg.create_task(self._retention_loop(), name="hub.store.retention")
-                tg.create_task(self._log_loop(), name="hub.metrics.log")
+                self._task(tg, "hub.mqtt.tablet-session", self._tablet_loop)
+                self._task(tg, "hub.mqtt.publish-session", self._publish_session_loop)
+                self._task(tg, "hub.playlists.reconcile", self._reconcile_loop)
+                self._task(tg, "hub.playlists.republish", self._republish_loop)
+                self._task(tg, "hub.store.lookup", self._lookup_loop)
+                self._task(tg, "hub.store.retention", self._retention_loop)
+                self._task(tg, "hub.metrics.log", self._log_loop)
                 self.started.set()
         finally:
             try:
@@ -130,6 +143,9 @@ class Hub:
             finally:
                 self.pump.stop()
                 await self.pool.close()
+
+    def _task(self, tg: asyncio.TaskGroup, name: str, body: Callable[[], Awaitable[None]]) -> None:
+        tg.create_task(supervised(name, self.metrics, body), name=name)
 
     async def _final_flush(self) -> None:
         """Write what the actors produced before stopping; what cannot be written is counted."""
@@ -170,6 +186,15 @@ class Hub:
         """Tell each tablet actor its desired manifest; actors publish what changed."""
         assert self.pump is not None
         now = datetime.now(UTC)
+        desired = await self._desired(tablet_ids, now)
+        for tablet_id, (etag, body) in desired.items():
+            self.pump.put(DesiredPlaylist(tablet_id, etag, body, now))
+        return len(desired)
+
+    async def _desired(
+        self, tablet_ids: list[str] | None, now: datetime
+    ) -> dict[str, tuple[str, str]]:
+        """Each owned tablet's current manifest (etag, JSON), from the store."""
         if tablet_ids is None and self.settings.shard_count > 1:
             tablet_ids = sorted(self.owned)  # a shard resolves only its own tablets
         async with self.pool.connection() as conn:
@@ -184,31 +209,58 @@ class Hub:
         empty = empty_manifest(self.settings.playlist_refresh_interval_s)
         for tablet_id in had_playlist:
             manifests.setdefault(tablet_id, empty)
-        count = 0
+        desired: dict[str, tuple[str, str]] = {}
         encoded: dict[int, tuple[str, str]] = {}  # one etag and JSON per distinct manifest
         for tablet_id, manifest in manifests.items():
             if tablet_id in self.owned:
-                etag, body = encoded.get(id(manifest)) or encoded.setdefault(
+                desired[tablet_id] = encoded.get(id(manifest)) or encoded.setdefault(
                     id(manifest), (manifest.etag, manifest.to_json())
                 )
-                self.pump.put(DesiredPlaylist(tablet_id, etag, body, now))
-                count += 1
-        return count
+        return desired
+
+    def _on_state_lost(self, reason: str) -> None:
+        self._republish.set()
+
+    async def _republish_loop(self) -> None:
+        """The broker lost its retained manifests (or may have): every owned tablet's goes
+        out again, ``manifest_republish_per_s`` at a time, so a large fleet is no burst."""
+        assert self.pump is not None
+        name = "hub.playlists.republish"
+        while True:
+            await self._republish.wait()
+            self._republish.clear()
+            resolve_all = functools.partial(self._desired, None, datetime.now(UTC))
+            desired = await retrying(name, self.metrics, resolve_all)
+            ids = sorted(desired)
+            step = max(1, self.settings.manifest_republish_per_s // 10)
+            log.info("republishing %d manifests, %d/s", len(ids), step * 10)
+            for start in range(0, len(ids), step):
+                if self._republish.is_set():
+                    break  # lost again meanwhile: start over from fresh state
+                now = datetime.now(UTC)
+                for tablet_id in ids[start : start + step]:
+                    etag, body = desired[tablet_id]
+                    self.pump.put(DesiredPlaylist(tablet_id, etag, body, now, force=True))
+                self.metrics.manifests_republished += len(ids[start : start + step])
+                await asyncio.sleep(0.1)
 
     async def _reconcile_loop(self) -> None:
         self._reconcile.set()
+        name = "hub.playlists.reconcile"
         while True:
-            wake_at: datetime | None = None
-            async with self.pool.connection() as conn:
-                wake_at = await next_expiry(conn)
+            wake_at = await retrying(name, self.metrics, self._next_expiry)
             timeout = 3600.0
             if wake_at is not None:
                 timeout = max(0.05, (wake_at - datetime.now(UTC)).total_seconds() + 0.05)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._reconcile.wait(), timeout)
             self._reconcile.clear()
-            sent = await self.reconcile()
+            sent = await retrying(name, self.metrics, self.reconcile)
             log.info("playlists reconciled for %d tablets", sent)
+
+    async def _next_expiry(self) -> datetime | None:
+        async with self.pool.connection(timeout=10) as conn:
+            return await next_expiry(conn)
 
     async def _lookup_loop(self) -> None:
         """Answer the registry about tablets it does not know, in batches."""
@@ -217,11 +269,14 @@ class Hub:
             ids = {await self._lookups.get()}
             while not self._lookups.empty():
                 ids.add(self._lookups.get_nowait())
-            found = set(await self._load_tablets(tablet_ids=sorted(ids)))
+            # Retried with the same ids until the store answers: held messages wait on them.
+            load = functools.partial(self._load_tablets, tablet_ids=sorted(ids))
+            found = set(await retrying("hub.store.lookup", self.metrics, load))
             for tablet_id in ids - found:
                 self.pump.put(NotRegistered(tablet_id))
             if found:
-                await self.reconcile(sorted(found))
+                again = functools.partial(self.reconcile, sorted(found))
+                await retrying("hub.store.lookup", self.metrics, again)
 
     async def _listen_store(self) -> None:
         """Registrations and playlist changes arrive as ``NOTIFY`` from CLI or panel."""
@@ -245,7 +300,8 @@ class Hub:
                     backoff = 0.5
                     async for note in conn.notifies():
                         await self._on_notify(note.channel, note.payload)
-            except psycopg.OperationalError as exc:
+            except STORE_ERRORS as exc:  # also a pool timeout while handling a NOTIFY
+                self.metrics.loop_errors["hub.store.listen"] += 1
                 log.warning("store listener lost its connection: %s", exc)
                 await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311
                 backoff = min(backoff * 2, 10)
@@ -278,18 +334,19 @@ class Hub:
         sessions = 0
         s = self.settings
         while True:
+            client = aiomqtt.Client(
+                self.mqtt.host,
+                self.mqtt.port,
+                username=hub_publish_client_id(s.hub_client_id, s.shard_index),
+                password=self.mqtt.password,
+                identifier=hub_publish_client_id(s.hub_client_id, s.shard_index),
+                clean_session=True,  # publishes only; unsent ones stay queued here
+                keepalive=30,
+                max_inflight_messages=1000,
+                timeout=30,
+            )
             try:
-                async with aiomqtt.Client(
-                    self.mqtt.host,
-                    self.mqtt.port,
-                    username=hub_publish_client_id(s.hub_client_id, s.shard_index),
-                    password=self.mqtt.password,
-                    identifier=hub_publish_client_id(s.hub_client_id, s.shard_index),
-                    clean_session=True,  # publishes only; unsent ones stay queued here
-                    keepalive=30,
-                    max_inflight_messages=1000,
-                    timeout=30,
-                ) as client:
+                async with client:
                     backoff = 0.5
                     if sessions:
                         self.metrics.reconnects["publish"] += 1
@@ -304,6 +361,8 @@ class Hub:
                 log.warning("mqtt publish session ended: %s; reconnecting", group.exceptions[0])
                 await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311
                 backoff = min(backoff * 2, 10)
+            finally:
+                _consume_disconnect(client)
 
     async def _tablet_loop(self) -> None:
         s = self.settings
@@ -315,13 +374,37 @@ class Hub:
             tg.create_task(self.link.run(topics), name="hub.mqtt.tablets")
             while True:
                 ids = await self._subscribe_more.get()
-                await self.link.subscribe_more([t for i in ids for t in tablet_topics(i)])
+                try:
+                    await self.link.subscribe_more([t for i in ids for t in tablet_topics(i)])
+                except MqttWireError as exc:  # the topics are kept: the next session has them
+                    self.metrics.loop_errors["hub.mqtt.tablet-session"] += 1
+                    log.warning("subscribing %d new tablets failed: %s", len(ids), exc)
 
     async def ready(self) -> None:
         """Until the store listener, the tablet session and the alert session are up."""
         await self.started.wait()
         await self._publishing.wait()
         await self.link.connected.wait()
+
+    # A QoS 1 message is acknowledged to the broker only after its effects are committed:
+    # received (a sequence number) -> through the actors -> committed -> PUBACK, in order.
+
+    def _on_received(self, seq: int) -> None:
+        # One mark per read of the socket, not per message: posted once the read's callback
+        # is done, so it follows everything _on_publish queued for the messages up to seq.
+        self._received_upto = seq
+        if not self._mark_posted:
+            self._mark_posted = True
+            asyncio.get_running_loop().call_soon(self._post_mark)
+
+    def _post_mark(self) -> None:
+        assert self.pump is not None
+        self._mark_posted = False
+        self.pump.mark(self._received_upto)
+
+    def _on_actors_done(self, seq: int) -> None:
+        assert self.writer is not None
+        self.writer.mark(seq)  # behind the effects _on_effects just added
 
     def _inbox_backlog(self) -> int:
         return self.pump.backlog() if self.pump is not None else 0
@@ -432,7 +515,8 @@ class Hub:
             try:
                 async with self.pool.connection() as conn:
                     await apply_retention(conn, self.settings)
-            except psycopg.Error as exc:
+            except STORE_ERRORS as exc:
+                self.metrics.loop_errors["hub.store.retention"] += 1
                 log.warning("retention skipped: %s", exc)
             await asyncio.sleep(3600)
 
@@ -453,3 +537,11 @@ class Hub:
                 sum(m.dropped.values()), self.pump.backlog(), self.writer.backlog(),
                 self.link.backlog() + self.publisher.backlog(),
             )  # fmt: skip
+
+
+def _consume_disconnect(client: aiomqtt.Client) -> None:
+    """Read the error of a lost aiomqtt session: its ``__aexit__`` (2.5) leaves it unread, and
+    asyncio then logs "Future exception was never retrieved" (a broker crash did it)."""
+    disconnected = client._disconnected  # no public accessor
+    if disconnected.done() and not disconnected.cancelled():
+        disconnected.exception()

@@ -12,14 +12,27 @@ Flow control both ways: reading pauses when the actors fall behind (the broker
 then queues, bounded by its ``max_queued_messages``); publishing keeps at most
 ``MAX_IN_FLIGHT`` unacknowledged and re-queues what a lost session did not get
 acknowledged. The outbound queue is bounded; overflow drops the oldest, counted.
+
+After a reconnect on which the broker lost what it held for the hub — the CONNACK
+says the session is not present, or ``$SYS/broker/uptime`` shows the broker was
+restarted since the last session (a crash restores only its last autosave) —
+``on_state_lost`` tells the hub to publish every manifest again (issue #18, item 4).
+
+Received QoS 1 messages are acknowledged only once handled (issue #18, item 6): each
+takes a sequence number, ``on_received`` passes it down the hub's pipeline behind the
+message (actors, then the writer), and :meth:`release` sends the PUBACKs up to a
+number once everything up to it is committed, in order. A kill before that leaves
+the message with the broker, which delivers it again to the persistent session.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import random
+from collections import deque
 from collections.abc import Callable, Iterable
 
 from actors.effects import Publish as PublishEffect
@@ -32,6 +45,9 @@ from hub.outqueue import OutQueue
 
 log = logging.getLogger(__name__)
 
+UPTIME_TOPIC = "$SYS/broker/uptime"  # retained by Mosquitto, refreshed every sys_interval
+UPTIME_WAIT_S = 5.0
+RESTART_MARGIN_S = 2.0
 SUBSCRIBE_CHUNK = 500
 PAUSE_ABOVE = 50_000  # actor inbox length at which reading pauses
 RESUME_BELOW = 10_000
@@ -50,8 +66,15 @@ class TabletLink:
         on_message: Callable[[Publish], None],
         backlog: Callable[[], int],
         metrics: HubMetrics,
+        on_state_lost: Callable[[str], None] | None = None,
+        on_received: Callable[[int], None] | None = None,
     ) -> None:
         self._target = target
+        self._on_received = on_received  # None: acknowledge on receipt
+        self._received = 0  # sequence number of the last QoS 1 message received
+        self._unacked: deque[tuple[int, MqttConnection, int]] = deque()  # seq, conn, id
+        self._on_state_lost = on_state_lost
+        self._uptime: asyncio.Future[float] | None = None
         self._client_id = client_id
         self._on_message = on_message
         self._backlog = backlog
@@ -102,6 +125,8 @@ class TabletLink:
         """Stay connected and subscribed until cancelled, reconnecting with backoff."""
         self._topics = list(topics)
         backoff = 0.5
+        lost_at: float | None = None  # loop time the previous session ended
+        loop = asyncio.get_running_loop()
         while True:
             conn = MqttConnection(
                 self._target.host,
@@ -111,11 +136,12 @@ class TabletLink:
                 password=self._target.password,
                 keepalive=30,
                 clean_session=False,
-                on_message=self._deliver,
+                manual_ack=self._on_received is not None,
                 connect_timeout=30,
                 ack_timeout=30,
                 max_packet_bytes=MAX_PACKET_BYTES,
             )
+            conn.on_message = functools.partial(self._deliver, conn)
             try:
                 await conn.connect()
                 if self.sessions:
@@ -125,15 +151,23 @@ class TabletLink:
                 self._conn = conn
                 self.connected.set()
                 backoff = 0.5
-                log.info("tablet session up on %s:%d", self._target.host, self._target.port)
+                log.info("tablet session up on %s:%d (session present: %s)",
+                         self._target.host, self._target.port, conn.session_present)  # fmt: skip
                 async with asyncio.TaskGroup() as tg:
                     tg.create_task(self._sender(conn), name="hub.mqtt.send")
                     tg.create_task(self._flow_control(conn), name="hub.mqtt.flow")
+                    if not conn.session_present:
+                        self._state_lost("the broker did not keep the hub's session")
+                    elif lost_at is not None:
+                        since = loop.time() - lost_at
+                        tg.create_task(self._check_restart(conn, since), name="hub.mqtt.uptime")
                     await conn.wait_closed()
                     self._out.ready.set()
             except* (MqttWireError, OSError) as group:
                 log.warning("tablet session lost: %s; reconnecting", group.exceptions[0])
             finally:
+                if self._conn is not None:
+                    lost_at = loop.time()
                 self._conn = None
                 self._paused = False
                 self.connected.clear()
@@ -151,8 +185,62 @@ class TabletLink:
         for i in range(0, len(topics), SUBSCRIBE_CHUNK):
             await conn.subscribe((t, 1) for t in topics[i : i + SUBSCRIBE_CHUNK])
 
-    def _deliver(self, packet: Publish) -> None:
-        self._on_message(packet)
+    def _state_lost(self, reason: str) -> None:
+        self._metrics.broker_state_lost += 1
+        log.warning("%s: publishing every manifest again", reason)
+        if self._on_state_lost is not None:
+            self._on_state_lost(reason)
+
+    async def _check_restart(self, conn: MqttConnection, since_lost_s: float) -> None:
+        """The session came back; was the broker restarted (retained state from its last
+        autosave only) since the previous session ended?"""
+        self._uptime = asyncio.get_running_loop().create_future()
+        try:
+            await conn.subscribe([(UPTIME_TOPIC, 0)])
+            uptime = await asyncio.wait_for(self._uptime, UPTIME_WAIT_S)
+        except (TimeoutError, MqttWireError):
+            if not conn.closed_future().done():  # no uptime to judge by: assume the worst
+                self._state_lost("broker uptime unknown after a reconnect")
+            return
+        finally:
+            self._uptime = None
+        if uptime <= since_lost_s + RESTART_MARGIN_S:
+            self._state_lost(f"the broker restarted ({uptime:.0f} s ago)")
+
+    def release(self, upto: int) -> None:
+        """PUBACK every QoS 1 message received up to sequence number ``upto``, in order.
+
+        Those of a session that ended are dropped: the broker delivers them again.
+        """
+        unacked = self._unacked
+        ids: list[int] = []
+        conn: MqttConnection | None = None
+        while unacked and unacked[0][0] <= upto:
+            _, owner, packet_id = unacked.popleft()
+            if owner is not conn:
+                if conn is not None and ids:
+                    conn.ack(ids)
+                conn, ids = owner, []
+            ids.append(packet_id)
+        if conn is not None and ids:
+            conn.ack(ids)  # a closed connection writes nothing
+
+    def unacked(self) -> int:
+        return len(self._unacked)
+
+    def _deliver(self, conn: MqttConnection, packet: Publish) -> None:
+        if packet.topic == UPTIME_TOPIC:
+            waiting = self._uptime
+            if waiting is not None and not waiting.done():
+                with contextlib.suppress(ValueError, IndexError):
+                    waiting.set_result(float(packet.payload.split()[0]))
+        else:
+            self._on_message(packet)
+        if packet.qos == 1 and self._on_received is not None:
+            assert packet.packet_id is not None
+            self._received += 1
+            self._unacked.append((self._received, conn, packet.packet_id))
+            self._on_received(self._received)
         if self._conn is not None and self._backlog() > PAUSE_ABOVE and not self._paused:
             self._paused = True
             self.pauses += 1

@@ -5,6 +5,10 @@ deliveries are upserted from arrays in one statement each; everything of one
 flush commits in one transaction. A database outage keeps the buffer (bounded:
 overflow drops the oldest heartbeats, logged and counted) and retries with
 backoff; nothing acknowledged by the writer is lost.
+
+Marks (:meth:`StoreWriter.mark`) follow the effects added before them; once those
+are committed, ``on_commit`` gets the mark: the hub acknowledges the messages up
+to it to the broker only then.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import json
 import logging
 import random
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import psycopg
@@ -219,8 +224,11 @@ class StoreWriter:
         metrics: HubMetrics,
         flush_interval_s: float = 0.05,
         buffer_max: int = 200_000,
+        on_commit: Callable[[int], None] | None = None,
     ) -> None:
         self._pool = pool
+        self._on_commit = on_commit
+        self._mark: int | None = None  # of the effects in _pending
         self._metrics = metrics
         self._interval = flush_interval_s
         self._buffer_max = buffer_max
@@ -244,6 +252,21 @@ class StoreWriter:
             log.warning("store buffer full: dropped %d oldest heartbeats", overflow)
         self._wake.set()
 
+    def mark(self, seq: int) -> None:
+        """``on_commit(seq)`` once everything added before this is committed."""
+        self._mark = seq  # marks only grow
+        self._idle.clear()
+        self._wake.set()
+
+    def _keep_mark(self, mark: int | None) -> None:
+        """A batch went back to pending: so does its mark (unless a later one is there)."""
+        if self._mark is None:
+            self._mark = mark
+
+    def _committed(self, mark: int | None) -> None:
+        if mark is not None and self._on_commit is not None:
+            self._on_commit(mark)
+
     def backlog(self) -> int:
         """Rows not yet committed, including a batch being written."""
         return len(self._pending) + len(self._writing)
@@ -255,7 +278,9 @@ class StoreWriter:
             self._wake.clear()
             await asyncio.sleep(self._interval)  # gather a batch
             batch, self._pending = self._pending, Batch()
+            mark, self._mark = self._mark, None
             if not len(batch):
+                self._committed(mark)  # nothing before it is left to write
                 self._idle.set()
                 continue
             self._writing = batch
@@ -269,6 +294,7 @@ class StoreWriter:
                 self._writing = Batch()
                 batch.merge_back(self._pending)
                 self._pending = batch
+                self._keep_mark(mark)
                 self._wake.set()
                 await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311
                 backoff = min(backoff * 2, 5.0)
@@ -278,9 +304,15 @@ class StoreWriter:
                             " (%s: %s); isolating the refused rows",
                             len(batch), type(exc).__name__, exc)  # fmt: skip
                 await self._write_isolated(batch)
+                # What went back to pending (the store left meanwhile) holds the mark back;
+                # else it is released by the next round, pending being empty.
+                self._keep_mark(mark)
+                self._wake.set()
+                mark = None
             except asyncio.CancelledError:
                 batch.merge_back(self._pending)  # not committed: keep it for the final flush
                 self._pending = batch
+                self._keep_mark(mark)
                 raise
             finally:
                 self._writing = Batch()
@@ -289,6 +321,7 @@ class StoreWriter:
             self.outage, backoff = False, 0.2
             self._metrics.heartbeats_committed += len(batch.heartbeats)
             self._metrics.rows_committed += len(batch)
+            self._committed(mark)
             if not len(self._pending):
                 self._idle.set()
 

@@ -66,7 +66,8 @@ class MqttConnection(asyncio.Protocol):
     """A client connection to a broker on the loopback network.
 
     ``on_message`` is called with every PUBLISH the broker delivers (a QoS 1
-    delivery is acknowledged first); ``on_close`` once, when the socket is
+    delivery is acknowledged first, or with ``manual_ack`` when the owner calls
+    :meth:`ack`); ``on_close`` once, when the socket is
     gone, with the error that ended it or ``None``. Both run inside the
     protocol callbacks and must not block.
     """
@@ -84,6 +85,7 @@ class MqttConnection(asyncio.Protocol):
         "_keepalive_timer",
         "_last_write",
         "_loop",
+        "_manual_ack",
         "_next_packet_id",
         "_paused",
         "_ping_sent_at",
@@ -93,6 +95,7 @@ class MqttConnection(asyncio.Protocol):
         "on_close",
         "on_message",
         "port",
+        "session_present",
         "source_ip",
     )
 
@@ -113,6 +116,7 @@ class MqttConnection(asyncio.Protocol):
         connect_timeout: float = 10.0,
         ack_timeout: float = 10.0,
         max_packet_bytes: int = 256 * 1024,
+        manual_ack: bool = False,
     ) -> None:
         self.host = host
         self.port = port
@@ -144,6 +148,9 @@ class MqttConnection(asyncio.Protocol):
         self._ping_sent_at: float | None = None
         self._paused = False
         self._acks = bytearray()  # PUBACKs of one read, written together
+        # True: a QoS 1 delivery is acknowledged only when the owner calls :meth:`ack`.
+        self._manual_ack = manual_ack
+        self.session_present = False  # the CONNACK's flag: the broker kept our session
 
     # -- public API -----------------------------------------------------------
 
@@ -251,6 +258,17 @@ class MqttConnection(asyncio.Protocol):
         if len(granted) != len(packet.topics) or SUBACK_FAILURE in granted:
             raise MqttWireError(f"broker refused the subscription to {packet.topics}: {granted}")
         return granted
+
+    def ack(self, packet_ids: Iterable[int]) -> None:
+        """PUBACK these deliveries (``manual_ack``), in one write; gone if not connected.
+
+        MQTT 3.1.1 wants them in the order the PUBLISH packets arrived.
+        """
+        if self._state is not State.CONNECTED or self._transport is None:
+            return  # the broker delivers them again on the next session
+        data = b"".join(PubAck(packet_id).encode() for packet_id in packet_ids)
+        if data:
+            self._write(self._transport, data)
 
     def pause_reading(self) -> None:
         """Stop reading from the socket (the broker then queues for us): flow control."""
@@ -436,6 +454,7 @@ class MqttConnection(asyncio.Protocol):
             self.disconnect_nowait()
             return
         self._state = State.CONNECTED
+        self.session_present = connack.session_present
         self._connack.set_result(None)
         self._schedule_keepalive()
 
@@ -444,7 +463,7 @@ class MqttConnection(asyncio.Protocol):
             raise ProtocolError("PUBLISH before CONNACK")
         if packet.qos == 2:
             raise ProtocolError("QoS 2 delivery, but this client subscribes with QoS 0/1")
-        if packet.qos == 1:
+        if packet.qos == 1 and not self._manual_ack:
             assert packet.packet_id is not None
             self._acks += PubAck(packet.packet_id).encode()
         if self.on_message is None:

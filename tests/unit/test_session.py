@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -515,9 +516,39 @@ def test_resume_online_rearms_the_offline_timer() -> None:
     session = TabletSession(
         snapshot(state="online", state_since=T0, last_heartbeat_at=at(60), uptime_until=at(60))
     )
-    out = session.resume(at(70))
+    out = session.resume(at(65), started_at=at(61))
     assert out.effects == []
-    assert out.timers == [Arm(TID, "offline", at(60 + OFFLINE_S))]
+    assert out.timers == [Arm(TID, "offline", at(61 + OFFLINE_S))]  # grace from the start
+
+
+def test_a_restarted_hub_grants_offline_after_before_a_timeout_counts() -> None:
+    """Down longer than offline_after: the heartbeats queued in the broker come in after the
+    start, and must find the tablet still online (no false offline transition)."""
+    session = TabletSession(
+        snapshot(state="online", state_since=T0, last_heartbeat_at=at(60), uptime_until=at(60))
+    )
+    rec = Recorder(session)
+    started = at(60 + OFFLINE_S + 35)  # away for longer than offline_after
+    rec.feed(session.resume(started, started_at=started))
+    [arm] = rec.timers
+    assert arm.deadline == started + timedelta(seconds=OFFLINE_S)
+    rec.expire("offline", started + timedelta(seconds=0.2))  # an early (stale) timer
+    rec.beat(started + timedelta(seconds=1), 1)  # the queued heartbeat arrives
+    assert of(rec.effects, TransitionRow) == []
+    # No heartbeat at all after the grace: then it does time out.
+    rec.expire("offline", started + timedelta(seconds=1 + OFFLINE_S))
+    assert [t.to_state for t in of(rec.effects, TransitionRow)] == ["offline"]
+
+
+def test_a_redelivered_older_heartbeat_of_the_same_boot_stores_no_row() -> None:
+    session = online_session()  # seq 0
+    for seq in (1, 2, 3):
+        session.on_heartbeat(heartbeat(at(seq), seq))
+    rows = [of(session.on_heartbeat(heartbeat(at(10), seq)), HeartbeatRow) for seq in (1, 2, 3)]
+    assert rows == [[], [], []]
+    assert session.last_seq == 3
+    assert len(of(session.on_heartbeat(heartbeat(at(11), 4)), HeartbeatRow)) == 1
+    assert len(of(session.on_heartbeat(heartbeat(at(12), 0, boot_id="boot-b")), HeartbeatRow)) == 1
 
 
 def test_resume_offline_rearms_the_alert_timer() -> None:
@@ -599,8 +630,8 @@ def test_resume_online_times_out_through_the_watchdog() -> None:
     session = TabletSession(
         snapshot(state="online", state_since=T0, last_heartbeat_at=at(60), uptime_until=at(60))
     )
-    armed = session.resume(at(70)).timers
-    effects = run_watchdog(session, armed, [at(70), at(60 + OFFLINE_S), at(3600)])
+    armed = session.resume(at(70)).timers  # a timeout counts from the restart's grace on
+    effects = run_watchdog(session, armed, [at(70), at(70 + OFFLINE_S), at(3600)])
     assert [t.reason for t in of(effects, TransitionRow)] == ["timeout"]
     assert [(e.kind, e.event) for e in of(effects, IncidentEvent)] == [("offline", "opened")]
 
@@ -728,6 +759,21 @@ def test_a_rebuilt_session_republishes_what_is_not_applied_once() -> None:
     session = TabletSession(snap)
     assert len(of(session.on_desired(desired("e1")), Publish)) == 1
     assert of(session.on_desired(desired("e1")), Publish) == []
+
+
+def test_a_forced_republish_sends_even_an_applied_manifest_and_keeps_its_delivery() -> None:
+    """After the broker lost its retained copy: published again, delivery row untouched."""
+    session = online_session()
+    session.on_heartbeat(heartbeat(at(30), 1, playlist_etag="e1"))
+    session.on_desired(desired("e1"))
+    out = session.on_desired(replace(desired("e1", at(40)), force=True))
+    assert of(out, Publish) == [
+        Publish(f"tablets/{TID}/playlist", b'{"etag": "e1"}', qos=1, retain=True)
+    ]
+    assert of(out, DeliveryRow) == []
+    in_flight = session.on_desired(replace(desired("e2", at(41)), force=True))
+    assert len(of(in_flight, Publish)) == 1
+    assert of(in_flight, DeliveryRow) == [DeliveryRow(TID, "e2", "published", at(41), None)]
 
 
 @pytest.mark.parametrize(

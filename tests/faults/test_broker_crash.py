@@ -1,0 +1,143 @@
+"""A broker killed with SIGKILL leaves no tablet without its manifest (issue #18, item 4).
+
+The test runs its own persistent broker so it can kill it. Two ways a crash loses
+retained manifests: the broker comes back empty (no autosave yet: the hub's
+session is gone, CONNACK session-present 0), or it comes back from an older
+autosave (the hub's session is there, newer retained manifests are not). After
+either, a fresh subscriber must read every tablet's current manifest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import psycopg
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from broker.runner import EmbeddedBroker
+from config.settings import Settings
+from hub.payloads import PlaylistItem
+from hub.playlists import Target, push
+from hub.processes import free_port
+from tests.conftest import RunningHub, TestFleetFactory
+from tests.helpers import PahoTablet, eventually
+
+pytestmark = [pytest.mark.faults, pytest.mark.slow]
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+TABLETS = 200
+CONNECTED = 20  # of them run a paho tablet that applies and acks what it gets
+
+
+def items(ad: str) -> list[PlaylistItem]:
+    return [PlaylistItem(ad_id=ad, campaign_id="c-1", url=f"https://cdn.example/{ad}.mp4",
+                         sha256="a" * 64, duration_ms=15000)]  # fmt: skip
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
+    broker = EmbeddedBroker(tmp_path / "broker", "127.0.0.1", free_port(), "fleethub-hub",
+                            persistence=True)  # fmt: skip
+    yield broker
+    broker.stop()
+
+
+def crash(broker: EmbeddedBroker) -> None:
+    """SIGKILL: no final save of the in-memory database."""
+    assert broker.child is not None
+    os.kill(broker.child.pid, signal.SIGKILL)
+    broker.child.proc.wait(10)
+    broker.child.finish(0)
+    broker.child = None
+
+
+def retained_manifests(broker: EmbeddedBroker, fleet_id: str) -> dict[str, str]:
+    """What a fresh subscriber reads: tablet id -> etag of its retained manifest."""
+    target = broker.hub_target()
+    got: dict[str, str] = {}
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"probe-{uuid.uuid4().hex[:8]}")
+    client.username_pw_set(target.username, target.password)
+
+    def on_message(_c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        tablet_id = msg.topic.split("/")[1]
+        if msg.retain and msg.payload and tablet_id.startswith(f"{fleet_id}-"):
+            got[tablet_id] = json.loads(msg.payload)["etag"]
+
+    client.on_message = on_message
+    client.connect(target.host, target.port)
+    client.subscribe("tablets/+/playlist", qos=1)
+    client.loop_start()
+    try:
+        quiet = 0
+        while quiet < 8:  # 0.4 s without news after the retained burst
+            before = len(got)
+            time.sleep(0.05)
+            quiet = quiet + 1 if len(got) == before else 0
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    return got
+
+
+async def every_tablet_has(broker: EmbeddedBroker, fleet_id: str, etag: str) -> None:
+    def check() -> bool:
+        got = retained_manifests(broker, fleet_id)
+        return len(got) == TABLETS and set(got.values()) == {etag}
+
+    async def probe() -> bool:
+        return await asyncio.to_thread(check)
+
+    done: bool = await eventually(probe, timeout=30, interval=0.1)
+    assert done
+
+
+async def test_every_manifest_survives_broker_sigkill(
+    own_broker: EmbeddedBroker, conn: Conn, database_url: str, settings: Settings
+) -> None:
+    fleet = TestFleetFactory(conn, own_broker)(tablets=TABLETS, heartbeat_s=30,
+                                               offline_after_s=90)  # fmt: skip
+    own_broker.start()  # with the tablets' credentials in its file
+    hub = RunningHub(settings, database_url, own_broker.hub_target())
+    await hub.start()
+    tablets: list[PahoTablet] = []
+    try:
+        tablets = [fleet.tablet(n).connect() for n in range(CONNECTED)]
+        first = push(conn, Target("fleet", fleet.fleet_id), items("ad-1"), emergency=False,
+                     expires_s=None, reason=None, actor="test", refresh_s=300)  # fmt: skip
+        await every_tablet_has(own_broker, fleet.fleet_id, first.etag)
+        await eventually(lambda: conn.execute(
+            "SELECT count(*) FROM tablet_state WHERE tablet_id LIKE %s AND applied_etag = %s",
+            (f"{fleet.fleet_id}-%", first.etag)).fetchone() == (CONNECTED,))  # fmt: skip
+
+        # 1. Killed before any autosave: it comes back empty, without the hub's session.
+        crash(own_broker)
+        own_broker.start()
+        await every_tablet_has(own_broker, fleet.fleet_id, first.etag)
+
+        # 2. Killed after an autosave that predates the current manifests: the hub's
+        #    session comes back (session present), the retained manifests are older.
+        own_broker.stop()  # a clean stop saves the database: the hub's session, etag 1
+        own_broker.start()
+        await asyncio.wait_for(hub.hub.link.connected.wait(), 20)  # type: ignore[union-attr]
+        second = push(conn, Target("fleet", fleet.fleet_id), items("ad-2"), emergency=False,
+                      expires_s=None, reason=None, actor="test", refresh_s=300)  # fmt: skip
+        await every_tablet_has(own_broker, fleet.fleet_id, second.etag)
+        crash(own_broker)
+        own_broker.start()
+        await every_tablet_has(own_broker, fleet.fleet_id, second.etag)
+        assert hub.hub is not None
+        assert hub.hub.metrics.broker_state_lost >= 2
+    finally:
+        for tablet in tablets:
+            tablet.drop()
+        await hub.stop()
