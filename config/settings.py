@@ -119,6 +119,14 @@ class Settings(BaseSettings):
         default="mailto:fleethub@example.com", pattern=r"^(mailto:\S+@\S+|https://\S+)$"
     )
 
+    # Store outages on the panel (web/store_gate.py): a request waits at most this long for a
+    # pooled connection; while the store is away every store-touching route answers 503 with
+    # this Retry-After at once, and a tablet's device token verified within the grace period
+    # still carries its HTTP heartbeats (which need only the broker).
+    web_pool_timeout_s: float = Field(default=0.5, gt=0)
+    web_store_retry_after_s: int = Field(default=5, ge=1)
+    device_token_grace_s: int = Field(default=900, ge=0)
+
     @model_validator(mode="after")
     def _production_needs_secrets(self) -> Settings:
         if self.environment == "production" and (
