@@ -53,6 +53,7 @@ from web.store_gate import StoreGate, open_gated_pool
 from web.tasks import Supervisor
 from web.templating import TEMPLATES
 from web.tile_html import TileRenderer, warm
+from web.unstorable import RejectUnstorable
 
 
 def create_app(settings: Settings, database_url: str) -> FastAPI:
@@ -91,6 +92,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.state.render_tile = TileRenderer()
     app.state.vapid_key = vapid_key(settings)
     app.state.verified_devices = VerifiedDevices(settings.device_token_grace_s)
+    app.add_middleware(RejectUnstorable)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     @app.exception_handler(LoginRequired)
@@ -134,6 +136,12 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
             {"session": None, "retry_after": retry_after, "again": again},
             status_code=503, headers=headers,
         )  # fmt: skip
+
+    @app.exception_handler(psycopg.DataError)
+    async def store_refused(request: Request, exc: psycopg.DataError) -> Response:
+        """Input the store cannot hold that slipped past web/unstorable.py: a 422, not a 500."""
+        detail = f"the store refused a value: {exc}"
+        return await http_error(request, StarletteHTTPException(422, detail))
 
     @app.get(
         "/healthz",
