@@ -91,7 +91,10 @@ class Settings(BaseSettings):
     play_max_payload_bytes: int = Field(default=160 * 1024, ge=1024)
     play_clock_skew_s: int = Field(default=300, ge=0)  # started_at this far ahead is accepted
     play_retention_days: int = Field(default=90, ge=1)  # older plays are rejected, then deleted
-    play_queue_max: int = Field(default=5_000, ge=1)  # batches waiting for the store
+    # Play batches waiting for the store (e.g. through an outage), bounded in number and in
+    # payload bytes; past either the oldest, unacknowledged, is dropped (docs/operations.md).
+    play_queue_max: int = Field(default=50_000, ge=1)
+    play_queue_max_bytes: int = Field(default=128 * 1024 * 1024, ge=1024)
 
     # The panel. "production" refuses to start without an explicit secret key.
     environment: Literal["local", "production"] = "local"
