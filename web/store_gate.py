@@ -13,6 +13,7 @@ through the pool proves it usable, and the gate opens again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -44,6 +45,7 @@ class StoreGate:
         self.outages = 0  # times the gate closed
         self.closed_at: float | None = None  # time.monotonic() of the last closing
         self._suspect = asyncio.Event()
+        self._closed = asyncio.Event()
         self.pool: GatedPool | None = None
 
     def check(self) -> None:
@@ -54,6 +56,17 @@ class StoreGate:
         """Something failed on the store: probe it now (the watcher decides)."""
         self._suspect.set()
 
+    async def closed(self) -> None:
+        await self._closed.wait()
+
+    async def check_connection(self, conn: AsyncConnection[Any]) -> None:
+        """The pool's check before it hands a connection out; a broken one is suspicious."""
+        try:
+            await AsyncConnectionPool.check_connection(conn)
+        except Exception:
+            self.suspect()
+            raise
+
     async def run(self) -> None:
         """The watcher: a probe on suspicion; while the store is away, probes until it is back."""
         while True:
@@ -62,12 +75,14 @@ class StoreGate:
             while not await self._probe():
                 if self.available:
                     self.available = False
+                    self._closed.set()
                     self.outages += 1
                     self.closed_at = time.monotonic()
                     log.error("store unavailable: panel requests answer 503 until it is back")
                 await asyncio.sleep(self.probe_interval_s)
             if not self.available:
                 self.available = True
+                self._closed.clear()
                 away = time.monotonic() - (self.closed_at or time.monotonic())
                 log.warning("store is back after %.1f s; panel requests served again", away)
 
@@ -96,9 +111,27 @@ class GatedPool(AsyncConnectionPool):
         gate.pool = self
 
     async def getconn(self, timeout: float | None = None) -> Any:
+        """A connection, or StoreUnavailable as soon as the gate closes meanwhile (the
+        pool alone would wait out its timeout, retrying connections the outage broke)."""
         self.gate.check()
+        getting = asyncio.ensure_future(super().getconn(timeout))
+        closing = asyncio.ensure_future(self.gate.closed())
         try:
-            return await super().getconn(timeout)
+            await asyncio.wait((getting, closing), return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # the caller was cancelled: no connection may be lost
+            getting.cancel()
+            with contextlib.suppress(BaseException):
+                await super().putconn(await getting)
+            raise
+        finally:
+            closing.cancel()
+        if not getting.done():
+            getting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, PoolTimeout):
+                return await getting  # it got one at the last moment
+            raise StoreUnavailable("the store is unavailable")
+        try:
+            return getting.result()
         except PoolTimeout:
             self.gate.suspect()
             raise
@@ -132,6 +165,6 @@ def open_gated_pool(
         gate=gate,
         timeout=timeout_s,
         reconnect_timeout=1.0,
-        check=AsyncConnectionPool.check_connection,
+        check=gate.check_connection,
         **options,
     )

@@ -26,6 +26,13 @@ Job = Callable[[], Awaitable[object]]
 OUTAGES = (psycopg.OperationalError, BrokerError, OSError, TimeoutError)
 
 
+def _outage(exc: BaseException) -> bool:
+    """A store or broker error, alone or all the errors of a task group."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_outage(e) for e in exc.exceptions)
+    return isinstance(exc, OUTAGES)
+
+
 class Supervisor:
     """Named tasks tracked until :meth:`aclose` (``async with``) cancels and awaits them."""
 
@@ -45,10 +52,11 @@ class Supervisor:
             started = time.monotonic()
             try:
                 await job()
-            except OUTAGES as exc:
-                log.warning("%s stopped on %s: %s; restarting", name, type(exc).__name__, exc)
-            except Exception:
-                log.exception("%s failed; restarting", name)
+            except Exception as exc:
+                if _outage(exc):
+                    log.warning("%s stopped on %s: %s; restarting", name, type(exc).__name__, exc)
+                else:
+                    log.exception("%s failed; restarting", name)
             else:
                 return
             self.restarts[name] += 1
@@ -56,6 +64,9 @@ class Supervisor:
                 delay = self.first_delay_s  # it ran well for a while: start over
             await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311
             delay = min(delay * 2, self.max_delay_s)
+
+    def running(self) -> set[str]:
+        return {task.get_name() for task in self._tasks if not task.done()}
 
     def _ended(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

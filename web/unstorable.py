@@ -7,9 +7,10 @@ path, the query parameters and the body of JSON, urlencoded and multipart reques
 before any route runs, and answers 422 naming the place. The body is read once and
 handed on unchanged.
 
-The bodies of the MQTT twins (``/v1/device/heartbeat`` and ``/v1/device/events``) are
-left to the hub's own payload validators, so that a batch is judged event by event over
-HTTP exactly as over MQTT.
+Two kinds of body are left to their route's own validators: the MQTT twins'
+(``/v1/device/heartbeat`` and ``/v1/device/events``), so that a batch is judged event by
+event over HTTP exactly as over MQTT, and the public lead form's (``/l/{code}``), which
+refuses control characters field by field with a message next to the field.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from web.templating import TEMPLATES
 
 OWN_VALIDATORS = ("/v1/device/heartbeat", "/v1/device/events")
+
+
+def _own_validators(path: str) -> bool:
+    return path in OWN_VALIDATORS or path.startswith("/l/")
 
 
 def unstorable(text: str) -> bool:
@@ -78,7 +83,7 @@ class RejectUnstorable:
         headers = dict(scope["headers"])
         content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
         has_body = scope["method"] in ("POST", "PUT", "PATCH", "DELETE")
-        if where is None and has_body and scope["path"] not in OWN_VALIDATORS:
+        if where is None and has_body and not _own_validators(scope["path"]):
             body, more = await _read(receive)
             if not more and _in_body(content_type, body):
                 where = "the request body"

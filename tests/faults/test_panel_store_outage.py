@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import queue
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -42,11 +43,14 @@ ANSWER_S = 1.0  # every answer during the outage, and the first 2xx after it
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
-    server = EmbeddedPostgres(tmp_path / "pg", port=free_port())
-    db.migrate(server.start())
-    yield server
-    server.stop()
+def store() -> Iterator[EmbeddedPostgres]:
+    """Its own PostgreSQL, under /tmp directly: the PostgreSQL user (when the suite runs as
+    root) must reach it on each restart, whatever other pytest runs do to their base dirs."""
+    with tempfile.TemporaryDirectory(prefix="fleethub-outage-") as directory:
+        server = EmbeddedPostgres(Path(directory) / "pg", port=free_port())
+        db.migrate(server.start())
+        yield server
+        server.stop()
 
 
 def _needs_pool(call: Any, dependant: Any) -> bool:
@@ -210,6 +214,9 @@ def test_through_a_store_outage_every_route_answers_at_once_and_recovers(
                   "the store was back")  # fmt: skip
             assert recovered_s < ANSWER_S + 0.5
             assert app.state.store_gate.outages == 1
+            # Every long-lived task lived through it (web/tasks.py restarts any that fails).
+            assert app.state.tasks.running() == {"web.store_gate", "web.feed", "web.broker",
+                                                 "web.lead_feed", "web.push_sender"}  # fmt: skip
     finally:
         watcher.loop_stop()
         watcher.disconnect()
