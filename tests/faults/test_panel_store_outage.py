@@ -10,9 +10,11 @@ without a restart.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import queue
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -34,6 +36,8 @@ from hub.embedded_db import EmbeddedPostgres
 from hub.fleet import FleetSpec, TabletSpec, add_fleet, add_tablet
 from hub.processes import free_port
 from hub.users import add_tenant, add_user
+from tests.conftest import RunningHub
+from tests.helpers import eventually, state_of
 from web.app import create_app
 from web.deps import get_pool
 
@@ -101,6 +105,12 @@ def _seed(url: str) -> dict[str, str]:
             "verified": device_tokens.issue(conn, f"{fleet_id}-t0", "test"),
             "unverified": device_tokens.issue(conn, f"{fleet_id}-t1", "test"),
         }
+
+
+def _stored_seq(conn: psycopg.Connection[Any], tablet_id: str) -> int:
+    row = conn.execute("SELECT max(seq) FROM heartbeats WHERE tablet_id = %s",
+                       (tablet_id,)).fetchone()  # fmt: skip
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 def _timed(client: TestClient, method: str, path: str, **kwargs: Any) -> tuple[Any, float]:
@@ -220,3 +230,57 @@ def test_through_a_store_outage_every_route_answers_at_once_and_recovers(
     finally:
         watcher.loop_stop()
         watcher.disconnect()
+
+
+async def test_an_http_only_tablet_is_not_marked_offline_through_a_store_outage(
+    store: EmbeddedPostgres, broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """A tablet that only speaks HTTP heartbeats every 0.5 s (offline after 3 s) through a
+    6 s outage, with a real hub on the same store: every heartbeat is taken (202), and the
+    hub records no offline transition and no incident for it (before: 500s after 30 s each,
+    and a false offline incident)."""
+    url = store.url()
+    seed = _seed(url)
+    tablet_id, verified = seed["tablet"], {"Authorization": f"Bearer {seed['verified']}"}
+    hub_settings = Settings(var_dir=tmp_path / "hub", hub_client_id=f"hub-{uuid.uuid4().hex[:8]}",
+                            watchdog_tick_s=0.1, writer_flush_interval_s=0.02,
+                            metrics_interval_s=0.5)  # fmt: skip
+    hub = RunningHub(hub_settings, url, broker.hub_target())
+    await hub.start()
+    settings = Settings(var_dir=tmp_path / "panel", mqtt_url=broker.hub_target().url())
+    statuses: list[int] = []
+    stop = threading.Event()
+    try:
+        with TestClient(create_app(settings, url)) as client:
+
+            def beat() -> None:
+                seq = 0
+                while not stop.wait(0.5):
+                    seq += 1
+                    body = {"v": 1, "seq": seq, "boot_id": "boot-http-only", "battery": 80}
+                    sent = client.post("/v1/device/heartbeat", json=body, headers=verified)
+                    statuses.append(sent.status_code)
+
+            beating = threading.Thread(target=beat, name="test.http-tablet")
+            beating.start()
+            with psycopg.connect(url, autocommit=True) as conn:
+                await eventually(lambda: state_of(conn, tablet_id) == "online")
+            await asyncio.to_thread(store.stop)
+            await asyncio.sleep(6)  # the outage: twice the tablet's offline_after
+            await asyncio.to_thread(store.start)
+            with psycopg.connect(url, autocommit=True) as conn:
+                after = len(statuses) + 2
+                await eventually(lambda: _stored_seq(conn, tablet_id) >= after, timeout=15)
+                offline = conn.execute("SELECT count(*) FROM presence_transitions WHERE "
+                                       "tablet_id = %s AND to_state = 'offline'",
+                                       (tablet_id,)).fetchone()  # fmt: skip
+                incidents = conn.execute("SELECT count(*) FROM incidents WHERE tablet_id = %s",
+                                         (tablet_id,)).fetchone()  # fmt: skip
+            stop.set()
+            beating.join(5)
+    finally:
+        stop.set()
+        await hub.stop()
+    assert offline == (0,)
+    assert incidents == (0,)
+    assert set(statuses) == {202}, statuses
