@@ -27,10 +27,15 @@ from schemathesis.checks import not_a_server_error
 from starlette.routing import BaseRoute
 
 from hub import device_tokens
+from tests.web import conftest as web
 from tests.web.agent_helpers import make_agent
 from tests.web.conftest import Conn, TenantFactory, api_token, sign_in
 
-MAX_EXAMPLES = 6
+# The panel's fixtures of tests/web, for this module.
+panel, panel_settings, tenant_factory = web.panel, web.panel_settings, web.tenant_factory
+
+pytestmark = [pytest.mark.faults, pytest.mark.slow]
+MAX_EXAMPLES = 5
 HYPOTHESIS = settings(max_examples=MAX_EXAMPLES, derandomize=True, deadline=None,
                       database=None, suppress_health_check=list(HealthCheck))  # fmt: skip
 
