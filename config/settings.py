@@ -104,7 +104,10 @@ class Settings(BaseSettings):
     play_max_payload_bytes: int = Field(default=160 * 1024, ge=1024)
     play_clock_skew_s: int = Field(default=300, ge=0)  # started_at this far ahead is accepted
     play_retention_days: int = Field(default=90, ge=1)  # older plays are rejected, then deleted
-    play_queue_max: int = Field(default=5_000, ge=1)  # batches waiting for the store
+    # Play batches waiting for the store (e.g. through an outage), bounded in number and in
+    # payload bytes; past either the oldest, unacknowledged, is dropped (docs/operations.md).
+    play_queue_max: int = Field(default=50_000, ge=1)
+    play_queue_max_bytes: int = Field(default=128 * 1024 * 1024, ge=1024)
     # After the broker lost its retained state (a crash, a new broker), the hub publishes
     # every owned tablet's manifest again at this pace (hub/runtime.py _republish_loop).
     manifest_republish_per_s: int = Field(default=1000, ge=10)
@@ -174,6 +177,14 @@ class Settings(BaseSettings):
         if self.api_docs is None:
             self.api_docs = not production
         return self
+
+    # Store outages on the panel (web/store_gate.py): a request waits at most this long for a
+    # pooled connection; while the store is away every store-touching route answers 503 with
+    # this Retry-After at once, and a tablet's device token verified within the grace period
+    # still carries its HTTP heartbeats (which need only the broker).
+    web_pool_timeout_s: float = Field(default=0.5, gt=0)
+    web_store_retry_after_s: int = Field(default=5, ge=1)
+    device_token_grace_s: int = Field(default=900, ge=0)
 
     @model_validator(mode="after")
     def _production_needs_secrets(self) -> Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -38,16 +39,15 @@ def migrate(database_url: str) -> list[str]:
     return [m.id for m in pending]
 
 
+def pool_options(max_size: int = 8) -> dict[str, Any]:
+    """What every fleethub pool shares (web/store_gate.py builds the panel's from it)."""
+    return {"min_size": 1, "max_size": max_size, "open": False,
+            "kwargs": {"autocommit": True}, "name": "fleethub"}  # fmt: skip
+
+
 def open_pool(database_url: str, max_size: int = 8) -> AsyncConnectionPool:
     """A pool created closed: the owner opens it inside its lifespan."""
-    return AsyncConnectionPool(
-        database_url,
-        min_size=1,
-        max_size=max_size,
-        open=False,
-        kwargs={"autocommit": True},
-        name="fleethub",
-    )
+    return AsyncConnectionPool(database_url, **pool_options(max_size))
 
 
 def connect(database_url: str) -> psycopg.Connection[tuple[object, ...]]:

@@ -1,8 +1,9 @@
 """Proof-of-play batches → the store, many tablets per transaction, acknowledged after commit.
 
 The tablet session hands each ``tablets/{id}/plays`` payload to :meth:`PlayIngest.put`
-(a bounded queue: full, the oldest batch is dropped and counted — it was never
-acknowledged, so its tablet sends it again). One task takes whatever is queued,
+(a queue bounded by ``play_queue_max`` batches and ``play_queue_max_bytes`` of payload:
+full, the oldest batch is dropped and counted in ``dropped["plays_queue_overflow"]`` — it
+was never acknowledged, so its tablet sends it again). One task takes whatever is queued,
 validates it, commits every valid event of the round in one transaction and only
 then publishes ``tablets/{id}/plays/ack`` for each batch. Through a store outage
 the round stays queued and is retried with backoff; nothing is acknowledged
@@ -75,6 +76,8 @@ class PlayIngest:
         self._skew = timedelta(seconds=settings.play_clock_skew_s)
         self._retention = timedelta(days=settings.play_retention_days)
         self._bound = settings.play_queue_max
+        self._max_bytes = settings.play_queue_max_bytes
+        self._bytes = 0  # payload bytes queued
         self._publish = publish
         self._queue: deque[PlaysIn] = deque()
         self._ready = asyncio.Event()
@@ -86,10 +89,13 @@ class PlayIngest:
         self._fleets[tablet_id] = fleet_id
 
     def put(self, item: PlaysIn) -> None:
-        if len(self._queue) >= self._bound:
-            self._queue.popleft()
+        while self._queue and (
+            len(self._queue) >= self._bound or self._bytes + len(item.payload) > self._max_bytes
+        ):
+            self._bytes -= len(self._queue.popleft().payload)
             self._metrics.dropped["plays_queue_overflow"] += 1
         self._queue.append(item)
+        self._bytes += len(item.payload)
         self._ready.set()
 
     def backlog(self) -> int:
@@ -117,7 +123,7 @@ class PlayIngest:
             self.outage, backoff = False, 0.2
             done = {id(i) for i in items}  # still a prefix of the queue (overflow pops left)
             while self._queue and id(self._queue[0]) in done:
-                self._queue.popleft()
+                self._bytes -= len(self._queue.popleft().payload)
             for ack in acks:
                 self._publish(ack)
 

@@ -7,25 +7,25 @@ come back through one :class:`~web.feed.ChangeFeed` per process.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
-from fastapi import FastAPI, HTTPException, Request
+import psycopg
+from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from config.settings import Settings
-from hub.db import open_pool
 from web import metrics
 from web.agent_push import vapid_key
 from web.broker_link import for_panel
 from web.deps import LoginRequired, PoolDep
+from web.device_auth import VerifiedDevices
 from web.feed import ChangeFeed
 from web.headers import SecurityHeaders
 from web.lead_feed import LeadFeed
@@ -53,38 +53,41 @@ from web.routes import (
     tablets,
 )
 from web.security import LoginThrottle, secret_key
+from web.store_gate import StoreGate, open_gated_pool
+from web.tasks import Supervisor
 from web.templating import TEMPLATES
 from web.tile_html import TileRenderer, warm
+from web.unstorable import RejectUnstorable
 
 
 def create_app(settings: Settings, database_url: str) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = open_pool(database_url, max_size=8)
+        app.state.store_gate = gate = StoreGate(database_url)
+        pool = open_gated_pool(database_url, gate, settings.web_pool_timeout_s, max_size=8)
         await pool.open(wait=True, timeout=30)
         app.state.pool = pool
         app.state.feed = feed = ChangeFeed(pool, database_url)
         app.state.broker_link = link = for_panel(settings)
-        tasks = [
-            asyncio.create_task(feed.run(), name="web.feed"),
-            asyncio.create_task(link.run(), name="web.broker"),
-            asyncio.create_task(warm(pool, app.state.render_tile), name="web.tiles.warm"),
-        ]
         # Agents' live inbox and Web Push of lead offers (web/lead_feed.py, web/push_sender.py).
         app.state.lead_feed = lead_feed = LeadFeed(pool, database_url)
-        tasks.append(asyncio.create_task(lead_feed.run(), name="web.lead_feed"))
-        if settings.web_push_sender:
-            sender = PushSender(pool, app.state.vapid_key, settings.vapid_subject)
-            app.state.push_sender = sender  # its outcomes are in /metrics
-            lead_feed.on_offer.append(sender.wake)
-            tasks.append(asyncio.create_task(sender.run(), name="web.push_sender"))
-        try:
-            yield
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await pool.close()
+        async with Supervisor() as tasks:
+            app.state.tasks = tasks
+            tasks.start("web.store_gate", gate.run)
+            tasks.start("web.feed", feed.run)
+            tasks.start("web.broker", link.run)
+            tasks.start("web.tiles.warm", lambda: warm(pool, app.state.render_tile))
+            tasks.start("web.lead_feed", lead_feed.run)
+            if settings.web_push_sender:
+                sender = PushSender(pool, app.state.vapid_key, settings.vapid_subject)
+                app.state.push_sender = sender  # its outcomes are in /metrics
+                lead_feed.on_offer.append(sender.wake)
+                tasks.start("web.push_sender", sender.run)
+            try:
+                yield
+            finally:
+                await tasks.aclose()
+                await pool.close()
 
     # The OpenAPI pages are off in production unless FLEETHUB_API_DOCS says otherwise.
     docs = bool(settings.api_docs)
@@ -97,7 +100,10 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.state.claim_throttle = LoginThrottle(limit=settings.claim_attempts_per_window)
     app.state.render_tile = TileRenderer()
     app.state.vapid_key = vapid_key(settings)
-    # Outermost last: the forwarded client address is known before anything counts it.
+    app.state.verified_devices = VerifiedDevices(settings.device_token_grace_s)
+    # Outermost last: the forwarded client address is known before anything counts it, and
+    # the security headers also reach the refusals of RejectUnstorable.
+    app.add_middleware(RejectUnstorable)
     app.add_middleware(SecurityHeaders)
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
@@ -114,9 +120,12 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         wants_html = "text/html" in request.headers.get("accept", "")
         if request.url.path.startswith("/api/") or not wants_html:
             return await http_exception_handler(request, exc)
-        title = {403: "Not allowed", 404: "Not found", 413: "Too large"}.get(
-            exc.status_code, "Something went wrong"
-        )
+        title = {
+            403: "Not allowed",
+            404: "Not found",
+            413: "Too large",
+            503: "Temporarily unavailable",
+        }.get(exc.status_code, "Something went wrong")
         detail = exc.detail if isinstance(exc.detail, str) else title
         return TEMPLATES.TemplateResponse(
             request, "error.html",
@@ -124,13 +133,38 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
             status_code=exc.status_code, headers=getattr(exc, "headers", None),
         )  # fmt: skip
 
-    @app.get("/healthz", tags=["health"])
+    @app.exception_handler(psycopg.OperationalError)
+    async def store_away(request: Request, exc: psycopg.OperationalError) -> Response:
+        """The store is away (StoreUnavailable at once, or a pool timeout or broken
+        connection that made the gate suspect it): 503 + Retry-After, a page for browsers."""
+        request.app.state.store_gate.suspect()
+        retry_after = settings.web_store_retry_after_s
+        headers = {"Retry-After": str(retry_after)}
+        wants_html = "text/html" in request.headers.get("accept", "")
+        if request.url.path.startswith(("/api/", "/v1/")) or not wants_html:
+            detail = "the store is unavailable: try again in a few seconds"
+            return JSONResponse({"detail": detail}, status_code=503, headers=headers)
+        again = request.url.path if request.method == "GET" else "/"
+        return TEMPLATES.TemplateResponse(
+            request, "unavailable.html",
+            {"session": None, "retry_after": retry_after, "again": again},
+            status_code=503, headers=headers,
+        )  # fmt: skip
+
+    @app.exception_handler(psycopg.DataError)
+    async def store_refused(request: Request, exc: psycopg.DataError) -> Response:
+        """Input the store cannot hold that slipped past web/unstorable.py: a 422, not a 500."""
+        detail = f"the store refused a value: {exc}"
+        return await http_error(request, StarletteHTTPException(422, detail))
+
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        responses={503: {"description": "the store is unavailable (with Retry-After)"}},
+    )
     async def healthz(pool: PoolDep) -> dict[str, str]:
-        try:
-            async with pool.connection(timeout=2) as conn:
-                await conn.execute("SELECT 1")
-        except Exception as exc:
-            raise HTTPException(503, f"store unavailable: {type(exc).__name__}") from exc
+        async with pool.connection() as conn:  # away: 503 + Retry-After (store_away)
+            await conn.execute("SELECT 1")
         return {"status": "ok"}
 
     routers = (

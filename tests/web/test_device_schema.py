@@ -5,6 +5,7 @@ Schemathesis generates requests (fitting the schema, then not fitting it) for ev
 token through the ``panel`` test client (its lifespan owns the pool: schemathesis's own
 ASGI transport would start a second one on another event loop), and no answer may be a
 server error. Hypothesis is derandomized and bounded, so a run is repeatable and short.
+Every other operation (and NUL in every input) is swept in tests/faults/test_api_schema.py.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Header, HTTPException, Request, Response
 from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field
 
+from config.settings import Settings
 from hub.claims import ClaimError
 from hub.errors import BrokerError, PayloadError
 from hub.payloads import Heartbeat, parse_payload
@@ -89,6 +90,11 @@ class ClaimOut(BaseModel):
     mqtt: MqttCredentials
 
 
+def _retry_after(settings: Settings) -> dict[str, str]:
+    """While the store is away: the same Retry-After as every other panel route."""
+    return {"Retry-After": str(settings.web_store_retry_after_s)}
+
+
 def _claim_throttle(request: Request) -> LoginThrottle:
     throttle: LoginThrottle = request.app.state.claim_throttle
     return throttle
@@ -129,7 +135,7 @@ async def claim(
                             f"{exc}", headers={"Retry-After": "30"}) from exc  # fmt: skip
     except (psycopg.OperationalError, PoolTimeout) as exc:
         raise HTTPException(503, "the store is unavailable: claim again later",
-                            headers={"Retry-After": "30"}) from exc  # fmt: skip
+                            headers=_retry_after(settings)) from exc  # fmt: skip
     return ClaimOut(
         tablet_id=done.tablet_id, fleet_id=done.fleet_id, car_id=done.car_id,
         device_token=done.device_token, heartbeat_interval_s=done.heartbeat_interval_s,
@@ -238,7 +244,7 @@ async def post_events(
                             ) from None  # fmt: skip
     except (psycopg.OperationalError, PoolTimeout) as exc:
         raise HTTPException(503, "the store is unavailable: send the batch again later",
-                            headers={"Retry-After": "30"}) from exc  # fmt: skip
+                            headers=_retry_after(settings)) from exc  # fmt: skip
     return PlayAck.model_validate(result.ack(batch))
 
 

@@ -19,6 +19,7 @@ from hub.errors import BrokerError, ConfigError
 from hub.users import User
 from web import pairing
 from web.deps import ApiUser, BrokerLinkDep, CsrfSession, FleetSession, PoolDep
+from web.device_auth import VerifiedDevicesDep
 from web.templating import TEMPLATES
 
 pages = APIRouter(include_in_schema=False)
@@ -76,11 +77,13 @@ async def list_codes(
 
 @api.post("/tablets/{tablet_id}/revoke", status_code=204)
 async def revoke_tablet(
-    tablet_id: str, pool: PoolDep, link: BrokerLinkDep, user: ApiUser
-) -> Response:
+    tablet_id: str, pool: PoolDep, link: BrokerLinkDep, user: ApiUser,
+    verified: VerifiedDevicesDep,
+) -> Response:  # fmt: skip
     """Revoke the tablet: its device tokens stop working, its broker credentials are
     removed (which disconnects it) and the hub forgets it. Repeating it is harmless."""
     await _revoke(pool, link, user, user.email, tablet_id)
+    verified.forget(tablet_id)
     return Response(status_code=204)
 
 
@@ -144,9 +147,10 @@ async def _page(
 @pages.post("/tablets/{tablet_id}/revoke")
 async def revoke_page(
     tablet_id: str, pool: PoolDep, link: BrokerLinkDep, session: FleetSession,
-    form: CsrfSession,
+    form: CsrfSession, verified: VerifiedDevicesDep,
 ) -> RedirectResponse:  # fmt: skip
     await _revoke(pool, link, session.user, session.user.email, tablet_id)
+    verified.forget(tablet_id)
     return RedirectResponse("/", status_code=303)
 
 

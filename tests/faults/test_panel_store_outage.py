@@ -1,0 +1,286 @@
+"""A store outage seen from the panel: its own embedded PostgreSQL, stopped and started.
+
+While the store is away every route of the app's route table (generated, not hand-picked)
+answers within a second: 503 + ``Retry-After`` when it needs the store, otherwise as it
+would; pages get the friendly page. A tablet whose device token the store confirmed shortly
+before keeps heartbeating over HTTP (the heartbeat needs only the broker), so the hub never
+sees it go silent. After the store is back the panel serves again within about a second,
+without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import queue
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import psycopg
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from paho.mqtt.enums import CallbackAPIVersion
+from starlette.routing import BaseRoute
+
+from broker.runner import EmbeddedBroker
+from config.settings import Settings
+from hub import db, device_tokens
+from hub.embedded_db import EmbeddedPostgres
+from hub.fleet import FleetSpec, TabletSpec, add_fleet, add_tablet
+from hub.processes import free_port
+from hub.users import add_tenant, add_user
+from tests.conftest import RunningHub
+from tests.helpers import eventually, state_of
+from web.app import create_app
+from web.deps import get_pool
+
+pytestmark = [pytest.mark.faults, pytest.mark.slow]
+PASSWORD = "correct horse battery"
+ANSWER_S = 1.0  # every answer during the outage, and the first 2xx after it
+
+
+@pytest.fixture
+def store() -> Iterator[EmbeddedPostgres]:
+    """Its own PostgreSQL, under /tmp directly: the PostgreSQL user (when the suite runs as
+    root) must reach it on each restart, whatever other pytest runs do to their base dirs."""
+    with tempfile.TemporaryDirectory(prefix="fleethub-outage-") as directory:
+        server = EmbeddedPostgres(Path(directory) / "pg", port=free_port())
+        db.migrate(server.start())
+        yield server
+        server.stop()
+
+
+def _needs_pool(call: Any, dependant: Any) -> bool:
+    return any(d.call in (get_pool, call) or _needs_pool(call, d) for d in dependant.dependencies)
+
+
+def _api_routes(routes: Sequence[BaseRoute], prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
+    """Every APIRoute with its full path prefix, looking inside included routers."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield prefix, route
+        elif (inner := getattr(route, "original_router", None)) is not None:
+            context = getattr(route, "include_context", None)
+            yield from _api_routes(inner.routes, prefix + getattr(context, "prefix", ""))
+
+
+def _operations(app: Any) -> list[tuple[str, str, bool]]:
+    """(method, concrete path, needs the pool) for every operation of the route table.
+
+    A route with a body validates it before its dependencies reach the store: sent with no
+    body it may answer 422 first, so it counts as needing the pool only without one (the
+    sign-in routes are checked with a real form below)."""
+    found = []
+    for prefix, route in _api_routes(app.routes):
+        path = prefix + route.path_format
+        for name in route.param_convertors:
+            path = path.replace("{" + name + "}", "1")
+        for method in sorted(route.methods or ()):
+            needs_pool = _needs_pool(get_pool, route.dependant) and route.body_field is None
+            found.append((method, path, needs_pool))
+    return found
+
+
+def _seed(url: str) -> dict[str, str]:
+    tag = uuid.uuid4().hex[:8]
+    with psycopg.connect(url, autocommit=True) as conn:
+        add_tenant(conn, f"tn-{tag}", f"Tenant {tag}", "test")
+        fleet_id = f"fl-{tag}"
+        add_fleet(conn, FleetSpec(fleet_id, name="Outage fleet", tenant_id=f"tn-{tag}"), "test")
+        add_tablet(conn, TabletSpec(f"{fleet_id}-t0", fleet_id, None, 1, 3), "test")
+        add_tablet(conn, TabletSpec(f"{fleet_id}-t1", fleet_id, None, 1, 3), "test")
+        admin = f"admin-{tag}@example.com"
+        add_user(conn, tenant_id=f"tn-{tag}", email=admin, name="Admin", role="admin",
+                 password=PASSWORD, fleets=[], actor="test")  # fmt: skip
+        return {
+            "admin": admin,
+            "tablet": f"{fleet_id}-t0",
+            "verified": device_tokens.issue(conn, f"{fleet_id}-t0", "test"),
+            "unverified": device_tokens.issue(conn, f"{fleet_id}-t1", "test"),
+        }
+
+
+def _stored_seq(conn: psycopg.Connection[Any], tablet_id: str) -> int:
+    row = conn.execute("SELECT max(seq) FROM heartbeats WHERE tablet_id = %s",
+                       (tablet_id,)).fetchone()  # fmt: skip
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _timed(client: TestClient, method: str, path: str, **kwargs: Any) -> tuple[Any, float]:
+    started = time.monotonic()
+    response = client.request(method, path, follow_redirects=False, **kwargs)
+    return response, time.monotonic() - started
+
+
+def _unavailable(response: Any, took: float, limit: float = ANSWER_S) -> None:
+    assert response.status_code == 503, response.text
+    assert int(response.headers["retry-after"]) > 0
+    assert took < limit
+
+
+def _heartbeats(broker: EmbeddedBroker, tablet_id: str) -> tuple[mqtt.Client, queue.Queue[Any]]:
+    """The hub's view: a subscriber to the tablet's heartbeat topic, as the hub account."""
+    got: queue.Queue[Any] = queue.Queue()
+    target = broker.hub_target()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"watch-{uuid.uuid4().hex[:8]}")
+    client.username_pw_set(target.username, target.password)
+    client.on_message = lambda _c, _u, msg: got.put(json.loads(msg.payload))
+    client.connect(target.host, target.port)
+    client.subscribe(f"tablets/{tablet_id}/heartbeat", qos=1)
+    client.loop_start()
+    return client, got
+
+
+def test_through_a_store_outage_every_route_answers_at_once_and_recovers(
+    store: EmbeddedPostgres, broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    url = store.url()
+    seed = _seed(url)
+    settings = Settings(var_dir=tmp_path, mqtt_url=broker.hub_target().url())
+    app = create_app(settings, url)
+    operations = _operations(app)
+    assert len(operations) > 90
+    assert sum(n for *_, n in operations) > 70
+    watcher, heard = _heartbeats(broker, seed["tablet"])
+    try:
+        with TestClient(app) as client:
+            login = client.post("/login", data={"email": seed["admin"], "password": PASSWORD},
+                                follow_redirects=False)  # fmt: skip
+            assert login.status_code == 303, login.text
+            token = client.post("/api/v1/auth/token",
+                                data={"username": seed["admin"], "password": PASSWORD})  # fmt: skip
+            bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            verified = {"Authorization": f"Bearer {seed['verified']}"}
+            unverified = {"Authorization": f"Bearer {seed['unverified']}"}
+            hb = {"v": 1, "seq": 1, "boot_id": "boot-outage", "battery": 50}
+            assert client.post("/v1/device/heartbeat", json=hb, headers=verified).status_code == 202
+            assert heard.get(timeout=5)["seq"] == 1
+
+            store.stop()
+            # The first request finds the store gone; from then on the gate answers at once.
+            first, first_s = _timed(client, "GET", "/healthz")
+            _unavailable(first, first_s)
+            slow: list[str] = []
+            wrong: list[str] = []
+            slowest = 0.0
+            for method, path, needs_pool in operations:
+                headers = unverified if path.startswith("/v1/device/") else bearer
+                response, took = _timed(client, method, path, headers=headers, json={})
+                label = f"{method} {path} → {response.status_code} in {took:.2f} s"
+                slowest = max(slowest, took)
+                if took >= ANSWER_S:
+                    slow.append(label)
+                if response.status_code >= 500 and not (
+                    response.status_code == 503 and response.headers.get("retry-after")
+                ):
+                    wrong.append(label)
+                if needs_pool and response.status_code != 503:
+                    wrong.append(label)
+            assert not slow, slow
+            assert not wrong, wrong
+
+            signin = {"email": seed["admin"], "password": PASSWORD, "username": seed["admin"]}
+            for path in ("/login", "/api/v1/auth/token"):
+                refused, took = _timed(client, "POST", path, data=signin)
+                _unavailable(refused, took)
+            page, took = _timed(client, "GET", "/", headers={"Accept": "text/html"})
+            _unavailable(page, took)
+            assert "Back in a moment" in page.text
+            health, took = _timed(client, "GET", "/healthz")
+            _unavailable(health, took)
+            assert health.json() == {"detail": "the store is unavailable: try again in a few "
+                                                "seconds"}  # fmt: skip
+            # A token the store confirmed shortly before still carries heartbeats; an
+            # unknown one is not refused as invalid (401) but asked to come back (503).
+            hb["seq"] = 2
+            sent, took = _timed(client, "POST", "/v1/device/heartbeat", json=hb, headers=verified)
+            assert sent.status_code == 202, sent.text
+            assert took < ANSWER_S
+            assert heard.get(timeout=5)["seq"] == 2
+            events, _ = _timed(client, "POST", "/v1/device/events", headers=verified,
+                               json={"events": [{"event_id": str(uuid.uuid4())}]})  # fmt: skip
+            assert events.status_code in (422, 503)
+            refused, took = _timed(client, "POST", "/v1/device/heartbeat", json=hb,
+                                   headers=unverified)  # fmt: skip
+            _unavailable(refused, took)
+
+            store.start()
+            back = time.monotonic()
+            while client.get("/api/v1/tablets", headers=bearer).status_code != 200:
+                assert time.monotonic() - back < 10, "the panel did not recover"
+                time.sleep(0.02)
+            recovered_s = time.monotonic() - back
+            assert client.get("/healthz").status_code == 200
+            assert client.get("/", headers={"Accept": "text/html"}).status_code == 200
+            print(f"first 503 in {first_s:.3f} s; {len(operations)} operations during the "
+                  f"outage, slowest {slowest:.3f} s; first 2xx {recovered_s:.3f} s after "
+                  "the store was back")  # fmt: skip
+            assert recovered_s < ANSWER_S + 0.5
+            assert app.state.store_gate.outages == 1
+            # Every long-lived task lived through it (web/tasks.py restarts any that fails).
+            assert app.state.tasks.running() == {"web.store_gate", "web.feed", "web.broker",
+                                                 "web.lead_feed", "web.push_sender"}  # fmt: skip
+    finally:
+        watcher.loop_stop()
+        watcher.disconnect()
+
+
+async def test_an_http_only_tablet_is_not_marked_offline_through_a_store_outage(
+    store: EmbeddedPostgres, broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """A tablet that only speaks HTTP heartbeats every 0.5 s (offline after 3 s) through a
+    6 s outage, with a real hub on the same store: every heartbeat is taken (202), and the
+    hub records no offline transition and no incident for it (before: 500s after 30 s each,
+    and a false offline incident)."""
+    url = store.url()
+    seed = _seed(url)
+    tablet_id, verified = seed["tablet"], {"Authorization": f"Bearer {seed['verified']}"}
+    hub_settings = Settings(var_dir=tmp_path / "hub", hub_client_id=f"hub-{uuid.uuid4().hex[:8]}",
+                            watchdog_tick_s=0.1, writer_flush_interval_s=0.02,
+                            metrics_interval_s=0.5)  # fmt: skip
+    hub = RunningHub(hub_settings, url, broker.hub_target())
+    await hub.start()
+    settings = Settings(var_dir=tmp_path / "panel", mqtt_url=broker.hub_target().url())
+    statuses: list[int] = []
+    stop = threading.Event()
+    try:
+        with TestClient(create_app(settings, url)) as client:
+
+            def beat() -> None:
+                seq = 0
+                while not stop.wait(0.5):
+                    seq += 1
+                    body = {"v": 1, "seq": seq, "boot_id": "boot-http-only", "battery": 80}
+                    sent = client.post("/v1/device/heartbeat", json=body, headers=verified)
+                    statuses.append(sent.status_code)
+
+            beating = threading.Thread(target=beat, name="test.http-tablet")
+            beating.start()
+            with psycopg.connect(url, autocommit=True) as conn:
+                await eventually(lambda: state_of(conn, tablet_id) == "online")
+            await asyncio.to_thread(store.stop)
+            await asyncio.sleep(6)  # the outage: twice the tablet's offline_after
+            await asyncio.to_thread(store.start)
+            with psycopg.connect(url, autocommit=True) as conn:
+                after = len(statuses) + 2
+                await eventually(lambda: _stored_seq(conn, tablet_id) >= after, timeout=15)
+                offline = conn.execute("SELECT count(*) FROM presence_transitions WHERE "
+                                       "tablet_id = %s AND to_state = 'offline'",
+                                       (tablet_id,)).fetchone()  # fmt: skip
+                incidents = conn.execute("SELECT count(*) FROM incidents WHERE tablet_id = %s",
+                                         (tablet_id,)).fetchone()  # fmt: skip
+            stop.set()
+            beating.join(5)
+    finally:
+        stop.set()
+        await hub.stop()
+    assert offline == (0,)
+    assert incidents == (0,)
+    assert set(statuses) == {202}, statuses

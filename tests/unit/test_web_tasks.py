@@ -1,0 +1,65 @@
+"""The panel's long-lived tasks survive store and broker errors; only shutdown ends them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import psycopg
+import pytest
+
+from hub.errors import BrokerError
+from tests.helpers import eventually
+from web.tasks import Supervisor
+
+
+async def test_a_task_that_fails_on_the_store_is_restarted_until_shutdown(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runs = 0
+    forever = asyncio.Event()
+
+    async def feed() -> None:
+        nonlocal runs
+        runs += 1
+        if runs == 1:
+            raise psycopg.OperationalError("the store went away")
+        if runs == 2:
+            raise ExceptionGroup("feed", [BrokerError("broker gone")])
+        await forever.wait()
+
+    async with Supervisor(first_delay_s=0.01) as tasks:
+        tasks.start("web.feed", feed)
+        await eventually(lambda: runs == 3)
+        assert tasks.running() == {"web.feed"}
+        assert tasks.restarts == {"web.feed": 2}
+    assert tasks.running() == set()
+    warnings = [r for r in caplog.records if r.name == "web.tasks"]
+    assert [r.levelno for r in warnings] == [logging.WARNING, logging.WARNING]
+    assert all(r.exc_info is None for r in warnings)  # an outage is not a crash
+
+
+async def test_a_bug_is_logged_with_its_traceback_and_retried_and_a_one_shot_job_ends(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    calls: list[str] = []
+
+    async def buggy() -> None:
+        calls.append("buggy")
+        if len(calls) == 1:
+            raise KeyError("bug")
+        await asyncio.Event().wait()
+
+    async def warm() -> None:
+        calls.append("warm")
+
+    async with Supervisor(first_delay_s=0.01) as tasks:
+        tasks.start("web.buggy", buggy)
+        tasks.start("web.warm", warm)
+        await eventually(lambda: calls.count("buggy") == 2)
+        await eventually(lambda: tasks.running() == {"web.buggy"})
+    assert tasks.restarts == {"web.buggy": 1}
+    logged = [r for r in caplog.records if r.name == "web.tasks"]
+    assert len(logged) == 1
+    assert logged[0].exc_info is not None
+    caplog.clear()  # the logged traceback is this test's point, not a failure
