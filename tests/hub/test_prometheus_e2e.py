@@ -42,8 +42,8 @@ async def test_scraped_counters_are_the_hubs(
         assert status == 200
         # The session broker may also hold other tests' retained statuses: at least ours.
         assert value(samples, "fleethub_hub_received_total") == m.received >= 6  # status too
-        assert value(samples, "fleethub_hub_rejected_total", reason="invalid_json") >= 1
-        assert value(samples, "fleethub_hub_rejected_total", reason="invalid_payload") >= 2
+        assert (value(samples, "fleethub_hub_rejected_total", reason="invalid_json") or 0) >= 1
+        assert (value(samples, "fleethub_hub_rejected_total", reason="invalid_payload") or 0) >= 2
         assert value(samples, "fleethub_hub_heartbeats_committed_total") == 2
         # Every field of HubMetrics, whatever it is called, is in the scrape with its value.
         for f in dataclasses.fields(m):
