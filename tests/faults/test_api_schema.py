@@ -47,6 +47,8 @@ def identities(panel: TestClient, conn: Conn, tenant_factory: TenantFactory) -> 
     token = device_tokens.issue(conn, tenant.all_tablets[0], "test")
     return {
         "admin": api_token(panel, tenant.admin),
+        # Signing out ends the token it is sent with: that operation gets a token of its own.
+        "signing_out": api_token(panel, tenant.admin),
         "agent": api_token(panel, agent.email),
         "device": {"Authorization": f"Bearer {token}"},
         "none": {},
@@ -61,6 +63,8 @@ def _schema(panel: TestClient) -> Any:
 def _who(operation: Any) -> list[str]:
     """The identities an operation is sent as, from its security scheme and path."""
     schemes = {name for item in operation.definition.raw.get("security", []) for name in item}
+    if operation.path == "/api/v1/auth/logout":
+        return ["signing_out"]
     if "DeviceToken" in schemes:
         return ["device"]
     if "HTTPBearer" in schemes:

@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from hub.payloads import PlaylistItem
 from hub.playlists import Target, push
 from hub.processes import free_port
 from tests.conftest import RunningHub, TestFleetFactory
-from tests.helpers import PahoTablet, eventually
+from tests.helpers import PahoTablet, eventually, hub_role_account
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -65,8 +64,9 @@ def retained_manifests(broker: EmbeddedBroker, fleet_id: str) -> dict[str, str]:
     """What a fresh subscriber reads: tablet id -> etag of its retained manifest."""
     target = broker.hub_target()
     got: dict[str, str] = {}
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"probe-{uuid.uuid4().hex[:8]}")
-    client.username_pw_set(target.username, target.password)
+    account, password = hub_role_account(broker)  # every account is bound to its client id
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=account)
+    client.username_pw_set(account, password)
 
     def on_message(_c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
         tablet_id = msg.topic.split("/")[1]
@@ -106,7 +106,10 @@ async def test_every_manifest_survives_broker_sigkill(
 ) -> None:
     fleet = TestFleetFactory(conn, own_broker)(tablets=TABLETS, heartbeat_s=30,
                                                offline_after_s=90)  # fmt: skip
-    own_broker.start()  # with the tablets' credentials in its file
+    # The test's hub accounts (the settings fixture made them on the session broker) and the
+    # tablets' credentials go into its file before it starts.
+    own_broker.add_accounts(settings.hub_client_id, 1, settings.web_client_id)
+    own_broker.start()
     hub = RunningHub(settings, database_url, own_broker.hub_target())
     await hub.start()
     tablets: list[PahoTablet] = []

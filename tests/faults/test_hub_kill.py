@@ -67,9 +67,11 @@ class HubProcess:
 
 @pytest.fixture
 def hub_process(database_url: str, broker: EmbeddedBroker, tmp_path: Path) -> Iterator[HubProcess]:
+    hub_client_id = f"kill-{uuid.uuid4().hex[:6]}"
+    broker.add_accounts(hub_client_id)  # every account is bound to its client id
     env = {**os.environ, "FLEETHUB_DATABASE_URL": database_url,
            "FLEETHUB_MQTT_URL": broker.hub_target().url(),
-           "FLEETHUB_HUB_CLIENT_ID": f"kill-{uuid.uuid4().hex[:6]}",
+           "FLEETHUB_HUB_CLIENT_ID": hub_client_id,
            "FLEETHUB_VAR_DIR": str(tmp_path), "FLEETHUB_METRICS_INTERVAL_S": "1"}  # fmt: skip
     process = HubProcess(env, tmp_path)
     yield process

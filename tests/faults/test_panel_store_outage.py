@@ -37,7 +37,8 @@ from hub.fleet import FleetSpec, TabletSpec, add_fleet, add_tablet
 from hub.processes import free_port
 from hub.users import add_tenant, add_user
 from tests.conftest import RunningHub
-from tests.helpers import eventually, state_of
+from tests.helpers import eventually, hub_role_account, state_of
+from tests.web.conftest import login_csrf, post_login
 from web.app import create_app
 from web.deps import get_pool
 
@@ -129,8 +130,9 @@ def _heartbeats(broker: EmbeddedBroker, tablet_id: str) -> tuple[mqtt.Client, qu
     """The hub's view: a subscriber to the tablet's heartbeat topic, as the hub account."""
     got: queue.Queue[Any] = queue.Queue()
     target = broker.hub_target()
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"watch-{uuid.uuid4().hex[:8]}")
-    client.username_pw_set(target.username, target.password)
+    account, password = hub_role_account(broker)  # bound to its own client id
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=account)
+    client.username_pw_set(account, password)
     client.on_message = lambda _c, _u, msg: got.put(json.loads(msg.payload))
     client.connect(target.host, target.port)
     client.subscribe(f"tablets/{tablet_id}/heartbeat", qos=1)
@@ -138,12 +140,20 @@ def _heartbeats(broker: EmbeddedBroker, tablet_id: str) -> tuple[mqtt.Client, qu
     return client, got
 
 
+def _panel_settings(broker: EmbeddedBroker, var_dir: Path) -> Settings:
+    """A panel of the test's own, with the broker account bound to its client id."""
+    settings = Settings(var_dir=var_dir, mqtt_url=broker.hub_target().url(),
+                        web_client_id=f"web-{uuid.uuid4().hex[:8]}")  # fmt: skip
+    broker.add_accounts(web_client_id=settings.web_client_id)
+    return settings
+
+
 def test_through_a_store_outage_every_route_answers_at_once_and_recovers(
     store: EmbeddedPostgres, broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
     url = store.url()
     seed = _seed(url)
-    settings = Settings(var_dir=tmp_path, mqtt_url=broker.hub_target().url())
+    settings = _panel_settings(broker, tmp_path)
     app = create_app(settings, url)
     operations = _operations(app)
     assert len(operations) > 90
@@ -151,9 +161,9 @@ def test_through_a_store_outage_every_route_answers_at_once_and_recovers(
     watcher, heard = _heartbeats(broker, seed["tablet"])
     try:
         with TestClient(app) as client:
-            login = client.post("/login", data={"email": seed["admin"], "password": PASSWORD},
-                                follow_redirects=False)  # fmt: skip
+            login = post_login(client, seed["admin"], PASSWORD)
             assert login.status_code == 303, login.text
+            csrf = login_csrf(client)  # the sign-in form's token, for the tries below
             token = client.post("/api/v1/auth/token",
                                 data={"username": seed["admin"], "password": PASSWORD})  # fmt: skip
             bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
@@ -186,7 +196,8 @@ def test_through_a_store_outage_every_route_answers_at_once_and_recovers(
             assert not slow, slow
             assert not wrong, wrong
 
-            signin = {"email": seed["admin"], "password": PASSWORD, "username": seed["admin"]}
+            signin = {"email": seed["admin"], "password": PASSWORD, "username": seed["admin"],
+                      "csrf_token": csrf}  # fmt: skip
             for path in ("/login", "/api/v1/auth/token"):
                 refused, took = _timed(client, "POST", path, data=signin)
                 _unavailable(refused, took)
@@ -245,9 +256,10 @@ async def test_an_http_only_tablet_is_not_marked_offline_through_a_store_outage(
     hub_settings = Settings(var_dir=tmp_path / "hub", hub_client_id=f"hub-{uuid.uuid4().hex[:8]}",
                             watchdog_tick_s=0.1, writer_flush_interval_s=0.02,
                             metrics_interval_s=0.5)  # fmt: skip
+    broker.add_accounts(hub_settings.hub_client_id)  # every account is bound to its client id
     hub = RunningHub(hub_settings, url, broker.hub_target())
     await hub.start()
-    settings = Settings(var_dir=tmp_path / "panel", mqtt_url=broker.hub_target().url())
+    settings = _panel_settings(broker, tmp_path / "panel")
     statuses: list[int] = []
     stop = threading.Event()
     try:

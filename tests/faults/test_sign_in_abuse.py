@@ -26,6 +26,7 @@ from tests.web.conftest import (  # noqa: F401 - fixtures used by name
     TenantFactory,
     panel_settings,
     post_login,
+    sibling,
     tenant_factory,
 )
 from web.app import create_app
@@ -49,7 +50,7 @@ def make_panel(panel_settings: Settings, database_url: str) -> Iterator[PanelFac
         if key not in apps:
             settings = panel_settings.model_copy(update=overrides)
             apps[key] = TestClient(create_app(settings, database_url)).__enter__()
-        return TestClient(apps[key].app, client=client)
+        return sibling(apps[key], client)
 
     yield make
     for opened in apps.values():

@@ -87,6 +87,14 @@ def panel(panel_settings: Settings, database_url: str) -> Iterator[TestClient]:
         yield client
 
 
+def sibling(opened: TestClient, client: tuple[str, int] = ("testclient", 50000)) -> TestClient:
+    """Another client (own cookies, own address) of an app whose lifespan ``opened`` runs:
+    its requests run on that lifespan's event loop, where the app's store pool lives."""
+    other = TestClient(opened.app, client=client)
+    other.portal = opened.portal
+    return other
+
+
 def login_csrf(client: TestClient) -> str:
     """The login form's CSRF token, as a browser gets it (its cookie goes into the client)."""
     page = client.get("/login")

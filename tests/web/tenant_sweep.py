@@ -53,6 +53,7 @@ MINE = {"fleet_id": "{my_fleet_id}"}
 
 CASES: dict[str, tuple[Case, ...]] = {
     "GET /healthz": (Case(),),
+    "GET /metrics": (Case(),),
     "GET /login": (Case(query={"next": "/tablets/{tablet_id}"}),),
     "GET /": (Case(query=FLEET_Q),),
     "GET /api/v1/fleets": (Case(),),
@@ -230,6 +231,7 @@ SKIPPED = {
     "POST /login": "names an account by e-mail, anonymously: tests/web/test_auth.py",
     "POST /api/v1/auth/token": "names an account by e-mail, anonymously: tests/web/test_auth.py",
     "POST /logout": "ends the sweep's own session: tests/web/test_auth.py",
+    "POST /api/v1/auth/logout": "ends the sweep's own token: tests/web/test_auth.py",
     "GET /grid/stream": "an endless stream naming no object: tests/web/test_feed.py",
     "GET /agent/leads/stream": "an endless stream naming no object: tests/web/test_agent_stream.py",
     "POST /v1/device/pairing/claim": "a secret code, no tenant: tests/web/test_pairing.py",

@@ -28,7 +28,15 @@ from hub.payloads import PlaylistItem
 from hub.playlists import Target, push
 from hub.users import add_user
 from tests.web.agent_helpers import agent_sign_in, make_agent
-from tests.web.conftest import PASSWORD, Conn, Tenant, TenantFactory, api_token, sign_in
+from tests.web.conftest import (
+    PASSWORD,
+    Conn,
+    Tenant,
+    TenantFactory,
+    api_token,
+    sibling,
+    sign_in,
+)
 from tests.web.lead_helpers import their_lead_objects
 from tests.web.tenant_sweep import CASES, SKIPPED, Case, changed, naming, rows_of, shared
 from tests.web.tenant_sweep import fill as fill_in
@@ -297,7 +305,7 @@ def test_the_sweep_finds_no_cross_tenant_effect(
                Caller("agent", agent.email)]  # fmt: skip
     findings: list[str] = []
     requests = 0
-    clients = (panel, TestClient(panel.app))  # the second shares the running app, no cookies
+    clients = (panel, sibling(panel))  # the second shares the running app, no cookies
     for caller in callers:
         panel.cookies.clear()
         caller.csrf = (agent_sign_in(panel, caller.email) if caller.role == "agent"
