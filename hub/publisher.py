@@ -32,10 +32,19 @@ class Publisher:
         return len(self._queue)
 
     async def run(self, client: aiomqtt.Client) -> None:
-        """Publish until cancelled (the MQTT session ended); unsent messages stay queued."""
+        """Publish until the MQTT session ends (``MqttError``) or is cancelled; unsent messages
+        stay queued. The session's end is noticed at once, not at the next publish."""
         async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._until_disconnected(client), name="hub.publish.watch")
             for n in range(self._workers):
                 tg.create_task(self._worker(client), name=f"hub.publish.{n}")
+
+    @staticmethod
+    async def _until_disconnected(client: aiomqtt.Client) -> None:
+        """Raise ``MqttError`` when the broker drops the session (nothing is subscribed, so
+        no message ever arrives: aiomqtt's iterator raises on disconnect)."""
+        async for _ in client.messages:
+            pass
 
     async def _worker(self, client: aiomqtt.Client) -> None:
         while True:
@@ -49,5 +58,8 @@ class Publisher:
             except aiomqtt.MqttError:
                 self._queue.put_back(msg)  # the session is gone: keep it for the next one
                 self._metrics.publish_failures += 1
+                raise
+            except asyncio.CancelledError:
+                self._queue.put_back(msg)  # not known to be acknowledged: at least once
                 raise
             self._metrics.published += 1

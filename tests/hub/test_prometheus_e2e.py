@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections.abc import Mapping
@@ -9,6 +10,7 @@ from collections.abc import Mapping
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from broker.dynsec_file import hub_publish_client_id
 from config.settings import MqttTarget, Settings
 from hub.processes import port_open
 from hub.tablet_link import TabletLink
@@ -70,9 +72,14 @@ def kick(link: TabletLink) -> None:
     """Connect as the hub's tablet session does (its account and client id): the broker
     drops the hub's session for the newcomer, which leaves at once."""
     target = link._target  # the very account and client id the hub's session uses
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=link._client_id,
+    kick_as(target, link._client_id)
+
+
+def kick_as(target: MqttTarget, client_id: str) -> None:
+    """Take ``client_id``'s session for a moment with its own account (user name = id)."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                          clean_session=False)  # fmt: skip
-    client.username_pw_set(target.username, target.password)
+    client.username_pw_set(client_id, target.password)
     client.connect(target.host, target.port)
     deadline = time.monotonic() + 5
     while not client.is_connected() and time.monotonic() < deadline:
@@ -96,5 +103,21 @@ async def test_session_reconnects_are_counted(
         _, samples = await scrape(settings.hub_metrics_port)
         assert value(samples, "fleethub_hub_reconnects_total", session="tablet") == 1
         assert value(samples, "fleethub_hub_tablet_session_up") == 1
+    finally:
+        await running.stop()
+
+
+async def test_a_lost_publish_session_is_noticed_without_a_publish(
+    settings: Settings, database_url: str, hub_mqtt: MqttTarget
+) -> None:
+    """The alert session (aiomqtt) publishes only; its loss is noticed at once and it
+    reconnects, not only when the next alert fails (before: it stayed down, uncounted)."""
+    running = RunningHub(settings, database_url, hub_mqtt)
+    hub = await running.start()
+    try:
+        kick_as(hub_mqtt, hub_publish_client_id(settings.hub_client_id, settings.shard_index))
+        await eventually(lambda: hub.metrics.reconnects.get("publish") == 1)
+        await asyncio.wait_for(hub.ready(), 15)
+        assert hub.metrics.publish_failures == 0  # nothing was being published
     finally:
         await running.stop()
