@@ -73,11 +73,18 @@ class Supervisor:
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.error("%s ended: %r", task.get_name(), exc)  # only BaseException gets here
 
-    async def aclose(self) -> None:
+    async def aclose(self, timeout_s: float = 10.0) -> None:
+        """Cancel every task and wait for them, at most ``timeout_s``: a task that does not
+        end by then is named in the log, and shutdown goes on without it."""
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=timeout_s)
+        if pending:
+            log.error("shutdown: %s did not stop within %.0f s",
+                      ", ".join(sorted(t.get_name() for t in pending)), timeout_s)  # fmt: skip
 
     async def __aenter__(self) -> Supervisor:
         return self

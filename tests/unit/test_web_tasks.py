@@ -63,3 +63,27 @@ async def test_a_bug_is_logged_with_its_traceback_and_retried_and_a_one_shot_job
     assert len(logged) == 1
     assert logged[0].exc_info is not None
     caplog.clear()  # the logged traceback is this test's point, not a failure
+
+
+async def test_shutdown_is_bounded_and_names_a_task_that_does_not_stop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A job that swallows its cancellation cannot hang the panel's shutdown."""
+    release = asyncio.Event()
+
+    async def stubborn() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            await release.wait()  # ignores the cancellation until released
+
+    tasks = Supervisor()
+    tasks.start("web.stubborn", stubborn)
+    await asyncio.sleep(0)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await tasks.aclose(timeout_s=0.2)
+    assert loop.time() - started < 2
+    assert any("web.stubborn did not stop" in r.getMessage() for r in caplog.records)
+    release.set()  # let it end, so that nothing outlives the test
+    await eventually(lambda: tasks.running() == set())
