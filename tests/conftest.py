@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import tempfile
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -40,6 +41,18 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db.migrate(url)
     yield url
     server.stop()
+
+
+@pytest.fixture
+def own_store() -> Iterator[EmbeddedPostgres]:
+    """A PostgreSQL of the test's own (migrated), for tests that stop and start it. Under /tmp
+    directly: the PostgreSQL user (when the suite runs as root) must reach it on each restart,
+    whatever other pytest runs do to their base dirs."""
+    with tempfile.TemporaryDirectory(prefix="fleethub-store-") as directory:
+        server = EmbeddedPostgres(Path(directory) / "pg", port=free_port())
+        db.migrate(server.start())
+        yield server
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -15,21 +13,11 @@ from config.settings import MqttTarget, Settings
 from hub import db
 from hub.embedded_db import EmbeddedPostgres
 from hub.fleet import FleetSpec, TabletSpec, add_fleet, add_tablet
-from hub.processes import free_port
 from tests.conftest import RunningHub
 from tests.helpers import PahoTablet, eventually
 from tests.scrape import metrics_settings, scrape, value
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
-
-
-@pytest.fixture
-def own_store(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
-    server = EmbeddedPostgres(tmp_path / "pg", port=free_port())
-    server.start()
-    db.migrate(server.url())
-    yield server
-    server.stop()
 
 
 async def test_a_store_outage_is_visible_in_the_scrape(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
-import tempfile
 import threading
 import time
 import uuid
@@ -31,10 +30,9 @@ from starlette.routing import BaseRoute
 
 from broker.runner import EmbeddedBroker
 from config.settings import Settings
-from hub import db, device_tokens
+from hub import device_tokens
 from hub.embedded_db import EmbeddedPostgres
 from hub.fleet import FleetSpec, TabletSpec, add_fleet, add_tablet
-from hub.processes import free_port
 from hub.users import add_tenant, add_user
 from tests.conftest import RunningHub
 from tests.helpers import eventually, hub_role_account, state_of
@@ -45,17 +43,6 @@ from web.deps import get_pool
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 PASSWORD = "correct horse battery"
 ANSWER_S = 1.0  # every answer during the outage, and the first 2xx after it
-
-
-@pytest.fixture
-def store() -> Iterator[EmbeddedPostgres]:
-    """Its own PostgreSQL, under /tmp directly: the PostgreSQL user (when the suite runs as
-    root) must reach it on each restart, whatever other pytest runs do to their base dirs."""
-    with tempfile.TemporaryDirectory(prefix="fleethub-outage-") as directory:
-        server = EmbeddedPostgres(Path(directory) / "pg", port=free_port())
-        db.migrate(server.start())
-        yield server
-        server.stop()
 
 
 def _needs_pool(call: Any, dependant: Any) -> bool:
@@ -149,9 +136,9 @@ def _panel_settings(broker: EmbeddedBroker, var_dir: Path) -> Settings:
 
 
 def test_through_a_store_outage_every_route_answers_at_once_and_recovers(
-    store: EmbeddedPostgres, broker: EmbeddedBroker, tmp_path: Path
+    own_store: EmbeddedPostgres, broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
-    url = store.url()
+    url = own_store.url()
     seed = _seed(url)
     settings = _panel_settings(broker, tmp_path)
     app = create_app(settings, url)
@@ -173,7 +160,7 @@ def test_through_a_store_outage_every_route_answers_at_once_and_recovers(
             assert client.post("/v1/device/heartbeat", json=hb, headers=verified).status_code == 202
             assert heard.get(timeout=5)["seq"] == 1
 
-            store.stop()
+            own_store.stop()
             # The first request finds the store gone; from then on the gate answers at once.
             first, first_s = _timed(client, "GET", "/healthz")
             _unavailable(first, first_s)
@@ -222,7 +209,7 @@ def test_through_a_store_outage_every_route_answers_at_once_and_recovers(
                                    headers=unverified)  # fmt: skip
             _unavailable(refused, took)
 
-            store.start()
+            own_store.start()
             back = time.monotonic()
             while client.get("/api/v1/tablets", headers=bearer).status_code != 200:
                 assert time.monotonic() - back < 10, "the panel did not recover"
@@ -244,13 +231,13 @@ def test_through_a_store_outage_every_route_answers_at_once_and_recovers(
 
 
 async def test_an_http_only_tablet_is_not_marked_offline_through_a_store_outage(
-    store: EmbeddedPostgres, broker: EmbeddedBroker, tmp_path: Path
+    own_store: EmbeddedPostgres, broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
     """A tablet that only speaks HTTP heartbeats every 0.5 s (offline after 3 s) through a
     6 s outage, with a real hub on the same store: every heartbeat is taken (202), and the
     hub records no offline transition and no incident for it (before: 500s after 30 s each,
     and a false offline incident)."""
-    url = store.url()
+    url = own_store.url()
     seed = _seed(url)
     tablet_id, verified = seed["tablet"], {"Authorization": f"Bearer {seed['verified']}"}
     hub_settings = Settings(var_dir=tmp_path / "hub", hub_client_id=f"hub-{uuid.uuid4().hex[:8]}",
@@ -277,9 +264,9 @@ async def test_an_http_only_tablet_is_not_marked_offline_through_a_store_outage(
             beating.start()
             with psycopg.connect(url, autocommit=True) as conn:
                 await eventually(lambda: state_of(conn, tablet_id) == "online")
-            await asyncio.to_thread(store.stop)
+            await asyncio.to_thread(own_store.stop)
             await asyncio.sleep(6)  # the outage: twice the tablet's offline_after
-            await asyncio.to_thread(store.start)
+            await asyncio.to_thread(own_store.start)
             with psycopg.connect(url, autocommit=True) as conn:
                 after = len(statuses) + 2
                 await eventually(lambda: _stored_seq(conn, tablet_id) >= after, timeout=15)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -16,18 +14,8 @@ from config.settings import MqttTarget, Settings
 from hub import db
 from hub.embedded_db import EmbeddedPostgres
 from hub.fleet import FleetSpec, TabletSpec, add_fleet, add_tablet
-from hub.processes import free_port
 from tests.conftest import RunningHub
 from tests.helpers import PahoTablet, eventually
-
-
-@pytest.fixture
-def own_store(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
-    server = EmbeddedPostgres(tmp_path / "pg", port=free_port())
-    server.start()
-    db.migrate(server.url())
-    yield server
-    server.stop()
 
 
 def count(url: str, tablet_id: str) -> int:
