@@ -14,18 +14,23 @@ import tempfile
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg_pool import AsyncConnectionPool
 
 from broker.runner import EmbeddedBroker
 from config.settings import MqttTarget, Settings
 from hub import db
+from hub.db import open_pool
 from hub.embedded_db import EmbeddedPostgres
 from hub.fleet import FleetSpec, TabletSpec, add_fleet, add_tablet
+from hub.metrics import HubMetrics
 from hub.processes import free_port
 from hub.runtime import Hub
+from hub.writer import StoreWriter
 from tests.helpers import TestFleet
 
 
@@ -53,6 +58,31 @@ def own_store() -> Iterator[EmbeddedPostgres]:
         db.migrate(server.start())
         yield server
         server.stop()
+
+
+@dataclass
+class LiveWriter:
+    """A real :class:`StoreWriter` running on its own pool, with its counters."""
+
+    writer: StoreWriter
+    metrics: HubMetrics
+    pool: AsyncConnectionPool
+
+
+@pytest.fixture
+async def live_writer(database_url: str) -> AsyncIterator[LiveWriter]:
+    pool = open_pool(database_url)
+    await pool.open(wait=True, timeout=10)
+    metrics = HubMetrics()
+    writer = StoreWriter(pool, metrics, flush_interval_s=0.01)
+    task = asyncio.create_task(writer.run(), name="test.writer")
+    try:
+        yield LiveWriter(writer, metrics, pool)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await pool.close()
 
 
 @pytest.fixture(scope="session")

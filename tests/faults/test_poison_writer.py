@@ -7,9 +7,6 @@ the refused rows are isolated by bisection and dropped alone, counted by group.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,10 +14,7 @@ import psycopg
 import pytest
 
 from actors.effects import DeliveryRow, Effect, HeartbeatRow, TabletStateRow
-from hub.db import open_pool
-from hub.metrics import HubMetrics
-from hub.writer import StoreWriter
-from tests.conftest import TestFleetFactory
+from tests.conftest import LiveWriter, TestFleetFactory
 
 pytestmark = pytest.mark.faults
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -43,22 +37,6 @@ def state(tablet_id: str, seq: int, etag: str | None = None) -> TabletStateRow:
                           50, None, None, None)  # fmt: skip
 
 
-@pytest.fixture
-async def writer(database_url: str) -> AsyncIterator[tuple[StoreWriter, HubMetrics]]:
-    pool = open_pool(database_url)
-    await pool.open(wait=True, timeout=10)
-    metrics = HubMetrics()
-    store_writer = StoreWriter(pool, metrics, flush_interval_s=0.01)
-    task = asyncio.create_task(store_writer.run(), name="test.writer")
-    try:
-        yield store_writer, metrics
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await pool.close()
-
-
 def stored(conn: Conn, table: str, tablet_ids: list[str]) -> int:
     query = f"SELECT count(*) FROM {table} WHERE tablet_id = ANY(%s)"  # noqa: S608  # test's own names
     row = conn.execute(query, (tablet_ids,)).fetchone()
@@ -67,9 +45,9 @@ def stored(conn: Conn, table: str, tablet_ids: list[str]) -> int:
 
 
 async def test_refused_rows_are_dropped_alone_and_the_rest_commits(
-    writer: tuple[StoreWriter, HubMetrics], fleet_factory: TestFleetFactory, conn: Conn
+    live_writer: LiveWriter, fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
-    store_writer, metrics = writer
+    store_writer, metrics = live_writer.writer, live_writer.metrics
     ids = fleet_factory(tablets=20).tablet_ids
     good: list[Effect] = [heartbeat(t, 1) for t in ids]
     poison: list[Effect] = [
@@ -111,9 +89,9 @@ async def test_refused_rows_are_dropped_alone_and_the_rest_commits(
 
 
 async def test_a_refused_row_in_a_large_batch_costs_a_few_transactions(
-    writer: tuple[StoreWriter, HubMetrics], fleet_factory: TestFleetFactory, conn: Conn
+    live_writer: LiveWriter, fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
-    store_writer, metrics = writer
+    store_writer, metrics = live_writer.writer, live_writer.metrics
     ids = fleet_factory(tablets=2).tablet_ids
     base = datetime.now(UTC)
     rows: list[Effect] = [heartbeat(ids[0], n, time=base + timedelta(microseconds=n))

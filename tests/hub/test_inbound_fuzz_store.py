@@ -8,8 +8,6 @@ none be refused or dropped.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,13 +19,10 @@ from actors.effects import Effect, HeartbeatRow
 from actors.messages import AckIn, HeartbeatIn, StatusIn, TabletConfig, TabletSnapshot
 from actors.session import TabletSession
 from hub import plays
-from hub.db import open_pool
 from hub.errors import PayloadError
 from hub.hours import OperatingHours
 from hub.inbound import translate
-from hub.metrics import HubMetrics
-from hub.writer import StoreWriter
-from tests.conftest import TestFleetFactory
+from tests.conftest import LiveWriter, TestFleetFactory
 from tests.payload_strategies import acks, encode, heartbeats, play_batches, statuses
 
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -55,7 +50,7 @@ def accepted(tablet_id: str, kind: str, bodies: st.SearchStrategy[Any]) -> list[
 
 
 async def test_every_accepted_message_commits(
-    database_url: str, fleet_factory: TestFleetFactory, conn: Conn
+    live_writer: LiveWriter, fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
     fleet = fleet_factory(tablets=1)
     tid = fleet.tablet_ids[0]
@@ -77,33 +72,23 @@ async def test_every_accepted_message_commits(
             effects += session.on_ack(m).effects
     rows = [e for e in effects if isinstance(e, HeartbeatRow)]
 
-    pool = open_pool(database_url)
-    await pool.open(wait=True, timeout=10)
-    metrics = HubMetrics()
-    writer = StoreWriter(pool, metrics, flush_interval_s=0.01)
-    task = asyncio.create_task(writer.run(), name="test.writer")
-    try:
-        writer.add(effects)
-        await writer.flush_now(timeout=30)
-        assert metrics.write_errors == 0
-        assert not metrics.dropped
-        assert metrics.heartbeats_committed == len(rows)
-        count = conn.execute("SELECT count(*) FROM heartbeats WHERE tablet_id = %s", (tid,))
-        assert count.fetchone() == (len(rows),)
+    writer, metrics, pool = live_writer.writer, live_writer.metrics, live_writer.pool
+    writer.add(effects)
+    await writer.flush_now(timeout=30)
+    assert metrics.write_errors == 0
+    assert not metrics.dropped
+    assert metrics.heartbeats_committed == len(rows)
+    count = conn.execute("SELECT count(*) FROM heartbeats WHERE tablet_id = %s", (tid,))
+    assert count.fetchone() == (len(rows),)
 
-        events = [e for b in accepted(tid, "plays", play_batches()) for e in _events(b.payload)]
-        verdicts = plays.judge_all(events, tid, fleet.fleet_id, datetime.now(UTC),
-                                   timedelta(seconds=300), timedelta(days=90))  # fmt: skip
-        valid = plays.distinct_rows(verdicts)
-        assert len(valid) >= 20
-        async with pool.connection() as c, c.transaction():
-            new = await plays.store(c, valid)
-        assert len(new) == len(valid)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await pool.close()
+    events = [e for b in accepted(tid, "plays", play_batches()) for e in _events(b.payload)]
+    verdicts = plays.judge_all(events, tid, fleet.fleet_id, datetime.now(UTC),
+                               timedelta(seconds=300), timedelta(days=90))  # fmt: skip
+    valid = plays.distinct_rows(verdicts)
+    assert len(valid) >= 20
+    async with pool.connection() as c, c.transaction():
+        new = await plays.store(c, valid)
+    assert len(new) == len(valid)
 
 
 def _events(payload: bytes) -> list[Any]:
