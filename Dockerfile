@@ -14,11 +14,15 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 # README.md* : the readme named in pyproject.toml, copied when it exists.
 COPY pyproject.toml README.md* ./
-COPY hub/ hub/
-COPY actors/ actors/
-COPY web/ web/
-COPY broker/ broker/
 COPY config/ config/
+COPY contract/ contract/
+COPY actors/ actors/
+COPY store/ store/
+COPY broker/ broker/
+COPY hub/ hub/
+COPY web/ web/
+COPY cli/ cli/
+COPY devtools/ devtools/
 RUN pip install .
 
 # --- runtime: the venv only, run as an unprivileged user --------------------

@@ -120,7 +120,7 @@ class Rejected:
 @dataclass(frozen=True, slots=True)
 class HandlerFailed:
     """An actor's handler raised on one message; the actor's state was put back as it was
-    before that message (:mod:`actors.contained`). The hub counts it (``handler_errors``)
+    before that message (:mod:`actors.system.contained`). The hub counts it (``handler_errors``)
     and logs it, rate-limited, with ``key`` (the tablet id, lead id or agent id)."""
 
     actor: str

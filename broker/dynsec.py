@@ -41,8 +41,8 @@ from broker.dynsec_file import (
     tablet_acls,
     tablet_role_name,
 )
+from config.errors import BrokerError, DynsecError
 from config.settings import MqttTarget
-from hub.errors import BrokerError, DynsecError
 
 RESPONSE_TOPIC = f"{CONTROL_TOPIC}/response"
 # Deleting what is not there is the expected first step of an idempotent "replace".

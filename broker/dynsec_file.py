@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.errors import BrokerError, ConfigError
+from config.errors import BrokerError, ConfigError
 
 # What `mosquitto_ctrl dynsec init` writes: PBKDF2-HMAC-SHA512, 12-byte salt, 101 rounds.
 ITERATIONS = 101

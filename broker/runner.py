@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from broker import dynsec, dynsec_file
-from config.settings import MqttTarget
-from hub.errors import BrokerError
-from hub.processes import Child, port_open
+from broker.processes import Child, port_open
+from config.errors import BrokerError
+from config.settings import MqttTarget, Settings
 
 INSTALL_HINT = (
     "mosquitto is not installed. Install it with:\n"
@@ -275,3 +275,11 @@ def _make_traversable(path: Path) -> None:
         mode = parent.stat().st_mode
         if not mode & 0o001:
             os.chmod(parent, mode | 0o001)
+
+
+def embedded_broker(settings: Settings) -> EmbeddedBroker:
+    """The embedded Mosquitto that ``settings`` describe (files under ``broker_dir``)."""
+    return EmbeddedBroker(
+        settings.broker_dir, settings.broker_host, settings.broker_port, settings.hub_client_id,
+        shard_count=settings.shard_count, web_client_id=settings.web_client_id,
+    )  # fmt: skip

@@ -99,7 +99,7 @@ class Settings(BaseSettings):
     metrics_interval_s: float = Field(default=10.0, gt=0)  # counters to log and hub_metrics
     max_payload_bytes: int = Field(default=16 * 1024, ge=256)
     playlist_refresh_interval_s: int = Field(default=300, ge=10)
-    # Proof of play (tablets/{id}/plays, hub/plays.py): a batch may be larger than other
+    # Proof of play (tablets/{id}/plays, store/plays.py): a batch may be larger than other
     # payloads (up to 500 events); the broker's max_packet_size leaves room for it.
     play_max_payload_bytes: int = Field(default=160 * 1024, ge=1024)
     play_clock_skew_s: int = Field(default=300, ge=0)  # started_at this far ahead is accepted
@@ -128,8 +128,9 @@ class Settings(BaseSettings):
     lead_submits_per_client: int = Field(default=20, ge=1)
     lead_submits_per_code: int = Field(default=30, ge=1)
     max_upload_bytes: int = Field(default=256 * 1024, ge=1024)
-    # Web Push to lead agents (web/push_sender.py): the VAPID private key (PEM, or base64url of
-    # the raw or DER key); unset: generated once and kept in var_dir/vapid.pem (mode 600).
+    # Web Push to lead agents (web/agents/push_sender.py): the VAPID private key (PEM, or
+    # base64url of the raw or DER key); unset: generated once and kept in var_dir/vapid.pem
+    # (mode 600).
     vapid_private_key: SecretStr | None = None
     # Every panel process runs a Web Push sender (deliveries are claimed once, whichever
     # process sends them, so they must all share one VAPID key); false: this one does not.
@@ -138,7 +139,7 @@ class Settings(BaseSettings):
     vapid_subject: str = Field(
         default="mailto:fleethub@example.com", pattern=r"^(mailto:\S+@\S+|https://\S+)$"
     )
-    # Prometheus (hub/prometheus.py, web/metrics.py): each hub process serves /metrics on
+    # Prometheus (hub/prometheus.py, web/http/metrics.py): each hub process serves /metrics on
     # this host and port + its shard index (0: off); the panel serves /metrics on its own port.
     # With a token set, a scrape must send it as a bearer token; in production the panel's
     # /metrics answers only then (404 without), and the hub refuses a non-loopback host without.
@@ -146,7 +147,7 @@ class Settings(BaseSettings):
     hub_metrics_host: str = "127.0.0.1"
     metrics_token: SecretStr | None = None
 
-    # Sign-in throttle (web/login_throttle.py): wrong passwords for one account from one
+    # Sign-in throttle (web/auth/throttle.py): wrong passwords for one account from one
     # address delay that pair's next try, doubling up to this cap; failures per address
     # (any account) per 5 minutes before the address must wait.
     login_delay_max_s: float = Field(default=300.0, gt=0)
@@ -178,7 +179,7 @@ class Settings(BaseSettings):
             self.api_docs = not production
         return self
 
-    # Store outages on the panel (web/store_gate.py): a request waits at most this long for a
+    # Store outages on the panel (web/http/store_gate.py): a request waits at most this long for a
     # pooled connection; while the store is away every store-touching route answers 503 with
     # this Retry-After at once, and a tablet's device token verified within the grace period
     # still carries its HTTP heartbeats (which need only the broker).

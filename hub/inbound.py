@@ -7,8 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from actors.messages import AckIn, HeartbeatIn, StatusIn
-from hub.errors import PayloadError
-from hub.payloads import Heartbeat, PlaylistAck, Status, heartbeat_extras, parse_payload
+from config.errors import PayloadError
+from contract.payloads import Heartbeat, PlaylistAck, Status, heartbeat_extras, parse_payload
 from hub.play_ingest import PlaysIn
 
 SUBSCRIPTIONS = (

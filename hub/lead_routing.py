@@ -30,8 +30,8 @@ from actors.effects import (
     Publish,
 )
 from actors.messages import LeadIn
-from hub import lead_store
-from hub.lead_store import ACTIONS_CHANNEL, LEADS_CHANNEL, valid_ids
+from store import leads as lead_store
+from store.leads import ACTIONS_CHANNEL, LEADS_CHANNEL, valid_ids
 
 log = logging.getLogger(__name__)
 

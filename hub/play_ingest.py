@@ -25,11 +25,11 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from actors.effects import Publish
+from config.errors import PayloadError
 from config.settings import Settings
-from hub.errors import PayloadError
 from hub.log_limit import LogLimiter
 from hub.metrics import HubMetrics
-from hub.plays import (
+from store.plays import (
     PlayBatch,
     PlayResult,
     Verdict,

@@ -36,8 +36,8 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from config.errors import ConfigError
 from config.settings import Settings
-from hub.errors import ConfigError
 from hub.metrics import HubMetrics
 
 log = logging.getLogger(__name__)

@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 
 import aiomqtt
 import psycopg
+from broker.mqttwire.codec import Publish
+from broker.mqttwire.errors import MqttWireError
 from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -34,28 +36,26 @@ from actors.effects import (
 )
 from actors.effects import Publish as PublishEffect
 from actors.messages import DesiredPlaylist, NotRegistered, Register, Unregister
-from actors.session import alert_payload
+from actors.rules.tablet_session import alert_payload
+from actors.system.pump import ActorPump
 from broker.dynsec_file import hub_publish_client_id, hub_tablet_client_id
+from config.errors import PayloadError
 from config.settings import MqttTarget, Settings
-from hub.db import open_pool
-from hub.errors import PayloadError
 from hub.inbound import SUBSCRIPTIONS, tablet_topics, translate
 from hub.lead_routing import LeadRouting
-from hub.lead_store import ACTIONS_CHANNEL, LEADS_CHANNEL
 from hub.log_limit import LogLimiter
 from hub.metrics import HubMetrics
-from hub.mqttwire.codec import Publish
-from hub.mqttwire.errors import MqttWireError
 from hub.play_ingest import PlayIngest, PlaysIn
-from hub.playlists import empty_manifest, next_expiry, resolve
 from hub.prometheus import Gauge, hub_exporter
 from hub.publisher import Publisher
-from hub.pump import ActorPump
-from hub.retention import apply_retention
-from hub.snapshots import load_snapshots
 from hub.supervise import STORE_ERRORS, retrying, supervised
 from hub.tablet_link import TabletLink
 from hub.writer import StoreWriter
+from store.db import open_pool
+from store.leads import ACTIONS_CHANNEL, LEADS_CHANNEL
+from store.playlists import empty_manifest, next_expiry, resolve
+from store.retention import apply_retention
+from store.snapshots import load_snapshots
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +131,8 @@ class Hub:
                 await self._listening.wait()
                 self._task(tg, "hub.mqtt.tablet-session", self._tablet_loop)
                 self._task(tg, "hub.mqtt.publish-session", self._publish_session_loop)
-                self._task(tg, "hub.playlists.reconcile", self._reconcile_loop)
-                self._task(tg, "hub.playlists.republish", self._republish_loop)
+                self._task(tg, "store.playlists.reconcile", self._reconcile_loop)
+                self._task(tg, "store.playlists.republish", self._republish_loop)
                 self._task(tg, "hub.store.lookup", self._lookup_loop)
                 self._task(tg, "hub.store.retention", self._retention_loop)
                 self._task(tg, "hub.metrics.log", self._log_loop)
@@ -225,7 +225,7 @@ class Hub:
         """The broker lost its retained manifests (or may have): every owned tablet's goes
         out again, ``manifest_republish_per_s`` at a time, so a large fleet is no burst."""
         assert self.pump is not None
-        name = "hub.playlists.republish"
+        name = "store.playlists.republish"
         while True:
             await self._republish.wait()
             self._republish.clear()
@@ -246,7 +246,7 @@ class Hub:
 
     async def _reconcile_loop(self) -> None:
         self._reconcile.set()
-        name = "hub.playlists.reconcile"
+        name = "store.playlists.reconcile"
         while True:
             wake_at = await retrying(name, self.metrics, self._next_expiry)
             timeout = 3600.0

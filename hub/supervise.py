@@ -22,10 +22,10 @@ from typing import TypeVar
 import aiomqtt
 import psycopg
 import stamina
+from broker.mqttwire.errors import MqttWireError
 from psycopg_pool import PoolTimeout
 
 from hub.metrics import HubMetrics
-from hub.mqttwire.errors import MqttWireError
 
 log = logging.getLogger(__name__)
 

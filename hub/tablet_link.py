@@ -1,4 +1,4 @@
-"""The hub's MQTT session for tablet traffic, on the minimal client (``hub/mqttwire``).
+"""The hub's MQTT session for tablet traffic, on the minimal client (``broker/mqttwire``).
 
 Measured (docs/performance.md): paho + aiomqtt cost about half of the hub's main
 thread per received message and publish QoS 1 at ~15,000/s on an idle machine;
@@ -35,12 +35,13 @@ import random
 from collections import deque
 from collections.abc import Callable, Iterable
 
+from broker.mqttwire.codec import Publish
+from broker.mqttwire.connection import MqttConnection
+from broker.mqttwire.errors import MqttWireError
+
 from actors.effects import Publish as PublishEffect
 from config.settings import MqttTarget
 from hub.metrics import HubMetrics
-from hub.mqttwire.codec import Publish
-from hub.mqttwire.connection import MqttConnection
-from hub.mqttwire.errors import MqttWireError
 from hub.outqueue import OutQueue
 
 log = logging.getLogger(__name__)

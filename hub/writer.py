@@ -34,7 +34,7 @@ from actors.effects import (
     TransitionRow,
     UptimeSpan,
 )
-from actors.session import alert_payload
+from actors.rules.tablet_session import alert_payload
 from hub.log_limit import LogLimiter
 from hub.metrics import HubMetrics
 

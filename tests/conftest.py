@@ -21,16 +21,16 @@ import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
+from broker.processes import free_port
 from broker.runner import EmbeddedBroker
 from config.settings import MqttTarget, Settings
-from hub import db
-from hub.db import open_pool
-from hub.embedded_db import EmbeddedPostgres
-from hub.fleet import FleetSpec, TabletSpec, add_fleet, add_tablet
+from devtools.embedded_db import EmbeddedPostgres
 from hub.metrics import HubMetrics
-from hub.processes import free_port
 from hub.runtime import Hub
 from hub.writer import StoreWriter
+from store import db
+from store.db import open_pool
+from store.fleets import FleetSpec, TabletSpec, add_fleet, add_tablet
 from tests.helpers import TestFleet
 
 

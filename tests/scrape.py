@@ -6,8 +6,8 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
+from broker.processes import free_port
 from config.settings import Settings
-from hub.processes import free_port
 
 TOKEN = "scrape-token-of-the-tests"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

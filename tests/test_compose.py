@@ -21,11 +21,11 @@ import pytest
 import yaml
 
 from broker import dynsec, dynsec_file
+from broker.processes import Child, free_port
 from broker.runner import dynsec_plugin
 from config import Settings
+from config.errors import DynsecError
 from config.settings import MqttTarget, parse_mqtt_url
-from hub.errors import DynsecError
-from hub.processes import Child, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"

@@ -2,7 +2,7 @@
 
 It reads the same store as the hub and never talks to actors: intents go into
 the store (desired state + audit) and reach the hub by ``NOTIFY``; live changes
-come back through one :class:`~web.feed.ChangeFeed` per process.
+come back through one :class:`~web.live.feed.ChangeFeed` per process.
 """
 
 from __future__ import annotations
@@ -21,43 +21,41 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from config.settings import Settings
-from web import metrics
-from web.agent_push import vapid_key
-from web.broker_link import for_panel
+from web.agents import api as agent_api
+from web.agents import pages as agent
+from web.agents.inbox_feed import LeadFeed
+from web.agents.push_sender import PushSender
+from web.agents.web_push import vapid_key
+from web.alerts import pages as alerts
+from web.audit import pages as audit
+from web.auth import pages as auth
+from web.auth.throttle import Throttles
 from web.deps import LoginRequired, PoolDep
-from web.device_auth import VerifiedDevices
-from web.feed import ChangeFeed
-from web.headers import SecurityHeaders
-from web.lead_feed import LeadFeed
-from web.login_throttle import Throttles
-from web.push_sender import PushSender
-from web.routes import (
-    agent,
-    agent_api,
-    alerts,
-    api,
-    audit,
-    auth,
-    device,
-    grid,
-    heatmap,
-    hubs,
-    leads,
-    leads_api,
-    leads_public,
-    pairing,
-    playlists,
-    pop_reports,
-    push,
-    reports,
-    tablets,
-)
+from web.device import api as device
+from web.device.auth import VerifiedDevices
+from web.emergency import pages as push
+from web.grid import api
+from web.grid import pages as grid
+from web.grid.tile_html import TileRenderer, warm
+from web.http import metrics
+from web.http.headers import SecurityHeaders
+from web.http.store_gate import StoreGate, open_gated_pool
+from web.http.templating import TEMPLATES
+from web.http.unstorable import RejectUnstorable
+from web.hubs import pages as hubs
+from web.leads import api as leads_api
+from web.leads import pages as leads
+from web.leads import public_pages as leads_public
+from web.live.broker_link import for_panel
+from web.live.feed import ChangeFeed
+from web.live.tasks import Supervisor
+from web.pairing import pages as pairing
+from web.playlists import pages as playlists
+from web.reports import heatmap_pages as heatmap
+from web.reports import pop_pages as pop_reports
+from web.reports import uptime_pages as reports
 from web.security import LoginThrottle, secret_key
-from web.store_gate import StoreGate, open_gated_pool
-from web.tasks import Supervisor
-from web.templating import TEMPLATES
-from web.tile_html import TileRenderer, warm
-from web.unstorable import RejectUnstorable
+from web.tablets import pages as tablets
 
 
 def create_app(settings: Settings, database_url: str) -> FastAPI:
@@ -69,7 +67,8 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         app.state.pool = pool
         app.state.feed = feed = ChangeFeed(pool, database_url)
         app.state.broker_link = link = for_panel(settings)
-        # Agents' live inbox and Web Push of lead offers (web/lead_feed.py, web/push_sender.py).
+        # Agents' live inbox and Web Push of lead offers (web/agents/inbox_feed.py and
+        # web/agents/push_sender.py).
         app.state.lead_feed = lead_feed = LeadFeed(pool, database_url)
         async with Supervisor() as tasks:
             app.state.tasks = tasks
@@ -153,7 +152,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
 
     @app.exception_handler(psycopg.DataError)
     async def store_refused(request: Request, exc: psycopg.DataError) -> Response:
-        """Input the store cannot hold that slipped past web/unstorable.py: a 422, not a 500."""
+        """Input the store cannot hold that slipped past web/http/unstorable.py: a 422, no 500."""
         detail = f"the store refused a value: {exc}"
         return await http_error(request, StarletteHTTPException(422, detail))
 
@@ -191,5 +190,5 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     for module in routers:
         app.include_router(module.router)
     # Last, so its middleware is the outermost: every request is counted, whatever answers it.
-    metrics.install(app)  # /metrics and HTTP requests by route and status (web/metrics.py)
+    metrics.install(app)  # /metrics and HTTP requests by route and status (web/http/metrics.py)
     return app

@@ -11,8 +11,8 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.datastructures import FormData, UploadFile
 
 from config.settings import Settings
-from hub.users import User
-from web.broker_link import BrokerLink
+from store.users import User
+from web.live.broker_link import BrokerLink
 from web.security import (
     SESSION_COOKIE,
     csrf_matches,
@@ -163,9 +163,9 @@ async def api_admin(user: ApiUser) -> User:
 ApiAdmin = Annotated[User, Depends(api_admin)]
 
 
-# --- lead agents (web/routes/agent.py, web/routes/agent_api.py) --------------------------------
+# --- lead agents (web/agents/pages.py, web/agents/api.py) --------------------------------
 # The inbox's list, stream and push routes answer 403 to other roles; routes naming a lead take
-# any signed-in user and answer 404 unless the lead is the agent's own (web/agent_leads.py).
+# any signed-in user and answer 404 unless the lead is the agent's own (web/agents/inbox.py).
 
 
 async def agent_session(session: SessionDep) -> Session:

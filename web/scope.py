@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.users import User
+from store.users import User
 
 IN_SCOPE = (
     "(f.tenant_id = %(tenant)s AND (%(fleets)s::text[] IS NULL OR f.fleet_id = ANY(%(fleets)s)))"

@@ -22,7 +22,7 @@ import jwt
 from psycopg_pool import AsyncConnectionPool
 
 from config.settings import Settings
-from hub.users import USER_COLUMNS, User, user_from_row, verify_password
+from store.users import USER_COLUMNS, User, user_from_row, verify_password
 
 SESSION_COOKIE = "fleethub_session"
 JWT_ALGORITHM = "HS256"
@@ -167,7 +167,7 @@ class LoginThrottle:
     """At most ``limit`` failed logins per key (e-mail or client address) per ``window_s``.
 
     A sliding window of events per key; :meth:`hit` and :meth:`retry_after` make it a plain
-    rate limit too (the public lead form counts every submission, web/lead_limits.py).
+    rate limit too (the public lead form counts every submission, web/leads/form_limits.py).
     """
 
     def __init__(self, limit: int = 5, window_s: float = 300.0) -> None:

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
-from hub.processes import Child, free_port
-from hub.users import add_user
+from broker.processes import Child, free_port
+from store.users import add_user
 from tests.web.conftest import PASSWORD, Conn
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -41,7 +41,7 @@ def web_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
            "FLEETHUB_WEB_PORT": str(port), "FLEETHUB_WEB_HOST": "127.0.0.1",
            # The push tests' own panel sends (and checks) Web Push for this shared store.
            "FLEETHUB_WEB_PUSH_SENDER": "false"}  # fmt: skip
-    child = Child("web", [sys.executable, "-m", "hub.cli", "web"], var / "web.log", env=env)
+    child = Child("web", [sys.executable, "-m", "cli.main", "web"], var / "web.log", env=env)
     try:
         child.wait_port("127.0.0.1", port)
         yield f"http://127.0.0.1:{port}"

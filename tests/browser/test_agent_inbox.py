@@ -7,7 +7,7 @@ import uuid
 import pytest
 from playwright.async_api import Page, expect
 
-from hub.fleet import FleetSpec, TabletSpec, add_fleet, add_tablet
+from store.fleets import FleetSpec, TabletSpec, add_fleet, add_tablet
 from tests.browser.conftest import default_tenant_user, screenshot, sign_in
 from tests.web.agent_helpers import Agent, Campaign, lead_row, new_lead, offer
 from tests.web.conftest import Conn

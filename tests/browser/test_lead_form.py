@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from hub.fleet import FleetSpec, TabletSpec, add_fleet, add_tablet
+from store.fleets import FleetSpec, TabletSpec, add_fleet, add_tablet
 from tests.browser.conftest import screenshot
 from tests.web.conftest import Conn
 from tests.web.lead_helpers import make_campaign, make_code

@@ -26,7 +26,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from starlette.routing import BaseRoute
 
-from hub import device_tokens
+from store import device_tokens
 from tests.web import conftest as web
 from tests.web.agent_helpers import make_agent
 from tests.web.conftest import Conn, TenantFactory, api_token, sign_in

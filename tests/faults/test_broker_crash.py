@@ -23,11 +23,11 @@ import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from broker.processes import free_port
 from broker.runner import EmbeddedBroker
 from config.settings import Settings
-from hub.payloads import PlaylistItem
-from hub.playlists import Target, push
-from hub.processes import free_port
+from contract.payloads import PlaylistItem
+from store.playlists import Target, push
 from tests.conftest import RunningHub, TestFleetFactory
 from tests.helpers import PahoTablet, eventually, hub_role_account
 

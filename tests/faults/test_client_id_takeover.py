@@ -4,7 +4,7 @@ Mosquitto ends the session of whoever holds a client id when another client conn
 it. Each account is bound to its own client id (the dynamic-security plugin's per-client
 ``clientid``), so an account presenting anyone else's id is refused before that happens.
 The holders here are the real ones: a running hub (its tablet session and its publish
-session), the panel's session (``web.broker_link.BrokerLink``), paho tablets and an agent.
+session), the panel's session (``web.live.broker_link.BrokerLink``), paho tablets and an agent.
 After each refused connect the holder must still be connected, with no reconnect logged,
 and its traffic must still flow.
 """
@@ -32,13 +32,13 @@ from broker.runner import PROVISION_USER, EmbeddedBroker
 from config.settings import Settings
 from tests.conftest import RunningHub, TestFleetFactory
 from tests.helpers import eventually
-from web.broker_link import BrokerLink
+from web.live.broker_link import BrokerLink
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 Conn = psycopg.Connection[tuple[object, ...]]
 # What a taken session logs before it reconnects (hub/tablet_link.py, hub/runtime.py,
-# web/broker_link.py).
+# web/live/broker_link.py).
 SESSION_LOST = ("tablet session lost", "mqtt publish session ended", "panel broker session lost")
 
 

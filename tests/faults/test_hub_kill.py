@@ -27,8 +27,8 @@ import paho.mqtt.client as mqtt
 import psycopg
 import pytest
 
+from broker.processes import Child
 from broker.runner import EmbeddedBroker
-from hub.processes import Child
 from tests.conftest import TestFleetFactory
 from tests.helpers import PahoTablet, eventually
 
@@ -51,7 +51,7 @@ class HubProcess:
     def start(self) -> Path:
         self.runs += 1
         log = self.log_dir / f"hub-{self.runs}.log"
-        self.child = Child("hub", [sys.executable, "-m", "hub.cli", "run"], log, env=self.env)
+        self.child = Child("hub", [sys.executable, "-m", "cli.main", "run"], log, env=self.env)
         return log
 
     def kill(self) -> None:

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.faults
 STREAMS = re.compile(r"/stream$")
 # Public files, the same for everyone (the service worker's own route revalidates: no-cache).
 STATIC = ("/static/", "/agent-sw.js")
-DOCS = ("/docs", "/redoc")  # FastAPI's pages: their own, looser policy (web/headers.py)
+DOCS = ("/docs", "/redoc")  # FastAPI's pages: their own, looser policy (web/http/headers.py)
 NONCE = re.compile(r"'nonce-([A-Za-z0-9_-]+)'")
 
 

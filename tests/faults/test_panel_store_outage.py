@@ -30,10 +30,10 @@ from starlette.routing import BaseRoute
 
 from broker.runner import EmbeddedBroker
 from config.settings import Settings
-from hub import device_tokens
-from hub.embedded_db import EmbeddedPostgres
-from hub.fleet import FleetSpec, TabletSpec, add_fleet, add_tablet
-from hub.users import add_tenant, add_user
+from devtools.embedded_db import EmbeddedPostgres
+from store import device_tokens
+from store.fleets import FleetSpec, TabletSpec, add_fleet, add_tablet
+from store.users import add_tenant, add_user
 from tests.conftest import RunningHub
 from tests.helpers import eventually, hub_role_account, state_of
 from tests.web.conftest import login_csrf, post_login
@@ -222,7 +222,7 @@ def test_through_a_store_outage_every_route_answers_at_once_and_recovers(
                   "the store was back")  # fmt: skip
             assert recovered_s < ANSWER_S + 0.5
             assert app.state.store_gate.outages == 1
-            # Every long-lived task lived through it (web/tasks.py restarts any that fails).
+            # Every long-lived task lived through it (web/live/tasks.py restarts any that fails).
             assert app.state.tasks.running() == {"web.store_gate", "web.feed", "web.broker",
                                                  "web.lead_feed", "web.push_sender"}  # fmt: skip
     finally:

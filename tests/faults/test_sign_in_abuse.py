@@ -19,8 +19,8 @@ import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from broker.processes import Child, free_port
 from config.settings import Settings
-from hub.processes import Child, free_port
 from tests.web.conftest import (  # noqa: F401 - fixtures used by name
     PASSWORD,
     TenantFactory,
@@ -122,7 +122,7 @@ def web_process(database_url: str, tmp_path: Path) -> Iterator[str]:
     env = {**os.environ, "FLEETHUB_DATABASE_URL": database_url, "FLEETHUB_VAR_DIR": str(tmp_path),
            "FLEETHUB_WEB_PORT": str(port), "FLEETHUB_WEB_HOST": "127.0.0.1",
            "FLEETHUB_WEB_PUSH_SENDER": "false"}  # fmt: skip
-    child = Child("web", [sys.executable, "-m", "hub.cli", "web"], tmp_path / "web.log", env=env)
+    child = Child("web", [sys.executable, "-m", "cli.main", "web"], tmp_path / "web.log", env=env)
     try:
         child.wait_port("127.0.0.1", port)
         yield f"http://127.0.0.1:{port}"

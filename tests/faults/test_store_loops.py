@@ -19,8 +19,8 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from hub.payloads import PlaylistItem
-from hub.playlists import Target, push
+from contract.payloads import PlaylistItem
+from store.playlists import Target, push
 from tests.conftest import RunningHub, TestFleetFactory
 from tests.helpers import eventually
 

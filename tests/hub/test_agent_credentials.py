@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 
 from broker import dynsec_file
 from broker.runner import EmbeddedBroker
-from hub.cli import app
-from hub.fleet import FleetSpec, add_fleet
-from hub.users import add_tenant, add_user
+from cli.main import app
+from store.fleets import FleetSpec, add_fleet
+from store.users import add_tenant, add_user
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 

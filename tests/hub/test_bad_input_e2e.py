@@ -14,7 +14,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from broker.runner import EmbeddedBroker
 from config.settings import Settings
-from hub.users import add_user
+from store.users import add_user
 from tests.conftest import RunningHub, TestFleetFactory
 from tests.helpers import PahoTablet, eventually, hub_role_account
 from tests.web.conftest import PASSWORD, sign_in

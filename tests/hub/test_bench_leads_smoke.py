@@ -12,7 +12,7 @@ import psutil
 import pytest
 from rich.console import Console
 
-from hub.bench.leads import LeadsBenchConfig, run_leads_bench
+from devtools.bench.leads import LeadsBenchConfig, run_leads_bench
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from hub.bench.plays import PlaysBenchConfig, run_plays_bench
+from devtools.bench.plays import PlaysBenchConfig, run_plays_bench
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from hub.bench.run import BenchConfig, run_bench
+from devtools.bench.run import BenchConfig, run_bench
 
 
 @pytest.mark.slow

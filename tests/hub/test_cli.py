@@ -10,8 +10,8 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from hub.cli import app
-from hub.errors import HubError
+from cli.main import app
+from config.errors import HubError
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -129,7 +129,7 @@ def test_bad_items_file_is_rejected(cli: CliRunner, tmp_path: Path, conn: Conn) 
 
 
 def test_tenant_fleet_and_users(cli: CliRunner, conn: Conn) -> None:
-    from hub.users import verify_password
+    from store.users import verify_password
 
     assert cli.invoke(app, ["tenant", "add", "cli-tenant", "--name", "CLI Co"]).exit_code == 0
     assert cli.invoke(app, ["fleet", "add", "cli-tenant-fleet", "--tenant", "cli-tenant"]

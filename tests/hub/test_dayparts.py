@@ -13,11 +13,11 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from hub.cli import app
-from hub.dayparts import Daypart
-from hub.errors import ConfigError
-from hub.payloads import PlaylistItem
-from hub.playlists import Target, next_expiry, push, resolve
+from actors.rules.dayparts import Daypart
+from cli.main import app
+from config.errors import ConfigError
+from contract.payloads import PlaylistItem
+from store.playlists import Target, next_expiry, push, resolve
 from tests.conftest import RunningHub, TestFleetFactory
 from tests.helpers import PahoTablet, eventually
 

@@ -11,10 +11,10 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from hub.cli import app
-from hub.errors import HubError
-from hub.fleet import FleetSpec, TabletSpec, add_fleet, add_tablet
-from hub.users import add_tenant
+from cli.main import app
+from config.errors import HubError
+from store.fleets import FleetSpec, TabletSpec, add_fleet, add_tablet
+from store.users import add_tenant
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 

@@ -22,10 +22,10 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from broker import dynsec
 from broker.dynsec_file import CONTROL_TOPIC
+from broker.processes import free_port
 from broker.runner import PROVISION_USER, EmbeddedBroker
+from config.errors import BrokerError, DynsecError
 from config.settings import MqttTarget
-from hub.errors import BrokerError, DynsecError
-from hub.processes import free_port
 
 
 class Probe:

@@ -8,8 +8,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from hub.embedded_db import EmbeddedPostgres
-from hub.processes import free_port
+from broker.processes import free_port
+from devtools.embedded_db import EmbeddedPostgres
 
 
 def _refused_without_password(server: EmbeddedPostgres) -> None:

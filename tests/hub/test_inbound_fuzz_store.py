@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 
 from actors.effects import Effect, HeartbeatRow
 from actors.messages import AckIn, HeartbeatIn, StatusIn, TabletConfig, TabletSnapshot
-from actors.session import TabletSession
-from hub import plays
-from hub.errors import PayloadError
-from hub.hours import OperatingHours
+from actors.rules.hours import OperatingHours
+from actors.rules.tablet_session import TabletSession
+from config.errors import PayloadError
 from hub.inbound import translate
+from store import plays
 from tests.conftest import LiveWriter, TestFleetFactory
 from tests.payload_strategies import acks, encode, heartbeats, play_batches, statuses
 

@@ -23,8 +23,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from broker import dynsec
 from broker.runner import EmbeddedBroker
 from config.settings import Settings
-from hub.fleet import FleetSpec, TabletSpec, add_fleet, add_tablet
-from hub.users import add_tenant, add_user
+from store.fleets import FleetSpec, TabletSpec, add_fleet, add_tablet
+from store.users import add_tenant, add_user
 from tests.conftest import RunningHub
 from tests.helpers import eventually
 from tests.web.conftest import PASSWORD

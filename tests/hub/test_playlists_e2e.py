@@ -8,8 +8,8 @@ from typing import Any
 
 import psycopg
 
-from hub.payloads import PlaylistItem
-from hub.playlists import Target, push
+from contract.payloads import PlaylistItem
+from store.playlists import Target, push
 from tests.conftest import RunningHub, TestFleetFactory
 from tests.helpers import eventually
 

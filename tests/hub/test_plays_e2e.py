@@ -10,7 +10,7 @@ import psycopg
 
 from broker.runner import EmbeddedBroker
 from config.settings import Settings
-from hub.retention import apply_retention
+from store.retention import apply_retention
 from tests.conftest import RunningHub, TestFleetFactory
 from tests.helpers import PahoTablet, eventually, hub_role_account
 

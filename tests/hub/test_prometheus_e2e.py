@@ -11,8 +11,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from broker.dynsec_file import hub_publish_client_id
+from broker.processes import port_open
 from config.settings import MqttTarget, Settings
-from hub.processes import port_open
 from hub.tablet_link import TabletLink
 from tests.conftest import RunningHub, TestFleetFactory
 from tests.helpers import eventually

@@ -15,11 +15,11 @@ from typing import Any
 import psycopg
 import pytest
 
+from broker.processes import Child, free_port
 from broker.runner import EmbeddedBroker
-from hub.payloads import PlaylistItem
-from hub.playlists import Target, push
-from hub.processes import Child, free_port
+from contract.payloads import PlaylistItem
 from hub.runtime import owner
+from store.playlists import Target, push
 from tests.conftest import TestFleetFactory
 from tests.helpers import eventually, state_of
 from tests.scrape import TOKEN, scrape, value
@@ -52,7 +52,7 @@ def two_shards(database_url: str, broker: EmbeddedBroker, tmp_path: Path) -> Ite
     shards = [
         Child(
             f"shard-{i}",
-            [sys.executable, "-m", "hub.cli", "run"],
+            [sys.executable, "-m", "cli.main", "run"],
             tmp_path / f"shard-{i}.log",
             env={**env, "FLEETHUB_SHARD_INDEX": str(i)},
         )

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from config.settings import Settings
-from hub.retention import apply_retention
+from store.retention import apply_retention
 from tests.conftest import RunningHub, TestFleetFactory
 from tests.helpers import eventually, state_of
 

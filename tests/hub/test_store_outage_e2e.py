@@ -11,9 +11,9 @@ import pytest
 
 from broker.runner import EmbeddedBroker
 from config.settings import MqttTarget, Settings
-from hub import db
-from hub.embedded_db import EmbeddedPostgres
-from hub.fleet import FleetSpec, TabletSpec, add_fleet, add_tablet
+from devtools.embedded_db import EmbeddedPostgres
+from store import db
+from store.fleets import FleetSpec, TabletSpec, add_fleet, add_tablet
 from tests.conftest import RunningHub
 from tests.helpers import PahoTablet, eventually
 

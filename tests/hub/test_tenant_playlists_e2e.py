@@ -8,10 +8,10 @@ from typing import Any
 import psycopg
 
 from broker.runner import EmbeddedBroker
-from hub.fleet import FleetSpec, TabletSpec, add_fleet, add_tablet
-from hub.manifest import EMPTY_PLAYLIST_ID
-from hub.playlists import Target, push
-from hub.users import add_tenant
+from contract.manifest import EMPTY_PLAYLIST_ID
+from store.fleets import FleetSpec, TabletSpec, add_fleet, add_tablet
+from store.playlists import Target, push
+from store.users import add_tenant
 from tests.conftest import RunningHub
 from tests.helpers import TestFleet, eventually
 from tests.hub.test_playlists_e2e import ITEMS, manifests

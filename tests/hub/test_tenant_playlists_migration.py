@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from yoyo import get_backend, read_migrations
 
-from hub import db
+from store import db
 
 SHA = "ab" * 32
 

@@ -18,7 +18,7 @@ import psutil
 import psycopg
 import pytest
 
-from hub.processes import free_port
+from broker.processes import free_port
 
 
 def _wait_for(proc: subprocess.Popen[str], log: Path, text: str, timeout: float) -> str:
@@ -135,5 +135,5 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
 
 def _start(env: dict[str, str], log: Path) -> subprocess.Popen[str]:
     with log.open("w") as out:
-        argv = [sys.executable, "-m", "hub.cli", "up", "--simulate", "5"]
+        argv = [sys.executable, "-m", "cli.main", "up", "--simulate", "5"]
         return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, text=True)

@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from hub.simulator import SimFleet
-from hub.simulator.addresses import loopback_host, source_addresses, spread
+from devtools.simulator import SimFleet
+from devtools.simulator.addresses import loopback_host, source_addresses, spread
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,9 @@ import uuid
 from typing import Any
 
 import pytest
+from broker.mqttwire.codec import Publish
 
-from hub.mqttwire.codec import Publish
-from hub.simulator import (
+from devtools.simulator import (
     ChurnConfig,
     ConnectFailed,
     Manifest,

@@ -6,8 +6,7 @@ import random
 from collections.abc import Callable
 
 import pytest
-
-from hub.mqttwire.codec import (
+from broker.mqttwire.codec import (
     MAX_REMAINING_LENGTH,
     ConnAck,
     Connect,
@@ -24,7 +23,8 @@ from hub.mqttwire.codec import (
     decode_remaining_length,
     encode_remaining_length,
 )
-from hub.simulator.errors import ProtocolError
+
+from devtools.simulator.errors import ProtocolError
 
 VARINTS = [
     (0, "00"),

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hub.simulator.payloads import ManifestRejected, heartbeat, playlist_ack, read_manifest
+from devtools.simulator.payloads import ManifestRejected, heartbeat, playlist_ack, read_manifest
 
 
 def manifest(**changes: Any) -> bytes:

@@ -10,7 +10,7 @@ import pytest
 
 from broker import dynsec_file
 from broker.runner import PLUGIN, EmbeddedBroker, dynsec_plugin, mosquitto_binary
-from hub.errors import BrokerError
+from config.errors import BrokerError
 
 
 def test_missing_mosquitto_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:

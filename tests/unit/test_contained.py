@@ -1,15 +1,15 @@
-"""What a contained actor restores after a failed message (actors/contained.py)."""
+"""What a contained actor restores after a failed message (actors/system/contained.py)."""
 
 from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime
 
-from actors.contained import copy_flat
-from actors.lead_book import LeadBook, _Campaign
 from actors.messages import TabletConfig, TabletSnapshot
-from actors.session import TabletSession
-from hub.hours import OperatingHours
+from actors.rules.hours import OperatingHours
+from actors.rules.lead_book import LeadBook, _Campaign
+from actors.rules.tablet_session import TabletSession
+from actors.system.contained import copy_flat
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -12,7 +12,7 @@ import pytest
 
 from broker import dynsec, dynsec_file
 from broker.dynsec_file import DynsecConfig
-from hub.errors import BrokerError, ConfigError, DynsecError
+from config.errors import BrokerError, ConfigError, DynsecError
 
 
 def test_hash_is_the_plugins_pbkdf2() -> None:

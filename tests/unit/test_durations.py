@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hub.durations import format_duration, parse_duration
-from hub.errors import ConfigError
+from config.durations import format_duration, parse_duration
+from config.errors import ConfigError
 
 
 @pytest.mark.parametrize(

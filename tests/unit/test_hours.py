@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hub.errors import ConfigError
-from hub.hours import OperatingHours, Window, alert_due_at, parse_hours
+from actors.rules.hours import OperatingHours, Window, alert_due_at, parse_hours
+from config.errors import ConfigError
 
 SGT = ZoneInfo("Asia/Singapore")
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actors.messages import AckIn, HeartbeatIn, StatusIn
-from hub.errors import PayloadError
+from config.errors import PayloadError
+from contract.payloads import INT4_MAX, INT8_MAX
 from hub.inbound import translate
-from hub.payloads import INT4_MAX, INT8_MAX
 from hub.play_ingest import PlaysIn
-from hub.plays import MAX_DURATION_MS, judge_all, parse_batch
+from store.plays import MAX_DURATION_MS, judge_all, parse_batch
 from tests.payload_strategies import (
     acks,
     encode,

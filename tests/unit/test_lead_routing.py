@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from actors.lead_book import LeadBook, OfferTo, Step, Unassign, WithdrawFrom, pick_next
 from actors.messages import AgentSlot, Decided, LeadAttribution, LeadIn, OpenOffer
+from actors.rules.lead_book import LeadBook, OfferTo, Step, Unassign, WithdrawFrom, pick_next
 
 AT = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 AGENTS = (AgentSlot(11, 0), AgentSlot(12, 1), AgentSlot(13, 2))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from web.login_throttle import GrowingDelay, address_key
+from web.auth.throttle import GrowingDelay, address_key
 
 
 class Clock:

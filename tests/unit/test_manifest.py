@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from hub.errors import ConfigError
-from hub.manifest import EMPTY_PLAYLIST_ID, Manifest, canonical, items_id, normalise
-from hub.payloads import PlaylistItem
-from hub.playlists import Target, empty_manifest
+from config.errors import ConfigError
+from contract.manifest import EMPTY_PLAYLIST_ID, Manifest, canonical, items_id, normalise
+from contract.payloads import PlaylistItem
+from store.playlists import Target, empty_manifest
 
 T0 = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 SHA_A, SHA_B = "a" * 64, "b" * 64

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from actors.messages import HeartbeatIn
-from hub.errors import PayloadError
+from config.errors import PayloadError
+from contract.payloads import EXTRA_DEPTH
 from hub.inbound import translate
-from hub.payloads import EXTRA_DEPTH
-from hub.plays import judge
+from store.plays import judge
 
 NUL = "\x00"
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from actors.messages import AckIn, HeartbeatIn, StatusIn
-from hub.errors import PayloadError
+from config.errors import PayloadError
+from contract.payloads import Heartbeat, PlaylistItem, parse_payload
 from hub.inbound import SUBSCRIPTIONS, tablet_topics, translate
-from hub.payloads import Heartbeat, PlaylistItem, parse_payload
 
 LIMIT = 16 * 1024
 NOW = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)

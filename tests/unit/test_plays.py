@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from hub.errors import PayloadError
-from hub.plays import MAX_EVENTS, Verdict, distinct_rows, judge, parse_batch, settle
+from config.errors import PayloadError
+from store.plays import MAX_EVENTS, Verdict, distinct_rows, judge, parse_batch, settle
 
 NOW = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 LIMIT = 160 * 1024

@@ -11,8 +11,8 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 
+from config.errors import ConfigError
 from config.settings import Settings
-from hub.errors import ConfigError
 from hub.metrics import HubMetrics
 from hub.prometheus import Gauge, bearer_matches, hub_exporter, hub_registry
 

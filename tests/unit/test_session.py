@@ -33,9 +33,9 @@ from actors.messages import (
     TabletConfig,
     TabletSnapshot,
 )
-from actors.session import Outcome, TabletSession, alert_payload, incident_id
-from actors.watchdog import Deadlines
-from hub.hours import OperatingHours, alert_due_at, parse_hours
+from actors.rules.hours import OperatingHours, alert_due_at, parse_hours
+from actors.rules.tablet_session import Outcome, TabletSession, alert_payload, incident_id
+from actors.system.watchdog import Deadlines
 
 E = TypeVar("E")
 

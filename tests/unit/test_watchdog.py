@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from actors.messages import TimerKind
-from actors.watchdog import Deadlines
+from actors.system.watchdog import Deadlines
 
 T0 = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 

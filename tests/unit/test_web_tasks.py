@@ -8,9 +8,9 @@ import logging
 import psycopg
 import pytest
 
-from hub.errors import BrokerError
+from config.errors import BrokerError
 from tests.helpers import eventually
-from web.tasks import Supervisor
+from web.live.tasks import Supervisor
 
 
 async def test_a_task_that_fails_on_the_store_is_restarted_until_shutdown(
@@ -34,7 +34,7 @@ async def test_a_task_that_fails_on_the_store_is_restarted_until_shutdown(
         assert tasks.running() == {"web.feed"}
         assert tasks.restarts == {"web.feed": 2}
     assert tasks.running() == set()
-    warnings = [r for r in caplog.records if r.name == "web.tasks"]
+    warnings = [r for r in caplog.records if r.name == "web.live.tasks"]
     assert [r.levelno for r in warnings] == [logging.WARNING, logging.WARNING]
     assert all(r.exc_info is None for r in warnings)  # an outage is not a crash
 
@@ -59,7 +59,7 @@ async def test_a_bug_is_logged_with_its_traceback_and_retried_and_a_one_shot_job
         await eventually(lambda: calls.count("buggy") == 2)
         await eventually(lambda: tasks.running() == {"web.buggy"})
     assert tasks.restarts == {"web.buggy": 1}
-    logged = [r for r in caplog.records if r.name == "web.tasks"]
+    logged = [r for r in caplog.records if r.name == "web.live.tasks"]
     assert len(logged) == 1
     assert logged[0].exc_info is not None
     caplog.clear()  # the logged traceback is this test's point, not a failure

@@ -17,7 +17,7 @@ import psycopg
 from fastapi.testclient import TestClient
 from psycopg.types.json import Jsonb
 
-from hub.users import add_user
+from store.users import add_user
 from tests.web.conftest import PASSWORD, Conn, Tenant, post_login
 from tests.web.lead_helpers import make_campaign, make_code
 

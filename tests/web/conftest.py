@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 
 from broker.runner import EmbeddedBroker
 from config.settings import Settings
-from hub.fleet import FleetSpec, TabletSpec, add_fleet, add_tablet
-from hub.users import add_tenant, add_user
+from store.fleets import FleetSpec, TabletSpec, add_fleet, add_tablet
+from store.users import add_tenant, add_user
 from web.app import create_app
 
 Conn = psycopg.Connection[tuple[object, ...]]

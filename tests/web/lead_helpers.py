@@ -9,7 +9,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 
 from tests.web.conftest import Conn, Tenant
-from web.lead_codes import new_code
+from web.leads.codes import new_code
 
 
 def make_campaign(conn: Conn, tenant_id: str, name: str = "Car insurance",

@@ -18,7 +18,7 @@ from tests.web.agent_helpers import (
 )
 from tests.web.conftest import Conn, TenantFactory, api_token, post_login
 from tests.web.test_push import sse_events
-from web.lead_feed import LeadFeed
+from web.agents.inbox_feed import LeadFeed
 
 
 def session_cookie(client: TestClient, agent: Agent) -> dict[str, str]:

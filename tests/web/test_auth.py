@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from config.settings import Settings
-from hub.users import add_user
+from store.users import add_user
 from tests.web.conftest import (
     PASSWORD,
     Conn,

@@ -15,12 +15,12 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg_pool import AsyncConnectionPool
 
-from hub import device_tokens
-from hub.dayparts import Daypart
-from hub.payloads import PlaylistItem
-from hub.playlists import PushResult, Target, empty_manifest, push, resolve
+from actors.rules.dayparts import Daypart
+from contract.payloads import PlaylistItem
+from store import device_tokens
+from store.playlists import PushResult, Target, empty_manifest, push, resolve
 from tests.web.conftest import Conn, TenantFactory
-from web.device_plan import playout_plan
+from web.device.plan import playout_plan
 
 Headers = dict[str, str]
 Device = tuple[str, Headers]  # tablet id, its Authorization header

@@ -20,7 +20,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
 
-from hub import device_tokens
+from store import device_tokens
 from tests.web.conftest import Conn, TenantFactory
 
 MAX_EXAMPLES = 30

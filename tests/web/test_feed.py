@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from hub.db import open_pool
-from hub.users import User
+from store.db import open_pool
+from store.users import User
 from tests.web.conftest import Conn, Tenant, TenantFactory
-from web.feed import AlertRaised, ChangeFeed, Event, TilesChanged
+from web.live.feed import AlertRaised, ChangeFeed, Event, TilesChanged
 
 
 @pytest.fixture

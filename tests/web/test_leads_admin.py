@@ -9,10 +9,10 @@ from typing import Any
 import segno
 from fastapi.testclient import TestClient
 
-from hub.users import add_user
+from store.users import add_user
 from tests.web.conftest import PASSWORD, Conn, Tenant, TenantFactory, api_token, sign_in
 from tests.web.lead_helpers import form_token, make_campaign, make_code, make_lead
-from web.lead_codes import picture
+from web.leads.codes import picture
 
 
 def audit(conn: Conn, tenant_id: str, action: str) -> list[tuple[Any, ...]]:

@@ -12,14 +12,15 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from hub import db
-from hub.db import open_pool
+from store import db
+from store.db import open_pool
 from tests.web.conftest import Conn, TenantFactory
 from tests.web.lead_helpers import form_token, make_campaign, make_code
-from web import lead_token, leads
-from web.lead_form import LeadInput
-from web.lead_limits import LeadLimits
-from web.leads import CodeUnavailable
+from web.leads import form_token as lead_token
+from web.leads import intake as leads
+from web.leads.form import LeadInput
+from web.leads.form_limits import LeadLimits
+from web.leads.intake import CodeUnavailable
 
 THANKS = "We have your details"
 

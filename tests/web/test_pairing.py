@@ -19,8 +19,8 @@ from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 
 from broker.runner import EmbeddedBroker
-from hub import claims
-from hub.users import add_user
+from store import claims
+from store.users import add_user
 from tests.conftest import RunningHub
 from tests.helpers import PahoTablet, eventually, hub_role_account, state_of
 from tests.web.conftest import PASSWORD, Conn, TenantFactory, api_token, sign_in

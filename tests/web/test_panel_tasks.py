@@ -35,6 +35,6 @@ def test_the_change_feed_survives_a_notification_it_cannot_read(
     while "web.feed" not in tasks.running():
         assert time.monotonic() < deadline, tasks.running()
         time.sleep(0.05)
-    assert any(r.name == "web.tasks" and r.exc_info for r in caplog.records)
+    assert any(r.name == "web.live.tasks" and r.exc_info for r in caplog.records)
     caplog.clear()  # the logged traceback is what this test expects
     assert feed is panel.app.state.feed  # type: ignore[attr-defined]

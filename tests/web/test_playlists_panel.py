@@ -13,8 +13,8 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from hub.manifest import items_id, normalise
-from hub.payloads import PlaylistItem
+from contract.manifest import items_id, normalise
+from contract.payloads import PlaylistItem
 from tests.web.conftest import Conn, Tenant, TenantFactory, api_token, sign_in
 
 FIELDS = ("ad_id", "campaign_id", "url", "sha256", "duration_ms")

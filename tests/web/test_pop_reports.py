@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.web.conftest import Conn, Tenant, TenantFactory, api_token, sign_in
-from web.pop_report import ReportInputError, cell, parse_period
+from web.reports.pop_report import ReportInputError, cell, parse_period
 
 API = "/api/v1/reports/proof-of-play"
 RANGE = {"from": "2024-03-04", "to": "2024-03-06"}

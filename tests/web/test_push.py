@@ -14,8 +14,8 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from hub.playlists import resolve
-from hub.users import add_user
+from store.playlists import resolve
+from store.users import add_user
 from tests.conftest import RunningHub, TestFleetFactory
 from tests.helpers import eventually, state_of
 from tests.web.conftest import PASSWORD, Conn, Tenant, TenantFactory, api_token, sign_in

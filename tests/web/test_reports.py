@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from hub.hours import parse_hours
+from actors.rules.hours import parse_hours
 from tests.web.conftest import Conn, Tenant, TenantFactory, api_token, sign_in
-from web.operating import operating_seconds, operating_windows
-from web.uptime_report import ReportInputError, parse_period
+from web.reports.operating import operating_seconds, operating_windows
+from web.reports.uptime_report import ReportInputError, parse_period
 
 WEEK = {"from": "2024-03-04", "to": "2024-03-10"}  # Monday to Sunday
 LONG_AGO = datetime(2024, 1, 1, tzinfo=UTC)

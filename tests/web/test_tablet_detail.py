@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.web.conftest import Conn, Tenant, TenantFactory, api_token, sign_in
-from web.tablet_detail import Transition, timeline
+from web.tablets.detail import Transition, timeline
 
 RECT = re.compile(r'<rect class="seg (\w+)" x="([\d.]+)" y="0" width="([\d.]+)"')
 

@@ -20,13 +20,13 @@ from httpx2 import Response
 from psycopg import sql
 from starlette.routing import BaseRoute
 
+from config.errors import ConfigError
 from config.settings import Settings
-from hub import claims, device_tokens
-from hub.errors import ConfigError
-from hub.fleet import FleetSpec, TabletSpec, add_fleet, add_tablet
-from hub.payloads import PlaylistItem
-from hub.playlists import Target, push
-from hub.users import add_user
+from contract.payloads import PlaylistItem
+from store import claims, device_tokens
+from store.fleets import FleetSpec, TabletSpec, add_fleet, add_tablet
+from store.playlists import Target, push
+from store.users import add_user
 from tests.web.agent_helpers import agent_sign_in, make_agent
 from tests.web.conftest import (
     PASSWORD,

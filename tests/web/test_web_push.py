@@ -31,9 +31,9 @@ from fastapi.testclient import TestClient
 from psycopg_pool import AsyncConnectionPool
 from pydantic import SecretStr
 
+from config.errors import ConfigError
 from config.settings import Settings
-from hub.db import open_pool
-from hub.errors import ConfigError
+from store.db import open_pool
 from tests.web.agent_helpers import (
     Agent,
     agent_sign_in,
@@ -43,8 +43,8 @@ from tests.web.agent_helpers import (
     offer,
 )
 from tests.web.conftest import Conn, TenantFactory, sign_in
-from web.agent_push import VapidKey, b64url, b64url_decode, vapid_key
-from web.push_sender import PushSender
+from web.agents.push_sender import PushSender
+from web.agents.web_push import VapidKey, b64url, b64url_decode, vapid_key
 
 
 @dataclass

@@ -1,0 +1,392 @@
+"""One tablet's session state and its rules; pure logic, no thespian, no I/O.
+
+Every handler returns the effects it wants and the timers it (re)arms. The
+thespian actor in :mod:`actors.system.tablet` forwards them; tests drive this class
+directly.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import deque
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from actors.effects import (
+    DeliveryRow,
+    Effect,
+    HeartbeatRow,
+    IncidentEvent,
+    Publish,
+    TabletStateRow,
+    TransitionRow,
+    UptimeSpan,
+)
+from actors.messages import (
+    AckIn,
+    Arm,
+    DesiredPlaylist,
+    Expired,
+    HeartbeatIn,
+    IncidentRef,
+    Reason,
+    State,
+    StatusIn,
+    TabletConfig,
+    TabletSnapshot,
+)
+from actors.rules.hours import alert_due_at
+
+FLAP_WINDOW = timedelta(hours=1)
+_INCIDENT_NS = uuid.UUID("6f1c2a52-8f55-4c3e-9d1b-3f0c1c6a8e10")
+
+
+@dataclass(slots=True)
+class Outcome:
+    effects: list[Effect] = field(default_factory=list)
+    timers: list[Arm] = field(default_factory=list)
+
+
+def incident_id(tablet_id: str, kind: str, opened_at: datetime) -> str:
+    """Deterministic, so a re-delivered message opens the same incident, not a second."""
+    return str(uuid.uuid5(_INCIDENT_NS, f"{tablet_id}|{kind}|{opened_at.isoformat()}"))
+
+
+class TabletSession:
+    def __init__(self, snapshot: TabletSnapshot) -> None:
+        self.cfg: TabletConfig = snapshot.config
+        self.state: State = snapshot.state
+        self.state_since = snapshot.state_since
+        self.last_heartbeat_at = snapshot.last_heartbeat_at
+        self.boot_id = snapshot.boot_id
+        self.last_seq = snapshot.last_seq
+        self.desired_etag = snapshot.desired_etag
+        self.applied_etag = snapshot.applied_etag
+        self.uptime_until = snapshot.uptime_until
+        self.incident = snapshot.open_incident
+        self.transitions: deque[datetime] = deque(snapshot.recent_transitions)
+        self.alert_due: datetime | None = None
+        self.published_etag: str | None = None  # published by this session (not persisted)
+        self.battery = snapshot.battery
+        self.app_version = snapshot.app_version
+        self.now_playing = (snapshot.ad_id, snapshot.campaign_id)
+        self.grace_until: datetime | None = None  # no timeout before (after a hub restart)
+
+    # --- start-up ------------------------------------------------------------
+
+    def resume(self, now: datetime, started_at: datetime | None = None) -> Outcome:
+        """Re-arm the timers a rebuilt session needs (after a hub restart).
+
+        An online tablet gets ``offline_after`` from the hub's start before a timeout
+        counts: its heartbeats sent while the hub was away wait in the broker and arrive
+        (with today's receive time) only as the hub catches up.
+        """
+        out = Outcome()
+        self.grace_until = (started_at or now) + timedelta(seconds=self.cfg.offline_after_s)
+        deadline = self._offline_deadline()
+        if self.state == "online" and deadline is not None:
+            out.timers.append(Arm(self.cfg.tablet_id, "offline", deadline))
+        elif self.state == "offline" and self.incident is None and self.state_since is not None:
+            self._arm_alert(out, self.state_since)
+        return out
+
+    def reconfigure(self, cfg: TabletConfig) -> None:
+        self.cfg = cfg
+
+    # --- inputs --------------------------------------------------------------
+
+    def on_heartbeat(self, hb: HeartbeatIn) -> Outcome:
+        out = Outcome()
+        at = hb.received_at
+        duplicate = self._seen(hb)
+        if not duplicate:
+            out.effects.append(_heartbeat_row(hb))
+            self.boot_id, self.last_seq = hb.boot_id, hb.seq
+        self.battery, self.app_version = hb.battery, hb.app_version
+        self.now_playing = (hb.ad_id, hb.campaign_id)
+        if hb.playlist_etag is not None:
+            self.applied_etag = hb.playlist_etag
+        if self.state != "online":
+            self._transition(out, "online", "heartbeat", at)
+        else:
+            self._account_uptime(out, at)
+        self.last_heartbeat_at = at
+        deadline = at + timedelta(seconds=self.cfg.offline_after_s)
+        out.timers.append(Arm(self.cfg.tablet_id, "offline", deadline))
+        self._maybe_end_flapping(out, at)
+        out.effects.append(self.state_row())
+        return out
+
+    def on_status(self, msg: StatusIn) -> Outcome:
+        out = Outcome()
+        at = msg.received_at
+        if msg.retained and self._stale_retained(msg):
+            return out
+        if msg.state == "online":
+            if self.state != "online":
+                self._transition(out, "online", "status", at)
+                deadline = at + timedelta(seconds=self.cfg.offline_after_s)
+                out.timers.append(Arm(self.cfg.tablet_id, "offline", deadline))
+        elif self.state == "online":
+            reason: Reason = "status" if msg.device_ts is not None else "will"
+            if msg.retained:
+                # Read after a hub restart: the tablet left at some unknown point while
+                # the hub was away; count uptime only up to its last sign of life.
+                at = min(at, msg.device_ts or self._online_evidence_end("timeout", at))
+            self._transition(out, "offline", reason, at)
+            out.timers.append(Arm(self.cfg.tablet_id, "offline", None))
+        if out.effects:
+            out.effects.append(self.state_row())
+        return out
+
+    def on_expired(self, msg: Expired) -> Outcome:
+        out = Outcome()
+        if msg.kind == "offline":
+            deadline = self._offline_deadline()
+            if self.state == "online" and deadline is not None:
+                if deadline <= msg.now:
+                    self._transition(out, "offline", "timeout", msg.now)
+                else:  # fired early (a stale timer): keep watching
+                    out.timers.append(Arm(self.cfg.tablet_id, "offline", deadline))
+        elif (
+            self.state == "offline"
+            and self.incident is None
+            and self.alert_due is not None
+            and self.alert_due <= msg.now
+        ):
+            since = self.state_since or msg.now
+            self._open_incident(out, "offline", msg.now, since)
+        if out.effects:
+            out.effects.append(self.state_row())
+        return out
+
+    def on_desired(self, msg: DesiredPlaylist) -> Outcome:
+        """Publish when the desired manifest changes, or once per session while unapplied.
+
+        A rebuilt session (hub restart) republishes what the tablet has not applied;
+        a live one does not repeat an in-flight QoS 1 publish.
+        """
+        out = Outcome()
+        if msg.force:
+            return self._republish(msg)
+        if msg.etag == self.applied_etag or msg.etag == self.published_etag:
+            if msg.etag != self.desired_etag:
+                self.desired_etag = msg.etag
+                out.effects.append(self.state_row())
+            return out
+        self.desired_etag = self.published_etag = msg.etag
+        topic = f"tablets/{self.cfg.tablet_id}/playlist"
+        out.effects.append(Publish(topic, msg.manifest_json.encode(), qos=1, retain=True))
+        out.effects.append(DeliveryRow(self.cfg.tablet_id, msg.etag, "published", msg.at, None))
+        out.effects.append(self.state_row())
+        return out
+
+    def _republish(self, msg: DesiredPlaylist) -> Outcome:
+        """The broker lost its retained manifest: publish it again, whatever was sent.
+
+        An etag the tablet already applied keeps its delivery row (the tablet gets the
+        same manifest again); any other starts a delivery as a change does.
+        """
+        out = Outcome()
+        changed = msg.etag != self.desired_etag
+        self.desired_etag = self.published_etag = msg.etag
+        topic = f"tablets/{self.cfg.tablet_id}/playlist"
+        out.effects.append(Publish(topic, msg.manifest_json.encode(), qos=1, retain=True))
+        if msg.etag != self.applied_etag:
+            out.effects.append(DeliveryRow(self.cfg.tablet_id, msg.etag, "published", msg.at, None))
+        if changed or msg.etag != self.applied_etag:
+            out.effects.append(self.state_row())
+        return out
+
+    def on_ack(self, msg: AckIn) -> Outcome:
+        out = Outcome()
+        out.effects.append(
+            DeliveryRow(self.cfg.tablet_id, msg.etag, msg.status, msg.received_at, msg.detail)
+        )
+        if msg.status == "applied":
+            self.applied_etag = msg.etag
+        out.effects.append(self.state_row())
+        return out
+
+    # --- rules ---------------------------------------------------------------
+
+    def _seen(self, hb: HeartbeatIn) -> bool:
+        """Already stored: its ``seq`` is not past the last of this boot (``seq`` only grows
+        within a boot), e.g. redelivered after a hub restart, committed but unacknowledged."""
+        if hb.boot_id != self.boot_id or self.last_seq is None:
+            return False
+        return hb.seq <= self.last_seq
+
+    def _stale_retained(self, msg: StatusIn) -> bool:
+        """A retained status older than what we know must not move the state."""
+        if self.state == "unknown" or self.state_since is None:
+            return False
+        if msg.state == self.state:
+            return True
+        return msg.device_ts is not None and msg.device_ts <= self.state_since
+
+    def _offline_deadline(self) -> datetime | None:
+        seen = self.last_heartbeat_at
+        if self.state_since is not None and (seen is None or self.state_since > seen):
+            seen = self.state_since
+        if seen is None:
+            return None
+        deadline = seen + timedelta(seconds=self.cfg.offline_after_s)
+        return deadline if self.grace_until is None else max(deadline, self.grace_until)
+
+    def _transition(self, out: Outcome, to: State, reason: Reason, at: datetime) -> None:
+        before = self.state
+        out.effects.append(TransitionRow(at, self.cfg.tablet_id, before, to, reason))
+        if to == "offline":
+            self._account_uptime(out, self._online_evidence_end(reason, at))
+        self.state, self.state_since = to, at
+        if to == "online":
+            self.uptime_until = at
+        if before == "unknown":
+            return
+        self.transitions.append(at)
+        while self.transitions and self.transitions[0] < at - FLAP_WINDOW:
+            self.transitions.popleft()
+        flapping = len(self.transitions) > self.cfg.flap_limit
+        if flapping and self.incident is None and self.cfg.hours.is_open(at):
+            self._open_incident(out, "flapping", at, at)
+            return
+        if to == "offline" and self.incident is None:
+            self._arm_alert(out, at)
+        elif to == "online":
+            self.alert_due = None
+            out.timers.append(Arm(self.cfg.tablet_id, "alert", None))
+            if self.incident is not None and self.incident.kind == "offline":
+                self._resolve_incident(out, at)
+
+    def _maybe_end_flapping(self, out: Outcome, at: datetime) -> None:
+        if self.incident is None or self.incident.kind != "flapping":
+            return
+        while self.transitions and self.transitions[0] < at - FLAP_WINDOW:
+            self.transitions.popleft()
+        if len(self.transitions) <= self.cfg.flap_limit:
+            self._resolve_incident(out, at)
+
+    def _arm_alert(self, out: Outcome, offline_at: datetime) -> None:
+        self.alert_due = alert_due_at(self.cfg.hours, offline_at, self.cfg.alert_after_s)
+        out.timers.append(Arm(self.cfg.tablet_id, "alert", self.alert_due))
+
+    def _open_incident(
+        self, out: Outcome, kind: str, at: datetime, offline_since: datetime
+    ) -> None:
+        assert kind in ("offline", "flapping")
+        ref = IncidentRef(incident_id(self.cfg.tablet_id, kind, at), kind, at)  # type: ignore[arg-type]
+        self.incident = ref
+        self.alert_due = None
+        out.effects.append(self._incident_event(ref, "opened", at, offline_since))
+
+    def _resolve_incident(self, out: Outcome, at: datetime) -> None:
+        assert self.incident is not None
+        out.effects.append(self._incident_event(self.incident, "resolved", at, None))
+        self.incident = None
+
+    def _incident_event(
+        self, ref: IncidentRef, event: str, at: datetime, offline_since: datetime | None
+    ) -> IncidentEvent:
+        return IncidentEvent(
+            incident_id=ref.incident_id,
+            tablet_id=self.cfg.tablet_id,
+            fleet_id=self.cfg.fleet_id,
+            kind=ref.kind,
+            event=event,  # type: ignore[arg-type]
+            opened_at=ref.opened_at,
+            at=at,
+            offline_since=offline_since,
+        )
+
+    def _online_evidence_end(self, reason: Reason, at: datetime) -> datetime:
+        """Where an online span ends: now for a will, at the last sign of life for a timeout."""
+        if reason != "timeout" or self.last_heartbeat_at is None:
+            return at
+        interval = timedelta(seconds=self.cfg.heartbeat_interval_s)
+        return min(at, self.last_heartbeat_at + interval)
+
+    def _account_uptime(self, out: Outcome, until: datetime) -> None:
+        if self.state != "online" or self.uptime_until is None:
+            return
+        if until > self.uptime_until:
+            out.effects.append(UptimeSpan(self.cfg.tablet_id, self.uptime_until, until))
+            self.uptime_until = until
+
+    # --- views ---------------------------------------------------------------
+
+    def state_row(self) -> TabletStateRow:
+        return TabletStateRow(
+            tablet_id=self.cfg.tablet_id,
+            state=self.state,
+            state_since=self.state_since,
+            last_heartbeat_at=self.last_heartbeat_at,
+            boot_id=self.boot_id,
+            last_seq=self.last_seq,
+            desired_etag=self.desired_etag,
+            applied_etag=self.applied_etag,
+            uptime_until=self.uptime_until,
+            open_incident_id=self.incident.incident_id if self.incident else None,
+            battery=self.battery,
+            app_version=self.app_version,
+            ad_id=self.now_playing[0],
+            campaign_id=self.now_playing[1],
+        )
+
+    def snapshot(self) -> TabletSnapshot:
+        return replace(
+            TabletSnapshot(config=self.cfg),
+            state=self.state,
+            state_since=self.state_since,
+            last_heartbeat_at=self.last_heartbeat_at,
+            boot_id=self.boot_id,
+            last_seq=self.last_seq,
+            desired_etag=self.desired_etag,
+            applied_etag=self.applied_etag,
+            uptime_until=self.uptime_until,
+            open_incident=self.incident,
+            recent_transitions=tuple(self.transitions),
+            battery=self.battery,
+            app_version=self.app_version,
+            ad_id=self.now_playing[0],
+            campaign_id=self.now_playing[1],
+        )
+
+
+def _heartbeat_row(hb: HeartbeatIn) -> HeartbeatRow:
+    return HeartbeatRow(
+        time=hb.received_at,
+        tablet_id=hb.tablet_id,
+        device_ts=hb.device_ts,
+        seq=hb.seq,
+        boot_id=hb.boot_id,
+        playlist_etag=hb.playlist_etag,
+        ad_id=hb.ad_id,
+        campaign_id=hb.campaign_id,
+        battery=hb.battery,
+        charging=hb.charging,
+        disk_free_mb=hb.disk_free_mb,
+        app_version=hb.app_version,
+        lat=hb.lat,
+        lon=hb.lon,
+        extra_json=hb.extra_json,
+    )
+
+
+def alert_payload(ev: IncidentEvent) -> bytes:
+    """The JSON published on ``fleets/{fleet_id}/alerts``."""
+    return json.dumps(
+        {
+            "v": 1,
+            "incident_id": ev.incident_id,
+            "event": ev.event,
+            "kind": ev.kind,
+            "tablet_id": ev.tablet_id,
+            "fleet_id": ev.fleet_id,
+            "opened_at": ev.opened_at.isoformat(),
+            "at": ev.at.isoformat(),
+            "offline_since": ev.offline_since.isoformat() if ev.offline_since else None,
+        },
+        separators=(",", ":"),
+    ).encode()

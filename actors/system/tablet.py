@@ -1,0 +1,78 @@
+"""The thespian actor of one tablet: holds its :class:`TabletSession`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.effects import EffectBatch
+from actors.messages import (
+    AckIn,
+    DesiredPlaylist,
+    Expired,
+    HeartbeatIn,
+    Register,
+    StatusIn,
+    TabletInit,
+)
+from actors.rules.tablet_session import Outcome, TabletSession
+from actors.system.contained import ContainedActor, copy_flat
+
+
+class TabletActor(ContainedActor):
+    """Created by the registry on a tablet's first message; keyed by tablet id.
+
+    A handler that raises leaves the session as it was before the message (the session is
+    plain Python, copied before each message) and is reported with the tablet id."""
+
+    ROLLBACK = ("session",)
+    KIND = "tablet"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.session: TabletSession | None = None
+        self.outbox: Any = None
+        self.watchdog: Any = None
+
+    def receiveMsg_TabletInit(self, msg: TabletInit, sender: Any) -> None:
+        self.outbox, self.watchdog = msg.outbox, msg.watchdog
+        self.session = TabletSession(msg.snapshot)
+        self._emit(self.session.resume(msg.at, msg.started_at))
+
+    def receiveMsg_Register(self, msg: Register, sender: Any) -> None:
+        if self.session is not None:
+            self.session.reconfigure(msg.snapshot.config)
+
+    def receiveMsg_HeartbeatIn(self, msg: HeartbeatIn, sender: Any) -> None:
+        if self.session is not None:
+            self._emit(self.session.on_heartbeat(msg))
+
+    def receiveMsg_StatusIn(self, msg: StatusIn, sender: Any) -> None:
+        if self.session is not None:
+            self._emit(self.session.on_status(msg))
+
+    def receiveMsg_Expired(self, msg: Expired, sender: Any) -> None:
+        if self.session is not None:
+            self._emit(self.session.on_expired(msg))
+
+    def receiveMsg_DesiredPlaylist(self, msg: DesiredPlaylist, sender: Any) -> None:
+        if self.session is not None:
+            self._emit(self.session.on_desired(msg))
+
+    def receiveMsg_AckIn(self, msg: AckIn, sender: Any) -> None:
+        if self.session is not None:
+            self._emit(self.session.on_ack(msg))
+
+    def receiveUnrecognizedMessage(self, msg: Any, sender: Any) -> None:
+        """Unknown messages (and thespian system messages) are dropped."""
+
+    def checkpoint(self) -> dict[str, Any]:
+        return {"session": copy_flat(self.session)}  # its containers hold datetimes only
+
+    def failure_key(self, message: Any) -> str:
+        if self.session is not None:
+            return self.session.cfg.tablet_id
+        return super().failure_key(message)
+
+    def _emit(self, out: Outcome) -> None:
+        if out.effects or out.timers:
+            self.send(self.outbox, EffectBatch(tuple(out.effects), tuple(out.timers)))

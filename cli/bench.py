@@ -1,0 +1,128 @@
+"""``fleethub bench``: the benchmarks behind docs/performance.md (registered in cli.main)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from config.durations import parse_duration
+from config.settings import Settings
+
+console = Console()
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def bench_command(
+    tablets: Annotated[
+        int | None, typer.Option(min=1, max=40_000, help="Default 20,000 (--plays: 2,000).")
+    ] = None,
+    rate: Annotated[
+        float | None,
+        typer.Option(
+            min=1,
+            help="Heartbeats per second, in total"
+            " (default 10,000); with --plays, play events (default 5,000).",
+        ),
+    ] = None,
+    duration: Annotated[str, typer.Option(help="How long to publish.")] = "30s",
+    hub_shards: Annotated[int, typer.Option(min=1, max=8, help="Hub processes.")] = 1,
+    brokers: Annotated[int, typer.Option(min=1, max=8, help="1, or one per hub shard.")] = 1,
+    resident_actors: Annotated[int, typer.Option(min=0, max=200_000)] = 100_000,
+    qos: Annotated[int, typer.Option(min=0, max=1, help="Heartbeat QoS.")] = 1,
+    out: Annotated[Path, typer.Option(help="Where the JSON report goes.")] = Path("bench-results"),
+    panel: Annotated[
+        bool,
+        typer.Option("--panel", help="Measure the panel instead: grid render and SSE latency."),
+    ] = False,
+    plays: Annotated[
+        bool,
+        typer.Option(
+            "--plays",
+            help="Measure proof-of-play ingestion instead: batches of 10–50 events,"
+            " receipt → committed and publish → ack.",
+        ),
+    ] = False,
+    leads: Annotated[
+        int | None,
+        typer.Option(
+            "--leads",
+            min=1,
+            max=100_000,
+            help="Measure leads instead: this many form submits"
+            " → the agent's MQTT receipt and panel SSE event (--rate: submits/s, default 20).",
+        ),
+    ] = None,
+) -> None:
+    """Measure the hub end to end on loopback; writes a JSON report and prints a summary."""
+    if leads:
+        _bench_leads(leads, rate or 20.0, out)
+        return
+    if panel:
+        _bench_panel(tablets or 20_000, out)
+        return
+    if plays:
+        _bench_plays(tablets or 2_000, rate or 5_000, parse_duration(duration), out)
+        return
+    tablets, rate = tablets or 20_000, rate or 10_000
+    from devtools.bench.run import BenchConfig, run_bench, write_report
+    from devtools.bench.summary import print_summary
+
+    settings = _settings()
+    cfg = BenchConfig(tablets=tablets, rate=rate, duration_s=parse_duration(duration),
+                      hub_shards=hub_shards, brokers=brokers, resident_actors=resident_actors,
+                      qos=qos,
+                      work_dir=settings.var_dir / "bench")  # fmt: skip
+    report = run_bench(cfg, console)
+    path = write_report(report, out, sys.stdout)
+    print_summary(report, console)
+    console.print(f"report: {path}")
+
+
+def _bench_panel(tablets: int, out: Path) -> None:
+    from devtools.bench.panel import PanelBenchConfig, run_panel_bench
+    from devtools.bench.run import machine, write_report
+    from devtools.bench.summary import print_panel_summary
+
+    settings = _settings()
+    cfg = PanelBenchConfig(tablets=tablets, work_dir=settings.var_dir / "bench",
+                           database_url=settings.database_url)  # fmt: skip
+    started = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    report = {"started_at": f"panel-{started}", "machine": machine(),
+              **run_panel_bench(cfg, console)}  # fmt: skip
+    path = write_report(report, out, sys.stdout)
+    print_panel_summary(report, console)
+    console.print(f"report: {path}")
+
+
+def _bench_plays(tablets: int, rate: float, duration_s: int, out: Path) -> None:
+    from devtools.bench.plays import PlaysBenchConfig, run_plays_bench
+    from devtools.bench.run import write_report
+    from devtools.bench.summary import print_plays_summary
+
+    settings = _settings()
+    cfg = PlaysBenchConfig(tablets=tablets, rate=rate, duration_s=duration_s,
+                           work_dir=settings.var_dir / "bench",
+                           database_url=settings.database_url)  # fmt: skip
+    report = run_plays_bench(cfg, console)
+    path = write_report(report, out, sys.stdout)
+    print_plays_summary(report, console)
+    console.print(f"report: {path}")
+
+
+def _bench_leads(leads: int, rate: float, out: Path) -> None:
+    from devtools.bench.leads import LeadsBenchConfig, print_leads_summary, run_leads_bench
+    from devtools.bench.run import write_report
+
+    cfg = LeadsBenchConfig(leads=leads, rate=rate, work_dir=_settings().var_dir / "bench")
+    report = run_leads_bench(cfg, console)
+    path = write_report(report, out, sys.stdout)
+    print_leads_summary(report, console)
+    console.print(f"report: {path}")

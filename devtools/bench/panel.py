@@ -1,0 +1,221 @@
+"""The panel benchmark: grid render time for a large fleet and the SSE change latency.
+
+Seeds one tenant with ``tablets`` tablets (states, batteries, ads) in fleets of
+1,000, runs ``fleethub web`` as a child process on loopback, signs in, then
+1. fetches the whole grid once with every tile rendered (a fresh panel process), then
+   ``requests`` more times with tiles from the per-row cache (full response time, query
+   and render included, as a browser on the same host would see it);
+2. holds the grid's SSE stream open while ``changes`` tablets change one at a
+   time (half as transitions with ``NOTIFY``, half as heartbeat-only updates
+   that the feed finds by polling); latency = commit → event received, and
+   the events must be exactly the changed tiles (the stream carries changes
+   only, never the grid).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import secrets
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from rich.console import Console
+
+from broker.processes import Child, free_port
+from devtools.bench import panel_login
+from devtools.bench.stats import summary
+from devtools.embedded_db import EmbeddedPostgres
+from store import db
+from store.users import add_tenant, add_user
+
+TENANT = "bench-panel"
+EMAIL = "admin@bench-panel.example"
+PASSWORD = secrets.token_urlsafe(18)  # set anew by every run (seed resets it)
+PER_FLEET = 1000
+
+
+@dataclass(frozen=True)
+class PanelBenchConfig:
+    tablets: int = 20_000
+    requests: int = 20
+    changes: int = 200
+    work_dir: Path = Path("var/bench")
+    database_url: str | None = None
+
+
+SEED_FLEETS = """
+INSERT INTO fleets (fleet_id, tenant_id, name)
+SELECT 'bp-' || n, %s, 'Bench fleet ' || n FROM generate_series(1, %s) n
+ON CONFLICT DO NOTHING
+"""
+SEED_TABLETS = """
+INSERT INTO tablets (tablet_id, fleet_id, car_id, heartbeat_interval_s, offline_after_s)
+SELECT 'bp-tab-' || n, 'bp-' || ((n - 1) / %s + 1), 'bp-car-' || n, 60, 180
+FROM generate_series(1, %s) n
+ON CONFLICT DO NOTHING
+"""
+SEED_CARS = """
+INSERT INTO cars (car_id, fleet_id)
+SELECT 'bp-car-' || n, 'bp-' || ((n - 1) / %s + 1) FROM generate_series(1, %s) n
+ON CONFLICT DO NOTHING
+"""
+SEED_STATES = """
+INSERT INTO tablet_state (tablet_id, state, state_since, last_heartbeat_at, battery,
+                          app_version, ad_id, campaign_id, desired_etag, applied_etag, updated_at)
+SELECT 'bp-tab-' || n, (ARRAY['online', 'online', 'online', 'offline', 'unknown'])[n %% 5 + 1],
+       now() - interval '1 hour', now() - (n %% 600) * interval '1 second', n %% 100,
+       '2.3.' || (n %% 4), 'ad-' || (n %% 7), 'camp-' || (n %% 3), 'etag-a',
+       CASE WHEN n %% 10 = 0 THEN 'etag-old' ELSE 'etag-a' END, now() - interval '1 hour'
+FROM generate_series(1, %s) n
+ON CONFLICT (tablet_id) DO NOTHING
+"""
+
+
+def seed(conn: psycopg.Connection[tuple[object, ...]], tablets: int) -> None:
+    add_tenant(conn, TENANT, "Panel benchmark", "bench")
+    fleets = (tablets + PER_FLEET - 1) // PER_FLEET
+    with conn.transaction():
+        conn.execute(SEED_FLEETS, (TENANT, fleets))
+        conn.execute(SEED_CARS, (PER_FLEET, tablets))
+        conn.execute(SEED_TABLETS, (PER_FLEET, tablets))
+        conn.execute(SEED_STATES, (tablets,))
+    add_user(conn, tenant_id=TENANT, email=EMAIL, name="Bench admin", role="admin",
+             password=PASSWORD, fleets=[], actor="bench")  # fmt: skip
+
+
+def _sign_in(port: int) -> str:
+    return panel_login.sign_in(port, EMAIL, PASSWORD)
+
+
+def _grid_times(port: int, cookie: str, count: int) -> tuple[float, list[float], int, int]:
+    """The first fetch (every tile rendered) and ``count`` more (tiles from the cache)."""
+    cold = 0.0
+    times: list[float] = []
+    size = tiles = 0
+    http_conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    for n in range(count + 2):  # two warm-up requests
+        started = time.perf_counter()
+        http_conn.request("GET", "/", headers={"Cookie": cookie})
+        response = http_conn.getresponse()
+        page = response.read()
+        elapsed = time.perf_counter() - started
+        if response.status != 200:
+            raise RuntimeError(f"grid answered {response.status}")
+        if n == 0:
+            cold = elapsed
+        if n >= 2:
+            times.append(elapsed)
+        size, tiles = len(page), page.count(b'class="tile ')
+    return cold, times, size, tiles
+
+
+class StreamReader(threading.Thread):
+    """Reads the SSE stream; records when each ``tile`` event arrived."""
+
+    def __init__(self, port: int, cookie: str) -> None:
+        super().__init__(name="bench.panel.sse", daemon=True)
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        self.conn.request("GET", "/grid/stream", headers={"Cookie": cookie})
+        self.response = self.conn.getresponse()
+        self.arrivals: list[tuple[str, float]] = []
+        self.ready = threading.Event()
+        self.stop = False
+
+    def run(self) -> None:
+        event = ""
+        while not self.stop:
+            line = self.response.fp.readline()
+            if not line:
+                return
+            text = line.decode().rstrip("\r\n")
+            if text.startswith("event:"):
+                event = text[6:].strip()
+                if event == "hello":
+                    self.ready.set()
+            elif text.startswith("data:") and event == "tile":
+                self.arrivals.append((json.loads(text[5:])["id"], time.time()))
+
+
+def run_panel_bench(cfg: PanelBenchConfig, console: Console) -> dict[str, Any]:
+    cfg.work_dir.mkdir(parents=True, exist_ok=True)
+    server: EmbeddedPostgres | None = None
+    web: Child | None = None
+    try:
+        if cfg.database_url:
+            url = cfg.database_url
+        else:
+            server = EmbeddedPostgres(cfg.work_dir / "pgdata-panel", port=free_port())
+            url = server.start()
+        db.migrate(url)
+        with db.connect(url) as conn:
+            with console.status(f"seeding {cfg.tablets} tablets…"):
+                seed(conn, cfg.tablets)
+            port = free_port()
+            env = {"FLEETHUB_DATABASE_URL": url, "FLEETHUB_WEB_PORT": str(port),
+                   "FLEETHUB_VAR_DIR": str(cfg.work_dir), "PATH": "/usr/bin:/bin"}  # fmt: skip
+            web = Child("web", [sys.executable, "-m", "cli.main", "web"],
+                        cfg.work_dir / "logs" / "panel-web.log", env=env)  # fmt: skip
+            web.wait_port("127.0.0.1", port, timeout=30)
+            cookie = _sign_in(port)
+            with console.status(f"fetching the grid {cfg.requests} times…"):
+                cold, times, size, tiles = _grid_times(port, cookie, cfg.requests)
+            with console.status(f"changing {cfg.changes} tablets under an open stream…"):
+                stream = _stream_changes(conn, port, cookie, cfg)
+        return {"config": {k: str(v) for k, v in cfg.__dict__.items() if k != "database_url"},
+                "grid": {"tiles": tiles, "bytes": size, "first_response_s": cold,
+                         "response_s": summary(times)},
+                "stream": stream}  # fmt: skip
+    finally:
+        if web is not None:
+            web.stop()
+        if server is not None:
+            server.stop()
+
+
+def _stream_changes(
+    conn: psycopg.Connection[tuple[object, ...]], port: int, cookie: str, cfg: PanelBenchConfig
+) -> dict[str, Any]:
+    reader = StreamReader(port, cookie)
+    reader.start()
+    if not reader.ready.wait(10):
+        raise RuntimeError("the SSE stream did not say hello")
+    rng = random.Random(7)  # noqa: S311 - picks tablets, not secrets
+    picked = rng.sample(range(1, cfg.tablets + 1), cfg.changes)
+    committed: dict[str, tuple[float, bool]] = {}
+    for n, number in enumerate(picked):
+        tablet_id = f"bp-tab-{number}"
+        transition = n % 2 == 0
+        with conn.transaction():
+            conn.execute("UPDATE tablet_state SET battery = %s, updated_at = now()"
+                         " WHERE tablet_id = %s", (n % 100, tablet_id))  # fmt: skip
+            if transition:
+                conn.execute("SELECT pg_notify('fleethub_state', %s)", (json.dumps([tablet_id]),))
+        committed[tablet_id] = (time.time(), transition)
+        time.sleep(0.02)
+    deadline = time.monotonic() + 10
+    while len(reader.arrivals) < len(committed) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # anything extra (a full grid, repeats) would arrive now
+    reader.stop = True
+    reader.conn.close()
+    arrivals = list(reader.arrivals)
+    first: dict[str, float] = {}
+    for tablet_id, at in arrivals:
+        first.setdefault(tablet_id, at)
+    notified = [first[t] - c for t, (c, tr) in committed.items() if tr and t in first]
+    polled = [first[t] - c for t, (c, tr) in committed.items() if not tr and t in first]
+    return {
+        "changed": len(committed),
+        "events": len(arrivals),
+        "missing": sum(1 for t in committed if t not in first),
+        "extra": sum(1 for t, _ in arrivals if t not in committed),
+        "latency_notified_s": summary(notified),
+        "latency_polled_s": summary(polled),
+    }

@@ -1,0 +1,147 @@
+"""The demo of ``fleethub up``: simulated tablets with derived broker passwords, panel
+users, and a lead campaign with an agent and a QR code."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+from contract.payloads import PlaylistItem
+from store.fleets import FleetSpec, TabletSpec, add_fleet, add_tablet
+from store.playlists import Target, push
+from store.users import add_tenant, add_user
+
+DEMO_TENANT = "demo"
+DEMO_FLEET = "demo"
+ADMIN_EMAIL = "admin@demo.example"
+OWNER_EMAIL = "owner@demo.example"
+AGENT_EMAIL = "agent@demo.example"
+LEAD_CAMPAIGN = "camp-sg"  # one of the demo playlist's campaigns
+QR_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # the lead form's code alphabet
+PREFIX = "demo-tab-"
+HEARTBEAT_S = 10
+OFFLINE_AFTER_S = 30
+ALERT_AFTER_S = 60
+
+
+def tablet_ids(count: int, prefix: str = PREFIX) -> list[str]:
+    return [f"{prefix}{n:04d}" for n in range(1, count + 1)]
+
+
+def secret(var_dir: Path) -> bytes:
+    """Kept in ``var/``; the simulator derives each tablet's password from it."""
+    path = var_dir / "simulator.secret"
+    if not path.exists():
+        var_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(os.urandom(16).hex())
+        path.chmod(0o600)
+    return path.read_text().strip().encode()
+
+
+def password(key: bytes, tablet_id: str) -> str:
+    return hmac.new(key, tablet_id.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def demo_items() -> list[PlaylistItem]:
+    ads = [("ad-coffee", "camp-morning"), ("ad-bank", "camp-finance"), ("ad-travel", "camp-sg")]
+    return [
+        PlaylistItem(
+            ad_id=ad,
+            campaign_id=campaign,
+            url=f"https://ads.invalid/{ad}.mp4",
+            sha256=hashlib.sha256(ad.encode()).hexdigest(),
+            duration_ms=15_000,
+            position=n,
+        )
+        for n, (ad, campaign) in enumerate(ads)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class PanelLogin:
+    email: str
+    password: str
+    role: str
+
+
+def panel_logins(key: bytes) -> list[PanelLogin]:
+    """The demo tenant's admin and fleet owner; passwords derived from the kept secret."""
+    return [PanelLogin(ADMIN_EMAIL, password(key, "panel:admin"), "admin"),
+            PanelLogin(OWNER_EMAIL, password(key, "panel:owner"), "fleet_owner"),
+            PanelLogin(AGENT_EMAIL, password(key, "panel:agent"), "agent")]  # fmt: skip
+
+
+def qr_code(key: bytes) -> str:
+    """The demo's lead QR code (shown on the first demo tablet), the same on every run."""
+    digest = hmac.new(key, b"qr:demo", hashlib.sha256).digest()
+    return "".join(QR_ALPHABET[b % len(QR_ALPHABET)] for b in digest[:10])
+
+
+def _seed_leads(conn: psycopg.Connection[tuple[object, ...]], key: bytes, agent_id: int,
+                tablet_id: str | None) -> None:  # fmt: skip
+    """A lead campaign with the demo agent subscribed and one QR code: try ``/l/{code}``."""
+    conn.execute(
+        "INSERT INTO lead_campaigns (tenant_id, campaign_id, name) VALUES (%s, %s, %s)"
+        " ON CONFLICT DO NOTHING", (DEMO_TENANT, LEAD_CAMPAIGN, "Travel insurance"))  # fmt: skip
+    conn.execute(
+        "INSERT INTO campaign_agents (tenant_id, campaign_id, user_id, position)"
+        " VALUES (%s, %s, %s, 0) ON CONFLICT DO NOTHING",
+        (DEMO_TENANT, LEAD_CAMPAIGN, agent_id))  # fmt: skip
+    conn.execute(
+        "INSERT INTO qr_codes (code, tenant_id, campaign_id, fleet_id, tablet_id, created_by)"
+        " VALUES (%s, %s, %s, %s, %s, 'fleethub up') ON CONFLICT DO NOTHING",
+        (qr_code(key), DEMO_TENANT, LEAD_CAMPAIGN, DEMO_FLEET, tablet_id))  # fmt: skip
+
+
+def seed(
+    conn: psycopg.Connection[tuple[object, ...]], count: int, refresh_s: int, key: bytes
+) -> list[str]:
+    """The demo tenant and its users, the demo fleet, ``count`` tablets in cars, a playlist."""
+    add_tenant(conn, DEMO_TENANT, "Demo tenant", "fleethub up")
+    add_fleet(conn, FleetSpec(DEMO_FLEET, "Asia/Singapore", ALERT_AFTER_S, "", 6, "Demo fleet",
+                              DEMO_TENANT), "fleethub up")  # fmt: skip
+    names = {"admin": "Demo admin", "fleet_owner": "Demo fleet owner", "agent": "Demo agent"}
+    user_ids = {}
+    for login in panel_logins(key):
+        fleets = [DEMO_FLEET] if login.role == "fleet_owner" else []
+        user_ids[login.role] = add_user(
+            conn,
+            tenant_id=DEMO_TENANT,
+            email=login.email,
+            name=names[login.role],
+            role=login.role,
+            password=login.password,
+            fleets=fleets,
+            actor="fleethub up",
+        )
+    ids = tablet_ids(count)
+    existing = {
+        str(r[0])
+        for r in conn.execute(
+            "SELECT tablet_id FROM tablets WHERE fleet_id = %s", (DEMO_FLEET,)
+        ).fetchall()
+    }
+    for n, tablet_id in enumerate(ids, start=1):
+        if tablet_id not in existing:
+            spec = TabletSpec(tablet_id, DEMO_FLEET, f"demo-car-{n:04d}", HEARTBEAT_S,
+                              OFFLINE_AFTER_S)  # fmt: skip
+            add_tablet(conn, spec, "fleethub up")
+    has_playlist = conn.execute(
+        "SELECT 1 FROM playlist_assignments WHERE target_kind = 'fleet' AND target_id = %s"
+        " AND revoked_at IS NULL", (DEMO_FLEET,)).fetchone()  # fmt: skip
+    if has_playlist is None:
+        push(conn, Target("fleet", DEMO_FLEET), demo_items(), emergency=False, expires_s=None,
+             reason="demo schedule", actor="fleethub up", refresh_s=refresh_s,
+             tenant_id=DEMO_TENANT, name="Demo schedule")  # fmt: skip
+    _seed_leads(conn, key, user_ids["agent"], ids[0] if ids else None)
+    return ids
+
+
+def items_json() -> str:
+    return json.dumps([i.model_dump() for i in demo_items()], indent=2)

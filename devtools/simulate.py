@@ -1,0 +1,46 @@
+"""``fleethub simulate``: a fleet of simulated tablets against any loopback broker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from rich.console import Console
+
+from devtools.simulator import ChurnConfig, SimFleet, TabletConfig
+
+log = logging.getLogger(__name__)
+
+
+async def simulate(
+    credentials: list[tuple[str, str | None]],
+    host: str,
+    port: int,
+    heartbeat_s: float,
+    duration_s: float,
+    churn: ChurnConfig | None,
+    console: Console,
+    report_every_s: float = 10.0,
+) -> None:
+    fleet = SimFleet(
+        credentials,
+        host=host,
+        port=port,
+        tablet_config=TabletConfig(heartbeat_interval_s=heartbeat_s, heartbeat_qos=1),
+        churn=churn,
+        max_lifetime_s=duration_s + 60,
+    )
+    started = time.monotonic()
+    async with fleet.running():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(fleet.wait_connected(), min(60.0, duration_s))
+        while (left := duration_s - (time.monotonic() - started)) > 0:
+            s = fleet.stats
+            console.print(
+                f"[dim]simulator[/] {s.connected}/{len(fleet)} connected · "
+                f"{s.heartbeats_sent} heartbeats · {s.playlists_received} playlists received · "
+                f"{s.acks_sent} acks · {s.drops} drops"
+            )
+            await asyncio.sleep(min(report_every_s, left))

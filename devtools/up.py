@@ -1,0 +1,194 @@
+"""``fleethub up``: broker, store, hub, panel and simulated tablets on loopback, one command.
+
+The store and the broker are the embedded ones unless their URLs are set. The
+hub, the panel and the simulator run as child processes of this one (the same
+commands an operator runs alone); Ctrl-C stops them in reverse order, then the
+broker and the store. Data stays in ``var/`` for the next run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from rich.console import Console
+
+from broker.processes import Child, port_open
+from broker.runner import embedded_broker
+from config.errors import HubError
+from config.settings import MqttTarget, Settings
+from devtools import demo
+from store import db
+
+RECENT_TRANSITIONS = """
+SELECT time, tablet_id, to_state, reason FROM presence_transitions
+WHERE time > %s ORDER BY time LIMIT 8
+"""
+RECENT_DELIVERIES = """
+SELECT acked_at, tablet_id, status, etag FROM deliveries
+WHERE acked_at > %s ORDER BY acked_at LIMIT 8
+"""
+COUNTS = "SELECT state, count(*) FROM tablet_state GROUP BY state"
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def up(settings: Settings, simulate: int, console: Console) -> None:
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    logs = settings.var_dir / "logs"
+    since = datetime.now(UTC)
+    # SIGTERM/SIGHUP stop everything as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
+    with ExitStack() as stack:
+        database_url = settings.database_url or _start_store(settings, stack, console)
+        db.migrate(database_url)
+        key = demo.secret(settings.var_dir)
+        with db.connect(database_url) as conn:
+            ids = demo.seed(conn, simulate, settings.playlist_refresh_interval_s, key)
+        tablets = {i: demo.password(key, i) for i in ids}
+        target = settings.mqtt_target() or _start_broker(settings, stack, console, tablets)
+        env = {**os.environ, "FLEETHUB_DATABASE_URL": database_url,
+               "FLEETHUB_MQTT_URL": target.url()}  # fmt: skip
+        web_env = dict(env)  # only the panel provisions tablets (pairing, revocation)
+        if not settings.mqtt_url:
+            web_env["FLEETHUB_PROVISION_MQTT_URL"] = (
+                embedded_broker(settings).provision_target().url())  # fmt: skip
+        exe = [sys.executable, "-m", "cli.main"]
+        children = [
+            Child("hub", [*exe, "run"], logs / "hub.log", env=env),
+            Child("web", [*exe, "web"], logs / "web.log", env=web_env),
+        ]
+        if simulate:
+            children.append(
+                Child(
+                    "simulator",
+                    [*exe, "simulate", "--count", str(simulate), "--churn"],
+                    logs / "simulator.log",
+                    env=env,
+                )
+            )
+        stack.callback(_stop_all, children, console)
+        _wait_web(settings, children[1])
+        _banner(console, settings, database_url, target, simulate, demo.panel_logins(key))
+        _watch(console, database_url, children, since)
+
+
+def _stop_all(children: list[Child], console: Console, timeout: float = 15.0) -> None:
+    """Interrupt every child at once, then wait; a child that hangs is killed and named."""
+    for child in children:
+        child.interrupt(signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    for child in children:
+        if not child.finish(deadline - time.monotonic()):
+            console.print(f"[yellow]{child.name} did not stop in {timeout:.0f} s: killed[/]"
+                          f" (see {child.log_path})")  # fmt: skip
+
+
+def _start_store(settings: Settings, stack: ExitStack, console: Console) -> str:
+    from devtools.embedded_db import EmbeddedPostgres
+
+    server = EmbeddedPostgres(settings.pgdata_dir, port=settings.db_port)
+    with console.status("starting PostgreSQL (embedded)…"):
+        url = server.start()
+    stack.callback(server.stop)
+    return url
+
+
+def _start_broker(settings: Settings, stack: ExitStack, console: Console,
+                  tablets: dict[str, str]) -> MqttTarget:  # fmt: skip
+    broker = embedded_broker(settings)
+    with console.status("starting Mosquitto…"):
+        # The seeded tablets go into the dynsec file before the broker starts (thousands
+        # of $CONTROL commands would each rewrite it); later ones are added at runtime.
+        broker.set_credentials(tablets)
+        broker.start()
+    stack.callback(broker.stop)
+    return broker.hub_target()
+
+
+def _wait_web(settings: Settings, web: Child) -> None:
+    deadline = time.monotonic() + 30
+    while not port_open(settings.web_host, settings.web_port):
+        if not web.alive() or time.monotonic() > deadline:
+            raise HubError(f"the panel did not start; see {web.log_path}")
+        time.sleep(0.1)
+
+
+def _metrics_addresses(settings: Settings) -> str:
+    """Where Prometheus scrapes the panel and the hub (docs/operations.md, "Metrics")."""
+    panel = f"panel http://{settings.web_host}:{settings.web_port}/metrics"
+    if not settings.hub_metrics_port:
+        return f"{panel} · hub off (set FLEETHUB_HUB_METRICS_PORT)"
+    return f"{panel} · hub http://{settings.hub_metrics_host}:{settings.hub_metrics_port}/metrics"
+
+
+def _banner(console: Console, settings: Settings, database_url: str, target: MqttTarget,
+            simulate: int, logins: list[demo.PanelLogin]) -> None:  # fmt: skip
+    console.rule("[bold]fleethub is up")
+    console.print(f"panel     http://{settings.web_host}:{settings.web_port}/")
+    for login in logins:
+        role = login.role.replace("_", " ")
+        console.print(f"  sign in as {role:<12} {login.email}  password {login.password}")
+    console.print(f"lead form http://{settings.web_host}:{settings.web_port}/l/"
+                  f"{demo.qr_code(demo.secret(settings.var_dir))}  (leads go to the agent's"
+                  " inbox)")  # fmt: skip
+    console.print(
+        f"broker    mqtt://{target.host}:{target.port}  (hub accounts "
+        f"{settings.hub_client_id}-0 and -0-out, panel {settings.web_client_id})"
+    )
+    console.print(f"store     {_without_password(database_url)}")
+    console.print(f"tablets   {simulate} simulated in fleet '{demo.DEMO_FLEET}'"
+                  " (heartbeat 10 s, some drop out and come back)")  # fmt: skip
+    console.print(f"logs      {settings.var_dir / 'logs'}/")
+    console.print(f"metrics   {_metrics_addresses(settings)}")
+    console.print("try       .venv/bin/fleethub status --fleet demo   ·   Ctrl-C stops everything")
+    console.rule()
+
+
+def _without_password(url: str) -> str:
+    """The store's URL as printed: its password (the embedded one's is in var/) masked."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _watch(console: Console, database_url: str, children: list[Child], since: datetime) -> None:
+    acked_since = since
+    last_line, last_at = "", 0.0
+    try:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            while True:
+                for child in children:
+                    if not child.alive():
+                        raise HubError(f"{child.name} exited; see {child.log_path}")
+                for at, tablet_id, to_state, reason in conn.execute(RECENT_TRANSITIONS, (since,)):
+                    colour = "green" if to_state == "online" else "red"
+                    console.print(f"{at:%H:%M:%S} {tablet_id} [{colour}]{to_state}[/] ({reason})")
+                    since = at
+                for at, tablet_id, status, etag in conn.execute(RECENT_DELIVERIES, (acked_since,)):
+                    console.print(f"{at:%H:%M:%S} {tablet_id} {status} playlist {etag[:8]}")
+                    acked_since = at
+                counts: dict[object, object] = dict(conn.execute(COUNTS).fetchall())
+                applied = conn.execute(
+                    "SELECT count(*) FROM tablet_state WHERE applied_etag IS NOT NULL"
+                    " AND applied_etag = desired_etag").fetchone()  # fmt: skip
+                line = (f"[bold]{counts.get('online', 0)} online[/] · {counts.get('offline', 0)} "
+                        f"offline · {counts.get('unknown', 0)} never seen · "
+                        f"{applied[0] if applied else 0} playing the desired playlist")  # fmt: skip
+                if line != last_line or time.monotonic() - last_at > 60:
+                    console.print(line, style="dim")  # on change, else once a minute
+                    last_line, last_at = line, time.monotonic()
+                time.sleep(2)
+    except KeyboardInterrupt:
+        console.print("\nstopping…")

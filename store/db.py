@@ -1,0 +1,58 @@
+"""Connecting to the store and migrating it (yoyo-migrations, SQL files in store/migrations)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+from yoyo import get_backend, read_migrations
+
+from config.errors import StoreError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _yoyo_url(database_url: str) -> str:
+    scheme, rest = database_url.split("://", 1)
+    if scheme not in ("postgresql", "postgres"):
+        raise StoreError(f"FLEETHUB_DATABASE_URL must be a postgresql:// URL, got {scheme}://")
+    return f"postgresql+psycopg://{rest}"
+
+
+def migrate(database_url: str) -> list[str]:
+    """Apply pending migrations; return the ids applied (empty when up to date)."""
+    try:
+        backend = get_backend(_yoyo_url(database_url))
+    except psycopg.Error as exc:
+        raise StoreError(f"cannot connect to the database: {exc}") from exc
+    try:
+        migrations = read_migrations(str(MIGRATIONS))
+        with backend.lock():
+            pending = backend.to_apply(migrations)
+            backend.apply_migrations(pending)
+    except psycopg.Error as exc:
+        raise StoreError(f"migration failed: {exc}") from exc
+    finally:
+        backend.connection.close()
+    return [m.id for m in pending]
+
+
+def pool_options(max_size: int = 8) -> dict[str, Any]:
+    """What every fleethub pool shares (web/http/store_gate.py builds the panel's from it)."""
+    return {"min_size": 1, "max_size": max_size, "open": False,
+            "kwargs": {"autocommit": True}, "name": "fleethub"}  # fmt: skip
+
+
+def open_pool(database_url: str, max_size: int = 8) -> AsyncConnectionPool:
+    """A pool created closed: the owner opens it inside its lifespan."""
+    return AsyncConnectionPool(database_url, **pool_options(max_size))
+
+
+def connect(database_url: str) -> psycopg.Connection[tuple[object, ...]]:
+    """A plain synchronous connection for CLI commands."""
+    try:
+        return psycopg.connect(database_url, autocommit=True)
+    except psycopg.OperationalError as exc:
+        raise StoreError(f"cannot connect to the database: {exc}") from exc

@@ -1,0 +1,150 @@
+"""Fleet and tablet registration and the status view (``fleet add``, ``tablet add``, ``status``)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg.rows import class_row
+
+from actors.rules.hours import parse_hours
+from config.errors import ConfigError
+from store.audit import record
+
+FLEET_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+TABLET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+DEFAULT_HEARTBEAT_S = 60
+DEFAULT_ALERT_AFTER_S = 300
+
+
+@dataclass(frozen=True, slots=True)
+class FleetSpec:
+    fleet_id: str
+    timezone: str = "UTC"
+    alert_after_s: int = DEFAULT_ALERT_AFTER_S
+    hours: str = ""
+    flap_limit: int = 6
+    name: str | None = None
+    tenant_id: str = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class TabletSpec:
+    tablet_id: str
+    fleet_id: str
+    car_id: str | None = None
+    heartbeat_interval_s: int = DEFAULT_HEARTBEAT_S
+    offline_after_s: int | None = None  # default: 3 × heartbeat interval
+
+
+def add_fleet(conn: psycopg.Connection[tuple[object, ...]], spec: FleetSpec, actor: str) -> bool:
+    """Create or update a fleet; returns True when it was created."""
+    if not FLEET_ID.match(spec.fleet_id):
+        raise ConfigError(
+            f"invalid fleet id {spec.fleet_id!r}: lower-case letters, digits and '-' (a slug)"
+        )
+    hours = parse_hours(spec.hours, spec.timezone)  # validates both
+    with conn.transaction():
+        row = conn.execute(
+            "INSERT INTO fleets (fleet_id, tenant_id, name, timezone, operating_hours,"
+            " alert_after_s, flap_limit) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (fleet_id) DO UPDATE SET timezone = excluded.timezone,"
+            " operating_hours = excluded.operating_hours, alert_after_s = excluded.alert_after_s,"
+            " flap_limit = excluded.flap_limit WHERE fleets.tenant_id = excluded.tenant_id"
+            " RETURNING (xmax = 0)",
+            (spec.fleet_id, spec.tenant_id, spec.name or spec.fleet_id, spec.timezone,
+             hours.text, spec.alert_after_s, spec.flap_limit),
+        ).fetchone()  # fmt: skip
+        if row is None:
+            raise ConfigError(f"fleet {spec.fleet_id!r} belongs to another tenant")
+        created = bool(row[0])
+        details = {"timezone": spec.timezone, "hours": hours.text,
+                   "alert_after_s": spec.alert_after_s}  # fmt: skip
+        action = "fleet.add" if created else "fleet.update"
+        record(conn, spec.tenant_id, actor, action, f"fleet:{spec.fleet_id}", details)
+        conn.execute("SELECT pg_notify('fleethub_tablets', %s)", (f"fleet:{spec.fleet_id}",))
+    return created
+
+
+def add_tablet(conn: psycopg.Connection[tuple[object, ...]], spec: TabletSpec, actor: str) -> bool:
+    """Register (or update) a tablet; returns True when it was created."""
+    if not TABLET_ID.match(spec.tablet_id):
+        raise ConfigError(
+            f"invalid tablet id {spec.tablet_id!r}: letters, digits, '.', '_' or '-', at most 64"
+        )
+    offline_after = spec.offline_after_s or 3 * spec.heartbeat_interval_s
+    if offline_after <= spec.heartbeat_interval_s:
+        raise ConfigError("--offline-after must be longer than --heartbeat-interval")
+    with conn.transaction():
+        known = conn.execute(
+            "SELECT tenant_id FROM fleets WHERE fleet_id = %s", (spec.fleet_id,)
+        ).fetchone()
+        if known is None:
+            raise ConfigError(f"unknown fleet {spec.fleet_id!r}: add it with `fleethub fleet add`")
+        tenant_id = str(known[0])
+        owner = conn.execute(
+            "SELECT f.tenant_id FROM tablets t JOIN fleets f USING (fleet_id)"
+            " WHERE t.tablet_id = %s FOR UPDATE OF t", (spec.tablet_id,)).fetchone()  # fmt: skip
+        if owner is not None and owner[0] != tenant_id:  # ids are global: never moved across
+            raise ConfigError(f"tablet {spec.tablet_id!r} belongs to another tenant")
+        if spec.car_id:
+            car = conn.execute(
+                "INSERT INTO cars (car_id, fleet_id) VALUES (%s, %s)"
+                " ON CONFLICT (car_id) DO UPDATE SET car_id = excluded.car_id RETURNING fleet_id",
+                (spec.car_id, spec.fleet_id),
+            ).fetchone()
+            if car is not None and car[0] != spec.fleet_id:
+                raise ConfigError(f"car {spec.car_id!r} belongs to fleet {car[0]!r}")
+        row = conn.execute(
+            "INSERT INTO tablets (tablet_id, fleet_id, car_id, heartbeat_interval_s,"
+            " offline_after_s) VALUES (%s, %s, %s, %s, %s)"
+            " ON CONFLICT (tablet_id) DO UPDATE SET fleet_id = excluded.fleet_id,"
+            " car_id = excluded.car_id, heartbeat_interval_s = excluded.heartbeat_interval_s,"
+            " offline_after_s = excluded.offline_after_s, revoked_at = NULL"
+            " RETURNING (xmax = 0)",
+            (spec.tablet_id, spec.fleet_id, spec.car_id, spec.heartbeat_interval_s, offline_after),
+        ).fetchone()
+        created = bool(row and row[0])
+        conn.execute(
+            "INSERT INTO tablet_state (tablet_id) VALUES (%s) ON CONFLICT DO NOTHING",
+            (spec.tablet_id,),
+        )
+        record(
+            conn,
+            tenant_id,
+            actor,
+            "tablet.add" if created else "tablet.update",
+            f"tablet:{spec.tablet_id}",
+            {"fleet_id": spec.fleet_id, "car_id": spec.car_id},
+        )
+        conn.execute("SELECT pg_notify('fleethub_tablets', %s)", (f"tablet:{spec.tablet_id}",))
+    return created
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRow:
+    tablet_id: str
+    fleet_id: str
+    state: str
+    last_heartbeat_at: datetime | None
+    desired_etag: str | None
+    applied_etag: str | None
+    open_incident: str | None
+
+
+STATUS = """
+SELECT t.tablet_id, t.fleet_id, coalesce(s.state, 'unknown') AS state, s.last_heartbeat_at,
+       s.desired_etag, s.applied_etag, i.kind AS open_incident
+FROM tablets t
+LEFT JOIN tablet_state s USING (tablet_id)
+LEFT JOIN incidents i ON i.incident_id = s.open_incident_id AND i.resolved_at IS NULL
+WHERE t.revoked_at IS NULL AND (%(fleet)s::text IS NULL OR t.fleet_id = %(fleet)s)
+ORDER BY t.fleet_id, t.tablet_id
+"""
+
+
+def status(conn: psycopg.Connection[tuple[object, ...]], fleet_id: str | None) -> list[StatusRow]:
+    with conn.cursor(row_factory=class_row(StatusRow)) as cur:
+        return cur.execute(STATUS, {"fleet": fleet_id}).fetchall()

@@ -1,0 +1,74 @@
+"""Revoking a tablet: it leaves the fleet, its device tokens stop working, and the hub
+drops its actor (``NOTIFY fleethub_tablets``). Its broker credentials are removed by the
+caller (which knows the broker), after this commits: removing them disconnects it.
+
+Heartbeats, plays and incidents stay in the store for reports. Adding the tablet again
+(``fleethub tablet add`` or a new claim) brings it back under a new identity or, for
+``tablet add``, the same id.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from config.errors import ConfigError
+from store.audit import INSERT as AUDIT
+
+REVOKE = """
+UPDATE tablets t SET revoked_at = now()
+FROM fleets f
+WHERE t.tablet_id = %(tablet)s AND f.fleet_id = t.fleet_id AND t.revoked_at IS NULL
+  AND (%(tenant)s::text IS NULL OR f.tenant_id = %(tenant)s)
+RETURNING f.tenant_id, t.fleet_id
+"""
+TOKENS = """
+UPDATE device_tokens SET revoked_at = now() WHERE tablet_id = %s AND revoked_at IS NULL
+"""
+NOTIFY = "SELECT pg_notify('fleethub_tablets', %s)"
+
+
+@dataclass(frozen=True, slots=True)
+class Revoked:
+    tablet_id: str
+    tenant_id: str
+    fleet_id: str
+    tokens: int
+
+
+def _details(fleet_id: str, tokens: int) -> Jsonb:
+    return Jsonb({"fleet_id": fleet_id, "device_tokens": tokens})
+
+
+def revoke(conn: psycopg.Connection[tuple[object, ...]], tablet_id: str, actor: str) -> Revoked:
+    """The CLI's path (any tenant)."""
+    with conn.transaction():
+        row = conn.execute(REVOKE, {"tablet": tablet_id, "tenant": None}).fetchone()
+        if row is None:
+            raise ConfigError(f"no active tablet {tablet_id!r} (unknown or already revoked)")
+        tenant_id, fleet_id = str(row[0]), str(row[1])
+        tokens = conn.execute(TOKENS, (tablet_id,)).rowcount
+        conn.execute(AUDIT, (tenant_id, actor, "tablet.revoke", f"tablet:{tablet_id}",
+                             _details(fleet_id, tokens)))  # fmt: skip
+        conn.execute(NOTIFY, (f"tablet:{tablet_id}",))
+    return Revoked(tablet_id, tenant_id, fleet_id, tokens)
+
+
+async def revoke_async(
+    conn: psycopg.AsyncConnection[tuple[object, ...]], tenant_id: str, tablet_id: str,
+    actor: str,
+) -> Revoked | None:  # fmt: skip
+    """The panel's path: only a tablet of ``tenant_id``; None when there is none to revoke."""
+    async with conn.transaction():
+        cur = await conn.execute(REVOKE, {"tablet": tablet_id, "tenant": tenant_id})
+        row = await cur.fetchone()
+        if row is None:
+            return None
+        fleet_id = str(row[1])
+        tokens = (await conn.execute(TOKENS, (tablet_id,))).rowcount
+        await conn.execute(AUDIT, (tenant_id, actor, "tablet.revoke", f"tablet:{tablet_id}",
+                                   _details(fleet_id, tokens)))  # fmt: skip
+        await conn.execute(NOTIFY, (f"tablet:{tablet_id}",))
+    return Revoked(tablet_id, tenant_id, fleet_id, tokens)

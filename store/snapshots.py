@@ -1,0 +1,87 @@
+"""Loading tablet snapshots from the store, so actors are rebuilt after a restart."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+from psycopg.rows import dict_row
+
+from actors.messages import IncidentRef, TabletConfig, TabletSnapshot
+from actors.rules.hours import parse_hours
+
+SNAPSHOTS = """
+SELECT t.tablet_id, t.fleet_id, t.car_id, t.heartbeat_interval_s, t.offline_after_s,
+       f.alert_after_s, f.flap_limit, f.timezone, f.operating_hours,
+       s.state, s.state_since, s.last_heartbeat_at, s.boot_id, s.last_seq, s.desired_etag,
+       s.applied_etag, s.uptime_until, s.battery, s.app_version, s.ad_id, s.campaign_id,
+       i.incident_id, i.kind AS incident_kind, i.opened_at AS incident_opened_at,
+       (SELECT array_agg(p.time ORDER BY p.time) FROM presence_transitions p
+         WHERE p.tablet_id = t.tablet_id AND p.time > %(since)s AND p.from_state <> 'unknown')
+         AS recent
+FROM tablets t
+JOIN fleets f USING (fleet_id)
+LEFT JOIN tablet_state s USING (tablet_id)
+LEFT JOIN incidents i ON i.incident_id = s.open_incident_id AND i.resolved_at IS NULL
+WHERE t.revoked_at IS NULL
+  AND (%(ids)s::text[] IS NULL OR t.tablet_id = ANY(%(ids)s))
+  AND (%(fleets)s::text[] IS NULL OR t.fleet_id = ANY(%(fleets)s))
+"""
+
+
+async def load_snapshots(
+    conn: psycopg.AsyncConnection[tuple[object, ...]],
+    tablet_ids: Sequence[str] | None = None,
+    fleet_ids: Sequence[str] | None = None,
+) -> list[TabletSnapshot]:
+    since = datetime.now(UTC) - timedelta(hours=1)
+    params = {
+        "since": since,
+        "ids": list(tablet_ids) if tablet_ids is not None else None,
+        "fleets": list(fleet_ids) if fleet_ids is not None else None,
+    }
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(SNAPSHOTS, params)
+        rows = await cur.fetchall()
+    hours_cache: dict[tuple[str, str], object] = {}
+    out = []
+    for r in rows:
+        key = (r["timezone"], r["operating_hours"])
+        hours = hours_cache.get(key) or parse_hours(r["operating_hours"], r["timezone"])
+        hours_cache[key] = hours
+        cfg = TabletConfig(
+            tablet_id=r["tablet_id"],
+            fleet_id=r["fleet_id"],
+            car_id=r["car_id"],
+            heartbeat_interval_s=r["heartbeat_interval_s"],
+            offline_after_s=r["offline_after_s"],
+            alert_after_s=r["alert_after_s"],
+            flap_limit=r["flap_limit"],
+            hours=hours,  # type: ignore[arg-type]
+        )
+        incident = (
+            IncidentRef(str(r["incident_id"]), r["incident_kind"], r["incident_opened_at"])
+            if r["incident_id"]
+            else None
+        )
+        out.append(
+            TabletSnapshot(
+                config=cfg,
+                state=r["state"] or "unknown",
+                state_since=r["state_since"],
+                last_heartbeat_at=r["last_heartbeat_at"],
+                boot_id=r["boot_id"],
+                last_seq=r["last_seq"],
+                desired_etag=r["desired_etag"],
+                applied_etag=r["applied_etag"],
+                uptime_until=r["uptime_until"],
+                open_incident=incident,
+                recent_transitions=tuple(r["recent"] or ()),
+                battery=r["battery"],
+                app_version=r["app_version"],
+                ad_id=r["ad_id"],
+                campaign_id=r["campaign_id"],
+            )
+        )
+    return out

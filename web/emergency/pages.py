@@ -1,0 +1,259 @@
+"""The admin's emergency push: form → confirm → send, then live progress and revert.
+
+HTML under ``/push`` (admins only, CSRF on every post) and the same under
+``/api/v1/pushes`` for bearer tokens. A push id of another tenant is a 404.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel
+from sse_starlette.sse import EventSourceResponse
+
+from store.users import User
+from web.deps import AdminCsrfSession, AdminSession, ApiAdmin, PoolDep, Session, SettingsDep
+from web.emergency.form import EXPIRY_CHOICES, Errors, PushForm, PushIn, form_of, parse_form
+from web.emergency.pushes import (
+    Counts,
+    Progress,
+    Push,
+    TabletProgress,
+    check,
+    library,
+    progress,
+    push_uuid,
+    recent,
+    revert,
+    send,
+)
+from web.grid.tiles import fleets
+from web.http.templating import TEMPLATES, ago
+from web.live.feed import ChangeFeed
+
+# Without a tile change the progress is re-read this often (expiry, a revert elsewhere).
+RECHECK_S = 10.0
+
+
+class ProgressOut(BaseModel):
+    """A push, its delivery counts and its first 200 tablets (problems first)."""
+
+    push_id: uuid.UUID
+    status: Literal["active", "expired", "reverted"]
+    push: Push
+    counts: Counts
+    tablets: list[TabletProgress]
+
+    @classmethod
+    def of(cls, found: Progress) -> ProgressOut:
+        return cls(push_id=found.push.push_id, status=found.push.status, push=found.push,
+                   counts=found.counts, tablets=list(found.tablets))  # fmt: skip
+
+
+pages = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api/v1", tags=["pushes"])
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such push in your tenant"}}
+
+
+def when(at: datetime, now: datetime) -> str:
+    """A future time as "in 12 min" (a past one as "3 min ago")."""
+    seconds = int((at - now).total_seconds())
+    if seconds <= 0:
+        return ago(at, now)
+    if seconds < 3600:
+        return f"in {max(1, seconds // 60)} min"
+    if seconds < 86400:
+        return f"in {seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    return f"in {seconds // 86400} d {seconds % 86400 // 3600} h"
+
+
+def clock(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _push_id(text: str) -> uuid.UUID:
+    push_id = push_uuid(text)
+    if push_id is None:
+        raise HTTPException(404, "no such push")
+    return push_id
+
+
+async def _found(pool: PoolDep, user: User, push_id: uuid.UUID) -> Progress:
+    found = await progress(pool, user, push_id)
+    if found is None:
+        raise HTTPException(404, "no such push")
+    return found
+
+
+async def _form_page(request: Request, pool: PoolDep, session: Session, form: PushForm,
+                     errors: Errors, status: int = 200) -> HTMLResponse:  # fmt: skip
+    return TEMPLATES.TemplateResponse(request, "push.html", {
+        "session": session, "form": form, "errors": errors, "choices": EXPIRY_CHOICES,
+        "library": await library(pool, session.user),
+        "fleets": await fleets(pool, session.user),
+        "recent": await recent(pool, session.user), "now": datetime.now(UTC), "when": when,
+    }, status_code=status)  # fmt: skip
+
+
+@pages.get("/push", response_class=HTMLResponse)
+async def push_page(request: Request, pool: PoolDep, session: AdminSession) -> HTMLResponse:
+    return await _form_page(request, pool, session, PushForm(), {})
+
+
+@pages.post("/push/edit", response_class=HTMLResponse)
+async def push_edit(request: Request, pool: PoolDep, session: AdminCsrfSession) -> HTMLResponse:
+    """Back from the confirm step to the form, with its values."""
+    return await _form_page(request, pool, session, PushForm.from_form(await request.form()), {})
+
+
+@pages.post("/push/preview", response_class=HTMLResponse)
+async def push_preview(request: Request, pool: PoolDep, session: AdminCsrfSession) -> HTMLResponse:
+    form = PushForm.from_form(await request.form())
+    draft, errors = parse_form(form)
+    reach = None
+    if draft is not None:
+        reach, errors = await check(pool, session.user, draft)
+    if draft is None or reach is None:
+        return await _form_page(request, pool, session, form, errors, 422)
+    return TEMPLATES.TemplateResponse(request, "push_confirm.html", {
+        "session": session, "form": form_of(draft), "draft": draft, "reach": reach,
+        "choices": dict(EXPIRY_CHOICES),
+    })  # fmt: skip
+
+
+@pages.post("/push/send", response_model=None)
+async def push_send(
+    request: Request, pool: PoolDep, settings: SettingsDep, session: AdminCsrfSession
+) -> Response:
+    form = PushForm.from_form(await request.form())
+    draft, errors = parse_form(form)
+    push_id = None
+    if draft is not None:
+        push_id, errors = await send(pool, session.user, draft,
+                                     settings.playlist_refresh_interval_s,
+                                     push_uuid(form.push_id))  # fmt: skip
+    if push_id is None:
+        return await _form_page(request, pool, session, form, errors, 422)
+    return RedirectResponse(f"/push/{push_id}", status_code=303)
+
+
+def _progress_context(session: Session, found: Progress, message: str | None) -> dict[str, Any]:
+    return {"session": session, "p": found.push, "counts": found.counts,
+            "tablets": found.tablets, "message": message, "now": datetime.now(UTC),
+            "when": when, "clock": clock}  # fmt: skip
+
+
+@pages.get("/push/{push_id}", response_class=HTMLResponse)
+async def push_progress(
+    request: Request, push_id: str, pool: PoolDep, session: AdminSession
+) -> HTMLResponse:
+    found = await _found(pool, session.user, _push_id(push_id))
+    return TEMPLATES.TemplateResponse(request, "push_progress.html",
+                                      _progress_context(session, found, None))  # fmt: skip
+
+
+@pages.post("/push/{push_id}/revert", response_model=None)
+async def push_revert(
+    request: Request, push_id: str, pool: PoolDep, session: AdminCsrfSession
+) -> Response:
+    pid = _push_id(push_id)
+    outcome = await revert(pool, session.user, pid)
+    if outcome is None:
+        raise HTTPException(404, "no such push")
+    if outcome == "reverted":
+        return RedirectResponse(f"/push/{pid}", status_code=303)
+    message = ("This push was already reverted." if outcome == "already"
+               else "This push has already expired: there is nothing to revert.")  # fmt: skip
+    found = await _found(pool, session.user, pid)
+    return TEMPLATES.TemplateResponse(request, "push_progress.html",
+                                      _progress_context(session, found, message),
+                                      status_code=409)  # fmt: skip
+
+
+@pages.get("/push/{push_id}/stream")
+async def push_stream(
+    request: Request, push_id: str, pool: PoolDep, session: AdminSession
+) -> EventSourceResponse:
+    """The push's progress (rendered), sent again whenever it changes."""
+    pid = _push_id(push_id)
+    await _found(pool, session.user, pid)
+    feed: ChangeFeed = request.app.state.feed
+    live = TEMPLATES.env.get_template("push_live.html")
+
+    async def events() -> AsyncIterator[dict[str, Any]]:
+        with feed.subscribe(session.user) as sub:
+            yield {"event": "hello", "data": "{}"}
+            last: Progress | None = None
+            while True:
+                current = await progress(pool, session.user, pid)
+                if current is None:
+                    return
+                if current != last:
+                    last = current
+                    html = live.render(_progress_context(session, current, None))
+                    data = {"status": current.push.status, "counts": asdict(current.counts),
+                            "html": html}  # fmt: skip
+                    yield {"event": "progress", "data": json.dumps(data)}
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(sub.queue.get(), RECHECK_S)
+                while not sub.queue.empty():  # one re-read covers every change queued
+                    sub.queue.get_nowait()
+                sub.overflowed = False  # the re-read is from the store: nothing is lost
+
+    return EventSourceResponse(events(), ping=15, send_timeout=10)
+
+
+@api.post("/pushes", status_code=201, responses={422: {"description": "invalid push"}})
+async def api_send(
+    body: PushIn, pool: PoolDep, settings: SettingsDep, user: ApiAdmin
+) -> ProgressOut:
+    """Send an emergency push (one library playlist or inline items) to the given targets."""
+    draft, errors = body.draft()
+    push_id = None
+    if draft is not None:
+        push_id, errors = await send(pool, user, draft, settings.playlist_refresh_interval_s)
+    if push_id is None:
+        raise HTTPException(422, errors)
+    return ProgressOut.of(await _found(pool, user, push_id))
+
+
+@api.get("/pushes")
+async def api_recent(pool: PoolDep, user: ApiAdmin) -> list[Push]:
+    """The tenant's 20 most recent pushes."""
+    return await recent(pool, user)
+
+
+@api.get("/pushes/{push_id}", responses=NOT_FOUND)
+async def api_progress(push_id: str, pool: PoolDep, user: ApiAdmin) -> ProgressOut:
+    """A push with its delivery counts and its first 200 tablets (problems first)."""
+    return ProgressOut.of(await _found(pool, user, _push_id(push_id)))
+
+
+@api.post(
+    "/pushes/{push_id}/revert",
+    responses={**NOT_FOUND, 409: {"description": "already reverted or expired"}},
+)
+async def api_revert(push_id: str, pool: PoolDep, user: ApiAdmin) -> ProgressOut:
+    """Revoke the push now: tablets go back to their scheduled playlist."""
+    pid = _push_id(push_id)
+    outcome = await revert(pool, user, pid)
+    if outcome is None:
+        raise HTTPException(404, "no such push")
+    if outcome != "reverted":
+        state = "already reverted" if outcome == "already" else "expired"
+        raise HTTPException(409, f"the push is {state}")
+    return ProgressOut.of(await _found(pool, user, pid))
+
+
+router = APIRouter()
+router.include_router(pages)
+router.include_router(api)

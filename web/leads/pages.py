@@ -1,0 +1,264 @@
+"""Admins' lead pages: the leads, lead campaigns with their agents, and QR codes (with pictures).
+
+Admin only (fleet owners see no leads: web/leads/listing.py). Everything is scoped to the
+admin's tenant; another tenant's campaign, code or lead answers 404.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData
+
+from web.deps import AdminSession, PoolDep, Session, SettingsDep
+from web.grid.tiles import fleets
+from web.http.admin_form import AdminForm, AdminFormDep
+from web.http.templating import TEMPLATES
+from web.leads import campaigns, codes
+from web.leads import listing as lead_list
+from web.leads.campaigns import AgentAction, CampaignEdit, CampaignExists, CampaignIn, NoSuchAgent
+from web.leads.codes import BadAttribution, Kind, QrIn
+
+router = APIRouter(include_in_schema=False)
+M = TypeVar("M", bound=BaseModel)
+
+CampaignPath = Annotated[str, Path(min_length=1, max_length=128)]
+CodePath = Annotated[str, Path(min_length=1, max_length=32)]
+LeadPath = Annotated[str, Path(min_length=1, max_length=64)]
+DoneQuery = Annotated[str | None, Query(max_length=16)]
+DONE = {
+    "created": "Campaign created.",
+    "saved": "Campaign saved.",
+    "agents": "Agents updated.",
+    "qr": "QR code created.",
+    "revoked": "QR code revoked: its form now answers “not found”.",
+}
+LABELS = {"campaign_id": "Campaign id", "name": "Name", "dedupe_hours": "Dedupe window (hours)",
+          "offer_timeout_s": "Offer timeout (s)", "routing": "Routing", "fleet_id": "Fleet",
+          "car_id": "Car", "tablet_id": "Tablet", "max_leads": "Cap (new leads)"}  # fmt: skip
+
+
+def when(at: datetime | None) -> str:
+    return "" if at is None else at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _render(request: Request, template: str, session: Session, status: int = 200,
+            **context: Any) -> HTMLResponse:  # fmt: skip
+    return TEMPLATES.TemplateResponse(request, template,
+                                      {"session": session, "when": when, **context},
+                                      status_code=status)  # fmt: skip
+
+
+def read_model(model: type[M], form: FormData) -> tuple[M | None, list[str], dict[str, str]]:
+    """The model from the form's non-empty fields, or the messages of what is wrong."""
+    values = {k: v.strip() for k, v in form.items()
+              if k in model.model_fields and isinstance(v, str)}  # fmt: skip
+    try:
+        return model.model_validate({k: v for k, v in values.items() if v}), [], values
+    except ValidationError as exc:
+        errors = [f"{LABELS.get(str(e['loc'][0]), str(e['loc'][0])) if e['loc'] else 'Form'}: "
+                  f"{e['msg']}" for e in exc.errors()]  # fmt: skip
+        return None, errors, values
+
+
+def public_base(request: Request, settings: SettingsDep) -> str:
+    """The panel's public address: ``public_base_url`` when configured, else this request's."""
+    return (settings.public_base_url or str(request.base_url)).rstrip("/") + "/"
+
+
+# --- leads ------------------------------------------------------------------------------------
+
+
+@router.get("/leads", response_class=HTMLResponse)
+async def leads_page(
+    request: Request,
+    pool: PoolDep,
+    session: AdminSession,
+    campaign: Annotated[str | None, Query(max_length=128)] = None,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> HTMLResponse:
+    status = status if status in lead_list.STATUSES else None
+    campaign = campaign or None
+    found = await lead_list.leads(pool, session.user, campaign, status, page)
+    return _render(request, "leads.html", session, found=found, campaign=campaign or "",
+                   status_filter=status or "", statuses=lead_list.STATUSES,
+                   campaigns=await campaigns.campaigns(pool, session.user))  # fmt: skip
+
+
+# --- campaigns --------------------------------------------------------------------------------
+
+
+async def _campaigns_page(request: Request, pool: PoolDep, session: Session, status: int = 200,
+                          errors: list[str] | None = None, values: dict[str, str] | None = None,
+                          done: str | None = None) -> HTMLResponse:  # fmt: skip
+    return _render(request, "lead_campaigns.html", session, status,
+                   campaigns=await campaigns.campaigns(pool, session.user), errors=errors or [],
+                   values=values or {}, done=done)  # fmt: skip
+
+
+@router.get("/leads/campaigns", response_class=HTMLResponse)
+async def campaigns_page(
+    request: Request, pool: PoolDep, session: AdminSession, done: DoneQuery = None
+) -> HTMLResponse:
+    return await _campaigns_page(request, pool, session, done=DONE.get(done or ""))
+
+
+@router.post("/leads/campaigns", response_class=HTMLResponse)
+async def create_campaign(request: Request, pool: PoolDep, posted: AdminFormDep) -> Response:
+    wanted, errors, values = read_model(CampaignIn, posted.form)
+    if wanted is not None:
+        try:
+            await campaigns.create(pool, posted.user, wanted)
+        except CampaignExists:
+            errors = [f"Campaign id: your tenant already has a lead campaign "
+                      f"{wanted.campaign_id!r}."]  # fmt: skip
+        else:
+            return RedirectResponse(f"/leads/campaigns/{wanted.campaign_id}?done=created",
+                                    status_code=303)  # fmt: skip
+    status = 409 if wanted is not None else 422
+    return await _campaigns_page(request, pool, posted.session, status, errors, values)
+
+
+async def _campaign_page(
+    request: Request, pool: PoolDep, session: Session, settings: SettingsDep, campaign_id: str,
+    status: int = 200, done: str | None = None, **forms: Any,
+) -> HTMLResponse:  # fmt: skip
+    found = await campaigns.campaign(pool, session.user, campaign_id)
+    if found is None:
+        raise HTTPException(404, f"no lead campaign {campaign_id!r} in your tenant")
+    context: dict[str, Any] = {"edit_errors": [], "edit": None, "agent_error": None,
+                               "qr_errors": [], "qr": {}, **forms}  # fmt: skip
+    return _render(request, "lead_campaign.html", session, status, campaign=found, done=done,
+                   agents=await campaigns.agents(pool, session.user, campaign_id),
+                   codes=await codes.codes(pool, session.user, campaign_id),
+                   fleets=await fleets(pool, session.user),
+                   base=public_base(request, settings).rstrip("/"), **context)  # fmt: skip
+
+
+@router.get("/leads/campaigns/{campaign_id}", response_class=HTMLResponse)
+async def campaign_page(
+    request: Request, pool: PoolDep, session: AdminSession, settings: SettingsDep,
+    campaign_id: CampaignPath, done: DoneQuery = None,
+) -> HTMLResponse:  # fmt: skip
+    return await _campaign_page(request, pool, session, settings, campaign_id,
+                                done=DONE.get(done or ""))  # fmt: skip
+
+
+async def _known(pool: PoolDep, posted: AdminForm, campaign_id: str) -> None:
+    if await campaigns.campaign(pool, posted.user, campaign_id) is None:
+        raise HTTPException(404, f"no lead campaign {campaign_id!r} in your tenant")
+
+
+@router.post("/leads/campaigns/{campaign_id}", response_class=HTMLResponse)
+async def edit_campaign(
+    request: Request, pool: PoolDep, posted: AdminFormDep, settings: SettingsDep,
+    campaign_id: CampaignPath,
+) -> Response:  # fmt: skip
+    await _known(pool, posted, campaign_id)
+    wanted, errors, values = read_model(CampaignEdit, posted.form)
+    if wanted is None:
+        return await _campaign_page(request, pool, posted.session, settings, campaign_id, 422,
+                                    edit_errors=errors, edit=values)  # fmt: skip
+    if not await campaigns.edit(pool, posted.user, campaign_id, wanted):
+        raise HTTPException(404, f"no lead campaign {campaign_id!r} in your tenant")
+    return RedirectResponse(f"/leads/campaigns/{campaign_id}?done=saved", status_code=303)
+
+
+@router.post("/leads/campaigns/{campaign_id}/agents", response_class=HTMLResponse)
+async def change_agent(
+    request: Request, pool: PoolDep, posted: AdminFormDep, settings: SettingsDep,
+    campaign_id: CampaignPath,
+) -> Response:  # fmt: skip
+    await _known(pool, posted, campaign_id)
+    action, user_id = posted.form.get("action"), posted.form.get("user_id")
+    error = None
+    if action not in ("add", "remove", "pause", "resume"):
+        error = "Choose what to do with the agent."
+    elif not isinstance(user_id, str) or not user_id.isdigit() or len(user_id) > 18:
+        error = "Choose an agent."
+    else:
+        verb: AgentAction = action  # type: ignore[assignment]  # checked just above
+        try:
+            if not await campaigns.change_agent(pool, posted.user, campaign_id, int(user_id),
+                                                verb):  # fmt: skip
+                raise HTTPException(404, f"no lead campaign {campaign_id!r} in your tenant")
+        except NoSuchAgent:
+            error = "That user is not an agent of your tenant subscribed to this campaign."
+        else:
+            return RedirectResponse(f"/leads/campaigns/{campaign_id}?done=agents",
+                                    status_code=303)  # fmt: skip
+    return await _campaign_page(request, pool, posted.session, settings, campaign_id, 422,
+                                agent_error=error)  # fmt: skip
+
+
+@router.post("/leads/campaigns/{campaign_id}/qr", response_class=HTMLResponse)
+async def create_qr(
+    request: Request, pool: PoolDep, posted: AdminFormDep, settings: SettingsDep,
+    campaign_id: CampaignPath,
+) -> Response:  # fmt: skip
+    await _known(pool, posted, campaign_id)
+    wanted, errors, values = read_model(QrIn, posted.form)
+    if wanted is not None:
+        try:
+            created = await codes.create(pool, posted.user, campaign_id, wanted)
+        except BadAttribution as exc:
+            errors = [f"Where it is shown: {exc}."]
+        else:
+            if created is None:
+                raise HTTPException(404, f"no lead campaign {campaign_id!r} in your tenant")
+            return RedirectResponse(f"/leads/campaigns/{campaign_id}?done=qr#qr-{created.code}",
+                                    status_code=303)  # fmt: skip
+    return await _campaign_page(request, pool, posted.session, settings, campaign_id, 422,
+                                qr_errors=errors, qr=values)  # fmt: skip
+
+
+@router.post("/leads/qr/{code}/revoke")
+async def revoke_qr(pool: PoolDep, posted: AdminFormDep, code: CodePath) -> Response:
+    revoked = await codes.revoke(pool, posted.user, code)
+    if revoked is None:
+        raise HTTPException(404, f"no active QR code {code!r} in your tenant")
+    return RedirectResponse(f"/leads/campaigns/{revoked.campaign_id}?done=revoked",
+                            status_code=303)  # fmt: skip
+
+
+async def _picture(request: Request, pool: PoolDep, session: Session, settings: SettingsDep,
+                   code: str, kind: Kind) -> Response:  # fmt: skip
+    found = await codes.code(pool, session.user, code)
+    if found is None:
+        raise HTTPException(404, f"no QR code {code!r} in your tenant")
+    url = codes.form_url(public_base(request, settings), found.code)
+    media = "image/png" if kind == "png" else "image/svg+xml"
+    return Response(codes.picture(url, kind), media_type=media, headers={
+        "Content-Disposition": f'inline; filename="lead-{found.code}.{kind}"',
+        "Cache-Control": "private, max-age=300"})  # fmt: skip
+
+
+@router.get("/leads/qr/{code}.png")
+async def qr_png(request: Request, pool: PoolDep, session: AdminSession, settings: SettingsDep,
+                 code: CodePath) -> Response:  # fmt: skip
+    return await _picture(request, pool, session, settings, code, "png")
+
+
+@router.get("/leads/qr/{code}.svg")
+async def qr_svg(request: Request, pool: PoolDep, session: AdminSession, settings: SettingsDep,
+                 code: CodePath) -> Response:  # fmt: skip
+    return await _picture(request, pool, session, settings, code, "svg")
+
+
+# --- one lead (last: /leads/{lead_id} would otherwise catch /leads/campaigns) -----------------
+
+
+@router.get("/leads/{lead_id}", response_class=HTMLResponse)
+async def lead_page(
+    request: Request, pool: PoolDep, session: AdminSession, lead_id: LeadPath
+) -> HTMLResponse:
+    found = await lead_list.lead(pool, session.user, lead_id)
+    if found is None:
+        raise HTTPException(404, f"no lead {lead_id!r} in your tenant")
+    lead, events = found
+    return _render(request, "lead_detail.html", session, lead=lead, events=events)

@@ -1,0 +1,264 @@
+"""Admins' playlist library: create, edit, assign and revoke (HTML), and the same data as JSON."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel
+
+from contract.payloads import PlaylistItem
+from web.deps import AdminSession, ApiAdmin, PoolDep, Session
+from web.grid.tiles import fleets
+from web.http.admin_form import AdminFormDep
+from web.http.templating import TEMPLATES
+from web.playlists import library
+from web.playlists.forms import (
+    AssignmentIn,
+    FormError,
+    ItemRow,
+    ItemsForm,
+    api_assignment,
+    form_values,
+    read_assignment,
+    read_items,
+)
+from web.playlists.library import Assignment, NoSuchTarget, Playlist, PlaylistSummary
+
+router = APIRouter()
+html = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api/v1", tags=["playlists"])
+
+PlaylistId = Annotated[str, Path(min_length=1, max_length=128)]
+EMPTY_ROWS = 5
+DONE = {
+    "created": "Playlist created.",
+    "exists": "These items are already in your library: here is that playlist.",
+    "saved": "Saved as a new playlist (the items changed, so did its id).",
+    "replaced": "Saved as a new playlist and moved its assignments to it.",
+    "renamed": "Renamed.",
+    "unchanged": "Nothing changed.",
+    "assigned": "Assigned: the hub republishes the affected tablets' playlists.",
+    "revoked": "Assignment revoked: the hub republishes the affected tablets' playlists.",
+}
+DoneQuery = Annotated[str | None, Query(max_length=16)]
+BACK = re.compile(r"^/playlists(/[A-Za-z0-9_.-]{1,128})?$")
+
+
+def when(at: datetime | None) -> str:
+    return "" if at is None else at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def local_input(at: datetime | None) -> str:
+    """A ``datetime-local`` input's value (UTC)."""
+    return "" if at is None else at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+
+
+def span(ms: int) -> str:
+    seconds = round(ms / 1000)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02}:{seconds % 60:02}" if seconds >= 3600 \
+        else f"{seconds // 60}:{seconds % 60:02}"  # fmt: skip
+
+
+def _render(request: Request, template: str, session: Session, status: int = 200,
+            **context: Any) -> HTMLResponse:  # fmt: skip
+    return TEMPLATES.TemplateResponse(
+        request, template,
+        {"session": session, "when": when, "span": span, "local_input": local_input, **context},
+        status_code=status,
+    )  # fmt: skip
+
+
+@html.get("/playlists", response_class=HTMLResponse)
+async def playlists_page(
+    request: Request, pool: PoolDep, session: AdminSession, done: DoneQuery = None
+) -> HTMLResponse:
+    user = session.user
+    return _render(request, "playlists.html", session,
+                   playlists=await library.library(pool, user),
+                   assignments=await library.assignments(pool, user),
+                   done=DONE.get(done or ""))  # fmt: skip
+
+
+@html.get("/playlists/new", response_class=HTMLResponse)
+async def new_page(request: Request, session: AdminSession) -> HTMLResponse:
+    return _render(request, "playlists_new.html", session, name="", rows=[ItemRow()] * EMPTY_ROWS,
+                   errors=[])  # fmt: skip
+
+
+@html.post("/playlists", response_class=HTMLResponse)
+async def create_playlist(request: Request, pool: PoolDep, posted: AdminFormDep) -> Response:
+    form = read_items(posted.form)
+    if not form.ok:
+        return _render(request, "playlists_new.html", posted.session, 422, name=form.name,
+                       rows=_pad(form.rows), errors=form.errors)  # fmt: skip
+    playlist_id, added = await library.create(pool, posted.user, form.name, form.items)
+    done = "created" if added else "exists"
+    return RedirectResponse(f"/playlists/{playlist_id}?done={done}", status_code=303)
+
+
+def _pad(rows: list[ItemRow]) -> list[ItemRow]:
+    return rows + [ItemRow()] * max(1, EMPTY_ROWS - len(rows))
+
+
+async def _detail(
+    request: Request,
+    pool: PoolDep,
+    session: Session,
+    found: Playlist,
+    status: int = 200,
+    edit: ItemsForm | None = None,
+    assign_error: str | None = None,
+    assign_values: dict[str, str] | None = None,
+    done: str | None = None,
+) -> HTMLResponse:
+    user = session.user
+    rows = edit.rows if edit is not None else [ItemRow.of(i) for i in found.items]
+    return _render(request, "playlists_detail.html", session, status,
+                   playlist=found.summary, items=found.items,
+                   assignments=await library.assignments(pool, user, found.summary.playlist_id),
+                   name=edit.name if edit is not None else found.summary.name,
+                   rows=_pad(rows), edit_errors=edit.errors if edit is not None else [],
+                   assign_error=assign_error, assign=assign_values or {}, done=done,
+                   fleets=await _fleet_ids(pool, session))  # fmt: skip
+
+
+async def _fleet_ids(pool: PoolDep, session: Session) -> list[str]:
+    return [f for f, _ in await fleets(pool, session.user)]
+
+
+async def _found(pool: PoolDep, session: Session, playlist_id: str) -> Playlist:
+    found = await library.playlist(pool, session.user, playlist_id)
+    if found is None:
+        raise HTTPException(404, f"no playlist {playlist_id!r} in your library")
+    return found
+
+
+@html.get("/playlists/{playlist_id}", response_class=HTMLResponse)
+async def playlist_page(
+    request: Request,
+    pool: PoolDep,
+    session: AdminSession,
+    playlist_id: PlaylistId,
+    done: DoneQuery = None,
+) -> HTMLResponse:
+    found = await _found(pool, session, playlist_id)
+    return await _detail(request, pool, session, found, done=DONE.get(done or ""))
+
+
+@html.post("/playlists/{playlist_id}", response_class=HTMLResponse)
+async def edit_playlist(
+    request: Request, pool: PoolDep, posted: AdminFormDep, playlist_id: PlaylistId
+) -> Response:
+    found = await _found(pool, posted.session, playlist_id)
+    form = read_items(posted.form)
+    if not form.ok:
+        return await _detail(request, pool, posted.session, found, 422, edit=form)
+    replace = posted.form.get("replace") == "yes"
+    edited = await library.edit(pool, posted.user, playlist_id, form.name, form.items, replace)
+    if edited is None:
+        raise HTTPException(404, f"no playlist {playlist_id!r} in your library")
+    if edited.playlist_id == playlist_id:
+        done = "renamed" if edited.renamed else "unchanged"
+    else:
+        done = "replaced" if edited.replaced else "saved"
+    return RedirectResponse(f"/playlists/{edited.playlist_id}?done={done}", status_code=303)
+
+
+@html.post("/playlists/{playlist_id}/assign", response_class=HTMLResponse)
+async def assign_playlist(
+    request: Request, pool: PoolDep, posted: AdminFormDep, playlist_id: PlaylistId
+) -> Response:
+    found = await _found(pool, posted.session, playlist_id)
+    values = form_values(posted.form)
+    try:
+        wanted = read_assignment(posted.form, datetime.now(UTC))
+        assignment_id = await library.assign(pool, posted.user, playlist_id, wanted)
+    except FormError as exc:
+        error = str(exc)
+    except NoSuchTarget as exc:
+        error = f"No such target in your tenant: {exc}."
+    else:
+        if assignment_id is None:
+            raise HTTPException(404, f"no playlist {playlist_id!r} in your library")
+        return RedirectResponse(f"/playlists/{playlist_id}?done=assigned", status_code=303)
+    return await _detail(request, pool, posted.session, found, 422, assign_error=error,
+                         assign_values=values)  # fmt: skip
+
+
+@html.post("/playlists/assignments/{assignment_id}/revoke")
+async def revoke_assignment(pool: PoolDep, posted: AdminFormDep, assignment_id: int) -> Response:
+    revoked = await library.revoke(pool, posted.user, assignment_id)
+    if revoked is None:
+        raise HTTPException(404, f"no active assignment {assignment_id}")
+    back = posted.form.get("back")
+    target = back if isinstance(back, str) and BACK.match(back) else "/playlists"
+    return RedirectResponse(f"{target}?done=revoked", status_code=303)
+
+
+# --- JSON API -------------------------------------------------------------------------------
+
+
+class PlaylistOut(BaseModel):
+    playlist: PlaylistSummary
+    items: list[PlaylistItem]
+    assignments: list[Assignment]
+
+
+@api.get("/playlists")
+async def list_playlists(pool: PoolDep, user: ApiAdmin) -> list[PlaylistSummary]:
+    """The tenant's playlist library, newest first, with where each is assigned."""
+    return await library.library(pool, user)
+
+
+@api.get("/playlists/{playlist_id}", responses={404: {"description": "not in your library"}})
+async def get_playlist(pool: PoolDep, user: ApiAdmin, playlist_id: PlaylistId) -> PlaylistOut:
+    found = await library.playlist(pool, user, playlist_id)
+    if found is None:
+        raise HTTPException(404, f"no playlist {playlist_id!r} in your library")
+    active = await library.assignments(pool, user, playlist_id)
+    return PlaylistOut(playlist=found.summary, items=found.items, assignments=active)
+
+
+async def api_playlist(pool: PoolDep, user: ApiAdmin, playlist_id: PlaylistId) -> Playlist:
+    """The playlist named in the path, checked before the body is read (404 first)."""
+    found = await library.playlist(pool, user, playlist_id)
+    if found is None:
+        raise HTTPException(404, f"no playlist {playlist_id!r} in your library")
+    return found
+
+
+@api.post(
+    "/playlists/{playlist_id}/assignments",
+    status_code=201,
+    responses={404: {"description": "not in your library, or no such target"},
+               422: {"description": "the assignment cannot be used (the message says why)"}},
+)  # fmt: skip
+async def create_assignment(
+    pool: PoolDep,
+    user: ApiAdmin,
+    found: Annotated[Playlist, Depends(api_playlist)],
+    body: AssignmentIn,
+) -> Assignment:
+    """Assign the playlist; ``daypart_*`` limit a normal assignment to days and local times."""
+    playlist_id = found.summary.playlist_id
+    try:
+        wanted = api_assignment(body, datetime.now(UTC))
+        assignment_id = await library.assign(pool, user, playlist_id, wanted)
+    except FormError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except NoSuchTarget as exc:
+        raise HTTPException(404, f"no such target in your tenant: {exc}") from None
+    if assignment_id is None:
+        raise HTTPException(404, f"no playlist {playlist_id!r} in your library")
+    created = await library.assignment(pool, user, assignment_id)
+    if created is None:  # revoked in between
+        raise HTTPException(404, f"no active assignment {assignment_id}")
+    return created
+
+
+router.include_router(html)
+router.include_router(api)

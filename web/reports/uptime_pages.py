@@ -1,0 +1,202 @@
+"""The uptime report: page (with a chart), CSV and JSON, from one computation."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
+
+from store.users import User
+from web.deps import ApiUser, FleetSession, PoolDep
+from web.http.templating import TEMPLATES
+from web.reports.heatmap import Fleet, scoped_fleets
+from web.reports.uptime_report import (
+    MAX_DAYS,
+    GroupBy,
+    ReportInputError,
+    UptimeReport,
+    UptimeRow,
+    parse_group,
+    parse_period,
+    today_utc,
+    uptime_report,
+)
+
+router = APIRouter()
+
+FromParam = Annotated[
+    str | None, Query(alias="from", max_length=32, description="first day (YYYY-MM-DD)")
+]
+ToParam = Annotated[
+    str | None, Query(alias="to", max_length=32, description="last day, inclusive (YYYY-MM-DD)")
+]
+GroupParam = Annotated[str | None, Query(max_length=16, description="fleet, car or tablet")]
+FleetParam = Annotated[str | None, Query(max_length=64, description="only this fleet")]
+
+CSV_COLUMNS = (
+    "group_by", "key", "label", "fleet_id", "fleet_name", "tablets", "hours_observed",
+    "percent_online", "percent_online_operating", "online_seconds", "observed_seconds",
+    "operating_online_seconds", "operating_seconds",
+)  # fmt: skip
+
+
+async def _report(
+    pool: PoolDep,
+    user: User,
+    start: str | None,
+    end: str | None,
+    group: str | None,
+    fleet: str | None,
+    fleets: list[Fleet] | None = None,
+) -> UptimeReport:
+    """Raises :class:`ReportInputError` for bad input, 404 for a fleet outside the user's scope."""
+    fleets = await scoped_fleets(pool, user) if fleets is None else fleets
+    if fleet and all(f.fleet_id != fleet for f in fleets):
+        raise HTTPException(404, f"no fleet {fleet!r}")
+    period = parse_period(start, end, today_utc())
+    return await uptime_report(pool, user, fleets, period, parse_group(group), fleet or None)
+
+
+async def _checked(
+    pool: PoolDep,
+    user: User,
+    start: str | None,
+    end: str | None,
+    group: str | None,
+    fleet: str | None,
+) -> UptimeReport:
+    try:
+        return await _report(pool, user, start, end, group, fleet)
+    except ReportInputError as exc:
+        raise HTTPException(422, str(exc)) from exc
+
+
+@router.get("/reports/uptime", response_class=HTMLResponse, include_in_schema=False)
+async def uptime_page(
+    request: Request,
+    pool: PoolDep,
+    session: FleetSession,
+    start: FromParam = None,
+    end: ToParam = None,
+    group: GroupParam = None,
+    fleet: FleetParam = None,
+) -> HTMLResponse:
+    fleets = await scoped_fleets(pool, session.user)
+    report, error = None, None
+    try:
+        report = await _report(pool, session.user, start, end, group, fleet, fleets)
+    except ReportInputError as exc:
+        error = str(exc)
+    form = {"from": start or "", "to": end or "", "group": group or "fleet", "fleet": fleet or ""}
+    if report is not None:
+        form = {"from": report.period.start.isoformat(), "to": report.period.end.isoformat(),
+                "group": report.group_by, "fleet": report.fleet or ""}  # fmt: skip
+    query = urlencode({k: v for k, v in form.items() if v})
+    return TEMPLATES.TemplateResponse(request, "report_uptime.html", {
+        "session": session, "fleets": fleets, "form": form, "report": report, "error": error,
+        "csv_url": f"/reports/uptime.csv?{query}", "api_url": f"/api/v1/reports/uptime?{query}",
+        "max_days": MAX_DAYS,
+    }, status_code=422 if error else 200)  # fmt: skip
+
+
+@router.get("/reports/uptime.csv", include_in_schema=False)
+async def uptime_csv(
+    pool: PoolDep,
+    session: FleetSession,
+    start: FromParam = None,
+    end: ToParam = None,
+    group: GroupParam = None,
+    fleet: FleetParam = None,
+) -> Response:
+    report = await _checked(pool, session.user, start, end, group, fleet)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in (*report.rows, report.total):
+        writer.writerow(_csv_row(report.group_by if row.fleet_id else "total", row))
+    name = f"uptime-{report.period.start}-{report.period.end}-by-{report.group_by}.csv"
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+
+
+def _csv_row(group: str, row: UptimeRow) -> list[object]:
+    def blank(value: Decimal | None) -> object:
+        return "" if value is None else value
+
+    return [
+        group, row.key, row.label, row.fleet_id or "", row.fleet_name or "", row.tablets,
+        row.hours_observed, blank(row.percent_online), blank(row.percent_operating),
+        row.online_seconds, row.observed_seconds, row.operating_online_seconds,
+        row.operating_seconds,
+    ]  # fmt: skip
+
+
+class UptimeRowOut(BaseModel):
+    key: str
+    label: str
+    fleet_id: str | None
+    fleet_name: str | None
+    tablets: int
+    hours_observed: Decimal
+    percent_online: Decimal | None
+    percent_online_operating: Decimal | None
+    online_seconds: Decimal
+    observed_seconds: Decimal
+    operating_online_seconds: Decimal
+    operating_seconds: Decimal
+
+    @classmethod
+    def of(cls, row: UptimeRow) -> UptimeRowOut:
+        return cls(
+            key=row.key, label=row.label, fleet_id=row.fleet_id, fleet_name=row.fleet_name,
+            tablets=row.tablets, hours_observed=row.hours_observed,
+            percent_online=row.percent_online, percent_online_operating=row.percent_operating,
+            online_seconds=row.online_seconds, observed_seconds=row.observed_seconds,
+            operating_online_seconds=row.operating_online_seconds,
+            operating_seconds=row.operating_seconds,
+        )  # fmt: skip
+
+
+class UptimeReportOut(BaseModel):
+    first_day: date
+    last_day: date
+    group_by: GroupBy
+    fleet: str | None
+    rows: list[UptimeRowOut]
+    total: UptimeRowOut
+
+
+@router.get(
+    "/api/v1/reports/uptime",
+    tags=["uptime"],
+    responses={404: {"description": "no such fleet in scope"}, 422: {"description": "bad range"}},
+)
+async def uptime_api(
+    pool: PoolDep,
+    user: ApiUser,
+    start: FromParam = None,
+    end: ToParam = None,
+    group: GroupParam = None,
+    fleet: FleetParam = None,
+) -> UptimeReportOut:
+    """Percent online per fleet, car or tablet over whole days (each fleet's local days).
+
+    The same rows and total as the panel's page and CSV. Seconds are exact
+    decimals (rounded to the millisecond per tablet); percent = Σ online ÷ Σ
+    observed seconds, and within operating hours Σ online inside operating
+    windows ÷ Σ operating seconds (a fleet without hours is always operating).
+    Default range: the last 7 days; at most 92 days.
+    """
+    report = await _checked(pool, user, start, end, group, fleet)
+    return UptimeReportOut(
+        first_day=report.period.start, last_day=report.period.end, group_by=report.group_by,
+        fleet=report.fleet, rows=[UptimeRowOut.of(r) for r in report.rows],
+        total=UptimeRowOut.of(report.total),
+    )  # fmt: skip

@@ -1,0 +1,258 @@
+"""The uptime report: percent online per fleet, car or tablet over a range of days.
+
+Definitions (also printed under the report):
+
+* The range is whole days, ``from`` to ``to`` inclusive, each fleet counting
+  them in its own time zone (midnight to midnight local time).
+* A tablet is observed from the later of the range start and its
+  registration to the earliest of the range end, now and its revocation.
+  Tablets never observed in the range are left out.
+* Online seconds come from ``uptime_hourly``. An hour only partly inside the
+  range or an operating window (half-hour zones, ``09:30`` windows) counts
+  that part of its online seconds, as if spread evenly over the hour.
+  A tablet's online seconds never exceed its observed seconds.
+* Percent online = Σ online seconds ÷ Σ observed seconds; within operating
+  hours = Σ online seconds inside operating windows ÷ Σ operating seconds
+  observed. A fleet without operating hours is always operating.
+* Seconds are rounded to the millisecond per tablet, then added exactly
+  (``Decimal``), so groups and the total add up whatever the grouping;
+  percents are rounded (half-even, two decimals) only when shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Literal, get_args
+
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool
+
+from actors.rules.hours import OperatingHours, parse_hours
+from config.errors import ConfigError
+from store.users import User
+from web.reports.heatmap import Fleet, percent
+from web.reports.operating import local_midnight, operating_windows
+from web.scope import IN_SCOPE, scope_params
+
+GroupBy = Literal["fleet", "car", "tablet"]
+GROUPS: tuple[str, ...] = get_args(GroupBy)
+DEFAULT_DAYS = 7
+MAX_DAYS = 92
+HOUR = Decimal(3600)
+
+
+class ReportInputError(ValueError):
+    """A report range or grouping that cannot be used; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    start: date  # first day, inclusive
+    end: date  # last day, inclusive
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+def parse_period(start: str | None, end: str | None, today: date) -> Period:
+    """``from``/``to`` as ISO dates; the last :data:`DEFAULT_DAYS` days by default."""
+    last = _parse_day(end, "to") if end else today
+    first = _parse_day(start, "from") if start else last - timedelta(days=DEFAULT_DAYS - 1)
+    if last < first:
+        raise ReportInputError(f"'to' ({last}) is before 'from' ({first})")
+    if last > today + timedelta(days=1):
+        raise ReportInputError(f"'to' ({last}) is in the future: the last day is {today}")
+    period = Period(first, last)
+    if period.days > MAX_DAYS:
+        raise ReportInputError(f"the range has {period.days} days: at most {MAX_DAYS} are allowed")
+    return period
+
+
+def _parse_day(text: str, name: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        message = f"'{name}' must be a date like 2024-05-31, not {text[:20]!r}"
+        raise ReportInputError(message) from None
+
+
+_GROUPS: dict[str, GroupBy] = {"": "fleet", "fleet": "fleet", "car": "car", "tablet": "tablet"}
+
+
+def parse_group(text: str | None) -> GroupBy:
+    try:
+        return _GROUPS[text or ""]
+    except KeyError:
+        raise ReportInputError(f"group by must be one of {', '.join(GROUPS)}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class UptimeRow:
+    key: str  # fleet id, car id ('' for tablets without a car) or tablet id
+    label: str
+    fleet_id: str | None  # None only on the total row
+    fleet_name: str | None
+    tablets: int
+    online_seconds: Decimal
+    observed_seconds: Decimal
+    operating_online_seconds: Decimal
+    operating_seconds: Decimal
+
+    @property
+    def hours_observed(self) -> Decimal:
+        return (self.observed_seconds / HOUR).quantize(Decimal("0.01"))
+
+    @property
+    def percent_online(self) -> Decimal | None:
+        return percent(self.online_seconds, self.observed_seconds)
+
+    @property
+    def percent_operating(self) -> Decimal | None:
+        return percent(self.operating_online_seconds, self.operating_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class UptimeReport:
+    period: Period
+    group_by: GroupBy
+    fleet: str | None
+    rows: tuple[UptimeRow, ...]
+    total: UptimeRow
+
+
+def total_of(rows: tuple[UptimeRow, ...]) -> UptimeRow:
+    def add(field: str) -> Decimal:
+        return sum((getattr(r, field) for r in rows), Decimal(0))
+
+    return UptimeRow(
+        "", "Total", None, None, sum(r.tablets for r in rows),
+        add("online_seconds"), add("observed_seconds"),
+        add("operating_online_seconds"), add("operating_seconds"),
+    )  # fmt: skip
+
+
+REPORT = f"""
+WITH fr AS (  -- each fleet's range: the period's days in its zone
+    SELECT * FROM unnest(%(rf)s::text[], %(rlo)s::timestamptz[], %(rhi)s::timestamptz[])
+        AS r(fleet_id, lo, hi)
+), ow AS (  -- each fleet's operating windows within its range
+    SELECT * FROM unnest(%(wf)s::text[], %(wlo)s::timestamptz[], %(whi)s::timestamptz[])
+        AS w(fleet_id, lo, hi)
+), oh AS (  -- each fleet's operating seconds per stored hour
+    SELECT ow.fleet_id, h.hour,
+           sum(extract(epoch FROM least(ow.hi, h.hour + interval '1 hour')
+                                  - greatest(ow.lo, h.hour)))::float8 AS op_s
+    FROM ow CROSS JOIN LATERAL generate_series(date_trunc('hour', ow.lo, 'UTC'),
+                                               ow.hi - interval '1 microsecond',
+                                               interval '1 hour') AS h(hour)
+    GROUP BY ow.fleet_id, h.hour
+), seen AS (  -- the tablets observed in the range, and when
+    SELECT * FROM (
+        SELECT t.tablet_id, t.car_id, f.fleet_id, f.name AS fleet_name, fr.lo, fr.hi,
+               greatest(fr.lo, t.registered_at) AS obs_lo,
+               least(fr.hi, now(), coalesce(t.revoked_at, 'infinity')) AS obs_hi
+        FROM tablets t
+        JOIN fleets f ON f.fleet_id = t.fleet_id
+        JOIN fr ON fr.fleet_id = f.fleet_id
+        WHERE {IN_SCOPE}
+    ) AS tab
+    WHERE obs_lo < obs_hi
+), parts AS (  -- observed, online and operating seconds as rows to add up per tablet
+    SELECT tablet_id, car_id, fleet_id, fleet_name,
+           extract(epoch FROM obs_hi - obs_lo) AS observed_s,
+           0 AS online_s, 0 AS op_online_s, 0 AS op_s
+    FROM seen
+    UNION ALL
+    SELECT s.tablet_id, s.car_id, s.fleet_id, s.fleet_name, 0, 0, 0,
+           extract(epoch FROM least(ow.hi, s.obs_hi) - greatest(ow.lo, s.obs_lo))
+    FROM seen s
+    JOIN ow ON ow.fleet_id = s.fleet_id AND ow.lo < s.obs_hi AND ow.hi > s.obs_lo
+    UNION ALL
+    SELECT s.tablet_id, s.car_id, s.fleet_id, s.fleet_name, 0,
+           CASE WHEN u.hour >= s.lo AND u.hour + interval '1 hour' <= s.hi THEN u.online_seconds
+                ELSE u.online_seconds * date_part('epoch', least(s.hi, u.hour + interval '1 hour')
+                                                           - greatest(s.lo, u.hour)) / 3600 END,
+           u.online_seconds * coalesce(oh.op_s, 0) / 3600,
+           0
+    FROM seen s
+    JOIN uptime_hourly u ON u.tablet_id = s.tablet_id
+         AND u.hour > s.lo - interval '1 hour' AND u.hour < s.hi
+    LEFT JOIN oh ON oh.fleet_id = s.fleet_id AND oh.hour = u.hour
+), sums AS (
+    SELECT tablet_id, car_id, fleet_id, fleet_name,
+           sum(observed_s) AS observed_s, sum(online_s)::numeric AS online_s,
+           sum(op_online_s)::numeric AS op_online_s, sum(op_s) AS op_s
+    FROM parts GROUP BY tablet_id, car_id, fleet_id, fleet_name
+), per_tablet AS (  -- rounded to the millisecond; never more online than observed
+    SELECT tablet_id, car_id, fleet_id, fleet_name,
+           round(least(online_s, observed_s), 3) AS online_s,
+           round(observed_s, 3) AS observed_s,
+           round(least(op_online_s, op_s), 3) AS op_online_s,
+           round(op_s, 3) AS op_s
+    FROM sums
+)
+SELECT {{key}}, {{label}}, fleet_id, fleet_name, count(*) AS tablets,
+       sum(online_s), sum(observed_s), sum(op_online_s), sum(op_s)
+FROM per_tablet
+GROUP BY fleet_id, fleet_name{{by}}
+ORDER BY fleet_name, fleet_id{{by}}
+"""  # noqa: S608  # IN_SCOPE is a constant fragment; the rest are parameters
+
+GROUPING = {
+    "fleet": ("fleet_id", "fleet_name", ""),
+    "car": ("coalesce(car_id, '')", "coalesce(car_id, '(no car)')", ", car_id"),
+    "tablet": ("tablet_id", "tablet_id", ", tablet_id"),
+}
+
+
+def _hours(fleet: Fleet) -> OperatingHours:
+    try:
+        return parse_hours(fleet.operating_hours, fleet.timezone)
+    except ConfigError:  # validated when stored; an unreadable one must not break the report
+        return OperatingHours(timezone="UTC")
+
+
+def _ranges(fleets: list[Fleet], period: Period) -> dict[str, list[object]]:
+    """Each fleet's range (its local days) and its operating windows within it, as arrays."""
+    params: dict[str, list[object]] = {k: [] for k in ("rf", "rlo", "rhi", "wf", "wlo", "whi")}
+    for fleet in fleets:
+        zone = _hours(fleet).timezone
+        lo = local_midnight(period.start, zone)
+        hi = local_midnight(period.end + timedelta(days=1), zone)
+        params["rf"].append(fleet.fleet_id)
+        params["rlo"].append(lo)
+        params["rhi"].append(hi)
+        for w_lo, w_hi in operating_windows(_hours(fleet), lo, hi):
+            params["wf"].append(fleet.fleet_id)
+            params["wlo"].append(w_lo)
+            params["whi"].append(w_hi)
+    return params
+
+
+async def uptime_report(
+    pool: AsyncConnectionPool,
+    user: User,
+    fleets: list[Fleet],
+    period: Period,
+    group_by: GroupBy,
+    fleet: str | None = None,
+) -> UptimeReport:
+    """``fleets`` are the user's (:func:`web.reports.heatmap.scoped_fleets`); ``fleet`` one."""
+    chosen = [f for f in fleets if fleet is None or f.fleet_id == fleet]
+    key, label, by = GROUPING[group_by]
+    query = sql.SQL(REPORT).format(key=sql.SQL(key), label=sql.SQL(label), by=sql.SQL(by))
+    async with pool.connection() as conn:
+        cur = await conn.execute(query, scope_params(user, **_ranges(chosen, period)))
+        found = await cur.fetchall()
+    rows = tuple(
+        UptimeRow(str(k), str(lbl), str(fid), str(fname), int(n), on, seen, op_on, op)
+        for k, lbl, fid, fname, n, on, seen, op_on, op in found
+    )
+    return UptimeReport(period, group_by, fleet, rows, total_of(rows))
+
+
+def today_utc() -> date:
+    return datetime.now(UTC).date()
