@@ -77,5 +77,5 @@ def test_sql_lives_in_the_store() -> None:
             for node in ast.walk(ast.parse(path.read_text())):
                 text = node.value if isinstance(node, ast.Constant) else None
                 if isinstance(text, str) and any(k in text for k in keywords):
-                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+                    found.append(f"{path.relative_to(ROOT)}: {text[:40]!r}")
     assert found == []
