@@ -20,8 +20,6 @@ from datetime import UTC, datetime
 
 import aiomqtt
 import psycopg
-from broker.mqttwire.codec import Publish
-from broker.mqttwire.errors import MqttWireError
 from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -39,6 +37,8 @@ from actors.messages import DesiredPlaylist, NotRegistered, Register, Unregister
 from actors.rules.tablet_session import alert_payload
 from actors.system.pump import ActorPump
 from broker.dynsec_file import hub_publish_client_id, hub_tablet_client_id
+from broker.mqttwire.codec import Publish
+from broker.mqttwire.errors import MqttWireError
 from config.errors import PayloadError
 from config.settings import MqttTarget, Settings
 from hub.inbound import SUBSCRIPTIONS, tablet_topics, translate

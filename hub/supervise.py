@@ -22,9 +22,9 @@ from typing import TypeVar
 import aiomqtt
 import psycopg
 import stamina
-from broker.mqttwire.errors import MqttWireError
 from psycopg_pool import PoolTimeout
 
+from broker.mqttwire.errors import MqttWireError
 from hub.metrics import HubMetrics
 
 log = logging.getLogger(__name__)

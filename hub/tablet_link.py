@@ -35,11 +35,10 @@ import random
 from collections import deque
 from collections.abc import Callable, Iterable
 
+from actors.effects import Publish as PublishEffect
 from broker.mqttwire.codec import Publish
 from broker.mqttwire.connection import MqttConnection
 from broker.mqttwire.errors import MqttWireError
-
-from actors.effects import Publish as PublishEffect
 from config.settings import MqttTarget
 from hub.metrics import HubMetrics
 from hub.outqueue import OutQueue

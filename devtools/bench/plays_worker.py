@@ -27,7 +27,6 @@ from typing import Any
 from broker.mqttwire.codec import Publish
 from broker.mqttwire.connection import MqttConnection
 from broker.mqttwire.errors import MqttWireError
-
 from devtools import demo
 from devtools.bench.worker import say, stdin_lines
 from devtools.simulator import ensure_fd_limit

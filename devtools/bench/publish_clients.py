@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 import aiomqtt
-from broker.mqttwire.connection import MqttConnection
 
 from broker.dynsec_file import hub_publish_client_id, hub_tablet_client_id
+from broker.mqttwire.connection import MqttConnection
 from broker.processes import free_port
 from broker.runner import EmbeddedBroker
 from contract.manifest import Manifest

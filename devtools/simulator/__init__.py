@@ -5,7 +5,6 @@ Only loopback brokers (127.0.0.0/8) are reachable. See :class:`SimFleet`.
 
 from broker.mqttwire.codec import Decoder, Packet, Will
 from broker.mqttwire.connection import MqttConnection
-
 from devtools.simulator.errors import (
     AckTimeout,
     Backpressure,

@@ -10,7 +10,6 @@ from broker.mqttwire.errors import (
     MqttWireError,
     ProtocolError,
 )
-
 from config.errors import HubError
 
 __all__ = [

@@ -21,7 +21,6 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 
 from broker.mqttwire.connection import MqttConnection
-
 from devtools.simulator.addresses import FIRST_SOURCE, loopback_host, source_addresses, spread
 from devtools.simulator.errors import MqttWireError, SimulatorError
 from devtools.simulator.stats import FleetStats

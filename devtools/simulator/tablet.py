@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 from broker.mqttwire.codec import Publish, Will
 from broker.mqttwire.connection import TIMER_CONTEXT, MqttConnection
-
 from devtools.simulator import payloads
 from devtools.simulator.addresses import loopback_host
 from devtools.simulator.errors import Backpressure, SimulatorError

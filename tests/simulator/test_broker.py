@@ -9,8 +9,8 @@ import uuid
 from typing import Any
 
 import pytest
-from broker.mqttwire.codec import Publish
 
+from broker.mqttwire.codec import Publish
 from devtools.simulator import (
     ChurnConfig,
     ConnectFailed,

@@ -6,6 +6,7 @@ import random
 from collections.abc import Callable
 
 import pytest
+
 from broker.mqttwire.codec import (
     MAX_REMAINING_LENGTH,
     ConnAck,
@@ -23,7 +24,6 @@ from broker.mqttwire.codec import (
     decode_remaining_length,
     encode_remaining_length,
 )
-
 from devtools.simulator.errors import ProtocolError
 
 VARINTS = [
