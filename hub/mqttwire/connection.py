@@ -57,6 +57,7 @@ MessageHandler = Callable[[Publish], None]
 CloseHandler = Callable[["MqttConnection", BaseException | None], None]
 
 NO_EXPIRY = 0xFFFFFFFF  # MQTT 5: a session expiry interval of "never"
+REFUSAL = 0x80  # MQTT 5: a reason code from 0x80 up is a failure
 _QOS = (QoS.AT_MOST_ONCE, QoS.AT_LEAST_ONCE)
 
 # Loop timers run in this one empty context instead of a copy of the caller's:
@@ -293,7 +294,7 @@ class MqttConnection(asyncio.Protocol):
         transport = self._require_connected()
         # retain_as_published off: as in MQTT 3.1.1, only a message that was stored as
         # retained when we subscribed arrives with the retain flag.
-        filters = [TopicFilter(pattern, max_qos=_QOS[qos], retain_as_published=False)
+        filters = [TopicFilter(pattern, max_qos=QoS(qos), retain_as_published=False)
                    for pattern, qos in topics]  # fmt: skip
         packet_id = self._allocate_packet_id(0xFFFF)  # receive maximum counts only PUBLISH
         data = Subscribe(packet_id, filters).write()
@@ -439,8 +440,7 @@ class MqttConnection(asyncio.Protocol):
         in_flight = self._in_flight
         limit = self._receive_max if limit is None else limit
         if in_flight is not None and len(in_flight) >= limit:
-            raise Backpressure(f"{limit} packets already await acknowledgement"
-                               " (the broker's receive maximum)")  # fmt: skip
+            raise Backpressure(f"{limit} packets already await acknowledgement")
         packet_id = self._next_packet_id
         while in_flight is not None and packet_id in in_flight:
             packet_id = packet_id % 0xFFFF + 1
@@ -492,7 +492,9 @@ class MqttConnection(asyncio.Protocol):
                 self._resolve(packet.packet_id, None)
             else:
                 why = describe_reason(code, packet.reason_str)
-                refused = PublishRefused(f"broker refused packet {packet.packet_id}: {why}", code)
+                refused = PublishRefused(
+                    f"broker refused packet {packet.packet_id}: {why}", int(code)
+                )
                 self._resolve(packet.packet_id, refused)
         elif isinstance(packet, SubAck):
             self._resolve(packet.packet_id, packet.reason_codes)
@@ -514,7 +516,7 @@ class MqttConnection(asyncio.Protocol):
         if int(code) >= REFUSAL:
             why = describe_reason(code, connack.reason_str)
             self._connack.set_exception(
-                ConnectFailed(f"broker refused the connection: {why}", code)
+                ConnectFailed(f"broker refused the connection: {why}", int(code))
             )
             self.disconnect_nowait()
             return
@@ -568,9 +570,6 @@ class MqttConnection(asyncio.Protocol):
     def _protocol_violation(self, exc: ProtocolError) -> None:
         log.warning("dropping connection to %s:%s: %s", self.host, self.port, exc)
         self.abort()
-
-
-REFUSAL = 0x80  # MQTT 5: a reason code from 0x80 up is a failure
 
 
 def describe_reason(code: enum.IntEnum, text: str | None = None) -> str:
