@@ -86,6 +86,7 @@ class Publish:
     payload: bytes
     qos: int
     retain: bool
+    expiry_s: int | None = None  # MQTT 5 message expiry: the broker drops it undelivered after
 
 
 @dataclass(frozen=True, slots=True)

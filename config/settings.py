@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     claim_attempts_per_window: int = Field(default=10, ge=1)  # failed claims per address
     # MQTT client id prefix; the shard index is appended. The session is persistent.
     hub_client_id: str = "fleethub-hub"
+    # MQTT 5 session expiry of the hub's tablet session: how long the broker keeps its
+    # subscriptions and queues QoS 1 messages for it while the hub is away. A hub back
+    # later finds no session and publishes every manifest again.
+    hub_session_expiry_s: int = Field(default=7 * 86_400, ge=0, le=0xFFFFFFFF)
     # Sharding: hub process `shard_index` of `shard_count` owns the tablets
     # whose stable hash falls in its slot (see hub/sharding.py).
     shard_count: int = Field(default=1, ge=1)

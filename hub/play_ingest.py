@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 limited = LogLimiter(log)  # rejects are logged rate-limited; the counters stay exact
 
 ROUND_MAX = 200  # batches per transaction (≤ 100,000 events)
+# A tablet sends an unacknowledged batch again after ~30 s (docs/mqtt-contract.md), so an
+# ack that waited this long at the broker for an offline tablet is of no use to it.
+ACK_EXPIRY_S = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,4 +231,4 @@ class PlayIngest:
 
 def _publish(tablet_id: str, body: Mapping[str, object]) -> Publish:
     payload = json.dumps(body, separators=(",", ":")).encode()
-    return Publish(f"tablets/{tablet_id}/plays/ack", payload, 1, False)
+    return Publish(f"tablets/{tablet_id}/plays/ack", payload, 1, False, ACK_EXPIRY_S)

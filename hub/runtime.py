@@ -89,7 +89,8 @@ class Hub:
         tablet_id = hub_tablet_client_id(settings.hub_client_id, settings.shard_index)
         self.link = TabletLink(mqtt.as_account(tablet_id), tablet_id,
                                self._on_publish, self._inbox_backlog, self.metrics,
-                               self._on_state_lost, self._on_received)  # fmt: skip
+                               self._on_state_lost, self._on_received,
+                               session_expiry_s=settings.hub_session_expiry_s)  # fmt: skip
         self._republish = asyncio.Event()
         self._received_upto = 0  # the last QoS 1 message received (TabletLink's numbering)
         self._mark_posted = False

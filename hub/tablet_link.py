@@ -3,15 +3,19 @@
 Measured (docs/performance.md): paho + aiomqtt cost about half of the hub's main
 thread per received message and publish QoS 1 at ~15,000/s on an idle machine;
 this session decodes PUBLISH packets in the protocol callback and pipelines
-publishes at ~60,000/s. It holds the hub's persistent session (``clean_session``
-false: QoS 1 messages wait for the hub across restarts) and every subscription,
-and publishes the retained playlist manifests. aiomqtt keeps the fleet-owner
-side (``fleets/{id}/alerts``).
+publishes at ~60,000/s. It speaks MQTT 5 (packets by the ``mqtt5`` codec) and
+holds the hub's persistent session (clean start off, session expiry
+``session_expiry_s``: QoS 1 messages wait for the hub across restarts) and every
+subscription, and publishes the retained playlist manifests. aiomqtt keeps the
+fleet-owner side (``fleets/{id}/alerts``).
 
 Flow control both ways: reading pauses when the actors fall behind (the broker
-then queues, bounded by its ``max_queued_messages``); publishing keeps at most
-``MAX_IN_FLIGHT`` unacknowledged and re-queues what a lost session did not get
-acknowledged. The outbound queue is bounded; overflow drops the oldest, counted.
+then queues, bounded by its ``max_queued_messages``), and the broker has at most
+``RECEIVE_MAX`` deliveries unacknowledged; publishing keeps at most the broker's
+receive maximum (its CONNACK) unacknowledged and re-queues what a lost session did
+not get acknowledged. A publish the broker refuses (a PUBACK reason code from 0x80,
+e.g. not authorized) is counted and logged, not sent again. The outbound queue is
+bounded; overflow drops the oldest, counted.
 
 After a reconnect on which the broker lost what it held for the hub — the CONNACK
 says the session is not present, or ``$SYS/broker/uptime`` shows the broker was
@@ -37,8 +41,8 @@ from collections.abc import Callable, Iterable
 
 from actors.effects import Publish as PublishEffect
 from broker.mqttwire.codec import Publish
-from broker.mqttwire.connection import MqttConnection
-from broker.mqttwire.errors import MqttWireError
+from broker.mqttwire.connection import MqttConnection, describe_reason
+from broker.mqttwire.errors import MqttWireError, PublishRefused
 from config.settings import MqttTarget
 from hub.metrics import HubMetrics
 from hub.outqueue import OutQueue
@@ -51,7 +55,9 @@ RESTART_MARGIN_S = 2.0
 SUBSCRIBE_CHUNK = 500
 PAUSE_ABOVE = 50_000  # actor inbox length at which reading pauses
 RESUME_BELOW = 10_000
-MAX_IN_FLIGHT = 900  # below the client's hard limit of 1,000
+# Deliveries the broker may have awaiting the hub's PUBACK (held until the store commits):
+# the broker's max_inflight_messages of MQTT 3.1.1 days (broker/mosquitto.conf).
+RECEIVE_MAX = 10_000
 OUT_QUEUE_MAX = 500_000
 # Far above the contract's 16 KiB: an oversized payload is rejected and counted, not a
 # protocol error that would close the hub's session.
@@ -68,8 +74,11 @@ class TabletLink:
         metrics: HubMetrics,
         on_state_lost: Callable[[str], None] | None = None,
         on_received: Callable[[int], None] | None = None,
+        *,
+        session_expiry_s: int = 7 * 86_400,
     ) -> None:
         self._target = target
+        self._session_expiry_s = session_expiry_s
         self._on_received = on_received  # None: acknowledge on receipt
         self._received = 0  # sequence number of the last QoS 1 message received
         self._unacked: deque[tuple[int, MqttConnection, int]] = deque()  # seq, conn, id
@@ -97,10 +106,12 @@ class TabletLink:
 
     async def _sender(self, conn: MqttConnection) -> None:
         while not conn.closed_future().done():
-            room = MAX_IN_FLIGHT - conn.in_flight
+            room = conn.receive_max - conn.in_flight
             if self._out and conn.writable and room > 0:
                 burst = [self._out.take() for _ in range(min(room, len(self._out)))]
-                futures = conn.publish_many((m.topic, m.payload, m.qos, m.retain) for m in burst)
+                futures = conn.publish_many(
+                    (m.topic, m.payload, m.qos, m.retain, m.expiry_s) for m in burst
+                )
                 for msg, future in zip(burst, futures, strict=True):
                     if future is None:
                         self._metrics.published += 1
@@ -112,7 +123,12 @@ class TabletLink:
             await self._out.ready.wait()
 
     def _acked(self, msg: PublishEffect, future: asyncio.Future[None]) -> None:
-        if future.cancelled() or future.exception() is not None:
+        error = None if future.cancelled() else future.exception()
+        if isinstance(error, PublishRefused):
+            self._metrics.publish_failures += 1
+            log.warning("publish to %s refused: %s", msg.topic, error)  # would be again
+            self._out.ready.set()
+        elif future.cancelled() or error is not None:
             self._metrics.publish_failures += 1
             self._out.put_back(msg)  # not acknowledged: send it again on the next session
         else:
@@ -136,6 +152,8 @@ class TabletLink:
                 password=self._target.password,
                 keepalive=30,
                 clean_session=False,
+                session_expiry_s=self._session_expiry_s,
+                receive_max=RECEIVE_MAX,
                 manual_ack=self._on_received is not None,
                 connect_timeout=30,
                 ack_timeout=30,
@@ -151,8 +169,9 @@ class TabletLink:
                 self._conn = conn
                 self.connected.set()
                 backoff = 0.5
-                log.info("tablet session up on %s:%d (session present: %s)",
-                         self._target.host, self._target.port, conn.session_present)  # fmt: skip
+                log.info("tablet session up on %s:%d (session present: %s, receive maximum %d)",
+                         self._target.host, self._target.port, conn.session_present,
+                         conn.receive_max)  # fmt: skip
                 async with asyncio.TaskGroup() as tg:
                     tg.create_task(self._sender(conn), name="hub.mqtt.send")
                     tg.create_task(self._flow_control(conn), name="hub.mqtt.flow")
@@ -163,6 +182,9 @@ class TabletLink:
                         tg.create_task(self._check_restart(conn, since), name="hub.mqtt.uptime")
                     await conn.wait_closed()
                     self._out.ready.set()
+                why = conn.broker_disconnect
+                by = f" by the broker: {describe_reason(why)}" if why is not None else ""
+                log.warning("tablet session closed%s; reconnecting", by)
             except* (MqttWireError, OSError) as group:
                 log.warning("tablet session lost: %s; reconnecting", group.exceptions[0])
             finally:

@@ -1,5 +1,7 @@
-"""A minimal MQTT 3.1.1 client on ``asyncio.Protocol``: one object per connection, no task.
+"""A minimal MQTT 5 client on ``asyncio.Protocol``: one object per connection, no task.
 
-Used where per-connection or per-message cost matters: the simulator's thousands
-of tablets and the hub's ingest session (see docs/performance.md).
+Packets are built, written and read by the ``mqtt5`` codec (Rust, sans-I/O); the
+session (connect, keepalive, acknowledgements, flow control) is ours. Used where
+per-connection or per-message cost matters: the simulator's thousands of tablets
+and the hub's ingest session (see docs/performance.md).
 """

@@ -1,10 +1,16 @@
-"""`MqttConnection`: one small MQTT 3.1.1 client connection (simulator tablets, hub session).
+"""`MqttConnection`: one small MQTT 5 client connection (simulator tablets, hub session).
 
 Thousands of these share one event loop, so a connection is a single
 ``asyncio.Protocol`` object with ``__slots__``: the transport hands it bytes,
-the :class:`~broker.mqttwire.codec.Decoder` turns them into packets and they are
-handled right there. No task per connection; keepalive and acknowledgement
-timeouts are loop timers. Each connection is used once: connect, talk, close.
+the :class:`~broker.mqttwire.codec.Decoder` (the ``mqtt5`` codec) turns them into
+packets and they are handled right there. No task per connection; keepalive and
+acknowledgement timeouts are loop timers. Each connection is used once: connect,
+talk, close.
+
+MQTT 5 where it pays: at most the broker's *receive maximum* (its CONNACK) QoS 1
+publishes await a PUBACK; a session lasts ``session_expiry_s`` after the socket
+is gone; a publish may carry a message expiry; a refusal (CONNACK, PUBACK, SUBACK,
+the broker's DISCONNECT) comes with its reason code, which errors and logs name.
 """
 
 from __future__ import annotations
@@ -19,17 +25,20 @@ from typing import Any
 from broker.mqttwire.codec import (
     DISCONNECT_BYTES,
     PINGREQ_BYTES,
-    SUBACK_FAILURE,
     ConnAck,
-    ConnackCode,
     Connect,
     Decoder,
+    Disconnect,
+    DisconnectReasonCode,
     Packet,
     PingResp,
     PubAck,
     Publish,
+    QoS,
     SubAck,
+    SubAckReasonCode,
     Subscribe,
+    TopicFilter,
     Will,
 )
 from broker.mqttwire.errors import (
@@ -39,6 +48,7 @@ from broker.mqttwire.errors import (
     ConnectionLost,
     MqttWireError,
     ProtocolError,
+    PublishRefused,
 )
 
 log = logging.getLogger(__name__)
@@ -46,7 +56,9 @@ log = logging.getLogger(__name__)
 MessageHandler = Callable[[Publish], None]
 CloseHandler = Callable[["MqttConnection", BaseException | None], None]
 
-MAX_IN_FLIGHT = 1000
+NO_EXPIRY = 0xFFFFFFFF  # MQTT 5: a session expiry interval of "never"
+REFUSAL = 0x80  # MQTT 5: a reason code from 0x80 up is a failure
+_QOS = (QoS.AT_MOST_ONCE, QoS.AT_LEAST_ONCE)
 
 # Loop timers run in this one empty context instead of a copy of the caller's:
 # a copy costs about 130 bytes per pending timer, and nothing here reads
@@ -75,6 +87,7 @@ class MqttConnection(asyncio.Protocol):
     __slots__ = (
         "_ack_timeout",
         "_acks",
+        "_broker_disconnect",
         "_closed",
         "_connack",
         "_connect",
@@ -89,6 +102,7 @@ class MqttConnection(asyncio.Protocol):
         "_next_packet_id",
         "_paused",
         "_ping_sent_at",
+        "_receive_max",
         "_state",
         "_transport",
         "host",
@@ -109,6 +123,8 @@ class MqttConnection(asyncio.Protocol):
         password: str | None = None,
         keepalive: int = 60,
         clean_session: bool = True,
+        session_expiry_s: int | None = None,
+        receive_max: int = 65_535,
         will: Will | None = None,
         source_ip: str | None = None,
         on_message: MessageHandler | None = None,
@@ -123,13 +139,18 @@ class MqttConnection(asyncio.Protocol):
         self.source_ip = source_ip
         self.on_message = on_message
         self.on_close = on_close
+        if session_expiry_s is None:  # MQTT 3.1.1's meaning of a clean or kept session
+            session_expiry_s = 0 if clean_session else NO_EXPIRY
         self._connect: Connect | None = Connect(
             client_id,
-            keepalive,
-            clean_session,
-            username,
-            password.encode() if password is not None else None,
-            will,
+            username=username,
+            password=password.encode() if password is not None else None,
+            clean_start=clean_session,
+            will=will,
+            keep_alive=keepalive,
+            session_expiry_interval=session_expiry_s,
+            receive_max=receive_max,
+            max_packet_size=max_packet_bytes + 5,  # the broker drops larger ones for us
         )
         self._connect_timeout = connect_timeout
         self._ack_timeout = ack_timeout  # also bounds a clean close
@@ -150,6 +171,8 @@ class MqttConnection(asyncio.Protocol):
         self._acks = bytearray()  # PUBACKs of one read, written together
         # True: a QoS 1 delivery is acknowledged only when the owner calls :meth:`ack`.
         self._manual_ack = manual_ack
+        self._receive_max = 65_535  # the broker's, from its CONNACK
+        self._broker_disconnect: DisconnectReasonCode | None = None
         self.session_present = False  # the CONNACK's flag: the broker kept our session
 
     # -- public API -----------------------------------------------------------
@@ -170,6 +193,16 @@ class MqttConnection(asyncio.Protocol):
     @property
     def in_flight(self) -> int:
         return len(self._in_flight) if self._in_flight else 0
+
+    @property
+    def receive_max(self) -> int:
+        """How many QoS 1 publishes may await a PUBACK at once: the broker's CONNACK says."""
+        return self._receive_max
+
+    @property
+    def broker_disconnect(self) -> DisconnectReasonCode | None:
+        """The reason code of the DISCONNECT the broker sent before it closed, if it did."""
+        return self._broker_disconnect
 
     async def connect(self) -> None:
         """Open the TCP connection, send CONNECT and wait (``connect_timeout``) for CONNACK."""
@@ -199,74 +232,89 @@ class MqttConnection(asyncio.Protocol):
             raise
 
     def publish_nowait(
-        self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        qos: int = 0,
+        retain: bool = False,
+        expiry_s: int | None = None,
     ) -> asyncio.Future[None] | None:
         """Write a PUBLISH. QoS 1 returns a future that the PUBACK resolves.
 
-        The future fails with :class:`AckTimeout` after ``ack_timeout`` and
-        with :class:`ConnectionLost` if the connection closes first; the caller
-        must consume it (await it or add a done callback that reads it).
+        The future fails with :class:`PublishRefused` if the PUBACK's reason code
+        is a refusal, with :class:`AckTimeout` after ``ack_timeout`` and with
+        :class:`ConnectionLost` if the connection closes first; the caller must
+        consume it (await it or add a done callback that reads it). ``expiry_s``:
+        the broker drops the message if it could not deliver it in that time.
         """
-        transport = self._require_connected()
-        if qos == 0:
-            self._write(transport, Publish(topic, payload, 0, retain).encode())
-            return None
-        if qos != 1:
-            raise ValueError("this client publishes with QoS 0 or 1 only")
-        packet_id = self._allocate_packet_id()
-        future = self._track(packet_id, "PUBACK")
-        self._write(transport, Publish(topic, payload, 1, retain, packet_id).encode())
-        return future
+        return self.publish_many(((topic, payload, qos, retain, expiry_s),))[0]
 
     def publish_many(
-        self, messages: Iterable[tuple[str, bytes, int, bool]]
+        self, messages: Iterable[tuple[str, bytes, int, bool, int | None]]
     ) -> list[asyncio.Future[None] | None]:
-        """Like :meth:`publish_nowait` for ``(topic, payload, qos, retain)`` each, in one write."""
+        """Like :meth:`publish_nowait` for each ``(topic, payload, qos, retain, expiry_s)``,
+        in one write."""
         transport = self._require_connected()
         buffer = bytearray()
         futures: list[asyncio.Future[None] | None] = []
-        for topic, payload, qos, retain in messages:
+        for topic, payload, qos, retain, expiry_s in messages:
             if qos == 0:
-                buffer += Publish(topic, payload, 0, retain).encode()
+                buffer += Publish(
+                    topic, payload, retain=retain, message_expiry_interval=expiry_s
+                ).write()
                 futures.append(None)
                 continue
             if qos != 1:
                 raise ValueError("this client publishes with QoS 0 or 1 only")
             packet_id = self._allocate_packet_id()
+            buffer += Publish(topic, payload, qos=_QOS[1], retain=retain, packet_id=packet_id,
+                              message_expiry_interval=expiry_s).write()  # fmt: skip
             futures.append(self._track(packet_id, "PUBACK"))
-            buffer += Publish(topic, payload, 1, retain, packet_id).encode()
         if buffer:
             self._write(transport, bytes(buffer))
         return futures
 
     async def publish(
-        self, topic: str, payload: bytes, *, qos: int = 0, retain: bool = False
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        qos: int = 0,
+        retain: bool = False,
+        expiry_s: int | None = None,
     ) -> None:
         """Publish; for QoS 1 wait for the PUBACK (at most ``ack_timeout``)."""
-        future = self.publish_nowait(topic, payload, qos=qos, retain=retain)
+        future = self.publish_nowait(topic, payload, qos=qos, retain=retain, expiry_s=expiry_s)
         if future is not None:
             await future
 
     async def subscribe(self, topics: Iterable[tuple[str, int]]) -> tuple[int, ...]:
         """Subscribe and return the granted QoS per filter; a refused filter raises."""
         transport = self._require_connected()
-        packet_id = self._allocate_packet_id()
-        packet = Subscribe(packet_id, tuple(topics))
-        future: asyncio.Future[tuple[int, ...]] = self._track(packet_id, "SUBACK")
-        self._write(transport, packet.encode())
-        granted = await future
-        if len(granted) != len(packet.topics) or SUBACK_FAILURE in granted:
-            raise MqttWireError(f"broker refused the subscription to {packet.topics}: {granted}")
-        return granted
+        # retain_as_published off: as in MQTT 3.1.1, only a message that was stored as
+        # retained when we subscribed arrives with the retain flag.
+        filters = [TopicFilter(pattern, max_qos=QoS(qos), retain_as_published=False)
+                   for pattern, qos in topics]  # fmt: skip
+        packet_id = self._allocate_packet_id(0xFFFF)  # receive maximum counts only PUBLISH
+        data = Subscribe(packet_id, filters).write()
+        future: asyncio.Future[list[SubAckReasonCode]] = self._track(packet_id, "SUBACK")
+        self._write(transport, data)
+        codes = await future
+        patterns = [f.pattern for f in filters]
+        if len(codes) != len(filters) or any(int(code) >= REFUSAL for code in codes):
+            raise MqttWireError(f"broker refused the subscription to {patterns}: "
+                                + ", ".join(describe_reason(c) for c in codes))  # fmt: skip
+        return tuple(int(code) for code in codes)
 
     def ack(self, packet_ids: Iterable[int]) -> None:
         """PUBACK these deliveries (``manual_ack``), in one write; gone if not connected.
 
-        MQTT 3.1.1 wants them in the order the PUBLISH packets arrived.
+        In the order the PUBLISH packets arrived, as MQTT 3.1.1 wanted (5 does not).
         """
         if self._state is not State.CONNECTED or self._transport is None:
             return  # the broker delivers them again on the next session
-        data = b"".join(PubAck(packet_id).encode() for packet_id in packet_ids)
+        data = b"".join(PubAck(packet_id).write() for packet_id in packet_ids)
         if data:
             self._write(self._transport, data)
 
@@ -322,7 +370,7 @@ class MqttConnection(asyncio.Protocol):
         self._transport = transport
         connect, self._connect = self._connect, None
         assert connect is not None
-        self._write(transport, connect.encode())
+        self._write(transport, connect.write())
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -351,7 +399,9 @@ class MqttConnection(asyncio.Protocol):
         if self._keepalive_timer is not None:
             self._keepalive_timer.cancel()
             self._keepalive_timer = None
-        lost = ConnectionLost(f"connection to {self.host}:{self.port} closed")
+        why = self._broker_disconnect
+        by = f" by the broker: {describe_reason(why)}" if why is not None else ""
+        lost = ConnectionLost(f"connection to {self.host}:{self.port} closed{by}")
         if exc is not None:
             lost.__cause__ = exc
         if self._connack is not None and not self._connack.done():
@@ -386,10 +436,11 @@ class MqttConnection(asyncio.Protocol):
         assert self._loop is not None
         self._last_write = self._loop.time()
 
-    def _allocate_packet_id(self) -> int:
+    def _allocate_packet_id(self, limit: int | None = None) -> int:
         in_flight = self._in_flight
-        if in_flight is not None and len(in_flight) >= MAX_IN_FLIGHT:
-            raise Backpressure(f"{MAX_IN_FLIGHT} packets already await acknowledgement")
+        limit = self._receive_max if limit is None else limit
+        if in_flight is not None and len(in_flight) >= limit:
+            raise Backpressure(f"{limit} packets already await acknowledgement")
         packet_id = self._next_packet_id
         while in_flight is not None and packet_id in in_flight:
             packet_id = packet_id % 0xFFFF + 1
@@ -408,6 +459,7 @@ class MqttConnection(asyncio.Protocol):
         return future
 
     def _resolve(self, packet_id: int, result: object) -> None:
+        """Settle the packet's future: with ``result``, or failed if that is an error."""
         entry = self._in_flight.pop(packet_id, None) if self._in_flight else None
         if entry is None:
             raise ProtocolError(f"acknowledgement for unknown packet id {packet_id}")
@@ -415,7 +467,11 @@ class MqttConnection(asyncio.Protocol):
         timer.cancel()
         if not self._in_flight:
             self._in_flight = None  # an emptied dict keeps its table; most of the time none is due
-        if not future.done():
+        if future.done():
+            return
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
             future.set_result(result)
 
     def _expire(self, packet_id: int, awaited: str) -> None:
@@ -431,30 +487,44 @@ class MqttConnection(asyncio.Protocol):
         if isinstance(packet, Publish):
             self._deliver(packet)
         elif isinstance(packet, PubAck):
-            self._resolve(packet.packet_id, None)
+            code = packet.reason_code
+            if int(code) < REFUSAL:  # success, or "no matching subscribers"
+                self._resolve(packet.packet_id, None)
+            else:
+                why = describe_reason(code, packet.reason_str)
+                refused = PublishRefused(
+                    f"broker refused packet {packet.packet_id}: {why}", int(code)
+                )
+                self._resolve(packet.packet_id, refused)
         elif isinstance(packet, SubAck):
-            self._resolve(packet.packet_id, packet.return_codes)
+            self._resolve(packet.packet_id, packet.reason_codes)
         elif isinstance(packet, PingResp):
             self._ping_sent_at = None
         elif isinstance(packet, ConnAck) and self._state is State.CONNECTING:
             self._accept(packet)
+        elif isinstance(packet, Disconnect):
+            self._broker_disconnect = packet.reason_code
+            log.warning("broker %s:%s disconnected us: %s", self.host, self.port,
+                        describe_reason(packet.reason_code, packet.reason_str))  # fmt: skip
+            self.abort()
         else:
             raise ProtocolError(f"unexpected {type(packet).__name__} from the broker")
 
     def _accept(self, connack: ConnAck) -> None:
         assert self._connack is not None
-        if connack.return_code != ConnackCode.ACCEPTED:
-            try:
-                reason = ConnackCode(connack.return_code).name.lower()
-            except ValueError:
-                reason = f"code {connack.return_code}"
+        code = connack.reason_code
+        if int(code) >= REFUSAL:
+            why = describe_reason(code, connack.reason_str)
             self._connack.set_exception(
-                ConnectFailed(f"broker refused the connection: {reason}", connack.return_code)
+                ConnectFailed(f"broker refused the connection: {why}", int(code))
             )
             self.disconnect_nowait()
             return
         self._state = State.CONNECTED
         self.session_present = connack.session_present
+        self._receive_max = connack.receive_max
+        if connack.server_keep_alive is not None:  # MQTT 5: the broker's keepalive wins
+            self._keepalive_s = connack.server_keep_alive
         self._connack.set_result(None)
         self._schedule_keepalive()
 
@@ -465,7 +535,7 @@ class MqttConnection(asyncio.Protocol):
             raise ProtocolError("QoS 2 delivery, but this client subscribes with QoS 0/1")
         if packet.qos == 1 and not self._manual_ack:
             assert packet.packet_id is not None
-            self._acks += PubAck(packet.packet_id).encode()
+            self._acks += PubAck(packet.packet_id).write()
         if self.on_message is None:
             return
         try:
@@ -500,3 +570,8 @@ class MqttConnection(asyncio.Protocol):
     def _protocol_violation(self, exc: ProtocolError) -> None:
         log.warning("dropping connection to %s:%s: %s", self.host, self.port, exc)
         self.abort()
+
+
+def describe_reason(code: enum.IntEnum, text: str | None = None) -> str:
+    """A reason code for a log line or an error: its name, number and the broker's text."""
+    return f"{code.name.lower()} (0x{int(code):02x})" + (f": {text}" if text else "")

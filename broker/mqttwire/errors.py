@@ -10,18 +10,27 @@ class MqttWireError(HubError):
 
 
 class ProtocolError(MqttWireError):
-    """Bytes that are not a well-formed MQTT 3.1.1 packet, or a packet out of place."""
+    """Bytes that are not a well-formed MQTT 5 packet, or a packet out of place."""
 
 
 class ConnectFailed(MqttWireError):
     """The TCP connection or the MQTT CONNECT did not succeed.
 
-    ``return_code`` is the CONNACK code when the broker refused, else ``None``.
+    ``reason_code`` is the CONNACK's MQTT 5 reason code when the broker refused, else ``None``.
     """
 
-    def __init__(self, message: str, return_code: int | None = None) -> None:
+    def __init__(self, message: str, reason_code: int | None = None) -> None:
         super().__init__(message)
-        self.return_code = return_code
+        self.reason_code = reason_code
+
+
+class PublishRefused(MqttWireError):
+    """The broker answered a QoS 1 PUBLISH with a failure reason code (``reason_code``,
+    e.g. 0x87 not authorized): sending it again would be refused again."""
+
+    def __init__(self, message: str, reason_code: int) -> None:
+        super().__init__(message)
+        self.reason_code = reason_code
 
 
 class ConnectionLost(MqttWireError):
@@ -33,4 +42,5 @@ class AckTimeout(MqttWireError, TimeoutError):
 
 
 class Backpressure(MqttWireError):
-    """The connection cannot take another packet right now (write buffer or in-flight full)."""
+    """The connection cannot take another packet right now (write buffer, or as many QoS 1
+    publishes in flight as the broker's receive maximum)."""

@@ -2,7 +2,8 @@
 
 ``python -m devtools.bench.publish_clients [N]``: N retained QoS 1 manifests to N topics of a
 fresh embedded Mosquitto, through aiomqtt (256 concurrent publishers) and through the
-minimal client (``broker/mqttwire``, pipelined, at most 900 unacknowledged). Loopback only.
+minimal client (``broker/mqttwire``, pipelined, at most the broker's receive maximum
+unacknowledged, as the hub's tablet session). Loopback only.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ async def with_mqttwire(broker: EmbeddedBroker, n: int, payload: bytes) -> float
                           username=wire_id, password=broker.hub_password(),
                           ack_timeout=60)  # fmt: skip
     await conn.connect()
-    slots = asyncio.Semaphore(900)
+    slots = asyncio.Semaphore(conn.receive_max)
     futures = []
     started = time.perf_counter()
     for i in range(n):

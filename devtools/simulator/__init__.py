@@ -1,4 +1,4 @@
-"""A fleet of simulated tablets on a minimal MQTT 3.1.1 client, for load tests and benchmarks.
+"""A fleet of simulated tablets on a minimal MQTT 5 client, for load tests and benchmarks.
 
 Only loopback brokers (127.0.0.0/8) are reachable. See :class:`SimFleet`.
 """

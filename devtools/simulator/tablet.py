@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from broker.mqttwire.codec import Publish, Will
+from broker.mqttwire.codec import Publish, QoS, Will
 from broker.mqttwire.connection import TIMER_CONTEXT, MqttConnection
 from devtools.simulator import payloads
 from devtools.simulator.addresses import loopback_host
@@ -159,7 +159,7 @@ class SimTablet:
             password=self._password,
             keepalive=config.keepalive_s,
             clean_session=config.clean_session,
-            will=Will(status, payloads.OFFLINE_STATUS, qos=1, retain=True),
+            will=Will(status, payload=payloads.OFFLINE_STATUS, qos=QoS.AT_LEAST_ONCE, retain=True),
             source_ip=self.source_ip,
             on_message=self._on_message,
             on_close=self._on_close,

@@ -1,132 +1,97 @@
-"""MQTT 3.1.1 encoding against byte vectors from the spec, round trips, and stream decoding."""
+"""The stream decoder around the ``mqtt5`` codec: MQTT 5 packets cut anywhere, bad bytes, limits.
+
+The packets' own encoding is the codec's (and its tests'); these check what
+``broker/mqttwire/codec.py`` adds: reassembling a TCP stream and refusing what a
+session must not accept.
+"""
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 
 import pytest
 
 from broker.mqttwire.codec import (
-    MAX_REMAINING_LENGTH,
+    DISCONNECT_BYTES,
+    PINGREQ_BYTES,
     ConnAck,
     Connect,
     Decoder,
     Disconnect,
+    DisconnectReasonCode,
     Packet,
     PingReq,
     PingResp,
     PubAck,
+    PubAckReasonCode,
     Publish,
+    QoS,
     SubAck,
+    SubAckReasonCode,
     Subscribe,
+    TopicFilter,
     Will,
-    decode_remaining_length,
-    encode_remaining_length,
 )
 from devtools.simulator.errors import ProtocolError
-
-VARINTS = [
-    (0, "00"),
-    (1, "01"),
-    (127, "7f"),
-    (128, "8001"),
-    (16_383, "ff7f"),
-    (16_384, "808001"),
-    (2_097_151, "ffff7f"),
-    (2_097_152, "80808001"),
-    (MAX_REMAINING_LENGTH, "ffffff7f"),
-]
-
-
-@pytest.mark.parametrize(("value", "hex_bytes"), VARINTS)
-def test_remaining_length_matches_the_spec_table(value: int, hex_bytes: str) -> None:
-    encoded = bytes.fromhex(hex_bytes)
-    assert encode_remaining_length(value) == encoded
-    assert decode_remaining_length(b"\x30" + encoded + b"tail", 1) == (value, len(encoded))
-
-
-@pytest.mark.parametrize(("value", "hex_bytes"), VARINTS)
-def test_remaining_length_cut_short_is_incomplete(value: int, hex_bytes: str) -> None:
-    encoded = bytes.fromhex(hex_bytes)
-    for cut in range(len(encoded)):
-        assert decode_remaining_length(encoded[:cut]) is None
-
-
-@pytest.mark.parametrize("value", [-1, MAX_REMAINING_LENGTH + 1])
-def test_remaining_length_out_of_range(value: int) -> None:
-    with pytest.raises(ValueError, match="remaining length"):
-        encode_remaining_length(value)
-
-
-def test_remaining_length_of_five_bytes_is_malformed() -> None:
-    with pytest.raises(ProtocolError, match="four bytes"):
-        decode_remaining_length(bytes.fromhex("ffffffff01"))
-
-
-@pytest.mark.parametrize(
-    ("packet", "hex_bytes"),
-    [
-        (Connect("a", keepalive=60), "100d00044d5154540402003c000161"),
-        (
-            Connect("c", 10, False, "u", b"p", Will("w", b"x", qos=1, retain=True)),
-            "101900044d51545404ec000a"  # protocol, level 4, flags u|p|will retain|qos1|will
-            "000163"
-            "000177"
-            "000178"
-            "000175"
-            "000170",
-        ),
-        (ConnAck(0, session_present=True), "20020100"),
-        (Publish("a/b", b"hi", qos=1, retain=True, packet_id=10), "33090003612f62000a6869"),
-        (Publish("a", b"", qos=0), "3003000161"),
-        (PubAck(10), "4002000a"),
-        (Subscribe(1, (("a/+", 1),)), "820800010003612f2b01"),
-        (SubAck(1, (1, 0x80)), "900400010180"),
-        (PingReq(), "c000"),
-        (PingResp(), "d000"),
-        (Disconnect(), "e000"),
-    ],
-)
-def test_encoding_matches_hand_assembled_bytes(packet: Packet, hex_bytes: str) -> None:
-    assert packet.encode() == bytes.fromhex(hex_bytes)
-    assert Decoder().feed(bytes.fromhex(hex_bytes)) == [packet]
-
 
 PACKETS: list[Packet] = [
     Connect(
         "tab-0001",
-        45,
-        True,
-        "tab-0001",
-        b"secret",
-        Will("tablets/tab-0001/status", b'{"state":"offline"}', 1, True),
+        username="tab-0001",
+        password=b"secret",
+        clean_start=True,
+        keep_alive=45,
+        session_expiry_interval=3600,
+        receive_max=100,
+        will=Will(
+            "tablets/tab-0001/status",
+            payload=b'{"state":"offline"}',
+            qos=QoS.AT_LEAST_ONCE,
+            retain=True,
+        ),
     ),
-    Connect("", 0, True),
-    ConnAck(5),
-    Publish("tablets/x/heartbeat", b'{"v":1}', 0),
-    Publish("tablets/x/playlist", b"m" * 300, 1, True, 65_535, dup=True),
-    Publish("t", bytes(range(256)) * 80, 1, False, 7),  # 20 KiB: three length bytes
+    ConnAck(session_present=True, receive_max=10_000),
+    Publish("tablets/x/heartbeat", b'{"v":1}'),
+    Publish(
+        "tablets/x/playlist",
+        b"m" * 300,
+        qos=QoS.AT_LEAST_ONCE,
+        retain=True,
+        packet_id=65_535,
+        duplicate=True,
+        message_expiry_interval=600,
+    ),
+    Publish("t", bytes(range(256)) * 80, qos=QoS.AT_LEAST_ONCE, packet_id=7),  # 3 length bytes
     PubAck(1),
-    Subscribe(2, (("tablets/+/heartbeat", 0), ("tablets/#", 1))),
-    SubAck(2, (0, 1)),
+    PubAck(2, reason_code=PubAckReasonCode.NOT_AUTHORIZED),
+    Subscribe(
+        2,
+        [
+            TopicFilter("tablets/+/heartbeat", max_qos=QoS.AT_MOST_ONCE),
+            TopicFilter("tablets/#", max_qos=QoS.AT_LEAST_ONCE),
+        ],
+    ),
+    SubAck(2, [SubAckReasonCode.GRANTED_QOS_AT_MOST_ONCE, SubAckReasonCode.NOT_AUTHORIZED]),
     PingReq(),
     PingResp(),
-    Disconnect(),
+    Disconnect(reason_code=DisconnectReasonCode.SESSION_TAKEN_OVER),
 ]
 
 
+def _stream(packets: list[Packet]) -> bytes:
+    return b"".join(packet.write() for packet in packets)
+
+
 def test_every_packet_round_trips_in_one_read() -> None:
-    stream = b"".join(packet.encode() for packet in PACKETS)
     decoder = Decoder()
-    assert decoder.feed(stream) == PACKETS
+    assert decoder.feed(_stream(PACKETS)) == PACKETS
     assert decoder.pending == 0
 
 
 def test_byte_at_a_time_yields_each_packet_when_complete() -> None:
     decoder = Decoder()
     for packet in PACKETS:
-        encoded = packet.encode()
+        encoded = packet.write()
         for byte in encoded[:-1]:
             assert decoder.feed(bytes((byte,))) == []
         assert decoder.feed(encoded[-1:]) == [packet]
@@ -134,7 +99,7 @@ def test_byte_at_a_time_yields_each_packet_when_complete() -> None:
 
 
 def test_random_splits_reassemble_the_stream() -> None:
-    stream = b"".join(packet.encode() for packet in PACKETS) * 3
+    stream = _stream(PACKETS) * 3
     rng = random.Random(1883)
     for _ in range(20):
         decoder = Decoder()
@@ -145,55 +110,63 @@ def test_random_splits_reassemble_the_stream() -> None:
             decoded += decoder.feed(stream[position : position + step])
             position += step
         assert decoded == PACKETS * 3
+        assert decoder.pending == 0
 
 
 def test_partial_tail_is_kept_for_the_next_read() -> None:
-    first, second = PubAck(3).encode(), Publish("a", b"xyz").encode()
+    first, second = PubAck(3).write(), Publish("a", b"xyz").write()
     decoder = Decoder()
     assert decoder.feed(first + second[:2]) == [PubAck(3)]
     assert decoder.pending == 2
     assert decoder.feed(second[2:]) == [Publish("a", b"xyz")]
+    assert decoder.pending == 0
+
+
+def test_the_fixed_packets_are_the_codecs() -> None:
+    assert bytes.fromhex("c000") == PINGREQ_BYTES
+    assert Decoder().feed(DISCONNECT_BYTES) == [Disconnect()]
 
 
 @pytest.mark.parametrize(
-    ("hex_bytes", "match"),
+    "hex_bytes",
     [
-        ("c100", "flags"),  # PINGREQ with a reserved flag
-        ("8002000a", "flags"),  # SUBSCRIBE without its 0x2 flags
-        ("400300010203"[:10], "trailing"),  # PUBACK with an extra byte
-        ("5002000a", "unsupported"),  # PUBREC: QoS 2 is not spoken here
-        ("3603000161", "QoS 3"),
-        ("3004000261ff", "UTF-8"),  # topic "a\xff"
-        ("3003000261", "shorter"),  # topic length past the end
-        ("3000", "shorter"),
-        ("100d00044d5154540302003c000161", "3.1.1"),  # protocol level 3
+        "c100",  # PINGREQ with a reserved flag
+        "8002000a",  # SUBSCRIBE without its 0x2 flags
+        "3603000161",  # QoS 3
+        # topic "a\xff", not UTF-8: mqtt5 0.8.0 panics (the decoder makes that a protocol
+        # error) and leaves the decode error behind as an unraisable exception.
+        pytest.param(
+            "3005000261ff00",
+            marks=pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
+        ),
+        "100d00044d5154540402003c000161",  # CONNECT of MQTT 3.1.1 (level 4)
     ],
 )
-def test_malformed_packets_are_protocol_errors(hex_bytes: str, match: str) -> None:
-    with pytest.raises(ProtocolError, match=match):
+def test_malformed_packets_are_protocol_errors(hex_bytes: str) -> None:
+    with pytest.raises(ProtocolError, match="malformed"):
         Decoder().feed(bytes.fromhex(hex_bytes))
 
 
-def test_packet_larger_than_the_limit_is_refused_from_its_header() -> None:
+def test_a_malformed_packet_after_good_ones_is_still_refused() -> None:
+    with pytest.raises(ProtocolError):
+        Decoder().feed(PubAck(1).write() + bytes.fromhex("c100"))
+
+
+def test_packet_larger_than_the_limit_is_refused_before_it_is_whole() -> None:
+    big = Publish("t", b"x" * 2000).write()
     decoder = Decoder(max_packet_bytes=1024)
+    assert decoder.feed(big[:1000]) == []  # could still be a packet within the limit
     with pytest.raises(ProtocolError, match="exceeds"):
-        decoder.feed(b"\x30" + encode_remaining_length(1025))
+        decoder.feed(big[1000:1500])
 
 
-@pytest.mark.parametrize(
-    "build",
-    [
-        lambda: Connect("c", password=b"p"),  # password needs a username
-        lambda: Connect("c", keepalive=70_000),
-        lambda: Publish("a/+", b""),  # wildcards are for filters
-        lambda: Publish("a", b"", qos=1),  # QoS 1 needs a packet id
-        lambda: Publish("a", b"", qos=0, packet_id=1),
-        lambda: PubAck(0),
-        lambda: Subscribe(1, ()),
-        lambda: Will("w", b"", qos=3),
-        lambda: Publish("a\x00b", b"").encode(),
-    ],
-)
-def test_invalid_packets_cannot_be_built(build: Callable[[], object]) -> None:
-    with pytest.raises(ValueError):  # noqa: PT011 - each case has its own message
-        build()
+def test_packet_larger_than_the_limit_is_refused_when_read_whole() -> None:
+    with pytest.raises(ProtocolError, match="exceeds"):
+        Decoder(max_packet_bytes=1024).feed(Publish("t", b"x" * 2000).write())
+
+
+def test_invalid_packets_cannot_be_written() -> None:
+    with pytest.raises(ValueError, match="topic"):
+        Publish("a/+", b"").write()  # wildcards are for filters
+    with pytest.raises(ValueError, match="Packet ID"):
+        Publish("a", b"", qos=QoS.AT_LEAST_ONCE).write()
