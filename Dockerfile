@@ -16,6 +16,7 @@ WORKDIR /src
 COPY pyproject.toml README.md* ./
 COPY hub/ hub/
 COPY actors/ actors/
+COPY contract/ contract/
 COPY web/ web/
 COPY broker/ broker/
 COPY config/ config/
