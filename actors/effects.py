@@ -6,26 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from actors.messages import Arm, LeadIn, OpenOffer, Reason, State
+from actors.messages import Arm, HeartbeatIn, LeadIn, OpenOffer, Reason, State
 
-
-@dataclass(frozen=True, slots=True)
-class HeartbeatRow:
-    time: datetime
-    tablet_id: str
-    device_ts: datetime | None
-    seq: int
-    boot_id: str
-    playlist_etag: str | None
-    ad_id: str | None
-    campaign_id: str | None
-    battery: int | None
-    charging: bool | None
-    disk_free_mb: int | None
-    app_version: str | None
-    lat: float | None
-    lon: float | None
-    extra_json: str | None
+# The store keeps a heartbeat as it was received (contract/heartbeat.py: its columns).
+HeartbeatRow = HeartbeatIn
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,9 @@ from datetime import datetime
 from typing import Any, Literal
 
 from actors.rules.hours import OperatingHours
+from contract.heartbeat import HeartbeatIn as HeartbeatIn
+from contract.playlist_ack import AckIn as AckIn
+from contract.status import StatusIn as StatusIn
 
 State = Literal["unknown", "online", "offline"]
 Reason = Literal["will", "timeout", "status", "heartbeat"]
@@ -81,41 +84,7 @@ class NotRegistered:
     tablet_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class HeartbeatIn:
-    tablet_id: str
-    received_at: datetime
-    device_ts: datetime | None
-    seq: int
-    boot_id: str
-    playlist_etag: str | None
-    ad_id: str | None
-    campaign_id: str | None
-    battery: int | None
-    charging: bool | None
-    disk_free_mb: int | None
-    app_version: str | None
-    lat: float | None
-    lon: float | None
-    extra_json: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class StatusIn:
-    tablet_id: str
-    state: Literal["online", "offline"]
-    received_at: datetime
-    device_ts: datetime | None
-    retained: bool
-
-
-@dataclass(frozen=True, slots=True)
-class AckIn:
-    tablet_id: str
-    etag: str
-    status: Literal["applied", "failed"]
-    detail: str | None
-    received_at: datetime
+# HeartbeatIn, StatusIn and AckIn are declared with the device contract (contract/).
 
 
 @dataclass(frozen=True, slots=True)

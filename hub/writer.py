@@ -20,9 +20,11 @@ import random
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from operator import attrgetter
 
 import psycopg
-from psycopg.types.json import Jsonb
+from psycopg import sql
+from psycopg.types.json import set_json_dumps
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from actors.effects import (
@@ -35,6 +37,7 @@ from actors.effects import (
     UptimeSpan,
 )
 from actors.rules.tablet_session import alert_payload
+from contract.heartbeat import COLUMNS as HEARTBEAT_COLUMNS
 from hub.log_limit import LogLimiter
 from hub.metrics import HubMetrics
 
@@ -44,13 +47,12 @@ GROUPS = ("heartbeats", "transitions", "states", "uptime", "incidents", "deliver
 
 HOUR = timedelta(hours=1)
 
-COPY_HEARTBEATS = (
-    "COPY heartbeats (time, tablet_id, device_ts, seq, boot_id, playlist_etag, ad_id,"
-    " campaign_id, battery, charging, disk_free_mb, app_version, lat, lon, extra)"
-    " FROM STDIN (FORMAT BINARY)"
+# The heartbeat's columns are those its declaration names (contract/heartbeat.py).
+COPY_HEARTBEATS = sql.SQL("COPY heartbeats ({}) FROM STDIN (FORMAT BINARY)").format(
+    sql.SQL(", ").join(sql.Identifier(c.name) for c in HEARTBEAT_COLUMNS)
 )
-HEARTBEAT_TYPES = ["timestamptz", "text", "timestamptz", "int8", "text", "text", "text", "text",
-                   "int2", "bool", "int4", "text", "float8", "float8", "jsonb"]  # fmt: skip
+HEARTBEAT_TYPES = [c.pg for c in HEARTBEAT_COLUMNS]
+HEARTBEAT_ROW = attrgetter(*(c.attr for c in HEARTBEAT_COLUMNS))  # a heartbeat → its row
 COPY_TRANSITIONS = (
     "COPY presence_transitions (time, tablet_id, from_state, to_state, reason) FROM STDIN"
 )
@@ -385,14 +387,12 @@ class StoreWriter:
         async with self._pool.connection(timeout=5) as conn, conn.transaction():
             cur = conn.cursor()
             if batch.heartbeats:
-                async with cur.copy(COPY_HEARTBEATS) as copy:
+                hb_cur = conn.cursor()
+                set_json_dumps(_identity, hb_cur)  # the jsonb column gets JSON text as it is
+                async with hb_cur.copy(COPY_HEARTBEATS) as copy:
                     copy.set_types(HEARTBEAT_TYPES)
                     for h in batch.heartbeats:
-                        await copy.write_row((
-                            h.time, h.tablet_id, h.device_ts, h.seq, h.boot_id,
-                            h.playlist_etag, h.ad_id, h.campaign_id, h.battery, h.charging,
-                            h.disk_free_mb, h.app_version, h.lat, h.lon, _raw_json(h.extra_json),
-                        ))  # fmt: skip
+                        await copy.write_row(HEARTBEAT_ROW(h))
             if batch.transitions:
                 async with cur.copy(COPY_TRANSITIONS) as copy:
                     for t in batch.transitions:
@@ -438,12 +438,8 @@ class StoreWriter:
 
 
 def _identity(text: str) -> str:
+    """A heartbeat's ``extra_json`` is JSON already: sent without parsing it again."""
     return text
-
-
-def _raw_json(text: str | None) -> Jsonb | None:
-    """Already-serialised JSON as a jsonb value, without parsing it again."""
-    return None if text is None else Jsonb(text, dumps=_identity)
 
 
 def _columns(rows: list[TabletStateRow]) -> tuple[list[object], ...]:

@@ -23,7 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from config.errors import PayloadError
-from contract.payloads import DeviceTime, Id, Lat, Lon, ShortText
+from contract.fields import DeviceTime, Id, Lat, Lon, ShortText
 
 MAX_EVENTS = 500
 MAX_DURATION_MS = 3_600_000

@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from actors.effects import (
     DeliveryRow,
     Effect,
-    HeartbeatRow,
     IncidentEvent,
     Publish,
     TabletStateRow,
@@ -101,7 +100,7 @@ class TabletSession:
         at = hb.received_at
         duplicate = self._seen(hb)
         if not duplicate:
-            out.effects.append(_heartbeat_row(hb))
+            out.effects.append(hb)  # stored as received (HeartbeatRow)
             self.boot_id, self.last_seq = hb.boot_id, hb.seq
         self.battery, self.app_version = hb.battery, hb.app_version
         self.now_playing = (hb.ad_id, hb.campaign_id)
@@ -352,26 +351,6 @@ class TabletSession:
             ad_id=self.now_playing[0],
             campaign_id=self.now_playing[1],
         )
-
-
-def _heartbeat_row(hb: HeartbeatIn) -> HeartbeatRow:
-    return HeartbeatRow(
-        time=hb.received_at,
-        tablet_id=hb.tablet_id,
-        device_ts=hb.device_ts,
-        seq=hb.seq,
-        boot_id=hb.boot_id,
-        playlist_etag=hb.playlist_etag,
-        ad_id=hb.ad_id,
-        campaign_id=hb.campaign_id,
-        battery=hb.battery,
-        charging=hb.charging,
-        disk_free_mb=hb.disk_free_mb,
-        app_version=hb.app_version,
-        lat=hb.lat,
-        lon=hb.lon,
-        extra_json=hb.extra_json,
-    )
 
 
 def alert_payload(ev: IncidentEvent) -> bytes:

@@ -22,7 +22,7 @@ Conn = psycopg.Connection[tuple[Any, ...]]
 
 def heartbeat(tablet_id: str, seq: int, **fields: Any) -> HeartbeatRow:
     row: dict[str, Any] = {
-        "time": datetime.now(UTC), "tablet_id": tablet_id, "device_ts": None, "seq": seq,
+        "received_at": datetime.now(UTC), "tablet_id": tablet_id, "device_ts": None, "seq": seq,
         "boot_id": "boot", "playlist_etag": None, "ad_id": None, "campaign_id": None,
         "battery": 50, "charging": None, "disk_free_mb": None, "app_version": None,
         "lat": None, "lon": None, "extra_json": None,
@@ -94,7 +94,7 @@ async def test_a_refused_row_in_a_large_batch_costs_a_few_transactions(
     store_writer, metrics = live_writer.writer, live_writer.metrics
     ids = fleet_factory(tablets=2).tablet_ids
     base = datetime.now(UTC)
-    rows: list[Effect] = [heartbeat(ids[0], n, time=base + timedelta(microseconds=n))
+    rows: list[Effect] = [heartbeat(ids[0], n, received_at=base + timedelta(microseconds=n))
                           for n in range(5000)]  # fmt: skip
     rows[4321] = heartbeat(ids[1], 1, app_version="\x00")
     store_writer.add(rows)

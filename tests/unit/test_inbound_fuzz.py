@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from actors.messages import AckIn, HeartbeatIn, StatusIn
 from config.errors import PayloadError
-from contract.payloads import INT4_MAX, INT8_MAX
+from contract.fields import INT4_MAX, INT8_MAX
 from hub.inbound import translate
 from hub.play_ingest import PlaysIn
 from store.plays import MAX_DURATION_MS, judge_all, parse_batch

@@ -12,7 +12,7 @@ import pytest
 
 from actors.messages import HeartbeatIn
 from config.errors import PayloadError
-from contract.payloads import EXTRA_DEPTH
+from contract.fields import EXTRA_DEPTH
 from hub.inbound import translate
 from store.plays import judge
 

@@ -68,7 +68,7 @@ def state(tablet_id: str, state_: str, since: datetime) -> TabletStateRow:
 
 
 def heartbeat_row(tablet_id: str, when: datetime, seq: int) -> HeartbeatRow:
-    return HeartbeatRow(when, tablet_id, None, seq, "b", None, None, None, None, None, None,
+    return HeartbeatRow(tablet_id, when, None, seq, "b", None, None, None, None, None, None,
                         None, None, None, None)  # fmt: skip
 
 

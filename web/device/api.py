@@ -16,7 +16,8 @@ from pydantic import BaseModel, Field
 
 from config.errors import BrokerError, PayloadError
 from config.settings import Settings
-from contract.payloads import Heartbeat, parse_payload
+from contract.heartbeat import Heartbeat
+from contract.payloads import parse_payload
 from store.claims import ClaimError
 from store.plays import PlayBatch, PlayEvent, ingest, parse_batch
 from web.deps import BrokerLinkDep, PoolDep, SettingsDep

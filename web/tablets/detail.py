@@ -6,13 +6,15 @@ tablet outside the user's scope reads as missing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, make_dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from psycopg import sql
 from psycopg.rows import class_row
 from psycopg_pool import AsyncConnectionPool
 
+from contract.heartbeat import COLUMNS as HEARTBEAT_COLUMNS
 from store.users import User
 from web.alerts import incidents
 from web.grid.tiles import Tile, one
@@ -33,22 +35,16 @@ class TabletInfo:
     revoked_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class Heartbeat:
-    time: datetime
-    device_ts: datetime | None
-    seq: int
-    boot_id: str
-    playlist_etag: str | None
-    ad_id: str | None
-    campaign_id: str | None
-    battery: int | None
-    charging: bool | None
-    disk_free_mb: int | None
-    app_version: str | None
-    lat: float | None
-    lon: float | None
-    extra: Any
+# A stored heartbeat as the page and the API show it: the columns of its declaration
+# (contract/heartbeat.py) but the tablet's id, its unknown fields parsed.
+_SHOWN = [c for c in HEARTBEAT_COLUMNS if c.name != "tablet_id"]
+Heartbeat: type[Any] = make_dataclass(
+    "Heartbeat",
+    [(c.name, Any if c.pg == "jsonb" else c.type) for c in _SHOWN],
+    frozen=True,
+    slots=True,
+    namespace={"__module__": __name__},
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +93,7 @@ class Detail:
     window_end: datetime
     timeline: list[Segment]
     transitions: list[Transition]
-    heartbeats: list[Heartbeat]
+    heartbeats: list[Any]  # of Heartbeat
     incidents: list[incidents.Incident]
     deliveries: list[Delivery]
     uptime_pct: float
@@ -115,13 +111,13 @@ FROM tablets t JOIN fleets f ON f.fleet_id = t.fleet_id
 WHERE t.tablet_id = %(tablet)s AND {IN_SCOPE}
 """  # noqa: S608 - constant fragments only
 
-HEARTBEATS = f"""
-SELECT h.time, h.device_ts, h.seq, h.boot_id, h.playlist_etag, h.ad_id, h.campaign_id,
-       h.battery, h.charging, h.disk_free_mb, h.app_version, h.lat, h.lon, h.extra
-FROM heartbeats h {SCOPED}
-WHERE h.tablet_id = t.tablet_id
-ORDER BY h.time DESC LIMIT %(limit)s
-"""  # noqa: S608 - constant fragments only
+HEARTBEATS = sql.SQL(
+    "SELECT {columns} FROM heartbeats h {scoped} WHERE h.tablet_id = t.tablet_id"
+    " ORDER BY h.time DESC LIMIT %(limit)s"
+).format(
+    columns=sql.SQL(", ").join(sql.Identifier("h", c.name) for c in _SHOWN),
+    scoped=sql.SQL(SCOPED),
+)
 
 TRANSITIONS = f"""
 SELECT p.time, p.from_state, p.to_state, p.reason
@@ -159,8 +155,8 @@ async def info(pool: AsyncConnectionPool, user: User, tablet_id: str) -> TabletI
 
 async def heartbeats(
     pool: AsyncConnectionPool, user: User, tablet_id: str, limit: int = 50
-) -> list[Heartbeat]:
-    """The newest heartbeats first."""
+) -> list[Any]:
+    """The newest heartbeats first (:data:`Heartbeat`)."""
     async with pool.connection() as conn, conn.cursor(row_factory=class_row(Heartbeat)) as cur:
         await cur.execute(HEARTBEATS, scope_params(user, tablet=tablet_id, limit=limit))
         return await cur.fetchall()

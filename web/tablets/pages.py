@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from types import GenericAlias
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
@@ -38,13 +39,14 @@ async def _in_scope(pool: AsyncConnectionPool, user: User, tablet_id: str) -> No
         raise HTTPException(404, f"no tablet {tablet_id!r}")
 
 
-@api.get("/{tablet_id}/heartbeats")
+# list[Heartbeat], Heartbeat being made at import (web/tablets/detail.py)
+@api.get("/{tablet_id}/heartbeats", response_model=GenericAlias(list, Heartbeat))
 async def tablet_heartbeats(
     tablet_id: str,
     pool: PoolDep,
     user: ApiUser,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-) -> list[Heartbeat]:
+) -> list[Any]:
     """The tablet's newest heartbeats, newest first."""
     await _in_scope(pool, user, tablet_id)
     return await heartbeats(pool, user, tablet_id, limit)

@@ -1,0 +1,22 @@
+"""The store's ``heartbeats`` table is the heartbeat's declaration (contract/heartbeat.py):
+every column the migrations made but the store's own is declared, with the type the writer's
+COPY sends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from contract.heartbeat import COLUMNS
+
+Conn = psycopg.Connection[tuple[Any, ...]]
+
+
+def test_heartbeats_table_has_the_declared_columns(conn: Conn) -> None:
+    rows = conn.execute(
+        "SELECT column_name, udt_name FROM information_schema.columns"
+        " WHERE table_schema = current_schema() AND table_name = 'heartbeats'"
+    ).fetchall()
+    by_store = {"stored_at": "timestamptz"}  # its default: the writer's transaction time
+    assert dict(rows) == {c.name: c.pg for c in COLUMNS} | by_store
