@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from config.settings import Settings
+from hub.rate_limit_store import RateLimitStore
 from web import metrics
 from web.agent_push import vapid_key
 from web.broker_link import for_panel
@@ -67,6 +68,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         pool = open_gated_pool(database_url, gate, settings.web_pool_timeout_s, max_size=8)
         await pool.open(wait=True, timeout=30)
         app.state.pool = pool
+        app.state.rate_limits = RateLimitStore(pool)  # sign-in and lead form budgets
         app.state.feed = feed = ChangeFeed(pool, database_url)
         app.state.broker_link = link = for_panel(settings)
         # Agents' live inbox and Web Push of lead offers (web/lead_feed.py, web/push_sender.py).

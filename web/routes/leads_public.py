@@ -18,6 +18,7 @@ from web.deps import form_size
 from web.lead_form import read
 from web.lead_limits import client_address, lead_limits
 from web.leads import CodeUnavailable, QrCode
+from web.rate_limits import limiter_of
 from web.templating import TEMPLATES
 
 router = APIRouter(include_in_schema=False)
@@ -81,7 +82,8 @@ async def lead_form(request: Request, code: str) -> HTMLResponse:
 
 @router.post("/l/{code}", response_class=HTMLResponse)
 async def submit_lead(request: Request, code: str) -> HTMLResponse:
-    limited = lead_limits(request).check(client_address(request), code[:32])
+    limited = await lead_limits(request).check(limiter_of(request), client_address(request),
+                                               code[:32])  # fmt: skip
     if limited is not None:
         return _problem(request, 429, detail=limited.message,
                         headers={"Retry-After": str(limited.retry_after_s)})  # fmt: skip
