@@ -53,7 +53,7 @@ from web.routes import (
     reports,
     tablets,
 )
-from web.security import LoginThrottle, secret_key
+from web.security import secret_key
 from web.store_gate import StoreGate, open_gated_pool
 from web.tasks import Supervisor
 from web.templating import TEMPLATES
@@ -99,7 +99,6 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.state.settings = settings
     app.state.secret_key = secret_key(settings)
     app.state.throttles = Throttles(settings)
-    app.state.claim_throttle = LoginThrottle(limit=settings.claim_attempts_per_window)
     app.state.render_tile = TileRenderer()
     app.state.vapid_key = vapid_key(settings)
     app.state.verified_devices = VerifiedDevices(settings.device_token_grace_s)
