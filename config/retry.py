@@ -13,6 +13,8 @@ Only the errors ``on`` names are retried (an exception group when all its errors
 any other error, and cancellation, ends the loop at once. The delay after failure ``n`` is
 ``wait_initial * 2**(n-1)`` plus up to ``wait_initial`` of jitter, capped at ``wait_max``.
 Callers log and count each failure themselves (stamina also logs each retry it schedules).
+Tests pass short waits rather than :func:`stamina.set_testing`, whose attempt cap would end
+loops that are meant to run until cancelled.
 """
 
 from __future__ import annotations

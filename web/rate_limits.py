@@ -27,6 +27,9 @@ def limiter_of(request: Request) -> MovingWindowRateLimiter:
 
 
 async def wait_s(limiter: MovingWindowRateLimiter, item: RateLimitItem, *key: str) -> float:
-    """Seconds until ``key`` may be counted again under ``item``; 0 when it may now."""
+    """Seconds until ``key`` may be counted again under ``item``; 0 when it may now.
+
+    The window is on the store's clock, the wait on this host's: a skew between them
+    (NTP keeps it in milliseconds) only shifts ``Retry-After``, never the count."""
     stats = await limiter.get_window_stats(item, *key)
     return 0.0 if stats.remaining > 0 else max(0.0, stats.reset_time - time.time())
