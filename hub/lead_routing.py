@@ -12,15 +12,15 @@ first) changes nothing, and the lead is read again for the actors. Only shard 0 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
-import random
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool
 
 from actors.effects import (
     LeadEffect,
@@ -30,6 +30,8 @@ from actors.effects import (
     Publish,
 )
 from actors.messages import LeadIn
+from config.retry import until_done
+from hub.supervise import STORE_DOWN
 from store import leads as lead_store
 from store.leads import ACTIONS_CHANNEL, LEADS_CHANNEL, valid_ids
 
@@ -115,19 +117,18 @@ class LeadRouting:
     async def run(self) -> None:
         while True:
             effect = await self._effects.get()
-            backoff = 0.5
-            while True:
-                try:
-                    await self._do(effect)
-                    break
-                except (psycopg.OperationalError, PoolTimeout) as exc:
-                    log.warning("lead effect %s not stored (%s); retrying",
-                                type(effect).__name__, exc)  # fmt: skip
-                    await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311
-                    backoff = min(backoff * 2, 10)
-                except psycopg.Error:
-                    log.exception("lead effect %s failed", type(effect).__name__)
-                    break
+            try:
+                await until_done(functools.partial(self._store, effect), on=STORE_DOWN,
+                                 wait_initial=0.5, wait_max=10.0)  # fmt: skip
+            except psycopg.Error:
+                log.exception("lead effect %s failed", type(effect).__name__)
+
+    async def _store(self, effect: LeadEffect) -> None:
+        try:
+            await self._do(effect)
+        except STORE_DOWN as exc:
+            log.warning("lead effect %s not stored (%s); retrying", type(effect).__name__, exc)
+            raise
 
     async def _do(self, effect: LeadEffect) -> None:
         if isinstance(effect, OfferRepublished):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,9 +25,11 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from actors.effects import Publish
 from config.errors import PayloadError
+from config.retry import until_done
 from config.settings import Settings
 from hub.log_limit import LogLimiter
 from hub.metrics import HubMetrics
+from hub.supervise import STORE_DOWN
 from store.plays import (
     PlayBatch,
     PlayResult,
@@ -105,30 +106,32 @@ class PlayIngest:
         return len(self._queue)
 
     async def run(self) -> None:
-        backoff = 0.2
         while True:
             while not self._queue:
                 self._ready.clear()
                 await self._ready.wait()
-            items = [self._queue[n] for n in range(min(ROUND_MAX, len(self._queue)))]
-            try:
-                acks = await self._round(items)
-            except (psycopg.OperationalError, PoolTimeout) as exc:
-                if not self.outage:
-                    self._metrics.db_outages += 1
-                    log.error("store unavailable, keeping %d play batches: %s", len(items), exc)
-                self.outage = True
-                await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311
-                backoff = min(backoff * 2, 5.0)
-                continue
-            if self.outage:
-                log.warning("store is back; queued play batches written")
-            self.outage, backoff = False, 0.2
-            done = {id(i) for i in items}  # still a prefix of the queue (overflow pops left)
-            while self._queue and id(self._queue[0]) in done:
-                self._bytes -= len(self._queue.popleft().payload)
-            for ack in acks:
-                self._publish(ack)
+            await until_done(self._next_round, on=STORE_DOWN, wait_initial=0.2, wait_max=5.0)
+
+    async def _next_round(self) -> None:
+        """Commit the queue's first batches, then drop them and publish their acks; while
+        the store is down they stay queued and this raises (the caller retries)."""
+        items = [self._queue[n] for n in range(min(ROUND_MAX, len(self._queue)))]
+        try:
+            acks = await self._round(items)
+        except STORE_DOWN as exc:
+            if not self.outage:
+                self._metrics.db_outages += 1
+                log.error("store unavailable, keeping %d play batches: %s", len(items), exc)
+            self.outage = True
+            raise
+        if self.outage:
+            log.warning("store is back; queued play batches written")
+        self.outage = False
+        done = {id(i) for i in items}  # still a prefix of the queue (overflow pops left)
+        while self._queue and id(self._queue[0]) in done:
+            self._bytes -= len(self._queue.popleft().payload)
+        for ack in acks:
+            self._publish(ack)
 
     async def _round(self, items: list[PlaysIn]) -> list[Publish]:
         """Validate, commit, and return the acks to publish (raises on a store outage,

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import random
 import zlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -40,6 +39,7 @@ from broker.dynsec_file import hub_publish_client_id, hub_tablet_client_id
 from broker.mqttwire.codec import Publish
 from broker.mqttwire.errors import MqttWireError
 from config.errors import PayloadError
+from config.retry import reconnecting
 from config.settings import MqttTarget, Settings
 from hub.inbound import SUBSCRIPTIONS, tablet_topics, translate
 from hub.lead_routing import LeadRouting
@@ -95,6 +95,7 @@ class Hub:
         self._received_upto = 0  # the last QoS 1 message received (TabletLink's numbering)
         self._mark_posted = False
         self._publishing = asyncio.Event()
+        self._publish_sessions = 0
         self.started = asyncio.Event()
         self._reconcile = asyncio.Event()
         self._listening = asyncio.Event()
@@ -281,31 +282,32 @@ class Hub:
 
     async def _listen_store(self) -> None:
         """Registrations and playlist changes arrive as ``NOTIFY`` from CLI or panel."""
-        backoff = 0.5
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    self.database_url, autocommit=True
-                ) as conn:
-                    await conn.execute("LISTEN fleethub_tablets")
-                    await conn.execute("LISTEN fleethub_playlists")
-                    if self.routes_leads:
-                        for channel in (LEADS_CHANNEL, ACTIONS_CHANNEL):
-                            await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-                    await self._load_tablets()  # everything, including what changed unheard
-                    if self.routes_leads:  # every lead still to route, offers to re-arm
-                        log.info("routing %d open leads", await self.leads.route(None))
-                    if self._listening.is_set():
-                        self._reconcile.set()
-                    self._listening.set()
-                    backoff = 0.5
-                    async for note in conn.notifies():
-                        await self._on_notify(note.channel, note.payload)
-            except STORE_ERRORS as exc:  # also a pool timeout while handling a NOTIFY
-                self.metrics.loop_errors["hub.store.listen"] += 1
-                log.warning("store listener lost its connection: %s", exc)
-                await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311
-                backoff = min(backoff * 2, 10)
+        await reconnecting(self._listen_session, on=STORE_ERRORS, wait_initial=0.5,
+                           wait_max=10.0)  # fmt: skip
+
+    async def _listen_session(self, up: Callable[[], None]) -> None:
+        try:
+            async with await psycopg.AsyncConnection.connect(
+                self.database_url, autocommit=True
+            ) as conn:
+                await conn.execute("LISTEN fleethub_tablets")
+                await conn.execute("LISTEN fleethub_playlists")
+                if self.routes_leads:
+                    for channel in (LEADS_CHANNEL, ACTIONS_CHANNEL):
+                        await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+                await self._load_tablets()  # everything, including what changed unheard
+                if self.routes_leads:  # every lead still to route, offers to re-arm
+                    log.info("routing %d open leads", await self.leads.route(None))
+                if self._listening.is_set():
+                    self._reconcile.set()
+                self._listening.set()
+                up()
+                async for note in conn.notifies():
+                    await self._on_notify(note.channel, note.payload)
+        except STORE_ERRORS as exc:  # also a pool timeout while handling a NOTIFY
+            self.metrics.loop_errors["hub.store.listen"] += 1
+            log.warning("store listener lost its connection: %s", exc)
+            raise
 
     async def _on_notify(self, channel: str, payload: str) -> None:
         if self.routes_leads and await self.leads.on_notify(channel, payload):
@@ -331,39 +333,39 @@ class Hub:
 
     async def _publish_session_loop(self) -> None:
         """The fleet-owner session (aiomqtt): alerts, reconnected with backoff."""
-        backoff = 0.5
-        sessions = 0
+        await reconnecting(self._publish_session, on=(aiomqtt.MqttError,), wait_initial=0.5,
+                           wait_max=10.0)  # fmt: skip
+
+    async def _publish_session(self, up: Callable[[], None]) -> None:
         s = self.settings
-        while True:
-            client = aiomqtt.Client(
-                self.mqtt.host,
-                self.mqtt.port,
-                username=hub_publish_client_id(s.hub_client_id, s.shard_index),
-                password=self.mqtt.password,
-                identifier=hub_publish_client_id(s.hub_client_id, s.shard_index),
-                clean_session=True,  # publishes only; unsent ones stay queued here
-                keepalive=30,
-                max_inflight_messages=1000,
-                timeout=30,
-            )
-            try:
-                async with client:
-                    backoff = 0.5
-                    if sessions:
-                        self.metrics.reconnects["publish"] += 1
-                    sessions += 1
-                    # aiomqtt logs a warning per publish above this; fan-out to thousands
-                    # of tablets is meant to have that many in flight.
-                    client.pending_calls_threshold = 1_000_000
-                    self._publishing.set()
-                    await self.publisher.run(client)
-            except* aiomqtt.MqttError as group:
-                self._publishing.clear()
-                log.warning("mqtt publish session ended: %s; reconnecting", group.exceptions[0])
-                await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311
-                backoff = min(backoff * 2, 10)
-            finally:
-                _consume_disconnect(client)
+        client = aiomqtt.Client(
+            self.mqtt.host,
+            self.mqtt.port,
+            username=hub_publish_client_id(s.hub_client_id, s.shard_index),
+            password=self.mqtt.password,
+            identifier=hub_publish_client_id(s.hub_client_id, s.shard_index),
+            clean_session=True,  # publishes only; unsent ones stay queued here
+            keepalive=30,
+            max_inflight_messages=1000,
+            timeout=30,
+        )
+        try:
+            async with client:
+                up()
+                if self._publish_sessions:
+                    self.metrics.reconnects["publish"] += 1
+                self._publish_sessions += 1
+                # aiomqtt logs a warning per publish above this; fan-out to thousands
+                # of tablets is meant to have that many in flight.
+                client.pending_calls_threshold = 1_000_000
+                self._publishing.set()
+                await self.publisher.run(client)
+        except* aiomqtt.MqttError as group:
+            self._publishing.clear()
+            log.warning("mqtt publish session ended: %s; reconnecting", group.exceptions[0])
+            raise
+        finally:
+            _consume_disconnect(client)
 
     async def _tablet_loop(self) -> None:
         s = self.settings

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 STORE_ERRORS: tuple[type[Exception], ...] = (psycopg.Error, PoolTimeout)
+# The store cannot be reached (as opposed to a statement it refuses): retried, never dropped.
+STORE_DOWN: tuple[type[Exception], ...] = (psycopg.OperationalError, PoolTimeout)
 BROKER_ERRORS: tuple[type[Exception], ...] = (aiomqtt.MqttError, MqttWireError, OSError)
 TRANSIENT = STORE_ERRORS + BROKER_ERRORS
 

@@ -35,14 +35,14 @@ import asyncio
 import contextlib
 import functools
 import logging
-import random
 from collections import deque
 from collections.abc import Callable, Iterable
 
 from actors.effects import Publish as PublishEffect
 from broker.mqttwire.codec import Publish
 from broker.mqttwire.connection import MqttConnection, describe_reason
-from broker.mqttwire.errors import MqttWireError, PublishRefused
+from broker.mqttwire.errors import ConnectionLost, MqttWireError, PublishRefused
+from config.retry import reconnecting
 from config.settings import MqttTarget
 from hub.metrics import HubMetrics
 from hub.outqueue import OutQueue
@@ -92,6 +92,7 @@ class TabletLink:
         self._topics: list[str] = []
         self._out = OutQueue(metrics, OUT_QUEUE_MAX)
         self._paused = False
+        self._lost_at: float | None = None  # loop time the previous session ended
         self.connected = asyncio.Event()
         self.pauses = 0
         self.sessions = 0  # established: the first, then reconnects
@@ -140,62 +141,64 @@ class TabletLink:
     async def run(self, topics: Iterable[str]) -> None:
         """Stay connected and subscribed until cancelled, reconnecting with backoff."""
         self._topics = list(topics)
-        backoff = 0.5
-        lost_at: float | None = None  # loop time the previous session ended
+        self._lost_at = None
+        await reconnecting(self._session, on=(MqttWireError, OSError), wait_initial=0.5,
+                           wait_max=10.0)  # fmt: skip
+
+    async def _session(self, up: Callable[[], None]) -> None:
+        """One session: connect, subscribe, send and receive until the connection is lost."""
         loop = asyncio.get_running_loop()
-        while True:
-            conn = MqttConnection(
-                self._target.host,
-                self._target.port,
-                client_id=self._client_id,
-                username=self._target.username,
-                password=self._target.password,
-                keepalive=30,
-                clean_session=False,
-                session_expiry_s=self._session_expiry_s,
-                receive_max=RECEIVE_MAX,
-                manual_ack=self._on_received is not None,
-                connect_timeout=30,
-                ack_timeout=30,
-                max_packet_bytes=MAX_PACKET_BYTES,
-            )
-            conn.on_message = functools.partial(self._deliver, conn)
-            try:
-                await conn.connect()
-                if self.sessions:
-                    self._metrics.reconnects["tablet"] += 1
-                self.sessions += 1
-                await self._subscribe(conn, self._topics)
-                self._conn = conn
-                self.connected.set()
-                backoff = 0.5
-                log.info("tablet session up on %s:%d (session present: %s, receive maximum %d)",
-                         self._target.host, self._target.port, conn.session_present,
-                         conn.receive_max)  # fmt: skip
-                async with asyncio.TaskGroup() as tg:
-                    tg.create_task(self._sender(conn), name="hub.mqtt.send")
-                    tg.create_task(self._flow_control(conn), name="hub.mqtt.flow")
-                    if not conn.session_present:
-                        self._state_lost("the broker did not keep the hub's session")
-                    elif lost_at is not None:
-                        since = loop.time() - lost_at
-                        tg.create_task(self._check_restart(conn, since), name="hub.mqtt.uptime")
-                    await conn.wait_closed()
-                    self._out.ready.set()
-                why = conn.broker_disconnect
-                by = f" by the broker: {describe_reason(why)}" if why is not None else ""
-                log.warning("tablet session closed%s; reconnecting", by)
-            except* (MqttWireError, OSError) as group:
-                log.warning("tablet session lost: %s; reconnecting", group.exceptions[0])
-            finally:
-                if self._conn is not None:
-                    lost_at = loop.time()
-                self._conn = None
-                self._paused = False
-                self.connected.clear()
-                conn.abort()
-            await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311
-            backoff = min(backoff * 2, 10.0)
+        conn = MqttConnection(
+            self._target.host,
+            self._target.port,
+            client_id=self._client_id,
+            username=self._target.username,
+            password=self._target.password,
+            keepalive=30,
+            clean_session=False,
+            session_expiry_s=self._session_expiry_s,
+            receive_max=RECEIVE_MAX,
+            manual_ack=self._on_received is not None,
+            connect_timeout=30,
+            ack_timeout=30,
+            max_packet_bytes=MAX_PACKET_BYTES,
+        )
+        conn.on_message = functools.partial(self._deliver, conn)
+        try:
+            await conn.connect()
+            if self.sessions:
+                self._metrics.reconnects["tablet"] += 1
+            self.sessions += 1
+            await self._subscribe(conn, self._topics)
+            self._conn = conn
+            self.connected.set()
+            up()
+            log.info("tablet session up on %s:%d (session present: %s, receive maximum %d)",
+                     self._target.host, self._target.port, conn.session_present,
+                     conn.receive_max)  # fmt: skip
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._sender(conn), name="hub.mqtt.send")
+                tg.create_task(self._flow_control(conn), name="hub.mqtt.flow")
+                if not conn.session_present:
+                    self._state_lost("the broker did not keep the hub's session")
+                elif self._lost_at is not None:
+                    since = loop.time() - self._lost_at
+                    tg.create_task(self._check_restart(conn, since), name="hub.mqtt.uptime")
+                await conn.wait_closed()
+                self._out.ready.set()
+            why = conn.broker_disconnect
+            by = f" by the broker: {describe_reason(why)}" if why is not None else ""
+            raise ConnectionLost(f"the broker closed the tablet session{by}")
+        except* (MqttWireError, OSError) as group:
+            log.warning("tablet session lost: %s; reconnecting", group.exceptions[0])
+            raise
+        finally:
+            if self._conn is not None:
+                self._lost_at = loop.time()  # loop time the previous session ended
+            self._conn = None
+            self._paused = False
+            self.connected.clear()
+            conn.abort()
 
     async def subscribe_more(self, topics: list[str]) -> None:
         self._topics.extend(topics)

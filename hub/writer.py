@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -25,7 +24,7 @@ from operator import attrgetter
 import psycopg
 from psycopg import sql
 from psycopg.types.json import set_json_dumps
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool
 
 from actors.effects import (
     DeliveryRow,
@@ -37,9 +36,11 @@ from actors.effects import (
     UptimeSpan,
 )
 from actors.rules.tablet_session import alert_payload
+from config.retry import until_done
 from contract.heartbeat import COLUMNS as HEARTBEAT_COLUMNS
 from hub.log_limit import LogLimiter
 from hub.metrics import HubMetrics
+from hub.supervise import STORE_DOWN
 
 log = logging.getLogger(__name__)
 limited = LogLimiter(log)
@@ -274,58 +275,59 @@ class StoreWriter:
         return len(self._pending) + len(self._writing)
 
     async def run(self) -> None:
-        backoff = 0.2
         while True:
             await self._wake.wait()
-            self._wake.clear()
-            await asyncio.sleep(self._interval)  # gather a batch
-            batch, self._pending = self._pending, Batch()
-            mark, self._mark = self._mark, None
-            if not len(batch):
-                self._committed(mark)  # nothing before it is left to write
-                self._idle.set()
-                continue
-            self._writing = batch
-            try:
-                await self._write(batch)
-            except (psycopg.OperationalError, PoolTimeout) as exc:
-                if not self.outage:
-                    self._metrics.db_outages += 1
-                    log.error("store unavailable, buffering %d rows: %s", len(batch), exc)
-                self.outage = True
-                self._writing = Batch()
-                batch.merge_back(self._pending)
-                self._pending = batch
-                self._keep_mark(mark)
-                self._wake.set()
-                await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311
-                backoff = min(backoff * 2, 5.0)
-                continue
-            except Exception as exc:  # a row the store refuses (or cannot be sent) at all
-                limited.log(logging.WARNING, "batch", "store rejected a batch of %d rows"
-                            " (%s: %s); isolating the refused rows",
-                            len(batch), type(exc).__name__, exc)  # fmt: skip
-                await self._write_isolated(batch)
-                # What went back to pending (the store left meanwhile) holds the mark back;
-                # else it is released by the next round, pending being empty.
-                self._keep_mark(mark)
-                self._wake.set()
-                mark = None
-            except asyncio.CancelledError:
-                batch.merge_back(self._pending)  # not committed: keep it for the final flush
-                self._pending = batch
-                self._keep_mark(mark)
-                raise
-            finally:
-                self._writing = Batch()
-            if self.outage:
-                log.warning("store is back; buffered rows written")
-            self.outage, backoff = False, 0.2
-            self._metrics.heartbeats_committed += len(batch.heartbeats)
-            self._metrics.rows_committed += len(batch)
-            self._committed(mark)
-            if not len(self._pending):
-                self._idle.set()
+            await until_done(self._round, on=STORE_DOWN, wait_initial=0.2, wait_max=5.0)
+
+    async def _round(self) -> None:
+        """Gather a batch and commit it; while the store is down the batch goes back in
+        front of the pending rows and this raises (the caller retries with backoff)."""
+        self._wake.clear()
+        await asyncio.sleep(self._interval)  # gather a batch
+        batch, self._pending = self._pending, Batch()
+        mark, self._mark = self._mark, None
+        if not len(batch):
+            self._committed(mark)  # nothing before it is left to write
+            self._idle.set()
+            return
+        self._writing = batch
+        try:
+            await self._write(batch)
+        except STORE_DOWN as exc:
+            if not self.outage:
+                self._metrics.db_outages += 1
+                log.error("store unavailable, buffering %d rows: %s", len(batch), exc)
+            self.outage = True
+            self._writing = Batch()
+            batch.merge_back(self._pending)
+            self._pending = batch
+            self._keep_mark(mark)
+            raise
+        except Exception as exc:  # a row the store refuses (or cannot be sent) at all
+            limited.log(logging.WARNING, "batch", "store rejected a batch of %d rows"
+                        " (%s: %s); isolating the refused rows",
+                        len(batch), type(exc).__name__, exc)  # fmt: skip
+            await self._write_isolated(batch)
+            # What went back to pending (the store left meanwhile) holds the mark back;
+            # else it is released by the next round, pending being empty.
+            self._keep_mark(mark)
+            self._wake.set()
+            mark = None
+        except asyncio.CancelledError:
+            batch.merge_back(self._pending)  # not committed: keep it for the final flush
+            self._pending = batch
+            self._keep_mark(mark)
+            raise
+        finally:
+            self._writing = Batch()
+        if self.outage:
+            log.warning("store is back; buffered rows written")
+        self.outage = False
+        self._metrics.heartbeats_committed += len(batch.heartbeats)
+        self._metrics.rows_committed += len(batch)
+        self._committed(mark)
+        if not len(self._pending):
+            self._idle.set()
 
     async def _write_isolated(self, batch: Batch) -> None:
         """After a data error: each table group in its own transaction, a refused group cut
@@ -340,7 +342,7 @@ class StoreWriter:
                 part = todo[-1]  # popped once written or dropped, so a cancel keeps it
                 try:
                     await self._write(part)
-                except (psycopg.OperationalError, PoolTimeout):
+                except STORE_DOWN:
                     break
                 except Exception as exc:
                     todo.pop()

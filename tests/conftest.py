@@ -48,6 +48,15 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.stop()
 
 
+@pytest.fixture(autouse=True)
+def _unspent_rate_limits(request: pytest.FixtureRequest) -> None:
+    """Sign-in and lead form budgets are counted in the store, shared by every panel on it
+    (store/rate_limits.py): each test that uses the store starts with none spent."""
+    if "database_url" in request.fixturenames:
+        with db.connect(request.getfixturevalue("database_url")) as connection:
+            connection.execute("DELETE FROM rate_limits")
+
+
 @pytest.fixture
 def own_store() -> Iterator[EmbeddedPostgres]:
     """A PostgreSQL of the test's own (migrated), for tests that stop and start it. Under /tmp

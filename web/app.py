@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from config.settings import Settings
+from store.rate_limits import RateLimitStore
 from web.agents import api as agent_api
 from web.agents import pages as agent
 from web.agents.inbox_feed import LeadFeed
@@ -54,7 +55,7 @@ from web.playlists import pages as playlists
 from web.reports import heatmap_pages as heatmap
 from web.reports import pop_pages as pop_reports
 from web.reports import uptime_pages as reports
-from web.security import LoginThrottle, secret_key
+from web.security import secret_key
 from web.tablets import pages as tablets
 
 
@@ -65,6 +66,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         pool = open_gated_pool(database_url, gate, settings.web_pool_timeout_s, max_size=8)
         await pool.open(wait=True, timeout=30)
         app.state.pool = pool
+        app.state.rate_limits = RateLimitStore(pool)  # sign-in and lead form budgets
         app.state.feed = feed = ChangeFeed(pool, database_url)
         app.state.broker_link = link = for_panel(settings)
         # Agents' live inbox and Web Push of lead offers (web/agents/inbox_feed.py and
@@ -96,7 +98,6 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.state.settings = settings
     app.state.secret_key = secret_key(settings)
     app.state.throttles = Throttles(settings)
-    app.state.claim_throttle = LoginThrottle(limit=settings.claim_attempts_per_window)
     app.state.render_tile = TileRenderer()
     app.state.vapid_key = vapid_key(settings)
     app.state.verified_devices = VerifiedDevices(settings.device_token_grace_s)

@@ -1,10 +1,11 @@
-"""Panel credentials: browser sessions with CSRF tokens, API bearer tokens (JWT), login throttling.
+"""Panel credentials: browser sessions with CSRF tokens, API bearer tokens (JWT).
 
 A session cookie holds a random token; the store keeps only its SHA-256, the
 user and a per-session CSRF token that every form posts back. API clients trade
 an e-mail and password for a short-lived HS256 JWT bound to a session of its own
 (``kind = 'api'``): the token names it (``sid``) and dies with it. The login form,
 which has no session yet, carries a signed double-submit token (:func:`login_csrf`).
+Sign-in throttling is web/auth/throttle.py.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ import hashlib
 import hmac
 import os
 import secrets
-import time
-from collections import deque
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -161,43 +160,3 @@ def login_csrf_ok(secret: str, nonce: str | None, given: str | None) -> bool:
     if not nonce or not given or len(nonce) > 64 or len(given) > 128:
         return False
     return hmac.compare_digest(login_csrf(secret, nonce).encode(), given.encode())
-
-
-class LoginThrottle:
-    """At most ``limit`` failed logins per key (e-mail or client address) per ``window_s``.
-
-    A sliding window of events per key; :meth:`hit` and :meth:`retry_after` make it a plain
-    rate limit too (the public lead form counts every submission, web/leads/form_limits.py).
-    """
-
-    def __init__(self, limit: int = 5, window_s: float = 300.0) -> None:
-        self.limit, self.window_s = limit, window_s
-        self._failures: dict[str, deque[float]] = {}
-
-    def blocked(self, key: str) -> bool:
-        failures = self._failures.get(key)
-        if not failures:
-            return False
-        horizon = time.monotonic() - self.window_s
-        while failures and failures[0] < horizon:
-            failures.popleft()
-        return len(failures) >= self.limit
-
-    def failed(self, key: str) -> None:
-        if len(self._failures) > 100_000:  # bounded: forget the oldest keys first
-            self._failures.pop(next(iter(self._failures)))
-        self._failures.setdefault(key, deque()).append(time.monotonic())
-
-    def succeeded(self, key: str) -> None:
-        self._failures.pop(key, None)
-
-    def hit(self, key: str) -> None:
-        """Count one event for ``key`` (a rate limit's request, like a failed login)."""
-        self.failed(key)
-
-    def retry_after(self, key: str) -> float:
-        """Seconds until ``key`` is no longer blocked; 0 when it is not."""
-        if not self.blocked(key):
-            return 0.0
-        failures = self._failures[key]
-        return max(0.0, failures[-self.limit] + self.window_s - time.monotonic())

@@ -24,8 +24,10 @@ from config.settings import Settings
 from tests.web.conftest import (  # noqa: F401 - fixtures used by name
     PASSWORD,
     TenantFactory,
+    panel,
     panel_settings,
     post_login,
+    rate_limits_away,
     sibling,
     tenant_factory,
 )
@@ -113,6 +115,52 @@ def test_forwarded_for_counts_only_from_a_configured_proxy(
         assert post_login(direct, f"y{n}@example.com", "wrong-wrong").status_code == 401
     direct.headers["X-Forwarded-For"] = "192.0.2.200"
     assert post_login(direct, tenant.admin).status_code == 429
+
+
+def test_two_panel_processes_share_one_budget(
+    panel_settings: Settings,  # noqa: F811 - the fixture
+    database_url: str,
+    tenant_factory: TenantFactory,  # noqa: F811 - the fixture
+) -> None:
+    """Two apps on one store (``uvicorn --workers 2``, or two containers): a failure counted
+    by one counts for the other, so spreading tries over processes buys nothing."""
+    tenant = tenant_factory()
+    settings = panel_settings.model_copy(update={"login_failures_per_client": 6})
+    with TestClient(create_app(settings, database_url)) as first, \
+            TestClient(create_app(settings, database_url)) as second:  # fmt: skip
+        panels = [sibling(first, ATTACKER), sibling(second, ATTACKER)]
+        # The growing delay of one (account, address): three free failures, then 1 s.
+        codes = [post_login(panels[n % 2], tenant.owner, f"guess-{n}-wrong").status_code
+                 for n in range(4)]  # fmt: skip
+        assert codes == [401] * 4
+        for each in panels:  # the right password waits on both, whichever counted
+            refused = post_login(each, tenant.owner)
+            assert refused.status_code == 429
+            assert refused.headers["retry-after"] == "1"
+        # The cap per address, whatever the accounts: 6 failures in all, 2 more here.
+        assert post_login(panels[0], "a@example.com", "wrong-wrong").status_code == 401
+        assert post_login(panels[1], "b@example.com", "wrong-wrong").status_code == 401
+        assert post_login(panels[0], tenant.admin).status_code == 429
+        assert post_login(panels[1], tenant.admin).status_code == 429
+        # Another address is untouched on either.
+        assert post_login(sibling(second, OWNER_HOME), tenant.admin).status_code == 303
+
+
+def test_sign_in_goes_on_unthrottled_while_the_counts_cannot_be_kept(
+    panel: TestClient,  # noqa: F811 - the fixture
+    tenant_factory: TenantFactory,  # noqa: F811 - the fixture
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Fail open: the password check decides, so counts that cannot be kept lock nobody out
+    (a real outage answers 503 from the password check itself)."""
+    tenant = tenant_factory()
+    with rate_limits_away(panel):
+        assert post_login(panel, tenant.admin, "wrong-wrong").status_code == 401
+        assert post_login(panel, tenant.admin).status_code == 303
+    logged = [r for r in caplog.records if r.name == "web.auth.throttle"]
+    assert logged
+    assert all("not throttled" in r.getMessage() for r in logged)
+    caplog.clear()  # the logged errors are this test's point
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -11,10 +12,12 @@ import httpx2 as httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from psycopg_pool import AsyncConnectionPool
 
 from broker.runner import EmbeddedBroker
 from config.settings import Settings
 from store.fleets import FleetSpec, TabletSpec, add_fleet, add_tablet
+from store.rate_limits import RateLimitStore
 from store.users import add_tenant, add_user
 from web.app import create_app
 
@@ -124,3 +127,17 @@ def api_token(client: TestClient, email: str, password: str = PASSWORD) -> dict[
     response = client.post("/api/v1/auth/token", data={"username": email, "password": password})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+@contextlib.contextmanager
+def rate_limits_away(client: TestClient) -> Iterator[None]:
+    """The app's rate-limit counts unreachable (a pool on no server, never opened: every
+    call raises ``PoolClosed``, an ``OperationalError`` like a store outage)."""
+    state = client.app.state  # type: ignore[attr-defined]
+    kept = state.rate_limits
+    state.rate_limits = RateLimitStore(AsyncConnectionPool("postgresql://127.0.0.1:1/away",
+                                                           open=False))  # fmt: skip
+    try:
+        yield
+    finally:
+        state.rate_limits = kept

@@ -12,10 +12,12 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from config.settings import Settings
 from store import db
 from store.db import open_pool
-from tests.web.conftest import Conn, TenantFactory
+from tests.web.conftest import Conn, TenantFactory, rate_limits_away
 from tests.web.lead_helpers import form_token, make_campaign, make_code
+from web.app import create_app
 from web.leads import form_token as lead_token
 from web.leads import intake as leads
 from web.leads.form import LeadInput
@@ -313,6 +315,42 @@ def test_rate_limits_per_client_and_per_code_answer_429_with_retry_after(
     assert post(panel, code, form_token(panel, code), phone="9100 0009")[0] == 429
     assert post(panel, second, form_token(panel, second), phone="9100 0009")[0] == 200
     assert len(stored(conn, code)) == 5
+
+
+def test_two_panel_processes_share_the_form_limits(
+    panel: TestClient, panel_settings: Settings, database_url: str,
+    tenant_factory: TenantFactory, conn: Conn,
+) -> None:  # fmt: skip
+    """Two apps on one store (two workers or containers) count into one budget."""
+    tenant = tenant_factory(fleets=1, tablets=1)
+    code = make_code(conn, tenant.tenant_id, make_campaign(conn, tenant.tenant_id))
+    settings = panel_settings.model_copy(update={"lead_submits_per_client": 3})
+    with TestClient(create_app(settings, database_url)) as first, \
+            TestClient(create_app(settings, database_url)) as second:  # fmt: skip
+        workers = [first, second]
+        codes = [post(workers[n % 2], code, form_token(workers[n % 2], code),
+                      phone=f"9200 000{n}")[0] for n in range(3)]  # fmt: skip
+        assert codes == [200] * 3
+        assert post(first, code, form_token(first, code), phone="9200 0009")[0] == 429
+        assert post(second, code, form_token(second, code), phone="9200 0009")[0] == 429
+    assert len(stored(conn, code)) == 3
+
+
+def test_the_form_refuses_what_it_cannot_count(
+    panel: TestClient, tenant_factory: TenantFactory, conn: Conn
+) -> None:
+    """Fail closed: while the limits cannot be counted the form answers 503 + Retry-After."""
+    tenant = tenant_factory(fleets=1, tablets=1)
+    code = make_code(conn, tenant.tenant_id, make_campaign(conn, tenant.tenant_id))
+    token = form_token(panel, code)
+    with rate_limits_away(panel):
+        status, text = post(panel, code, token)
+        response = panel.post(f"/l/{code}", data={"token": token}, headers={"accept": "x/y"})
+    assert status == 503
+    assert "try again" in text.lower()
+    assert response.status_code == 503
+    assert "retry-after" in response.headers
+    assert stored(conn, code) == []
 
 
 async def test_the_cap_holds_under_concurrent_submissions(

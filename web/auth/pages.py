@@ -98,15 +98,15 @@ async def login(
                            error="The sign-in form expired or did not come from this panel. "
                                  "Sign in again.")  # fmt: skip
     throttles = _throttles(request)
-    if wait := throttles.retry_after(request, email):
+    if wait := await throttles.retry_after(request, email):
         return _login_page(request, 429, next=next, email=email, error=_too_many(wait),
                            headers={"Retry-After": str(wait)})  # fmt: skip
     user = await authenticate(pool, email, password)
     if user is None:
-        throttles.failed(request, email)
+        await throttles.failed(request, email)
         return _login_page(request, 401, next=next, email=email,
                            error="Wrong e-mail or password.")  # fmt: skip
-    throttles.succeeded(request, email)
+    await throttles.succeeded(request, email)
     token = await open_session(pool, user, timedelta(hours=settings.session_hours))
     target = _safe_next(next)
     if user.role == "agent" and target == "/":  # agents have no grid: their inbox instead
@@ -145,14 +145,14 @@ async def api_token(
 ) -> TokenOut:
     """Trade an e-mail (``username``) and password for a bearer token."""
     throttles = _throttles(request)
-    if wait := throttles.retry_after(request, form.username):
+    if wait := await throttles.retry_after(request, form.username):
         raise HTTPException(429, f"too many failed sign-ins; wait {wait} s",
                             headers={"Retry-After": str(wait)})  # fmt: skip
     user = await authenticate(pool, form.username, form.password)
     if user is None:
-        throttles.failed(request, form.username)
+        await throttles.failed(request, form.username)
         raise HTTPException(401, "wrong e-mail or password", headers={"WWW-Authenticate": "Bearer"})
-    throttles.succeeded(request, form.username)
+    await throttles.succeeded(request, form.username)
     minutes = settings.api_token_minutes
     session = await open_session(pool, user, timedelta(minutes=minutes), kind="api")
     token = issue_token(user, request.app.state.secret_key, minutes, session)

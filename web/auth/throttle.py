@@ -7,75 +7,53 @@ out: from their own address they sign in at once. Each address also has a cap on
 per window whatever the accounts (a password spray from one address). IPv6 clients count
 per /64, the block one subscriber usually holds.
 
-The counts live in the web process (one set per process), like the lead form's limits. A
-moving-window rate limiter (such as the ``limits`` package) caps counts per window but has
-no per-key delay that grows with each failure, so the delay is kept here; the per-address
-cap is :class:`web.security.LoginThrottle`.
+Both are counted in the store (store/rate_limits.py), so every panel process shares
+them: the cap is a moving window of ``limits`` (web/rate_limits.py); the growing delay,
+which ``limits`` has no strategy for, keeps its failures and ``not_before`` in the same
+table, its policy being :class:`GrowingDelay`.
+
+Fail open: while the store cannot count (or refuses to), sign-in goes on unthrottled, the
+error logged. The password check needs the same store, so during an outage sign-in answers
+503 anyway; a fault of the counts alone must not lock everyone out of the panel.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
+import psycopg
 from fastapi import Request
+from limits import RateLimitItemPerSecond
+from psycopg_pool import PoolTimeout
 
 from config.settings import Settings
-from web.security import LoginThrottle
+from hub.log_limit import LogLimiter
+from web.rate_limits import limiter_of, store_of, wait_s
 
+log = logging.getLogger(__name__)
+limited = LogLimiter(log, interval_s=10.0)
 
-@dataclass(slots=True)
-class _Backoff:
-    failures: int
-    not_before: float
-    last: float
+STORE_ERRORS = (psycopg.Error, PoolTimeout)
+CLIENT_WINDOW_S = 300
 
 
 class GrowingDelay:
-    """Per key: after ``free`` failures, each failure delays the next try by twice the last.
+    """After ``free`` failures, each failure delays the next try by twice the last.
 
     The delays run ``base_s``, 2·``base_s``, 4·``base_s``, … up to ``max_s``; a key quiet for
-    ``forget_s`` starts again from zero. At most ``max_keys`` keys are kept (the oldest go).
+    ``forget_s`` starts again from zero.
     """
 
     def __init__(self, *, free: int = 3, base_s: float = 1.0, max_s: float = 300.0,
-                 forget_s: float = 3600.0, max_keys: int = 100_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
-        self.free, self.base_s, self.max_s = free, base_s, max_s
-        self.forget_s, self.max_keys, self.clock = forget_s, max_keys, clock
-        self._keys: dict[str, _Backoff] = {}
+                 forget_s: float = 3600.0) -> None:  # fmt: skip
+        self.free, self.base_s, self.max_s, self.forget_s = free, base_s, max_s, forget_s
 
-    def retry_after(self, key: str) -> float:
-        """Seconds until ``key`` may try again; 0 when it may now."""
-        entry = self._keys.get(key)
-        if entry is None:
-            return 0.0
-        now = self.clock()
-        if now - entry.last > self.forget_s:
-            del self._keys[key]
-            return 0.0
-        return max(0.0, entry.not_before - now)
-
-    def failed(self, key: str) -> float:
-        """Count a failure; returns the delay it imposes on the next try."""
-        now = self.clock()
-        entry = self._keys.pop(key, None)
-        if entry is None or now - entry.last > self.forget_s:
-            entry = _Backoff(0, now, now)
-        entry.failures += 1
-        over = entry.failures - self.free
-        delay = 0.0 if over <= 0 else min(self.max_s, self.base_s * 2 ** min(over - 1, 60))
-        entry.not_before, entry.last = now + delay, now
-        if len(self._keys) >= self.max_keys:  # bounded: forget the oldest keys first
-            self._keys.pop(next(iter(self._keys)))
-        self._keys[key] = entry  # re-inserted: the dict stays in order of last failure
-        return delay
-
-    def succeeded(self, key: str) -> None:
-        self._keys.pop(key, None)
+    def delay_for(self, failures: int) -> float:
+        """The wait imposed by the ``failures``-th failure in a row."""
+        over = failures - self.free
+        return 0.0 if over <= 0 else min(self.max_s, self.base_s * 2 ** min(over - 1, 60))
 
 
 def address_key(host: str) -> str:
@@ -89,28 +67,48 @@ def address_key(host: str) -> str:
     return str(address)
 
 
+def _not_counted(what: str, exc: Exception) -> None:
+    limited.log(logging.ERROR, what, "sign-in throttle could not %s (%s: %s); not throttled",
+                what, type(exc).__name__, exc)  # fmt: skip
+
+
 class Throttles:
-    """The sign-in limits of one web process: the login form and the API token route share them."""
+    """The sign-in limits: the login form and the API token route share them."""
 
     def __init__(self, settings: Settings) -> None:
         self.by_pair = GrowingDelay(max_s=settings.login_delay_max_s)
-        self.by_client = LoginThrottle(limit=settings.login_failures_per_client, window_s=300)
+        self.by_client = RateLimitItemPerSecond(settings.login_failures_per_client,
+                                                CLIENT_WINDOW_S)  # fmt: skip
 
     @staticmethod
     def _keys(request: Request, email: str) -> tuple[str, str]:
         client = address_key(request.client.host if request.client else "?")
-        return f"{email.strip().lower()}\x00{client}", client
+        # The address never holds a space, so the first space ends it.
+        return f"sign-in {client} {email.strip().lower()}", client
 
-    def retry_after(self, request: Request, email: str) -> int:
+    async def retry_after(self, request: Request, email: str) -> int:
         """Whole seconds this sign-in must wait (0: go ahead and check the password)."""
         pair, client = self._keys(request, email)
-        wait = max(self.by_pair.retry_after(pair), self.by_client.retry_after(client))
+        try:
+            wait = max(
+                await store_of(request).delay_left(pair),
+                await wait_s(limiter_of(request), self.by_client, "sign-in", client),
+            )
+        except STORE_ERRORS as exc:
+            _not_counted("read", exc)
+            return 0
         return math.ceil(wait)
 
-    def failed(self, request: Request, email: str) -> None:
+    async def failed(self, request: Request, email: str) -> None:
         pair, client = self._keys(request, email)
-        self.by_pair.failed(pair)
-        self.by_client.failed(client)
+        try:
+            await store_of(request).failed(pair, self.by_pair.delay_for, self.by_pair.forget_s)
+            await limiter_of(request).hit(self.by_client, "sign-in", client)
+        except STORE_ERRORS as exc:
+            _not_counted("count", exc)
 
-    def succeeded(self, request: Request, email: str) -> None:
-        self.by_pair.succeeded(self._keys(request, email)[0])
+    async def succeeded(self, request: Request, email: str) -> None:
+        try:
+            await store_of(request).clear(self._keys(request, email)[0])
+        except STORE_ERRORS as exc:
+            _not_counted("forget", exc)

@@ -6,11 +6,13 @@ manifest.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import psycopg
 from fastapi import APIRouter, Header, HTTPException, Request, Response
+from limits import RateLimitItem, RateLimitItemPerSecond
 from psycopg_pool import PoolTimeout
 from pydantic import BaseModel, Field
 
@@ -25,9 +27,10 @@ from web.device.auth import DeviceDep
 from web.device.plan import Plan, etag_matches, plan_etag, playout_plan
 from web.live.broker_link import BrokerUnavailable, device_mqtt_url
 from web.pairing import codes as pairing
-from web.security import LoginThrottle
+from web.rate_limits import limiter_of, wait_s
 
 router = APIRouter(prefix="/v1/device", tags=["device"])
+CLAIM_WINDOW_S = 300  # failed claims are counted per address over five minutes
 
 
 class Problem(BaseModel):
@@ -96,9 +99,9 @@ def _retry_after(settings: Settings) -> dict[str, str]:
     return {"Retry-After": str(settings.web_store_retry_after_s)}
 
 
-def _claim_throttle(request: Request) -> LoginThrottle:
-    throttle: LoginThrottle = request.app.state.claim_throttle
-    return throttle
+def _claim_limit(settings: Settings) -> RateLimitItem:
+    """Failed claims per client address, counted in the store for every panel process."""
+    return RateLimitItemPerSecond(settings.claim_attempts_per_window, CLAIM_WINDOW_S)
 
 
 @router.post(
@@ -117,11 +120,12 @@ async def claim(
     token and its own broker credentials, confined to ``tablets/{tablet_id}/#``.
 
     Failed attempts are limited per client address."""
-    throttle = _claim_throttle(request)
+    limiter, limit = limiter_of(request), _claim_limit(settings)
     client = request.client.host if request.client else "?"
-    if throttle.blocked(client):
+    # Fail closed: a store that cannot count answers 503 (the app's handler), as the claim would.
+    if wait := await wait_s(limiter, limit, "claim", client):
         raise HTTPException(429, "too many failed claims from this address: wait and retry",
-                            headers={"Retry-After": str(int(throttle.window_s))})  # fmt: skip
+                            headers={"Retry-After": str(max(1, math.ceil(wait)))})  # fmt: skip
     target = link.target
     if target is None:
         raise HTTPException(503, "pairing is unavailable: no broker is configured",
@@ -129,7 +133,7 @@ async def claim(
     try:
         done = await pairing.claim(pool, target, body.claim_code, dict(body.device_info))
     except ClaimError as exc:
-        throttle.failed(client)
+        await limiter.hit(limit, "claim", client)
         raise HTTPException(exc.status, str(exc)) from None
     except BrokerError as exc:
         raise HTTPException(503, f"the broker could not be reached, nothing was changed: "

@@ -1,9 +1,12 @@
 """Rate limits of the public lead form: per client address and per QR code.
 
-Every submission counts (valid or not), in sliding windows kept in the web process
-(:class:`web.security.LoginThrottle`). The per-address limit is loose because passengers
-on one mobile network often share an address (carrier NAT); the per-code limit stops one
-printed or photographed code from being flooded.
+Every submission counts (valid or not), in moving windows (``limits``) kept in the store
+(web/rate_limits.py), so every panel process shares one budget. The per-address
+limit is loose because passengers on one mobile network often share an address (carrier
+NAT); the per-code limit stops one printed or photographed code from being flooded.
+
+Fail closed: while the store cannot count, the store error reaches the app's handler and
+the form answers 503 with ``Retry-After`` (the lead could not be stored either).
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ import math
 from dataclasses import dataclass
 
 from fastapi import Request
+from limits import RateLimitItemPerSecond
+from limits.aio.strategies import MovingWindowRateLimiter
 
-from web.security import LoginThrottle
+from web.rate_limits import wait_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,22 +31,29 @@ class Limited:
 
 class LeadLimits:
     def __init__(self, per_client: int = 20, per_code: int = 30, window_s: float = 600.0) -> None:
-        self.by_client = LoginThrottle(limit=per_client, window_s=window_s)
-        self.by_code = LoginThrottle(limit=per_code, window_s=window_s)
+        self.by_client = RateLimitItemPerSecond(per_client, math.ceil(window_s))
+        self.by_code = RateLimitItemPerSecond(per_code, math.ceil(window_s))
 
-    def check(self, client: str, code: str) -> Limited | None:
+    async def check(
+        self, limiter: MovingWindowRateLimiter, client: str, code: str
+    ) -> Limited | None:
         """Count one submission unless a limit is already reached; then say how long to wait."""
-        wait = max(self.by_client.retry_after(client), self.by_code.retry_after(code))
+        by_client, by_code = ("lead-address", client), ("lead-code", code)
+        wait = max(await wait_s(limiter, self.by_client, *by_client),
+                   await wait_s(limiter, self.by_code, *by_code))  # fmt: skip
+        # Another process may have taken the last place meanwhile: then this one waits too.
+        if wait == 0 and not (await limiter.hit(self.by_client, *by_client)
+                              and await limiter.hit(self.by_code, *by_code)):  # fmt: skip
+            wait = max(await wait_s(limiter, self.by_client, *by_client),
+                       await wait_s(limiter, self.by_code, *by_code), 1.0)  # fmt: skip
         if wait > 0:
             return Limited("Too many submissions from here. Please wait a few minutes and "
                            "try again.", max(1, math.ceil(wait)))  # fmt: skip
-        self.by_client.hit(client)
-        self.by_code.hit(code)
         return None
 
 
 def lead_limits(request: Request) -> LeadLimits:
-    """The app's limits, made on first use (one set per web process)."""
+    """The app's limits, made on first use (their counts are in the store)."""
     state = request.app.state
     limits: LeadLimits | None = getattr(state, "lead_limits", None)
     if limits is None:

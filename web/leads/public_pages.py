@@ -20,6 +20,7 @@ from web.leads import intake as leads
 from web.leads.form import read
 from web.leads.form_limits import client_address, lead_limits
 from web.leads.intake import CodeUnavailable, QrCode
+from web.rate_limits import limiter_of
 
 router = APIRouter(include_in_schema=False)
 
@@ -82,7 +83,8 @@ async def lead_form(request: Request, code: str) -> HTMLResponse:
 
 @router.post("/l/{code}", response_class=HTMLResponse)
 async def submit_lead(request: Request, code: str) -> HTMLResponse:
-    limited = lead_limits(request).check(client_address(request), code[:32])
+    limited = await lead_limits(request).check(limiter_of(request), client_address(request),
+                                               code[:32])  # fmt: skip
     if limited is not None:
         return _problem(request, 429, detail=limited.message,
                         headers={"Retry-After": str(limited.retry_after_s)})  # fmt: skip

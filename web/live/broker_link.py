@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
+from collections.abc import Callable
 
 import aiomqtt
 
 from broker.runner import embedded_broker
 from config.errors import BrokerError
+from config.retry import reconnecting
 from config.settings import MqttTarget, Settings
 
 log = logging.getLogger(__name__)
@@ -67,26 +68,29 @@ class BrokerLink:
     async def run(self) -> None:
         if self.session is None:
             return  # no broker configured: device calls that need one answer 503
-        backoff = 0.5
-        while True:
-            try:
-                async with aiomqtt.Client(
-                    self.session.host, self.session.port,
-                    username=self.session.username, password=self.session.password,
-                    identifier=self.client_id, clean_session=True, keepalive=30, timeout=10,
-                ) as client:  # fmt: skip
-                    self._client = client
-                    self.connected.set()
-                    backoff = 0.5
-                    async for _ in client.messages:  # nothing subscribed: ends on disconnect
-                        pass
-            except aiomqtt.MqttError as exc:
-                log.warning("panel broker session lost (%s); reconnecting", exc)
-            finally:
-                self._client = None
-                self.connected.clear()
-            await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311
-            backoff = min(backoff * 2, 10)
+        await reconnecting(self._session, on=(aiomqtt.MqttError,), wait_initial=0.5,
+                           wait_max=10.0)  # fmt: skip
+
+    async def _session(self, up: Callable[[], None]) -> None:
+        assert self.session is not None
+        try:
+            async with aiomqtt.Client(
+                self.session.host, self.session.port,
+                username=self.session.username, password=self.session.password,
+                identifier=self.client_id, clean_session=True, keepalive=30, timeout=10,
+            ) as client:  # fmt: skip
+                self._client = client
+                self.connected.set()
+                up()
+                async for _ in client.messages:  # nothing subscribed: ends on disconnect
+                    pass
+            raise aiomqtt.MqttError("the panel broker session ended")
+        except aiomqtt.MqttError as exc:
+            log.warning("panel broker session lost (%s); reconnecting", exc)
+            raise
+        finally:
+            self._client = None
+            self.connected.clear()
 
     async def publish(self, topic: str, payload: bytes) -> None:
         """QoS 1, returns once the broker has it; raises :class:`BrokerUnavailable`."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -19,6 +18,7 @@ from types import TracebackType
 import psycopg
 
 from config.errors import BrokerError
+from config.retry import reconnecting
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,7 @@ class Supervisor:
         task.add_done_callback(self._ended)
 
     async def supervise(self, name: str, job: Job) -> None:
-        delay = self.first_delay_s
-        while True:
+        async def run(up: Callable[[], None]) -> None:
             started = time.monotonic()
             try:
                 await job()
@@ -57,13 +56,13 @@ class Supervisor:
                     log.warning("%s stopped on %s: %s; restarting", name, type(exc).__name__, exc)
                 else:
                     log.exception("%s failed; restarting", name)
-            else:
-                return
-            self.restarts[name] += 1
-            if time.monotonic() - started > self.max_delay_s:
-                delay = self.first_delay_s  # it ran well for a while: start over
-            await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311
-            delay = min(delay * 2, self.max_delay_s)
+                self.restarts[name] += 1
+                if time.monotonic() - started > self.max_delay_s:
+                    up()  # it ran well for a while: the delays start over
+                raise
+
+        await reconnecting(run, on=(Exception,), wait_initial=self.first_delay_s,
+                           wait_max=self.max_delay_s)  # fmt: skip
 
     def running(self) -> set[str]:
         return {task.get_name() for task in self._tasks if not task.done()}

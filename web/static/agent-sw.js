@@ -1,4 +1,4 @@
-// fleethub agent service worker: shows a lead offer pushed by the panel (web/push_sender.py)
+// fleethub agent service worker: shows a lead offer pushed by the panel (web/agents/push_sender.py)
 // and opens the inbox when the notification is clicked.
 "use strict";
 self.addEventListener("push", (event) => {
