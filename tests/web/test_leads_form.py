@@ -12,7 +12,6 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from hub import db
 from hub.db import open_pool
 from tests.web.conftest import Conn, TenantFactory
 from tests.web.lead_helpers import form_token, make_campaign, make_code
@@ -26,7 +25,7 @@ THANKS = "We have your details"
 
 @pytest.fixture
 def listener(database_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
-    with db.connect(database_url) as conn:
+    with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("LISTEN fleethub_leads")
         yield conn
 
