@@ -238,10 +238,13 @@ async def run(target: MqttTarget, batches: list[list[Command]], timeout: float) 
 
 
 async def _run(target: MqttTarget, batches: list[list[Command]], timeout: float) -> None:
+    where = f"{target.host}:{target.port}"
+    connected = False
     try:
         async with aiomqtt.Client(target.host, target.port, username=target.username,
                                   password=target.password, identifier=_client_id(target),
                                   timeout=timeout) as client:  # fmt: skip
+            connected = True
             granted = await client.subscribe(RESPONSE_TOPIC, qos=1, timeout=timeout)
             _check_granted(list(granted), target)
             for commands in batches:
@@ -256,8 +259,15 @@ async def _run(target: MqttTarget, batches: list[list[Command]], timeout: float)
                 except TimeoutError as exc:
                     raise _timed_out(request, target, timeout) from exc
                 request.check()
+    except aiomqtt.MqttCodeError as exc:
+        if connected:
+            raise BrokerError(f"dynamic-security: broker {where}: {exc}") from exc
+        raise BrokerError(f"dynamic-security: broker {where} refused {target.username!r}: "
+                          f"{exc}") from exc  # fmt: skip
     except aiomqtt.MqttError as exc:
-        raise BrokerError(f"dynamic-security: broker {target.host}:{target.port}: {exc}") from exc
+        if connected:
+            raise BrokerError(f"dynamic-security: broker {where}: {exc}") from exc
+        raise BrokerError(f"dynamic-security: cannot reach broker {where}: {exc}") from exc
 
 
 def _as_bytes(payload: object) -> bytes:
