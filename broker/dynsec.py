@@ -7,8 +7,8 @@ hub's: it routes traffic and has no ``$CONTROL`` rights); the plugin answers on
 ``…/response`` with the ``correlationData`` we sent, which is how answers are matched.
 
 Every account is bound to one client id, its username (the plugin refuses any other), so
-the provisioning account's sessions use that id too: one at a time per process (a lock),
-since a second connection with the same id would end the first.
+the provisioning account's sessions use that id too: one at a time per event loop (a
+lock), since a second connection with the same id would end the first.
 
 Every command makes the plugin rewrite its whole JSON file, so this is for a few tablets
 at a time (pairing, ``fleethub tablet add``, tests). Bulk credentials are written to the
@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 import uuid
 import weakref
 from collections.abc import Iterator
@@ -28,8 +26,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiomqtt
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from broker.dynsec_file import (
@@ -184,56 +180,71 @@ def _client_id(target: MqttTarget) -> str:
     return target.username
 
 
-# One provisioning session at a time per process: per event loop, and across threads.
-_async_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+# One provisioning session at a time per event loop.
+_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
     weakref.WeakKeyDictionary()
 )
-_sync_lock = threading.Lock()
 
 
-def _async_lock() -> asyncio.Lock:
+def _lock() -> asyncio.Lock:
     loop = asyncio.get_running_loop()
-    lock = _async_locks.get(loop)
+    lock = _locks.get(loop)
     if lock is None:
-        lock = _async_locks[loop] = asyncio.Lock()
+        lock = _locks[loop] = asyncio.Lock()
     return lock
 
 
-# --- Async runner (aiomqtt), for the web app ------------------------------------------
+# --- Runner (aiomqtt): the panel, the CLI (through asyncio.run), the embedded broker -----
 
 
 async def provision_tablet(target: MqttTarget, tablet_id: str, password: str,
                            timeout: float = 10.0) -> None:  # fmt: skip
     """Create or replace a tablet's broker credentials; a connected session is kicked."""
-    await run_async(target, [provision_commands(tablet_id, password)], timeout)
+    await run(target, [provision_commands(tablet_id, password)], timeout)
+
+
+async def provision_tablets(target: MqttTarget, users: dict[str, str],
+                            timeout: float = 10.0) -> None:  # fmt: skip
+    """Create or replace several tablets' credentials, in messages of ``CHUNK_TABLETS``."""
+    if users:
+        await run(target, list(_chunks(users)), timeout)
 
 
 async def revoke_tablet(target: MqttTarget, tablet_id: str, timeout: float = 10.0) -> None:
     """Remove a tablet's credentials: it is disconnected now and cannot log in again."""
-    await run_async(target, [revoke_commands(tablet_id)], timeout)
+    await run(target, [revoke_commands(tablet_id)], timeout)
 
 
 async def provision_agent(target: MqttTarget, user_id: int, password: str,
                           timeout: float = 10.0) -> None:  # fmt: skip
     """Create or replace a lead agent's broker credentials."""
-    await run_async(target, [provision_agent_commands(user_id, password)], timeout)
+    await run(target, [provision_agent_commands(user_id, password)], timeout)
 
 
 async def revoke_agent(target: MqttTarget, user_id: int, timeout: float = 10.0) -> None:
-    await run_async(target, [revoke_agent_commands(user_id)], timeout)
+    await run(target, [revoke_agent_commands(user_id)], timeout)
 
 
-async def run_async(target: MqttTarget, batches: list[list[Command]], timeout: float) -> None:
+async def put_service(target: MqttTarget, usernames: list[str], password: str, rolename: str,
+                      timeout: float = 10.0) -> None:  # fmt: skip
+    """Replace fleethub's own accounts of one role on a running broker."""
+    await run(target, [service_commands(usernames, password, rolename)], timeout)
+
+
+async def run(target: MqttTarget, batches: list[list[Command]], timeout: float) -> None:
     """Send each batch as one message over one connection and check every answer."""
-    async with _async_lock():
-        await _run_async(target, batches, timeout)
+    async with _lock():
+        await _run(target, batches, timeout)
 
 
-async def _run_async(target: MqttTarget, batches: list[list[Command]], timeout: float) -> None:
+async def _run(target: MqttTarget, batches: list[list[Command]], timeout: float) -> None:
+    where = f"{target.host}:{target.port}"
+    connected = False
     try:
         async with aiomqtt.Client(target.host, target.port, username=target.username,
                                   password=target.password, identifier=_client_id(target),
                                   timeout=timeout) as client:  # fmt: skip
+            connected = True
             granted = await client.subscribe(RESPONSE_TOPIC, qos=1, timeout=timeout)
             _check_granted(list(granted), target)
             for commands in batches:
@@ -248,8 +259,15 @@ async def _run_async(target: MqttTarget, batches: list[list[Command]], timeout: 
                 except TimeoutError as exc:
                     raise _timed_out(request, target, timeout) from exc
                 request.check()
+    except aiomqtt.MqttCodeError as exc:
+        if connected:
+            raise BrokerError(f"dynamic-security: broker {where}: {exc}") from exc
+        raise BrokerError(f"dynamic-security: broker {where} refused {target.username!r}: "
+                          f"{exc}") from exc  # fmt: skip
     except aiomqtt.MqttError as exc:
-        raise BrokerError(f"dynamic-security: broker {target.host}:{target.port}: {exc}") from exc
+        if connected:
+            raise BrokerError(f"dynamic-security: broker {where}: {exc}") from exc
+        raise BrokerError(f"dynamic-security: cannot reach broker {where}: {exc}") from exc
 
 
 def _as_bytes(payload: object) -> bytes:
@@ -264,135 +282,3 @@ def _check_granted(granted: list[Any], target: MqttTarget) -> None:
         failed = code.is_failure if isinstance(code, ReasonCode) else int(code) >= 0x80
         if failed:
             raise DynsecError(f"{target.username!r} may not subscribe to {RESPONSE_TOPIC}")
-
-
-# --- Sync runner (paho-mqtt), for the CLI, the embedded broker and tests ----------------
-
-
-def provision_tablets_sync(target: MqttTarget, users: dict[str, str],
-                           timeout: float = 10.0) -> None:  # fmt: skip
-    """Create or replace several tablets' credentials, in messages of ``CHUNK_TABLETS``."""
-    if users:
-        run_sync(target, list(_chunks(users)), timeout)
-
-
-def revoke_tablet_sync(target: MqttTarget, tablet_id: str, timeout: float = 10.0) -> None:
-    run_sync(target, [revoke_commands(tablet_id)], timeout)
-
-
-def provision_agent_sync(target: MqttTarget, user_id: int, password: str,
-                         timeout: float = 10.0) -> None:  # fmt: skip
-    run_sync(target, [provision_agent_commands(user_id, password)], timeout)
-
-
-def revoke_agent_sync(target: MqttTarget, user_id: int, timeout: float = 10.0) -> None:
-    run_sync(target, [revoke_agent_commands(user_id)], timeout)
-
-
-class _PahoSession:
-    """A paho client driven by ``loop()`` in the caller's thread: no background thread."""
-
-    def __init__(self, target: MqttTarget, timeout: float) -> None:
-        self.target, self.timeout = target, timeout
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=_client_id(target))
-        self.client.username_pw_set(target.username, target.password)
-        self.client.connect_timeout = timeout
-        self.connected: ReasonCode | None = None
-        self.granted: list[ReasonCode] | None = None
-        self.published: set[int] = set()
-        self.messages: list[bytes] = []
-        self.client.on_connect = self._on_connect
-        self.client.on_subscribe = self._on_subscribe
-        self.client.on_publish = self._on_publish
-        self.client.on_message = self._on_message
-
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: ReasonCode,
-                    properties: Any) -> None:  # fmt: skip
-        self.connected = reason
-
-    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int,
-                      reasons: list[ReasonCode], properties: Any) -> None:  # fmt: skip
-        self.granted = reasons
-
-    def _on_publish(self, client: mqtt.Client, userdata: Any, mid: int, reason: ReasonCode,
-                    properties: Any) -> None:  # fmt: skip
-        self.published.add(mid)
-
-    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        self.messages.append(bytes(msg.payload))
-
-    def until(self, done: Any, what: str) -> None:
-        deadline = time.monotonic() + self.timeout
-        while not done():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(what)
-            rc = self.client.loop(min(left, 0.1))
-            if rc != mqtt.MQTT_ERR_SUCCESS:
-                raise BrokerError(f"dynamic-security: connection to {self.target.host}:"
-                                  f"{self.target.port} lost while waiting for {what} "
-                                  f"({mqtt.error_string(rc)})")  # fmt: skip
-
-    def open(self) -> None:
-        try:
-            self.client.connect(self.target.host, self.target.port, keepalive=30)
-        except OSError as exc:
-            raise BrokerError(f"dynamic-security: cannot reach broker {self.target.host}:"
-                              f"{self.target.port}: {exc}") from exc  # fmt: skip
-        try:
-            self.until(lambda: self.connected is not None, "CONNACK")
-        except TimeoutError as exc:
-            raise BrokerError(f"dynamic-security: no CONNACK from {self.target.host}:"
-                              f"{self.target.port} within {self.timeout:g} s") from exc  # fmt: skip
-        if self.connected is not None and self.connected.is_failure:
-            raise BrokerError(f"dynamic-security: broker refused {self.target.username!r}: "
-                              f"{self.connected}")  # fmt: skip
-        self.client.subscribe(RESPONSE_TOPIC, qos=1)
-        try:
-            self.until(lambda: self.granted is not None, "SUBACK")
-        except TimeoutError as exc:
-            raise DynsecError(f"dynamic-security: no SUBACK within {self.timeout:g} s") from exc
-        _check_granted(self.granted or [], self.target)
-
-    def run(self, request: Request) -> None:
-        self.client.publish(CONTROL_TOPIC, request.payload(), qos=1)
-
-        def answered() -> bool:
-            while self.messages:
-                request.take(self.messages.pop(0))
-            return request.done
-
-        try:
-            self.until(answered, "answers")
-        except TimeoutError as exc:
-            raise _timed_out(request, self.target, self.timeout) from exc
-        request.check()
-
-    def close(self) -> None:
-        """Send DISCONNECT and let paho close its socket; close it ourselves if it does not."""
-        if self.client.socket() is None:
-            return
-        self.client.disconnect()
-        deadline = time.monotonic() + 1.0
-        while self.client.socket() is not None and time.monotonic() < deadline:
-            self.client.loop(0.05)
-        sock = self.client.socket()
-        if sock is not None:
-            sock.close()
-
-
-def run_sync(target: MqttTarget, batches: list[list[Command]], timeout: float) -> None:
-    """Send each batch as one message over one connection and check every answer."""
-    with _sync_lock:
-        session = _PahoSession(target, timeout)
-        try:
-            session.open()
-            for commands in batches:
-                session.run(Request(commands))
-        finally:
-            session.close()
-
-
-def put_service_sync(target: MqttTarget, usernames: list[str], password: str, rolename: str,
-                     timeout: float = 10.0) -> None:  # fmt: skip
-    run_sync(target, [service_commands(usernames, password, rolename)], timeout)

@@ -159,8 +159,9 @@ class EmbeddedBroker:
         dynsec_file.put_service(config, [PROVISION_USER], self._secret("provision.secret"),
                                 dynsec_file.PROVISION_ROLE)  # fmt: skip
 
-    def add_accounts(self, hub_client_id: str | None = None, shard_count: int = 1,
-                     web_client_id: str | None = None, timeout: float = 30.0) -> None:  # fmt: skip
+    async def add_accounts(self, hub_client_id: str | None = None, shard_count: int = 1,
+                           web_client_id: str | None = None,
+                           timeout: float = 30.0) -> None:  # fmt: skip
         """Accounts for another hub and/or panel, with the hub's password (a test's own
         client ids). Into the file of a stopped broker, over $CONTROL to a running one."""
         wanted = [(dynsec_file.HUB_ROLE, dynsec_file.hub_client_ids(hub_client_id, shard_count)
@@ -176,8 +177,8 @@ class EmbeddedBroker:
             self._edit_file(change)
             return
         for role, ids in wanted:
-            dynsec.put_service_sync(self.provision_target(), ids, self.hub_password(), role,
-                                    timeout)  # fmt: skip
+            await dynsec.put_service(self.provision_target(), ids, self.hub_password(), role,
+                                     timeout)  # fmt: skip
 
     def prepare(self) -> None:
         binary, plugin = mosquitto_binary(), dynsec_plugin()
@@ -223,7 +224,7 @@ class EmbeddedBroker:
             raise BrokerError(f"{exc}\n{detail}") from exc
         (self.dir / "mosquitto.pid").write_text(str(self.child.pid))
 
-    def set_credentials(self, users: dict[str, str], timeout: float = 30.0) -> None:
+    async def set_credentials(self, users: dict[str, str], timeout: float = 30.0) -> None:
         """Add or replace tablets' credentials.
 
         A running broker gets ``$CONTROL`` commands (each rewrites the plugin's whole file:
@@ -233,14 +234,14 @@ class EmbeddedBroker:
         if not self.running():
             self._edit_file(lambda config: dynsec_file.put_tablets(config, users))
             return
-        dynsec.provision_tablets_sync(self.provision_target(), users, timeout)
+        await dynsec.provision_tablets(self.provision_target(), users, timeout)
 
-    def remove_credentials(self, user: str, timeout: float = 30.0) -> None:
+    async def remove_credentials(self, user: str, timeout: float = 30.0) -> None:
         """Revoke a tablet; a running broker disconnects it at once."""
         if not self.running():
             self._edit_file(lambda config: dynsec_file.remove_tablet(config, user))
         else:
-            dynsec.revoke_tablet_sync(self.provision_target(), user, timeout)
+            await dynsec.revoke_tablet(self.provision_target(), user, timeout)
 
     def _edit_file(self, change: Callable[[dynsec_file.DynsecConfig], object]) -> None:
         self._make_dirs()

@@ -9,10 +9,12 @@ import logging
 import secrets
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
+import psycopg
 import typer
 from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
@@ -22,7 +24,7 @@ from broker import dynsec, dynsec_file
 from broker.runner import embedded_broker
 from cli.bench import bench_command
 from config.durations import parse_duration
-from config.errors import HubError
+from config.errors import ConfigError, HubError
 from config.settings import Settings
 from contract.payloads import PlaylistItem
 from devtools.local import database_url, mqtt_target, provision_target
@@ -49,6 +51,18 @@ app.add_typer(agent_app, name="agent")
 console = Console()
 err = Console(stderr=True)
 ACTOR = "cli"
+T = TypeVar("T")
+Conn = psycopg.AsyncConnection[tuple[object, ...]]
+
+
+def _on_store(url: str, work: Callable[[Conn], Awaitable[T]]) -> T:
+    """Run one command's store work on a connection of its own (the store is async only)."""
+
+    async def run() -> T:
+        async with db.connect(url) as conn:
+            return await work(conn)
+
+    return asyncio.run(run())
 
 
 def _settings() -> Settings:
@@ -87,8 +101,8 @@ def fleet_add(
     """Create (or update) a fleet."""
     spec = fleet.FleetSpec(fleet_id, timezone, parse_duration(alert_after), hours, flap_limit,
                            tenant_id=tenant)  # fmt: skip
-    with database_url(_settings()) as url, db.connect(url) as conn:
-        created = fleet.add_fleet(conn, spec, ACTOR)
+    with database_url(_settings()) as url:
+        created = _on_store(url, lambda conn: fleet.add_fleet(conn, spec, ACTOR))
     console.print(f"fleet {fleet_id} {'added' if created else 'updated'}")
 
 
@@ -98,8 +112,9 @@ def tenant_add(
     name: Annotated[str | None, typer.Option(help="Display name (default: the slug).")] = None,
 ) -> None:
     """Create (or rename) a tenant."""
-    with database_url(_settings()) as url, db.connect(url) as conn:
-        created = users.add_tenant(conn, tenant_id, name or tenant_id, ACTOR)
+    with database_url(_settings()) as url:
+        created = _on_store(url, lambda conn: users.add_tenant(conn, tenant_id, name or tenant_id,
+                                                               ACTOR))  # fmt: skip
     console.print(f"tenant {tenant_id} {'added' if created else 'updated'}")
 
 
@@ -120,10 +135,10 @@ def user_add(
     """Create a panel user (or reset their role, fleets and password)."""
     if password is None:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    with database_url(_settings()) as url, db.connect(url) as conn:
-        user_id = users.add_user(conn, tenant_id=tenant, email=email, name=name or email,
-                                 role=role, password=password, fleets=fleet_ids or [],
-                                 actor=ACTOR)  # fmt: skip
+    with database_url(_settings()) as url:
+        user_id = _on_store(url, lambda conn: users.add_user(
+            conn, tenant_id=tenant, email=email, name=name or email, role=role,
+            password=password, fleets=fleet_ids or [], actor=ACTOR))  # fmt: skip
     console.print(f"user {email} ({role}, tenant {tenant}) saved as #{user_id}")
 
 
@@ -140,18 +155,19 @@ def tablet_add(
     settings = _settings()
     spec = fleet.TabletSpec(tablet_id, fleet_id, car, parse_duration(heartbeat_interval),
                             _duration(offline_after))  # fmt: skip
-    with database_url(settings) as url, db.connect(url) as conn:
-        created = fleet.add_tablet(conn, spec, ACTOR)
+    with database_url(settings) as url:
+        created = _on_store(url, lambda conn: fleet.add_tablet(conn, spec, ACTOR))
     console.print(f"tablet {tablet_id} {'added' if created else 'updated'} in fleet {fleet_id}")
     if password is not None:
         if settings.provision_mqtt_url:
-            dynsec.provision_tablets_sync(provision_target(settings), {tablet_id: password})
+            asyncio.run(dynsec.provision_tablets(provision_target(settings),
+                                                 {tablet_id: password}))  # fmt: skip
             console.print("broker credentials set")
         elif settings.mqtt_url:
             err.print("note: FLEETHUB_MQTT_URL is set without FLEETHUB_PROVISION_MQTT_URL; "
                       "add the tablet's credentials to your broker.")  # fmt: skip
         else:
-            embedded_broker(settings).set_credentials({tablet_id: password})
+            asyncio.run(embedded_broker(settings).set_credentials({tablet_id: password}))
             console.print("broker credentials set")
 
 
@@ -162,13 +178,15 @@ def tablet_revoke(tablet_id: Annotated[str, typer.Argument(help="The tablet's id
     # Before the store changes: without the provisioning account the broker step would fail
     # after the revocation, which cannot be repeated to retry it.
     target = provision_target(settings) if settings.mqtt_url else None
-    with database_url(settings) as url, db.connect(url) as conn:
-        done = revocation.revoke(conn, tablet_id, ACTOR)
+    with database_url(settings) as url:
+        done = _on_store(url, lambda conn: revocation.revoke(conn, tablet_id, ACTOR))
+    if done is None:
+        raise ConfigError(f"no active tablet {tablet_id!r} (unknown or already revoked)")
     console.print(f"tablet {tablet_id} revoked ({done.tokens} device token(s) ended)")
     if target is not None:
-        dynsec.revoke_tablet_sync(target, tablet_id)
+        asyncio.run(dynsec.revoke_tablet(target, tablet_id))
     else:
-        embedded_broker(settings).remove_credentials(tablet_id)
+        asyncio.run(embedded_broker(settings).remove_credentials(tablet_id))
     console.print("broker credentials removed")
 
 
@@ -177,11 +195,8 @@ def agent_credentials(email: Annotated[str, typer.Argument(help="The agent's sig
                       ) -> None:  # fmt: skip
     """Create (or replace) an agent app's broker login; the password is printed once."""
     settings = _settings()
-    with database_url(settings) as url, db.connect(url) as conn:
-        row = conn.execute(
-            "SELECT user_id FROM users WHERE email = %s AND role = 'agent' AND disabled_at IS NULL",
-            (email.strip().lower(),),
-        ).fetchone()
+    with database_url(settings) as url:
+        row = _on_store(url, lambda conn: _agent_row(conn, email))
     if row is None:
         err.print(f"no enabled agent with e-mail {email}")
         raise typer.Exit(1)
@@ -189,9 +204,9 @@ def agent_credentials(email: Annotated[str, typer.Argument(help="The agent's sig
     password = secrets.token_urlsafe(24)
     broker = embedded_broker(settings)
     if settings.mqtt_url:
-        dynsec.provision_agent_sync(provision_target(settings), user_id, password)
+        asyncio.run(dynsec.provision_agent(provision_target(settings), user_id, password))
     elif broker.running():
-        dynsec.provision_agent_sync(broker.provision_target(), user_id, password)
+        asyncio.run(dynsec.provision_agent(broker.provision_target(), user_id, password))
     else:  # a stopped embedded broker reads its file at start
         broker.dynsec_path.parent.mkdir(parents=True, exist_ok=True)
         config = dynsec_file.read(broker.dynsec_path)
@@ -202,6 +217,14 @@ def agent_credentials(email: Annotated[str, typer.Argument(help="The agent's sig
     sys.stdout.write(f"username: {dynsec_file.agent_username(user_id)}\npassword: {password}\n")
 
 
+async def _agent_row(conn: Conn, email: str) -> tuple[object, ...] | None:
+    cur = await conn.execute(
+        "SELECT user_id FROM users WHERE email = %s AND role = 'agent' AND disabled_at IS NULL",
+        (email.strip().lower(),),
+    )
+    return await cur.fetchone()
+
+
 @claim_app.command("create")
 def claim_create(
     fleet_id: Annotated[str, typer.Option("--fleet", help="The fleet the tablet joins.")],
@@ -209,8 +232,9 @@ def claim_create(
     ttl: Annotated[str, typer.Option(help="How long the code stays valid.")] = "24h",
 ) -> None:
     """Print a single-use claim code for a new tablet of the fleet."""
-    with database_url(_settings()) as url, db.connect(url) as conn:
-        new = claims.create(conn, fleet_id, ACTOR, timedelta(seconds=parse_duration(ttl)), car)
+    lifetime = timedelta(seconds=parse_duration(ttl))
+    with database_url(_settings()) as url:
+        new = _on_store(url, lambda conn: claims.create(conn, fleet_id, ACTOR, lifetime, car))
     err.print(f"claim code for fleet {fleet_id}, valid until "
               f"{new.expires_at:%Y-%m-%d %H:%M %Z} (shown once):")  # fmt: skip
     sys.stdout.write(new.code + "\n")
@@ -224,12 +248,12 @@ def tablet_token(
     ] = False,
 ) -> None:
     """Print a new device token for the HTTP device API (shown once), or revoke them all."""
-    with database_url(_settings()) as url, db.connect(url) as conn:
+    with database_url(_settings()) as url:
         if revoke:
-            count = device_tokens.revoke(conn, tablet_id, ACTOR)
+            count = _on_store(url, lambda conn: device_tokens.revoke(conn, tablet_id, ACTOR))
             console.print(f"revoked {count} device token(s) of tablet {tablet_id}")
             return
-        token = device_tokens.issue(conn, tablet_id, ACTOR)
+        token = _on_store(url, lambda conn: device_tokens.issue(conn, tablet_id, ACTOR))
     err.print(f"device token of tablet {tablet_id} (shown once; the store keeps only its hash):")
     sys.stdout.write(token + "\n")
 
@@ -258,12 +282,12 @@ def playlist_push(
     target = playlists.Target.parse(to)
     daypart = playlists.Daypart.parse(days, between)
     parsed = _read_items(items)
-    with database_url(settings) as url, db.connect(url) as conn:
-        result = playlists.push(
+    with database_url(settings) as url:
+        result = _on_store(url, lambda conn: playlists.push(
             conn, target, parsed, emergency=emergency, expires_s=_duration(expires),
             reason=reason, actor=ACTOR, refresh_s=settings.playlist_refresh_interval_s,
             daypart=daypart,
-        )  # fmt: skip
+        ))  # fmt: skip
     console.print(f"etag {result.etag}")
     console.print(f"targeted {result.targeted} tablet(s)")
 
@@ -287,8 +311,8 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="A JSON array.")] = False,
 ) -> None:
     """One row per tablet: state, last heartbeat, playlist desired vs applied, open incident."""
-    with database_url(_settings()) as url, db.connect(url) as conn:
-        rows = fleet.status(conn, fleet_id)
+    with database_url(_settings()) as url:
+        rows = _on_store(url, lambda conn: fleet.status(conn, fleet_id))
     if as_json:
         out = [
             {

@@ -83,34 +83,35 @@ def qr_code(key: bytes) -> str:
     return "".join(QR_ALPHABET[b % len(QR_ALPHABET)] for b in digest[:10])
 
 
-def _seed_leads(conn: psycopg.Connection[tuple[object, ...]], key: bytes, agent_id: int,
-                tablet_id: str | None) -> None:  # fmt: skip
+async def _seed_leads(conn: psycopg.AsyncConnection[tuple[object, ...]], key: bytes,
+                      agent_id: int, tablet_id: str | None) -> None:  # fmt: skip
     """A lead campaign with the demo agent subscribed and one QR code: try ``/l/{code}``."""
-    conn.execute(
+    await conn.execute(
         "INSERT INTO lead_campaigns (tenant_id, campaign_id, name) VALUES (%s, %s, %s)"
         " ON CONFLICT DO NOTHING", (DEMO_TENANT, LEAD_CAMPAIGN, "Travel insurance"))  # fmt: skip
-    conn.execute(
+    await conn.execute(
         "INSERT INTO campaign_agents (tenant_id, campaign_id, user_id, position)"
         " VALUES (%s, %s, %s, 0) ON CONFLICT DO NOTHING",
         (DEMO_TENANT, LEAD_CAMPAIGN, agent_id))  # fmt: skip
-    conn.execute(
+    await conn.execute(
         "INSERT INTO qr_codes (code, tenant_id, campaign_id, fleet_id, tablet_id, created_by)"
         " VALUES (%s, %s, %s, %s, %s, 'fleethub up') ON CONFLICT DO NOTHING",
         (qr_code(key), DEMO_TENANT, LEAD_CAMPAIGN, DEMO_FLEET, tablet_id))  # fmt: skip
 
 
-def seed(
-    conn: psycopg.Connection[tuple[object, ...]], count: int, refresh_s: int, key: bytes
+async def seed(
+    conn: psycopg.AsyncConnection[tuple[object, ...]], count: int, refresh_s: int, key: bytes
 ) -> list[str]:
     """The demo tenant and its users, the demo fleet, ``count`` tablets in cars, a playlist."""
-    add_tenant(conn, DEMO_TENANT, "Demo tenant", "fleethub up")
-    add_fleet(conn, FleetSpec(DEMO_FLEET, "Asia/Singapore", ALERT_AFTER_S, "", 6, "Demo fleet",
-                              DEMO_TENANT), "fleethub up")  # fmt: skip
+    await add_tenant(conn, DEMO_TENANT, "Demo tenant", "fleethub up")
+    fleet = FleetSpec(DEMO_FLEET, "Asia/Singapore", ALERT_AFTER_S, "", 6, "Demo fleet",
+                      DEMO_TENANT)  # fmt: skip
+    await add_fleet(conn, fleet, "fleethub up")
     names = {"admin": "Demo admin", "fleet_owner": "Demo fleet owner", "agent": "Demo agent"}
     user_ids = {}
     for login in panel_logins(key):
         fleets = [DEMO_FLEET] if login.role == "fleet_owner" else []
-        user_ids[login.role] = add_user(
+        user_ids[login.role] = await add_user(
             conn,
             tenant_id=DEMO_TENANT,
             email=login.email,
@@ -121,25 +122,21 @@ def seed(
             actor="fleethub up",
         )
     ids = tablet_ids(count)
-    existing = {
-        str(r[0])
-        for r in conn.execute(
-            "SELECT tablet_id FROM tablets WHERE fleet_id = %s", (DEMO_FLEET,)
-        ).fetchall()
-    }
+    cur = await conn.execute("SELECT tablet_id FROM tablets WHERE fleet_id = %s", (DEMO_FLEET,))
+    existing = {str(r[0]) for r in await cur.fetchall()}
     for n, tablet_id in enumerate(ids, start=1):
         if tablet_id not in existing:
             spec = TabletSpec(tablet_id, DEMO_FLEET, f"demo-car-{n:04d}", HEARTBEAT_S,
                               OFFLINE_AFTER_S)  # fmt: skip
-            add_tablet(conn, spec, "fleethub up")
-    has_playlist = conn.execute(
+            await add_tablet(conn, spec, "fleethub up")
+    cur = await conn.execute(
         "SELECT 1 FROM playlist_assignments WHERE target_kind = 'fleet' AND target_id = %s"
-        " AND revoked_at IS NULL", (DEMO_FLEET,)).fetchone()  # fmt: skip
-    if has_playlist is None:
-        push(conn, Target("fleet", DEMO_FLEET), demo_items(), emergency=False, expires_s=None,
-             reason="demo schedule", actor="fleethub up", refresh_s=refresh_s,
-             tenant_id=DEMO_TENANT, name="Demo schedule")  # fmt: skip
-    _seed_leads(conn, key, user_ids["agent"], ids[0] if ids else None)
+        " AND revoked_at IS NULL", (DEMO_FLEET,))  # fmt: skip
+    if await cur.fetchone() is None:
+        await push(conn, Target("fleet", DEMO_FLEET), demo_items(), emergency=False,
+                   expires_s=None, reason="demo schedule", actor="fleethub up",
+                   refresh_s=refresh_s, tenant_id=DEMO_TENANT, name="Demo schedule")  # fmt: skip
+    await _seed_leads(conn, key, user_ids["agent"], ids[0] if ids else None)
     return ids
 
 

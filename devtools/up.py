@@ -8,6 +8,7 @@ broker and the store. Data stays in ``var/`` for the next run.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sys
@@ -16,7 +17,6 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 from rich.console import Console
 
 from broker.processes import Child, port_open
@@ -52,8 +52,7 @@ def up(settings: Settings, simulate: int, console: Console) -> None:
         database_url = settings.database_url or _start_store(settings, stack, console)
         db.migrate(database_url)
         key = demo.secret(settings.var_dir)
-        with db.connect(database_url) as conn:
-            ids = demo.seed(conn, simulate, settings.playlist_refresh_interval_s, key)
+        ids = asyncio.run(_seed(database_url, simulate, settings.playlist_refresh_interval_s, key))
         tablets = {i: demo.password(key, i) for i in ids}
         target = settings.mqtt_target() or _start_broker(settings, stack, console, tablets)
         env = {**os.environ, "FLEETHUB_DATABASE_URL": database_url,
@@ -80,6 +79,11 @@ def up(settings: Settings, simulate: int, console: Console) -> None:
         _wait_web(settings, children[1])
         _banner(console, settings, database_url, target, simulate, demo.panel_logins(key))
         _watch(console, database_url, children, since)
+
+
+async def _seed(database_url: str, simulate: int, refresh_s: int, key: bytes) -> list[str]:
+    async with db.connect(database_url) as conn:
+        return await demo.seed(conn, simulate, refresh_s, key)
 
 
 def _stop_all(children: list[Child], console: Console, timeout: float = 15.0) -> None:
@@ -109,7 +113,7 @@ def _start_broker(settings: Settings, stack: ExitStack, console: Console,
     with console.status("starting Mosquitto…"):
         # The seeded tablets go into the dynsec file before the broker starts (thousands
         # of $CONTROL commands would each rewrite it); later ones are added at runtime.
-        broker.set_credentials(tablets)
+        asyncio.run(broker.set_credentials(tablets))
         broker.start()
     stack.callback(broker.stop)
     return broker.hub_target()
@@ -164,31 +168,42 @@ def _without_password(url: str) -> str:
 
 
 def _watch(console: Console, database_url: str, children: list[Child], since: datetime) -> None:
-    acked_since = since
-    last_line, last_at = "", 0.0
     try:
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            while True:
-                for child in children:
-                    if not child.alive():
-                        raise HubError(f"{child.name} exited; see {child.log_path}")
-                for at, tablet_id, to_state, reason in conn.execute(RECENT_TRANSITIONS, (since,)):
-                    colour = "green" if to_state == "online" else "red"
-                    console.print(f"{at:%H:%M:%S} {tablet_id} [{colour}]{to_state}[/] ({reason})")
-                    since = at
-                for at, tablet_id, status, etag in conn.execute(RECENT_DELIVERIES, (acked_since,)):
-                    console.print(f"{at:%H:%M:%S} {tablet_id} {status} playlist {etag[:8]}")
-                    acked_since = at
-                counts: dict[object, object] = dict(conn.execute(COUNTS).fetchall())
-                applied = conn.execute(
-                    "SELECT count(*) FROM tablet_state WHERE applied_etag IS NOT NULL"
-                    " AND applied_etag = desired_etag").fetchone()  # fmt: skip
-                line = (f"[bold]{counts.get('online', 0)} online[/] · {counts.get('offline', 0)} "
-                        f"offline · {counts.get('unknown', 0)} never seen · "
-                        f"{applied[0] if applied else 0} playing the desired playlist")  # fmt: skip
-                if line != last_line or time.monotonic() - last_at > 60:
-                    console.print(line, style="dim")  # on change, else once a minute
-                    last_line, last_at = line, time.monotonic()
-                time.sleep(2)
+        asyncio.run(_follow(console, database_url, children, since))
     except KeyboardInterrupt:
         console.print("\nstopping…")
+
+
+async def _follow(console: Console, database_url: str, children: list[Child],
+                  since: datetime) -> None:  # fmt: skip
+    """Print what changes in the store every 2 s until a child exits or Ctrl-C."""
+    moved_since: object = since  # the last row printed of each kind
+    acked_since: object = since
+    last_line, last_at = "", 0.0
+    async with db.connect(database_url) as conn:
+        while True:
+            for child in children:
+                if not child.alive():
+                    raise HubError(f"{child.name} exited; see {child.log_path}")
+            cur = await conn.execute(RECENT_TRANSITIONS, (moved_since,))
+            for at, tablet_id, to_state, reason in await cur.fetchall():
+                colour = "green" if to_state == "online" else "red"
+                console.print(f"{at:%H:%M:%S} {tablet_id} [{colour}]{to_state}[/] ({reason})")
+                moved_since = at
+            cur = await conn.execute(RECENT_DELIVERIES, (acked_since,))
+            for at, tablet_id, status, etag in await cur.fetchall():
+                console.print(f"{at:%H:%M:%S} {tablet_id} {status} playlist {str(etag)[:8]}")
+                acked_since = at
+            counts: dict[object, object] = {}
+            for state, n in await (await conn.execute(COUNTS)).fetchall():
+                counts[state] = n
+            applied = await (await conn.execute(
+                "SELECT count(*) FROM tablet_state WHERE applied_etag IS NOT NULL"
+                " AND applied_etag = desired_etag")).fetchone()  # fmt: skip
+            line = (f"[bold]{counts.get('online', 0)} online[/] · {counts.get('offline', 0)} "
+                    f"offline · {counts.get('unknown', 0)} never seen · "
+                    f"{applied[0] if applied else 0} playing the desired playlist")  # fmt: skip
+            if line != last_line or time.monotonic() - last_at > 60:
+                console.print(line, style="dim")  # on change, else once a minute
+                last_line, last_at = line, time.monotonic()
+            await asyncio.sleep(2)

@@ -12,18 +12,7 @@ INSERT = (
 )
 
 
-def record(
-    conn: psycopg.Connection[tuple[object, ...]],
-    tenant_id: str,
-    actor: str,
-    action: str,
-    target: str | None,
-    details: dict[str, Any],
-) -> None:
-    conn.execute(INSERT, (tenant_id, actor, action, target, Jsonb(details)))
-
-
-async def record_async(
+async def record(
     conn: psycopg.AsyncConnection[tuple[object, ...]],
     tenant_id: str,
     actor: str,

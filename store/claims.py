@@ -26,7 +26,7 @@ from psycopg.types.json import Jsonb
 
 from config.errors import HubError
 from store import device_tokens
-from store.audit import record, record_async
+from store.audit import record
 from store.fleets import DEFAULT_HEARTBEAT_S
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base32
@@ -107,43 +107,25 @@ def _insert_args(code: str, tenant_id: str, fleet_id: str, car_id: str | None, a
     return (digest(canonical), canonical[-2:], tenant_id, fleet_id, car_id, actor, ttl)
 
 
-def create(
-    conn: psycopg.Connection[tuple[object, ...]],
-    fleet_id: str,
-    actor: str,
-    ttl: timedelta = DEFAULT_TTL,
-    car_id: str | None = None,
-) -> NewCode:
-    """A new code for the fleet (the CLI's path; the panel uses :func:`create_async`)."""
-    check_ttl(ttl)
-    code = generate()
-    with conn.transaction():
-        row = conn.execute(FLEET, (fleet_id,)).fetchone()
-        if row is None:
-            raise ClaimError(f"unknown fleet {fleet_id!r}", 404)
-        tenant_id = str(row[0])
-        car = None if car_id is None else conn.execute(CAR_FLEET, (car_id,)).fetchone()
-        _check_car(car_id, fleet_id, car)
-        expires = conn.execute(INSERT, _insert_args(code, tenant_id, fleet_id, car_id, actor,
-                                                    ttl)).fetchone()  # fmt: skip
-        assert expires is not None
-        record(conn, tenant_id, actor, "claim_code.create", f"fleet:{fleet_id}",
-               _created(code, car_id, ttl))  # fmt: skip
-    return NewCode(code, fleet_id, car_id, _at(expires[0]))
-
-
-async def create_async(
+async def create(
     conn: psycopg.AsyncConnection[tuple[object, ...]],
-    tenant_id: str,
     fleet_id: str,
     actor: str,
     ttl: timedelta = DEFAULT_TTL,
     car_id: str | None = None,
+    *,
+    tenant_id: str | None = None,
 ) -> NewCode:
-    """A new code for a fleet the caller has already checked is in the tenant's scope."""
+    """A new code for the fleet. With ``tenant_id`` the caller (the panel) has checked the
+    fleet is in that tenant's scope; without it (the CLI) the fleet's own tenant is used."""
     check_ttl(ttl)
     code = generate()
     async with conn.transaction():
+        if tenant_id is None:
+            row = await (await conn.execute(FLEET, (fleet_id,))).fetchone()
+            if row is None:
+                raise ClaimError(f"unknown fleet {fleet_id!r}", 404)
+            tenant_id = str(row[0])
         if car_id is not None:
             _check_car(
                 car_id, fleet_id, await (await conn.execute(CAR_FLEET, (car_id,))).fetchone()
@@ -152,8 +134,8 @@ async def create_async(
                                                       ttl))  # fmt: skip
         expires = await cur.fetchone()
         assert expires is not None
-        await record_async(conn, tenant_id, actor, "claim_code.create", f"fleet:{fleet_id}",
-                           _created(code, car_id, ttl))  # fmt: skip
+        await record(conn, tenant_id, actor, "claim_code.create", f"fleet:{fleet_id}",
+                     _created(code, car_id, ttl))  # fmt: skip
     return NewCode(code, fleet_id, car_id, _at(expires[0]))
 
 
@@ -223,10 +205,10 @@ async def claim(
         await conn.execute("INSERT INTO device_tokens (token_hash, tablet_id) VALUES (%s, %s)",
                            (device_tokens.digest(token), tablet_id))  # fmt: skip
         await conn.execute(USED, (tablet_id, Jsonb(device_info), digest(canonical)))
-        await record_async(conn, str(tenant_id), "device:claim", "tablet.claim",
-                           f"tablet:{tablet_id}", {"fleet_id": fleet_id, "car_id": car_id,
-                                                   "code_hint": canonical[-2:],
-                                                   "device_info": device_info})  # fmt: skip
+        await record(conn, str(tenant_id), "device:claim", "tablet.claim",
+                     f"tablet:{tablet_id}", {"fleet_id": fleet_id, "car_id": car_id,
+                                             "code_hint": canonical[-2:],
+                                             "device_info": device_info})  # fmt: skip
         await conn.execute("SELECT pg_notify('fleethub_tablets', %s)", (f"tablet:{tablet_id}",))
         password = secrets.token_urlsafe(24)
         await provision(tablet_id, password)  # before the commit: a failure stores nothing

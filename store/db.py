@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +52,12 @@ def open_pool(database_url: str, max_size: int = 8) -> AsyncConnectionPool:
     return AsyncConnectionPool(database_url, **pool_options(max_size))
 
 
-def connect(database_url: str) -> psycopg.Connection[tuple[object, ...]]:
-    """A plain synchronous connection for CLI commands."""
+@asynccontextmanager
+async def connect(database_url: str) -> AsyncIterator[psycopg.AsyncConnection[tuple[object, ...]]]:
+    """One connection of its own (a CLI command, a seed), closed on the way out."""
     try:
-        return psycopg.connect(database_url, autocommit=True)
+        conn = await psycopg.AsyncConnection.connect(database_url, autocommit=True)
     except psycopg.OperationalError as exc:
         raise StoreError(f"cannot connect to the database: {exc}") from exc
+    async with conn:
+        yield conn

@@ -17,7 +17,7 @@ from config.errors import ConfigError
 from store.audit import record
 
 PREFIX = "fht_"
-Conn = psycopg.Connection[tuple[object, ...]]
+Conn = psycopg.AsyncConnection[tuple[object, ...]]
 
 TABLET = """
 SELECT f.tenant_id, t.revoked_at IS NOT NULL FROM tablets t JOIN fleets f USING (fleet_id)
@@ -30,8 +30,8 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _tenant(conn: Conn, tablet_id: str, *, active: bool) -> str:
-    row = conn.execute(TABLET, (tablet_id,)).fetchone()
+async def _tenant(conn: Conn, tablet_id: str, *, active: bool) -> str:
+    row = await (await conn.execute(TABLET, (tablet_id,))).fetchone()
     if row is None:
         raise ConfigError(f"unknown tablet {tablet_id!r}: add it with `fleethub tablet add`")
     if active and row[1]:
@@ -39,26 +39,26 @@ def _tenant(conn: Conn, tablet_id: str, *, active: bool) -> str:
     return str(row[0])
 
 
-def issue(conn: Conn, tablet_id: str, actor: str) -> str:
+async def issue(conn: Conn, tablet_id: str, actor: str) -> str:
     """A new token for the tablet (returned once, stored hashed)."""
     token = PREFIX + secrets.token_urlsafe(32)
     token_hash = digest(token)
-    with conn.transaction():
-        tenant_id = _tenant(conn, tablet_id, active=True)
-        conn.execute("INSERT INTO device_tokens (token_hash, tablet_id) VALUES (%s, %s)",
-                     (token_hash, tablet_id))  # fmt: skip
-        record(conn, tenant_id, actor, "device_token.issue", f"tablet:{tablet_id}",
-               {"token_hash_prefix": token_hash[:12]})  # fmt: skip
+    async with conn.transaction():
+        tenant_id = await _tenant(conn, tablet_id, active=True)
+        await conn.execute("INSERT INTO device_tokens (token_hash, tablet_id) VALUES (%s, %s)",
+                           (token_hash, tablet_id))  # fmt: skip
+        await record(conn, tenant_id, actor, "device_token.issue", f"tablet:{tablet_id}",
+                     {"token_hash_prefix": token_hash[:12]})  # fmt: skip
     return token
 
 
-def revoke(conn: Conn, tablet_id: str, actor: str) -> int:
+async def revoke(conn: Conn, tablet_id: str, actor: str) -> int:
     """Revoke every live token of the tablet; returns how many were live."""
-    with conn.transaction():
-        tenant_id = _tenant(conn, tablet_id, active=False)
-        cur = conn.execute(
+    async with conn.transaction():
+        tenant_id = await _tenant(conn, tablet_id, active=False)
+        cur = await conn.execute(
             "UPDATE device_tokens SET revoked_at = now() WHERE tablet_id = %s"
             " AND revoked_at IS NULL", (tablet_id,))  # fmt: skip
-        record(conn, tenant_id, actor, "device_token.revoke", f"tablet:{tablet_id}",
-               {"revoked": cur.rowcount})  # fmt: skip
+        await record(conn, tenant_id, actor, "device_token.revoke", f"tablet:{tablet_id}",
+                     {"revoked": cur.rowcount})  # fmt: skip
     return cur.rowcount

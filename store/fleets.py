@@ -39,15 +39,17 @@ class TabletSpec:
     offline_after_s: int | None = None  # default: 3 × heartbeat interval
 
 
-def add_fleet(conn: psycopg.Connection[tuple[object, ...]], spec: FleetSpec, actor: str) -> bool:
+async def add_fleet(
+    conn: psycopg.AsyncConnection[tuple[object, ...]], spec: FleetSpec, actor: str
+) -> bool:
     """Create or update a fleet; returns True when it was created."""
     if not FLEET_ID.match(spec.fleet_id):
         raise ConfigError(
             f"invalid fleet id {spec.fleet_id!r}: lower-case letters, digits and '-' (a slug)"
         )
     hours = parse_hours(spec.hours, spec.timezone)  # validates both
-    with conn.transaction():
-        row = conn.execute(
+    async with conn.transaction():
+        cur = await conn.execute(
             "INSERT INTO fleets (fleet_id, tenant_id, name, timezone, operating_hours,"
             " alert_after_s, flap_limit) VALUES (%s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (fleet_id) DO UPDATE SET timezone = excluded.timezone,"
@@ -56,19 +58,22 @@ def add_fleet(conn: psycopg.Connection[tuple[object, ...]], spec: FleetSpec, act
             " RETURNING (xmax = 0)",
             (spec.fleet_id, spec.tenant_id, spec.name or spec.fleet_id, spec.timezone,
              hours.text, spec.alert_after_s, spec.flap_limit),
-        ).fetchone()  # fmt: skip
+        )  # fmt: skip
+        row = await cur.fetchone()
         if row is None:
             raise ConfigError(f"fleet {spec.fleet_id!r} belongs to another tenant")
         created = bool(row[0])
         details = {"timezone": spec.timezone, "hours": hours.text,
                    "alert_after_s": spec.alert_after_s}  # fmt: skip
         action = "fleet.add" if created else "fleet.update"
-        record(conn, spec.tenant_id, actor, action, f"fleet:{spec.fleet_id}", details)
-        conn.execute("SELECT pg_notify('fleethub_tablets', %s)", (f"fleet:{spec.fleet_id}",))
+        await record(conn, spec.tenant_id, actor, action, f"fleet:{spec.fleet_id}", details)
+        await conn.execute("SELECT pg_notify('fleethub_tablets', %s)", (f"fleet:{spec.fleet_id}",))
     return created
 
 
-def add_tablet(conn: psycopg.Connection[tuple[object, ...]], spec: TabletSpec, actor: str) -> bool:
+async def add_tablet(
+    conn: psycopg.AsyncConnection[tuple[object, ...]], spec: TabletSpec, actor: str
+) -> bool:
     """Register (or update) a tablet; returns True when it was created."""
     if not TABLET_ID.match(spec.tablet_id):
         raise ConfigError(
@@ -77,27 +82,29 @@ def add_tablet(conn: psycopg.Connection[tuple[object, ...]], spec: TabletSpec, a
     offline_after = spec.offline_after_s or 3 * spec.heartbeat_interval_s
     if offline_after <= spec.heartbeat_interval_s:
         raise ConfigError("--offline-after must be longer than --heartbeat-interval")
-    with conn.transaction():
-        known = conn.execute(
+    async with conn.transaction():
+        cur = await conn.execute(
             "SELECT tenant_id FROM fleets WHERE fleet_id = %s", (spec.fleet_id,)
-        ).fetchone()
+        )
+        known = await cur.fetchone()
         if known is None:
             raise ConfigError(f"unknown fleet {spec.fleet_id!r}: add it with `fleethub fleet add`")
         tenant_id = str(known[0])
-        owner = conn.execute(
+        owner = await (await conn.execute(
             "SELECT f.tenant_id FROM tablets t JOIN fleets f USING (fleet_id)"
-            " WHERE t.tablet_id = %s FOR UPDATE OF t", (spec.tablet_id,)).fetchone()  # fmt: skip
+            " WHERE t.tablet_id = %s FOR UPDATE OF t", (spec.tablet_id,))).fetchone()  # fmt: skip
         if owner is not None and owner[0] != tenant_id:  # ids are global: never moved across
             raise ConfigError(f"tablet {spec.tablet_id!r} belongs to another tenant")
         if spec.car_id:
-            car = conn.execute(
+            cur = await conn.execute(
                 "INSERT INTO cars (car_id, fleet_id) VALUES (%s, %s)"
                 " ON CONFLICT (car_id) DO UPDATE SET car_id = excluded.car_id RETURNING fleet_id",
                 (spec.car_id, spec.fleet_id),
-            ).fetchone()
+            )
+            car = await cur.fetchone()
             if car is not None and car[0] != spec.fleet_id:
                 raise ConfigError(f"car {spec.car_id!r} belongs to fleet {car[0]!r}")
-        row = conn.execute(
+        cur = await conn.execute(
             "INSERT INTO tablets (tablet_id, fleet_id, car_id, heartbeat_interval_s,"
             " offline_after_s) VALUES (%s, %s, %s, %s, %s)"
             " ON CONFLICT (tablet_id) DO UPDATE SET fleet_id = excluded.fleet_id,"
@@ -105,13 +112,14 @@ def add_tablet(conn: psycopg.Connection[tuple[object, ...]], spec: TabletSpec, a
             " offline_after_s = excluded.offline_after_s, revoked_at = NULL"
             " RETURNING (xmax = 0)",
             (spec.tablet_id, spec.fleet_id, spec.car_id, spec.heartbeat_interval_s, offline_after),
-        ).fetchone()
+        )
+        row = await cur.fetchone()
         created = bool(row and row[0])
-        conn.execute(
+        await conn.execute(
             "INSERT INTO tablet_state (tablet_id) VALUES (%s) ON CONFLICT DO NOTHING",
             (spec.tablet_id,),
         )
-        record(
+        await record(
             conn,
             tenant_id,
             actor,
@@ -119,7 +127,9 @@ def add_tablet(conn: psycopg.Connection[tuple[object, ...]], spec: TabletSpec, a
             f"tablet:{spec.tablet_id}",
             {"fleet_id": spec.fleet_id, "car_id": spec.car_id},
         )
-        conn.execute("SELECT pg_notify('fleethub_tablets', %s)", (f"tablet:{spec.tablet_id}",))
+        await conn.execute(
+            "SELECT pg_notify('fleethub_tablets', %s)", (f"tablet:{spec.tablet_id}",)
+        )
     return created
 
 
@@ -145,6 +155,9 @@ ORDER BY t.fleet_id, t.tablet_id
 """
 
 
-def status(conn: psycopg.Connection[tuple[object, ...]], fleet_id: str | None) -> list[StatusRow]:
-    with conn.cursor(row_factory=class_row(StatusRow)) as cur:
-        return cur.execute(STATUS, {"fleet": fleet_id}).fetchall()
+async def status(
+    conn: psycopg.AsyncConnection[tuple[object, ...]], fleet_id: str | None
+) -> list[StatusRow]:
+    async with conn.cursor(row_factory=class_row(StatusRow)) as cur:
+        await cur.execute(STATUS, {"fleet": fleet_id})
+        return await cur.fetchall()

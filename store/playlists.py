@@ -164,8 +164,8 @@ def empty_manifest(refresh_s: int) -> Manifest:
     return Manifest(EMPTY_PLAYLIST_ID, 1, "normal", epoch, None, refresh_s, ())
 
 
-def push(
-    conn: psycopg.Connection[tuple[object, ...]],
+async def push(
+    conn: psycopg.AsyncConnection[tuple[object, ...]],
     target: Target,
     items: list[PlaylistItem],
     *,
@@ -194,16 +194,16 @@ def push(
     priority: Priority = "emergency" if emergency else "normal"
     daypart.check_priority(priority)
     valid_until = now + timedelta(seconds=expires_s) if expires_s else None
-    with conn.transaction():
-        targeted = _count(conn, tenant_id, target)
+    async with conn.transaction():
+        targeted = await _count(conn, tenant_id, target)
         if target.kind != "all" and targeted == 0:
             raise ConfigError(f"no registered tablet matches {target}")
         title = name or reason or playlist_id
-        conn.execute(INSERT_PLAYLIST, (tenant_id, playlist_id, title))
-        conn.execute(INSERT_TENANT_PLAYLIST, (tenant_id, playlist_id, title))
-        with conn.cursor() as cur:
-            cur.executemany(INSERT_ITEM, item_rows(tenant_id, playlist_id, items))
-        row = conn.execute(
+        await conn.execute(INSERT_PLAYLIST, (tenant_id, playlist_id, title))
+        await conn.execute(INSERT_TENANT_PLAYLIST, (tenant_id, playlist_id, title))
+        async with conn.cursor() as many:
+            await many.executemany(INSERT_ITEM, item_rows(tenant_id, playlist_id, items))
+        cur = await conn.execute(
             "INSERT INTO playlist_assignments (tenant_id, playlist_id, target_kind, target_id,"
             " priority, valid_from, valid_until, reason, created_by, daypart_days,"
             " daypart_start, daypart_end)"
@@ -222,26 +222,30 @@ def push(
                 daypart.start,
                 daypart.end,
             ),
-        ).fetchone()
+        )
+        row = await cur.fetchone()
         assert row is not None
         assignment_id = int(str(row[0]))
         manifest = Manifest(
             playlist_id, 1, priority, now, valid_until, refresh_s,
             tuple(i.model_dump() for i in items),
         )  # fmt: skip
-        record(conn, tenant_id, actor, "playlist.push", str(target), {
+        await record(conn, tenant_id, actor, "playlist.push", str(target), {
                 "assignment_id": assignment_id, "playlist_id": playlist_id,
                 "etag": manifest.etag, "priority": priority, "reason": reason,
                 "valid_until": valid_until.isoformat() if valid_until else None,
                 "targeted": targeted, "daypart": daypart.details()})  # fmt: skip
-        conn.execute("SELECT pg_notify('fleethub_playlists', %s)", (str(assignment_id),))
+        await conn.execute("SELECT pg_notify('fleethub_playlists', %s)", (str(assignment_id),))
     return PushResult(manifest.etag, playlist_id, targeted, assignment_id)
 
 
-def _count(conn: psycopg.Connection[tuple[object, ...]], tenant_id: str, target: Target) -> int:
-    row = conn.execute(
+async def _count(
+    conn: psycopg.AsyncConnection[tuple[object, ...]], tenant_id: str, target: Target
+) -> int:
+    cur = await conn.execute(
         TARGET_COUNT, {"tenant": tenant_id, "kind": target.kind, "id": target.id}
-    ).fetchone()
+    )
+    row = await cur.fetchone()
     return int(str(row[0])) if row else 0
 
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import psycopg
 from psycopg.types.json import Jsonb
 
-from config.errors import ConfigError
 from store.audit import INSERT as AUDIT
 
 REVOKE = """
@@ -42,33 +41,20 @@ def _details(fleet_id: str, tokens: int) -> Jsonb:
     return Jsonb({"fleet_id": fleet_id, "device_tokens": tokens})
 
 
-def revoke(conn: psycopg.Connection[tuple[object, ...]], tablet_id: str, actor: str) -> Revoked:
-    """The CLI's path (any tenant)."""
-    with conn.transaction():
-        row = conn.execute(REVOKE, {"tablet": tablet_id, "tenant": None}).fetchone()
-        if row is None:
-            raise ConfigError(f"no active tablet {tablet_id!r} (unknown or already revoked)")
-        tenant_id, fleet_id = str(row[0]), str(row[1])
-        tokens = conn.execute(TOKENS, (tablet_id,)).rowcount
-        conn.execute(AUDIT, (tenant_id, actor, "tablet.revoke", f"tablet:{tablet_id}",
-                             _details(fleet_id, tokens)))  # fmt: skip
-        conn.execute(NOTIFY, (f"tablet:{tablet_id}",))
-    return Revoked(tablet_id, tenant_id, fleet_id, tokens)
-
-
-async def revoke_async(
-    conn: psycopg.AsyncConnection[tuple[object, ...]], tenant_id: str, tablet_id: str,
-    actor: str,
+async def revoke(
+    conn: psycopg.AsyncConnection[tuple[object, ...]], tablet_id: str, actor: str,
+    tenant_id: str | None = None,
 ) -> Revoked | None:  # fmt: skip
-    """The panel's path: only a tablet of ``tenant_id``; None when there is none to revoke."""
+    """Revoke an active tablet: of ``tenant_id`` only (the panel), or of any tenant when it is
+    None (the CLI). None when there is no such tablet to revoke (unknown or already revoked)."""
     async with conn.transaction():
         cur = await conn.execute(REVOKE, {"tablet": tablet_id, "tenant": tenant_id})
         row = await cur.fetchone()
         if row is None:
             return None
-        fleet_id = str(row[1])
+        tenant, fleet_id = str(row[0]), str(row[1])
         tokens = (await conn.execute(TOKENS, (tablet_id,))).rowcount
-        await conn.execute(AUDIT, (tenant_id, actor, "tablet.revoke", f"tablet:{tablet_id}",
+        await conn.execute(AUDIT, (tenant, actor, "tablet.revoke", f"tablet:{tablet_id}",
                                    _details(fleet_id, tokens)))  # fmt: skip
         await conn.execute(NOTIFY, (f"tablet:{tablet_id}",))
-    return Revoked(tablet_id, tenant_id, fleet_id, tokens)
+    return Revoked(tablet_id, tenant, fleet_id, tokens)

@@ -70,28 +70,29 @@ def user_from_row(row: tuple[object, ...]) -> User:
     )  # fmt: skip
 
 
-def add_tenant(
-    conn: psycopg.Connection[tuple[object, ...]], tenant_id: str, name: str, actor: str
+async def add_tenant(
+    conn: psycopg.AsyncConnection[tuple[object, ...]], tenant_id: str, name: str, actor: str
 ) -> bool:
     """Create a tenant (or rename it); True when created."""
     if not TENANT_ID.match(tenant_id):
         raise ConfigError(
             f"invalid tenant id {tenant_id!r}: lower-case letters, digits and '-' (a slug)"
         )
-    with conn.transaction():
-        row = conn.execute(
+    async with conn.transaction():
+        cur = await conn.execute(
             "INSERT INTO tenants (tenant_id, name) VALUES (%s, %s) ON CONFLICT (tenant_id)"
             " DO UPDATE SET name = excluded.name RETURNING (xmax = 0)",
             (tenant_id, name),
-        ).fetchone()
+        )
+        row = await cur.fetchone()
         created = bool(row and row[0])
-        record(conn, tenant_id, actor, "tenant.add" if created else "tenant.update",
-               f"tenant:{tenant_id}", {"name": name})  # fmt: skip
+        await record(conn, tenant_id, actor, "tenant.add" if created else "tenant.update",
+                     f"tenant:{tenant_id}", {"name": name})  # fmt: skip
     return created
 
 
-def add_user(
-    conn: psycopg.Connection[tuple[object, ...]],
+async def add_user(
+    conn: psycopg.AsyncConnection[tuple[object, ...]],
     *,
     tenant_id: str,
     email: str,
@@ -108,35 +109,37 @@ def add_user(
     if role not in ROLES:
         raise ConfigError(f"invalid role {role!r}: one of {', '.join(ROLES)}")
     check_password(password, email, name)
-    with conn.transaction():
-        if conn.execute("SELECT 1 FROM tenants WHERE tenant_id = %s", (tenant_id,)).fetchone() \
-                is None:  # fmt: skip
+    async with conn.transaction():
+        cur = await conn.execute("SELECT 1 FROM tenants WHERE tenant_id = %s", (tenant_id,))
+        if await cur.fetchone() is None:
             raise ConfigError(f"no tenant {tenant_id!r}: create it with `fleethub tenant add`")
-        owned = {str(r[0]) for r in conn.execute(
+        cur = await conn.execute(
             "SELECT fleet_id FROM fleets WHERE tenant_id = %s AND fleet_id = ANY(%s)",
-            (tenant_id, fleets)).fetchall()}  # fmt: skip
+            (tenant_id, fleets))  # fmt: skip
+        owned = {str(r[0]) for r in await cur.fetchall()}
         if missing := sorted(set(fleets) - owned):
             raise ConfigError(f"tenant {tenant_id!r} has no fleet {', '.join(missing)}")
-        other = conn.execute(
-            "SELECT tenant_id FROM users WHERE email = %s", (email,)).fetchone()  # fmt: skip
+        cur = await conn.execute("SELECT tenant_id FROM users WHERE email = %s", (email,))
+        other = await cur.fetchone()
         if other is not None and other[0] != tenant_id:
             raise ConfigError(f"{email} belongs to another tenant")
-        row = conn.execute(
+        cur = await conn.execute(
             "INSERT INTO users (tenant_id, email, name, role, password_hash)"
             " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (email) DO UPDATE SET name = excluded.name,"
             " role = excluded.role, password_hash = excluded.password_hash, disabled_at = NULL"
             " RETURNING user_id",
             (tenant_id, email, name, role, HASHER.hash(password)),
-        ).fetchone()
+        )
+        row = await cur.fetchone()
         assert row is not None
         user_id = int(str(row[0]))
-        conn.execute("DELETE FROM user_fleets WHERE user_id = %s", (user_id,))
-        with conn.cursor() as cur:
-            cur.executemany("INSERT INTO user_fleets (user_id, fleet_id) VALUES (%s, %s)",
-                            [(user_id, f) for f in sorted(set(fleets))])  # fmt: skip
-        conn.execute("DELETE FROM web_sessions WHERE user_id = %s", (user_id,))
-        record(conn, tenant_id, actor, "user.add", f"user:{email}",
-               {"role": role, "fleets": sorted(set(fleets))})  # fmt: skip
+        await conn.execute("DELETE FROM user_fleets WHERE user_id = %s", (user_id,))
+        async with conn.cursor() as many:
+            await many.executemany("INSERT INTO user_fleets (user_id, fleet_id) VALUES (%s, %s)",
+                                   [(user_id, f) for f in sorted(set(fleets))])  # fmt: skip
+        await conn.execute("DELETE FROM web_sessions WHERE user_id = %s", (user_id,))
+        await record(conn, tenant_id, actor, "user.add", f"user:{email}",
+                     {"role": role, "fleets": sorted(set(fleets))})  # fmt: skip
     return user_id
 
 

@@ -31,7 +31,7 @@ from hub.writer import StoreWriter
 from store import db
 from store.db import open_pool
 from store.fleets import FleetSpec, TabletSpec, add_fleet, add_tablet
-from tests.helpers import TestFleet
+from tests.helpers import Conn, TestFleet, blocking
 
 
 @pytest.fixture(scope="session")
@@ -53,8 +53,8 @@ def _unspent_rate_limits(request: pytest.FixtureRequest) -> None:
     """Sign-in and lead form budgets are counted in the store, shared by every panel on it
     (store/rate_limits.py): each test that uses the store starts with none spent."""
     if "database_url" in request.fixturenames:
-        with db.connect(request.getfixturevalue("database_url")) as connection:
-            connection.execute("DELETE FROM rate_limits")
+        with psycopg.connect(request.getfixturevalue("database_url"), autocommit=True) as conn:
+            conn.execute("DELETE FROM rate_limits")
 
 
 @pytest.fixture
@@ -111,26 +111,33 @@ def hub_mqtt(broker: EmbeddedBroker) -> MqttTarget:
 
 @pytest.fixture
 def conn(database_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
-    with db.connect(database_url) as connection:
+    """A plain connection for the test's own queries (the product's store is async)."""
+    with psycopg.connect(database_url, autocommit=True) as connection:
         yield connection
 
 
 @pytest.fixture
-def fleet_factory(
-    conn: psycopg.Connection[tuple[object, ...]], broker: EmbeddedBroker
-) -> TestFleetFactory:
-    return TestFleetFactory(conn, broker)
+async def aconn(database_url: str) -> AsyncIterator[Conn]:
+    """A connection for calling the product's store functions from an async test."""
+    async with db.connect(database_url) as connection:
+        yield connection
+
+
+@pytest.fixture
+def fleet_factory(database_url: str, broker: EmbeddedBroker) -> TestFleetFactory:
+    return TestFleetFactory(database_url, broker)
 
 
 class TestFleetFactory:
-    """Unique fleets and tablets per test, with broker credentials."""
+    """Unique fleets and tablets per test, with broker credentials (``await`` it; a sync
+    test runs it with ``asyncio.run``)."""
 
     __test__ = False
 
-    def __init__(self, conn: psycopg.Connection[tuple[object, ...]], broker: EmbeddedBroker):
-        self.conn, self.broker = conn, broker
+    def __init__(self, database_url: str, broker: EmbeddedBroker):
+        self.database_url, self.broker = database_url, broker
 
-    def __call__(
+    async def __call__(
         self,
         tablets: int = 1,
         heartbeat_s: int = 1,
@@ -142,15 +149,16 @@ class TestFleetFactory:
         cars: bool = False,
     ) -> TestFleet:
         fleet_id = f"f-{uuid.uuid4().hex[:10]}"
-        add_fleet(self.conn, FleetSpec(fleet_id, timezone, alert_after_s, hours, flap_limit),
-                  "test")  # fmt: skip
         ids = [f"{fleet_id}-t{n}" for n in range(tablets)]
-        for n, tablet_id in enumerate(ids):
-            car = f"{fleet_id}-car{n}" if cars else None
-            add_tablet(self.conn, TabletSpec(tablet_id, fleet_id, car, heartbeat_s,
-                                             offline_after_s), "test")  # fmt: skip
+        async with db.connect(self.database_url) as conn:
+            await add_fleet(conn, FleetSpec(fleet_id, timezone, alert_after_s, hours,
+                                            flap_limit), "test")  # fmt: skip
+            for n, tablet_id in enumerate(ids):
+                car = f"{fleet_id}-car{n}" if cars else None
+                await add_tablet(conn, TabletSpec(tablet_id, fleet_id, car, heartbeat_s,
+                                                  offline_after_s), "test")  # fmt: skip
         passwords = {tablet_id: f"pw-{tablet_id}" for tablet_id in ids}
-        self.broker.set_credentials(passwords)
+        await self.broker.set_credentials(passwords)
         return TestFleet(fleet_id, ids, passwords, self.broker.host, self.broker.port)
 
 
@@ -167,7 +175,7 @@ def settings(tmp_path: Path, broker: EmbeddedBroker) -> Settings:
         metrics_interval_s=0.5,
         writer_flush_interval_s=0.02,
     )
-    broker.add_accounts(settings.hub_client_id, 1, settings.web_client_id)
+    blocking(broker.add_accounts(settings.hub_client_id, 1, settings.web_client_id))
     return settings
 
 

@@ -7,26 +7,64 @@ import json
 import queue
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import paho.mqtt.client as mqtt
+import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
+from psycopg.conninfo import make_conninfo
 
 from broker import dynsec, dynsec_file
 from broker.runner import EmbeddedBroker
+from store import db
 
 T = TypeVar("T")
+Conn = psycopg.AsyncConnection[tuple[object, ...]]
+
+
+def blocking(work: Coroutine[Any, Any, T]) -> T:
+    """Run the product's async code from a sync helper: here when no event loop runs, else in
+    a thread of its own (holding up the caller meanwhile, as the sync code it replaced did)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(work)
+    with ThreadPoolExecutor(1, thread_name_prefix="tests.blocking") as pool:
+        return pool.submit(asyncio.run, work).result()
+
+
+Where = str | psycopg.Connection[Any]  # a database URL, or a test's own sync connection
+
+
+def _url(where: Where) -> str:
+    if isinstance(where, str):
+        return where
+    password = where.info.password
+    return make_conninfo(where.info.dsn, **({"password": password} if password else {}))
+
+
+async def on_store(where: Where, work: Callable[[Conn], Awaitable[T]]) -> T:
+    """``work`` (the product's async store functions) on a connection of its own to the
+    database of ``where``; its changes are committed when it returns."""
+    async with db.connect(_url(where)) as conn:
+        return await work(conn)
+
+
+def store(where: Where, work: Callable[[Conn], Awaitable[T]]) -> T:
+    """:func:`on_store` for sync tests and helpers."""
+    return blocking(on_store(where, work))
 
 
 def hub_role_account(broker: EmbeddedBroker, client_id: str | None = None) -> tuple[str, str]:
     """An account with the hub's role, bound to ``client_id`` (a fresh one by default), and
     its password: to watch or publish as the hub would without taking a hub's session."""
     client_id = client_id or f"watch-{uuid.uuid4().hex[:8]}"
-    dynsec.put_service_sync(broker.provision_target(), [client_id], broker.hub_password(),
-                            dynsec_file.HUB_ROLE)  # fmt: skip
+    blocking(dynsec.put_service(broker.provision_target(), [client_id], broker.hub_password(),
+                                dynsec_file.HUB_ROLE))  # fmt: skip
     return client_id, broker.hub_password()
 
 

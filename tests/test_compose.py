@@ -26,6 +26,7 @@ from broker.runner import dynsec_plugin
 from config import Settings
 from config.errors import DynsecError
 from config.settings import MqttTarget, parse_mqtt_url
+from tests.helpers import blocking
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -504,7 +505,7 @@ def broker_port(broker_root: Path) -> Iterator[int]:
         (broker_root / "tls.port").write_text(str(tls_port))
         provision = MqttTarget(host="127.0.0.1", port=port, username="fleethub-provision",
                                password=PROVISION_PASSWORD)  # fmt: skip
-        dynsec.provision_tablets_sync(provision, TABLETS)
+        blocking(dynsec.provision_tablets(provision, TABLETS))
         yield port
     finally:
         if broker is not None:
@@ -589,4 +590,4 @@ def test_no_account_takes_the_hubs_client_id(broker_port: int) -> None:
 def test_the_hubs_account_cannot_provision(broker_port: int) -> None:
     hub = MqttTarget(host="127.0.0.1", port=broker_port, username=HUB_ID, password=HUB_PASSWORD)
     with pytest.raises(DynsecError, match="may not subscribe"):
-        dynsec.provision_tablets_sync(hub, {"tab-3": "pw"}, timeout=5)
+        blocking(dynsec.provision_tablets(hub, {"tab-3": "pw"}, timeout=5))

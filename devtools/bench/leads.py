@@ -18,6 +18,7 @@ arrive exactly once on each channel.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.client
 import re
@@ -64,26 +65,29 @@ class LeadsBenchConfig:
     work_dir: Path = Path("var/bench")
 
 
-def _seed(conn: psycopg.Connection[tuple[object, ...]], agents: int) -> tuple[str, dict[int, str]]:
+async def _seed(url: str, agents: int) -> tuple[str, dict[int, str]]:
     """The QR code and the agents (user id → e-mail; the id is in their topic)."""
-    add_tenant(conn, TENANT, "Bench leads", "bench")
-    conn.execute("INSERT INTO fleets (fleet_id, tenant_id, name) VALUES ('bl-fleet', %s,"
-                 " 'Bench leads') ON CONFLICT DO NOTHING", (TENANT,))  # fmt: skip
-    conn.execute("INSERT INTO lead_campaigns (tenant_id, campaign_id, name, offer_timeout_s)"
-                 " VALUES (%s, %s, 'Bench campaign', 3600) ON CONFLICT DO NOTHING",
-                 (TENANT, CAMPAIGN))  # fmt: skip
-    emails: dict[int, str] = {}
-    for n in range(agents):
-        email = f"agent{n}@bench-leads.example"
-        user_id = add_user(conn, tenant_id=TENANT, email=email, name=f"Agent {n}",
-                           role="agent", password=PASSWORD, fleets=[], actor="bench")  # fmt: skip
-        conn.execute("INSERT INTO campaign_agents (tenant_id, campaign_id, user_id, position)"
-                     " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                     (TENANT, CAMPAIGN, user_id, n))  # fmt: skip
-        emails[user_id] = email
-    code = "bench" + secrets.token_hex(2).translate(str.maketrans("01", "ab"))
-    conn.execute("INSERT INTO qr_codes (code, tenant_id, campaign_id, fleet_id, created_by)"
-                 " VALUES (%s, %s, %s, 'bl-fleet', 'bench')", (code, TENANT, CAMPAIGN))  # fmt: skip
+    async with db.connect(url) as conn:
+        await add_tenant(conn, TENANT, "Bench leads", "bench")
+        await conn.execute("INSERT INTO fleets (fleet_id, tenant_id, name) VALUES ('bl-fleet', %s,"
+                           " 'Bench leads') ON CONFLICT DO NOTHING", (TENANT,))  # fmt: skip
+        await conn.execute("INSERT INTO lead_campaigns (tenant_id, campaign_id, name,"
+                           " offer_timeout_s) VALUES (%s, %s, 'Bench campaign', 3600)"
+                           " ON CONFLICT DO NOTHING", (TENANT, CAMPAIGN))  # fmt: skip
+        emails: dict[int, str] = {}
+        for n in range(agents):
+            email = f"agent{n}@bench-leads.example"
+            user_id = await add_user(conn, tenant_id=TENANT, email=email, name=f"Agent {n}",
+                                     role="agent", password=PASSWORD, fleets=[],
+                                     actor="bench")  # fmt: skip
+            await conn.execute("INSERT INTO campaign_agents (tenant_id, campaign_id, user_id,"
+                               " position) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                               (TENANT, CAMPAIGN, user_id, n))  # fmt: skip
+            emails[user_id] = email
+        code = "bench" + secrets.token_hex(2).translate(str.maketrans("01", "ab"))
+        await conn.execute("INSERT INTO qr_codes (code, tenant_id, campaign_id, fleet_id,"
+                           " created_by) VALUES (%s, %s, %s, 'bl-fleet', 'bench')",
+                           (code, TENANT, CAMPAIGN))  # fmt: skip
     return code, emails
 
 
@@ -147,7 +151,7 @@ def _agent_app(broker: EmbeddedBroker, user_id: int, arrivals: Arrivals) -> mqtt
     """An agent's app: its own broker credentials, a persistent session, QoS 1."""
     target = broker.provision_target()
     password = secrets.token_urlsafe(18)
-    dynsec.provision_agent_sync(target, user_id, password)
+    asyncio.run(dynsec.provision_agent(target, user_id, password))
     username = dynsec_file.agent_username(user_id)
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=username, clean_session=False)
     client.username_pw_set(username, password)
@@ -201,8 +205,7 @@ def run_leads_bench(cfg: LeadsBenchConfig, console: Console) -> dict[str, Any]:
                 admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
             url = server.url(name)
             db.migrate(url)
-            with db.connect(url) as conn:
-                code, emails = _seed(conn, cfg.agents)
+            code, emails = asyncio.run(_seed(url, cfg.agents))
             broker.start()
             port = free_port()
             env = {"FLEETHUB_DATABASE_URL": url, "FLEETHUB_MQTT_URL": broker.hub_target().url(),

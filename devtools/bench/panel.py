@@ -14,6 +14,7 @@ Seeds one tenant with ``tablets`` tablets (states, batteries, ads) in fleets of
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import random
@@ -25,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from rich.console import Console
 
 from broker.processes import Child, free_port
@@ -78,16 +78,17 @@ ON CONFLICT (tablet_id) DO NOTHING
 """
 
 
-def seed(conn: psycopg.Connection[tuple[object, ...]], tablets: int) -> None:
-    add_tenant(conn, TENANT, "Panel benchmark", "bench")
-    fleets = (tablets + PER_FLEET - 1) // PER_FLEET
-    with conn.transaction():
-        conn.execute(SEED_FLEETS, (TENANT, fleets))
-        conn.execute(SEED_CARS, (PER_FLEET, tablets))
-        conn.execute(SEED_TABLETS, (PER_FLEET, tablets))
-        conn.execute(SEED_STATES, (tablets,))
-    add_user(conn, tenant_id=TENANT, email=EMAIL, name="Bench admin", role="admin",
-             password=PASSWORD, fleets=[], actor="bench")  # fmt: skip
+async def seed(url: str, tablets: int) -> None:
+    async with db.connect(url) as conn:
+        await add_tenant(conn, TENANT, "Panel benchmark", "bench")
+        fleets = (tablets + PER_FLEET - 1) // PER_FLEET
+        async with conn.transaction():
+            await conn.execute(SEED_FLEETS, (TENANT, fleets))
+            await conn.execute(SEED_CARS, (PER_FLEET, tablets))
+            await conn.execute(SEED_TABLETS, (PER_FLEET, tablets))
+            await conn.execute(SEED_STATES, (tablets,))
+        await add_user(conn, tenant_id=TENANT, email=EMAIL, name="Bench admin", role="admin",
+                       password=PASSWORD, fleets=[], actor="bench")  # fmt: skip
 
 
 def _sign_in(port: int) -> str:
@@ -154,20 +155,19 @@ def run_panel_bench(cfg: PanelBenchConfig, console: Console) -> dict[str, Any]:
             server = EmbeddedPostgres(cfg.work_dir / "pgdata-panel", port=free_port())
             url = server.start()
         db.migrate(url)
-        with db.connect(url) as conn:
-            with console.status(f"seeding {cfg.tablets} tablets…"):
-                seed(conn, cfg.tablets)
-            port = free_port()
-            env = {"FLEETHUB_DATABASE_URL": url, "FLEETHUB_WEB_PORT": str(port),
-                   "FLEETHUB_VAR_DIR": str(cfg.work_dir), "PATH": "/usr/bin:/bin"}  # fmt: skip
-            web = Child("web", [sys.executable, "-m", "cli.main", "web"],
-                        cfg.work_dir / "logs" / "panel-web.log", env=env)  # fmt: skip
-            web.wait_port("127.0.0.1", port, timeout=30)
-            cookie = _sign_in(port)
-            with console.status(f"fetching the grid {cfg.requests} times…"):
-                cold, times, size, tiles = _grid_times(port, cookie, cfg.requests)
-            with console.status(f"changing {cfg.changes} tablets under an open stream…"):
-                stream = _stream_changes(conn, port, cookie, cfg)
+        with console.status(f"seeding {cfg.tablets} tablets…"):
+            asyncio.run(seed(url, cfg.tablets))
+        port = free_port()
+        env = {"FLEETHUB_DATABASE_URL": url, "FLEETHUB_WEB_PORT": str(port),
+               "FLEETHUB_VAR_DIR": str(cfg.work_dir), "PATH": "/usr/bin:/bin"}  # fmt: skip
+        web = Child("web", [sys.executable, "-m", "cli.main", "web"],
+                    cfg.work_dir / "logs" / "panel-web.log", env=env)  # fmt: skip
+        web.wait_port("127.0.0.1", port, timeout=30)
+        cookie = _sign_in(port)
+        with console.status(f"fetching the grid {cfg.requests} times…"):
+            cold, times, size, tiles = _grid_times(port, cookie, cfg.requests)
+        with console.status(f"changing {cfg.changes} tablets under an open stream…"):
+            stream = _stream_changes(url, port, cookie, cfg)
         return {"config": {k: str(v) for k, v in cfg.__dict__.items() if k != "database_url"},
                 "grid": {"tiles": tiles, "bytes": size, "first_response_s": cold,
                          "response_s": summary(times)},
@@ -179,26 +179,14 @@ def run_panel_bench(cfg: PanelBenchConfig, console: Console) -> dict[str, Any]:
             server.stop()
 
 
-def _stream_changes(
-    conn: psycopg.Connection[tuple[object, ...]], port: int, cookie: str, cfg: PanelBenchConfig
-) -> dict[str, Any]:
+def _stream_changes(url: str, port: int, cookie: str, cfg: PanelBenchConfig) -> dict[str, Any]:
     reader = StreamReader(port, cookie)
     reader.start()
     if not reader.ready.wait(10):
         raise RuntimeError("the SSE stream did not say hello")
     rng = random.Random(7)  # noqa: S311 - picks tablets, not secrets
     picked = rng.sample(range(1, cfg.tablets + 1), cfg.changes)
-    committed: dict[str, tuple[float, bool]] = {}
-    for n, number in enumerate(picked):
-        tablet_id = f"bp-tab-{number}"
-        transition = n % 2 == 0
-        with conn.transaction():
-            conn.execute("UPDATE tablet_state SET battery = %s, updated_at = now()"
-                         " WHERE tablet_id = %s", (n % 100, tablet_id))  # fmt: skip
-            if transition:
-                conn.execute("SELECT pg_notify('fleethub_state', %s)", (json.dumps([tablet_id]),))
-        committed[tablet_id] = (time.time(), transition)
-        time.sleep(0.02)
+    committed = asyncio.run(_change(url, [f"bp-tab-{number}" for number in picked]))
     deadline = time.monotonic() + 10
     while len(reader.arrivals) < len(committed) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -219,3 +207,20 @@ def _stream_changes(
         "latency_notified_s": summary(notified),
         "latency_polled_s": summary(polled),
     }
+
+
+async def _change(url: str, tablet_ids: list[str]) -> dict[str, tuple[float, bool]]:
+    """Change each tablet in turn, every other one with a NOTIFY; when each committed."""
+    committed: dict[str, tuple[float, bool]] = {}
+    async with db.connect(url) as conn:
+        for n, tablet_id in enumerate(tablet_ids):
+            transition = n % 2 == 0
+            async with conn.transaction():
+                await conn.execute("UPDATE tablet_state SET battery = %s, updated_at = now()"
+                                   " WHERE tablet_id = %s", (n % 100, tablet_id))  # fmt: skip
+                if transition:
+                    await conn.execute("SELECT pg_notify('fleethub_state', %s)",
+                                       (json.dumps([tablet_id]),))  # fmt: skip
+            committed[tablet_id] = (time.time(), transition)
+            await asyncio.sleep(0.02)
+    return committed

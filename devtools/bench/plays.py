@@ -21,6 +21,7 @@ waits for each batch's ``plays/ack``. Figures:
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import signal
@@ -119,9 +120,9 @@ def run_plays_bench(cfg: PlaysBenchConfig, console: Console) -> dict[str, Any]:
             key = os.urandom(16)
             ids = [f"{PREFIX}{n:06d}" for n in range(cfg.tablets)]
             # Into the dynsec file before start: at runtime each command rewrites it.
-            broker.set_credentials({i: password(key, i) for i in ids})
+            asyncio.run(broker.set_credentials({i: password(key, i) for i in ids}))
             broker.start()
-            with db.connect(url) as conn:
+            with psycopg.connect(url, autocommit=True) as conn:
                 _register(conn, cfg.tablets)
         env = {**os.environ, "FLEETHUB_DATABASE_URL": url, "FLEETHUB_SHARD_COUNT": "1",
                "FLEETHUB_SHARD_INDEX": "0", "FLEETHUB_MQTT_URL": broker.hub_target().url(),
@@ -146,7 +147,7 @@ def run_plays_bench(cfg: PlaysBenchConfig, console: Console) -> dict[str, Any]:
             connected = [w.read() for w in workers]
         report["connect"] = {"tablets": sum(c["count"] for c in connected),
                              "elapsed_s": max(c["elapsed_s"] for c in connected)}  # fmt: skip
-        with db.connect(url) as conn:
+        with psycopg.connect(url, autocommit=True) as conn:
             report["plays"] = _plays(cfg, conn, workers, hub, commit_times, console)
             time.sleep(1.5)  # the hub stores its counters every second
             report["hub_counters"] = _counters(conn)

@@ -10,6 +10,7 @@ Phases (each bounded in time, all traffic on loopback):
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import platform
@@ -32,7 +33,7 @@ from devtools.demo import demo_items, password
 from devtools.embedded_db import EmbeddedPostgres
 from hub.runtime import owner
 from store import db
-from store.playlists import Target, push
+from store.playlists import PushResult, Target, push
 
 PER_WORKER = 10_000
 PREFIX = "bench-"
@@ -158,9 +159,9 @@ def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
         with console.status("starting Mosquitto and registering tablets…"):
             for broker, mine in zip(brokers, per_broker, strict=True):
                 # Into the dynsec file before start: at runtime each command rewrites it.
-                broker.set_credentials({i: password(key, i) for i in mine})
+                asyncio.run(broker.set_credentials({i: password(key, i) for i in mine}))
                 broker.start()
-            with db.connect(url) as conn:
+            with psycopg.connect(url, autocommit=True) as conn:
                 _register(conn, cfg)
         hub_env = {
             **os.environ,
@@ -192,12 +193,12 @@ def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
             connected = [w.read() for w in workers]
         report["connect"] = {"tablets": sum(c["count"] for c in connected),
                              "elapsed_s": max(c["elapsed_s"] for c in connected)}  # fmt: skip
-        with db.connect(url) as conn:
+        with psycopg.connect(url, autocommit=True) as conn:
             _wait(lambda: _scalar(conn, "SELECT count(*) FROM tablet_state WHERE state ="
                                   " 'online'") >= cfg.tablets, 60)  # fmt: skip
             report["heartbeats"] = _heartbeats(cfg, conn, workers, hubs, console)
             report["offline_detection"] = _offline(cfg, conn, report["heartbeats"], console)
-            report["fanout"] = _fanout(cfg, conn, workers, console)
+            report["fanout"] = _fanout(cfg, url, workers, console)
     finally:
         for worker in workers:
             worker.stop()
@@ -208,8 +209,6 @@ def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
         if server is not None:
             server.stop()
     if cfg.resident_actors:
-        import asyncio
-
         from devtools.bench.actors import resident_actors
 
         with console.status(f"creating {cfg.resident_actors} resident tablet actors…"):
@@ -291,13 +290,18 @@ def _offline(cfg: BenchConfig, conn: psycopg.Connection[tuple[object, ...]],
     return {"timeouts_detected": len(errors), "error_s": summary(errors)}
 
 
-def _fanout(cfg: BenchConfig, conn: psycopg.Connection[tuple[object, ...]],
-            workers: list[Worker], console: Console) -> dict[str, Any]:  # fmt: skip
-    items = demo_items()
+async def _push(url: str) -> PushResult:
+    async with db.connect(url) as conn:
+        return await push(conn, Target("fleet", "bench"), demo_items(), emergency=True,
+                          expires_s=None, reason="bench fan-out", actor="bench",
+                          refresh_s=300)  # fmt: skip
+
+
+def _fanout(cfg: BenchConfig, url: str, workers: list[Worker],
+            console: Console) -> dict[str, Any]:  # fmt: skip
     with console.status(f"playlist fan-out to {cfg.tablets} tablets…"):
         pushed_at = time.time()
-        result = push(conn, Target("fleet", "bench"), items, emergency=True, expires_s=None,
-                      reason="bench fan-out", actor="bench", refresh_s=300)  # fmt: skip
+        result = asyncio.run(_push(url))
         for w in workers:
             w.send({"cmd": "fanout", "etag": result.etag, "expect": w.expect, "timeout": 60})
         received = [t for w in workers for t in w.read()["received"]]

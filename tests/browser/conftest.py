@@ -19,6 +19,7 @@ from playwright.async_api import Browser, Page, async_playwright
 
 from broker.processes import Child, free_port
 from store.users import add_user
+from tests.helpers import store
 from tests.web.conftest import PASSWORD, Conn
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -72,8 +73,9 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
 def default_tenant_user(conn: Conn, role: str, fleets: list[str]) -> str:
     """A user of the 'default' tenant (where fleet_factory puts its fleets)."""
     email = f"{role}-{uuid.uuid4().hex[:8]}@example.com"
-    add_user(conn, tenant_id="default", email=email, name=f"Test {role}", role=role,
-             password=PASSWORD, fleets=fleets, actor="test")  # fmt: skip
+    store(conn, lambda aconn: add_user(aconn, tenant_id="default", email=email,
+                                       name=f"Test {role}", role=role, password=PASSWORD,
+                                       fleets=fleets, actor="test"))  # fmt: skip
     return email
 
 

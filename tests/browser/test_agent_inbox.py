@@ -9,6 +9,7 @@ from playwright.async_api import Page, expect
 
 from store.fleets import FleetSpec, TabletSpec, add_fleet, add_tablet
 from tests.browser.conftest import default_tenant_user, screenshot, sign_in
+from tests.helpers import Conn as AsyncConn
 from tests.web.agent_helpers import Agent, Campaign, lead_row, new_lead, offer
 from tests.web.conftest import Conn
 from tests.web.lead_helpers import make_campaign, make_code
@@ -17,12 +18,12 @@ pytestmark = pytest.mark.browser
 
 
 async def test_an_offer_appears_live_with_a_toast_and_is_accepted(
-    page: Page, web_url: str, conn: Conn
+    page: Page, web_url: str, conn: Conn, aconn: AsyncConn
 ) -> None:
     fleet = f"ai-{uuid.uuid4().hex[:8]}"
     tablet = f"{fleet}-t0"
-    add_fleet(conn, FleetSpec(fleet), "test")
-    add_tablet(conn, TabletSpec(tablet, fleet, f"{fleet}-car0", 60), "test")
+    await add_fleet(aconn, FleetSpec(fleet), "test")
+    await add_tablet(aconn, TabletSpec(tablet, fleet, f"{fleet}-car0", 60), "test")
     campaign_id = make_campaign(conn, "default", "Car insurance")
     campaign = Campaign("default", campaign_id, make_code(conn, "default", campaign_id,
                                                           tablet_id=tablet), tablet)  # fmt: skip

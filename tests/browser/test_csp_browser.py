@@ -19,7 +19,7 @@ PAGES = ("/", "/heatmap", "/alerts", "/reports/uptime", "/reports/plays", "/push
 async def test_pages_run_under_the_policy_and_confirm_still_asks(
     page: Page, web_url: str, fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
-    fleet = fleet_factory(tablets=1)
+    fleet = await fleet_factory(tablets=1)
     admin = default_tenant_user(conn, "admin", [])
     violations: list[str] = []
 

@@ -16,7 +16,7 @@ async def test_tile_turns_green_then_red_without_reload(
     page: Page, web_url: str, running_hub: RunningHub, fleet_factory: TestFleetFactory,
     conn: Conn,
 ) -> None:  # fmt: skip
-    fleet = fleet_factory(tablets=3, heartbeat_s=1, offline_after_s=3, cars=True)
+    fleet = await fleet_factory(tablets=3, heartbeat_s=1, offline_after_s=3, cars=True)
     owner = default_tenant_user(conn, "fleet_owner", [fleet.fleet_id])
     await sign_in(page, web_url, owner, f"/?fleet={fleet.fleet_id}")
     await expect(page.locator("#live")).to_have_text("● live")
@@ -44,7 +44,7 @@ async def test_tile_turns_green_then_red_without_reload(
 async def test_owner_sees_only_their_fleet(
     page: Page, web_url: str, fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
-    mine, other = fleet_factory(tablets=1), fleet_factory(tablets=1)
+    mine, other = await fleet_factory(tablets=1), await fleet_factory(tablets=1)
     owner = default_tenant_user(conn, "fleet_owner", [mine.fleet_id])
     await sign_in(page, web_url, owner)
     await expect(page.locator(f"#tile-{mine.tablet_ids[0]}")).to_be_visible()

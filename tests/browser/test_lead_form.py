@@ -10,6 +10,7 @@ from playwright.async_api import Browser, Page, expect
 
 from store.fleets import FleetSpec, TabletSpec, add_fleet, add_tablet
 from tests.browser.conftest import screenshot
+from tests.helpers import Conn as AsyncConn
 from tests.web.conftest import Conn
 from tests.web.lead_helpers import make_campaign, make_code
 
@@ -27,12 +28,12 @@ async def phone(browser: Browser) -> AsyncIterator[Page]:
 
 
 async def test_passenger_fixes_a_bad_number_and_sends_the_form(
-    phone: Page, web_url: str, conn: Conn
+    phone: Page, web_url: str, conn: Conn, aconn: AsyncConn
 ) -> None:
     fleet = f"lf-{uuid.uuid4().hex[:8]}"
     tablet = f"{fleet}-t0"
-    add_fleet(conn, FleetSpec(fleet), "test")
-    add_tablet(conn, TabletSpec(tablet, fleet, f"{fleet}-car0", 60), "test")
+    await add_fleet(aconn, FleetSpec(fleet), "test")
+    await add_tablet(aconn, TabletSpec(tablet, fleet, f"{fleet}-car0", 60), "test")
     campaign = make_campaign(conn, "default", "Car insurance")
     code = make_code(conn, "default", campaign, tablet_id=tablet)
     await phone.goto(f"{web_url}/l/{code}")

@@ -20,7 +20,7 @@ ITEM = {"ad_id": "ad-sos", "campaign_id": "c-sos", "url": "https://cdn.example/s
 async def test_push_form_confirm_send_and_live_progress(
     page: Page, web_url: str, fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
-    fleet = fleet_factory(tablets=3, cars=True)
+    fleet = await fleet_factory(tablets=3, cars=True)
     first, second, third = fleet.tablet_ids
     conn.execute("UPDATE tablet_state SET state = 'online', updated_at = now()"
                  " WHERE tablet_id = ANY(%s)", ([first, second],))  # fmt: skip

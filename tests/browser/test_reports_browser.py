@@ -17,7 +17,7 @@ pytestmark = pytest.mark.browser
 async def test_heatmap_and_uptime_report(
     page: Page, web_url: str, fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
-    fleet = fleet_factory(tablets=3, cars=True)
+    fleet = await fleet_factory(tablets=3, cars=True)
     conn.execute("UPDATE tablets SET registered_at = now() - interval '3 days'"
                  " WHERE fleet_id = %s", (fleet.fleet_id,))  # fmt: skip
     hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.browser
 async def test_tablet_page_tile_follows_the_stream(
     page: Page, web_url: str, fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
-    fleet = fleet_factory(tablets=2, cars=True)
+    fleet = await fleet_factory(tablets=2, cars=True)
     tid = fleet.tablet_ids[0]
     now = datetime.now(UTC)
     add_transition(conn, tid, now - timedelta(hours=30), "online", "heartbeat")
@@ -49,7 +49,7 @@ async def test_tablet_page_tile_follows_the_stream(
 async def test_alert_appears_then_is_acknowledged_and_noted(
     page: Page, web_url: str, fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
-    fleet = fleet_factory(tablets=1, cars=True)
+    fleet = await fleet_factory(tablets=1, cars=True)
     tid = fleet.tablet_ids[0]
     owner = default_tenant_user(conn, "fleet_owner", [fleet.fleet_id])
     await sign_in(page, web_url, owner, "/alerts")

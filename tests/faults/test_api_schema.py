@@ -27,6 +27,7 @@ from schemathesis.checks import not_a_server_error
 from starlette.routing import BaseRoute
 
 from store import device_tokens
+from tests.helpers import store
 from tests.web import conftest as web
 from tests.web.agent_helpers import make_agent
 from tests.web.conftest import Conn, TenantFactory, api_token, sign_in
@@ -44,7 +45,7 @@ HYPOTHESIS = settings(max_examples=MAX_EXAMPLES, derandomize=True, deadline=None
 def identities(panel: TestClient, conn: Conn, tenant_factory: TenantFactory) -> dict[str, Any]:
     tenant = tenant_factory(fleets=1, tablets=2)
     agent = make_agent(conn, tenant)
-    token = device_tokens.issue(conn, tenant.all_tablets[0], "test")
+    token = store(conn, lambda aconn: device_tokens.issue(aconn, tenant.all_tablets[0], "test"))
     return {
         "admin": api_token(panel, tenant.admin),
         # Signing out ends the token it is sent with: that operation gets a token of its own.

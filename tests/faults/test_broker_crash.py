@@ -29,6 +29,7 @@ from config.settings import Settings
 from contract.payloads import PlaylistItem
 from store.playlists import Target, push
 from tests.conftest import RunningHub, TestFleetFactory
+from tests.helpers import Conn as AsyncConn
 from tests.helpers import PahoTablet, eventually, hub_role_account
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
@@ -102,21 +103,22 @@ async def every_tablet_has(broker: EmbeddedBroker, fleet_id: str, etag: str) -> 
 
 
 async def test_every_manifest_survives_broker_sigkill(
-    own_broker: EmbeddedBroker, conn: Conn, database_url: str, settings: Settings
+    own_broker: EmbeddedBroker, conn: Conn, aconn: AsyncConn, database_url: str, settings: Settings
 ) -> None:
-    fleet = TestFleetFactory(conn, own_broker)(tablets=TABLETS, heartbeat_s=30,
-                                               offline_after_s=90)  # fmt: skip
+    fleet = await TestFleetFactory(database_url, own_broker)(tablets=TABLETS, heartbeat_s=30,
+                                                             offline_after_s=90)  # fmt: skip
     # The test's hub accounts (the settings fixture made them on the session broker) and the
     # tablets' credentials go into its file before it starts.
-    own_broker.add_accounts(settings.hub_client_id, 1, settings.web_client_id)
+    await own_broker.add_accounts(settings.hub_client_id, 1, settings.web_client_id)
     own_broker.start()
     hub = RunningHub(settings, database_url, own_broker.hub_target())
     await hub.start()
     tablets: list[PahoTablet] = []
     try:
         tablets = [fleet.tablet(n).connect() for n in range(CONNECTED)]
-        first = push(conn, Target("fleet", fleet.fleet_id), items("ad-1"), emergency=False,
-                     expires_s=None, reason=None, actor="test", refresh_s=300)  # fmt: skip
+        first = await push(aconn, Target("fleet", fleet.fleet_id), items("ad-1"),
+                           emergency=False, expires_s=None, reason=None, actor="test",
+                           refresh_s=300)  # fmt: skip
         await every_tablet_has(own_broker, fleet.fleet_id, first.etag)
         await eventually(lambda: conn.execute(
             "SELECT count(*) FROM tablet_state WHERE tablet_id LIKE %s AND applied_etag = %s",
@@ -132,8 +134,9 @@ async def test_every_manifest_survives_broker_sigkill(
         own_broker.stop()  # a clean stop saves the database: the hub's session, etag 1
         own_broker.start()
         await asyncio.wait_for(hub.hub.link.connected.wait(), 20)  # type: ignore[union-attr]
-        second = push(conn, Target("fleet", fleet.fleet_id), items("ad-2"), emergency=False,
-                      expires_s=None, reason=None, actor="test", refresh_s=300)  # fmt: skip
+        second = await push(aconn, Target("fleet", fleet.fleet_id), items("ad-2"),
+                            emergency=False, expires_s=None, reason=None, actor="test",
+                            refresh_s=300)  # fmt: skip
         await every_tablet_has(own_broker, fleet.fleet_id, second.etag)
         crash(own_broker)
         own_broker.start()

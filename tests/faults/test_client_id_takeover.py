@@ -136,7 +136,7 @@ async def test_no_account_can_take_another_client_id(
 ) -> None:  # fmt: skip
     hub = running_hub.hub
     assert hub is not None
-    fleet = fleet_factory(tablets=2)
+    fleet = await fleet_factory(tablets=2)
     id_a, id_b = fleet.tablet_ids
     tablets = {t: fleet.tablet(n).connect(online=False) for n, t in enumerate(fleet.tablet_ids)}
     probes: dict[str, asyncio.Queue[bytes]] = {t: asyncio.Queue() for t in tablets}
@@ -155,7 +155,7 @@ async def test_no_account_can_take_another_client_id(
                                            probe_to(probes[tablet_id]))  # fmt: skip
     user_id = random.randrange(10**8, 10**9)  # an agent's id of its own
     agent_password = f"agent-pw-{uuid.uuid4().hex}"
-    dynsec.provision_agent_sync(broker.provision_target(), user_id, agent_password)
+    await dynsec.provision_agent(broker.provision_target(), user_id, agent_password)
     agent = Agent(broker, user_id, agent_password)
     try:
         await agent.ready()
@@ -231,7 +231,7 @@ def test_an_account_presenting_no_or_an_empty_client_id_is_refused(
     broker: EmbeddedBroker, fleet_factory: TestFleetFactory
 ) -> None:
     """An MQTT 5 client with an empty id gets one from the broker, which is not its own."""
-    fleet = fleet_factory(tablets=1)
+    fleet = asyncio.run(fleet_factory(tablets=1))
     (tablet_id,) = fleet.tablet_ids
     answered = threading.Event()
     codes: list[ReasonCode] = []

@@ -30,7 +30,7 @@ import pytest
 from broker.processes import Child
 from broker.runner import EmbeddedBroker
 from tests.conftest import TestFleetFactory
-from tests.helpers import PahoTablet, eventually
+from tests.helpers import PahoTablet, blocking, eventually
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -68,7 +68,7 @@ class HubProcess:
 @pytest.fixture
 def hub_process(database_url: str, broker: EmbeddedBroker, tmp_path: Path) -> Iterator[HubProcess]:
     hub_client_id = f"kill-{uuid.uuid4().hex[:6]}"
-    broker.add_accounts(hub_client_id)  # every account is bound to its client id
+    blocking(broker.add_accounts(hub_client_id))  # every account is bound to its client id
     env = {**os.environ, "FLEETHUB_DATABASE_URL": database_url,
            "FLEETHUB_MQTT_URL": broker.hub_target().url(),
            "FLEETHUB_HUB_CLIENT_ID": hub_client_id,
@@ -116,7 +116,7 @@ def stored(conn: Conn, ids: list[str]) -> dict[tuple[str, int], int]:
 async def test_kill_9_loses_no_acknowledged_heartbeat_and_no_tablet_goes_offline(
     hub_process: HubProcess, fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
-    fleet = fleet_factory(tablets=TABLETS, heartbeat_s=1, offline_after_s=OFFLINE_AFTER_S)
+    fleet = await fleet_factory(tablets=TABLETS, heartbeat_s=1, offline_after_s=OFFLINE_AFTER_S)
     ids = fleet.tablet_ids
     await session_up(hub_process.start())
     tablets = [fleet.tablet(n) for n in range(TABLETS)]

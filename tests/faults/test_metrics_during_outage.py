@@ -24,10 +24,12 @@ async def test_a_store_outage_is_visible_in_the_scrape(
     own_store: EmbeddedPostgres, broker: EmbeddedBroker, hub_mqtt: MqttTarget, settings: Settings
 ) -> None:
     url = own_store.url()
-    with db.connect(url) as conn:
-        add_fleet(conn, FleetSpec("metrics-outage"), "test")
-        add_tablet(conn, TabletSpec("metrics-outage-t1", "metrics-outage", None, 30, 90), "test")
-    broker.set_credentials({"metrics-outage-t1": "pw"})
+    async with db.connect(url) as aconn:
+        await add_fleet(aconn, FleetSpec("metrics-outage"), "test")
+        await add_tablet(
+            aconn, TabletSpec("metrics-outage-t1", "metrics-outage", None, 30, 90), "test"
+        )
+    await broker.set_credentials({"metrics-outage-t1": "pw"})
     settings = metrics_settings(settings)
     port = settings.hub_metrics_port
     running = RunningHub(settings, url, hub_mqtt)

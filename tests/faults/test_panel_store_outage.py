@@ -35,7 +35,8 @@ from store import device_tokens
 from store.fleets import FleetSpec, TabletSpec, add_fleet, add_tablet
 from store.users import add_tenant, add_user
 from tests.conftest import RunningHub
-from tests.helpers import eventually, hub_role_account, state_of
+from tests.helpers import Conn as AsyncConn
+from tests.helpers import blocking, eventually, hub_role_account, state_of, store
 from tests.web.conftest import login_csrf, post_login
 from web.app import create_app
 from web.deps import get_pool
@@ -78,21 +79,24 @@ def _operations(app: Any) -> list[tuple[str, str, bool]]:
 
 def _seed(url: str) -> dict[str, str]:
     tag = uuid.uuid4().hex[:8]
-    with psycopg.connect(url, autocommit=True) as conn:
-        add_tenant(conn, f"tn-{tag}", f"Tenant {tag}", "test")
-        fleet_id = f"fl-{tag}"
-        add_fleet(conn, FleetSpec(fleet_id, name="Outage fleet", tenant_id=f"tn-{tag}"), "test")
-        add_tablet(conn, TabletSpec(f"{fleet_id}-t0", fleet_id, None, 1, 3), "test")
-        add_tablet(conn, TabletSpec(f"{fleet_id}-t1", fleet_id, None, 1, 3), "test")
-        admin = f"admin-{tag}@example.com"
-        add_user(conn, tenant_id=f"tn-{tag}", email=admin, name="Admin", role="admin",
-                 password=PASSWORD, fleets=[], actor="test")  # fmt: skip
+    fleet_id, admin = f"fl-{tag}", f"admin-{tag}@example.com"
+
+    async def add(aconn: AsyncConn) -> dict[str, str]:
+        await add_tenant(aconn, f"tn-{tag}", f"Tenant {tag}", "test")
+        await add_fleet(aconn, FleetSpec(fleet_id, name="Outage fleet", tenant_id=f"tn-{tag}"),
+                        "test")  # fmt: skip
+        await add_tablet(aconn, TabletSpec(f"{fleet_id}-t0", fleet_id, None, 1, 3), "test")
+        await add_tablet(aconn, TabletSpec(f"{fleet_id}-t1", fleet_id, None, 1, 3), "test")
+        await add_user(aconn, tenant_id=f"tn-{tag}", email=admin, name="Admin", role="admin",
+                       password=PASSWORD, fleets=[], actor="test")  # fmt: skip
         return {
             "admin": admin,
             "tablet": f"{fleet_id}-t0",
-            "verified": device_tokens.issue(conn, f"{fleet_id}-t0", "test"),
-            "unverified": device_tokens.issue(conn, f"{fleet_id}-t1", "test"),
+            "verified": await device_tokens.issue(aconn, f"{fleet_id}-t0", "test"),
+            "unverified": await device_tokens.issue(aconn, f"{fleet_id}-t1", "test"),
         }
+
+    return store(url, add)
 
 
 def _stored_seq(conn: psycopg.Connection[Any], tablet_id: str) -> int:
@@ -131,7 +135,7 @@ def _panel_settings(broker: EmbeddedBroker, var_dir: Path) -> Settings:
     """A panel of the test's own, with the broker account bound to its client id."""
     settings = Settings(var_dir=var_dir, mqtt_url=broker.hub_target().url(),
                         web_client_id=f"web-{uuid.uuid4().hex[:8]}")  # fmt: skip
-    broker.add_accounts(web_client_id=settings.web_client_id)
+    blocking(broker.add_accounts(web_client_id=settings.web_client_id))
     return settings
 
 
@@ -243,7 +247,7 @@ async def test_an_http_only_tablet_is_not_marked_offline_through_a_store_outage(
     hub_settings = Settings(var_dir=tmp_path / "hub", hub_client_id=f"hub-{uuid.uuid4().hex[:8]}",
                             watchdog_tick_s=0.1, writer_flush_interval_s=0.02,
                             metrics_interval_s=0.5)  # fmt: skip
-    broker.add_accounts(hub_settings.hub_client_id)  # every account is bound to its client id
+    await broker.add_accounts(hub_settings.hub_client_id)  # every account is bound to its client id
     hub = RunningHub(hub_settings, url, broker.hub_target())
     await hub.start()
     settings = _panel_settings(broker, tmp_path / "panel")

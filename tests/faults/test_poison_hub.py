@@ -32,7 +32,7 @@ def heartbeats_of(conn: Conn, tablet_id: str) -> int:
 async def test_a_retained_poison_heartbeat_does_not_crash_loop_the_hub(
     running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
-    fleet = fleet_factory(tablets=3, heartbeat_s=30, offline_after_s=90)
+    fleet = await fleet_factory(tablets=3, heartbeat_s=30, offline_after_s=90)
     evil, *others = (fleet.tablet(n).connect(online=False) for n in range(3))
 
     def each_has(count: int) -> bool:
@@ -71,7 +71,7 @@ async def test_a_raising_tablet_handler_is_counted_and_rolled_back(
     hub = running_hub.hub
     assert hub is not None
     assert hub.pump is not None
-    fleet = fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90)
+    fleet = await fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90)
     tid = fleet.tablet_ids[0]
     tablet = fleet.tablet().connect(online=False)
 

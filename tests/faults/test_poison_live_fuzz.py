@@ -123,7 +123,7 @@ async def test_a_fuzzing_tablet_costs_its_neighbours_nothing(
     assert hub is not None
     task = running_hub._task
     assert task is not None
-    fleet = fleet_factory(tablets=CONTROLS + 1, heartbeat_s=1, offline_after_s=3)
+    fleet = await fleet_factory(tablets=CONTROLS + 1, heartbeat_s=1, offline_after_s=3)
     fuzzer = fleet.tablet(CONTROLS).connect(subscribe=False, online=False)
     controls = [fleet.tablet(n).connect() for n in range(CONTROLS)]
     control_ids = [t.tablet_id for t in controls]

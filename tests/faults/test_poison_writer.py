@@ -48,7 +48,7 @@ async def test_refused_rows_are_dropped_alone_and_the_rest_commits(
     live_writer: LiveWriter, fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
     store_writer, metrics = live_writer.writer, live_writer.metrics
-    ids = fleet_factory(tablets=20).tablet_ids
+    ids = (await fleet_factory(tablets=20)).tablet_ids
     good: list[Effect] = [heartbeat(t, 1) for t in ids]
     poison: list[Effect] = [
         heartbeat(ids[3], 2**63),  # int8 overflow: OverflowError in the dumper, not psycopg
@@ -92,7 +92,7 @@ async def test_a_refused_row_in_a_large_batch_costs_a_few_transactions(
     live_writer: LiveWriter, fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
     store_writer, metrics = live_writer.writer, live_writer.metrics
-    ids = fleet_factory(tablets=2).tablet_ids
+    ids = (await fleet_factory(tablets=2)).tablet_ids
     base = datetime.now(UTC)
     rows: list[Effect] = [heartbeat(ids[0], n, received_at=base + timedelta(microseconds=n))
                           for n in range(5000)]  # fmt: skip

@@ -22,6 +22,7 @@ from psycopg.conninfo import make_conninfo
 from contract.payloads import PlaylistItem
 from store.playlists import Target, push
 from tests.conftest import RunningHub, TestFleetFactory
+from tests.helpers import Conn as AsyncConn
 from tests.helpers import eventually
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
@@ -63,11 +64,15 @@ def manifest_etags(tablet: Any) -> list[str]:
 
 
 async def test_hub_survives_store_outage_and_reconciles_after(
-    running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn, database_url: str
+    running_hub: RunningHub,
+    fleet_factory: TestFleetFactory,
+    conn: Conn,
+    aconn: AsyncConn,
+    database_url: str,
 ) -> None:
     hub = running_hub.hub
     assert hub is not None
-    fleet = fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90)
+    fleet = await fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90)
     tablet = fleet.tablet(0).connect()
     newcomer = None
     try:
@@ -76,7 +81,7 @@ async def test_hub_survives_store_outage_and_reconciles_after(
             # Wake every store-touching loop while the store is away: a playlist change
             # (its NOTIFY reaches no listener, but the listener reconnects and reconciles),
             # and a tablet the hub has never seen (the registry asks the lookup loop).
-            late = fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90)
+            late = await fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90)
             newcomer = late.tablet(0).connect()
             newcomer.heartbeat()
             for _ in range(20):
@@ -87,8 +92,8 @@ async def test_hub_survives_store_outage_and_reconciles_after(
         assert sum(hub.metrics.loop_errors.values()) > 0, hub.metrics.loop_errors
 
         # The store is back: a playlist change is reconciled, the newcomer was looked up.
-        result = push(conn, Target("fleet", fleet.fleet_id), ITEMS, emergency=False,
-                      expires_s=None, reason=None, actor="test", refresh_s=300)  # fmt: skip
+        result = await push(aconn, Target("fleet", fleet.fleet_id), ITEMS, emergency=False,
+                            expires_s=None, reason=None, actor="test", refresh_s=300)  # fmt: skip
         seen: list[str] = []
 
         def reconciled() -> bool:

@@ -20,6 +20,8 @@ from broker.runner import EmbeddedBroker
 from cli.main import app
 from store.fleets import FleetSpec, add_fleet
 from store.users import add_tenant, add_user
+from tests.helpers import Conn as AsyncConn
+from tests.helpers import store
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -36,11 +38,15 @@ def cli(database_url: str, broker: EmbeddedBroker, tmp_path: Path,
 
 def _user(conn: Conn, role: str) -> tuple[str, int]:
     tag = uuid.uuid4().hex[:8]
-    add_tenant(conn, f"ag-{tag}", "Agents", "test")
     email = f"{role}-{tag}@example.com"
-    user_id = add_user(conn, tenant_id=f"ag-{tag}", email=email, name="A", role=role,
-                       password="correct horse battery", fleets=[], actor="test")  # fmt: skip
-    return email, int(user_id)
+
+    async def add(aconn: AsyncConn) -> int:
+        await add_tenant(aconn, f"ag-{tag}", "Agents", "test")
+        return await add_user(aconn, tenant_id=f"ag-{tag}", email=email, name="A", role=role,
+                              password="correct horse battery", fleets=[],
+                              actor="test")  # fmt: skip
+
+    return email, store(conn, add)
 
 
 def _subscribe(broker: EmbeddedBroker, username: str, password: str,
@@ -117,7 +123,7 @@ def test_tablet_add_sets_broker_credentials_as_the_provisioning_account(
     cli: CliRunner, conn: Conn, broker: EmbeddedBroker
 ) -> None:
     fleet_id = f"cli-{uuid.uuid4().hex[:8]}"
-    add_fleet(conn, FleetSpec(fleet_id), "test")
+    store(conn, lambda aconn: add_fleet(aconn, FleetSpec(fleet_id), "test"))
     tablet_id = f"{fleet_id}-t0"
     result = cli.invoke(app, ["tablet", "add", tablet_id, "--fleet", fleet_id,
                               "--password", "pw-cli-tablet"])  # fmt: skip
@@ -131,7 +137,7 @@ def test_tablet_revoke_needs_the_provisioning_account_before_it_changes_anything
     cli: CliRunner, conn: Conn, broker: EmbeddedBroker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fleet_id = f"cli-{uuid.uuid4().hex[:8]}"
-    add_fleet(conn, FleetSpec(fleet_id), "test")
+    store(conn, lambda aconn: add_fleet(aconn, FleetSpec(fleet_id), "test"))
     tablet_id = f"{fleet_id}-t0"
     added = cli.invoke(app, ["tablet", "add", tablet_id, "--fleet", fleet_id,
                              "--password", "pw-revoke"])  # fmt: skip

@@ -57,7 +57,7 @@ class AlertListener:
 async def test_offline_opens_incident_and_back_online_resolves(
     running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn, broker: EmbeddedBroker
 ) -> None:
-    fleet = fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90, alert_after_s=1)
+    fleet = await fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90, alert_after_s=1)
     tid = fleet.tablet_ids[0]
     alerts = AlertListener(broker, fleet.fleet_id)
     try:
@@ -102,8 +102,8 @@ async def test_no_incident_outside_operating_hours(
     local = datetime.now(UTC).astimezone(ZoneInfo(tz)) + timedelta(hours=12)
     day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[local.weekday()]
     hours = f"{day} {local.hour:02d}:00-{local.hour:02d}:59"
-    fleet = fleet_factory(tablets=1, heartbeat_s=1, offline_after_s=2, alert_after_s=1,
-                          hours=hours, timezone=tz)  # fmt: skip
+    fleet = await fleet_factory(tablets=1, heartbeat_s=1, offline_after_s=2, alert_after_s=1,
+                                hours=hours, timezone=tz)  # fmt: skip
     tid = fleet.tablet_ids[0]
     tablet = fleet.tablet().connect()
     await eventually(lambda: state_of(conn, tid) == "online")
@@ -116,7 +116,7 @@ async def test_no_incident_outside_operating_hours(
 async def test_never_seen_tablet_never_alerts(
     running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
-    fleet = fleet_factory(tablets=1, heartbeat_s=1, offline_after_s=2, alert_after_s=1)
+    fleet = await fleet_factory(tablets=1, heartbeat_s=1, offline_after_s=2, alert_after_s=1)
     await asyncio.sleep(3.5)
     assert incidents(conn, fleet.tablet_ids[0]) == []
     state = conn.execute("SELECT state FROM tablet_state WHERE tablet_id = %s",
@@ -127,8 +127,8 @@ async def test_never_seen_tablet_never_alerts(
 async def test_flapping_folds_into_one_incident(
     running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
-    fleet = fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90, alert_after_s=60,
-                          flap_limit=3)  # fmt: skip
+    fleet = await fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90, alert_after_s=60,
+                                flap_limit=3)  # fmt: skip
     tid = fleet.tablet_ids[0]
     for _ in range(4):
         tablet = fleet.tablet().connect()
@@ -144,7 +144,7 @@ async def test_flapping_folds_into_one_incident(
 async def test_restart_rebuilds_state_without_duplicate_incident(
     running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
-    fleet = fleet_factory(tablets=2, heartbeat_s=1, offline_after_s=2, alert_after_s=1)
+    fleet = await fleet_factory(tablets=2, heartbeat_s=1, offline_after_s=2, alert_after_s=1)
     gone, stays = fleet.tablet_ids
     t_gone = fleet.tablet(0).connect()
     t_stays = fleet.tablet(1).connect(online=False)

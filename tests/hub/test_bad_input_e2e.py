@@ -16,6 +16,7 @@ from broker.runner import EmbeddedBroker
 from config.settings import Settings
 from store.users import add_user
 from tests.conftest import RunningHub, TestFleetFactory
+from tests.helpers import Conn as AsyncConn
 from tests.helpers import PahoTablet, eventually, hub_role_account
 from tests.web.conftest import PASSWORD, sign_in
 from web.app import create_app
@@ -28,7 +29,7 @@ async def test_malformed_payloads_are_rejected_and_counted(
 ) -> None:
     hub = running_hub.hub
     assert hub is not None
-    fleet = fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90)
+    fleet = await fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90)
     tid = fleet.tablet_ids[0]
     tablet = fleet.tablet().connect(online=False)
     try:
@@ -81,7 +82,7 @@ def _client(broker: EmbeddedBroker, user: str, password: str) -> mqtt.Client:
 async def test_acl_confines_each_tablet_to_its_own_topics(
     fleet_factory: TestFleetFactory, broker: EmbeddedBroker
 ) -> None:
-    fleet = fleet_factory(tablets=2)
+    fleet = await fleet_factory(tablets=2)
     a, b = fleet.tablet_ids
     # The hub's view: everything a tablet publishes anywhere.
     seen: list[str] = []
@@ -111,7 +112,7 @@ async def test_acl_confines_each_tablet_to_its_own_topics(
 async def test_bad_credentials_are_refused(
     fleet_factory: TestFleetFactory, broker: EmbeddedBroker, password: str
 ) -> None:
-    fleet = fleet_factory(tablets=1)
+    fleet = await fleet_factory(tablets=1)
     tablet = PahoTablet(fleet.tablet_ids[0], password, broker.host, broker.port)
     with pytest.raises(ConnectionError):
         tablet.connect()
@@ -121,10 +122,11 @@ async def test_counters_reach_the_store_and_the_status_page(
     running_hub: RunningHub,
     fleet_factory: TestFleetFactory,
     conn: Conn,
+    aconn: AsyncConn,
     database_url: str,
     settings: Settings,
 ) -> None:
-    fleet = fleet_factory(tablets=1)
+    fleet = await fleet_factory(tablets=1)
     tablet = fleet.tablet().connect(online=False)
     try:
         tablet.publish("heartbeat", b"{not json", qos=1)
@@ -135,8 +137,8 @@ async def test_counters_reach_the_store_and_the_status_page(
         assert row is not None
         assert row[0]["received"] >= 1
         email = f"admin-{uuid.uuid4().hex[:8]}@example.com"
-        add_user(conn, tenant_id="default", email=email, name="Admin", role="admin",
-                 password=PASSWORD, fleets=[], actor="test")  # fmt: skip
+        await add_user(aconn, tenant_id="default", email=email, name="Admin", role="admin",
+                       password=PASSWORD, fleets=[], actor="test")  # fmt: skip
         with TestClient(create_app(settings, database_url)) as client:
             sign_in(client, email)
             page = client.get("/hubs").text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import queue
 from collections.abc import AsyncIterator
@@ -19,7 +20,8 @@ from config.errors import ConfigError
 from contract.payloads import PlaylistItem
 from store.playlists import Target, next_expiry, push, resolve
 from tests.conftest import RunningHub, TestFleetFactory
-from tests.helpers import PahoTablet, eventually
+from tests.helpers import Conn as AsyncConn
+from tests.helpers import PahoTablet, eventually, store
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 AConn = psycopg.AsyncConnection[tuple[Any, ...]]
@@ -148,9 +150,10 @@ def test_the_sessions_timezone_changes_nothing(conn: Conn) -> None:
 
 
 def test_the_store_refuses_bad_dayparts(conn: Conn, fleet_factory: TestFleetFactory) -> None:
-    fleet = fleet_factory()
-    push(conn, Target("fleet", fleet.fleet_id), items("ok"), emergency=False, expires_s=None,
-         reason=None, actor="test", refresh_s=300)  # fmt: skip
+    fleet = asyncio.run(fleet_factory())
+    store(conn, lambda aconn: push(aconn, Target("fleet", fleet.fleet_id), items("ok"),
+                                   emergency=False, expires_s=None, reason=None, actor="test",
+                                   refresh_s=300))  # fmt: skip
     bad = [("normal", [8], None, None), ("normal", [], None, None),
            ("normal", None, "06:00", None), ("normal", None, "06:00", "06:00"),
            ("emergency", [1], None, None), ("emergency", None, "06:00", "07:00")]  # fmt: skip
@@ -163,11 +166,12 @@ def test_the_store_refuses_bad_dayparts(conn: Conn, fleet_factory: TestFleetFact
 
 
 def test_push_refuses_a_dayparted_emergency(conn: Conn, fleet_factory: TestFleetFactory) -> None:
-    fleet = fleet_factory()
+    fleet = asyncio.run(fleet_factory())
     with pytest.raises(ConfigError, match="emergency"):
-        push(conn, Target("fleet", fleet.fleet_id), items("em"), emergency=True, expires_s=60,
-             reason=None, actor="test", refresh_s=300,
-             daypart=Daypart.parse("1-5", "06:00-10:00"))  # fmt: skip
+        store(conn, lambda aconn: push(aconn, Target("fleet", fleet.fleet_id), items("em"),
+                                       emergency=True, expires_s=60, reason=None, actor="test",
+                                       refresh_s=300,
+                                       daypart=Daypart.parse("1-5", "06:00-10:00")))  # fmt: skip
     row = conn.execute("SELECT count(*) FROM playlist_assignments WHERE target_id = %s",
                        (fleet.fleet_id,)).fetchone()  # fmt: skip
     assert row == (0,)
@@ -191,16 +195,16 @@ def test_daypart_text_parses_and_labels() -> None:
 async def test_resolve_picks_the_dayparted_assignment_only_inside_its_window(
     conn: Conn, aconn: AConn, fleet_factory: TestFleetFactory
 ) -> None:
-    fleet = fleet_factory(timezone="Asia/Singapore")
+    fleet = await fleet_factory(timezone="Asia/Singapore")
     tid = fleet.tablet_ids[0]
     until = 200 * 24 * 3600  # over by mid-July 2024: leaves the live assignments alone
-    fallback = push(conn, Target("fleet", fleet.fleet_id), items("fb"), emergency=False,
-                    expires_s=until, reason=None, actor="test", refresh_s=300,
-                    now=LONG_AGO)  # fmt: skip
+    fallback = await push(aconn, Target("fleet", fleet.fleet_id), items("fb"), emergency=False,
+                          expires_s=until, reason=None, actor="test", refresh_s=300,
+                          now=LONG_AGO)  # fmt: skip
     # More specific (a tablet) but Mon-Fri 06:00-10:00 Singapore time only.
-    morning = push(conn, Target("tablet", tid), items("am"), emergency=False, expires_s=until,
-                   reason=None, actor="test", refresh_s=300, now=LONG_AGO,
-                   daypart=Daypart.parse("1-5", "06:00-10:00"))  # fmt: skip
+    morning = await push(aconn, Target("tablet", tid), items("am"), emergency=False,
+                         expires_s=until, reason=None, actor="test", refresh_s=300, now=LONG_AGO,
+                         daypart=Daypart.parse("1-5", "06:00-10:00"))  # fmt: skip
 
     async def etag(at: datetime) -> str | None:
         won = await resolve(aconn, 300, [tid], at)
@@ -233,14 +237,14 @@ def local_window(tz: str, opens_in: float, lasts: float) -> tuple[datetime, date
 async def test_next_expiry_returns_the_next_window_edge_in_the_fleets_timezone(
     conn: Conn, aconn: AConn, fleet_factory: TestFleetFactory
 ) -> None:
-    fleet = fleet_factory(timezone="Asia/Singapore", cars=True)
+    fleet = await fleet_factory(timezone="Asia/Singapore", cars=True)
     opens, closes, daypart = local_window("Asia/Singapore", 30, 20)
     car = conn.execute("SELECT car_id FROM tablets WHERE tablet_id = %s",
                        (fleet.tablet_ids[0],)).fetchone()  # fmt: skip
     assert car is not None
-    pushed = push(conn, Target("car", str(car[0])), items("car"), emergency=False,
-                  expires_s=None, reason=None, actor="test", refresh_s=300,
-                  daypart=daypart)  # fmt: skip
+    pushed = await push(aconn, Target("car", str(car[0])), items("car"), emergency=False,
+                        expires_s=None, reason=None, actor="test", refresh_s=300,
+                        daypart=daypart)  # fmt: skip
     # Nothing else in the store changes within the next half minute or so, so the next
     # change is this window's opening (read as UTC it would be 8 h off).
     wake = await next_expiry(aconn)
@@ -271,21 +275,21 @@ def published_at(conn: Conn, tablet_id: str, etag: str) -> datetime | None:
 
 
 async def test_the_hub_publishes_the_dayparted_playlist_inside_its_window_only(
-    running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn
+    running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn, aconn: AsyncConn
 ) -> None:
-    fleet = fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90)
+    fleet = await fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90)
     tid = fleet.tablet_ids[0]
     tablet = fleet.tablet(0).connect()
     seen: list[str] = []
     try:
-        fallback = push(conn, Target("fleet", fleet.fleet_id), items("all-day"),
-                        emergency=False, expires_s=None, reason=None, actor="test",
-                        refresh_s=300)  # fmt: skip
+        fallback = await push(aconn, Target("fleet", fleet.fleet_id), items("all-day"),
+                              emergency=False, expires_s=None, reason=None, actor="test",
+                              refresh_s=300)  # fmt: skip
         await eventually(lambda: drain(tablet, seen) == [fallback.etag])
         opens, closes, daypart = local_window("UTC", 3, 4)
-        windowed = push(conn, Target("tablet", tid), items("window"), emergency=False,
-                        expires_s=None, reason=None, actor="test", refresh_s=300,
-                        daypart=daypart)  # fmt: skip
+        windowed = await push(aconn, Target("tablet", tid), items("window"), emergency=False,
+                              expires_s=None, reason=None, actor="test", refresh_s=300,
+                              daypart=daypart)  # fmt: skip
         await eventually(lambda: drain(tablet, seen)[-1] == windowed.etag, timeout=15)
         assert seen == [fallback.etag, windowed.etag]
         await eventually(lambda: drain(tablet, seen)[-1] == fallback.etag, timeout=15)
@@ -313,7 +317,7 @@ def test_cli_playlist_push_takes_days_and_between(
     monkeypatch.setenv("FLEETHUB_DATABASE_URL", database_url)
     monkeypatch.setenv("FLEETHUB_MQTT_URL", "mqtt://hub:secret@127.0.0.1:1")
     monkeypatch.setenv("FLEETHUB_VAR_DIR", str(tmp_path))
-    fleet = fleet_factory()
+    fleet = asyncio.run(fleet_factory())
     path = tmp_path / "items.json"
     path.write_text(json.dumps([i.model_dump() for i in items("cli")]))
     base = ["playlist", "push", "--to", f"fleet:{fleet.fleet_id}", "--items", str(path)]

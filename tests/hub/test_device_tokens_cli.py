@@ -15,6 +15,7 @@ from cli.main import app
 from config.errors import HubError
 from store.fleets import FleetSpec, TabletSpec, add_fleet, add_tablet
 from store.users import add_tenant
+from tests.helpers import store
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -31,9 +32,12 @@ def cli(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> C
 def tablet(conn: Conn) -> tuple[str, str]:
     """A tablet of its own tenant: (tenant_id, tablet_id)."""
     tag = uuid.uuid4().hex[:8]
-    add_tenant(conn, f"tok-{tag}", "Token tenant", "test")
-    add_fleet(conn, FleetSpec(f"tok-{tag}", tenant_id=f"tok-{tag}"), "test")
-    add_tablet(conn, TabletSpec(f"tok-{tag}-t", f"tok-{tag}"), "test")
+    store(conn, lambda aconn: add_tenant(aconn, f"tok-{tag}", "Token tenant", "test"))
+    store(
+        conn,
+        lambda aconn: add_fleet(aconn, FleetSpec(f"tok-{tag}", tenant_id=f"tok-{tag}"), "test"),
+    )
+    store(conn, lambda aconn: add_tablet(aconn, TabletSpec(f"tok-{tag}-t", f"tok-{tag}"), "test"))
     return f"tok-{tag}", f"tok-{tag}-t"
 
 

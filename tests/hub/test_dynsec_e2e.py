@@ -7,6 +7,7 @@ as the provisioning account with the sync (paho) and async (aiomqtt) runners of
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 import time
@@ -94,17 +95,19 @@ def refused(rc: ReasonCode) -> bool:
     return rc.is_failure and "authori" in str(rc).lower()
 
 
-def hub_account(broker: EmbeddedBroker) -> str:
+async def hub_account(broker: EmbeddedBroker) -> str:
     """A hub of the test's own: the account (and client id) of its tablet session."""
     hub_id = f"hub-{uuid.uuid4().hex[:8]}"
-    broker.add_accounts(hub_id)
+    await broker.add_accounts(hub_id)
     return f"{hub_id}-0"
 
 
-def test_a_tablet_uses_its_own_topics_and_nothing_else(broker: EmbeddedBroker, probes: Any) -> None:
+async def test_a_tablet_uses_its_own_topics_and_nothing_else(
+    broker: EmbeddedBroker, probes: Any
+) -> None:
     a, b = new_ids(2)
-    dynsec.provision_tablets_sync(broker.provision_target(), {a: "pw-a", b: "pw-b"})
-    hub = probes(hub_account(broker), broker.hub_password())
+    await dynsec.provision_tablets(broker.provision_target(), {a: "pw-a", b: "pw-b"})
+    hub = probes(await hub_account(broker), broker.hub_password())
     assert not hub.connect().is_failure
     assert hub.subscribe("tablets/#")
 
@@ -130,45 +133,49 @@ def test_a_tablet_uses_its_own_topics_and_nothing_else(broker: EmbeddedBroker, p
     assert not [t for t in seen_by_a if t.startswith(f"tablets/{b}/")]
 
 
-def test_a_wrong_password_or_unknown_user_is_refused(broker: EmbeddedBroker,
-                                                     probes: Any) -> None:  # fmt: skip
+async def test_a_wrong_password_or_unknown_user_is_refused(broker: EmbeddedBroker,
+                                                           probes: Any) -> None:  # fmt: skip
     (a,) = new_ids(1)
-    dynsec.provision_tablets_sync(broker.provision_target(), {a: "right"})
+    await dynsec.provision_tablets(broker.provision_target(), {a: "right"})
     assert refused(probes(a, "wrong").connect())
     assert refused(probes(f"{a}-unknown", "right").connect())
     assert not probes(a, "right").connect().is_failure
 
 
-def test_revoke_disconnects_and_a_reconnect_is_refused(broker: EmbeddedBroker,
-                                                       probes: Any) -> None:  # fmt: skip
+async def test_revoke_disconnects_and_a_reconnect_is_refused(broker: EmbeddedBroker,
+                                                             probes: Any) -> None:  # fmt: skip
     (a,) = new_ids(1)
-    broker.set_credentials({a: "pw"})  # running broker: $CONTROL commands
+    await broker.set_credentials({a: "pw"})  # running broker: $CONTROL commands
     tablet = probes(a, "pw")
     assert not tablet.connect().is_failure
-    broker.remove_credentials(a)
+    await broker.remove_credentials(a)
     assert tablet.disconnected.wait(5)
     assert refused(probes(a, "pw").connect())
-    dynsec.revoke_tablet_sync(broker.provision_target(), a)  # revoking twice is fine
+    await dynsec.revoke_tablet(broker.provision_target(), a)  # revoking twice is fine
 
 
-def test_provisioning_again_replaces_the_password(broker: EmbeddedBroker, probes: Any) -> None:
+async def test_provisioning_again_replaces_the_password(
+    broker: EmbeddedBroker, probes: Any
+) -> None:
     (a,) = new_ids(1)
-    dynsec.provision_tablets_sync(broker.provision_target(), {a: "old"})
-    dynsec.provision_tablets_sync(broker.provision_target(), {a: "new"})
+    await dynsec.provision_tablets(broker.provision_target(), {a: "old"})
+    await dynsec.provision_tablets(broker.provision_target(), {a: "new"})
     assert refused(probes(a, "old").connect())
     tablet = probes(a, "new")
     assert not tablet.connect().is_failure
     assert tablet.subscribe(f"tablets/{a}/#")
 
 
-def test_many_tablets_in_chunks(broker: EmbeddedBroker, probes: Any) -> None:
+async def test_many_tablets_in_chunks(broker: EmbeddedBroker, probes: Any) -> None:
     ids = new_ids(dynsec.CHUNK_TABLETS + 7)  # two messages over one connection
-    broker.set_credentials({i: f"pw-{i}" for i in ids})
+    await broker.set_credentials({i: f"pw-{i}" for i in ids})
     for i in (ids[0], ids[dynsec.CHUNK_TABLETS - 1], ids[-1]):
         assert not probes(i, f"pw-{i}").connect().is_failure
 
 
-async def test_async_runner_provisions_and_revokes(broker: EmbeddedBroker, probes: Any) -> None:
+async def test_one_tablet_is_provisioned_replaced_and_revoked(
+    broker: EmbeddedBroker, probes: Any
+) -> None:
     (a,) = new_ids(1)
     await dynsec.provision_tablet(broker.provision_target(), a, "pw-async")
     tablet = probes(a, "pw-async")
@@ -184,48 +191,41 @@ async def test_async_runner_provisions_and_revokes(broker: EmbeddedBroker, probe
     assert refused(probes(a, "pw-async-2").connect())
 
 
-def test_a_failing_command_raises_with_the_failed_commands(broker: EmbeddedBroker) -> None:
+async def test_a_failing_command_raises_with_the_failed_commands(broker: EmbeddedBroker) -> None:
     bad = [[{"command": "createClient", "username": PROVISION_USER, "password": "x"},  # exists
             {"command": "deleteClient", "username": "nobody-here"},  # not found: fine
             {"command": "noSuchCommand"}]]  # fmt: skip
     with pytest.raises(DynsecError) as excinfo:
-        dynsec.run_sync(broker.provision_target(), bad, timeout=5)
+        await dynsec.run(broker.provision_target(), bad, timeout=5)
     message = str(excinfo.value)
     assert f"createClient {PROVISION_USER}: Client already exists" in message
     assert "noSuchCommand: Unknown command" in message
     assert "nobody-here" not in message
 
 
-async def test_a_failing_command_raises_in_the_async_runner_too(broker: EmbeddedBroker) -> None:
-    with pytest.raises(DynsecError, match=f"createClient {PROVISION_USER}: Client already exists"):
-        await dynsec.run_async(broker.provision_target(), [[{
-            "command": "createClient", "username": PROVISION_USER, "password": "x"}]],
-            timeout=5)  # fmt: skip
-
-
-def test_a_tablet_cannot_run_commands(broker: EmbeddedBroker) -> None:
+async def test_a_tablet_cannot_run_commands(broker: EmbeddedBroker) -> None:
     a, b = new_ids(2)
-    dynsec.provision_tablets_sync(broker.provision_target(), {a: "pw-a"})
+    await dynsec.provision_tablets(broker.provision_target(), {a: "pw-a"})
     as_tablet = MqttTarget(host=broker.host, port=broker.port, username=a, password="pw-a")
     with pytest.raises(DynsecError, match="may not subscribe"):
-        dynsec.provision_tablets_sync(as_tablet, {b: "pw-b"}, timeout=5)
+        await dynsec.provision_tablets(as_tablet, {b: "pw-b"}, timeout=5)
 
 
-def test_the_hubs_accounts_cannot_run_commands(broker: EmbeddedBroker, probes: Any) -> None:
+async def test_the_hubs_accounts_cannot_run_commands(broker: EmbeddedBroker, probes: Any) -> None:
     """Routing and provisioning are separate accounts: the hub's holds no $CONTROL."""
     (b,) = new_ids(1)
-    hub = hub_account(broker)
+    hub = await hub_account(broker)
     for account in (hub, f"{hub}-out"):
         as_hub = MqttTarget(host=broker.host, port=broker.port, username=account,
                             password=broker.hub_password())  # fmt: skip
         with pytest.raises(DynsecError, match="may not subscribe"):
-            dynsec.provision_tablets_sync(as_hub, {b: "pw-b"}, timeout=5)
+            await dynsec.provision_tablets(as_hub, {b: "pw-b"}, timeout=5)
     # Publishing commands without reading the answers does nothing either.
     probe = probes(hub, broker.hub_password())
     assert not probe.connect().is_failure
     probe.publish(CONTROL_TOPIC, dynsec.Request(dynsec.provision_commands(b, "pw-b"))
                   .payload())  # fmt: skip
-    time.sleep(0.3)  # a command the plugin ran would have made b's account by now
+    await asyncio.sleep(0.3)  # a command the plugin ran would have made b's account by now
     assert refused(probes(b, "pw-b").connect())
 
 
@@ -244,23 +244,21 @@ def test_the_provisioning_account_only_reaches_the_plugin(broker: EmbeddedBroker
 async def test_wrong_provisioning_credentials_are_a_broker_error(broker: EmbeddedBroker) -> None:
     wrong = MqttTarget(host=broker.host, port=broker.port, username=PROVISION_USER,
                        password="not-the-password")  # fmt: skip
-    with pytest.raises(BrokerError) as sync_error:
-        dynsec.revoke_tablet_sync(wrong, "x", timeout=5)
-    assert not isinstance(sync_error.value, DynsecError)
-    assert "refused" in str(sync_error.value)
-    with pytest.raises(BrokerError):
+    with pytest.raises(BrokerError) as error:
         await dynsec.revoke_tablet(wrong, "x", timeout=5)
+    assert not isinstance(error.value, DynsecError)
+    assert "refused" in str(error.value)
 
 
-def test_nothing_listening_is_a_broker_error() -> None:
+async def test_nothing_listening_is_a_broker_error() -> None:
     nowhere = MqttTarget(host="127.0.0.1", port=free_port(), username="u", password="p")
     with pytest.raises(BrokerError, match="cannot reach"):
-        dynsec.revoke_tablet_sync(nowhere, "x", timeout=2)
+        await dynsec.revoke_tablet(nowhere, "x", timeout=2)
 
 
-def test_the_hub_reads_every_tablet_and_nothing_else(broker: EmbeddedBroker,
-                                                     probes: Any) -> None:  # fmt: skip
-    hub = probes(hub_account(broker), broker.hub_password())
+async def test_the_hub_reads_every_tablet_and_nothing_else(broker: EmbeddedBroker,
+                                                           probes: Any) -> None:  # fmt: skip
+    hub = probes(await hub_account(broker), broker.hub_password())
     assert not hub.connect().is_failure
     assert hub.subscribe("tablets/+/status")
     assert hub.subscribe("fleets/#")
@@ -271,11 +269,11 @@ def test_the_hub_reads_every_tablet_and_nothing_else(broker: EmbeddedBroker,
 
 
 @pytest.mark.slow
-def test_credentials_written_while_stopped_work_after_start(tmp_path: Path) -> None:
+async def test_credentials_written_while_stopped_work_after_start(tmp_path: Path) -> None:
     stopped = EmbeddedBroker(tmp_path / "b", "127.0.0.1", free_port(), "fleethub-hub",
                              persistence=False)  # fmt: skip
-    stopped.set_credentials({"early-1": "pw-1", "early-2": "pw-2"})
-    stopped.remove_credentials("early-2")
+    await stopped.set_credentials({"early-1": "pw-1", "early-2": "pw-2"})
+    await stopped.remove_credentials("early-2")
     stopped.start()
     try:
         tablet = Probe(stopped, "early-1", "pw-1")
@@ -291,7 +289,7 @@ def test_credentials_written_while_stopped_work_after_start(tmp_path: Path) -> N
         finally:
             removed.close()
         # The running broker now owns the file; more tablets go through $CONTROL.
-        stopped.set_credentials({"late-1": "pw-late"})
+        await stopped.set_credentials({"late-1": "pw-late"})
         late = Probe(stopped, "late-1", "pw-late")
         try:
             assert not late.connect().is_failure

@@ -52,7 +52,7 @@ def accepted(tablet_id: str, kind: str, bodies: st.SearchStrategy[Any]) -> list[
 async def test_every_accepted_message_commits(
     live_writer: LiveWriter, fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
-    fleet = fleet_factory(tablets=1)
+    fleet = await fleet_factory(tablets=1)
     tid = fleet.tablet_ids[0]
     messages = (accepted(tid, "heartbeat", heartbeats()) + accepted(tid, "status", statuses())
                 + accepted(tid, "playlist/ack", acks()))  # fmt: skip

@@ -12,6 +12,7 @@ import queue
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -26,7 +27,8 @@ from config.settings import Settings
 from store.fleets import FleetSpec, TabletSpec, add_fleet, add_tablet
 from store.users import add_tenant, add_user
 from tests.conftest import RunningHub
-from tests.helpers import eventually
+from tests.helpers import Conn as AsyncConn
+from tests.helpers import blocking, eventually, store
 from tests.web.conftest import PASSWORD
 from tests.web.lead_helpers import form_token, make_code
 from web.app import create_app
@@ -51,9 +53,13 @@ def tenant_factory(conn: Conn) -> TenantFactory:
 
     def make() -> tuple[str, str]:
         tag = uuid.uuid4().hex[:8]
-        add_tenant(conn, f"ld-{tag}", f"Leads {tag}", "test")
-        add_fleet(conn, FleetSpec(f"ld-{tag}", tenant_id=f"ld-{tag}"), "test")
-        add_tablet(conn, TabletSpec(f"ld-{tag}-t0", f"ld-{tag}", None, 30, 90), "test")
+
+        async def add(aconn: AsyncConn) -> None:
+            await add_tenant(aconn, f"ld-{tag}", f"Leads {tag}", "test")
+            await add_fleet(aconn, FleetSpec(f"ld-{tag}", tenant_id=f"ld-{tag}"), "test")
+            await add_tablet(aconn, TabletSpec(f"ld-{tag}-t0", f"ld-{tag}", None, 30, 90), "test")
+
+        store(conn, add)
         return f"ld-{tag}", f"ld-{tag}-t0"
 
     return make
@@ -128,14 +134,14 @@ class Desk:
         self.apps: list[AgentApp] = []
         for n in range(agents):
             email = f"agent-{uuid.uuid4().hex[:8]}@example.com"
-            user_id = add_user(conn, tenant_id=tenant_id, email=email, name=f"Agent {n}",
-                               role="agent", password=PASSWORD, fleets=[],
-                               actor="test")  # fmt: skip
+            user_id = store(conn, partial(add_user, tenant_id=tenant_id, email=email,
+                                          name=f"Agent {n}", role="agent", password=PASSWORD,
+                                          fleets=[], actor="test"))  # fmt: skip
             conn.execute("INSERT INTO campaign_agents (tenant_id, campaign_id, user_id, position)"
                          " VALUES (%s, %s, %s, %s)",
                          (tenant_id, self.campaign_id, user_id, n))  # fmt: skip
             password = f"pw-{uuid.uuid4().hex}"
-            dynsec.provision_agent_sync(broker.provision_target(), int(user_id), password)
+            blocking(dynsec.provision_agent(broker.provision_target(), int(user_id), password))
             self.apps.append(AgentApp(broker, int(user_id), password))
 
     def connect_all(self) -> Desk:

@@ -11,6 +11,7 @@ import psycopg
 from contract.payloads import PlaylistItem
 from store.playlists import Target, push
 from tests.conftest import RunningHub, TestFleetFactory
+from tests.helpers import Conn as AsyncConn
 from tests.helpers import eventually
 
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -35,14 +36,15 @@ def delivery(conn: Conn, tablet_id: str, etag: str) -> str | None:
 
 
 async def test_push_publishes_retained_manifest_and_ack_is_recorded(
-    running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn
+    running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn, aconn: AsyncConn
 ) -> None:
-    fleet = fleet_factory(tablets=2, heartbeat_s=30, offline_after_s=90)
+    fleet = await fleet_factory(tablets=2, heartbeat_s=30, offline_after_s=90)
     tid = fleet.tablet_ids[0]
     tablet = fleet.tablet(0).connect()
     try:
-        result = push(conn, Target("fleet", fleet.fleet_id), ITEMS, emergency=False,
-                      expires_s=None, reason="spring", actor="test", refresh_s=300)  # fmt: skip
+        result = await push(aconn, Target("fleet", fleet.fleet_id), ITEMS, emergency=False,
+                            expires_s=None, reason="spring", actor="test",
+                            refresh_s=300)  # fmt: skip
         assert result.targeted == 2
         got = await manifests(tablet)
         assert [m["etag"] for m in got] == [result.etag]
@@ -56,8 +58,9 @@ async def test_push_publishes_retained_manifest_and_ack_is_recorded(
             (tid,)).fetchone() == (True,))  # fmt: skip
 
         # The same items again: same etag, nothing new published to the tablet.
-        again = push(conn, Target("fleet", fleet.fleet_id), ITEMS, emergency=False,
-                     expires_s=None, reason="spring", actor="test", refresh_s=300)  # fmt: skip
+        again = await push(aconn, Target("fleet", fleet.fleet_id), ITEMS, emergency=False,
+                           expires_s=None, reason="spring", actor="test",
+                           refresh_s=300)  # fmt: skip
         assert again.etag == result.etag
         assert await manifests(tablet, timeout=1.5) == []
 
@@ -70,18 +73,18 @@ async def test_push_publishes_retained_manifest_and_ack_is_recorded(
 
 
 async def test_emergency_overrides_then_reverts_on_expiry(
-    running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn
+    running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn, aconn: AsyncConn
 ) -> None:
-    fleet = fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90, cars=True)
+    fleet = await fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90, cars=True)
     tid = fleet.tablet_ids[0]
     tablet = fleet.tablet(0).connect()
     try:
-        normal = push(conn, Target("tablet", tid), ITEMS, emergency=False, expires_s=None,
-                      reason=None, actor="test", refresh_s=300)  # fmt: skip
+        normal = await push(aconn, Target("tablet", tid), ITEMS, emergency=False, expires_s=None,
+                            reason=None, actor="test", refresh_s=300)  # fmt: skip
         assert [m["etag"] for m in await manifests(tablet)] == [normal.etag]
         car = f"{fleet.fleet_id}-car0"
-        urgent = push(conn, Target("car", car), ITEMS[:1], emergency=True, expires_s=2,
-                      reason="flood warning", actor="test", refresh_s=300)  # fmt: skip
+        urgent = await push(aconn, Target("car", car), ITEMS[:1], emergency=True, expires_s=2,
+                            reason="flood warning", actor="test", refresh_s=300)  # fmt: skip
         got = await manifests(tablet)
         assert [(m["etag"], m["priority"]) for m in got] == [(urgent.etag, "emergency")]
         assert got[0]["valid_until"] is not None

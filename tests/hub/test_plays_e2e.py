@@ -53,7 +53,7 @@ async def test_a_batch_is_stored_then_acked_and_a_resend_is_all_duplicate(
 ) -> None:
     hub = running_hub.hub
     assert hub is not None
-    fleet = fleet_factory(tablets=1)
+    fleet = await fleet_factory(tablets=1)
     tid = fleet.tablet_ids[0]
     events = [play(noon(1)), play(noon(1), result="skipped", duration_ms=2_000)]
     tablet = fleet.tablet().connect(online=False)
@@ -94,7 +94,7 @@ async def test_a_batch_is_stored_then_acked_and_a_resend_is_all_duplicate(
 async def test_invalid_events_are_rejected_with_reasons_and_only_valid_ones_stored(
     running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
-    fleet = fleet_factory(tablets=1)
+    fleet = await fleet_factory(tablets=1)
     tid = fleet.tablet_ids[0]
     now = datetime.now(UTC)
     good = [play(noon(1)), play(now - timedelta(minutes=1), duration_ms=3_600_000)]
@@ -127,7 +127,7 @@ async def test_invalid_events_are_rejected_with_reasons_and_only_valid_ones_stor
 async def test_daily_rollup_is_exact_across_days_campaigns_and_resends(
     running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
-    fleet = fleet_factory(tablets=2)
+    fleet = await fleet_factory(tablets=2)
     tid = fleet.tablet_ids[0]
     first = [
         play(noon(2), campaign_id="c-a", duration_ms=10_000),
@@ -176,7 +176,7 @@ async def test_malformed_batches_and_unknown_tablets_are_rejected_whole_and_coun
 ) -> None:
     hub = running_hub.hub
     assert hub is not None
-    fleet = fleet_factory(tablets=1)
+    fleet = await fleet_factory(tablets=1)
     tablet = fleet.tablet().connect(online=False)
     ghost_id, password = hub_role_account(broker, f"ghost-{uuid.uuid4().hex[:8]}")
     ghost = PahoTablet(ghost_id, password, broker.host, broker.port,

@@ -24,7 +24,7 @@ def transitions(conn: Conn, tablet_id: str) -> list[tuple[str, str]]:
 async def test_heartbeat_is_stored_and_tablet_goes_online(
     running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
-    fleet = fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90)
+    fleet = await fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90)
     tablet = fleet.tablet().connect(online=False)
     try:
         tablet.heartbeat(battery=42, now_playing={"ad_id": "ad-1", "campaign_id": "c-1"},
@@ -43,7 +43,7 @@ async def test_heartbeat_is_stored_and_tablet_goes_online(
 async def test_will_marks_offline_within_a_second(
     running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
-    fleet = fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90)
+    fleet = await fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90)
     tid = fleet.tablet_ids[0]
     tablet = fleet.tablet().connect()
     await eventually(lambda: state_of(conn, tid) == "online")
@@ -62,7 +62,7 @@ async def test_will_marks_offline_within_a_second(
 async def test_silence_goes_offline_at_offline_after(
     running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
-    fleet = fleet_factory(tablets=1, heartbeat_s=1, offline_after_s=2)
+    fleet = await fleet_factory(tablets=1, heartbeat_s=1, offline_after_s=2)
     tid = fleet.tablet_ids[0]
     tablet = fleet.tablet().connect(online=False)
     try:
@@ -86,11 +86,11 @@ async def test_first_message_of_a_tablet_registered_unheard_is_not_lost(
     running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
     """A tablet added without NOTIFY reaching the hub (or racing it) is looked up, not dropped."""
-    fleet = fleet_factory(tablets=1)
+    fleet = await fleet_factory(tablets=1)
     late = f"{fleet.fleet_id}-late"
     conn.execute("INSERT INTO tablets (tablet_id, fleet_id, offline_after_s) VALUES (%s, %s, 90)",
                  (late, fleet.fleet_id))  # fmt: skip  # no NOTIFY: the hub never heard of it
-    fleet_factory.broker.set_credentials({late: "pw-late"})
+    await fleet_factory.broker.set_credentials({late: "pw-late"})
     tablet = PahoTablet(late, "pw-late", fleet.host, fleet.port).connect(online=False)
     try:
         tablet.heartbeat()

@@ -26,7 +26,7 @@ async def test_scraped_counters_are_the_hubs(
     port = settings.hub_metrics_port
     running = RunningHub(settings, database_url, hub_mqtt)
     hub = await running.start()
-    fleet = fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90)
+    fleet = await fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90)
     tablet = fleet.tablet().connect()
     try:
         await eventually(lambda: hub.exporter is not None and hub.exporter.serving.is_set())

@@ -21,7 +21,8 @@ from contract.payloads import PlaylistItem
 from hub.runtime import owner
 from store.playlists import Target, push
 from tests.conftest import TestFleetFactory
-from tests.helpers import eventually, state_of
+from tests.helpers import Conn as AsyncConn
+from tests.helpers import blocking, eventually, state_of
 from tests.scrape import TOKEN, scrape, value
 
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -44,7 +45,7 @@ def shard_metrics(monkeypatch: pytest.MonkeyPatch) -> int:
 @pytest.fixture
 def two_shards(database_url: str, broker: EmbeddedBroker, tmp_path: Path) -> Iterator[list[Child]]:
     hub_client_id = f"shard-{uuid.uuid4().hex[:6]}"
-    broker.add_accounts(hub_client_id, 2)  # two accounts per shard, each bound to its id
+    blocking(broker.add_accounts(hub_client_id, 2))  # two accounts per shard, each bound to its id
     env = {**os.environ, "FLEETHUB_DATABASE_URL": database_url,
            "FLEETHUB_MQTT_URL": broker.hub_target().url(), "FLEETHUB_SHARD_COUNT": "2",
            "FLEETHUB_HUB_CLIENT_ID": hub_client_id,
@@ -69,10 +70,14 @@ def _log(child: Child) -> str:
 
 
 async def test_each_shard_serves_its_own_tablets(
-    shard_metrics: int, two_shards: list[Child], fleet_factory: TestFleetFactory, conn: Conn
+    shard_metrics: int,
+    two_shards: list[Child],
+    fleet_factory: TestFleetFactory,
+    conn: Conn,
+    aconn: AsyncConn,
 ) -> None:
     await eventually(lambda: all("tablet session up" in _log(s) for s in two_shards), timeout=20)
-    fleet = fleet_factory(tablets=6, heartbeat_s=30, offline_after_s=90)
+    fleet = await fleet_factory(tablets=6, heartbeat_s=30, offline_after_s=90)
     assert {owner(t, 2) for t in fleet.tablet_ids} == {0, 1}  # both shards have tablets
     tablets = [fleet.tablet(n).connect(online=False) for n in range(6)]
     try:
@@ -93,8 +98,8 @@ async def test_each_shard_serves_its_own_tablets(
 
         item = PlaylistItem(ad_id="a", campaign_id="c", url="https://cdn.example/a.mp4",
                             sha256="c" * 64, duration_ms=5000)  # fmt: skip
-        result = push(conn, Target("fleet", fleet.fleet_id), [item], emergency=False,
-                      expires_s=None, reason=None, actor="test", refresh_s=300)  # fmt: skip
+        result = await push(aconn, Target("fleet", fleet.fleet_id), [item], emergency=False,
+                            expires_s=None, reason=None, actor="test", refresh_s=300)  # fmt: skip
 
         def all_applied() -> bool:
             row = conn.execute(

@@ -61,7 +61,7 @@ async def test_retention_drops_old_raw_rows_and_keeps_rollups(
 async def test_uptime_hourly_counts_online_time_once(
     running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
-    fleet = fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90)
+    fleet = await fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90)
     tid = fleet.tablet_ids[0]
     tablet = fleet.tablet().connect()
     await eventually(lambda: state_of(conn, tid) == "online")

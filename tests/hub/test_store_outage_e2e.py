@@ -30,10 +30,10 @@ async def test_outage_buffers_and_replays_without_loss(
     own_store: EmbeddedPostgres, broker: EmbeddedBroker, hub_mqtt: MqttTarget, settings: Settings
 ) -> None:
     url = own_store.url()
-    with db.connect(url) as conn:
-        add_fleet(conn, FleetSpec("outage"), "test")
-        add_tablet(conn, TabletSpec("outage-t1", "outage", None, 30, 90), "test")
-    broker.set_credentials({"outage-t1": "pw"})
+    async with db.connect(url) as aconn:
+        await add_fleet(aconn, FleetSpec("outage"), "test")
+        await add_tablet(aconn, TabletSpec("outage-t1", "outage", None, 30, 90), "test")
+    await broker.set_credentials({"outage-t1": "pw"})
     running = RunningHub(settings, url, hub_mqtt)
     hub = await running.start()
     tablet = PahoTablet("outage-t1", "pw", broker.host, broker.port).connect(online=False)
@@ -63,10 +63,10 @@ async def test_plays_are_acknowledged_only_once_committed_after_an_outage(
     own_store: EmbeddedPostgres, broker: EmbeddedBroker, hub_mqtt: MqttTarget, settings: Settings
 ) -> None:
     url = own_store.url()
-    with db.connect(url) as conn:
-        add_fleet(conn, FleetSpec("outage-plays"), "test")
-        add_tablet(conn, TabletSpec("outage-p1", "outage-plays", None, 30, 90), "test")
-    broker.set_credentials({"outage-p1": "pw"})
+    async with db.connect(url) as aconn:
+        await add_fleet(aconn, FleetSpec("outage-plays"), "test")
+        await add_tablet(aconn, TabletSpec("outage-p1", "outage-plays", None, 30, 90), "test")
+    await broker.set_credentials({"outage-p1": "pw"})
     running = RunningHub(settings, url, hub_mqtt)
     hub = await running.start()
     tablet = PahoTablet("outage-p1", "pw", broker.host, broker.port).connect(online=False)

@@ -75,10 +75,10 @@ async def until(done: Callable[[], bool], timeout: float = 10.0) -> None:
 
 
 @pytest.fixture
-def hub_id(broker: EmbeddedBroker) -> str:
+async def hub_id(broker: EmbeddedBroker) -> str:
     """A hub client id of this test's own: fresh accounts, no session left by another test."""
     hub_client_id = f"link-{uuid.uuid4().hex[:10]}"
-    broker.add_accounts(hub_client_id)
+    await broker.add_accounts(hub_client_id)
     return hub_client_id
 
 

@@ -13,7 +13,8 @@ from store.fleets import FleetSpec, TabletSpec, add_fleet, add_tablet
 from store.playlists import Target, push
 from store.users import add_tenant
 from tests.conftest import RunningHub
-from tests.helpers import TestFleet, eventually
+from tests.helpers import Conn as AsyncConn
+from tests.helpers import TestFleet, blocking, eventually, store
 from tests.hub.test_playlists_e2e import ITEMS, manifests
 
 Conn = psycopg.Connection[tuple[Any, ...]]
@@ -22,12 +23,14 @@ Conn = psycopg.Connection[tuple[Any, ...]]
 def tenant_fleet(conn: Conn, broker: EmbeddedBroker) -> tuple[str, TestFleet]:
     tag = uuid.uuid4().hex[:8]
     tenant_id, fleet_id = f"tn-{tag}", f"fl-{tag}"
-    add_tenant(conn, tenant_id, f"Tenant {tag}", "test")
-    add_fleet(conn, FleetSpec(fleet_id, tenant_id=tenant_id), "test")
+    store(conn, lambda aconn: add_tenant(aconn, tenant_id, f"Tenant {tag}", "test"))
+    store(conn, lambda aconn: add_fleet(aconn, FleetSpec(fleet_id, tenant_id=tenant_id), "test"))
     tablet_id = f"{fleet_id}-t0"
-    add_tablet(conn, TabletSpec(tablet_id, fleet_id, None, 30, 90), "test")
+    store(
+        conn, lambda aconn: add_tablet(aconn, TabletSpec(tablet_id, fleet_id, None, 30, 90), "test")
+    )
     passwords = {tablet_id: f"pw-{tablet_id}"}
-    broker.set_credentials(passwords)
+    blocking(broker.set_credentials(passwords))
     return tenant_id, TestFleet(fleet_id, [tablet_id], passwords, broker.host, broker.port)
 
 
@@ -38,7 +41,7 @@ def desired(conn: Conn, tablet_id: str) -> object:
 
 
 async def test_a_revoke_by_one_tenant_never_reaches_the_others_tablets(
-    running_hub: RunningHub, broker: EmbeddedBroker, conn: Conn
+    running_hub: RunningHub, broker: EmbeddedBroker, conn: Conn, aconn: AsyncConn
 ) -> None:
     (tenant_a, fleet_a), (tenant_b, fleet_b) = (
         tenant_fleet(conn, broker),
@@ -47,7 +50,7 @@ async def test_a_revoke_by_one_tenant_never_reaches_the_others_tablets(
     tablet_a, tablet_b = fleet_a.tablet(0).connect(), fleet_b.tablet(0).connect()
     try:
         pushed = {
-            tenant: push(conn, Target("fleet", fleet.fleet_id), ITEMS, emergency=False,
+            tenant: await push(aconn, Target("fleet", fleet.fleet_id), ITEMS, emergency=False,
                          expires_s=None, reason=tenant, actor="test", refresh_s=300,
                          tenant_id=tenant, name=f"Loop of {tenant}")
             for tenant, fleet in ((tenant_a, fleet_a), (tenant_b, fleet_b))

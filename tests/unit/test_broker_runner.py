@@ -11,6 +11,7 @@ import pytest
 from broker import dynsec_file
 from broker.runner import PLUGIN, EmbeddedBroker, dynsec_plugin, mosquitto_binary
 from config.errors import BrokerError
+from tests.helpers import blocking
 
 
 def test_missing_mosquitto_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -79,7 +80,7 @@ def test_prepare_writes_config_and_the_dynsec_file(tmp_path: Path) -> None:
 
 def test_prepare_resets_the_hub_password_and_keeps_tablets(tmp_path: Path) -> None:
     broker = EmbeddedBroker(tmp_path / "b", "127.0.0.1", 12345, "fleethub-hub")
-    broker.set_credentials({"t1": "pw1"})  # not running: written to the file
+    blocking(broker.set_credentials({"t1": "pw1"}))  # not running: written to the file
     (tmp_path / "b" / "hub.secret").write_text("changed-secret")
     broker.prepare()
     config = dynsec_file.read(broker.dynsec_path)
@@ -91,7 +92,7 @@ def test_prepare_resets_the_hub_password_and_keeps_tablets(tmp_path: Path) -> No
     assert t1.clientid == "t1"
     assert [c.username for c in config.clients].count("fleethub-hub-0") == 1
 
-    broker.remove_credentials("t1")
+    blocking(broker.remove_credentials("t1"))
     after = json.loads(broker.dynsec_path.read_text())
     assert [c["username"] for c in after["clients"]] == [
         "fleethub-hub-0",

@@ -12,12 +12,14 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 
 import psycopg
 from fastapi.testclient import TestClient
 from psycopg.types.json import Jsonb
 
 from store.users import add_user
+from tests.helpers import store
 from tests.web.conftest import PASSWORD, Conn, Tenant, post_login
 from tests.web.lead_helpers import make_campaign, make_code
 
@@ -31,8 +33,9 @@ class Agent:
 
 def make_agent(conn: Conn, tenant: Tenant, label: str = "agent") -> Agent:
     email = f"{label}-{uuid.uuid4().hex[:8]}@example.com"
-    user_id = add_user(conn, tenant_id=tenant.tenant_id, email=email, name=f"Agent {label}",
-                       role="agent", password=PASSWORD, fleets=[], actor="test")  # fmt: skip
+    user_id = store(conn, partial(add_user, tenant_id=tenant.tenant_id, email=email,
+                                  name=f"Agent {label}", role="agent", password=PASSWORD,
+                                  fleets=[], actor="test"))  # fmt: skip
     return Agent(user_id, email, tenant.tenant_id)
 
 

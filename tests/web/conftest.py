@@ -19,6 +19,8 @@ from config.settings import Settings
 from store.fleets import FleetSpec, TabletSpec, add_fleet, add_tablet
 from store.rate_limits import RateLimitStore
 from store.users import add_tenant, add_user
+from tests.helpers import Conn as AsyncConn
+from tests.helpers import blocking, store
 from web.app import create_app
 
 Conn = psycopg.Connection[tuple[object, ...]]
@@ -49,25 +51,25 @@ def tenant_factory(conn: Conn) -> TenantFactory:
     def make(fleets: int = 2, tablets: int = 2) -> Tenant:
         tag = uuid.uuid4().hex[:8]
         tenant_id = f"tn-{tag}"
-        add_tenant(conn, tenant_id, f"Tenant {tag}", "test")
-        fleet_ids: list[str] = []
-        tablet_ids: dict[str, list[str]] = {}
-        for n in range(fleets):
-            fleet_id = f"fl-{tag}-{n}"
-            add_fleet(conn, FleetSpec(fleet_id, name=f"Fleet {tag} {n}", tenant_id=tenant_id),
-                      "test")  # fmt: skip
-            fleet_ids.append(fleet_id)
-            tablet_ids[fleet_id] = []
-            for m in range(tablets):
-                tablet_id = f"{fleet_id}-t{m}"
-                add_tablet(conn, TabletSpec(tablet_id, fleet_id, f"{fleet_id}-car{m}", 1, 3),
-                           "test")  # fmt: skip
-                tablet_ids[fleet_id].append(tablet_id)
+        fleet_ids = [f"fl-{tag}-{n}" for n in range(fleets)]
+        tablet_ids = {f: [f"{f}-t{m}" for m in range(tablets)] for f in fleet_ids}
         admin, owner = f"admin-{tag}@example.com", f"owner-{tag}@example.com"
-        add_user(conn, tenant_id=tenant_id, email=admin, name=f"Admin {tag}", role="admin",
-                 password=PASSWORD, fleets=[], actor="test")  # fmt: skip
-        add_user(conn, tenant_id=tenant_id, email=owner, name=f"Owner {tag}", role="fleet_owner",
-                 password=PASSWORD, fleets=fleet_ids[:1], actor="test")  # fmt: skip
+
+        async def add(aconn: AsyncConn) -> None:
+            await add_tenant(aconn, tenant_id, f"Tenant {tag}", "test")
+            for n, fleet_id in enumerate(fleet_ids):
+                await add_fleet(aconn, FleetSpec(fleet_id, name=f"Fleet {tag} {n}",
+                                                 tenant_id=tenant_id), "test")  # fmt: skip
+                for m, tablet_id in enumerate(tablet_ids[fleet_id]):
+                    await add_tablet(aconn, TabletSpec(tablet_id, fleet_id, f"{fleet_id}-car{m}",
+                                                       1, 3), "test")  # fmt: skip
+            await add_user(aconn, tenant_id=tenant_id, email=admin, name=f"Admin {tag}",
+                           role="admin", password=PASSWORD, fleets=[], actor="test")  # fmt: skip
+            await add_user(aconn, tenant_id=tenant_id, email=owner, name=f"Owner {tag}",
+                           role="fleet_owner", password=PASSWORD, fleets=fleet_ids[:1],
+                           actor="test")  # fmt: skip
+
+        store(conn, add)
         return Tenant(tenant_id, fleet_ids, tablet_ids, admin, owner)
 
     return make
@@ -78,7 +80,7 @@ def panel_settings(tmp_path_factory: pytest.TempPathFactory, broker: EmbeddedBro
     """The panel reaches the test broker with its own session account (HTTP heartbeats) and
     the provisioning account (pairing)."""
     web_client_id = f"web-{uuid.uuid4().hex[:8]}"
-    broker.add_accounts(web_client_id=web_client_id)
+    blocking(broker.add_accounts(web_client_id=web_client_id))
     return Settings(var_dir=tmp_path_factory.mktemp("panel"), mqtt_url=broker.hub_target().url(),
                     provision_mqtt_url=broker.provision_target().url(),
                     web_client_id=web_client_id)  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import jwt
@@ -10,6 +11,7 @@ from pydantic import SecretStr
 
 from config.settings import Settings
 from store.users import add_user
+from tests.helpers import store
 from tests.web.conftest import (
     PASSWORD,
     Conn,
@@ -142,8 +144,8 @@ def test_roles_without_fleet_access_are_refused(
 ) -> None:
     tenant = tenant_factory()
     email = f"agent-{tenant.tenant_id}@example.com"
-    add_user(conn, tenant_id=tenant.tenant_id, email=email, name="Agent", role="agent",
-             password=PASSWORD, fleets=[], actor="test")  # fmt: skip
+    store(conn, partial(add_user, tenant_id=tenant.tenant_id, email=email, name="Agent",
+                        role="agent", password=PASSWORD, fleets=[], actor="test"))  # fmt: skip
     post_login(panel, email)
     assert panel.get("/", follow_redirects=False).status_code == 403
     headers = api_token(panel, email)
@@ -168,8 +170,9 @@ def test_a_bearer_token_dies_with_its_session(
     assert panel.post("/api/v1/auth/logout", headers=first).status_code == 204
     assert panel.get("/api/v1/tablets", headers=first).status_code == 401
     assert panel.get("/api/v1/tablets", headers=second).status_code == 200  # its own session
-    add_user(conn, tenant_id=tenant.tenant_id, email=tenant.admin, name="Admin", role="admin",
-             password=PASSWORD + " renewed", fleets=[], actor="test")  # fmt: skip
+    store(conn, partial(add_user, tenant_id=tenant.tenant_id, email=tenant.admin, name="Admin",
+                        role="admin", password=PASSWORD + " renewed", fleets=[],
+                        actor="test"))  # fmt: skip
     assert panel.get("/api/v1/tablets", headers=second).status_code == 401
     api_session = panel.post(
         "/api/v1/auth/token", data={"username": tenant.admin, "password": PASSWORD + " renewed"}

@@ -19,6 +19,7 @@ from actors.rules.dayparts import Daypart
 from contract.payloads import PlaylistItem
 from store import device_tokens
 from store.playlists import PushResult, Target, empty_manifest, push, resolve
+from tests.helpers import store
 from tests.web.conftest import Conn, TenantFactory
 from web.device.plan import playout_plan
 
@@ -43,7 +44,9 @@ def device_factory(conn: Conn, tenant_factory: TenantFactory) -> DeviceFactory:
 
     def make() -> Device:
         tablet_id = tenant_factory(fleets=1, tablets=1).all_tablets[0]
-        return tablet_id, bearer(device_tokens.issue(conn, tablet_id, "test"))
+        return tablet_id, bearer(
+            store(conn, lambda aconn: device_tokens.issue(aconn, tablet_id, "test"))
+        )
 
     return make
 
@@ -57,8 +60,9 @@ def to(conn: Conn, tablet_id: str, target: str, tag: str, **kw: Any) -> PushResu
     fleet_id, car_id, tenant_id = (str(v) for v in row)
     ident = {"tablet": tablet_id, "car": car_id, "fleet": fleet_id}[target]
     options: dict[str, Any] = {"emergency": False, "expires_s": None, **kw}
-    return push(conn, Target(target, ident), items(tag), reason=tag, actor="test",
-                refresh_s=300, tenant_id=tenant_id, **options)  # fmt: skip
+    return store(conn, lambda aconn: push(aconn, Target(target, ident), items(tag), reason=tag,
+                                          actor="test", refresh_s=300, tenant_id=tenant_id,
+                                          **options))  # fmt: skip
 
 
 def event(**over: Any) -> dict[str, Any]:
@@ -99,10 +103,10 @@ def test_a_live_token_of_a_live_tablet_is_required(
             assert response.headers["www-authenticate"] == "Bearer"
     assert stored(conn, tablet_id)[0] == 0
 
-    device_tokens.revoke(conn, tablet_id, "test")
+    store(conn, lambda aconn: device_tokens.revoke(aconn, tablet_id, "test"))
     assert panel.get("/v1/device/plan", headers=headers).status_code == 401
 
-    fresh = bearer(device_tokens.issue(conn, tablet_id, "test"))
+    fresh = bearer(store(conn, lambda aconn: device_tokens.issue(aconn, tablet_id, "test")))
     assert panel.get("/v1/device/plan", headers=fresh).status_code == 200
     conn.execute("UPDATE tablets SET revoked_at = now() WHERE tablet_id = %s", (tablet_id,))
     revoked = panel.get("/v1/device/plan", headers=fresh)

@@ -21,6 +21,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
 
 from store import device_tokens
+from tests.helpers import store
 from tests.web.conftest import Conn, TenantFactory
 
 MAX_EXAMPLES = 30
@@ -29,7 +30,8 @@ MAX_EXAMPLES = 30
 @pytest.fixture
 def device_headers(conn: Conn, tenant_factory: TenantFactory) -> dict[str, str]:
     tablet_id = tenant_factory(fleets=1, tablets=1).all_tablets[0]
-    return {"Authorization": f"Bearer {device_tokens.issue(conn, tablet_id, 'test')}"}
+    token = store(conn, lambda aconn: device_tokens.issue(aconn, tablet_id, "test"))
+    return {"Authorization": f"Bearer {token}"}
 
 
 def send(client: TestClient, kwargs: dict[str, Any]) -> Any:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import uuid
+from functools import partial
 from typing import Any
 
 import segno
 from fastapi.testclient import TestClient
 
 from store.users import add_user
+from tests.helpers import store
 from tests.web.conftest import PASSWORD, Conn, Tenant, TenantFactory, api_token, sign_in
 from tests.web.lead_helpers import form_token, make_campaign, make_code, make_lead
 from web.leads.codes import picture
@@ -24,9 +26,10 @@ def audit(conn: Conn, tenant_id: str, action: str) -> list[tuple[Any, ...]]:
 
 
 def agent(conn: Conn, tenant: Tenant, name: str = "Agent") -> int:
-    return add_user(conn, tenant_id=tenant.tenant_id, email=f"agent-{uuid.uuid4().hex[:8]}@ex.com",
-                    name=name, role="agent", password=PASSWORD, fleets=[],
-                    actor="test")  # fmt: skip
+    return store(conn, partial(add_user, tenant_id=tenant.tenant_id,
+                               email=f"agent-{uuid.uuid4().hex[:8]}@ex.com", name=name,
+                               role="agent", password=PASSWORD, fleets=[],
+                               actor="test"))  # fmt: skip
 
 
 def test_create_and_edit_a_campaign_with_audit(

@@ -13,7 +13,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from config.settings import Settings
-from store import db
 from store.db import open_pool
 from tests.web.conftest import Conn, TenantFactory, rate_limits_away
 from tests.web.lead_helpers import form_token, make_campaign, make_code
@@ -29,7 +28,7 @@ THANKS = "We have your details"
 
 @pytest.fixture
 def listener(database_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
-    with db.connect(database_url) as conn:
+    with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("LISTEN fleethub_leads")
         yield conn
 

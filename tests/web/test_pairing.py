@@ -22,6 +22,7 @@ from broker.runner import EmbeddedBroker
 from store import claims
 from store.users import add_user
 from tests.conftest import RunningHub
+from tests.helpers import Conn as AsyncConn
 from tests.helpers import PahoTablet, eventually, hub_role_account, state_of
 from tests.web.conftest import PASSWORD, Conn, TenantFactory, api_token, sign_in
 
@@ -273,13 +274,13 @@ def test_bad_http_heartbeats_are_refused(panel: TestClient, tenant_factory: Tena
 
 
 async def test_an_http_heartbeat_goes_through_the_tablets_actor(
-    running_hub: RunningHub, panel: TestClient, conn: Conn
+    running_hub: RunningHub, panel: TestClient, conn: Conn, aconn: AsyncConn
 ) -> None:
     """Claim over HTTP, then heartbeat over HTTP only: the hub's actor marks it online and
     stores the heartbeat, exactly as for one sent over MQTT."""
     admin = f"admin-{uuid.uuid4().hex[:8]}@example.com"
-    add_user(conn, tenant_id="default", email=admin, name="Default admin", role="admin",
-             password=PASSWORD, fleets=[], actor="test")  # fmt: skip
+    await add_user(aconn, tenant_id="default", email=admin, name="Default admin", role="admin",
+                   password=PASSWORD, fleets=[], actor="test")  # fmt: skip
     fleet_id = f"f-{uuid.uuid4().hex[:10]}"
     conn.execute("INSERT INTO fleets (fleet_id, tenant_id, name) VALUES (%s, 'default', %s)",
                  (fleet_id, fleet_id))  # fmt: skip

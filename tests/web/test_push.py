@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from store.playlists import resolve
 from store.users import add_user
 from tests.conftest import RunningHub, TestFleetFactory
+from tests.helpers import Conn as AsyncConn
 from tests.helpers import eventually, state_of
 from tests.web.conftest import PASSWORD, Conn, Tenant, TenantFactory, api_token, sign_in
 
@@ -473,13 +474,17 @@ def test_api_sends_reads_and_reverts(
 
 
 async def test_push_reaches_real_tablets_and_the_page_sees_every_ack(
-    running_hub: RunningHub, fleet_factory: TestFleetFactory, panel: TestClient, conn: Conn
+    running_hub: RunningHub,
+    fleet_factory: TestFleetFactory,
+    panel: TestClient,
+    conn: Conn,
+    aconn: AsyncConn,
 ) -> None:
     """End to end: panel → store → hub → MQTT → tablets ack → progress shows them."""
-    fleet = fleet_factory(tablets=2, heartbeat_s=30, offline_after_s=90)
+    fleet = await fleet_factory(tablets=2, heartbeat_s=30, offline_after_s=90)
     admin = f"admin-{uuid.uuid4().hex[:8]}@example.com"  # fleet_factory's fleets are 'default's
-    add_user(conn, tenant_id="default", email=admin, name="Default admin", role="admin",
-             password=PASSWORD, fleets=[], actor="test")  # fmt: skip
+    await add_user(aconn, tenant_id="default", email=admin, name="Default admin", role="admin",
+                   password=PASSWORD, fleets=[], actor="test")  # fmt: skip
     tablets = [fleet.tablet(n).connect() for n in range(2)]
     try:
         await eventually(lambda: all(state_of(conn, t) == "online" for t in fleet.tablet_ids))

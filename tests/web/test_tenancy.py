@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -27,6 +28,7 @@ from store import claims, device_tokens
 from store.fleets import FleetSpec, TabletSpec, add_fleet, add_tablet
 from store.playlists import Target, push
 from store.users import add_user
+from tests.helpers import store
 from tests.web.agent_helpers import agent_sign_in, make_agent
 from tests.web.conftest import (
     PASSWORD,
@@ -49,9 +51,11 @@ ITEMS = [PlaylistItem(ad_id="ad-x", campaign_id="c-x", url="https://cdn.example/
 def other_tenant_ids(conn: Conn, tenant: Tenant, client: TestClient) -> dict[str, str]:
     """One object of each kind in ``tenant``, keyed by the path parameter names routes use."""
     tablet = tenant.all_tablets[0]
-    pushed = push(conn, Target("fleet", tenant.fleets[0]), ITEMS, emergency=True,
-                  expires_s=3600, reason="theirs", actor="test", refresh_s=300,
-                  tenant_id=tenant.tenant_id, name="Their playlist")  # fmt: skip
+    pushed = store(conn, lambda aconn: push(aconn, Target("fleet", tenant.fleets[0]), ITEMS,
+                                            emergency=True, expires_s=3600, reason="theirs",
+                                            actor="test", refresh_s=300,
+                                            tenant_id=tenant.tenant_id,
+                                            name="Their playlist"))  # fmt: skip
     incident_id = str(uuid.uuid4())
     conn.execute(
         "INSERT INTO incidents (incident_id, tablet_id, fleet_id, kind, opened_at, offline_since)"
@@ -222,7 +226,7 @@ def their_world(conn: Conn, tenant: Tenant, client: TestClient) -> dict[str, str
     row = conn.execute("SELECT etag FROM pushes WHERE push_id = %s", (ids["push_id"],)).fetchone()
     assert row is not None
     ids["etag"] = str(row[0])
-    claims.create(conn, tenant.fleets[0], "test", car_id=ids["car_id"])
+    store(conn, lambda aconn: claims.create(aconn, tenant.fleets[0], "test", car_id=ids["car_id"]))
     return ids
 
 
@@ -299,8 +303,8 @@ def test_the_sweep_finds_no_cross_tenant_effect(
             "event_id": str(uuid.uuid4()),
             "started_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat()}  # fmt: skip
     agent = make_agent(conn, mine, "my-agent")
-    device = {"Authorization": "Bearer "
-              + device_tokens.issue(conn, mine.all_tablets[0], "test")}  # fmt: skip
+    token = store(conn, lambda aconn: device_tokens.issue(aconn, mine.all_tablets[0], "test"))
+    device = {"Authorization": f"Bearer {token}"}
     callers = [Caller("admin", mine.admin), Caller("owner", mine.owner),
                Caller("agent", agent.email)]  # fmt: skip
     findings: list[str] = []
@@ -377,8 +381,13 @@ def test_a_car_taken_by_another_tenant_after_the_code_was_made_is_refused_at_cla
 ) -> None:
     mine, theirs = tenant_factory(fleets=1, tablets=1), tenant_factory(fleets=1, tablets=1)
     car = f"car-{uuid.uuid4().hex[:8]}"
-    code = claims.create(conn, mine.fleets[0], "test", car_id=car).code
-    add_tablet(conn, TabletSpec(f"{theirs.fleets[0]}-late", theirs.fleets[0], car), "test")
+    code = store(conn, lambda aconn: claims.create(aconn, mine.fleets[0], "test", car_id=car)).code
+    store(
+        conn,
+        lambda aconn: add_tablet(
+            aconn, TabletSpec(f"{theirs.fleets[0]}-late", theirs.fleets[0], car), "test"
+        ),
+    )
     before = rows_of(conn, theirs.tenant_id)
     refused = panel.post("/v1/device/pairing/claim", json={"claim_code": code})
     assert refused.status_code == 409, refused.text
@@ -423,10 +432,21 @@ def test_the_cli_never_takes_another_tenants_ids(tenant_factory: TenantFactory, 
     mine, theirs = tenant_factory(fleets=1, tablets=1), tenant_factory(fleets=1, tablets=1)
     before = rows_of(conn, theirs.tenant_id)
     with pytest.raises(ConfigError, match="belongs to another tenant"):
-        add_tablet(conn, TabletSpec(theirs.all_tablets[0], mine.fleets[0]), "test")
+        store(
+            conn,
+            lambda aconn: add_tablet(
+                aconn, TabletSpec(theirs.all_tablets[0], mine.fleets[0]), "test"
+            ),
+        )
     with pytest.raises(ConfigError, match="belongs to another tenant"):
-        add_fleet(conn, FleetSpec(theirs.fleets[0], tenant_id=mine.tenant_id), "test")
+        store(
+            conn,
+            lambda aconn: add_fleet(
+                aconn, FleetSpec(theirs.fleets[0], tenant_id=mine.tenant_id), "test"
+            ),
+        )
     with pytest.raises(ConfigError, match="belongs to another tenant"):
-        add_user(conn, tenant_id=mine.tenant_id, email=theirs.admin, name="Taken", role="admin",
-                 password=PASSWORD, fleets=[], actor="test")  # fmt: skip
+        store(conn, partial(add_user, tenant_id=mine.tenant_id, email=theirs.admin,
+                            name="Taken", role="admin", password=PASSWORD, fleets=[],
+                            actor="test"))  # fmt: skip
     assert rows_of(conn, theirs.tenant_id) == before

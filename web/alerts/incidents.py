@@ -16,7 +16,7 @@ from typing import Literal
 from psycopg.rows import class_row
 from psycopg_pool import AsyncConnectionPool
 
-from store.audit import record_async
+from store.audit import record
 from store.users import User
 from web.scope import IN_SCOPE, scope_params
 
@@ -213,8 +213,8 @@ async def acknowledge(
         row = await cur.fetchone()
         if row is not None:
             details = dict(zip(("tablet_id", "fleet_id", "kind"), row, strict=True))
-            await record_async(conn, user.tenant_id, user.email, "incident.ack",
-                               f"incident:{incident_id}", details)  # fmt: skip
+            await record(conn, user.tenant_id, user.email, "incident.ack",
+                         f"incident:{incident_id}", details)  # fmt: skip
     return await get(pool, user, incident_id)
 
 
@@ -232,9 +232,9 @@ async def add_note(
         await cur.execute(ADD_NOTE, params)
         note = await cur.fetchone()
         if note is not None:
-            await record_async(conn, user.tenant_id, user.email, "incident.note",
-                               f"incident:{incident_id}", {"note_id": note.note_id,
-                                                           "chars": len(text)})  # fmt: skip
+            await record(conn, user.tenant_id, user.email, "incident.note",
+                         f"incident:{incident_id}", {"note_id": note.note_id,
+                                                     "chars": len(text)})  # fmt: skip
     return note
 
 

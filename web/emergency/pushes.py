@@ -18,7 +18,7 @@ from psycopg.rows import class_row, dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from contract.manifest import Manifest
-from store.audit import record_async
+from store.audit import record
 from store.users import User
 from web.emergency.form import Draft, Errors
 from web.playlists.library import store_playlist
@@ -287,7 +287,7 @@ async def send(
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (push_id, user.tenant_id, user.email, now, draft.reason, playlist_id, manifest.etag,
              targets, assignment_ids, reach.tablets, valid_until))  # fmt: skip
-        await record_async(conn, user.tenant_id, user.email, "playlist.push", f"push:{push_id}", {
+        await record(conn, user.tenant_id, user.email, "playlist.push", f"push:{push_id}", {
             "push_id": str(push_id), "playlist_id": playlist_id, "etag": manifest.etag,
             "priority": "emergency", "reason": draft.reason, "targets": targets,
             "assignment_ids": assignment_ids, "targeted": reach.tablets,
@@ -373,7 +373,7 @@ async def revert(
             " AND tenant_id = %s AND revoked_at IS NULL RETURNING assignment_id",
             (row[2], user.tenant_id))  # fmt: skip
         revoked = sorted(int(r[0]) for r in await cur.fetchall())
-        await record_async(conn, user.tenant_id, user.email, "playlist.revert", f"push:{push_id}",
-                           {"push_id": str(push_id), "assignment_ids": revoked})  # fmt: skip
+        await record(conn, user.tenant_id, user.email, "playlist.revert", f"push:{push_id}",
+                     {"push_id": str(push_id), "assignment_ids": revoked})  # fmt: skip
         await conn.execute("SELECT pg_notify('fleethub_playlists', %s)", (f"push:{push_id}",))
     return "reverted"

@@ -16,7 +16,7 @@ from psycopg.rows import class_row
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from store.audit import record_async
+from store.audit import record
 from store.users import User
 
 CampaignId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
@@ -130,9 +130,9 @@ async def create(pool: AsyncConnectionPool, user: User, wanted: CampaignIn) -> N
             wanted.offer_timeout_s, wanted.routing))  # fmt: skip
         if await cur.fetchone() is None:
             raise CampaignExists(wanted.campaign_id)
-        await record_async(conn, user.tenant_id, user.email, "lead_campaign.create",
-                           f"lead_campaign:{wanted.campaign_id}",
-                           wanted.model_dump(exclude={"campaign_id"}))  # fmt: skip
+        await record(conn, user.tenant_id, user.email, "lead_campaign.create",
+                     f"lead_campaign:{wanted.campaign_id}",
+                     wanted.model_dump(exclude={"campaign_id"}))  # fmt: skip
 
 
 async def edit(
@@ -145,8 +145,8 @@ async def edit(
             wanted.routing, user.tenant_id, campaign_id))  # fmt: skip
         if await cur.fetchone() is None:
             return False
-        await record_async(conn, user.tenant_id, user.email, "lead_campaign.update",
-                           f"lead_campaign:{campaign_id}", wanted.model_dump())  # fmt: skip
+        await record(conn, user.tenant_id, user.email, "lead_campaign.update",
+                     f"lead_campaign:{campaign_id}", wanted.model_dump())  # fmt: skip
     return True
 
 
@@ -206,6 +206,6 @@ async def change_agent(
             raise NoSuchAgent(agent_id) from exc
         if await cur.fetchone() is None:
             raise NoSuchAgent(agent_id)
-        await record_async(conn, user.tenant_id, user.email, f"lead_campaign.agent_{action}",
-                           f"lead_campaign:{campaign_id}", {"user_id": agent_id})  # fmt: skip
+        await record(conn, user.tenant_id, user.email, f"lead_campaign.agent_{action}",
+                     f"lead_campaign:{campaign_id}", {"user_id": agent_id})  # fmt: skip
     return True

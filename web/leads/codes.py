@@ -20,7 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
 
 from config.errors import StoreError
-from store.audit import record_async
+from store.audit import record
 from store.users import User
 from web.leads.campaigns import CampaignId
 from web.leads.intake import ALPHABET, CODE
@@ -159,11 +159,11 @@ async def create(
                     break
         if row is None:
             raise StoreError("could not draw an unused QR code")
-        await record_async(conn, user.tenant_id, user.email, "lead_qr.create",
-                           f"lead_qr:{row.code}",
-                           {"campaign_id": campaign_id, "fleet_id": fleet_id,
-                            "car_id": row.car_id, "tablet_id": row.tablet_id,
-                            "max_leads": row.max_leads})  # fmt: skip
+        await record(conn, user.tenant_id, user.email, "lead_qr.create",
+                     f"lead_qr:{row.code}",
+                     {"campaign_id": campaign_id, "fleet_id": fleet_id,
+                      "car_id": row.car_id, "tablet_id": row.tablet_id,
+                      "max_leads": row.max_leads})  # fmt: skip
     return row
 
 
@@ -177,8 +177,8 @@ async def revoke(pool: AsyncConnectionPool, user: User, code: str) -> QrRow | No
             row = await cur.fetchone()
         if row is not None:
             details = {"campaign_id": row.campaign_id, "leads": row.lead_count}
-            await record_async(conn, user.tenant_id, user.email, "lead_qr.revoke",
-                               f"lead_qr:{code}", details)  # fmt: skip
+            await record(conn, user.tenant_id, user.email, "lead_qr.revoke",
+                         f"lead_qr:{code}", details)  # fmt: skip
     return row
 
 

@@ -70,7 +70,7 @@ async def create_code(
 ) -> claims.NewCode:  # fmt: skip
     """The caller has checked the fleet is in the user's scope."""
     async with pool.connection() as conn:
-        return await claims.create_async(conn, user.tenant_id, fleet_id, actor, ttl, car_id)
+        return await claims.create(conn, fleet_id, actor, ttl, car_id, tenant_id=user.tenant_id)
 
 
 async def claim(
@@ -96,7 +96,7 @@ async def revoke(
         if row is None:
             return False
         if row[0] is None:
-            await revocation.revoke_async(conn, user.tenant_id, tablet_id, actor)
+            await revocation.revoke(conn, tablet_id, actor, user.tenant_id)
     await dynsec.revoke_tablet(target, tablet_id)
     return True
 

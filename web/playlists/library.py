@@ -20,7 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 from actors.rules.dayparts import Daypart
 from contract.manifest import items_id, normalise
 from contract.payloads import PlaylistItem
-from store.audit import record_async
+from store.audit import record
 from store.playlists import INSERT_ITEM, INSERT_PLAYLIST, INSERT_TENANT_PLAYLIST, Target, item_rows
 from store.users import User
 from web.playlists.forms import AssignRequest
@@ -230,9 +230,9 @@ async def create(
     async with pool.connection() as conn, conn.transaction():
         playlist_id, added = await store_playlist(conn, user.tenant_id, name, items)
         if added:
-            await record_async(conn, user.tenant_id, user.email, "playlist.create",
-                               f"playlist:{playlist_id}",
-                               {"name": name, "items": len(items)})  # fmt: skip
+            await record(conn, user.tenant_id, user.email, "playlist.create",
+                         f"playlist:{playlist_id}",
+                         {"name": name, "items": len(items)})  # fmt: skip
     return playlist_id, added
 
 
@@ -276,8 +276,8 @@ async def edit(
                     " AND playlist_id = %s",
                     (name, user.tenant_id, old_id),
                 )
-                await record_async(conn, user.tenant_id, user.email, "playlist.rename", target,
-                                   {"from": old[0], "to": name})  # fmt: skip
+                await record(conn, user.tenant_id, user.email, "playlist.rename", target,
+                             {"from": old[0], "to": name})  # fmt: skip
             return Edited(old_id, renamed, [])
         _, added = await store_playlist(conn, user.tenant_id, name, items)
         if not added:
@@ -285,9 +285,9 @@ async def edit(
                 "UPDATE tenant_playlists SET name = %s WHERE tenant_id = %s AND playlist_id = %s",
                 (name, user.tenant_id, new_id),
             )
-        await record_async(conn, user.tenant_id, user.email, "playlist.edit", target,
-                           {"new_playlist_id": new_id, "name": name,
-                            "items": len(items)})  # fmt: skip
+        await record(conn, user.tenant_id, user.email, "playlist.edit", target,
+                     {"new_playlist_id": new_id, "name": name,
+                      "items": len(items)})  # fmt: skip
         replaced = await _replace(conn, user, old_id, new_id) if replace else []
     return Edited(new_id, False, replaced)
 
@@ -308,7 +308,7 @@ async def _replace(conn: AsyncConn, user: User, old_id: str, new_id: str) -> lis
         await conn.execute(NOTIFY, (str(row[0]),))
     if pairs:
         moved = [{"revoked": old, "created": new} for old, new in pairs]
-        await record_async(
+        await record(
             conn,
             user.tenant_id,
             user.email,
@@ -357,7 +357,7 @@ async def assign(
             "valid_until": request.valid_until.isoformat() if request.valid_until else None,
             "reason": request.reason, "daypart": d.details(),
         }  # fmt: skip
-        await record_async(conn, user.tenant_id, user.email, "playlist.assign", str(t), details)
+        await record(conn, user.tenant_id, user.email, "playlist.assign", str(t), details)
         await conn.execute(NOTIFY, (str(assignment_id),))
     return assignment_id
 
@@ -370,9 +370,9 @@ async def revoke(pool: AsyncConnectionPool, user: User, assignment_id: int) -> A
             revoked = await cur.fetchone()
         if revoked is None:
             return None
-        await record_async(conn, user.tenant_id, user.email, "playlist.revoke", revoked.target,
-                           {"assignment_id": assignment_id, "playlist_id": revoked.playlist_id,
-                            "priority": revoked.priority,
-                            "daypart": revoked.daypart.details()})  # fmt: skip
+        await record(conn, user.tenant_id, user.email, "playlist.revoke", revoked.target,
+                     {"assignment_id": assignment_id, "playlist_id": revoked.playlist_id,
+                      "priority": revoked.priority,
+                      "daypart": revoked.daypart.details()})  # fmt: skip
         await conn.execute(NOTIFY, (str(assignment_id),))
     return revoked
