@@ -129,7 +129,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         detail = exc.detail if isinstance(exc.detail, str) else title
         return TEMPLATES.TemplateResponse(
             request, "error.html",
-            {"session": None, "status": exc.status_code, "title": title, "detail": detail},
+            {"login": None, "status": exc.status_code, "title": title, "detail": detail},
             status_code=exc.status_code, headers=getattr(exc, "headers", None),
         )  # fmt: skip
 
@@ -147,7 +147,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         again = request.url.path if request.method == "GET" else "/"
         return TEMPLATES.TemplateResponse(
             request, "unavailable.html",
-            {"session": None, "retry_after": retry_after, "again": again},
+            {"login": None, "retry_after": retry_after, "again": again},
             status_code=503, headers=headers,
         )  # fmt: skip
 

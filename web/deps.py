@@ -49,36 +49,36 @@ BrokerLinkDep = Annotated[BrokerLink, Depends(get_broker_link)]
 
 
 @dataclass(frozen=True, slots=True)
-class Session:
+class Login:
     user: User
     csrf: str
 
 
-async def get_session(request: Request, pool: PoolDep) -> Session:
+async def get_login(request: Request, pool: PoolDep) -> Login:
     token = request.cookies.get(SESSION_COOKIE)
     found = await load_session(pool, token) if token else None
     if found is None:
         raise LoginRequired
-    return Session(*found)
+    return Login(*found)
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+LoginDep = Annotated[Login, Depends(get_login)]
 
 
-async def fleet_session(session: SessionDep) -> Session:
-    if not session.user.can_view_fleet:
+async def fleet_login(login: LoginDep) -> Login:
+    if not login.user.can_view_fleet:
         raise HTTPException(403, "the fleet views are for admins and fleet owners")
-    return session
+    return login
 
 
-async def admin_session(session: SessionDep) -> Session:
-    if not session.user.is_admin:
+async def admin_login(login: LoginDep) -> Login:
+    if not login.user.is_admin:
         raise HTTPException(403, "this needs the admin role")
-    return session
+    return login
 
 
-FleetSession = Annotated[Session, Depends(fleet_session)]
-AdminSession = Annotated[Session, Depends(admin_session)]
+FleetLogin = Annotated[Login, Depends(fleet_login)]
+AdminLogin = Annotated[Login, Depends(admin_login)]
 
 
 def too_large(limit: int) -> HTTPException:
@@ -91,7 +91,7 @@ def form_size(form: FormData) -> int:
                for k, v in form.multi_items())  # fmt: skip
 
 
-async def check_csrf(request: Request, session: SessionDep, settings: SettingsDep) -> Session:
+async def check_csrf(request: Request, login: LoginDep, settings: SettingsDep) -> Login:
     """Every state-changing form carries the session's CSRF token (field or header) and fits
     ``max_upload_bytes``: its declared length is checked before the body is read, the parsed
     fields after (a body sent without a length)."""
@@ -106,20 +106,20 @@ async def check_csrf(request: Request, session: SessionDep, settings: SettingsDe
     if given is None:
         value = form.get("csrf_token")
         given = value if isinstance(value, str) else None
-    if not csrf_matches(session.csrf, given):
+    if not csrf_matches(login.csrf, given):
         raise HTTPException(403, "the form expired or did not come from this panel: reload it")
-    return session
+    return login
 
 
-CsrfSession = Annotated[Session, Depends(check_csrf)]
+FormLogin = Annotated[Login, Depends(check_csrf)]
 
 
-async def admin_form_session(admin: AdminSession, session: CsrfSession) -> Session:
+async def admin_form_login(admin: AdminLogin, login: FormLogin) -> Login:
     """An admin's form post: the role first, then the CSRF token and size (check_csrf)."""
-    return session
+    return login
 
 
-AdminCsrfSession = Annotated[Session, Depends(admin_form_session)]
+AdminFormLogin = Annotated[Login, Depends(admin_form_login)]
 
 bearer = HTTPBearer(auto_error=False, description="a token from POST /api/v1/auth/token")
 
@@ -168,21 +168,21 @@ ApiAdmin = Annotated[User, Depends(api_admin)]
 # any signed-in user and answer 404 unless the lead is the agent's own (web/agents/inbox.py).
 
 
-async def agent_session(session: SessionDep) -> Session:
-    if session.user.role != "agent":
+async def agent_login(login: LoginDep) -> Login:
+    if login.user.role != "agent":
         raise HTTPException(403, "the lead inbox is for agents")
-    return session
+    return login
 
 
-AgentSession = Annotated[Session, Depends(agent_session)]
+AgentLogin = Annotated[Login, Depends(agent_login)]
 
 
-async def agent_form_session(agent: AgentSession, session: CsrfSession) -> Session:
+async def agent_form_login(agent: AgentLogin, login: FormLogin) -> Login:
     """An agent's form post: the role first, then the CSRF token and size (check_csrf)."""
-    return session
+    return login
 
 
-AgentCsrfSession = Annotated[Session, Depends(agent_form_session)]
+AgentFormLogin = Annotated[Login, Depends(agent_form_login)]
 
 
 async def api_agent(user: BearerUser) -> User:

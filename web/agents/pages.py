@@ -23,7 +23,7 @@ from web.agents import web_push as agent_push
 from web.agents.inbox import Action, ActionRefused, AgentLead, LeadNotFound
 from web.agents.inbox_feed import LeadChanged, LeadFeed, OfferMade, Resync
 from web.agents.web_push import EndpointIn, SubscriptionIn
-from web.deps import AgentCsrfSession, AgentSession, CsrfSession, PoolDep, Session
+from web.deps import AgentFormLogin, AgentLogin, FormLogin, Login, PoolDep
 from web.http.templating import TEMPLATES
 
 router = APIRouter(include_in_schema=False)
@@ -44,35 +44,35 @@ def toast(lead: AgentLead) -> str:
     return f"New lead: {lead.name} ({lead.campaign_name})"
 
 
-async def _page(request: Request, pool: PoolDep, session: Session, status: int = 200,
+async def _page(request: Request, pool: PoolDep, login: Login, status: int = 200,
                 **extra: Any) -> HTMLResponse:  # fmt: skip
-    leads = await agent_leads.inbox(pool, session.user)
+    leads = await agent_leads.inbox(pool, login.user)
     return TEMPLATES.TemplateResponse(request, "agent_leads.html", {
-        "session": session, "offers": [lead for lead in leads if lead.offered],
+        "login": login, "offers": [lead for lead in leads if lead.offered],
         "held": [lead for lead in leads if not lead.offered],
-        "subscriptions": await agent_push.count(pool, session.user),
+        "subscriptions": await agent_push.count(pool, login.user),
         "error": None, "done": None, **extra}, status_code=status)  # fmt: skip
 
 
 @router.get("/agent/leads", response_class=HTMLResponse)
 async def inbox_page(
-    request: Request, pool: PoolDep, session: AgentSession, done: DoneQuery = None
+    request: Request, pool: PoolDep, login: AgentLogin, done: DoneQuery = None
 ) -> HTMLResponse:
-    return await _page(request, pool, session, done=DONE.get(done or ""))
+    return await _page(request, pool, login, done=DONE.get(done or ""))
 
 
 def _form_action(action: Action) -> Callable[..., Awaitable[Response]]:
     async def handler(lead_id: str, request: Request, pool: PoolDep,
-                      session: CsrfSession) -> Response:  # fmt: skip
+                      login: FormLogin) -> Response:  # fmt: skip
         found = agent_leads.parse_id(lead_id)
         try:
             if found is None:
                 raise LeadNotFound(lead_id)
-            await agent_leads.act(pool, session.user, found, action)
+            await agent_leads.act(pool, login.user, found, action)
         except LeadNotFound as exc:
             raise HTTPException(404, f"no lead {lead_id!r} in your inbox") from exc
         except ActionRefused as exc:
-            return await _page(request, pool, session, status=409, error=str(exc))
+            return await _page(request, pool, login, status=409, error=str(exc))
         anchor = f"#lead-{found}" if action != "reject" else ""
         return RedirectResponse(f"/agent/leads?done={action}{anchor}", status_code=303)
 
@@ -86,13 +86,13 @@ for _action in agent_leads.ACTIONS:
 
 
 @router.get("/agent/leads/stream")
-async def inbox_stream(request: Request, session: AgentSession) -> EventSourceResponse:
+async def inbox_stream(request: Request, login: AgentLogin) -> EventSourceResponse:
     """``offer`` (a new offer to this agent: its row and a toast) and ``changed`` (one of the
     agent's leads changed: its row, or none once it left the inbox); ``resync`` to reload."""
     feed: LeadFeed = request.app.state.lead_feed
 
     async def events() -> AsyncIterator[dict[str, Any]]:
-        with feed.subscribe(session.user) as sub:
+        with feed.subscribe(login.user) as sub:
             yield {"event": "hello", "data": "{}"}
             while True:
                 event = await sub.queue.get()
@@ -104,14 +104,14 @@ async def inbox_stream(request: Request, session: AgentSession) -> EventSourceRe
                     yield {"event": "offer", "id": str(lead.lead_id), "data": json.dumps({
                         "lead_id": str(lead.lead_id), "toast": toast(lead),
                         "expires_at": lead.expires_at.isoformat() if lead.expires_at else None,
-                        "html": str(render_row(lead, session.csrf))})}  # fmt: skip
+                        "html": str(render_row(lead, login.csrf))})}  # fmt: skip
                 elif isinstance(event, LeadChanged):
                     lead_or_none = event.lead
                     yield {"event": "changed", "data": json.dumps({
                         "lead_id": str(event.lead_id),
                         "status": lead_or_none.status if lead_or_none else None,
                         "offered": bool(lead_or_none and lead_or_none.offered),
-                        "html": str(render_row(lead_or_none, session.csrf))
+                        "html": str(render_row(lead_or_none, login.csrf))
                         if lead_or_none else None})}  # fmt: skip
                 await asyncio.sleep(0)
 
@@ -122,7 +122,7 @@ async def inbox_stream(request: Request, session: AgentSession) -> EventSourceRe
 
 
 @router.get("/agent/push/key")
-async def push_key(request: Request, session: AgentSession) -> dict[str, str]:
+async def push_key(request: Request, login: AgentLogin) -> dict[str, str]:
     """The VAPID public key (the browser's ``applicationServerKey``)."""
     key: agent_push.VapidKey = request.app.state.vapid_key
     return {"public_key": key.public_key}
@@ -136,9 +136,7 @@ async def _json_body(request: Request) -> Any:
 
 
 @router.post("/agent/push/subscribe", status_code=201)
-async def push_subscribe(
-    request: Request, pool: PoolDep, session: AgentCsrfSession
-) -> dict[str, int]:
+async def push_subscribe(request: Request, pool: PoolDep, login: AgentFormLogin) -> dict[str, int]:
     """Store this browser's push subscription (``PushSubscription.toJSON()``, CSRF header)."""
     try:
         sub = SubscriptionIn.model_validate(await _json_body(request))
@@ -149,27 +147,27 @@ async def push_subscribe(
             + "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()),
         ) from exc
     try:
-        await agent_push.subscribe(pool, session.user, sub)
+        await agent_push.subscribe(pool, login.user, sub)
     except agent_push.SubscriptionTaken:
         raise HTTPException(
             409,
             "this push endpoint is registered elsewhere: unsubscribe this browser from "
             "push notifications and subscribe again",
         ) from None
-    return {"subscriptions": await agent_push.count(pool, session.user)}
+    return {"subscriptions": await agent_push.count(pool, login.user)}
 
 
 @router.post("/agent/push/unsubscribe")
 async def push_unsubscribe(
-    request: Request, pool: PoolDep, session: AgentCsrfSession
+    request: Request, pool: PoolDep, login: AgentFormLogin
 ) -> dict[str, int]:
     try:
         body = EndpointIn.model_validate(await _json_body(request))
     except ValidationError as exc:
         raise HTTPException(422, 'send {"endpoint": ...}') from exc
-    if not await agent_push.unsubscribe(pool, session.user, body.endpoint):
+    if not await agent_push.unsubscribe(pool, login.user, body.endpoint):
         raise HTTPException(404, "no such subscription of yours")
-    return {"subscriptions": await agent_push.count(pool, session.user)}
+    return {"subscriptions": await agent_push.count(pool, login.user)}
 
 
 @router.get("/agent-sw.js")

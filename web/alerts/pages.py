@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from web.alerts import incidents
 from web.alerts.incidents import Incident, Note, NoteInvalid, Status
-from web.deps import ApiUser, CsrfSession, FleetSession, PoolDep, Session
+from web.deps import ApiUser, FleetLogin, FormLogin, Login, PoolDep
 from web.grid.pages import FleetQuery
 from web.grid.tiles import fleets
 from web.http.templating import TEMPLATES
@@ -31,13 +31,13 @@ StateQuery = Annotated[Status, Query(description=(
 FLEET_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
-async def fleet_csrf(session: CsrfSession) -> Session:
-    if not session.user.can_view_fleet:
+async def fleet_csrf(login: FormLogin) -> Login:
+    if not login.user.can_view_fleet:
         raise HTTPException(403, "the fleet views are for admins and fleet owners")
-    return session
+    return login
 
 
-FleetCsrf = Annotated[Session, Depends(fleet_csrf)]
+FleetCsrf = Annotated[Login, Depends(fleet_csrf)]
 
 
 def _incident_id(text: str) -> uuid.UUID:
@@ -62,17 +62,17 @@ def _back(fleet: str | None, status: Status | None, incident_id: uuid.UUID) -> s
 async def _page(
     request: Request,
     pool: AsyncConnectionPool,
-    session: Session,
+    login: Login,
     fleet: str | None,
     status: Status | None,
     status_code: int = 200,
     **extra: Any,
 ) -> HTMLResponse:
     now = datetime.now(UTC)
-    board = await incidents.board(pool, session.user, now, fleet, status)
+    board = await incidents.board(pool, login.user, now, fleet, status)
     return TEMPLATES.TemplateResponse(request, "alerts.html", {
-        "session": session, "board": board, "now": now, "fleet": fleet, "status": status,
-        "fleets": await fleets(pool, session.user), "error": None, "error_incident": None,
+        "login": login, "board": board, "now": now, "fleet": fleet, "status": status,
+        "fleets": await fleets(pool, login.user), "error": None, "error_incident": None,
         "draft": "", **extra,
     }, status_code=status_code)  # fmt: skip
 
@@ -81,26 +81,26 @@ async def _page(
 async def alerts_page(
     request: Request,
     pool: PoolDep,
-    session: FleetSession,
+    login: FleetLogin,
     fleet: FleetQuery = None,
     status: StatusQuery = None,
 ) -> HTMLResponse:
-    return await _page(request, pool, session, fleet or None, status)
+    return await _page(request, pool, login, fleet or None, status)
 
 
 @pages.get("/alerts/open", response_class=HTMLResponse)
 async def open_fragment(
     request: Request,
     pool: PoolDep,
-    session: FleetSession,
+    login: FleetLogin,
     fleet: FleetQuery = None,
     status: StatusQuery = None,
 ) -> HTMLResponse:
     """The open incidents' table alone, fetched by the page when an alert arrives."""
     now = datetime.now(UTC)
-    board = await incidents.board(pool, session.user, now, fleet or None, status, resolved=False)
+    board = await incidents.board(pool, login.user, now, fleet or None, status, resolved=False)
     return TEMPLATES.TemplateResponse(request, "_alerts_open.html", {
-        "session": session, "board": board, "now": now, "fleet": fleet, "status": status,
+        "login": login, "board": board, "now": now, "fleet": fleet, "status": status,
         "error": None, "error_incident": None, "draft": "",
     })  # fmt: skip
 
@@ -109,12 +109,12 @@ async def open_fragment(
 async def ack_form(
     incident_id: str,
     pool: PoolDep,
-    session: FleetCsrf,
+    login: FleetCsrf,
     fleet: Annotated[str | None, Form()] = None,
     status: Annotated[str | None, Form()] = None,
 ) -> Response:
     found = _incident_id(incident_id)
-    if await incidents.acknowledge(pool, session.user, found) is None:
+    if await incidents.acknowledge(pool, login.user, found) is None:
         raise HTTPException(404, f"no incident {incident_id!r}")
     return RedirectResponse(_back(*_filters(fleet, status), found), status_code=303)
 
@@ -124,19 +124,19 @@ async def note_form(
     incident_id: str,
     request: Request,
     pool: PoolDep,
-    session: FleetCsrf,
+    login: FleetCsrf,
     body: Annotated[str, Form()] = "",
     fleet: Annotated[str | None, Form()] = None,
     status: Annotated[str | None, Form()] = None,
 ) -> Response:
     found = _incident_id(incident_id)
     ok_fleet, ok_status = _filters(fleet, status)
-    if await incidents.get(pool, session.user, found) is None:
+    if await incidents.get(pool, login.user, found) is None:
         raise HTTPException(404, f"no incident {incident_id!r}")
     try:
-        note = await incidents.add_note(pool, session.user, found, body)
+        note = await incidents.add_note(pool, login.user, found, body)
     except NoteInvalid as exc:
-        return await _page(request, pool, session, ok_fleet, ok_status, status_code=422,
+        return await _page(request, pool, login, ok_fleet, ok_status, status_code=422,
                            error=str(exc), error_incident=found, draft=body)  # fmt: skip
     if note is None:
         raise HTTPException(404, f"no incident {incident_id!r}")

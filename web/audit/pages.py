@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from web.audit.log import PAGE, AuditEntry, AuditFilter, csv_lines, page
-from web.deps import AdminSession, ApiAdmin, PoolDep
+from web.deps import AdminLogin, ApiAdmin, PoolDep
 from web.http.templating import TEMPLATES
 
 router = APIRouter()
@@ -23,13 +23,13 @@ FilterQuery = Annotated[AuditFilter, Query()]
 
 @html.get("/audit", response_class=HTMLResponse)
 async def audit_page(
-    request: Request, pool: PoolDep, session: AdminSession, wanted: FilterQuery
+    request: Request, pool: PoolDep, login: AdminLogin, wanted: FilterQuery
 ) -> HTMLResponse:
-    found = await page(pool, session.user, wanted)
+    found = await page(pool, login.user, wanted)
     older = None if found.older is None else "/audit?" + urlencode(wanted.query(before=found.older))
     inverted = wanted.since is not None and wanted.until is not None and wanted.since > wanted.until
     return TEMPLATES.TemplateResponse(request, "audit.html", {
-        "session": session, "entries": found.entries, "wanted": wanted, "older": older,
+        "login": login, "entries": found.entries, "wanted": wanted, "older": older,
         "newest": "/audit?" + urlencode(wanted.query(before=None)) if wanted.before else None,
         "csv": "/audit.csv?" + urlencode(wanted.query(before=None)), "utc": UTC,
         "inverted": inverted,
@@ -37,10 +37,10 @@ async def audit_page(
 
 
 @html.get("/audit.csv")
-async def audit_csv(pool: PoolDep, session: AdminSession, wanted: FilterQuery) -> StreamingResponse:
-    name = f"audit-{session.user.tenant_id}.csv"
+async def audit_csv(pool: PoolDep, login: AdminLogin, wanted: FilterQuery) -> StreamingResponse:
+    name = f"audit-{login.user.tenant_id}.csv"
     return StreamingResponse(
-        csv_lines(pool, session.user, wanted), media_type="text/csv; charset=utf-8",
+        csv_lines(pool, login.user, wanted), media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )  # fmt: skip
 

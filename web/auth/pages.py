@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from config.settings import Settings
 from web.auth.throttle import Throttles
-from web.deps import CsrfSession, PoolDep, SettingsDep, bearer, bearer_user
+from web.deps import FormLogin, PoolDep, SettingsDep, bearer, bearer_user
 from web.http.templating import TEMPLATES
 from web.security import (
     LOGIN_CSRF_COOKIE,
@@ -121,7 +121,7 @@ async def login(
 
 
 @router.post("/logout", include_in_schema=False)
-async def logout(request: Request, pool: PoolDep, session: CsrfSession) -> Response:
+async def logout(request: Request, pool: PoolDep, signed_in: FormLogin) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         await close_session(pool, token)

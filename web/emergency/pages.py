@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from sse_starlette.sse import EventSourceResponse
 
 from store.users import User
-from web.deps import AdminCsrfSession, AdminSession, ApiAdmin, PoolDep, Session, SettingsDep
+from web.deps import AdminFormLogin, AdminLogin, ApiAdmin, Login, PoolDep, SettingsDep
 from web.emergency.form import EXPIRY_CHOICES, Errors, PushForm, PushIn, form_of, parse_form
 from web.emergency.pushes import (
     Counts,
@@ -94,112 +94,112 @@ async def _found(pool: PoolDep, user: User, push_id: uuid.UUID) -> Progress:
     return found
 
 
-async def _form_page(request: Request, pool: PoolDep, session: Session, form: PushForm,
+async def _form_page(request: Request, pool: PoolDep, login: Login, form: PushForm,
                      errors: Errors, status: int = 200) -> HTMLResponse:  # fmt: skip
     return TEMPLATES.TemplateResponse(request, "push.html", {
-        "session": session, "form": form, "errors": errors, "choices": EXPIRY_CHOICES,
-        "library": await library(pool, session.user),
-        "fleets": await fleets(pool, session.user),
-        "recent": await recent(pool, session.user), "now": datetime.now(UTC), "when": when,
+        "login": login, "form": form, "errors": errors, "choices": EXPIRY_CHOICES,
+        "library": await library(pool, login.user),
+        "fleets": await fleets(pool, login.user),
+        "recent": await recent(pool, login.user), "now": datetime.now(UTC), "when": when,
     }, status_code=status)  # fmt: skip
 
 
 @pages.get("/push", response_class=HTMLResponse)
-async def push_page(request: Request, pool: PoolDep, session: AdminSession) -> HTMLResponse:
-    return await _form_page(request, pool, session, PushForm(), {})
+async def push_page(request: Request, pool: PoolDep, login: AdminLogin) -> HTMLResponse:
+    return await _form_page(request, pool, login, PushForm(), {})
 
 
 @pages.post("/push/edit", response_class=HTMLResponse)
-async def push_edit(request: Request, pool: PoolDep, session: AdminCsrfSession) -> HTMLResponse:
+async def push_edit(request: Request, pool: PoolDep, login: AdminFormLogin) -> HTMLResponse:
     """Back from the confirm step to the form, with its values."""
-    return await _form_page(request, pool, session, PushForm.from_form(await request.form()), {})
+    return await _form_page(request, pool, login, PushForm.from_form(await request.form()), {})
 
 
 @pages.post("/push/preview", response_class=HTMLResponse)
-async def push_preview(request: Request, pool: PoolDep, session: AdminCsrfSession) -> HTMLResponse:
+async def push_preview(request: Request, pool: PoolDep, login: AdminFormLogin) -> HTMLResponse:
     form = PushForm.from_form(await request.form())
     draft, errors = parse_form(form)
     reach = None
     if draft is not None:
-        reach, errors = await check(pool, session.user, draft)
+        reach, errors = await check(pool, login.user, draft)
     if draft is None or reach is None:
-        return await _form_page(request, pool, session, form, errors, 422)
+        return await _form_page(request, pool, login, form, errors, 422)
     return TEMPLATES.TemplateResponse(request, "push_confirm.html", {
-        "session": session, "form": form_of(draft), "draft": draft, "reach": reach,
+        "login": login, "form": form_of(draft), "draft": draft, "reach": reach,
         "choices": dict(EXPIRY_CHOICES),
     })  # fmt: skip
 
 
 @pages.post("/push/send", response_model=None)
 async def push_send(
-    request: Request, pool: PoolDep, settings: SettingsDep, session: AdminCsrfSession
+    request: Request, pool: PoolDep, settings: SettingsDep, login: AdminFormLogin
 ) -> Response:
     form = PushForm.from_form(await request.form())
     draft, errors = parse_form(form)
     push_id = None
     if draft is not None:
-        push_id, errors = await send(pool, session.user, draft,
+        push_id, errors = await send(pool, login.user, draft,
                                      settings.playlist_refresh_interval_s,
                                      push_uuid(form.push_id))  # fmt: skip
     if push_id is None:
-        return await _form_page(request, pool, session, form, errors, 422)
+        return await _form_page(request, pool, login, form, errors, 422)
     return RedirectResponse(f"/push/{push_id}", status_code=303)
 
 
-def _progress_context(session: Session, found: Progress, message: str | None) -> dict[str, Any]:
-    return {"session": session, "p": found.push, "counts": found.counts,
+def _progress_context(login: Login, found: Progress, message: str | None) -> dict[str, Any]:
+    return {"login": login, "p": found.push, "counts": found.counts,
             "tablets": found.tablets, "message": message, "now": datetime.now(UTC),
             "when": when, "clock": clock}  # fmt: skip
 
 
 @pages.get("/push/{push_id}", response_class=HTMLResponse)
 async def push_progress(
-    request: Request, push_id: str, pool: PoolDep, session: AdminSession
+    request: Request, push_id: str, pool: PoolDep, login: AdminLogin
 ) -> HTMLResponse:
-    found = await _found(pool, session.user, _push_id(push_id))
+    found = await _found(pool, login.user, _push_id(push_id))
     return TEMPLATES.TemplateResponse(request, "push_progress.html",
-                                      _progress_context(session, found, None))  # fmt: skip
+                                      _progress_context(login, found, None))  # fmt: skip
 
 
 @pages.post("/push/{push_id}/revert", response_model=None)
 async def push_revert(
-    request: Request, push_id: str, pool: PoolDep, session: AdminCsrfSession
+    request: Request, push_id: str, pool: PoolDep, login: AdminFormLogin
 ) -> Response:
     pid = _push_id(push_id)
-    outcome = await revert(pool, session.user, pid)
+    outcome = await revert(pool, login.user, pid)
     if outcome is None:
         raise HTTPException(404, "no such push")
     if outcome == "reverted":
         return RedirectResponse(f"/push/{pid}", status_code=303)
     message = ("This push was already reverted." if outcome == "already"
                else "This push has already expired: there is nothing to revert.")  # fmt: skip
-    found = await _found(pool, session.user, pid)
+    found = await _found(pool, login.user, pid)
     return TEMPLATES.TemplateResponse(request, "push_progress.html",
-                                      _progress_context(session, found, message),
+                                      _progress_context(login, found, message),
                                       status_code=409)  # fmt: skip
 
 
 @pages.get("/push/{push_id}/stream")
 async def push_stream(
-    request: Request, push_id: str, pool: PoolDep, session: AdminSession
+    request: Request, push_id: str, pool: PoolDep, login: AdminLogin
 ) -> EventSourceResponse:
     """The push's progress (rendered), sent again whenever it changes."""
     pid = _push_id(push_id)
-    await _found(pool, session.user, pid)
+    await _found(pool, login.user, pid)
     feed: ChangeFeed = request.app.state.feed
     live = TEMPLATES.env.get_template("push_live.html")
 
     async def events() -> AsyncIterator[dict[str, Any]]:
-        with feed.subscribe(session.user) as sub:
+        with feed.subscribe(login.user) as sub:
             yield {"event": "hello", "data": "{}"}
             last: Progress | None = None
             while True:
-                current = await progress(pool, session.user, pid)
+                current = await progress(pool, login.user, pid)
                 if current is None:
                     return
                 if current != last:
                     last = current
-                    html = live.render(_progress_context(session, current, None))
+                    html = live.render(_progress_context(login, current, None))
                     data = {"status": current.push.status, "counts": asdict(current.counts),
                             "html": html}  # fmt: skip
                     yield {"event": "progress", "data": json.dumps(data)}

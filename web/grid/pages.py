@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 from sse_starlette.sse import EventSourceResponse
 
-from web.deps import FleetSession, PoolDep
+from web.deps import FleetLogin, PoolDep
 from web.grid.tile_html import TileRenderer
 from web.grid.tiles import STATES, Tile, fleets, grid
 from web.http.templating import TEMPLATES
@@ -51,27 +51,27 @@ def sections(tiles: list[Tile], render: TileRenderer) -> list[Section]:
 async def grid_page(
     request: Request,
     pool: PoolDep,
-    session: FleetSession,
+    login: FleetLogin,
     fleet: FleetQuery = None,
     state: StateQuery = None,
     q: SearchQuery = None,
 ) -> HTMLResponse:
-    tiles = await grid(pool, session.user, fleet or None, state, q or None)
+    tiles = await grid(pool, login.user, fleet or None, state, q or None)
     return TEMPLATES.TemplateResponse(request, "grid.html", {
-        "session": session, "counts": counts(tiles),
+        "login": login, "counts": counts(tiles),
         "sections": sections(tiles, request.app.state.render_tile),
-        "fleets": await fleets(pool, session.user), "fleet": fleet, "state": state, "q": q or "",
+        "fleets": await fleets(pool, login.user), "fleet": fleet, "state": state, "q": q or "",
     })  # fmt: skip
 
 
 @router.get("/grid/stream")
-async def grid_stream(request: Request, session: FleetSession) -> EventSourceResponse:
+async def grid_stream(request: Request, login: FleetLogin) -> EventSourceResponse:
     """Changed tiles (rendered) and alerts, for this user's scope only."""
     feed: ChangeFeed = request.app.state.feed
     render_tile: TileRenderer = request.app.state.render_tile
 
     async def events() -> AsyncIterator[dict[str, Any]]:
-        with feed.subscribe(session.user) as sub:
+        with feed.subscribe(login.user) as sub:
             yield {"event": "hello", "data": "{}"}
             while True:
                 event = await sub.queue.get()

@@ -9,23 +9,23 @@ from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
 from store.users import User
-from web.deps import AdminCsrfSession, Session
+from web.deps import AdminFormLogin, Login
 
 
 @dataclass(frozen=True, slots=True)
 class AdminForm:
-    session: Session
+    login: Login
     form: FormData
 
     @property
     def user(self) -> User:
-        return self.session.user
+        return self.login.user
 
 
-async def admin_form(request: Request, session: AdminCsrfSession) -> AdminForm:
+async def admin_form(request: Request, login: AdminFormLogin) -> AdminForm:
     """An admin's form that carries the session's CSRF token and fits the upload limit
     (both checked by :func:`web.deps.check_csrf`)."""
-    return AdminForm(session, await request.form())
+    return AdminForm(login, await request.form())
 
 
 AdminFormDep = Annotated[AdminForm, Depends(admin_form)]

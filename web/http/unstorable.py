@@ -128,5 +128,5 @@ def _refuse(scope: Scope, where: str) -> Response:
     wants_html = "text/html" in request.headers.get("accept", "")
     if path.startswith(("/api/", "/v1/")) or not wants_html:
         return JSONResponse({"detail": detail}, status_code=422)
-    context = {"session": None, "status": 422, "title": "Not accepted", "detail": detail}
+    context = {"login": None, "status": 422, "title": "Not accepted", "detail": detail}
     return TEMPLATES.TemplateResponse(request, "error.html", context, status_code=422)

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
-from web.deps import AdminSession, PoolDep, Session, SettingsDep
+from web.deps import AdminLogin, Login, PoolDep, SettingsDep
 from web.grid.tiles import fleets
 from web.http.admin_form import AdminForm, AdminFormDep
 from web.http.templating import TEMPLATES
@@ -46,10 +46,10 @@ def when(at: datetime | None) -> str:
     return "" if at is None else at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _render(request: Request, template: str, session: Session, status: int = 200,
+def _render(request: Request, template: str, login: Login, status: int = 200,
             **context: Any) -> HTMLResponse:  # fmt: skip
     return TEMPLATES.TemplateResponse(request, template,
-                                      {"session": session, "when": when, **context},
+                                      {"login": login, "when": when, **context},
                                       status_code=status)  # fmt: skip
 
 
@@ -77,35 +77,35 @@ def public_base(request: Request, settings: SettingsDep) -> str:
 async def leads_page(
     request: Request,
     pool: PoolDep,
-    session: AdminSession,
+    login: AdminLogin,
     campaign: Annotated[str | None, Query(max_length=128)] = None,
     status: Annotated[str | None, Query(max_length=16)] = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> HTMLResponse:
     status = status if status in lead_list.STATUSES else None
     campaign = campaign or None
-    found = await lead_list.leads(pool, session.user, campaign, status, page)
-    return _render(request, "leads.html", session, found=found, campaign=campaign or "",
+    found = await lead_list.leads(pool, login.user, campaign, status, page)
+    return _render(request, "leads.html", login, found=found, campaign=campaign or "",
                    status_filter=status or "", statuses=lead_list.STATUSES,
-                   campaigns=await campaigns.campaigns(pool, session.user))  # fmt: skip
+                   campaigns=await campaigns.campaigns(pool, login.user))  # fmt: skip
 
 
 # --- campaigns --------------------------------------------------------------------------------
 
 
-async def _campaigns_page(request: Request, pool: PoolDep, session: Session, status: int = 200,
+async def _campaigns_page(request: Request, pool: PoolDep, login: Login, status: int = 200,
                           errors: list[str] | None = None, values: dict[str, str] | None = None,
                           done: str | None = None) -> HTMLResponse:  # fmt: skip
-    return _render(request, "lead_campaigns.html", session, status,
-                   campaigns=await campaigns.campaigns(pool, session.user), errors=errors or [],
+    return _render(request, "lead_campaigns.html", login, status,
+                   campaigns=await campaigns.campaigns(pool, login.user), errors=errors or [],
                    values=values or {}, done=done)  # fmt: skip
 
 
 @router.get("/leads/campaigns", response_class=HTMLResponse)
 async def campaigns_page(
-    request: Request, pool: PoolDep, session: AdminSession, done: DoneQuery = None
+    request: Request, pool: PoolDep, login: AdminLogin, done: DoneQuery = None
 ) -> HTMLResponse:
-    return await _campaigns_page(request, pool, session, done=DONE.get(done or ""))
+    return await _campaigns_page(request, pool, login, done=DONE.get(done or ""))
 
 
 @router.post("/leads/campaigns", response_class=HTMLResponse)
@@ -121,31 +121,31 @@ async def create_campaign(request: Request, pool: PoolDep, posted: AdminFormDep)
             return RedirectResponse(f"/leads/campaigns/{wanted.campaign_id}?done=created",
                                     status_code=303)  # fmt: skip
     status = 409 if wanted is not None else 422
-    return await _campaigns_page(request, pool, posted.session, status, errors, values)
+    return await _campaigns_page(request, pool, posted.login, status, errors, values)
 
 
 async def _campaign_page(
-    request: Request, pool: PoolDep, session: Session, settings: SettingsDep, campaign_id: str,
+    request: Request, pool: PoolDep, login: Login, settings: SettingsDep, campaign_id: str,
     status: int = 200, done: str | None = None, **forms: Any,
 ) -> HTMLResponse:  # fmt: skip
-    found = await campaigns.campaign(pool, session.user, campaign_id)
+    found = await campaigns.campaign(pool, login.user, campaign_id)
     if found is None:
         raise HTTPException(404, f"no lead campaign {campaign_id!r} in your tenant")
     context: dict[str, Any] = {"edit_errors": [], "edit": None, "agent_error": None,
                                "qr_errors": [], "qr": {}, **forms}  # fmt: skip
-    return _render(request, "lead_campaign.html", session, status, campaign=found, done=done,
-                   agents=await campaigns.agents(pool, session.user, campaign_id),
-                   codes=await codes.codes(pool, session.user, campaign_id),
-                   fleets=await fleets(pool, session.user),
+    return _render(request, "lead_campaign.html", login, status, campaign=found, done=done,
+                   agents=await campaigns.agents(pool, login.user, campaign_id),
+                   codes=await codes.codes(pool, login.user, campaign_id),
+                   fleets=await fleets(pool, login.user),
                    base=public_base(request, settings).rstrip("/"), **context)  # fmt: skip
 
 
 @router.get("/leads/campaigns/{campaign_id}", response_class=HTMLResponse)
 async def campaign_page(
-    request: Request, pool: PoolDep, session: AdminSession, settings: SettingsDep,
+    request: Request, pool: PoolDep, login: AdminLogin, settings: SettingsDep,
     campaign_id: CampaignPath, done: DoneQuery = None,
 ) -> HTMLResponse:  # fmt: skip
-    return await _campaign_page(request, pool, session, settings, campaign_id,
+    return await _campaign_page(request, pool, login, settings, campaign_id,
                                 done=DONE.get(done or ""))  # fmt: skip
 
 
@@ -162,7 +162,7 @@ async def edit_campaign(
     await _known(pool, posted, campaign_id)
     wanted, errors, values = read_model(CampaignEdit, posted.form)
     if wanted is None:
-        return await _campaign_page(request, pool, posted.session, settings, campaign_id, 422,
+        return await _campaign_page(request, pool, posted.login, settings, campaign_id, 422,
                                     edit_errors=errors, edit=values)  # fmt: skip
     if not await campaigns.edit(pool, posted.user, campaign_id, wanted):
         raise HTTPException(404, f"no lead campaign {campaign_id!r} in your tenant")
@@ -192,7 +192,7 @@ async def change_agent(
         else:
             return RedirectResponse(f"/leads/campaigns/{campaign_id}?done=agents",
                                     status_code=303)  # fmt: skip
-    return await _campaign_page(request, pool, posted.session, settings, campaign_id, 422,
+    return await _campaign_page(request, pool, posted.login, settings, campaign_id, 422,
                                 agent_error=error)  # fmt: skip
 
 
@@ -213,7 +213,7 @@ async def create_qr(
                 raise HTTPException(404, f"no lead campaign {campaign_id!r} in your tenant")
             return RedirectResponse(f"/leads/campaigns/{campaign_id}?done=qr#qr-{created.code}",
                                     status_code=303)  # fmt: skip
-    return await _campaign_page(request, pool, posted.session, settings, campaign_id, 422,
+    return await _campaign_page(request, pool, posted.login, settings, campaign_id, 422,
                                 qr_errors=errors, qr=values)  # fmt: skip
 
 
@@ -226,9 +226,9 @@ async def revoke_qr(pool: PoolDep, posted: AdminFormDep, code: CodePath) -> Resp
                             status_code=303)  # fmt: skip
 
 
-async def _picture(request: Request, pool: PoolDep, session: Session, settings: SettingsDep,
+async def _picture(request: Request, pool: PoolDep, login: Login, settings: SettingsDep,
                    code: str, kind: Kind) -> Response:  # fmt: skip
-    found = await codes.code(pool, session.user, code)
+    found = await codes.code(pool, login.user, code)
     if found is None:
         raise HTTPException(404, f"no QR code {code!r} in your tenant")
     url = codes.form_url(public_base(request, settings), found.code)
@@ -239,15 +239,15 @@ async def _picture(request: Request, pool: PoolDep, session: Session, settings: 
 
 
 @router.get("/leads/qr/{code}.png")
-async def qr_png(request: Request, pool: PoolDep, session: AdminSession, settings: SettingsDep,
+async def qr_png(request: Request, pool: PoolDep, login: AdminLogin, settings: SettingsDep,
                  code: CodePath) -> Response:  # fmt: skip
-    return await _picture(request, pool, session, settings, code, "png")
+    return await _picture(request, pool, login, settings, code, "png")
 
 
 @router.get("/leads/qr/{code}.svg")
-async def qr_svg(request: Request, pool: PoolDep, session: AdminSession, settings: SettingsDep,
+async def qr_svg(request: Request, pool: PoolDep, login: AdminLogin, settings: SettingsDep,
                  code: CodePath) -> Response:  # fmt: skip
-    return await _picture(request, pool, session, settings, code, "svg")
+    return await _picture(request, pool, login, settings, code, "svg")
 
 
 # --- one lead (last: /leads/{lead_id} would otherwise catch /leads/campaigns) -----------------
@@ -255,10 +255,10 @@ async def qr_svg(request: Request, pool: PoolDep, session: AdminSession, setting
 
 @router.get("/leads/{lead_id}", response_class=HTMLResponse)
 async def lead_page(
-    request: Request, pool: PoolDep, session: AdminSession, lead_id: LeadPath
+    request: Request, pool: PoolDep, login: AdminLogin, lead_id: LeadPath
 ) -> HTMLResponse:
-    found = await lead_list.lead(pool, session.user, lead_id)
+    found = await lead_list.lead(pool, login.user, lead_id)
     if found is None:
         raise HTTPException(404, f"no lead {lead_id!r} in your tenant")
     lead, events = found
-    return _render(request, "lead_detail.html", session, lead=lead, events=events)
+    return _render(request, "lead_detail.html", login, lead=lead, events=events)

@@ -17,7 +17,7 @@ from config.durations import parse_duration
 from config.errors import BrokerError, ConfigError
 from store.claims import ClaimError
 from store.users import User
-from web.deps import ApiUser, BrokerLinkDep, CsrfSession, FleetSession, PoolDep
+from web.deps import ApiUser, BrokerLinkDep, FleetLogin, FormLogin, PoolDep
 from web.device.auth import VerifiedDevicesDep
 from web.http.templating import TEMPLATES
 from web.pairing import codes as pairing
@@ -104,9 +104,9 @@ async def _revoke(
 
 @pages.get("/fleets/{fleet_id}/pairing", response_class=HTMLResponse)
 async def pairing_page(
-    fleet_id: str, request: Request, pool: PoolDep, session: FleetSession
+    fleet_id: str, request: Request, pool: PoolDep, login: FleetLogin
 ) -> HTMLResponse:
-    return await _page(request, pool, session, fleet_id, None, None)
+    return await _page(request, pool, login, fleet_id, None, None)
 
 
 @pages.post("/fleets/{fleet_id}/pairing", response_class=HTMLResponse)
@@ -114,42 +114,42 @@ async def pairing_create(
     fleet_id: str,
     request: Request,
     pool: PoolDep,
-    session: FleetSession,
-    form: CsrfSession,
+    login: FleetLogin,
+    form: FormLogin,
     ttl: Annotated[str, Form(max_length=16)] = "24h",
     car_id: Annotated[str, Form(max_length=64)] = "",
 ) -> HTMLResponse:
-    await _fleet(request, session.user, fleet_id)
+    await _fleet(request, login.user, fleet_id)
     try:
         lifetime = timedelta(seconds=parse_duration(ttl))
         new = await pairing.create_code(
-            pool, session.user, session.user.email, fleet_id, lifetime, car_id.strip() or None
+            pool, login.user, login.user.email, fleet_id, lifetime, car_id.strip() or None
         )
     except (ConfigError, ClaimError) as exc:
         status = exc.status if isinstance(exc, ClaimError) else 422
-        return await _page(request, pool, session, fleet_id, None, str(exc), status=status)
-    return await _page(request, pool, session, fleet_id, new, None, status=201)
+        return await _page(request, pool, login, fleet_id, None, str(exc), status=status)
+    return await _page(request, pool, login, fleet_id, new, None, status=201)
 
 
 async def _page(
-    request: Request, pool: PoolDep, session: FleetSession, fleet_id: str,
+    request: Request, pool: PoolDep, login: FleetLogin, fleet_id: str,
     new: object, error: str | None, status: int = 200,
 ) -> HTMLResponse:  # fmt: skip
-    fleet = await _fleet(request, session.user, fleet_id)
-    rows = await pairing.codes(pool, session.user, fleet_id)
+    fleet = await _fleet(request, login.user, fleet_id)
+    rows = await pairing.codes(pool, login.user, fleet_id)
     return TEMPLATES.TemplateResponse(
         request, "pairing.html",
-        {"session": session, "fleet": fleet, "codes": rows, "new": new, "error": error},
+        {"login": login, "fleet": fleet, "codes": rows, "new": new, "error": error},
         status_code=status,
     )  # fmt: skip
 
 
 @pages.post("/tablets/{tablet_id}/revoke")
 async def revoke_page(
-    tablet_id: str, pool: PoolDep, link: BrokerLinkDep, session: FleetSession,
-    form: CsrfSession, verified: VerifiedDevicesDep,
+    tablet_id: str, pool: PoolDep, link: BrokerLinkDep, login: FleetLogin,
+    form: FormLogin, verified: VerifiedDevicesDep,
 ) -> RedirectResponse:  # fmt: skip
-    await _revoke(pool, link, session.user, session.user.email, tablet_id)
+    await _revoke(pool, link, login.user, login.user.email, tablet_id)
     verified.forget(tablet_id)
     return RedirectResponse("/", status_code=303)
 

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
 from contract.payloads import PlaylistItem
-from web.deps import AdminSession, ApiAdmin, PoolDep, Session
+from web.deps import AdminLogin, ApiAdmin, Login, PoolDep
 from web.grid.tiles import fleets
 from web.http.admin_form import AdminFormDep
 from web.http.templating import TEMPLATES
@@ -63,29 +63,29 @@ def span(ms: int) -> str:
         else f"{seconds // 60}:{seconds % 60:02}"  # fmt: skip
 
 
-def _render(request: Request, template: str, session: Session, status: int = 200,
+def _render(request: Request, template: str, login: Login, status: int = 200,
             **context: Any) -> HTMLResponse:  # fmt: skip
     return TEMPLATES.TemplateResponse(
         request, template,
-        {"session": session, "when": when, "span": span, "local_input": local_input, **context},
+        {"login": login, "when": when, "span": span, "local_input": local_input, **context},
         status_code=status,
     )  # fmt: skip
 
 
 @html.get("/playlists", response_class=HTMLResponse)
 async def playlists_page(
-    request: Request, pool: PoolDep, session: AdminSession, done: DoneQuery = None
+    request: Request, pool: PoolDep, login: AdminLogin, done: DoneQuery = None
 ) -> HTMLResponse:
-    user = session.user
-    return _render(request, "playlists.html", session,
+    user = login.user
+    return _render(request, "playlists.html", login,
                    playlists=await library.library(pool, user),
                    assignments=await library.assignments(pool, user),
                    done=DONE.get(done or ""))  # fmt: skip
 
 
 @html.get("/playlists/new", response_class=HTMLResponse)
-async def new_page(request: Request, session: AdminSession) -> HTMLResponse:
-    return _render(request, "playlists_new.html", session, name="", rows=[ItemRow()] * EMPTY_ROWS,
+async def new_page(request: Request, login: AdminLogin) -> HTMLResponse:
+    return _render(request, "playlists_new.html", login, name="", rows=[ItemRow()] * EMPTY_ROWS,
                    errors=[])  # fmt: skip
 
 
@@ -93,7 +93,7 @@ async def new_page(request: Request, session: AdminSession) -> HTMLResponse:
 async def create_playlist(request: Request, pool: PoolDep, posted: AdminFormDep) -> Response:
     form = read_items(posted.form)
     if not form.ok:
-        return _render(request, "playlists_new.html", posted.session, 422, name=form.name,
+        return _render(request, "playlists_new.html", posted.login, 422, name=form.name,
                        rows=_pad(form.rows), errors=form.errors)  # fmt: skip
     playlist_id, added = await library.create(pool, posted.user, form.name, form.items)
     done = "created" if added else "exists"
@@ -107,7 +107,7 @@ def _pad(rows: list[ItemRow]) -> list[ItemRow]:
 async def _detail(
     request: Request,
     pool: PoolDep,
-    session: Session,
+    login: Login,
     found: Playlist,
     status: int = 200,
     edit: ItemsForm | None = None,
@@ -115,23 +115,23 @@ async def _detail(
     assign_values: dict[str, str] | None = None,
     done: str | None = None,
 ) -> HTMLResponse:
-    user = session.user
+    user = login.user
     rows = edit.rows if edit is not None else [ItemRow.of(i) for i in found.items]
-    return _render(request, "playlists_detail.html", session, status,
+    return _render(request, "playlists_detail.html", login, status,
                    playlist=found.summary, items=found.items,
                    assignments=await library.assignments(pool, user, found.summary.playlist_id),
                    name=edit.name if edit is not None else found.summary.name,
                    rows=_pad(rows), edit_errors=edit.errors if edit is not None else [],
                    assign_error=assign_error, assign=assign_values or {}, done=done,
-                   fleets=await _fleet_ids(pool, session))  # fmt: skip
+                   fleets=await _fleet_ids(pool, login))  # fmt: skip
 
 
-async def _fleet_ids(pool: PoolDep, session: Session) -> list[str]:
-    return [f for f, _ in await fleets(pool, session.user)]
+async def _fleet_ids(pool: PoolDep, login: Login) -> list[str]:
+    return [f for f, _ in await fleets(pool, login.user)]
 
 
-async def _found(pool: PoolDep, session: Session, playlist_id: str) -> Playlist:
-    found = await library.playlist(pool, session.user, playlist_id)
+async def _found(pool: PoolDep, login: Login, playlist_id: str) -> Playlist:
+    found = await library.playlist(pool, login.user, playlist_id)
     if found is None:
         raise HTTPException(404, f"no playlist {playlist_id!r} in your library")
     return found
@@ -141,22 +141,22 @@ async def _found(pool: PoolDep, session: Session, playlist_id: str) -> Playlist:
 async def playlist_page(
     request: Request,
     pool: PoolDep,
-    session: AdminSession,
+    login: AdminLogin,
     playlist_id: PlaylistId,
     done: DoneQuery = None,
 ) -> HTMLResponse:
-    found = await _found(pool, session, playlist_id)
-    return await _detail(request, pool, session, found, done=DONE.get(done or ""))
+    found = await _found(pool, login, playlist_id)
+    return await _detail(request, pool, login, found, done=DONE.get(done or ""))
 
 
 @html.post("/playlists/{playlist_id}", response_class=HTMLResponse)
 async def edit_playlist(
     request: Request, pool: PoolDep, posted: AdminFormDep, playlist_id: PlaylistId
 ) -> Response:
-    found = await _found(pool, posted.session, playlist_id)
+    found = await _found(pool, posted.login, playlist_id)
     form = read_items(posted.form)
     if not form.ok:
-        return await _detail(request, pool, posted.session, found, 422, edit=form)
+        return await _detail(request, pool, posted.login, found, 422, edit=form)
     replace = posted.form.get("replace") == "yes"
     edited = await library.edit(pool, posted.user, playlist_id, form.name, form.items, replace)
     if edited is None:
@@ -172,7 +172,7 @@ async def edit_playlist(
 async def assign_playlist(
     request: Request, pool: PoolDep, posted: AdminFormDep, playlist_id: PlaylistId
 ) -> Response:
-    found = await _found(pool, posted.session, playlist_id)
+    found = await _found(pool, posted.login, playlist_id)
     values = form_values(posted.form)
     try:
         wanted = read_assignment(posted.form, datetime.now(UTC))
@@ -185,7 +185,7 @@ async def assign_playlist(
         if assignment_id is None:
             raise HTTPException(404, f"no playlist {playlist_id!r} in your library")
         return RedirectResponse(f"/playlists/{playlist_id}?done=assigned", status_code=303)
-    return await _detail(request, pool, posted.session, found, 422, assign_error=error,
+    return await _detail(request, pool, posted.login, found, 422, assign_error=error,
                          assign_values=values)  # fmt: skip
 
 

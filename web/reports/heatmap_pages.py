@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
 from store.users import User
-from web.deps import ApiUser, FleetSession, PoolDep
+from web.deps import ApiUser, FleetLogin, PoolDep
 from web.http.templating import TEMPLATES
 from web.reports.heatmap import (
     PER_PAGE,
@@ -51,21 +51,21 @@ async def _fleets_checked(pool: PoolDep, user: User, fleet: str | None) -> list[
 async def heatmap_page(
     request: Request,
     pool: PoolDep,
-    session: FleetSession,
+    login: FleetLogin,
     fleet: FleetParam = None,
     q: SearchParam = None,
     tz: ZoneParam = None,
     page: PageParam = 1,
 ) -> HTMLResponse:
     fleet, q, tz = fleet or None, q or None, tz or None
-    fleets = await _fleets_checked(pool, session.user, fleet)
+    fleets = await _fleets_checked(pool, login.user, fleet)
     error = None
     if tz is not None and not known_zone(tz):
         error, tz = f"unknown time zone {tz!r}: use an IANA name like Asia/Singapore", None
     zone = _zone(fleets, fleet, tz)
-    hourly = await heatmap(pool, session.user, "hourly", timezone=zone, fleet=fleet, q=q,
+    hourly = await heatmap(pool, login.user, "hourly", timezone=zone, fleet=fleet, q=q,
                            page=page)  # fmt: skip
-    daily = await heatmap(pool, session.user, "daily", timezone=zone, fleet=fleet, q=q, page=page)
+    daily = await heatmap(pool, login.user, "daily", timezone=zone, fleet=fleet, q=q, page=page)
     filters = {k: v for k, v in (("fleet", fleet), ("q", q), ("tz", tz)) if v}
 
     def page_url(n: int) -> str:
@@ -73,7 +73,7 @@ async def heatmap_page(
 
     zones = sorted({"UTC", zone, *(f.timezone for f in fleets)})
     return TEMPLATES.TemplateResponse(request, "heatmap.html", {
-        "session": session, "fleets": fleets, "fleet": fleet, "q": q or "", "tz": zone,
+        "login": login, "fleets": fleets, "fleet": fleet, "q": q or "", "tz": zone,
         "zones": zones, "error": error, "maps": (hourly, daily), "bucket": bucket,
         "page": page, "pages": max(hourly.pages, daily.pages), "total": hourly.total,
         "per_page": PER_PAGE, "page_url": page_url,

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict
 
 from store.users import User
-from web.deps import ApiUser, FleetSession, PoolDep
+from web.deps import ApiUser, FleetLogin, PoolDep
 from web.http.templating import TEMPLATES
 from web.reports.heatmap import Fleet, scoped_fleets
 from web.reports.pop_report import (
@@ -94,17 +94,17 @@ def _query_string(report: PlayReport) -> str:
 async def plays_page(
     request: Request,
     pool: PoolDep,
-    session: FleetSession,
+    login: FleetLogin,
     campaign_id: CampaignParam = None,
     start: FromParam = None,
     end: ToParam = None,
     group_by: GroupParam = None,
     fleet: FleetParam = None,
 ) -> HTMLResponse:
-    fleets = await scoped_fleets(pool, session.user)
+    fleets = await scoped_fleets(pool, login.user)
     report, error = None, None
     try:
-        report = await _report(pool, session.user, (campaign_id, start, end, group_by, fleet),
+        report = await _report(pool, login.user, (campaign_id, start, end, group_by, fleet),
                                fleets)  # fmt: skip
     except ReportInputError as exc:
         error = str(exc)
@@ -122,7 +122,7 @@ async def plays_page(
         }
         query = _query_string(report)
     return TEMPLATES.TemplateResponse(request, "report_plays.html", {
-        "session": session, "fleets": fleets, "form": form, "report": report, "error": error,
+        "login": login, "fleets": fleets, "form": form, "report": report, "error": error,
         "groups": GROUPS, "max_days": MAX_DAYS, "bars": report.bars() if report else [],
         "csv_url": f"/reports/plays.csv?{query}", "api_url": f"{API_PATH}?{query}",
     }, status_code=422 if error else 200)  # fmt: skip
@@ -131,7 +131,7 @@ async def plays_page(
 @router.get("/reports/plays.csv", include_in_schema=False)
 async def plays_csv(
     pool: PoolDep,
-    session: FleetSession,
+    login: FleetLogin,
     campaign_id: CampaignParam = None,
     start: FromParam = None,
     end: ToParam = None,
@@ -140,7 +140,7 @@ async def plays_csv(
 ) -> Response:
     """The same CSV as the API's, for a signed-in panel user."""
     params = (campaign_id, start, end, group_by, fleet)
-    return _csv_response(await _checked(pool, session.user, params))
+    return _csv_response(await _checked(pool, login.user, params))
 
 
 class PlayRowOut(BaseModel):

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
 
 from store.users import User
-from web.deps import ApiUser, FleetSession, PoolDep
+from web.deps import ApiUser, FleetLogin, PoolDep
 from web.http.templating import TEMPLATES
 from web.reports.heatmap import Fleet, scoped_fleets
 from web.reports.uptime_report import (
@@ -82,16 +82,16 @@ async def _checked(
 async def uptime_page(
     request: Request,
     pool: PoolDep,
-    session: FleetSession,
+    login: FleetLogin,
     start: FromParam = None,
     end: ToParam = None,
     group: GroupParam = None,
     fleet: FleetParam = None,
 ) -> HTMLResponse:
-    fleets = await scoped_fleets(pool, session.user)
+    fleets = await scoped_fleets(pool, login.user)
     report, error = None, None
     try:
-        report = await _report(pool, session.user, start, end, group, fleet, fleets)
+        report = await _report(pool, login.user, start, end, group, fleet, fleets)
     except ReportInputError as exc:
         error = str(exc)
     form = {"from": start or "", "to": end or "", "group": group or "fleet", "fleet": fleet or ""}
@@ -100,7 +100,7 @@ async def uptime_page(
                 "group": report.group_by, "fleet": report.fleet or ""}  # fmt: skip
     query = urlencode({k: v for k, v in form.items() if v})
     return TEMPLATES.TemplateResponse(request, "report_uptime.html", {
-        "session": session, "fleets": fleets, "form": form, "report": report, "error": error,
+        "login": login, "fleets": fleets, "form": form, "report": report, "error": error,
         "csv_url": f"/reports/uptime.csv?{query}", "api_url": f"/api/v1/reports/uptime?{query}",
         "max_days": MAX_DAYS,
     }, status_code=422 if error else 200)  # fmt: skip
@@ -109,13 +109,13 @@ async def uptime_page(
 @router.get("/reports/uptime.csv", include_in_schema=False)
 async def uptime_csv(
     pool: PoolDep,
-    session: FleetSession,
+    login: FleetLogin,
     start: FromParam = None,
     end: ToParam = None,
     group: GroupParam = None,
     fleet: FleetParam = None,
 ) -> Response:
-    report = await _checked(pool, session.user, start, end, group, fleet)
+    report = await _checked(pool, login.user, start, end, group, fleet)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)

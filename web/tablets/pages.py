@@ -12,7 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from store.users import User
 from web.alerts import incidents
-from web.deps import ApiUser, FleetSession, PoolDep
+from web.deps import ApiUser, FleetLogin, PoolDep
 from web.http.templating import TEMPLATES
 from web.tablets.detail import WINDOW, Heartbeat, Transition, detail, heartbeats, info, transitions
 
@@ -23,14 +23,14 @@ api = APIRouter(prefix="/api/v1/tablets", tags=["fleet"],
 
 @pages.get("/tablets/{tablet_id}", response_class=HTMLResponse)
 async def tablet_page(
-    tablet_id: str, request: Request, pool: PoolDep, session: FleetSession
+    tablet_id: str, request: Request, pool: PoolDep, login: FleetLogin
 ) -> HTMLResponse:
     now = datetime.now(UTC)
-    found = await detail(pool, session.user, tablet_id, now)
+    found = await detail(pool, login.user, tablet_id, now)
     if found is None:
         raise HTTPException(404, f"no tablet {tablet_id!r}")
     return TEMPLATES.TemplateResponse(
-        request, "tablet.html", {"session": session, "d": found, "now": now}
+        request, "tablet.html", {"login": login, "d": found, "now": now}
     )
 
 
