@@ -76,10 +76,16 @@ def bench_command(
     from devtools.bench.summary import print_summary
 
     settings = _settings()
-    cfg = BenchConfig(tablets=tablets, rate=rate, duration_s=parse_duration(duration),
-                      hub_shards=hub_shards, brokers=brokers, resident_actors=resident_actors,
-                      qos=qos,
-                      work_dir=settings.var_dir / "bench")  # fmt: skip
+    cfg = BenchConfig(
+        tablets=tablets,
+        rate=rate,
+        duration_s=parse_duration(duration),
+        hub_shards=hub_shards,
+        brokers=brokers,
+        resident_actors=resident_actors,
+        qos=qos,
+        work_dir=settings.var_dir / "bench",
+    )
     report = run_bench(cfg, console)
     path = write_report(report, out, sys.stdout)
     print_summary(report, console)
@@ -92,11 +98,15 @@ def _bench_panel(tablets: int, out: Path) -> None:
     from devtools.bench.summary import print_panel_summary
 
     settings = _settings()
-    cfg = PanelBenchConfig(tablets=tablets, work_dir=settings.var_dir / "bench",
-                           database_url=settings.database_url)  # fmt: skip
+    cfg = PanelBenchConfig(
+        tablets=tablets, work_dir=settings.var_dir / "bench", database_url=settings.database_url
+    )
     started = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    report = {"started_at": f"panel-{started}", "machine": machine(),
-              **run_panel_bench(cfg, console)}  # fmt: skip
+    report = {
+        "started_at": f"panel-{started}",
+        "machine": machine(),
+        **run_panel_bench(cfg, console),
+    }
     path = write_report(report, out, sys.stdout)
     print_panel_summary(report, console)
     console.print(f"report: {path}")
@@ -108,9 +118,13 @@ def _bench_plays(tablets: int, rate: float, duration_s: int, out: Path) -> None:
     from devtools.bench.summary import print_plays_summary
 
     settings = _settings()
-    cfg = PlaysBenchConfig(tablets=tablets, rate=rate, duration_s=duration_s,
-                           work_dir=settings.var_dir / "bench",
-                           database_url=settings.database_url)  # fmt: skip
+    cfg = PlaysBenchConfig(
+        tablets=tablets,
+        rate=rate,
+        duration_s=duration_s,
+        work_dir=settings.var_dir / "bench",
+        database_url=settings.database_url,
+    )
     report = run_plays_bench(cfg, console)
     path = write_report(report, out, sys.stdout)
     print_plays_summary(report, console)

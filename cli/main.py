@@ -31,8 +31,11 @@ from devtools.local import database_url, mqtt_target, provision_target
 from store import claims, db, device_tokens, playlists, revocation, users
 from store import fleets as fleet
 
-app = typer.Typer(help="fleethub: realtime control plane for in-car ad tablets.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)  # fmt: skip
+app = typer.Typer(
+    help="fleethub: realtime control plane for in-car ad tablets.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 fleet_app = typer.Typer(help="Fleets.", no_args_is_help=True)
 tablet_app = typer.Typer(help="Tablets.", no_args_is_help=True)
 playlist_app = typer.Typer(help="Playlists.", no_args_is_help=True)
@@ -85,8 +88,10 @@ def migrate() -> None:
     """Create or upgrade the schema (safe to run twice)."""
     with database_url(_settings()) as url:
         applied = db.migrate(url)
-    console.print(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied
-                  else "; the schema is up to date"))  # fmt: skip
+    console.print(
+        f"applied {len(applied)} migration(s)"
+        + (f": {', '.join(applied)}" if applied else "; the schema is up to date")
+    )
 
 
 @fleet_app.command("add")
@@ -99,8 +104,9 @@ def fleet_add(
     tenant: Annotated[str, typer.Option(help="The tenant that owns the fleet.")] = "default",
 ) -> None:
     """Create (or update) a fleet."""
-    spec = fleet.FleetSpec(fleet_id, timezone, parse_duration(alert_after), hours, flap_limit,
-                           tenant_id=tenant)  # fmt: skip
+    spec = fleet.FleetSpec(
+        fleet_id, timezone, parse_duration(alert_after), hours, flap_limit, tenant_id=tenant
+    )
     with database_url(_settings()) as url:
         created = _on_store(url, lambda conn: fleet.add_fleet(conn, spec, ACTOR))
     console.print(f"fleet {fleet_id} {'added' if created else 'updated'}")
@@ -113,8 +119,9 @@ def tenant_add(
 ) -> None:
     """Create (or rename) a tenant."""
     with database_url(_settings()) as url:
-        created = _on_store(url, lambda conn: users.add_tenant(conn, tenant_id, name or tenant_id,
-                                                               ACTOR))  # fmt: skip
+        created = _on_store(
+            url, lambda conn: users.add_tenant(conn, tenant_id, name or tenant_id, ACTOR)
+        )
     console.print(f"tenant {tenant_id} {'added' if created else 'updated'}")
 
 
@@ -136,9 +143,19 @@ def user_add(
     if password is None:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     with database_url(_settings()) as url:
-        user_id = _on_store(url, lambda conn: users.add_user(
-            conn, tenant_id=tenant, email=email, name=name or email, role=role,
-            password=password, fleets=fleet_ids or [], actor=ACTOR))  # fmt: skip
+        user_id = _on_store(
+            url,
+            lambda conn: users.add_user(
+                conn,
+                tenant_id=tenant,
+                email=email,
+                name=name or email,
+                role=role,
+                password=password,
+                fleets=fleet_ids or [],
+                actor=ACTOR,
+            ),
+        )
     console.print(f"user {email} ({role}, tenant {tenant}) saved as #{user_id}")
 
 
@@ -153,19 +170,21 @@ def tablet_add(
 ) -> None:
     """Register (or update) a tablet, and its broker credentials when fleethub runs the broker."""
     settings = _settings()
-    spec = fleet.TabletSpec(tablet_id, fleet_id, car, parse_duration(heartbeat_interval),
-                            _duration(offline_after))  # fmt: skip
+    spec = fleet.TabletSpec(
+        tablet_id, fleet_id, car, parse_duration(heartbeat_interval), _duration(offline_after)
+    )
     with database_url(settings) as url:
         created = _on_store(url, lambda conn: fleet.add_tablet(conn, spec, ACTOR))
     console.print(f"tablet {tablet_id} {'added' if created else 'updated'} in fleet {fleet_id}")
     if password is not None:
         if settings.provision_mqtt_url:
-            asyncio.run(dynsec.provision_tablets(provision_target(settings),
-                                                 {tablet_id: password}))  # fmt: skip
+            asyncio.run(dynsec.provision_tablets(provision_target(settings), {tablet_id: password}))
             console.print("broker credentials set")
         elif settings.mqtt_url:
-            err.print("note: FLEETHUB_MQTT_URL is set without FLEETHUB_PROVISION_MQTT_URL; "
-                      "add the tablet's credentials to your broker.")  # fmt: skip
+            err.print(
+                "note: FLEETHUB_MQTT_URL is set without FLEETHUB_PROVISION_MQTT_URL; "
+                "add the tablet's credentials to your broker."
+            )
         else:
             asyncio.run(embedded_broker(settings).set_credentials({tablet_id: password}))
             console.print("broker credentials set")
@@ -191,8 +210,9 @@ def tablet_revoke(tablet_id: Annotated[str, typer.Argument(help="The tablet's id
 
 
 @agent_app.command("credentials")
-def agent_credentials(email: Annotated[str, typer.Argument(help="The agent's sign-in e-mail.")]
-                      ) -> None:  # fmt: skip
+def agent_credentials(
+    email: Annotated[str, typer.Argument(help="The agent's sign-in e-mail.")],
+) -> None:
     """Create (or replace) an agent app's broker login; the password is printed once."""
     settings = _settings()
     with database_url(settings) as url:
@@ -212,8 +232,10 @@ def agent_credentials(email: Annotated[str, typer.Argument(help="The agent's sig
         config = dynsec_file.read(broker.dynsec_path)
         dynsec_file.put_agent(config, user_id, password)
         dynsec_file.write(broker.dynsec_path, config)
-    err.print(f"MQTT login of agent {email} (shown once; subscribe agents/{user_id}/leads, "
-              "QoS 1, clean_session false):")  # fmt: skip
+    err.print(
+        f"MQTT login of agent {email} (shown once; subscribe agents/{user_id}/leads, "
+        "QoS 1, clean_session false):"
+    )
     sys.stdout.write(f"username: {dynsec_file.agent_username(user_id)}\npassword: {password}\n")
 
 
@@ -235,8 +257,10 @@ def claim_create(
     lifetime = timedelta(seconds=parse_duration(ttl))
     with database_url(_settings()) as url:
         new = _on_store(url, lambda conn: claims.create(conn, fleet_id, ACTOR, lifetime, car))
-    err.print(f"claim code for fleet {fleet_id}, valid until "
-              f"{new.expires_at:%Y-%m-%d %H:%M %Z} (shown once):")  # fmt: skip
+    err.print(
+        f"claim code for fleet {fleet_id}, valid until "
+        f"{new.expires_at:%Y-%m-%d %H:%M %Z} (shown once):"
+    )
     sys.stdout.write(new.code + "\n")
 
 
@@ -283,11 +307,20 @@ def playlist_push(
     daypart = playlists.Daypart.parse(days, between)
     parsed = _read_items(items)
     with database_url(settings) as url:
-        result = _on_store(url, lambda conn: playlists.push(
-            conn, target, parsed, emergency=emergency, expires_s=_duration(expires),
-            reason=reason, actor=ACTOR, refresh_s=settings.playlist_refresh_interval_s,
-            daypart=daypart,
-        ))  # fmt: skip
+        result = _on_store(
+            url,
+            lambda conn: playlists.push(
+                conn,
+                target,
+                parsed,
+                emergency=emergency,
+                expires_s=_duration(expires),
+                reason=reason,
+                actor=ACTOR,
+                refresh_s=settings.playlist_refresh_interval_s,
+                daypart=daypart,
+            ),
+        )
     console.print(f"etag {result.etag}")
     console.print(f"targeted {result.targeted} tablet(s)")
 
@@ -330,14 +363,26 @@ def status(
         ]
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return
-    table = Table("tablet_id", "fleet_id", "state", "last_heartbeat_at", "desired_etag",
-                  "applied_etag", "open_incident")  # fmt: skip
+    table = Table(
+        "tablet_id",
+        "fleet_id",
+        "state",
+        "last_heartbeat_at",
+        "desired_etag",
+        "applied_etag",
+        "open_incident",
+    )
     for r in rows:
         colour = {"online": "green", "offline": "red"}.get(r.state, "yellow")
-        table.add_row(r.tablet_id, r.fleet_id, f"[{colour}]{r.state}[/]",
-                      r.last_heartbeat_at.isoformat(timespec="seconds") if r.last_heartbeat_at
-                      else "-", (r.desired_etag or "-")[:12], (r.applied_etag or "-")[:12],
-                      r.open_incident or "-")  # fmt: skip
+        table.add_row(
+            r.tablet_id,
+            r.fleet_id,
+            f"[{colour}]{r.state}[/]",
+            r.last_heartbeat_at.isoformat(timespec="seconds") if r.last_heartbeat_at else "-",
+            (r.desired_etag or "-")[:12],
+            (r.applied_etag or "-")[:12],
+            r.open_incident or "-",
+        )
     console.print(table)
 
 
@@ -365,8 +410,13 @@ def web() -> None:
     settings = _settings()
     with database_url(settings) as url:
         # proxy_headers off: the app believes X-Forwarded-For only from FLEETHUB_TRUSTED_PROXIES.
-        uvicorn.run(create_app(settings, url), host=settings.web_host, port=settings.web_port,
-                    log_level="info", proxy_headers=False)  # fmt: skip
+        uvicorn.run(
+            create_app(settings, url),
+            host=settings.web_host,
+            port=settings.web_port,
+            log_level="info",
+            proxy_headers=False,
+        )
 
 
 @app.command()
@@ -403,8 +453,17 @@ def simulate_cmd(
     ]
     churn_cfg = ChurnConfig(interval_s=20, fraction=0.05, downtime_s=(5, 45)) if churn else None
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(simulate(creds, target.host, target.port, parse_duration(heartbeat_interval),
-                             parse_duration(duration), churn_cfg, console))  # fmt: skip
+        asyncio.run(
+            simulate(
+                creds,
+                target.host,
+                target.port,
+                parse_duration(heartbeat_interval),
+                parse_duration(duration),
+                churn_cfg,
+                console,
+            )
+        )
 
 
 app.command("bench")(bench_command)

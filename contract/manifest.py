@@ -26,8 +26,10 @@ def items_id(items: list[PlaylistItem]) -> str:
 
 def normalise(items: list[PlaylistItem]) -> list[PlaylistItem]:
     """Positions filled in (0, 1, …) in the order given when absent."""
-    return [i if i.position is not None else i.model_copy(update={"position": n})
-            for n, i in enumerate(items)]  # fmt: skip
+    return [
+        i if i.position is not None else i.model_copy(update={"position": n})
+        for n, i in enumerate(items)
+    ]
 
 
 @dataclass(frozen=True, slots=True)

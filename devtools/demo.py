@@ -72,9 +72,11 @@ class PanelLogin:
 
 def panel_logins(key: bytes) -> list[PanelLogin]:
     """The demo tenant's admin and fleet owner; passwords derived from the kept secret."""
-    return [PanelLogin(ADMIN_EMAIL, password(key, "panel:admin"), "admin"),
-            PanelLogin(OWNER_EMAIL, password(key, "panel:owner"), "fleet_owner"),
-            PanelLogin(AGENT_EMAIL, password(key, "panel:agent"), "agent")]  # fmt: skip
+    return [
+        PanelLogin(ADMIN_EMAIL, password(key, "panel:admin"), "admin"),
+        PanelLogin(OWNER_EMAIL, password(key, "panel:owner"), "fleet_owner"),
+        PanelLogin(AGENT_EMAIL, password(key, "panel:agent"), "agent"),
+    ]
 
 
 def qr_code(key: bytes) -> str:
@@ -83,20 +85,28 @@ def qr_code(key: bytes) -> str:
     return "".join(QR_ALPHABET[b % len(QR_ALPHABET)] for b in digest[:10])
 
 
-async def _seed_leads(conn: psycopg.AsyncConnection[tuple[object, ...]], key: bytes,
-                      agent_id: int, tablet_id: str | None) -> None:  # fmt: skip
+async def _seed_leads(
+    conn: psycopg.AsyncConnection[tuple[object, ...]],
+    key: bytes,
+    agent_id: int,
+    tablet_id: str | None,
+) -> None:
     """A lead campaign with the demo agent subscribed and one QR code: try ``/l/{code}``."""
     await conn.execute(
         "INSERT INTO lead_campaigns (tenant_id, campaign_id, name) VALUES (%s, %s, %s)"
-        " ON CONFLICT DO NOTHING", (DEMO_TENANT, LEAD_CAMPAIGN, "Travel insurance"))  # fmt: skip
+        " ON CONFLICT DO NOTHING",
+        (DEMO_TENANT, LEAD_CAMPAIGN, "Travel insurance"),
+    )
     await conn.execute(
         "INSERT INTO campaign_agents (tenant_id, campaign_id, user_id, position)"
         " VALUES (%s, %s, %s, 0) ON CONFLICT DO NOTHING",
-        (DEMO_TENANT, LEAD_CAMPAIGN, agent_id))  # fmt: skip
+        (DEMO_TENANT, LEAD_CAMPAIGN, agent_id),
+    )
     await conn.execute(
         "INSERT INTO qr_codes (code, tenant_id, campaign_id, fleet_id, tablet_id, created_by)"
         " VALUES (%s, %s, %s, %s, %s, 'fleethub up') ON CONFLICT DO NOTHING",
-        (qr_code(key), DEMO_TENANT, LEAD_CAMPAIGN, DEMO_FLEET, tablet_id))  # fmt: skip
+        (qr_code(key), DEMO_TENANT, LEAD_CAMPAIGN, DEMO_FLEET, tablet_id),
+    )
 
 
 async def seed(
@@ -104,8 +114,7 @@ async def seed(
 ) -> list[str]:
     """The demo tenant and its users, the demo fleet, ``count`` tablets in cars, a playlist."""
     await add_tenant(conn, DEMO_TENANT, "Demo tenant", "fleethub up")
-    fleet = FleetSpec(DEMO_FLEET, "Asia/Singapore", ALERT_AFTER_S, "", 6, "Demo fleet",
-                      DEMO_TENANT)  # fmt: skip
+    fleet = FleetSpec(DEMO_FLEET, "Asia/Singapore", ALERT_AFTER_S, "", 6, "Demo fleet", DEMO_TENANT)
     await add_fleet(conn, fleet, "fleethub up")
     names = {"admin": "Demo admin", "fleet_owner": "Demo fleet owner", "agent": "Demo agent"}
     user_ids = {}
@@ -126,16 +135,28 @@ async def seed(
     existing = {str(r[0]) for r in await cur.fetchall()}
     for n, tablet_id in enumerate(ids, start=1):
         if tablet_id not in existing:
-            spec = TabletSpec(tablet_id, DEMO_FLEET, f"demo-car-{n:04d}", HEARTBEAT_S,
-                              OFFLINE_AFTER_S)  # fmt: skip
+            spec = TabletSpec(
+                tablet_id, DEMO_FLEET, f"demo-car-{n:04d}", HEARTBEAT_S, OFFLINE_AFTER_S
+            )
             await add_tablet(conn, spec, "fleethub up")
     cur = await conn.execute(
         "SELECT 1 FROM playlist_assignments WHERE target_kind = 'fleet' AND target_id = %s"
-        " AND revoked_at IS NULL", (DEMO_FLEET,))  # fmt: skip
+        " AND revoked_at IS NULL",
+        (DEMO_FLEET,),
+    )
     if await cur.fetchone() is None:
-        await push(conn, Target("fleet", DEMO_FLEET), demo_items(), emergency=False,
-                   expires_s=None, reason="demo schedule", actor="fleethub up",
-                   refresh_s=refresh_s, tenant_id=DEMO_TENANT, name="Demo schedule")  # fmt: skip
+        await push(
+            conn,
+            Target("fleet", DEMO_FLEET),
+            demo_items(),
+            emergency=False,
+            expires_s=None,
+            reason="demo schedule",
+            actor="fleethub up",
+            refresh_s=refresh_s,
+            tenant_id=DEMO_TENANT,
+            name="Demo schedule",
+        )
     await _seed_leads(conn, key, user_ids["agent"], ids[0] if ids else None)
     return ids
 

@@ -71,8 +71,10 @@ class EmbeddedPostgres:
         return self.password_file.read_text().strip()
 
     def url(self, database: str = "fleethub") -> str:
-        return (f"postgresql://{SUPERUSER}:{quote(self.password(), safe='')}@{self.host}:"
-                f"{self.port}/{database}")  # fmt: skip
+        return (
+            f"postgresql://{SUPERUSER}:{quote(self.password(), safe='')}@{self.host}:"
+            f"{self.port}/{database}"
+        )
 
     def start(self, database: str = "fleethub", timeout: float = 30.0) -> str:
         self._prepare_root()
@@ -82,14 +84,21 @@ class EmbeddedPostgres:
         self._write_hba()
         argv = [
             _bin("postgres"),
-            "-D", str(self.pgdata),
-            "-h", self.host,
-            "-p", str(self.port),
-            "-k", str(self.pgdata),
-            "-c", "fsync=on",
-            "-c", "max_connections=200",
-            "-c", "shared_buffers=128MB",
-        ]  # fmt: skip
+            "-D",
+            str(self.pgdata),
+            "-h",
+            self.host,
+            "-p",
+            str(self.port),
+            "-k",
+            str(self.pgdata),
+            "-c",
+            "fsync=on",
+            "-c",
+            "max_connections=200",
+            "-c",
+            "shared_buffers=128MB",
+        ]
         self.child = Child("postgres", argv, self.pgdata / "server.log", user=self.user)
         self._wait_ready(timeout)
         self._set_password()
@@ -115,10 +124,20 @@ class EmbeddedPostgres:
         os.chmod(self.pgdata, 0o700)
 
     def _initdb(self) -> None:
-        argv = [_bin("initdb"), "-D", str(self.pgdata), "-U", SUPERUSER, "--auth-local=trust",
-                "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C"]  # fmt: skip
-        result = subprocess.run(argv, capture_output=True, text=True, check=False,
-                                **as_user(self.user))  # type: ignore[call-overload]  # fmt: skip
+        argv = [
+            _bin("initdb"),
+            "-D",
+            str(self.pgdata),
+            "-U",
+            SUPERUSER,
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "--encoding=UTF8",
+            "--locale=C",
+        ]
+        result = subprocess.run(
+            argv, capture_output=True, text=True, check=False, **as_user(self.user)
+        )  # type: ignore[call-overload]
         if result.returncode != 0:
             raise StoreError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
 
@@ -143,13 +162,22 @@ class EmbeddedPostgres:
 
     def _socket(self, database: str = "postgres") -> psycopg.Connection[tuple[object, ...]]:
         """A superuser connection over the Unix socket (trusted: see PG_HBA)."""
-        return psycopg.connect(host=str(self.pgdata), port=self.port, user=SUPERUSER,
-                               dbname=database, connect_timeout=2, autocommit=True)  # fmt: skip
+        return psycopg.connect(
+            host=str(self.pgdata),
+            port=self.port,
+            user=SUPERUSER,
+            dbname=database,
+            connect_timeout=2,
+            autocommit=True,
+        )
 
     def _set_password(self) -> None:
         with self._socket() as conn:
-            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-                sql.Identifier(SUPERUSER), sql.Literal(self.password())))  # fmt: skip
+            conn.execute(
+                sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                    sql.Identifier(SUPERUSER), sql.Literal(self.password())
+                )
+            )
 
     def _wait_ready(self, timeout: float) -> None:
         assert self.child is not None
@@ -182,11 +210,17 @@ def _system_user() -> pwd.struct_passwd:
         return pwd.getpwnam(SYSTEM_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-             SYSTEM_USER],
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                SYSTEM_USER,
+            ],
             check=True,
             capture_output=True,
-        )  # fmt: skip
+        )
         return pwd.getpwnam(SYSTEM_USER)
 
 

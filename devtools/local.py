@@ -32,9 +32,11 @@ def provision_target(settings: Settings) -> MqttTarget:
     if target is not None:
         return target
     if settings.mqtt_url:
-        raise ConfigError("FLEETHUB_MQTT_URL is set but FLEETHUB_PROVISION_MQTT_URL is not: "
-                          "the hub's account cannot provision tablets "
-                          "(broker/README.md)")  # fmt: skip
+        raise ConfigError(
+            "FLEETHUB_MQTT_URL is set but FLEETHUB_PROVISION_MQTT_URL is not: "
+            "the hub's account cannot provision tablets "
+            "(broker/README.md)"
+        )
     return embedded_broker(settings).provision_target()
 
 

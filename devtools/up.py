@@ -55,12 +55,16 @@ def up(settings: Settings, simulate: int, console: Console) -> None:
         ids = asyncio.run(_seed(database_url, simulate, settings.playlist_refresh_interval_s, key))
         tablets = {i: demo.password(key, i) for i in ids}
         target = settings.mqtt_target() or _start_broker(settings, stack, console, tablets)
-        env = {**os.environ, "FLEETHUB_DATABASE_URL": database_url,
-               "FLEETHUB_MQTT_URL": target.url()}  # fmt: skip
+        env = {
+            **os.environ,
+            "FLEETHUB_DATABASE_URL": database_url,
+            "FLEETHUB_MQTT_URL": target.url(),
+        }
         web_env = dict(env)  # only the panel provisions tablets (pairing, revocation)
         if not settings.mqtt_url:
             web_env["FLEETHUB_PROVISION_MQTT_URL"] = (
-                embedded_broker(settings).provision_target().url())  # fmt: skip
+                embedded_broker(settings).provision_target().url()
+            )
         exe = [sys.executable, "-m", "cli.main"]
         children = [
             Child("hub", [*exe, "run"], logs / "hub.log", env=env),
@@ -93,8 +97,10 @@ def _stop_all(children: list[Child], console: Console, timeout: float = 15.0) ->
     deadline = time.monotonic() + timeout
     for child in children:
         if not child.finish(deadline - time.monotonic()):
-            console.print(f"[yellow]{child.name} did not stop in {timeout:.0f} s: killed[/]"
-                          f" (see {child.log_path})")  # fmt: skip
+            console.print(
+                f"[yellow]{child.name} did not stop in {timeout:.0f} s: killed[/]"
+                f" (see {child.log_path})"
+            )
 
 
 def _start_store(settings: Settings, stack: ExitStack, console: Console) -> str:
@@ -107,8 +113,9 @@ def _start_store(settings: Settings, stack: ExitStack, console: Console) -> str:
     return url
 
 
-def _start_broker(settings: Settings, stack: ExitStack, console: Console,
-                  tablets: dict[str, str]) -> MqttTarget:  # fmt: skip
+def _start_broker(
+    settings: Settings, stack: ExitStack, console: Console, tablets: dict[str, str]
+) -> MqttTarget:
     broker = embedded_broker(settings)
     with console.status("starting Mosquitto…"):
         # The seeded tablets go into the dynsec file before the broker starts (thousands
@@ -135,23 +142,33 @@ def _metrics_addresses(settings: Settings) -> str:
     return f"{panel} · hub http://{settings.hub_metrics_host}:{settings.hub_metrics_port}/metrics"
 
 
-def _banner(console: Console, settings: Settings, database_url: str, target: MqttTarget,
-            simulate: int, logins: list[demo.PanelLogin]) -> None:  # fmt: skip
+def _banner(
+    console: Console,
+    settings: Settings,
+    database_url: str,
+    target: MqttTarget,
+    simulate: int,
+    logins: list[demo.PanelLogin],
+) -> None:
     console.rule("[bold]fleethub is up")
     console.print(f"panel     http://{settings.web_host}:{settings.web_port}/")
     for login in logins:
         role = login.role.replace("_", " ")
         console.print(f"  sign in as {role:<12} {login.email}  password {login.password}")
-    console.print(f"lead form http://{settings.web_host}:{settings.web_port}/l/"
-                  f"{demo.qr_code(demo.secret(settings.var_dir))}  (leads go to the agent's"
-                  " inbox)")  # fmt: skip
+    console.print(
+        f"lead form http://{settings.web_host}:{settings.web_port}/l/"
+        f"{demo.qr_code(demo.secret(settings.var_dir))}  (leads go to the agent's"
+        " inbox)"
+    )
     console.print(
         f"broker    mqtt://{target.host}:{target.port}  (hub accounts "
         f"{settings.hub_client_id}-0 and -0-out, panel {settings.web_client_id})"
     )
     console.print(f"store     {_without_password(database_url)}")
-    console.print(f"tablets   {simulate} simulated in fleet '{demo.DEMO_FLEET}'"
-                  " (heartbeat 10 s, some drop out and come back)")  # fmt: skip
+    console.print(
+        f"tablets   {simulate} simulated in fleet '{demo.DEMO_FLEET}'"
+        " (heartbeat 10 s, some drop out and come back)"
+    )
     console.print(f"logs      {settings.var_dir / 'logs'}/")
     console.print(f"metrics   {_metrics_addresses(settings)}")
     console.print("try       .venv/bin/fleethub status --fleet demo   ·   Ctrl-C stops everything")
@@ -174,8 +191,9 @@ def _watch(console: Console, database_url: str, children: list[Child], since: da
         console.print("\nstopping…")
 
 
-async def _follow(console: Console, database_url: str, children: list[Child],
-                  since: datetime) -> None:  # fmt: skip
+async def _follow(
+    console: Console, database_url: str, children: list[Child], since: datetime
+) -> None:
     """Print what changes in the store every 2 s until a child exits or Ctrl-C."""
     moved_since: object = since  # the last row printed of each kind
     acked_since: object = since
@@ -197,12 +215,17 @@ async def _follow(console: Console, database_url: str, children: list[Child],
             counts: dict[object, object] = {}
             for state, n in await (await conn.execute(COUNTS)).fetchall():
                 counts[state] = n
-            applied = await (await conn.execute(
-                "SELECT count(*) FROM tablet_state WHERE applied_etag IS NOT NULL"
-                " AND applied_etag = desired_etag")).fetchone()  # fmt: skip
-            line = (f"[bold]{counts.get('online', 0)} online[/] · {counts.get('offline', 0)} "
-                    f"offline · {counts.get('unknown', 0)} never seen · "
-                    f"{applied[0] if applied else 0} playing the desired playlist")  # fmt: skip
+            applied = await (
+                await conn.execute(
+                    "SELECT count(*) FROM tablet_state WHERE applied_etag IS NOT NULL"
+                    " AND applied_etag = desired_etag"
+                )
+            ).fetchone()
+            line = (
+                f"[bold]{counts.get('online', 0)} online[/] · {counts.get('offline', 0)} "
+                f"offline · {counts.get('unknown', 0)} never seen · "
+                f"{applied[0] if applied else 0} playing the desired playlist"
+            )
             if line != last_line or time.monotonic() - last_at > 60:
                 console.print(line, style="dim")  # on change, else once a minute
                 last_line, last_at = line, time.monotonic()

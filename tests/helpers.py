@@ -63,8 +63,11 @@ def hub_role_account(broker: EmbeddedBroker, client_id: str | None = None) -> tu
     """An account with the hub's role, bound to ``client_id`` (a fresh one by default), and
     its password: to watch or publish as the hub would without taking a hub's session."""
     client_id = client_id or f"watch-{uuid.uuid4().hex[:8]}"
-    blocking(dynsec.put_service(broker.provision_target(), [client_id], broker.hub_password(),
-                                dynsec_file.HUB_ROLE))  # fmt: skip
+    blocking(
+        dynsec.put_service(
+            broker.provision_target(), [client_id], broker.hub_password(), dynsec_file.HUB_ROLE
+        )
+    )
     return client_id, broker.hub_password()
 
 
@@ -103,8 +106,9 @@ class PahoTablet:
         self.received: queue.SimpleQueue[mqtt.MQTTMessage] = queue.SimpleQueue()
         self.play_acks: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
         self._acks_subscribed = False
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=tablet_id,
-                                  clean_session=True)  # fmt: skip
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=tablet_id, clean_session=True
+        )
         self.client.username_pw_set(username or tablet_id, password)
         self.client.will_set(self.topic("status"), b'{"state":"offline"}', qos=1, retain=True)
         self.client.on_message = self._on_message
@@ -115,8 +119,9 @@ class PahoTablet:
     def topic(self, kind: str) -> str:
         return f"tablets/{self.tablet_id}/{kind}"
 
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any,
-                    props: Any = None) -> None:  # fmt: skip
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any = None
+    ) -> None:
         self.connect_rc = rc
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
@@ -127,8 +132,11 @@ class PahoTablet:
         if self.auto_ack and msg.topic == self.topic("playlist") and msg.payload:
             manifest = json.loads(msg.payload)
             self.applied_etag = manifest["etag"]
-            self.publish("playlist/ack", {"etag": manifest["etag"], "status": "applied",
-                                          "detail": None}, qos=1)  # fmt: skip
+            self.publish(
+                "playlist/ack",
+                {"etag": manifest["etag"], "status": "applied", "detail": None},
+                qos=1,
+            )
 
     def connect(self, subscribe: bool = True, online: bool = True) -> PahoTablet:
         self.client.connect(self.host, self.port, keepalive=30)
@@ -146,18 +154,27 @@ class PahoTablet:
             self.publish("status", {"state": "online", "ts": _now()}, qos=1, retain=True)
         return self
 
-    def publish(self, kind: str, payload: dict[str, Any] | bytes, qos: int = 1,
-                retain: bool = False) -> None:  # fmt: skip
+    def publish(
+        self, kind: str, payload: dict[str, Any] | bytes, qos: int = 1, retain: bool = False
+    ) -> None:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         self.client.publish(self.topic(kind), body, qos=qos, retain=retain).wait_for_publish(5)
 
     def heartbeat(self, **fields: Any) -> None:
         payload: dict[str, Any] = {
-            "v": 1, "ts": _now(), "seq": self.seq, "boot_id": self.boot_id,
-            "playlist_etag": self.applied_etag, "now_playing": None, "battery": 80,
-            "charging": False, "disk_free_mb": 1000, "app_version": "1.0.0",
-            "lat": 1.3, "lon": 103.8,
-        }  # fmt: skip
+            "v": 1,
+            "ts": _now(),
+            "seq": self.seq,
+            "boot_id": self.boot_id,
+            "playlist_etag": self.applied_etag,
+            "now_playing": None,
+            "battery": 80,
+            "charging": False,
+            "disk_free_mb": 1000,
+            "app_version": "1.0.0",
+            "lat": 1.3,
+            "lon": 103.8,
+        }
         payload.update(fields)
         self.seq += 1
         self.publish("heartbeat", payload, qos=1)
@@ -214,8 +231,9 @@ class PahoTablet:
 
 def state_of(conn: Any, tablet_id: str) -> str | None:
     """The tablet's stored state (``None`` before the hub wrote any)."""
-    row = conn.execute("SELECT state FROM tablet_state WHERE tablet_id = %s",
-                       (tablet_id,)).fetchone()  # fmt: skip
+    row = conn.execute(
+        "SELECT state FROM tablet_state WHERE tablet_id = %s", (tablet_id,)
+    ).fetchone()
     return str(row[0]) if row else None
 
 

@@ -92,9 +92,13 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
 
     # The OpenAPI pages are off in production unless FLEETHUB_API_DOCS says otherwise.
     docs = bool(settings.api_docs)
-    app = FastAPI(title="fleethub", lifespan=lifespan, docs_url="/docs" if docs else None,
-                  redoc_url="/redoc" if docs else None,
-                  openapi_url="/openapi.json" if docs else None)  # fmt: skip
+    app = FastAPI(
+        title="fleethub",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.settings = settings
     app.state.secret_key = secret_key(settings)
     app.state.throttles = Throttles(settings)
@@ -128,10 +132,12 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         }.get(exc.status_code, "Something went wrong")
         detail = exc.detail if isinstance(exc.detail, str) else title
         return TEMPLATES.TemplateResponse(
-            request, "error.html",
+            request,
+            "error.html",
             {"login": None, "status": exc.status_code, "title": title, "detail": detail},
-            status_code=exc.status_code, headers=getattr(exc, "headers", None),
-        )  # fmt: skip
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(psycopg.OperationalError)
     async def store_away(request: Request, exc: psycopg.OperationalError) -> Response:
@@ -146,10 +152,12 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
             return JSONResponse({"detail": detail}, status_code=503, headers=headers)
         again = request.url.path if request.method == "GET" else "/"
         return TEMPLATES.TemplateResponse(
-            request, "unavailable.html",
+            request,
+            "unavailable.html",
             {"login": None, "retry_after": retry_after, "again": again},
-            status_code=503, headers=headers,
-        )  # fmt: skip
+            status_code=503,
+            headers=headers,
+        )
 
     @app.exception_handler(psycopg.DataError)
     async def store_refused(request: Request, exc: psycopg.DataError) -> Response:

@@ -82,13 +82,16 @@ AdminLogin = Annotated[Login, Depends(admin_login)]
 
 
 def too_large(limit: int) -> HTTPException:
-    return HTTPException(413, f"The form is larger than the {limit // 1024} KiB limit: "
-                              "send fewer or shorter items.")  # fmt: skip
+    return HTTPException(
+        413, f"The form is larger than the {limit // 1024} KiB limit: send fewer or shorter items."
+    )
 
 
 def form_size(form: FormData) -> int:
-    return sum(len(k) + (v.size or 0 if isinstance(v, UploadFile) else len(v.encode()))
-               for k, v in form.multi_items())  # fmt: skip
+    return sum(
+        len(k) + (v.size or 0 if isinstance(v, UploadFile) else len(v.encode()))
+        for k, v in form.multi_items()
+    )
 
 
 async def check_csrf(request: Request, login: LoginDep, settings: SettingsDep) -> Login:
@@ -131,8 +134,9 @@ async def bearer_user(
 ) -> User:
     """The bearer token's user, whatever their role (401 without a valid token, or once the
     API session the token was issued with has ended: signed out, password reset, expired)."""
-    unauthorized = HTTPException(401, "a valid bearer token is required",
-                                 headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+    unauthorized = HTTPException(
+        401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+    )
     if credentials is None:
         raise unauthorized
     claims = token_claims(credentials.credentials, request.app.state.secret_key)

@@ -68,14 +68,20 @@ async def open_session(
     token = secrets.token_urlsafe(32)
     async with pool.connection() as conn:
         # The user's expired sessions go (API clients rarely sign out; each token has one).
-        await conn.execute("DELETE FROM web_sessions WHERE user_id = %s AND expires_at < now()",
-                           (user.user_id,))  # fmt: skip
+        await conn.execute(
+            "DELETE FROM web_sessions WHERE user_id = %s AND expires_at < now()", (user.user_id,)
+        )
         await conn.execute(
             "INSERT INTO web_sessions (token_hash, user_id, csrf_token, expires_at, kind)"
             " VALUES (%s, %s, %s, %s, %s)",
-            (_digest(token), user.user_id, secrets.token_urlsafe(24),
-             datetime.now(UTC) + lifetime, kind),
-        )  # fmt: skip
+            (
+                _digest(token),
+                user.user_id,
+                secrets.token_urlsafe(24),
+                datetime.now(UTC) + lifetime,
+                kind,
+            ),
+        )
     return token
 
 
@@ -97,8 +103,10 @@ async def load_session(pool: AsyncConnectionPool, token: str) -> tuple[User, str
 
 async def close_session(pool: AsyncConnectionPool, token: str) -> None:
     async with pool.connection() as conn:
-        await conn.execute("DELETE FROM web_sessions WHERE token_hash = %s OR expires_at < now()",
-                           (_digest(token),))  # fmt: skip
+        await conn.execute(
+            "DELETE FROM web_sessions WHERE token_hash = %s OR expires_at < now()",
+            (_digest(token),),
+        )
 
 
 def csrf_matches(expected: str, given: str | None) -> bool:
@@ -108,16 +116,22 @@ def csrf_matches(expected: str, given: str | None) -> bool:
 def issue_token(user: User, key: str, minutes: int, session: str) -> str:
     """A bearer token for ``user``, bound to the API session ``session`` (see open_session)."""
     now = datetime.now(UTC)
-    claims = {"sub": str(user.user_id), "tenant": user.tenant_id, "sid": session, "iat": now,
-              "exp": now + timedelta(minutes=minutes)}  # fmt: skip
+    claims = {
+        "sub": str(user.user_id),
+        "tenant": user.tenant_id,
+        "sid": session,
+        "iat": now,
+        "exp": now + timedelta(minutes=minutes),
+    }
     return jwt.encode(claims, key, algorithm=JWT_ALGORITHM)
 
 
 def token_claims(token: str, key: str) -> tuple[int, str] | None:
     """The user id and session of a valid, unexpired token; None otherwise."""
     try:
-        claims = jwt.decode(token, key, algorithms=[JWT_ALGORITHM],
-                            options={"require": ["exp", "sub", "sid"]})  # fmt: skip
+        claims = jwt.decode(
+            token, key, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "sub", "sid"]}
+        )
         return int(claims["sub"]), str(claims["sid"])
     except (jwt.PyJWTError, KeyError, ValueError):
         return None

@@ -35,8 +35,25 @@ async def resident_actors(count: int) -> dict[str, Any]:
             tablet_id = f"resident-{n:06d}"
             cfg = TabletConfig(tablet_id, "bench", None, 60, 180, 300, 6, hours)
             pump.put(Register(TabletSnapshot(cfg)))
-            pump.put(HeartbeatIn(tablet_id, now, None, 0, "boot", None, None, None, 80, False,
-                                 1000, "1.0", None, None, None))  # fmt: skip
+            pump.put(
+                HeartbeatIn(
+                    tablet_id,
+                    now,
+                    None,
+                    0,
+                    "boot",
+                    None,
+                    None,
+                    None,
+                    80,
+                    False,
+                    1000,
+                    "1.0",
+                    None,
+                    None,
+                    None,
+                )
+            )
         stats: dict[str, int] = {}
         while stats.get("resident", 0) < count and time.monotonic() - started < 600:
             await asyncio.sleep(0.5)

@@ -69,25 +69,42 @@ async def _seed(url: str, agents: int) -> tuple[str, dict[int, str]]:
     """The QR code and the agents (user id → e-mail; the id is in their topic)."""
     async with db.connect(url) as conn:
         await add_tenant(conn, TENANT, "Bench leads", "bench")
-        await conn.execute("INSERT INTO fleets (fleet_id, tenant_id, name) VALUES ('bl-fleet', %s,"
-                           " 'Bench leads') ON CONFLICT DO NOTHING", (TENANT,))  # fmt: skip
-        await conn.execute("INSERT INTO lead_campaigns (tenant_id, campaign_id, name,"
-                           " offer_timeout_s) VALUES (%s, %s, 'Bench campaign', 3600)"
-                           " ON CONFLICT DO NOTHING", (TENANT, CAMPAIGN))  # fmt: skip
+        await conn.execute(
+            "INSERT INTO fleets (fleet_id, tenant_id, name) VALUES ('bl-fleet', %s,"
+            " 'Bench leads') ON CONFLICT DO NOTHING",
+            (TENANT,),
+        )
+        await conn.execute(
+            "INSERT INTO lead_campaigns (tenant_id, campaign_id, name,"
+            " offer_timeout_s) VALUES (%s, %s, 'Bench campaign', 3600)"
+            " ON CONFLICT DO NOTHING",
+            (TENANT, CAMPAIGN),
+        )
         emails: dict[int, str] = {}
         for n in range(agents):
             email = f"agent{n}@bench-leads.example"
-            user_id = await add_user(conn, tenant_id=TENANT, email=email, name=f"Agent {n}",
-                                     role="agent", password=PASSWORD, fleets=[],
-                                     actor="bench")  # fmt: skip
-            await conn.execute("INSERT INTO campaign_agents (tenant_id, campaign_id, user_id,"
-                               " position) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                               (TENANT, CAMPAIGN, user_id, n))  # fmt: skip
+            user_id = await add_user(
+                conn,
+                tenant_id=TENANT,
+                email=email,
+                name=f"Agent {n}",
+                role="agent",
+                password=PASSWORD,
+                fleets=[],
+                actor="bench",
+            )
+            await conn.execute(
+                "INSERT INTO campaign_agents (tenant_id, campaign_id, user_id,"
+                " position) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (TENANT, CAMPAIGN, user_id, n),
+            )
             emails[user_id] = email
         code = "bench" + secrets.token_hex(2).translate(str.maketrans("01", "ab"))
-        await conn.execute("INSERT INTO qr_codes (code, tenant_id, campaign_id, fleet_id,"
-                           " created_by) VALUES (%s, %s, %s, 'bl-fleet', 'bench')",
-                           (code, TENANT, CAMPAIGN))  # fmt: skip
+        await conn.execute(
+            "INSERT INTO qr_codes (code, tenant_id, campaign_id, fleet_id,"
+            " created_by) VALUES (%s, %s, %s, 'bl-fleet', 'bench')",
+            (code, TENANT, CAMPAIGN),
+        )
     return code, emails
 
 
@@ -174,8 +191,14 @@ def _submit(conn: http.client.HTTPConnection, code: str, n: int) -> float:
     match = TOKEN.search(page)
     if response.status != 200 or match is None:
         raise RuntimeError(f"form answered {response.status}")
-    body = urlencode({"token": match.group(1), "name": f"Bench lead {n:06d}",
-                      "phone": f"+65 9{n:07d}", "consent": "yes"})  # fmt: skip
+    body = urlencode(
+        {
+            "token": match.group(1),
+            "name": f"Bench lead {n:06d}",
+            "phone": f"+65 9{n:07d}",
+            "consent": "yes",
+        }
+    )
     sent = time.time()
     conn.request("POST", f"/l/{code}", body, {"Content-Type": "application/x-www-form-urlencoded"})
     response = conn.getresponse()
@@ -191,8 +214,13 @@ def run_leads_bench(cfg: LeadsBenchConfig, console: Console) -> dict[str, Any]:
     logs.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     server = EmbeddedPostgres(cfg.work_dir / "pgdata-leads", port=free_port())
-    broker = EmbeddedBroker(cfg.work_dir / "broker-leads", "127.0.0.1", free_port(),
-                            f"bench-leads-{stamp}", persistence=False)  # fmt: skip
+    broker = EmbeddedBroker(
+        cfg.work_dir / "broker-leads",
+        "127.0.0.1",
+        free_port(),
+        f"bench-leads-{stamp}",
+        persistence=False,
+    )
     children: list[Child] = []
     apps: list[mqtt.Client] = []
     readers: list[SseReader] = []
@@ -208,12 +236,16 @@ def run_leads_bench(cfg: LeadsBenchConfig, console: Console) -> dict[str, Any]:
             code, emails = asyncio.run(_seed(url, cfg.agents))
             broker.start()
             port = free_port()
-            env = {"FLEETHUB_DATABASE_URL": url, "FLEETHUB_MQTT_URL": broker.hub_target().url(),
-                   "FLEETHUB_VAR_DIR": str(cfg.work_dir), "FLEETHUB_WEB_PORT": str(port),
-                   "FLEETHUB_HUB_CLIENT_ID": broker.hub_client_id,
-                   "FLEETHUB_LEAD_SUBMITS_PER_CLIENT": str(cfg.leads * 2),
-                   "FLEETHUB_LEAD_SUBMITS_PER_CODE": str(cfg.leads * 2),
-                   "PATH": "/usr/bin:/bin"}  # fmt: skip
+            env = {
+                "FLEETHUB_DATABASE_URL": url,
+                "FLEETHUB_MQTT_URL": broker.hub_target().url(),
+                "FLEETHUB_VAR_DIR": str(cfg.work_dir),
+                "FLEETHUB_WEB_PORT": str(port),
+                "FLEETHUB_HUB_CLIENT_ID": broker.hub_client_id,
+                "FLEETHUB_LEAD_SUBMITS_PER_CLIENT": str(cfg.leads * 2),
+                "FLEETHUB_LEAD_SUBMITS_PER_CODE": str(cfg.leads * 2),
+                "PATH": "/usr/bin:/bin",
+            }
             exe = [sys.executable, "-m", "cli.main"]
             children.append(Child("hub", [*exe, "run"], logs / "leads-hub.log", env=env))
             children.append(Child("web", [*exe, "web"], logs / "leads-web.log", env=env))

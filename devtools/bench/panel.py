@@ -87,8 +87,16 @@ async def seed(url: str, tablets: int) -> None:
             await conn.execute(SEED_CARS, (PER_FLEET, tablets))
             await conn.execute(SEED_TABLETS, (PER_FLEET, tablets))
             await conn.execute(SEED_STATES, (tablets,))
-        await add_user(conn, tenant_id=TENANT, email=EMAIL, name="Bench admin", role="admin",
-                       password=PASSWORD, fleets=[], actor="bench")  # fmt: skip
+        await add_user(
+            conn,
+            tenant_id=TENANT,
+            email=EMAIL,
+            name="Bench admin",
+            role="admin",
+            password=PASSWORD,
+            fleets=[],
+            actor="bench",
+        )
 
 
 def _sign_in(port: int) -> str:
@@ -158,20 +166,34 @@ def run_panel_bench(cfg: PanelBenchConfig, console: Console) -> dict[str, Any]:
         with console.status(f"seeding {cfg.tablets} tablets…"):
             asyncio.run(seed(url, cfg.tablets))
         port = free_port()
-        env = {"FLEETHUB_DATABASE_URL": url, "FLEETHUB_WEB_PORT": str(port),
-               "FLEETHUB_VAR_DIR": str(cfg.work_dir), "PATH": "/usr/bin:/bin"}  # fmt: skip
-        web = Child("web", [sys.executable, "-m", "cli.main", "web"],
-                    cfg.work_dir / "logs" / "panel-web.log", env=env)  # fmt: skip
+        env = {
+            "FLEETHUB_DATABASE_URL": url,
+            "FLEETHUB_WEB_PORT": str(port),
+            "FLEETHUB_VAR_DIR": str(cfg.work_dir),
+            "PATH": "/usr/bin:/bin",
+        }
+        web = Child(
+            "web",
+            [sys.executable, "-m", "cli.main", "web"],
+            cfg.work_dir / "logs" / "panel-web.log",
+            env=env,
+        )
         web.wait_port("127.0.0.1", port, timeout=30)
         cookie = _sign_in(port)
         with console.status(f"fetching the grid {cfg.requests} times…"):
             cold, times, size, tiles = _grid_times(port, cookie, cfg.requests)
         with console.status(f"changing {cfg.changes} tablets under an open stream…"):
             stream = _stream_changes(url, port, cookie, cfg)
-        return {"config": {k: str(v) for k, v in cfg.__dict__.items() if k != "database_url"},
-                "grid": {"tiles": tiles, "bytes": size, "first_response_s": cold,
-                         "response_s": summary(times)},
-                "stream": stream}  # fmt: skip
+        return {
+            "config": {k: str(v) for k, v in cfg.__dict__.items() if k != "database_url"},
+            "grid": {
+                "tiles": tiles,
+                "bytes": size,
+                "first_response_s": cold,
+                "response_s": summary(times),
+            },
+            "stream": stream,
+        }
     finally:
         if web is not None:
             web.stop()
@@ -216,11 +238,14 @@ async def _change(url: str, tablet_ids: list[str]) -> dict[str, tuple[float, boo
         for n, tablet_id in enumerate(tablet_ids):
             transition = n % 2 == 0
             async with conn.transaction():
-                await conn.execute("UPDATE tablet_state SET battery = %s, updated_at = now()"
-                                   " WHERE tablet_id = %s", (n % 100, tablet_id))  # fmt: skip
+                await conn.execute(
+                    "UPDATE tablet_state SET battery = %s, updated_at = now() WHERE tablet_id = %s",
+                    (n % 100, tablet_id),
+                )
                 if transition:
-                    await conn.execute("SELECT pg_notify('fleethub_state', %s)",
-                                       (json.dumps([tablet_id]),))  # fmt: skip
+                    await conn.execute(
+                        "SELECT pg_notify('fleethub_state', %s)", (json.dumps([tablet_id]),)
+                    )
             committed[tablet_id] = (time.time(), transition)
             await asyncio.sleep(0.02)
     return committed

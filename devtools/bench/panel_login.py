@@ -30,8 +30,12 @@ def sign_in(port: int, email: str, password: str) -> str:
         if login_cookie is None or token is None:
             raise RuntimeError(f"no login form: {page.status}")
         body = urlencode({"email": email, "password": password, "csrf_token": token.group(1)})
-        conn.request("POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded",
-                                              "Cookie": login_cookie})  # fmt: skip
+        conn.request(
+            "POST",
+            "/login",
+            body,
+            {"Content-Type": "application/x-www-form-urlencoded", "Cookie": login_cookie},
+        )
         response = conn.getresponse()
         response.read()
     finally:

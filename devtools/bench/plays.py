@@ -63,16 +63,19 @@ class PlaysBenchConfig:
 
 
 def _register(conn: Conn, tablets: int) -> None:
-    conn.execute("INSERT INTO fleets (fleet_id, name, alert_after_s) VALUES ('bench-plays',"
-                 " 'bench plays', 3600) ON CONFLICT DO NOTHING")  # fmt: skip
+    conn.execute(
+        "INSERT INTO fleets (fleet_id, name, alert_after_s) VALUES ('bench-plays',"
+        " 'bench plays', 3600) ON CONFLICT DO NOTHING"
+    )
     conn.execute(
         "INSERT INTO tablets (tablet_id, fleet_id, heartbeat_interval_s, offline_after_s)"
         " SELECT %s || lpad(n::text, 6, '0'), 'bench-plays', 60, 180"
         " FROM generate_series(0, %s - 1) n ON CONFLICT DO NOTHING",
         (PREFIX, tablets),
     )
-    conn.execute("INSERT INTO tablet_state (tablet_id) SELECT tablet_id FROM tablets"
-                 " ON CONFLICT DO NOTHING")  # fmt: skip
+    conn.execute(
+        "INSERT INTO tablet_state (tablet_id) SELECT tablet_id FROM tablets ON CONFLICT DO NOTHING"
+    )
 
 
 def _database(cfg: PlaysBenchConfig, stamp: str) -> tuple[str, EmbeddedPostgres | None, bool]:
@@ -104,13 +107,24 @@ def run_plays_bench(cfg: PlaysBenchConfig, console: Console) -> dict[str, Any]:
     logs = cfg.work_dir / "logs"
     logs.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    report: dict[str, Any] = {"started_at": f"plays-{stamp}", "config": {
-        k: str(v) if isinstance(v, Path) else v for k, v in cfg.__dict__.items()
-        if k != "database_url"}, "machine": machine()}  # fmt: skip
+    report: dict[str, Any] = {
+        "started_at": f"plays-{stamp}",
+        "config": {
+            k: str(v) if isinstance(v, Path) else v
+            for k, v in cfg.__dict__.items()
+            if k != "database_url"
+        },
+        "machine": machine(),
+    }
     server: EmbeddedPostgres | None = None
-    broker = EmbeddedBroker(cfg.work_dir / "broker-plays", "127.0.0.1", free_port(),
-                            f"bench-plays-hub-{stamp}", persistence=False,
-                            max_queued=1_000_000)  # fmt: skip
+    broker = EmbeddedBroker(
+        cfg.work_dir / "broker-plays",
+        "127.0.0.1",
+        free_port(),
+        f"bench-plays-hub-{stamp}",
+        persistence=False,
+        max_queued=1_000_000,
+    )
     hub: Child | None = None
     workers: list[Worker] = []
     try:
@@ -124,10 +138,15 @@ def run_plays_bench(cfg: PlaysBenchConfig, console: Console) -> dict[str, Any]:
             broker.start()
             with psycopg.connect(url, autocommit=True) as conn:
                 _register(conn, cfg.tablets)
-        env = {**os.environ, "FLEETHUB_DATABASE_URL": url, "FLEETHUB_SHARD_COUNT": "1",
-               "FLEETHUB_SHARD_INDEX": "0", "FLEETHUB_MQTT_URL": broker.hub_target().url(),
-               "FLEETHUB_HUB_CLIENT_ID": broker.hub_client_id,
-               "FLEETHUB_METRICS_INTERVAL_S": "1"}  # fmt: skip
+        env = {
+            **os.environ,
+            "FLEETHUB_DATABASE_URL": url,
+            "FLEETHUB_SHARD_COUNT": "1",
+            "FLEETHUB_SHARD_INDEX": "0",
+            "FLEETHUB_MQTT_URL": broker.hub_target().url(),
+            "FLEETHUB_HUB_CLIENT_ID": broker.hub_client_id,
+            "FLEETHUB_METRICS_INTERVAL_S": "1",
+        }
         argv = [sys.executable, "-m", "cli.main", "run"]
         if cfg.hub_profile is not None:
             argv[1:1] = ["-m", "cProfile", "-o", str(cfg.hub_profile.resolve())]
@@ -139,14 +158,25 @@ def run_plays_bench(cfg: PlaysBenchConfig, console: Console) -> dict[str, Any]:
                 mine = ids[w::publishers]
                 ids_file = cfg.work_dir / f"plays-ids-{w}.txt"
                 ids_file.write_text("\n".join(mine))
-                worker_argv = [sys.executable, "-m", "devtools.bench.plays_worker",
-                               "--port", str(broker.port), "--ids-file", str(ids_file),
-                               "--secret", key.hex(),
-                               "--first-source", f"127.0.{w + 1}.3"]  # fmt: skip
+                worker_argv = [
+                    sys.executable,
+                    "-m",
+                    "devtools.bench.plays_worker",
+                    "--port",
+                    str(broker.port),
+                    "--ids-file",
+                    str(ids_file),
+                    "--secret",
+                    key.hex(),
+                    "--first-source",
+                    f"127.0.{w + 1}.3",
+                ]
                 workers.append(Worker(worker_argv, logs / f"plays-worker-{w}.log"))
             connected = [w.read() for w in workers]
-        report["connect"] = {"tablets": sum(c["count"] for c in connected),
-                             "elapsed_s": max(c["elapsed_s"] for c in connected)}  # fmt: skip
+        report["connect"] = {
+            "tablets": sum(c["count"] for c in connected),
+            "elapsed_s": max(c["elapsed_s"] for c in connected),
+        }
         with psycopg.connect(url, autocommit=True) as conn:
             report["plays"] = _plays(cfg, conn, workers, hub, commit_times, console)
             time.sleep(1.5)  # the hub stores its counters every second
@@ -182,16 +212,29 @@ FROM (SELECT event_id, received_at,
 """
 
 
-def _plays(cfg: PlaysBenchConfig, conn: Conn, workers: list[Worker], hub: Child,
-           commit_times: bool, console: Console) -> dict[str, Any]:  # fmt: skip
+def _plays(
+    cfg: PlaysBenchConfig,
+    conn: Conn,
+    workers: list[Worker],
+    hub: Child,
+    commit_times: bool,
+    console: Console,
+) -> dict[str, Any]:
     window = CpuWindow([hub.pid])
     since = datetime.now(UTC)
     window.start()
     with console.status(f"plays: {cfg.rate:.0f} events/s for {cfg.duration_s:.0f} s…"):
         for w in workers:
-            w.send({"cmd": "plays", "rate": cfg.rate / len(workers), "duration": cfg.duration_s,
-                    "min": cfg.batch_min, "max": cfg.batch_max,
-                    "ack_timeout": cfg.ack_timeout_s})  # fmt: skip
+            w.send(
+                {
+                    "cmd": "plays",
+                    "rate": cfg.rate / len(workers),
+                    "duration": cfg.duration_s,
+                    "min": cfg.batch_min,
+                    "max": cfg.batch_max,
+                    "ack_timeout": cfg.ack_timeout_s,
+                }
+            )
         deadline = time.monotonic() + cfg.duration_s
         while time.monotonic() < deadline:
             window.sample_rss()
@@ -232,8 +275,9 @@ def _plays(cfg: PlaysBenchConfig, conn: Conn, workers: list[Worker], hub: Child,
 
 
 def _counters(conn: Conn) -> dict[str, Any]:
-    row = conn.execute("SELECT counters FROM hub_metrics ORDER BY updated_at DESC LIMIT 1"
-                       ).fetchone()  # fmt: skip
+    row = conn.execute(
+        "SELECT counters FROM hub_metrics ORDER BY updated_at DESC LIMIT 1"
+    ).fetchone()
     counters: dict[str, Any] = row[0] if row else {}
     keep = ("received", "rejected", "dropped", "write_errors", "db_outages")
     return {k: v for k, v in counters.items() if k.startswith("plays_") or k in keep}

@@ -87,12 +87,13 @@ def event(rng: random.Random, now: datetime) -> dict[str, Any]:
         "playlist_id": "pl-bench",
         "playlist_etag": "0de49d2fcd2b04d3bc21277eccd2b4e0",
         "started_at": (now - timedelta(seconds=rng.uniform(1, 600))).isoformat(
-            timespec="milliseconds"),
+            timespec="milliseconds"
+        ),
         "duration_ms": rng.randrange(5_000, 30_001),
         "result": rng.choice(RESULTS),
         "lat": round(52.52 + rng.uniform(-0.1, 0.1), 5),
         "lon": round(13.405 + rng.uniform(-0.1, 0.1), 5),
-    }  # fmt: skip
+    }
 
 
 async def connect_all(
@@ -105,10 +106,17 @@ async def connect_all(
 
     async def one(tablet_id: str) -> None:
         async with slots:
-            conn = MqttConnection(host, args.port, client_id=tablet_id, username=tablet_id,
-                                  password=demo.password(key, tablet_id), keepalive=300,
-                                  source_ip=source, on_message=tally.on_ack,
-                                  ack_timeout=60.0)  # fmt: skip
+            conn = MqttConnection(
+                host,
+                args.port,
+                client_id=tablet_id,
+                username=tablet_id,
+                password=demo.password(key, tablet_id),
+                keepalive=300,
+                source_ip=source,
+                on_message=tally.on_ack,
+                ack_timeout=60.0,
+            )
             await conn.connect()
             await conn.subscribe([(f"tablets/{tablet_id}/plays/ack", 1)])
             conns[tablet_id] = conn
@@ -140,9 +148,10 @@ async def publish_plays(
             cursor = (cursor + 1) % len(tablets)
             size = min(rng.randint(smallest, largest), max(total - events, 1))
             batch_id = f"{tablet_id}-{batches}"
-            payload = json.dumps({"batch_id": batch_id,
-                                  "events": [event(rng, now) for _ in range(size)]},
-                                 separators=(",", ":")).encode()  # fmt: skip
+            payload = json.dumps(
+                {"batch_id": batch_id, "events": [event(rng, now) for _ in range(size)]},
+                separators=(",", ":"),
+            ).encode()
             try:
                 done = conn.publish_nowait(f"tablets/{tablet_id}/plays", payload, qos=1)
             except MqttWireError:
@@ -161,14 +170,22 @@ async def publish_plays(
     if tally.pending:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(tally.done.wait(), float(cmd.get("ack_timeout", 60)))
-    return {"event": "plays", "events_sent": events - failed, "events_failed": failed,
-            "batches_sent": batches, "elapsed_s": elapsed_s,
-            "batches_acked": tally.acked_batches, "batches_unacked": len(tally.pending),
-            "accepted": tally.accepted, "duplicate": tally.duplicate,
-            "rejected": tally.rejected, "batch_errors": tally.batch_errors,
-            "unexpected_acks": tally.unexpected_acks,
-            "puback_failures": tally.puback_failures,
-            "ack_latency_s": tally.ack_latency_s}  # fmt: skip
+    return {
+        "event": "plays",
+        "events_sent": events - failed,
+        "events_failed": failed,
+        "batches_sent": batches,
+        "elapsed_s": elapsed_s,
+        "batches_acked": tally.acked_batches,
+        "batches_unacked": len(tally.pending),
+        "accepted": tally.accepted,
+        "duplicate": tally.duplicate,
+        "rejected": tally.rejected,
+        "batch_errors": tally.batch_errors,
+        "unexpected_acks": tally.unexpected_acks,
+        "puback_failures": tally.puback_failures,
+        "ack_latency_s": tally.ack_latency_s,
+    }
 
 
 async def main(args: argparse.Namespace, ids: list[str]) -> None:
@@ -180,8 +197,9 @@ async def main(args: argparse.Namespace, ids: list[str]) -> None:
     async with asyncio.timeout(args.max_lifetime):
         conns = await asyncio.wait_for(connect_all(ids, args, tally), args.connect_timeout)
         try:
-            say({"event": "connected", "count": len(conns),
-                  "elapsed_s": time.monotonic() - started})  # fmt: skip
+            say(
+                {"event": "connected", "count": len(conns), "elapsed_s": time.monotonic() - started}
+            )
             while line := await reader.readline():
                 cmd = json.loads(line)
                 if cmd["cmd"] == "plays":

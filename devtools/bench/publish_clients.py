@@ -33,9 +33,14 @@ def _payload() -> bytes:
 
 async def with_aiomqtt(broker: EmbeddedBroker, n: int, payload: bytes) -> float:
     out_id = hub_publish_client_id(broker.hub_client_id, 0)  # an account is bound to its id
-    async with aiomqtt.Client(broker.host, broker.port, username=out_id, identifier=out_id,
-                              password=broker.hub_password(),
-                              max_inflight_messages=1000) as client:  # fmt: skip
+    async with aiomqtt.Client(
+        broker.host,
+        broker.port,
+        username=out_id,
+        identifier=out_id,
+        password=broker.hub_password(),
+        max_inflight_messages=1000,
+    ) as client:
         client.pending_calls_threshold = 1_000_000
         topics = [f"tablets/t{i}/playlist" for i in range(n)]
 
@@ -50,9 +55,14 @@ async def with_aiomqtt(broker: EmbeddedBroker, n: int, payload: bytes) -> float:
 
 async def with_mqttwire(broker: EmbeddedBroker, n: int, payload: bytes) -> float:
     wire_id = hub_tablet_client_id(broker.hub_client_id, 0)
-    conn = MqttConnection(broker.host, broker.port, client_id=wire_id,
-                          username=wire_id, password=broker.hub_password(),
-                          ack_timeout=60)  # fmt: skip
+    conn = MqttConnection(
+        broker.host,
+        broker.port,
+        client_id=wire_id,
+        username=wire_id,
+        password=broker.hub_password(),
+        ack_timeout=60,
+    )
     await conn.connect()
     slots = asyncio.Semaphore(conn.receive_max)
     futures = []
@@ -72,14 +82,22 @@ async def with_mqttwire(broker: EmbeddedBroker, n: int, payload: bytes) -> float
 def main(n: int) -> None:
     payload = _payload()
     with tempfile.TemporaryDirectory() as tmp:
-        broker = EmbeddedBroker(Path(tmp) / "broker", "127.0.0.1", free_port(), "hub",
-                                persistence=False, max_queued=1_000_000)  # fmt: skip
+        broker = EmbeddedBroker(
+            Path(tmp) / "broker",
+            "127.0.0.1",
+            free_port(),
+            "hub",
+            persistence=False,
+            max_queued=1_000_000,
+        )
         broker.start()
         try:
             for name, run in (("aiomqtt", with_aiomqtt), ("mqttwire", with_mqttwire)):
                 elapsed = asyncio.run(run(broker, n, payload))
-                print(f"{name:9} {n} retained QoS 1 publishes in {elapsed:.2f} s"
-                      f" = {n / elapsed:,.0f}/s ({len(payload)} B each)")  # fmt: skip
+                print(
+                    f"{name:9} {n} retained QoS 1 publishes in {elapsed:.2f} s"
+                    f" = {n / elapsed:,.0f}/s ({len(payload)} B each)"
+                )
         finally:
             broker.stop()
 

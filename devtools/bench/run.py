@@ -58,8 +58,9 @@ class Worker:
     def __init__(self, argv: list[str], log: Path) -> None:
         self.log = log.open("ab")
         self.expect = 0  # tablets this worker holds
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.log, text=True)  # fmt: skip
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True
+        )
 
     def send(self, cmd: dict[str, Any]) -> None:
         assert self.proc.stdin is not None
@@ -89,16 +90,19 @@ class Worker:
 
 
 def _register(conn: psycopg.Connection[tuple[object, ...]], cfg: BenchConfig) -> None:
-    conn.execute("INSERT INTO fleets (fleet_id, name, alert_after_s) VALUES ('bench', 'bench',"
-                 " 3600) ON CONFLICT DO NOTHING")  # fmt: skip
+    conn.execute(
+        "INSERT INTO fleets (fleet_id, name, alert_after_s) VALUES ('bench', 'bench',"
+        " 3600) ON CONFLICT DO NOTHING"
+    )
     conn.execute(
         "INSERT INTO tablets (tablet_id, fleet_id, heartbeat_interval_s, offline_after_s)"
         " SELECT %s || lpad(n::text, 6, '0'), 'bench', %s, %s FROM generate_series(0, %s - 1) n"
         " ON CONFLICT DO NOTHING",
         (PREFIX, cfg.heartbeat_interval_s, cfg.offline_after_s, cfg.tablets),
     )
-    conn.execute("INSERT INTO tablet_state (tablet_id) SELECT tablet_id FROM tablets"
-                 " ON CONFLICT DO NOTHING")  # fmt: skip
+    conn.execute(
+        "INSERT INTO tablet_state (tablet_id) SELECT tablet_id FROM tablets ON CONFLICT DO NOTHING"
+    )
 
 
 def _scalar(conn: psycopg.Connection[tuple[object, ...]], sql: str, *args: object) -> Any:
@@ -120,9 +124,15 @@ def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
     logs = cfg.work_dir / "logs"
     logs.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    report: dict[str, Any] = {"started_at": stamp, "config": {
-        k: str(v) if isinstance(v, Path) else v for k, v in cfg.__dict__.items()
-        if k != "database_url"}, "machine": machine()}  # fmt: skip
+    report: dict[str, Any] = {
+        "started_at": stamp,
+        "config": {
+            k: str(v) if isinstance(v, Path) else v
+            for k, v in cfg.__dict__.items()
+            if k != "database_url"
+        },
+        "machine": machine(),
+    }
     if cfg.brokers not in (1, cfg.hub_shards):
         raise ValueError("--brokers must be 1 or equal to --hub-shards")
     server: EmbeddedPostgres | None = None
@@ -171,31 +181,59 @@ def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
         }  # the brokers' accounts
         for shard in range(cfg.hub_shards):
             broker = brokers[shard % cfg.brokers]
-            env = {**hub_env, "FLEETHUB_SHARD_INDEX": str(shard),
-                   "FLEETHUB_MQTT_URL": broker.hub_target().url()}  # fmt: skip
-            hubs.append(Child(f"hub-{shard}", [sys.executable, "-m", "cli.main", "run"],
-                              logs / f"hub-{shard}.log", env=env))  # fmt: skip
+            env = {
+                **hub_env,
+                "FLEETHUB_SHARD_INDEX": str(shard),
+                "FLEETHUB_MQTT_URL": broker.hub_target().url(),
+            }
+            hubs.append(
+                Child(
+                    f"hub-{shard}",
+                    [sys.executable, "-m", "cli.main", "run"],
+                    logs / f"hub-{shard}.log",
+                    env=env,
+                )
+            )
         time.sleep(3)  # let the shards subscribe before tablets connect
-        slices = [(b, mine[i : i + PER_WORKER]) for b, mine in enumerate(per_broker)
-                  for i in range(0, len(mine), PER_WORKER)]  # fmt: skip
+        slices = [
+            (b, mine[i : i + PER_WORKER])
+            for b, mine in enumerate(per_broker)
+            for i in range(0, len(mine), PER_WORKER)
+        ]
         with console.status(f"connecting {cfg.tablets} tablets from {len(slices)} processes…"):
             for w, (b, mine) in enumerate(slices):
                 ids_file = cfg.work_dir / f"ids-{w}.txt"
                 ids_file.write_text("\n".join(mine))
                 argv = [
-                    sys.executable, "-m", "devtools.bench.worker",
-                    "--port", str(brokers[b].port), "--ids-file", str(ids_file),
-                    "--secret", key.hex(), "--first-source", f"127.0.{w + 1}.2",
-                    "--qos", str(cfg.qos),
-                ]  # fmt: skip
+                    sys.executable,
+                    "-m",
+                    "devtools.bench.worker",
+                    "--port",
+                    str(brokers[b].port),
+                    "--ids-file",
+                    str(ids_file),
+                    "--secret",
+                    key.hex(),
+                    "--first-source",
+                    f"127.0.{w + 1}.2",
+                    "--qos",
+                    str(cfg.qos),
+                ]
                 workers.append(Worker(argv, logs / f"worker-{w}.log"))
                 workers[-1].expect = len(mine)
             connected = [w.read() for w in workers]
-        report["connect"] = {"tablets": sum(c["count"] for c in connected),
-                             "elapsed_s": max(c["elapsed_s"] for c in connected)}  # fmt: skip
+        report["connect"] = {
+            "tablets": sum(c["count"] for c in connected),
+            "elapsed_s": max(c["elapsed_s"] for c in connected),
+        }
         with psycopg.connect(url, autocommit=True) as conn:
-            _wait(lambda: _scalar(conn, "SELECT count(*) FROM tablet_state WHERE state ="
-                                  " 'online'") >= cfg.tablets, 60)  # fmt: skip
+            _wait(
+                lambda: (
+                    _scalar(conn, "SELECT count(*) FROM tablet_state WHERE state = 'online'")
+                    >= cfg.tablets
+                ),
+                60,
+            )
             report["heartbeats"] = _heartbeats(cfg, conn, workers, hubs, console)
             report["offline_detection"] = _offline(cfg, conn, report["heartbeats"], console)
             report["fanout"] = _fanout(cfg, url, workers, console)
@@ -279,26 +317,45 @@ WHERE p.reason = 'timeout' AND p.time > %s AND p.tablet_id LIKE 'bench-%%'
 """
 
 
-def _offline(cfg: BenchConfig, conn: psycopg.Connection[tuple[object, ...]],
-             hb: dict[str, Any], console: Console) -> dict[str, Any]:  # fmt: skip
+def _offline(
+    cfg: BenchConfig,
+    conn: psycopg.Connection[tuple[object, ...]],
+    hb: dict[str, Any],
+    console: Console,
+) -> dict[str, Any]:
     since = datetime.fromisoformat(hb["blast_end"])
     with console.status("offline detection: every tablet falls silent…"):
-        _wait(lambda: _scalar(conn, "SELECT count(*) FROM presence_transitions WHERE reason ="
-                              " 'timeout' AND time > %s", since) >= cfg.tablets,
-              cfg.offline_after_s + 60)  # fmt: skip
+        _wait(
+            lambda: (
+                _scalar(
+                    conn,
+                    "SELECT count(*) FROM presence_transitions WHERE reason ="
+                    " 'timeout' AND time > %s",
+                    since,
+                )
+                >= cfg.tablets
+            ),
+            cfg.offline_after_s + 60,
+        )
     errors = [float(str(r[0])) for r in conn.execute(DETECTION, (since,)).fetchall()]
     return {"timeouts_detected": len(errors), "error_s": summary(errors)}
 
 
 async def _push(url: str) -> PushResult:
     async with db.connect(url) as conn:
-        return await push(conn, Target("fleet", "bench"), demo_items(), emergency=True,
-                          expires_s=None, reason="bench fan-out", actor="bench",
-                          refresh_s=300)  # fmt: skip
+        return await push(
+            conn,
+            Target("fleet", "bench"),
+            demo_items(),
+            emergency=True,
+            expires_s=None,
+            reason="bench fan-out",
+            actor="bench",
+            refresh_s=300,
+        )
 
 
-def _fanout(cfg: BenchConfig, url: str, workers: list[Worker],
-            console: Console) -> dict[str, Any]:  # fmt: skip
+def _fanout(cfg: BenchConfig, url: str, workers: list[Worker], console: Console) -> dict[str, Any]:
     with console.status(f"playlist fan-out to {cfg.tablets} tablets…"):
         pushed_at = time.time()
         result = asyncio.run(_push(url))

@@ -71,8 +71,14 @@ async def main(args: argparse.Namespace, ids: list[str]) -> None:
             cmd = json.loads(line)
             if cmd["cmd"] == "blast":
                 result = await fleet.blast(cmd["rate"], cmd["duration"])
-                say({"event": "blast", "sent": result.sent, "failed": result.failed,
-                      "elapsed_s": result.elapsed_s})  # fmt: skip
+                say(
+                    {
+                        "event": "blast",
+                        "sent": result.sent,
+                        "failed": result.failed,
+                        "elapsed_s": result.elapsed_s,
+                    }
+                )
             elif cmd["cmd"] == "fanout":
                 wanted.update(etag=cmd["etag"], expect=cmd["expect"])
                 if len(receipts.get(cmd["etag"], {})) >= cmd["expect"]:

@@ -38,10 +38,15 @@ def web_url(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     """The panel, started as `fleethub web` against the test store."""
     var = tmp_path_factory.mktemp("web")
     port = free_port()
-    env = {**os.environ, "FLEETHUB_DATABASE_URL": database_url, "FLEETHUB_VAR_DIR": str(var),
-           "FLEETHUB_WEB_PORT": str(port), "FLEETHUB_WEB_HOST": "127.0.0.1",
-           # The push tests' own panel sends (and checks) Web Push for this shared store.
-           "FLEETHUB_WEB_PUSH_SENDER": "false"}  # fmt: skip
+    env = {
+        **os.environ,
+        "FLEETHUB_DATABASE_URL": database_url,
+        "FLEETHUB_VAR_DIR": str(var),
+        "FLEETHUB_WEB_PORT": str(port),
+        "FLEETHUB_WEB_HOST": "127.0.0.1",
+        # The push tests' own panel sends (and checks) Web Push for this shared store.
+        "FLEETHUB_WEB_PUSH_SENDER": "false",
+    }
     child = Child("web", [sys.executable, "-m", "cli.main", "web"], var / "web.log", env=env)
     try:
         child.wait_port("127.0.0.1", port)
@@ -73,9 +78,19 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
 def default_tenant_user(conn: Conn, role: str, fleets: list[str]) -> str:
     """A user of the 'default' tenant (where fleet_factory puts its fleets)."""
     email = f"{role}-{uuid.uuid4().hex[:8]}@example.com"
-    store(conn, lambda aconn: add_user(aconn, tenant_id="default", email=email,
-                                       name=f"Test {role}", role=role, password=PASSWORD,
-                                       fleets=fleets, actor="test"))  # fmt: skip
+    store(
+        conn,
+        lambda aconn: add_user(
+            aconn,
+            tenant_id="default",
+            email=email,
+            name=f"Test {role}",
+            role=role,
+            password=PASSWORD,
+            fleets=fleets,
+            actor="test",
+        ),
+    )
     return email
 
 

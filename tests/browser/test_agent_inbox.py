@@ -25,8 +25,9 @@ async def test_an_offer_appears_live_with_a_toast_and_is_accepted(
     await add_fleet(aconn, FleetSpec(fleet), "test")
     await add_tablet(aconn, TabletSpec(tablet, fleet, f"{fleet}-car0", 60), "test")
     campaign_id = make_campaign(conn, "default", "Car insurance")
-    campaign = Campaign("default", campaign_id, make_code(conn, "default", campaign_id,
-                                                          tablet_id=tablet), tablet)  # fmt: skip
+    campaign = Campaign(
+        "default", campaign_id, make_code(conn, "default", campaign_id, tablet_id=tablet), tablet
+    )
     email = default_tenant_user(conn, "agent", [])
     row = conn.execute("SELECT user_id FROM users WHERE email = %s", (email,)).fetchone()
     assert row is not None

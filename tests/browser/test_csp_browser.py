@@ -12,8 +12,19 @@ from tests.web.conftest import Conn
 
 pytestmark = pytest.mark.browser
 
-PAGES = ("/", "/heatmap", "/alerts", "/reports/uptime", "/reports/plays", "/push", "/playlists",
-         "/playlists/new", "/leads", "/audit", "/hubs")  # fmt: skip
+PAGES = (
+    "/",
+    "/heatmap",
+    "/alerts",
+    "/reports/uptime",
+    "/reports/plays",
+    "/push",
+    "/playlists",
+    "/playlists/new",
+    "/leads",
+    "/audit",
+    "/hubs",
+)
 
 
 async def test_pages_run_under_the_policy_and_confirm_still_asks(
@@ -48,7 +59,8 @@ async def test_pages_run_under_the_policy_and_confirm_still_asks(
     await page.click("form.revoke button[type=submit]")
     assert len(asked) == 1
     assert asked[0].startswith(f"Revoke {fleet.tablet_ids[0]}?")
-    revoked = conn.execute("SELECT revoked_at FROM tablets WHERE tablet_id = %s",
-                           (fleet.tablet_ids[0],)).fetchone()  # fmt: skip
+    revoked = conn.execute(
+        "SELECT revoked_at FROM tablets WHERE tablet_id = %s", (fleet.tablet_ids[0],)
+    ).fetchone()
     assert revoked == (None,)  # dismissed: nothing was posted
     assert violations == []

@@ -13,9 +13,12 @@ pytestmark = pytest.mark.browser
 
 
 async def test_tile_turns_green_then_red_without_reload(
-    page: Page, web_url: str, running_hub: RunningHub, fleet_factory: TestFleetFactory,
+    page: Page,
+    web_url: str,
+    running_hub: RunningHub,
+    fleet_factory: TestFleetFactory,
     conn: Conn,
-) -> None:  # fmt: skip
+) -> None:
     fleet = await fleet_factory(tablets=3, heartbeat_s=1, offline_after_s=3, cars=True)
     owner = default_tenant_user(conn, "fleet_owner", [fleet.fleet_id])
     await sign_in(page, web_url, owner, f"/?fleet={fleet.fleet_id}")

@@ -46,6 +46,7 @@ async def test_admin_creates_a_campaign_and_a_printable_qr_code(
     await row.get_by_role("link", name=code).click()
     await expect(page.get_by_role("heading", name="Home insurance")).to_be_visible()
     await expect(page.get_by_label("Phone number")).to_be_visible()
-    stored = conn.execute("SELECT max_leads, created_by FROM qr_codes WHERE code = %s",
-                          (code,)).fetchone()  # fmt: skip
+    stored = conn.execute(
+        "SELECT max_leads, created_by FROM qr_codes WHERE code = %s", (code,)
+    ).fetchone()
     assert stored == (50, admin)

@@ -19,9 +19,13 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 async def phone(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 390, "height": 844},
-                                        device_scale_factor=2, is_mobile=True, has_touch=True,
-                                        java_script_enabled=False)  # fmt: skip
+    context = await browser.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        java_script_enabled=False,
+    )
     opened = await context.new_page()
     yield opened
     await context.close()
@@ -59,6 +63,7 @@ async def test_passenger_fixes_a_bad_number_and_sends_the_form(
     await phone.get_by_role("button", name="Send my details").tap()
     await expect(phone.get_by_role("heading", name="Thank you")).to_be_visible()
     await screenshot(phone, "lead-thanks")
-    rows = conn.execute("SELECT name, phone, status, tablet_id FROM leads WHERE code = %s",
-                        (code,)).fetchall()  # fmt: skip
+    rows = conn.execute(
+        "SELECT name, phone, status, tablet_id FROM leads WHERE code = %s", (code,)
+    ).fetchall()
     assert rows == [("Tan Mei Ling", "+6591234567", "new", tablet)]

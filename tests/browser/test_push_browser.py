@@ -13,8 +13,13 @@ from tests.web.conftest import Conn
 
 pytestmark = pytest.mark.browser
 
-ITEM = {"ad_id": "ad-sos", "campaign_id": "c-sos", "url": "https://cdn.example/sos.mp4",
-        "sha256": "e" * 64, "duration_ms": 20000}  # fmt: skip
+ITEM = {
+    "ad_id": "ad-sos",
+    "campaign_id": "c-sos",
+    "url": "https://cdn.example/sos.mp4",
+    "sha256": "e" * 64,
+    "duration_ms": 20000,
+}
 
 
 async def test_push_form_confirm_send_and_live_progress(
@@ -22,8 +27,10 @@ async def test_push_form_confirm_send_and_live_progress(
 ) -> None:
     fleet = await fleet_factory(tablets=3, cars=True)
     first, second, third = fleet.tablet_ids
-    conn.execute("UPDATE tablet_state SET state = 'online', updated_at = now()"
-                 " WHERE tablet_id = ANY(%s)", ([first, second],))  # fmt: skip
+    conn.execute(
+        "UPDATE tablet_state SET state = 'online', updated_at = now() WHERE tablet_id = ANY(%s)",
+        ([first, second],),
+    )
     admin = default_tenant_user(conn, "admin", [])
     await sign_in(page, web_url, admin, "/push")
 
@@ -53,11 +60,15 @@ async def test_push_form_confirm_send_and_live_progress(
     row = conn.execute("SELECT etag FROM pushes WHERE push_id = %s", (push_id,)).fetchone()
     assert row is not None
     etag = str(row[0])
-    conn.execute("INSERT INTO deliveries (tablet_id, etag, status, published_at, acked_at)"
-                 " VALUES (%s, %s, 'applied', now(), now()), (%s, %s, 'published', now(), NULL)",
-                 (first, etag, second, etag))  # fmt: skip
-    conn.execute("UPDATE tablet_state SET applied_etag = %s, updated_at = now()"
-                 " WHERE tablet_id = %s", (etag, first))  # fmt: skip
+    conn.execute(
+        "INSERT INTO deliveries (tablet_id, etag, status, published_at, acked_at)"
+        " VALUES (%s, %s, 'applied', now(), now()), (%s, %s, 'published', now(), NULL)",
+        (first, etag, second, etag),
+    )
+    conn.execute(
+        "UPDATE tablet_state SET applied_etag = %s, updated_at = now() WHERE tablet_id = %s",
+        (etag, first),
+    )
     conn.execute("UPDATE tablet_state SET updated_at = now() WHERE tablet_id = %s", (second,))
     conn.execute("SELECT pg_notify('fleethub_state', %s)", (first,))
     await expect(page.locator("[data-push=acknowledged]")).to_have_text("1", timeout=5000)

@@ -36,9 +36,11 @@ async def test_tablet_page_tile_follows_the_stream(
     await expect(page.locator("#timeline rect")).to_have_count(3)
     await page.evaluate("window.loadedOnce = true")
 
-    conn.execute("UPDATE tablet_state SET state = 'online', battery = 42, state_since = now(),"
-                 " last_heartbeat_at = now(), updated_at = now() WHERE tablet_id = %s",
-                 (tid,))  # fmt: skip
+    conn.execute(
+        "UPDATE tablet_state SET state = 'online', battery = 42, state_since = now(),"
+        " last_heartbeat_at = now(), updated_at = now() WHERE tablet_id = %s",
+        (tid,),
+    )
     conn.execute("SELECT pg_notify('fleethub_state', %s)", (tid,))
     await expect(tile).to_have_attribute("data-state", "online", timeout=5000)
     await expect(tile).to_contain_text("42%")
@@ -63,9 +65,17 @@ async def test_alert_appears_then_is_acknowledged_and_noted(
         " VALUES (%s, %s, %s, 'offline', %s, %s)",
         (incident, tid, fleet.fleet_id, opened, opened - timedelta(minutes=5)),
     )
-    payload = {"v": 1, "incident_id": str(incident), "event": "opened", "kind": "offline",
-               "tablet_id": tid, "fleet_id": fleet.fleet_id, "opened_at": opened.isoformat(),
-               "at": opened.isoformat(), "offline_since": opened.isoformat()}  # fmt: skip
+    payload = {
+        "v": 1,
+        "incident_id": str(incident),
+        "event": "opened",
+        "kind": "offline",
+        "tablet_id": tid,
+        "fleet_id": fleet.fleet_id,
+        "opened_at": opened.isoformat(),
+        "at": opened.isoformat(),
+        "offline_since": opened.isoformat(),
+    }
     conn.execute("SELECT pg_notify('fleethub_alerts', %s)", (json.dumps(payload),))
     row = page.locator(f"#incident-{incident}")
     await expect(row).to_be_visible(timeout=5000)
@@ -77,5 +87,6 @@ async def test_alert_appears_then_is_acknowledged_and_noted(
     await row.locator("textarea").fill("driver called, tablet unplugged")
     await row.get_by_role("button", name="Add note").click()
     await expect(page.locator(f"#incident-{incident}")).to_contain_text(
-        "driver called, tablet unplugged")  # fmt: skip
+        "driver called, tablet unplugged"
+    )
     await screenshot(page, "alerts")

@@ -58,16 +58,33 @@ def tenant_factory(conn: Conn) -> TenantFactory:
         async def add(aconn: AsyncConn) -> None:
             await add_tenant(aconn, tenant_id, f"Tenant {tag}", "test")
             for n, fleet_id in enumerate(fleet_ids):
-                await add_fleet(aconn, FleetSpec(fleet_id, name=f"Fleet {tag} {n}",
-                                                 tenant_id=tenant_id), "test")  # fmt: skip
+                await add_fleet(
+                    aconn, FleetSpec(fleet_id, name=f"Fleet {tag} {n}", tenant_id=tenant_id), "test"
+                )
                 for m, tablet_id in enumerate(tablet_ids[fleet_id]):
-                    await add_tablet(aconn, TabletSpec(tablet_id, fleet_id, f"{fleet_id}-car{m}",
-                                                       1, 3), "test")  # fmt: skip
-            await add_user(aconn, tenant_id=tenant_id, email=admin, name=f"Admin {tag}",
-                           role="admin", password=PASSWORD, fleets=[], actor="test")  # fmt: skip
-            await add_user(aconn, tenant_id=tenant_id, email=owner, name=f"Owner {tag}",
-                           role="fleet_owner", password=PASSWORD, fleets=fleet_ids[:1],
-                           actor="test")  # fmt: skip
+                    await add_tablet(
+                        aconn, TabletSpec(tablet_id, fleet_id, f"{fleet_id}-car{m}", 1, 3), "test"
+                    )
+            await add_user(
+                aconn,
+                tenant_id=tenant_id,
+                email=admin,
+                name=f"Admin {tag}",
+                role="admin",
+                password=PASSWORD,
+                fleets=[],
+                actor="test",
+            )
+            await add_user(
+                aconn,
+                tenant_id=tenant_id,
+                email=owner,
+                name=f"Owner {tag}",
+                role="fleet_owner",
+                password=PASSWORD,
+                fleets=fleet_ids[:1],
+                actor="test",
+            )
 
         store(conn, add)
         return Tenant(tenant_id, fleet_ids, tablet_ids, admin, owner)
@@ -81,9 +98,12 @@ def panel_settings(tmp_path_factory: pytest.TempPathFactory, broker: EmbeddedBro
     the provisioning account (pairing)."""
     web_client_id = f"web-{uuid.uuid4().hex[:8]}"
     blocking(broker.add_accounts(web_client_id=web_client_id))
-    return Settings(var_dir=tmp_path_factory.mktemp("panel"), mqtt_url=broker.hub_target().url(),
-                    provision_mqtt_url=broker.provision_target().url(),
-                    web_client_id=web_client_id)  # fmt: skip
+    return Settings(
+        var_dir=tmp_path_factory.mktemp("panel"),
+        mqtt_url=broker.hub_target().url(),
+        provision_mqtt_url=broker.provision_target().url(),
+        web_client_id=web_client_id,
+    )
 
 
 @pytest.fixture
@@ -108,8 +128,13 @@ def login_csrf(client: TestClient) -> str:
     return match.group(1)
 
 
-def post_login(client: TestClient, email: str, password: str = PASSWORD,
-               follow_redirects: bool = False, **fields: str) -> httpx.Response:  # fmt: skip
+def post_login(
+    client: TestClient,
+    email: str,
+    password: str = PASSWORD,
+    follow_redirects: bool = False,
+    **fields: str,
+) -> httpx.Response:
     """Post the login form as a browser does: the form's CSRF token included."""
     data = {"email": email, "password": password, "csrf_token": login_csrf(client), **fields}
     return client.post("/login", data=data, follow_redirects=follow_redirects)
@@ -137,8 +162,9 @@ def rate_limits_away(client: TestClient) -> Iterator[None]:
     call raises ``PoolClosed``, an ``OperationalError`` like a store outage)."""
     state = client.app.state  # type: ignore[attr-defined]
     kept = state.rate_limits
-    state.rate_limits = RateLimitStore(AsyncConnectionPool("postgresql://127.0.0.1:1/away",
-                                                           open=False))  # fmt: skip
+    state.rate_limits = RateLimitStore(
+        AsyncConnectionPool("postgresql://127.0.0.1:1/away", open=False)
+    )
     try:
         yield
     finally:

@@ -32,21 +32,45 @@ class Case:
     device: bool = False  # authenticated by the user's tablet's device token, not a user
 
 
-ITEM = {"ad_id": "ad-x", "campaign_id": "c-x", "url": "https://cdn.example/x.mp4",
-        "sha256": "ab" * 32, "duration_ms": 15_000, "position": 0}  # fmt: skip
+ITEM = {
+    "ad_id": "ad-x",
+    "campaign_id": "c-x",
+    "url": "https://cdn.example/x.mp4",
+    "sha256": "ab" * 32,
+    "duration_ms": 15_000,
+    "position": 0,
+}
 # The other tenant's playlist, typed in by this tenant: the same content address.
-ITEM_FORM: Form = {"ad_id": "ad-x", "campaign_id": "c-x", "url": "https://cdn.example/x.mp4",
-                   "sha256": "ab" * 32, "duration_ms": "15000"}  # fmt: skip
+ITEM_FORM: Form = {
+    "ad_id": "ad-x",
+    "campaign_id": "c-x",
+    "url": "https://cdn.example/x.mp4",
+    "sha256": "ab" * 32,
+    "duration_ms": "15000",
+}
 THEIR_TARGETS = ["fleet:{fleet_id}", "car:{car_id}", "tablet:{tablet_id}"]
-PUSH_FORM: Form = {"source": "library", "playlist_id": "{playlist_id}", "scope": "selected",
-                   "fleet": "{fleet_id}", "cars": "{car_id}", "tablets": "{tablet_id}",
-                   "expires": "60", "reason": "sweep", "push_id": "{push_id}"}  # fmt: skip
-PUSH_INLINE: Form = {"source": "inline", "items": json.dumps(ITEM), "scope": "selected",
-                     "fleet": "{my_fleet_id}", "expires": "60", "reason": "sweep",
-                     "push_id": "{push_id}"}  # fmt: skip
+PUSH_FORM: Form = {
+    "source": "library",
+    "playlist_id": "{playlist_id}",
+    "scope": "selected",
+    "fleet": "{fleet_id}",
+    "cars": "{car_id}",
+    "tablets": "{tablet_id}",
+    "expires": "60",
+    "reason": "sweep",
+    "push_id": "{push_id}",
+}
+PUSH_INLINE: Form = {
+    "source": "inline",
+    "items": json.dumps(ITEM),
+    "scope": "selected",
+    "fleet": "{my_fleet_id}",
+    "expires": "60",
+    "reason": "sweep",
+    "push_id": "{push_id}",
+}
 ATTRIBUTION: Form = {"fleet_id": "{fleet_id}", "car_id": "{car_id}", "tablet_id": "{tablet_id}"}
-SUBSCRIPTION = {"endpoint": "{endpoint}",
-                "keys": {"p256dh": "B" * 87, "auth": "A" * 22}}  # fmt: skip
+SUBSCRIPTION = {"endpoint": "{endpoint}", "keys": {"p256dh": "B" * 87, "auth": "A" * 22}}
 FLEET_Q = {"fleet": "{fleet_id}", "q": "{tablet_id}"}
 REPORT_Q = {"fleet": "{fleet_id}", "campaign_id": "{campaign_id}"}
 MINE = {"fleet_id": "{my_fleet_id}"}
@@ -273,7 +297,7 @@ ROWS: dict[str, str] = {
     "plays_daily": f"tablet_id IN {TABLETS} OR fleet_id IN {FLEETS}",
     "incidents": f"fleet_id IN {FLEETS} OR tablet_id IN {TABLETS}",
     "incident_notes": f"incident_id IN (SELECT incident_id FROM incidents"  # noqa: S608
-                      f" WHERE fleet_id IN {FLEETS})",
+    f" WHERE fleet_id IN {FLEETS})",
     "notifications": f"fleet_id IN {FLEETS}",
     "claim_codes": f"tenant_id = %(t)s OR fleet_id IN {FLEETS}",
     "users": "tenant_id = %(t)s",
@@ -281,7 +305,7 @@ ROWS: dict[str, str] = {
     "web_sessions": f"user_id IN {USERS}",
     "push_subscriptions": f"user_id IN {USERS}",
     "push_deliveries": f"endpoint IN (SELECT endpoint FROM push_subscriptions"  # noqa: S608
-                       f" WHERE user_id IN {USERS})",
+    f" WHERE user_id IN {USERS})",
     "playlists": f"playlist_id IN {LIBRARY} AND {OWN}",
     "playlist_items": f"playlist_id IN {LIBRARY} AND {OWN}",
     "tenant_playlists": "tenant_id = %(t)s",
@@ -294,7 +318,7 @@ ROWS: dict[str, str] = {
     "lead_events": "lead_id IN (SELECT lead_id FROM leads WHERE tenant_id = %(t)s)",
     "lead_offers": f"tenant_id = %(t)s OR agent_id IN {USERS}",
     "audit_log": "tenant_id = %(t)s",
-}  # fmt: skip
+}
 
 Rows = dict[str, list[str]]
 
@@ -302,9 +326,10 @@ Rows = dict[str, list[str]]
 # Every table's rows in one round trip: (table, row as JSON text).
 SNAPSHOT = sql.SQL(" UNION ALL ").join(
     sql.SQL("SELECT {}, to_jsonb(x)::text FROM {} x WHERE {}").format(
-        sql.Literal(table), sql.Identifier(table), sql.SQL(where))
+        sql.Literal(table), sql.Identifier(table), sql.SQL(where)
+    )
     for table, where in ROWS.items()
-)  # fmt: skip
+)
 
 
 def rows_of(conn: Conn, tenant_id: str) -> Rows:

@@ -68,8 +68,9 @@ def test_an_offer_is_accepted_contacted_and_converted_each_audited_and_notified(
     assert f'action="/agent/leads/{lead_id}/accept"' in page
     assert f'action="/agent/leads/{lead_id}/contacted"' not in page
     with listening(database_url, "fleethub_lead_actions") as hub:
-        accepted = panel.post(f"/agent/leads/{lead_id}/accept", data={"csrf_token": csrf},
-                              follow_redirects=False)  # fmt: skip
+        accepted = panel.post(
+            f"/agent/leads/{lead_id}/accept", data={"csrf_token": csrf}, follow_redirects=False
+        )
         assert accepted.status_code == 303, accepted.text
         assert notes(hub) == [lead_id]
         assert offer_row(conn, offer_id) == ("accepted", True)
@@ -83,8 +84,9 @@ def test_an_offer_is_accepted_contacted_and_converted_each_audited_and_notified(
         assert again.status_code == 409
         assert "already accepted" in again.text
         for step in ("contacted", "converted"):
-            done = panel.post(f"/agent/leads/{lead_id}/{step}", data={"csrf_token": csrf},
-                              follow_redirects=False)  # fmt: skip
+            done = panel.post(
+                f"/agent/leads/{lead_id}/{step}", data={"csrf_token": csrf}, follow_redirects=False
+            )
             assert done.status_code == 303, done.text
             assert lead_row(conn, lead_id) == (step, agent.user_id)
             assert notes(hub) == [lead_id]
@@ -93,8 +95,11 @@ def test_an_offer_is_accepted_contacted_and_converted_each_audited_and_notified(
         assert "already converted" in late.text
         assert notes(hub) == []  # refused: nothing sent
     assert events(conn, lead_id) == [
-        ("hub", "offered"), (agent.email, "accepted"), (agent.email, "contacted"),
-        (agent.email, "converted")]  # fmt: skip
+        ("hub", "offered"),
+        (agent.email, "accepted"),
+        (agent.email, "contacted"),
+        (agent.email, "converted"),
+    ]
 
 
 def test_a_rejected_offer_goes_back_to_the_hub(
@@ -105,8 +110,9 @@ def test_a_rejected_offer_goes_back_to_the_hub(
     lead_id = new_lead(conn, make_lead_campaign(conn, tenant))
     offer_id = offer(conn, lead_id, agent)
     headers = api_token(panel, agent.email)
-    assert panel.get(f"/api/v1/agent/leads/{lead_id}", headers=headers).json()["status"] == \
-        "offered"  # fmt: skip
+    assert (
+        panel.get(f"/api/v1/agent/leads/{lead_id}", headers=headers).json()["status"] == "offered"
+    )
     with listening(database_url, "fleethub_lead_actions") as hub:
         response = panel.post(f"/api/v1/agent/leads/{lead_id}/reject", headers=headers)
         assert response.status_code == 200, response.text
@@ -137,8 +143,10 @@ def test_the_api_accepts_and_lists_newest_first(
     assert (body["lead_id"], body["status"], body["offer_id"]) == (first, "accepted", None)
     assert body["tablet_id"] == campaign.tablet_id
     listed = panel.get("/api/v1/agent/leads", headers=headers).json()
-    assert [(x["name"], x["status"]) for x in listed] == [("Second", "offered"),
-                                                           ("First", "accepted")]  # fmt: skip
+    assert [(x["name"], x["status"]) for x in listed] == [
+        ("Second", "offered"),
+        ("First", "accepted"),
+    ]
     assert listed[0]["expires_at"]
     early = panel.post(f"/api/v1/agent/leads/{second}/converted", headers=headers)
     assert early.status_code == 409
@@ -195,8 +203,9 @@ def test_a_lead_is_404_for_anyone_but_its_agent(
             assert api.status_code == 404, (email, action)
         if email != tenant.admin:
             assert f"lead-{lead_id}" not in panel.get("/agent/leads").text
-    assert panel.post("/agent/leads/not-a-uuid/accept", data={"csrf_token": csrf}
-                      ).status_code == 404  # fmt: skip
+    assert (
+        panel.post("/agent/leads/not-a-uuid/accept", data={"csrf_token": csrf}).status_code == 404
+    )
     assert offer_row(conn, offer_id) == (None, False)
     assert lead_row(conn, lead_id) == ("offered", agent.user_id)
 

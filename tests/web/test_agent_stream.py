@@ -54,10 +54,11 @@ def test_an_offer_reaches_its_agent_once_per_notify_and_nobody_else(
     for_bob = new_lead(conn, campaign, "Goh Boon Huat")
     wait_listening(panel)
     cookies = {a.email: session_cookie(panel, a) for a in (alice, bob, stranger)}
-    with panel.stream("GET", "/agent/leads/stream", headers=cookies[alice.email]) as a_resp, \
-            panel.stream("GET", "/agent/leads/stream", headers=cookies[bob.email]) as b_resp, \
-            panel.stream("GET", "/agent/leads/stream",
-                         headers=cookies[stranger.email]) as s_resp:  # fmt: skip
+    with (
+        panel.stream("GET", "/agent/leads/stream", headers=cookies[alice.email]) as a_resp,
+        panel.stream("GET", "/agent/leads/stream", headers=cookies[bob.email]) as b_resp,
+        panel.stream("GET", "/agent/leads/stream", headers=cookies[stranger.email]) as s_resp,
+    ):
         a_events, b_events = sse_events(a_resp.iter_lines()), sse_events(b_resp.iter_lines())
         s_events = sse_events(s_resp.iter_lines())
         for stream in (a_events, b_events, s_events):
@@ -90,8 +91,9 @@ def test_an_offer_reaches_its_agent_once_per_notify_and_nobody_else(
         assert (name, data["lead_id"]) == ("offer", for_bob)
 
         # Alice accepts (through the API): her row changes to an accepted one
-        accepted = panel.post(f"/api/v1/agent/leads/{for_bob}/accept",
-                              headers=api_token(panel, alice.email))  # fmt: skip
+        accepted = panel.post(
+            f"/api/v1/agent/leads/{for_bob}/accept", headers=api_token(panel, alice.email)
+        )
         assert accepted.status_code == 200, accepted.text
         name, data = named(a_events)
         assert (name, data["lead_id"], data["status"]) == ("changed", for_bob, "accepted")

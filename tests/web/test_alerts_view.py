@@ -16,8 +16,9 @@ def tablet_of(tenant: Tenant, fleet: int = 0, n: int = 0) -> tuple[str, str]:
     return tenant.tablets[fleet_id][n], fleet_id
 
 
-def open_incident(conn: Conn, tenant: Tenant, fleet: int = 0, n: int = 0,
-                  hours_ago: float = 1) -> uuid.UUID:  # fmt: skip
+def open_incident(
+    conn: Conn, tenant: Tenant, fleet: int = 0, n: int = 0, hours_ago: float = 1
+) -> uuid.UUID:
     tablet, fleet_id = tablet_of(tenant, fleet, n)
     return add_incident(conn, tablet, fleet_id, datetime.now(UTC) - timedelta(hours=hours_ago))
 
@@ -29,7 +30,9 @@ def section(page: str, marker: str) -> str:
 def state_of(conn: Conn, incident: uuid.UUID) -> tuple[object, ...]:
     row = conn.execute(
         "SELECT acked_at, acked_by, (SELECT count(*) FROM incident_notes WHERE incident_id = %s)"
-        " FROM incidents WHERE incident_id = %s", (incident, incident)).fetchone()  # fmt: skip
+        " FROM incidents WHERE incident_id = %s",
+        (incident, incident),
+    ).fetchone()
     assert row is not None
     return row
 
@@ -37,7 +40,8 @@ def state_of(conn: Conn, incident: uuid.UUID) -> tuple[object, ...]:
 def audit_rows(conn: Conn, incident: uuid.UUID) -> list[tuple[object, ...]]:
     return conn.execute(
         "SELECT tenant_id, actor, action, details FROM audit_log WHERE target = %s ORDER BY at",
-        (f"incident:{incident}",)).fetchall()  # fmt: skip
+        (f"incident:{incident}",),
+    ).fetchall()
 
 
 def test_page_lists_open_and_recently_resolved_incidents(
@@ -48,13 +52,17 @@ def test_page_lists_open_and_recently_resolved_incidents(
     older = open_incident(conn, tenant, 0, 0, hours_ago=5)
     newer = open_incident(conn, tenant, 1, 0, hours_ago=1)
     tablet, fleet_id = tablet_of(tenant, 0, 1)
-    resolved = add_incident(conn, tablet, fleet_id, now - timedelta(days=2),
-                            resolved=now - timedelta(days=1))  # fmt: skip
-    stale = add_incident(conn, tablet, fleet_id, now - timedelta(days=9),
-                         resolved=now - timedelta(days=8))  # fmt: skip
-    conn.execute("INSERT INTO incident_notes (incident_id, author, body) VALUES"
-                 " (%s, 'a@example.com', 'called the driver'), (%s, 'b@example.com', 'no answer')",
-                 (older, older))  # fmt: skip
+    resolved = add_incident(
+        conn, tablet, fleet_id, now - timedelta(days=2), resolved=now - timedelta(days=1)
+    )
+    stale = add_incident(
+        conn, tablet, fleet_id, now - timedelta(days=9), resolved=now - timedelta(days=8)
+    )
+    conn.execute(
+        "INSERT INTO incident_notes (incident_id, author, body) VALUES"
+        " (%s, 'a@example.com', 'called the driver'), (%s, 'b@example.com', 'no answer')",
+        (older, older),
+    )
     sign_in(panel, tenant.admin)
     page = panel.get("/alerts").text
     opened = section(page, 'id="open-table"')
@@ -84,8 +92,12 @@ def test_status_filter_separates_acknowledged_ones(
     tenant = tenant_factory()
     acked, waiting = open_incident(conn, tenant, 0, 0), open_incident(conn, tenant, 0, 1)
     csrf = sign_in(panel, tenant.admin)
-    assert panel.post(f"/alerts/{acked}/ack", data={"csrf_token": csrf},
-                      follow_redirects=False).status_code == 303  # fmt: skip
+    assert (
+        panel.post(
+            f"/alerts/{acked}/ack", data={"csrf_token": csrf}, follow_redirects=False
+        ).status_code
+        == 303
+    )
     acked_page = panel.get("/alerts", params={"status": "acked"}).text
     assert f"incident-{acked}" in acked_page
     assert f"incident-{waiting}" not in acked_page
@@ -104,21 +116,28 @@ def test_ack_sets_the_fields_once_and_audits_with_the_tenant(
     tenant = tenant_factory()
     incident = open_incident(conn, tenant)
     csrf = sign_in(panel, tenant.owner)
-    done = panel.post(f"/alerts/{incident}/ack", data={"csrf_token": csrf, "status": "open"},
-                      follow_redirects=False)  # fmt: skip
+    done = panel.post(
+        f"/alerts/{incident}/ack",
+        data={"csrf_token": csrf, "status": "open"},
+        follow_redirects=False,
+    )
     assert done.status_code == 303
     assert done.headers["location"] == f"/alerts?status=open#incident-{incident}"
     acked_at, acked_by, _ = state_of(conn, incident)
     assert acked_by == tenant.owner
     assert acked_at is not None
     tablet, fleet_id = tablet_of(tenant)
-    assert audit_rows(conn, incident) == [(tenant.tenant_id, tenant.owner, "incident.ack",
-                                           {"tablet_id": tablet, "fleet_id": fleet_id,
-                                            "kind": "offline"})]  # fmt: skip
+    assert audit_rows(conn, incident) == [
+        (
+            tenant.tenant_id,
+            tenant.owner,
+            "incident.ack",
+            {"tablet_id": tablet, "fleet_id": fleet_id, "kind": "offline"},
+        )
+    ]
 
     csrf = sign_in(panel, tenant.admin)
-    again = panel.post(f"/alerts/{incident}/ack", data={"csrf_token": csrf},
-                       follow_redirects=False)  # fmt: skip
+    again = panel.post(f"/alerts/{incident}/ack", data={"csrf_token": csrf}, follow_redirects=False)
     assert again.status_code == 303
     headers = api_token(panel, tenant.admin)
     by_api = panel.post(f"/api/v1/incidents/{incident}/ack", headers=headers)
@@ -140,7 +159,8 @@ def test_api_ack_needs_no_csrf_and_is_audited(
     assert acked.status_code == 200
     assert acked.json()["acked_by"] == tenant.admin
     assert [r[:3] for r in audit_rows(conn, incident)] == [
-        (tenant.tenant_id, tenant.admin, "incident.ack")]  # fmt: skip
+        (tenant.tenant_id, tenant.admin, "incident.ack")
+    ]
     paths = panel.get("/openapi.json").json()["paths"]
     assert "/api/v1/incidents/{incident_id}/ack" in paths
     assert not any(p.startswith("/alerts") for p in paths)
@@ -153,8 +173,11 @@ def test_notes_are_validated_and_shown_with_author(
     incident = open_incident(conn, tenant)
     csrf = sign_in(panel, tenant.owner)
     url = f"/alerts/{incident}/notes"
-    for body, message in (("", "The note is empty"), ("   \n ", "The note is empty"),
-                          ("x" * 2001, "The note is too long: 2001 characters")):  # fmt: skip
+    for body, message in (
+        ("", "The note is empty"),
+        ("   \n ", "The note is empty"),
+        ("x" * 2001, "The note is too long: 2001 characters"),
+    ):
         refused = panel.post(url, data={"csrf_token": csrf, "body": body})
         assert refused.status_code == 422
         assert message in refused.text
@@ -162,14 +185,18 @@ def test_notes_are_validated_and_shown_with_author(
     assert state_of(conn, incident)[2] == 0
     assert audit_rows(conn, incident) == []
 
-    added = panel.post(url, data={"csrf_token": csrf, "body": "  driver says the tablet fell  "},
-                       follow_redirects=False)  # fmt: skip
+    added = panel.post(
+        url,
+        data={"csrf_token": csrf, "body": "  driver says the tablet fell  "},
+        follow_redirects=False,
+    )
     assert added.status_code == 303
-    longest = panel.post(url, data={"csrf_token": csrf, "body": "y" * 2000},
-                         follow_redirects=False)  # fmt: skip
+    longest = panel.post(url, data={"csrf_token": csrf, "body": "y" * 2000}, follow_redirects=False)
     assert longest.status_code == 303
-    notes = conn.execute("SELECT author, body FROM incident_notes WHERE incident_id = %s"
-                         " ORDER BY note_id", (incident,)).fetchall()  # fmt: skip
+    notes = conn.execute(
+        "SELECT author, body FROM incident_notes WHERE incident_id = %s ORDER BY note_id",
+        (incident,),
+    ).fetchall()
     assert notes == [(tenant.owner, "driver says the tablet fell"), (tenant.owner, "y" * 2000)]
     assert [r[2] for r in audit_rows(conn, incident)] == ["incident.note", "incident.note"]
     page = panel.get("/alerts").text
@@ -182,8 +209,9 @@ def test_notes_are_validated_and_shown_with_author(
     assert empty.status_code == 422
     assert "The note is empty" in empty.text
     assert panel.post(f"/api/v1/incidents/{incident}/notes", headers=headers).status_code == 422
-    by_api = panel.post(f"/api/v1/incidents/{incident}/notes", json={"body": "from a script"},
-                        headers=headers)  # fmt: skip
+    by_api = panel.post(
+        f"/api/v1/incidents/{incident}/notes", json={"body": "from a script"}, headers=headers
+    )
     assert by_api.status_code == 201
     detail = panel.get(f"/api/v1/incidents/{incident}", headers=headers).json()
     assert [n["body"] for n in detail["notes"]][-1] == "from a script"

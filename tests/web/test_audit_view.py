@@ -17,8 +17,15 @@ from psycopg.types.json import Jsonb
 from tests.web.conftest import Conn, TenantFactory, api_token, sign_in
 
 
-def add(conn: Conn, tenant_id: str, actor: str, action: str, target: str | None,
-        details: dict[str, Any] | None = None, at: datetime | None = None) -> int:  # fmt: skip
+def add(
+    conn: Conn,
+    tenant_id: str,
+    actor: str,
+    action: str,
+    target: str | None,
+    details: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> int:
     row = conn.execute(
         "INSERT INTO audit_log (tenant_id, actor, action, target, details, at)"
         " VALUES (%s, %s, %s, %s, %s, coalesce(%s, now())) RETURNING audit_id",
@@ -37,8 +44,14 @@ def test_the_log_is_the_tenants_own_newest_first(
 ) -> None:
     mine, theirs = tenant_factory(fleets=1, tablets=1), tenant_factory(fleets=1, tablets=1)
     tag = uuid.uuid4().hex[:8]
-    first = add(conn, mine.tenant_id, "ops@example.com", "playlist.assign", f"fleet:{tag}",
-                {"reason": "night <b>", "n": 1})  # fmt: skip
+    first = add(
+        conn,
+        mine.tenant_id,
+        "ops@example.com",
+        "playlist.assign",
+        f"fleet:{tag}",
+        {"reason": "night <b>", "n": 1},
+    )
     second = add(conn, mine.tenant_id, "ops@example.com", "playlist.revoke", f"fleet:{tag}")
     hidden = add(conn, theirs.tenant_id, "spy@example.com", "playlist.assign", f"fleet:{tag}")
     sign_in(panel, mine.admin)
@@ -93,8 +106,9 @@ def test_filters(panel: TestClient, tenant_factory: TenantFactory, conn: Conn) -
 
 def test_paging_by_cursor(panel: TestClient, tenant_factory: TenantFactory, conn: Conn) -> None:
     tenant = tenant_factory(fleets=1, tablets=1)
-    made = [add(conn, tenant.tenant_id, "bulk@example.com", "bulk.test", f"n:{n}")
-            for n in range(130)]  # fmt: skip
+    made = [
+        add(conn, tenant.tenant_id, "bulk@example.com", "bulk.test", f"n:{n}") for n in range(130)
+    ]
     sign_in(panel, tenant.admin)
     first = panel.get("/audit", params={"action": "bulk."})
     assert shown(first.text) == made[::-1][:100]
@@ -110,8 +124,10 @@ def test_paging_by_cursor(panel: TestClient, tenant_factory: TenantFactory, conn
 
 def test_csv_export(panel: TestClient, tenant_factory: TenantFactory, conn: Conn) -> None:
     mine, theirs = tenant_factory(fleets=1, tablets=1), tenant_factory(fleets=1, tablets=1)
-    rows = [add(conn, mine.tenant_id, "csv@example.com", "csv.test", f"n:{n}", {"n": n})
-            for n in range(1205)]  # more than one page of the export  # fmt: skip
+    rows = [
+        add(conn, mine.tenant_id, "csv@example.com", "csv.test", f"n:{n}", {"n": n})
+        for n in range(1205)
+    ]  # more than one page of the export
     formula = add(conn, mine.tenant_id, "csv@example.com", "csv.test", "=cmd|'/c calc'!A1")
     add(conn, theirs.tenant_id, "csv@example.com", "csv.test", "n:theirs")
     sign_in(panel, mine.admin)
@@ -125,14 +141,18 @@ def test_csv_export(panel: TestClient, tenant_factory: TenantFactory, conn: Conn
     assert table[1][4] == "'=cmd|'/c calc'!A1"
     assert json.loads(table[2][5]) == {"n": 1204}
     assert "n:theirs" not in response.text
-    assert panel.get("/audit.csv", params={"action": "csv.", "target": "n:12"}).text.count(
-        "\n") == 1 + 1 + 10 + 5  # header, n:12, n:120…n:129, n:1200…n:1204  # fmt: skip
+    assert (
+        panel.get("/audit.csv", params={"action": "csv.", "target": "n:12"}).text.count("\n")
+        == 1 + 1 + 10 + 5
+    )  # header, n:12, n:120…n:129, n:1200…n:1204
 
 
 def test_api(panel: TestClient, tenant_factory: TenantFactory, conn: Conn) -> None:
     mine, theirs = tenant_factory(fleets=1, tablets=1), tenant_factory(fleets=1, tablets=1)
-    made = [add(conn, mine.tenant_id, "api@example.com", "api.test", f"n:{n}", {"n": n})
-            for n in range(5)]  # fmt: skip
+    made = [
+        add(conn, mine.tenant_id, "api@example.com", "api.test", f"n:{n}", {"n": n})
+        for n in range(5)
+    ]
     add(conn, theirs.tenant_id, "api@example.com", "api.test", "n:theirs")
     headers = api_token(panel, mine.admin)
     first = panel.get("/api/v1/audit", params={"action": "api.", "limit": 3}, headers=headers)
@@ -141,8 +161,9 @@ def test_api(panel: TestClient, tenant_factory: TenantFactory, conn: Conn) -> No
     assert [e["audit_id"] for e in body["entries"]] == made[::-1][:3]
     assert body["entries"][0]["details"] == {"n": 4}
     assert body["older"] == made[2]
-    rest = panel.get("/api/v1/audit", params={"action": "api.", "before": body["older"]},
-                     headers=headers).json()  # fmt: skip
+    rest = panel.get(
+        "/api/v1/audit", params={"action": "api.", "before": body["older"]}, headers=headers
+    ).json()
     assert [e["audit_id"] for e in rest["entries"]] == made[::-1][3:]
     assert rest["older"] is None
     everything = panel.get("/api/v1/audit", params={"limit": 500}, headers=headers).json()

@@ -78,16 +78,21 @@ def test_login_needs_the_forms_csrf_token(panel: TestClient, tenant_factory: Ten
     assert bare.status_code == 403
     assert "did not come from this panel" in bare.text
     token = login_csrf(panel)
-    forged = panel.post("/login", data={**data, "csrf_token": token[:-2] + "00"},
-                        follow_redirects=False)  # fmt: skip
+    forged = panel.post(
+        "/login", data={**data, "csrf_token": token[:-2] + "00"}, follow_redirects=False
+    )
     assert forged.status_code == 403
     panel.cookies.clear()  # the token without its cookie
-    assert panel.post("/login", data={**data, "csrf_token": token},
-                      follow_redirects=False).status_code == 403  # fmt: skip
+    assert (
+        panel.post("/login", data={**data, "csrf_token": token}, follow_redirects=False).status_code
+        == 403
+    )
     assert panel.get("/", follow_redirects=False).status_code == 303
     token = login_csrf(panel)
-    assert panel.post("/login", data={**data, "csrf_token": token},
-                      follow_redirects=False).status_code == 303  # fmt: skip
+    assert (
+        panel.post("/login", data={**data, "csrf_token": token}, follow_redirects=False).status_code
+        == 303
+    )
 
 
 def test_logout_needs_csrf_and_ends_the_session(
@@ -103,7 +108,8 @@ def test_logout_needs_csrf_and_ends_the_session(
     assert panel.get("/", follow_redirects=False).status_code == 303
     rows = conn.execute(
         "SELECT count(*) FROM web_sessions s JOIN users u USING (user_id) WHERE u.email = %s",
-        (tenant.admin,)).fetchone()  # fmt: skip
+        (tenant.admin,),
+    ).fetchone()
     assert rows == (0,)
 
 
@@ -144,8 +150,19 @@ def test_roles_without_fleet_access_are_refused(
 ) -> None:
     tenant = tenant_factory()
     email = f"agent-{tenant.tenant_id}@example.com"
-    store(conn, partial(add_user, tenant_id=tenant.tenant_id, email=email, name="Agent",
-                        role="agent", password=PASSWORD, fleets=[], actor="test"))  # fmt: skip
+    store(
+        conn,
+        partial(
+            add_user,
+            tenant_id=tenant.tenant_id,
+            email=email,
+            name="Agent",
+            role="agent",
+            password=PASSWORD,
+            fleets=[],
+            actor="test",
+        ),
+    )
     post_login(panel, email)
     assert panel.get("/", follow_redirects=False).status_code == 403
     headers = api_token(panel, email)
@@ -170,14 +187,24 @@ def test_a_bearer_token_dies_with_its_session(
     assert panel.post("/api/v1/auth/logout", headers=first).status_code == 204
     assert panel.get("/api/v1/tablets", headers=first).status_code == 401
     assert panel.get("/api/v1/tablets", headers=second).status_code == 200  # its own session
-    store(conn, partial(add_user, tenant_id=tenant.tenant_id, email=tenant.admin, name="Admin",
-                        role="admin", password=PASSWORD + " renewed", fleets=[],
-                        actor="test"))  # fmt: skip
+    store(
+        conn,
+        partial(
+            add_user,
+            tenant_id=tenant.tenant_id,
+            email=tenant.admin,
+            name="Admin",
+            role="admin",
+            password=PASSWORD + " renewed",
+            fleets=[],
+            actor="test",
+        ),
+    )
     assert panel.get("/api/v1/tablets", headers=second).status_code == 401
     api_session = panel.post(
         "/api/v1/auth/token", data={"username": tenant.admin, "password": PASSWORD + " renewed"}
     )
-    assert api_session.status_code == 200  # fmt: skip
+    assert api_session.status_code == 200
     # An API session is no browser session: its id does not work as a cookie.
     claims = jwt.decode(api_session.json()["access_token"], options={"verify_signature": False})
     panel.cookies.set("fleethub_session", claims["sid"])
@@ -221,9 +248,12 @@ def test_production_keeps_the_docs_private_and_the_cookie_secure(
 ) -> None:
     """Production used to publish /docs and /openapi.json and send the session cookie over
     plain HTTP unless FLEETHUB_COOKIE_SECURE was set."""
-    settings = Settings(environment="production", secret_key=SecretStr("k" * 40),
-                        var_dir=panel_settings.var_dir,
-                        mqtt_url=panel_settings.mqtt_url)  # fmt: skip
+    settings = Settings(
+        environment="production",
+        secret_key=SecretStr("k" * 40),
+        var_dir=panel_settings.var_dir,
+        mqtt_url=panel_settings.mqtt_url,
+    )
     tenant = tenant_factory()
     app = create_app(settings, database_url)
     with TestClient(app, base_url="https://testserver") as production:  # behind TLS
@@ -233,6 +263,7 @@ def test_production_keeps_the_docs_private_and_the_cookie_secure(
         assert "secure" in login.headers["set-cookie"].lower()  # the login form's cookie too
         signed = post_login(production, tenant.admin)
         assert signed.status_code == 303
-        cookie = next(c for c in signed.headers.get_list("set-cookie")
-                      if c.startswith("fleethub_session="))  # fmt: skip
+        cookie = next(
+            c for c in signed.headers.get_list("set-cookie") if c.startswith("fleethub_session=")
+        )
         assert "; secure" in cookie.lower()

@@ -36,19 +36,26 @@ def device_headers(conn: Conn, tenant_factory: TenantFactory) -> dict[str, str]:
 
 def send(client: TestClient, kwargs: dict[str, Any]) -> Any:
     """A request serialized for ``requests`` sent through the (httpx) test client."""
-    return client.request(kwargs["method"], kwargs["url"], content=kwargs.get("data"),
-                          json=kwargs.get("json"), params=kwargs.get("params"),
-                          headers=kwargs.get("headers"))  # fmt: skip
+    return client.request(
+        kwargs["method"],
+        kwargs["url"],
+        content=kwargs.get("data"),
+        json=kwargs.get("json"),
+        params=kwargs.get("params"),
+        headers=kwargs.get("headers"),
+    )
 
 
 # The plan has no body and one optional header: nothing to make invalid in negative mode.
-CASES = [("POST", "/v1/device/events", GenerationMode.POSITIVE),
-         ("POST", "/v1/device/events", GenerationMode.NEGATIVE),
-         ("GET", "/v1/device/plan", GenerationMode.POSITIVE),
-         ("POST", "/v1/device/heartbeat", GenerationMode.POSITIVE),
-         ("POST", "/v1/device/heartbeat", GenerationMode.NEGATIVE),
-         ("POST", "/v1/device/pairing/claim", GenerationMode.POSITIVE),
-         ("POST", "/v1/device/pairing/claim", GenerationMode.NEGATIVE)]  # fmt: skip
+CASES = [
+    ("POST", "/v1/device/events", GenerationMode.POSITIVE),
+    ("POST", "/v1/device/events", GenerationMode.NEGATIVE),
+    ("GET", "/v1/device/plan", GenerationMode.POSITIVE),
+    ("POST", "/v1/device/heartbeat", GenerationMode.POSITIVE),
+    ("POST", "/v1/device/heartbeat", GenerationMode.NEGATIVE),
+    ("POST", "/v1/device/pairing/claim", GenerationMode.POSITIVE),
+    ("POST", "/v1/device/pairing/claim", GenerationMode.NEGATIVE),
+]
 # Answers that show a generated request reached the operation and was judged.
 JUDGED = {
     "/v1/device/events": {200},
@@ -81,8 +88,13 @@ def test_the_device_api_never_answers_with_a_server_error(
     statuses: set[int] = set()
 
     @given(case=operation.as_strategy(mode, headers=device_headers))
-    @settings(max_examples=MAX_EXAMPLES, derandomize=True, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow],
+    )
     def check(case: schemathesis.Case[Any]) -> None:
         kwargs = case.as_transport_kwargs(base_url="http://testserver", headers=device_headers)
         response = send(panel, kwargs)

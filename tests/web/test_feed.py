@@ -39,8 +39,10 @@ def owner(t: Tenant) -> User:
 
 
 def touch(conn: Conn, tablet_id: str, battery: int) -> None:
-    conn.execute("UPDATE tablet_state SET battery = %s, updated_at = now() WHERE tablet_id = %s",
-                 (battery, tablet_id))  # fmt: skip
+    conn.execute(
+        "UPDATE tablet_state SET battery = %s, updated_at = now() WHERE tablet_id = %s",
+        (battery, tablet_id),
+    )
 
 
 async def tiles_of(sub_queue: asyncio.Queue[Event], wait: float = 2.0) -> dict[str, int | None]:
@@ -58,10 +60,16 @@ async def test_each_subscriber_gets_only_changes_in_its_scope(
     feed: ChangeFeed, tenant_factory: TenantFactory, conn: Conn
 ) -> None:
     a, b = tenant_factory(fleets=2), tenant_factory()
-    with feed.subscribe(admin(a)) as sub_a, feed.subscribe(owner(a)) as sub_owner, \
-            feed.subscribe(admin(b)) as sub_b:  # fmt: skip
-        a_first, a_second, b_first = a.tablets[a.fleets[0]][0], a.tablets[a.fleets[1]][0], \
-            b.all_tablets[0]  # fmt: skip
+    with (
+        feed.subscribe(admin(a)) as sub_a,
+        feed.subscribe(owner(a)) as sub_owner,
+        feed.subscribe(admin(b)) as sub_b,
+    ):
+        a_first, a_second, b_first = (
+            a.tablets[a.fleets[0]][0],
+            a.tablets[a.fleets[1]][0],
+            b.all_tablets[0],
+        )
         await asyncio.sleep(0.5)  # the tenants' new rows arrive first: not what we test here
         for sub in (sub_a, sub_owner, sub_b):
             _drain(sub.queue)

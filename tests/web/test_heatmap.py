@@ -43,12 +43,20 @@ def test_hour_cells_give_the_percent_online(
     tenant = tenant_factory(fleets=1, tablets=2)
     a, b = tenant.all_tablets
     now = this_hour()
-    conn.execute("UPDATE tablets SET registered_at = %s WHERE tablet_id = %s",
-                 (now - 40 * 24 * HOUR, a))  # fmt: skip
-    conn.execute("UPDATE tablets SET registered_at = %s WHERE tablet_id = %s",
-                 (now - 5 * HOUR + timedelta(minutes=30), b))  # fmt: skip
-    rows = [(a, now - 3 * HOUR, 3600), (a, now - 4 * HOUR, 1800), (a, now - 6 * HOUR, 900),
-            (b, now - 5 * HOUR, 900), (b, now - 4 * HOUR, 3600)]  # fmt: skip
+    conn.execute(
+        "UPDATE tablets SET registered_at = %s WHERE tablet_id = %s", (now - 40 * 24 * HOUR, a)
+    )
+    conn.execute(
+        "UPDATE tablets SET registered_at = %s WHERE tablet_id = %s",
+        (now - 5 * HOUR + timedelta(minutes=30), b),
+    )
+    rows = [
+        (a, now - 3 * HOUR, 3600),
+        (a, now - 4 * HOUR, 1800),
+        (a, now - 6 * HOUR, 900),
+        (b, now - 5 * HOUR, 900),
+        (b, now - 4 * HOUR, 3600),
+    ]
     for tablet, hour, seconds in rows:
         conn.execute("INSERT INTO uptime_hourly VALUES (%s, %s, %s)", (tablet, hour, seconds))
     sign_in(panel, tenant.owner)
@@ -73,8 +81,9 @@ def test_hour_cells_give_the_percent_online(
     assert cell_class(page.text, f"{b} · {hour_title(now - 6 * HOUR)}") == "nd"
     assert "no data" in page.text  # the legend
     kolkata = panel.get("/heatmap", params={"tz": "Asia/Kolkata"})
-    assert f"{a} · {hour_title(now - 3 * HOUR, 'Asia/Kolkata')}: 100.00 % online" in \
-        html.unescape(kolkata.text)  # fmt: skip
+    assert f"{a} · {hour_title(now - 3 * HOUR, 'Asia/Kolkata')}: 100.00 % online" in html.unescape(
+        kolkata.text
+    )
     assert re.search(r'<th scope="col" title="[^"]+IST">\d\d:30</th>', kolkata.text)
 
 
@@ -83,20 +92,25 @@ def test_day_cells_are_the_fleets_local_days(
 ) -> None:
     tenant = tenant_factory(fleets=2, tablets=1)
     (a,), (b,) = tenant.tablets.values()
-    conn.execute("UPDATE fleets SET timezone = 'Asia/Singapore' WHERE fleet_id = %s",
-                 (tenant.fleets[0],))  # fmt: skip
-    conn.execute("UPDATE fleets SET timezone = 'Asia/Kolkata' WHERE fleet_id = %s",
-                 (tenant.fleets[1],))  # fmt: skip
-    conn.execute("UPDATE tablets SET registered_at = now() - interval '60 days'"
-                 " WHERE fleet_id = ANY(%s)", (tenant.fleets,))  # fmt: skip
+    conn.execute(
+        "UPDATE fleets SET timezone = 'Asia/Singapore' WHERE fleet_id = %s", (tenant.fleets[0],)
+    )
+    conn.execute(
+        "UPDATE fleets SET timezone = 'Asia/Kolkata' WHERE fleet_id = %s", (tenant.fleets[1],)
+    )
+    conn.execute(
+        "UPDATE tablets SET registered_at = now() - interval '60 days' WHERE fleet_id = ANY(%s)",
+        (tenant.fleets,),
+    )
     day = datetime.now(UTC).date() - timedelta(days=3)
     sgt_start = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo("Asia/Singapore"))
     for n in range(12):  # half of that Singapore day (16:00 UTC the day before onwards)
         conn.execute("INSERT INTO uptime_hourly VALUES (%s, %s, 3600)", (a, sgt_start + n * HOUR))
     # Kolkata's day starts at 18:30 UTC: this hour is half on the day before, half on the day.
     ist_start = datetime(day.year, day.month, day.day, tzinfo=ZoneInfo("Asia/Kolkata"))
-    conn.execute("INSERT INTO uptime_hourly VALUES (%s, %s, 3600)",
-                 (b, ist_start - timedelta(minutes=30)))  # fmt: skip
+    conn.execute(
+        "INSERT INTO uptime_hourly VALUES (%s, %s, 3600)", (b, ist_start - timedelta(minutes=30))
+    )
     headers = api_token(panel, tenant.admin)
     sign_in(panel, tenant.admin)
     got = cells(panel.get("/heatmap").text, "daily")
@@ -113,8 +127,9 @@ def test_day_cells_are_the_fleets_local_days(
     index = [c["title"] for c in body["columns"]].index(label)
     row = next(r for r in body["rows"] if r["tablet_id"] == a)
     assert row["cells"][index] == "50.00"
-    hourly = panel.get("/api/v1/heatmap/hourly", headers=headers,
-                       params={"fleet": tenant.fleets[0]}).json()  # fmt: skip
+    hourly = panel.get(
+        "/api/v1/heatmap/hourly", headers=headers, params={"fleet": tenant.fleets[0]}
+    ).json()
     assert hourly["timezone"] == "Asia/Singapore"
     assert [r["tablet_id"] for r in hourly["rows"]] == [a]
     assert all(len(r["cells"]) == 24 for r in hourly["rows"])
@@ -125,9 +140,12 @@ def test_search_paging_and_cap(
 ) -> None:
     tenant = tenant_factory(fleets=1, tablets=1)
     fleet = tenant.fleets[0]
-    conn.execute("INSERT INTO tablets (tablet_id, fleet_id, offline_after_s)"
-                 " SELECT %s || '-bulk' || lpad(n::text, 3, '0'), %s, 180"
-                 " FROM generate_series(1, 500) AS n", (fleet, fleet))  # fmt: skip
+    conn.execute(
+        "INSERT INTO tablets (tablet_id, fleet_id, offline_after_s)"
+        " SELECT %s || '-bulk' || lpad(n::text, 3, '0'), %s, 180"
+        " FROM generate_series(1, 500) AS n",
+        (fleet, fleet),
+    )
     sign_in(panel, tenant.owner)
     first = panel.get("/heatmap")
     assert first.status_code == 200
@@ -162,10 +180,15 @@ def test_scoping_and_bad_zone(panel: TestClient, tenant_factory: TenantFactory) 
     headers = api_token(panel, other.admin)
     for kind in ("hourly", "daily"):
         url = f"/api/v1/heatmap/{kind}"
-        assert panel.get(url, params={"fleet": tenant.fleets[0]}, headers=headers).status_code \
-            == 404  # fmt: skip
+        assert (
+            panel.get(url, params={"fleet": tenant.fleets[0]}, headers=headers).status_code == 404
+        )
         rows = panel.get(url, headers=headers).json()["rows"]
         assert {r["tablet_id"] for r in rows} == set(other.all_tablets)
-    assert panel.get("/api/v1/heatmap/hourly", params={"tz": "Mars/Olympus"},
-                     headers=headers).status_code == 422  # fmt: skip
+    assert (
+        panel.get(
+            "/api/v1/heatmap/hourly", params={"tz": "Mars/Olympus"}, headers=headers
+        ).status_code
+        == 422
+    )
     assert panel.get("/api/v1/heatmap/hourly").status_code == 401

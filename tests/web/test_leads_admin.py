@@ -26,10 +26,19 @@ def audit(conn: Conn, tenant_id: str, action: str) -> list[tuple[Any, ...]]:
 
 
 def agent(conn: Conn, tenant: Tenant, name: str = "Agent") -> int:
-    return store(conn, partial(add_user, tenant_id=tenant.tenant_id,
-                               email=f"agent-{uuid.uuid4().hex[:8]}@ex.com", name=name,
-                               role="agent", password=PASSWORD, fleets=[],
-                               actor="test"))  # fmt: skip
+    return store(
+        conn,
+        partial(
+            add_user,
+            tenant_id=tenant.tenant_id,
+            email=f"agent-{uuid.uuid4().hex[:8]}@ex.com",
+            name=name,
+            role="agent",
+            password=PASSWORD,
+            fleets=[],
+            actor="test",
+        ),
+    )
 
 
 def test_create_and_edit_a_campaign_with_audit(
@@ -38,15 +47,25 @@ def test_create_and_edit_a_campaign_with_audit(
     tenant = tenant_factory(fleets=1, tablets=1)
     csrf = sign_in(panel, tenant.admin)
     campaign_id = f"ins-{uuid.uuid4().hex[:6]}"
-    created = panel.post("/leads/campaigns", data={
-        "csrf_token": csrf, "campaign_id": campaign_id, "name": "Car insurance",
-        "dedupe_hours": "12", "offer_timeout_s": "90", "routing": "round_robin"},
-        follow_redirects=False)  # fmt: skip
+    created = panel.post(
+        "/leads/campaigns",
+        data={
+            "csrf_token": csrf,
+            "campaign_id": campaign_id,
+            "name": "Car insurance",
+            "dedupe_hours": "12",
+            "offer_timeout_s": "90",
+            "routing": "round_robin",
+        },
+        follow_redirects=False,
+    )
     assert created.status_code == 303
     assert created.headers["location"] == f"/leads/campaigns/{campaign_id}?done=created"
-    row = conn.execute("SELECT name, extract(epoch FROM dedupe_window)::int, offer_timeout_s,"
-                       " routing FROM lead_campaigns WHERE tenant_id = %s AND campaign_id = %s",
-                       (tenant.tenant_id, campaign_id)).fetchone()  # fmt: skip
+    row = conn.execute(
+        "SELECT name, extract(epoch FROM dedupe_window)::int, offer_timeout_s,"
+        " routing FROM lead_campaigns WHERE tenant_id = %s AND campaign_id = %s",
+        (tenant.tenant_id, campaign_id),
+    ).fetchone()
     assert row == ("Car insurance", 12 * 3600, 90, "round_robin")
     [(actor, target, details)] = audit(conn, tenant.tenant_id, "lead_campaign.create")
     assert (actor, target) == (tenant.admin, f"lead_campaign:{campaign_id}")
@@ -56,35 +75,50 @@ def test_create_and_edit_a_campaign_with_audit(
     assert "Car insurance" in page.text
     assert '<a href="/leads">Leads</a>' in page.text  # the nav link
 
-    again = panel.post("/leads/campaigns", data={"csrf_token": csrf, "campaign_id": campaign_id,
-                                                 "name": "Other"})  # fmt: skip
+    again = panel.post(
+        "/leads/campaigns", data={"csrf_token": csrf, "campaign_id": campaign_id, "name": "Other"}
+    )
     assert again.status_code == 409
     assert "already has a lead campaign" in again.text
-    bad = panel.post("/leads/campaigns", data={"csrf_token": csrf, "campaign_id": "bad id/x",
-                                               "name": "", "offer_timeout_s": "1"})  # fmt: skip
+    bad = panel.post(
+        "/leads/campaigns",
+        data={"csrf_token": csrf, "campaign_id": "bad id/x", "name": "", "offer_timeout_s": "1"},
+    )
     assert bad.status_code == 422
     assert "Campaign id:" in bad.text
     assert "Name:" in bad.text
     assert "Offer timeout (s):" in bad.text
     no_csrf = panel.post("/leads/campaigns", data={"campaign_id": "fresh-one", "name": "X"})
     assert no_csrf.status_code == 403
-    assert conn.execute("SELECT count(*) FROM lead_campaigns WHERE tenant_id = %s",
-                        (tenant.tenant_id,)).fetchone() == (1,)  # fmt: skip
+    assert conn.execute(
+        "SELECT count(*) FROM lead_campaigns WHERE tenant_id = %s", (tenant.tenant_id,)
+    ).fetchone() == (1,)
 
-    edited = panel.post(f"/leads/campaigns/{campaign_id}", data={
-        "csrf_token": csrf, "name": "Car insurance SG", "dedupe_hours": "48",
-        "offer_timeout_s": "60", "routing": "round_robin"}, follow_redirects=False)  # fmt: skip
+    edited = panel.post(
+        f"/leads/campaigns/{campaign_id}",
+        data={
+            "csrf_token": csrf,
+            "name": "Car insurance SG",
+            "dedupe_hours": "48",
+            "offer_timeout_s": "60",
+            "routing": "round_robin",
+        },
+        follow_redirects=False,
+    )
     assert edited.status_code == 303
     assert conn.execute(
         "SELECT name, routing FROM lead_campaigns WHERE campaign_id = %s", (campaign_id,)
     ).fetchone() == ("Car insurance SG", "round_robin")
     assert len(audit(conn, tenant.tenant_id, "lead_campaign.update")) == 1
-    rejected = panel.post(f"/leads/campaigns/{campaign_id}", data={
-        "csrf_token": csrf, "name": "Y", "dedupe_hours": "-1"})  # fmt: skip
+    rejected = panel.post(
+        f"/leads/campaigns/{campaign_id}",
+        data={"csrf_token": csrf, "name": "Y", "dedupe_hours": "-1"},
+    )
     assert rejected.status_code == 422
     assert "Dedupe window (hours):" in rejected.text
-    assert conn.execute("SELECT name FROM lead_campaigns WHERE campaign_id = %s",
-                        (campaign_id,)).fetchone() == ("Car insurance SG",)  # fmt: skip
+    assert conn.execute(
+        "SELECT name FROM lead_campaigns WHERE campaign_id = %s", (campaign_id,)
+    ).fetchone() == ("Car insurance SG",)
 
 
 def test_subscribe_pause_and_remove_agents(
@@ -93,8 +127,9 @@ def test_subscribe_pause_and_remove_agents(
     tenant, other = tenant_factory(fleets=1, tablets=1), tenant_factory(fleets=1, tablets=0)
     first, second = agent(conn, tenant, "Ann Agent"), agent(conn, tenant, "Bob Agent")
     foreign = agent(conn, other, "Their Agent")
-    owner_id = conn.execute("SELECT user_id FROM users WHERE email = %s",
-                            (tenant.owner,)).fetchone()  # fmt: skip
+    owner_id = conn.execute(
+        "SELECT user_id FROM users WHERE email = %s", (tenant.owner,)
+    ).fetchone()
     assert owner_id is not None
     campaign = make_campaign(conn, tenant.tenant_id)
     csrf = sign_in(panel, tenant.admin)
@@ -125,13 +160,24 @@ def test_subscribe_pause_and_remove_agents(
     assert change(second, "fly") == 422
     assert change(first, "remove") == 303
     assert change(first, "remove") == 422  # not subscribed any more
-    assert conn.execute("SELECT user_id FROM campaign_agents WHERE campaign_id = %s",
-                        (campaign,)).fetchall() == [(second,)]  # fmt: skip
-    actions = [a for (a,) in conn.execute(
-        "SELECT action FROM audit_log WHERE tenant_id = %s AND action LIKE 'lead_campaign.agent%%'"
-        " ORDER BY audit_id", (tenant.tenant_id,)).fetchall()]  # fmt: skip
-    assert actions == ["lead_campaign.agent_add", "lead_campaign.agent_add",
-                       "lead_campaign.agent_pause", "lead_campaign.agent_remove"]  # fmt: skip
+    assert conn.execute(
+        "SELECT user_id FROM campaign_agents WHERE campaign_id = %s", (campaign,)
+    ).fetchall() == [(second,)]
+    actions = [
+        a
+        for (a,) in conn.execute(
+            "SELECT action FROM audit_log WHERE tenant_id = %s"
+            " AND action LIKE 'lead_campaign.agent%%'"
+            " ORDER BY audit_id",
+            (tenant.tenant_id,),
+        ).fetchall()
+    ]
+    assert actions == [
+        "lead_campaign.agent_add",
+        "lead_campaign.agent_add",
+        "lead_campaign.agent_pause",
+        "lead_campaign.agent_remove",
+    ]
 
 
 def test_qr_codes_create_list_revoke_and_pictures(
@@ -142,32 +188,50 @@ def test_qr_codes_create_list_revoke_and_pictures(
     csrf = sign_in(panel, tenant.admin)
     tablet = tenant.tablets[tenant.fleets[1]][0]
     url = f"/leads/campaigns/{campaign}/qr"
-    created = panel.post(url, data={"csrf_token": csrf, "tablet_id": tablet, "fleet_id": "",
-                                    "car_id": "", "max_leads": "25"},
-                         follow_redirects=False)  # fmt: skip
+    created = panel.post(
+        url,
+        data={
+            "csrf_token": csrf,
+            "tablet_id": tablet,
+            "fleet_id": "",
+            "car_id": "",
+            "max_leads": "25",
+        },
+        follow_redirects=False,
+    )
     assert created.status_code == 303
     [(code, fleet_id, tablet_id, cap)] = conn.execute(
         "SELECT code, fleet_id, tablet_id, max_leads FROM qr_codes WHERE campaign_id = %s",
-        (campaign,)).fetchall()  # fmt: skip
+        (campaign,),
+    ).fetchall()
     assert (fleet_id, tablet_id, cap) == (tenant.fleets[1], tablet, 25)
     assert isinstance(code, str)
     assert re.fullmatch(r"[23456789abcdefghjkmnpqrstuvwxyz]{10}", code)
     [(actor, target, details)] = audit(conn, tenant.tenant_id, "lead_qr.create")
     assert (actor, target, details["tablet_id"]) == (tenant.admin, f"lead_qr:{code}", tablet)
 
-    for bad in ({"tablet_id": other.all_tablets[0]}, {"fleet_id": other.fleets[0]},
-                {"tablet_id": tablet, "fleet_id": tenant.fleets[0]}, {"max_leads": "0"},
-                {"car_id": "no-such-car"}):  # fmt: skip
+    for bad in (
+        {"tablet_id": other.all_tablets[0]},
+        {"fleet_id": other.fleets[0]},
+        {"tablet_id": tablet, "fleet_id": tenant.fleets[0]},
+        {"max_leads": "0"},
+        {"car_id": "no-such-car"},
+    ):
         response = panel.post(url, data={"csrf_token": csrf, **bad})
         assert response.status_code == 422, bad
         assert "Where it is shown" in response.text or "Cap (new leads)" in response.text
-    assert conn.execute("SELECT count(*) FROM qr_codes WHERE campaign_id = %s",
-                        (campaign,)).fetchone() == (1,)  # fmt: skip
+    assert conn.execute(
+        "SELECT count(*) FROM qr_codes WHERE campaign_id = %s", (campaign,)
+    ).fetchone() == (1,)
 
     # A lead through the public form shows in the code's count.
     token = form_token(panel, code)
-    assert panel.post(f"/l/{code}", data={"token": token, "name": "P", "phone": "91234567",
-                                          "consent": "yes"}).status_code == 200  # fmt: skip
+    assert (
+        panel.post(
+            f"/l/{code}", data={"token": token, "name": "P", "phone": "91234567", "consent": "yes"}
+        ).status_code
+        == 200
+    )
     page = panel.get(f"/leads/campaigns/{campaign}").text
     row = re.search(rf'<tr id="qr-{code}">(.*?)</tr>', page, re.S)
     assert row
@@ -193,8 +257,9 @@ def test_qr_codes_create_list_revoke_and_pictures(
         != segno.make_qr(f"http://testserver/l/{code}x", error="m").matrix
     )
 
-    revoked = panel.post(f"/leads/qr/{code}/revoke", data={"csrf_token": csrf},
-                         follow_redirects=False)  # fmt: skip
+    revoked = panel.post(
+        f"/leads/qr/{code}/revoke", data={"csrf_token": csrf}, follow_redirects=False
+    )
     assert revoked.status_code == 303
     assert panel.get(f"/l/{code}").status_code == 404
     assert panel.post(f"/leads/qr/{code}/revoke", data={"csrf_token": csrf}).status_code == 404
@@ -207,14 +272,19 @@ def test_lead_list_filters_pages_and_detail(
 ) -> None:
     tenant = tenant_factory(fleets=1, tablets=1)
     campaign, other = make_campaign(conn, tenant.tenant_id), make_campaign(conn, tenant.tenant_id)
-    code, other_code = (make_code(conn, tenant.tenant_id, campaign),
-                        make_code(conn, tenant.tenant_id, other))  # fmt: skip
+    code, other_code = (
+        make_code(conn, tenant.tenant_id, campaign),
+        make_code(conn, tenant.tenant_id, other),
+    )
     ids = [make_lead(conn, tenant.tenant_id, campaign, code, f"+659{n:07}") for n in range(55)]
-    conn.execute("UPDATE leads SET submitted_at = now() - make_interval(secs => %s)"
-                 " WHERE lead_id = %s", (1000, ids[0]))  # the oldest  # fmt: skip
+    conn.execute(
+        "UPDATE leads SET submitted_at = now() - make_interval(secs => %s) WHERE lead_id = %s",
+        (1000, ids[0]),
+    )  # the oldest
     odd = make_lead(conn, tenant.tenant_id, other, other_code, "+6581112222")
-    conn.execute("UPDATE leads SET status = 'duplicate', duplicate_of = %s WHERE lead_id = %s",
-                 (ids[1], odd))  # fmt: skip
+    conn.execute(
+        "UPDATE leads SET status = 'duplicate', duplicate_of = %s WHERE lead_id = %s", (ids[1], odd)
+    )
     sign_in(panel, tenant.admin)
 
     first = panel.get("/leads").text
@@ -257,21 +327,37 @@ def test_another_tenants_campaign_code_and_lead_are_404(
     code = make_code(conn, theirs.tenant_id, campaign)
     lead_id = make_lead(conn, theirs.tenant_id, campaign, code)
     csrf = sign_in(panel, mine.admin)
-    for path in (f"/leads/campaigns/{campaign}", f"/leads/qr/{code}.png",
-                 f"/leads/qr/{code}.svg", f"/leads/{lead_id}"):  # fmt: skip
+    for path in (
+        f"/leads/campaigns/{campaign}",
+        f"/leads/qr/{code}.png",
+        f"/leads/qr/{code}.svg",
+        f"/leads/{lead_id}",
+    ):
         assert panel.get(path).status_code == 404, path
-    for path in (f"/leads/campaigns/{campaign}", f"/leads/campaigns/{campaign}/qr",
-                 f"/leads/campaigns/{campaign}/agents", f"/leads/qr/{code}/revoke"):  # fmt: skip
-        assert panel.post(path, data={"csrf_token": csrf, "name": "x", "action": "add",
-                                      "user_id": "1"}).status_code == 404, path  # fmt: skip
+    for path in (
+        f"/leads/campaigns/{campaign}",
+        f"/leads/campaigns/{campaign}/qr",
+        f"/leads/campaigns/{campaign}/agents",
+        f"/leads/qr/{code}/revoke",
+    ):
+        assert (
+            panel.post(
+                path, data={"csrf_token": csrf, "name": "x", "action": "add", "user_id": "1"}
+            ).status_code
+            == 404
+        ), path
     assert "Their passenger" not in panel.get("/leads").text
     headers = api_token(panel, mine.admin)
     assert panel.get(f"/api/v1/leads/{lead_id}", headers=headers).status_code == 404
-    assert panel.post("/api/v1/leads/qr", headers=headers,
-                      json={"campaign_id": campaign}).status_code == 404  # fmt: skip
+    assert (
+        panel.post("/api/v1/leads/qr", headers=headers, json={"campaign_id": campaign}).status_code
+        == 404
+    )
     assert panel.get("/api/v1/leads", headers=headers).json()["leads"] == []
-    assert conn.execute("SELECT revoked_at IS NULL, count(*) OVER () FROM qr_codes"
-                        " WHERE campaign_id = %s", (campaign,)).fetchone() == (True, 1)  # fmt: skip
+    assert conn.execute(
+        "SELECT revoked_at IS NULL, count(*) OVER () FROM qr_codes WHERE campaign_id = %s",
+        (campaign,),
+    ).fetchone() == (True, 1)
     assert audit(conn, mine.tenant_id, "lead_qr.create") == []
 
 
@@ -281,8 +367,11 @@ def test_json_api_campaigns_codes_and_leads(
     tenant = tenant_factory(fleets=1, tablets=1)
     headers = api_token(panel, tenant.admin)
     campaign_id = f"api-{uuid.uuid4().hex[:6]}"
-    created = panel.post("/api/v1/leads/campaigns", headers=headers,
-                         json={"campaign_id": campaign_id, "name": "Loans"})  # fmt: skip
+    created = panel.post(
+        "/api/v1/leads/campaigns",
+        headers=headers,
+        json={"campaign_id": campaign_id, "name": "Loans"},
+    )
     assert created.status_code == 201, created.text
     assert created.json()["campaign_id"] == campaign_id
     assert created.json()["offer_timeout_s"] == 120
@@ -308,18 +397,29 @@ def test_json_api_campaigns_codes_and_leads(
     assert body["url"] == f"http://testserver/l/{body['code']}"
     assert body["png"].endswith(f"/leads/qr/{body['code']}.png")
     assert body["fleet_id"] == tenant.fleets[0]
-    assert panel.post("/api/v1/leads/qr", headers=headers, json={
-        "campaign_id": campaign_id, "tablet_id": "nope"}).status_code == 422  # fmt: skip
+    assert (
+        panel.post(
+            "/api/v1/leads/qr",
+            headers=headers,
+            json={"campaign_id": campaign_id, "tablet_id": "nope"},
+        ).status_code
+        == 422
+    )
     assert len(audit(conn, tenant.tenant_id, "lead_qr.create")) == 1
 
     token = form_token(panel, body["code"])
-    assert panel.post(f"/l/{body['code']}", data={"token": token, "name": "Lee",
-                                                  "phone": "8123 4567", "consent": "yes"}
-                      ).status_code == 200  # fmt: skip
+    assert (
+        panel.post(
+            f"/l/{body['code']}",
+            data={"token": token, "name": "Lee", "phone": "8123 4567", "consent": "yes"},
+        ).status_code
+        == 200
+    )
     listed = panel.get("/api/v1/leads", headers=headers, params={"campaign": campaign_id}).json()
     [lead] = listed["leads"]
     assert (lead["phone"], lead["status"], listed["has_more"]) == ("+6581234567", "new", False)
     one = panel.get(f"/api/v1/leads/{lead['lead_id']}", headers=headers).json()
     assert [e["event"] for e in one["events"]] == ["submitted"]
-    assert panel.get("/api/v1/leads", headers=headers,
-                     params={"status": "bogus"}).status_code == 422  # fmt: skip
+    assert (
+        panel.get("/api/v1/leads", headers=headers, params={"status": "bogus"}).status_code == 422
+    )

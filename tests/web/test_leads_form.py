@@ -38,8 +38,14 @@ def notified(conn: psycopg.Connection[tuple[object, ...]], timeout: float = 2.0)
     return [n.payload for n in conn.notifies(timeout=timeout)]
 
 
-def post(client: TestClient, code: str, token: str, name: str = "Tan Mei Ling",
-         phone: str = "9123 4567", consent: bool = True) -> tuple[int, str]:  # fmt: skip
+def post(
+    client: TestClient,
+    code: str,
+    token: str,
+    name: str = "Tan Mei Ling",
+    phone: str = "9123 4567",
+    consent: bool = True,
+) -> tuple[int, str]:
     data = {"token": token, "name": name, "phone": phone}
     if consent:
         data["consent"] = "yes"
@@ -58,15 +64,19 @@ def stored(conn: Conn, code: str) -> list[dict[str, object]]:
 
 
 def test_valid_submit_stores_one_attributed_lead_and_notifies(
-    panel: TestClient, tenant_factory: TenantFactory, conn: Conn,
+    panel: TestClient,
+    tenant_factory: TenantFactory,
+    conn: Conn,
     listener: psycopg.Connection[tuple[object, ...]],
-) -> None:  # fmt: skip
+) -> None:
     tenant = tenant_factory(fleets=1, tablets=1)
     fleet, tablet = tenant.fleets[0], tenant.all_tablets[0]
-    conn.execute("INSERT INTO heartbeats (time, tablet_id, seq, boot_id, extra) VALUES"
-                 " (now() - interval '5 minutes', %s, 1, 'b', '{\"driver_id\": \"drv-old\"}'),"
-                 " (now() - interval '1 minute', %s, 2, 'b', '{\"driver_id\": \"drv-7\"}')",
-                 (tablet, tablet))  # fmt: skip
+    conn.execute(
+        "INSERT INTO heartbeats (time, tablet_id, seq, boot_id, extra) VALUES"
+        " (now() - interval '5 minutes', %s, 1, 'b', '{\"driver_id\": \"drv-old\"}'),"
+        " (now() - interval '1 minute', %s, 2, 'b', '{\"driver_id\": \"drv-7\"}')",
+        (tablet, tablet),
+    )
     campaign = make_campaign(conn, tenant.tenant_id, "Car insurance")
     code = make_code(conn, tenant.tenant_id, campaign, tablet_id=tablet)
     page = panel.get(f"/l/{code}")
@@ -99,8 +109,10 @@ def test_valid_submit_stores_one_attributed_lead_and_notifies(
     assert notified(listener) == [str(lead["lead_id"])]
     count = conn.execute("SELECT lead_count FROM qr_codes WHERE code = %s", (code,)).fetchone()
     assert count == (1,)
-    events = conn.execute("SELECT actor, event, details->>'status' FROM lead_events"
-                          " WHERE lead_id = %s", (lead["lead_id"],)).fetchall()  # fmt: skip
+    events = conn.execute(
+        "SELECT actor, event, details->>'status' FROM lead_events WHERE lead_id = %s",
+        (lead["lead_id"],),
+    ).fetchall()
     assert events == [("public", "submitted", "new")]
 
 
@@ -111,17 +123,20 @@ def test_car_comes_from_the_tablets_current_car_and_no_driver_without_a_heartbea
     fleet, tablet = tenant.fleets[0], tenant.all_tablets[0]
     conn.execute("INSERT INTO cars (car_id, fleet_id) VALUES (%s, %s)", (f"{fleet}-new", fleet))
     conn.execute("UPDATE tablets SET car_id = %s WHERE tablet_id = %s", (f"{fleet}-new", tablet))
-    code = make_code(conn, tenant.tenant_id, make_campaign(conn, tenant.tenant_id),
-                     tablet_id=tablet)  # fmt: skip
+    code = make_code(
+        conn, tenant.tenant_id, make_campaign(conn, tenant.tenant_id), tablet_id=tablet
+    )
     assert post(panel, code, form_token(panel, code))[0] == 200
     [lead] = stored(conn, code)
     assert (lead["car_id"], lead["driver_id"]) == (f"{fleet}-new", None)
 
 
 def test_double_post_of_one_form_makes_one_lead(
-    panel: TestClient, tenant_factory: TenantFactory, conn: Conn,
+    panel: TestClient,
+    tenant_factory: TenantFactory,
+    conn: Conn,
     listener: psycopg.Connection[tuple[object, ...]],
-) -> None:  # fmt: skip
+) -> None:
     tenant = tenant_factory(fleets=1, tablets=1)
     code = make_code(conn, tenant.tenant_id, make_campaign(conn, tenant.tenant_id))
     token = form_token(panel, code)
@@ -132,13 +147,27 @@ def test_double_post_of_one_form_makes_one_lead(
     assert THANKS in first[1]
     [lead] = stored(conn, code)
     assert notified(listener) == [str(lead["lead_id"])]
-    assert conn.execute("SELECT lead_count FROM qr_codes WHERE code = %s", (code,)).fetchone() \
-        == (1,)  # fmt: skip
+    assert conn.execute("SELECT lead_count FROM qr_codes WHERE code = %s", (code,)).fetchone() == (
+        1,
+    )
 
 
-@pytest.mark.parametrize("phone", [
-    "12345678", "7123 4567", "+1 415 555 2671", "9123 456", "6512345678", "+65 9123 45678",
-    "800 123 4567", "91234567x", "+44 20 7946 0958", "", "9123\x004567"])  # fmt: skip
+@pytest.mark.parametrize(
+    "phone",
+    [
+        "12345678",
+        "7123 4567",
+        "+1 415 555 2671",
+        "9123 456",
+        "6512345678",
+        "+65 9123 45678",
+        "800 123 4567",
+        "91234567x",
+        "+44 20 7946 0958",
+        "",
+        "9123\x004567",
+    ],
+)
 def test_invalid_phones_are_rejected_and_nothing_is_stored(
     panel: TestClient, tenant_factory: TenantFactory, conn: Conn, phone: str
 ) -> None:
@@ -177,15 +206,23 @@ def test_valid_phones_are_stored_in_e164(
     assert [lead["phone"] for lead in stored(conn, code)] == [e164]
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("consent", False, "Tick the box to agree to be contacted."),
-    ("name", "   ", "Enter your name."),
-    ("name", "x" * 81, "Your name can have at most 80 characters."),
-    ("name", "Tan\x07Mei", "Your name contains characters that cannot be used.")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("consent", False, "Tick the box to agree to be contacted."),
+        ("name", "   ", "Enter your name."),
+        ("name", "x" * 81, "Your name can have at most 80 characters."),
+        ("name", "Tan\x07Mei", "Your name contains characters that cannot be used."),
+    ],
+)
 def test_missing_consent_or_bad_name_is_rejected(
-    panel: TestClient, tenant_factory: TenantFactory, conn: Conn, field: str, value: object,
+    panel: TestClient,
+    tenant_factory: TenantFactory,
+    conn: Conn,
+    field: str,
+    value: object,
     message: str,
-) -> None:  # fmt: skip
+) -> None:
     tenant = tenant_factory(fleets=1, tablets=1)
     code = make_code(conn, tenant.tenant_id, make_campaign(conn, tenant.tenant_id))
     token = form_token(panel, code)
@@ -207,8 +244,10 @@ def test_bad_or_expired_or_foreign_tokens_store_nothing(
 ) -> None:
     tenant = tenant_factory(fleets=1, tablets=1)
     campaign = make_campaign(conn, tenant.tenant_id)
-    code, other = make_code(conn, tenant.tenant_id, campaign), make_code(conn, tenant.tenant_id,
-                                                                         campaign)  # fmt: skip
+    code, other = (
+        make_code(conn, tenant.tenant_id, campaign),
+        make_code(conn, tenant.tenant_id, campaign),
+    )
     secret: str = panel.app.state.secret_key  # type: ignore[attr-defined]
     good = form_token(panel, code)
     expired = lead_token.issue(secret, code, lifetime=timedelta(seconds=-5))
@@ -249,12 +288,16 @@ def test_code_at_its_cap_answers_410_and_a_revoked_or_unknown_code_404(
 
 
 def test_duplicate_phone_within_the_window_is_stored_as_duplicate_without_notify(
-    panel: TestClient, tenant_factory: TenantFactory, conn: Conn,
+    panel: TestClient,
+    tenant_factory: TenantFactory,
+    conn: Conn,
     listener: psycopg.Connection[tuple[object, ...]],
-) -> None:  # fmt: skip
+) -> None:
     tenant = tenant_factory(fleets=1, tablets=1)
-    campaign, other_campaign = (make_campaign(conn, tenant.tenant_id),
-                                make_campaign(conn, tenant.tenant_id))  # fmt: skip
+    campaign, other_campaign = (
+        make_campaign(conn, tenant.tenant_id),
+        make_campaign(conn, tenant.tenant_id),
+    )
     code = make_code(conn, tenant.tenant_id, campaign, max_leads=5)
     notified(listener, 0.2)
     assert post(panel, code, form_token(panel, code), phone="9123 4567")[0] == 200
@@ -268,8 +311,9 @@ def test_duplicate_phone_within_the_window_is_stored_as_duplicate_without_notify
         ("new", None),
         ("duplicate", uuid.UUID(first)),
     ]
-    assert conn.execute("SELECT lead_count FROM qr_codes WHERE code = %s", (code,)).fetchone() \
-        == (1,)  # a duplicate takes nothing from the cap  # fmt: skip
+    assert conn.execute("SELECT lead_count FROM qr_codes WHERE code = %s", (code,)).fetchone() == (
+        1,
+    )  # a duplicate takes nothing from the cap
     # Another campaign is another lead.
     other = make_code(conn, tenant.tenant_id, other_campaign)
     assert post(panel, other, form_token(panel, other), phone="91234567")[0] == 200
@@ -284,8 +328,9 @@ def test_outside_the_dedupe_window_the_same_phone_is_a_new_lead(
     campaign = make_campaign(conn, tenant.tenant_id, dedupe=timedelta(hours=1))
     code = make_code(conn, tenant.tenant_id, campaign)
     assert post(panel, code, form_token(panel, code))[0] == 200
-    conn.execute("UPDATE leads SET submitted_at = now() - interval '2 hours' WHERE code = %s",
-                 (code,))  # fmt: skip
+    conn.execute(
+        "UPDATE leads SET submitted_at = now() - interval '2 hours' WHERE code = %s", (code,)
+    )
     assert post(panel, code, form_token(panel, code))[0] == 200
     assert [r["status"] for r in stored(conn, code)] == ["new", "new"]
 
@@ -295,14 +340,23 @@ def test_rate_limits_per_client_and_per_code_answer_429_with_retry_after(
 ) -> None:
     tenant = tenant_factory(fleets=1, tablets=1)
     campaign = make_campaign(conn, tenant.tenant_id)
-    code, second = make_code(conn, tenant.tenant_id, campaign), make_code(conn, tenant.tenant_id,
-                                                                          campaign)  # fmt: skip
+    code, second = (
+        make_code(conn, tenant.tenant_id, campaign),
+        make_code(conn, tenant.tenant_id, campaign),
+    )
     state = panel.app.state  # type: ignore[attr-defined]
     state.lead_limits = LeadLimits(per_client=3, per_code=100, window_s=600)
     for n in range(3):
         assert post(panel, code, form_token(panel, code), phone=f"9000 000{n}")[0] == 200
-    response = panel.post(f"/l/{code}", data={"token": form_token(panel, code), "name": "A",
-                                              "phone": "9000 0009", "consent": "yes"})  # fmt: skip
+    response = panel.post(
+        f"/l/{code}",
+        data={
+            "token": form_token(panel, code),
+            "name": "A",
+            "phone": "9000 0009",
+            "consent": "yes",
+        },
+    )
     assert response.status_code == 429
     assert "Too many submissions" in response.text
     assert 0 < int(response.headers["retry-after"]) <= 600
@@ -317,18 +371,25 @@ def test_rate_limits_per_client_and_per_code_answer_429_with_retry_after(
 
 
 def test_two_panel_processes_share_the_form_limits(
-    panel: TestClient, panel_settings: Settings, database_url: str,
-    tenant_factory: TenantFactory, conn: Conn,
-) -> None:  # fmt: skip
+    panel: TestClient,
+    panel_settings: Settings,
+    database_url: str,
+    tenant_factory: TenantFactory,
+    conn: Conn,
+) -> None:
     """Two apps on one store (two workers or containers) count into one budget."""
     tenant = tenant_factory(fleets=1, tablets=1)
     code = make_code(conn, tenant.tenant_id, make_campaign(conn, tenant.tenant_id))
     settings = panel_settings.model_copy(update={"lead_submits_per_client": 3})
-    with TestClient(create_app(settings, database_url)) as first, \
-            TestClient(create_app(settings, database_url)) as second:  # fmt: skip
+    with (
+        TestClient(create_app(settings, database_url)) as first,
+        TestClient(create_app(settings, database_url)) as second,
+    ):
         workers = [first, second]
-        codes = [post(workers[n % 2], code, form_token(workers[n % 2], code),
-                      phone=f"9200 000{n}")[0] for n in range(3)]  # fmt: skip
+        codes = [
+            post(workers[n % 2], code, form_token(workers[n % 2], code), phone=f"9200 000{n}")[0]
+            for n in range(3)
+        ]
         assert codes == [200] * 3
         assert post(first, code, form_token(first, code), phone="9200 0009")[0] == 429
         assert post(second, code, form_token(second, code), phone="9200 0009")[0] == 429
@@ -365,8 +426,13 @@ async def test_the_cap_holds_under_concurrent_submissions(
 
         async def one(n: int) -> str:
             try:
-                done = await leads.submit(pool, found, LeadInput("P", f"+659000{n:04}"),
-                                          f"concurrent-{n:04}-{uuid.uuid4().hex}", "h")  # fmt: skip
+                done = await leads.submit(
+                    pool,
+                    found,
+                    LeadInput("P", f"+659000{n:04}"),
+                    f"concurrent-{n:04}-{uuid.uuid4().hex}",
+                    "h",
+                )
             except CodeUnavailable as exc:
                 return str(exc.status)
             return done.outcome

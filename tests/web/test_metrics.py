@@ -40,8 +40,10 @@ def test_requests_are_counted_by_route_template_and_status(
     assert requests(samples, method="PUT", route=route, status="405") == 1
     assert requests(samples, method="POST", route="/api/v1/auth/token", status="200") == 1
     assert requests(samples, method="GET", route="(unmatched)", status="404") == 1
-    duration = ("fleethub_http_request_duration_seconds_count",
-                frozenset({"method": "GET", "route": route}.items()))  # fmt: skip
+    duration = (
+        "fleethub_http_request_duration_seconds_count",
+        frozenset({"method": "GET", "route": route}.items()),
+    )
     assert samples[duration] == 3
     # Bounded: no raw path or id reaches a label.
     labels = {v for _, ls in samples for _, v in ls}
@@ -64,7 +66,6 @@ def test_a_token_guards_the_metrics(tmp_path: Path, database_url: str) -> None:
 
 
 def test_production_without_token_hides_metrics(tmp_path: Path, database_url: str) -> None:
-    settings = Settings(var_dir=tmp_path, environment="production",
-                        secret_key=SecretStr("s" * 40))  # fmt: skip
+    settings = Settings(var_dir=tmp_path, environment="production", secret_key=SecretStr("s" * 40))
     client = TestClient(create_app(settings, database_url))
     assert client.get("/metrics").status_code == 404

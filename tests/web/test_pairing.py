@@ -44,8 +44,13 @@ def claim(panel: TestClient, code: str, **info: Any) -> Any:
 def tablet_from(claimed: dict[str, Any]) -> PahoTablet:
     mqtt_creds = claimed["mqtt"]
     host, port = mqtt_creds["url"].removeprefix("mqtt://").split(":")
-    return PahoTablet(claimed["tablet_id"], mqtt_creds["password"], host, int(port),
-                      username=mqtt_creds["username"])  # fmt: skip
+    return PahoTablet(
+        claimed["tablet_id"],
+        mqtt_creds["password"],
+        host,
+        int(port),
+        username=mqtt_creds["username"],
+    )
 
 
 def device(claimed: dict[str, Any]) -> dict[str, str]:
@@ -73,12 +78,17 @@ def test_a_claim_code_exchanges_for_a_working_token_and_broker_credentials(
     assert plan.status_code == 200
     assert plan.json()["tablet_id"] == claimed["tablet_id"]
     # The store keeps hashes only, and the tablet is registered in the right fleet and car.
-    row = conn.execute("SELECT t.fleet_id, t.car_id, c.claimed_at IS NOT NULL, c.device_info"
-                       " FROM tablets t JOIN claim_codes c USING (tablet_id)"
-                       " WHERE t.tablet_id = %s", (claimed["tablet_id"],)).fetchone()  # fmt: skip
+    row = conn.execute(
+        "SELECT t.fleet_id, t.car_id, c.claimed_at IS NOT NULL, c.device_info"
+        " FROM tablets t JOIN claim_codes c USING (tablet_id)"
+        " WHERE t.tablet_id = %s",
+        (claimed["tablet_id"],),
+    ).fetchone()
     assert row == (fleet_id, "car-px1", True, {"model": "Tab A8", "serial": "R9X"})
-    stored = conn.execute("SELECT c::text FROM claim_codes c WHERE code_hash = %s",
-                          (claims.digest(code.replace("-", "")),)).fetchone()  # fmt: skip
+    stored = conn.execute(
+        "SELECT c::text FROM claim_codes c WHERE code_hash = %s",
+        (claims.digest(code.replace("-", "")),),
+    ).fetchone()
     assert stored is not None  # found by its hash; the code itself is stored nowhere
     assert code.replace("-", "") not in str(stored[0])
     assert code not in str(stored[0])
@@ -96,41 +106,52 @@ def test_a_claim_code_exchanges_for_a_working_token_and_broker_credentials(
         assert [(m.topic, m.payload) for m in got] == [(tablet.topic("notes"), b"for you")]
     finally:
         tablet.close()
-    actions = [r[0] for r in conn.execute(
-        "SELECT action FROM audit_log WHERE tenant_id = %s ORDER BY audit_id",
-        (tenant.tenant_id,)).fetchall()]  # fmt: skip
+    actions = [
+        r[0]
+        for r in conn.execute(
+            "SELECT action FROM audit_log WHERE tenant_id = %s ORDER BY audit_id",
+            (tenant.tenant_id,),
+        ).fetchall()
+    ]
     assert actions[-2:] == ["claim_code.create", "tablet.claim"]
 
 
-def test_a_claim_code_works_once(panel: TestClient, tenant_factory: TenantFactory,
-                                 conn: Conn) -> None:  # fmt: skip
+def test_a_claim_code_works_once(
+    panel: TestClient, tenant_factory: TenantFactory, conn: Conn
+) -> None:
     tenant = tenant_factory(fleets=1, tablets=0)
     code = new_code(panel, api_token(panel, tenant.admin), tenant.fleets[0])
     assert claim(panel, code).status_code == 201
     again = claim(panel, code)
     assert again.status_code == 409
     assert "already used" in again.json()["detail"]
-    count = conn.execute("SELECT count(*) FROM tablets WHERE fleet_id = %s",
-                         (tenant.fleets[0],)).fetchone()  # fmt: skip
+    count = conn.execute(
+        "SELECT count(*) FROM tablets WHERE fleet_id = %s", (tenant.fleets[0],)
+    ).fetchone()
     assert count == (1,)
 
 
-def test_an_expired_code_is_refused(panel: TestClient, tenant_factory: TenantFactory,
-                                    conn: Conn) -> None:  # fmt: skip
+def test_an_expired_code_is_refused(
+    panel: TestClient, tenant_factory: TenantFactory, conn: Conn
+) -> None:
     tenant = tenant_factory(fleets=1, tablets=0)
     code = new_code(panel, api_token(panel, tenant.admin), tenant.fleets[0], ttl_s=60)
-    conn.execute("UPDATE claim_codes SET created_at = now() - interval '2 hours',"
-                 " expires_at = now() - interval '1 hour' WHERE code_hash = %s",
-                 (claims.digest(code.replace("-", "")),))  # fmt: skip
+    conn.execute(
+        "UPDATE claim_codes SET created_at = now() - interval '2 hours',"
+        " expires_at = now() - interval '1 hour' WHERE code_hash = %s",
+        (claims.digest(code.replace("-", "")),),
+    )
     response = claim(panel, code)
     assert response.status_code == 410
     assert "expired" in response.json()["detail"]
-    assert conn.execute("SELECT count(*) FROM tablets WHERE fleet_id = %s",
-                        (tenant.fleets[0],)).fetchone() == (0,)  # fmt: skip
+    assert conn.execute(
+        "SELECT count(*) FROM tablets WHERE fleet_id = %s", (tenant.fleets[0],)
+    ).fetchone() == (0,)
 
 
-@pytest.mark.parametrize("body", [{"claim_code": "ZZZZ-ZZZZ"}, {"claim_code": "nope"},
-                                  {"claim_code": "ABCD-EFGU"}])  # fmt: skip
+@pytest.mark.parametrize(
+    "body", [{"claim_code": "ZZZZ-ZZZZ"}, {"claim_code": "nope"}, {"claim_code": "ABCD-EFGU"}]
+)
 def test_unknown_codes_are_404(panel: TestClient, body: dict[str, str]) -> None:
     response = panel.post(CLAIM, json=body)
     assert response.status_code == 404
@@ -141,8 +162,10 @@ def test_bad_claim_bodies_are_422(panel: TestClient) -> None:
     assert panel.post(CLAIM, json={}).status_code == 422
     assert panel.post(CLAIM, json={"claim_code": "A" * 33}).status_code == 422
     too_much = {f"k{n}": "v" for n in range(33)}
-    assert panel.post(CLAIM, json={"claim_code": "ABCD-EFGH",
-                                   "device_info": too_much}).status_code == 422  # fmt: skip
+    assert (
+        panel.post(CLAIM, json={"claim_code": "ABCD-EFGH", "device_info": too_much}).status_code
+        == 422
+    )
 
 
 def test_guessing_is_rate_limited(panel: TestClient, tenant_factory: TenantFactory) -> None:
@@ -164,14 +187,14 @@ def test_codes_are_scoped_to_the_users_fleets(
     for fleet_id in (tenant.fleets[1], other.fleets[0]):
         response = panel.post(f"/api/v1/fleets/{fleet_id}/claim-codes", json={}, headers=owner)
         assert response.status_code == 404
-        assert panel.get(f"/api/v1/fleets/{fleet_id}/claim-codes",
-                         headers=owner).status_code == 404  # fmt: skip
+        assert panel.get(f"/api/v1/fleets/{fleet_id}/claim-codes", headers=owner).status_code == 404
     listed = panel.get(f"/api/v1/fleets/{tenant.fleets[0]}/claim-codes", headers=owner).json()
     assert [(c["created_by"], c["claimed_at"], c["expired"]) for c in listed] == [
         (tenant.owner, None, False)
     ]
-    bad_ttl = panel.post(f"/api/v1/fleets/{tenant.fleets[0]}/claim-codes",
-                         json={"ttl_s": 10}, headers=owner)  # fmt: skip
+    bad_ttl = panel.post(
+        f"/api/v1/fleets/{tenant.fleets[0]}/claim-codes", json={"ttl_s": 10}, headers=owner
+    )
     assert bad_ttl.status_code == 422
 
 
@@ -188,10 +211,12 @@ def test_the_pairing_page_shows_a_new_code_once(
     assert bad.status_code == 422
     assert "invalid duration" in bad.text
     assert panel.post(f"/fleets/{fleet_id}/pairing", data={"ttl": "1h"}).status_code == 403
-    assert conn.execute("SELECT count(*) FROM claim_codes WHERE fleet_id = %s",
-                        (fleet_id,)).fetchone() == (0,)  # fmt: skip
-    made = panel.post(f"/fleets/{fleet_id}/pairing", data={"csrf_token": csrf, "ttl": "2h",
-                                                          "car_id": "car-9"})  # fmt: skip
+    assert conn.execute(
+        "SELECT count(*) FROM claim_codes WHERE fleet_id = %s", (fleet_id,)
+    ).fetchone() == (0,)
+    made = panel.post(
+        f"/fleets/{fleet_id}/pairing", data={"csrf_token": csrf, "ttl": "2h", "car_id": "car-9"}
+    )
     assert made.status_code == 201
     shown = re.search(r'class="claim-code"><strong>([0-9A-Z]{4}-[0-9A-Z]{4})<', made.text)
     assert shown, made.text
@@ -224,19 +249,27 @@ def test_a_revoked_tablet_can_neither_connect_nor_call_the_api(
     with pytest.raises(ConnectionError):
         again.connect()
     assert panel.get("/v1/device/plan", headers=device(claimed)).status_code == 401
-    assert panel.post("/v1/device/heartbeat", json=heartbeat(),
-                      headers=device(claimed)).status_code == 401  # fmt: skip
-    row = conn.execute("SELECT t.revoked_at IS NOT NULL, count(d.*) FILTER (WHERE d.revoked_at"
-                       " IS NULL) FROM tablets t JOIN device_tokens d USING (tablet_id)"
-                       " WHERE t.tablet_id = %s GROUP BY t.revoked_at",
-                       (claimed["tablet_id"],)).fetchone()  # fmt: skip
+    assert (
+        panel.post("/v1/device/heartbeat", json=heartbeat(), headers=device(claimed)).status_code
+        == 401
+    )
+    row = conn.execute(
+        "SELECT t.revoked_at IS NOT NULL, count(d.*) FILTER (WHERE d.revoked_at"
+        " IS NULL) FROM tablets t JOIN device_tokens d USING (tablet_id)"
+        " WHERE t.tablet_id = %s GROUP BY t.revoked_at",
+        (claimed["tablet_id"],),
+    ).fetchone()
     assert row == (True, 0)
     # Again is harmless (it retries the broker step); another tenant's admin gets 404.
-    assert panel.post(f"/api/v1/tablets/{claimed['tablet_id']}/revoke",
-                      headers=headers).status_code == 204  # fmt: skip
+    assert (
+        panel.post(f"/api/v1/tablets/{claimed['tablet_id']}/revoke", headers=headers).status_code
+        == 204
+    )
     outsider = api_token(panel, tenant_factory(fleets=1, tablets=0).admin)
-    assert panel.post(f"/api/v1/tablets/{claimed['tablet_id']}/revoke",
-                      headers=outsider).status_code == 404  # fmt: skip
+    assert (
+        panel.post(f"/api/v1/tablets/{claimed['tablet_id']}/revoke", headers=outsider).status_code
+        == 404
+    )
 
 
 def test_the_tablet_page_revokes_with_csrf(
@@ -247,11 +280,13 @@ def test_the_tablet_page_revokes_with_csrf(
     csrf = sign_in(panel, tenant.admin)
     assert "Revoke tablet" in panel.get(f"/tablets/{tablet_id}").text
     assert panel.post(f"/tablets/{tablet_id}/revoke", data={}).status_code == 403
-    done = panel.post(f"/tablets/{tablet_id}/revoke", data={"csrf_token": csrf},
-                      follow_redirects=False)  # fmt: skip
+    done = panel.post(
+        f"/tablets/{tablet_id}/revoke", data={"csrf_token": csrf}, follow_redirects=False
+    )
     assert done.status_code == 303
-    assert conn.execute("SELECT revoked_at IS NOT NULL FROM tablets WHERE tablet_id = %s",
-                        (tablet_id,)).fetchone() == (True,)  # fmt: skip
+    assert conn.execute(
+        "SELECT revoked_at IS NOT NULL FROM tablets WHERE tablet_id = %s", (tablet_id,)
+    ).fetchone() == (True,)
     assert "Revoke tablet" not in panel.get(f"/tablets/{tablet_id}").text
 
 
@@ -259,16 +294,17 @@ def heartbeat(**fields: Any) -> dict[str, Any]:
     return {"v": 1, "seq": 1, "boot_id": "boot-http", "battery": 77, **fields}
 
 
-def test_bad_http_heartbeats_are_refused(panel: TestClient, tenant_factory: TenantFactory,
-                                         conn: Conn) -> None:  # fmt: skip
+def test_bad_http_heartbeats_are_refused(
+    panel: TestClient, tenant_factory: TenantFactory, conn: Conn
+) -> None:
     tenant = tenant_factory(fleets=1, tablets=0)
-    claimed = claim(panel, new_code(panel, api_token(panel, tenant.admin),
-                                    tenant.fleets[0])).json()  # fmt: skip
+    claimed = claim(panel, new_code(panel, api_token(panel, tenant.admin), tenant.fleets[0])).json()
     for body in ({"v": 1, "seq": -1, "boot_id": "b"}, {"seq": 1}, heartbeat(battery=101)):
         response = panel.post("/v1/device/heartbeat", json=body, headers=device(claimed))
         assert response.status_code == 422, body
-    big = panel.post("/v1/device/heartbeat", content=b"{" + b" " * 20_000 + b"}",
-                     headers=device(claimed))  # fmt: skip
+    big = panel.post(
+        "/v1/device/heartbeat", content=b"{" + b" " * 20_000 + b"}", headers=device(claimed)
+    )
     assert big.status_code == 413
     assert panel.post("/v1/device/heartbeat", json=heartbeat()).status_code == 401
 
@@ -279,11 +315,21 @@ async def test_an_http_heartbeat_goes_through_the_tablets_actor(
     """Claim over HTTP, then heartbeat over HTTP only: the hub's actor marks it online and
     stores the heartbeat, exactly as for one sent over MQTT."""
     admin = f"admin-{uuid.uuid4().hex[:8]}@example.com"
-    await add_user(aconn, tenant_id="default", email=admin, name="Default admin", role="admin",
-                   password=PASSWORD, fleets=[], actor="test")  # fmt: skip
+    await add_user(
+        aconn,
+        tenant_id="default",
+        email=admin,
+        name="Default admin",
+        role="admin",
+        password=PASSWORD,
+        fleets=[],
+        actor="test",
+    )
     fleet_id = f"f-{uuid.uuid4().hex[:10]}"
-    conn.execute("INSERT INTO fleets (fleet_id, tenant_id, name) VALUES (%s, 'default', %s)",
-                 (fleet_id, fleet_id))  # fmt: skip
+    conn.execute(
+        "INSERT INTO fleets (fleet_id, tenant_id, name) VALUES (%s, 'default', %s)",
+        (fleet_id, fleet_id),
+    )
     headers = await asyncio.to_thread(api_token, panel, admin)
     code = await asyncio.to_thread(new_code, panel, headers, fleet_id)
     claimed = (await asyncio.to_thread(claim, panel, code)).json()
@@ -299,18 +345,23 @@ async def test_an_http_heartbeat_goes_through_the_tablets_actor(
     assert sent.status_code == 202, sent.text
     assert sent.json() == {"status": "accepted"}
     await eventually(lambda: state_of(conn, tablet_id) == "online")
-    row = await eventually(lambda: conn.execute(
-        "SELECT seq, boot_id, battery, app_version FROM heartbeats WHERE tablet_id = %s",
-        (tablet_id,)).fetchone())  # fmt: skip
+    row = await eventually(
+        lambda: conn.execute(
+            "SELECT seq, boot_id, battery, app_version FROM heartbeats WHERE tablet_id = %s",
+            (tablet_id,),
+        ).fetchone()
+    )
     assert row == (1, "boot-http", 77, "3.1.0")
 
     # Revoked, the hub forgets its actor; its token no longer reaches the hub.
-    revoked = await asyncio.to_thread(panel.post, f"/api/v1/tablets/{tablet_id}/revoke",
-                                      headers=headers)  # fmt: skip
+    revoked = await asyncio.to_thread(
+        panel.post, f"/api/v1/tablets/{tablet_id}/revoke", headers=headers
+    )
     assert revoked.status_code == 204
     await eventually(lambda: running_hub.hub is not None and tablet_id not in running_hub.hub.owned)
-    refused = await asyncio.to_thread(panel.post, "/v1/device/heartbeat", json=heartbeat(seq=2),
-                                      headers=device(claimed))  # fmt: skip
+    refused = await asyncio.to_thread(
+        panel.post, "/v1/device/heartbeat", json=heartbeat(seq=2), headers=device(claimed)
+    )
     assert refused.status_code == 401
 
 

@@ -94,7 +94,9 @@ def test_admin_creates_a_content_addressed_playlist(
     assert playlist_id == expected_id(items)
     stored = conn.execute(
         "SELECT position, ad_id, url, duration_ms FROM playlist_items WHERE playlist_id = %s"
-        " ORDER BY position", (playlist_id,)).fetchall()  # fmt: skip
+        " ORDER BY position",
+        (playlist_id,),
+    ).fetchall()
     assert stored == [(0, "ad-a0", items[0]["url"], 15_000), (1, "ad-a1", items[1]["url"], 30_000)]
     assert conn.execute(
         "SELECT name FROM tenant_playlists WHERE tenant_id = %s", (tenant.tenant_id,)
@@ -119,14 +121,17 @@ def test_admin_creates_a_content_addressed_playlist(
     panel.cookies.clear()
     other_csrf = sign_in(panel, other.admin)
     assert create(panel, other_csrf, "Their loop", items) == playlist_id
-    owners = conn.execute("SELECT tenant_id FROM playlists WHERE playlist_id = %s ORDER BY 1",
-                          (playlist_id,)).fetchall()  # fmt: skip
+    owners = conn.execute(
+        "SELECT tenant_id FROM playlists WHERE playlist_id = %s ORDER BY 1", (playlist_id,)
+    ).fetchall()
     assert owners == sorted([(tenant.tenant_id,), (other.tenant_id,)])
-    assert count(conn, "SELECT count(*) FROM playlist_items WHERE playlist_id = %s",
-                 playlist_id) == 2 * len(items)  # fmt: skip
+    assert count(
+        conn, "SELECT count(*) FROM playlist_items WHERE playlist_id = %s", playlist_id
+    ) == 2 * len(items)
     names = conn.execute(
         "SELECT tenant_id, name FROM tenant_playlists WHERE playlist_id = %s ORDER BY name",
-        (playlist_id,)).fetchall()  # fmt: skip
+        (playlist_id,),
+    ).fetchall()
     assert names == [(tenant.tenant_id, "Morning loop"), (other.tenant_id, "Their loop")]
     assert "Their loop" in panel.get(f"/playlists/{playlist_id}").text
 
@@ -189,16 +194,20 @@ def test_an_oversized_form_is_refused_with_413_and_nothing_stored(
     assert response.status_code == 413
     assert "256 KiB limit" in response.json()["detail"]
     # Without a Content-Length (chunked), the parsed form's size is checked.
-    body = "&".join(f"{k}={v}" for k, vs in data.items()
-                    for v in (vs if isinstance(vs, list) else [vs])).encode()  # fmt: skip
+    body = "&".join(
+        f"{k}={v}" for k, vs in data.items() for v in (vs if isinstance(vs, list) else [vs])
+    ).encode()
     assert len(body) > limit
 
     def chunks() -> Iterator[bytes]:
         for start in range(0, len(body), 65536):
             yield body[start : start + 65536]
 
-    chunked = panel.post("/playlists", content=chunks(),
-                         headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    chunked = panel.post(
+        "/playlists",
+        content=chunks(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert chunked.status_code == 413
     assert library_count(conn, tenant.tenant_id) == 0
     # Just under the limit is fine.
@@ -217,21 +226,41 @@ def test_assign_and_revoke(
     fleet = tenant.fleets[1]
     start = (datetime.now(UTC) + timedelta(hours=1)).replace(second=0, microsecond=0)
     end = start + timedelta(days=2)
-    response = panel.post(f"/playlists/{playlist_id}/assign", data={
-        "csrf_token": csrf, "target_kind": "fleet", "target_id": fleet, "priority": "normal",
-        "valid_from": start.strftime("%Y-%m-%dT%H:%M"),
-        "valid_until": end.strftime("%Y-%m-%dT%H:%M"), "reason": "evening slot"},
-        follow_redirects=False)  # fmt: skip
+    response = panel.post(
+        f"/playlists/{playlist_id}/assign",
+        data={
+            "csrf_token": csrf,
+            "target_kind": "fleet",
+            "target_id": fleet,
+            "priority": "normal",
+            "valid_from": start.strftime("%Y-%m-%dT%H:%M"),
+            "valid_until": end.strftime("%Y-%m-%dT%H:%M"),
+            "reason": "evening slot",
+        },
+        follow_redirects=False,
+    )
     assert response.status_code == 303, response.text
     assert response.headers["location"] == f"/playlists/{playlist_id}?done=assigned"
     rows = conn.execute(
         "SELECT assignment_id, tenant_id, playlist_id, target_kind, target_id, priority,"
         " valid_from, valid_until, reason, created_by, revoked_at FROM playlist_assignments"
-        " WHERE tenant_id = %s", (tenant.tenant_id,)).fetchall()  # fmt: skip
+        " WHERE tenant_id = %s",
+        (tenant.tenant_id,),
+    ).fetchall()
     assert len(rows) == 1
     assignment_id, *rest = rows[0]
-    assert rest == [tenant.tenant_id, playlist_id, "fleet", fleet, "normal", start, end,
-                    "evening slot", tenant.admin, None]  # fmt: skip
+    assert rest == [
+        tenant.tenant_id,
+        playlist_id,
+        "fleet",
+        fleet,
+        "normal",
+        start,
+        end,
+        "evening slot",
+        tenant.admin,
+        None,
+    ]
     assert str(assignment_id) in notified(listener)
     assigned = audit_rows(conn, tenant.tenant_id, "playlist.assign")
     assert len(assigned) == 1
@@ -243,9 +272,16 @@ def test_assign_and_revoke(
     assert f"/playlists/assignments/{assignment_id}/revoke" in listing
 
     # Emergency to all tablets, open-ended from now.
-    everyone = panel.post(f"/playlists/{playlist_id}/assign", data={
-        "csrf_token": csrf, "target_kind": "all", "target_id": "ignored",
-        "priority": "emergency"}, follow_redirects=False)  # fmt: skip
+    everyone = panel.post(
+        f"/playlists/{playlist_id}/assign",
+        data={
+            "csrf_token": csrf,
+            "target_kind": "all",
+            "target_id": "ignored",
+            "priority": "emergency",
+        },
+        follow_redirects=False,
+    )
     assert everyone.status_code == 303
     assert conn.execute(
         "SELECT target_id, priority, valid_until FROM playlist_assignments WHERE tenant_id = %s"
@@ -253,19 +289,30 @@ def test_assign_and_revoke(
         (tenant.tenant_id,),
     ).fetchall() == [(None, "emergency", None)]
 
-    revoked = panel.post(f"/playlists/assignments/{assignment_id}/revoke",
-                         data={"csrf_token": csrf, "back": f"/playlists/{playlist_id}"},
-                         follow_redirects=False)  # fmt: skip
+    revoked = panel.post(
+        f"/playlists/assignments/{assignment_id}/revoke",
+        data={"csrf_token": csrf, "back": f"/playlists/{playlist_id}"},
+        follow_redirects=False,
+    )
     assert revoked.status_code == 303
     assert revoked.headers["location"] == f"/playlists/{playlist_id}?done=revoked"
-    assert count(conn, "SELECT count(*) FROM playlist_assignments WHERE assignment_id = %s"
-                       " AND revoked_at IS NOT NULL", assignment_id) == 1  # fmt: skip
+    assert (
+        count(
+            conn,
+            "SELECT count(*) FROM playlist_assignments WHERE assignment_id = %s"
+            " AND revoked_at IS NOT NULL",
+            assignment_id,
+        )
+        == 1
+    )
     assert str(assignment_id) in notified(listener)
     revokes = audit_rows(conn, tenant.tenant_id, "playlist.revoke")
     assert [(r[2], r[3]["assignment_id"]) for r in revokes] == [(f"fleet:{fleet}", assignment_id)]
     assert f"assignment-{assignment_id}" not in panel.get("/playlists").text
-    again = panel.post(f"/playlists/assignments/{assignment_id}/revoke",
-                       data={"csrf_token": csrf, "back": "https://evil.example/"})  # fmt: skip
+    again = panel.post(
+        f"/playlists/assignments/{assignment_id}/revoke",
+        data={"csrf_token": csrf, "back": "https://evil.example/"},
+    )
     assert again.status_code == 404
 
 
@@ -278,13 +325,17 @@ def test_car_and_tablet_targets(
     tablet = tenant.all_tablets[0]
     car = f"{tenant.fleets[0]}-car0"
     for kind, ident in (("car", car), ("tablet", tablet)):
-        response = panel.post(f"/playlists/{playlist_id}/assign", data={
-            "csrf_token": csrf, "target_kind": kind, "target_id": ident},
-            follow_redirects=False)  # fmt: skip
+        response = panel.post(
+            f"/playlists/{playlist_id}/assign",
+            data={"csrf_token": csrf, "target_kind": kind, "target_id": ident},
+            follow_redirects=False,
+        )
         assert response.status_code == 303, response.text
     targets = conn.execute(
         "SELECT target_kind, target_id FROM playlist_assignments WHERE tenant_id = %s"
-        " ORDER BY assignment_id", (tenant.tenant_id,)).fetchall()  # fmt: skip
+        " ORDER BY assignment_id",
+        (tenant.tenant_id,),
+    ).fetchall()
     assert targets == [("car", car), ("tablet", tablet)]
 
 
@@ -321,8 +372,7 @@ def test_bad_assignments_are_explained_and_nothing_is_stored(
     fields = {k: replacements.get(v, v) for k, v in fields.items()}
     csrf = sign_in(panel, tenant.admin)
     playlist_id = create(panel, csrf, "Careful", [item(0, uuid.uuid4().hex[:6])])
-    response = panel.post(f"/playlists/{playlist_id}/assign",
-                          data={"csrf_token": csrf, **fields})  # fmt: skip
+    response = panel.post(f"/playlists/{playlist_id}/assign", data={"csrf_token": csrf, **fields})
     assert response.status_code == 422
     assert "Nothing was assigned" in response.text
     assert message in response.text
@@ -331,9 +381,11 @@ def test_bad_assignments_are_explained_and_nothing_is_stored(
 
 
 def _assign(panel: TestClient, csrf: str, playlist_id: str, fleet: str, **extra: str) -> int:
-    response = panel.post(f"/playlists/{playlist_id}/assign", data={
-        "csrf_token": csrf, "target_kind": "fleet", "target_id": fleet, **extra},
-        follow_redirects=False)  # fmt: skip
+    response = panel.post(
+        f"/playlists/{playlist_id}/assign",
+        data={"csrf_token": csrf, "target_kind": "fleet", "target_id": fleet, **extra},
+        follow_redirects=False,
+    )
     assert response.status_code == 303, response.text
     return int(re.findall(r"assignment-(\d+)", panel.get(f"/playlists/{playlist_id}").text)[-1])
 
@@ -345,19 +397,23 @@ def test_rename_keeps_the_playlist(
     csrf = sign_in(panel, tenant.admin)
     items = [item(0, "rn"), item(1, "rn")]
     playlist_id = create(panel, csrf, "Old name", items)
-    response = panel.post(f"/playlists/{playlist_id}", data=form(csrf, "New name", items),
-                          follow_redirects=False)  # fmt: skip
+    response = panel.post(
+        f"/playlists/{playlist_id}", data=form(csrf, "New name", items), follow_redirects=False
+    )
     assert response.headers["location"] == f"/playlists/{playlist_id}?done=renamed"
-    assert conn.execute("SELECT playlist_id, name FROM tenant_playlists WHERE tenant_id = %s",
-                        (tenant.tenant_id,)).fetchall() == [(playlist_id, "New name")]  # fmt: skip
+    assert conn.execute(
+        "SELECT playlist_id, name FROM tenant_playlists WHERE tenant_id = %s", (tenant.tenant_id,)
+    ).fetchall() == [(playlist_id, "New name")]
     renames = audit_rows(conn, tenant.tenant_id, "playlist.rename")
     assert [r[3] for r in renames] == [{"from": "Old name", "to": "New name"}]
-    bad = panel.post(f"/playlists/{playlist_id}",
-                     data=form(csrf, "Newer", [{**item(0, "rn"), "sha256": "zz"}]))  # fmt: skip
+    bad = panel.post(
+        f"/playlists/{playlist_id}", data=form(csrf, "Newer", [{**item(0, "rn"), "sha256": "zz"}])
+    )
     assert bad.status_code == 422
     assert "Row 1: SHA-256" in bad.text
-    assert conn.execute("SELECT name FROM tenant_playlists WHERE tenant_id = %s",
-                        (tenant.tenant_id,)).fetchall() == [("New name",)]  # fmt: skip
+    assert conn.execute(
+        "SELECT name FROM tenant_playlists WHERE tenant_id = %s", (tenant.tenant_id,)
+    ).fetchall() == [("New name",)]
 
 
 def test_edit_with_replace_moves_the_assignments(
@@ -371,8 +427,15 @@ def test_edit_with_replace_moves_the_assignments(
     items = [item(0, "ed")]
     old_id = create(panel, csrf, "Loop v1", items)
     until = (datetime.now(UTC) + timedelta(days=3)).replace(second=0, microsecond=0)
-    first = _assign(panel, csrf, old_id, tenant.fleets[0], priority="emergency", reason="r1",
-                    valid_until=until.strftime("%Y-%m-%dT%H:%M"))  # fmt: skip
+    first = _assign(
+        panel,
+        csrf,
+        old_id,
+        tenant.fleets[0],
+        priority="emergency",
+        reason="r1",
+        valid_until=until.strftime("%Y-%m-%dT%H:%M"),
+    )
     second = _assign(panel, csrf, old_id, tenant.fleets[1])
     notified(listener)
     page = panel.get(f"/playlists/{old_id}").text
@@ -380,24 +443,37 @@ def test_edit_with_replace_moves_the_assignments(
 
     # Without "replace": a new playlist, the assignments stay on the old one.
     v2 = [*items, item(1, "ed")]
-    kept = panel.post(f"/playlists/{old_id}", data=form(csrf, "Loop v2", v2),
-                      follow_redirects=False)  # fmt: skip
+    kept = panel.post(
+        f"/playlists/{old_id}", data=form(csrf, "Loop v2", v2), follow_redirects=False
+    )
     v2_id = expected_id(v2)
     assert kept.headers["location"] == f"/playlists/{v2_id}?done=saved"
-    assert count(conn, "SELECT count(*) FROM playlist_assignments WHERE tenant_id = %s"
-                       " AND playlist_id = %s AND revoked_at IS NULL",
-                 tenant.tenant_id, old_id) == 2  # fmt: skip
+    assert (
+        count(
+            conn,
+            "SELECT count(*) FROM playlist_assignments WHERE tenant_id = %s"
+            " AND playlist_id = %s AND revoked_at IS NULL",
+            tenant.tenant_id,
+            old_id,
+        )
+        == 2
+    )
     assert library_count(conn, tenant.tenant_id) == 2
 
     v3 = [item(2, "ed")]
-    moved = panel.post(f"/playlists/{old_id}", data=form(csrf, "Loop v3", v3, replace="yes"),
-                       follow_redirects=False)  # fmt: skip
+    moved = panel.post(
+        f"/playlists/{old_id}",
+        data=form(csrf, "Loop v3", v3, replace="yes"),
+        follow_redirects=False,
+    )
     v3_id = expected_id(v3)
     assert moved.headers["location"] == f"/playlists/{v3_id}?done=replaced"
     rows = conn.execute(
         "SELECT assignment_id, playlist_id, target_id, priority, valid_from, valid_until, reason,"
         " revoked_at IS NOT NULL FROM playlist_assignments WHERE tenant_id = %s"
-        " ORDER BY assignment_id", (tenant.tenant_id,)).fetchall()  # fmt: skip
+        " ORDER BY assignment_id",
+        (tenant.tenant_id,),
+    ).fetchall()
     assert [r[0] for r in rows[:2]] == [first, second]
     old_rows, new_rows = rows[:2], rows[2:]
     assert all(r[7] for r in old_rows)
@@ -407,11 +483,16 @@ def test_edit_with_replace_moves_the_assignments(
     assert {str(r[0]) for r in rows} <= notified(listener)
     replaced = audit_rows(conn, tenant.tenant_id, "playlist.replace")
     assert len(replaced) == 1
-    assert replaced[0][3] == {"new_playlist_id": v3_id, "assignments": [
-        {"revoked": first, "created": new_rows[0][0]},
-        {"revoked": second, "created": new_rows[1][0]}]}  # fmt: skip
-    assert [r[3]["new_playlist_id"] for r in audit_rows(conn, tenant.tenant_id, "playlist.edit")
-            ] == [v2_id, v3_id]  # fmt: skip
+    assert replaced[0][3] == {
+        "new_playlist_id": v3_id,
+        "assignments": [
+            {"revoked": first, "created": new_rows[0][0]},
+            {"revoked": second, "created": new_rows[1][0]},
+        ],
+    }
+    assert [
+        r[3]["new_playlist_id"] for r in audit_rows(conn, tenant.tenant_id, "playlist.edit")
+    ] == [v2_id, v3_id]
     assert "Loop v3" in panel.get(f"/playlists/{v3_id}").text
 
 
@@ -433,11 +514,12 @@ def test_another_tenants_playlists_are_404_everywhere(
     assert panel.get(f"/playlists/{playlist_id}").status_code == 404
     edit = panel.post(f"/playlists/{playlist_id}", data=form(csrf, "Mine", [item(0, "x")]))
     assert edit.status_code == 404
-    assign = panel.post(f"/playlists/{playlist_id}/assign", data={
-        "csrf_token": csrf, "target_kind": "fleet", "target_id": intruder.fleets[0]})  # fmt: skip
+    assign = panel.post(
+        f"/playlists/{playlist_id}/assign",
+        data={"csrf_token": csrf, "target_kind": "fleet", "target_id": intruder.fleets[0]},
+    )
     assert assign.status_code == 404
-    revoke = panel.post(f"/playlists/assignments/{assignment_id}/revoke",
-                        data={"csrf_token": csrf})  # fmt: skip
+    revoke = panel.post(f"/playlists/assignments/{assignment_id}/revoke", data={"csrf_token": csrf})
     assert revoke.status_code == 404
     assert panel.get("/playlists/pl-doesnotexist").status_code == 404
     listing = panel.get("/playlists").text
@@ -446,8 +528,15 @@ def test_another_tenants_playlists_are_404_everywhere(
     assert panel.get(f"/api/v1/playlists/{playlist_id}", headers=headers).status_code == 404
     assert panel.get("/api/v1/playlists", headers=headers).json() == []
     # Nothing changed for the owner, nothing was written for the intruder.
-    assert count(conn, "SELECT count(*) FROM playlist_assignments WHERE assignment_id = %s"
-                       " AND revoked_at IS NULL", assignment_id) == 1  # fmt: skip
+    assert (
+        count(
+            conn,
+            "SELECT count(*) FROM playlist_assignments WHERE assignment_id = %s"
+            " AND revoked_at IS NULL",
+            assignment_id,
+        )
+        == 1
+    )
     assert assignment_count(conn, intruder.tenant_id) == 0
     assert library_count(conn, intruder.tenant_id) == 0
 
@@ -483,7 +572,8 @@ def test_the_api_serves_the_library(
     headers = api_token(panel, tenant.admin)
     listed = panel.get("/api/v1/playlists", headers=headers).json()
     assert [(p["playlist_id"], p["name"], p["items"], p["assigned"]) for p in listed] == [
-        (playlist_id, "Private", 1, [f"fleet:{tenant.fleets[0]}"])]  # fmt: skip
+        (playlist_id, "Private", 1, [f"fleet:{tenant.fleets[0]}"])
+    ]
     one = panel.get(f"/api/v1/playlists/{playlist_id}", headers=headers).json()
     assert one["playlist"]["duration_ms"] == 15_000
     assert [i["position"] for i in one["items"]] == [0]
@@ -502,14 +592,24 @@ def test_a_dayparted_assignment_is_stored_audited_and_shown_in_fleet_local_time(
     tenant = tenant_factory(fleets=1, tablets=1)
     csrf = sign_in(panel, tenant.admin)
     playlist_id = create(panel, csrf, "Mornings", [item(0, "mo")])
-    response = panel.post(f"/playlists/{playlist_id}/assign", data={
-        "csrf_token": csrf, "target_kind": "fleet", "target_id": tenant.fleets[0],
-        "days": ["1", "2", "3", "4", "5"], "daypart_start": "06:00",
-        "daypart_end": "10:00"}, follow_redirects=False)  # fmt: skip
+    response = panel.post(
+        f"/playlists/{playlist_id}/assign",
+        data={
+            "csrf_token": csrf,
+            "target_kind": "fleet",
+            "target_id": tenant.fleets[0],
+            "days": ["1", "2", "3", "4", "5"],
+            "daypart_start": "06:00",
+            "daypart_end": "10:00",
+        },
+        follow_redirects=False,
+    )
     assert response.status_code == 303, response.text
     rows = conn.execute(
         "SELECT daypart_days, daypart_start, daypart_end FROM playlist_assignments"
-        " WHERE tenant_id = %s", (tenant.tenant_id,)).fetchall()  # fmt: skip
+        " WHERE tenant_id = %s",
+        (tenant.tenant_id,),
+    ).fetchall()
     assert rows == [([1, 2, 3, 4, 5], time(6), time(10))]
     audit = audit_rows(conn, tenant.tenant_id, "playlist.assign")
     assert audit[0][3]["daypart"] == {
@@ -522,9 +622,16 @@ def test_a_dayparted_assignment_is_stored_audited_and_shown_in_fleet_local_time(
         assert "Mon–Fri 06:00–10:00 (fleet local time)" in page
 
     # Overnight, every day: no day ticked.
-    night = panel.post(f"/playlists/{playlist_id}/assign", data={
-        "csrf_token": csrf, "target_kind": "all", "daypart_start": "22:00",
-        "daypart_end": "02:00"}, follow_redirects=False)  # fmt: skip
+    night = panel.post(
+        f"/playlists/{playlist_id}/assign",
+        data={
+            "csrf_token": csrf,
+            "target_kind": "all",
+            "daypart_start": "22:00",
+            "daypart_end": "02:00",
+        },
+        follow_redirects=False,
+    )
     assert night.status_code == 303, night.text
     assert "every day 22:00–02:00 (overnight) (fleet local time)" in panel.get("/playlists").text
 
@@ -554,9 +661,10 @@ def test_bad_dayparts_are_explained_and_nothing_is_stored(
     tenant = tenant_factory(fleets=1, tablets=1)
     csrf = sign_in(panel, tenant.admin)
     playlist_id = create(panel, csrf, "Daypart", [item(0, uuid.uuid4().hex[:6])])
-    response = panel.post(f"/playlists/{playlist_id}/assign", data={
-        "csrf_token": csrf, "target_kind": "fleet", "target_id": tenant.fleets[0],
-        **fields})  # fmt: skip
+    response = panel.post(
+        f"/playlists/{playlist_id}/assign",
+        data={"csrf_token": csrf, "target_kind": "fleet", "target_id": tenant.fleets[0], **fields},
+    )
     assert response.status_code == 422
     assert "Nothing was assigned" in response.text
     assert message in response.text
@@ -573,15 +681,20 @@ def test_replace_keeps_the_dayparts(
     tenant = tenant_factory(fleets=1, tablets=1)
     csrf = sign_in(panel, tenant.admin)
     old_id = create(panel, csrf, "Evening v1", [item(0, "ev1")])
-    _assign(panel, csrf, old_id, tenant.fleets[0], days="5", daypart_start="22:00",
-            daypart_end="02:00")  # fmt: skip
-    response = panel.post(f"/playlists/{old_id}",
-                          data=form(csrf, "Evening v2", [item(0, "ev2")], replace="yes"),
-                          follow_redirects=False)  # fmt: skip
+    _assign(
+        panel, csrf, old_id, tenant.fleets[0], days="5", daypart_start="22:00", daypart_end="02:00"
+    )
+    response = panel.post(
+        f"/playlists/{old_id}",
+        data=form(csrf, "Evening v2", [item(0, "ev2")], replace="yes"),
+        follow_redirects=False,
+    )
     assert response.status_code == 303, response.text
     rows = conn.execute(
         "SELECT playlist_id, daypart_days, daypart_start, daypart_end FROM playlist_assignments"
-        " WHERE tenant_id = %s AND revoked_at IS NULL", (tenant.tenant_id,)).fetchall()  # fmt: skip
+        " WHERE tenant_id = %s AND revoked_at IS NULL",
+        (tenant.tenant_id,),
+    ).fetchall()
     assert rows == [(expected_id([item(0, "ev2")]), [5], time(22), time(2))]
 
 
@@ -614,12 +727,14 @@ def test_the_api_takes_and_returns_dayparts(
     audit = audit_rows(conn, tenant.tenant_id, "playlist.assign")
     assert audit[0][3]["daypart"]["label"] == "Sat, Sun 09:30–12:00"
 
-    bad = [({**body, "daypart_end": "09:30"}, "equals the start time"),
-           ({**body, "daypart_end": None}, "Give both a start and an end time"),
-           ({**body, "daypart_days": []}, ""),
-           ({**body, "daypart_days": [0]}, ""),
-           ({**body, "priority": "emergency"}, "emergency assignment cannot have"),
-           ({**body, "target": "galaxy:1"}, "invalid target")]  # fmt: skip
+    bad = [
+        ({**body, "daypart_end": "09:30"}, "equals the start time"),
+        ({**body, "daypart_end": None}, "Give both a start and an end time"),
+        ({**body, "daypart_days": []}, ""),
+        ({**body, "daypart_days": [0]}, ""),
+        ({**body, "priority": "emergency"}, "emergency assignment cannot have"),
+        ({**body, "target": "galaxy:1"}, "invalid target"),
+    ]
     for wrong, message in bad:
         response = panel.post(url, headers=headers, json=wrong)
         assert response.status_code == 422, (wrong, response.text)

@@ -57,16 +57,19 @@ def seeded(tenant_factory: TenantFactory, conn: Conn) -> tuple[Tenant, Tenant]:
     mine, theirs = tenant_factory(), tenant_factory()
     (a0, a1), (b0, b1) = (mine.tablets[f] for f in mine.fleets)
     f0, f1 = mine.fleets
-    record(conn, [
-        (a0, f0, "c-1", "2024-03-04 10:00", 15_000, "completed"),
-        (a0, f0, "c-1", "2024-03-04 11:00", 15_000, "completed"),
-        (a0, f0, "c-2", "2024-03-05 09:00", 10_000, "skipped"),
-        (a1, f0, "c-1", "2024-03-06 23:59:59", 20_000, "completed"),
-        (b0, f1, "c-1", "2024-03-05 00:00", 5_000, "interrupted"),
-        (b0, f1, "c-2", "2024-03-06 12:00", 30_000, "completed"),
-        (b1, f1, "c-1", "2024-03-03 23:59:59", 7_000, "completed"),  # the day before
-        (b1, f1, "c-1", "2024-03-07 00:00", 7_000, "completed"),  # the day after
-    ])  # fmt: skip
+    record(
+        conn,
+        [
+            (a0, f0, "c-1", "2024-03-04 10:00", 15_000, "completed"),
+            (a0, f0, "c-1", "2024-03-04 11:00", 15_000, "completed"),
+            (a0, f0, "c-2", "2024-03-05 09:00", 10_000, "skipped"),
+            (a1, f0, "c-1", "2024-03-06 23:59:59", 20_000, "completed"),
+            (b0, f1, "c-1", "2024-03-05 00:00", 5_000, "interrupted"),
+            (b0, f1, "c-2", "2024-03-06 12:00", 30_000, "completed"),
+            (b1, f1, "c-1", "2024-03-03 23:59:59", 7_000, "completed"),  # the day before
+            (b1, f1, "c-1", "2024-03-07 00:00", 7_000, "completed"),  # the day after
+        ],
+    )
     t0 = theirs.tablets[theirs.fleets[0]][0]
     record(conn, [(t0, theirs.fleets[0], "c-1", "2024-03-05 10:00", 60_000, "completed")] * 3)
     return mine, theirs
@@ -109,9 +112,15 @@ def raw_sums(
         " WHERE f.tenant_id = %s AND p.fleet_id = ANY(%s)"
         " AND p.started_at >= %s AND p.started_at < %s"
         " AND (%s::text IS NULL OR p.campaign_id = %s)",
-        (tenant.tenant_id, fleets, at("2024-03-04 00:00"), at("2024-03-07 00:00"),
-         campaign, campaign),
-    ).fetchone()  # fmt: skip
+        (
+            tenant.tenant_id,
+            fleets,
+            at("2024-03-04 00:00"),
+            at("2024-03-07 00:00"),
+            campaign,
+            campaign,
+        ),
+    ).fetchone()
     assert row is not None
     return tuple(int(v) for v in row)  # type: ignore[call-overload]
 
@@ -138,16 +147,20 @@ def test_groups_by_day_fleet_and_tablet(
 
     by_fleet = api(panel, headers, **RANGE, group_by="fleet")
     assert by_key(by_fleet) == {
-        (f0, "c-1"): (3, 3, 50_000), (f0, "c-2"): (1, 0, 10_000),
-        (f1, "c-1"): (1, 0, 5_000), (f1, "c-2"): (1, 1, 30_000),
-    }  # fmt: skip
+        (f0, "c-1"): (3, 3, 50_000),
+        (f0, "c-2"): (1, 0, 10_000),
+        (f1, "c-1"): (1, 0, 5_000),
+        (f1, "c-2"): (1, 1, 30_000),
+    }
     assert {r["label"] for r in by_fleet["rows"]} == {f"Fleet {f0[3:11]} 0", f"Fleet {f1[3:11]} 1"}
     assert figures(by_fleet["totals"]) == (6, 4, 95_000)
 
     by_tablet = api(panel, headers, **RANGE, group_by="tablet", campaign_id="c-1")
     assert by_key(by_tablet) == {
-        (a0, "c-1"): (2, 2, 30_000), (a1, "c-1"): (1, 1, 20_000), (b0, "c-1"): (1, 0, 5_000),
-    }  # fmt: skip
+        (a0, "c-1"): (2, 2, 30_000),
+        (a1, "c-1"): (1, 1, 20_000),
+        (b0, "c-1"): (1, 0, 5_000),
+    }
     assert {r["key"]: r["fleet_id"] for r in by_tablet["rows"]} == {a0: f0, a1: f0, b0: f1}
 
     one_fleet = api(panel, headers, **RANGE, group_by="tablet", fleet=f1)
@@ -164,9 +177,12 @@ def test_groups_by_day_fleet_and_tablet(
 @pytest.mark.parametrize("group_by", ["day", "fleet", "tablet"])
 @pytest.mark.parametrize("campaign", [None, "c-1", "c-2"])
 def test_totals_are_equal_in_json_csv_page_and_raw_plays(
-    panel: TestClient, tenant_factory: TenantFactory, conn: Conn, group_by: str,
+    panel: TestClient,
+    tenant_factory: TenantFactory,
+    conn: Conn,
+    group_by: str,
     campaign: str | None,
-) -> None:  # fmt: skip
+) -> None:
     mine, _ = seeded(tenant_factory, conn)
     headers = api_token(panel, mine.admin)
     sign_in(panel, mine.admin)
@@ -187,7 +203,8 @@ def test_totals_are_equal_in_json_csv_page_and_raw_plays(
     assert figures(total) == totals
     assert tuple(sum(f) for f in zip(*(figures(r) for r in rows), strict=True)) == totals
     assert [(r["key"], r["campaign_id"]) for r in rows] == [
-        (r["key"], r["campaign_id"]) for r in body["rows"]]  # fmt: skip
+        (r["key"], r["campaign_id"]) for r in body["rows"]
+    ]
     assert total["duration_seconds"] == body["totals"]["duration_seconds"]
 
     session_csv = panel.get("/reports/plays.csv", params=params)
@@ -214,10 +231,15 @@ def test_fleet_owner_sees_only_their_fleet(
     assert hidden not in repr(api(panel, headers, **RANGE, group_by="tablet"))
     assert hidden not in panel.get("/reports/plays", params={**RANGE, "group_by": "tablet"}).text
     # A fleet of their tenant they do not own is missing, on every route.
-    for url, with_headers in ((API, True), (f"{API}.csv", True), ("/reports/plays", False),
-                              ("/reports/plays.csv", False)):  # fmt: skip
-        response = panel.get(url, params={**RANGE, "fleet": f1},
-                             headers=headers if with_headers else None)  # fmt: skip
+    for url, with_headers in (
+        (API, True),
+        (f"{API}.csv", True),
+        ("/reports/plays", False),
+        ("/reports/plays.csv", False),
+    ):
+        response = panel.get(
+            url, params={**RANGE, "fleet": f1}, headers=headers if with_headers else None
+        )
         assert response.status_code == 404, url
         assert hidden not in response.text
 
@@ -233,15 +255,23 @@ def test_other_tenants_plays_never_show(
         params = {**RANGE, "group_by": group_by, "campaign_id": "c-1"}
         body = api(panel, headers, **params)
         assert figures(body["totals"]) == (4, 3, 55_000)  # not their 3 plays of c-1
-        for text in (repr(body), panel.get(f"{API}.csv", params=params, headers=headers).text,
-                     panel.get("/reports/plays", params=params).text,
-                     panel.get("/reports/plays.csv", params=params).text):  # fmt: skip
+        for text in (
+            repr(body),
+            panel.get(f"{API}.csv", params=params, headers=headers).text,
+            panel.get("/reports/plays", params=params).text,
+            panel.get("/reports/plays.csv", params=params).text,
+        ):
             assert their_tablet not in text
             assert their_fleet not in text
-    for url, with_headers in ((API, True), (f"{API}.csv", True), ("/reports/plays", False),
-                              ("/reports/plays.csv", False)):  # fmt: skip
-        response = panel.get(url, params={**RANGE, "fleet": their_fleet},
-                             headers=headers if with_headers else None)  # fmt: skip
+    for url, with_headers in (
+        (API, True),
+        (f"{API}.csv", True),
+        ("/reports/plays", False),
+        ("/reports/plays.csv", False),
+    ):
+        response = panel.get(
+            url, params={**RANGE, "fleet": their_fleet}, headers=headers if with_headers else None
+        )
         assert response.status_code == 404, url
         assert their_tablet not in response.text
     # They see their own plays, and only those.
@@ -262,9 +292,12 @@ def test_other_tenants_plays_never_show(
     ],
 )
 def test_bad_parameters_are_422_with_a_reason(
-    panel: TestClient, tenant_factory: TenantFactory, conn: Conn, params: dict[str, str],
+    panel: TestClient,
+    tenant_factory: TenantFactory,
+    conn: Conn,
+    params: dict[str, str],
     message: str,
-) -> None:  # fmt: skip
+) -> None:
     mine, _ = seeded(tenant_factory, conn)
     headers = api_token(panel, mine.admin)
     sign_in(panel, mine.admin)
@@ -345,7 +378,8 @@ def test_authentication_and_the_spec_path(
     headers = api_token(panel, mine.admin)
     params = {**RANGE, "group_by": "fleet"}
     assert panel.get("/v1/reports/proof-of-play", params=params, headers=headers).json() == api(
-        panel, headers, **params)  # fmt: skip
+        panel, headers, **params
+    )
     spec_csv = panel.get("/v1/reports/proof-of-play.csv", params=params, headers=headers)
     assert spec_csv.text == panel.get(f"{API}.csv", params=params, headers=headers).text
     assert figures(csv_lines(spec_csv.text)[-1]) == (6, 4, 95_000)

@@ -21,14 +21,24 @@ from tests.helpers import Conn as AsyncConn
 from tests.helpers import eventually, state_of
 from tests.web.conftest import PASSWORD, Conn, Tenant, TenantFactory, api_token, sign_in
 
-ITEM = {"ad_id": "ad-sos", "campaign_id": "c-sos", "url": "https://cdn.example/sos.mp4",
-        "sha256": "c" * 64, "duration_ms": 20000}  # fmt: skip
+ITEM = {
+    "ad_id": "ad-sos",
+    "campaign_id": "c-sos",
+    "url": "https://cdn.example/sos.mp4",
+    "sha256": "c" * 64,
+    "duration_ms": 20000,
+}
 
 
 def fields(**overrides: Any) -> dict[str, Any]:
     """A valid form: an inline item, the tenant's first fleet left to the caller, 1 h, a reason."""
-    base: dict[str, Any] = {"source": "inline", "items": json.dumps(ITEM), "scope": "all",
-                            "expires": "60", "reason": "road closed"}  # fmt: skip
+    base: dict[str, Any] = {
+        "source": "inline",
+        "items": json.dumps(ITEM),
+        "scope": "all",
+        "expires": "60",
+        "reason": "road closed",
+    }
     base.update(overrides)
     return base
 
@@ -47,8 +57,9 @@ def stored(conn: Conn, tenant_id: str) -> tuple[int, int, int]:
 
 
 def send(client: TestClient, csrf: str, **overrides: Any) -> str:
-    response = client.post("/push/send", data={"csrf_token": csrf, **fields(**overrides)},
-                           follow_redirects=False)  # fmt: skip
+    response = client.post(
+        "/push/send", data={"csrf_token": csrf, **fields(**overrides)}, follow_redirects=False
+    )
     assert response.status_code == 303, response.text
     match = re.fullmatch(r"/push/([0-9a-f-]{36})", response.headers["location"])
     assert match, response.headers["location"]
@@ -56,8 +67,11 @@ def send(client: TestClient, csrf: str, **overrides: Any) -> str:
 
 
 def set_state(conn: Conn, tablet_id: str, state: str, applied: str | None = None) -> None:
-    conn.execute("UPDATE tablet_state SET state = %s, applied_etag = %s, updated_at = now()"
-                 " WHERE tablet_id = %s", (state, applied, tablet_id))  # fmt: skip
+    conn.execute(
+        "UPDATE tablet_state SET state = %s, applied_etag = %s, updated_at = now()"
+        " WHERE tablet_id = %s",
+        (state, applied, tablet_id),
+    )
 
 
 def deliver(conn: Conn, tablet_id: str, etag: str, status: str, detail: str | None = None) -> None:
@@ -66,7 +80,8 @@ def deliver(conn: Conn, tablet_id: str, etag: str, status: str, detail: str | No
         " VALUES (%s, %s, %s, now(), CASE WHEN %s = 'published' THEN NULL ELSE now() END, %s)"
         " ON CONFLICT (tablet_id, etag) DO UPDATE SET status = excluded.status,"
         " acked_at = excluded.acked_at, detail = excluded.detail",
-        (tablet_id, etag, status, status, detail))  # fmt: skip
+        (tablet_id, etag, status, status, detail),
+    )
 
 
 def etag_of(conn: Conn, push_id: str) -> str:
@@ -75,8 +90,9 @@ def etag_of(conn: Conn, push_id: str) -> str:
     return str(row[0])
 
 
-def test_fleet_owner_is_refused(panel: TestClient, tenant_factory: TenantFactory,
-                                conn: Conn) -> None:  # fmt: skip
+def test_fleet_owner_is_refused(
+    panel: TestClient, tenant_factory: TenantFactory, conn: Conn
+) -> None:
     tenant = tenant_factory()
     csrf = sign_in(panel, tenant.owner)
     assert panel.get("/push").status_code == 403
@@ -95,10 +111,14 @@ def test_form_offers_only_the_tenants_playlists_and_fleets(
     mine, other = tenant_factory(), tenant_factory()
     for tenant, name in ((mine, "Mine library"), (other, "Other library")):
         playlist_id = f"pl-{uuid.uuid4().hex[:12]}"
-        conn.execute("INSERT INTO playlists (tenant_id, playlist_id, name) VALUES (%s, %s, %s)",
-                     (tenant.tenant_id, playlist_id, name))  # fmt: skip
-        conn.execute("INSERT INTO tenant_playlists (tenant_id, playlist_id, name)"
-                     " VALUES (%s, %s, %s)", (tenant.tenant_id, playlist_id, name))  # fmt: skip
+        conn.execute(
+            "INSERT INTO playlists (tenant_id, playlist_id, name) VALUES (%s, %s, %s)",
+            (tenant.tenant_id, playlist_id, name),
+        )
+        conn.execute(
+            "INSERT INTO tenant_playlists (tenant_id, playlist_id, name) VALUES (%s, %s, %s)",
+            (tenant.tenant_id, playlist_id, name),
+        )
     sign_in(panel, mine.admin)
     page = panel.get("/push")
     assert page.status_code == 200
@@ -111,26 +131,32 @@ def test_form_offers_only_the_tenants_playlists_and_fleets(
     assert "No push yet." in page.text
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"reason": ""}, "Give a reason"),
-    ({"items": json.dumps({**ITEM, "sha256": "xyz"})}, "Item 1: sha256"),
-    ({"items": json.dumps({**ITEM, "duration_ms": 0})}, "Item 1: duration_ms"),
-    ({"items": json.dumps(ITEM) + "\n{not json"}, "Item 2: not a JSON object"),
-    ({"items": ""}, "Compose at least one item"),
-    ({"source": "library", "playlist_id": ""}, "Pick a playlist"),
-    ({"source": "library", "playlist_id": "pl-nowhere"}, "No playlist &#39;pl-nowhere&#39;"),
-    ({"scope": "selected"}, "Choose at least one fleet, car or tablet"),
-    ({"scope": "selected", "tablets": "no-such-tablet"}, "No tablet no-such-tablet in your"),
-    ({"scope": "selected", "cars": "no-such-car"}, "No car no-such-car in your tenant"),
-    ({"scope": "selected", "fleet": "bad id!"}, "Not a valid fleet id"),
-    ({"expires": "custom", "expires_custom": "0"}, "between 1 and 10080 minutes"),
-    ({"expires": "custom", "expires_custom": "soon"}, "whole minutes"),
-    ({"expires": "7"}, "Choose when the push expires"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"reason": ""}, "Give a reason"),
+        ({"items": json.dumps({**ITEM, "sha256": "xyz"})}, "Item 1: sha256"),
+        ({"items": json.dumps({**ITEM, "duration_ms": 0})}, "Item 1: duration_ms"),
+        ({"items": json.dumps(ITEM) + "\n{not json"}, "Item 2: not a JSON object"),
+        ({"items": ""}, "Compose at least one item"),
+        ({"source": "library", "playlist_id": ""}, "Pick a playlist"),
+        ({"source": "library", "playlist_id": "pl-nowhere"}, "No playlist &#39;pl-nowhere&#39;"),
+        ({"scope": "selected"}, "Choose at least one fleet, car or tablet"),
+        ({"scope": "selected", "tablets": "no-such-tablet"}, "No tablet no-such-tablet in your"),
+        ({"scope": "selected", "cars": "no-such-car"}, "No car no-such-car in your tenant"),
+        ({"scope": "selected", "fleet": "bad id!"}, "Not a valid fleet id"),
+        ({"expires": "custom", "expires_custom": "0"}, "between 1 and 10080 minutes"),
+        ({"expires": "custom", "expires_custom": "soon"}, "whole minutes"),
+        ({"expires": "7"}, "Choose when the push expires"),
+    ],
+)
 def test_invalid_input_is_explained_and_stores_nothing(
-    panel: TestClient, tenant_factory: TenantFactory, conn: Conn,
-    overrides: dict[str, Any], message: str,
-) -> None:  # fmt: skip
+    panel: TestClient,
+    tenant_factory: TenantFactory,
+    conn: Conn,
+    overrides: dict[str, Any],
+    message: str,
+) -> None:
     tenant = tenant_factory()
     csrf = sign_in(panel, tenant.admin)
     for url in ("/push/preview", "/push/send"):
@@ -144,8 +170,9 @@ def test_invalid_input_is_explained_and_stores_nothing(
     assert stored(conn, tenant.tenant_id) == (0, 0, 0)
 
 
-def test_missing_csrf_is_refused(panel: TestClient, tenant_factory: TenantFactory,
-                                 conn: Conn) -> None:  # fmt: skip
+def test_missing_csrf_is_refused(
+    panel: TestClient, tenant_factory: TenantFactory, conn: Conn
+) -> None:
     tenant = tenant_factory()
     sign_in(panel, tenant.admin)
     response = panel.post("/push/send", data={"csrf_token": "forged", **fields()})
@@ -158,22 +185,30 @@ def test_other_tenants_targets_are_unknown_without_leaking(
 ) -> None:
     mine, other = tenant_factory(), tenant_factory()
     csrf = sign_in(panel, mine.admin)
-    theirs = {"fleet": other.fleets[0], "tablets": other.all_tablets[0],
-              "cars": f"{other.fleets[0]}-car0"}  # fmt: skip
+    theirs = {
+        "fleet": other.fleets[0],
+        "tablets": other.all_tablets[0],
+        "cars": f"{other.fleets[0]}-car0",
+    }
     made_up = {"fleet": "fl-nowhere", "tablets": "tb-nowhere", "cars": "car-nowhere"}
     for key in ("fleet", "tablets", "cars"):
         answers = []
         for ident in (theirs[key], made_up[key]):
-            response = panel.post("/push/send", data={
-                "csrf_token": csrf, **fields(scope="selected", **{key: ident})})  # fmt: skip
+            response = panel.post(
+                "/push/send", data={"csrf_token": csrf, **fields(scope="selected", **{key: ident})}
+            )
             assert response.status_code == 422
             errors = re.findall(r'class="error field-error"[^>]*>([^<]*)<', response.text)
             answers.append([e.replace(ident, "ID") for e in errors])
         assert answers[0] == answers[1], answers
         assert "in your tenant" in answers[0][0]
     headers = api_token(panel, mine.admin)
-    body = {"items": [ITEM], "targets": [f"fleet:{other.fleets[0]}"], "expires_minutes": 15,
-            "reason": "probe"}  # fmt: skip
+    body = {
+        "items": [ITEM],
+        "targets": [f"fleet:{other.fleets[0]}"],
+        "expires_minutes": 15,
+        "reason": "probe",
+    }
     response = panel.post("/api/v1/pushes", json=body, headers=headers)
     assert response.status_code == 422
     assert response.json()["detail"] == {"fleets": f"No fleet {other.fleets[0]} in your tenant."}
@@ -189,13 +224,27 @@ def test_confirm_shows_the_reach_and_carries_the_values(
     set_state(conn, tenant.tablets[first][0], "online")
     set_state(conn, tenant.tablets[second][1], "online")  # online but not targeted
     csrf = sign_in(panel, tenant.admin)
-    response = panel.post("/push/preview", data={"csrf_token": csrf, **fields(
-        scope="selected", fleet=first, tablets=tenant.tablets[second][0],
-        expires="custom", expires_custom="90", reason="flood <warning>")})  # fmt: skip
+    response = panel.post(
+        "/push/preview",
+        data={
+            "csrf_token": csrf,
+            **fields(
+                scope="selected",
+                fleet=first,
+                tablets=tenant.tablets[second][0],
+                expires="custom",
+                expires_custom="90",
+                reason="flood <warning>",
+            ),
+        },
+    )
     assert response.status_code == 200, response.text
     text = response.text
-    assert re.search(r'This will reach <b id="reach-tablets">3</b> tablets \(<b id="reach-online">'
-                     r"1</b> online now\)", text), text  # fmt: skip
+    assert re.search(
+        r'This will reach <b id="reach-tablets">3</b> tablets \(<b id="reach-online">'
+        r"1</b> online now\)",
+        text,
+    ), text
     assert f'name="fleet" value="{first}"' in text
     assert f'name="tablets" value="{tenant.tablets[second][0]}"' in text
     assert 'name="expires_custom" value="90"' in text
@@ -203,8 +252,10 @@ def test_confirm_shows_the_reach_and_carries_the_values(
     assert "90 minutes after sending" in text
     assert stored(conn, tenant.tenant_id) == (0, 0, 0)
     # "Change it" gives the form back with the values.
-    back = panel.post("/push/edit", data={"csrf_token": csrf, **fields(
-        scope="selected", fleet=first, reason="flood warning")})  # fmt: skip
+    back = panel.post(
+        "/push/edit",
+        data={"csrf_token": csrf, **fields(scope="selected", fleet=first, reason="flood warning")},
+    )
     assert back.status_code == 200
     assert f'value="{first}" checked' in back.text
     assert 'value="flood warning"' in back.text
@@ -224,14 +275,22 @@ def test_send_stores_one_assignment_per_target_with_the_hubs_etag(
     csrf = sign_in(panel, tenant.admin)
     conn.execute("LISTEN fleethub_playlists")
     before = datetime.now(UTC)
-    push_id = send(panel, csrf, scope="selected", fleet=first, cars=f"{second}-car1",
-                   expires="15", reason="storm")  # fmt: skip
+    push_id = send(
+        panel,
+        csrf,
+        scope="selected",
+        fleet=first,
+        cars=f"{second}-car1",
+        expires="15",
+        reason="storm",
+    )
     notes = [n.payload for n in conn.notifies(timeout=5, stop_after=1)]
     assert notes == [f"push:{push_id}"]
     rows = conn.execute(
         "SELECT target_kind, target_id, priority, tenant_id, reason, created_by, valid_until"
         " FROM playlist_assignments WHERE tenant_id = %s ORDER BY target_kind",
-        (tenant.tenant_id,)).fetchall()  # fmt: skip
+        (tenant.tenant_id,),
+    ).fetchall()
     assert [r[:6] for r in rows] == [
         ("car", f"{second}-car1", "emergency", tenant.tenant_id, "storm", tenant.admin),
         ("fleet", first, "emergency", tenant.tenant_id, "storm", tenant.admin),
@@ -239,8 +298,9 @@ def test_send_stores_one_assignment_per_target_with_the_hubs_etag(
     expires = rows[0][6]
     assert isinstance(expires, datetime)
     assert before + timedelta(minutes=15) <= expires <= datetime.now(UTC) + timedelta(minutes=15)
-    push = conn.execute("SELECT tenant_id, targeted, targets, reason FROM pushes"
-                        " WHERE push_id = %s", (push_id,)).fetchone()  # fmt: skip
+    push = conn.execute(
+        "SELECT tenant_id, targeted, targets, reason FROM pushes WHERE push_id = %s", (push_id,)
+    ).fetchone()
     assert push == (tenant.tenant_id, 3, [f"fleet:{first}", f"car:{second}-car1"], "storm")
     audit = conn.execute(
         "SELECT actor, target, details->>'etag', details->'targeted' FROM audit_log"
@@ -263,24 +323,35 @@ def test_send_from_the_library_uses_that_playlists_version(
 ) -> None:
     tenant = tenant_factory(fleets=1, tablets=2)
     playlist_id = f"pl-lib-{uuid.uuid4().hex[:8]}"
-    conn.execute("INSERT INTO playlists (tenant_id, playlist_id, name, version)"
-                 " VALUES (%s, %s, 'Alerts', 3)", (tenant.tenant_id, playlist_id))  # fmt: skip
-    conn.execute("INSERT INTO playlist_items (tenant_id, playlist_id, position, ad_id,"
-                 " campaign_id, url, sha256, duration_ms) VALUES (%s, %s, 0, 'a', 'c',"
-                 " 'https://x.example/a.mp4', %s, 5000)",
-                 (tenant.tenant_id, playlist_id, "d" * 64))  # fmt: skip
-    conn.execute("INSERT INTO tenant_playlists (tenant_id, playlist_id, name)"
-                 " VALUES (%s, %s, 'Alerts')", (tenant.tenant_id, playlist_id))  # fmt: skip
+    conn.execute(
+        "INSERT INTO playlists (tenant_id, playlist_id, name, version)"
+        " VALUES (%s, %s, 'Alerts', 3)",
+        (tenant.tenant_id, playlist_id),
+    )
+    conn.execute(
+        "INSERT INTO playlist_items (tenant_id, playlist_id, position, ad_id,"
+        " campaign_id, url, sha256, duration_ms) VALUES (%s, %s, 0, 'a', 'c',"
+        " 'https://x.example/a.mp4', %s, 5000)",
+        (tenant.tenant_id, playlist_id, "d" * 64),
+    )
+    conn.execute(
+        "INSERT INTO tenant_playlists (tenant_id, playlist_id, name) VALUES (%s, %s, 'Alerts')",
+        (tenant.tenant_id, playlist_id),
+    )
     csrf = sign_in(panel, tenant.admin)
-    preview = panel.post("/push/preview", data={"csrf_token": csrf, **fields(
-        source="library", playlist_id=playlist_id)})  # fmt: skip
+    preview = panel.post(
+        "/push/preview",
+        data={"csrf_token": csrf, **fields(source="library", playlist_id=playlist_id)},
+    )
     assert preview.status_code == 200
     assert "Alerts · 1 item" in preview.text
     push_id = send(panel, csrf, source="library", playlist_id=playlist_id)
     etags = asyncio.run(_resolved_etags(database_url, tenant.all_tablets))
     assert etags == dict.fromkeys(tenant.all_tablets, etag_of(conn, push_id))
-    target = conn.execute("SELECT target_kind, target_id, playlist_id FROM playlist_assignments"
-                          " WHERE tenant_id = %s", (tenant.tenant_id,)).fetchall()  # fmt: skip
+    target = conn.execute(
+        "SELECT target_kind, target_id, playlist_id FROM playlist_assignments WHERE tenant_id = %s",
+        (tenant.tenant_id,),
+    ).fetchall()
     assert target == [("all", None, playlist_id)]
 
 
@@ -306,12 +377,24 @@ def test_progress_counts_each_tablet_once(
     deliver(conn, t[4], "some-other-etag", "applied")  # another manifest: not this push's
     headers = api_token(panel, tenant.admin)
     body = panel.get(f"/api/v1/pushes/{push_id}", headers=headers).json()
-    assert body["counts"] == {"targeted": 6, "acknowledged": 2, "published": 1, "offline": 1,
-                              "pending": 1, "failed": 1}  # fmt: skip
+    assert body["counts"] == {
+        "targeted": 6,
+        "acknowledged": 2,
+        "published": 1,
+        "offline": 1,
+        "pending": 1,
+        "failed": 1,
+    }
     assert body["push"]["status"] == "active"
     statuses = {row["tablet_id"]: row["status"] for row in body["tablets"]}
-    assert statuses == {t[0]: "acknowledged", t[1]: "acknowledged", t[2]: "published",
-                        t[3]: "offline", t[4]: "pending", t[5]: "failed"}  # fmt: skip
+    assert statuses == {
+        t[0]: "acknowledged",
+        t[1]: "acknowledged",
+        t[2]: "published",
+        t[3]: "offline",
+        t[4]: "pending",
+        t[5]: "failed",
+    }
     assert body["tablets"][0]["tablet_id"] == t[5]  # problems first
     page = panel.get(f"/push/{push_id}").text
     assert f'id="pt-{t[5]}" data-status="failed"' in page
@@ -370,13 +453,14 @@ def test_revert_revokes_notifies_and_audits(
     forged = panel.post(f"/push/{push_id}/revert", data={"csrf_token": "forged"})
     assert forged.status_code == 403
     conn.execute("LISTEN fleethub_playlists")
-    done = panel.post(f"/push/{push_id}/revert", data={"csrf_token": csrf},
-                      follow_redirects=False)  # fmt: skip
+    done = panel.post(f"/push/{push_id}/revert", data={"csrf_token": csrf}, follow_redirects=False)
     assert done.status_code == 303
     assert done.headers["location"] == f"/push/{push_id}"
     assert [n.payload for n in conn.notifies(timeout=5, stop_after=1)] == [f"push:{push_id}"]
-    revoked = conn.execute("SELECT count(*), count(revoked_at) FROM playlist_assignments"
-                           " WHERE tenant_id = %s", (tenant.tenant_id,)).fetchone()  # fmt: skip
+    revoked = conn.execute(
+        "SELECT count(*), count(revoked_at) FROM playlist_assignments WHERE tenant_id = %s",
+        (tenant.tenant_id,),
+    ).fetchone()
     assert revoked == (2, 2)
     audit = conn.execute(
         "SELECT actor, target FROM audit_log WHERE tenant_id = %s AND action = 'playlist.revert'",
@@ -401,15 +485,17 @@ def test_recent_pushes_show_their_status(
     reverted = send(panel, csrf, reason="taken back")
     expired = send(panel, csrf, reason="long gone")
     panel.post(f"/push/{reverted}/revert", data={"csrf_token": csrf})
-    conn.execute("UPDATE pushes SET expires_at = now() - interval '1 minute' WHERE push_id = %s",
-                 (expired,))  # fmt: skip
+    conn.execute(
+        "UPDATE pushes SET expires_at = now() - interval '1 minute' WHERE push_id = %s", (expired,)
+    )
     page = panel.get("/push").text
     for push_id, status in ((active, "active"), (reverted, "reverted"), (expired, "expired")):
         row = re.search(rf'<tr class="push-{status}">\s*<td><a href="/push/{push_id}"', page)
         assert row, (status, page)
     headers = api_token(panel, tenant.admin)
-    listed = {p["push_id"]: p["status"] for p in panel.get("/api/v1/pushes",
-                                                           headers=headers).json()}  # fmt: skip
+    listed = {
+        p["push_id"]: p["status"] for p in panel.get("/api/v1/pushes", headers=headers).json()
+    }
     assert listed == {active: "active", reverted: "reverted", expired: "expired"}
     late = panel.post(f"/push/{expired}/revert", data={"csrf_token": csrf})
     assert late.status_code == 409
@@ -424,8 +510,12 @@ def test_other_tenants_push_is_not_found(
     push_id = send(panel, csrf, reason="secret reason")
     panel.cookies.clear()
     csrf = sign_in(panel, other.admin)
-    for path in (f"/push/{push_id}", f"/push/{push_id}/stream", "/push/not-a-uuid",
-                 f"/push/{uuid.uuid4()}"):  # fmt: skip
+    for path in (
+        f"/push/{push_id}",
+        f"/push/{push_id}/stream",
+        "/push/not-a-uuid",
+        f"/push/{uuid.uuid4()}",
+    ):
         assert panel.get(path).status_code == 404, path
     assert panel.post(f"/push/{push_id}/revert", data={"csrf_token": csrf}).status_code == 404
     assert "secret reason" not in panel.get("/push").text
@@ -442,24 +532,47 @@ def test_api_sends_reads_and_reverts(
 ) -> None:
     tenant: Tenant = tenant_factory(fleets=2, tablets=1)
     headers = api_token(panel, tenant.admin)
-    bad = panel.post("/api/v1/pushes", headers=headers, json={
-        "items": [{**ITEM, "sha256": "nope"}], "targets": ["all"], "expires_minutes": 5,
-        "reason": "x"})  # fmt: skip
+    bad = panel.post(
+        "/api/v1/pushes",
+        headers=headers,
+        json={
+            "items": [{**ITEM, "sha256": "nope"}],
+            "targets": ["all"],
+            "expires_minutes": 5,
+            "reason": "x",
+        },
+    )
     assert bad.status_code == 422
-    both = panel.post("/api/v1/pushes", headers=headers, json={
-        "playlist_id": "pl-x", "items": [ITEM], "targets": ["all"], "expires_minutes": 5,
-        "reason": "x"})  # fmt: skip
+    both = panel.post(
+        "/api/v1/pushes",
+        headers=headers,
+        json={
+            "playlist_id": "pl-x",
+            "items": [ITEM],
+            "targets": ["all"],
+            "expires_minutes": 5,
+            "reason": "x",
+        },
+    )
     assert both.status_code == 422
     assert stored(conn, tenant.tenant_id) == (0, 0, 0)
-    created = panel.post("/api/v1/pushes", headers=headers, json={
-        "items": [ITEM], "expires_minutes": 30,
-        "targets": [f"fleet:{tenant.fleets[1]}", f"tablet:{tenant.all_tablets[0]}"],
-        "reason": "api push"})  # fmt: skip
+    created = panel.post(
+        "/api/v1/pushes",
+        headers=headers,
+        json={
+            "items": [ITEM],
+            "expires_minutes": 30,
+            "targets": [f"fleet:{tenant.fleets[1]}", f"tablet:{tenant.all_tablets[0]}"],
+            "reason": "api push",
+        },
+    )
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["counts"]["targeted"] == 2
-    assert body["push"]["targets"] == [f"fleet:{tenant.fleets[1]}",
-                                       f"tablet:{tenant.all_tablets[0]}"]  # fmt: skip
+    assert body["push"]["targets"] == [
+        f"fleet:{tenant.fleets[1]}",
+        f"tablet:{tenant.all_tablets[0]}",
+    ]
     push_id = body["push_id"]
     assert (body["status"], body["push"]["push_id"]) == ("active", push_id)
     assert panel.get(f"/api/v1/pushes/{push_id}", headers=headers).json() == body
@@ -483,19 +596,29 @@ async def test_push_reaches_real_tablets_and_the_page_sees_every_ack(
     """End to end: panel → store → hub → MQTT → tablets ack → progress shows them."""
     fleet = await fleet_factory(tablets=2, heartbeat_s=30, offline_after_s=90)
     admin = f"admin-{uuid.uuid4().hex[:8]}@example.com"  # fleet_factory's fleets are 'default's
-    await add_user(aconn, tenant_id="default", email=admin, name="Default admin", role="admin",
-                   password=PASSWORD, fleets=[], actor="test")  # fmt: skip
+    await add_user(
+        aconn,
+        tenant_id="default",
+        email=admin,
+        name="Default admin",
+        role="admin",
+        password=PASSWORD,
+        fleets=[],
+        actor="test",
+    )
     tablets = [fleet.tablet(n).connect() for n in range(2)]
     try:
         await eventually(lambda: all(state_of(conn, t) == "online" for t in fleet.tablet_ids))
         csrf = await asyncio.to_thread(sign_in, panel, admin)
-        form = {"csrf_token": csrf, **fields(scope="selected", fleet=fleet.fleet_id,
-                                             reason="e2e emergency")}  # fmt: skip
+        form = {
+            "csrf_token": csrf,
+            **fields(scope="selected", fleet=fleet.fleet_id, reason="e2e emergency"),
+        }
         preview = await asyncio.to_thread(panel.post, "/push/preview", data=form)
-        assert re.search(r'reach-tablets">2</b> tablets \(<b id="reach-online">2</b>',
-                         preview.text), preview.text  # fmt: skip
-        sent = await asyncio.to_thread(panel.post, "/push/send", data=form,
-                                       follow_redirects=False)  # fmt: skip
+        assert re.search(
+            r'reach-tablets">2</b> tablets \(<b id="reach-online">2</b>', preview.text
+        ), preview.text
+        sent = await asyncio.to_thread(panel.post, "/push/send", data=form, follow_redirects=False)
         assert sent.status_code == 303, sent.text
         path = sent.headers["location"]
         etag = etag_of(conn, path.rsplit("/", 1)[1])
@@ -508,15 +631,20 @@ async def test_push_reaches_real_tablets_and_the_page_sees_every_ack(
             raise AssertionError("the stream ended")
 
         counts = await asyncio.wait_for(asyncio.to_thread(live_until_all_acked), 30)
-        assert counts == {"targeted": 2, "acknowledged": 2, "published": 0, "offline": 0,
-                          "pending": 0, "failed": 0}  # fmt: skip
+        assert counts == {
+            "targeted": 2,
+            "acknowledged": 2,
+            "published": 0,
+            "offline": 0,
+            "pending": 0,
+            "failed": 0,
+        }
         assert [t.applied_etag for t in tablets] == [etag, etag]
         page = await asyncio.to_thread(panel.get, path)
         assert '<b data-push="acknowledged">2</b>' in page.text
 
         # Revert: the hub republishes the tablets' scheduled (here: empty) playlist.
-        reverted = await asyncio.to_thread(panel.post, f"{path}/revert",
-                                           data={"csrf_token": csrf})  # fmt: skip
+        reverted = await asyncio.to_thread(panel.post, f"{path}/revert", data={"csrf_token": csrf})
         assert reverted.status_code == 200  # after the redirect
         assert 'id="push-status">reverted<' in reverted.text
         await eventually(lambda: all(t.applied_etag not in (None, etag) for t in tablets))
@@ -531,8 +659,12 @@ def test_sending_the_same_confirmation_twice_sends_once(
     tenant, other = tenant_factory(), tenant_factory()
     csrf = sign_in(panel, tenant.admin)
     confirm = panel.post("/push/preview", data={"csrf_token": csrf, **fields()})
-    hidden = {k: html.unescape(v) for k, v in re.findall(
-        r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', confirm.text)}  # fmt: skip
+    hidden = {
+        k: html.unescape(v)
+        for k, v in re.findall(
+            r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', confirm.text
+        )
+    }
     assert re.fullmatch(r"[0-9a-f-]{36}", hidden["push_id"])
     first = panel.post("/push/send", data=hidden, follow_redirects=False)
     again = panel.post("/push/send", data=hidden, follow_redirects=False)
@@ -541,8 +673,9 @@ def test_sending_the_same_confirmation_twice_sends_once(
     # Another tenant's confirmation id gives a new push there, and says nothing of this one.
     panel.cookies.clear()
     other_csrf = sign_in(panel, other.admin)
-    taken = panel.post("/push/send", data={**hidden, "csrf_token": other_csrf},
-                       follow_redirects=False)  # fmt: skip
+    taken = panel.post(
+        "/push/send", data={**hidden, "csrf_token": other_csrf}, follow_redirects=False
+    )
     assert taken.status_code == 303
     assert taken.headers["location"] != first.headers["location"]
     assert stored(conn, other.tenant_id) == (1, 1, 1)

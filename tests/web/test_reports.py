@@ -45,13 +45,17 @@ def seeded(tenant_factory: TenantFactory, conn: Conn) -> Tenant:
     """
     tenant = tenant_factory(fleets=2, tablets=2)
     f0, f1 = tenant.fleets
-    conn.execute("UPDATE fleets SET timezone = 'Asia/Singapore', operating_hours = %s"
-                 " WHERE fleet_id = %s", ("mon-fri 09:00-17:00", f0))  # fmt: skip
-    conn.execute("UPDATE tablets SET registered_at = %s WHERE fleet_id = ANY(%s)",
-                 (LONG_AGO, tenant.fleets))  # fmt: skip
+    conn.execute(
+        "UPDATE fleets SET timezone = 'Asia/Singapore', operating_hours = %s WHERE fleet_id = %s",
+        ("mon-fri 09:00-17:00", f0),
+    )
+    conn.execute(
+        "UPDATE tablets SET registered_at = %s WHERE fleet_id = ANY(%s)", (LONG_AGO, tenant.fleets)
+    )
     (a0, a1), (b0, _) = tenant.tablets[f0], tenant.tablets[f1]
-    conn.execute("UPDATE tablets SET registered_at = %s WHERE tablet_id = %s",
-                 (at("2024-03-05 00:00"), a1))  # fmt: skip
+    conn.execute(
+        "UPDATE tablets SET registered_at = %s WHERE tablet_id = %s", (at("2024-03-05 00:00"), a1)
+    )
     uptime(conn, a0, at("2024-03-04 01:00"), 3600, hours=8)  # Monday 09:00-17:00 Singapore
     uptime(conn, a0, at("2024-03-09 02:00"), 3600)  # Saturday: not operating
     uptime(conn, a0, at("2024-03-03 15:00"), 3600)  # before the range (Mon 00:00 SGT = 16:00 UTC)
@@ -79,8 +83,9 @@ def page_rows(client: TestClient, **params: str) -> dict[str, dict[str, str]]:
     response = client.get("/reports/uptime", params=params)
     assert response.status_code == 200, response.text
     rows = {}
-    for key, body in re.findall(r'<tr(?: class="total")? data-key="([^"]*)">(.*?)</tr>',
-                                response.text, re.S):  # fmt: skip
+    for key, body in re.findall(
+        r'<tr(?: class="total")? data-key="([^"]*)">(.*?)</tr>', response.text, re.S
+    ):
         rows[key] = dict(re.findall(r'data-col="([a-z_]+)">([^<]*)</td>', body))
     return rows
 
@@ -98,9 +103,11 @@ def test_percents_including_operating_hours_are_exact(
     rows = {r["key"]: r for r in report["rows"]}
     assert list(rows) == [f0, f1]
     assert {k: Decimal(rows[f0][k]) for k in SECONDS} == {
-        "online_seconds": 34200, "observed_seconds": 604800 + 489600,
-        "operating_online_seconds": 28800 + 1800, "operating_seconds": 144000 + 115200,
-    }  # fmt: skip
+        "online_seconds": 34200,
+        "observed_seconds": 604800 + 489600,
+        "operating_online_seconds": 28800 + 1800,
+        "operating_seconds": 144000 + 115200,
+    }
     assert rows[f0]["tablets"] == 2
     assert Decimal(rows[f0]["percent_online"]) == Decimal("3.12")  # 3.125 rounded half-even
     assert Decimal(rows[f0]["percent_online_operating"]) == Decimal("11.81")  # 30600 / 259200
@@ -125,8 +132,11 @@ def test_partial_hours_and_late_registration(
     """Kolkata days start at :30 UTC: the boundary hours count half; a window 09:30-10:00 too."""
     tenant = tenant_factory(fleets=1, tablets=1)
     (fleet,), tablet = tenant.fleets, tenant.all_tablets[0]
-    conn.execute("UPDATE fleets SET timezone = 'Asia/Kolkata', operating_hours = 'mon 09:30-10:00'"
-                 " WHERE fleet_id = %s", (fleet,))  # fmt: skip
+    conn.execute(
+        "UPDATE fleets SET timezone = 'Asia/Kolkata', operating_hours = 'mon 09:30-10:00'"
+        " WHERE fleet_id = %s",
+        (fleet,),
+    )
     conn.execute("UPDATE tablets SET registered_at = %s WHERE tablet_id = %s", (LONG_AGO, tablet))
     # Mon 2024-03-04 starts 2024-03-03 18:30 UTC; 09:30-10:00 IST is 04:00-04:30 UTC.
     uptime(conn, tablet, at("2024-03-03 18:00"), 3600)  # half of it on Monday
@@ -161,8 +171,9 @@ def test_page_csv_and_api_agree(
             assert Decimal(total[name]) == Decimal(str(report["total"][name]))
             assert Decimal(page["total"][name].rstrip(" %")) == Decimal(total[name])
         for r in groups:
-            assert Decimal(page[r["key"]]["percent_online"].rstrip(" %")) == \
-                Decimal(r["percent_online"])  # fmt: skip
+            assert Decimal(page[r["key"]]["percent_online"].rstrip(" %")) == Decimal(
+                r["percent_online"]
+            )
         assert len(page) == len(rows)
     by_car = {r["key"]: r for r in csv_rows(panel, **WEEK, group="car")}
     assert set(by_car) == {f"{t}".replace("-t", "-car") for t in tenant.all_tablets} | {""}
@@ -224,8 +235,9 @@ def test_fleet_owner_and_tenants_are_scoped(
     admin_headers = api_token(panel, other.admin)
     assert [r["key"] for r in api(panel, admin_headers, **WEEK)["rows"]] == other.fleets
     for headers, fleet in ((owner_headers, f1), (admin_headers, f0), (owner_headers, "nope")):
-        response = panel.get("/api/v1/reports/uptime", params={**WEEK, "fleet": fleet},
-                             headers=headers)  # fmt: skip
+        response = panel.get(
+            "/api/v1/reports/uptime", params={**WEEK, "fleet": fleet}, headers=headers
+        )
         assert response.status_code == 404
     sign_in(panel, tenant.owner)
     assert set(page_rows(panel, **WEEK)) == {f0, "total"}

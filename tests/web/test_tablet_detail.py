@@ -16,14 +16,28 @@ RECT = re.compile(r'<rect class="seg (\w+)" x="([\d.]+)" y="0" width="([\d.]+)"'
 
 
 def add_heartbeat(conn: Conn, tablet_id: str, at: datetime, seq: int, **fields: object) -> None:
-    row = {"battery": 80, "charging": False, "app_version": "1.0.0", "ad_id": None,
-           "playlist_etag": None, **fields}  # fmt: skip
+    row = {
+        "battery": 80,
+        "charging": False,
+        "app_version": "1.0.0",
+        "ad_id": None,
+        "playlist_etag": None,
+        **fields,
+    }
     conn.execute(
         "INSERT INTO heartbeats (time, tablet_id, seq, boot_id, battery, charging, app_version,"
         " ad_id, playlist_etag) VALUES (%s, %s, %s, 'boot-1', %s, %s, %s, %s, %s)",
-        (at, tablet_id, seq, row["battery"], row["charging"], row["app_version"], row["ad_id"],
-         row["playlist_etag"]),
-    )  # fmt: skip
+        (
+            at,
+            tablet_id,
+            seq,
+            row["battery"],
+            row["charging"],
+            row["app_version"],
+            row["ad_id"],
+            row["playlist_etag"],
+        ),
+    )
 
 
 def add_transition(conn: Conn, tablet_id: str, at: datetime, to: str, reason: str) -> None:
@@ -48,7 +62,7 @@ def add_incident(
         "INSERT INTO incidents (incident_id, tablet_id, fleet_id, kind, opened_at, offline_since,"
         " resolved_at) VALUES (%s, %s, %s, %s, %s, %s, %s)",
         (incident_id, tablet_id, fleet_id, kind, opened, opened - timedelta(minutes=5), resolved),
-    )  # fmt: skip
+    )
     return incident_id
 
 
@@ -63,13 +77,28 @@ def test_page_shows_heartbeats_incidents_and_deliveries(
     tablet, other = tenant.tablets[tenant.fleets[0]]
     now = datetime.now(UTC)
     for seq in range(1, 61):
-        add_heartbeat(conn, tablet, now - timedelta(seconds=120 - seq), seq,
-                      ad_id=f"ad-{seq}", playlist_etag=f"etag-{seq}")  # fmt: skip
+        add_heartbeat(
+            conn,
+            tablet,
+            now - timedelta(seconds=120 - seq),
+            seq,
+            ad_id=f"ad-{seq}",
+            playlist_etag=f"etag-{seq}",
+        )
     add_heartbeat(conn, other, now, 777001, ad_id="ad-of-the-other-tablet")
-    incident = add_incident(conn, tablet, tenant.fleets[0], now - timedelta(hours=2),
-                            resolved=now - timedelta(hours=1), kind="flapping")  # fmt: skip
-    conn.execute("UPDATE incidents SET acked_at = now(), acked_by = 'someone@example.com'"
-                 " WHERE incident_id = %s", (incident,))  # fmt: skip
+    incident = add_incident(
+        conn,
+        tablet,
+        tenant.fleets[0],
+        now - timedelta(hours=2),
+        resolved=now - timedelta(hours=1),
+        kind="flapping",
+    )
+    conn.execute(
+        "UPDATE incidents SET acked_at = now(), acked_by = 'someone@example.com'"
+        " WHERE incident_id = %s",
+        (incident,),
+    )
     conn.execute(
         "INSERT INTO deliveries (tablet_id, etag, status, published_at, acked_at, detail)"
         " VALUES (%s, 'etag-delivered', 'failed', %s, %s, 'sha256 mismatch on ad-3')",
@@ -111,8 +140,9 @@ def test_uptime_counts_the_last_24_hours_only(
     first = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
     for hour in (first, first + timedelta(hours=1), first + timedelta(hours=5)):
         conn.execute("INSERT INTO uptime_hourly VALUES (%s, %s, 3600)", (tablet, hour))
-    conn.execute("INSERT INTO uptime_hourly VALUES (%s, %s, 3600)",
-                 (tablet, first - timedelta(hours=1)))  # fmt: skip
+    conn.execute(
+        "INSERT INTO uptime_hourly VALUES (%s, %s, 3600)", (tablet, first - timedelta(hours=1))
+    )
     conn.execute("INSERT INTO uptime_hourly VALUES (%s, %s, 3600)", (other, first))
     sign_in(panel, tenant.admin)
     page = panel.get(f"/tablets/{tablet}").text
@@ -152,12 +182,17 @@ def test_timeline_without_history_is_unknown_then_follows() -> None:
     start = datetime(2025, 1, 1, tzinfo=UTC)
     end = start + timedelta(hours=24)
     six, eighteen = start + timedelta(hours=6), start + timedelta(hours=18)
-    within = [Transition(six, "unknown", "online", "heartbeat"),
-              Transition(six, "online", "offline", "will"),
-              Transition(eighteen, "offline", "online", "heartbeat")]  # fmt: skip
+    within = [
+        Transition(six, "unknown", "online", "heartbeat"),
+        Transition(six, "online", "offline", "will"),
+        Transition(eighteen, "offline", "online", "heartbeat"),
+    ]
     segments = timeline(None, within, start, end)
     assert [(s.state, s.x, s.width) for s in segments] == [
-        ("unknown", 0.0, 25.0), ("offline", 25.0, 50.0), ("online", 75.0, 25.0)]  # fmt: skip
+        ("unknown", 0.0, 25.0),
+        ("offline", 25.0, 50.0),
+        ("online", 75.0, 25.0),
+    ]
     assert segments[1].reason == "will"
     assert segments[0].reason is None
 
@@ -185,7 +220,8 @@ def test_api_serves_heartbeats_transitions_and_incidents(
     assert [t["to_state"] for t in older] == ["offline", "online"]
     found = panel.get(f"{base}/incidents", headers=headers).json()
     assert [(i["incident_id"], i["kind"], i["resolved_at"]) for i in found] == [
-        (str(incident), "offline", None)]  # fmt: skip
+        (str(incident), "offline", None)
+    ]
     schema = panel.get("/openapi.json").json()["paths"]
     assert "/api/v1/tablets/{tablet_id}/heartbeats" in schema
     assert "/tablets/{tablet_id}" not in schema

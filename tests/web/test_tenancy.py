@@ -44,26 +44,55 @@ from tests.web.tenant_sweep import CASES, SKIPPED, Case, changed, naming, rows_o
 from tests.web.tenant_sweep import fill as fill_in
 from web.app import create_app
 
-ITEMS = [PlaylistItem(ad_id="ad-x", campaign_id="c-x", url="https://cdn.example/x.mp4",
-                      sha256="ab" * 32, duration_ms=15_000, position=0)]  # fmt: skip
+ITEMS = [
+    PlaylistItem(
+        ad_id="ad-x",
+        campaign_id="c-x",
+        url="https://cdn.example/x.mp4",
+        sha256="ab" * 32,
+        duration_ms=15_000,
+        position=0,
+    )
+]
 
 
 def other_tenant_ids(conn: Conn, tenant: Tenant, client: TestClient) -> dict[str, str]:
     """One object of each kind in ``tenant``, keyed by the path parameter names routes use."""
     tablet = tenant.all_tablets[0]
-    pushed = store(conn, lambda aconn: push(aconn, Target("fleet", tenant.fleets[0]), ITEMS,
-                                            emergency=True, expires_s=3600, reason="theirs",
-                                            actor="test", refresh_s=300,
-                                            tenant_id=tenant.tenant_id,
-                                            name="Their playlist"))  # fmt: skip
+    pushed = store(
+        conn,
+        lambda aconn: push(
+            aconn,
+            Target("fleet", tenant.fleets[0]),
+            ITEMS,
+            emergency=True,
+            expires_s=3600,
+            reason="theirs",
+            actor="test",
+            refresh_s=300,
+            tenant_id=tenant.tenant_id,
+            name="Their playlist",
+        ),
+    )
     incident_id = str(uuid.uuid4())
     conn.execute(
         "INSERT INTO incidents (incident_id, tablet_id, fleet_id, kind, opened_at, offline_since)"
         " VALUES (%s, %s, %s, 'offline', %s, %s)",
-        (incident_id, tablet, tenant.fleets[0], datetime.now(UTC),
-         datetime.now(UTC) - timedelta(minutes=10)))  # fmt: skip
-    ids = {"tablet_id": tablet, "fleet_id": tenant.fleets[0], "playlist_id": pushed.playlist_id,
-           "incident_id": incident_id, "assignment_id": str(pushed.assignment_id)}  # fmt: skip
+        (
+            incident_id,
+            tablet,
+            tenant.fleets[0],
+            datetime.now(UTC),
+            datetime.now(UTC) - timedelta(minutes=10),
+        ),
+    )
+    ids = {
+        "tablet_id": tablet,
+        "fleet_id": tenant.fleets[0],
+        "playlist_id": pushed.playlist_id,
+        "incident_id": incident_id,
+        "assignment_id": str(pushed.assignment_id),
+    }
     ids["push_id"] = their_push(client, tenant)
     ids.update(their_lead_objects(conn, tenant))
     return ids
@@ -72,9 +101,16 @@ def other_tenant_ids(conn: Conn, tenant: Tenant, client: TestClient) -> dict[str
 def their_push(client: TestClient, tenant: Tenant) -> str:
     """A push made by the other tenant's admin through the API."""
     headers = api_token(client, tenant.admin)
-    response = client.post("/api/v1/pushes", headers=headers, json={
-        "targets": [f"fleet:{tenant.fleets[0]}"], "items": [i.model_dump() for i in ITEMS],
-        "expires_minutes": 30, "reason": "their emergency"})  # fmt: skip
+    response = client.post(
+        "/api/v1/pushes",
+        headers=headers,
+        json={
+            "targets": [f"fleet:{tenant.fleets[0]}"],
+            "items": [i.model_dump() for i in ITEMS],
+            "expires_minutes": 30,
+            "reason": "their emergency",
+        },
+    )
     assert response.status_code in (200, 201), response.text
     body: dict[str, Any] = response.json()
     return str(body.get("push_id", body.get("id")))
@@ -218,11 +254,15 @@ def their_world(conn: Conn, tenant: Tenant, client: TestClient) -> dict[str, str
     agent = make_agent(conn, tenant, "their-agent")
     ids["agent_user_id"], ids["agent_email"] = str(agent.user_id), agent.email
     ids["endpoint"] = f"https://push.example/{uuid.uuid4().hex}"
-    conn.execute("INSERT INTO push_subscriptions (endpoint, user_id, p256dh, auth)"
-                 " VALUES (%s, %s, 'p', 'a')", (ids["endpoint"], agent.user_id))  # fmt: skip
-    conn.execute("INSERT INTO campaign_agents (tenant_id, campaign_id, user_id)"
-                 " VALUES (%s, %s, %s)", (tenant.tenant_id, ids["campaign_id"],
-                                          agent.user_id))  # fmt: skip
+    conn.execute(
+        "INSERT INTO push_subscriptions (endpoint, user_id, p256dh, auth)"
+        " VALUES (%s, %s, 'p', 'a')",
+        (ids["endpoint"], agent.user_id),
+    )
+    conn.execute(
+        "INSERT INTO campaign_agents (tenant_id, campaign_id, user_id) VALUES (%s, %s, %s)",
+        (tenant.tenant_id, ids["campaign_id"], agent.user_id),
+    )
     row = conn.execute("SELECT etag FROM pushes WHERE push_id = %s", (ids["push_id"],)).fetchone()
     assert row is not None
     ids["etag"] = str(row[0])
@@ -231,8 +271,17 @@ def their_world(conn: Conn, tenant: Tenant, client: TestClient) -> dict[str, str
 
 
 # The other tenant's ids that name one object in the whole store (not per tenant).
-GLOBAL_IDS = ("tablet_id", "fleet_id", "car_id", "incident_id", "push_id", "code", "lead_id",
-              "agent_email", "endpoint")  # fmt: skip
+GLOBAL_IDS = (
+    "tablet_id",
+    "fleet_id",
+    "car_id",
+    "incident_id",
+    "push_id",
+    "code",
+    "lead_id",
+    "agent_email",
+    "endpoint",
+)
 
 
 def their_secrets(conn: Conn, tenant: Tenant, ids: dict[str, str]) -> list[str]:
@@ -247,7 +296,8 @@ def their_secrets(conn: Conn, tenant: Tenant, ids: dict[str, str]) -> list[str]:
         " UNION SELECT name FROM leads WHERE tenant_id = %(t)s"
         " UNION SELECT phone FROM leads WHERE tenant_id = %(t)s"
         " UNION SELECT reason FROM pushes WHERE tenant_id = %(t)s) s(v)",
-        {"t": tenant.tenant_id}).fetchone()  # fmt: skip
+        {"t": tenant.tenant_id},
+    ).fetchone()
     assert row is not None
     assert isinstance(row[0], list)
     return sorted({*map(str, row[0]), *(ids[k] for k in GLOBAL_IDS), *tenant.all_tablets})
@@ -269,9 +319,16 @@ def auths(path: str, case: Case) -> tuple[str, ...]:
     return ("bearer", "cookie") if path.startswith(API_PREFIXES) else ("cookie",)
 
 
-def send(clients: tuple[TestClient, TestClient], caller: Caller, auth: str, method: str,
-         path: str, case: Case, ids: dict[str, str],
-         device: dict[str, str]) -> Response:  # fmt: skip
+def send(
+    clients: tuple[TestClient, TestClient],
+    caller: Caller,
+    auth: str,
+    method: str,
+    path: str,
+    case: Case,
+    ids: dict[str, str],
+    device: dict[str, str],
+) -> Response:
     """``clients``: one with the caller's session cookie, one without cookies (tokens only)."""
     signed_in, bare = clients
     url = fill_in(re.sub(r"{(\w+)(?::\w+)?}", r"{\1}", path), {**ids, **fill_in(case.path, ids)})
@@ -283,8 +340,9 @@ def send(clients: tuple[TestClient, TestClient], caller: Caller, auth: str, meth
         return signed_in.get(url, params=query, follow_redirects=False)
     if case.form is None:  # a JSON route: CSRF in the header
         csrf = {"x-csrf-token": caller.csrf}
-        return signed_in.request(method, url, params=query, json=body, headers=csrf,
-                                 follow_redirects=False)  # fmt: skip
+        return signed_in.request(
+            method, url, params=query, json=body, headers=csrf, follow_redirects=False
+        )
     form = {**fill_in(case.form, ids), "csrf_token": caller.csrf}
     return signed_in.request(method, url, params=query, data=form, follow_redirects=False)
 
@@ -299,21 +357,30 @@ def test_the_sweep_finds_no_cross_tenant_effect(
     ids = their_world(conn, theirs, panel)
     secrets = their_secrets(conn, theirs, ids)
     global_ids = sorted({*(ids[k] for k in GLOBAL_IDS), *theirs.all_tablets, *theirs.fleets})
-    ids |= {"my_fleet_id": mine.fleets[0], "my_tablet_id": mine.all_tablets[0],
-            "event_id": str(uuid.uuid4()),
-            "started_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat()}  # fmt: skip
+    ids |= {
+        "my_fleet_id": mine.fleets[0],
+        "my_tablet_id": mine.all_tablets[0],
+        "event_id": str(uuid.uuid4()),
+        "started_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
+    }
     agent = make_agent(conn, mine, "my-agent")
     token = store(conn, lambda aconn: device_tokens.issue(aconn, mine.all_tablets[0], "test"))
     device = {"Authorization": f"Bearer {token}"}
-    callers = [Caller("admin", mine.admin), Caller("owner", mine.owner),
-               Caller("agent", agent.email)]  # fmt: skip
+    callers = [
+        Caller("admin", mine.admin),
+        Caller("owner", mine.owner),
+        Caller("agent", agent.email),
+    ]
     findings: list[str] = []
     requests = 0
     clients = (panel, sibling(panel))  # the second shares the running app, no cookies
     for caller in callers:
         panel.cookies.clear()
-        caller.csrf = (agent_sign_in(panel, caller.email) if caller.role == "agent"
-                       else sign_in(panel, caller.email))  # fmt: skip
+        caller.csrf = (
+            agent_sign_in(panel, caller.email)
+            if caller.role == "agent"
+            else sign_in(panel, caller.email)
+        )
         caller.bearer = api_token(panel, caller.email)
         for key, cases in CASES.items():
             method, path = key.split(" ", 1)
@@ -332,8 +399,10 @@ def test_the_sweep_finds_no_cross_tenant_effect(
                     findings.append(f"{where}: {response.status_code}")
                 if shown := [s for s in secrets if s in response.text and s not in sent]:
                     findings.append(f"{where}: the body shows {shown}")
-                theirs_after, mine_after = rows_of(conn, theirs.tenant_id), rows_of(
-                    conn, mine.tenant_id)  # fmt: skip
+                theirs_after, mine_after = (
+                    rows_of(conn, theirs.tenant_id),
+                    rows_of(conn, mine.tenant_id),
+                )
                 if touched := changed(theirs_before, theirs_after):
                     findings.append(f"{where}: their rows changed: {touched}")
                 if named := naming(mine_after, mine_before, global_ids):
@@ -348,7 +417,7 @@ def test_the_sweep_finds_no_cross_tenant_effect(
             "SELECT tenant_id FROM {} WHERE {} = %s AND tenant_id = ANY(%s) ORDER BY 1"
         ).format(sql.Identifier(table), sql.Identifier(column))
         pair = [mine.tenant_id, theirs.tenant_id]
-        owners = conn.execute(query, (ids[column], pair)).fetchall()  # fmt: skip
+        owners = conn.execute(query, (ids[column], pair)).fetchall()
         assert owners == sorted([(mine.tenant_id,), (theirs.tenant_id,)]), table
 
 
@@ -367,12 +436,14 @@ def test_a_claim_code_for_another_tenants_car_is_refused(
     assert theirs.fleets[0] not in refused.text.replace(their_car, "")
     assert theirs.tenant_id not in refused.text
     csrf = sign_in(panel, mine.owner)
-    page = panel.post(f"/fleets/{mine.fleets[0]}/pairing",
-                      data={"csrf_token": csrf, "car_id": their_car})  # fmt: skip
+    page = panel.post(
+        f"/fleets/{mine.fleets[0]}/pairing", data={"csrf_token": csrf, "car_id": their_car}
+    )
     assert page.status_code == 409
     assert "already in use" in page.text
-    assert conn.execute("SELECT count(*) FROM claim_codes WHERE fleet_id = %s",
-                        (mine.fleets[0],)).fetchone() == (0,)  # fmt: skip
+    assert conn.execute(
+        "SELECT count(*) FROM claim_codes WHERE fleet_id = %s", (mine.fleets[0],)
+    ).fetchone() == (0,)
     assert rows_of(conn, theirs.tenant_id) == before
 
 
@@ -393,8 +464,9 @@ def test_a_car_taken_by_another_tenant_after_the_code_was_made_is_refused_at_cla
     assert refused.status_code == 409, refused.text
     assert theirs.fleets[0] not in refused.text
     assert rows_of(conn, theirs.tenant_id) == before
-    row = conn.execute("SELECT claimed_at FROM claim_codes WHERE fleet_id = %s",
-                       (mine.fleets[0],)).fetchone()  # fmt: skip
+    row = conn.execute(
+        "SELECT claimed_at FROM claim_codes WHERE fleet_id = %s", (mine.fleets[0],)
+    ).fetchone()
     assert row == (None,)  # unused: a code for a free car id still works
 
 
@@ -406,8 +478,10 @@ def test_another_tenants_push_endpoint_is_refused(
     endpoint = f"https://push.example/{uuid.uuid4().hex}"
     body = {"endpoint": endpoint, "keys": {"p256dh": "B" * 87, "auth": "A" * 22}}
     csrf = agent_sign_in(panel, their_agent.email)
-    assert panel.post("/agent/push/subscribe", json=body,
-                      headers={"x-csrf-token": csrf}).status_code == 201  # fmt: skip
+    assert (
+        panel.post("/agent/push/subscribe", json=body, headers={"x-csrf-token": csrf}).status_code
+        == 201
+    )
     before = rows_of(conn, theirs.tenant_id)
     panel.cookies.clear()
     csrf = agent_sign_in(panel, my_agent.email)
@@ -417,12 +491,21 @@ def test_another_tenants_push_endpoint_is_refused(
     assert rows_of(conn, theirs.tenant_id) == before
     # Within one tenant a browser still moves to the agent signed in on it.
     colleague = make_agent(conn, mine, "colleague")
-    assert panel.post("/agent/push/subscribe", json={**body, "endpoint": endpoint + "x"},
-                      headers={"x-csrf-token": csrf}).status_code == 201  # fmt: skip
+    assert (
+        panel.post(
+            "/agent/push/subscribe",
+            json={**body, "endpoint": endpoint + "x"},
+            headers={"x-csrf-token": csrf},
+        ).status_code
+        == 201
+    )
     panel.cookies.clear()
     csrf = agent_sign_in(panel, colleague.email)
-    moved = panel.post("/agent/push/subscribe", json={**body, "endpoint": endpoint + "x"},
-                       headers={"x-csrf-token": csrf})  # fmt: skip
+    moved = panel.post(
+        "/agent/push/subscribe",
+        json={**body, "endpoint": endpoint + "x"},
+        headers={"x-csrf-token": csrf},
+    )
     assert moved.status_code == 201, moved.text
 
 
@@ -446,7 +529,17 @@ def test_the_cli_never_takes_another_tenants_ids(tenant_factory: TenantFactory, 
             ),
         )
     with pytest.raises(ConfigError, match="belongs to another tenant"):
-        store(conn, partial(add_user, tenant_id=mine.tenant_id, email=theirs.admin,
-                            name="Taken", role="admin", password=PASSWORD, fleets=[],
-                            actor="test"))  # fmt: skip
+        store(
+            conn,
+            partial(
+                add_user,
+                tenant_id=mine.tenant_id,
+                email=theirs.admin,
+                name="Taken",
+                role="admin",
+                password=PASSWORD,
+                fleets=[],
+                actor="test",
+            ),
+        )
     assert rows_of(conn, theirs.tenant_id) == before

@@ -91,8 +91,7 @@ def push_service() -> Iterator[FakePushService]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     service.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, name="test.push-service",
-                              daemon=True)  # fmt: skip
+    thread = threading.Thread(target=server.serve_forever, name="test.push-service", daemon=True)
     thread.start()
     try:
         yield service
@@ -117,12 +116,16 @@ class Browser:
         point = self.private_key.public_key().public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )
-        return {"endpoint": endpoint, "expirationTime": None,
-                "keys": {"p256dh": b64url(point), "auth": b64url(self.auth)}}  # fmt: skip
+        return {
+            "endpoint": endpoint,
+            "expirationTime": None,
+            "keys": {"p256dh": b64url(point), "auth": b64url(self.auth)},
+        }
 
     def decrypt(self, body: bytes) -> dict[str, object]:
-        plain = http_ece.decrypt(body, private_key=self.private_key, auth_secret=self.auth,
-                                 version="aes128gcm")  # fmt: skip
+        plain = http_ece.decrypt(
+            body, private_key=self.private_key, auth_secret=self.auth, version="aes128gcm"
+        )
         decoded: dict[str, object] = json.loads(plain)
         return decoded
 
@@ -135,8 +138,9 @@ def vapid_claims(headers: dict[str, str], public_key: str, audience: str) -> dic
     fields = dict(p.split("=", 1) for p in params.split(","))
     assert fields["k"].rstrip("=") == public_key
     key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b64url_decode(fields["k"]))
-    claims: dict[str, object] = jwt.decode(fields["t"], key, algorithms=["ES256"],
-                                           audience=audience)  # fmt: skip
+    claims: dict[str, object] = jwt.decode(
+        fields["t"], key, algorithms=["ES256"], audience=audience
+    )
     return claims
 
 
@@ -144,16 +148,18 @@ def subscribe(conn: Conn, agent: Agent, browser: Browser, endpoint: str) -> None
     sub = browser.subscription(endpoint)
     keys = sub["keys"]
     assert isinstance(keys, dict)
-    conn.execute("INSERT INTO push_subscriptions (endpoint, user_id, p256dh, auth)"
-                 " VALUES (%s, %s, %s, %s)", (endpoint, agent.user_id, keys["p256dh"],
-                                              keys["auth"]))  # fmt: skip
+    conn.execute(
+        "INSERT INTO push_subscriptions (endpoint, user_id, p256dh, auth) VALUES (%s, %s, %s, %s)",
+        (endpoint, agent.user_id, keys["p256dh"], keys["auth"]),
+    )
 
 
 def delivery(conn: Conn, offer_id: int, endpoint: str) -> tuple[object, ...] | None:
     return conn.execute(
         "SELECT attempts, sent_at IS NOT NULL, gave_up_at IS NOT NULL, last_error"
         " FROM push_deliveries WHERE offer_id = %s AND endpoint = %s",
-        (offer_id, endpoint)).fetchone()  # fmt: skip
+        (offer_id, endpoint),
+    ).fetchone()
 
 
 async def until(probe: Callable[[], object], timeout: float = 15.0) -> None:
@@ -210,8 +216,9 @@ def test_an_offer_is_pushed_encrypted_and_signed_to_the_agents_browser(
     csrf = agent_sign_in(panel, agent.email)
     public_key = panel.get("/agent/push/key").json()["public_key"]
     browser, endpoint = Browser.new(), service.endpoint(uuid.uuid4().hex)
-    stored = panel.post("/agent/push/subscribe", json=browser.subscription(endpoint),
-                        headers={"X-CSRF-Token": csrf})  # fmt: skip
+    stored = panel.post(
+        "/agent/push/subscribe", json=browser.subscription(endpoint), headers={"X-CSRF-Token": csrf}
+    )
     assert stored.status_code == 201, stored.text
     assert stored.json() == {"subscriptions": 1}
     lead_id = new_lead(conn, make_lead_campaign(conn, tenant, "Life cover"), "Siti Nurhaliza")
@@ -222,8 +229,11 @@ def test_an_offer_is_pushed_encrypted_and_signed_to_the_agents_browser(
     got = service.bodies(name)
     assert len(got) == 1
     assert browser.decrypt(got[0].body) == {
-        "lead_id": lead_id, "name": "Siti Nurhaliza", "campaign": "Life cover",
-        "url": f"/agent/leads#lead-{lead_id}"}  # fmt: skip
+        "lead_id": lead_id,
+        "name": "Siti Nurhaliza",
+        "campaign": "Life cover",
+        "url": f"/agent/leads#lead-{lead_id}",
+    }
     headers = {k.lower(): v for k, v in got[0].headers.items()}
     assert headers["content-encoding"] == "aes128gcm"
     assert headers["urgency"] == "high"
@@ -242,8 +252,10 @@ def test_subscribe_checks_the_role_the_token_and_the_body(
     agent = make_agent(conn, tenant)
     sub = Browser.new().subscription(service.endpoint(uuid.uuid4().hex))
     csrf = sign_in(panel, tenant.admin)
-    assert panel.post("/agent/push/subscribe", json=sub,
-                      headers={"X-CSRF-Token": csrf}).status_code == 403  # fmt: skip
+    assert (
+        panel.post("/agent/push/subscribe", json=sub, headers={"X-CSRF-Token": csrf}).status_code
+        == 403
+    )
     panel.cookies.clear()
     csrf = agent_sign_in(panel, agent.email)
     assert panel.post("/agent/push/subscribe", json=sub).status_code == 403  # no CSRF token
@@ -257,15 +269,25 @@ def test_subscribe_checks_the_role_the_token_and_the_body(
         headers={"X-CSRF-Token": csrf, "content-type": "application/json"},
     )
     assert garbled.status_code == 400
-    assert conn.execute("SELECT count(*) FROM push_subscriptions WHERE user_id = %s",
-                        (agent.user_id,)).fetchone() == (0,)  # fmt: skip
+    assert conn.execute(
+        "SELECT count(*) FROM push_subscriptions WHERE user_id = %s", (agent.user_id,)
+    ).fetchone() == (0,)
     ok = panel.post("/agent/push/subscribe", json=sub, headers={"X-CSRF-Token": csrf})
     assert ok.status_code == 201
     # someone else's endpoint is not theirs to remove; their own is
-    assert panel.post("/agent/push/unsubscribe", json={"endpoint": f"{sub['endpoint']}x"},
-                      headers={"X-CSRF-Token": csrf}).status_code == 404  # fmt: skip
-    gone = panel.post("/agent/push/unsubscribe", json={"endpoint": sub["endpoint"]},
-                      headers={"X-CSRF-Token": csrf})  # fmt: skip
+    assert (
+        panel.post(
+            "/agent/push/unsubscribe",
+            json={"endpoint": f"{sub['endpoint']}x"},
+            headers={"X-CSRF-Token": csrf},
+        ).status_code
+        == 404
+    )
+    gone = panel.post(
+        "/agent/push/unsubscribe",
+        json={"endpoint": sub["endpoint"]},
+        headers={"X-CSRF-Token": csrf},
+    )
     assert gone.json() == {"subscriptions": 0}
 
 
@@ -281,9 +303,12 @@ def test_the_service_worker_is_served_for_the_agent_pages(panel: TestClient) -> 
 
 
 async def test_failures_are_retried_with_backoff_then_delivered_once(
-    pool: AsyncConnectionPool, tenant_factory: TenantFactory, conn: Conn,
-    service: FakePushService, tmp_path: Path,
-) -> None:  # fmt: skip
+    pool: AsyncConnectionPool,
+    tenant_factory: TenantFactory,
+    conn: Conn,
+    service: FakePushService,
+    tmp_path: Path,
+) -> None:
     tenant = tenant_factory(fleets=1, tablets=1)
     agent = make_agent(conn, tenant)
     browser, name = Browser.new(), uuid.uuid4().hex
@@ -299,15 +324,20 @@ async def test_failures_are_retried_with_backoff_then_delivered_once(
     assert len(service.bodies(name)) == 3
     assert sender.outcomes == {"retried": 2, "sent": 1}  # in the panel's /metrics
     assert browser.decrypt(service.bodies(name)[-1].body)["lead_id"] == lead_id
-    row = conn.execute("SELECT failures, last_ok_at IS NOT NULL FROM push_subscriptions"
-                       " WHERE endpoint = %s", (endpoint,)).fetchone()  # fmt: skip
+    row = conn.execute(
+        "SELECT failures, last_ok_at IS NOT NULL FROM push_subscriptions WHERE endpoint = %s",
+        (endpoint,),
+    ).fetchone()
     assert row == (0, True)
 
 
 async def test_a_gone_subscription_is_removed(
-    pool: AsyncConnectionPool, tenant_factory: TenantFactory, conn: Conn,
-    service: FakePushService, tmp_path: Path,
-) -> None:  # fmt: skip
+    pool: AsyncConnectionPool,
+    tenant_factory: TenantFactory,
+    conn: Conn,
+    service: FakePushService,
+    tmp_path: Path,
+) -> None:
     tenant = tenant_factory(fleets=1, tablets=1)
     agent = make_agent(conn, tenant)
     name = uuid.uuid4().hex
@@ -317,16 +347,25 @@ async def test_a_gone_subscription_is_removed(
     offer(conn, new_lead(conn, make_lead_campaign(conn, tenant)), agent)
     sender = PushSender(pool, key_of(tmp_path), "mailto:ops@example.com", base_backoff_s=0.1)
     async with running(sender):
-        await until(lambda: conn.execute("SELECT 1 FROM push_subscriptions WHERE endpoint = %s",
-                                         (endpoint,)).fetchone() is None)  # fmt: skip
+        await until(
+            lambda: (
+                conn.execute(
+                    "SELECT 1 FROM push_subscriptions WHERE endpoint = %s", (endpoint,)
+                ).fetchone()
+                is None
+            )
+        )
     assert len(service.bodies(name)) == 1
     assert sender.outcomes == {"gone": 1}
 
 
 async def test_it_gives_up_after_max_attempts(
-    pool: AsyncConnectionPool, tenant_factory: TenantFactory, conn: Conn,
-    service: FakePushService, tmp_path: Path,
-) -> None:  # fmt: skip
+    pool: AsyncConnectionPool,
+    tenant_factory: TenantFactory,
+    conn: Conn,
+    service: FakePushService,
+    tmp_path: Path,
+) -> None:
     tenant = tenant_factory(fleets=1, tablets=1)
     agent = make_agent(conn, tenant)
     name = uuid.uuid4().hex
@@ -334,24 +373,33 @@ async def test_it_gives_up_after_max_attempts(
     subscribe(conn, agent, Browser.new(), endpoint)
     service.script[f"/push/{name}"] = [503] * 10
     offer_id = offer(conn, new_lead(conn, make_lead_campaign(conn, tenant)), agent)
-    sender = PushSender(pool, key_of(tmp_path), "mailto:ops@example.com", base_backoff_s=0.05,
-                        max_attempts=3)  # fmt: skip
+    sender = PushSender(
+        pool, key_of(tmp_path), "mailto:ops@example.com", base_backoff_s=0.05, max_attempts=3
+    )
     async with running(sender):
-        await until(lambda: delivery(conn, offer_id, endpoint) ==
-                    (3, False, True, "push service answered 503"))  # fmt: skip
+        await until(
+            lambda: (
+                delivery(conn, offer_id, endpoint) == (3, False, True, "push service answered 503")
+            )
+        )
         await asyncio.sleep(0.4)
     assert len(service.bodies(name)) == 3
     assert sender.outcomes == {"retried": 2, "gave_up": 1}
-    row = conn.execute("SELECT failures FROM push_subscriptions WHERE endpoint = %s",
-                       (endpoint,)).fetchone()  # fmt: skip
+    row = conn.execute(
+        "SELECT failures FROM push_subscriptions WHERE endpoint = %s", (endpoint,)
+    ).fetchone()
     assert row == (3,)
     conn.execute("DELETE FROM push_subscriptions WHERE endpoint = %s", (endpoint,))
 
 
 async def test_two_senders_never_send_the_same_offer_twice(
-    pool: AsyncConnectionPool, database_url: str, tenant_factory: TenantFactory, conn: Conn,
-    service: FakePushService, tmp_path: Path,
-) -> None:  # fmt: skip
+    pool: AsyncConnectionPool,
+    database_url: str,
+    tenant_factory: TenantFactory,
+    conn: Conn,
+    service: FakePushService,
+    tmp_path: Path,
+) -> None:
     tenant = tenant_factory(fleets=1, tablets=1)
     agents = [make_agent(conn, tenant, f"a{n}") for n in range(3)]
     names = {a.user_id: [uuid.uuid4().hex for _ in range(2)] for a in agents}
@@ -380,8 +428,9 @@ async def test_two_senders_never_send_the_same_offer_twice(
         await other_pool.close()
     per_endpoint = {name: len(service.bodies(name)) for ns in names.values() for name in ns}
     assert sum(per_endpoint.values()) == expected
-    assert set(per_endpoint.values()) == {sum(1 for n in range(10) if agents[n % 3].user_id == u)
-                                          for u in names}  # fmt: skip
+    assert set(per_endpoint.values()) == {
+        sum(1 for n in range(10) if agents[n % 3].user_id == u) for u in names
+    }
 
 
 # --- the VAPID key ----------------------------------------------------------------------------

@@ -94,11 +94,17 @@ INSERT_EVENT = "INSERT INTO lead_events (lead_id, actor, event, details) VALUES 
 NOTIFY = "SELECT pg_notify(%s, %s)"
 
 # What each action makes of the lead, and the lead_events name.
-EVENT: dict[Action, str] = {"accept": "accepted", "reject": "rejected",
-                            "contacted": "contacted", "converted": "converted"}  # fmt: skip
+EVENT: dict[Action, str] = {
+    "accept": "accepted",
+    "reject": "rejected",
+    "contacted": "contacted",
+    "converted": "converted",
+}
 # For contacted/converted: the statuses they apply to.
-FROM_STATUS: dict[Action, tuple[str, ...]] = {"contacted": ("accepted",),
-                                              "converted": ("accepted", "contacted")}  # fmt: skip
+FROM_STATUS: dict[Action, tuple[str, ...]] = {
+    "contacted": ("accepted",),
+    "converted": ("accepted", "contacted"),
+}
 
 
 def parse_id(text: str) -> uuid.UUID | None:
@@ -157,8 +163,8 @@ async def _act(conn: AsyncConn, user: User, lead_id: uuid.UUID, action: Action) 
         if not live:
             assert isinstance(expires_at, datetime)
             raise ActionRefused(
-                f"This offer expired at {expires_at:%H:%M:%S} UTC: the lead goes to the next "
-                "agent.")  # fmt: skip
+                f"This offer expired at {expires_at:%H:%M:%S} UTC: the lead goes to the next agent."
+            )
         await conn.execute(DECIDE, (EVENT[action], offer_id))
         if action == "accept":
             await conn.execute(SET_LEAD, ("accepted", user.user_id, lead_id))
@@ -180,7 +186,8 @@ async def _act(conn: AsyncConn, user: User, lead_id: uuid.UUID, action: Action) 
 async def _has_open_offer(conn: AsyncConn, user: User, lead_id: uuid.UUID) -> bool:
     cur = await conn.execute(
         "SELECT 1 FROM lead_offers WHERE lead_id = %s AND agent_id = %s AND outcome IS NULL",
-        (lead_id, user.user_id))  # fmt: skip
+        (lead_id, user.user_id),
+    )
     return await cur.fetchone() is not None
 
 

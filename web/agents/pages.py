@@ -28,9 +28,12 @@ from web.http.templating import TEMPLATES
 
 router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).resolve().parents[1] / "static"
-DONE = {"accept": "Lead accepted: call them now.",
-        "reject": "Offer rejected: it goes to the next agent.",
-        "contacted": "Marked contacted.", "converted": "Marked converted."}  # fmt: skip
+DONE = {
+    "accept": "Lead accepted: call them now.",
+    "reject": "Offer rejected: it goes to the next agent.",
+    "contacted": "Marked contacted.",
+    "converted": "Marked converted.",
+}
 DoneQuery = Annotated[str | None, Query(max_length=16)]
 
 
@@ -44,14 +47,24 @@ def toast(lead: AgentLead) -> str:
     return f"New lead: {lead.name} ({lead.campaign_name})"
 
 
-async def _page(request: Request, pool: PoolDep, login: Login, status: int = 200,
-                **extra: Any) -> HTMLResponse:  # fmt: skip
+async def _page(
+    request: Request, pool: PoolDep, login: Login, status: int = 200, **extra: Any
+) -> HTMLResponse:
     leads = await agent_leads.inbox(pool, login.user)
-    return TEMPLATES.TemplateResponse(request, "agent_leads.html", {
-        "login": login, "offers": [lead for lead in leads if lead.offered],
-        "held": [lead for lead in leads if not lead.offered],
-        "subscriptions": await agent_push.count(pool, login.user),
-        "error": None, "done": None, **extra}, status_code=status)  # fmt: skip
+    return TEMPLATES.TemplateResponse(
+        request,
+        "agent_leads.html",
+        {
+            "login": login,
+            "offers": [lead for lead in leads if lead.offered],
+            "held": [lead for lead in leads if not lead.offered],
+            "subscriptions": await agent_push.count(pool, login.user),
+            "error": None,
+            "done": None,
+            **extra,
+        },
+        status_code=status,
+    )
 
 
 @router.get("/agent/leads", response_class=HTMLResponse)
@@ -62,8 +75,7 @@ async def inbox_page(
 
 
 def _form_action(action: Action) -> Callable[..., Awaitable[Response]]:
-    async def handler(lead_id: str, request: Request, pool: PoolDep,
-                      login: FormLogin) -> Response:  # fmt: skip
+    async def handler(lead_id: str, request: Request, pool: PoolDep, login: FormLogin) -> Response:
         found = agent_leads.parse_id(lead_id)
         try:
             if found is None:
@@ -81,8 +93,12 @@ def _form_action(action: Action) -> Callable[..., Awaitable[Response]]:
 
 
 for _action in agent_leads.ACTIONS:
-    router.add_api_route(f"/agent/leads/{{lead_id}}/{_action}", _form_action(_action),
-                         methods=["POST"], response_class=HTMLResponse)  # fmt: skip
+    router.add_api_route(
+        f"/agent/leads/{{lead_id}}/{_action}",
+        _form_action(_action),
+        methods=["POST"],
+        response_class=HTMLResponse,
+    )
 
 
 @router.get("/agent/leads/stream")
@@ -101,18 +117,35 @@ async def inbox_stream(request: Request, login: AgentLogin) -> EventSourceRespon
                     return
                 if isinstance(event, OfferMade):
                     lead = event.lead
-                    yield {"event": "offer", "id": str(lead.lead_id), "data": json.dumps({
-                        "lead_id": str(lead.lead_id), "toast": toast(lead),
-                        "expires_at": lead.expires_at.isoformat() if lead.expires_at else None,
-                        "html": str(render_row(lead, login.csrf))})}  # fmt: skip
+                    yield {
+                        "event": "offer",
+                        "id": str(lead.lead_id),
+                        "data": json.dumps(
+                            {
+                                "lead_id": str(lead.lead_id),
+                                "toast": toast(lead),
+                                "expires_at": lead.expires_at.isoformat()
+                                if lead.expires_at
+                                else None,
+                                "html": str(render_row(lead, login.csrf)),
+                            }
+                        ),
+                    }
                 elif isinstance(event, LeadChanged):
                     lead_or_none = event.lead
-                    yield {"event": "changed", "data": json.dumps({
-                        "lead_id": str(event.lead_id),
-                        "status": lead_or_none.status if lead_or_none else None,
-                        "offered": bool(lead_or_none and lead_or_none.offered),
-                        "html": str(render_row(lead_or_none, login.csrf))
-                        if lead_or_none else None})}  # fmt: skip
+                    yield {
+                        "event": "changed",
+                        "data": json.dumps(
+                            {
+                                "lead_id": str(event.lead_id),
+                                "status": lead_or_none.status if lead_or_none else None,
+                                "offered": bool(lead_or_none and lead_or_none.offered),
+                                "html": str(render_row(lead_or_none, login.csrf))
+                                if lead_or_none
+                                else None,
+                            }
+                        ),
+                    }
                 await asyncio.sleep(0)
 
     return EventSourceResponse(events(), ping=15, send_timeout=10)
@@ -173,5 +206,8 @@ async def push_unsubscribe(
 @router.get("/agent-sw.js")
 async def service_worker() -> FileResponse:
     """The agent's service worker, at the root so it may control /agent/ pages."""
-    return FileResponse(STATIC / "agent-sw.js", media_type="text/javascript", headers={
-        "Service-Worker-Allowed": "/", "Cache-Control": "no-cache"})  # fmt: skip
+    return FileResponse(
+        STATIC / "agent-sw.js",
+        media_type="text/javascript",
+        headers={"Service-Worker-Allowed": "/", "Cache-Control": "no-cache"},
+    )

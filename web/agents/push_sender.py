@@ -184,29 +184,44 @@ class PushSender:
             await self._execute(SENT, (d.delivery_id,), SUBSCRIPTION_OK, (d.endpoint,))
         elif outcome.status in (404, 410):
             self.outcomes["gone"] += 1
-            log.info("push sender: %s is gone (%s); subscription removed",
-                     d.endpoint[:60], outcome.status)  # fmt: skip
+            log.info(
+                "push sender: %s is gone (%s); subscription removed",
+                d.endpoint[:60],
+                outcome.status,
+            )
             await self._execute(FORGET, (d.endpoint,))
         elif d.attempts >= self.max_attempts:
             self.outcomes["gave_up"] += 1
-            log.warning("push sender: giving up on delivery %s after %s attempts: %s",
-                        d.delivery_id, d.attempts, outcome.error)  # fmt: skip
-            await self._execute(GIVE_UP, (outcome.error, d.delivery_id),
-                                SUBSCRIPTION_FAILED, (d.endpoint,))  # fmt: skip
+            log.warning(
+                "push sender: giving up on delivery %s after %s attempts: %s",
+                d.delivery_id,
+                d.attempts,
+                outcome.error,
+            )
+            await self._execute(
+                GIVE_UP, (outcome.error, d.delivery_id), SUBSCRIPTION_FAILED, (d.endpoint,)
+            )
         else:
             self.outcomes["retried"] += 1
             delay = self.base_backoff_s * 2 ** (d.attempts - 1)
-            await self._execute(RETRY, (delay, outcome.error, d.delivery_id),
-                                SUBSCRIPTION_FAILED, (d.endpoint,))  # fmt: skip
+            await self._execute(
+                RETRY, (delay, outcome.error, d.delivery_id), SUBSCRIPTION_FAILED, (d.endpoint,)
+            )
             self._wake.set()  # recompute the next due time
 
     async def _send(self, http: aiohttp.ClientSession, d: Delivery) -> Outcome:
-        payload = {"lead_id": str(d.lead_id), "name": d.name, "campaign": d.campaign,
-                   "url": "/agent/leads#lead-" + str(d.lead_id)}  # fmt: skip
+        payload = {
+            "lead_id": str(d.lead_id),
+            "name": d.name,
+            "campaign": d.campaign,
+            "url": "/agent/leads#lead-" + str(d.lead_id),
+        }
         try:
             response = await webpush_async(
-                subscription_info={"endpoint": d.endpoint,
-                                   "keys": {"p256dh": d.p256dh, "auth": d.auth}},
+                subscription_info={
+                    "endpoint": d.endpoint,
+                    "keys": {"p256dh": d.p256dh, "auth": d.auth},
+                },
                 data=json.dumps(payload),
                 vapid_private_key=self._vapid,
                 vapid_claims={"sub": self._subject},
@@ -214,7 +229,7 @@ class PushSender:
                 headers={"Urgency": "high", "Topic": d.lead_id.hex},
                 timeout=aiohttp.ClientTimeout(total=self.timeout_s),
                 aiohttp_session=http,
-            )  # fmt: skip
+            )
         except WebPushException as exc:
             status = exc.response.status if exc.response is not None else None
             return Outcome(False, status, f"push service answered {status}")
@@ -222,9 +237,13 @@ class PushSender:
             return Outcome(False, None, f"{type(exc).__name__}: {exc}"[:500])
         return Outcome(True, int(response.status))
 
-    async def _execute(self, query: LiteralString, params: tuple[object, ...],
-                       query2: LiteralString | None = None,
-                       params2: tuple[object, ...] = ()) -> None:  # fmt: skip
+    async def _execute(
+        self,
+        query: LiteralString,
+        params: tuple[object, ...],
+        query2: LiteralString | None = None,
+        params2: tuple[object, ...] = (),
+    ) -> None:
         async with self._pool.connection() as conn, conn.transaction():
             await conn.execute(query, params)
             if query2 is not None:

@@ -76,8 +76,10 @@ def vapid_key(settings: Settings) -> VapidKey:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption())  # fmt: skip
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
         _write_private(path, pem)
     return VapidKey(_parse(path.read_text()))
 
@@ -137,8 +139,9 @@ async def subscribe(pool: AsyncConnectionPool, user: User, sub: SubscriptionIn) 
     Raises :class:`SubscriptionTaken` when another tenant's agent holds the endpoint.
     """
     async with pool.connection() as conn, conn.transaction():
-        cur = await conn.execute(UPSERT, (sub.endpoint, user.user_id, sub.keys.p256dh,
-                                          sub.keys.auth, user.tenant_id))  # fmt: skip
+        cur = await conn.execute(
+            UPSERT, (sub.endpoint, user.user_id, sub.keys.p256dh, sub.keys.auth, user.tenant_id)
+        )
         if await cur.fetchone() is None:
             raise SubscriptionTaken(sub.endpoint)
         await conn.execute(TRIM, (user.user_id, user.user_id, MAX_SUBSCRIPTIONS))
@@ -149,13 +152,15 @@ async def unsubscribe(pool: AsyncConnectionPool, user: User, endpoint: str) -> b
     async with pool.connection() as conn:
         cur = await conn.execute(
             "DELETE FROM push_subscriptions WHERE endpoint = %s AND user_id = %s",
-            (endpoint, user.user_id))  # fmt: skip
+            (endpoint, user.user_id),
+        )
         return cur.rowcount > 0
 
 
 async def count(pool: AsyncConnectionPool, user: User) -> int:
     async with pool.connection() as conn:
-        cur = await conn.execute("SELECT count(*) FROM push_subscriptions WHERE user_id = %s",
-                                 (user.user_id,))  # fmt: skip
+        cur = await conn.execute(
+            "SELECT count(*) FROM push_subscriptions WHERE user_id = %s", (user.user_id,)
+        )
         row = await cur.fetchone()
     return int(str(row[0])) if row else 0

@@ -47,8 +47,9 @@ class Incident:
 
     def lasted(self, now: datetime) -> str:
         """How long it has lasted (open) or lasted (resolved), e.g. ``2 h 05 min``."""
-        seconds = int(((self.resolved_at or now) - (self.offline_since or self.opened_at))
-                      .total_seconds())  # fmt: skip
+        seconds = int(
+            ((self.resolved_at or now) - (self.offline_since or self.opened_at)).total_seconds()
+        )
         return human_duration(seconds)
 
 
@@ -168,8 +169,9 @@ async def listing(
     limit: int = LIST_CAP,
 ) -> list[Incident]:
     """Open ones newest first; resolved ones of the last 7 days, latest resolved first."""
-    params = scope_params(user, fleet=fleet, status=status, limit=limit,
-                          resolved_since=now - RESOLVED_WINDOW)  # fmt: skip
+    params = scope_params(
+        user, fleet=fleet, status=status, limit=limit, resolved_since=now - RESOLVED_WINDOW
+    )
     async with pool.connection() as conn, conn.cursor(row_factory=class_row(Incident)) as cur:
         await cur.execute(LISTING, params)
         return await cur.fetchall()
@@ -213,8 +215,9 @@ async def acknowledge(
         row = await cur.fetchone()
         if row is not None:
             details = dict(zip(("tablet_id", "fleet_id", "kind"), row, strict=True))
-            await record(conn, user.tenant_id, user.email, "incident.ack",
-                         f"incident:{incident_id}", details)  # fmt: skip
+            await record(
+                conn, user.tenant_id, user.email, "incident.ack", f"incident:{incident_id}", details
+            )
     return await get(pool, user, incident_id)
 
 
@@ -232,9 +235,14 @@ async def add_note(
         await cur.execute(ADD_NOTE, params)
         note = await cur.fetchone()
         if note is not None:
-            await record(conn, user.tenant_id, user.email, "incident.note",
-                         f"incident:{incident_id}", {"note_id": note.note_id,
-                                                     "chars": len(text)})  # fmt: skip
+            await record(
+                conn,
+                user.tenant_id,
+                user.email,
+                "incident.note",
+                f"incident:{incident_id}",
+                {"note_id": note.note_id, "chars": len(text)},
+            )
     return note
 
 

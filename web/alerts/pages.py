@@ -21,13 +21,22 @@ from web.grid.tiles import fleets
 from web.http.templating import TEMPLATES
 
 pages = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api/v1/incidents", tags=["incidents"],
-                responses={404: {"description": "no such incident in scope"}})  # fmt: skip
+api = APIRouter(
+    prefix="/api/v1/incidents",
+    tags=["incidents"],
+    responses={404: {"description": "no such incident in scope"}},
+)
 
 StatusQuery = Annotated[Status | None, Query()]
-StateQuery = Annotated[Status, Query(description=(
-    "open: every unresolved one; unacked/acked: unresolved ones by acknowledgement;"
-    " resolved: resolved in the last 7 days"))]  # fmt: skip
+StateQuery = Annotated[
+    Status,
+    Query(
+        description=(
+            "open: every unresolved one; unacked/acked: unresolved ones by acknowledgement;"
+            " resolved: resolved in the last 7 days"
+        )
+    ),
+]
 FLEET_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
@@ -70,11 +79,23 @@ async def _page(
 ) -> HTMLResponse:
     now = datetime.now(UTC)
     board = await incidents.board(pool, login.user, now, fleet, status)
-    return TEMPLATES.TemplateResponse(request, "alerts.html", {
-        "login": login, "board": board, "now": now, "fleet": fleet, "status": status,
-        "fleets": await fleets(pool, login.user), "error": None, "error_incident": None,
-        "draft": "", **extra,
-    }, status_code=status_code)  # fmt: skip
+    return TEMPLATES.TemplateResponse(
+        request,
+        "alerts.html",
+        {
+            "login": login,
+            "board": board,
+            "now": now,
+            "fleet": fleet,
+            "status": status,
+            "fleets": await fleets(pool, login.user),
+            "error": None,
+            "error_incident": None,
+            "draft": "",
+            **extra,
+        },
+        status_code=status_code,
+    )
 
 
 @pages.get("/alerts", response_class=HTMLResponse)
@@ -99,10 +120,20 @@ async def open_fragment(
     """The open incidents' table alone, fetched by the page when an alert arrives."""
     now = datetime.now(UTC)
     board = await incidents.board(pool, login.user, now, fleet or None, status, resolved=False)
-    return TEMPLATES.TemplateResponse(request, "_alerts_open.html", {
-        "login": login, "board": board, "now": now, "fleet": fleet, "status": status,
-        "error": None, "error_incident": None, "draft": "",
-    })  # fmt: skip
+    return TEMPLATES.TemplateResponse(
+        request,
+        "_alerts_open.html",
+        {
+            "login": login,
+            "board": board,
+            "now": now,
+            "fleet": fleet,
+            "status": status,
+            "error": None,
+            "error_incident": None,
+            "draft": "",
+        },
+    )
 
 
 @pages.post("/alerts/{incident_id}/ack")
@@ -136,8 +167,17 @@ async def note_form(
     try:
         note = await incidents.add_note(pool, login.user, found, body)
     except NoteInvalid as exc:
-        return await _page(request, pool, login, ok_fleet, ok_status, status_code=422,
-                           error=str(exc), error_incident=found, draft=body)  # fmt: skip
+        return await _page(
+            request,
+            pool,
+            login,
+            ok_fleet,
+            ok_status,
+            status_code=422,
+            error=str(exc),
+            error_incident=found,
+            draft=body,
+        )
     if note is None:
         raise HTTPException(404, f"no incident {incident_id!r}")
     return RedirectResponse(_back(ok_fleet, ok_status, found), status_code=303)
@@ -182,8 +222,11 @@ async def ack_incident(incident_id: str, pool: PoolDep, user: ApiUser) -> Incide
     return incident
 
 
-@api.post("/{incident_id}/notes", status_code=201,
-          responses={422: {"description": "empty or longer than 2000 characters"}})  # fmt: skip
+@api.post(
+    "/{incident_id}/notes",
+    status_code=201,
+    responses={422: {"description": "empty or longer than 2000 characters"}},
+)
 async def add_note(
     incident_id: str, pool: PoolDep, user: ApiUser, note: NoteIn | None = None
 ) -> Note:

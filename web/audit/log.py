@@ -35,13 +35,19 @@ class AuditFilter(BaseModel):
 
     def params(self, user: User, limit: int) -> dict[str, Any]:
         since = datetime.combine(self.since, time(), UTC) if self.since else None
-        until = datetime.combine(self.until + timedelta(days=1), time(), UTC) \
-            if self.until else None  # fmt: skip
+        until = (
+            datetime.combine(self.until + timedelta(days=1), time(), UTC) if self.until else None
+        )
         return scope_params(
-            user, actor=_contains(self.actor), action=_prefix(self.action),
-            target=_contains(self.target), since=since, until=until, before=self.before,
+            user,
+            actor=_contains(self.actor),
+            action=_prefix(self.action),
+            target=_contains(self.target),
+            since=since,
+            until=until,
+            before=self.before,
             limit=limit,
-        )  # fmt: skip
+        )
 
     def query(self, **changes: Any) -> dict[str, str]:
         """These filters as URL query parameters (empty ones left out)."""
@@ -60,8 +66,9 @@ class AuditEntry:
 
     @property
     def compact(self) -> str:
-        return json.dumps(self.details, separators=(",", ":"), sort_keys=True,
-                          ensure_ascii=False, default=str)  # fmt: skip
+        return json.dumps(
+            self.details, separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=str
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +125,16 @@ async def csv_lines(
     while True:
         found = await page(pool, user, cursor, CSV_PAGE)
         for e in found.entries:
-            writer.writerow([e.audit_id, e.at.astimezone(UTC).isoformat(), _cell(e.actor),
-                             _cell(e.action), _cell(e.target or ""), _cell(e.compact)])  # fmt: skip
+            writer.writerow(
+                [
+                    e.audit_id,
+                    e.at.astimezone(UTC).isoformat(),
+                    _cell(e.actor),
+                    _cell(e.action),
+                    _cell(e.target or ""),
+                    _cell(e.compact),
+                ]
+            )
         yield out.getvalue()
         out.seek(0)
         out.truncate()

@@ -28,21 +28,30 @@ async def audit_page(
     found = await page(pool, login.user, wanted)
     older = None if found.older is None else "/audit?" + urlencode(wanted.query(before=found.older))
     inverted = wanted.since is not None and wanted.until is not None and wanted.since > wanted.until
-    return TEMPLATES.TemplateResponse(request, "audit.html", {
-        "login": login, "entries": found.entries, "wanted": wanted, "older": older,
-        "newest": "/audit?" + urlencode(wanted.query(before=None)) if wanted.before else None,
-        "csv": "/audit.csv?" + urlencode(wanted.query(before=None)), "utc": UTC,
-        "inverted": inverted,
-    })  # fmt: skip
+    return TEMPLATES.TemplateResponse(
+        request,
+        "audit.html",
+        {
+            "login": login,
+            "entries": found.entries,
+            "wanted": wanted,
+            "older": older,
+            "newest": "/audit?" + urlencode(wanted.query(before=None)) if wanted.before else None,
+            "csv": "/audit.csv?" + urlencode(wanted.query(before=None)),
+            "utc": UTC,
+            "inverted": inverted,
+        },
+    )
 
 
 @html.get("/audit.csv")
 async def audit_csv(pool: PoolDep, login: AdminLogin, wanted: FilterQuery) -> StreamingResponse:
     name = f"audit-{login.user.tenant_id}.csv"
     return StreamingResponse(
-        csv_lines(pool, login.user, wanted), media_type="text/csv; charset=utf-8",
+        csv_lines(pool, login.user, wanted),
+        media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )  # fmt: skip
+    )
 
 
 class AuditOut(BaseModel):

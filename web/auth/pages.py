@@ -53,23 +53,39 @@ def _safe_next(target: str | None) -> str:
 
 
 def _login_page(
-    request: Request, status: int = 200, *, next: str | None = None, email: str = "",
-    error: str | None = None, headers: dict[str, str] | None = None,
-) -> Response:  # fmt: skip
+    request: Request,
+    status: int = 200,
+    *,
+    next: str | None = None,
+    email: str = "",
+    error: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     """The form, with a CSRF token for this browser's login cookie (set here when missing)."""
     nonce = request.cookies.get(LOGIN_CSRF_COOKIE)
     fresh = not nonce or len(nonce) > 64
     if fresh:
         nonce = new_login_nonce()
     assert nonce is not None
-    context = {"next": _safe_next(next), "email": email, "error": error,
-               "login_csrf": login_csrf(request.app.state.secret_key, nonce)}  # fmt: skip
-    response = TEMPLATES.TemplateResponse(request, "login.html", context, status_code=status,
-                                          headers=headers)  # fmt: skip
+    context = {
+        "next": _safe_next(next),
+        "email": email,
+        "error": error,
+        "login_csrf": login_csrf(request.app.state.secret_key, nonce),
+    }
+    response = TEMPLATES.TemplateResponse(
+        request, "login.html", context, status_code=status, headers=headers
+    )
     if fresh:
         settings: Settings = request.app.state.settings
-        response.set_cookie(LOGIN_CSRF_COOKIE, nonce, httponly=True, samesite="lax",
-                            secure=settings.cookie_secure, path="/login")  # fmt: skip
+        response.set_cookie(
+            LOGIN_CSRF_COOKIE,
+            nonce,
+            httponly=True,
+            samesite="lax",
+            secure=settings.cookie_secure,
+            path="/login",
+        )
     return response
 
 
@@ -92,20 +108,30 @@ async def login(
     next: Annotated[str | None, Form(max_length=2048)] = None,
     csrf_token: Annotated[str | None, Form(max_length=128)] = None,
 ) -> Response:
-    if not login_csrf_ok(request.app.state.secret_key, request.cookies.get(LOGIN_CSRF_COOKIE),
-                         csrf_token):  # fmt: skip
-        return _login_page(request, 403, next=next, email=email,
-                           error="The sign-in form expired or did not come from this panel. "
-                                 "Sign in again.")  # fmt: skip
+    if not login_csrf_ok(
+        request.app.state.secret_key, request.cookies.get(LOGIN_CSRF_COOKIE), csrf_token
+    ):
+        return _login_page(
+            request,
+            403,
+            next=next,
+            email=email,
+            error="The sign-in form expired or did not come from this panel. Sign in again.",
+        )
     throttles = _throttles(request)
     if wait := await throttles.retry_after(request, email):
-        return _login_page(request, 429, next=next, email=email, error=_too_many(wait),
-                           headers={"Retry-After": str(wait)})  # fmt: skip
+        return _login_page(
+            request,
+            429,
+            next=next,
+            email=email,
+            error=_too_many(wait),
+            headers={"Retry-After": str(wait)},
+        )
     user = await authenticate(pool, email, password)
     if user is None:
         await throttles.failed(request, email)
-        return _login_page(request, 401, next=next, email=email,
-                           error="Wrong e-mail or password.")  # fmt: skip
+        return _login_page(request, 401, next=next, email=email, error="Wrong e-mail or password.")
     await throttles.succeeded(request, email)
     token = await open_session(pool, user, timedelta(hours=settings.session_hours))
     target = _safe_next(next)
@@ -113,9 +139,14 @@ async def login(
         target = "/agent/leads"
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
-        SESSION_COOKIE, token, max_age=settings.session_hours * 3600, httponly=True,
-        secure=settings.cookie_secure, samesite="lax", path="/",
-    )  # fmt: skip
+        SESSION_COOKIE,
+        token,
+        max_age=settings.session_hours * 3600,
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="lax",
+        path="/",
+    )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
@@ -146,8 +177,9 @@ async def api_token(
     """Trade an e-mail (``username``) and password for a bearer token."""
     throttles = _throttles(request)
     if wait := await throttles.retry_after(request, form.username):
-        raise HTTPException(429, f"too many failed sign-ins; wait {wait} s",
-                            headers={"Retry-After": str(wait)})  # fmt: skip
+        raise HTTPException(
+            429, f"too many failed sign-ins; wait {wait} s", headers={"Retry-After": str(wait)}
+        )
     user = await authenticate(pool, form.username, form.password)
     if user is None:
         await throttles.failed(request, form.username)
@@ -159,16 +191,18 @@ async def api_token(
     return TokenOut(access_token=token, expires_in=minutes * 60)
 
 
-@router.post("/api/v1/auth/logout", tags=["auth"], status_code=204,
-             dependencies=[Depends(bearer_user)])  # fmt: skip
+@router.post(
+    "/api/v1/auth/logout", tags=["auth"], status_code=204, dependencies=[Depends(bearer_user)]
+)
 async def api_logout(
     request: Request,
     pool: PoolDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Response:
     """End the bearer token's session: the token (and nothing else) stops working at once."""
-    claims = token_claims(credentials.credentials if credentials else "",
-                          request.app.state.secret_key)  # fmt: skip
+    claims = token_claims(
+        credentials.credentials if credentials else "", request.app.state.secret_key
+    )
     if claims is not None:
         await close_session(pool, claims[1])
     return Response(status_code=204)

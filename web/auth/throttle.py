@@ -46,8 +46,9 @@ class GrowingDelay:
     ``forget_s`` starts again from zero.
     """
 
-    def __init__(self, *, free: int = 3, base_s: float = 1.0, max_s: float = 300.0,
-                 forget_s: float = 3600.0) -> None:  # fmt: skip
+    def __init__(
+        self, *, free: int = 3, base_s: float = 1.0, max_s: float = 300.0, forget_s: float = 3600.0
+    ) -> None:
         self.free, self.base_s, self.max_s, self.forget_s = free, base_s, max_s, forget_s
 
     def delay_for(self, failures: int) -> float:
@@ -68,8 +69,14 @@ def address_key(host: str) -> str:
 
 
 def _not_counted(what: str, exc: Exception) -> None:
-    limited.log(logging.ERROR, what, "sign-in throttle could not %s (%s: %s); not throttled",
-                what, type(exc).__name__, exc)  # fmt: skip
+    limited.log(
+        logging.ERROR,
+        what,
+        "sign-in throttle could not %s (%s: %s); not throttled",
+        what,
+        type(exc).__name__,
+        exc,
+    )
 
 
 class Throttles:
@@ -77,8 +84,7 @@ class Throttles:
 
     def __init__(self, settings: Settings) -> None:
         self.by_pair = GrowingDelay(max_s=settings.login_delay_max_s)
-        self.by_client = RateLimitItemPerSecond(settings.login_failures_per_client,
-                                                CLIENT_WINDOW_S)  # fmt: skip
+        self.by_client = RateLimitItemPerSecond(settings.login_failures_per_client, CLIENT_WINDOW_S)
 
     @staticmethod
     def _keys(request: Request, email: str) -> tuple[str, str]:

@@ -74,9 +74,11 @@ DeviceInfoValue = Annotated[str, Field(max_length=200)] | int | float | bool | N
 class ClaimIn(BaseModel):
     claim_code: str = Field(min_length=1, max_length=32, examples=["7KQ2-M9XD"])
     device_info: dict[Annotated[str, Field(max_length=64)], DeviceInfoValue] = Field(
-        default_factory=dict, max_length=32,
+        default_factory=dict,
+        max_length=32,
         description="What the tablet says about itself (model, serial, app version…); kept "
-                    "with the claim for the audit log.")  # fmt: skip
+        "with the claim for the audit log.",
+    )
 
 
 class MqttCredentials(BaseModel):
@@ -107,12 +109,14 @@ def _claim_limit(settings: Settings) -> RateLimitItem:
 @router.post(
     "/pairing/claim",
     status_code=201,
-    responses={404: {"model": Problem, "description": "unknown claim code"},
-               409: {"model": Problem, "description": "the claim code was already used"},
-               410: {"model": Problem, "description": "the claim code has expired"},
-               429: {"model": Problem, "description": "too many failed claims from here"},
-               **UNAVAILABLE},
-)  # fmt: skip
+    responses={
+        404: {"model": Problem, "description": "unknown claim code"},
+        409: {"model": Problem, "description": "the claim code was already used"},
+        410: {"model": Problem, "description": "the claim code has expired"},
+        429: {"model": Problem, "description": "too many failed claims from here"},
+        **UNAVAILABLE,
+    },
+)
 async def claim(
     body: ClaimIn, request: Request, pool: PoolDep, settings: SettingsDep, link: BrokerLinkDep
 ) -> ClaimOut:
@@ -124,29 +128,43 @@ async def claim(
     client = request.client.host if request.client else "?"
     # Fail closed: a store that cannot count answers 503 (the app's handler), as the claim would.
     if wait := await wait_s(limiter, limit, "claim", client):
-        raise HTTPException(429, "too many failed claims from this address: wait and retry",
-                            headers={"Retry-After": str(max(1, math.ceil(wait)))})  # fmt: skip
+        raise HTTPException(
+            429,
+            "too many failed claims from this address: wait and retry",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
     target = link.target
     if target is None:
-        raise HTTPException(503, "pairing is unavailable: no broker is configured",
-                            headers={"Retry-After": "60"})  # fmt: skip
+        raise HTTPException(
+            503, "pairing is unavailable: no broker is configured", headers={"Retry-After": "60"}
+        )
     try:
         done = await pairing.claim(pool, target, body.claim_code, dict(body.device_info))
     except ClaimError as exc:
         await limiter.hit(limit, "claim", client)
         raise HTTPException(exc.status, str(exc)) from None
     except BrokerError as exc:
-        raise HTTPException(503, f"the broker could not be reached, nothing was changed: "
-                            f"{exc}", headers={"Retry-After": "30"}) from exc  # fmt: skip
+        raise HTTPException(
+            503,
+            f"the broker could not be reached, nothing was changed: {exc}",
+            headers={"Retry-After": "30"},
+        ) from exc
     except (psycopg.OperationalError, PoolTimeout) as exc:
-        raise HTTPException(503, "the store is unavailable: claim again later",
-                            headers=_retry_after(settings)) from exc  # fmt: skip
+        raise HTTPException(
+            503, "the store is unavailable: claim again later", headers=_retry_after(settings)
+        ) from exc
     return ClaimOut(
-        tablet_id=done.tablet_id, fleet_id=done.fleet_id, car_id=done.car_id,
-        device_token=done.device_token, heartbeat_interval_s=done.heartbeat_interval_s,
-        mqtt=MqttCredentials(url=device_mqtt_url(settings, target),
-                             username=done.mqtt_username, password=done.mqtt_password),
-    )  # fmt: skip
+        tablet_id=done.tablet_id,
+        fleet_id=done.fleet_id,
+        car_id=done.car_id,
+        device_token=done.device_token,
+        heartbeat_interval_s=done.heartbeat_interval_s,
+        mqtt=MqttCredentials(
+            url=device_mqtt_url(settings, target),
+            username=done.mqtt_username,
+            password=done.mqtt_password,
+        ),
+    )
 
 
 class Accepted(BaseModel):
@@ -176,13 +194,19 @@ def _heartbeat_schema() -> dict[str, Any]:
 @router.post(
     "/heartbeat",
     status_code=202,
-    openapi_extra={"requestBody": {"required": True, "content": {
-        "application/json": {"schema": _heartbeat_schema()}}}},
-    responses={**UNAUTHORIZED,
-               413: {"model": Problem, "description": "over the payload size limit"},
-               422: {"model": Problem, "description": "not a heartbeat; nothing was sent"},
-               **UNAVAILABLE},
-)  # fmt: skip
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _heartbeat_schema()}},
+        }
+    },
+    responses={
+        **UNAUTHORIZED,
+        413: {"model": Problem, "description": "over the payload size limit"},
+        422: {"model": Problem, "description": "not a heartbeat; nothing was sent"},
+        **UNAVAILABLE,
+    },
+)
 async def post_heartbeat(
     request: Request, device: DeviceDep, settings: SettingsDep, link: BrokerLinkDep
 ) -> Accepted:
@@ -198,8 +222,11 @@ async def post_heartbeat(
     try:
         await link.publish(f"tablets/{device.tablet_id}/heartbeat", raw)
     except BrokerUnavailable as exc:
-        raise HTTPException(503, "the broker is unavailable: send the heartbeat again later",
-                            headers={"Retry-After": "10"}) from exc  # fmt: skip
+        raise HTTPException(
+            503,
+            "the broker is unavailable: send the heartbeat again later",
+            headers={"Retry-After": "10"},
+        ) from exc
     return Accepted()
 
 
@@ -218,13 +245,19 @@ async def _read_capped(request: Request, limit: int) -> bytes:
 
 @router.post(
     "/events",
-    openapi_extra={"requestBody": {"required": True,
-                                   "content": {"application/json": {"schema": _batch_schema()}}}},
-    responses={**UNAUTHORIZED,
-               413: {"model": Problem, "description": "over the batch size limit"},
-               422: {"model": Problem, "description": "not a batch; nothing was stored"},
-               503: {"model": Problem, "description": "store unavailable; send it again"}},
-)  # fmt: skip
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _batch_schema()}},
+        }
+    },
+    responses={
+        **UNAUTHORIZED,
+        413: {"model": Problem, "description": "over the batch size limit"},
+        422: {"model": Problem, "description": "not a batch; nothing was stored"},
+        503: {"model": Problem, "description": "store unavailable; send it again"},
+    },
+)
 async def post_events(
     request: Request, device: DeviceDep, pool: PoolDep, settings: SettingsDep
 ) -> PlayAck:
@@ -240,25 +273,35 @@ async def post_events(
         raise HTTPException(413 if exc.category == "too_large" else 422, exc.reason) from None
     try:
         result = await ingest(
-            pool, device.tablet_id, device.fleet_id, batch.events, datetime.now(UTC),
+            pool,
+            device.tablet_id,
+            device.fleet_id,
+            batch.events,
+            datetime.now(UTC),
             skew=timedelta(seconds=settings.play_clock_skew_s),
             retention=timedelta(days=settings.play_retention_days),
-        )  # fmt: skip
+        )
     except psycopg.DataError as exc:  # e.g. a NUL character, which text columns refuse
-        raise HTTPException(422, f"the store refused the batch, nothing was stored: {exc}"
-                            ) from None  # fmt: skip
+        raise HTTPException(
+            422, f"the store refused the batch, nothing was stored: {exc}"
+        ) from None
     except (psycopg.OperationalError, PoolTimeout) as exc:
-        raise HTTPException(503, "the store is unavailable: send the batch again later",
-                            headers=_retry_after(settings)) from exc  # fmt: skip
+        raise HTTPException(
+            503,
+            "the store is unavailable: send the batch again later",
+            headers=_retry_after(settings),
+        ) from exc
     return PlayAck.model_validate(result.ack(batch))
 
 
 @router.get(
     "/plan",
     response_model=Plan,
-    responses={**UNAUTHORIZED,
-               304: {"description": "the plan still has the etag given in If-None-Match"}},
-)  # fmt: skip
+    responses={
+        **UNAUTHORIZED,
+        304: {"description": "the plan still has the etag given in If-None-Match"},
+    },
+)
 async def get_plan(
     device: DeviceDep,
     pool: PoolDep,
@@ -272,8 +315,9 @@ async def get_plan(
     (emergency over normal, the most specific target, the newest). Validity windows and
     daypart edges (fleet local time) cut the plan.
     """
-    plan = await playout_plan(pool, device.tablet_id, settings.playlist_refresh_interval_s,
-                              datetime.now(UTC))  # fmt: skip
+    plan = await playout_plan(
+        pool, device.tablet_id, settings.playlist_refresh_interval_s, datetime.now(UTC)
+    )
     etag = plan_etag(plan)
     headers = {"ETag": etag, "Cache-Control": "no-cache"}
     if etag_matches(if_none_match, etag):

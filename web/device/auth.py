@@ -78,9 +78,10 @@ def get_verified_devices(request: Request) -> VerifiedDevices:
 VerifiedDevicesDep = Annotated[VerifiedDevices, Depends(get_verified_devices)]
 
 device_bearer = HTTPBearer(
-    auto_error=False, scheme_name="DeviceToken",
+    auto_error=False,
+    scheme_name="DeviceToken",
     description="a tablet's device token, from `fleethub tablet token TABLET_ID`",
-)  # fmt: skip
+)
 
 
 async def current_device(
@@ -88,8 +89,9 @@ async def current_device(
     verified: VerifiedDevicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(device_bearer)],
 ) -> Device:
-    unauthorized = HTTPException(401, "a valid device token is required",
-                                 headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+    unauthorized = HTTPException(
+        401, "a valid device token is required", headers={"WWW-Authenticate": "Bearer"}
+    )
     if credentials is None:
         raise unauthorized
     token_hash = digest(credentials.credentials)

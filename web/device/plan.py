@@ -108,10 +108,13 @@ class Plan(BaseModel):
 def _playlist(manifest: Manifest) -> PlanPlaylist:
     items = sorted(manifest.items, key=lambda i: int(i["position"]))
     return PlanPlaylist(
-        playlist_id=manifest.playlist_id, version=manifest.version, etag=manifest.etag,
-        priority=manifest.priority, valid_until=manifest.valid_until,
+        playlist_id=manifest.playlist_id,
+        version=manifest.version,
+        etag=manifest.etag,
+        priority=manifest.priority,
+        valid_until=manifest.valid_until,
         items=[PlanItem.model_validate(i) for i in items],
-    )  # fmt: skip
+    )
 
 
 async def _change_points(
@@ -154,8 +157,9 @@ async def playout_plan(
                     {"from": start, "until": end, "playlist": _playlist(manifest)}
                 )
             )
-    return Plan(tablet_id=tablet_id, generated_at=now, refresh_interval_s=refresh_s,
-                segments=segments)  # fmt: skip
+    return Plan(
+        tablet_id=tablet_id, generated_at=now, refresh_interval_s=refresh_s, segments=segments
+    )
 
 
 def plan_etag(plan: Plan) -> str:

@@ -49,8 +49,11 @@ class Draft:
     def targets(self) -> list[Target]:
         if self.all_tablets:
             return [Target("all", None)]
-        return ([Target("fleet", f) for f in self.fleets] + [Target("car", c) for c in self.cars]
-                + [Target("tablet", t) for t in self.tablets])  # fmt: skip
+        return (
+            [Target("fleet", f) for f in self.fleets]
+            + [Target("car", c) for c in self.cars]
+            + [Target("tablet", t) for t in self.tablets]
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +79,19 @@ class PushForm:
             return value.strip() if isinstance(value, str) else default
 
         fleets = tuple(f.strip() for f in form.getlist("fleet") if isinstance(f, str) and f.strip())
-        return cls(text("source", "library"), text("playlist_id"), text("items"),
-                   text("scope", "all"), fleets, text("cars"), text("tablets"),
-                   text("expires", "60"), text("expires_custom"), text("reason"),
-                   text("push_id"))  # fmt: skip
+        return cls(
+            text("source", "library"),
+            text("playlist_id"),
+            text("items"),
+            text("scope", "all"),
+            fleets,
+            text("cars"),
+            text("tablets"),
+            text("expires", "60"),
+            text("expires_custom"),
+            text("reason"),
+            text("push_id"),
+        )
 
 
 def parse_form(form: PushForm) -> tuple[Draft | None, Errors]:
@@ -160,8 +172,9 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {first['msg']}" if where else str(first["msg"])
 
 
-def _ids(text: str, pattern: re.Pattern[str], kind: str, key: str,
-         errors: Errors) -> tuple[str, ...]:  # fmt: skip
+def _ids(
+    text: str, pattern: re.Pattern[str], kind: str, key: str, errors: Errors
+) -> tuple[str, ...]:
     ids = tuple(dict.fromkeys(i for i in SEPARATORS.split(text) if i))
     if bad := [i for i in ids if not pattern.match(i)]:
         errors[key] = f"Not a valid {kind} id: {', '.join(bad[:5])}."
@@ -187,17 +200,26 @@ def _expiry(form: PushForm, errors: Errors) -> int:
 def form_of(draft: Draft) -> PushForm:
     """The form that gives this draft back (the confirm step's hidden fields)."""
     # One line (a JSON array): a hidden field keeps it as it is.
-    items = ("[" + ", ".join(i.model_dump_json(exclude_none=True) for i in draft.items) + "]"
-             if draft.items else "")  # fmt: skip
+    items = (
+        "[" + ", ".join(i.model_dump_json(exclude_none=True) for i in draft.items) + "]"
+        if draft.items
+        else ""
+    )
     expires = str(draft.expires_min)
     custom = expires not in dict(EXPIRY_CHOICES)
     return PushForm(
-        source="inline" if draft.items else "library", playlist_id=draft.playlist_id or "",
-        items=items, scope="all" if draft.all_tablets else "selected", fleets=draft.fleets,
-        cars=" ".join(draft.cars), tablets=" ".join(draft.tablets),
-        expires="custom" if custom else expires, expires_custom=expires if custom else "",
-        reason=draft.reason, push_id=str(uuid.uuid4()),
-    )  # fmt: skip
+        source="inline" if draft.items else "library",
+        playlist_id=draft.playlist_id or "",
+        items=items,
+        scope="all" if draft.all_tablets else "selected",
+        fleets=draft.fleets,
+        cars=" ".join(draft.cars),
+        tablets=" ".join(draft.tablets),
+        expires="custom" if custom else expires,
+        expires_custom=expires if custom else "",
+        reason=draft.reason,
+        push_id=str(uuid.uuid4()),
+    )
 
 
 class PushIn(BaseModel):
@@ -225,16 +247,21 @@ class PushIn(BaseModel):
                 continue
             kind, _, ident = text.partition(":")
             if kind not in kinds or not ident:
-                return None, {"targets": f"Invalid target {text!r}: use all, fleet:ID, car:ID"
-                                         " or tablet:ID."}  # fmt: skip
+                return None, {
+                    "targets": f"Invalid target {text!r}: use all, fleet:ID, car:ID or tablet:ID."
+                }
             kinds[kind].append(ident)
         items = "\n".join(i.model_dump_json(exclude_none=True) for i in self.items or ())
         form = PushForm(
             source="library" if self.playlist_id else "inline",
-            playlist_id=self.playlist_id or "", items=items,
+            playlist_id=self.playlist_id or "",
+            items=items,
             scope="all" if all_tablets else "selected",
-            fleets=tuple(kinds["fleet"]), cars=" ".join(kinds["car"]),
-            tablets=" ".join(kinds["tablet"]), expires="custom",
-            expires_custom=str(self.expires_minutes), reason=self.reason.strip(),
-        )  # fmt: skip
+            fleets=tuple(kinds["fleet"]),
+            cars=" ".join(kinds["car"]),
+            tablets=" ".join(kinds["tablet"]),
+            expires="custom",
+            expires_custom=str(self.expires_minutes),
+            reason=self.reason.strip(),
+        )
         return parse_form(form)

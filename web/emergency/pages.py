@@ -55,8 +55,13 @@ class ProgressOut(BaseModel):
 
     @classmethod
     def of(cls, found: Progress) -> ProgressOut:
-        return cls(push_id=found.push.push_id, status=found.push.status, push=found.push,
-                   counts=found.counts, tablets=list(found.tablets))  # fmt: skip
+        return cls(
+            push_id=found.push.push_id,
+            status=found.push.status,
+            push=found.push,
+            counts=found.counts,
+            tablets=list(found.tablets),
+        )
 
 
 pages = APIRouter(include_in_schema=False)
@@ -94,14 +99,25 @@ async def _found(pool: PoolDep, user: User, push_id: uuid.UUID) -> Progress:
     return found
 
 
-async def _form_page(request: Request, pool: PoolDep, login: Login, form: PushForm,
-                     errors: Errors, status: int = 200) -> HTMLResponse:  # fmt: skip
-    return TEMPLATES.TemplateResponse(request, "push.html", {
-        "login": login, "form": form, "errors": errors, "choices": EXPIRY_CHOICES,
-        "library": await library(pool, login.user),
-        "fleets": await fleets(pool, login.user),
-        "recent": await recent(pool, login.user), "now": datetime.now(UTC), "when": when,
-    }, status_code=status)  # fmt: skip
+async def _form_page(
+    request: Request, pool: PoolDep, login: Login, form: PushForm, errors: Errors, status: int = 200
+) -> HTMLResponse:
+    return TEMPLATES.TemplateResponse(
+        request,
+        "push.html",
+        {
+            "login": login,
+            "form": form,
+            "errors": errors,
+            "choices": EXPIRY_CHOICES,
+            "library": await library(pool, login.user),
+            "fleets": await fleets(pool, login.user),
+            "recent": await recent(pool, login.user),
+            "now": datetime.now(UTC),
+            "when": when,
+        },
+        status_code=status,
+    )
 
 
 @pages.get("/push", response_class=HTMLResponse)
@@ -124,10 +140,17 @@ async def push_preview(request: Request, pool: PoolDep, login: AdminFormLogin) -
         reach, errors = await check(pool, login.user, draft)
     if draft is None or reach is None:
         return await _form_page(request, pool, login, form, errors, 422)
-    return TEMPLATES.TemplateResponse(request, "push_confirm.html", {
-        "login": login, "form": form_of(draft), "draft": draft, "reach": reach,
-        "choices": dict(EXPIRY_CHOICES),
-    })  # fmt: skip
+    return TEMPLATES.TemplateResponse(
+        request,
+        "push_confirm.html",
+        {
+            "login": login,
+            "form": form_of(draft),
+            "draft": draft,
+            "reach": reach,
+            "choices": dict(EXPIRY_CHOICES),
+        },
+    )
 
 
 @pages.post("/push/send", response_model=None)
@@ -138,18 +161,25 @@ async def push_send(
     draft, errors = parse_form(form)
     push_id = None
     if draft is not None:
-        push_id, errors = await send(pool, login.user, draft,
-                                     settings.playlist_refresh_interval_s,
-                                     push_uuid(form.push_id))  # fmt: skip
+        push_id, errors = await send(
+            pool, login.user, draft, settings.playlist_refresh_interval_s, push_uuid(form.push_id)
+        )
     if push_id is None:
         return await _form_page(request, pool, login, form, errors, 422)
     return RedirectResponse(f"/push/{push_id}", status_code=303)
 
 
 def _progress_context(login: Login, found: Progress, message: str | None) -> dict[str, Any]:
-    return {"login": login, "p": found.push, "counts": found.counts,
-            "tablets": found.tablets, "message": message, "now": datetime.now(UTC),
-            "when": when, "clock": clock}  # fmt: skip
+    return {
+        "login": login,
+        "p": found.push,
+        "counts": found.counts,
+        "tablets": found.tablets,
+        "message": message,
+        "now": datetime.now(UTC),
+        "when": when,
+        "clock": clock,
+    }
 
 
 @pages.get("/push/{push_id}", response_class=HTMLResponse)
@@ -157,8 +187,9 @@ async def push_progress(
     request: Request, push_id: str, pool: PoolDep, login: AdminLogin
 ) -> HTMLResponse:
     found = await _found(pool, login.user, _push_id(push_id))
-    return TEMPLATES.TemplateResponse(request, "push_progress.html",
-                                      _progress_context(login, found, None))  # fmt: skip
+    return TEMPLATES.TemplateResponse(
+        request, "push_progress.html", _progress_context(login, found, None)
+    )
 
 
 @pages.post("/push/{push_id}/revert", response_model=None)
@@ -171,12 +202,15 @@ async def push_revert(
         raise HTTPException(404, "no such push")
     if outcome == "reverted":
         return RedirectResponse(f"/push/{pid}", status_code=303)
-    message = ("This push was already reverted." if outcome == "already"
-               else "This push has already expired: there is nothing to revert.")  # fmt: skip
+    message = (
+        "This push was already reverted."
+        if outcome == "already"
+        else "This push has already expired: there is nothing to revert."
+    )
     found = await _found(pool, login.user, pid)
-    return TEMPLATES.TemplateResponse(request, "push_progress.html",
-                                      _progress_context(login, found, message),
-                                      status_code=409)  # fmt: skip
+    return TEMPLATES.TemplateResponse(
+        request, "push_progress.html", _progress_context(login, found, message), status_code=409
+    )
 
 
 @pages.get("/push/{push_id}/stream")
@@ -200,8 +234,11 @@ async def push_stream(
                 if current != last:
                     last = current
                     html = live.render(_progress_context(login, current, None))
-                    data = {"status": current.push.status, "counts": asdict(current.counts),
-                            "html": html}  # fmt: skip
+                    data = {
+                        "status": current.push.status,
+                        "counts": asdict(current.counts),
+                        "html": html,
+                    }
                     yield {"event": "progress", "data": json.dumps(data)}
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(sub.queue.get(), RECHECK_S)

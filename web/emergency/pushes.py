@@ -207,20 +207,27 @@ async def _check(conn: AsyncConn, user: User, draft: Draft) -> tuple[Reach | Non
     errors: Errors = {}
     name, items = draft.reason, len(draft.items)
     if draft.playlist_id is not None:
-        row = await (await conn.execute(
-            LIBRARY_PLAYLIST, (user.tenant_id, draft.playlist_id))).fetchone()  # fmt: skip
+        row = await (
+            await conn.execute(LIBRARY_PLAYLIST, (user.tenant_id, draft.playlist_id))
+        ).fetchone()
         if row is None:
             errors["playlist_id"] = f"No playlist {draft.playlist_id!r} in your library."
         elif not row[2]:
             errors["playlist_id"] = f"The playlist {row[0]!r} has no items."
         else:
             name, items = str(row[0]), int(row[2])
-    params = {"tenant": user.tenant_id, "all": draft.all_tablets, "fleets": list(draft.fleets),
-              "cars": list(draft.cars), "tablets": list(draft.tablets)}  # fmt: skip
+    params = {
+        "tenant": user.tenant_id,
+        "all": draft.all_tablets,
+        "fleets": list(draft.fleets),
+        "cars": list(draft.cars),
+        "tablets": list(draft.tablets),
+    }
     unknown = await (await conn.execute(UNKNOWN_TARGETS, params)).fetchone()
     assert unknown is not None
-    for key, kind, missing in zip(("fleets", "cars", "tablets"), ("fleet", "car", "tablet"),
-                                  unknown, strict=True):  # fmt: skip
+    for key, kind, missing in zip(
+        ("fleets", "cars", "tablets"), ("fleet", "car", "tablet"), unknown, strict=True
+    ):
         if missing:
             errors[key] = f"No {kind} {', '.join(missing[:5])} in your tenant."
     reach = await (await conn.execute(REACH, params)).fetchone()
@@ -251,8 +258,9 @@ async def send(
     """
     push_id = push_id or uuid.uuid4()
     async with pool.connection() as conn, conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                           (f"push:{push_id}",))  # fmt: skip
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"push:{push_id}",)
+        )
         row = await (
             await conn.execute("SELECT tenant_id FROM pushes WHERE push_id = %s", (push_id,))
         ).fetchone()
@@ -269,13 +277,25 @@ async def send(
         valid_until = now + timedelta(minutes=draft.expires_min)
         assignment_ids: list[int] = []
         for target in draft.targets:
-            row = await (await conn.execute(
-                "INSERT INTO playlist_assignments (tenant_id, playlist_id, target_kind, target_id,"
-                " priority, valid_from, valid_until, reason, created_by)"
-                " VALUES (%s, %s, %s, %s, 'emergency', %s, %s, %s, %s)"
-                " RETURNING assignment_id, valid_until",
-                (user.tenant_id, playlist_id, target.kind, target.id, now, valid_until,
-                 draft.reason, user.email))).fetchone()  # fmt: skip
+            row = await (
+                await conn.execute(
+                    "INSERT INTO playlist_assignments"
+                    " (tenant_id, playlist_id, target_kind, target_id, priority,"
+                    " valid_from, valid_until, reason, created_by)"
+                    " VALUES (%s, %s, %s, %s, 'emergency', %s, %s, %s, %s)"
+                    " RETURNING assignment_id, valid_until",
+                    (
+                        user.tenant_id,
+                        playlist_id,
+                        target.kind,
+                        target.id,
+                        now,
+                        valid_until,
+                        draft.reason,
+                        user.email,
+                    ),
+                )
+            ).fetchone()
             assert row is not None
             assignment_ids.append(int(row[0]))
             valid_until = row[1]  # as the hub reads it back, so the etags agree
@@ -285,13 +305,38 @@ async def send(
             "INSERT INTO pushes (push_id, tenant_id, created_by, created_at, reason, playlist_id,"
             " etag, targets, assignment_ids, targeted, expires_at)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            (push_id, user.tenant_id, user.email, now, draft.reason, playlist_id, manifest.etag,
-             targets, assignment_ids, reach.tablets, valid_until))  # fmt: skip
-        await record(conn, user.tenant_id, user.email, "playlist.push", f"push:{push_id}", {
-            "push_id": str(push_id), "playlist_id": playlist_id, "etag": manifest.etag,
-            "priority": "emergency", "reason": draft.reason, "targets": targets,
-            "assignment_ids": assignment_ids, "targeted": reach.tablets,
-            "valid_until": valid_until.isoformat()})  # fmt: skip
+            (
+                push_id,
+                user.tenant_id,
+                user.email,
+                now,
+                draft.reason,
+                playlist_id,
+                manifest.etag,
+                targets,
+                assignment_ids,
+                reach.tablets,
+                valid_until,
+            ),
+        )
+        await record(
+            conn,
+            user.tenant_id,
+            user.email,
+            "playlist.push",
+            f"push:{push_id}",
+            {
+                "push_id": str(push_id),
+                "playlist_id": playlist_id,
+                "etag": manifest.etag,
+                "priority": "emergency",
+                "reason": draft.reason,
+                "targets": targets,
+                "assignment_ids": assignment_ids,
+                "targeted": reach.tablets,
+                "valid_until": valid_until.isoformat(),
+            },
+        )
         await conn.execute("SELECT pg_notify('fleethub_playlists', %s)", (f"push:{push_id}",))
     return push_id, {}
 
@@ -317,7 +362,8 @@ async def _playlist(
         await cur.execute(
             "SELECT position, ad_id, campaign_id, url, sha256, duration_ms FROM playlist_items"
             " WHERE tenant_id = %s AND playlist_id = %s ORDER BY position",
-            (tenant_id, playlist_id))  # fmt: skip
+            (tenant_id, playlist_id),
+        )
         return int(row[0]), tuple(await cur.fetchall())
 
 
@@ -339,9 +385,19 @@ async def progress(pool: AsyncConnectionPool, user: User, push_id: uuid.UUID) ->
     push = Push(**{k: first[k] for k in Push.__dataclass_fields__})
     counts = Counts(**{k: int(first[f"n_{k}"]) for k in Counts.__dataclass_fields__})
     tablets = tuple(
-        TabletProgress(r["tablet_id"], r["fleet_id"], r["car_id"], r["state"], r["bucket"],
-                       r["published_at"], r["acked_at"], r["detail"])
-        for r in rows if r["tablet_id"] is not None)  # fmt: skip
+        TabletProgress(
+            r["tablet_id"],
+            r["fleet_id"],
+            r["car_id"],
+            r["state"],
+            r["bucket"],
+            r["published_at"],
+            r["acked_at"],
+            r["detail"],
+        )
+        for r in rows
+        if r["tablet_id"] is not None
+    )
     return Progress(push, counts, tablets)
 
 
@@ -356,24 +412,36 @@ async def revert(
 ) -> Literal["reverted", "expired", "already"] | None:
     """Revoke the push's assignments now; ``None`` when the push is not the tenant's."""
     async with pool.connection() as conn, conn.transaction():
-        row = await (await conn.execute(
-            "SELECT reverted_at IS NOT NULL, expires_at <= now(), assignment_ids FROM pushes"
-            " WHERE push_id = %s AND tenant_id = %s FOR UPDATE",
-            (push_id, user.tenant_id))).fetchone()  # fmt: skip
+        row = await (
+            await conn.execute(
+                "SELECT reverted_at IS NOT NULL, expires_at <= now(), assignment_ids FROM pushes"
+                " WHERE push_id = %s AND tenant_id = %s FOR UPDATE",
+                (push_id, user.tenant_id),
+            )
+        ).fetchone()
         if row is None:
             return None
         if row[0]:
             return "already"
         if row[1]:
             return "expired"
-        await conn.execute("UPDATE pushes SET reverted_at = now(), reverted_by = %s"
-                           " WHERE push_id = %s", (user.email, push_id))  # fmt: skip
+        await conn.execute(
+            "UPDATE pushes SET reverted_at = now(), reverted_by = %s WHERE push_id = %s",
+            (user.email, push_id),
+        )
         cur = await conn.execute(
             "UPDATE playlist_assignments SET revoked_at = now() WHERE assignment_id = ANY(%s)"
             " AND tenant_id = %s AND revoked_at IS NULL RETURNING assignment_id",
-            (row[2], user.tenant_id))  # fmt: skip
+            (row[2], user.tenant_id),
+        )
         revoked = sorted(int(r[0]) for r in await cur.fetchall())
-        await record(conn, user.tenant_id, user.email, "playlist.revert", f"push:{push_id}",
-                     {"push_id": str(push_id), "assignment_ids": revoked})  # fmt: skip
+        await record(
+            conn,
+            user.tenant_id,
+            user.email,
+            "playlist.revert",
+            f"push:{push_id}",
+            {"push_id": str(push_id), "assignment_ids": revoked},
+        )
         await conn.execute("SELECT pg_notify('fleethub_playlists', %s)", (f"push:{push_id}",))
     return "reverted"

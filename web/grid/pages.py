@@ -57,11 +57,19 @@ async def grid_page(
     q: SearchQuery = None,
 ) -> HTMLResponse:
     tiles = await grid(pool, login.user, fleet or None, state, q or None)
-    return TEMPLATES.TemplateResponse(request, "grid.html", {
-        "login": login, "counts": counts(tiles),
-        "sections": sections(tiles, request.app.state.render_tile),
-        "fleets": await fleets(pool, login.user), "fleet": fleet, "state": state, "q": q or "",
-    })  # fmt: skip
+    return TEMPLATES.TemplateResponse(
+        request,
+        "grid.html",
+        {
+            "login": login,
+            "counts": counts(tiles),
+            "sections": sections(tiles, request.app.state.render_tile),
+            "fleets": await fleets(pool, login.user),
+            "fleet": fleet,
+            "state": state,
+            "q": q or "",
+        },
+    )
 
 
 @router.get("/grid/stream")

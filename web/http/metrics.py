@@ -88,8 +88,12 @@ class PanelCollector(Collector):
 class PanelMetrics:
     def __init__(self, state: State) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("fleethub_http_requests", "HTTP requests, by route and status",
-                                ["method", "route", "status"], registry=self.registry)  # fmt: skip
+        self.requests = Counter(
+            "fleethub_http_requests",
+            "HTTP requests, by route and status",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
         self.duration = Histogram(
             "fleethub_http_request_duration_seconds",
             "time to the last byte of the response, by route (live streams excluded)",
@@ -153,8 +157,9 @@ async def scrape(request: Request) -> Response:
     if settings.metrics_token is None:
         if settings.environment == "production":
             raise HTTPException(404)  # never public in production
-    elif not bearer_matches(request.headers.get("authorization"),
-                            settings.metrics_token.get_secret_value()):  # fmt: skip
+    elif not bearer_matches(
+        request.headers.get("authorization"), settings.metrics_token.get_secret_value()
+    ):
         raise HTTPException(401, headers={"WWW-Authenticate": "Bearer"})
     metrics: PanelMetrics = request.app.state.metrics
     return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -37,12 +37,21 @@ class QrOut(BaseModel):
     @classmethod
     def of(cls, row: QrRow, base: str) -> QrOut:
         base = base.rstrip("/")
-        return cls(code=row.code, campaign_id=row.campaign_id, fleet_id=row.fleet_id,
-                   car_id=row.car_id, tablet_id=row.tablet_id, max_leads=row.max_leads,
-                   lead_count=row.lead_count, created_by=row.created_by,
-                   created_at=row.created_at, revoked_at=row.revoked_at,
-                   url=codes.form_url(base, row.code), png=f"{base}/leads/qr/{row.code}.png",
-                   svg=f"{base}/leads/qr/{row.code}.svg")  # fmt: skip
+        return cls(
+            code=row.code,
+            campaign_id=row.campaign_id,
+            fleet_id=row.fleet_id,
+            car_id=row.car_id,
+            tablet_id=row.tablet_id,
+            max_leads=row.max_leads,
+            lead_count=row.lead_count,
+            created_by=row.created_by,
+            created_at=row.created_at,
+            revoked_at=row.revoked_at,
+            url=codes.form_url(base, row.code),
+            png=f"{base}/leads/qr/{row.code}.png",
+            svg=f"{base}/leads/qr/{row.code}.svg",
+        )
 
 
 class LeadOut(BaseModel):
@@ -67,8 +76,7 @@ async def list_campaigns(pool: PoolDep, user: ApiAdmin) -> list[Campaign]:
     return await campaigns.campaigns(pool, user)
 
 
-@router.post("/campaigns", status_code=201,
-             responses={409: {"description": "the campaign exists"}})  # fmt: skip
+@router.post("/campaigns", status_code=201, responses={409: {"description": "the campaign exists"}})
 async def create_campaign(pool: PoolDep, user: ApiAdmin, body: CampaignIn) -> Campaign:
     try:
         await campaigns.create(pool, user, body)
@@ -81,21 +89,28 @@ async def create_campaign(pool: PoolDep, user: ApiAdmin, body: CampaignIn) -> Ca
 
 @router.get("/qr")
 async def list_codes(
-    request: Request, pool: PoolDep, user: ApiAdmin, settings: SettingsDep,
+    request: Request,
+    pool: PoolDep,
+    user: ApiAdmin,
+    settings: SettingsDep,
     campaign: Annotated[str | None, Query(max_length=128)] = None,
-) -> list[QrOut]:  # fmt: skip
+) -> list[QrOut]:
     base = public_base(request, settings)
     return [QrOut.of(row, base) for row in await codes.codes(pool, user, campaign)]
 
 
-@router.post("/qr", status_code=201, responses={
-    404: {"description": "no such campaign"}, 422: {"description": "bad attribution"}})  # fmt: skip
+@router.post(
+    "/qr",
+    status_code=201,
+    responses={404: {"description": "no such campaign"}, 422: {"description": "bad attribution"}},
+)
 async def create_code(
     request: Request, pool: PoolDep, user: ApiAdmin, settings: SettingsDep, body: QrCreate
 ) -> QrOut:
     try:
-        created = await codes.create(pool, user, body.campaign_id,
-                                     QrIn(**body.model_dump(exclude={"campaign_id"})))  # fmt: skip
+        created = await codes.create(
+            pool, user, body.campaign_id, QrIn(**body.model_dump(exclude={"campaign_id"}))
+        )
     except BadAttribution as exc:
         raise HTTPException(422, str(exc)) from exc
     if created is None:

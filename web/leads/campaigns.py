@@ -125,14 +125,27 @@ async def campaign(pool: AsyncConnectionPool, user: User, campaign_id: str) -> C
 
 async def create(pool: AsyncConnectionPool, user: User, wanted: CampaignIn) -> None:
     async with pool.connection() as conn, conn.transaction():
-        cur = await conn.execute(INSERT, (
-            user.tenant_id, wanted.campaign_id, wanted.name, timedelta(hours=wanted.dedupe_hours),
-            wanted.offer_timeout_s, wanted.routing))  # fmt: skip
+        cur = await conn.execute(
+            INSERT,
+            (
+                user.tenant_id,
+                wanted.campaign_id,
+                wanted.name,
+                timedelta(hours=wanted.dedupe_hours),
+                wanted.offer_timeout_s,
+                wanted.routing,
+            ),
+        )
         if await cur.fetchone() is None:
             raise CampaignExists(wanted.campaign_id)
-        await record(conn, user.tenant_id, user.email, "lead_campaign.create",
-                     f"lead_campaign:{wanted.campaign_id}",
-                     wanted.model_dump(exclude={"campaign_id"}))  # fmt: skip
+        await record(
+            conn,
+            user.tenant_id,
+            user.email,
+            "lead_campaign.create",
+            f"lead_campaign:{wanted.campaign_id}",
+            wanted.model_dump(exclude={"campaign_id"}),
+        )
 
 
 async def edit(
@@ -140,13 +153,27 @@ async def edit(
 ) -> bool:
     """False when the tenant has no such campaign."""
     async with pool.connection() as conn, conn.transaction():
-        cur = await conn.execute(UPDATE, (
-            wanted.name, timedelta(hours=wanted.dedupe_hours), wanted.offer_timeout_s,
-            wanted.routing, user.tenant_id, campaign_id))  # fmt: skip
+        cur = await conn.execute(
+            UPDATE,
+            (
+                wanted.name,
+                timedelta(hours=wanted.dedupe_hours),
+                wanted.offer_timeout_s,
+                wanted.routing,
+                user.tenant_id,
+                campaign_id,
+            ),
+        )
         if await cur.fetchone() is None:
             return False
-        await record(conn, user.tenant_id, user.email, "lead_campaign.update",
-                     f"lead_campaign:{campaign_id}", wanted.model_dump())  # fmt: skip
+        await record(
+            conn,
+            user.tenant_id,
+            user.email,
+            "lead_campaign.update",
+            f"lead_campaign:{campaign_id}",
+            wanted.model_dump(),
+        )
     return True
 
 
@@ -196,7 +223,8 @@ async def change_agent(
     async with pool.connection() as conn, conn.transaction():
         cur = await conn.execute(
             "SELECT 1 FROM lead_campaigns WHERE tenant_id = %s AND campaign_id = %s FOR UPDATE",
-            (user.tenant_id, campaign_id))  # fmt: skip
+            (user.tenant_id, campaign_id),
+        )
         if await cur.fetchone() is None:
             return False
         params = {"tenant": user.tenant_id, "campaign": campaign_id, "user": agent_id}
@@ -206,6 +234,12 @@ async def change_agent(
             raise NoSuchAgent(agent_id) from exc
         if await cur.fetchone() is None:
             raise NoSuchAgent(agent_id)
-        await record(conn, user.tenant_id, user.email, f"lead_campaign.agent_{action}",
-                     f"lead_campaign:{campaign_id}", {"user_id": agent_id})  # fmt: skip
+        await record(
+            conn,
+            user.tenant_id,
+            user.email,
+            f"lead_campaign.agent_{action}",
+            f"lead_campaign:{campaign_id}",
+            {"user_id": agent_id},
+        )
     return True

@@ -61,8 +61,11 @@ class QrRow:
 
     @property
     def where(self) -> str:
-        parts = [f"{k} {v}" for k, v in (("tablet", self.tablet_id), ("car", self.car_id),
-                                          ("fleet", self.fleet_id)) if v]  # fmt: skip
+        parts = [
+            f"{k} {v}"
+            for k, v in (("tablet", self.tablet_id), ("car", self.car_id), ("fleet", self.fleet_id))
+            if v
+        ]
         return ", ".join(parts) or "—"
 
 
@@ -70,8 +73,10 @@ class BadAttribution(Exception):
     """A fleet, car or tablet the tenant does not have, or that do not go together."""
 
 
-COLUMNS = ("code, campaign_id, fleet_id, car_id, tablet_id, max_leads, lead_count, created_by,"
-           " created_at, revoked_at")  # fmt: skip
+COLUMNS = (
+    "code, campaign_id, fleet_id, car_id, tablet_id, max_leads, lead_count, created_by,"
+    " created_at, revoked_at"
+)
 LIST = f"""
 SELECT {COLUMNS} FROM qr_codes
 WHERE tenant_id = %(tenant)s AND (%(campaign)s::text IS NULL OR campaign_id = %(campaign)s)
@@ -94,10 +99,10 @@ RETURNING {COLUMNS}
 FLEET_OF = {
     "fleet": "SELECT f.fleet_id, NULL FROM fleets f WHERE f.tenant_id = %s AND f.fleet_id = %s",
     "car": "SELECT c.fleet_id, NULL FROM cars c JOIN fleets f USING (fleet_id)"
-           " WHERE f.tenant_id = %s AND c.car_id = %s",
+    " WHERE f.tenant_id = %s AND c.car_id = %s",
     "tablet": "SELECT t.fleet_id, t.car_id FROM tablets t JOIN fleets f USING (fleet_id)"
-              " WHERE f.tenant_id = %s AND t.tablet_id = %s AND t.revoked_at IS NULL",
-}  # fmt: skip
+    " WHERE f.tenant_id = %s AND t.tablet_id = %s AND t.revoked_at IS NULL",
+}
 
 
 def new_code() -> str:
@@ -105,9 +110,11 @@ def new_code() -> str:
 
 
 async def codes(
-    pool: AsyncConnectionPool, user: User, campaign_id: str | None = None,
+    pool: AsyncConnectionPool,
+    user: User,
+    campaign_id: str | None = None,
     code: str | None = None,
-) -> list[QrRow]:  # fmt: skip
+) -> list[QrRow]:
     async with pool.connection() as conn, conn.cursor(row_factory=class_row(QrRow)) as cur:
         await cur.execute(LIST, {"tenant": user.tenant_id, "campaign": campaign_id, "code": code})
         return await cur.fetchall()
@@ -120,12 +127,16 @@ async def code(pool: AsyncConnectionPool, user: User, code: str) -> QrRow | None
     return found[0] if found else None
 
 
-async def _fleet(conn: psycopg.AsyncConnection[tuple[object, ...]], user: User,
-                 wanted: QrIn) -> str | None:  # fmt: skip
+async def _fleet(
+    conn: psycopg.AsyncConnection[tuple[object, ...]], user: User, wanted: QrIn
+) -> str | None:
     """The one fleet the given fleet/car/tablet belong to (all of the tenant), else raise."""
     fleets: set[str] = set()
-    for kind, value in (("fleet", wanted.fleet_id), ("car", wanted.car_id),
-                        ("tablet", wanted.tablet_id)):  # fmt: skip
+    for kind, value in (
+        ("fleet", wanted.fleet_id),
+        ("car", wanted.car_id),
+        ("tablet", wanted.tablet_id),
+    ):
         if not value:
             continue
         cur = await conn.execute(FLEET_OF[kind], (user.tenant_id, value))
@@ -145,25 +156,45 @@ async def create(
     async with pool.connection() as conn, conn.transaction():
         cur = await conn.execute(
             "SELECT 1 FROM lead_campaigns WHERE tenant_id = %s AND campaign_id = %s",
-            (user.tenant_id, campaign_id))  # fmt: skip
+            (user.tenant_id, campaign_id),
+        )
         if await cur.fetchone() is None:
             return None
         fleet_id = await _fleet(conn, user, wanted)
         row: QrRow | None = None
         async with conn.cursor(row_factory=class_row(QrRow)) as qcur:
             for _ in range(5):  # a collision of 50-bit codes is all but impossible: retry
-                await qcur.execute(INSERT, (
-                    new_code(), fleet_id, wanted.car_id or None, wanted.tablet_id or None,
-                    wanted.max_leads, user.email, user.tenant_id, campaign_id))  # fmt: skip
+                await qcur.execute(
+                    INSERT,
+                    (
+                        new_code(),
+                        fleet_id,
+                        wanted.car_id or None,
+                        wanted.tablet_id or None,
+                        wanted.max_leads,
+                        user.email,
+                        user.tenant_id,
+                        campaign_id,
+                    ),
+                )
                 if (row := await qcur.fetchone()) is not None:
                     break
         if row is None:
             raise StoreError("could not draw an unused QR code")
-        await record(conn, user.tenant_id, user.email, "lead_qr.create",
-                     f"lead_qr:{row.code}",
-                     {"campaign_id": campaign_id, "fleet_id": fleet_id,
-                      "car_id": row.car_id, "tablet_id": row.tablet_id,
-                      "max_leads": row.max_leads})  # fmt: skip
+        await record(
+            conn,
+            user.tenant_id,
+            user.email,
+            "lead_qr.create",
+            f"lead_qr:{row.code}",
+            {
+                "campaign_id": campaign_id,
+                "fleet_id": fleet_id,
+                "car_id": row.car_id,
+                "tablet_id": row.tablet_id,
+                "max_leads": row.max_leads,
+            },
+        )
     return row
 
 
@@ -177,8 +208,9 @@ async def revoke(pool: AsyncConnectionPool, user: User, code: str) -> QrRow | No
             row = await cur.fetchone()
         if row is not None:
             details = {"campaign_id": row.campaign_id, "leads": row.lead_count}
-            await record(conn, user.tenant_id, user.email, "lead_qr.revoke",
-                         f"lead_qr:{code}", details)  # fmt: skip
+            await record(
+                conn, user.tenant_id, user.email, "lead_qr.revoke", f"lead_qr:{code}", details
+            )
     return row
 
 

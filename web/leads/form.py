@@ -24,8 +24,9 @@ NAME_MISSING = "Enter your name."
 NAME_TOO_LONG = f"Your name can have at most {NAME_MAX} characters."
 NAME_CONTROL = "Your name contains characters that cannot be used."
 PHONE_MISSING = "Enter your phone number."
-PHONE_INVALID = ("Enter a Singapore phone number: 8 digits starting with 3, 6, 8 or 9, "
-                 "for example 9123 4567.")  # fmt: skip
+PHONE_INVALID = (
+    "Enter a Singapore phone number: 8 digits starting with 3, 6, 8 or 9, for example 9123 4567."
+)
 CONSENT_MISSING = "Tick the box to agree to be contacted."
 
 
@@ -76,8 +77,11 @@ def read(form: Mapping[str, object]) -> FormResult:
         return value[:limit] if isinstance(value, str) else ""
 
     name_raw, phone_raw = text("name", 1000), text("phone", 200)
-    values = {"name": name_raw[:200], "phone": phone_raw[:PHONE_MAX * 2],
-              "consent": "yes" if form.get("consent") == "yes" else ""}  # fmt: skip
+    values = {
+        "name": name_raw[:200],
+        "phone": phone_raw[: PHONE_MAX * 2],
+        "consent": "yes" if form.get("consent") == "yes" else "",
+    }
     errors: dict[str, str] = {}
     name, name_error = clean_name(name_raw)
     if name_error:

@@ -39,16 +39,25 @@ class LeadLimits:
     ) -> Limited | None:
         """Count one submission unless a limit is already reached; then say how long to wait."""
         by_client, by_code = ("lead-address", client), ("lead-code", code)
-        wait = max(await wait_s(limiter, self.by_client, *by_client),
-                   await wait_s(limiter, self.by_code, *by_code))  # fmt: skip
+        wait = max(
+            await wait_s(limiter, self.by_client, *by_client),
+            await wait_s(limiter, self.by_code, *by_code),
+        )
         # Another process may have taken the last place meanwhile: then this one waits too.
-        if wait == 0 and not (await limiter.hit(self.by_client, *by_client)
-                              and await limiter.hit(self.by_code, *by_code)):  # fmt: skip
-            wait = max(await wait_s(limiter, self.by_client, *by_client),
-                       await wait_s(limiter, self.by_code, *by_code), 1.0)  # fmt: skip
+        if wait == 0 and not (
+            await limiter.hit(self.by_client, *by_client)
+            and await limiter.hit(self.by_code, *by_code)
+        ):
+            wait = max(
+                await wait_s(limiter, self.by_client, *by_client),
+                await wait_s(limiter, self.by_code, *by_code),
+                1.0,
+            )
         if wait > 0:
-            return Limited("Too many submissions from here. Please wait a few minutes and "
-                           "try again.", max(1, math.ceil(wait)))  # fmt: skip
+            return Limited(
+                "Too many submissions from here. Please wait a few minutes and try again.",
+                max(1, math.ceil(wait)),
+            )
         return None
 
 
@@ -58,8 +67,9 @@ def lead_limits(request: Request) -> LeadLimits:
     limits: LeadLimits | None = getattr(state, "lead_limits", None)
     if limits is None:
         settings = state.settings
-        limits = state.lead_limits = LeadLimits(settings.lead_submits_per_client,
-                                                settings.lead_submits_per_code)  # fmt: skip
+        limits = state.lead_limits = LeadLimits(
+            settings.lead_submits_per_client, settings.lead_submits_per_code
+        )
     return limits
 
 

@@ -34,8 +34,13 @@ def _key(secret: str) -> bytes:
 
 def issue(secret: str, code: str, lifetime: timedelta = LIFETIME) -> str:
     now = datetime.now(UTC)
-    claims = {"aud": AUDIENCE, "code": code, "nonce": secrets.token_urlsafe(18), "iat": now,
-              "exp": now + lifetime}  # fmt: skip
+    claims = {
+        "aud": AUDIENCE,
+        "code": code,
+        "nonce": secrets.token_urlsafe(18),
+        "iat": now,
+        "exp": now + lifetime,
+    }
     return jwt.encode(claims, _key(secret), algorithm=ALGORITHM)
 
 
@@ -44,8 +49,13 @@ def verify(secret: str, token: str | None, code: str) -> FormToken | None:
     if not token or len(token) > 1024:
         return None
     try:
-        claims = jwt.decode(token, _key(secret), algorithms=[ALGORITHM], audience=AUDIENCE,
-                            options={"require": ["exp", "aud", "code", "nonce"]})  # fmt: skip
+        claims = jwt.decode(
+            token,
+            _key(secret),
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            options={"require": ["exp", "aud", "code", "nonce"]},
+        )
     except jwt.PyJWTError:
         return None
     nonce, bound = claims.get("nonce"), claims.get("code")

@@ -118,8 +118,9 @@ NOTIFY = "SELECT pg_notify(%s, %s)"
 
 def client_hash(secret: str, address: str) -> str:
     """A keyed hash of the client's address: enough to spot abuse, not to recover it."""
-    return hmac.new(secret.encode(), f"lead-client:{address}".encode(), hashlib.sha256
-                    ).hexdigest()[:32]  # fmt: skip
+    return hmac.new(secret.encode(), f"lead-client:{address}".encode(), hashlib.sha256).hexdigest()[
+        :32
+    ]
 
 
 async def find_code(pool: AsyncConnectionPool, code: str) -> QrCode | None:
@@ -169,10 +170,25 @@ async def _submit(
                 raise CodeUnavailable(await _why_unavailable(conn, code.code))
         lead_id = uuid.uuid4()
         status = "new" if duplicate_of is None else "duplicate"
-        await conn.execute(INSERT_LEAD, (
-            lead_id, code.tenant_id, code.campaign_id, code.code, where.fleet_id, where.car_id,
-            where.tablet_id, where.driver_id, lead.name, lead.phone, status, duplicate_of,
-            submit_key, ip_hash))  # fmt: skip
+        await conn.execute(
+            INSERT_LEAD,
+            (
+                lead_id,
+                code.tenant_id,
+                code.campaign_id,
+                code.code,
+                where.fleet_id,
+                where.car_id,
+                where.tablet_id,
+                where.driver_id,
+                lead.name,
+                lead.phone,
+                status,
+                duplicate_of,
+                submit_key,
+                ip_hash,
+            ),
+        )
         details: dict[str, object] = {"code": code.code, "status": status}
         if duplicate_of is not None:
             details["duplicate_of"] = str(duplicate_of)
@@ -183,7 +199,6 @@ async def _submit(
 
 
 async def _why_unavailable(conn: AsyncConn, code: str) -> int:
-    cur = await conn.execute("SELECT revoked_at IS NOT NULL FROM qr_codes WHERE code = %s",
-                             (code,))  # fmt: skip
+    cur = await conn.execute("SELECT revoked_at IS NOT NULL FROM qr_codes WHERE code = %s", (code,))
     row = await cur.fetchone()
     return 404 if row is None or row[0] else 410

@@ -16,8 +16,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from store.users import User
 
-Status = Literal["new", "duplicate", "offered", "accepted", "rejected", "contacted", "converted",
-                 "unassigned"]  # fmt: skip
+Status = Literal[
+    "new", "duplicate", "offered", "accepted", "rejected", "contacted", "converted", "unassigned"
+]
 STATUSES: tuple[str, ...] = get_args(Status)
 PAGE_SIZE = 50
 
@@ -53,8 +54,10 @@ class LeadPage:
     has_more: bool
 
 
-COLUMNS = ("l.lead_id, l.campaign_id, l.code, l.fleet_id, l.car_id, l.tablet_id, l.driver_id,"
-           " l.name, l.phone, l.status, l.duplicate_of, l.submitted_at")  # fmt: skip
+COLUMNS = (
+    "l.lead_id, l.campaign_id, l.code, l.fleet_id, l.car_id, l.tablet_id, l.driver_id,"
+    " l.name, l.phone, l.status, l.duplicate_of, l.submitted_at"
+)
 LIST = f"""
 SELECT {COLUMNS} FROM leads l
 WHERE l.tenant_id = %(tenant)s
@@ -77,8 +80,13 @@ async def leads(
     page: int = 1,
     page_size: int = PAGE_SIZE,
 ) -> LeadPage:
-    params = {"tenant": user.tenant_id, "campaign": campaign_id, "status": status,
-              "limit": page_size + 1, "offset": (page - 1) * page_size}  # fmt: skip
+    params = {
+        "tenant": user.tenant_id,
+        "campaign": campaign_id,
+        "status": status,
+        "limit": page_size + 1,
+        "offset": (page - 1) * page_size,
+    }
     async with pool.connection() as conn, conn.cursor(row_factory=class_row(Lead)) as cur:
         await cur.execute(LIST, params)
         rows = await cur.fetchall()

@@ -37,31 +37,43 @@ DONE = {
     "qr": "QR code created.",
     "revoked": "QR code revoked: its form now answers “not found”.",
 }
-LABELS = {"campaign_id": "Campaign id", "name": "Name", "dedupe_hours": "Dedupe window (hours)",
-          "offer_timeout_s": "Offer timeout (s)", "routing": "Routing", "fleet_id": "Fleet",
-          "car_id": "Car", "tablet_id": "Tablet", "max_leads": "Cap (new leads)"}  # fmt: skip
+LABELS = {
+    "campaign_id": "Campaign id",
+    "name": "Name",
+    "dedupe_hours": "Dedupe window (hours)",
+    "offer_timeout_s": "Offer timeout (s)",
+    "routing": "Routing",
+    "fleet_id": "Fleet",
+    "car_id": "Car",
+    "tablet_id": "Tablet",
+    "max_leads": "Cap (new leads)",
+}
 
 
 def when(at: datetime | None) -> str:
     return "" if at is None else at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _render(request: Request, template: str, login: Login, status: int = 200,
-            **context: Any) -> HTMLResponse:  # fmt: skip
-    return TEMPLATES.TemplateResponse(request, template,
-                                      {"login": login, "when": when, **context},
-                                      status_code=status)  # fmt: skip
+def _render(
+    request: Request, template: str, login: Login, status: int = 200, **context: Any
+) -> HTMLResponse:
+    return TEMPLATES.TemplateResponse(
+        request, template, {"login": login, "when": when, **context}, status_code=status
+    )
 
 
 def read_model(model: type[M], form: FormData) -> tuple[M | None, list[str], dict[str, str]]:
     """The model from the form's non-empty fields, or the messages of what is wrong."""
-    values = {k: v.strip() for k, v in form.items()
-              if k in model.model_fields and isinstance(v, str)}  # fmt: skip
+    values = {
+        k: v.strip() for k, v in form.items() if k in model.model_fields and isinstance(v, str)
+    }
     try:
         return model.model_validate({k: v for k, v in values.items() if v}), [], values
     except ValidationError as exc:
-        errors = [f"{LABELS.get(str(e['loc'][0]), str(e['loc'][0])) if e['loc'] else 'Form'}: "
-                  f"{e['msg']}" for e in exc.errors()]  # fmt: skip
+        errors = [
+            f"{LABELS.get(str(e['loc'][0]), str(e['loc'][0])) if e['loc'] else 'Form'}: {e['msg']}"
+            for e in exc.errors()
+        ]
         return None, errors, values
 
 
@@ -85,20 +97,40 @@ async def leads_page(
     status = status if status in lead_list.STATUSES else None
     campaign = campaign or None
     found = await lead_list.leads(pool, login.user, campaign, status, page)
-    return _render(request, "leads.html", login, found=found, campaign=campaign or "",
-                   status_filter=status or "", statuses=lead_list.STATUSES,
-                   campaigns=await campaigns.campaigns(pool, login.user))  # fmt: skip
+    return _render(
+        request,
+        "leads.html",
+        login,
+        found=found,
+        campaign=campaign or "",
+        status_filter=status or "",
+        statuses=lead_list.STATUSES,
+        campaigns=await campaigns.campaigns(pool, login.user),
+    )
 
 
 # --- campaigns --------------------------------------------------------------------------------
 
 
-async def _campaigns_page(request: Request, pool: PoolDep, login: Login, status: int = 200,
-                          errors: list[str] | None = None, values: dict[str, str] | None = None,
-                          done: str | None = None) -> HTMLResponse:  # fmt: skip
-    return _render(request, "lead_campaigns.html", login, status,
-                   campaigns=await campaigns.campaigns(pool, login.user), errors=errors or [],
-                   values=values or {}, done=done)  # fmt: skip
+async def _campaigns_page(
+    request: Request,
+    pool: PoolDep,
+    login: Login,
+    status: int = 200,
+    errors: list[str] | None = None,
+    values: dict[str, str] | None = None,
+    done: str | None = None,
+) -> HTMLResponse:
+    return _render(
+        request,
+        "lead_campaigns.html",
+        login,
+        status,
+        campaigns=await campaigns.campaigns(pool, login.user),
+        errors=errors or [],
+        values=values or {},
+        done=done,
+    )
 
 
 @router.get("/leads/campaigns", response_class=HTMLResponse)
@@ -115,38 +147,65 @@ async def create_campaign(request: Request, pool: PoolDep, posted: AdminFormDep)
         try:
             await campaigns.create(pool, posted.user, wanted)
         except CampaignExists:
-            errors = [f"Campaign id: your tenant already has a lead campaign "
-                      f"{wanted.campaign_id!r}."]  # fmt: skip
+            errors = [
+                f"Campaign id: your tenant already has a lead campaign {wanted.campaign_id!r}."
+            ]
         else:
-            return RedirectResponse(f"/leads/campaigns/{wanted.campaign_id}?done=created",
-                                    status_code=303)  # fmt: skip
+            return RedirectResponse(
+                f"/leads/campaigns/{wanted.campaign_id}?done=created", status_code=303
+            )
     status = 409 if wanted is not None else 422
     return await _campaigns_page(request, pool, posted.login, status, errors, values)
 
 
 async def _campaign_page(
-    request: Request, pool: PoolDep, login: Login, settings: SettingsDep, campaign_id: str,
-    status: int = 200, done: str | None = None, **forms: Any,
-) -> HTMLResponse:  # fmt: skip
+    request: Request,
+    pool: PoolDep,
+    login: Login,
+    settings: SettingsDep,
+    campaign_id: str,
+    status: int = 200,
+    done: str | None = None,
+    **forms: Any,
+) -> HTMLResponse:
     found = await campaigns.campaign(pool, login.user, campaign_id)
     if found is None:
         raise HTTPException(404, f"no lead campaign {campaign_id!r} in your tenant")
-    context: dict[str, Any] = {"edit_errors": [], "edit": None, "agent_error": None,
-                               "qr_errors": [], "qr": {}, **forms}  # fmt: skip
-    return _render(request, "lead_campaign.html", login, status, campaign=found, done=done,
-                   agents=await campaigns.agents(pool, login.user, campaign_id),
-                   codes=await codes.codes(pool, login.user, campaign_id),
-                   fleets=await fleets(pool, login.user),
-                   base=public_base(request, settings).rstrip("/"), **context)  # fmt: skip
+    context: dict[str, Any] = {
+        "edit_errors": [],
+        "edit": None,
+        "agent_error": None,
+        "qr_errors": [],
+        "qr": {},
+        **forms,
+    }
+    return _render(
+        request,
+        "lead_campaign.html",
+        login,
+        status,
+        campaign=found,
+        done=done,
+        agents=await campaigns.agents(pool, login.user, campaign_id),
+        codes=await codes.codes(pool, login.user, campaign_id),
+        fleets=await fleets(pool, login.user),
+        base=public_base(request, settings).rstrip("/"),
+        **context,
+    )
 
 
 @router.get("/leads/campaigns/{campaign_id}", response_class=HTMLResponse)
 async def campaign_page(
-    request: Request, pool: PoolDep, login: AdminLogin, settings: SettingsDep,
-    campaign_id: CampaignPath, done: DoneQuery = None,
-) -> HTMLResponse:  # fmt: skip
-    return await _campaign_page(request, pool, login, settings, campaign_id,
-                                done=DONE.get(done or ""))  # fmt: skip
+    request: Request,
+    pool: PoolDep,
+    login: AdminLogin,
+    settings: SettingsDep,
+    campaign_id: CampaignPath,
+    done: DoneQuery = None,
+) -> HTMLResponse:
+    return await _campaign_page(
+        request, pool, login, settings, campaign_id, done=DONE.get(done or "")
+    )
 
 
 async def _known(pool: PoolDep, posted: AdminForm, campaign_id: str) -> None:
@@ -156,14 +215,18 @@ async def _known(pool: PoolDep, posted: AdminForm, campaign_id: str) -> None:
 
 @router.post("/leads/campaigns/{campaign_id}", response_class=HTMLResponse)
 async def edit_campaign(
-    request: Request, pool: PoolDep, posted: AdminFormDep, settings: SettingsDep,
+    request: Request,
+    pool: PoolDep,
+    posted: AdminFormDep,
+    settings: SettingsDep,
     campaign_id: CampaignPath,
-) -> Response:  # fmt: skip
+) -> Response:
     await _known(pool, posted, campaign_id)
     wanted, errors, values = read_model(CampaignEdit, posted.form)
     if wanted is None:
-        return await _campaign_page(request, pool, posted.login, settings, campaign_id, 422,
-                                    edit_errors=errors, edit=values)  # fmt: skip
+        return await _campaign_page(
+            request, pool, posted.login, settings, campaign_id, 422, edit_errors=errors, edit=values
+        )
     if not await campaigns.edit(pool, posted.user, campaign_id, wanted):
         raise HTTPException(404, f"no lead campaign {campaign_id!r} in your tenant")
     return RedirectResponse(f"/leads/campaigns/{campaign_id}?done=saved", status_code=303)
@@ -171,9 +234,12 @@ async def edit_campaign(
 
 @router.post("/leads/campaigns/{campaign_id}/agents", response_class=HTMLResponse)
 async def change_agent(
-    request: Request, pool: PoolDep, posted: AdminFormDep, settings: SettingsDep,
+    request: Request,
+    pool: PoolDep,
+    posted: AdminFormDep,
+    settings: SettingsDep,
     campaign_id: CampaignPath,
-) -> Response:  # fmt: skip
+) -> Response:
     await _known(pool, posted, campaign_id)
     action, user_id = posted.form.get("action"), posted.form.get("user_id")
     error = None
@@ -184,23 +250,25 @@ async def change_agent(
     else:
         verb: AgentAction = action  # type: ignore[assignment]  # checked just above
         try:
-            if not await campaigns.change_agent(pool, posted.user, campaign_id, int(user_id),
-                                                verb):  # fmt: skip
+            if not await campaigns.change_agent(pool, posted.user, campaign_id, int(user_id), verb):
                 raise HTTPException(404, f"no lead campaign {campaign_id!r} in your tenant")
         except NoSuchAgent:
             error = "That user is not an agent of your tenant subscribed to this campaign."
         else:
-            return RedirectResponse(f"/leads/campaigns/{campaign_id}?done=agents",
-                                    status_code=303)  # fmt: skip
-    return await _campaign_page(request, pool, posted.login, settings, campaign_id, 422,
-                                agent_error=error)  # fmt: skip
+            return RedirectResponse(f"/leads/campaigns/{campaign_id}?done=agents", status_code=303)
+    return await _campaign_page(
+        request, pool, posted.login, settings, campaign_id, 422, agent_error=error
+    )
 
 
 @router.post("/leads/campaigns/{campaign_id}/qr", response_class=HTMLResponse)
 async def create_qr(
-    request: Request, pool: PoolDep, posted: AdminFormDep, settings: SettingsDep,
+    request: Request,
+    pool: PoolDep,
+    posted: AdminFormDep,
+    settings: SettingsDep,
     campaign_id: CampaignPath,
-) -> Response:  # fmt: skip
+) -> Response:
     await _known(pool, posted, campaign_id)
     wanted, errors, values = read_model(QrIn, posted.form)
     if wanted is not None:
@@ -211,10 +279,12 @@ async def create_qr(
         else:
             if created is None:
                 raise HTTPException(404, f"no lead campaign {campaign_id!r} in your tenant")
-            return RedirectResponse(f"/leads/campaigns/{campaign_id}?done=qr#qr-{created.code}",
-                                    status_code=303)  # fmt: skip
-    return await _campaign_page(request, pool, posted.login, settings, campaign_id, 422,
-                                qr_errors=errors, qr=values)  # fmt: skip
+            return RedirectResponse(
+                f"/leads/campaigns/{campaign_id}?done=qr#qr-{created.code}", status_code=303
+            )
+    return await _campaign_page(
+        request, pool, posted.login, settings, campaign_id, 422, qr_errors=errors, qr=values
+    )
 
 
 @router.post("/leads/qr/{code}/revoke")
@@ -222,31 +292,38 @@ async def revoke_qr(pool: PoolDep, posted: AdminFormDep, code: CodePath) -> Resp
     revoked = await codes.revoke(pool, posted.user, code)
     if revoked is None:
         raise HTTPException(404, f"no active QR code {code!r} in your tenant")
-    return RedirectResponse(f"/leads/campaigns/{revoked.campaign_id}?done=revoked",
-                            status_code=303)  # fmt: skip
+    return RedirectResponse(f"/leads/campaigns/{revoked.campaign_id}?done=revoked", status_code=303)
 
 
-async def _picture(request: Request, pool: PoolDep, login: Login, settings: SettingsDep,
-                   code: str, kind: Kind) -> Response:  # fmt: skip
+async def _picture(
+    request: Request, pool: PoolDep, login: Login, settings: SettingsDep, code: str, kind: Kind
+) -> Response:
     found = await codes.code(pool, login.user, code)
     if found is None:
         raise HTTPException(404, f"no QR code {code!r} in your tenant")
     url = codes.form_url(public_base(request, settings), found.code)
     media = "image/png" if kind == "png" else "image/svg+xml"
-    return Response(codes.picture(url, kind), media_type=media, headers={
-        "Content-Disposition": f'inline; filename="lead-{found.code}.{kind}"',
-        "Cache-Control": "private, max-age=300"})  # fmt: skip
+    return Response(
+        codes.picture(url, kind),
+        media_type=media,
+        headers={
+            "Content-Disposition": f'inline; filename="lead-{found.code}.{kind}"',
+            "Cache-Control": "private, max-age=300",
+        },
+    )
 
 
 @router.get("/leads/qr/{code}.png")
-async def qr_png(request: Request, pool: PoolDep, login: AdminLogin, settings: SettingsDep,
-                 code: CodePath) -> Response:  # fmt: skip
+async def qr_png(
+    request: Request, pool: PoolDep, login: AdminLogin, settings: SettingsDep, code: CodePath
+) -> Response:
     return await _picture(request, pool, login, settings, code, "png")
 
 
 @router.get("/leads/qr/{code}.svg")
-async def qr_svg(request: Request, pool: PoolDep, login: AdminLogin, settings: SettingsDep,
-                 code: CodePath) -> Response:  # fmt: skip
+async def qr_svg(
+    request: Request, pool: PoolDep, login: AdminLogin, settings: SettingsDep, code: CodePath
+) -> Response:
     return await _picture(request, pool, login, settings, code, "svg")
 
 

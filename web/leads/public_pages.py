@@ -30,24 +30,43 @@ GONE = {
     404: ("Code not found", "This QR code is not valid any more. Thank you for your interest."),
     410: ("Offer closed", "This code has reached its limit. Thank you for your interest."),
     413: ("Too large", "The form was too large. Go back and shorten your answers."),
-    400: ("Form expired", "This form has expired or was not sent from this page. "
-                          "Open it again and resend your details."),
-}  # fmt: skip
+    400: (
+        "Form expired",
+        "This form has expired or was not sent from this page. "
+        "Open it again and resend your details.",
+    ),
+}
 
 
-def _page(request: Request, template: str, status: int = 200,
-          headers: dict[str, str] | None = None, **context: Any) -> HTMLResponse:  # fmt: skip
-    return TEMPLATES.TemplateResponse(request, template, context, status_code=status,
-                                      headers={**HEADERS, **(headers or {})})  # fmt: skip
+def _page(
+    request: Request,
+    template: str,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    return TEMPLATES.TemplateResponse(
+        request, template, context, status_code=status, headers={**HEADERS, **(headers or {})}
+    )
 
 
 def _problem(
-    request: Request, status: int, code: str | None = None,
-    headers: dict[str, str] | None = None, detail: str | None = None,
-) -> HTMLResponse:  # fmt: skip
+    request: Request,
+    status: int,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+    detail: str | None = None,
+) -> HTMLResponse:
     title, text = GONE.get(status, ("Please wait", detail or ""))
-    return _page(request, "lead_problem.html", status, headers, title=title,
-                 detail=detail or text, retry=code)  # fmt: skip
+    return _page(
+        request,
+        "lead_problem.html",
+        status,
+        headers,
+        title=title,
+        detail=detail or text,
+        retry=code,
+    )
 
 
 def _secret(request: Request) -> str:
@@ -64,13 +83,24 @@ async def _open_code(request: Request, code: str) -> QrCode | HTMLResponse:
     return found
 
 
-def _form(request: Request, found: QrCode, token: str, status: int = 200,
-          values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
-          ) -> HTMLResponse:  # fmt: skip
-    return _page(request, "lead_form.html", status, code=found.code,
-                 campaign=found.campaign_name, token=token,
-                 values=values or {"name": "", "phone": "", "consent": ""},
-                 errors=errors or {})  # fmt: skip
+def _form(
+    request: Request,
+    found: QrCode,
+    token: str,
+    status: int = 200,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+) -> HTMLResponse:
+    return _page(
+        request,
+        "lead_form.html",
+        status,
+        code=found.code,
+        campaign=found.campaign_name,
+        token=token,
+        values=values or {"name": "", "phone": "", "consent": ""},
+        errors=errors or {},
+    )
 
 
 @router.get("/l/{code}", response_class=HTMLResponse)
@@ -83,11 +113,16 @@ async def lead_form(request: Request, code: str) -> HTMLResponse:
 
 @router.post("/l/{code}", response_class=HTMLResponse)
 async def submit_lead(request: Request, code: str) -> HTMLResponse:
-    limited = await lead_limits(request).check(limiter_of(request), client_address(request),
-                                               code[:32])  # fmt: skip
+    limited = await lead_limits(request).check(
+        limiter_of(request), client_address(request), code[:32]
+    )
     if limited is not None:
-        return _problem(request, 429, detail=limited.message,
-                        headers={"Retry-After": str(limited.retry_after_s)})  # fmt: skip
+        return _problem(
+            request,
+            429,
+            detail=limited.message,
+            headers={"Retry-After": str(limited.retry_after_s)},
+        )
     found = await _open_code(request, code)
     if isinstance(found, HTMLResponse):
         return found
@@ -98,8 +133,9 @@ async def submit_lead(request: Request, code: str) -> HTMLResponse:
     if form_size(form) > MAX_BODY:  # a body sent without a length
         return _problem(request, 413)
     raw_token = form.get("token")
-    token = lead_token.verify(_secret(request), raw_token if isinstance(raw_token, str) else None,
-                              found.code)  # fmt: skip
+    token = lead_token.verify(
+        _secret(request), raw_token if isinstance(raw_token, str) else None, found.code
+    )
     if token is None:
         return _problem(request, 400, found.code)
     result = read(form)

@@ -65,9 +65,13 @@ async def codes(
 
 
 async def create_code(
-    pool: AsyncConnectionPool, user: User, actor: str, fleet_id: str, ttl: timedelta,
+    pool: AsyncConnectionPool,
+    user: User,
+    actor: str,
+    fleet_id: str,
+    ttl: timedelta,
     car_id: str | None,
-) -> claims.NewCode:  # fmt: skip
+) -> claims.NewCode:
     """The caller has checked the fleet is in the user's scope."""
     async with pool.connection() as conn:
         return await claims.create(conn, fleet_id, actor, ttl, car_id, tenant_id=user.tenant_id)
@@ -77,14 +81,16 @@ async def claim(
     pool: AsyncConnectionPool, target: MqttTarget, code: str, device_info: dict[str, Any]
 ) -> claims.Claimed:
     async with pool.connection() as conn:
-        return await claims.claim(conn, code, device_info,
-                                  partial(dynsec.provision_tablet, target))  # fmt: skip
+        return await claims.claim(conn, code, device_info, partial(dynsec.provision_tablet, target))
 
 
 async def revoke(
-    pool: AsyncConnectionPool, target: MqttTarget | None, user: User, actor: str,
+    pool: AsyncConnectionPool,
+    target: MqttTarget | None,
+    user: User,
+    actor: str,
     tablet_id: str,
-) -> bool:  # fmt: skip
+) -> bool:
     """Revoke a tablet in the user's scope, then remove its broker credentials (which
     disconnects it). Calling it again for a revoked tablet retries the broker step.
     False: no such tablet in scope. Raises BrokerError when the broker step fails."""

@@ -23,8 +23,11 @@ from web.http.templating import TEMPLATES
 from web.pairing import codes as pairing
 
 pages = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api/v1", tags=["pairing"],
-                responses={404: {"description": "no such fleet or tablet in scope"}})  # fmt: skip
+api = APIRouter(
+    prefix="/api/v1",
+    tags=["pairing"],
+    responses={404: {"description": "no such fleet or tablet in scope"}},
+)
 
 
 class CodeIn(BaseModel):
@@ -58,12 +61,14 @@ async def create_code(
     await _fleet(request, user, fleet_id)
     body = body or CodeIn()
     try:
-        new = await pairing.create_code(pool, user, user.email, fleet_id,
-                                        timedelta(seconds=body.ttl_s), body.car_id)  # fmt: skip
+        new = await pairing.create_code(
+            pool, user, user.email, fleet_id, timedelta(seconds=body.ttl_s), body.car_id
+        )
     except ClaimError as exc:  # a car id in use by another fleet: 409
         raise HTTPException(exc.status, str(exc)) from None
-    return CodeOut(claim_code=new.code, fleet_id=new.fleet_id, car_id=new.car_id,
-                   expires_at=new.expires_at)  # fmt: skip
+    return CodeOut(
+        claim_code=new.code, fleet_id=new.fleet_id, car_id=new.car_id, expires_at=new.expires_at
+    )
 
 
 @api.get("/fleets/{fleet_id}/claim-codes")
@@ -77,9 +82,12 @@ async def list_codes(
 
 @api.post("/tablets/{tablet_id}/revoke", status_code=204)
 async def revoke_tablet(
-    tablet_id: str, pool: PoolDep, link: BrokerLinkDep, user: ApiUser,
+    tablet_id: str,
+    pool: PoolDep,
+    link: BrokerLinkDep,
+    user: ApiUser,
     verified: VerifiedDevicesDep,
-) -> Response:  # fmt: skip
+) -> Response:
     """Revoke the tablet: its device tokens stop working, its broker credentials are
     removed (which disconnects it) and the hub forgets it. Repeating it is harmless."""
     await _revoke(pool, link, user, user.email, tablet_id)
@@ -132,23 +140,33 @@ async def pairing_create(
 
 
 async def _page(
-    request: Request, pool: PoolDep, login: FleetLogin, fleet_id: str,
-    new: object, error: str | None, status: int = 200,
-) -> HTMLResponse:  # fmt: skip
+    request: Request,
+    pool: PoolDep,
+    login: FleetLogin,
+    fleet_id: str,
+    new: object,
+    error: str | None,
+    status: int = 200,
+) -> HTMLResponse:
     fleet = await _fleet(request, login.user, fleet_id)
     rows = await pairing.codes(pool, login.user, fleet_id)
     return TEMPLATES.TemplateResponse(
-        request, "pairing.html",
+        request,
+        "pairing.html",
         {"login": login, "fleet": fleet, "codes": rows, "new": new, "error": error},
         status_code=status,
-    )  # fmt: skip
+    )
 
 
 @pages.post("/tablets/{tablet_id}/revoke")
 async def revoke_page(
-    tablet_id: str, pool: PoolDep, link: BrokerLinkDep, login: FleetLogin,
-    form: FormLogin, verified: VerifiedDevicesDep,
-) -> RedirectResponse:  # fmt: skip
+    tablet_id: str,
+    pool: PoolDep,
+    link: BrokerLinkDep,
+    login: FleetLogin,
+    form: FormLogin,
+    verified: VerifiedDevicesDep,
+) -> RedirectResponse:
     await _revoke(pool, link, login.user, login.user.email, tablet_id)
     verified.forget(tablet_id)
     return RedirectResponse("/", status_code=303)

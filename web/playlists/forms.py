@@ -187,8 +187,12 @@ def read_assignment(form: FormData, now: datetime) -> AssignRequest:
     valid_from = _when(fields.valid_from, "Valid from") or now
     valid_until = _when(fields.valid_until, "Valid until")
     daypart = read_daypart(_texts(form, "days"), fields.daypart_start, fields.daypart_end)
-    return _request(AssignRequest(target, fields.priority, valid_from, valid_until,
-                                  fields.reason or None, daypart), now)  # fmt: skip
+    return _request(
+        AssignRequest(
+            target, fields.priority, valid_from, valid_until, fields.reason or None, daypart
+        ),
+        now,
+    )
 
 
 def _request(wanted: AssignRequest, now: datetime) -> AssignRequest:

@@ -66,8 +66,11 @@ class Assignment:
 
     @property
     def daypart(self) -> Daypart:
-        return Daypart(None if self.daypart_days is None else tuple(self.daypart_days),
-                       self.daypart_start, self.daypart_end)  # fmt: skip
+        return Daypart(
+            None if self.daypart_days is None else tuple(self.daypart_days),
+            self.daypart_start,
+            self.daypart_end,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,8 +184,9 @@ async def _assignments(
     conn: AsyncConn, user: User, playlist_id: str | None, assignment_id: int | None = None
 ) -> list[Assignment]:
     async with conn.cursor(row_factory=class_row(Assignment)) as cur:
-        await cur.execute(ASSIGNMENTS, scope_params(user, playlist=playlist_id,
-                                                    assignment=assignment_id))  # fmt: skip
+        await cur.execute(
+            ASSIGNMENTS, scope_params(user, playlist=playlist_id, assignment=assignment_id)
+        )
         return await cur.fetchall()
 
 
@@ -230,9 +234,14 @@ async def create(
     async with pool.connection() as conn, conn.transaction():
         playlist_id, added = await store_playlist(conn, user.tenant_id, name, items)
         if added:
-            await record(conn, user.tenant_id, user.email, "playlist.create",
-                         f"playlist:{playlist_id}",
-                         {"name": name, "items": len(items)})  # fmt: skip
+            await record(
+                conn,
+                user.tenant_id,
+                user.email,
+                "playlist.create",
+                f"playlist:{playlist_id}",
+                {"name": name, "items": len(items)},
+            )
     return playlist_id, added
 
 
@@ -276,8 +285,14 @@ async def edit(
                     " AND playlist_id = %s",
                     (name, user.tenant_id, old_id),
                 )
-                await record(conn, user.tenant_id, user.email, "playlist.rename", target,
-                             {"from": old[0], "to": name})  # fmt: skip
+                await record(
+                    conn,
+                    user.tenant_id,
+                    user.email,
+                    "playlist.rename",
+                    target,
+                    {"from": old[0], "to": name},
+                )
             return Edited(old_id, renamed, [])
         _, added = await store_playlist(conn, user.tenant_id, name, items)
         if not added:
@@ -285,9 +300,14 @@ async def edit(
                 "UPDATE tenant_playlists SET name = %s WHERE tenant_id = %s AND playlist_id = %s",
                 (name, user.tenant_id, new_id),
             )
-        await record(conn, user.tenant_id, user.email, "playlist.edit", target,
-                     {"new_playlist_id": new_id, "name": name,
-                      "items": len(items)})  # fmt: skip
+        await record(
+            conn,
+            user.tenant_id,
+            user.email,
+            "playlist.edit",
+            target,
+            {"new_playlist_id": new_id, "name": name, "items": len(items)},
+        )
         replaced = await _replace(conn, user, old_id, new_id) if replace else []
     return Edited(new_id, False, replaced)
 
@@ -298,9 +318,21 @@ async def _replace(conn: AsyncConn, user: User, old_id: str, new_id: str) -> lis
     for old_assignment, kind, ident, priority, valid_from, valid_until, reason, *daypart in sorted(
         await cur.fetchall(), key=lambda r: int(str(r[0]))
     ):
-        new_cur = await conn.execute(INSERT_ASSIGNMENT, (
-            user.tenant_id, new_id, kind, ident, priority, valid_from, valid_until, reason,
-            user.email, *daypart))  # fmt: skip
+        new_cur = await conn.execute(
+            INSERT_ASSIGNMENT,
+            (
+                user.tenant_id,
+                new_id,
+                kind,
+                ident,
+                priority,
+                valid_from,
+                valid_until,
+                reason,
+                user.email,
+                *daypart,
+            ),
+        )
         row = await new_cur.fetchone()
         assert row is not None
         pairs.append((int(str(old_assignment)), int(str(row[0]))))
@@ -344,19 +376,35 @@ async def assign(
             raise NoSuchTarget(str(request.target))
         t = request.target
         d = request.daypart
-        cur = await conn.execute(INSERT_ASSIGNMENT, (
-            user.tenant_id, playlist_id, t.kind, t.id, request.priority, request.valid_from,
-            request.valid_until, request.reason, user.email, d.day_list, d.start,
-            d.end))  # fmt: skip
+        cur = await conn.execute(
+            INSERT_ASSIGNMENT,
+            (
+                user.tenant_id,
+                playlist_id,
+                t.kind,
+                t.id,
+                request.priority,
+                request.valid_from,
+                request.valid_until,
+                request.reason,
+                user.email,
+                d.day_list,
+                d.start,
+                d.end,
+            ),
+        )
         row = await cur.fetchone()
         assert row is not None
         assignment_id = int(str(row[0]))
         details: dict[str, Any] = {
-            "assignment_id": assignment_id, "playlist_id": playlist_id,
-            "priority": request.priority, "valid_from": request.valid_from.isoformat(),
+            "assignment_id": assignment_id,
+            "playlist_id": playlist_id,
+            "priority": request.priority,
+            "valid_from": request.valid_from.isoformat(),
             "valid_until": request.valid_until.isoformat() if request.valid_until else None,
-            "reason": request.reason, "daypart": d.details(),
-        }  # fmt: skip
+            "reason": request.reason,
+            "daypart": d.details(),
+        }
         await record(conn, user.tenant_id, user.email, "playlist.assign", str(t), details)
         await conn.execute(NOTIFY, (str(assignment_id),))
     return assignment_id
@@ -370,9 +418,18 @@ async def revoke(pool: AsyncConnectionPool, user: User, assignment_id: int) -> A
             revoked = await cur.fetchone()
         if revoked is None:
             return None
-        await record(conn, user.tenant_id, user.email, "playlist.revoke", revoked.target,
-                     {"assignment_id": assignment_id, "playlist_id": revoked.playlist_id,
-                      "priority": revoked.priority,
-                      "daypart": revoked.daypart.details()})  # fmt: skip
+        await record(
+            conn,
+            user.tenant_id,
+            user.email,
+            "playlist.revoke",
+            revoked.target,
+            {
+                "assignment_id": assignment_id,
+                "playlist_id": revoked.playlist_id,
+                "priority": revoked.priority,
+                "daypart": revoked.daypart.details(),
+            },
+        )
         await conn.execute(NOTIFY, (str(assignment_id),))
     return revoked

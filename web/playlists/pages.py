@@ -59,17 +59,22 @@ def local_input(at: datetime | None) -> str:
 
 def span(ms: int) -> str:
     seconds = round(ms / 1000)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02}:{seconds % 60:02}" if seconds >= 3600 \
-        else f"{seconds // 60}:{seconds % 60:02}"  # fmt: skip
+    return (
+        f"{seconds // 3600}:{seconds // 60 % 60:02}:{seconds % 60:02}"
+        if seconds >= 3600
+        else f"{seconds // 60}:{seconds % 60:02}"
+    )
 
 
-def _render(request: Request, template: str, login: Login, status: int = 200,
-            **context: Any) -> HTMLResponse:  # fmt: skip
+def _render(
+    request: Request, template: str, login: Login, status: int = 200, **context: Any
+) -> HTMLResponse:
     return TEMPLATES.TemplateResponse(
-        request, template,
+        request,
+        template,
         {"login": login, "when": when, "span": span, "local_input": local_input, **context},
         status_code=status,
-    )  # fmt: skip
+    )
 
 
 @html.get("/playlists", response_class=HTMLResponse)
@@ -77,24 +82,36 @@ async def playlists_page(
     request: Request, pool: PoolDep, login: AdminLogin, done: DoneQuery = None
 ) -> HTMLResponse:
     user = login.user
-    return _render(request, "playlists.html", login,
-                   playlists=await library.library(pool, user),
-                   assignments=await library.assignments(pool, user),
-                   done=DONE.get(done or ""))  # fmt: skip
+    return _render(
+        request,
+        "playlists.html",
+        login,
+        playlists=await library.library(pool, user),
+        assignments=await library.assignments(pool, user),
+        done=DONE.get(done or ""),
+    )
 
 
 @html.get("/playlists/new", response_class=HTMLResponse)
 async def new_page(request: Request, login: AdminLogin) -> HTMLResponse:
-    return _render(request, "playlists_new.html", login, name="", rows=[ItemRow()] * EMPTY_ROWS,
-                   errors=[])  # fmt: skip
+    return _render(
+        request, "playlists_new.html", login, name="", rows=[ItemRow()] * EMPTY_ROWS, errors=[]
+    )
 
 
 @html.post("/playlists", response_class=HTMLResponse)
 async def create_playlist(request: Request, pool: PoolDep, posted: AdminFormDep) -> Response:
     form = read_items(posted.form)
     if not form.ok:
-        return _render(request, "playlists_new.html", posted.login, 422, name=form.name,
-                       rows=_pad(form.rows), errors=form.errors)  # fmt: skip
+        return _render(
+            request,
+            "playlists_new.html",
+            posted.login,
+            422,
+            name=form.name,
+            rows=_pad(form.rows),
+            errors=form.errors,
+        )
     playlist_id, added = await library.create(pool, posted.user, form.name, form.items)
     done = "created" if added else "exists"
     return RedirectResponse(f"/playlists/{playlist_id}?done={done}", status_code=303)
@@ -117,13 +134,22 @@ async def _detail(
 ) -> HTMLResponse:
     user = login.user
     rows = edit.rows if edit is not None else [ItemRow.of(i) for i in found.items]
-    return _render(request, "playlists_detail.html", login, status,
-                   playlist=found.summary, items=found.items,
-                   assignments=await library.assignments(pool, user, found.summary.playlist_id),
-                   name=edit.name if edit is not None else found.summary.name,
-                   rows=_pad(rows), edit_errors=edit.errors if edit is not None else [],
-                   assign_error=assign_error, assign=assign_values or {}, done=done,
-                   fleets=await _fleet_ids(pool, login))  # fmt: skip
+    return _render(
+        request,
+        "playlists_detail.html",
+        login,
+        status,
+        playlist=found.summary,
+        items=found.items,
+        assignments=await library.assignments(pool, user, found.summary.playlist_id),
+        name=edit.name if edit is not None else found.summary.name,
+        rows=_pad(rows),
+        edit_errors=edit.errors if edit is not None else [],
+        assign_error=assign_error,
+        assign=assign_values or {},
+        done=done,
+        fleets=await _fleet_ids(pool, login),
+    )
 
 
 async def _fleet_ids(pool: PoolDep, login: Login) -> list[str]:
@@ -185,8 +211,9 @@ async def assign_playlist(
         if assignment_id is None:
             raise HTTPException(404, f"no playlist {playlist_id!r} in your library")
         return RedirectResponse(f"/playlists/{playlist_id}?done=assigned", status_code=303)
-    return await _detail(request, pool, posted.login, found, 422, assign_error=error,
-                         assign_values=values)  # fmt: skip
+    return await _detail(
+        request, pool, posted.login, found, 422, assign_error=error, assign_values=values
+    )
 
 
 @html.post("/playlists/assignments/{assignment_id}/revoke")
@@ -234,9 +261,11 @@ async def api_playlist(pool: PoolDep, user: ApiAdmin, playlist_id: PlaylistId) -
 @api.post(
     "/playlists/{playlist_id}/assignments",
     status_code=201,
-    responses={404: {"description": "not in your library, or no such target"},
-               422: {"description": "the assignment cannot be used (the message says why)"}},
-)  # fmt: skip
+    responses={
+        404: {"description": "not in your library, or no such target"},
+        422: {"description": "the assignment cannot be used (the message says why)"},
+    },
+)
 async def create_assignment(
     pool: PoolDep,
     user: ApiAdmin,

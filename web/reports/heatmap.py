@@ -232,17 +232,31 @@ async def heatmap(
     last: datetime | date = columns[-1].start
     if kind == "daily":
         first, last = columns[0].start.date(), columns[-1].start.date()
-    params = scope_params(user, fleet=fleet, q=_like(q), limit=PER_PAGE,
-                          offset=(page - 1) * PER_PAGE, first=first, last=last)  # fmt: skip
+    params = scope_params(
+        user,
+        fleet=fleet,
+        q=_like(q),
+        limit=PER_PAGE,
+        offset=(page - 1) * PER_PAGE,
+        first=first,
+        last=last,
+    )
     async with pool.connection() as conn:
         cur = await conn.execute(HOURLY if kind == "hourly" else DAILY, params)
         found = await cur.fetchall()
     rows = tuple(
-        HeatRow(str(tablet), None if car is None else str(car), str(fleet_id), str(name),
-                tuple(percent(Decimal(on), Decimal(seen))
-                      for on, seen in zip(online, observed, strict=True)))
+        HeatRow(
+            str(tablet),
+            None if car is None else str(car),
+            str(fleet_id),
+            str(name),
+            tuple(
+                percent(Decimal(on), Decimal(seen))
+                for on, seen in zip(online, observed, strict=True)
+            ),
+        )
         for tablet, car, fleet_id, name, _, online, observed in found
-    )  # fmt: skip
+    )
     total = int(found[0][4]) if found else 0
     return Heatmap(kind, timezone, columns, rows, total, page, PER_PAGE)
 

@@ -63,8 +63,7 @@ async def heatmap_page(
     if tz is not None and not known_zone(tz):
         error, tz = f"unknown time zone {tz!r}: use an IANA name like Asia/Singapore", None
     zone = _zone(fleets, fleet, tz)
-    hourly = await heatmap(pool, login.user, "hourly", timezone=zone, fleet=fleet, q=q,
-                           page=page)  # fmt: skip
+    hourly = await heatmap(pool, login.user, "hourly", timezone=zone, fleet=fleet, q=q, page=page)
     daily = await heatmap(pool, login.user, "daily", timezone=zone, fleet=fleet, q=q, page=page)
     filters = {k: v for k, v in (("fleet", fleet), ("q", q), ("tz", tz)) if v}
 
@@ -72,12 +71,27 @@ async def heatmap_page(
         return "/heatmap?" + urlencode({**filters, "page": n})
 
     zones = sorted({"UTC", zone, *(f.timezone for f in fleets)})
-    return TEMPLATES.TemplateResponse(request, "heatmap.html", {
-        "login": login, "fleets": fleets, "fleet": fleet, "q": q or "", "tz": zone,
-        "zones": zones, "error": error, "maps": (hourly, daily), "bucket": bucket,
-        "page": page, "pages": max(hourly.pages, daily.pages), "total": hourly.total,
-        "per_page": PER_PAGE, "page_url": page_url,
-    }, status_code=422 if error else 200)  # fmt: skip
+    return TEMPLATES.TemplateResponse(
+        request,
+        "heatmap.html",
+        {
+            "login": login,
+            "fleets": fleets,
+            "fleet": fleet,
+            "q": q or "",
+            "tz": zone,
+            "zones": zones,
+            "error": error,
+            "maps": (hourly, daily),
+            "bucket": bucket,
+            "page": page,
+            "pages": max(hourly.pages, daily.pages),
+            "total": hourly.total,
+            "per_page": PER_PAGE,
+            "page_url": page_url,
+        },
+        status_code=422 if error else 200,
+    )
 
 
 @router.get(
@@ -103,5 +117,6 @@ async def heatmap_api(
     if tz and not known_zone(tz):
         raise HTTPException(422, f"unknown time zone {tz!r}: use an IANA name like Asia/Singapore")
     zone = _zone(fleets, fleet or None, tz or None)
-    return await heatmap(pool, user, kind, timezone=zone, fleet=fleet or None, q=q or None,
-                         page=page)  # fmt: skip
+    return await heatmap(
+        pool, user, kind, timezone=zone, fleet=fleet or None, q=q or None, page=page
+    )

@@ -79,14 +79,22 @@ async def _checked(
 
 def _csv_response(report: PlayReport) -> Response:
     disposition = f'attachment; filename="{csv_filename(report)}"'
-    return Response(report_csv(report), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": disposition})  # fmt: skip
+    return Response(
+        report_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": disposition},
+    )
 
 
 def _query_string(report: PlayReport) -> str:
     q = report.query
-    form = {"campaign_id": q.campaign_id, "from": q.period.start.isoformat(),
-            "to": q.period.end.isoformat(), "group_by": q.group_by, "fleet": q.fleet}  # fmt: skip
+    form = {
+        "campaign_id": q.campaign_id,
+        "from": q.period.start.isoformat(),
+        "to": q.period.end.isoformat(),
+        "group_by": q.group_by,
+        "fleet": q.fleet,
+    }
     return urlencode({k: v for k, v in form.items() if v})
 
 
@@ -104,12 +112,16 @@ async def plays_page(
     fleets = await scoped_fleets(pool, login.user)
     report, error = None, None
     try:
-        report = await _report(pool, login.user, (campaign_id, start, end, group_by, fleet),
-                               fleets)  # fmt: skip
+        report = await _report(pool, login.user, (campaign_id, start, end, group_by, fleet), fleets)
     except ReportInputError as exc:
         error = str(exc)
-    form = {"campaign_id": campaign_id or "", "from": start or "", "to": end or "",
-            "group_by": group_by or "day", "fleet": fleet or ""}  # fmt: skip
+    form = {
+        "campaign_id": campaign_id or "",
+        "from": start or "",
+        "to": end or "",
+        "group_by": group_by or "day",
+        "fleet": fleet or "",
+    }
     query = ""
     if report is not None:
         q = report.query
@@ -121,11 +133,23 @@ async def plays_page(
             "fleet": q.fleet or "",
         }
         query = _query_string(report)
-    return TEMPLATES.TemplateResponse(request, "report_plays.html", {
-        "login": login, "fleets": fleets, "form": form, "report": report, "error": error,
-        "groups": GROUPS, "max_days": MAX_DAYS, "bars": report.bars() if report else [],
-        "csv_url": f"/reports/plays.csv?{query}", "api_url": f"{API_PATH}?{query}",
-    }, status_code=422 if error else 200)  # fmt: skip
+    return TEMPLATES.TemplateResponse(
+        request,
+        "report_plays.html",
+        {
+            "login": login,
+            "fleets": fleets,
+            "form": form,
+            "report": report,
+            "error": error,
+            "groups": GROUPS,
+            "max_days": MAX_DAYS,
+            "bars": report.bars() if report else [],
+            "csv_url": f"/reports/plays.csv?{query}",
+            "api_url": f"{API_PATH}?{query}",
+        },
+        status_code=422 if error else 200,
+    )
 
 
 @router.get("/reports/plays.csv", include_in_schema=False)
@@ -201,11 +225,14 @@ async def proof_of_play(
     report = await _checked(pool, user, (campaign_id, start, end, group_by, fleet))
     q = report.query
     return PlayReportOut(
-        first_day=q.period.start, last_day=q.period.end, group_by=q.group_by,
-        campaign_id=q.campaign_id, fleet=q.fleet,
+        first_day=q.period.start,
+        last_day=q.period.end,
+        group_by=q.group_by,
+        campaign_id=q.campaign_id,
+        fleet=q.fleet,
         rows=[PlayRowOut.model_validate(r) for r in report.rows],
         totals=TotalsOut.model_validate(report.totals),
-    )  # fmt: skip
+    )
 
 
 CSV_RESPONSES: dict[int | str, dict[str, Any]] = {

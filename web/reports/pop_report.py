@@ -72,8 +72,11 @@ def _parse_day(text: str, name: str) -> date:
 def parse_period(start: str | None, end: str | None, today: date) -> Period:
     """``from``/``to`` as UTC days, both inclusive; the last :data:`DEFAULT_DAYS` by default."""
     last = _parse_day(end, "to") if end and end.strip() else today
-    first = (_parse_day(start, "from") if start and start.strip()
-             else last - timedelta(days=DEFAULT_DAYS - 1))  # fmt: skip
+    first = (
+        _parse_day(start, "from")
+        if start and start.strip()
+        else last - timedelta(days=DEFAULT_DAYS - 1)
+    )
     if last < first:
         raise ReportInputError(f"'to' ({last}) is before 'from' ({first})")
     period = Period(first, last)
@@ -106,9 +109,11 @@ def parse_query(
     today: date | None = None,
 ) -> Query:
     return Query(
-        parse_period(start, end, today or today_utc()), parse_group(group),
-        parse_campaign(campaign), (fleet or "").strip() or None,
-    )  # fmt: skip
+        parse_period(start, end, today or today_utc()),
+        parse_group(group),
+        parse_campaign(campaign),
+        (fleet or "").strip() or None,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,11 +201,19 @@ async def play_report(pool: AsyncConnectionPool, user: User, query: Query) -> Pl
     """The report for ``query`` within the user's scope (one query over ``plays_daily``)."""
     key, label, fleet_id, fleet_name = _GROUP_SQL[query.group_by]
     statement = sql.SQL(_REPORT).format(
-        key=sql.SQL(key), label=sql.SQL(label), fleet_id=sql.SQL(fleet_id),
-        fleet_name=sql.SQL(fleet_name), in_scope=sql.SQL(IN_SCOPE),
-    )  # fmt: skip
-    params = scope_params(user, first=query.period.start, last=query.period.end,
-                          campaign=query.campaign_id, fleet=query.fleet)  # fmt: skip
+        key=sql.SQL(key),
+        label=sql.SQL(label),
+        fleet_id=sql.SQL(fleet_id),
+        fleet_name=sql.SQL(fleet_name),
+        in_scope=sql.SQL(IN_SCOPE),
+    )
+    params = scope_params(
+        user,
+        first=query.period.start,
+        last=query.period.end,
+        campaign=query.campaign_id,
+        fleet=query.fleet,
+    )
     async with pool.connection() as conn:
         cur = conn.cursor(row_factory=class_row(PlayRow))
         await cur.execute(statement, params)
@@ -209,9 +222,17 @@ async def play_report(pool: AsyncConnectionPool, user: User, query: Query) -> Pl
 
 
 CSV_COLUMNS = (
-    "group_by", "key", "label", "campaign_id", "fleet_id", "fleet_name",
-    "plays", "completed", "duration_ms", "duration_seconds",
-)  # fmt: skip
+    "group_by",
+    "key",
+    "label",
+    "campaign_id",
+    "fleet_id",
+    "fleet_name",
+    "plays",
+    "completed",
+    "duration_ms",
+    "duration_seconds",
+)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -228,13 +249,37 @@ def report_csv(report: PlayReport) -> str:
     writer.writerow(CSV_COLUMNS)
     group = report.query.group_by
     for r in report.rows:
-        writer.writerow(cell(v) for v in (
-            group, r.key, r.label, r.campaign_id, r.fleet_id, r.fleet_name,
-            r.plays, r.completed, r.duration_ms, r.duration_seconds))  # fmt: skip
+        writer.writerow(
+            cell(v)
+            for v in (
+                group,
+                r.key,
+                r.label,
+                r.campaign_id,
+                r.fleet_id,
+                r.fleet_name,
+                r.plays,
+                r.completed,
+                r.duration_ms,
+                r.duration_seconds,
+            )
+        )
     t = report.totals
-    writer.writerow(cell(v) for v in (
-        "total", "total", "Total", report.query.campaign_id, report.query.fleet, None,
-        t.plays, t.completed, t.duration_ms, t.duration_seconds))  # fmt: skip
+    writer.writerow(
+        cell(v)
+        for v in (
+            "total",
+            "total",
+            "Total",
+            report.query.campaign_id,
+            report.query.fleet,
+            None,
+            t.plays,
+            t.completed,
+            t.duration_ms,
+            t.duration_seconds,
+        )
+    )
     return out.getvalue()
 
 

@@ -41,10 +41,20 @@ GroupParam = Annotated[str | None, Query(max_length=16, description="fleet, car 
 FleetParam = Annotated[str | None, Query(max_length=64, description="only this fleet")]
 
 CSV_COLUMNS = (
-    "group_by", "key", "label", "fleet_id", "fleet_name", "tablets", "hours_observed",
-    "percent_online", "percent_online_operating", "online_seconds", "observed_seconds",
-    "operating_online_seconds", "operating_seconds",
-)  # fmt: skip
+    "group_by",
+    "key",
+    "label",
+    "fleet_id",
+    "fleet_name",
+    "tablets",
+    "hours_observed",
+    "percent_online",
+    "percent_online_operating",
+    "online_seconds",
+    "observed_seconds",
+    "operating_online_seconds",
+    "operating_seconds",
+)
 
 
 async def _report(
@@ -96,14 +106,28 @@ async def uptime_page(
         error = str(exc)
     form = {"from": start or "", "to": end or "", "group": group or "fleet", "fleet": fleet or ""}
     if report is not None:
-        form = {"from": report.period.start.isoformat(), "to": report.period.end.isoformat(),
-                "group": report.group_by, "fleet": report.fleet or ""}  # fmt: skip
+        form = {
+            "from": report.period.start.isoformat(),
+            "to": report.period.end.isoformat(),
+            "group": report.group_by,
+            "fleet": report.fleet or "",
+        }
     query = urlencode({k: v for k, v in form.items() if v})
-    return TEMPLATES.TemplateResponse(request, "report_uptime.html", {
-        "login": login, "fleets": fleets, "form": form, "report": report, "error": error,
-        "csv_url": f"/reports/uptime.csv?{query}", "api_url": f"/api/v1/reports/uptime?{query}",
-        "max_days": MAX_DAYS,
-    }, status_code=422 if error else 200)  # fmt: skip
+    return TEMPLATES.TemplateResponse(
+        request,
+        "report_uptime.html",
+        {
+            "login": login,
+            "fleets": fleets,
+            "form": form,
+            "report": report,
+            "error": error,
+            "csv_url": f"/reports/uptime.csv?{query}",
+            "api_url": f"/api/v1/reports/uptime?{query}",
+            "max_days": MAX_DAYS,
+        },
+        status_code=422 if error else 200,
+    )
 
 
 @router.get("/reports/uptime.csv", include_in_schema=False)
@@ -122,8 +146,11 @@ async def uptime_csv(
     for row in (*report.rows, report.total):
         writer.writerow(_csv_row(report.group_by if row.fleet_id else "total", row))
     name = f"uptime-{report.period.start}-{report.period.end}-by-{report.group_by}.csv"
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 def _csv_row(group: str, row: UptimeRow) -> list[object]:
@@ -131,11 +158,20 @@ def _csv_row(group: str, row: UptimeRow) -> list[object]:
         return "" if value is None else value
 
     return [
-        group, row.key, row.label, row.fleet_id or "", row.fleet_name or "", row.tablets,
-        row.hours_observed, blank(row.percent_online), blank(row.percent_operating),
-        row.online_seconds, row.observed_seconds, row.operating_online_seconds,
+        group,
+        row.key,
+        row.label,
+        row.fleet_id or "",
+        row.fleet_name or "",
+        row.tablets,
+        row.hours_observed,
+        blank(row.percent_online),
+        blank(row.percent_operating),
+        row.online_seconds,
+        row.observed_seconds,
+        row.operating_online_seconds,
         row.operating_seconds,
-    ]  # fmt: skip
+    ]
 
 
 class UptimeRowOut(BaseModel):
@@ -155,13 +191,19 @@ class UptimeRowOut(BaseModel):
     @classmethod
     def of(cls, row: UptimeRow) -> UptimeRowOut:
         return cls(
-            key=row.key, label=row.label, fleet_id=row.fleet_id, fleet_name=row.fleet_name,
-            tablets=row.tablets, hours_observed=row.hours_observed,
-            percent_online=row.percent_online, percent_online_operating=row.percent_operating,
-            online_seconds=row.online_seconds, observed_seconds=row.observed_seconds,
+            key=row.key,
+            label=row.label,
+            fleet_id=row.fleet_id,
+            fleet_name=row.fleet_name,
+            tablets=row.tablets,
+            hours_observed=row.hours_observed,
+            percent_online=row.percent_online,
+            percent_online_operating=row.percent_operating,
+            online_seconds=row.online_seconds,
+            observed_seconds=row.observed_seconds,
             operating_online_seconds=row.operating_online_seconds,
             operating_seconds=row.operating_seconds,
-        )  # fmt: skip
+        )
 
 
 class UptimeReportOut(BaseModel):
@@ -196,7 +238,10 @@ async def uptime_api(
     """
     report = await _checked(pool, user, start, end, group, fleet)
     return UptimeReportOut(
-        first_day=report.period.start, last_day=report.period.end, group_by=report.group_by,
-        fleet=report.fleet, rows=[UptimeRowOut.of(r) for r in report.rows],
+        first_day=report.period.start,
+        last_day=report.period.end,
+        group_by=report.group_by,
+        fleet=report.fleet,
+        rows=[UptimeRowOut.of(r) for r in report.rows],
         total=UptimeRowOut.of(report.total),
-    )  # fmt: skip
+    )

@@ -128,10 +128,16 @@ def total_of(rows: tuple[UptimeRow, ...]) -> UptimeRow:
         return sum((getattr(r, field) for r in rows), Decimal(0))
 
     return UptimeRow(
-        "", "Total", None, None, sum(r.tablets for r in rows),
-        add("online_seconds"), add("observed_seconds"),
-        add("operating_online_seconds"), add("operating_seconds"),
-    )  # fmt: skip
+        "",
+        "Total",
+        None,
+        None,
+        sum(r.tablets for r in rows),
+        add("online_seconds"),
+        add("observed_seconds"),
+        add("operating_online_seconds"),
+        add("operating_seconds"),
+    )
 
 
 REPORT = f"""

@@ -17,8 +17,11 @@ from web.http.templating import TEMPLATES
 from web.tablets.detail import WINDOW, Heartbeat, Transition, detail, heartbeats, info, transitions
 
 pages = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api/v1/tablets", tags=["fleet"],
-                responses={404: {"description": "no such tablet in scope"}})  # fmt: skip
+api = APIRouter(
+    prefix="/api/v1/tablets",
+    tags=["fleet"],
+    responses={404: {"description": "no such tablet in scope"}},
+)
 
 
 @pages.get("/tablets/{tablet_id}", response_class=HTMLResponse)
