@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 
 import aiomqtt
 import psycopg
-from psycopg import sql
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -53,6 +52,7 @@ from hub.tablet_link import TabletLink
 from hub.writer import StoreWriter
 from store.db import open_pool
 from store.leads import ACTIONS_CHANNEL, LEADS_CHANNEL
+from store.listen import listen
 from store.playlists import empty_manifest, next_expiry, resolve
 from store.retention import apply_retention
 from store.snapshots import load_snapshots
@@ -282,32 +282,24 @@ class Hub:
 
     async def _listen_store(self) -> None:
         """Registrations and playlist changes arrive as ``NOTIFY`` from CLI or panel."""
-        await reconnecting(self._listen_session, on=STORE_ERRORS, wait_initial=0.5,
-                           wait_max=10.0)  # fmt: skip
+        channels = ["fleethub_tablets", "fleethub_playlists"]
+        if self.routes_leads:
+            channels += [LEADS_CHANNEL, ACTIONS_CHANNEL]
+        # STORE_ERRORS: also a pool timeout while handling a NOTIFY.
+        await listen(self.database_url, channels, self._on_notify, name="hub.store.listen",
+                     on_connected=self._on_listening, on_lost=self._on_listen_lost,
+                     on=STORE_ERRORS)  # fmt: skip
 
-    async def _listen_session(self, up: Callable[[], None]) -> None:
-        try:
-            async with await psycopg.AsyncConnection.connect(
-                self.database_url, autocommit=True
-            ) as conn:
-                await conn.execute("LISTEN fleethub_tablets")
-                await conn.execute("LISTEN fleethub_playlists")
-                if self.routes_leads:
-                    for channel in (LEADS_CHANNEL, ACTIONS_CHANNEL):
-                        await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-                await self._load_tablets()  # everything, including what changed unheard
-                if self.routes_leads:  # every lead still to route, offers to re-arm
-                    log.info("routing %d open leads", await self.leads.route(None))
-                if self._listening.is_set():
-                    self._reconcile.set()
-                self._listening.set()
-                up()
-                async for note in conn.notifies():
-                    await self._on_notify(note.channel, note.payload)
-        except STORE_ERRORS as exc:  # also a pool timeout while handling a NOTIFY
-            self.metrics.loop_errors["hub.store.listen"] += 1
-            log.warning("store listener lost its connection: %s", exc)
-            raise
+    async def _on_listening(self) -> None:
+        await self._load_tablets()  # everything, including what changed unheard
+        if self.routes_leads:  # every lead still to route, offers to re-arm
+            log.info("routing %d open leads", await self.leads.route(None))
+        if self._listening.is_set():
+            self._reconcile.set()
+        self._listening.set()
+
+    def _on_listen_lost(self, exc: BaseException) -> None:
+        self.metrics.loop_errors["hub.store.listen"] += 1
 
     async def _on_notify(self, channel: str, payload: str) -> None:
         if self.routes_leads and await self.leads.on_notify(channel, payload):

@@ -1,5 +1,8 @@
 """Agents' live inbox: one LISTEN connection per web process, one bounded queue per subscriber.
 
+The connection is :func:`store.listen.listen`'s, reconnected with backoff; after each
+reconnect every subscriber is told to resync (notifications sent meanwhile are lost).
+
 ``fleethub_lead_offers`` (the hub offered a lead, or an offer timed out and moved on) and
 ``fleethub_lead_actions`` (an agent acted, here or in another process) carry a lead id. For
 each, the agents concerned (the open offer's, the lead's holder, those offered it before) are
@@ -19,10 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
-from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
 from store.leads import ACTIONS_CHANNEL, OFFERS_CHANNEL
+from store.listen import listen
 from store.users import User
 from web.agents import inbox as agent_leads
 from web.agents.inbox import AgentLead
@@ -63,6 +66,7 @@ class LeadFeed:
         self._subscribers = Subscribers[LeadEvent | Resync](maxsize=64)
         self.on_offer: list[Callable[[uuid.UUID], None]] = []
         self.listening = asyncio.Event()
+        self._connected_before = False
 
     @property
     def overflows(self) -> int:
@@ -78,25 +82,20 @@ class LeadFeed:
         return self._subscribers.subscribe(user)
 
     async def run(self) -> None:
-        connected_before = False
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    self._url, autocommit=True, connect_timeout=10
-                ) as conn:
-                    for channel in (OFFERS_CHANNEL, ACTIONS_CHANNEL):
-                        await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-                    self.listening.set()
-                    if connected_before:  # notifications sent meanwhile are lost
-                        for sub in self._subscribers:
-                            sub.offer(Resync())
-                    connected_before = True
-                    async for note in conn.notifies():
-                        await self._handle(note.channel, note.payload)
-            except psycopg.OperationalError as exc:
-                self.listening.clear()
-                log.warning("lead feed: LISTEN connection lost (%s); reconnecting", exc)
-                await asyncio.sleep(1)
+        self._connected_before = False
+        await listen(self._url, [OFFERS_CHANNEL, ACTIONS_CHANNEL], self._handle,
+                     name="web.lead_feed.listen", on_connected=self._on_listening,
+                     on_lost=self._on_lost)  # fmt: skip
+
+    async def _on_listening(self) -> None:
+        self.listening.set()
+        if self._connected_before:  # notifications sent meanwhile are lost
+            for sub in self._subscribers:
+                sub.offer(Resync())
+        self._connected_before = True
+
+    def _on_lost(self, exc: BaseException) -> None:
+        self.listening.clear()
 
     async def _handle(self, channel: str, payload: str) -> None:
         lead_id = agent_leads.parse_id(payload)

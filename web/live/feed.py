@@ -1,8 +1,9 @@
 """The panel's change feed: one reader per web process, many SSE subscribers.
 
-One connection ``LISTEN``s for the hub's ``fleethub_state`` (transitions) and
-``fleethub_alerts`` (incidents); one loop reads the tablets whose state row
-changed since its watermark, every ``interval_s`` or at once when woken. Each
+One connection (:func:`store.listen.listen`, reconnected with backoff) ``LISTEN``s for
+the hub's ``fleethub_state`` (transitions) and ``fleethub_alerts`` (incidents); one loop
+reads the tablets whose state row changed since its watermark, every ``interval_s`` or at
+once when woken (by a notification, or by the listener after each (re)connect). Each
 subscriber gets only what its user may see, through a bounded queue: a
 subscriber that falls behind is marked overflowed and told to resync rather
 than silently losing changes.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from collections.abc import Iterator
@@ -22,6 +24,8 @@ from typing import Any, Generic, TypeVar
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from config.retry import until_done
+from store.listen import listen
 from store.users import User
 from web.grid.tiles import Tile, changed_since
 from web.scope import sees_fleet
@@ -31,6 +35,9 @@ log = logging.getLogger(__name__)
 # Rows committed late can carry an updated_at older than the newest one seen:
 # re-read this far back and skip the tiles whose updated_at was already sent.
 OVERLAP = timedelta(seconds=5)
+# A read the store refused is retried with jittered backoff, capped low: the grid catches
+# up at most this long after the store is back.
+READ_RETRY_MAX_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,12 +132,10 @@ class ChangeFeed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval_s)
             self._wake.clear()
-            try:
-                tiles = await changed_since(self._pool, watermark - OVERLAP)
-            except psycopg.Error as exc:
-                log.warning("change feed: store unavailable (%s); retrying", exc)
-                await asyncio.sleep(1)
-                continue
+            since = watermark - OVERLAP
+            tiles = await until_done(functools.partial(self._changed, since),
+                                     on=(psycopg.Error,), wait_initial=0.5,
+                                     wait_max=READ_RETRY_MAX_S)  # fmt: skip
             fresh = [
                 t for t in tiles if t.updated_at and self._sent.get(t.tablet_id) != t.updated_at
             ]
@@ -141,6 +146,13 @@ class ChangeFeed:
             if fresh:
                 self._dispatch(fresh)
 
+    async def _changed(self, since: datetime) -> list[Tile]:
+        try:
+            return await changed_since(self._pool, since)
+        except psycopg.Error as exc:
+            log.warning("change feed: store unavailable (%s); retrying", exc)
+            raise
+
     def _dispatch(self, tiles: list[Tile]) -> None:
         for sub in self._subscribers:
             mine = tuple(t for t in tiles if sees_fleet(sub.user, t.tenant_id, t.fleet_id))
@@ -148,21 +160,17 @@ class ChangeFeed:
                 sub.offer(TilesChanged(mine))
 
     async def _listen(self) -> None:
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(
-                    self._url, autocommit=True
-                ) as conn:
-                    await conn.execute("LISTEN fleethub_state")
-                    await conn.execute("LISTEN fleethub_alerts")
-                    async for note in conn.notifies():
-                        if note.channel == "fleethub_state":
-                            self._wake.set()
-                        else:
-                            await self._alert(note.payload)
-            except psycopg.OperationalError as exc:
-                log.warning("change feed: LISTEN connection lost (%s); reconnecting", exc)
-                await asyncio.sleep(1)
+        await listen(self._url, ["fleethub_state", "fleethub_alerts"], self._on_notify,
+                     name="web.live.feed.listen", on_connected=self._on_listening)  # fmt: skip
+
+    async def _on_listening(self) -> None:
+        self._wake.set()  # read at once: a transition may have gone unheard meanwhile
+
+    async def _on_notify(self, channel: str, payload: str) -> None:
+        if channel == "fleethub_state":
+            self._wake.set()
+        else:
+            await self._alert(payload)
 
     async def _alert(self, payload: str) -> None:
         alert = json.loads(payload)
