@@ -30,6 +30,7 @@ from config.settings import Settings
 from hub.log_limit import LogLimiter
 from hub.metrics import HubMetrics
 from hub.supervise import STORE_DOWN
+from store.fleets import tablet_fleets
 from store.plays import (
     PlayBatch,
     PlayResult,
@@ -200,12 +201,7 @@ class PlayIngest:
         if not tablet_ids:
             return
         async with self._pool.connection(timeout=5) as conn:
-            cur = await conn.execute(
-                "SELECT tablet_id, fleet_id FROM tablets WHERE tablet_id = ANY(%s)",
-                (sorted(tablet_ids),),
-            )
-            for tablet_id, fleet_id in await cur.fetchall():
-                self._fleets[str(tablet_id)] = str(fleet_id)
+            self._fleets.update(await tablet_fleets(conn, tablet_ids))
 
     def _count(self, result: PlayResult) -> None:
         m = self._metrics

@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 
 import aiomqtt
 import psycopg
-from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from actors.effects import (
@@ -51,9 +50,10 @@ from hub.supervise import STORE_ERRORS, retrying, supervised
 from hub.tablet_link import TabletLink
 from hub.writer import StoreWriter
 from store.db import open_pool
+from store.hub_metrics import store_counters
 from store.leads import ACTIONS_CHANNEL, LEADS_CHANNEL
 from store.listen import listen
-from store.playlists import empty_manifest, next_expiry, resolve
+from store.playlists import empty_manifest, had_playlist, next_expiry, resolve
 from store.retention import apply_retention
 from store.snapshots import load_snapshots
 
@@ -202,14 +202,9 @@ class Hub:
         async with self.pool.connection() as conn:
             manifests = await resolve(conn, self.settings.playlist_refresh_interval_s,
                                       tablet_ids, now)  # fmt: skip
-            cur = await conn.execute(
-                "SELECT tablet_id FROM tablet_state WHERE desired_etag IS NOT NULL"
-                " AND (%s::text[] IS NULL OR tablet_id = ANY(%s))",
-                (tablet_ids, tablet_ids),
-            )
-            had_playlist = [str(r[0]) for r in await cur.fetchall()]
+            had = await had_playlist(conn, tablet_ids)
         empty = empty_manifest(self.settings.playlist_refresh_interval_s)
-        for tablet_id in had_playlist:
+        for tablet_id in had:
             manifests.setdefault(tablet_id, empty)
         desired: dict[str, tuple[str, str]] = {}
         encoded: dict[int, tuple[str, str]] = {}  # one etag and JSON per distinct manifest
@@ -478,12 +473,7 @@ class Hub:
                     "plays_backlog": self.plays.backlog()}  # fmt: skip
         try:
             async with self.pool.connection(timeout=5) as conn:
-                await conn.execute(
-                    "INSERT INTO hub_metrics VALUES (%s, now(), %s, %s) ON CONFLICT (shard)"
-                    " DO UPDATE SET updated_at = now(), started_at = excluded.started_at,"
-                    " counters = excluded.counters",
-                    (shard, started_at, Jsonb(counters)),
-                )
+                await store_counters(conn, shard, started_at, counters)
         except (psycopg.Error, PoolTimeout) as exc:
             log.warning("hub metrics not stored: %s", exc)
 

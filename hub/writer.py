@@ -4,7 +4,9 @@ Heartbeats and transitions go in with ``COPY``; current state, uptime and
 deliveries are upserted from arrays in one statement each; everything of one
 flush commits in one transaction. A database outage keeps the buffer (bounded:
 overflow drops the oldest heartbeats, logged and counted) and retries with
-backoff; nothing acknowledged by the writer is lost.
+backoff; nothing acknowledged by the writer is lost. The statements are the store's
+(store/heartbeats.py, store/presence.py, store/incidents.py, store/deliveries.py); this
+module batches, commits and retries.
 
 Marks (:meth:`StoreWriter.mark`) follow the effects added before them; once those
 are committed, ``on_commit`` gets the mark: the hub acknowledges the messages up
@@ -14,16 +16,11 @@ to it to the broker only then.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from operator import attrgetter
 
-import psycopg
-from psycopg import sql
-from psycopg.types.json import set_json_dumps
 from psycopg_pool import AsyncConnectionPool
 
 from actors.effects import (
@@ -35,98 +32,20 @@ from actors.effects import (
     TransitionRow,
     UptimeSpan,
 )
-from actors.rules.tablet_session import alert_payload
 from config.retry import until_done
-from contract.heartbeat import COLUMNS as HEARTBEAT_COLUMNS
 from hub.log_limit import LogLimiter
 from hub.metrics import HubMetrics
 from hub.supervise import STORE_DOWN
+from store.deliveries import upsert_deliveries
+from store.heartbeats import copy_heartbeats
+from store.incidents import write_incident
+from store.presence import add_uptime, copy_transitions, upsert_states
 
 log = logging.getLogger(__name__)
 limited = LogLimiter(log)
 GROUPS = ("heartbeats", "transitions", "states", "uptime", "incidents", "deliveries")
 
 HOUR = timedelta(hours=1)
-
-# The heartbeat's columns are those its declaration names (contract/heartbeat.py).
-COPY_HEARTBEATS = sql.SQL("COPY heartbeats ({}) FROM STDIN (FORMAT BINARY)").format(
-    sql.SQL(", ").join(sql.Identifier(c.name) for c in HEARTBEAT_COLUMNS)
-)
-HEARTBEAT_TYPES = [c.pg for c in HEARTBEAT_COLUMNS]
-HEARTBEAT_ROW = attrgetter(*(c.attr for c in HEARTBEAT_COLUMNS))  # a heartbeat → its row
-COPY_TRANSITIONS = (
-    "COPY presence_transitions (time, tablet_id, from_state, to_state, reason) FROM STDIN"
-)
-UPSERT_STATE = """
-INSERT INTO tablet_state (tablet_id, state, state_since, last_heartbeat_at, boot_id, last_seq,
-    desired_etag, applied_etag, uptime_until, open_incident_id, battery, app_version, ad_id,
-    campaign_id, updated_at)
-SELECT *, now() FROM unnest(%b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[],
-    %b::text[], %b::bigint[], %b::text[], %b::text[], %b::timestamptz[], %b::uuid[],
-    %b::smallint[], %b::text[], %b::text[], %b::text[])
-ON CONFLICT (tablet_id) DO UPDATE SET
-    state = excluded.state, state_since = excluded.state_since,
-    last_heartbeat_at = excluded.last_heartbeat_at, boot_id = excluded.boot_id,
-    last_seq = excluded.last_seq, desired_etag = excluded.desired_etag,
-    applied_etag = excluded.applied_etag, uptime_until = excluded.uptime_until,
-    open_incident_id = excluded.open_incident_id, battery = excluded.battery,
-    app_version = excluded.app_version, ad_id = excluded.ad_id,
-    campaign_id = excluded.campaign_id, updated_at = now()
-"""
-UPSERT_UPTIME = """
-INSERT INTO uptime_hourly (tablet_id, hour, online_seconds)
-SELECT * FROM unnest(%b::text[], %b::timestamptz[], %b::float8[])
-ON CONFLICT (tablet_id, hour) DO UPDATE
-SET online_seconds = least(3600, uptime_hourly.online_seconds + excluded.online_seconds)
-"""
-UPSERT_DELIVERY = """
-INSERT INTO deliveries (tablet_id, etag, status, published_at, acked_at, detail)
-SELECT DISTINCT ON (tablet_id, etag) tablet_id, etag, status,
-       coalesce(min(at) FILTER (WHERE status = 'published') OVER w, at),
-       CASE WHEN status = 'published' THEN NULL ELSE at END, detail
-FROM unnest(%b::text[], %b::text[], %b::text[], %b::timestamptz[], %b::text[], %b::int8[])
-     AS d(tablet_id, etag, status, at, detail, n)
-WINDOW w AS (PARTITION BY tablet_id, etag)
-ORDER BY tablet_id, etag, n DESC
-ON CONFLICT (tablet_id, etag) DO UPDATE SET
-    status = excluded.status,
-    -- a batch holding only an ack keeps the stored publish time
-    published_at = CASE WHEN excluded.acked_at IS DISTINCT FROM excluded.published_at
-                        THEN excluded.published_at ELSE deliveries.published_at END,
-    acked_at = excluded.acked_at,
-    detail = excluded.detail
-"""
-OPEN_INCIDENT = """
-INSERT INTO incidents (incident_id, tablet_id, fleet_id, kind, opened_at, offline_since)
-VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (incident_id) DO NOTHING
-"""
-RESOLVE_INCIDENT = """
-UPDATE incidents SET resolved_at = %s WHERE incident_id = %s AND resolved_at IS NULL
-"""
-NOTIFY = """
-INSERT INTO notifications (fleet_id, tablet_id, kind, payload, dedupe_key)
-VALUES (%s, %s, %s, %s, %s) ON CONFLICT (dedupe_key) DO NOTHING
-"""
-
-
-NOTIFY_LIMIT = 7000  # PostgreSQL refuses NOTIFY payloads of 8000 bytes or more
-
-
-def notify_chunks(ids: list[str]) -> list[str]:
-    """JSON arrays of ids, each small enough for one ``NOTIFY``."""
-    chunks: list[str] = []
-    current: list[str] = []
-    size = 2
-    for tablet_id in ids:
-        cost = len(json.dumps(tablet_id)) + 1
-        if current and size + cost > NOTIFY_LIMIT:
-            chunks.append(json.dumps(current, separators=(",", ":")))
-            current, size = [], 2
-        current.append(tablet_id)
-        size += cost
-    if current:
-        chunks.append(json.dumps(current, separators=(",", ":")))
-    return chunks
 
 
 def split_by_hour(start: datetime, end: datetime) -> list[tuple[datetime, float]]:
@@ -389,75 +308,14 @@ class StoreWriter:
         async with self._pool.connection(timeout=5) as conn, conn.transaction():
             cur = conn.cursor()
             if batch.heartbeats:
-                hb_cur = conn.cursor()
-                set_json_dumps(_identity, hb_cur)  # the jsonb column gets JSON text as it is
-                async with hb_cur.copy(COPY_HEARTBEATS) as copy:
-                    copy.set_types(HEARTBEAT_TYPES)
-                    for h in batch.heartbeats:
-                        await copy.write_row(HEARTBEAT_ROW(h))
+                await copy_heartbeats(conn, batch.heartbeats)
             if batch.transitions:
-                async with cur.copy(COPY_TRANSITIONS) as copy:
-                    for t in batch.transitions:
-                        await copy.write_row(
-                            (t.time, t.tablet_id, t.from_state, t.to_state, t.reason)
-                        )
-                for chunk in notify_chunks(sorted({t.tablet_id for t in batch.transitions})):
-                    await cur.execute("SELECT pg_notify('fleethub_state', %s)", (chunk,))
+                await copy_transitions(cur, batch.transitions)
             if batch.states:
-                rows = list(batch.states.values())
-                await cur.execute(UPSERT_STATE, _columns(rows))
+                await upsert_states(cur, list(batch.states.values()))
             if batch.uptime:
-                keys = list(batch.uptime)
-                await cur.execute(
-                    UPSERT_UPTIME,
-                    ([k[0] for k in keys], [k[1] for k in keys], list(batch.uptime.values())),
-                )
+                await add_uptime(cur, batch.uptime)
             for ev in batch.incidents:
-                await self._write_incident(cur, ev)
+                await write_incident(cur, ev)
             if batch.deliveries:
-                ds = batch.deliveries  # the newest row per (tablet, etag) wins
-                await cur.execute(UPSERT_DELIVERY, (
-                    [d.tablet_id for d in ds], [d.etag for d in ds], [d.status for d in ds],
-                    [d.at for d in ds], [d.detail for d in ds], list(range(len(ds)))))  # fmt: skip
-
-    @staticmethod
-    async def _write_incident(
-        cur: psycopg.AsyncCursor[tuple[object, ...]], ev: IncidentEvent
-    ) -> None:
-        if ev.event == "opened":
-            row = (ev.incident_id, ev.tablet_id, ev.fleet_id, ev.kind, ev.opened_at,
-                   ev.offline_since)  # fmt: skip
-            await cur.execute(OPEN_INCIDENT, row)
-        else:
-            await cur.execute(RESOLVE_INCIDENT, (ev.at, ev.incident_id))
-        payload = alert_payload(ev).decode()
-        await cur.execute(
-            NOTIFY,
-            (ev.fleet_id, ev.tablet_id, f"incident.{ev.event}", payload,
-             f"{ev.incident_id}:{ev.event}"),
-        )  # fmt: skip
-        await cur.execute("SELECT pg_notify('fleethub_alerts', %s)", (payload,))
-
-
-def _identity(text: str) -> str:
-    """A heartbeat's ``extra_json`` is JSON already: sent without parsing it again."""
-    return text
-
-
-def _columns(rows: list[TabletStateRow]) -> tuple[list[object], ...]:
-    return (
-        [r.tablet_id for r in rows],
-        [r.state for r in rows],
-        [r.state_since for r in rows],
-        [r.last_heartbeat_at for r in rows],
-        [r.boot_id for r in rows],
-        [r.last_seq for r in rows],
-        [r.desired_etag for r in rows],
-        [r.applied_etag for r in rows],
-        [r.uptime_until for r in rows],
-        [r.open_incident_id for r in rows],
-        [r.battery for r in rows],
-        [r.app_version for r in rows],
-        [r.ad_id for r in rows],
-        [r.campaign_id for r in rows],
-    )
+                await upsert_deliveries(cur, batch.deliveries)

@@ -1,4 +1,5 @@
-"""Fleet and tablet registration and the status view (``fleet add``, ``tablet add``, ``status``)."""
+"""Fleet and tablet registration and the status view (``fleet add``, ``tablet add``, ``status``),
+and the fleet of each tablet (the play ingest's lookup)."""
 
 from __future__ import annotations
 
@@ -161,3 +162,14 @@ async def status(
     async with conn.cursor(row_factory=class_row(StatusRow)) as cur:
         await cur.execute(STATUS, {"fleet": fleet_id})
         return await cur.fetchall()
+
+
+async def tablet_fleets(
+    conn: psycopg.AsyncConnection[tuple[object, ...]], tablet_ids: set[str]
+) -> dict[str, str]:
+    """The fleet of each of the tablets the store knows."""
+    cur = await conn.execute(
+        "SELECT tablet_id, fleet_id FROM tablets WHERE tablet_id = ANY(%s)",
+        (sorted(tablet_ids),),
+    )
+    return {str(tablet_id): str(fleet_id) for tablet_id, fleet_id in await cur.fetchall()}

@@ -18,7 +18,7 @@ from contract.playlist_ack import AckIn, PlaylistAck
 from contract.schema import Column, NotSent, Reader, Sent, columns, payload_model, sent_paths
 from contract.status import Status, StatusIn
 from hub.inbound import translate
-from hub.writer import COPY_HEARTBEATS, HEARTBEAT_ROW, HEARTBEAT_TYPES
+from store.heartbeats import COPY_HEARTBEATS, HEARTBEAT_ROW, HEARTBEAT_TYPES
 from web.tablets.detail import HEARTBEATS
 from web.tablets.detail import Heartbeat as ShownHeartbeat
 

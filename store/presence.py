@@ -1,0 +1,107 @@
+"""Presence: transitions (``COPY``, then ``NOTIFY fleethub_state``), the current state of each
+tablet (``tablet_state``) and its online seconds per hour (``uptime_hourly``).
+
+Each function runs on the caller's cursor, in the caller's transaction; the arrays of the
+upserts go in binary (``%b``), one statement per flush.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from actors.effects import TabletStateRow, TransitionRow
+
+Cursor = psycopg.AsyncCursor[Any]
+
+COPY_TRANSITIONS = (
+    "COPY presence_transitions (time, tablet_id, from_state, to_state, reason) FROM STDIN"
+)
+NOTIFY_STATE = "SELECT pg_notify('fleethub_state', %s)"
+UPSERT_STATE = """
+INSERT INTO tablet_state (tablet_id, state, state_since, last_heartbeat_at, boot_id, last_seq,
+    desired_etag, applied_etag, uptime_until, open_incident_id, battery, app_version, ad_id,
+    campaign_id, updated_at)
+SELECT *, now() FROM unnest(%b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[],
+    %b::text[], %b::bigint[], %b::text[], %b::text[], %b::timestamptz[], %b::uuid[],
+    %b::smallint[], %b::text[], %b::text[], %b::text[])
+ON CONFLICT (tablet_id) DO UPDATE SET
+    state = excluded.state, state_since = excluded.state_since,
+    last_heartbeat_at = excluded.last_heartbeat_at, boot_id = excluded.boot_id,
+    last_seq = excluded.last_seq, desired_etag = excluded.desired_etag,
+    applied_etag = excluded.applied_etag, uptime_until = excluded.uptime_until,
+    open_incident_id = excluded.open_incident_id, battery = excluded.battery,
+    app_version = excluded.app_version, ad_id = excluded.ad_id,
+    campaign_id = excluded.campaign_id, updated_at = now()
+"""
+UPSERT_UPTIME = """
+INSERT INTO uptime_hourly (tablet_id, hour, online_seconds)
+SELECT * FROM unnest(%b::text[], %b::timestamptz[], %b::float8[])
+ON CONFLICT (tablet_id, hour) DO UPDATE
+SET online_seconds = least(3600, uptime_hourly.online_seconds + excluded.online_seconds)
+"""
+
+NOTIFY_LIMIT = 7000  # PostgreSQL refuses NOTIFY payloads of 8000 bytes or more
+
+
+def notify_chunks(ids: list[str]) -> list[str]:
+    """JSON arrays of ids, each small enough for one ``NOTIFY``."""
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 2
+    for tablet_id in ids:
+        cost = len(json.dumps(tablet_id)) + 1
+        if current and size + cost > NOTIFY_LIMIT:
+            chunks.append(json.dumps(current, separators=(",", ":")))
+            current, size = [], 2
+        current.append(tablet_id)
+        size += cost
+    if current:
+        chunks.append(json.dumps(current, separators=(",", ":")))
+    return chunks
+
+
+async def copy_transitions(cur: Cursor, rows: Sequence[TransitionRow]) -> None:
+    """``COPY`` the transitions, then notify the ids of their tablets (``fleethub_state``)."""
+    async with cur.copy(COPY_TRANSITIONS) as copy:
+        for t in rows:
+            await copy.write_row((t.time, t.tablet_id, t.from_state, t.to_state, t.reason))
+    for chunk in notify_chunks(sorted({t.tablet_id for t in rows})):
+        await cur.execute(NOTIFY_STATE, (chunk,))
+
+
+async def upsert_states(cur: Cursor, rows: Sequence[TabletStateRow]) -> None:
+    """Each tablet's current state, one row per tablet."""
+    await cur.execute(UPSERT_STATE, _columns(rows))
+
+
+async def add_uptime(cur: Cursor, uptime: Mapping[tuple[str, datetime], float]) -> None:
+    """Online seconds per ``(tablet_id, hour)`` added to the hour's (at most 3600)."""
+    keys = list(uptime)
+    await cur.execute(
+        UPSERT_UPTIME,
+        ([k[0] for k in keys], [k[1] for k in keys], list(uptime.values())),
+    )
+
+
+def _columns(rows: Sequence[TabletStateRow]) -> tuple[list[object], ...]:
+    return (
+        [r.tablet_id for r in rows],
+        [r.state for r in rows],
+        [r.state_since for r in rows],
+        [r.last_heartbeat_at for r in rows],
+        [r.boot_id for r in rows],
+        [r.last_seq for r in rows],
+        [r.desired_etag for r in rows],
+        [r.applied_etag for r in rows],
+        [r.uptime_until for r in rows],
+        [r.open_incident_id for r in rows],
+        [r.battery for r in rows],
+        [r.app_version for r in rows],
+        [r.ad_id for r in rows],
+        [r.campaign_id for r in rows],
+    )
