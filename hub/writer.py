@@ -35,7 +35,7 @@ from actors.effects import (
     TransitionRow,
     UptimeSpan,
 )
-from actors.rules.tablet_session import alert_payload
+from actors.rules.incidents import alert_payload
 from config.retry import until_done
 from contract.heartbeat import COLUMNS as HEARTBEAT_COLUMNS
 from hub.log_limit import LogLimiter

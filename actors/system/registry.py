@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from thespian.actors import ActorExitRequest
@@ -53,10 +53,10 @@ class RegistryActor(ContainedActor):
         self.failures = 0
         self.waiting: dict[str, list[Any]] = {}  # tablet id → messages awaiting a lookup
         self.unknown: dict[str, None] = {}  # insertion-ordered, bounded
-        self.started_at = _now()  # the hub's start (one registry per hub process)
+        self.started_at: datetime | None = None  # the hub's start, from Setup
 
     def receiveMsg_Setup(self, msg: Setup, sender: Any) -> None:
-        self.outbox, self.watchdog = msg.outbox, msg.watchdog
+        self.outbox, self.watchdog, self.started_at = msg.outbox, msg.watchdog, msg.started_at
         self.send(self.watchdog, msg)
         self.send(self.outbox, msg)
 
@@ -105,8 +105,8 @@ class RegistryActor(ContainedActor):
                 self._hold_for_lookup(tablet_id, item)
                 return
             address = self.createActor(TabletActor)
-            init = TabletInit(snapshot, self.outbox, self.watchdog, _now(), self.started_at)
-            self.send(address, init)
+            assert self.started_at is not None  # Setup is the pump's first message
+            self.send(address, TabletInit(snapshot, self.outbox, self.watchdog, self.started_at))
             self.actors[tablet_id] = address
         self.send(address, item)
 
@@ -140,11 +140,8 @@ class RegistryActor(ContainedActor):
         elif first:
             # Re-arm the timers of a tablet rebuilt from the store without
             # creating its actor yet: it is created when a message arrives.
-            for timer in TabletSession(msg.snapshot).resume(_now(), self.started_at).timers:
+            assert self.started_at is not None  # Setup is the pump's first message
+            for timer in TabletSession(msg.snapshot).resume(self.started_at).timers:
                 self.send(self.watchdog, timer)
         for held in self.waiting.pop(tablet_id, ()):
             self._route(held)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
