@@ -50,7 +50,6 @@ class RegistryActor(ContainedActor):
         self.watchdog: Any = None
         self.known: dict[str, TabletSnapshot] = {}
         self.actors: dict[str, Any] = {}
-        self.failures = 0
         self.waiting: dict[str, list[Any]] = {}  # tablet id → messages awaiting a lookup
         self.unknown: dict[str, None] = {}  # insertion-ordered, bounded
         self.started_at: datetime | None = None  # the hub's start, from Setup
@@ -64,15 +63,8 @@ class RegistryActor(ContainedActor):
         for item in msg.items:  # one bad message affects only its tablet
             self.contained(item, functools.partial(self._route, item))
 
-    def report_failure(self, message: Any, exc: Exception) -> None:
-        self.failures += 1
-        super().report_failure(message, exc)
-
     def receiveMsg_Stats(self, msg: Stats, sender: Any) -> None:
-        self.send(
-            sender,
-            {"known": len(self.known), "resident": len(self.actors), "failures": self.failures},
-        )
+        self.send(sender, {"known": len(self.known), "resident": len(self.actors)})
 
     def receiveMsg_Expired(self, msg: Any, sender: Any) -> None:
         self._route(msg)
