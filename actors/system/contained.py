@@ -1,10 +1,10 @@
 """Actors whose handlers cannot poison them: one raising message costs only itself.
 
 Left alone, thespian 4.0.1 (``simpleSystemBase``) calls a handler that raised twice more
-with the same message, logs each failure as a warning, then sends the message back to
-its sender wrapped in a ``PoisonMessage`` and goes on: uncounted, on whatever the handler
-had half changed (three times over). Sent to the pump (an outside sender), that
-``PoisonMessage`` is what the pump's next ``ask`` gets back in place of its reply.
+with the same message (each call on what the last one half changed), logs each failure,
+then sends the message back to its sender wrapped in a ``PoisonMessage`` and goes on,
+counting nothing. Sent to the pump (an outside sender), that ``PoisonMessage`` is what the
+pump's next ``ask`` gets back in place of its reply.
 :class:`ContainedActor` catches the exception instead, on the first call: it puts the
 attributes named in ``ROLLBACK`` back as they were before the message
 (:meth:`ContainedActor.checkpoint`) and sends one :class:`~actors.effects.HandlerFailed`
