@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -179,3 +179,12 @@ class EffectBatch:
 
     effects: tuple[Effect, ...]
     timers: tuple[Arm, ...] = ()
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a rule returns for one message: its effects and the timers it (re)arms; the
+    tablet actor sends them as one :class:`EffectBatch`."""
+
+    effects: list[Effect] = field(default_factory=list)
+    timers: list[Arm] = field(default_factory=list)

@@ -13,7 +13,7 @@ from contract.status import StatusIn as StatusIn
 
 State = Literal["unknown", "online", "offline"]
 Reason = Literal["will", "timeout", "status", "heartbeat"]
-TimerKind = Literal["offline", "alert"]
+TimerKind = Literal["offline", "incident"]  # "incident": an offline incident is due
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +63,7 @@ class TabletSnapshot:
 class Setup:
     outbox: Any
     watchdog: Any
+    started_at: datetime  # the hub's start (the pump's): a restart's grace counts from it
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +159,7 @@ class TabletInit:
     snapshot: TabletSnapshot
     outbox: Any
     watchdog: Any
-    at: datetime
-    started_at: datetime | None = None  # the hub's start: a restart's grace counts from it
+    started_at: datetime  # the hub's start: a restart's grace counts from it
 
 
 # --- leads (issue #5): into the lead router, and between it and agent actors -------

@@ -1,4 +1,11 @@
-"""Device messages → actor inputs. Every rejection has a short reason; nothing raises."""
+"""Device messages → actor inputs.
+
+:func:`translate` rejects a bad message by raising :class:`~config.errors.PayloadError`
+(a short reason and a category), and raises nothing else for any topic or payload
+(tests/unit/test_inbound_fuzz.py). Its caller, the hub's ``Hub._on_publish``, catches it,
+counts the category in ``rejected`` and logs it rate-limited with the topic; anything else
+that escapes (a bug) is caught there too and counted in ``handler_errors``.
+"""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ from actors.effects import (
 )
 from actors.effects import Publish as PublishEffect
 from actors.messages import DesiredPlaylist, NotRegistered, Register, Unregister
-from actors.rules.tablet_session import alert_payload
+from actors.rules.incidents import alert_payload
 from actors.system.pump import ActorPump
 from broker.dynsec_file import hub_publish_client_id, hub_tablet_client_id
 from broker.mqttwire.codec import Publish

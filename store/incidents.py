@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 
 from actors.effects import IncidentEvent
-from actors.rules.tablet_session import alert_payload
+from actors.rules.incidents import alert_payload
 
 Cursor = psycopg.AsyncCursor[Any]
 

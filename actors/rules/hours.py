@@ -68,16 +68,6 @@ class OperatingHours:
         return out
 
 
-def alert_due_at(hours: OperatingHours, offline_at: datetime, alert_after_s: int) -> datetime:
-    """When an outage that began at ``offline_at`` should raise an incident.
-
-    The first instant at least ``alert_after_s`` after the outage began that
-    lies inside operating hours: an outage that starts out of hours alerts
-    when the fleet opens, if the tablet is still offline then.
-    """
-    return hours.next_open_at(offline_at + timedelta(seconds=alert_after_s))
-
-
 def parse_hours(text: str | None, timezone: str = "UTC") -> OperatingHours:
     try:
         ZoneInfo(timezone)

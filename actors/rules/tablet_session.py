@@ -1,22 +1,20 @@
 """One tablet's session state and its rules; pure logic, no thespian, no I/O.
 
-Every handler returns the effects it wants and the timers it (re)arms. The
-thespian actor in :mod:`actors.system.tablet` forwards them; tests drive this class
-directly.
+Presence (online/offline, uptime), heartbeats and playlist delivery are here; when an
+incident is due, opened and resolved is in :mod:`actors.rules.incidents`. Every handler
+returns the effects it wants and the timers it (re)arms. The thespian actor in
+:mod:`actors.system.tablet` forwards them; tests drive this class directly.
 """
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from actors.effects import (
     DeliveryRow,
-    Effect,
-    IncidentEvent,
+    Outcome,
     Publish,
     TabletStateRow,
     TransitionRow,
@@ -28,31 +26,18 @@ from actors.messages import (
     DesiredPlaylist,
     Expired,
     HeartbeatIn,
-    IncidentRef,
     Reason,
     State,
     StatusIn,
     TabletConfig,
     TabletSnapshot,
 )
-from actors.rules.hours import alert_due_at
-
-FLAP_WINDOW = timedelta(hours=1)
-_INCIDENT_NS = uuid.UUID("6f1c2a52-8f55-4c3e-9d1b-3f0c1c6a8e10")
+from actors.rules.incidents import IncidentRules
 
 
-@dataclass(slots=True)
-class Outcome:
-    effects: list[Effect] = field(default_factory=list)
-    timers: list[Arm] = field(default_factory=list)
+class TabletSession(IncidentRules):
+    """A tablet's state; the incident rules it follows are in :mod:`actors.rules.incidents`."""
 
-
-def incident_id(tablet_id: str, kind: str, opened_at: datetime) -> str:
-    """Deterministic, so a re-delivered message opens the same incident, not a second."""
-    return str(uuid.uuid5(_INCIDENT_NS, f"{tablet_id}|{kind}|{opened_at.isoformat()}"))
-
-
-class TabletSession:
     def __init__(self, snapshot: TabletSnapshot) -> None:
         self.cfg: TabletConfig = snapshot.config
         self.state: State = snapshot.state
@@ -65,7 +50,7 @@ class TabletSession:
         self.uptime_until = snapshot.uptime_until
         self.incident = snapshot.open_incident
         self.transitions: deque[datetime] = deque(snapshot.recent_transitions)
-        self.alert_due: datetime | None = None
+        self.incident_due: datetime | None = None
         self.published_etag: str | None = None  # published by this session (not persisted)
         self.battery = snapshot.battery
         self.app_version = snapshot.app_version
@@ -74,20 +59,19 @@ class TabletSession:
 
     # --- start-up ------------------------------------------------------------
 
-    def resume(self, now: datetime, started_at: datetime | None = None) -> Outcome:
-        """Re-arm the timers a rebuilt session needs (after a hub restart).
+    def resume(self, started_at: datetime) -> Outcome:
+        """Re-arm the timers a rebuilt session needs (after a hub restart at ``started_at``).
 
         An online tablet gets ``offline_after`` from the hub's start before a timeout
         counts: its heartbeats sent while the hub was away wait in the broker and arrive
         (with today's receive time) only as the hub catches up.
         """
         out = Outcome()
-        self.grace_until = (started_at or now) + timedelta(seconds=self.cfg.offline_after_s)
+        self.grace_until = started_at + timedelta(seconds=self.cfg.offline_after_s)
         deadline = self._offline_deadline()
         if self.state == "online" and deadline is not None:
             out.timers.append(Arm(self.cfg.tablet_id, "offline", deadline))
-        elif self.state == "offline" and self.incident is None and self.state_since is not None:
-            self._arm_alert(out, self.state_since)
+        self._resume_incident(out)
         return out
 
     def reconfigure(self, cfg: TabletConfig) -> None:
@@ -148,14 +132,8 @@ class TabletSession:
                     self._transition(out, "offline", "timeout", msg.now)
                 else:  # fired early (a stale timer): keep watching
                     out.timers.append(Arm(self.cfg.tablet_id, "offline", deadline))
-        elif (
-            self.state == "offline"
-            and self.incident is None
-            and self.alert_due is not None
-            and self.alert_due <= msg.now
-        ):
-            since = self.state_since or msg.now
-            self._open_incident(out, "offline", msg.now, since)
+        else:  # "incident"
+            self._on_incident_due(out, msg.now)
         if out.effects:
             out.effects.append(self.state_row())
         return out
@@ -242,62 +220,8 @@ class TabletSession:
         self.state, self.state_since = to, at
         if to == "online":
             self.uptime_until = at
-        if before == "unknown":
-            return
-        self.transitions.append(at)
-        while self.transitions and self.transitions[0] < at - FLAP_WINDOW:
-            self.transitions.popleft()
-        flapping = len(self.transitions) > self.cfg.flap_limit
-        if flapping and self.incident is None and self.cfg.hours.is_open(at):
-            self._open_incident(out, "flapping", at, at)
-            return
-        if to == "offline" and self.incident is None:
-            self._arm_alert(out, at)
-        elif to == "online":
-            self.alert_due = None
-            out.timers.append(Arm(self.cfg.tablet_id, "alert", None))
-            if self.incident is not None and self.incident.kind == "offline":
-                self._resolve_incident(out, at)
-
-    def _maybe_end_flapping(self, out: Outcome, at: datetime) -> None:
-        if self.incident is None or self.incident.kind != "flapping":
-            return
-        while self.transitions and self.transitions[0] < at - FLAP_WINDOW:
-            self.transitions.popleft()
-        if len(self.transitions) <= self.cfg.flap_limit:
-            self._resolve_incident(out, at)
-
-    def _arm_alert(self, out: Outcome, offline_at: datetime) -> None:
-        self.alert_due = alert_due_at(self.cfg.hours, offline_at, self.cfg.alert_after_s)
-        out.timers.append(Arm(self.cfg.tablet_id, "alert", self.alert_due))
-
-    def _open_incident(
-        self, out: Outcome, kind: str, at: datetime, offline_since: datetime
-    ) -> None:
-        assert kind in ("offline", "flapping")
-        ref = IncidentRef(incident_id(self.cfg.tablet_id, kind, at), kind, at)  # type: ignore[arg-type]
-        self.incident = ref
-        self.alert_due = None
-        out.effects.append(self._incident_event(ref, "opened", at, offline_since))
-
-    def _resolve_incident(self, out: Outcome, at: datetime) -> None:
-        assert self.incident is not None
-        out.effects.append(self._incident_event(self.incident, "resolved", at, None))
-        self.incident = None
-
-    def _incident_event(
-        self, ref: IncidentRef, event: str, at: datetime, offline_since: datetime | None
-    ) -> IncidentEvent:
-        return IncidentEvent(
-            incident_id=ref.incident_id,
-            tablet_id=self.cfg.tablet_id,
-            fleet_id=self.cfg.fleet_id,
-            kind=ref.kind,
-            event=event,  # type: ignore[arg-type]
-            opened_at=ref.opened_at,
-            at=at,
-            offline_since=offline_since,
-        )
+        if before != "unknown":
+            self._incidents_on_transition(out, to, at)
 
     def _online_evidence_end(self, reason: Reason, at: datetime) -> datetime:
         """Where an online span ends: now for a will, at the last sign of life for a timeout."""
@@ -351,21 +275,3 @@ class TabletSession:
             ad_id=self.now_playing[0],
             campaign_id=self.now_playing[1],
         )
-
-
-def alert_payload(ev: IncidentEvent) -> bytes:
-    """The JSON published on ``fleets/{fleet_id}/alerts``."""
-    return json.dumps(
-        {
-            "v": 1,
-            "incident_id": ev.incident_id,
-            "event": ev.event,
-            "kind": ev.kind,
-            "tablet_id": ev.tablet_id,
-            "fleet_id": ev.fleet_id,
-            "opened_at": ev.opened_at.isoformat(),
-            "at": ev.at.isoformat(),
-            "offline_since": ev.offline_since.isoformat() if ev.offline_since else None,
-        },
-        separators=(",", ":"),
-    ).encode()

@@ -1,11 +1,16 @@
 """Actors whose handlers cannot poison them: one raising message costs only itself.
 
-Thespian retries a message whose handler raised and then drops it as a ``PoisonMessage``,
-uncounted, on whatever the handler had half changed. :class:`ContainedActor` catches the
-exception instead, puts the attributes named in ``ROLLBACK`` back as they were before the
-message (:meth:`ContainedActor.checkpoint`), and sends a
-:class:`~actors.effects.HandlerFailed` effect to the outbox (the hub counts and logs it).
-Effects are sent only after a handler returned, so a failed message has sent nothing.
+Left alone, thespian 4.0.1 (``simpleSystemBase``) calls a handler that raised twice more
+with the same message (each call on what the last one half changed), logs each failure,
+then sends the message back to its sender wrapped in a ``PoisonMessage`` and goes on,
+counting nothing. Sent to the pump (an outside sender), that ``PoisonMessage`` is what the
+pump's next ``ask`` gets back in place of its reply.
+:class:`ContainedActor` catches the exception instead, on the first call: it puts the
+attributes named in ``ROLLBACK`` back as they were before the message
+(:meth:`ContainedActor.checkpoint`) and sends one :class:`~actors.effects.HandlerFailed`
+effect to the outbox (the hub counts it in ``handler_errors`` and logs it). Effects are
+sent only after a handler returned, so a failed message has sent nothing. Every actor of
+the pump's system is a ``ContainedActor``.
 """
 
 from __future__ import annotations
@@ -69,9 +74,12 @@ class ContainedActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is 
     def failure_key(self, message: Any) -> str:
         return str(getattr(message, "tablet_id", None) or getattr(message, "lead_id", "?"))
 
+    def failure(self, message: Any, exc: Exception) -> HandlerFailed:
+        return HandlerFailed(self.KIND, self.failure_key(message), type(message).__name__,
+                             f"{type(exc).__name__}: {exc}"[:500])  # fmt: skip
+
     def report_failure(self, message: Any, exc: Exception) -> None:
-        failed = HandlerFailed(self.KIND, self.failure_key(message), type(message).__name__,
-                               f"{type(exc).__name__}: {exc}"[:500])  # fmt: skip
+        failed = self.failure(message, exc)
         if self.outbox is None:  # not set up yet: nowhere to report but the log
             log.error("%s handler failed on %s for %s: %s", failed.actor, failed.message,
                       failed.key, failed.error)  # fmt: skip

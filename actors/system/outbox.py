@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from thespian.actors import ActorTypeDispatcher
-
 from actors.effects import Effect, EffectBatch
 from actors.messages import Arm, ArmBatch, Flush, Setup
+from actors.system.contained import ContainedActor
 
 
-class OutboxActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is untyped
-    """Gathers the tablets' effects (for the hub) and timer requests (for the watchdog)."""
+class OutboxActor(ContainedActor):
+    """Gathers the tablets' effects (for the hub) and timer requests (for the watchdog).
+
+    A handler that raises is reported in the next flush, as every actor's failure is."""
+
+    KIND = "outbox"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -35,3 +38,6 @@ class OutboxActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is unt
 
     def receiveUnrecognizedMessage(self, msg: Any, sender: Any) -> None:
         """Unknown messages are dropped."""
+
+    def report_failure(self, message: Any, exc: Exception) -> None:
+        self.pending.append(self.failure(message, exc))

@@ -113,9 +113,10 @@ class ActorPump:
             outbox = system.createActor(OutboxActor)
             watchdog = system.createActor(WatchdogActor)
             registry = system.createActor(RegistryActor)
-            system.tell(registry, Setup(outbox, watchdog))
+            setup = Setup(outbox, watchdog, datetime.now(UTC))  # the hub's start
+            system.tell(registry, setup)
             leads = system.createActor(LeadRouterActor)  # leads (issue #5): its own inputs
-            system.tell(leads, Setup(outbox, watchdog))
+            system.tell(leads, setup)
         except BaseException as exc:
             self._error = exc
             self._ready.set()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from thespian.actors import ActorExitRequest
@@ -50,13 +50,12 @@ class RegistryActor(ContainedActor):
         self.watchdog: Any = None
         self.known: dict[str, TabletSnapshot] = {}
         self.actors: dict[str, Any] = {}
-        self.failures = 0
         self.waiting: dict[str, list[Any]] = {}  # tablet id → messages awaiting a lookup
         self.unknown: dict[str, None] = {}  # insertion-ordered, bounded
-        self.started_at = _now()  # the hub's start (one registry per hub process)
+        self.started_at: datetime | None = None  # the hub's start, from Setup
 
     def receiveMsg_Setup(self, msg: Setup, sender: Any) -> None:
-        self.outbox, self.watchdog = msg.outbox, msg.watchdog
+        self.outbox, self.watchdog, self.started_at = msg.outbox, msg.watchdog, msg.started_at
         self.send(self.watchdog, msg)
         self.send(self.outbox, msg)
 
@@ -64,15 +63,8 @@ class RegistryActor(ContainedActor):
         for item in msg.items:  # one bad message affects only its tablet
             self.contained(item, functools.partial(self._route, item))
 
-    def report_failure(self, message: Any, exc: Exception) -> None:
-        self.failures += 1
-        super().report_failure(message, exc)
-
     def receiveMsg_Stats(self, msg: Stats, sender: Any) -> None:
-        self.send(
-            sender,
-            {"known": len(self.known), "resident": len(self.actors), "failures": self.failures},
-        )
+        self.send(sender, {"known": len(self.known), "resident": len(self.actors)})
 
     def receiveMsg_Expired(self, msg: Any, sender: Any) -> None:
         self._route(msg)
@@ -105,8 +97,8 @@ class RegistryActor(ContainedActor):
                 self._hold_for_lookup(tablet_id, item)
                 return
             address = self.createActor(TabletActor)
-            init = TabletInit(snapshot, self.outbox, self.watchdog, _now(), self.started_at)
-            self.send(address, init)
+            assert self.started_at is not None  # Setup is the pump's first message
+            self.send(address, TabletInit(snapshot, self.outbox, self.watchdog, self.started_at))
             self.actors[tablet_id] = address
         self.send(address, item)
 
@@ -140,11 +132,8 @@ class RegistryActor(ContainedActor):
         elif first:
             # Re-arm the timers of a tablet rebuilt from the store without
             # creating its actor yet: it is created when a message arrives.
-            for timer in TabletSession(msg.snapshot).resume(_now(), self.started_at).timers:
+            assert self.started_at is not None  # Setup is the pump's first message
+            for timer in TabletSession(msg.snapshot).resume(self.started_at).timers:
                 self.send(self.watchdog, timer)
         for held in self.waiting.pop(tablet_id, ()):
             self._route(held)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.effects import EffectBatch
+from actors.effects import EffectBatch, Outcome
 from actors.messages import (
     AckIn,
     DesiredPlaylist,
@@ -14,7 +14,7 @@ from actors.messages import (
     StatusIn,
     TabletInit,
 )
-from actors.rules.tablet_session import Outcome, TabletSession
+from actors.rules.tablet_session import TabletSession
 from actors.system.contained import ContainedActor, copy_flat
 
 
@@ -36,7 +36,7 @@ class TabletActor(ContainedActor):
     def receiveMsg_TabletInit(self, msg: TabletInit, sender: Any) -> None:
         self.outbox, self.watchdog = msg.outbox, msg.watchdog
         self.session = TabletSession(msg.snapshot)
-        self._emit(self.session.resume(msg.at, msg.started_at))
+        self._emit(self.session.resume(msg.started_at))
 
     def receiveMsg_Register(self, msg: Register, sender: Any) -> None:
         if self.session is not None:

@@ -12,9 +12,8 @@ import heapq
 from datetime import datetime
 from typing import Any
 
-from thespian.actors import ActorTypeDispatcher
-
 from actors.messages import Arm, ArmBatch, Expired, Setup, Tick, TimerKind
+from actors.system.contained import ContainedActor
 
 Key = tuple[str, TimerKind]
 
@@ -63,14 +62,20 @@ class Deadlines:
         return fired
 
 
-class WatchdogActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is untyped
+class WatchdogActor(ContainedActor):
+    """A handler that raises is reported to the outbox; the heap is not rolled back (too
+    large to copy per message)."""
+
+    KIND = "watchdog"
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.deadlines = Deadlines()
         self.registry: Any = None
+        self.outbox: Any = None
 
     def receiveMsg_Setup(self, msg: Setup, sender: Any) -> None:
-        self.registry = sender
+        self.registry, self.outbox = sender, msg.outbox
 
     def receiveMsg_Arm(self, msg: Arm, sender: Any) -> None:
         self.deadlines.arm(msg.tablet_id, msg.kind, msg.deadline)

@@ -1,4 +1,4 @@
-"""Operating hours: parsing, is_open, next_open_at and alert_due_at, in real time zones."""
+"""Operating hours: parsing, is_open, next_open_at and incident_due_at, in real time zones."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from actors.rules.hours import OperatingHours, Window, alert_due_at, parse_hours
+from actors.rules.hours import OperatingHours, Window, parse_hours
+from actors.rules.incidents import incident_due_at
 from config.errors import ConfigError
 
 SGT = ZoneInfo("Asia/Singapore")
@@ -196,26 +197,26 @@ def test_next_open_at_a_week_ahead() -> None:
         # delay ends one second before closing: still today
         (TUE + timedelta(hours=21, minutes=54, seconds=59), 300,
          TUE + timedelta(hours=21, minutes=59, seconds=59)),
-        # outage starts out of hours: alert at opening time
+        # outage starts out of hours: due at opening time
         (SAT + timedelta(hours=3), 300, NEXT_MON + timedelta(hours=7)),
         # outage starts before opening, delay ends after: the delay wins
         (MON + timedelta(hours=6, minutes=58), 300, MON + timedelta(hours=7, minutes=3)),
     ],
 )  # fmt: skip
-def test_alert_due_at(offline_at: datetime, alert_after_s: int, expected: datetime) -> None:
+def test_incident_due_at(offline_at: datetime, alert_after_s: int, expected: datetime) -> None:
     hours = parse_hours("mon-fri 07:00-22:00")
-    due = alert_due_at(hours, offline_at, alert_after_s)
+    due = incident_due_at(hours, offline_at, alert_after_s)
     assert due == expected
     assert hours.is_open(due)
     assert due >= offline_at + timedelta(seconds=alert_after_s)
 
 
-def test_alert_due_at_is_the_first_open_instant_after_the_delay() -> None:
+def test_incident_due_at_is_the_first_open_instant_after_the_delay() -> None:
     hours = parse_hours("mon-fri 07:00-22:00,sat 10:00-12:00", "Asia/Singapore")
     start = FRI
     for minutes in range(0, 4 * 24 * 60, 37):
         offline_at = start + timedelta(minutes=minutes)
-        due = alert_due_at(hours, offline_at, 600)
+        due = incident_due_at(hours, offline_at, 600)
         earliest = offline_at + timedelta(seconds=600)
         assert due >= earliest
         assert hours.is_open(due)

@@ -16,6 +16,7 @@ from actors.effects import (
     Effect,
     HeartbeatRow,
     IncidentEvent,
+    Outcome,
     Publish,
     TabletStateRow,
     TransitionRow,
@@ -33,8 +34,9 @@ from actors.messages import (
     TabletConfig,
     TabletSnapshot,
 )
-from actors.rules.hours import OperatingHours, alert_due_at, parse_hours
-from actors.rules.tablet_session import Outcome, TabletSession, alert_payload, incident_id
+from actors.rules.hours import OperatingHours, parse_hours
+from actors.rules.incidents import alert_payload, incident_due_at, incident_id
+from actors.rules.tablet_session import TabletSession
 from actors.system.watchdog import Deadlines
 
 E = TypeVar("E")
@@ -106,7 +108,7 @@ def will(when: datetime) -> StatusIn:
 
 
 def expired(kind: str, when: datetime) -> Expired:
-    assert kind in ("offline", "alert")
+    assert kind in ("offline", "incident")
     return Expired(TID, kind, when, when)  # type: ignore[arg-type]
 
 
@@ -235,7 +237,7 @@ def test_will_without_ts_goes_offline_with_reason_will() -> None:
     assert of(out, TransitionRow) == [TransitionRow(at(45), TID, "online", "offline", "will")]
     assert of(out, UptimeSpan) == [UptimeSpan(TID, T0, at(45))]
     assert Arm(TID, "offline", None) in out.timers
-    assert Arm(TID, "alert", at(45 + ALERT_S)) in out.timers
+    assert Arm(TID, "incident", at(45 + ALERT_S)) in out.timers
     row = last_state(out)
     assert (row.state, row.state_since) == ("offline", at(45))
 
@@ -253,7 +255,7 @@ def test_online_status_brings_an_offline_tablet_back() -> None:
 
     assert of(out, TransitionRow) == [TransitionRow(at(100), TID, "offline", "online", "status")]
     assert Arm(TID, "offline", at(100 + OFFLINE_S)) in out.timers
-    assert Arm(TID, "alert", None) in out.timers
+    assert Arm(TID, "incident", None) in out.timers
     assert last_state(out).uptime_until == at(100)
 
 
@@ -314,7 +316,7 @@ def test_offline_timeout_fires_when_the_deadline_passed() -> None:
         TransitionRow(at(OFFLINE_S), TID, "online", "offline", "timeout")
     ]
     assert of(out, UptimeSpan) == [UptimeSpan(TID, T0, at(INTERVAL_S))]
-    assert out.timers == [Arm(TID, "alert", at(OFFLINE_S + ALERT_S))]
+    assert out.timers == [Arm(TID, "incident", at(OFFLINE_S + ALERT_S))]
     assert last_state(out).state == "offline"
 
 
@@ -353,53 +355,53 @@ def test_offline_deadline_counts_from_a_later_online_status() -> None:
     assert [t.reason for t in of(out, TransitionRow)] == ["timeout"]
 
 
-# --- alerts --------------------------------------------------------------------
+# --- incidents -----------------------------------------------------------------
 
 
-def test_offline_incident_opens_once_when_the_alert_is_due() -> None:
+def test_offline_incident_opens_once_when_it_is_due() -> None:
     session = online_session()
     session.on_status(will(at(45)))
     due = at(45 + ALERT_S)
 
-    early = session.on_expired(expired("alert", due - timedelta(seconds=1)))
+    early = session.on_expired(expired("incident", due - timedelta(seconds=1)))
     assert early.effects == []
 
-    out = session.on_expired(expired("alert", due))
+    out = session.on_expired(expired("incident", due))
     expected_id = incident_id(TID, "offline", due)
     assert of(out, IncidentEvent) == [
         IncidentEvent(expected_id, TID, "f1", "offline", "opened", due, due, at(45))
     ]
     assert last_state(out).open_incident_id == expected_id
 
-    again = session.on_expired(expired("alert", due + timedelta(minutes=5)))
+    again = session.on_expired(expired("incident", due + timedelta(minutes=5)))
     assert again.effects == []
 
 
-def test_outage_starting_out_of_hours_alerts_at_opening_time() -> None:
+def test_outage_starting_out_of_hours_opens_its_incident_at_opening_time() -> None:
     friday_late = datetime(2024, 5, 3, 16, 58, tzinfo=UTC)
     monday_open = datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
     session = online_session(friday_late - timedelta(minutes=10), hours=OFFICE)
     out = session.on_status(will(friday_late))
-    assert Arm(TID, "alert", monday_open) in out.timers
+    assert Arm(TID, "incident", monday_open) in out.timers
 
     after_five = friday_late + timedelta(seconds=ALERT_S)
-    assert session.on_expired(expired("alert", after_five)).effects == []
+    assert session.on_expired(expired("incident", after_five)).effects == []
     saturday = datetime(2024, 5, 4, 12, 0, tzinfo=UTC)
-    assert session.on_expired(expired("alert", saturday)).effects == []
+    assert session.on_expired(expired("incident", saturday)).effects == []
 
-    opened = of(session.on_expired(expired("alert", monday_open)), IncidentEvent)
+    opened = of(session.on_expired(expired("incident", monday_open)), IncidentEvent)
     assert [(e.event, e.kind, e.opened_at, e.offline_since) for e in opened] == [
         ("opened", "offline", monday_open, friday_late)
     ]
 
 
-def test_back_online_before_the_alert_clears_it() -> None:
+def test_back_online_before_the_incident_is_due_clears_its_timer() -> None:
     session = online_session()
     session.on_status(will(at(45)))
     out = session.on_heartbeat(heartbeat(at(100), 1))
-    assert Arm(TID, "alert", None) in out.timers
+    assert Arm(TID, "incident", None) in out.timers
 
-    late = session.on_expired(expired("alert", at(45 + ALERT_S)))
+    late = session.on_expired(expired("incident", at(45 + ALERT_S)))
     assert late.effects == []
 
 
@@ -407,7 +409,7 @@ def test_back_online_resolves_the_offline_incident() -> None:
     session = online_session()
     session.on_status(will(at(45)))
     due = at(45 + ALERT_S)
-    session.on_expired(expired("alert", due))
+    session.on_expired(expired("incident", due))
 
     out = session.on_heartbeat(heartbeat(at(1000), 1))
     assert of(out, IncidentEvent) == [
@@ -457,8 +459,8 @@ def test_flapping_opens_one_incident_and_no_offline_incidents() -> None:
     rec = Recorder(online_session(flap_limit=3))
     flap(rec, 6)  # 12 transitions within 6 minutes
     rec.will(at(400))
-    for minutes in (10, 30, 60, 600):  # every alert deadline has long passed
-        rec.expire("alert", at(400 + minutes * 60))
+    for minutes in (10, 30, 60, 600):  # every incident deadline has long passed
+        rec.expire("incident", at(400 + minutes * 60))
 
     incidents = rec.incidents()
     assert [(e.kind, e.event) for e in incidents] == [("flapping", "opened")]
@@ -511,7 +513,7 @@ def test_resume_online_rearms_the_offline_timer() -> None:
     session = TabletSession(
         snapshot(state="online", state_since=T0, last_heartbeat_at=at(60), uptime_until=at(60))
     )
-    out = session.resume(at(65), started_at=at(61))
+    out = session.resume(at(61))  # the hub started at 61
     assert out.effects == []
     assert out.timers == [Arm(TID, "offline", at(61 + OFFLINE_S))]  # grace from the start
 
@@ -524,7 +526,7 @@ def test_a_restarted_hub_grants_offline_after_before_a_timeout_counts() -> None:
     )
     rec = Recorder(session)
     started = at(60 + OFFLINE_S + 35)  # away for longer than offline_after
-    rec.feed(session.resume(started, started_at=started))
+    rec.feed(session.resume(started))
     [arm] = rec.timers
     assert arm.deadline == started + timedelta(seconds=OFFLINE_S)
     rec.expire("offline", started + timedelta(seconds=0.2))  # an early (stale) timer
@@ -546,13 +548,13 @@ def test_a_redelivered_older_heartbeat_of_the_same_boot_stores_no_row() -> None:
     assert len(of(session.on_heartbeat(heartbeat(at(12), 0, boot_id="boot-b")), HeartbeatRow)) == 1
 
 
-def test_resume_offline_rearms_the_alert_timer() -> None:
+def test_resume_offline_rearms_the_incident_timer() -> None:
     hours = parse_hours("mon-fri 09:00-17:00")
     friday_late = datetime(2024, 5, 3, 16, 58, tzinfo=UTC)
     snap = TabletSnapshot(config=make_config(hours=hours), state="offline",
                           state_since=friday_late)  # fmt: skip
     out = TabletSession(snap).resume(friday_late + timedelta(minutes=1))
-    assert out.timers == [Arm(TID, "alert", alert_due_at(hours, friday_late, ALERT_S))]
+    assert out.timers == [Arm(TID, "incident", incident_due_at(hours, friday_late, ALERT_S))]
     assert out.timers[0].deadline == datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
 
 
@@ -562,22 +564,22 @@ def test_resume_with_an_open_incident_never_opens_a_duplicate() -> None:
     rec = Recorder(session)
     rec.feed(session.resume(at(4000)))
     assert rec.timers == []
-    rec.expire("alert", at(4000))
-    rec.expire("alert", at(90000))
+    rec.expire("incident", at(4000))
+    rec.expire("incident", at(90000))
     assert rec.incidents() == []
 
     rec.beat(at(5000), 1)
     assert [(e.event, e.incident_id) for e in rec.incidents()] == [("resolved", ref.incident_id)]
 
 
-def test_resume_offline_past_the_alert_opens_exactly_one_incident() -> None:
+def test_resume_offline_past_its_due_time_opens_exactly_one_incident() -> None:
     session = TabletSession(snapshot(state="offline", state_since=at(45)))
     rec = Recorder(session)
     rec.feed(session.resume(at(4000)))
     [arm] = rec.timers
     assert arm.deadline == at(45 + ALERT_S)
-    rec.expire("alert", at(4000))
-    rec.expire("alert", at(4001))
+    rec.expire("incident", at(4000))
+    rec.expire("incident", at(4001))
     assert [(e.kind, e.event) for e in rec.incidents()] == [("offline", "opened")]
 
 

@@ -37,7 +37,7 @@ def test_a_cleared_timer_never_fires() -> None:
 
 def test_clearing_an_unknown_timer_is_harmless() -> None:
     d = Deadlines()
-    d.arm("t1", "alert", None)
+    d.arm("t1", "incident", None)
     assert len(d) == 0
     assert d.due(at(1)) == []
 
@@ -54,9 +54,9 @@ def test_an_extended_timer_fires_at_the_new_deadline_only() -> None:
 
 def test_a_shortened_timer_fires_at_the_new_deadline_only() -> None:
     d = Deadlines()
-    d.arm("t1", "alert", at(300))
-    d.arm("t1", "alert", at(100))
-    assert d.due(at(100)) == [("t1", "alert", at(100))]
+    d.arm("t1", "incident", at(300))
+    d.arm("t1", "incident", at(100))
+    assert d.due(at(100)) == [("t1", "incident", at(100))]
     assert d.due(at(300)) == []
 
 
@@ -84,11 +84,11 @@ def test_rearming_after_a_clear_or_a_fire_works() -> None:
 def test_kinds_and_tablets_are_separate_keys() -> None:
     d = Deadlines()
     d.arm("t1", "offline", at(10))
-    d.arm("t1", "alert", at(20))
+    d.arm("t1", "incident", at(20))
     d.arm("t2", "offline", at(10))
     d.arm("t1", "offline", None)
     assert len(d) == 2
-    assert d.due(at(30)) == [("t2", "offline", at(10)), ("t1", "alert", at(20))]
+    assert d.due(at(30)) == [("t2", "offline", at(10)), ("t1", "incident", at(20))]
 
 
 def test_due_returns_timers_in_deadline_order() -> None:
@@ -120,9 +120,9 @@ def test_heap_stays_small_when_ticks_interleave_with_extensions() -> None:
 def test_heap_stays_small_over_10000_clear_and_rearm_cycles() -> None:
     d = Deadlines()
     monday_open = at(3 * 86_400)
-    for _ in range(10_000):  # a flapping tablet at night: offline arms the alert, online clears
-        d.arm("t1", "alert", monday_open)
-        d.arm("t1", "alert", None)
+    for _ in range(10_000):  # a flapping tablet at night: offline arms, online clears
+        d.arm("t1", "incident", monday_open)
+        d.arm("t1", "incident", None)
     assert len(d._heap) <= 64
 
 
@@ -132,7 +132,7 @@ def test_matches_a_naive_model(seed: int) -> None:
     d = Deadlines()
     model: dict[tuple[str, TimerKind], datetime] = {}
     tablets = [f"t{n}" for n in range(5)]
-    kinds: list[TimerKind] = ["offline", "alert"]
+    kinds: list[TimerKind] = ["offline", "incident"]
     now = 0
     for _ in range(2_000):
         roll = rng.random()
