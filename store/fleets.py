@@ -1,5 +1,6 @@
 """Fleet and tablet registration and the status view (``fleet add``, ``tablet add``, ``status``),
-and the fleet of each tablet (the play ingest's lookup)."""
+the fleet of each tablet (the play ingest's lookup) and the fleets a panel user sees, with their
+zone and hours (the reports)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from datetime import datetime
 
 import psycopg
 from psycopg.rows import class_row
+from psycopg_pool import AsyncConnectionPool
 
 from actors.rules.hours import parse_hours
 from config.errors import ConfigError
 from store.audit import record
+from store.scope import IN_SCOPE, scope_params
+from store.users import User
 
 FLEET_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 TABLET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -173,3 +177,26 @@ async def tablet_fleets(
         (sorted(tablet_ids),),
     )
     return {str(tablet_id): str(fleet_id) for tablet_id, fleet_id in await cur.fetchall()}
+
+
+@dataclass(frozen=True, slots=True)
+class Fleet:
+    """A fleet as the reports read it: its zone and operating hours."""
+
+    fleet_id: str
+    name: str
+    timezone: str
+    operating_hours: str
+
+
+SCOPED = (
+    "SELECT f.fleet_id, f.name, f.timezone, f.operating_hours FROM fleets f"  # noqa: S608
+    f" WHERE {IN_SCOPE} ORDER BY f.name, f.fleet_id"
+)
+
+
+async def scoped(pool: AsyncConnectionPool, user: User) -> list[Fleet]:
+    """The fleets the user sees, with their zone and hours."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(SCOPED, scope_params(user))
+        return [Fleet(*(str(v) for v in row)) for row in await cur.fetchall()]

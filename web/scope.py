@@ -1,24 +1,15 @@
 """What a user may see: their tenant, and for a fleet owner only their fleets.
 
-Every panel and API query joins ``fleets f`` and adds :data:`IN_SCOPE` with
-:func:`scope_params`; a row outside the scope is reported as missing (404),
+Every panel and API query joins ``fleets f`` and adds :data:`store.scope.IN_SCOPE` with
+:func:`store.scope.scope_params`; a row outside the scope is reported as missing (404),
 never as forbidden, so nothing leaks whether it exists.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
+from store.scope import IN_SCOPE as IN_SCOPE  # the query side lives in the store
+from store.scope import scope_params as scope_params
 from store.users import User
-
-IN_SCOPE = (
-    "(f.tenant_id = %(tenant)s AND (%(fleets)s::text[] IS NULL OR f.fleet_id = ANY(%(fleets)s)))"
-)
-
-
-def scope_params(user: User, **extra: Any) -> dict[str, Any]:
-    fleets = None if user.fleets is None else list(user.fleets)
-    return {"tenant": user.tenant_id, "fleets": fleets, **extra}
 
 
 def sees_fleet(user: User, tenant_id: str, fleet_id: str) -> bool:

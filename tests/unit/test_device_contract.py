@@ -19,8 +19,8 @@ from contract.schema import Column, NotSent, Reader, Sent, columns, payload_mode
 from contract.status import Status, StatusIn
 from hub.inbound import translate
 from store.heartbeats import COPY_HEARTBEATS, HEARTBEAT_ROW, HEARTBEAT_TYPES
-from web.tablets.detail import HEARTBEATS
-from web.tablets.detail import Heartbeat as ShownHeartbeat
+from store.tablets import HEARTBEATS
+from store.tablets import Heartbeat as ShownHeartbeat
 
 NOW = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 BODY = {

@@ -1,9 +1,8 @@
 """Incidents as the panel sees them: open and recently resolved, acknowledgement and notes.
 
-An incident belongs to the fleet it was opened in (``incidents.fleet_id``, the same
-fleet the change feed routes its alert by); every query joins that fleet and is
-limited by :data:`~web.scope.IN_SCOPE`, so an incident outside the scope reads
-as missing. Acknowledging and noting write the audit log in the same transaction.
+The store (:mod:`store.incidents`) limits every query to the user's scope, so an
+incident outside it reads as missing; here are the statuses, the note checks and
+the alerts page's board.
 """
 
 from __future__ import annotations
@@ -13,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from psycopg.rows import class_row
 from psycopg_pool import AsyncConnectionPool
 
-from store.audit import record
+from store import incidents
+from store.incidents import Incident as Incident  # re-exported: the alert pages render them
+from store.incidents import Note as Note
 from store.users import User
-from web.scope import IN_SCOPE, scope_params
 
 Status = Literal["open", "unacked", "acked", "resolved"]
 RESOLVED_WINDOW = timedelta(days=7)
@@ -26,58 +25,8 @@ LIST_CAP = 200
 NOTE_MAX = 2000
 
 
-@dataclass(frozen=True, slots=True)
-class Incident:
-    incident_id: uuid.UUID
-    tablet_id: str
-    car_id: str | None
-    fleet_id: str
-    fleet_name: str
-    kind: str
-    opened_at: datetime
-    offline_since: datetime | None
-    resolved_at: datetime | None
-    acked_at: datetime | None
-    acked_by: str | None
-    notes: int
-
-    @property
-    def is_open(self) -> bool:
-        return self.resolved_at is None
-
-    def lasted(self, now: datetime) -> str:
-        """How long it has lasted (open) or lasted (resolved), e.g. ``2 h 05 min``."""
-        seconds = int(
-            ((self.resolved_at or now) - (self.offline_since or self.opened_at)).total_seconds()
-        )
-        return human_duration(seconds)
-
-
-@dataclass(frozen=True, slots=True)
-class Note:
-    note_id: int
-    incident_id: uuid.UUID
-    author: str
-    body: str
-    created_at: datetime
-
-
 class NoteInvalid(ValueError):
     """A note that is empty or too long; the message says which."""
-
-
-def human_duration(seconds: int) -> str:
-    seconds = max(0, seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes:02d} min"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
 
 
 def parse_id(text: str) -> uuid.UUID | None:
@@ -99,67 +48,6 @@ def check_note(body: str) -> str:
     return text
 
 
-SELECT = """
-SELECT i.incident_id, i.tablet_id, t.car_id, i.fleet_id, f.name AS fleet_name, i.kind,
-       i.opened_at, i.offline_since, i.resolved_at, i.acked_at, i.acked_by,
-       (SELECT count(*) FROM incident_notes n WHERE n.incident_id = i.incident_id)::int AS notes
-FROM incidents i
-JOIN fleets f ON f.fleet_id = i.fleet_id
-LEFT JOIN tablets t ON t.tablet_id = i.tablet_id
-"""
-
-LISTING = (
-    SELECT
-    + f"""
-WHERE {IN_SCOPE}
-  AND (%(fleet)s::text IS NULL OR i.fleet_id = %(fleet)s)
-  AND CASE %(status)s::text
-        WHEN 'open' THEN i.resolved_at IS NULL
-        WHEN 'unacked' THEN i.resolved_at IS NULL AND i.acked_at IS NULL
-        WHEN 'acked' THEN i.resolved_at IS NULL AND i.acked_at IS NOT NULL
-        WHEN 'resolved' THEN i.resolved_at >= %(resolved_since)s
-      END
-ORDER BY coalesce(i.resolved_at, i.opened_at) DESC, i.incident_id
-LIMIT %(limit)s
-"""
-)
-
-FOR_TABLET = (
-    SELECT
-    + f"""
-WHERE i.tablet_id = %(tablet)s AND {IN_SCOPE}
-ORDER BY i.opened_at DESC LIMIT %(limit)s
-"""
-)
-
-ONE = SELECT + f"WHERE i.incident_id = %(incident)s AND {IN_SCOPE}"
-
-NOTES = f"""
-SELECT n.note_id, n.incident_id, n.author, n.body, n.created_at
-FROM incident_notes n
-JOIN incidents i ON i.incident_id = n.incident_id
-JOIN fleets f ON f.fleet_id = i.fleet_id
-WHERE n.incident_id = ANY(%(incidents)s) AND {IN_SCOPE}
-ORDER BY n.created_at, n.note_id
-"""  # noqa: S608 - constant fragments only
-
-ACK = f"""
-UPDATE incidents i SET acked_at = now(), acked_by = %(email)s
-FROM fleets f
-WHERE f.fleet_id = i.fleet_id AND i.incident_id = %(incident)s AND i.acked_at IS NULL
-  AND {IN_SCOPE}
-RETURNING i.tablet_id, i.fleet_id, i.kind
-"""  # noqa: S608 - constant fragments only
-
-ADD_NOTE = f"""
-INSERT INTO incident_notes (incident_id, author, body)
-SELECT i.incident_id, %(email)s, %(body)s
-FROM incidents i JOIN fleets f ON f.fleet_id = i.fleet_id
-WHERE i.incident_id = %(incident)s AND {IN_SCOPE}
-RETURNING note_id, incident_id, author, body, created_at
-"""  # noqa: S608 - constant fragments only
-
-
 async def listing(
     pool: AsyncConnectionPool,
     user: User,
@@ -169,55 +57,31 @@ async def listing(
     limit: int = LIST_CAP,
 ) -> list[Incident]:
     """Open ones newest first; resolved ones of the last 7 days, latest resolved first."""
-    params = scope_params(
-        user, fleet=fleet, status=status, limit=limit, resolved_since=now - RESOLVED_WINDOW
-    )
-    async with pool.connection() as conn, conn.cursor(row_factory=class_row(Incident)) as cur:
-        await cur.execute(LISTING, params)
-        return await cur.fetchall()
+    return await incidents.listing(pool, user, status, now - RESOLVED_WINDOW, fleet, limit)
 
 
 async def for_tablet(
     pool: AsyncConnectionPool, user: User, tablet_id: str, limit: int = 20
 ) -> list[Incident]:
-    async with pool.connection() as conn, conn.cursor(row_factory=class_row(Incident)) as cur:
-        await cur.execute(FOR_TABLET, scope_params(user, tablet=tablet_id, limit=limit))
-        return await cur.fetchall()
+    return await incidents.for_tablet(pool, user, tablet_id, limit)
 
 
 async def get(pool: AsyncConnectionPool, user: User, incident_id: uuid.UUID) -> Incident | None:
-    async with pool.connection() as conn, conn.cursor(row_factory=class_row(Incident)) as cur:
-        await cur.execute(ONE, scope_params(user, incident=incident_id))
-        return await cur.fetchone()
+    return await incidents.get(pool, user, incident_id)
 
 
 async def notes(
     pool: AsyncConnectionPool, user: User, incident_ids: list[uuid.UUID]
 ) -> dict[uuid.UUID, list[Note]]:
     """The notes of these incidents, oldest first, by incident."""
-    found: dict[uuid.UUID, list[Note]] = {i: [] for i in incident_ids}
-    if not incident_ids:
-        return found
-    async with pool.connection() as conn, conn.cursor(row_factory=class_row(Note)) as cur:
-        await cur.execute(NOTES, scope_params(user, incidents=incident_ids))
-        for note in await cur.fetchall():
-            found[note.incident_id].append(note)
-    return found
+    return await incidents.notes(pool, user, incident_ids)
 
 
 async def acknowledge(
     pool: AsyncConnectionPool, user: User, incident_id: uuid.UUID
 ) -> Incident | None:
     """Mark it acknowledged by this user unless it already is; None when outside the scope."""
-    params = scope_params(user, incident=incident_id, email=user.email)
-    async with pool.connection() as conn, conn.transaction():
-        cur = await conn.execute(ACK, params)
-        row = await cur.fetchone()
-        if row is not None:
-            details = dict(zip(("tablet_id", "fleet_id", "kind"), row, strict=True))
-            await record(
-                conn, user.tenant_id, user.email, "incident.ack", f"incident:{incident_id}", details
-            )
+    await incidents.acknowledge(pool, user, incident_id)
     return await get(pool, user, incident_id)
 
 
@@ -225,25 +89,7 @@ async def add_note(
     pool: AsyncConnectionPool, user: User, incident_id: uuid.UUID, body: str
 ) -> Note | None:
     """Add a checked note (see :func:`check_note`); None when the incident is outside the scope."""
-    text = check_note(body)
-    params = scope_params(user, incident=incident_id, email=user.email, body=text)
-    async with (
-        pool.connection() as conn,
-        conn.transaction(),
-        conn.cursor(row_factory=class_row(Note)) as cur,
-    ):
-        await cur.execute(ADD_NOTE, params)
-        note = await cur.fetchone()
-        if note is not None:
-            await record(
-                conn,
-                user.tenant_id,
-                user.email,
-                "incident.note",
-                f"incident:{incident_id}",
-                {"note_id": note.note_id, "chars": len(text)},
-            )
-    return note
+    return await incidents.add_note(pool, user, incident_id, check_note(body))
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
-from psycopg.rows import class_row
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
 
+from store import audit
+from store.audit import AuditEntry as AuditEntry  # re-exported: the audit page renders them
 from store.users import User
-from web.scope import scope_params
 
 PAGE = 100
 CSV_PAGE = 1000
@@ -33,12 +32,14 @@ class AuditFilter(BaseModel):
     until: Annotated[date | None, Field(description="to this UTC day, included")] = None
     before: Annotated[int | None, Field(ge=1, description="older than this audit_id")] = None
 
-    def params(self, user: User, limit: int) -> dict[str, Any]:
+    async def read(self, pool: AsyncConnectionPool, user: User, limit: int) -> list[AuditEntry]:
+        """Up to ``limit`` matching entries of the user's tenant, newest first."""
         since = datetime.combine(self.since, time(), UTC) if self.since else None
         until = (
             datetime.combine(self.until + timedelta(days=1), time(), UTC) if self.until else None
         )
-        return scope_params(
+        return await audit.entries(
+            pool,
             user,
             actor=_contains(self.actor),
             action=_prefix(self.action),
@@ -56,39 +57,9 @@ class AuditFilter(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
-class AuditEntry:
-    audit_id: int
-    at: datetime
-    actor: str
-    action: str
-    target: str | None
-    details: dict[str, Any]
-
-    @property
-    def compact(self) -> str:
-        return json.dumps(
-            self.details, separators=(",", ":"), sort_keys=True, ensure_ascii=False, default=str
-        )
-
-
-@dataclass(frozen=True, slots=True)
 class AuditPage:
     entries: list[AuditEntry]
     older: int | None  # the ``before`` cursor of the next (older) page
-
-
-SELECT = """
-SELECT audit_id, at, actor, action, target, details FROM audit_log
-WHERE tenant_id = %(tenant)s
-  AND (%(actor)s::text IS NULL OR actor ILIKE %(actor)s)
-  AND (%(action)s::text IS NULL OR action LIKE %(action)s)
-  AND (%(target)s::text IS NULL OR target ILIKE %(target)s)
-  AND (%(since)s::timestamptz IS NULL OR at >= %(since)s)
-  AND (%(until)s::timestamptz IS NULL OR at < %(until)s)
-  AND (%(before)s::bigint IS NULL OR audit_id < %(before)s)
-ORDER BY audit_id DESC
-LIMIT %(limit)s
-"""
 
 
 def _escape(text: str) -> str:
@@ -107,9 +78,7 @@ async def page(
     pool: AsyncConnectionPool, user: User, wanted: AuditFilter, limit: int = PAGE
 ) -> AuditPage:
     """One page of the user's tenant's audit log, newest first."""
-    async with pool.connection() as conn, conn.cursor(row_factory=class_row(AuditEntry)) as cur:
-        await cur.execute(SELECT, wanted.params(user, limit + 1))
-        rows = await cur.fetchall()
+    rows = await wanted.read(pool, user, limit + 1)
     entries = rows[:limit]
     return AuditPage(entries, entries[-1].audit_id if len(rows) > limit else None)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from psycopg.rows import dict_row
 
+from store import hub_metrics
 from web.deps import AdminLogin, PoolDep
 from web.http.templating import TEMPLATES
 
@@ -14,9 +14,5 @@ router = APIRouter(include_in_schema=False)
 
 @router.get("/hubs", response_class=HTMLResponse)
 async def hubs_page(request: Request, pool: PoolDep, login: AdminLogin) -> HTMLResponse:
-    async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            "SELECT shard, started_at, updated_at, counters FROM hub_metrics ORDER BY shard"
-        )
-        hubs = await cur.fetchall()
+    hubs = await hub_metrics.shards(pool)
     return TEMPLATES.TemplateResponse(request, "hubs.html", {"login": login, "hubs": hubs})

@@ -16,16 +16,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Literal, get_args
+from typing import get_args
 
-from psycopg import sql
-from psycopg.rows import class_row
 from psycopg_pool import AsyncConnectionPool
 
+from store import play_reports
+from store.play_reports import GroupBy as GroupBy  # re-exported: the report pages parse it
+from store.play_reports import PlayRow as PlayRow
 from store.users import User
-from web.scope import IN_SCOPE, scope_params
 
-GroupBy = Literal["day", "fleet", "tablet"]
 GROUPS: tuple[str, ...] = get_args(GroupBy)
 DEFAULT_DAYS = 7
 MAX_DAYS = 366
@@ -117,22 +116,6 @@ def parse_query(
 
 
 @dataclass(frozen=True, slots=True)
-class PlayRow:
-    key: str
-    label: str
-    campaign_id: str
-    fleet_id: str | None
-    fleet_name: str | None
-    plays: int
-    completed: int
-    duration_ms: int
-
-    @property
-    def duration_seconds(self) -> Decimal:
-        return Decimal(self.duration_ms) / 1000
-
-
-@dataclass(frozen=True, slots=True)
 class Totals:
     plays: int
     completed: int
@@ -175,49 +158,17 @@ class Bar:
     plays: int
 
 
-# Key, label, fleet columns per grouping; constant SQL chosen by the parsed group.
-_GROUP_SQL: dict[GroupBy, tuple[str, str, str, str]] = {
-    "day": ("d.day::text", "d.day::text", "NULL::text", "NULL::text"),
-    "fleet": ("d.fleet_id", "f.name", "d.fleet_id", "f.name"),
-    "tablet": ("d.tablet_id", "d.tablet_id", "d.fleet_id", "f.name"),
-}
-
-_REPORT = """
-SELECT {key} AS key, {label} AS label, d.campaign_id,
-       {fleet_id} AS fleet_id, {fleet_name} AS fleet_name,
-       sum(d.plays)::bigint AS plays, sum(d.completed)::bigint AS completed,
-       sum(d.duration_ms)::bigint AS duration_ms
-FROM plays_daily d JOIN fleets f ON f.fleet_id = d.fleet_id
-WHERE {in_scope}
-  AND d.day BETWEEN %(first)s AND %(last)s
-  AND (%(campaign)s::text IS NULL OR d.campaign_id = %(campaign)s)
-  AND (%(fleet)s::text IS NULL OR d.fleet_id = %(fleet)s)
-GROUP BY 1, 2, 3, 4, 5
-ORDER BY 1, 3, 4
-"""
-
-
 async def play_report(pool: AsyncConnectionPool, user: User, query: Query) -> PlayReport:
     """The report for ``query`` within the user's scope (one query over ``plays_daily``)."""
-    key, label, fleet_id, fleet_name = _GROUP_SQL[query.group_by]
-    statement = sql.SQL(_REPORT).format(
-        key=sql.SQL(key),
-        label=sql.SQL(label),
-        fleet_id=sql.SQL(fleet_id),
-        fleet_name=sql.SQL(fleet_name),
-        in_scope=sql.SQL(IN_SCOPE),
-    )
-    params = scope_params(
+    rows = await play_reports.rows(
+        pool,
         user,
+        query.group_by,
         first=query.period.start,
         last=query.period.end,
         campaign=query.campaign_id,
         fleet=query.fleet,
     )
-    async with pool.connection() as conn:
-        cur = conn.cursor(row_factory=class_row(PlayRow))
-        await cur.execute(statement, params)
-        rows = await cur.fetchall()
     return PlayReport(query, rows, Totals.of(rows))
 
 
