@@ -12,6 +12,8 @@ from psycopg.rows import class_row
 from actors.rules.hours import parse_hours
 from config.errors import ConfigError
 from store.audit import record
+from store.scope import IN_SCOPE, scope_params
+from store.users import User
 
 FLEET_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 TABLET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -161,3 +163,23 @@ async def status(
     async with conn.cursor(row_factory=class_row(StatusRow)) as cur:
         await cur.execute(STATUS, {"fleet": fleet_id})
         return await cur.fetchall()
+
+
+@dataclass(frozen=True, slots=True)
+class FleetRef:
+    fleet_id: str
+    name: str
+
+
+FLEET_IN_SCOPE = f"""
+SELECT f.fleet_id, f.name FROM fleets f WHERE f.fleet_id = %(fleet)s AND {IN_SCOPE}
+"""  # noqa: S608 - constant fragments only
+
+
+async def fleet_in_scope(
+    conn: psycopg.AsyncConnection[tuple[object, ...]], user: User, fleet_id: str
+) -> FleetRef | None:
+    """The fleet, when the user may see it."""
+    async with conn.cursor(row_factory=class_row(FleetRef)) as cur:
+        await cur.execute(FLEET_IN_SCOPE, scope_params(user, fleet=fleet_id))
+        return await cur.fetchone()
