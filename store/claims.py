@@ -22,12 +22,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
+from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from config.errors import HubError
 from store import device_tokens
 from store.audit import record
 from store.fleets import DEFAULT_HEARTBEAT_S
+from store.scope import IN_SCOPE, scope_params
+from store.users import User
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base32
 LENGTH = 8
@@ -213,3 +216,34 @@ async def claim(
         password = secrets.token_urlsafe(24)
         await provision(tablet_id, password)  # before the commit: a failure stores nothing
     return Claimed(tablet_id, str(fleet_id), car_id, token, tablet_id, password, interval)
+
+
+# A fleet's codes, newest first, for a user who may see the fleet.
+CODES = f"""
+SELECT c.code_hint, c.car_id, c.created_by, c.created_at, c.expires_at, c.claimed_at,
+       c.tablet_id, c.expires_at <= now() AND c.claimed_at IS NULL AS expired
+FROM claim_codes c JOIN fleets f USING (fleet_id)
+WHERE c.fleet_id = %(fleet)s AND {IN_SCOPE}
+ORDER BY c.created_at DESC LIMIT %(limit)s
+"""  # noqa: S608 - constant fragments only
+
+
+@dataclass(frozen=True, slots=True)
+class CodeListed:
+    code_hint: str  # the code's last two characters
+    car_id: str | None
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+    claimed_at: datetime | None
+    tablet_id: str | None
+    expired: bool
+
+
+async def codes(
+    conn: psycopg.AsyncConnection[Any], user: User, fleet_id: str, limit: int
+) -> list[CodeListed]:
+    """The fleet's latest ``limit`` codes; none when the fleet is not in the user's scope."""
+    async with conn.cursor(row_factory=class_row(CodeListed)) as cur:
+        await cur.execute(CODES, scope_params(user, fleet=fleet_id, limit=limit))
+        return await cur.fetchall()

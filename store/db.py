@@ -61,3 +61,14 @@ async def connect(database_url: str) -> AsyncIterator[psycopg.AsyncConnection[tu
         raise StoreError(f"cannot connect to the database: {exc}") from exc
     async with conn:
         yield conn
+
+
+async def ping(conn: psycopg.AsyncConnection[Any]) -> None:
+    """One round trip: the store answers (raises ``psycopg.Error`` when it does not)."""
+    await conn.execute("SELECT 1")
+
+
+async def read_only_snapshot(conn: psycopg.AsyncConnection[Any]) -> None:
+    """Make the caller's open transaction one consistent, read-only snapshot (its first
+    statement)."""
+    await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 
 import psycopg
+from psycopg.rows import class_row
 
 from config.errors import ConfigError
 from store.audit import record
@@ -23,6 +25,23 @@ TABLET = """
 SELECT f.tenant_id, t.revoked_at IS NOT NULL FROM tablets t JOIN fleets f USING (fleet_id)
 WHERE t.tablet_id = %s
 """
+
+
+# A live token of a live tablet: the tablet it acts for.
+LOOKUP = """
+SELECT t.tablet_id, t.fleet_id, f.tenant_id
+FROM device_tokens d
+JOIN tablets t USING (tablet_id)
+JOIN fleets f USING (fleet_id)
+WHERE d.token_hash = %s AND d.revoked_at IS NULL AND t.revoked_at IS NULL
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    tablet_id: str
+    fleet_id: str
+    tenant_id: str
 
 
 def digest(token: str) -> str:
@@ -62,3 +81,10 @@ async def revoke(conn: Conn, tablet_id: str, actor: str) -> int:
         await record(conn, tenant_id, actor, "device_token.revoke", f"tablet:{tablet_id}",
                      {"revoked": cur.rowcount})  # fmt: skip
     return cur.rowcount
+
+
+async def device(conn: Conn, token_hash: str) -> Device | None:
+    """The tablet a token (by its :func:`digest`) acts for; None unless both are live."""
+    async with conn.cursor(row_factory=class_row(Device)) as cur:
+        await cur.execute(LOOKUP, (token_hash,))
+        return await cur.fetchone()

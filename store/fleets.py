@@ -200,3 +200,23 @@ async def scoped(pool: AsyncConnectionPool, user: User) -> list[Fleet]:
     async with pool.connection() as conn:
         cur = await conn.execute(SCOPED, scope_params(user))
         return [Fleet(*(str(v) for v in row)) for row in await cur.fetchall()]
+
+
+@dataclass(frozen=True, slots=True)
+class FleetRef:
+    fleet_id: str
+    name: str
+
+
+FLEET_IN_SCOPE = f"""
+SELECT f.fleet_id, f.name FROM fleets f WHERE f.fleet_id = %(fleet)s AND {IN_SCOPE}
+"""  # noqa: S608 - constant fragments only
+
+
+async def fleet_in_scope(
+    conn: psycopg.AsyncConnection[tuple[object, ...]], user: User, fleet_id: str
+) -> FleetRef | None:
+    """The fleet, when the user may see it."""
+    async with conn.cursor(row_factory=class_row(FleetRef)) as cur:
+        await cur.execute(FLEET_IN_SCOPE, scope_params(user, fleet=fleet_id))
+        return await cur.fetchone()

@@ -15,6 +15,8 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from store.audit import INSERT as AUDIT
+from store.scope import IN_SCOPE, scope_params
+from store.users import User
 
 REVOKE = """
 UPDATE tablets t SET revoked_at = now()
@@ -58,3 +60,19 @@ async def revoke(
                                    _details(fleet_id, tokens)))  # fmt: skip
         await conn.execute(NOTIFY, (f"tablet:{tablet_id}",))
     return Revoked(tablet_id, tenant, fleet_id, tokens)
+
+
+TABLET_IN_SCOPE = f"""
+SELECT t.revoked_at FROM tablets t JOIN fleets f USING (fleet_id)
+WHERE t.tablet_id = %(tablet)s AND {IN_SCOPE}
+"""  # noqa: S608 - constant fragments only
+
+
+async def revoked_in_scope(
+    conn: psycopg.AsyncConnection[tuple[object, ...]], user: User, tablet_id: str
+) -> bool | None:
+    """Whether the tablet is revoked; None when the user may not see it (or there is none)."""
+    row = await (
+        await conn.execute(TABLET_IN_SCOPE, scope_params(user, tablet=tablet_id))
+    ).fetchone()
+    return None if row is None else row[0] is not None

@@ -162,3 +162,16 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+async def with_password_hash(
+    conn: psycopg.AsyncConnection[tuple[object, ...]], email: str
+) -> tuple[User, str] | None:
+    """The enabled user of this (normalised) e-mail and their password hash, for sign-in."""
+    cur = await conn.execute(
+        f"SELECT {USER_COLUMNS}, u.password_hash FROM users u"  # noqa: S608 - constant
+        " WHERE u.email = %s AND u.disabled_at IS NULL",
+        (email,),
+    )
+    row = await cur.fetchone()
+    return None if row is None else (user_from_row(row[:-1]), str(row[-1]))

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from config.settings import Settings
+from store.db import ping
 from store.rate_limits import RateLimitStore
 from web.agents import api as agent_api
 from web.agents import pages as agent
@@ -172,7 +173,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     )
     async def healthz(pool: PoolDep) -> dict[str, str]:
         async with pool.connection() as conn:  # away: 503 + Retry-After (store_away)
-            await conn.execute("SELECT 1")
+            await ping(conn)
         return {"status": "ok"}
 
     routers = (

@@ -21,7 +21,8 @@ import jwt
 from psycopg_pool import AsyncConnectionPool
 
 from config.settings import Settings
-from store.users import USER_COLUMNS, User, user_from_row, verify_password
+from store import web_sessions
+from store.users import User, verify_password, with_password_hash
 
 SESSION_COOKIE = "fleethub_session"
 JWT_ALGORITHM = "HS256"
@@ -50,15 +51,10 @@ def _digest(token: str) -> str:
 
 async def authenticate(pool: AsyncConnectionPool, email: str, password: str) -> User | None:
     async with pool.connection() as conn:
-        cur = await conn.execute(
-            f"SELECT {USER_COLUMNS}, u.password_hash FROM users u"  # noqa: S608 - constant
-            " WHERE u.email = %s AND u.disabled_at IS NULL",
-            (email.strip().lower(),),
-        )
-        row = await cur.fetchone()
-    if not verify_password(str(row[-1]) if row else None, password) or row is None:
+        found = await with_password_hash(conn, email.strip().lower())
+    if not verify_password(found[1] if found else None, password) or found is None:
         return None
-    return user_from_row(row[:-1])
+    return found[0]
 
 
 async def open_session(
@@ -67,20 +63,13 @@ async def open_session(
     """A new session of ``kind`` ('browser': a cookie; 'api': a bearer token's); its token."""
     token = secrets.token_urlsafe(32)
     async with pool.connection() as conn:
-        # The user's expired sessions go (API clients rarely sign out; each token has one).
-        await conn.execute(
-            "DELETE FROM web_sessions WHERE user_id = %s AND expires_at < now()", (user.user_id,)
-        )
-        await conn.execute(
-            "INSERT INTO web_sessions (token_hash, user_id, csrf_token, expires_at, kind)"
-            " VALUES (%s, %s, %s, %s, %s)",
-            (
-                _digest(token),
-                user.user_id,
-                secrets.token_urlsafe(24),
-                datetime.now(UTC) + lifetime,
-                kind,
-            ),
+        await web_sessions.open_session(
+            conn,
+            _digest(token),
+            user.user_id,
+            secrets.token_urlsafe(24),
+            datetime.now(UTC) + lifetime,
+            kind,
         )
     return token
 
@@ -88,25 +77,12 @@ async def open_session(
 async def load_session(pool: AsyncConnectionPool, token: str) -> tuple[User, str] | None:
     """The session's user and CSRF token, or None when unknown or expired."""
     async with pool.connection() as conn:
-        cur = await conn.execute(
-            f"SELECT {USER_COLUMNS}, s.csrf_token FROM web_sessions s"  # noqa: S608 - constant
-            " JOIN users u USING (user_id)"
-            " WHERE s.token_hash = %s AND s.kind = 'browser' AND s.expires_at > now()"
-            " AND u.disabled_at IS NULL",
-            (_digest(token),),
-        )
-        row = await cur.fetchone()
-    if row is None:
-        return None
-    return user_from_row(row[:-1]), str(row[-1])
+        return await web_sessions.browser_session(conn, _digest(token))
 
 
 async def close_session(pool: AsyncConnectionPool, token: str) -> None:
     async with pool.connection() as conn:
-        await conn.execute(
-            "DELETE FROM web_sessions WHERE token_hash = %s OR expires_at < now()",
-            (_digest(token),),
-        )
+        await web_sessions.close_session(conn, _digest(token))
 
 
 def csrf_matches(expected: str, given: str | None) -> bool:
@@ -140,15 +116,7 @@ def token_claims(token: str, key: str) -> tuple[int, str] | None:
 async def load_api_session(pool: AsyncConnectionPool, user_id: int, session: str) -> User | None:
     """The user of a live API session (a bearer token's), None once it ended or expired."""
     async with pool.connection() as conn:
-        cur = await conn.execute(
-            f"SELECT {USER_COLUMNS} FROM web_sessions s"  # noqa: S608 - constant
-            " JOIN users u USING (user_id)"
-            " WHERE s.token_hash = %s AND s.kind = 'api' AND s.user_id = %s"
-            " AND s.expires_at > now() AND u.disabled_at IS NULL",
-            (_digest(session), user_id),
-        )
-        row = await cur.fetchone()
-    return None if row is None else user_from_row(row)
+        return await web_sessions.api_session(conn, _digest(session), user_id)
 
 
 # --- the login form's CSRF token (no session yet: a signed double-submit cookie) ---------------

@@ -3,10 +3,9 @@
 Woken by each ``fleethub_lead_offers`` NOTIFY (through the process's
 :class:`~web.agents.inbox_feed.LeadFeed`) and by a periodic sweep, the sender:
 
-1. enqueues one ``push_deliveries`` row per open offer and subscription of its agent
-   (``INSERT ... ON CONFLICT DO NOTHING``: any number of web processes enqueue the same
-   rows once);
-2. claims due rows with ``SELECT ... FOR UPDATE SKIP LOCKED``, counting the attempt and
+1. enqueues one ``push_deliveries`` row per open offer and subscription of its agent (any
+   number of web processes enqueue the same rows once);
+2. claims due rows, skipping rows another process has locked, counting the attempt and
    leasing the row (``next_at`` moves past the send timeout) in the same short transaction,
    so another process cannot send it meanwhile;
 3. sends each with pywebpush (VAPID, aes128gcm, a TTL of the offer's remaining time,
@@ -14,6 +13,8 @@ Woken by each ``fleethub_lead_offers`` NOTIFY (through the process's
 4. records the outcome: sent; or retried after ``base_backoff_s * 2**(attempts-1)`` up to
    ``max_attempts``; or the subscription deleted when the push service answers 404/410 (the
    browser unsubscribed); or given up when the offer closed before it could be sent.
+
+The statements are :mod:`store.web_push`'s.
 """
 
 from __future__ import annotations
@@ -25,76 +26,18 @@ import logging
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import LiteralString
 
 import aiohttp
 import psycopg
-from psycopg.rows import class_row
 from psycopg_pool import AsyncConnectionPool
 from py_vapid import Vapid  # type: ignore[import-untyped]
 from pywebpush import WebPushException, webpush_async  # type: ignore[import-untyped]
 
+from store import web_push as pushes
+from store.web_push import Delivery
 from web.agents.web_push import VapidKey
 
 log = logging.getLogger(__name__)
-
-ENQUEUE = """
-INSERT INTO push_deliveries (offer_id, endpoint)
-SELECT o.offer_id, s.endpoint
-FROM lead_offers o JOIN push_subscriptions s ON s.user_id = o.agent_id
-WHERE o.outcome IS NULL AND o.expires_at > now()
-ON CONFLICT (offer_id, endpoint) DO NOTHING
-"""
-CLAIM = """
-WITH due AS (
-    SELECT delivery_id FROM push_deliveries
-    WHERE sent_at IS NULL AND gave_up_at IS NULL AND next_at <= now()
-    ORDER BY next_at LIMIT %(batch)s
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE push_deliveries d
-SET attempts = d.attempts + 1, next_at = now() + make_interval(secs => %(lease)s)
-FROM due, push_subscriptions s, lead_offers o, leads l, lead_campaigns c
-WHERE d.delivery_id = due.delivery_id AND s.endpoint = d.endpoint AND o.offer_id = d.offer_id
-  AND l.lead_id = o.lead_id AND c.tenant_id = l.tenant_id AND c.campaign_id = l.campaign_id
-RETURNING d.delivery_id, d.attempts, s.endpoint, s.p256dh, s.auth, o.lead_id,
-          (o.outcome IS NULL AND o.expires_at > now()) AS open,
-          greatest(1, ceil(extract(epoch FROM o.expires_at - now())))::int AS ttl_s,
-          l.name, c.name AS campaign
-"""
-NEXT_DUE = """
-SELECT min(next_at) - now() FROM push_deliveries WHERE sent_at IS NULL AND gave_up_at IS NULL
-"""
-SENT = """
-UPDATE push_deliveries SET sent_at = now(), last_error = NULL WHERE delivery_id = %s
-"""
-SUBSCRIPTION_OK = """
-UPDATE push_subscriptions SET last_ok_at = now(), failures = 0 WHERE endpoint = %s
-"""
-RETRY = """
-UPDATE push_deliveries SET next_at = now() + make_interval(secs => %s), last_error = %s
-WHERE delivery_id = %s
-"""
-GIVE_UP = """
-UPDATE push_deliveries SET gave_up_at = now(), last_error = %s WHERE delivery_id = %s
-"""
-SUBSCRIPTION_FAILED = "UPDATE push_subscriptions SET failures = failures + 1 WHERE endpoint = %s"
-FORGET = "DELETE FROM push_subscriptions WHERE endpoint = %s"
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    delivery_id: int
-    attempts: int
-    endpoint: str
-    p256dh: str
-    auth: str
-    lead_id: uuid.UUID
-    open: bool
-    ttl_s: int
-    name: str
-    campaign: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,26 +90,20 @@ class PushSender:
 
     async def enqueue(self) -> int:
         async with self._pool.connection() as conn:
-            cur = await conn.execute(ENQUEUE)
-            return cur.rowcount
+            return await pushes.enqueue(conn)
 
     async def _until_next_due(self) -> float:
         async with self._pool.connection() as conn:
-            row = await (await conn.execute(NEXT_DUE)).fetchone()
-        due = row[0] if row else None
-        if not isinstance(due, timedelta):
+            due = await pushes.until_next_due(conn)
+        if due is None:
             return self.sweep_s
         return min(self.sweep_s, max(0.0, due.total_seconds()))
 
     async def send_due(self, http: aiohttp.ClientSession) -> int:
         """Claim the due deliveries and send them; how many were claimed."""
         lease = self.timeout_s * 2 + 5
-        async with (
-            self._pool.connection() as conn,
-            conn.cursor(row_factory=class_row(Delivery)) as cur,
-        ):
-            await cur.execute(CLAIM, {"batch": self.batch, "lease": lease})
-            claimed = await cur.fetchall()
+        async with self._pool.connection() as conn:
+            claimed = await pushes.claim(conn, self.batch, lease)
         if claimed:
             async with asyncio.TaskGroup() as tg:
                 for d in claimed:
@@ -176,12 +113,14 @@ class PushSender:
     async def _deliver(self, http: aiohttp.ClientSession, d: Delivery) -> None:
         if not d.open:
             self.outcomes["closed"] += 1
-            await self._execute(GIVE_UP, ("the offer closed before it was sent", d.delivery_id))
+            async with self._pool.connection() as conn:
+                await pushes.give_up(conn, d.delivery_id, "the offer closed before it was sent")
             return
         outcome = await self._send(http, d)
         if outcome.ok:
             self.outcomes["sent"] += 1
-            await self._execute(SENT, (d.delivery_id,), SUBSCRIPTION_OK, (d.endpoint,))
+            async with self._pool.connection() as conn:
+                await pushes.sent(conn, d.delivery_id, d.endpoint)
         elif outcome.status in (404, 410):
             self.outcomes["gone"] += 1
             log.info(
@@ -189,7 +128,8 @@ class PushSender:
                 d.endpoint[:60],
                 outcome.status,
             )
-            await self._execute(FORGET, (d.endpoint,))
+            async with self._pool.connection() as conn:
+                await pushes.forget(conn, d.endpoint)
         elif d.attempts >= self.max_attempts:
             self.outcomes["gave_up"] += 1
             log.warning(
@@ -198,15 +138,13 @@ class PushSender:
                 d.attempts,
                 outcome.error,
             )
-            await self._execute(
-                GIVE_UP, (outcome.error, d.delivery_id), SUBSCRIPTION_FAILED, (d.endpoint,)
-            )
+            async with self._pool.connection() as conn:
+                await pushes.give_up(conn, d.delivery_id, outcome.error, d.endpoint)
         else:
             self.outcomes["retried"] += 1
             delay = self.base_backoff_s * 2 ** (d.attempts - 1)
-            await self._execute(
-                RETRY, (delay, outcome.error, d.delivery_id), SUBSCRIPTION_FAILED, (d.endpoint,)
-            )
+            async with self._pool.connection() as conn:
+                await pushes.retry(conn, d.delivery_id, delay, outcome.error, d.endpoint)
             self._wake.set()  # recompute the next due time
 
     async def _send(self, http: aiohttp.ClientSession, d: Delivery) -> Outcome:
@@ -236,15 +174,3 @@ class PushSender:
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             return Outcome(False, None, f"{type(exc).__name__}: {exc}"[:500])
         return Outcome(True, int(response.status))
-
-    async def _execute(
-        self,
-        query: LiteralString,
-        params: tuple[object, ...],
-        query2: LiteralString | None = None,
-        params2: tuple[object, ...] = (),
-    ) -> None:
-        async with self._pool.connection() as conn, conn.transaction():
-            await conn.execute(query, params)
-            if query2 is not None:
-                await conn.execute(query2, params2)

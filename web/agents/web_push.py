@@ -22,7 +22,9 @@ from pydantic import BaseModel, Field
 
 from config.errors import ConfigError
 from config.settings import Settings
+from store import web_push as pushes
 from store.users import User
+from store.web_push import SubscriptionTaken as SubscriptionTaken  # raised by subscribe
 
 B64URL = r"^[A-Za-z0-9_-]+={0,2}$"
 MAX_SUBSCRIPTIONS = 20  # per agent: old browsers beyond this are forgotten
@@ -112,55 +114,29 @@ class EndpointIn(BaseModel):
     endpoint: str = Field(min_length=12, max_length=2048)
 
 
-# An endpoint is one browser's, global: it moves between agents of one tenant (a shared
-# browser), never to another tenant's agent.
-UPSERT = """
-INSERT INTO push_subscriptions (endpoint, user_id, p256dh, auth) VALUES (%s, %s, %s, %s)
-ON CONFLICT (endpoint) DO UPDATE SET user_id = excluded.user_id, p256dh = excluded.p256dh,
-    auth = excluded.auth, failures = 0
-WHERE push_subscriptions.user_id IN (SELECT user_id FROM users WHERE tenant_id = %s)
-RETURNING endpoint
-"""
-# Keep the agent's newest subscriptions only.
-TRIM = """
-DELETE FROM push_subscriptions WHERE user_id = %s AND endpoint NOT IN (
-    SELECT endpoint FROM push_subscriptions WHERE user_id = %s
-    ORDER BY created_at DESC LIMIT %s)
-"""
-
-
-class SubscriptionTaken(Exception):
-    """The endpoint is subscribed for another tenant's agent (nothing was changed)."""
-
-
 async def subscribe(pool: AsyncConnectionPool, user: User, sub: SubscriptionIn) -> None:
     """Store (or move to this agent) a browser's subscription.
 
     Raises :class:`SubscriptionTaken` when another tenant's agent holds the endpoint.
     """
-    async with pool.connection() as conn, conn.transaction():
-        cur = await conn.execute(
-            UPSERT, (sub.endpoint, user.user_id, sub.keys.p256dh, sub.keys.auth, user.tenant_id)
+    async with pool.connection() as conn:
+        await pushes.subscribe(
+            conn,
+            user.user_id,
+            user.tenant_id,
+            sub.endpoint,
+            sub.keys.p256dh,
+            sub.keys.auth,
+            MAX_SUBSCRIPTIONS,
         )
-        if await cur.fetchone() is None:
-            raise SubscriptionTaken(sub.endpoint)
-        await conn.execute(TRIM, (user.user_id, user.user_id, MAX_SUBSCRIPTIONS))
 
 
 async def unsubscribe(pool: AsyncConnectionPool, user: User, endpoint: str) -> bool:
     """Forget this agent's subscription; False when it was not theirs."""
     async with pool.connection() as conn:
-        cur = await conn.execute(
-            "DELETE FROM push_subscriptions WHERE endpoint = %s AND user_id = %s",
-            (endpoint, user.user_id),
-        )
-        return cur.rowcount > 0
+        return await pushes.unsubscribe(conn, user.user_id, endpoint)
 
 
 async def count(pool: AsyncConnectionPool, user: User) -> int:
     async with pool.connection() as conn:
-        cur = await conn.execute(
-            "SELECT count(*) FROM push_subscriptions WHERE user_id = %s", (user.user_id,)
-        )
-        row = await cur.fetchone()
-    return int(str(row[0])) if row else 0
+        return await pushes.count(conn, user.user_id)

@@ -14,32 +14,16 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Annotated
 
 import psycopg
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from psycopg.rows import class_row
 
+from store import device_tokens
+from store.device_tokens import Device as Device
 from store.device_tokens import digest
 from web.deps import PoolDep
-
-
-@dataclass(frozen=True, slots=True)
-class Device:
-    tablet_id: str
-    fleet_id: str
-    tenant_id: str
-
-
-LOOKUP = """
-SELECT t.tablet_id, t.fleet_id, f.tenant_id
-FROM device_tokens d
-JOIN tablets t USING (tablet_id)
-JOIN fleets f USING (fleet_id)
-WHERE d.token_hash = %s AND d.revoked_at IS NULL AND t.revoked_at IS NULL
-"""
 
 
 class VerifiedDevices:
@@ -96,9 +80,8 @@ async def current_device(
         raise unauthorized
     token_hash = digest(credentials.credentials)
     try:
-        async with pool.connection() as conn, conn.cursor(row_factory=class_row(Device)) as cur:
-            await cur.execute(LOOKUP, (token_hash,))
-            found = await cur.fetchone()
+        async with pool.connection() as conn:
+            found = await device_tokens.device(conn, token_hash)
     except psycopg.OperationalError:
         recent = verified.recent(token_hash)
         if recent is None:

@@ -29,46 +29,16 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
 
 from contract.manifest import Manifest, Priority, canonical
+from store.change_points import change_points
+from store.db import read_only_snapshot
 from store.playlists import empty_manifest, resolve
 
 HORIZON = timedelta(hours=72)
 MAX_CHANGES = 256  # change points resolved; a busier horizon ends the plan earlier
 
-DAYPART_REACH = timedelta(days=8)  # beyond a week: every daypart edge comes round again
-
-# Change points: every valid_from/valid_until of the assignments reaching the tablet, and
-# every edge of their dayparts (in the fleet's timezone, DST-correct) within their validity.
-# Edges are generated a week either side of [now, horizon] so that the last change point
-# before now and the first after the horizon are the true ones (the plan stays anchored).
-CHANGE_POINTS = """
-WITH a AS (
-    SELECT a.valid_from, a.valid_until, a.daypart_days, a.daypart_start, a.daypart_end,
-           f.timezone
-    FROM tablets t
-    JOIN fleets f ON f.fleet_id = t.fleet_id
-    JOIN playlist_assignments a
-      ON a.revoked_at IS NULL AND a.tenant_id = f.tenant_id
-     AND (   (a.target_kind = 'tablet' AND a.target_id = t.tablet_id)
-          OR (a.target_kind = 'car' AND a.target_id = t.car_id)
-          OR (a.target_kind = 'fleet' AND a.target_id = t.fleet_id)
-          OR a.target_kind = 'all')
-    WHERE t.tablet_id = %(tablet)s
-), b AS (
-    SELECT v.at FROM a CROSS JOIN LATERAL (VALUES (a.valid_from), (a.valid_until)) AS v(at)
-    WHERE v.at IS NOT NULL
-    UNION
-    SELECT e.at FROM a
-    CROSS JOIN LATERAL fleethub_daypart_edges(
-        a.daypart_days, a.daypart_start, a.daypart_end, a.timezone,
-        greatest(a.valid_from, %(now)s - %(reach)s),
-        least(a.valid_until, %(horizon)s + %(reach)s)) AS e(at)
-    WHERE a.valid_until IS NULL OR e.at < a.valid_until
-)
-SELECT (SELECT max(at) FROM b WHERE at <= %(now)s),
-       (SELECT coalesce(array_agg(at ORDER BY at), '{}') FROM
-            (SELECT at FROM b WHERE at > %(now)s AND at < %(horizon)s ORDER BY at LIMIT %(cap)s) s),
-       (SELECT min(at) FROM b WHERE at >= %(horizon)s)
-"""
+# Daypart edges are generated this far either side of [now, horizon] (store.change_points),
+# so the plan stays anchored: beyond a week, every daypart edge comes round again.
+DAYPART_REACH = timedelta(days=8)
 
 
 class PlanItem(BaseModel):
@@ -120,18 +90,12 @@ def _playlist(manifest: Manifest) -> PlanPlaylist:
 async def _change_points(
     conn: Any, tablet_id: str, now: datetime
 ) -> tuple[datetime | None, list[datetime], datetime | None]:
-    params = {
-        "tablet": tablet_id,
-        "now": now,
-        "horizon": now + HORIZON,
-        "cap": MAX_CHANGES,
-        "reach": DAYPART_REACH,
-    }
-    cur = await conn.execute(CHANGE_POINTS, params)
-    since, inside, beyond = await cur.fetchone()
+    since, inside, beyond = await change_points(
+        conn, tablet_id, now, now + HORIZON, DAYPART_REACH, MAX_CHANGES
+    )
     if len(inside) == MAX_CHANGES:
         beyond = inside.pop()
-    return since, list(inside), beyond
+    return since, inside, beyond
 
 
 async def playout_plan(
@@ -139,7 +103,7 @@ async def playout_plan(
 ) -> Plan:
     """The plan from one consistent snapshot of the store."""
     async with pool.connection(timeout=5) as conn, conn.transaction():
-        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        await read_only_snapshot(conn)
         since, inside, beyond = await _change_points(conn, tablet_id, now)
         starts: list[datetime | None] = [since, *inside]
         ends: list[datetime | None] = [*inside, beyond]

@@ -22,7 +22,7 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from store.db import pool_options
+from store.db import ping, pool_options
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class StoreGate:
                     self._url, autocommit=True, connect_timeout=max(1, round(self.probe_timeout_s))
                 )
                 async with conn:
-                    await conn.execute("SELECT 1")
+                    await ping(conn)
                 if self.pool is not None and not self.available:
                     await self.pool.refresh(self.probe_timeout_s)
         except (psycopg.Error, TimeoutError, OSError):
@@ -146,7 +146,7 @@ class GatedPool(AsyncConnectionPool):
         await self.check()
         conn = await super().getconn(timeout)
         try:
-            await conn.execute("SELECT 1")
+            await ping(conn)
         finally:
             await super().putconn(conn)
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
-from psycopg.rows import class_row
 from psycopg_pool import AsyncConnectionPool
 
+from store import lead_listing as store
+from store.lead_listing import Lead as Lead
+from store.lead_listing import LeadEvent as LeadEvent
 from store.users import User
 
 Status = Literal[
@@ -24,52 +25,10 @@ PAGE_SIZE = 50
 
 
 @dataclass(frozen=True, slots=True)
-class Lead:
-    lead_id: uuid.UUID
-    campaign_id: str
-    code: str
-    fleet_id: str | None
-    car_id: str | None
-    tablet_id: str | None
-    driver_id: str | None
-    name: str
-    phone: str
-    status: str
-    duplicate_of: uuid.UUID | None
-    submitted_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class LeadEvent:
-    at: datetime
-    actor: str
-    event: str
-    details: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
 class LeadPage:
     leads: list[Lead]
     page: int
     has_more: bool
-
-
-COLUMNS = (
-    "l.lead_id, l.campaign_id, l.code, l.fleet_id, l.car_id, l.tablet_id, l.driver_id,"
-    " l.name, l.phone, l.status, l.duplicate_of, l.submitted_at"
-)
-LIST = f"""
-SELECT {COLUMNS} FROM leads l
-WHERE l.tenant_id = %(tenant)s
-  AND (%(campaign)s::text IS NULL OR l.campaign_id = %(campaign)s)
-  AND (%(status)s::text IS NULL OR l.status = %(status)s)
-ORDER BY l.submitted_at DESC, l.lead_id
-LIMIT %(limit)s OFFSET %(offset)s
-"""  # noqa: S608 - constant fragments only
-ONE = f"SELECT {COLUMNS} FROM leads l WHERE l.tenant_id = %s AND l.lead_id = %s"  # noqa: S608
-EVENTS = (
-    "SELECT at, actor, event, details FROM lead_events WHERE lead_id = %s ORDER BY at, event_id"
-)
 
 
 async def leads(
@@ -80,16 +39,10 @@ async def leads(
     page: int = 1,
     page_size: int = PAGE_SIZE,
 ) -> LeadPage:
-    params = {
-        "tenant": user.tenant_id,
-        "campaign": campaign_id,
-        "status": status,
-        "limit": page_size + 1,
-        "offset": (page - 1) * page_size,
-    }
-    async with pool.connection() as conn, conn.cursor(row_factory=class_row(Lead)) as cur:
-        await cur.execute(LIST, params)
-        rows = await cur.fetchall()
+    async with pool.connection() as conn:
+        rows = await store.leads(
+            conn, user.tenant_id, campaign_id, status, page_size + 1, (page - 1) * page_size
+        )
     return LeadPage(rows[:page_size], page, len(rows) > page_size)
 
 
@@ -101,11 +54,7 @@ async def lead(
     except ValueError:
         return None
     async with pool.connection() as conn:
-        async with conn.cursor(row_factory=class_row(Lead)) as cur:
-            await cur.execute(ONE, (user.tenant_id, wanted))
-            found = await cur.fetchone()
+        found = await store.lead(conn, user.tenant_id, wanted)
         if found is None:
             return None
-        async with conn.cursor(row_factory=class_row(LeadEvent)) as ecur:
-            await ecur.execute(EVENTS, (wanted,))
-            return found, await ecur.fetchall()
+        return found, await store.events(conn, wanted)

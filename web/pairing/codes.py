@@ -1,40 +1,23 @@
 """Pairing in the panel: claim codes of a fleet (create, list), tablet revocation, and the
-device's claim itself. The rules live in :mod:`store.claims` and :mod:`store.revocation`;
-this module adds the tenant scope and the broker.
+device's claim itself. The rules and the tenant-scoped reads live in :mod:`store.claims`,
+:mod:`store.fleets` and :mod:`store.revocation`; this module adds the broker.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from psycopg.rows import class_row
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, Field
 
 from broker import dynsec
 from config.settings import MqttTarget
-from store import claims, revocation
+from store import claims, fleets, revocation
+from store.fleets import FleetRef as FleetRef
 from store.users import User
 from web.live.broker_link import BrokerUnavailable
-from web.scope import IN_SCOPE, scope_params
-
-FLEET = f"SELECT f.fleet_id, f.name FROM fleets f WHERE f.fleet_id = %(fleet)s AND {IN_SCOPE}"  # noqa: S608
-CODES = f"""
-SELECT c.code_hint, c.car_id, c.created_by, c.created_at, c.expires_at, c.claimed_at,
-       c.tablet_id, c.expires_at <= now() AND c.claimed_at IS NULL AS expired
-FROM claim_codes c JOIN fleets f USING (fleet_id)
-WHERE c.fleet_id = %(fleet)s AND {IN_SCOPE}
-ORDER BY c.created_at DESC LIMIT %(limit)s
-"""  # noqa: S608
-
-
-@dataclass(frozen=True, slots=True)
-class FleetRef:
-    fleet_id: str
-    name: str
 
 
 class CodeRow(BaseModel):
@@ -51,17 +34,16 @@ class CodeRow(BaseModel):
 
 
 async def fleet(pool: AsyncConnectionPool, user: User, fleet_id: str) -> FleetRef | None:
-    async with pool.connection() as conn, conn.cursor(row_factory=class_row(FleetRef)) as cur:
-        await cur.execute(FLEET, scope_params(user, fleet=fleet_id))
-        return await cur.fetchone()
+    async with pool.connection() as conn:
+        return await fleets.fleet_in_scope(conn, user, fleet_id)
 
 
 async def codes(
     pool: AsyncConnectionPool, user: User, fleet_id: str, limit: int = 50
 ) -> list[CodeRow]:
-    async with pool.connection() as conn, conn.cursor(row_factory=class_row(CodeRow)) as cur:
-        await cur.execute(CODES, scope_params(user, fleet=fleet_id, limit=limit))
-        return await cur.fetchall()
+    async with pool.connection() as conn:
+        rows = await claims.codes(conn, user, fleet_id, limit)
+    return [CodeRow.model_validate(row, from_attributes=True) for row in rows]
 
 
 async def create_code(
@@ -97,17 +79,10 @@ async def revoke(
     if target is None:
         raise BrokerUnavailable("no broker is configured for the panel")
     async with pool.connection() as conn:
-        cur = await conn.execute(TABLET, scope_params(user, tablet=tablet_id))
-        row = await cur.fetchone()
-        if row is None:
+        revoked = await revocation.revoked_in_scope(conn, user, tablet_id)
+        if revoked is None:
             return False
-        if row[0] is None:
+        if not revoked:
             await revocation.revoke(conn, tablet_id, actor, user.tenant_id)
     await dynsec.revoke_tablet(target, tablet_id)
     return True
-
-
-TABLET = f"""
-SELECT t.revoked_at FROM tablets t JOIN fleets f USING (fleet_id)
-WHERE t.tablet_id = %(tablet)s AND {IN_SCOPE}
-"""  # noqa: S608
