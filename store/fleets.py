@@ -161,3 +161,9 @@ async def status(
     async with conn.cursor(row_factory=class_row(StatusRow)) as cur:
         await cur.execute(STATUS, {"fleet": fleet_id})
         return await cur.fetchall()
+
+
+async def tablet_ids(conn: psycopg.AsyncConnection[tuple[object, ...]], fleet_id: str) -> set[str]:
+    """Every tablet registered in the fleet, revoked ones included."""
+    cur = await conn.execute("SELECT tablet_id FROM tablets WHERE fleet_id = %s", (fleet_id,))
+    return {str(r[0]) for r in await cur.fetchall()}

@@ -291,3 +291,15 @@ async def next_expiry(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> date
     cur = await conn.execute(NEXT_CHANGE, {"lookahead": DAYPART_LOOKAHEAD})
     row = await cur.fetchone()
     return row[0] if row and isinstance(row[0], datetime) else None
+
+
+async def fleet_has_assignment(
+    conn: psycopg.AsyncConnection[tuple[object, ...]], fleet_id: str
+) -> bool:
+    """Whether a playlist assignment targets the fleet itself and was not revoked."""
+    cur = await conn.execute(
+        "SELECT 1 FROM playlist_assignments WHERE target_kind = 'fleet' AND target_id = %s"
+        " AND revoked_at IS NULL",
+        (fleet_id,),
+    )
+    return await cur.fetchone() is not None

@@ -162,3 +162,13 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+async def agent_id(conn: psycopg.AsyncConnection[tuple[object, ...]], email: str) -> int | None:
+    """The user id of the enabled agent signing in with ``email`` (``fleethub agent``), if any."""
+    cur = await conn.execute(
+        "SELECT user_id FROM users WHERE email = %s AND role = 'agent' AND disabled_at IS NULL",
+        (email.strip().lower(),),
+    )
+    row = await cur.fetchone()
+    return None if row is None else int(str(row[0]))
