@@ -28,8 +28,7 @@ from config.errors import ConfigError, HubError
 from config.settings import Settings
 from contract.payloads import PlaylistItem
 from devtools.local import database_url, mqtt_target, provision_target
-from store import claims, db, device_tokens, playlists, revocation, users
-from store import fleets as fleet
+from store import claims, db, device_tokens, fleets, playlists, revocation, users
 
 app = typer.Typer(
     help="fleethub: realtime control plane for in-car ad tablets.",
@@ -104,11 +103,11 @@ def fleet_add(
     tenant: Annotated[str, typer.Option(help="The tenant that owns the fleet.")] = "default",
 ) -> None:
     """Create (or update) a fleet."""
-    spec = fleet.FleetSpec(
+    spec = fleets.FleetSpec(
         fleet_id, timezone, parse_duration(alert_after), hours, flap_limit, tenant_id=tenant
     )
     with database_url(_settings()) as url:
-        created = _on_store(url, lambda conn: fleet.add_fleet(conn, spec, ACTOR))
+        created = _on_store(url, lambda conn: fleets.add_fleet(conn, spec, ACTOR))
     console.print(f"fleet {fleet_id} {'added' if created else 'updated'}")
 
 
@@ -170,11 +169,11 @@ def tablet_add(
 ) -> None:
     """Register (or update) a tablet, and its broker credentials when fleethub runs the broker."""
     settings = _settings()
-    spec = fleet.TabletSpec(
+    spec = fleets.TabletSpec(
         tablet_id, fleet_id, car, parse_duration(heartbeat_interval), _duration(offline_after)
     )
     with database_url(settings) as url:
-        created = _on_store(url, lambda conn: fleet.add_tablet(conn, spec, ACTOR))
+        created = _on_store(url, lambda conn: fleets.add_tablet(conn, spec, ACTOR))
     console.print(f"tablet {tablet_id} {'added' if created else 'updated'} in fleet {fleet_id}")
     if password is not None:
         if settings.provision_mqtt_url:
@@ -216,11 +215,10 @@ def agent_credentials(
     """Create (or replace) an agent app's broker login; the password is printed once."""
     settings = _settings()
     with database_url(settings) as url:
-        row = _on_store(url, lambda conn: _agent_row(conn, email))
-    if row is None:
+        user_id = _on_store(url, lambda conn: users.agent_id(conn, email))
+    if user_id is None:
         err.print(f"no enabled agent with e-mail {email}")
         raise typer.Exit(1)
-    user_id = int(str(row[0]))
     password = secrets.token_urlsafe(24)
     broker = embedded_broker(settings)
     if settings.mqtt_url:
@@ -237,14 +235,6 @@ def agent_credentials(
         "QoS 1, clean_session false):"
     )
     sys.stdout.write(f"username: {dynsec_file.agent_username(user_id)}\npassword: {password}\n")
-
-
-async def _agent_row(conn: Conn, email: str) -> tuple[object, ...] | None:
-    cur = await conn.execute(
-        "SELECT user_id FROM users WHERE email = %s AND role = 'agent' AND disabled_at IS NULL",
-        (email.strip().lower(),),
-    )
-    return await cur.fetchone()
 
 
 @claim_app.command("create")
@@ -345,7 +335,7 @@ def status(
 ) -> None:
     """One row per tablet: state, last heartbeat, playlist desired vs applied, open incident."""
     with database_url(_settings()) as url:
-        rows = _on_store(url, lambda conn: fleet.status(conn, fleet_id))
+        rows = _on_store(url, lambda conn: fleets.status(conn, fleet_id))
     if as_json:
         out = [
             {

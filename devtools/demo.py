@@ -13,9 +13,7 @@ from pathlib import Path
 import psycopg
 
 from contract.payloads import PlaylistItem
-from store.fleets import FleetSpec, TabletSpec, add_fleet, add_tablet
-from store.playlists import Target, push
-from store.users import add_tenant, add_user
+from store import fleets, lead_seed, playlists, users
 
 DEMO_TENANT = "demo"
 DEMO_FLEET = "demo"
@@ -92,20 +90,10 @@ async def _seed_leads(
     tablet_id: str | None,
 ) -> None:
     """A lead campaign with the demo agent subscribed and one QR code: try ``/l/{code}``."""
-    await conn.execute(
-        "INSERT INTO lead_campaigns (tenant_id, campaign_id, name) VALUES (%s, %s, %s)"
-        " ON CONFLICT DO NOTHING",
-        (DEMO_TENANT, LEAD_CAMPAIGN, "Travel insurance"),
-    )
-    await conn.execute(
-        "INSERT INTO campaign_agents (tenant_id, campaign_id, user_id, position)"
-        " VALUES (%s, %s, %s, 0) ON CONFLICT DO NOTHING",
-        (DEMO_TENANT, LEAD_CAMPAIGN, agent_id),
-    )
-    await conn.execute(
-        "INSERT INTO qr_codes (code, tenant_id, campaign_id, fleet_id, tablet_id, created_by)"
-        " VALUES (%s, %s, %s, %s, %s, 'fleethub up') ON CONFLICT DO NOTHING",
-        (qr_code(key), DEMO_TENANT, LEAD_CAMPAIGN, DEMO_FLEET, tablet_id),
+    await lead_seed.add_campaign(conn, DEMO_TENANT, LEAD_CAMPAIGN, "Travel insurance")
+    await lead_seed.add_agent(conn, DEMO_TENANT, LEAD_CAMPAIGN, agent_id, 0)
+    await lead_seed.add_qr_code(
+        conn, qr_code(key), DEMO_TENANT, LEAD_CAMPAIGN, DEMO_FLEET, tablet_id, "fleethub up"
     )
 
 
@@ -113,41 +101,37 @@ async def seed(
     conn: psycopg.AsyncConnection[tuple[object, ...]], count: int, refresh_s: int, key: bytes
 ) -> list[str]:
     """The demo tenant and its users, the demo fleet, ``count`` tablets in cars, a playlist."""
-    await add_tenant(conn, DEMO_TENANT, "Demo tenant", "fleethub up")
-    fleet = FleetSpec(DEMO_FLEET, "Asia/Singapore", ALERT_AFTER_S, "", 6, "Demo fleet", DEMO_TENANT)
-    await add_fleet(conn, fleet, "fleethub up")
+    await users.add_tenant(conn, DEMO_TENANT, "Demo tenant", "fleethub up")
+    fleet = fleets.FleetSpec(
+        DEMO_FLEET, "Asia/Singapore", ALERT_AFTER_S, "", 6, "Demo fleet", DEMO_TENANT
+    )
+    await fleets.add_fleet(conn, fleet, "fleethub up")
     names = {"admin": "Demo admin", "fleet_owner": "Demo fleet owner", "agent": "Demo agent"}
     user_ids = {}
     for login in panel_logins(key):
-        fleets = [DEMO_FLEET] if login.role == "fleet_owner" else []
-        user_ids[login.role] = await add_user(
+        fleet_ids = [DEMO_FLEET] if login.role == "fleet_owner" else []
+        user_ids[login.role] = await users.add_user(
             conn,
             tenant_id=DEMO_TENANT,
             email=login.email,
             name=names[login.role],
             role=login.role,
             password=login.password,
-            fleets=fleets,
+            fleets=fleet_ids,
             actor="fleethub up",
         )
     ids = tablet_ids(count)
-    cur = await conn.execute("SELECT tablet_id FROM tablets WHERE fleet_id = %s", (DEMO_FLEET,))
-    existing = {str(r[0]) for r in await cur.fetchall()}
+    existing = await fleets.tablet_ids(conn, DEMO_FLEET)
     for n, tablet_id in enumerate(ids, start=1):
         if tablet_id not in existing:
-            spec = TabletSpec(
+            spec = fleets.TabletSpec(
                 tablet_id, DEMO_FLEET, f"demo-car-{n:04d}", HEARTBEAT_S, OFFLINE_AFTER_S
             )
-            await add_tablet(conn, spec, "fleethub up")
-    cur = await conn.execute(
-        "SELECT 1 FROM playlist_assignments WHERE target_kind = 'fleet' AND target_id = %s"
-        " AND revoked_at IS NULL",
-        (DEMO_FLEET,),
-    )
-    if await cur.fetchone() is None:
-        await push(
+            await fleets.add_tablet(conn, spec, "fleethub up")
+    if not await playlists.fleet_has_assignment(conn, DEMO_FLEET):
+        await playlists.push(
             conn,
-            Target("fleet", DEMO_FLEET),
+            playlists.Target("fleet", DEMO_FLEET),
             demo_items(),
             emergency=False,
             expires_s=None,

@@ -13,6 +13,7 @@ the server's own user), is trusted: that is how the password is set.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
 import pwd
@@ -21,14 +22,16 @@ import signal
 import stat
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import psycopg
-from psycopg import sql
 
 from broker.processes import Child, as_user
 from config.errors import StoreError
+from store import admin
 
 SYSTEM_USER = "embedded_postgres"
 SUPERUSER = "postgres"
@@ -101,8 +104,7 @@ class EmbeddedPostgres:
         ]
         self.child = Child("postgres", argv, self.pgdata / "server.log", user=self.user)
         self._wait_ready(timeout)
-        self._set_password()
-        self._ensure_database(database)
+        self._administer(database)
         return self.url(database)
 
     def stop(self) -> None:
@@ -160,24 +162,33 @@ class EmbeddedPostgres:
             os.chown(hba, entry.pw_uid, entry.pw_gid)
         hba.chmod(0o600)
 
-    def _socket(self, database: str = "postgres") -> psycopg.Connection[tuple[object, ...]]:
-        """A superuser connection over the Unix socket (trusted: see PG_HBA)."""
-        return psycopg.connect(
-            host=str(self.pgdata),
-            port=self.port,
-            user=SUPERUSER,
-            dbname=database,
-            connect_timeout=2,
-            autocommit=True,
-        )
+    def _socket_options(self) -> dict[str, Any]:
+        """How to connect as the superuser over the Unix socket (trusted: see PG_HBA)."""
+        return {
+            "host": str(self.pgdata),
+            "port": self.port,
+            "user": SUPERUSER,
+            "dbname": "postgres",
+            "connect_timeout": 2,
+            "autocommit": True,
+        }
 
-    def _set_password(self) -> None:
-        with self._socket() as conn:
-            conn.execute(
-                sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-                    sql.Identifier(SUPERUSER), sql.Literal(self.password())
-                )
-            )
+    def _administer(self, database: str) -> None:
+        """Set the superuser's password and create ``database`` if missing (store/admin.py).
+
+        The store is async and this runs from synchronous code, which may itself run in an
+        event loop (a test's): the work gets a loop of its own in a short-lived thread, and
+        the caller waits for it as it waited for the synchronous connection before.
+        """
+
+        async def work() -> None:
+            conn = await psycopg.AsyncConnection.connect(**self._socket_options())
+            async with conn:
+                await admin.set_password(conn, SUPERUSER, self.password())
+                await admin.ensure_database(conn, database)
+
+        with ThreadPoolExecutor(1, thread_name_prefix="embedded-db.admin") as pool:
+            pool.submit(asyncio.run, work()).result()
 
     def _wait_ready(self, timeout: float) -> None:
         assert self.child is not None
@@ -187,21 +198,13 @@ class EmbeddedPostgres:
             if not self.child.alive():
                 raise StoreError(f"PostgreSQL exited; see {self.pgdata / 'server.log'}")
             try:
-                with self._socket():
+                with psycopg.connect(**self._socket_options()):
                     return
             except psycopg.OperationalError as exc:
                 last = exc
                 time.sleep(0.1)
         self.stop()
         raise StoreError(f"PostgreSQL did not accept connections in {timeout} s: {last}")
-
-    def _ensure_database(self, database: str) -> None:
-        with self._socket() as conn:
-            found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
-            if found.fetchone() is None:
-                conn.execute(
-                    psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(database))
-                )
 
 
 def _system_user() -> pwd.struct_passwd:

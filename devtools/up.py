@@ -24,17 +24,7 @@ from broker.runner import embedded_broker
 from config.errors import HubError
 from config.settings import MqttTarget, Settings
 from devtools import demo
-from store import db
-
-RECENT_TRANSITIONS = """
-SELECT time, tablet_id, to_state, reason FROM presence_transitions
-WHERE time > %s ORDER BY time LIMIT 8
-"""
-RECENT_DELIVERIES = """
-SELECT acked_at, tablet_id, status, etag FROM deliveries
-WHERE acked_at > %s ORDER BY acked_at LIMIT 8
-"""
-COUNTS = "SELECT state, count(*) FROM tablet_state GROUP BY state"
+from store import activity, db
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -203,28 +193,21 @@ async def _follow(
             for child in children:
                 if not child.alive():
                     raise HubError(f"{child.name} exited; see {child.log_path}")
-            cur = await conn.execute(RECENT_TRANSITIONS, (moved_since,))
-            for at, tablet_id, to_state, reason in await cur.fetchall():
+            for at, tablet_id, to_state, reason in await activity.recent_transitions(
+                conn, moved_since
+            ):
                 colour = "green" if to_state == "online" else "red"
                 console.print(f"{at:%H:%M:%S} {tablet_id} [{colour}]{to_state}[/] ({reason})")
                 moved_since = at
-            cur = await conn.execute(RECENT_DELIVERIES, (acked_since,))
-            for at, tablet_id, status, etag in await cur.fetchall():
+            for at, tablet_id, status, etag in await activity.recent_deliveries(conn, acked_since):
                 console.print(f"{at:%H:%M:%S} {tablet_id} {status} playlist {str(etag)[:8]}")
                 acked_since = at
-            counts: dict[object, object] = {}
-            for state, n in await (await conn.execute(COUNTS)).fetchall():
-                counts[state] = n
-            applied = await (
-                await conn.execute(
-                    "SELECT count(*) FROM tablet_state WHERE applied_etag IS NOT NULL"
-                    " AND applied_etag = desired_etag"
-                )
-            ).fetchone()
+            counts = await activity.state_counts(conn)
+            applied = await activity.playing_desired(conn)
             line = (
                 f"[bold]{counts.get('online', 0)} online[/] · {counts.get('offline', 0)} "
                 f"offline · {counts.get('unknown', 0)} never seen · "
-                f"{applied[0] if applied else 0} playing the desired playlist"
+                f"{applied} playing the desired playlist"
             )
             if line != last_line or time.monotonic() - last_at > 60:
                 console.print(line, style="dim")  # on change, else once a minute

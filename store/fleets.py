@@ -220,3 +220,9 @@ async def fleet_in_scope(
     async with conn.cursor(row_factory=class_row(FleetRef)) as cur:
         await cur.execute(FLEET_IN_SCOPE, scope_params(user, fleet=fleet_id))
         return await cur.fetchone()
+
+
+async def tablet_ids(conn: psycopg.AsyncConnection[tuple[object, ...]], fleet_id: str) -> set[str]:
+    """Every tablet registered in the fleet, revoked ones included."""
+    cur = await conn.execute("SELECT tablet_id FROM tablets WHERE fleet_id = %s", (fleet_id,))
+    return {str(r[0]) for r in await cur.fetchall()}

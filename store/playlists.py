@@ -304,3 +304,15 @@ async def had_playlist(
     """The tablets (of every one, or of ``tablet_ids``) that were given a playlist."""
     cur = await conn.execute(HAD_PLAYLIST, (tablet_ids, tablet_ids))
     return [str(r[0]) for r in await cur.fetchall()]
+
+
+async def fleet_has_assignment(
+    conn: psycopg.AsyncConnection[tuple[object, ...]], fleet_id: str
+) -> bool:
+    """Whether a playlist assignment targets the fleet itself and was not revoked."""
+    cur = await conn.execute(
+        "SELECT 1 FROM playlist_assignments WHERE target_kind = 'fleet' AND target_id = %s"
+        " AND revoked_at IS NULL",
+        (fleet_id,),
+    )
+    return await cur.fetchone() is not None

@@ -175,3 +175,13 @@ async def with_password_hash(
     )
     row = await cur.fetchone()
     return None if row is None else (user_from_row(row[:-1]), str(row[-1]))
+
+
+async def agent_id(conn: psycopg.AsyncConnection[tuple[object, ...]], email: str) -> int | None:
+    """The user id of the enabled agent signing in with ``email`` (``fleethub agent``), if any."""
+    cur = await conn.execute(
+        "SELECT user_id FROM users WHERE email = %s AND role = 'agent' AND disabled_at IS NULL",
+        (email.strip().lower(),),
+    )
+    row = await cur.fetchone()
+    return None if row is None else int(str(row[0]))

@@ -34,9 +34,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import paho.mqtt.client as mqtt
-import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
-from psycopg import sql
 from rich.console import Console
 
 from broker import dynsec, dynsec_file
@@ -46,8 +44,7 @@ from devtools.bench import panel_login
 from devtools.bench.run import machine
 from devtools.bench.stats import CpuWindow, summary
 from devtools.embedded_db import EmbeddedPostgres
-from store import db
-from store.users import add_tenant, add_user
+from store import admin, db, fleets, lead_seed, users
 
 TENANT = "bench-leads"
 CAMPAIGN = "bench-campaign"
@@ -68,22 +65,14 @@ class LeadsBenchConfig:
 async def _seed(url: str, agents: int) -> tuple[str, dict[int, str]]:
     """The QR code and the agents (user id → e-mail; the id is in their topic)."""
     async with db.connect(url) as conn:
-        await add_tenant(conn, TENANT, "Bench leads", "bench")
-        await conn.execute(
-            "INSERT INTO fleets (fleet_id, tenant_id, name) VALUES ('bl-fleet', %s,"
-            " 'Bench leads') ON CONFLICT DO NOTHING",
-            (TENANT,),
-        )
-        await conn.execute(
-            "INSERT INTO lead_campaigns (tenant_id, campaign_id, name,"
-            " offer_timeout_s) VALUES (%s, %s, 'Bench campaign', 3600)"
-            " ON CONFLICT DO NOTHING",
-            (TENANT, CAMPAIGN),
-        )
+        await users.add_tenant(conn, TENANT, "Bench leads", "bench")
+        spec = fleets.FleetSpec("bl-fleet", name="Bench leads", tenant_id=TENANT)
+        await fleets.add_fleet(conn, spec, "bench")
+        await lead_seed.add_campaign(conn, TENANT, CAMPAIGN, "Bench campaign", offer_timeout_s=3600)
         emails: dict[int, str] = {}
         for n in range(agents):
             email = f"agent{n}@bench-leads.example"
-            user_id = await add_user(
+            user_id = await users.add_user(
                 conn,
                 tenant_id=TENANT,
                 email=email,
@@ -93,19 +82,17 @@ async def _seed(url: str, agents: int) -> tuple[str, dict[int, str]]:
                 fleets=[],
                 actor="bench",
             )
-            await conn.execute(
-                "INSERT INTO campaign_agents (tenant_id, campaign_id, user_id,"
-                " position) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                (TENANT, CAMPAIGN, user_id, n),
-            )
+            await lead_seed.add_agent(conn, TENANT, CAMPAIGN, user_id, n)
             emails[user_id] = email
         code = "bench" + secrets.token_hex(2).translate(str.maketrans("01", "ab"))
-        await conn.execute(
-            "INSERT INTO qr_codes (code, tenant_id, campaign_id, fleet_id,"
-            " created_by) VALUES (%s, %s, %s, 'bl-fleet', 'bench')",
-            (code, TENANT, CAMPAIGN),
-        )
+        if not await lead_seed.add_qr_code(conn, code, TENANT, CAMPAIGN, "bl-fleet", None, "bench"):
+            raise RuntimeError(f"QR code {code} exists already")
     return code, emails
+
+
+async def _create_database(admin_url: str, name: str) -> None:
+    async with db.connect(admin_url) as conn:
+        await admin.create_database(conn, name)
 
 
 class Arrivals:
@@ -229,8 +216,7 @@ def run_leads_bench(cfg: LeadsBenchConfig, console: Console) -> dict[str, Any]:
         with console.status("starting PostgreSQL, Mosquitto, the hub and the panel…"):
             admin_url = server.start(database="postgres")
             name = f"bench_leads_{stamp.lower()}"
-            with psycopg.connect(admin_url, autocommit=True) as admin:
-                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            asyncio.run(_create_database(admin_url, name))
             url = server.url(name)
             db.migrate(url)
             code, emails = asyncio.run(_seed(url, cfg.agents))

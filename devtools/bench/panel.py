@@ -32,8 +32,7 @@ from broker.processes import Child, free_port
 from devtools.bench import panel_login
 from devtools.bench.stats import summary
 from devtools.embedded_db import EmbeddedPostgres
-from store import db
-from store.users import add_tenant, add_user
+from store import bench_seed, db, fleets, users
 
 TENANT = "bench-panel"
 EMAIL = "admin@bench-panel.example"
@@ -50,44 +49,16 @@ class PanelBenchConfig:
     database_url: str | None = None
 
 
-SEED_FLEETS = """
-INSERT INTO fleets (fleet_id, tenant_id, name)
-SELECT 'bp-' || n, %s, 'Bench fleet ' || n FROM generate_series(1, %s) n
-ON CONFLICT DO NOTHING
-"""
-SEED_TABLETS = """
-INSERT INTO tablets (tablet_id, fleet_id, car_id, heartbeat_interval_s, offline_after_s)
-SELECT 'bp-tab-' || n, 'bp-' || ((n - 1) / %s + 1), 'bp-car-' || n, 60, 180
-FROM generate_series(1, %s) n
-ON CONFLICT DO NOTHING
-"""
-SEED_CARS = """
-INSERT INTO cars (car_id, fleet_id)
-SELECT 'bp-car-' || n, 'bp-' || ((n - 1) / %s + 1) FROM generate_series(1, %s) n
-ON CONFLICT DO NOTHING
-"""
-SEED_STATES = """
-INSERT INTO tablet_state (tablet_id, state, state_since, last_heartbeat_at, battery,
-                          app_version, ad_id, campaign_id, desired_etag, applied_etag, updated_at)
-SELECT 'bp-tab-' || n, (ARRAY['online', 'online', 'online', 'offline', 'unknown'])[n %% 5 + 1],
-       now() - interval '1 hour', now() - (n %% 600) * interval '1 second', n %% 100,
-       '2.3.' || (n %% 4), 'ad-' || (n %% 7), 'camp-' || (n %% 3), 'etag-a',
-       CASE WHEN n %% 10 = 0 THEN 'etag-old' ELSE 'etag-a' END, now() - interval '1 hour'
-FROM generate_series(1, %s) n
-ON CONFLICT (tablet_id) DO NOTHING
-"""
-
-
 async def seed(url: str, tablets: int) -> None:
     async with db.connect(url) as conn:
-        await add_tenant(conn, TENANT, "Panel benchmark", "bench")
-        fleets = (tablets + PER_FLEET - 1) // PER_FLEET
+        await users.add_tenant(conn, TENANT, "Panel benchmark", "bench")
+        fleet_count = (tablets + PER_FLEET - 1) // PER_FLEET
         async with conn.transaction():
-            await conn.execute(SEED_FLEETS, (TENANT, fleets))
-            await conn.execute(SEED_CARS, (PER_FLEET, tablets))
-            await conn.execute(SEED_TABLETS, (PER_FLEET, tablets))
-            await conn.execute(SEED_STATES, (tablets,))
-        await add_user(
+            for n in range(1, fleet_count + 1):
+                spec = fleets.FleetSpec(f"bp-{n}", name=f"Bench fleet {n}", tenant_id=TENANT)
+                await fleets.add_fleet(conn, spec, "bench")
+            await bench_seed.panel_grid(conn, PER_FLEET, tablets)
+        await users.add_user(
             conn,
             tenant_id=TENANT,
             email=EMAIL,
@@ -237,15 +208,7 @@ async def _change(url: str, tablet_ids: list[str]) -> dict[str, tuple[float, boo
     async with db.connect(url) as conn:
         for n, tablet_id in enumerate(tablet_ids):
             transition = n % 2 == 0
-            async with conn.transaction():
-                await conn.execute(
-                    "UPDATE tablet_state SET battery = %s, updated_at = now() WHERE tablet_id = %s",
-                    (n % 100, tablet_id),
-                )
-                if transition:
-                    await conn.execute(
-                        "SELECT pg_notify('fleethub_state', %s)", (json.dumps([tablet_id]),)
-                    )
+            await bench_seed.change_battery(conn, tablet_id, n % 100, notify=transition)
             committed[tablet_id] = (time.time(), transition)
             await asyncio.sleep(0.02)
     return committed

@@ -32,20 +32,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from psycopg import sql
 from rich.console import Console
 
 from broker.processes import Child, free_port
 from broker.runner import EmbeddedBroker
 from devtools.bench.run import Worker, machine
 from devtools.bench.stats import CpuWindow, summary
+from devtools.bench.store_session import StoreSession
 from devtools.demo import password
 from devtools.embedded_db import EmbeddedPostgres
-from store import db
+from store import admin, bench_probes, bench_seed, db, fleets
 
 PREFIX = "bplay-"
-Conn = psycopg.Connection[tuple[Any, ...]]
 
 
 @dataclass(frozen=True)
@@ -62,42 +60,40 @@ class PlaysBenchConfig:
     hub_profile: Path | None = None  # run the hub under cProfile, stats written here
 
 
-def _register(conn: Conn, tablets: int) -> None:
-    conn.execute(
-        "INSERT INTO fleets (fleet_id, name, alert_after_s) VALUES ('bench-plays',"
-        " 'bench plays', 3600) ON CONFLICT DO NOTHING"
-    )
-    conn.execute(
-        "INSERT INTO tablets (tablet_id, fleet_id, heartbeat_interval_s, offline_after_s)"
-        " SELECT %s || lpad(n::text, 6, '0'), 'bench-plays', 60, 180"
-        " FROM generate_series(0, %s - 1) n ON CONFLICT DO NOTHING",
-        (PREFIX, tablets),
-    )
-    conn.execute(
-        "INSERT INTO tablet_state (tablet_id) SELECT tablet_id FROM tablets ON CONFLICT DO NOTHING"
-    )
+async def _register(url: str, tablets: int) -> None:
+    async with db.connect(url) as conn:
+        spec = fleets.FleetSpec("bench-plays", alert_after_s=3600, name="bench plays")
+        await fleets.add_fleet(conn, spec, "bench")
+        await bench_seed.numbered_tablets(conn, "bench-plays", PREFIX, tablets, 60, 180)
 
 
 def _database(cfg: PlaysBenchConfig, stamp: str) -> tuple[str, EmbeddedPostgres | None, bool]:
     """The database URL, the server we started (if any), and whether commit times are kept."""
     if cfg.database_url:
-        with psycopg.connect(cfg.database_url) as conn:
-            row = conn.execute("SHOW track_commit_timestamp").fetchone()
-        return cfg.database_url, None, bool(row and row[0] == "on")
+        return cfg.database_url, None, asyncio.run(_commit_timestamps(cfg.database_url))
     # Its own data directory: the setting below must not follow the other benchmarks.
     server = EmbeddedPostgres(cfg.work_dir / "pgdata-plays", port=free_port())
     admin_url = server.start(database="postgres")
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        row = admin.execute("SHOW track_commit_timestamp").fetchone()
-        if not (row and row[0] == "on"):
-            admin.execute("ALTER SYSTEM SET track_commit_timestamp = on")
-    if not (row and row[0] == "on"):  # a restart applies it
+    if not asyncio.run(_commit_timestamps(admin_url, keep=True)):  # a restart applies it
         server.stop()
         server.start(database="postgres")
     name = f"bench_plays_{stamp.lower()}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    asyncio.run(_create_database(admin_url, name))
     return server.url(name), server, True
+
+
+async def _commit_timestamps(url: str, keep: bool = False) -> bool:
+    """Whether the server keeps commit times; with ``keep``, have it keep them from its restart."""
+    async with db.connect(url) as conn:
+        kept = await admin.commit_timestamps_kept(conn)
+        if keep and not kept:
+            await admin.keep_commit_timestamps(conn)
+    return kept
+
+
+async def _create_database(admin_url: str, name: str) -> None:
+    async with db.connect(admin_url) as conn:
+        await admin.create_database(conn, name)
 
 
 def run_plays_bench(cfg: PlaysBenchConfig, console: Console) -> dict[str, Any]:
@@ -136,8 +132,7 @@ def run_plays_bench(cfg: PlaysBenchConfig, console: Console) -> dict[str, Any]:
             # Into the dynsec file before start: at runtime each command rewrites it.
             asyncio.run(broker.set_credentials({i: password(key, i) for i in ids}))
             broker.start()
-            with psycopg.connect(url, autocommit=True) as conn:
-                _register(conn, cfg.tablets)
+            asyncio.run(_register(url, cfg.tablets))
         env = {
             **os.environ,
             "FLEETHUB_DATABASE_URL": url,
@@ -177,10 +172,10 @@ def run_plays_bench(cfg: PlaysBenchConfig, console: Console) -> dict[str, Any]:
             "tablets": sum(c["count"] for c in connected),
             "elapsed_s": max(c["elapsed_s"] for c in connected),
         }
-        with psycopg.connect(url, autocommit=True) as conn:
-            report["plays"] = _plays(cfg, conn, workers, hub, commit_times, console)
+        with StoreSession(url) as store:
+            report["plays"] = _plays(cfg, store, workers, hub, commit_times, console)
             time.sleep(1.5)  # the hub stores its counters every second
-            report["hub_counters"] = _counters(conn)
+            report["hub_counters"] = _counters(store)
     finally:
         for worker in workers:
             worker.stop()
@@ -192,29 +187,9 @@ def run_plays_bench(cfg: PlaysBenchConfig, console: Console) -> dict[str, Any]:
     return report
 
 
-LATENCY = """
-SELECT count(*), count(DISTINCT event_id),
-       percentile_disc(0.5) WITHIN GROUP (ORDER BY stored_lag),
-       percentile_disc(0.99) WITHIN GROUP (ORDER BY stored_lag),
-       max(stored_lag),
-       percentile_disc(0.5) WITHIN GROUP (ORDER BY commit_lag),
-       percentile_disc(0.99) WITHIN GROUP (ORDER BY commit_lag),
-       max(commit_lag),
-       min(received_at), max(committed_at)
-FROM (SELECT event_id, received_at,
-             extract(epoch FROM stored_at - received_at)::float8 AS stored_lag,
-             extract(epoch FROM committed_at - received_at)::float8 AS commit_lag,
-             committed_at
-      FROM (SELECT event_id, received_at, stored_at,
-                   CASE WHEN %(commit_times)s THEN pg_xact_commit_timestamp(xmin)
-                        ELSE stored_at END AS committed_at
-            FROM plays WHERE tablet_id LIKE 'bplay-%%' AND received_at >= %(since)s) p) s
-"""
-
-
 def _plays(
     cfg: PlaysBenchConfig,
-    conn: Conn,
+    store: StoreSession,
     workers: list[Worker],
     hub: Child,
     commit_times: bool,
@@ -243,7 +218,7 @@ def _plays(
         results = [w.read() for w in workers]
     window.sample_rss()
     sent = sum(r["events_sent"] for r in results)
-    row: Any = conn.execute(LATENCY, {"commit_times": commit_times, "since": since}).fetchone()
+    row = store.run(lambda conn: bench_probes.play_latency(conn, commit_times, since))
     (count, distinct, s50, s99, smax, c50, c99, cmax, first_received, last_commit) = row
     span = (last_commit - first_received).total_seconds() if count else 0.0
     acks = [x for r in results for x in r["ack_latency_s"]]
@@ -274,10 +249,7 @@ def _plays(
     }
 
 
-def _counters(conn: Conn) -> dict[str, Any]:
-    row = conn.execute(
-        "SELECT counters FROM hub_metrics ORDER BY updated_at DESC LIMIT 1"
-    ).fetchone()
-    counters: dict[str, Any] = row[0] if row else {}
+def _counters(store: StoreSession) -> dict[str, Any]:
+    counters = store.run(bench_probes.latest_hub_counters)
     keep = ("received", "rejected", "dropped", "write_errors", "db_outages")
     return {k: v for k, v in counters.items() if k.startswith("plays_") or k in keep}

@@ -23,16 +23,16 @@ from pathlib import Path
 from typing import IO, Any
 
 import psutil
-import psycopg
 from rich.console import Console
 
 from broker.processes import Child, free_port
 from broker.runner import EmbeddedBroker
 from devtools.bench.stats import CpuWindow, summary
+from devtools.bench.store_session import StoreSession
 from devtools.demo import demo_items, password
 from devtools.embedded_db import EmbeddedPostgres
 from hub.runtime import owner
-from store import db
+from store import admin, bench_probes, bench_seed, db, fleets
 from store.playlists import PushResult, Target, push
 
 PER_WORKER = 10_000
@@ -89,25 +89,12 @@ class Worker:
         self.log.close()
 
 
-def _register(conn: psycopg.Connection[tuple[object, ...]], cfg: BenchConfig) -> None:
-    conn.execute(
-        "INSERT INTO fleets (fleet_id, name, alert_after_s) VALUES ('bench', 'bench',"
-        " 3600) ON CONFLICT DO NOTHING"
-    )
-    conn.execute(
-        "INSERT INTO tablets (tablet_id, fleet_id, heartbeat_interval_s, offline_after_s)"
-        " SELECT %s || lpad(n::text, 6, '0'), 'bench', %s, %s FROM generate_series(0, %s - 1) n"
-        " ON CONFLICT DO NOTHING",
-        (PREFIX, cfg.heartbeat_interval_s, cfg.offline_after_s, cfg.tablets),
-    )
-    conn.execute(
-        "INSERT INTO tablet_state (tablet_id) SELECT tablet_id FROM tablets ON CONFLICT DO NOTHING"
-    )
-
-
-def _scalar(conn: psycopg.Connection[tuple[object, ...]], sql: str, *args: object) -> Any:
-    row = conn.execute(sql, args).fetchone()
-    return row[0] if row else None
+async def _register(url: str, cfg: BenchConfig) -> None:
+    async with db.connect(url) as conn:
+        await fleets.add_fleet(conn, fleets.FleetSpec("bench", alert_after_s=3600), "bench")
+        await bench_seed.numbered_tablets(
+            conn, "bench", PREFIX, cfg.tablets, cfg.heartbeat_interval_s, cfg.offline_after_s
+        )
 
 
 def _wait(probe: Any, timeout: float, interval: float = 0.5) -> bool:
@@ -157,8 +144,7 @@ def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
             server = EmbeddedPostgres(cfg.work_dir / "pgdata", port=free_port())
             server.start(database="postgres")
             url = server.url(f"bench_{stamp.lower()}")
-            with psycopg.connect(server.url("postgres"), autocommit=True) as admin:
-                admin.execute(f'CREATE DATABASE "bench_{stamp.lower()}"')
+            asyncio.run(_create_database(server.url("postgres"), f"bench_{stamp.lower()}"))
         db.migrate(url)
         key = os.urandom(16)
         ids = [f"{PREFIX}{n:06d}" for n in range(cfg.tablets)]
@@ -171,8 +157,7 @@ def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
                 # Into the dynsec file before start: at runtime each command rewrites it.
                 asyncio.run(broker.set_credentials({i: password(key, i) for i in mine}))
                 broker.start()
-            with psycopg.connect(url, autocommit=True) as conn:
-                _register(conn, cfg)
+            asyncio.run(_register(url, cfg))
         hub_env = {
             **os.environ,
             "FLEETHUB_DATABASE_URL": url,
@@ -226,16 +211,10 @@ def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
             "tablets": sum(c["count"] for c in connected),
             "elapsed_s": max(c["elapsed_s"] for c in connected),
         }
-        with psycopg.connect(url, autocommit=True) as conn:
-            _wait(
-                lambda: (
-                    _scalar(conn, "SELECT count(*) FROM tablet_state WHERE state = 'online'")
-                    >= cfg.tablets
-                ),
-                60,
-            )
-            report["heartbeats"] = _heartbeats(cfg, conn, workers, hubs, console)
-            report["offline_detection"] = _offline(cfg, conn, report["heartbeats"], console)
+        with StoreSession(url) as store:
+            _wait(lambda: store.run(bench_probes.online_tablets) >= cfg.tablets, 60)
+            report["heartbeats"] = _heartbeats(cfg, store, workers, hubs, console)
+            report["offline_detection"] = _offline(cfg, store, report["heartbeats"], console)
             report["fanout"] = _fanout(cfg, url, workers, console)
     finally:
         for worker in workers:
@@ -258,25 +237,15 @@ def _hub_target(broker: EmbeddedBroker) -> Any:
     return broker.hub_target()
 
 
-LATENCY = """
-SELECT count(*),
-       percentile_disc(0.5) WITHIN GROUP (ORDER BY lag),
-       percentile_disc(0.99) WITHIN GROUP (ORDER BY lag),
-       max(lag), min(stored_at), max(stored_at)
-FROM (SELECT extract(epoch FROM stored_at - device_ts)::float8 AS lag, stored_at
-      FROM heartbeats WHERE device_ts >= %s AND tablet_id LIKE 'bench-%%') s
-"""
-
-
 def _heartbeats(
     cfg: BenchConfig,
-    conn: psycopg.Connection[tuple[object, ...]],
+    store: StoreSession,
     workers: list[Worker],
     hubs: list[Child],
     console: Console,
 ) -> dict[str, Any]:
     window = CpuWindow([h.pid for h in hubs])
-    before = _scalar(conn, "SELECT count(*) FROM heartbeats")
+    before = store.run(bench_probes.heartbeat_rows)
     t0 = datetime.now(UTC)
     window.start()
     with console.status(f"heartbeats: {cfg.rate:.0f}/s for {cfg.duration_s:.0f} s…"):
@@ -289,8 +258,8 @@ def _heartbeats(
         blasts = [w.read() for w in workers]
         cpu = window.cpu_percent()
         sent = sum(b["sent"] for b in blasts)
-        _wait(lambda: _scalar(conn, "SELECT count(*) FROM heartbeats") - before >= sent, 60)
-    row: Any = conn.execute(LATENCY, (t0,)).fetchone()
+        _wait(lambda: store.run(bench_probes.heartbeat_rows) - before >= sent, 60)
+    row = store.run(lambda conn: bench_probes.heartbeat_latency(conn, t0))
     count, p50, p99, worst, first, last = row
     span = (last - first).total_seconds() if first and last else 0.0
     return {
@@ -306,39 +275,25 @@ def _heartbeats(
     }
 
 
-DETECTION = """
-SELECT extract(epoch FROM p.time - (greatest(s.last_heartbeat_at, online.time)
-       + make_interval(secs => t.offline_after_s)))::float8
-FROM presence_transitions p JOIN tablet_state s USING (tablet_id) JOIN tablets t USING (tablet_id)
-CROSS JOIN LATERAL (SELECT max(o.time) AS time FROM presence_transitions o
-                    WHERE o.tablet_id = p.tablet_id AND o.to_state = 'online'
-                      AND o.time < p.time) online
-WHERE p.reason = 'timeout' AND p.time > %s AND p.tablet_id LIKE 'bench-%%'
-"""
-
-
 def _offline(
     cfg: BenchConfig,
-    conn: psycopg.Connection[tuple[object, ...]],
+    store: StoreSession,
     hb: dict[str, Any],
     console: Console,
 ) -> dict[str, Any]:
     since = datetime.fromisoformat(hb["blast_end"])
     with console.status("offline detection: every tablet falls silent…"):
         _wait(
-            lambda: (
-                _scalar(
-                    conn,
-                    "SELECT count(*) FROM presence_transitions WHERE reason ="
-                    " 'timeout' AND time > %s",
-                    since,
-                )
-                >= cfg.tablets
-            ),
+            lambda: store.run(lambda conn: bench_probes.timeouts_after(conn, since)) >= cfg.tablets,
             cfg.offline_after_s + 60,
         )
-    errors = [float(str(r[0])) for r in conn.execute(DETECTION, (since,)).fetchall()]
+    errors = store.run(lambda conn: bench_probes.detection_errors(conn, since))
     return {"timeouts_detected": len(errors), "error_s": summary(errors)}
+
+
+async def _create_database(admin_url: str, name: str) -> None:
+    async with db.connect(admin_url) as conn:
+        await admin.create_database(conn, name)
 
 
 async def _push(url: str) -> PushResult:

@@ -28,12 +28,16 @@ from starlette.routing import BaseRoute
 
 from store import device_tokens
 from tests.helpers import store
-from tests.web import conftest as web
+from tests.web import conftest
 from tests.web.agent_helpers import make_agent
 from tests.web.conftest import Conn, TenantFactory, api_token, sign_in
 
 # The panel's fixtures of tests/web, for this module.
-panel, panel_settings, tenant_factory = web.panel, web.panel_settings, web.tenant_factory
+panel, panel_settings, tenant_factory = (
+    conftest.panel,
+    conftest.panel_settings,
+    conftest.tenant_factory,
+)
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 MAX_EXAMPLES = 5

@@ -12,13 +12,13 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+import web.leads.form_token
 from config.settings import Settings
 from store.db import open_pool
 from tests.web.conftest import Conn, TenantFactory, rate_limits_away
 from tests.web.lead_helpers import form_token, make_campaign, make_code
 from web.app import create_app
-from web.leads import form_token as lead_token
-from web.leads import intake as leads
+from web.leads import intake
 from web.leads.form import LeadInput
 from web.leads.form_limits import LeadLimits
 from web.leads.intake import CodeUnavailable
@@ -250,8 +250,8 @@ def test_bad_or_expired_or_foreign_tokens_store_nothing(
     )
     secret: str = panel.app.state.secret_key  # type: ignore[attr-defined]
     good = form_token(panel, code)
-    expired = lead_token.issue(secret, code, lifetime=timedelta(seconds=-5))
-    wrong_key = lead_token.issue("another secret key of another panel", code)
+    expired = web.leads.form_token.issue(secret, code, lifetime=timedelta(seconds=-5))
+    wrong_key = web.leads.form_token.issue("another secret key of another panel", code)
     for token in ["", "garbage", good[:-3] + "abc", expired, wrong_key, form_token(panel, other)]:
         status, body = post(panel, code, token)
         assert status == 400, token
@@ -421,12 +421,12 @@ async def test_the_cap_holds_under_concurrent_submissions(
     pool = open_pool(database_url, max_size=10)
     await pool.open(wait=True, timeout=30)
     try:
-        found = await leads.find_code(pool, code)
+        found = await intake.find_code(pool, code)
         assert found is not None
 
         async def one(n: int) -> str:
             try:
-                done = await leads.submit(
+                done = await intake.submit(
                     pool,
                     found,
                     LeadInput("P", f"+659000{n:04}"),
