@@ -28,13 +28,17 @@ from web.agents import pages as agent
 from web.agents.inbox_feed import LeadFeed
 from web.agents.push_sender import PushSender
 from web.agents.web_push import vapid_key
+from web.alerts import api as alerts_api
 from web.alerts import pages as alerts
+from web.audit import api as audit_api
 from web.audit import pages as audit
+from web.auth import api as auth_api
 from web.auth import pages as auth
 from web.auth.throttle import Throttles
 from web.deps import LoginRequired, PoolDep
 from web.device import api as device
 from web.device.auth import VerifiedDevices
+from web.emergency import api as push_api
 from web.emergency import pages as push
 from web.grid import api
 from web.grid import pages as grid
@@ -51,12 +55,16 @@ from web.leads import public_pages as leads_public
 from web.live.broker_link import for_panel
 from web.live.feed import ChangeFeed
 from web.live.tasks import Supervisor
+from web.pairing import api as pairing_api
 from web.pairing import pages as pairing
+from web.playlists import api as playlists_api
 from web.playlists import pages as playlists
+from web.reports import api as reports_api
 from web.reports import heatmap_pages as heatmap
 from web.reports import pop_pages as pop_reports
 from web.reports import uptime_pages as reports
 from web.security import secret_key
+from web.tablets import api as tablets_api
 from web.tablets import pages as tablets
 
 
@@ -178,19 +186,27 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
 
     routers = (
         auth,
+        auth_api,
         grid,
         api,
         tablets,
+        tablets_api,
         alerts,
+        alerts_api,
         heatmap,
         reports,
         pop_reports,
+        reports_api,
         push,
+        push_api,
         playlists,
+        playlists_api,
         audit,
+        audit_api,
         hubs,
         device,
         pairing,
+        pairing_api,
         leads_api,
         leads,
         leads_public,

@@ -1,4 +1,7 @@
-"""The alerts view: open and recently resolved incidents, acknowledgement and notes; and its API."""
+"""The alerts view: open and recently resolved incidents, acknowledgement and notes.
+
+The same for bearer tokens, as JSON: web/alerts/api.py.
+"""
 
 from __future__ import annotations
 
@@ -11,32 +14,17 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from psycopg_pool import AsyncConnectionPool
-from pydantic import BaseModel, Field
 
 from web.alerts import incidents
-from web.alerts.incidents import Incident, Note, NoteInvalid, Status
-from web.deps import ApiUser, FleetLogin, FormLogin, Login, PoolDep
+from web.alerts.incidents import NoteInvalid, Status
+from web.deps import FleetLogin, FormLogin, Login, PoolDep
 from web.grid.pages import FleetQuery
 from web.grid.tiles import fleets
 from web.http.templating import TEMPLATES
 
-pages = APIRouter(include_in_schema=False)
-api = APIRouter(
-    prefix="/api/v1/incidents",
-    tags=["incidents"],
-    responses={404: {"description": "no such incident in scope"}},
-)
+router = APIRouter(include_in_schema=False)
 
 StatusQuery = Annotated[Status | None, Query()]
-StateQuery = Annotated[
-    Status,
-    Query(
-        description=(
-            "open: every unresolved one; unacked/acked: unresolved ones by acknowledgement;"
-            " resolved: resolved in the last 7 days"
-        )
-    ),
-]
 FLEET_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
@@ -49,7 +37,8 @@ async def fleet_csrf(login: FormLogin) -> Login:
 FleetCsrf = Annotated[Login, Depends(fleet_csrf)]
 
 
-def _incident_id(text: str) -> uuid.UUID:
+def incident_id_or_404(text: str) -> uuid.UUID:
+    """The incident id of a path, a 404 when it cannot be one (the pages' and the API's)."""
     found = incidents.parse_id(text)
     if found is None:
         raise HTTPException(404, f"no incident {text!r}")
@@ -98,7 +87,7 @@ async def _page(
     )
 
 
-@pages.get("/alerts", response_class=HTMLResponse)
+@router.get("/alerts", response_class=HTMLResponse)
 async def alerts_page(
     request: Request,
     pool: PoolDep,
@@ -109,7 +98,7 @@ async def alerts_page(
     return await _page(request, pool, login, fleet or None, status)
 
 
-@pages.get("/alerts/open", response_class=HTMLResponse)
+@router.get("/alerts/open", response_class=HTMLResponse)
 async def open_fragment(
     request: Request,
     pool: PoolDep,
@@ -136,7 +125,7 @@ async def open_fragment(
     )
 
 
-@pages.post("/alerts/{incident_id}/ack")
+@router.post("/alerts/{incident_id}/ack")
 async def ack_form(
     incident_id: str,
     pool: PoolDep,
@@ -144,13 +133,13 @@ async def ack_form(
     fleet: Annotated[str | None, Form()] = None,
     status: Annotated[str | None, Form()] = None,
 ) -> Response:
-    found = _incident_id(incident_id)
+    found = incident_id_or_404(incident_id)
     if await incidents.acknowledge(pool, login.user, found) is None:
         raise HTTPException(404, f"no incident {incident_id!r}")
     return RedirectResponse(_back(*_filters(fleet, status), found), status_code=303)
 
 
-@pages.post("/alerts/{incident_id}/notes", response_class=HTMLResponse)
+@router.post("/alerts/{incident_id}/notes", response_class=HTMLResponse)
 async def note_form(
     incident_id: str,
     request: Request,
@@ -160,7 +149,7 @@ async def note_form(
     fleet: Annotated[str | None, Form()] = None,
     status: Annotated[str | None, Form()] = None,
 ) -> Response:
-    found = _incident_id(incident_id)
+    found = incident_id_or_404(incident_id)
     ok_fleet, ok_status = _filters(fleet, status)
     if await incidents.get(pool, login.user, found) is None:
         raise HTTPException(404, f"no incident {incident_id!r}")
@@ -181,67 +170,3 @@ async def note_form(
     if note is None:
         raise HTTPException(404, f"no incident {incident_id!r}")
     return RedirectResponse(_back(ok_fleet, ok_status, found), status_code=303)
-
-
-class IncidentOut(BaseModel):
-    incident: Incident
-    notes: list[Note]
-
-
-class NoteIn(BaseModel):
-    body: str = Field(description="1–2000 characters once trimmed")
-
-
-@api.get("")
-async def list_incidents(
-    pool: PoolDep,
-    user: ApiUser,
-    state: StateQuery = "open",
-    fleet: FleetQuery = None,
-) -> list[Incident]:
-    """Incidents in scope, newest first (at most 200)."""
-    return await incidents.listing(pool, user, state, datetime.now(UTC), fleet)
-
-
-@api.get("/{incident_id}")
-async def get_incident(incident_id: str, pool: PoolDep, user: ApiUser) -> IncidentOut:
-    found = _incident_id(incident_id)
-    incident = await incidents.get(pool, user, found)
-    if incident is None:
-        raise HTTPException(404, f"no incident {incident_id!r}")
-    notes = await incidents.notes(pool, user, [found])
-    return IncidentOut(incident=incident, notes=notes[found])
-
-
-@api.post("/{incident_id}/ack")
-async def ack_incident(incident_id: str, pool: PoolDep, user: ApiUser) -> Incident:
-    """Acknowledge it; a second acknowledgement keeps the first one's time and author."""
-    incident = await incidents.acknowledge(pool, user, _incident_id(incident_id))
-    if incident is None:
-        raise HTTPException(404, f"no incident {incident_id!r}")
-    return incident
-
-
-@api.post(
-    "/{incident_id}/notes",
-    status_code=201,
-    responses={422: {"description": "empty or longer than 2000 characters"}},
-)
-async def add_note(
-    incident_id: str, pool: PoolDep, user: ApiUser, note: NoteIn | None = None
-) -> Note:
-    found = _incident_id(incident_id)
-    if await incidents.get(pool, user, found) is None:  # before the body: 404 whatever is sent
-        raise HTTPException(404, f"no incident {incident_id!r}")
-    try:
-        added = await incidents.add_note(pool, user, found, note.body if note else "")
-    except NoteInvalid as exc:
-        raise HTTPException(422, str(exc)) from exc
-    if added is None:
-        raise HTTPException(404, f"no incident {incident_id!r}")
-    return added
-
-
-router = APIRouter()
-router.include_router(pages)
-router.include_router(api)

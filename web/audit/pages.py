@@ -1,4 +1,7 @@
-"""The tenant's audit log for admins: a filtered page, a CSV export and the JSON API."""
+"""The tenant's audit log for admins: a filtered page and a CSV export.
+
+The same entries as JSON for bearer tokens: web/audit/api.py.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +11,17 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
-from pydantic import BaseModel, Field
 
-from web.audit.log import PAGE, AuditEntry, AuditFilter, csv_lines, page
-from web.deps import AdminLogin, ApiAdmin, PoolDep
+from web.audit.log import AuditFilter, csv_lines, page
+from web.deps import AdminLogin, PoolDep
 from web.http.templating import TEMPLATES
 
-router = APIRouter()
-html = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api/v1", tags=["audit"])
+router = APIRouter(include_in_schema=False)
 
 FilterQuery = Annotated[AuditFilter, Query()]
 
 
-@html.get("/audit", response_class=HTMLResponse)
+@router.get("/audit", response_class=HTMLResponse)
 async def audit_page(
     request: Request, pool: PoolDep, login: AdminLogin, wanted: FilterQuery
 ) -> HTMLResponse:
@@ -44,7 +44,7 @@ async def audit_page(
     )
 
 
-@html.get("/audit.csv")
+@router.get("/audit.csv")
 async def audit_csv(pool: PoolDep, login: AdminLogin, wanted: FilterQuery) -> StreamingResponse:
     name = f"audit-{login.user.tenant_id}.csv"
     return StreamingResponse(
@@ -52,24 +52,3 @@ async def audit_csv(pool: PoolDep, login: AdminLogin, wanted: FilterQuery) -> St
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
-
-
-class AuditOut(BaseModel):
-    entries: list[AuditEntry]
-    older: Annotated[int | None, Field(description="pass as `before` for the next page")]
-
-
-@api.get("/audit")
-async def audit_api(
-    pool: PoolDep,
-    user: ApiAdmin,
-    wanted: FilterQuery,
-    limit: Annotated[int, Query(ge=1, le=500)] = PAGE,
-) -> AuditOut:
-    """The tenant's audit log, newest first, filtered like the panel's page."""
-    found = await page(pool, user, wanted, limit)
-    return AuditOut(entries=found.entries, older=found.older)
-
-
-router.include_router(html)
-router.include_router(api)

@@ -1,4 +1,4 @@
-"""Signing in and out of the panel (session cookie), and API tokens (JWT).
+"""Signing in and out of the panel (session cookie); API tokens (JWT) are web/auth/api.py.
 
 The login form carries a CSRF token of its own: the page sets a random cookie and the form a
 token only the panel can derive from it (web/security.py), so another site cannot post a
@@ -12,29 +12,25 @@ from datetime import timedelta
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, OAuth2PasswordRequestForm
-from pydantic import BaseModel
 
 from config.settings import Settings
 from web.auth.throttle import Throttles
-from web.deps import FormLogin, PoolDep, SettingsDep, bearer, bearer_user
+from web.deps import FormLogin, PoolDep, SettingsDep
 from web.http.templating import TEMPLATES
 from web.security import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     authenticate,
     close_session,
-    issue_token,
     login_csrf,
     login_csrf_ok,
     new_login_nonce,
     open_session,
-    token_claims,
 )
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 
 def _throttles(request: Request) -> Throttles:
@@ -89,7 +85,7 @@ def _login_page(
     return response
 
 
-@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, next: str | None = None) -> Response:
     return _login_page(request, next=next)
 
@@ -98,7 +94,7 @@ def _too_many(wait: int) -> str:
     return f"Too many failed sign-ins. Wait {wait} s and try again."
 
 
-@router.post("/login", response_class=HTMLResponse, include_in_schema=False)
+@router.post("/login", response_class=HTMLResponse)
 async def login(
     request: Request,
     pool: PoolDep,
@@ -151,7 +147,7 @@ async def login(
     return response
 
 
-@router.post("/logout", include_in_schema=False)
+@router.post("/logout")
 async def logout(request: Request, pool: PoolDep, signed_in: FormLogin) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
@@ -159,50 +155,3 @@ async def logout(request: Request, pool: PoolDep, signed_in: FormLogin) -> Respo
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
-
-
-class TokenOut(BaseModel):
-    access_token: str
-    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
-    expires_in: int
-
-
-@router.post("/api/v1/auth/token", tags=["auth"])
-async def api_token(
-    request: Request,
-    pool: PoolDep,
-    settings: SettingsDep,
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
-) -> TokenOut:
-    """Trade an e-mail (``username``) and password for a bearer token."""
-    throttles = _throttles(request)
-    if wait := await throttles.retry_after(request, form.username):
-        raise HTTPException(
-            429, f"too many failed sign-ins; wait {wait} s", headers={"Retry-After": str(wait)}
-        )
-    user = await authenticate(pool, form.username, form.password)
-    if user is None:
-        await throttles.failed(request, form.username)
-        raise HTTPException(401, "wrong e-mail or password", headers={"WWW-Authenticate": "Bearer"})
-    await throttles.succeeded(request, form.username)
-    minutes = settings.api_token_minutes
-    session = await open_session(pool, user, timedelta(minutes=minutes), kind="api")
-    token = issue_token(user, request.app.state.secret_key, minutes, session)
-    return TokenOut(access_token=token, expires_in=minutes * 60)
-
-
-@router.post(
-    "/api/v1/auth/logout", tags=["auth"], status_code=204, dependencies=[Depends(bearer_user)]
-)
-async def api_logout(
-    request: Request,
-    pool: PoolDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Response:
-    """End the bearer token's session: the token (and nothing else) stops working at once."""
-    claims = token_claims(
-        credentials.credentials if credentials else "", request.app.state.secret_key
-    )
-    if claims is not None:
-        await close_session(pool, claims[1])
-    return Response(status_code=204)

@@ -1,7 +1,7 @@
 """The admin's emergency push: form → confirm → send, then live progress and revert.
 
-HTML under ``/push`` (admins only, CSRF on every post) and the same under
-``/api/v1/pushes`` for bearer tokens. A push id of another tenant is a 404.
+HTML under ``/push`` (admins only, CSRF on every post); the same for bearer tokens under
+``/api/v1/pushes`` is web/emergency/api.py. A push id of another tenant is a 404.
 """
 
 from __future__ import annotations
@@ -13,21 +13,17 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel
 from sse_starlette.sse import EventSourceResponse
 
 from store.users import User
-from web.deps import AdminFormLogin, AdminLogin, ApiAdmin, Login, PoolDep, SettingsDep
-from web.emergency.form import EXPIRY_CHOICES, Errors, PushForm, PushIn, form_of, parse_form
+from web.deps import AdminFormLogin, AdminLogin, Login, PoolDep, SettingsDep
+from web.emergency.form import EXPIRY_CHOICES, Errors, PushForm, form_of, parse_form
 from web.emergency.pushes import (
-    Counts,
     Progress,
-    Push,
-    TabletProgress,
     check,
     library,
     progress,
@@ -44,29 +40,7 @@ from web.live.feed import ChangeFeed
 RECHECK_S = 10.0
 
 
-class ProgressOut(BaseModel):
-    """A push, its delivery counts and its first 200 tablets (problems first)."""
-
-    push_id: uuid.UUID
-    status: Literal["active", "expired", "reverted"]
-    push: Push
-    counts: Counts
-    tablets: list[TabletProgress]
-
-    @classmethod
-    def of(cls, found: Progress) -> ProgressOut:
-        return cls(
-            push_id=found.push.push_id,
-            status=found.push.status,
-            push=found.push,
-            counts=found.counts,
-            tablets=list(found.tablets),
-        )
-
-
-pages = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api/v1", tags=["pushes"])
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such push in your tenant"}}
+router = APIRouter(include_in_schema=False)
 
 
 def when(at: datetime, now: datetime) -> str:
@@ -85,14 +59,16 @@ def clock(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _push_id(text: str) -> uuid.UUID:
+def push_id_or_404(text: str) -> uuid.UUID:
+    """The push id of a path, a 404 when it cannot be one (the pages' and the API's)."""
     push_id = push_uuid(text)
     if push_id is None:
         raise HTTPException(404, "no such push")
     return push_id
 
 
-async def _found(pool: PoolDep, user: User, push_id: uuid.UUID) -> Progress:
+async def progress_or_404(pool: PoolDep, user: User, push_id: uuid.UUID) -> Progress:
+    """The push's progress, a 404 when the push is not the user's tenant's."""
     found = await progress(pool, user, push_id)
     if found is None:
         raise HTTPException(404, "no such push")
@@ -120,18 +96,18 @@ async def _form_page(
     )
 
 
-@pages.get("/push", response_class=HTMLResponse)
+@router.get("/push", response_class=HTMLResponse)
 async def push_page(request: Request, pool: PoolDep, login: AdminLogin) -> HTMLResponse:
     return await _form_page(request, pool, login, PushForm(), {})
 
 
-@pages.post("/push/edit", response_class=HTMLResponse)
+@router.post("/push/edit", response_class=HTMLResponse)
 async def push_edit(request: Request, pool: PoolDep, login: AdminFormLogin) -> HTMLResponse:
     """Back from the confirm step to the form, with its values."""
     return await _form_page(request, pool, login, PushForm.from_form(await request.form()), {})
 
 
-@pages.post("/push/preview", response_class=HTMLResponse)
+@router.post("/push/preview", response_class=HTMLResponse)
 async def push_preview(request: Request, pool: PoolDep, login: AdminFormLogin) -> HTMLResponse:
     form = PushForm.from_form(await request.form())
     draft, errors = parse_form(form)
@@ -153,7 +129,7 @@ async def push_preview(request: Request, pool: PoolDep, login: AdminFormLogin) -
     )
 
 
-@pages.post("/push/send", response_model=None)
+@router.post("/push/send", response_model=None)
 async def push_send(
     request: Request, pool: PoolDep, settings: SettingsDep, login: AdminFormLogin
 ) -> Response:
@@ -182,21 +158,21 @@ def _progress_context(login: Login, found: Progress, message: str | None) -> dic
     }
 
 
-@pages.get("/push/{push_id}", response_class=HTMLResponse)
+@router.get("/push/{push_id}", response_class=HTMLResponse)
 async def push_progress(
     request: Request, push_id: str, pool: PoolDep, login: AdminLogin
 ) -> HTMLResponse:
-    found = await _found(pool, login.user, _push_id(push_id))
+    found = await progress_or_404(pool, login.user, push_id_or_404(push_id))
     return TEMPLATES.TemplateResponse(
         request, "push_progress.html", _progress_context(login, found, None)
     )
 
 
-@pages.post("/push/{push_id}/revert", response_model=None)
+@router.post("/push/{push_id}/revert", response_model=None)
 async def push_revert(
     request: Request, push_id: str, pool: PoolDep, login: AdminFormLogin
 ) -> Response:
-    pid = _push_id(push_id)
+    pid = push_id_or_404(push_id)
     outcome = await revert(pool, login.user, pid)
     if outcome is None:
         raise HTTPException(404, "no such push")
@@ -207,19 +183,19 @@ async def push_revert(
         if outcome == "already"
         else "This push has already expired: there is nothing to revert."
     )
-    found = await _found(pool, login.user, pid)
+    found = await progress_or_404(pool, login.user, pid)
     return TEMPLATES.TemplateResponse(
         request, "push_progress.html", _progress_context(login, found, message), status_code=409
     )
 
 
-@pages.get("/push/{push_id}/stream")
+@router.get("/push/{push_id}/stream")
 async def push_stream(
     request: Request, push_id: str, pool: PoolDep, login: AdminLogin
 ) -> EventSourceResponse:
     """The push's progress (rendered), sent again whenever it changes."""
-    pid = _push_id(push_id)
-    await _found(pool, login.user, pid)
+    pid = push_id_or_404(push_id)
+    await progress_or_404(pool, login.user, pid)
     feed: ChangeFeed = request.app.state.feed
     live = TEMPLATES.env.get_template("push_live.html")
 
@@ -247,50 +223,3 @@ async def push_stream(
                 sub.overflowed = False  # the re-read is from the store: nothing is lost
 
     return EventSourceResponse(events(), ping=15, send_timeout=10)
-
-
-@api.post("/pushes", status_code=201, responses={422: {"description": "invalid push"}})
-async def api_send(
-    body: PushIn, pool: PoolDep, settings: SettingsDep, user: ApiAdmin
-) -> ProgressOut:
-    """Send an emergency push (one library playlist or inline items) to the given targets."""
-    draft, errors = body.draft()
-    push_id = None
-    if draft is not None:
-        push_id, errors = await send(pool, user, draft, settings.playlist_refresh_interval_s)
-    if push_id is None:
-        raise HTTPException(422, errors)
-    return ProgressOut.of(await _found(pool, user, push_id))
-
-
-@api.get("/pushes")
-async def api_recent(pool: PoolDep, user: ApiAdmin) -> list[Push]:
-    """The tenant's 20 most recent pushes."""
-    return await recent(pool, user)
-
-
-@api.get("/pushes/{push_id}", responses=NOT_FOUND)
-async def api_progress(push_id: str, pool: PoolDep, user: ApiAdmin) -> ProgressOut:
-    """A push with its delivery counts and its first 200 tablets (problems first)."""
-    return ProgressOut.of(await _found(pool, user, _push_id(push_id)))
-
-
-@api.post(
-    "/pushes/{push_id}/revert",
-    responses={**NOT_FOUND, 409: {"description": "already reverted or expired"}},
-)
-async def api_revert(push_id: str, pool: PoolDep, user: ApiAdmin) -> ProgressOut:
-    """Revoke the push now: tablets go back to their scheduled playlist."""
-    pid = _push_id(push_id)
-    outcome = await revert(pool, user, pid)
-    if outcome is None:
-        raise HTTPException(404, "no such push")
-    if outcome != "reverted":
-        state = "already reverted" if outcome == "already" else "expired"
-        raise HTTPException(409, f"the push is {state}")
-    return ProgressOut.of(await _found(pool, user, pid))
-
-
-router = APIRouter()
-router.include_router(pages)
-router.include_router(api)

@@ -1,4 +1,7 @@
-"""Admins' playlist library: create, edit, assign and revoke (HTML), and the same data as JSON."""
+"""Admins' playlist library: create, edit, assign and revoke (HTML).
+
+The same data as JSON for bearer tokens: web/playlists/api.py.
+"""
 
 from __future__ import annotations
 
@@ -6,31 +9,25 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel
 
-from contract.payloads import PlaylistItem
-from web.deps import AdminLogin, ApiAdmin, Login, PoolDep
+from web.deps import AdminLogin, Login, PoolDep
 from web.grid.tiles import fleets
 from web.http.admin_form import AdminFormDep
 from web.http.templating import TEMPLATES
 from web.playlists import library
 from web.playlists.forms import (
-    AssignmentIn,
     FormError,
     ItemRow,
     ItemsForm,
-    api_assignment,
     form_values,
     read_assignment,
     read_items,
 )
-from web.playlists.library import Assignment, NoSuchTarget, Playlist, PlaylistSummary
+from web.playlists.library import NoSuchTarget, Playlist
 
-router = APIRouter()
-html = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api/v1", tags=["playlists"])
+router = APIRouter(include_in_schema=False)
 
 PlaylistId = Annotated[str, Path(min_length=1, max_length=128)]
 EMPTY_ROWS = 5
@@ -77,7 +74,7 @@ def _render(
     )
 
 
-@html.get("/playlists", response_class=HTMLResponse)
+@router.get("/playlists", response_class=HTMLResponse)
 async def playlists_page(
     request: Request, pool: PoolDep, login: AdminLogin, done: DoneQuery = None
 ) -> HTMLResponse:
@@ -92,14 +89,14 @@ async def playlists_page(
     )
 
 
-@html.get("/playlists/new", response_class=HTMLResponse)
+@router.get("/playlists/new", response_class=HTMLResponse)
 async def new_page(request: Request, login: AdminLogin) -> HTMLResponse:
     return _render(
         request, "playlists_new.html", login, name="", rows=[ItemRow()] * EMPTY_ROWS, errors=[]
     )
 
 
-@html.post("/playlists", response_class=HTMLResponse)
+@router.post("/playlists", response_class=HTMLResponse)
 async def create_playlist(request: Request, pool: PoolDep, posted: AdminFormDep) -> Response:
     form = read_items(posted.form)
     if not form.ok:
@@ -163,7 +160,7 @@ async def _found(pool: PoolDep, login: Login, playlist_id: str) -> Playlist:
     return found
 
 
-@html.get("/playlists/{playlist_id}", response_class=HTMLResponse)
+@router.get("/playlists/{playlist_id}", response_class=HTMLResponse)
 async def playlist_page(
     request: Request,
     pool: PoolDep,
@@ -175,7 +172,7 @@ async def playlist_page(
     return await _detail(request, pool, login, found, done=DONE.get(done or ""))
 
 
-@html.post("/playlists/{playlist_id}", response_class=HTMLResponse)
+@router.post("/playlists/{playlist_id}", response_class=HTMLResponse)
 async def edit_playlist(
     request: Request, pool: PoolDep, posted: AdminFormDep, playlist_id: PlaylistId
 ) -> Response:
@@ -194,7 +191,7 @@ async def edit_playlist(
     return RedirectResponse(f"/playlists/{edited.playlist_id}?done={done}", status_code=303)
 
 
-@html.post("/playlists/{playlist_id}/assign", response_class=HTMLResponse)
+@router.post("/playlists/{playlist_id}/assign", response_class=HTMLResponse)
 async def assign_playlist(
     request: Request, pool: PoolDep, posted: AdminFormDep, playlist_id: PlaylistId
 ) -> Response:
@@ -216,7 +213,7 @@ async def assign_playlist(
     )
 
 
-@html.post("/playlists/assignments/{assignment_id}/revoke")
+@router.post("/playlists/assignments/{assignment_id}/revoke")
 async def revoke_assignment(pool: PoolDep, posted: AdminFormDep, assignment_id: int) -> Response:
     revoked = await library.revoke(pool, posted.user, assignment_id)
     if revoked is None:
@@ -224,70 +221,3 @@ async def revoke_assignment(pool: PoolDep, posted: AdminFormDep, assignment_id: 
     back = posted.form.get("back")
     target = back if isinstance(back, str) and BACK.match(back) else "/playlists"
     return RedirectResponse(f"{target}?done=revoked", status_code=303)
-
-
-# --- JSON API -------------------------------------------------------------------------------
-
-
-class PlaylistOut(BaseModel):
-    playlist: PlaylistSummary
-    items: list[PlaylistItem]
-    assignments: list[Assignment]
-
-
-@api.get("/playlists")
-async def list_playlists(pool: PoolDep, user: ApiAdmin) -> list[PlaylistSummary]:
-    """The tenant's playlist library, newest first, with where each is assigned."""
-    return await library.library(pool, user)
-
-
-@api.get("/playlists/{playlist_id}", responses={404: {"description": "not in your library"}})
-async def get_playlist(pool: PoolDep, user: ApiAdmin, playlist_id: PlaylistId) -> PlaylistOut:
-    found = await library.playlist(pool, user, playlist_id)
-    if found is None:
-        raise HTTPException(404, f"no playlist {playlist_id!r} in your library")
-    active = await library.assignments(pool, user, playlist_id)
-    return PlaylistOut(playlist=found.summary, items=found.items, assignments=active)
-
-
-async def api_playlist(pool: PoolDep, user: ApiAdmin, playlist_id: PlaylistId) -> Playlist:
-    """The playlist named in the path, checked before the body is read (404 first)."""
-    found = await library.playlist(pool, user, playlist_id)
-    if found is None:
-        raise HTTPException(404, f"no playlist {playlist_id!r} in your library")
-    return found
-
-
-@api.post(
-    "/playlists/{playlist_id}/assignments",
-    status_code=201,
-    responses={
-        404: {"description": "not in your library, or no such target"},
-        422: {"description": "the assignment cannot be used (the message says why)"},
-    },
-)
-async def create_assignment(
-    pool: PoolDep,
-    user: ApiAdmin,
-    found: Annotated[Playlist, Depends(api_playlist)],
-    body: AssignmentIn,
-) -> Assignment:
-    """Assign the playlist; ``daypart_*`` limit a normal assignment to days and local times."""
-    playlist_id = found.summary.playlist_id
-    try:
-        wanted = api_assignment(body, datetime.now(UTC))
-        assignment_id = await library.assign(pool, user, playlist_id, wanted)
-    except FormError as exc:
-        raise HTTPException(422, str(exc)) from None
-    except NoSuchTarget as exc:
-        raise HTTPException(404, f"no such target in your tenant: {exc}") from None
-    if assignment_id is None:
-        raise HTTPException(404, f"no playlist {playlist_id!r} in your library")
-    created = await library.assignment(pool, user, assignment_id)
-    if created is None:  # revoked in between
-        raise HTTPException(404, f"no active assignment {assignment_id}")
-    return created
-
-
-router.include_router(html)
-router.include_router(api)

@@ -1,29 +1,24 @@
-"""Proof-of-play reports: JSON and CSV for API clients, a page and its CSV for the panel.
+"""Proof-of-play reports for the panel: a page and its CSV.
 
-All four answer from :func:`web.reports.pop_report.play_report`, so the page, the CSV and the
-JSON carry the same rows and the same totals. The spec's paths ``/v1/reports/...``
-redirect (308, query kept) to the API's ``/api/v1/reports/...``.
+They and the API's JSON and CSV (web/reports/api.py) all answer from
+:func:`web.reports.pop_report.play_report`, so they carry the same rows and the same totals.
 """
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, ConfigDict
 
 from store.users import User
-from web.deps import ApiUser, FleetLogin, PoolDep
+from web.deps import FleetLogin, PoolDep
 from web.http.templating import TEMPLATES
 from web.reports.heatmap import Fleet, scoped_fleets
 from web.reports.pop_report import (
     GROUPS,
     MAX_DAYS,
-    GroupBy,
     PlayReport,
     ReportInputError,
     csv_filename,
@@ -32,10 +27,9 @@ from web.reports.pop_report import (
     report_csv,
 )
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 API_PATH = "/api/v1/reports/proof-of-play"
-SPEC_PATH = "/v1/reports/proof-of-play"
 
 CampaignParam = Annotated[
     str | None, Query(max_length=256, description="only this campaign (all when omitted)")
@@ -66,18 +60,19 @@ async def _report(
     return await play_report(pool, user, query)
 
 
-async def _checked(
+async def checked_report(
     pool: PoolDep,
     user: User,
     params: tuple[str | None, str | None, str | None, str | None, str | None],
 ) -> PlayReport:
+    """The report, bad input as a 422 (the CSV's and the API's)."""
     try:
         return await _report(pool, user, params)
     except ReportInputError as exc:
         raise HTTPException(422, str(exc)) from exc
 
 
-def _csv_response(report: PlayReport) -> Response:
+def csv_response(report: PlayReport) -> Response:
     disposition = f'attachment; filename="{csv_filename(report)}"'
     return Response(
         report_csv(report),
@@ -98,7 +93,7 @@ def _query_string(report: PlayReport) -> str:
     return urlencode({k: v for k, v in form.items() if v})
 
 
-@router.get("/reports/plays", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/reports/plays", response_class=HTMLResponse)
 async def plays_page(
     request: Request,
     pool: PoolDep,
@@ -152,7 +147,7 @@ async def plays_page(
     )
 
 
-@router.get("/reports/plays.csv", include_in_schema=False)
+@router.get("/reports/plays.csv")
 async def plays_csv(
     pool: PoolDep,
     login: FleetLogin,
@@ -164,98 +159,4 @@ async def plays_csv(
 ) -> Response:
     """The same CSV as the API's, for a signed-in panel user."""
     params = (campaign_id, start, end, group_by, fleet)
-    return _csv_response(await _checked(pool, login.user, params))
-
-
-class PlayRowOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)  # read from a PlayRow
-    key: str
-    label: str
-    campaign_id: str
-    fleet_id: str | None
-    fleet_name: str | None
-    plays: int
-    completed: int
-    duration_ms: int
-    duration_seconds: Decimal
-
-
-class TotalsOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)  # read from Totals
-    plays: int
-    completed: int
-    duration_ms: int
-    duration_seconds: Decimal
-
-
-class PlayReportOut(BaseModel):
-    first_day: date
-    last_day: date
-    group_by: GroupBy
-    campaign_id: str | None
-    fleet: str | None
-    rows: list[PlayRowOut]
-    totals: TotalsOut
-
-
-ERRORS: dict[int | str, dict[str, str]] = {
-    404: {"description": "no such fleet in scope"},
-    422: {"description": "bad range, grouping or campaign"},
-}
-
-
-@router.get(API_PATH, tags=["reports"], responses=ERRORS)
-@router.get(SPEC_PATH, tags=["reports"], responses=ERRORS)  # the path the device spec names
-async def proof_of_play(
-    pool: PoolDep,
-    user: ApiUser,
-    campaign_id: CampaignParam = None,
-    start: FromParam = None,
-    end: ToParam = None,
-    group_by: GroupParam = None,
-    fleet: FleetParam = None,
-) -> PlayReportOut:
-    """Plays, completed plays and play time per UTC day, fleet or tablet.
-
-    From the exact daily rollup (``plays_daily``, days are the UTC date of each
-    play's start). ``from``/``to`` are inclusive (default: the last 7 days, at most
-    366). Each row is one group and one campaign; ``totals`` is the sum of the rows
-    and equals the CSV's ``total`` line. Only plays of the caller's fleets count.
-    """
-    report = await _checked(pool, user, (campaign_id, start, end, group_by, fleet))
-    q = report.query
-    return PlayReportOut(
-        first_day=q.period.start,
-        last_day=q.period.end,
-        group_by=q.group_by,
-        campaign_id=q.campaign_id,
-        fleet=q.fleet,
-        rows=[PlayRowOut.model_validate(r) for r in report.rows],
-        totals=TotalsOut.model_validate(report.totals),
-    )
-
-
-CSV_RESPONSES: dict[int | str, dict[str, Any]] = {
-    **ERRORS,
-    200: {"content": {"text/csv": {}}, "description": "the report as CSV"},
-}
-
-
-@router.get(f"{API_PATH}.csv", tags=["reports"], responses=CSV_RESPONSES, response_class=Response)
-@router.get(f"{SPEC_PATH}.csv", tags=["reports"], responses=CSV_RESPONSES, response_class=Response)
-async def proof_of_play_csv(
-    pool: PoolDep,
-    user: ApiUser,
-    campaign_id: CampaignParam = None,
-    start: FromParam = None,
-    end: ToParam = None,
-    group_by: GroupParam = None,
-    fleet: FleetParam = None,
-) -> Response:
-    """The same rows as CSV, then a ``total`` line equal to the JSON ``totals``.
-
-    Cells that a spreadsheet would read as a formula (starting with ``=``, ``+``,
-    ``-``, ``@``) are prefixed with ``'``.
-    """
-    params = (campaign_id, start, end, group_by, fleet)
-    return _csv_response(await _checked(pool, user, params))
+    return csv_response(await checked_report(pool, login.user, params))

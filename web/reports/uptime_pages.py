@@ -1,25 +1,25 @@
-"""The uptime report: page (with a chart), CSV and JSON, from one computation."""
+"""The uptime report: page (with a chart) and CSV.
+
+The JSON (web/reports/api.py) is the same computation, through :func:`checked_report`.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import date
 from decimal import Decimal
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel
 
 from store.users import User
-from web.deps import ApiUser, FleetLogin, PoolDep
+from web.deps import FleetLogin, PoolDep
 from web.http.templating import TEMPLATES
 from web.reports.heatmap import Fleet, scoped_fleets
 from web.reports.uptime_report import (
     MAX_DAYS,
-    GroupBy,
     ReportInputError,
     UptimeReport,
     UptimeRow,
@@ -29,7 +29,7 @@ from web.reports.uptime_report import (
     uptime_report,
 )
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 
 FromParam = Annotated[
     str | None, Query(alias="from", max_length=32, description="first day (YYYY-MM-DD)")
@@ -74,7 +74,7 @@ async def _report(
     return await uptime_report(pool, user, fleets, period, parse_group(group), fleet or None)
 
 
-async def _checked(
+async def checked_report(
     pool: PoolDep,
     user: User,
     start: str | None,
@@ -82,13 +82,14 @@ async def _checked(
     group: str | None,
     fleet: str | None,
 ) -> UptimeReport:
+    """The report, bad input as a 422 (the CSV's and the API's)."""
     try:
         return await _report(pool, user, start, end, group, fleet)
     except ReportInputError as exc:
         raise HTTPException(422, str(exc)) from exc
 
 
-@router.get("/reports/uptime", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/reports/uptime", response_class=HTMLResponse)
 async def uptime_page(
     request: Request,
     pool: PoolDep,
@@ -130,7 +131,7 @@ async def uptime_page(
     )
 
 
-@router.get("/reports/uptime.csv", include_in_schema=False)
+@router.get("/reports/uptime.csv")
 async def uptime_csv(
     pool: PoolDep,
     login: FleetLogin,
@@ -139,7 +140,7 @@ async def uptime_csv(
     group: GroupParam = None,
     fleet: FleetParam = None,
 ) -> Response:
-    report = await _checked(pool, login.user, start, end, group, fleet)
+    report = await checked_report(pool, login.user, start, end, group, fleet)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
@@ -172,76 +173,3 @@ def _csv_row(group: str, row: UptimeRow) -> list[object]:
         row.operating_online_seconds,
         row.operating_seconds,
     ]
-
-
-class UptimeRowOut(BaseModel):
-    key: str
-    label: str
-    fleet_id: str | None
-    fleet_name: str | None
-    tablets: int
-    hours_observed: Decimal
-    percent_online: Decimal | None
-    percent_online_operating: Decimal | None
-    online_seconds: Decimal
-    observed_seconds: Decimal
-    operating_online_seconds: Decimal
-    operating_seconds: Decimal
-
-    @classmethod
-    def of(cls, row: UptimeRow) -> UptimeRowOut:
-        return cls(
-            key=row.key,
-            label=row.label,
-            fleet_id=row.fleet_id,
-            fleet_name=row.fleet_name,
-            tablets=row.tablets,
-            hours_observed=row.hours_observed,
-            percent_online=row.percent_online,
-            percent_online_operating=row.percent_operating,
-            online_seconds=row.online_seconds,
-            observed_seconds=row.observed_seconds,
-            operating_online_seconds=row.operating_online_seconds,
-            operating_seconds=row.operating_seconds,
-        )
-
-
-class UptimeReportOut(BaseModel):
-    first_day: date
-    last_day: date
-    group_by: GroupBy
-    fleet: str | None
-    rows: list[UptimeRowOut]
-    total: UptimeRowOut
-
-
-@router.get(
-    "/api/v1/reports/uptime",
-    tags=["uptime"],
-    responses={404: {"description": "no such fleet in scope"}, 422: {"description": "bad range"}},
-)
-async def uptime_api(
-    pool: PoolDep,
-    user: ApiUser,
-    start: FromParam = None,
-    end: ToParam = None,
-    group: GroupParam = None,
-    fleet: FleetParam = None,
-) -> UptimeReportOut:
-    """Percent online per fleet, car or tablet over whole days (each fleet's local days).
-
-    The same rows and total as the panel's page and CSV. Seconds are exact
-    decimals (rounded to the millisecond per tablet); percent = Σ online ÷ Σ
-    observed seconds, and within operating hours Σ online inside operating
-    windows ÷ Σ operating seconds (a fleet without hours is always operating).
-    Default range: the last 7 days; at most 92 days.
-    """
-    report = await _checked(pool, user, start, end, group, fleet)
-    return UptimeReportOut(
-        first_day=report.period.start,
-        last_day=report.period.end,
-        group_by=report.group_by,
-        fleet=report.fleet,
-        rows=[UptimeRowOut.of(r) for r in report.rows],
-        total=UptimeRowOut.of(report.total),
-    )
