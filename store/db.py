@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +73,11 @@ async def read_only_snapshot(conn: psycopg.AsyncConnection[Any]) -> None:
     """Make the caller's open transaction one consistent, read-only snapshot (its first
     statement)."""
     await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+
+async def server_now(conn: psycopg.AsyncConnection[Any]) -> datetime:
+    """The server's clock (the watermark changed rows are read against)."""
+    row = await (await conn.execute("SELECT now()")).fetchone()
+    assert row is not None
+    now: datetime = row[0]
+    return now

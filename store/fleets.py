@@ -226,3 +226,10 @@ async def tablet_ids(conn: psycopg.AsyncConnection[tuple[object, ...]], fleet_id
     """Every tablet registered in the fleet, revoked ones included."""
     cur = await conn.execute("SELECT tablet_id FROM tablets WHERE fleet_id = %s", (fleet_id,))
     return {str(r[0]) for r in await cur.fetchall()}
+
+
+async def tenant_of(conn: psycopg.AsyncConnection[tuple[object, ...]], fleet_id: str) -> str | None:
+    """The tenant the fleet belongs to (None when there is no such fleet)."""
+    cur = await conn.execute("SELECT tenant_id FROM fleets WHERE fleet_id = %s", (fleet_id,))
+    row = await cur.fetchone()
+    return None if row is None else str(row[0])

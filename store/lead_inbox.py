@@ -137,3 +137,20 @@ async def record_action(
     """The action's ``lead_events`` row, and the NOTIFY that wakes the hub at commit."""
     await conn.execute(INSERT_EVENT, (lead_id, actor, event, Jsonb(details)))
     await conn.execute(NOTIFY, (ACTIONS_CHANNEL, str(lead_id)))
+
+
+CONCERNED = """
+SELECT agent_id, bool_or(outcome IS NULL) AS open FROM lead_offers WHERE lead_id = %s
+GROUP BY agent_id
+UNION ALL
+SELECT agent_id, false FROM leads WHERE lead_id = %s AND agent_id IS NOT NULL
+"""
+
+
+async def concerned_agents(
+    conn: psycopg.AsyncConnection[Any], lead_id: uuid.UUID
+) -> tuple[set[int], set[int]]:
+    """The agents a lead concerns (offered it, or holding it) and those of them whose offer
+    is still open."""
+    rows = await (await conn.execute(CONCERNED, (lead_id, lead_id))).fetchall()
+    return {int(str(r[0])) for r in rows}, {int(str(r[0])) for r in rows if r[1]}

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from store import lead_inbox
 from store.leads import ACTIONS_CHANNEL, OFFERS_CHANNEL
 from store.listen import listen
 from store.users import User
@@ -32,13 +33,6 @@ from web.agents.inbox import AgentLead
 from web.live.feed import Subscribers, Subscription
 
 log = logging.getLogger(__name__)
-
-CONCERNED = """
-SELECT agent_id, bool_or(outcome IS NULL) AS open FROM lead_offers WHERE lead_id = %s
-GROUP BY agent_id
-UNION ALL
-SELECT agent_id, false FROM leads WHERE lead_id = %s AND agent_id IS NOT NULL
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +110,7 @@ class LeadFeed:
 
     async def _dispatch(self, channel: str, lead_id: uuid.UUID) -> None:
         async with self._pool.connection() as conn:
-            rows = await (await conn.execute(CONCERNED, (lead_id, lead_id))).fetchall()
-        concerned = {int(str(r[0])) for r in rows}
-        open_to = {int(str(r[0])) for r in rows if r[1]}
+            concerned, open_to = await lead_inbox.concerned_agents(conn, lead_id)
         views: dict[int, AgentLead | None] = {}
         for sub in self._subscribers:
             agent_id = sub.user.user_id

@@ -25,6 +25,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from config.retry import until_done
+from store import db, fleets
 from store.listen import listen
 from store.users import User
 from web.grid.tiles import Tile, changed_since
@@ -125,9 +126,7 @@ class ChangeFeed:
 
     async def _poll(self) -> None:
         async with self._pool.connection() as conn:
-            row = await (await conn.execute("SELECT now()")).fetchone()
-        assert row is not None
-        watermark: datetime = row[0]
+            watermark = await db.server_now(conn)
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval_s)
@@ -178,14 +177,10 @@ class ChangeFeed:
         tenant = self._fleet_tenants.get(fleet_id)
         if tenant is None:
             async with self._pool.connection() as conn:
-                row = await (
-                    await conn.execute(
-                        "SELECT tenant_id FROM fleets WHERE fleet_id = %s", (fleet_id,)
-                    )
-                ).fetchone()
-            if row is None:
+                found = await fleets.tenant_of(conn, fleet_id)
+            if found is None:
                 return
-            tenant = self._fleet_tenants[fleet_id] = str(row[0])
+            tenant = self._fleet_tenants[fleet_id] = found
         self._wake.set()  # the tile's incident badge changed too
         for sub in self._subscribers:
             if sees_fleet(sub.user, tenant, fleet_id):
