@@ -147,10 +147,18 @@ class TestFleetFactory:
         timezone: str = "UTC",
         flap_limit: int = 6,
         cars: bool = False,
+        on: Conn | None = None,
     ) -> TestFleet:
+        """A fleet with its tablets and their broker accounts, registered on a connection of
+        its own (or ``on``, one the caller opened, e.g. one kept through a store outage)."""
         fleet_id = f"f-{uuid.uuid4().hex[:10]}"
         ids = [f"{fleet_id}-t{n}" for n in range(tablets)]
-        async with db.connect(self.database_url) as conn:
+        async with contextlib.AsyncExitStack() as stack:
+            conn = (
+                on
+                if on is not None
+                else await stack.enter_async_context(db.connect(self.database_url))
+            )
             await add_fleet(conn, FleetSpec(fleet_id, timezone, alert_after_s, hours,
                                             flap_limit), "test")  # fmt: skip
             for n, tablet_id in enumerate(ids):

@@ -22,7 +22,6 @@ from psycopg.conninfo import make_conninfo
 from contract.payloads import PlaylistItem
 from store.playlists import Target, push
 from tests.conftest import RunningHub, TestFleetFactory
-from tests.helpers import Conn as AsyncConn
 from tests.helpers import eventually
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
@@ -35,6 +34,7 @@ ITEMS = [PlaylistItem(ad_id="ad-1", campaign_id="c-1", url="https://cdn.example/
 TERMINATE = """
 SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+  AND application_name <> 'test-seed'
 """
 
 
@@ -67,7 +67,6 @@ async def test_hub_survives_store_outage_and_reconciles_after(
     running_hub: RunningHub,
     fleet_factory: TestFleetFactory,
     conn: Conn,
-    aconn: AsyncConn,
     database_url: str,
 ) -> None:
     hub = running_hub.hub
@@ -75,13 +74,18 @@ async def test_hub_survives_store_outage_and_reconciles_after(
     fleet = await fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90)
     tablet = fleet.tablet(0).connect()
     newcomer = None
+    # The test's own session, opened before the outage and spared by it, registers the
+    # newcomer's fleet while no new connection can reach the store, and pushes after it.
+    seed = await psycopg.AsyncConnection.connect(
+        database_url, autocommit=True, application_name="test-seed"
+    )
     try:
         tablet.heartbeat()
         with store_away(conn, database_url):
             # Wake every store-touching loop while the store is away: a playlist change
             # (its NOTIFY reaches no listener, but the listener reconnects and reconciles),
             # and a tablet the hub has never seen (the registry asks the lookup loop).
-            late = await fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90)
+            late = await fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90, on=seed)
             newcomer = late.tablet(0).connect()
             newcomer.heartbeat()
             for _ in range(20):
@@ -92,7 +96,7 @@ async def test_hub_survives_store_outage_and_reconciles_after(
         assert sum(hub.metrics.loop_errors.values()) > 0, hub.metrics.loop_errors
 
         # The store is back: a playlist change is reconciled, the newcomer was looked up.
-        result = await push(aconn, Target("fleet", fleet.fleet_id), ITEMS, emergency=False,
+        result = await push(seed, Target("fleet", fleet.fleet_id), ITEMS, emergency=False,
                             expires_s=None, reason=None, actor="test", refresh_s=300)  # fmt: skip
         seen: list[str] = []
 
@@ -107,6 +111,7 @@ async def test_hub_survives_store_outage_and_reconciles_after(
         ).fetchone() == (2,), timeout=20)  # fmt: skip
         assert not running_hub._task.done()
     finally:
+        await seed.close()
         tablet.close()
         if newcomer is not None:
             newcomer.close()
