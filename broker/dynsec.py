@@ -54,36 +54,54 @@ Command = dict[str, Any]
 
 def revoke_commands(tablet_id: str) -> list[Command]:
     """Delete the client (the plugin disconnects it at once) and its role."""
-    return [{"command": "deleteClient", "username": tablet_id},
-            {"command": "deleteRole", "rolename": tablet_role_name(tablet_id)}]  # fmt: skip
+    return [
+        {"command": "deleteClient", "username": tablet_id},
+        {"command": "deleteRole", "rolename": tablet_role_name(tablet_id)},
+    ]
 
 
 def provision_commands(tablet_id: str, password: str) -> list[Command]:
     """Replace whatever the tablet had: delete, then create its role and its client."""
     role = tablet_role_name(tablet_id)
     acls = [acl.model_dump() for acl in tablet_acls(tablet_id)]
-    return [*revoke_commands(tablet_id),
-            {"command": "createRole", "rolename": role, "acls": acls},
-            {"command": "createClient", "username": tablet_id, "password": password,
-             "clientid": tablet_id, "textname": "tablet",
-             "roles": [{"rolename": role}]}]  # fmt: skip
+    return [
+        *revoke_commands(tablet_id),
+        {"command": "createRole", "rolename": role, "acls": acls},
+        {
+            "command": "createClient",
+            "username": tablet_id,
+            "password": password,
+            "clientid": tablet_id,
+            "textname": "tablet",
+            "roles": [{"rolename": role}],
+        },
+    ]
 
 
 def revoke_agent_commands(user_id: int) -> list[Command]:
     """A lead agent's app (``agent-{id}``): delete its client and its role."""
-    return [{"command": "deleteClient", "username": agent_username(user_id)},
-            {"command": "deleteRole", "rolename": agent_role_name(user_id)}]  # fmt: skip
+    return [
+        {"command": "deleteClient", "username": agent_username(user_id)},
+        {"command": "deleteRole", "rolename": agent_role_name(user_id)},
+    ]
 
 
 def provision_agent_commands(user_id: int, password: str) -> list[Command]:
     """Replace a lead agent's credentials: role ``agent:{id}`` confined to ``agents/{id}/#``."""
     role = agent_role_name(user_id)
     acls = [acl.model_dump() for acl in agent_acls(user_id)]
-    return [*revoke_agent_commands(user_id),
-            {"command": "createRole", "rolename": role, "acls": acls},
-            {"command": "createClient", "username": agent_username(user_id),
-             "password": password, "clientid": agent_username(user_id),
-             "textname": "lead agent", "roles": [{"rolename": role}]}]  # fmt: skip
+    return [
+        *revoke_agent_commands(user_id),
+        {"command": "createRole", "rolename": role, "acls": acls},
+        {
+            "command": "createClient",
+            "username": agent_username(user_id),
+            "password": password,
+            "clientid": agent_username(user_id),
+            "textname": "lead agent",
+            "roles": [{"rolename": role}],
+        },
+    ]
 
 
 def service_commands(usernames: list[str], password: str, rolename: str) -> list[Command]:
@@ -92,10 +110,17 @@ def service_commands(usernames: list[str], password: str, rolename: str) -> list
     acls = [acl.model_dump() for acl in SERVICE_ROLES[rolename]()]
     commands: list[Command] = [{"command": "createRole", "rolename": rolename, "acls": acls}]
     for username in usernames:
-        commands += [{"command": "deleteClient", "username": username},
-                     {"command": "createClient", "username": username, "password": password,
-                      "clientid": username, "textname": f"fleethub {rolename}",
-                      "roles": [{"rolename": rolename}]}]  # fmt: skip
+        commands += [
+            {"command": "deleteClient", "username": username},
+            {
+                "command": "createClient",
+                "username": username,
+                "password": password,
+                "clientid": username,
+                "textname": f"fleethub {rolename}",
+                "roles": [{"rolename": rolename}],
+            },
+        ]
     return commands
 
 
@@ -121,8 +146,9 @@ class Request:
         except (ValueError, KeyError, TypeError):
             return
         for response in responses if isinstance(responses, list) else []:
-            if isinstance(response, dict) and str(response.get("correlationData", "")
-                                                   ).startswith(f"{self.tag}:"):  # fmt: skip
+            if isinstance(response, dict) and str(response.get("correlationData", "")).startswith(
+                f"{self.tag}:"
+            ):
                 self.answers[response["correlationData"]] = response
 
     @property
@@ -149,8 +175,11 @@ class Request:
 
 def _kept(command: Command, error: str) -> bool:
     """A service role that is there already is kept: other accounts hold it."""
-    return (command["command"] == "createRole" and command.get("rolename") in SERVICE_ROLES
-            and error == "Role already exists")  # fmt: skip
+    return (
+        command["command"] == "createRole"
+        and command.get("rolename") in SERVICE_ROLES
+        and error == "Role already exists"
+    )
 
 
 def _describe(command: Command) -> str:
@@ -161,16 +190,21 @@ def _describe(command: Command) -> str:
 def _chunks(users: dict[str, str]) -> Iterator[list[Command]]:
     items = list(users.items())
     for i in range(0, len(items), CHUNK_TABLETS):
-        yield [c for tablet_id, pw in items[i : i + CHUNK_TABLETS]
-               for c in provision_commands(tablet_id, pw)]  # fmt: skip
+        yield [
+            c
+            for tablet_id, pw in items[i : i + CHUNK_TABLETS]
+            for c in provision_commands(tablet_id, pw)
+        ]
 
 
 def _timed_out(request: Request, target: MqttTarget, timeout: float) -> DynsecError:
     missing = len(request.commands) - len(request.answers)
-    return DynsecError(f"no answer to {missing} dynamic-security command(s) within {timeout:g} s "
-                       f"from {target.host}:{target.port}: is the plugin loaded, and is "
-                       f"{target.username!r} the provisioning account (may it publish to "
-                       f"{CONTROL_TOPIC})?")  # fmt: skip
+    return DynsecError(
+        f"no answer to {missing} dynamic-security command(s) within {timeout:g} s "
+        f"from {target.host}:{target.port}: is the plugin loaded, and is "
+        f"{target.username!r} the provisioning account (may it publish to "
+        f"{CONTROL_TOPIC})?"
+    )
 
 
 def _client_id(target: MqttTarget) -> str:
@@ -197,14 +231,16 @@ def _lock() -> asyncio.Lock:
 # --- Runner (aiomqtt): the panel, the CLI (through asyncio.run), the embedded broker -----
 
 
-async def provision_tablet(target: MqttTarget, tablet_id: str, password: str,
-                           timeout: float = 10.0) -> None:  # fmt: skip
+async def provision_tablet(
+    target: MqttTarget, tablet_id: str, password: str, timeout: float = 10.0
+) -> None:
     """Create or replace a tablet's broker credentials; a connected session is kicked."""
     await run(target, [provision_commands(tablet_id, password)], timeout)
 
 
-async def provision_tablets(target: MqttTarget, users: dict[str, str],
-                            timeout: float = 10.0) -> None:  # fmt: skip
+async def provision_tablets(
+    target: MqttTarget, users: dict[str, str], timeout: float = 10.0
+) -> None:
     """Create or replace several tablets' credentials, in messages of ``CHUNK_TABLETS``."""
     if users:
         await run(target, list(_chunks(users)), timeout)
@@ -215,8 +251,9 @@ async def revoke_tablet(target: MqttTarget, tablet_id: str, timeout: float = 10.
     await run(target, [revoke_commands(tablet_id)], timeout)
 
 
-async def provision_agent(target: MqttTarget, user_id: int, password: str,
-                          timeout: float = 10.0) -> None:  # fmt: skip
+async def provision_agent(
+    target: MqttTarget, user_id: int, password: str, timeout: float = 10.0
+) -> None:
     """Create or replace a lead agent's broker credentials."""
     await run(target, [provision_agent_commands(user_id, password)], timeout)
 
@@ -225,8 +262,9 @@ async def revoke_agent(target: MqttTarget, user_id: int, timeout: float = 10.0) 
     await run(target, [revoke_agent_commands(user_id)], timeout)
 
 
-async def put_service(target: MqttTarget, usernames: list[str], password: str, rolename: str,
-                      timeout: float = 10.0) -> None:  # fmt: skip
+async def put_service(
+    target: MqttTarget, usernames: list[str], password: str, rolename: str, timeout: float = 10.0
+) -> None:
     """Replace fleethub's own accounts of one role on a running broker."""
     await run(target, [service_commands(usernames, password, rolename)], timeout)
 
@@ -241,9 +279,14 @@ async def _run(target: MqttTarget, batches: list[list[Command]], timeout: float)
     where = f"{target.host}:{target.port}"
     connected = False
     try:
-        async with aiomqtt.Client(target.host, target.port, username=target.username,
-                                  password=target.password, identifier=_client_id(target),
-                                  timeout=timeout) as client:  # fmt: skip
+        async with aiomqtt.Client(
+            target.host,
+            target.port,
+            username=target.username,
+            password=target.password,
+            identifier=_client_id(target),
+            timeout=timeout,
+        ) as client:
             connected = True
             granted = await client.subscribe(RESPONSE_TOPIC, qos=1, timeout=timeout)
             _check_granted(list(granted), target)
@@ -262,8 +305,9 @@ async def _run(target: MqttTarget, batches: list[list[Command]], timeout: float)
     except aiomqtt.MqttCodeError as exc:
         if connected:
             raise BrokerError(f"dynamic-security: broker {where}: {exc}") from exc
-        raise BrokerError(f"dynamic-security: broker {where} refused {target.username!r}: "
-                          f"{exc}") from exc  # fmt: skip
+        raise BrokerError(
+            f"dynamic-security: broker {where} refused {target.username!r}: {exc}"
+        ) from exc
     except aiomqtt.MqttError as exc:
         if connected:
             raise BrokerError(f"dynamic-security: broker {where}: {exc}") from exc

@@ -79,8 +79,9 @@ class DefaultAccess(_Entry):
 class DynsecConfig(_Entry):
     """The whole file. Lists, as the plugin writes them; edits go through the helpers below."""
 
-    default_acl_access: DefaultAccess = Field(default_factory=DefaultAccess,
-                                              alias="defaultACLAccess")  # fmt: skip
+    default_acl_access: DefaultAccess = Field(
+        default_factory=DefaultAccess, alias="defaultACLAccess"
+    )
     clients: list[Client] = []
     groups: list[dict[str, Any]] = []
     roles: list[Role] = []
@@ -105,11 +106,14 @@ class DynsecConfig(_Entry):
 
 def check_tablet_id(tablet_id: str) -> str:
     if not tablet_id or _FORBIDDEN & set(tablet_id):
-        raise ConfigError(f"tablet id {tablet_id!r} cannot be a broker user "
-                          "(empty, or contains / + # or NUL)")  # fmt: skip
+        raise ConfigError(
+            f"tablet id {tablet_id!r} cannot be a broker user (empty, or contains / + # or NUL)"
+        )
     if tablet_id.startswith(RESERVED_PREFIXES):
-        raise ConfigError(f"tablet id {tablet_id!r} is reserved: {' and '.join(RESERVED_PREFIXES)}"
-                          " name fleethub's own broker accounts and agents'")  # fmt: skip
+        raise ConfigError(
+            f"tablet id {tablet_id!r} is reserved: {' and '.join(RESERVED_PREFIXES)}"
+            " name fleethub's own broker accounts and agents'"
+        )
     return tablet_id
 
 
@@ -152,18 +156,26 @@ def panel_acls() -> list[Acl]:
 def provision_acls() -> list[Acl]:
     """The plugin's command topic and its answers, nothing else. The plugin checks only the
     topic: whoever may publish there may run every command (Mosquitto 2.0.11)."""
-    return [Acl(acltype="publishClientSend", topic=CONTROL_TOPIC),
-            Acl(acltype="publishClientReceive", topic=f"{CONTROL_TOPIC}/response"),
-            Acl(acltype="subscribePattern", topic=f"{CONTROL_TOPIC}/response")]  # fmt: skip
+    return [
+        Acl(acltype="publishClientSend", topic=CONTROL_TOPIC),
+        Acl(acltype="publishClientReceive", topic=f"{CONTROL_TOPIC}/response"),
+        Acl(acltype="subscribePattern", topic=f"{CONTROL_TOPIC}/response"),
+    ]
 
 
 def health_acls() -> list[Acl]:
-    return [Acl(acltype=kind, topic="$SYS/broker/uptime")
-            for kind in ("publishClientReceive", "subscribePattern")]  # fmt: skip
+    return [
+        Acl(acltype=kind, topic="$SYS/broker/uptime")
+        for kind in ("publishClientReceive", "subscribePattern")
+    ]
 
 
-SERVICE_ROLES = {HUB_ROLE: hub_acls, PANEL_ROLE: panel_acls, PROVISION_ROLE: provision_acls,
-                 HEALTH_ROLE: health_acls}  # fmt: skip
+SERVICE_ROLES = {
+    HUB_ROLE: hub_acls,
+    PANEL_ROLE: panel_acls,
+    PROVISION_ROLE: provision_acls,
+    HEALTH_ROLE: health_acls,
+}
 
 
 def hub_tablet_client_id(hub_client_id: str, shard: int) -> str:
@@ -178,19 +190,35 @@ def hub_publish_client_id(hub_client_id: str, shard: int) -> str:
 
 def hub_client_ids(hub_client_id: str, shard_count: int) -> list[str]:
     """Every account of a hub of ``shard_count`` shards, two per shard."""
-    return [cid for shard in range(shard_count)
-            for cid in (hub_tablet_client_id(hub_client_id, shard),
-                        hub_publish_client_id(hub_client_id, shard))]  # fmt: skip
+    return [
+        cid
+        for shard in range(shard_count)
+        for cid in (
+            hub_tablet_client_id(hub_client_id, shard),
+            hub_publish_client_id(hub_client_id, shard),
+        )
+    ]
 
 
-def hashed_client(username: str, password: str, rolename: str, salt: bytes | None = None,
-                  textname: str | None = None) -> Client:  # fmt: skip
+def hashed_client(
+    username: str,
+    password: str,
+    rolename: str,
+    salt: bytes | None = None,
+    textname: str | None = None,
+) -> Client:
     """An account bound to the client id ``username``."""
     salt = salt or secrets.token_bytes(SALT_BYTES)
     digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, ITERATIONS)
-    return Client(username=username, clientid=username, textname=textname,
-                  roles=[RoleRef(rolename=rolename)], password=base64.b64encode(digest).decode(),
-                  salt=base64.b64encode(salt).decode(), iterations=ITERATIONS)  # fmt: skip
+    return Client(
+        username=username,
+        clientid=username,
+        textname=textname,
+        roles=[RoleRef(rolename=rolename)],
+        password=base64.b64encode(digest).decode(),
+        salt=base64.b64encode(salt).decode(),
+        iterations=ITERATIONS,
+    )
 
 
 def verify(client: Client, password: str) -> bool:
@@ -201,8 +229,9 @@ def verify(client: Client, password: str) -> bool:
 
 
 def put_tablets(config: DynsecConfig, users: dict[str, str]) -> None:
-    clients = [hashed_client(t, pw, tablet_role_name(t), textname="tablet")
-               for t, pw in users.items()]  # fmt: skip
+    clients = [
+        hashed_client(t, pw, tablet_role_name(t), textname="tablet") for t, pw in users.items()
+    ]
     roles = [Role(rolename=tablet_role_name(t), acls=tablet_acls(t)) for t in users]
     config.put(clients, roles)
 
@@ -215,8 +244,10 @@ def remove_tablet(config: DynsecConfig, tablet_id: str) -> bool:
 
 def put_agent(config: DynsecConfig, user_id: int, password: str) -> None:
     role = agent_role_name(user_id)
-    config.put([hashed_client(agent_username(user_id), password, role, textname="lead agent")],
-               [Role(rolename=role, acls=agent_acls(user_id))])  # fmt: skip
+    config.put(
+        [hashed_client(agent_username(user_id), password, role, textname="lead agent")],
+        [Role(rolename=role, acls=agent_acls(user_id))],
+    )
 
 
 def remove_agent(config: DynsecConfig, user_id: int) -> bool:
@@ -225,13 +256,13 @@ def remove_agent(config: DynsecConfig, user_id: int) -> bool:
     return found
 
 
-def put_service(config: DynsecConfig, usernames: list[str], password: str,
-                rolename: str) -> None:  # fmt: skip
+def put_service(config: DynsecConfig, usernames: list[str], password: str, rolename: str) -> None:
     """fleethub's own accounts of one role, each with a fresh hash (a changed secret applies)
     and bound to its client id, and the canonical role."""
-    config.put([hashed_client(u, password, rolename, textname=f"fleethub {rolename}")
-                for u in usernames],
-               [Role(rolename=rolename, acls=SERVICE_ROLES[rolename]())])  # fmt: skip
+    config.put(
+        [hashed_client(u, password, rolename, textname=f"fleethub {rolename}") for u in usernames],
+        [Role(rolename=rolename, acls=SERVICE_ROLES[rolename]())],
+    )
 
 
 def bind_clients(config: DynsecConfig) -> list[str]:

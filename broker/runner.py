@@ -125,13 +125,21 @@ class EmbeddedBroker:
     def hub_target(self) -> MqttTarget:
         """How the hub (and the panel's session) reach this broker: its address and the hub's
         password; each session logs in as its own client id."""
-        return MqttTarget(host=self.host, port=self.port, username=self.hub_client_id,
-                          password=self.hub_password())  # fmt: skip
+        return MqttTarget(
+            host=self.host,
+            port=self.port,
+            username=self.hub_client_id,
+            password=self.hub_password(),
+        )
 
     def provision_target(self) -> MqttTarget:
         """The provisioning account: pairing, revocation, agent logins ($CONTROL)."""
-        return MqttTarget(host=self.host, port=self.port, username=PROVISION_USER,
-                          password=self._secret("provision.secret"))  # fmt: skip
+        return MqttTarget(
+            host=self.host,
+            port=self.port,
+            username=PROVISION_USER,
+            password=self._secret("provision.secret"),
+        )
 
     def hub_password(self) -> str:
         return self._secret("hub.secret")
@@ -151,22 +159,35 @@ class EmbeddedBroker:
         if legacy is not None and not legacy.clientid:
             config.remove({self.hub_client_id}, set())
         dynsec_file.bind_clients(config)
-        dynsec_file.put_service(config, dynsec_file.hub_client_ids(self.hub_client_id,
-                                                                   self.shard_count),
-                                self.hub_password(), dynsec_file.HUB_ROLE)  # fmt: skip
-        dynsec_file.put_service(config, [self.web_client_id], self.hub_password(),
-                                dynsec_file.PANEL_ROLE)  # fmt: skip
-        dynsec_file.put_service(config, [PROVISION_USER], self._secret("provision.secret"),
-                                dynsec_file.PROVISION_ROLE)  # fmt: skip
+        dynsec_file.put_service(
+            config,
+            dynsec_file.hub_client_ids(self.hub_client_id, self.shard_count),
+            self.hub_password(),
+            dynsec_file.HUB_ROLE,
+        )
+        dynsec_file.put_service(
+            config, [self.web_client_id], self.hub_password(), dynsec_file.PANEL_ROLE
+        )
+        dynsec_file.put_service(
+            config, [PROVISION_USER], self._secret("provision.secret"), dynsec_file.PROVISION_ROLE
+        )
 
-    async def add_accounts(self, hub_client_id: str | None = None, shard_count: int = 1,
-                           web_client_id: str | None = None,
-                           timeout: float = 30.0) -> None:  # fmt: skip
+    async def add_accounts(
+        self,
+        hub_client_id: str | None = None,
+        shard_count: int = 1,
+        web_client_id: str | None = None,
+        timeout: float = 30.0,
+    ) -> None:
         """Accounts for another hub and/or panel, with the hub's password (a test's own
         client ids). Into the file of a stopped broker, over $CONTROL to a running one."""
-        wanted = [(dynsec_file.HUB_ROLE, dynsec_file.hub_client_ids(hub_client_id, shard_count)
-                   if hub_client_id else []),
-                  (dynsec_file.PANEL_ROLE, [web_client_id] if web_client_id else [])]  # fmt: skip
+        wanted = [
+            (
+                dynsec_file.HUB_ROLE,
+                dynsec_file.hub_client_ids(hub_client_id, shard_count) if hub_client_id else [],
+            ),
+            (dynsec_file.PANEL_ROLE, [web_client_id] if web_client_id else []),
+        ]
         wanted = [(role, ids) for role, ids in wanted if ids]
         if not self.running():
 
@@ -177,8 +198,9 @@ class EmbeddedBroker:
             self._edit_file(change)
             return
         for role, ids in wanted:
-            await dynsec.put_service(self.provision_target(), ids, self.hub_password(), role,
-                                     timeout)  # fmt: skip
+            await dynsec.put_service(
+                self.provision_target(), ids, self.hub_password(), role, timeout
+            )
 
     def prepare(self) -> None:
         binary, plugin = mosquitto_binary(), dynsec_plugin()
@@ -281,6 +303,10 @@ def _make_traversable(path: Path) -> None:
 def embedded_broker(settings: Settings) -> EmbeddedBroker:
     """The embedded Mosquitto that ``settings`` describe (files under ``broker_dir``)."""
     return EmbeddedBroker(
-        settings.broker_dir, settings.broker_host, settings.broker_port, settings.hub_client_id,
-        shard_count=settings.shard_count, web_client_id=settings.web_client_id,
-    )  # fmt: skip
+        settings.broker_dir,
+        settings.broker_host,
+        settings.broker_port,
+        settings.hub_client_id,
+        shard_count=settings.shard_count,
+        web_client_id=settings.web_client_id,
+    )

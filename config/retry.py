@@ -43,9 +43,12 @@ async def until_done(
 ) -> T:
     """``await step()`` until it returns, waiting longer after each error in ``on``."""
     caller = stamina.AsyncRetryingCaller(
-        attempts=None, timeout=None, wait_initial=wait_initial, wait_max=wait_max,
+        attempts=None,
+        timeout=None,
+        wait_initial=wait_initial,
+        wait_max=wait_max,
         wait_jitter=wait_initial,
-    )  # fmt: skip
+    )
     return await caller(lambda exc: matches(exc, on), step)
 
 
@@ -75,9 +78,13 @@ async def reconnecting(
     while True:
         round_ = _Round(on, wait_initial)
         async for attempt in stamina.retry_context(
-            on=round_.retry_after, attempts=None, timeout=None, wait_initial=wait_initial,
-            wait_max=wait_max, wait_jitter=wait_initial,
-        ):  # fmt: skip
+            on=round_.retry_after,
+            attempts=None,
+            timeout=None,
+            wait_initial=wait_initial,
+            wait_max=wait_max,
+            wait_jitter=wait_initial,
+        ):
             if round_.came_up:
                 break  # waited after a lost session: a fresh round of delays
             with attempt:

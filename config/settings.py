@@ -12,10 +12,19 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Passwords that production refuses in a URL: those published in docker-compose.yml before
 # it required them, and the obvious ones. Any password containing "dev-only" is refused too.
-KNOWN_DEFAULT_PASSWORDS = frozenset({
-    "dev-only-postgres-password", "dev-only-hub-mqtt-password", "password", "changeme",
-    "secret", "postgres", "fleethub", "mosquitto", "admin",
-})  # fmt: skip
+KNOWN_DEFAULT_PASSWORDS = frozenset(
+    {
+        "dev-only-postgres-password",
+        "dev-only-hub-mqtt-password",
+        "password",
+        "changeme",
+        "secret",
+        "postgres",
+        "fleethub",
+        "mosquitto",
+        "admin",
+    }
+)
 MIN_SERVICE_PASSWORD = 16
 
 
@@ -170,8 +179,9 @@ class Settings(BaseSettings):
             try:
                 ip_network(item, strict=False)
             except ValueError as exc:
-                raise ValueError(f"FLEETHUB_TRUSTED_PROXIES: {item!r} is no address or network"
-                                 ) from exc  # fmt: skip
+                raise ValueError(
+                    f"FLEETHUB_TRUSTED_PROXIES: {item!r} is no address or network"
+                ) from exc
         return value
 
     @model_validator(mode="after")
@@ -198,11 +208,15 @@ class Settings(BaseSettings):
         ):
             raise ValueError("FLEETHUB_SECRET_KEY (32+ characters) is required in production")
         if self.environment == "production":
-            weak = [problem for name, url in (("FLEETHUB_DATABASE_URL", self.database_url),
-                                              ("FLEETHUB_MQTT_URL", self.mqtt_url),
-                                              ("FLEETHUB_PROVISION_MQTT_URL",
-                                               self.provision_mqtt_url))
-                    if (problem := _weak_password(name, url))]  # fmt: skip
+            weak = [
+                problem
+                for name, url in (
+                    ("FLEETHUB_DATABASE_URL", self.database_url),
+                    ("FLEETHUB_MQTT_URL", self.mqtt_url),
+                    ("FLEETHUB_PROVISION_MQTT_URL", self.provision_mqtt_url),
+                )
+                if (problem := _weak_password(name, url))
+            ]
             if weak:
                 raise ValueError("production refuses to start: " + "; ".join(weak))
         return self

@@ -47,23 +47,38 @@ def agent_topic(agent_id: int) -> str:
 def offer_payload(lead: LeadIn, offered_at: datetime, expires_at: datetime) -> bytes:
     """The JSON pushed on ``agents/{id}/leads`` (docs/mqtt-contract.md)."""
     a = lead.attribution
-    return json.dumps({
-        "v": 1, "event": "offered", "lead_id": lead.lead_id, "campaign_id": lead.campaign_id,
-        "name": lead.name, "phone": lead.phone,
-        "attribution": {"fleet_id": a.fleet_id, "car_id": a.car_id, "tablet_id": a.tablet_id,
-                        "driver_id": a.driver_id},
-        "offered_at": offered_at.isoformat(), "expires_at": expires_at.isoformat(),
-    }, separators=(",", ":")).encode()  # fmt: skip
+    return json.dumps(
+        {
+            "v": 1,
+            "event": "offered",
+            "lead_id": lead.lead_id,
+            "campaign_id": lead.campaign_id,
+            "name": lead.name,
+            "phone": lead.phone,
+            "attribution": {
+                "fleet_id": a.fleet_id,
+                "car_id": a.car_id,
+                "tablet_id": a.tablet_id,
+                "driver_id": a.driver_id,
+            },
+            "offered_at": offered_at.isoformat(),
+            "expires_at": expires_at.isoformat(),
+        },
+        separators=(",", ":"),
+    ).encode()
 
 
 def ended_payload(lead_id: str, event: str) -> bytes:
-    return json.dumps({"v": 1, "event": event, "lead_id": lead_id},
-                      separators=(",", ":")).encode()  # fmt: skip
+    return json.dumps({"v": 1, "event": event, "lead_id": lead_id}, separators=(",", ":")).encode()
 
 
 class LeadRouting:
-    def __init__(self, pool: AsyncConnectionPool, to_actors: Callable[[Any], None],
-                 publish: Callable[[Publish], None]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        to_actors: Callable[[Any], None],
+        publish: Callable[[Publish], None],
+    ) -> None:
         self._pool = pool
         self._to_actors = to_actors
         self._publish = publish
@@ -108,8 +123,10 @@ class LeadRouting:
         try:
             self._effects.put_nowait(effect)
         except asyncio.QueueFull:
-            log.error("lead effects backlog full; dropped %s (re-read at the next start)",
-                      type(effect).__name__)  # fmt: skip
+            log.error(
+                "lead effects backlog full; dropped %s (re-read at the next start)",
+                type(effect).__name__,
+            )
 
     def backlog(self) -> int:
         return self._effects.qsize()
@@ -118,8 +135,12 @@ class LeadRouting:
         while True:
             effect = await self._effects.get()
             try:
-                await until_done(functools.partial(self._store, effect), on=STORE_DOWN,
-                                 wait_initial=0.5, wait_max=10.0)  # fmt: skip
+                await until_done(
+                    functools.partial(self._store, effect),
+                    on=STORE_DOWN,
+                    wait_initial=0.5,
+                    wait_max=10.0,
+                )
             except psycopg.Error:
                 log.exception("lead effect %s failed", type(effect).__name__)
 
@@ -133,8 +154,9 @@ class LeadRouting:
     async def _do(self, effect: LeadEffect) -> None:
         if isinstance(effect, OfferRepublished):
             offer = effect.offer
-            self._push(offer.agent_id, offer_payload(effect.lead, offer.offered_at,
-                                                     offer.expires_at))  # fmt: skip
+            self._push(
+                offer.agent_id, offer_payload(effect.lead, offer.offered_at, offer.expires_at)
+            )
         elif isinstance(effect, LeadOffered):
             await self._offer(effect)
         elif isinstance(effect, OfferTimedOut):
@@ -146,19 +168,20 @@ class LeadRouting:
             async with self._pool.connection(timeout=10) as conn, conn.transaction():
                 done = await lead_store.store_unassigned(conn, effect.lead_id)
             if done:
-                log.info("lead %s unassigned: every agent of its campaign was offered it",
-                         effect.lead_id)  # fmt: skip
+                log.info(
+                    "lead %s unassigned: every agent of its campaign was offered it", effect.lead_id
+                )
 
     async def _offer(self, effect: LeadOffered) -> None:
         async with self._pool.connection(timeout=10) as conn, conn.transaction():
-            stored = await lead_store.store_offer(conn, effect.lead, effect.agent_id,
-                                                  effect.cursor)  # fmt: skip
+            stored = await lead_store.store_offer(conn, effect.lead, effect.agent_id, effect.cursor)
         if stored is None:  # the panel moved the lead meanwhile: tell the actors what it says
             await self.route([effect.lead.lead_id])
             return
         # Committed before the push: the store is the truth.
-        self._push(effect.agent_id, offer_payload(effect.lead, stored.offered_at,
-                                                  stored.expires_at))  # fmt: skip
+        self._push(
+            effect.agent_id, offer_payload(effect.lead, stored.offered_at, stored.expires_at)
+        )
 
     def _push(self, agent_id: int, payload: bytes) -> None:
         self._publish(Publish(agent_topic(agent_id), payload, qos=1, retain=False))

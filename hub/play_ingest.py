@@ -154,8 +154,14 @@ class PlayIngest:
                 rejects.append((item, "unknown_tablet", "unknown tablet"))
                 continue
             try:
-                verdicts = judge_all(batch.events, item.tablet_id, fleet_id, item.received_at,
-                                     self._skew, self._retention)  # fmt: skip
+                verdicts = judge_all(
+                    batch.events,
+                    item.tablet_id,
+                    fleet_id,
+                    item.received_at,
+                    self._skew,
+                    self._retention,
+                )
             except Exception:
                 self._handler_failed(item)
                 continue
@@ -165,8 +171,13 @@ class PlayIngest:
         except (psycopg.OperationalError, PoolTimeout):
             raise
         except Exception as exc:  # a row the store refuses (or that cannot be sent)
-            limited.log(logging.WARNING, "round", "store rejected a round of plays (%s: %s);"
-                        " writing batch by batch", type(exc).__name__, exc)  # fmt: skip
+            limited.log(
+                logging.WARNING,
+                "round",
+                "store rejected a round of plays (%s: %s); writing batch by batch",
+                type(exc).__name__,
+                exc,
+            )
             results = await self._commit_isolated(judged)
         acks = [self._reject(item, category, reason) for item, category, reason in rejects]
         for j, result in results:
@@ -193,8 +204,14 @@ class PlayIngest:
             except Exception as exc:
                 self._metrics.write_errors += 1
                 self._metrics.dropped["plays_rejected_by_store"] += len(j.verdicts)
-                limited.log(logging.ERROR, "store", "store rejected the plays of %s (%s: %s)",
-                            j.item.tablet_id, type(exc).__name__, exc)  # fmt: skip
+                limited.log(
+                    logging.ERROR,
+                    "store",
+                    "store rejected the plays of %s (%s: %s)",
+                    j.item.tablet_id,
+                    type(exc).__name__,
+                    exc,
+                )
         return results
 
     async def _lookup_fleets(self, tablet_ids: set[str]) -> None:
@@ -212,16 +229,33 @@ class PlayIngest:
 
     def _reject(self, item: PlaysIn, category: str, reason: str) -> Publish:
         self._metrics.reject(category)
-        limited.log(logging.WARNING, category, "rejected %s on tablets/%s/plays: %s",
-                    category, item.tablet_id, reason)  # fmt: skip
-        body = {"accepted": 0, "duplicate": 0, "rejected": 0, "events": [],
-                "error": category, "detail": reason}  # fmt: skip
+        limited.log(
+            logging.WARNING,
+            category,
+            "rejected %s on tablets/%s/plays: %s",
+            category,
+            item.tablet_id,
+            reason,
+        )
+        body = {
+            "accepted": 0,
+            "duplicate": 0,
+            "rejected": 0,
+            "events": [],
+            "error": category,
+            "detail": reason,
+        }
         return _publish(item.tablet_id, body)
 
     def _handler_failed(self, item: PlaysIn) -> None:
         self._metrics.handler_errors += 1
-        limited.log(logging.ERROR, "handler", "handling a batch on tablets/%s/plays failed;"
-                    " dropped", item.tablet_id, exc_info=True)  # fmt: skip
+        limited.log(
+            logging.ERROR,
+            "handler",
+            "handling a batch on tablets/%s/plays failed; dropped",
+            item.tablet_id,
+            exc_info=True,
+        )
 
     @staticmethod
     def _ack(item: PlaysIn, batch: PlayBatch, result: PlayResult) -> Publish:

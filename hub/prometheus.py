@@ -104,8 +104,11 @@ def hub_registry(
 ) -> CollectorRegistry:
     """The hub's counters and gauges, and the process's CPU and memory (``process_*``)."""
     registry = CollectorRegistry()
-    info = {"shard_index": str(settings.shard_index), "shard_count": str(settings.shard_count),
-            "client_id": settings.hub_client_id}  # fmt: skip
+    info = {
+        "shard_index": str(settings.shard_index),
+        "shard_count": str(settings.shard_count),
+        "client_id": settings.hub_client_id,
+    }
     registry.register(HubCollector(metrics, gauges, info))
     ProcessCollector(registry=registry)
     return registry
@@ -145,8 +148,9 @@ class MetricsExporter:
 
         @web.middleware
         async def authorize(request: web.Request, handler: Handler) -> web.StreamResponse:
-            if token is not None and not bearer_matches(request.headers.get("Authorization"),
-                                                        token):  # fmt: skip
+            if token is not None and not bearer_matches(
+                request.headers.get("Authorization"), token
+            ):
                 raise web.HTTPUnauthorized(headers={"WWW-Authenticate": "Bearer"})
             return await handler(request)
 

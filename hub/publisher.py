@@ -53,8 +53,9 @@ class Publisher:
                 await self._queue.ready.wait()
             msg = self._queue.take()
             try:
-                await client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain,
-                                     timeout=30)  # fmt: skip
+                await client.publish(
+                    msg.topic, msg.payload, qos=msg.qos, retain=msg.retain, timeout=30
+                )
             except aiomqtt.MqttError:
                 self._queue.put_back(msg)  # the session is gone: keep it for the next one
                 self._metrics.publish_failures += 1

@@ -87,10 +87,16 @@ class Hub:
         self.owned: set[str] = set()
         # Each session logs in as the account bound to its client id (broker/README.md).
         tablet_id = hub_tablet_client_id(settings.hub_client_id, settings.shard_index)
-        self.link = TabletLink(mqtt.as_account(tablet_id), tablet_id,
-                               self._on_publish, self._inbox_backlog, self.metrics,
-                               self._on_state_lost, self._on_received,
-                               session_expiry_s=settings.hub_session_expiry_s)  # fmt: skip
+        self.link = TabletLink(
+            mqtt.as_account(tablet_id),
+            tablet_id,
+            self._on_publish,
+            self._inbox_backlog,
+            self.metrics,
+            self._on_state_lost,
+            self._on_received,
+            session_expiry_s=settings.hub_session_expiry_s,
+        )
         self._republish = asyncio.Event()
         self._received_upto = 0  # the last QoS 1 message received (TabletLink's numbering)
         self._mark_posted = False
@@ -108,8 +114,9 @@ class Hub:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         await self.pool.open(wait=True, timeout=30)
-        self.pump = ActorPump(loop, self._on_effects, self.settings.watchdog_tick_s,
-                              on_mark=self._on_actors_done)  # fmt: skip
+        self.pump = ActorPump(
+            loop, self._on_effects, self.settings.watchdog_tick_s, on_mark=self._on_actors_done
+        )
         self.writer = StoreWriter(
             self.pool,
             self.metrics,
@@ -200,8 +207,9 @@ class Hub:
         if tablet_ids is None and self.settings.shard_count > 1:
             tablet_ids = sorted(self.owned)  # a shard resolves only its own tablets
         async with self.pool.connection() as conn:
-            manifests = await resolve(conn, self.settings.playlist_refresh_interval_s,
-                                      tablet_ids, now)  # fmt: skip
+            manifests = await resolve(
+                conn, self.settings.playlist_refresh_interval_s, tablet_ids, now
+            )
             had = await had_playlist(conn, tablet_ids)
         empty = empty_manifest(self.settings.playlist_refresh_interval_s)
         for tablet_id in had:
@@ -281,9 +289,15 @@ class Hub:
         if self.routes_leads:
             channels += [LEADS_CHANNEL, ACTIONS_CHANNEL]
         # STORE_ERRORS: also a pool timeout while handling a NOTIFY.
-        await listen(self.database_url, channels, self._on_notify, name="hub.store.listen",
-                     on_connected=self._on_listening, on_lost=self._on_listen_lost,
-                     on=STORE_ERRORS)  # fmt: skip
+        await listen(
+            self.database_url,
+            channels,
+            self._on_notify,
+            name="hub.store.listen",
+            on_connected=self._on_listening,
+            on_lost=self._on_listen_lost,
+            on=STORE_ERRORS,
+        )
 
     async def _on_listening(self) -> None:
         await self._load_tablets()  # everything, including what changed unheard
@@ -320,8 +334,9 @@ class Hub:
 
     async def _publish_session_loop(self) -> None:
         """The fleet-owner session (aiomqtt): alerts, reconnected with backoff."""
-        await reconnecting(self._publish_session, on=(aiomqtt.MqttError,), wait_initial=0.5,
-                           wait_max=10.0)  # fmt: skip
+        await reconnecting(
+            self._publish_session, on=(aiomqtt.MqttError,), wait_initial=0.5, wait_max=10.0
+        )
 
     async def _publish_session(self, up: Callable[[], None]) -> None:
         s = self.settings
@@ -407,20 +422,31 @@ class Hub:
         assert self.pump is not None
         self.metrics.received += 1
         try:
-            _, item = translate(packet.topic, packet.payload, packet.retain, datetime.now(UTC),
-                                self.settings.max_payload_bytes)  # fmt: skip
+            _, item = translate(
+                packet.topic,
+                packet.payload,
+                packet.retain,
+                datetime.now(UTC),
+                self.settings.max_payload_bytes,
+            )
             if isinstance(item, PlaysIn):
                 self.plays.put(item)
             else:
                 self.pump.put(item)
         except PayloadError as exc:
             self.metrics.reject(exc.category)
-            self._log_limited(exc.category, "rejected %s on %s: %s",
-                              exc.category, packet.topic, exc.reason)  # fmt: skip
+            self._log_limited(
+                exc.category, "rejected %s on %s: %s", exc.category, packet.topic, exc.reason
+            )
         except Exception:
             self.metrics.handler_errors += 1
-            self._limited.log(logging.ERROR, "handler.publish", "handling a message on %s"
-                              " failed; dropped", packet.topic, exc_info=True)  # fmt: skip
+            self._limited.log(
+                logging.ERROR,
+                "handler.publish",
+                "handling a message on %s failed; dropped",
+                packet.topic,
+                exc_info=True,
+            )
 
     def _to_actors(self, item: object) -> None:
         assert self.pump is not None
@@ -445,15 +471,20 @@ class Hub:
             elif isinstance(effect, HandlerFailed):
                 self.metrics.handler_errors += 1
                 self._limited.log(
-                    logging.ERROR, f"handler.{effect.actor}",
+                    logging.ERROR,
+                    f"handler.{effect.actor}",
                     "%s actor failed on %s for %s (state rolled back): %s",
-                    effect.actor, effect.message, effect.key, effect.error,
-                )  # fmt: skip
+                    effect.actor,
+                    effect.message,
+                    effect.key,
+                    effect.error,
+                )
             elif isinstance(effect, Rejected):
                 category = "unknown_tablet" if effect.reason == "unknown tablet" else "handler"
                 self.metrics.reject(category)
-                self._log_limited(category, "rejected message of tablet %s: %s",
-                                  effect.tablet_id, effect.reason)  # fmt: skip
+                self._log_limited(
+                    category, "rejected message of tablet %s: %s", effect.tablet_id, effect.reason
+                )
             else:
                 if isinstance(effect, IncidentEvent):
                     topic = f"fleets/{effect.fleet_id}/alerts"
@@ -468,9 +499,12 @@ class Hub:
     # --- housekeeping ----------------------------------------------------------
 
     async def _store_metrics(self, shard: str, started_at: datetime) -> None:
-        counters = {**self.metrics.as_dict(), "inbox": self._inbox_backlog(),
-                    "publish_backlog": self.link.backlog() + self.publisher.backlog(),
-                    "plays_backlog": self.plays.backlog()}  # fmt: skip
+        counters = {
+            **self.metrics.as_dict(),
+            "inbox": self._inbox_backlog(),
+            "publish_backlog": self.link.backlog() + self.publisher.backlog(),
+            "plays_backlog": self.plays.backlog(),
+        }
         try:
             async with self.pool.connection(timeout=5) as conn:
                 await store_counters(conn, shard, started_at, counters)
@@ -481,19 +515,37 @@ class Hub:
         """Current depths, read when Prometheus scrapes (hub/prometheus.py)."""
         return [
             Gauge("inbox_backlog", "messages waiting for the actors", self._inbox_backlog),
-            Gauge("store_backlog", "rows buffered for the store writer",
-                  lambda: self.writer.backlog() if self.writer is not None else 0),
-            Gauge("publish_backlog", "messages waiting to be published",
-                  lambda: self.link.backlog() + self.publisher.backlog()),
-            Gauge("plays_backlog", "proof-of-play batches waiting for the store",
-                  lambda: self.plays.backlog()),
-            Gauge("tablets_owned", "registered tablets this hub process routes",
-                  lambda: len(self.owned)),
-            Gauge("tablet_session_up", "1 while the tablet MQTT session is connected",
-                  lambda: float(self.link.connected.is_set())),
-            Gauge("publish_session_up", "1 while the alert MQTT session is connected",
-                  lambda: float(self._publishing.is_set())),
-        ]  # fmt: skip
+            Gauge(
+                "store_backlog",
+                "rows buffered for the store writer",
+                lambda: self.writer.backlog() if self.writer is not None else 0,
+            ),
+            Gauge(
+                "publish_backlog",
+                "messages waiting to be published",
+                lambda: self.link.backlog() + self.publisher.backlog(),
+            ),
+            Gauge(
+                "plays_backlog",
+                "proof-of-play batches waiting for the store",
+                lambda: self.plays.backlog(),
+            ),
+            Gauge(
+                "tablets_owned",
+                "registered tablets this hub process routes",
+                lambda: len(self.owned),
+            ),
+            Gauge(
+                "tablet_session_up",
+                "1 while the tablet MQTT session is connected",
+                lambda: float(self.link.connected.is_set()),
+            ),
+            Gauge(
+                "publish_session_up",
+                "1 while the alert MQTT session is connected",
+                lambda: float(self._publishing.is_set()),
+            ),
+        ]
 
     async def _retention_loop(self) -> None:
         while True:
@@ -518,10 +570,15 @@ class Hub:
             log.info(
                 "received=%d committed_heartbeats=%d published=%d rejected=%d dropped=%d "
                 "inbox=%d store_backlog=%d publish_backlog=%d",
-                m.received, m.heartbeats_committed, m.published, sum(m.rejected.values()),
-                sum(m.dropped.values()), self.pump.backlog(), self.writer.backlog(),
+                m.received,
+                m.heartbeats_committed,
+                m.published,
+                sum(m.rejected.values()),
+                sum(m.dropped.values()),
+                self.pump.backlog(),
+                self.writer.backlog(),
                 self.link.backlog() + self.publisher.backlog(),
-            )  # fmt: skip
+            )
 
 
 def _consume_disconnect(client: aiomqtt.Client) -> None:

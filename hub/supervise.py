@@ -58,9 +58,12 @@ def _count(metrics: HubMetrics, name: str, exc: BaseException, unexpected: bool)
 async def retrying(name: str, metrics: HubMetrics, step: Callable[[], Awaitable[T]]) -> T:
     """``await step()`` until it returns, retrying store and broker errors with backoff."""
     async for attempt in stamina.retry_context(
-        on=TRANSIENT, attempts=None, timeout=None, wait_initial=WAIT_INITIAL_S,
+        on=TRANSIENT,
+        attempts=None,
+        timeout=None,
+        wait_initial=WAIT_INITIAL_S,
         wait_max=WAIT_MAX_S,
-    ):  # fmt: skip
+    ):
         with attempt:
             try:
                 return await step()
@@ -73,9 +76,12 @@ async def retrying(name: str, metrics: HubMetrics, step: Callable[[], Awaitable[
 async def supervised(name: str, metrics: HubMetrics, body: Callable[[], Awaitable[None]]) -> None:
     """Run ``body`` until cancelled; restart it (with backoff) whenever it ends otherwise."""
     async for attempt in stamina.retry_context(
-        on=Exception, attempts=None, timeout=None, wait_initial=WAIT_INITIAL_S,
+        on=Exception,
+        attempts=None,
+        timeout=None,
+        wait_initial=WAIT_INITIAL_S,
         wait_max=WAIT_MAX_S,
-    ):  # fmt: skip
+    ):
         with attempt:
             try:
                 await body()

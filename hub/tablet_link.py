@@ -142,8 +142,9 @@ class TabletLink:
         """Stay connected and subscribed until cancelled, reconnecting with backoff."""
         self._topics = list(topics)
         self._lost_at = None
-        await reconnecting(self._session, on=(MqttWireError, OSError), wait_initial=0.5,
-                           wait_max=10.0)  # fmt: skip
+        await reconnecting(
+            self._session, on=(MqttWireError, OSError), wait_initial=0.5, wait_max=10.0
+        )
 
     async def _session(self, up: Callable[[], None]) -> None:
         """One session: connect, subscribe, send and receive until the connection is lost."""
@@ -173,9 +174,13 @@ class TabletLink:
             self._conn = conn
             self.connected.set()
             up()
-            log.info("tablet session up on %s:%d (session present: %s, receive maximum %d)",
-                     self._target.host, self._target.port, conn.session_present,
-                     conn.receive_max)  # fmt: skip
+            log.info(
+                "tablet session up on %s:%d (session present: %s, receive maximum %d)",
+                self._target.host,
+                self._target.port,
+                conn.session_present,
+                conn.receive_max,
+            )
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._sender(conn), name="hub.mqtt.send")
                 tg.create_task(self._flow_control(conn), name="hub.mqtt.flow")

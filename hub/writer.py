@@ -223,9 +223,14 @@ class StoreWriter:
             self._keep_mark(mark)
             raise
         except Exception as exc:  # a row the store refuses (or cannot be sent) at all
-            limited.log(logging.WARNING, "batch", "store rejected a batch of %d rows"
-                        " (%s: %s); isolating the refused rows",
-                        len(batch), type(exc).__name__, exc)  # fmt: skip
+            limited.log(
+                logging.WARNING,
+                "batch",
+                "store rejected a batch of %d rows (%s: %s); isolating the refused rows",
+                len(batch),
+                type(exc).__name__,
+                exc,
+            )
             await self._write_isolated(batch)
             # What went back to pending (the store left meanwhile) holds the mark back;
             # else it is released by the next round, pending being empty.
@@ -294,8 +299,15 @@ class StoreWriter:
             tablet_id = next(iter(rows)).tablet_id
         self._metrics.write_errors += 1
         self._metrics.dropped[f"{name}_rejected_by_store"] += 1
-        limited.log(logging.ERROR, f"drop.{name}", "store refused a %s row of tablet %s (%s: %s);"
-                    " dropped", name, tablet_id, type(exc).__name__, exc)  # fmt: skip
+        limited.log(
+            logging.ERROR,
+            f"drop.{name}",
+            "store refused a %s row of tablet %s (%s: %s); dropped",
+            name,
+            tablet_id,
+            type(exc).__name__,
+            exc,
+        )
 
     async def flush_now(self, timeout: float = 10.0) -> None:
         """Wait until everything added so far is committed (tests, shutdown)."""

@@ -103,8 +103,9 @@ VALUES (%s, %s, %s, %s, %s, %s, now() + %s) RETURNING expires_at
 """
 
 
-def _insert_args(code: str, tenant_id: str, fleet_id: str, car_id: str | None, actor: str,
-                 ttl: timedelta) -> tuple[Any, ...]:  # fmt: skip
+def _insert_args(
+    code: str, tenant_id: str, fleet_id: str, car_id: str | None, actor: str, ttl: timedelta
+) -> tuple[Any, ...]:
     canonical = normalise(code)
     assert canonical is not None
     return (digest(canonical), canonical[-2:], tenant_id, fleet_id, car_id, actor, ttl)
@@ -133,12 +134,19 @@ async def create(
             _check_car(
                 car_id, fleet_id, await (await conn.execute(CAR_FLEET, (car_id,))).fetchone()
             )
-        cur = await conn.execute(INSERT, _insert_args(code, tenant_id, fleet_id, car_id, actor,
-                                                      ttl))  # fmt: skip
+        cur = await conn.execute(
+            INSERT, _insert_args(code, tenant_id, fleet_id, car_id, actor, ttl)
+        )
         expires = await cur.fetchone()
         assert expires is not None
-        await record(conn, tenant_id, actor, "claim_code.create", f"fleet:{fleet_id}",
-                     _created(code, car_id, ttl))  # fmt: skip
+        await record(
+            conn,
+            tenant_id,
+            actor,
+            "claim_code.create",
+            f"fleet:{fleet_id}",
+            _created(code, car_id, ttl),
+        )
     return NewCode(code, fleet_id, car_id, _at(expires[0]))
 
 
@@ -193,25 +201,42 @@ async def claim(
         tenant_id, fleet_id, car, expired, claimed_at = row
         car_id = None if car is None else str(car)
         if claimed_at is not None:
-            raise ClaimError(f"this claim code was already used (at {claimed_at:%Y-%m-%d %H:%M}"
-                             " UTC): ask for a new one", 409)  # fmt: skip
+            raise ClaimError(
+                f"this claim code was already used (at {claimed_at:%Y-%m-%d %H:%M}"
+                " UTC): ask for a new one",
+                409,
+            )
         if expired:
             raise ClaimError("this claim code has expired: ask for a new one", 410)
         tablet_id = TABLET_PREFIX + "".join(secrets.choice(ALPHABET) for _ in range(10)).lower()
         interval = DEFAULT_HEARTBEAT_S
         if car_id is not None:  # taken by another fleet since the code was made: refused
-            _check_car(car_id, str(fleet_id), await (await conn.execute(
-                ADD_CAR, (car_id, fleet_id))).fetchone())  # fmt: skip
+            _check_car(
+                car_id,
+                str(fleet_id),
+                await (await conn.execute(ADD_CAR, (car_id, fleet_id))).fetchone(),
+            )
         await conn.execute(ADD_TABLET, (tablet_id, fleet_id, car_id, interval, 3 * interval))
         await conn.execute("INSERT INTO tablet_state (tablet_id) VALUES (%s)", (tablet_id,))
         token = device_tokens.PREFIX + secrets.token_urlsafe(32)
-        await conn.execute("INSERT INTO device_tokens (token_hash, tablet_id) VALUES (%s, %s)",
-                           (device_tokens.digest(token), tablet_id))  # fmt: skip
+        await conn.execute(
+            "INSERT INTO device_tokens (token_hash, tablet_id) VALUES (%s, %s)",
+            (device_tokens.digest(token), tablet_id),
+        )
         await conn.execute(USED, (tablet_id, Jsonb(device_info), digest(canonical)))
-        await record(conn, str(tenant_id), "device:claim", "tablet.claim",
-                     f"tablet:{tablet_id}", {"fleet_id": fleet_id, "car_id": car_id,
-                                             "code_hint": canonical[-2:],
-                                             "device_info": device_info})  # fmt: skip
+        await record(
+            conn,
+            str(tenant_id),
+            "device:claim",
+            "tablet.claim",
+            f"tablet:{tablet_id}",
+            {
+                "fleet_id": fleet_id,
+                "car_id": car_id,
+                "code_hint": canonical[-2:],
+                "device_info": device_info,
+            },
+        )
         await conn.execute("SELECT pg_notify('fleethub_tablets', %s)", (f"tablet:{tablet_id}",))
         password = secrets.token_urlsafe(24)
         await provision(tablet_id, password)  # before the commit: a failure stores nothing

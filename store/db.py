@@ -44,8 +44,13 @@ def migrate(database_url: str) -> list[str]:
 
 def pool_options(max_size: int = 8) -> dict[str, Any]:
     """What every fleethub pool shares (web/http/store_gate.py builds the panel's from it)."""
-    return {"min_size": 1, "max_size": max_size, "open": False,
-            "kwargs": {"autocommit": True}, "name": "fleethub"}  # fmt: skip
+    return {
+        "min_size": 1,
+        "max_size": max_size,
+        "open": False,
+        "kwargs": {"autocommit": True},
+        "name": "fleethub",
+    }
 
 
 def open_pool(database_url: str, max_size: int = 8) -> AsyncConnectionPool:

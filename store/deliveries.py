@@ -37,6 +37,14 @@ ON CONFLICT (tablet_id, etag) DO UPDATE SET
 async def upsert_deliveries(cur: Cursor, rows: Sequence[DeliveryRow]) -> None:
     """The rows in order: the newest row per ``(tablet_id, etag)`` wins."""
     ds = rows
-    await cur.execute(UPSERT_DELIVERY, (
-        [d.tablet_id for d in ds], [d.etag for d in ds], [d.status for d in ds],
-        [d.at for d in ds], [d.detail for d in ds], list(range(len(ds)))))  # fmt: skip
+    await cur.execute(
+        UPSERT_DELIVERY,
+        (
+            [d.tablet_id for d in ds],
+            [d.etag for d in ds],
+            [d.status for d in ds],
+            [d.at for d in ds],
+            [d.detail for d in ds],
+            list(range(len(ds))),
+        ),
+    )

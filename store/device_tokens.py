@@ -64,10 +64,18 @@ async def issue(conn: Conn, tablet_id: str, actor: str) -> str:
     token_hash = digest(token)
     async with conn.transaction():
         tenant_id = await _tenant(conn, tablet_id, active=True)
-        await conn.execute("INSERT INTO device_tokens (token_hash, tablet_id) VALUES (%s, %s)",
-                           (token_hash, tablet_id))  # fmt: skip
-        await record(conn, tenant_id, actor, "device_token.issue", f"tablet:{tablet_id}",
-                     {"token_hash_prefix": token_hash[:12]})  # fmt: skip
+        await conn.execute(
+            "INSERT INTO device_tokens (token_hash, tablet_id) VALUES (%s, %s)",
+            (token_hash, tablet_id),
+        )
+        await record(
+            conn,
+            tenant_id,
+            actor,
+            "device_token.issue",
+            f"tablet:{tablet_id}",
+            {"token_hash_prefix": token_hash[:12]},
+        )
     return token
 
 
@@ -77,9 +85,17 @@ async def revoke(conn: Conn, tablet_id: str, actor: str) -> int:
         tenant_id = await _tenant(conn, tablet_id, active=False)
         cur = await conn.execute(
             "UPDATE device_tokens SET revoked_at = now() WHERE tablet_id = %s"
-            " AND revoked_at IS NULL", (tablet_id,))  # fmt: skip
-        await record(conn, tenant_id, actor, "device_token.revoke", f"tablet:{tablet_id}",
-                     {"revoked": cur.rowcount})  # fmt: skip
+            " AND revoked_at IS NULL",
+            (tablet_id,),
+        )
+        await record(
+            conn,
+            tenant_id,
+            actor,
+            "device_token.revoke",
+            f"tablet:{tablet_id}",
+            {"revoked": cur.rowcount},
+        )
     return cur.rowcount
 
 

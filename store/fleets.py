@@ -61,15 +61,25 @@ async def add_fleet(
             " operating_hours = excluded.operating_hours, alert_after_s = excluded.alert_after_s,"
             " flap_limit = excluded.flap_limit WHERE fleets.tenant_id = excluded.tenant_id"
             " RETURNING (xmax = 0)",
-            (spec.fleet_id, spec.tenant_id, spec.name or spec.fleet_id, spec.timezone,
-             hours.text, spec.alert_after_s, spec.flap_limit),
-        )  # fmt: skip
+            (
+                spec.fleet_id,
+                spec.tenant_id,
+                spec.name or spec.fleet_id,
+                spec.timezone,
+                hours.text,
+                spec.alert_after_s,
+                spec.flap_limit,
+            ),
+        )
         row = await cur.fetchone()
         if row is None:
             raise ConfigError(f"fleet {spec.fleet_id!r} belongs to another tenant")
         created = bool(row[0])
-        details = {"timezone": spec.timezone, "hours": hours.text,
-                   "alert_after_s": spec.alert_after_s}  # fmt: skip
+        details = {
+            "timezone": spec.timezone,
+            "hours": hours.text,
+            "alert_after_s": spec.alert_after_s,
+        }
         action = "fleet.add" if created else "fleet.update"
         await record(conn, spec.tenant_id, actor, action, f"fleet:{spec.fleet_id}", details)
         await conn.execute("SELECT pg_notify('fleethub_tablets', %s)", (f"fleet:{spec.fleet_id}",))
@@ -95,9 +105,13 @@ async def add_tablet(
         if known is None:
             raise ConfigError(f"unknown fleet {spec.fleet_id!r}: add it with `fleethub fleet add`")
         tenant_id = str(known[0])
-        owner = await (await conn.execute(
-            "SELECT f.tenant_id FROM tablets t JOIN fleets f USING (fleet_id)"
-            " WHERE t.tablet_id = %s FOR UPDATE OF t", (spec.tablet_id,))).fetchone()  # fmt: skip
+        owner = await (
+            await conn.execute(
+                "SELECT f.tenant_id FROM tablets t JOIN fleets f USING (fleet_id)"
+                " WHERE t.tablet_id = %s FOR UPDATE OF t",
+                (spec.tablet_id,),
+            )
+        ).fetchone()
         if owner is not None and owner[0] != tenant_id:  # ids are global: never moved across
             raise ConfigError(f"tablet {spec.tablet_id!r} belongs to another tenant")
         if spec.car_id:

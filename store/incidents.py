@@ -45,17 +45,21 @@ NOTIFY_ALERTS = "SELECT pg_notify('fleethub_alerts', %s)"
 async def write_incident(cur: Cursor, ev: IncidentEvent) -> None:
     """Open or resolve the incident, record its notification and notify the alert."""
     if ev.event == "opened":
-        row = (ev.incident_id, ev.tablet_id, ev.fleet_id, ev.kind, ev.opened_at,
-               ev.offline_since)  # fmt: skip
+        row = (ev.incident_id, ev.tablet_id, ev.fleet_id, ev.kind, ev.opened_at, ev.offline_since)
         await cur.execute(OPEN_INCIDENT, row)
     else:
         await cur.execute(RESOLVE_INCIDENT, (ev.at, ev.incident_id))
     payload = alert_payload(ev).decode()
     await cur.execute(
         NOTIFY,
-        (ev.fleet_id, ev.tablet_id, f"incident.{ev.event}", payload,
-         f"{ev.incident_id}:{ev.event}"),
-    )  # fmt: skip
+        (
+            ev.fleet_id,
+            ev.tablet_id,
+            f"incident.{ev.event}",
+            payload,
+            f"{ev.incident_id}:{ev.event}",
+        ),
+    )
     await cur.execute(NOTIFY_ALERTS, (payload,))
 
 

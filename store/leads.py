@@ -85,16 +85,22 @@ class LeadRow:
         offer = None
         if self.open_agent is not None and self.open_at and self.open_until:
             offer = OpenOffer(self.open_agent, self.open_at, self.open_until)
-        agents = tuple(AgentSlot(u, p) for u, p in zip(self.agent_ids, self.positions,
-                                                         strict=True))  # fmt: skip
+        agents = tuple(AgentSlot(u, p) for u, p in zip(self.agent_ids, self.positions, strict=True))
         return LeadIn(
-            lead_id=self.lead_id, tenant_id=self.tenant_id, campaign_id=self.campaign_id,
-            status=self.status, agents=agents, cursor=self.rr_cursor,
-            timeout_s=self.offer_timeout_s, name=self.name, phone=self.phone,
-            attribution=LeadAttribution(self.fleet_id, self.car_id, self.tablet_id,
-                                        self.driver_id),
-            tried=tuple(self.tried), open_offer=offer, at=at,
-        )  # fmt: skip
+            lead_id=self.lead_id,
+            tenant_id=self.tenant_id,
+            campaign_id=self.campaign_id,
+            status=self.status,
+            agents=agents,
+            cursor=self.rr_cursor,
+            timeout_s=self.offer_timeout_s,
+            name=self.name,
+            phone=self.phone,
+            attribution=LeadAttribution(self.fleet_id, self.car_id, self.tablet_id, self.driver_id),
+            tried=tuple(self.tried),
+            open_offer=offer,
+            at=at,
+        )
 
 
 def valid_ids(payloads: list[str]) -> list[str]:
@@ -108,8 +114,7 @@ def valid_ids(payloads: list[str]) -> list[str]:
     return out
 
 
-async def load_leads(conn: AsyncConn, lead_ids: list[str] | None,
-                     at: datetime) -> list[LeadIn]:  # fmt: skip
+async def load_leads(conn: AsyncConn, lead_ids: list[str] | None, at: datetime) -> list[LeadIn]:
     """The given leads, or (``None``) every lead still to route."""
     async with conn.cursor(row_factory=class_row(LeadRow)) as cur:
         if lead_ids is None:
@@ -146,8 +151,7 @@ class StoredOffer:
     expires_at: datetime
 
 
-async def _event(conn: AsyncConn, lead_id: str, event: str,
-                 details: dict[str, object]) -> None:  # fmt: skip
+async def _event(conn: AsyncConn, lead_id: str, event: str, details: dict[str, object]) -> None:
     await conn.execute(
         "INSERT INTO lead_events (lead_id, actor, event, details) VALUES (%s, 'hub', %s, %s)",
         (lead_id, event, Jsonb(details)),
@@ -155,12 +159,14 @@ async def _event(conn: AsyncConn, lead_id: str, event: str,
     await conn.execute("SELECT pg_notify(%s, %s)", (OFFERS_CHANNEL, lead_id))
 
 
-async def store_offer(conn: AsyncConn, lead: LeadIn, agent_id: int,
-                      cursor: int) -> StoredOffer | None:  # fmt: skip
+async def store_offer(
+    conn: AsyncConn, lead: LeadIn, agent_id: int, cursor: int
+) -> StoredOffer | None:
     """The offer, the lead ``offered`` to the agent, its event and the cursor; or ``None``
     when the lead is no longer routable or already has an open offer."""
-    cur = await conn.execute("SELECT status FROM leads WHERE lead_id = %s FOR UPDATE",
-                             (lead.lead_id,))  # fmt: skip
+    cur = await conn.execute(
+        "SELECT status FROM leads WHERE lead_id = %s FOR UPDATE", (lead.lead_id,)
+    )
     row = await cur.fetchone()
     if row is None or row[0] not in ("new", "offered", "rejected"):
         return None
@@ -175,20 +181,28 @@ async def store_offer(conn: AsyncConn, lead: LeadIn, agent_id: int,
     if made is None:
         return None
     offer = StoredOffer(int(made[0]), made[1], made[2])
-    await conn.execute("UPDATE leads SET status = 'offered', agent_id = %s WHERE lead_id = %s",
-                       (agent_id, lead.lead_id))  # fmt: skip
+    await conn.execute(
+        "UPDATE leads SET status = 'offered', agent_id = %s WHERE lead_id = %s",
+        (agent_id, lead.lead_id),
+    )
     await conn.execute(
         "UPDATE lead_campaigns SET rr_cursor = %s WHERE tenant_id = %s AND campaign_id = %s",
         (cursor, lead.tenant_id, lead.campaign_id),
     )
-    await _event(conn, lead.lead_id, "offered", {
-        "agent_id": agent_id, "offer_id": offer.offer_id,
-        "expires_at": offer.expires_at.isoformat()})  # fmt: skip
+    await _event(
+        conn,
+        lead.lead_id,
+        "offered",
+        {
+            "agent_id": agent_id,
+            "offer_id": offer.offer_id,
+            "expires_at": offer.expires_at.isoformat(),
+        },
+    )
     return offer
 
 
-async def store_timeout(conn: AsyncConn, lead_id: str,
-                        agent_id: int) -> int | None:  # fmt: skip
+async def store_timeout(conn: AsyncConn, lead_id: str, agent_id: int) -> int | None:
     """Close the agent's open offer as ``timeout``; ``None`` if the panel decided it first."""
     cur = await conn.execute(
         "UPDATE lead_offers SET outcome = 'timeout', decided_at = now()"
@@ -198,8 +212,11 @@ async def store_timeout(conn: AsyncConn, lead_id: str,
     row = await cur.fetchone()
     if row is None:
         return None
-    await conn.execute("UPDATE leads SET status = 'new', agent_id = NULL"
-                       " WHERE lead_id = %s AND status = 'offered'", (lead_id,))  # fmt: skip
+    await conn.execute(
+        "UPDATE leads SET status = 'new', agent_id = NULL"
+        " WHERE lead_id = %s AND status = 'offered'",
+        (lead_id,),
+    )
     await _event(conn, lead_id, "timeout", {"agent_id": agent_id, "offer_id": int(row[0])})
     return int(row[0])
 

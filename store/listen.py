@@ -62,8 +62,9 @@ async def listen(
                 async for note in conn.notifies():
                     await on_notify(note.channel, note.payload)
         except on as exc:
-            log.warning("%s: LISTEN connection lost (%s: %s); reconnecting",
-                        name, type(exc).__name__, exc)  # fmt: skip
+            log.warning(
+                "%s: LISTEN connection lost (%s: %s); reconnecting", name, type(exc).__name__, exc
+            )
             if on_lost is not None:
                 on_lost(exc)
             raise

@@ -134,8 +134,10 @@ INSERT_TENANT_PLAYLIST = (
 def item_rows(
     tenant_id: str, playlist_id: str, items: list[PlaylistItem]
 ) -> list[tuple[object, ...]]:
-    return [(tenant_id, playlist_id, i.position, i.ad_id, i.campaign_id, i.url, i.sha256,
-             i.duration_ms) for i in items]  # fmt: skip
+    return [
+        (tenant_id, playlist_id, i.position, i.ad_id, i.campaign_id, i.url, i.sha256, i.duration_ms)
+        for i in items
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,14 +234,31 @@ async def push(
         assert row is not None
         assignment_id = int(str(row[0]))
         manifest = Manifest(
-            playlist_id, 1, priority, now, valid_until, refresh_s,
+            playlist_id,
+            1,
+            priority,
+            now,
+            valid_until,
+            refresh_s,
             tuple(i.model_dump() for i in items),
-        )  # fmt: skip
-        await record(conn, tenant_id, actor, "playlist.push", str(target), {
-                "assignment_id": assignment_id, "playlist_id": playlist_id,
-                "etag": manifest.etag, "priority": priority, "reason": reason,
+        )
+        await record(
+            conn,
+            tenant_id,
+            actor,
+            "playlist.push",
+            str(target),
+            {
+                "assignment_id": assignment_id,
+                "playlist_id": playlist_id,
+                "etag": manifest.etag,
+                "priority": priority,
+                "reason": reason,
                 "valid_until": valid_until.isoformat() if valid_until else None,
-                "targeted": targeted, "daypart": daypart.details()})  # fmt: skip
+                "targeted": targeted,
+                "daypart": daypart.details(),
+            },
+        )
         await conn.execute("SELECT pg_notify('fleethub_playlists', %s)", (str(assignment_id),))
     return PushResult(manifest.etag, playlist_id, targeted, assignment_id)
 

@@ -195,13 +195,24 @@ async def store(conn: Conn, rows: Sequence[PlayRow]) -> set[UUID]:
     if not rows:
         return set()
     es = [r.event for r in rows]
-    cur = await conn.execute(STORE, (
-        [e.event_id for e in es], [e.started_at for e in es], [r.tablet_id for r in rows],
-        [r.fleet_id for r in rows], [e.ad_id for e in es], [e.campaign_id for e in es],
-        [e.playlist_id for e in es], [e.playlist_etag for e in es],
-        [e.duration_ms for e in es], [e.result for e in es], [e.lat for e in es],
-        [e.lon for e in es], [r.received_at for r in rows],
-    ))  # fmt: skip
+    cur = await conn.execute(
+        STORE,
+        (
+            [e.event_id for e in es],
+            [e.started_at for e in es],
+            [r.tablet_id for r in rows],
+            [r.fleet_id for r in rows],
+            [e.ad_id for e in es],
+            [e.campaign_id for e in es],
+            [e.playlist_id for e in es],
+            [e.playlist_etag for e in es],
+            [e.duration_ms for e in es],
+            [e.result for e in es],
+            [e.lat for e in es],
+            [e.lon for e in es],
+            [r.received_at for r in rows],
+        ),
+    )
     return {row[0] for row in await cur.fetchall()}
 
 

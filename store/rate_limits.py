@@ -90,9 +90,16 @@ class RateLimitStore(Storage, MovingWindowSupport):
     async def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
         if amount > limit:
             return False
-        row = await self._one(_ACQUIRE, {"key": key, "limit": limit, "amount": amount,
-                                         "expiry": timedelta(seconds=expiry),
-                                         "seconds": expiry})  # fmt: skip
+        row = await self._one(
+            _ACQUIRE,
+            {
+                "key": key,
+                "limit": limit,
+                "amount": amount,
+                "expiry": timedelta(seconds=expiry),
+                "seconds": expiry,
+            },
+        )
         return row is not None
 
     async def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
@@ -106,8 +113,9 @@ class RateLimitStore(Storage, MovingWindowSupport):
     # --- fixed windows (required of every limits storage) --------------------------------
 
     async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        row = await self._one(_INCR, {"key": key, "amount": amount,
-                                      "expiry": timedelta(seconds=expiry)})  # fmt: skip
+        row = await self._one(
+            _INCR, {"key": key, "amount": amount, "expiry": timedelta(seconds=expiry)}
+        )
         assert row is not None
         assert isinstance(row[0], int)
         return row[0]

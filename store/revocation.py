@@ -44,9 +44,11 @@ def _details(fleet_id: str, tokens: int) -> Jsonb:
 
 
 async def revoke(
-    conn: psycopg.AsyncConnection[tuple[object, ...]], tablet_id: str, actor: str,
+    conn: psycopg.AsyncConnection[tuple[object, ...]],
+    tablet_id: str,
+    actor: str,
     tenant_id: str | None = None,
-) -> Revoked | None:  # fmt: skip
+) -> Revoked | None:
     """Revoke an active tablet: of ``tenant_id`` only (the panel), or of any tenant when it is
     None (the CLI). None when there is no such tablet to revoke (unknown or already revoked)."""
     async with conn.transaction():
@@ -56,8 +58,10 @@ async def revoke(
             return None
         tenant, fleet_id = str(row[0]), str(row[1])
         tokens = (await conn.execute(TOKENS, (tablet_id,))).rowcount
-        await conn.execute(AUDIT, (tenant, actor, "tablet.revoke", f"tablet:{tablet_id}",
-                                   _details(fleet_id, tokens)))  # fmt: skip
+        await conn.execute(
+            AUDIT,
+            (tenant, actor, "tablet.revoke", f"tablet:{tablet_id}", _details(fleet_id, tokens)),
+        )
         await conn.execute(NOTIFY, (f"tablet:{tablet_id}",))
     return Revoked(tablet_id, tenant, fleet_id, tokens)
 

@@ -65,9 +65,13 @@ def user_from_row(row: tuple[object, ...]) -> User:
     user_id, tenant_id, email, name, role, fleets = row
     assert isinstance(fleets, list | None)
     return User(
-        int(str(user_id)), str(tenant_id), str(email), str(name), role,  # type: ignore[arg-type]
+        int(str(user_id)),
+        str(tenant_id),
+        str(email),
+        str(name),
+        role,  # type: ignore[arg-type]
         None if fleets is None else tuple(str(f) for f in fleets),
-    )  # fmt: skip
+    )
 
 
 async def add_tenant(
@@ -86,8 +90,14 @@ async def add_tenant(
         )
         row = await cur.fetchone()
         created = bool(row and row[0])
-        await record(conn, tenant_id, actor, "tenant.add" if created else "tenant.update",
-                     f"tenant:{tenant_id}", {"name": name})  # fmt: skip
+        await record(
+            conn,
+            tenant_id,
+            actor,
+            "tenant.add" if created else "tenant.update",
+            f"tenant:{tenant_id}",
+            {"name": name},
+        )
     return created
 
 
@@ -115,7 +125,8 @@ async def add_user(
             raise ConfigError(f"no tenant {tenant_id!r}: create it with `fleethub tenant add`")
         cur = await conn.execute(
             "SELECT fleet_id FROM fleets WHERE tenant_id = %s AND fleet_id = ANY(%s)",
-            (tenant_id, fleets))  # fmt: skip
+            (tenant_id, fleets),
+        )
         owned = {str(r[0]) for r in await cur.fetchall()}
         if missing := sorted(set(fleets) - owned):
             raise ConfigError(f"tenant {tenant_id!r} has no fleet {', '.join(missing)}")
@@ -135,11 +146,19 @@ async def add_user(
         user_id = int(str(row[0]))
         await conn.execute("DELETE FROM user_fleets WHERE user_id = %s", (user_id,))
         async with conn.cursor() as many:
-            await many.executemany("INSERT INTO user_fleets (user_id, fleet_id) VALUES (%s, %s)",
-                                   [(user_id, f) for f in sorted(set(fleets))])  # fmt: skip
+            await many.executemany(
+                "INSERT INTO user_fleets (user_id, fleet_id) VALUES (%s, %s)",
+                [(user_id, f) for f in sorted(set(fleets))],
+            )
         await conn.execute("DELETE FROM web_sessions WHERE user_id = %s", (user_id,))
-        await record(conn, tenant_id, actor, "user.add", f"user:{email}",
-                     {"role": role, "fleets": sorted(set(fleets))})  # fmt: skip
+        await record(
+            conn,
+            tenant_id,
+            actor,
+            "user.add",
+            f"user:{email}",
+            {"role": role, "fleets": sorted(set(fleets))},
+        )
     return user_id
 
 

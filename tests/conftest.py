@@ -97,8 +97,9 @@ async def live_writer(database_url: str) -> AsyncIterator[LiveWriter]:
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
     directory = tmp_path_factory.mktemp("broker")
-    embedded = EmbeddedBroker(directory, "127.0.0.1", free_port(), "fleethub-hub",
-                              persistence=False)  # fmt: skip
+    embedded = EmbeddedBroker(
+        directory, "127.0.0.1", free_port(), "fleethub-hub", persistence=False
+    )
     embedded.start()
     yield embedded
     embedded.stop()
@@ -159,12 +160,14 @@ class TestFleetFactory:
                 if on is not None
                 else await stack.enter_async_context(db.connect(self.database_url))
             )
-            await add_fleet(conn, FleetSpec(fleet_id, timezone, alert_after_s, hours,
-                                            flap_limit), "test")  # fmt: skip
+            await add_fleet(
+                conn, FleetSpec(fleet_id, timezone, alert_after_s, hours, flap_limit), "test"
+            )
             for n, tablet_id in enumerate(ids):
                 car = f"{fleet_id}-car{n}" if cars else None
-                await add_tablet(conn, TabletSpec(tablet_id, fleet_id, car, heartbeat_s,
-                                                  offline_after_s), "test")  # fmt: skip
+                await add_tablet(
+                    conn, TabletSpec(tablet_id, fleet_id, car, heartbeat_s, offline_after_s), "test"
+                )
         passwords = {tablet_id: f"pw-{tablet_id}" for tablet_id in ids}
         await self.broker.set_credentials(passwords)
         return TestFleet(fleet_id, ids, passwords, self.broker.host, self.broker.port)

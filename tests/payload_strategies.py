@@ -14,10 +14,34 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-EDGE_INTS = [0, -1, 1, 100, 101, 2**15, 2**31 - 1, 2**31, 2**63 - 1, 2**63, 2**64, -(2**63),
-             10**300]  # fmt: skip
-EDGE_TEXT = ["", "\x00", "a\x00", "\ud800", "\udfff", "\U0010ffff", "é", "x" * 129, "x" * 257,
-             "\\u0000", "'; DROP TABLE heartbeats; --"]  # fmt: skip
+EDGE_INTS = [
+    0,
+    -1,
+    1,
+    100,
+    101,
+    2**15,
+    2**31 - 1,
+    2**31,
+    2**63 - 1,
+    2**63,
+    2**64,
+    -(2**63),
+    10**300,
+]
+EDGE_TEXT = [
+    "",
+    "\x00",
+    "a\x00",
+    "\ud800",
+    "\udfff",
+    "\U0010ffff",
+    "é",
+    "x" * 129,
+    "x" * 257,
+    "\\u0000",
+    "'; DROP TABLE heartbeats; --",
+]
 
 # Controls (U+0000 among them) too; lone surrogates come from EDGE_TEXT (any one of them
 # makes the whole payload invalid JSON, so they are kept rare).
@@ -46,8 +70,13 @@ def _iso(at: datetime) -> str:
 
 def times() -> st.SearchStrategy[Any]:
     now = datetime.now(UTC)
-    edge = ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00", "2026-01-01T00:00:00",
-            "not a time", "2026-01-01T00:00:00\x00Z"]  # fmt: skip
+    edge = [
+        "0001-01-01T00:00:00+05:00",
+        "9999-12-31T23:59:59-05:00",
+        "2026-01-01T00:00:00",
+        "not a time",
+        "2026-01-01T00:00:00\x00Z",
+    ]
     near = st.timedeltas(timedelta(days=-100), timedelta(days=1)).map(lambda d: _iso(now + d))
     return often(near, st.one_of(st.sampled_from(edge), json_values))
 
@@ -98,7 +127,8 @@ def heartbeats(draw: st.DrawFn) -> dict[str, Any]:
 def play_events(draw: st.DrawFn) -> dict[str, Any]:
     now = datetime.now(UTC)
     started = st.timedeltas(timedelta(days=-89), timedelta(seconds=200)).map(
-        lambda d: _iso(now + d))  # fmt: skip
+        lambda d: _iso(now + d)
+    )
     return {
         "event_id": draw(maybe(st.uuids().map(str) | st.just(str(uuid.uuid4())))),
         "ad_id": draw(maybe(st.text(min_size=1, max_size=8) | texts)),

@@ -47,8 +47,12 @@ _INTERPOLATION = re.compile(
     r"|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)"
 )
 # Secrets compose must be given, never defaulted (docs/operations.md: rotating them).
-SECRETS = ("POSTGRES_PASSWORD", "FLEETHUB_HUB_MQTT_PASSWORD", "FLEETHUB_PROVISION_MQTT_PASSWORD",
-           "FLEETHUB_SECRET_KEY")  # fmt: skip
+SECRETS = (
+    "POSTGRES_PASSWORD",
+    "FLEETHUB_HUB_MQTT_PASSWORD",
+    "FLEETHUB_PROVISION_MQTT_PASSWORD",
+    "FLEETHUB_SECRET_KEY",
+)
 
 Services = dict[str, dict[str, Any]]
 
@@ -268,10 +272,14 @@ def test_production_refuses_the_old_published_defaults(monkeypatch: pytest.Monke
     for key in list(os.environ):
         if key.upper().startswith(ENV_PREFIX):
             monkeypatch.delenv(key)
-    old = [("FLEETHUB_DATABASE_URL",
-            "postgresql://fleethub:dev-only-postgres-password@timescaledb/fleethub"),
-           ("FLEETHUB_MQTT_URL", "mqtt://fleethub-hub:dev-only-hub-mqtt-password@mosquitto:1883"),
-           ("FLEETHUB_PROVISION_MQTT_URL", "mqtt://fleethub-provision@mosquitto:1883")]  # fmt: skip
+    old = [
+        (
+            "FLEETHUB_DATABASE_URL",
+            "postgresql://fleethub:dev-only-postgres-password@timescaledb/fleethub",
+        ),
+        ("FLEETHUB_MQTT_URL", "mqtt://fleethub-hub:dev-only-hub-mqtt-password@mosquitto:1883"),
+        ("FLEETHUB_PROVISION_MQTT_URL", "mqtt://fleethub-provision@mosquitto:1883"),
+    ]
     monkeypatch.setenv(f"{ENV_PREFIX}ENVIRONMENT", "production")
     monkeypatch.setenv(f"{ENV_PREFIX}SECRET_KEY", "k" * 40)
     for field, url in old:
@@ -332,8 +340,10 @@ def test_mosquitto_uses_the_repository_config(services: Services) -> None:
     for path in (conf["plugin_opt_config_file"][0], conf["persistence_location"][0]):
         assert any(PurePosixPath(path).is_relative_to(v) for v in volume_targets), path
     # The entrypoint writes the file where the config reads it.
-    assert f"dynsec=${{DYNSEC_FILE:-{conf['plugin_opt_config_file'][0]}}}" \
-        in BROKER_ENTRYPOINT.read_text(encoding="utf-8")  # fmt: skip
+    assert (
+        f"dynsec=${{DYNSEC_FILE:-{conf['plugin_opt_config_file'][0]}}}"
+        in BROKER_ENTRYPOINT.read_text(encoding="utf-8")
+    )
     assert binds.get("/fleethub/docker-entrypoint.sh") == BROKER_ENTRYPOINT
 
 
@@ -399,13 +409,24 @@ def _require(*tools: str) -> None:
 
 def _run_entrypoint(dynsec_path: Path) -> subprocess.CompletedProcess[str]:
     """broker/docker-entrypoint.sh outside the container: it then execs ``true``."""
-    env = {**os.environ, "DYNSEC_FILE": str(dynsec_path), "NEXT_ENTRYPOINT": "true",
-           "MQTT_HUB_CLIENT_ID": settings_default("hub_client_id"), "MQTT_HUB_SHARDS": "2",
-           "MQTT_WEB_CLIENT_ID": settings_default("web_client_id"),
-           "MQTT_HUB_PASSWORD": HUB_PASSWORD,
-           "MQTT_PROVISION_PASSWORD": PROVISION_PASSWORD}  # fmt: skip
-    return subprocess.run(["sh", str(BROKER_ENTRYPOINT), "mosquitto"], env=env,
-                          capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
+    env = {
+        **os.environ,
+        "DYNSEC_FILE": str(dynsec_path),
+        "NEXT_ENTRYPOINT": "true",
+        "MQTT_HUB_CLIENT_ID": settings_default("hub_client_id"),
+        "MQTT_HUB_SHARDS": "2",
+        "MQTT_WEB_CLIENT_ID": settings_default("web_client_id"),
+        "MQTT_HUB_PASSWORD": HUB_PASSWORD,
+        "MQTT_PROVISION_PASSWORD": PROVISION_PASSWORD,
+    }
+    return subprocess.run(
+        ["sh", str(BROKER_ENTRYPOINT), "mosquitto"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
 
 
 @pytest.fixture
@@ -436,11 +457,29 @@ def _self_signed(directory: Path) -> None:
     """The TLS listener's certificate and key, for 127.0.0.1."""
     _require("openssl")
     directory.mkdir(mode=0o755)
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(directory / "server.key"),
-                    "-out", str(directory / "server.crt")],
-                   capture_output=True, check=True, timeout=30)  # fmt: skip
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(directory / "server.key"),
+            "-out",
+            str(directory / "server.crt"),
+        ],
+        capture_output=True,
+        check=True,
+        timeout=30,
+    )
     owner = pwd.getpwnam("mosquitto")
     os.chown(directory / "server.key", owner.pw_uid, owner.pw_gid)
 
@@ -450,10 +489,12 @@ def test_entrypoint_writes_the_accounts_once(broker_root: Path) -> None:
     config = dynsec_file.read(path)
     hub_ids = dynsec_file.hub_client_ids(settings_default("hub_client_id"), 2)
     web_id = settings_default("web_client_id")
-    expected = {**dict.fromkeys(hub_ids, (dynsec_file.HUB_ROLE, HUB_PASSWORD)),
-                web_id: (dynsec_file.PANEL_ROLE, HUB_PASSWORD),
-                "fleethub-health": (dynsec_file.HEALTH_ROLE, HUB_PASSWORD),
-                "fleethub-provision": (dynsec_file.PROVISION_ROLE, PROVISION_PASSWORD)}  # fmt: skip
+    expected = {
+        **dict.fromkeys(hub_ids, (dynsec_file.HUB_ROLE, HUB_PASSWORD)),
+        web_id: (dynsec_file.PANEL_ROLE, HUB_PASSWORD),
+        "fleethub-health": (dynsec_file.HEALTH_ROLE, HUB_PASSWORD),
+        "fleethub-provision": (dynsec_file.PROVISION_ROLE, PROVISION_PASSWORD),
+    }
     assert [c.username for c in config.clients] == list(expected)
     for client in config.clients:
         rolename, password = expected[client.username]
@@ -498,13 +539,15 @@ def broker_port(broker_root: Path) -> Iterator[int]:
         conf.write_text(conf_text, encoding="utf-8")
         conf.chmod(0o644)
 
-        broker = Child("mosquitto", ["mosquitto", "-c", str(conf)],
-                       log_path=broker_root / "broker.log")  # fmt: skip
+        broker = Child(
+            "mosquitto", ["mosquitto", "-c", str(conf)], log_path=broker_root / "broker.log"
+        )
         broker.wait_port("127.0.0.1", port, timeout=10)
         broker.wait_port("127.0.0.1", tls_port, timeout=10)
         (broker_root / "tls.port").write_text(str(tls_port))
-        provision = MqttTarget(host="127.0.0.1", port=port, username="fleethub-provision",
-                               password=PROVISION_PASSWORD)  # fmt: skip
+        provision = MqttTarget(
+            host="127.0.0.1", port=port, username="fleethub-provision", password=PROVISION_PASSWORD
+        )
         blocking(dynsec.provision_tablets(provision, TABLETS))
         yield port
     finally:
@@ -568,8 +611,18 @@ def test_tablets_reach_the_tls_listener(broker_port: int, broker_root: Path) -> 
     status = ["-t", "tablets/tab-2/status", "-m", "online", "-r"]
     sent = _mqtt("mosquitto_pub", *tablet, *ca, *status, port=tls_port)
     assert sent.returncode == 0, sent.stderr
-    seen = _mqtt("mosquitto_sub", *tablet, *ca, "-t", "tablets/tab-2/status", "-C", "1",
-                 "-W", "5", port=tls_port)  # fmt: skip
+    seen = _mqtt(
+        "mosquitto_sub",
+        *tablet,
+        *ca,
+        "-t",
+        "tablets/tab-2/status",
+        "-C",
+        "1",
+        "-W",
+        "5",
+        port=tls_port,
+    )
     assert seen.stdout.strip() == "online", seen.stderr
     plain = _mqtt("mosquitto_pub", *tablet, *status, port=tls_port)
     assert plain.returncode != 0  # no plain MQTT on the TLS port
@@ -579,10 +632,21 @@ def test_no_account_takes_the_hubs_client_id(broker_port: int) -> None:
     """Each account is bound to its client id: a tablet presenting the hub's is refused,
     and the provisioning account cannot present it either."""
     _require("mosquitto_sub")
-    for user, password in (("tab-1", TABLETS["tab-1"]), ("fleethub-provision",
-                                                         PROVISION_PASSWORD)):  # fmt: skip
-        taken = _mqtt("mosquitto_sub", "-u", user, "-P", password, "-i", HUB_ID,
-                      "-t", "tablets/#", "-W", "1", port=broker_port)  # fmt: skip
+    for user, password in (("tab-1", TABLETS["tab-1"]), ("fleethub-provision", PROVISION_PASSWORD)):
+        taken = _mqtt(
+            "mosquitto_sub",
+            "-u",
+            user,
+            "-P",
+            password,
+            "-i",
+            HUB_ID,
+            "-t",
+            "tablets/#",
+            "-W",
+            "1",
+            port=broker_port,
+        )
         assert taken.returncode != 0
         assert "not authori" in taken.stderr.lower(), taken.stderr
 

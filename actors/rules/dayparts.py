@@ -38,8 +38,7 @@ class Daypart:
             if any(d not in range(1, 8) for d in self.days):
                 raise ConfigError("Days are ISO weekdays: 1 (Monday) to 7 (Sunday).")
         if (self.start is None) != (self.end is None):
-            raise ConfigError(
-                "Give both a start and an end time, or neither for all day.")  # fmt: skip
+            raise ConfigError("Give both a start and an end time, or neither for all day.")
         if self.start is not None and self.start == self.end:
             raise ConfigError("The end time equals the start time: for all day leave both empty.")
 
@@ -64,8 +63,11 @@ class Daypart:
                         f"invalid days {days!r}: ISO weekdays like 1-5 or 1,3,6-7 (1 = Monday)"
                     )
                 first, last = int(match.group(1)), int(match.group(2) or match.group(1))
-                picked.extend(range(first, last + 1) if last >= first
-                              else [*range(first, 8), *range(1, last + 1)])  # fmt: skip
+                picked.extend(
+                    range(first, last + 1)
+                    if last >= first
+                    else [*range(first, 8), *range(1, last + 1)]
+                )
         start = end = None
         if between:
             first_text, sep, last_text = between.strip().partition("-")
@@ -96,16 +98,19 @@ class Daypart:
         if self.start is None or self.end is None:
             return f"{days}, all day"
         return f"{days} {clock(self.start)}–{clock(self.end)}" + (
-            " (overnight)" if self.overnight else "")  # fmt: skip
+            " (overnight)" if self.overnight else ""
+        )
 
     def details(self) -> dict[str, Any] | None:
         """For audit details and JSON (None: no daypart)."""
         if self.always:
             return None
-        return {"days": list(self.days) if self.days is not None else None,
-                "start": clock(self.start) if self.start else None,
-                "end": clock(self.end) if self.end else None,
-                "label": self.label()}  # fmt: skip
+        return {
+            "days": list(self.days) if self.days is not None else None,
+            "start": clock(self.start) if self.start else None,
+            "end": clock(self.end) if self.end else None,
+            "label": self.label(),
+        }
 
     def check_priority(self, priority: str) -> None:
         if priority == "emergency" and not self.always:

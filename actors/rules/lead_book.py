@@ -41,8 +41,9 @@ class Unassign:
 Step = OfferTo | WithdrawFrom | Unassign
 
 
-def pick_next(agents: tuple[AgentSlot, ...], cursor: int, tried: set[int] | frozenset[int]
-              ) -> AgentSlot | None:  # fmt: skip
+def pick_next(
+    agents: tuple[AgentSlot, ...], cursor: int, tried: set[int] | frozenset[int]
+) -> AgentSlot | None:
     """The first agent after ``cursor`` (a position), wrapping around, not yet tried."""
     ordered = sorted(agents, key=lambda a: (a.position, a.user_id))
     after = [a for a in ordered if a.position > cursor]

@@ -52,8 +52,9 @@ class ContainedActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is 
     outbox: Any = None
 
     def receiveMessage(self, message: Any, sender: Any) -> Any:
-        return self.contained(message, lambda: super(ContainedActor, self).receiveMessage(
-            message, sender))  # fmt: skip
+        return self.contained(
+            message, lambda: super(ContainedActor, self).receiveMessage(message, sender)
+        )
 
     def checkpoint(self) -> dict[str, Any]:
         """The ``ROLLBACK`` attributes as they are now (deep copies: nothing the handler
@@ -75,13 +76,22 @@ class ContainedActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is 
         return str(getattr(message, "tablet_id", None) or getattr(message, "lead_id", "?"))
 
     def failure(self, message: Any, exc: Exception) -> HandlerFailed:
-        return HandlerFailed(self.KIND, self.failure_key(message), type(message).__name__,
-                             f"{type(exc).__name__}: {exc}"[:500])  # fmt: skip
+        return HandlerFailed(
+            self.KIND,
+            self.failure_key(message),
+            type(message).__name__,
+            f"{type(exc).__name__}: {exc}"[:500],
+        )
 
     def report_failure(self, message: Any, exc: Exception) -> None:
         failed = self.failure(message, exc)
         if self.outbox is None:  # not set up yet: nowhere to report but the log
-            log.error("%s handler failed on %s for %s: %s", failed.actor, failed.message,
-                      failed.key, failed.error)  # fmt: skip
+            log.error(
+                "%s handler failed on %s for %s: %s",
+                failed.actor,
+                failed.message,
+                failed.key,
+                failed.error,
+            )
             return
         self.send(self.outbox, EffectBatch((failed,)))

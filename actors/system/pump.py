@@ -77,8 +77,9 @@ class ActorPump:
         # the first breaks both (seen with two hubs in one test process).
         alive = [t for t in threading.enumerate() if t.name == self._thread.name]
         if alive:
-            raise RuntimeError("an actor pump already runs in this process; run one hub "
-                               "(shard) per process")  # fmt: skip
+            raise RuntimeError(
+                "an actor pump already runs in this process; run one hub (shard) per process"
+            )
         self._thread.start()
         if not self._ready.wait(30):
             raise RuntimeError("actor system did not start within 30 s")

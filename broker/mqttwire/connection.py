@@ -268,8 +268,14 @@ class MqttConnection(asyncio.Protocol):
             if qos != 1:
                 raise ValueError("this client publishes with QoS 0 or 1 only")
             packet_id = self._allocate_packet_id()
-            buffer += Publish(topic, payload, qos=_QOS[1], retain=retain, packet_id=packet_id,
-                              message_expiry_interval=expiry_s).write()  # fmt: skip
+            buffer += Publish(
+                topic,
+                payload,
+                qos=_QOS[1],
+                retain=retain,
+                packet_id=packet_id,
+                message_expiry_interval=expiry_s,
+            ).write()
             futures.append(self._track(packet_id, "PUBACK"))
         if buffer:
             self._write(transport, bytes(buffer))
@@ -294,8 +300,10 @@ class MqttConnection(asyncio.Protocol):
         transport = self._require_connected()
         # retain_as_published off: as in MQTT 3.1.1, only a message that was stored as
         # retained when we subscribed arrives with the retain flag.
-        filters = [TopicFilter(pattern, max_qos=QoS(qos), retain_as_published=False)
-                   for pattern, qos in topics]  # fmt: skip
+        filters = [
+            TopicFilter(pattern, max_qos=QoS(qos), retain_as_published=False)
+            for pattern, qos in topics
+        ]
         packet_id = self._allocate_packet_id(0xFFFF)  # receive maximum counts only PUBLISH
         data = Subscribe(packet_id, filters).write()
         future: asyncio.Future[list[SubAckReasonCode]] = self._track(packet_id, "SUBACK")
@@ -303,8 +311,10 @@ class MqttConnection(asyncio.Protocol):
         codes = await future
         patterns = [f.pattern for f in filters]
         if len(codes) != len(filters) or any(int(code) >= REFUSAL for code in codes):
-            raise MqttWireError(f"broker refused the subscription to {patterns}: "
-                                + ", ".join(describe_reason(c) for c in codes))  # fmt: skip
+            raise MqttWireError(
+                f"broker refused the subscription to {patterns}: "
+                + ", ".join(describe_reason(c) for c in codes)
+            )
         return tuple(int(code) for code in codes)
 
     def ack(self, packet_ids: Iterable[int]) -> None:
@@ -504,8 +514,12 @@ class MqttConnection(asyncio.Protocol):
             self._accept(packet)
         elif isinstance(packet, Disconnect):
             self._broker_disconnect = packet.reason_code
-            log.warning("broker %s:%s disconnected us: %s", self.host, self.port,
-                        describe_reason(packet.reason_code, packet.reason_str))  # fmt: skip
+            log.warning(
+                "broker %s:%s disconnected us: %s",
+                self.host,
+                self.port,
+                describe_reason(packet.reason_code, packet.reason_str),
+            )
             self.abort()
         else:
             raise ProtocolError(f"unexpected {type(packet).__name__} from the broker")

@@ -41,8 +41,13 @@ panel, panel_settings, tenant_factory = (
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 MAX_EXAMPLES = 5
-HYPOTHESIS = settings(max_examples=MAX_EXAMPLES, derandomize=True, deadline=None,
-                      database=None, suppress_health_check=list(HealthCheck))  # fmt: skip
+HYPOTHESIS = settings(
+    max_examples=MAX_EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 
 
 @pytest.fixture
@@ -85,9 +90,15 @@ def send(client: TestClient, kwargs: dict[str, Any]) -> Any:
     """A request serialized for ``requests`` sent through the (httpx) test client."""
     data = kwargs.get("data")
     body = {"data": data} if isinstance(data, dict) else {"content": data}
-    return client.request(kwargs["method"], kwargs["url"], json=kwargs.get("json"),
-                          params=kwargs.get("params"), headers=kwargs.get("headers"),
-                          follow_redirects=False, **body)  # fmt: skip
+    return client.request(
+        kwargs["method"],
+        kwargs["url"],
+        json=kwargs.get("json"),
+        params=kwargs.get("params"),
+        headers=kwargs.get("headers"),
+        follow_redirects=False,
+        **body,
+    )
 
 
 def test_no_operation_answers_with_a_server_error(
@@ -107,9 +118,12 @@ def test_no_operation_answers_with_a_server_error(
 
 
 def _drive(
-    panel: TestClient, operation: Any, mode: GenerationMode, headers: dict[str, str],
+    panel: TestClient,
+    operation: Any,
+    mode: GenerationMode,
+    headers: dict[str, str],
     seen: set[int],
-) -> None:  # fmt: skip
+) -> None:
     @given(case=operation.as_strategy(mode, headers=headers or None))
     @HYPOTHESIS
     def check(case: schemathesis.Case[Any]) -> None:
@@ -138,8 +152,13 @@ def _drive_with_nul(
     panel: TestClient, operation: Any, headers: dict[str, str], answers: list[str]
 ) -> None:
     @given(case=operation.as_strategy(GenerationMode.POSITIVE, headers=headers or None))
-    @settings(max_examples=3, derandomize=True, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @settings(
+        max_examples=3,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     def check(case: schemathesis.Case[Any]) -> None:
         case.query = _with_nul(case.query) if case.query else {"q": "\x00"}
         if case.path_parameters:  # the URL carries it percent-encoded
@@ -193,13 +212,18 @@ def test_html_form_routes_refuse_nul_in_any_field(
             if method == "GET":
                 if "stream" in path:
                     continue  # an event stream does not end
-                response = panel.get(path, params={"q": "\x00", "next": "\x00"},
-                                     follow_redirects=False)  # fmt: skip
+                response = panel.get(
+                    path, params={"q": "\x00", "next": "\x00"}, follow_redirects=False
+                )
             else:
                 fields = {p.alias: "\x00" for p in route.dependant.body_params}
-                response = panel.request(method, path, data={**fields, "csrf_token": csrf},
-                                         headers={"X-CSRF-Token": csrf},
-                                         follow_redirects=False)  # fmt: skip
+                response = panel.request(
+                    method,
+                    path,
+                    data={**fields, "csrf_token": csrf},
+                    headers={"X-CSRF-Token": csrf},
+                    follow_redirects=False,
+                )
             assert response.status_code < 500, (method, path, response.status_code)
             if method != "GET" and route.dependant.body_params:
                 assert 400 <= response.status_code < 500, (method, path, response.status_code)
@@ -212,10 +236,16 @@ def test_a_lone_surrogate_in_json_is_refused_and_a_pair_is_not(
 ) -> None:
     """JSON's \\ud800 escape decodes to text with no UTF-8 form; an escaped pair is an emoji."""
     headers = {**identities["admin"], "Content-Type": "application/json"}
-    lone = panel.post("/api/v1/leads/campaigns", headers=headers,
-                      content=b'{"campaign_id": "c-x", "name": "a\\ud800b"}')  # fmt: skip
+    lone = panel.post(
+        "/api/v1/leads/campaigns",
+        headers=headers,
+        content=b'{"campaign_id": "c-x", "name": "a\\ud800b"}',
+    )
     assert lone.status_code == 422, lone.text
     assert "lone surrogate" in lone.json()["detail"]
-    pair = panel.post("/api/v1/leads/campaigns", headers=headers,
-                      content=b'{"campaign_id": "c-x", "name": "a\\ud83d\\ude97b"}')  # fmt: skip
+    pair = panel.post(
+        "/api/v1/leads/campaigns",
+        headers=headers,
+        content=b'{"campaign_id": "c-x", "name": "a\\ud83d\\ude97b"}',
+    )
     assert pair.status_code != 422 or "surrogate" not in pair.text, pair.text

@@ -40,14 +40,22 @@ CONNECTED = 20  # of them run a paho tablet that applies and acks what it gets
 
 
 def items(ad: str) -> list[PlaylistItem]:
-    return [PlaylistItem(ad_id=ad, campaign_id="c-1", url=f"https://cdn.example/{ad}.mp4",
-                         sha256="a" * 64, duration_ms=15000)]  # fmt: skip
+    return [
+        PlaylistItem(
+            ad_id=ad,
+            campaign_id="c-1",
+            url=f"https://cdn.example/{ad}.mp4",
+            sha256="a" * 64,
+            duration_ms=15000,
+        )
+    ]
 
 
 @pytest.fixture
 def own_broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
-    broker = EmbeddedBroker(tmp_path / "broker", "127.0.0.1", free_port(), "fleethub-hub",
-                            persistence=True)  # fmt: skip
+    broker = EmbeddedBroker(
+        tmp_path / "broker", "127.0.0.1", free_port(), "fleethub-hub", persistence=True
+    )
     yield broker
     broker.stop()
 
@@ -105,8 +113,9 @@ async def every_tablet_has(broker: EmbeddedBroker, fleet_id: str, etag: str) -> 
 async def test_every_manifest_survives_broker_sigkill(
     own_broker: EmbeddedBroker, conn: Conn, aconn: AsyncConn, database_url: str, settings: Settings
 ) -> None:
-    fleet = await TestFleetFactory(database_url, own_broker)(tablets=TABLETS, heartbeat_s=30,
-                                                             offline_after_s=90)  # fmt: skip
+    fleet = await TestFleetFactory(database_url, own_broker)(
+        tablets=TABLETS, heartbeat_s=30, offline_after_s=90
+    )
     # The test's hub accounts (the settings fixture made them on the session broker) and the
     # tablets' credentials go into its file before it starts.
     await own_broker.add_accounts(settings.hub_client_id, 1, settings.web_client_id)
@@ -116,13 +125,27 @@ async def test_every_manifest_survives_broker_sigkill(
     tablets: list[PahoTablet] = []
     try:
         tablets = [fleet.tablet(n).connect() for n in range(CONNECTED)]
-        first = await push(aconn, Target("fleet", fleet.fleet_id), items("ad-1"),
-                           emergency=False, expires_s=None, reason=None, actor="test",
-                           refresh_s=300)  # fmt: skip
+        first = await push(
+            aconn,
+            Target("fleet", fleet.fleet_id),
+            items("ad-1"),
+            emergency=False,
+            expires_s=None,
+            reason=None,
+            actor="test",
+            refresh_s=300,
+        )
         await every_tablet_has(own_broker, fleet.fleet_id, first.etag)
-        await eventually(lambda: conn.execute(
-            "SELECT count(*) FROM tablet_state WHERE tablet_id LIKE %s AND applied_etag = %s",
-            (f"{fleet.fleet_id}-%", first.etag)).fetchone() == (CONNECTED,))  # fmt: skip
+        await eventually(
+            lambda: (
+                conn.execute(
+                    "SELECT count(*) FROM tablet_state"
+                    " WHERE tablet_id LIKE %s AND applied_etag = %s",
+                    (f"{fleet.fleet_id}-%", first.etag),
+                ).fetchone()
+                == (CONNECTED,)
+            )
+        )
 
         # 1. Killed before any autosave: it comes back empty, without the hub's session.
         crash(own_broker)
@@ -134,9 +157,16 @@ async def test_every_manifest_survives_broker_sigkill(
         own_broker.stop()  # a clean stop saves the database: the hub's session, etag 1
         own_broker.start()
         await asyncio.wait_for(hub.hub.link.connected.wait(), 20)  # type: ignore[union-attr]
-        second = await push(aconn, Target("fleet", fleet.fleet_id), items("ad-2"),
-                            emergency=False, expires_s=None, reason=None, actor="test",
-                            refresh_s=300)  # fmt: skip
+        second = await push(
+            aconn,
+            Target("fleet", fleet.fleet_id),
+            items("ad-2"),
+            emergency=False,
+            expires_s=None,
+            reason=None,
+            actor="test",
+            refresh_s=300,
+        )
         await every_tablet_has(own_broker, fleet.fleet_id, second.etag)
         crash(own_broker)
         own_broker.start()

@@ -125,15 +125,21 @@ async def panel_link(settings: Settings, broker: EmbeddedBroker) -> AsyncIterato
 
 
 def heartbeats(conn: Conn, tablet_id: str) -> int:
-    row = conn.execute("SELECT count(*) FROM heartbeats WHERE tablet_id = %s",
-                       (tablet_id,)).fetchone()  # fmt: skip
+    row = conn.execute(
+        "SELECT count(*) FROM heartbeats WHERE tablet_id = %s", (tablet_id,)
+    ).fetchone()
     return int(str(row[0])) if row else 0
 
 
 async def test_no_account_can_take_another_client_id(
-    running_hub: RunningHub, panel_link: BrokerLink, fleet_factory: TestFleetFactory,
-    broker: EmbeddedBroker, settings: Settings, conn: Conn, caplog: pytest.LogCaptureFixture,
-) -> None:  # fmt: skip
+    running_hub: RunningHub,
+    panel_link: BrokerLink,
+    fleet_factory: TestFleetFactory,
+    broker: EmbeddedBroker,
+    settings: Settings,
+    conn: Conn,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     hub = running_hub.hub
     assert hub is not None
     fleet = await fleet_factory(tablets=2)
@@ -142,8 +148,9 @@ async def test_no_account_can_take_another_client_id(
     probes: dict[str, asyncio.Queue[bytes]] = {t: asyncio.Queue() for t in tablets}
     loop = asyncio.get_running_loop()
 
-    def probe_to(queue: asyncio.Queue[bytes]) -> Callable[[mqtt.Client, object, mqtt.MQTTMessage],
-                                                         None]:  # fmt: skip
+    def probe_to(
+        queue: asyncio.Queue[bytes],
+    ) -> Callable[[mqtt.Client, object, mqtt.MQTTMessage], None]:
         def got(client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, bytes(msg.payload))
 
@@ -151,8 +158,9 @@ async def test_no_account_can_take_another_client_id(
 
     for tablet_id, tablet in tablets.items():
         tablet.client.subscribe(f"tablets/{tablet_id}/probe", qos=1)
-        tablet.client.message_callback_add(f"tablets/{tablet_id}/probe",
-                                           probe_to(probes[tablet_id]))  # fmt: skip
+        tablet.client.message_callback_add(
+            f"tablets/{tablet_id}/probe", probe_to(probes[tablet_id])
+        )
     user_id = random.randrange(10**8, 10**9)  # an agent's id of its own
     agent_password = f"agent-pw-{uuid.uuid4().hex}"
     await dynsec.provision_agent(broker.provision_target(), user_id, agent_password)
@@ -214,8 +222,7 @@ async def test_no_account_can_take_another_client_id(
                 assert connected(), f"{account.name} as {client_id} ended the holder's session"
                 await flows()
         assert taken == []
-        lost = [r.getMessage() for r in caplog.records
-                if r.getMessage().startswith(SESSION_LOST)]  # fmt: skip
+        lost = [r.getMessage() for r in caplog.records if r.getMessage().startswith(SESSION_LOST)]
         assert lost == []
         # Each account still connects with its own id (the refusals were not a broken login).
         for account in accounts[:3] + accounts[6:]:

@@ -69,10 +69,14 @@ class HubProcess:
 def hub_process(database_url: str, broker: EmbeddedBroker, tmp_path: Path) -> Iterator[HubProcess]:
     hub_client_id = f"kill-{uuid.uuid4().hex[:6]}"
     blocking(broker.add_accounts(hub_client_id))  # every account is bound to its client id
-    env = {**os.environ, "FLEETHUB_DATABASE_URL": database_url,
-           "FLEETHUB_MQTT_URL": broker.hub_target().url(),
-           "FLEETHUB_HUB_CLIENT_ID": hub_client_id,
-           "FLEETHUB_VAR_DIR": str(tmp_path), "FLEETHUB_METRICS_INTERVAL_S": "1"}  # fmt: skip
+    env = {
+        **os.environ,
+        "FLEETHUB_DATABASE_URL": database_url,
+        "FLEETHUB_MQTT_URL": broker.hub_target().url(),
+        "FLEETHUB_HUB_CLIENT_ID": hub_client_id,
+        "FLEETHUB_VAR_DIR": str(tmp_path),
+        "FLEETHUB_METRICS_INTERVAL_S": "1",
+    }
     process = HubProcess(env, tmp_path)
     yield process
     process.stop()
@@ -86,8 +90,15 @@ def burst(tablets: list[PahoTablet], acked: set[tuple[str, int]]) -> None:
     """One heartbeat per tablet; what the broker acknowledges goes into ``acked``."""
     sent = []
     for t in tablets:
-        payload = {"v": 1, "ts": datetime.now(UTC).isoformat(), "seq": t.seq, "boot_id": t.boot_id,
-                   "battery": 80, "charging": False, "app_version": "1.0.0"}  # fmt: skip
+        payload = {
+            "v": 1,
+            "ts": datetime.now(UTC).isoformat(),
+            "seq": t.seq,
+            "boot_id": t.boot_id,
+            "battery": 80,
+            "charging": False,
+            "app_version": "1.0.0",
+        }
         info = t.client.publish(t.topic("heartbeat"), json.dumps(payload).encode(), qos=1)
         sent.append((t.tablet_id, t.seq, info))
         t.seq += 1
@@ -108,8 +119,10 @@ async def heartbeat_for(
 
 
 def stored(conn: Conn, ids: list[str]) -> dict[tuple[str, int], int]:
-    rows = conn.execute("SELECT tablet_id, seq, count(*) FROM heartbeats WHERE tablet_id = ANY(%s)"
-                        " GROUP BY 1, 2", (ids,)).fetchall()  # fmt: skip
+    rows = conn.execute(
+        "SELECT tablet_id, seq, count(*) FROM heartbeats WHERE tablet_id = ANY(%s) GROUP BY 1, 2",
+        (ids,),
+    ).fetchall()
     return {(str(r[0]), int(r[1])): int(r[2]) for r in rows}
 
 
@@ -141,10 +154,12 @@ async def test_kill_9_loses_no_acknowledged_heartbeat_and_no_tablet_goes_offline
         window = (ids, published_until)  # while the tablets were still publishing
         offline = conn.execute(
             "SELECT count(*) FROM presence_transitions WHERE tablet_id = ANY(%s)"
-            " AND to_state = 'offline' AND time <= %s", window).fetchone()  # fmt: skip
+            " AND to_state = 'offline' AND time <= %s",
+            window,
+        ).fetchone()
         incidents = conn.execute(
-            "SELECT count(*) FROM incidents WHERE tablet_id = ANY(%s) AND opened_at <= %s",
-            window).fetchone()  # fmt: skip
+            "SELECT count(*) FROM incidents WHERE tablet_id = ANY(%s) AND opened_at <= %s", window
+        ).fetchone()
         print(
             f"acked={len(acked)} lost={len(lost)} duplicates={len(duplicates)} "
             f"false_offline={offline} incidents={incidents}"

@@ -57,8 +57,9 @@ async def test_a_store_outage_is_visible_in_the_scrape(
 
         writer = hub.writer
         assert writer is not None
-        await eventually(lambda: hub.metrics.heartbeats_committed == 11 and not writer.backlog(),
-                         timeout=20)  # fmt: skip
+        await eventually(
+            lambda: hub.metrics.heartbeats_committed == 11 and not writer.backlog(), timeout=20
+        )
         _, after = await scrape(port)
         assert value(after, "fleethub_hub_store_backlog") == 0
         assert value(after, "fleethub_hub_heartbeats_committed_total") == 11

@@ -117,8 +117,9 @@ def test_every_route_has_the_security_headers(
     tenant = tenant_factory()
     anonymous, anonymous_count, _ = _sweep(panel, {})
     csrf = sign_in(panel, tenant.admin)
-    admin, admin_count, pages = _sweep(panel, {**api_token(panel, tenant.admin),
-                                              "Accept": "text/html"})  # fmt: skip
+    admin, admin_count, pages = _sweep(
+        panel, {**api_token(panel, tenant.admin), "Accept": "text/html"}
+    )
     assert anonymous_count == admin_count > 60
     assert {"/", "/push", "/heatmap", "/alerts", "/playlists", "/login"} <= set(pages)
     assert anonymous + admin == [], "\n".join(anonymous + admin)

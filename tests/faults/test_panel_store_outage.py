@@ -83,12 +83,21 @@ def _seed(url: str) -> dict[str, str]:
 
     async def add(aconn: AsyncConn) -> dict[str, str]:
         await add_tenant(aconn, f"tn-{tag}", f"Tenant {tag}", "test")
-        await add_fleet(aconn, FleetSpec(fleet_id, name="Outage fleet", tenant_id=f"tn-{tag}"),
-                        "test")  # fmt: skip
+        await add_fleet(
+            aconn, FleetSpec(fleet_id, name="Outage fleet", tenant_id=f"tn-{tag}"), "test"
+        )
         await add_tablet(aconn, TabletSpec(f"{fleet_id}-t0", fleet_id, None, 1, 3), "test")
         await add_tablet(aconn, TabletSpec(f"{fleet_id}-t1", fleet_id, None, 1, 3), "test")
-        await add_user(aconn, tenant_id=f"tn-{tag}", email=admin, name="Admin", role="admin",
-                       password=PASSWORD, fleets=[], actor="test")  # fmt: skip
+        await add_user(
+            aconn,
+            tenant_id=f"tn-{tag}",
+            email=admin,
+            name="Admin",
+            role="admin",
+            password=PASSWORD,
+            fleets=[],
+            actor="test",
+        )
         return {
             "admin": admin,
             "tablet": f"{fleet_id}-t0",
@@ -100,8 +109,9 @@ def _seed(url: str) -> dict[str, str]:
 
 
 def _stored_seq(conn: psycopg.Connection[Any], tablet_id: str) -> int:
-    row = conn.execute("SELECT max(seq) FROM heartbeats WHERE tablet_id = %s",
-                       (tablet_id,)).fetchone()  # fmt: skip
+    row = conn.execute(
+        "SELECT max(seq) FROM heartbeats WHERE tablet_id = %s", (tablet_id,)
+    ).fetchone()
     return int(row[0]) if row and row[0] is not None else 0
 
 
@@ -133,8 +143,11 @@ def _heartbeats(broker: EmbeddedBroker, tablet_id: str) -> tuple[mqtt.Client, qu
 
 def _panel_settings(broker: EmbeddedBroker, var_dir: Path) -> Settings:
     """A panel of the test's own, with the broker account bound to its client id."""
-    settings = Settings(var_dir=var_dir, mqtt_url=broker.hub_target().url(),
-                        web_client_id=f"web-{uuid.uuid4().hex[:8]}")  # fmt: skip
+    settings = Settings(
+        var_dir=var_dir,
+        mqtt_url=broker.hub_target().url(),
+        web_client_id=f"web-{uuid.uuid4().hex[:8]}",
+    )
     blocking(broker.add_accounts(web_client_id=settings.web_client_id))
     return settings
 
@@ -155,8 +168,9 @@ def test_through_a_store_outage_every_route_answers_at_once_and_recovers(
             login = post_login(client, seed["admin"], PASSWORD)
             assert login.status_code == 303, login.text
             csrf = login_csrf(client)  # the sign-in form's token, for the tries below
-            token = client.post("/api/v1/auth/token",
-                                data={"username": seed["admin"], "password": PASSWORD})  # fmt: skip
+            token = client.post(
+                "/api/v1/auth/token", data={"username": seed["admin"], "password": PASSWORD}
+            )
             bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
             verified = {"Authorization": f"Bearer {seed['verified']}"}
             unverified = {"Authorization": f"Bearer {seed['unverified']}"}
@@ -187,8 +201,12 @@ def test_through_a_store_outage_every_route_answers_at_once_and_recovers(
             assert not slow, slow
             assert not wrong, wrong
 
-            signin = {"email": seed["admin"], "password": PASSWORD, "username": seed["admin"],
-                      "csrf_token": csrf}  # fmt: skip
+            signin = {
+                "email": seed["admin"],
+                "password": PASSWORD,
+                "username": seed["admin"],
+                "csrf_token": csrf,
+            }
             for path in ("/login", "/api/v1/auth/token"):
                 refused, took = _timed(client, "POST", path, data=signin)
                 _unavailable(refused, took)
@@ -197,8 +215,9 @@ def test_through_a_store_outage_every_route_answers_at_once_and_recovers(
             assert "Back in a moment" in page.text
             health, took = _timed(client, "GET", "/healthz")
             _unavailable(health, took)
-            assert health.json() == {"detail": "the store is unavailable: try again in a few "
-                                                "seconds"}  # fmt: skip
+            assert health.json() == {
+                "detail": "the store is unavailable: try again in a few seconds"
+            }
             # A token the store confirmed shortly before still carries heartbeats; an
             # unknown one is not refused as invalid (401) but asked to come back (503).
             hb["seq"] = 2
@@ -206,11 +225,17 @@ def test_through_a_store_outage_every_route_answers_at_once_and_recovers(
             assert sent.status_code == 202, sent.text
             assert took < ANSWER_S
             assert heard.get(timeout=5)["seq"] == 2
-            events, _ = _timed(client, "POST", "/v1/device/events", headers=verified,
-                               json={"events": [{"event_id": str(uuid.uuid4())}]})  # fmt: skip
+            events, _ = _timed(
+                client,
+                "POST",
+                "/v1/device/events",
+                headers=verified,
+                json={"events": [{"event_id": str(uuid.uuid4())}]},
+            )
             assert events.status_code in (422, 503)
-            refused, took = _timed(client, "POST", "/v1/device/heartbeat", json=hb,
-                                   headers=unverified)  # fmt: skip
+            refused, took = _timed(
+                client, "POST", "/v1/device/heartbeat", json=hb, headers=unverified
+            )
             _unavailable(refused, took)
 
             own_store.start()
@@ -221,14 +246,21 @@ def test_through_a_store_outage_every_route_answers_at_once_and_recovers(
             recovered_s = time.monotonic() - back
             assert client.get("/healthz").status_code == 200
             assert client.get("/", headers={"Accept": "text/html"}).status_code == 200
-            print(f"first 503 in {first_s:.3f} s; {len(operations)} operations during the "
-                  f"outage, slowest {slowest:.3f} s; first 2xx {recovered_s:.3f} s after "
-                  "the store was back")  # fmt: skip
+            print(
+                f"first 503 in {first_s:.3f} s; {len(operations)} operations during the "
+                f"outage, slowest {slowest:.3f} s; first 2xx {recovered_s:.3f} s after "
+                "the store was back"
+            )
             assert recovered_s < ANSWER_S + 0.5
             assert app.state.store_gate.outages == 1
             # Every long-lived task lived through it (web/live/tasks.py restarts any that fails).
-            assert app.state.tasks.running() == {"web.store_gate", "web.feed", "web.broker",
-                                                 "web.lead_feed", "web.push_sender"}  # fmt: skip
+            assert app.state.tasks.running() == {
+                "web.store_gate",
+                "web.feed",
+                "web.broker",
+                "web.lead_feed",
+                "web.push_sender",
+            }
     finally:
         watcher.loop_stop()
         watcher.disconnect()
@@ -244,9 +276,13 @@ async def test_an_http_only_tablet_is_not_marked_offline_through_a_store_outage(
     url = own_store.url()
     seed = _seed(url)
     tablet_id, verified = seed["tablet"], {"Authorization": f"Bearer {seed['verified']}"}
-    hub_settings = Settings(var_dir=tmp_path / "hub", hub_client_id=f"hub-{uuid.uuid4().hex[:8]}",
-                            watchdog_tick_s=0.1, writer_flush_interval_s=0.02,
-                            metrics_interval_s=0.5)  # fmt: skip
+    hub_settings = Settings(
+        var_dir=tmp_path / "hub",
+        hub_client_id=f"hub-{uuid.uuid4().hex[:8]}",
+        watchdog_tick_s=0.1,
+        writer_flush_interval_s=0.02,
+        metrics_interval_s=0.5,
+    )
     await broker.add_accounts(hub_settings.hub_client_id)  # every account is bound to its client id
     hub = RunningHub(hub_settings, url, broker.hub_target())
     await hub.start()
@@ -274,11 +310,14 @@ async def test_an_http_only_tablet_is_not_marked_offline_through_a_store_outage(
             with psycopg.connect(url, autocommit=True) as conn:
                 after = len(statuses) + 2
                 await eventually(lambda: _stored_seq(conn, tablet_id) >= after, timeout=15)
-                offline = conn.execute("SELECT count(*) FROM presence_transitions WHERE "
-                                       "tablet_id = %s AND to_state = 'offline'",
-                                       (tablet_id,)).fetchone()  # fmt: skip
-                incidents = conn.execute("SELECT count(*) FROM incidents WHERE tablet_id = %s",
-                                         (tablet_id,)).fetchone()  # fmt: skip
+                offline = conn.execute(
+                    "SELECT count(*) FROM presence_transitions WHERE "
+                    "tablet_id = %s AND to_state = 'offline'",
+                    (tablet_id,),
+                ).fetchone()
+                incidents = conn.execute(
+                    "SELECT count(*) FROM incidents WHERE tablet_id = %s", (tablet_id,)
+                ).fetchone()
             stop.set()
             beating.join(5)
     finally:

@@ -23,8 +23,9 @@ Conn = psycopg.Connection[tuple[Any, ...]]
 
 
 def heartbeats_of(conn: Conn, tablet_id: str) -> int:
-    row = conn.execute("SELECT count(*) FROM heartbeats WHERE tablet_id = %s",
-                       (tablet_id,)).fetchone()  # fmt: skip
+    row = conn.execute(
+        "SELECT count(*) FROM heartbeats WHERE tablet_id = %s", (tablet_id,)
+    ).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -41,8 +42,7 @@ async def test_a_retained_poison_heartbeat_does_not_crash_loop_the_hub(
     try:
         # seq 2**63 killed the writer (OverflowError); retained, it returns on every subscribe.
         evil.publish("heartbeat", {"v": 1, "seq": 2**63, "boot_id": "b"}, retain=True)
-        evil.publish("status", {"state": "online", "ts": "2026-01-01T00:00:00\u0000"},
-                     retain=True)  # fmt: skip
+        evil.publish("status", {"state": "online", "ts": "2026-01-01T00:00:00\u0000"}, retain=True)
         for restart in range(3):
             hub = await running_hub.restart() if restart else running_hub.hub
             assert hub is not None
@@ -65,9 +65,11 @@ async def test_a_retained_poison_heartbeat_does_not_crash_loop_the_hub(
 
 
 async def test_a_raising_tablet_handler_is_counted_and_rolled_back(
-    running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn,
+    running_hub: RunningHub,
+    fleet_factory: TestFleetFactory,
+    conn: Conn,
     caplog: pytest.LogCaptureFixture,
-) -> None:  # fmt: skip
+) -> None:
     hub = running_hub.hub
     assert hub is not None
     assert hub.pump is not None
@@ -76,26 +78,46 @@ async def test_a_raising_tablet_handler_is_counted_and_rolled_back(
     tablet = fleet.tablet().connect(online=False)
 
     def stored_state() -> tuple[Any, ...] | None:
-        return conn.execute("SELECT boot_id, last_seq, battery, app_version FROM tablet_state"
-                            " WHERE tablet_id = %s", (tid,)).fetchone()  # fmt: skip
+        return conn.execute(
+            "SELECT boot_id, last_seq, battery, app_version FROM tablet_state WHERE tablet_id = %s",
+            (tid,),
+        ).fetchone()
 
     try:
         tablet.heartbeat()  # seq 0: online
         await eventually(lambda: stored_state() == (tablet.boot_id, 0, 80, "1.0.0"))
         # A message the session fails on halfway: it sets boot_id, seq, battery and app
         # version, then compares a naive time with its aware uptime mark (TypeError).
-        poison = HeartbeatIn(tid, datetime(2030, 1, 1), None, 99, "evil", None, None, None, 1,
-                             None, None, "evil-app", None, None, None)  # fmt: skip
+        poison = HeartbeatIn(
+            tid,
+            datetime(2030, 1, 1),
+            None,
+            99,
+            "evil",
+            None,
+            None,
+            None,
+            1,
+            None,
+            None,
+            "evil-app",
+            None,
+            None,
+            None,
+        )
         hub.pump.put(poison)
         await eventually(lambda: hub.metrics.handler_errors == 1)
-        assert any(tid in r.getMessage() and "rolled back" in r.getMessage()
-                   for r in caplog.records)  # fmt: skip
+        assert any(
+            tid in r.getMessage() and "rolled back" in r.getMessage() for r in caplog.records
+        )
 
         # An ack writes the session's state row: it is the state from before the poison.
         tablet.publish("playlist/ack", {"etag": "e-after", "status": "failed", "detail": "x"})
-        await eventually(lambda: conn.execute(
-            "SELECT 1 FROM deliveries WHERE tablet_id = %s AND etag = 'e-after'", (tid,)
-        ).fetchone())  # fmt: skip
+        await eventually(
+            lambda: conn.execute(
+                "SELECT 1 FROM deliveries WHERE tablet_id = %s AND etag = 'e-after'", (tid,)
+            ).fetchone()
+        )
         assert stored_state() == (tablet.boot_id, 0, 80, "1.0.0")
 
         tablet.heartbeat(battery=70)  # the next good message works

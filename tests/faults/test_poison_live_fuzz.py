@@ -37,10 +37,18 @@ NUL = "\x00"
 
 def heartbeat(**fields: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "v": 1, "ts": datetime.now(UTC).isoformat(), "seq": 1, "boot_id": "boot",
-        "playlist_etag": "etag", "battery": 50, "now_playing": {"ad_id": "ad", "campaign_id": "c"},
-        "disk_free_mb": 10, "app_version": "1", "lat": 1.0, "lon": 2.0,
-    }  # fmt: skip
+        "v": 1,
+        "ts": datetime.now(UTC).isoformat(),
+        "seq": 1,
+        "boot_id": "boot",
+        "playlist_etag": "etag",
+        "battery": 50,
+        "now_playing": {"ad_id": "ad", "campaign_id": "c"},
+        "disk_free_mb": 10,
+        "app_version": "1",
+        "lat": 1.0,
+        "lon": 2.0,
+    }
     body.update(fields)
     return body
 
@@ -53,10 +61,16 @@ def deep(depth: int) -> Any:
 
 
 def play_event(**fields: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"event_id": "1b4e28ba-2fa1-11d2-883f-0016d3cca427", "ad_id": "ad",
-                            "campaign_id": "c", "playlist_id": "p", "playlist_etag": "e",
-                            "started_at": datetime.now(UTC).isoformat(), "duration_ms": 1000,
-                            "result": "completed"}  # fmt: skip
+    body: dict[str, Any] = {
+        "event_id": "1b4e28ba-2fa1-11d2-883f-0016d3cca427",
+        "ad_id": "ad",
+        "campaign_id": "c",
+        "playlist_id": "p",
+        "playlist_etag": "e",
+        "started_at": datetime.now(UTC).isoformat(),
+        "duration_ms": 1000,
+        "result": "completed",
+    }
     body.update(fields)
     return body
 
@@ -69,33 +83,74 @@ def hostile() -> Iterator[tuple[str, bytes]]:
     """``(topic kind, payload)``: every known poison, then random mutations of them."""
     strings = ["boot_id", "app_version", "playlist_etag"]
     heartbeats = [
-        heartbeat(seq=2**63), heartbeat(seq=2**64), heartbeat(seq=-1), heartbeat(seq=10**40),
-        heartbeat(disk_free_mb=2**31), heartbeat(battery=2**15), heartbeat(lat=math.nan),
-        heartbeat(lon=math.inf), heartbeat(x=math.nan), heartbeat(x=math.inf),
-        heartbeat(x=-math.inf), heartbeat(x=1e400), heartbeat(**{"x" + NUL: 1}),
-        heartbeat(x=NUL), heartbeat(x=[1, {"y": NUL}]), heartbeat(x=deep(20)),
-        heartbeat(x=deep(250)), heartbeat(x="y" * 20_000), heartbeat(x="\ud800"),
+        heartbeat(seq=2**63),
+        heartbeat(seq=2**64),
+        heartbeat(seq=-1),
+        heartbeat(seq=10**40),
+        heartbeat(disk_free_mb=2**31),
+        heartbeat(battery=2**15),
+        heartbeat(lat=math.nan),
+        heartbeat(lon=math.inf),
+        heartbeat(x=math.nan),
+        heartbeat(x=math.inf),
+        heartbeat(x=-math.inf),
+        heartbeat(x=1e400),
+        heartbeat(**{"x" + NUL: 1}),
+        heartbeat(x=NUL),
+        heartbeat(x=[1, {"y": NUL}]),
+        heartbeat(x=deep(20)),
+        heartbeat(x=deep(250)),
+        heartbeat(x="y" * 20_000),
+        heartbeat(x="\ud800"),
         heartbeat(now_playing={"ad_id": NUL, "campaign_id": "c"}),
         heartbeat(now_playing={"ad_id": "a", "campaign_id": "c" + NUL}),
-        heartbeat(ts="9999-12-31T23:59:59-05:00"), heartbeat(ts="0001-01-01T00:00:00+05:00"),
-        heartbeat(seq="1"), heartbeat(boot_id=5), heartbeat(v=2), heartbeat(charging="yes"),
+        heartbeat(ts="9999-12-31T23:59:59-05:00"),
+        heartbeat(ts="0001-01-01T00:00:00+05:00"),
+        heartbeat(seq="1"),
+        heartbeat(boot_id=5),
+        heartbeat(v=2),
+        heartbeat(charging="yes"),
         *(heartbeat(**{name: f"a{NUL}b"}) for name in strings),
-    ]  # fmt: skip
-    statuses = [{"state": "online", "ts": NUL}, {"state": "offline" + NUL},
-                {"state": "online", "ts": "0001-01-01T00:00:00+05:00"}, {"state": 1}]  # fmt: skip
-    ack_bodies = [{"etag": NUL, "status": "applied"}, {"etag": "e", "status": "failed",
-                  "detail": NUL}, {"etag": "e" * 300, "status": "applied"},
-                  {"etag": "e", "status": "applied" + NUL}]  # fmt: skip
-    plays = [{"events": [play_event(ad_id=NUL)]}, {"events": [play_event(lat=math.nan)]},
-             {"events": [play_event(duration_ms=2**63)]}, {"events": [play_event(event_id=NUL)]},
-             {"events": [play_event(playlist_etag="e" + NUL)]}, {"events": [{}] * 600},
-             {"events": [play_event(started_at="9999-12-31T23:59:59-05:00")]},
-             {"events": [1, None, "x", [NUL]], "batch_id": NUL}, {"events": "all"}]  # fmt: skip
-    known = ([("heartbeat", raw(b)) for b in heartbeats] + [("status", raw(b)) for b in statuses]
-             + [("playlist/ack", raw(b)) for b in ack_bodies]
-             + [("plays", raw(b)) for b in plays])  # fmt: skip
-    junk = [b"", b"null", b"[]", b"{", b"\xff\xfe", b'{"v":1,"seq":1,"boot_id":"\\u0000"}',
-            b"[" * 5000 + b"]" * 5000, b"x" * 100_000]  # fmt: skip  # (broker limit: 168 KiB)
+    ]
+    statuses = [
+        {"state": "online", "ts": NUL},
+        {"state": "offline" + NUL},
+        {"state": "online", "ts": "0001-01-01T00:00:00+05:00"},
+        {"state": 1},
+    ]
+    ack_bodies = [
+        {"etag": NUL, "status": "applied"},
+        {"etag": "e", "status": "failed", "detail": NUL},
+        {"etag": "e" * 300, "status": "applied"},
+        {"etag": "e", "status": "applied" + NUL},
+    ]
+    plays = [
+        {"events": [play_event(ad_id=NUL)]},
+        {"events": [play_event(lat=math.nan)]},
+        {"events": [play_event(duration_ms=2**63)]},
+        {"events": [play_event(event_id=NUL)]},
+        {"events": [play_event(playlist_etag="e" + NUL)]},
+        {"events": [{}] * 600},
+        {"events": [play_event(started_at="9999-12-31T23:59:59-05:00")]},
+        {"events": [1, None, "x", [NUL]], "batch_id": NUL},
+        {"events": "all"},
+    ]
+    known = (
+        [("heartbeat", raw(b)) for b in heartbeats]
+        + [("status", raw(b)) for b in statuses]
+        + [("playlist/ack", raw(b)) for b in ack_bodies]
+        + [("plays", raw(b)) for b in plays]
+    )
+    junk = [
+        b"",
+        b"null",
+        b"[]",
+        b"{",
+        b"\xff\xfe",
+        b'{"v":1,"seq":1,"boot_id":"\\u0000"}',
+        b"[" * 5000 + b"]" * 5000,
+        b"x" * 100_000,
+    ]  # (broker limit: 168 KiB)
     kinds = ["heartbeat", "status", "playlist/ack", "plays"]
     rng = random.Random(18)  # a reproducible fuzz, not cryptography
     yield from known
@@ -116,9 +171,11 @@ def hostile() -> Iterator[tuple[str, bytes]]:
 
 
 async def test_a_fuzzing_tablet_costs_its_neighbours_nothing(
-    running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn,
+    running_hub: RunningHub,
+    fleet_factory: TestFleetFactory,
+    conn: Conn,
     caplog: pytest.LogCaptureFixture,
-) -> None:  # fmt: skip
+) -> None:
     hub = running_hub.hub
     assert hub is not None
     task = running_hub._task
@@ -169,8 +226,10 @@ async def test_a_fuzzing_tablet_costs_its_neighbours_nothing(
             fuzz_done.set()
 
     received_before = hub.metrics.received
-    threads = [threading.Thread(target=beat, name="test.controls"),
-               threading.Thread(target=fuzz, args=(fuzzer,), name="test.fuzzer")]  # fmt: skip
+    threads = [
+        threading.Thread(target=beat, name="test.controls"),
+        threading.Thread(target=fuzz, args=(fuzzer,), name="test.fuzzer"),
+    ]
     try:
         for thread in threads:
             thread.start()
@@ -181,16 +240,18 @@ async def test_a_fuzzing_tablet_costs_its_neighbours_nothing(
         stopped_at = stopped[0]
 
         def stored() -> int:
-            row = conn.execute("SELECT count(*) FROM heartbeats WHERE tablet_id = ANY(%s)",
-                               (control_ids,)).fetchone()  # fmt: skip
+            row = conn.execute(
+                "SELECT count(*) FROM heartbeats WHERE tablet_id = ANY(%s)", (control_ids,)
+            ).fetchone()
             return int(row[0]) if row else 0
 
         with contextlib.suppress(AssertionError):  # the figures below say how many are missing
             await eventually(lambda: stored() >= len(sent), timeout=15)
         false_offline = conn.execute(
             "SELECT count(*) FROM presence_transitions WHERE tablet_id = ANY(%s)"
-            " AND to_state = 'offline' AND time <= %s", (control_ids, stopped_at),
-        ).fetchone()  # fmt: skip
+            " AND to_state = 'offline' AND time <= %s",
+            (control_ids, stopped_at),
+        ).fetchone()
         m = hub.metrics
         reject_lines = sum("rejected" in r.getMessage() for r in caplog.records)
         figures: dict[str, Any] = {

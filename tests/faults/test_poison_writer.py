@@ -22,19 +22,31 @@ Conn = psycopg.Connection[tuple[Any, ...]]
 
 def heartbeat(tablet_id: str, seq: int, **fields: Any) -> HeartbeatRow:
     row: dict[str, Any] = {
-        "received_at": datetime.now(UTC), "tablet_id": tablet_id, "device_ts": None, "seq": seq,
-        "boot_id": "boot", "playlist_etag": None, "ad_id": None, "campaign_id": None,
-        "battery": 50, "charging": None, "disk_free_mb": None, "app_version": None,
-        "lat": None, "lon": None, "extra_json": None,
-    }  # fmt: skip
+        "received_at": datetime.now(UTC),
+        "tablet_id": tablet_id,
+        "device_ts": None,
+        "seq": seq,
+        "boot_id": "boot",
+        "playlist_etag": None,
+        "ad_id": None,
+        "campaign_id": None,
+        "battery": 50,
+        "charging": None,
+        "disk_free_mb": None,
+        "app_version": None,
+        "lat": None,
+        "lon": None,
+        "extra_json": None,
+    }
     row.update(fields)
     return HeartbeatRow(**row)
 
 
 def state(tablet_id: str, seq: int, etag: str | None = None) -> TabletStateRow:
     now = datetime.now(UTC)
-    return TabletStateRow(tablet_id, "online", now, now, "boot", seq, None, etag, now, None,
-                          50, None, None, None)  # fmt: skip
+    return TabletStateRow(
+        tablet_id, "online", now, now, "boot", seq, None, etag, now, None, 50, None, None, None
+    )
 
 
 def stored(conn: Conn, table: str, tablet_ids: list[str]) -> int:
@@ -59,20 +71,24 @@ async def test_refused_rows_are_dropped_alone_and_the_rest_commits(
     ]
     states: list[Effect] = [state(t, 1) for t in ids[1:]]
     states.append(state(ids[0], 1, "etag\x00"))
-    deliveries: list[Effect] = [DeliveryRow(t, "e1", "applied", datetime.now(UTC), None)
-                                for t in ids[:10]]  # fmt: skip
+    deliveries: list[Effect] = [
+        DeliveryRow(t, "e1", "applied", datetime.now(UTC), None) for t in ids[:10]
+    ]
     deliveries.insert(5, DeliveryRow(ids[10], "e\x00", "applied", datetime.now(UTC), None))
     store_writer.add(good[:10] + poison + good[10:] + states + deliveries)
     await store_writer.flush_now(timeout=20)
 
     assert stored(conn, "heartbeats", ids) == 20
-    seqs = conn.execute("SELECT tablet_id, last_seq FROM tablet_state WHERE tablet_id = ANY(%s)",
-                        (ids,)).fetchall()  # fmt: skip
+    seqs = conn.execute(
+        "SELECT tablet_id, last_seq FROM tablet_state WHERE tablet_id = ANY(%s)", (ids,)
+    ).fetchall()
     assert sorted(seqs) == sorted([(ids[0], None)] + [(t, 1) for t in ids[1:]])
     assert stored(conn, "deliveries", ids) == 10
-    assert metrics.dropped == {"heartbeats_rejected_by_store": 3,
-                               "states_rejected_by_store": 1,
-                               "deliveries_rejected_by_store": 1}  # fmt: skip
+    assert metrics.dropped == {
+        "heartbeats_rejected_by_store": 3,
+        "states_rejected_by_store": 1,
+        "deliveries_rejected_by_store": 1,
+    }
     assert metrics.heartbeats_committed == 20
     assert metrics.write_errors == 5
 
@@ -82,8 +98,9 @@ async def test_refused_rows_are_dropped_alone_and_the_rest_commits(
     store_writer.add(later)
     await store_writer.flush_now(timeout=20)
     assert stored(conn, "heartbeats", ids) == 40
-    row = conn.execute("SELECT applied_etag FROM tablet_state WHERE tablet_id = %s",
-                       (ids[0],)).fetchone()  # fmt: skip
+    row = conn.execute(
+        "SELECT applied_etag FROM tablet_state WHERE tablet_id = %s", (ids[0],)
+    ).fetchone()
     assert row == ("clean",)
     assert metrics.write_errors == 5
 
@@ -94,8 +111,9 @@ async def test_a_refused_row_in_a_large_batch_costs_a_few_transactions(
     store_writer, metrics = live_writer.writer, live_writer.metrics
     ids = (await fleet_factory(tablets=2)).tablet_ids
     base = datetime.now(UTC)
-    rows: list[Effect] = [heartbeat(ids[0], n, received_at=base + timedelta(microseconds=n))
-                          for n in range(5000)]  # fmt: skip
+    rows: list[Effect] = [
+        heartbeat(ids[0], n, received_at=base + timedelta(microseconds=n)) for n in range(5000)
+    ]
     rows[4321] = heartbeat(ids[1], 1, app_version="\x00")
     store_writer.add(rows)
     await store_writer.flush_now(timeout=20)

@@ -65,8 +65,7 @@ def test_wrong_passwords_elsewhere_do_not_lock_the_owner_out(
 ) -> None:
     tenant = tenant_factory()
     attacker, owner = make_panel(ATTACKER), make_panel(OWNER_HOME)
-    codes = [post_login(attacker, tenant.owner, f"guess-{n}-wrong").status_code
-             for n in range(12)]  # fmt: skip
+    codes = [post_login(attacker, tenant.owner, f"guess-{n}-wrong").status_code for n in range(12)]
     # Three are free, the fourth imposes a delay; tries while it runs are refused unchecked.
     assert codes[:4] == [401] * 4
     assert set(codes[4:]) == {429}
@@ -87,12 +86,15 @@ def test_one_address_cannot_spray_passwords_over_many_accounts(
 ) -> None:
     tenant = tenant_factory()
     sprayer = make_panel(ATTACKER, login_failures_per_client=5)
-    codes = [post_login(sprayer, f"user-{n}@example.com", "wrong-wrong").status_code
-             for n in range(5)]  # fmt: skip
+    codes = [
+        post_login(sprayer, f"user-{n}@example.com", "wrong-wrong").status_code for n in range(5)
+    ]
     assert codes == [401] * 5
     assert post_login(sprayer, tenant.admin).status_code == 429  # any account from there
-    assert post_login(make_panel(OWNER_HOME, login_failures_per_client=5), tenant.admin
-                      ).status_code == 303  # fmt: skip
+    assert (
+        post_login(make_panel(OWNER_HOME, login_failures_per_client=5), tenant.admin).status_code
+        == 303
+    )
 
 
 def test_forwarded_for_counts_only_from_a_configured_proxy(
@@ -126,12 +128,16 @@ def test_two_panel_processes_share_one_budget(
     by one counts for the other, so spreading tries over processes buys nothing."""
     tenant = tenant_factory()
     settings = panel_settings.model_copy(update={"login_failures_per_client": 6})
-    with TestClient(create_app(settings, database_url)) as first, \
-            TestClient(create_app(settings, database_url)) as second:  # fmt: skip
+    with (
+        TestClient(create_app(settings, database_url)) as first,
+        TestClient(create_app(settings, database_url)) as second,
+    ):
         panels = [sibling(first, ATTACKER), sibling(second, ATTACKER)]
         # The growing delay of one (account, address): three free failures, then 1 s.
-        codes = [post_login(panels[n % 2], tenant.owner, f"guess-{n}-wrong").status_code
-                 for n in range(4)]  # fmt: skip
+        codes = [
+            post_login(panels[n % 2], tenant.owner, f"guess-{n}-wrong").status_code
+            for n in range(4)
+        ]
         assert codes == [401] * 4
         for each in panels:  # the right password waits on both, whichever counted
             refused = post_login(each, tenant.owner)
@@ -167,9 +173,14 @@ def test_sign_in_goes_on_unthrottled_while_the_counts_cannot_be_kept(
 def web_process(database_url: str, tmp_path: Path) -> Iterator[str]:
     """`fleethub web` as operators run it (uvicorn), default settings: no proxy configured."""
     port = free_port()
-    env = {**os.environ, "FLEETHUB_DATABASE_URL": database_url, "FLEETHUB_VAR_DIR": str(tmp_path),
-           "FLEETHUB_WEB_PORT": str(port), "FLEETHUB_WEB_HOST": "127.0.0.1",
-           "FLEETHUB_WEB_PUSH_SENDER": "false"}  # fmt: skip
+    env = {
+        **os.environ,
+        "FLEETHUB_DATABASE_URL": database_url,
+        "FLEETHUB_VAR_DIR": str(tmp_path),
+        "FLEETHUB_WEB_PORT": str(port),
+        "FLEETHUB_WEB_HOST": "127.0.0.1",
+        "FLEETHUB_WEB_PUSH_SENDER": "false",
+    }
     child = Child("web", [sys.executable, "-m", "cli.main", "web"], tmp_path / "web.log", env=env)
     try:
         child.wait_port("127.0.0.1", port)
@@ -192,13 +203,14 @@ def test_a_loopback_peer_cannot_rotate_forwarded_for(
             page = client.get("/login")
             token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
             assert token, page.text[:300]
-            response = client.post("/login", headers={"X-Forwarded-For": forwarded},
-                                   data={"email": email, "password": password,
-                                         "csrf_token": token.group(1)})  # fmt: skip
+            response = client.post(
+                "/login",
+                headers={"X-Forwarded-For": forwarded},
+                data={"email": email, "password": password, "csrf_token": token.group(1)},
+            )
             return response.status_code
 
         limit = Settings().login_failures_per_client  # the default, 30 per 5 minutes
-        codes = [attempt(f"z{n}@example.com", "wrong-wrong", f"192.0.2.{n}")
-                 for n in range(limit)]  # fmt: skip
+        codes = [attempt(f"z{n}@example.com", "wrong-wrong", f"192.0.2.{n}") for n in range(limit)]
         assert codes == [401] * limit
         assert attempt(tenant.admin, PASSWORD, "192.0.2.250") == 429

@@ -28,8 +28,15 @@ pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
-ITEMS = [PlaylistItem(ad_id="ad-1", campaign_id="c-1", url="https://cdn.example/ad-1.mp4",
-                      sha256="a" * 64, duration_ms=15000)]  # fmt: skip
+ITEMS = [
+    PlaylistItem(
+        ad_id="ad-1",
+        campaign_id="c-1",
+        url="https://cdn.example/ad-1.mp4",
+        sha256="a" * 64,
+        duration_ms=15000,
+    )
+]
 
 TERMINATE = """
 SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
@@ -96,8 +103,16 @@ async def test_hub_survives_store_outage_and_reconciles_after(
         assert sum(hub.metrics.loop_errors.values()) > 0, hub.metrics.loop_errors
 
         # The store is back: a playlist change is reconciled, the newcomer was looked up.
-        result = await push(seed, Target("fleet", fleet.fleet_id), ITEMS, emergency=False,
-                            expires_s=None, reason=None, actor="test", refresh_s=300)  # fmt: skip
+        result = await push(
+            seed,
+            Target("fleet", fleet.fleet_id),
+            ITEMS,
+            emergency=False,
+            expires_s=None,
+            reason=None,
+            actor="test",
+            refresh_s=300,
+        )
         seen: list[str] = []
 
         def reconciled() -> bool:
@@ -106,9 +121,15 @@ async def test_hub_survives_store_outage_and_reconciles_after(
 
         await eventually(reconciled, timeout=20)
         newcomer.heartbeat()
-        await eventually(lambda: conn.execute(
-            "SELECT count(*) FROM heartbeats WHERE tablet_id = %s", (late.tablet_ids[0],)
-        ).fetchone() == (2,), timeout=20)  # fmt: skip
+        await eventually(
+            lambda: (
+                conn.execute(
+                    "SELECT count(*) FROM heartbeats WHERE tablet_id = %s", (late.tablet_ids[0],)
+                ).fetchone()
+                == (2,)
+            ),
+            timeout=20,
+        )
         assert not running_hub._task.done()
     finally:
         await seed.close()

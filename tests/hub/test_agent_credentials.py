@@ -27,8 +27,9 @@ Conn = psycopg.Connection[tuple[Any, ...]]
 
 
 @pytest.fixture
-def cli(database_url: str, broker: EmbeddedBroker, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> CliRunner:  # fmt: skip
+def cli(
+    database_url: str, broker: EmbeddedBroker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> CliRunner:
     monkeypatch.setenv("FLEETHUB_DATABASE_URL", database_url)
     monkeypatch.setenv("FLEETHUB_MQTT_URL", broker.hub_target().url())
     monkeypatch.setenv("FLEETHUB_PROVISION_MQTT_URL", broker.provision_target().url())
@@ -42,21 +43,28 @@ def _user(conn: Conn, role: str) -> tuple[str, int]:
 
     async def add(aconn: AsyncConn) -> int:
         await add_tenant(aconn, f"ag-{tag}", "Agents", "test")
-        return await add_user(aconn, tenant_id=f"ag-{tag}", email=email, name="A", role=role,
-                              password="correct horse battery", fleets=[],
-                              actor="test")  # fmt: skip
+        return await add_user(
+            aconn,
+            tenant_id=f"ag-{tag}",
+            email=email,
+            name="A",
+            role=role,
+            password="correct horse battery",
+            fleets=[],
+            actor="test",
+        )
 
     return email, store(conn, add)
 
 
-def _subscribe(broker: EmbeddedBroker, username: str, password: str,
-               topics: list[str]) -> list[bool]:  # fmt: skip
+def _subscribe(
+    broker: EmbeddedBroker, username: str, password: str, topics: list[str]
+) -> list[bool]:
     """Whether each subscription was granted (client id = username: the account is bound)."""
     granted: dict[int, bool] = {}
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=username)
     client.username_pw_set(username, password)
-    client.on_subscribe = lambda c, u, mid, codes, p: granted.update(
-        {mid: not codes[0].is_failure})  # fmt: skip
+    client.on_subscribe = lambda c, u, mid, codes, p: granted.update({mid: not codes[0].is_failure})
     client.connect(broker.host, broker.port)
     client.loop_start()
     try:
@@ -80,9 +88,12 @@ def test_credentials_are_printed_once_and_confined_to_the_agents_topics(
     assert lines["username"] == f"agent-{user_id}"
     password = lines["password"]
     assert len(password) >= 24
-    assert _subscribe(broker, lines["username"], password,
-                      [f"agents/{user_id}/leads", f"agents/{user_id + 1}/leads", "agents/#",
-                       "tablets/#"]) == [True, False, False, False]  # fmt: skip
+    assert _subscribe(
+        broker,
+        lines["username"],
+        password,
+        [f"agents/{user_id}/leads", f"agents/{user_id + 1}/leads", "agents/#", "tablets/#"],
+    ) == [True, False, False, False]
     again = cli.invoke(app, ["agent", "credentials", email])  # replaces the password
     assert again.exit_code == 0, again.output
     assert password not in again.stdout
@@ -125,12 +136,14 @@ def test_tablet_add_sets_broker_credentials_as_the_provisioning_account(
     fleet_id = f"cli-{uuid.uuid4().hex[:8]}"
     store(conn, lambda aconn: add_fleet(aconn, FleetSpec(fleet_id), "test"))
     tablet_id = f"{fleet_id}-t0"
-    result = cli.invoke(app, ["tablet", "add", tablet_id, "--fleet", fleet_id,
-                              "--password", "pw-cli-tablet"])  # fmt: skip
+    result = cli.invoke(
+        app, ["tablet", "add", tablet_id, "--fleet", fleet_id, "--password", "pw-cli-tablet"]
+    )
     assert result.exit_code == 0, result.output
     assert "broker credentials set" in result.output
-    assert _subscribe(broker, tablet_id, "pw-cli-tablet",
-                      [f"tablets/{tablet_id}/#", "tablets/#"]) == [True, False]  # fmt: skip
+    assert _subscribe(
+        broker, tablet_id, "pw-cli-tablet", [f"tablets/{tablet_id}/#", "tablets/#"]
+    ) == [True, False]
 
 
 def test_tablet_revoke_needs_the_provisioning_account_before_it_changes_anything(
@@ -139,8 +152,9 @@ def test_tablet_revoke_needs_the_provisioning_account_before_it_changes_anything
     fleet_id = f"cli-{uuid.uuid4().hex[:8]}"
     store(conn, lambda aconn: add_fleet(aconn, FleetSpec(fleet_id), "test"))
     tablet_id = f"{fleet_id}-t0"
-    added = cli.invoke(app, ["tablet", "add", tablet_id, "--fleet", fleet_id,
-                             "--password", "pw-revoke"])  # fmt: skip
+    added = cli.invoke(
+        app, ["tablet", "add", tablet_id, "--fleet", fleet_id, "--password", "pw-revoke"]
+    )
     assert added.exit_code == 0, added.output
     provision = broker.provision_target().url()
     monkeypatch.delenv("FLEETHUB_PROVISION_MQTT_URL")

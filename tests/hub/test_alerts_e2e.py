@@ -102,8 +102,9 @@ async def test_no_incident_outside_operating_hours(
     local = datetime.now(UTC).astimezone(ZoneInfo(tz)) + timedelta(hours=12)
     day = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[local.weekday()]
     hours = f"{day} {local.hour:02d}:00-{local.hour:02d}:59"
-    fleet = await fleet_factory(tablets=1, heartbeat_s=1, offline_after_s=2, alert_after_s=1,
-                                hours=hours, timezone=tz)  # fmt: skip
+    fleet = await fleet_factory(
+        tablets=1, heartbeat_s=1, offline_after_s=2, alert_after_s=1, hours=hours, timezone=tz
+    )
     tid = fleet.tablet_ids[0]
     tablet = fleet.tablet().connect()
     await eventually(lambda: state_of(conn, tid) == "online")
@@ -119,16 +120,18 @@ async def test_never_seen_tablet_never_alerts(
     fleet = await fleet_factory(tablets=1, heartbeat_s=1, offline_after_s=2, alert_after_s=1)
     await asyncio.sleep(3.5)
     assert incidents(conn, fleet.tablet_ids[0]) == []
-    state = conn.execute("SELECT state FROM tablet_state WHERE tablet_id = %s",
-                         (fleet.tablet_ids[0],)).fetchone()  # fmt: skip
+    state = conn.execute(
+        "SELECT state FROM tablet_state WHERE tablet_id = %s", (fleet.tablet_ids[0],)
+    ).fetchone()
     assert state == ("unknown",)
 
 
 async def test_flapping_folds_into_one_incident(
     running_hub: RunningHub, fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
-    fleet = await fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90, alert_after_s=60,
-                                flap_limit=3)  # fmt: skip
+    fleet = await fleet_factory(
+        tablets=1, heartbeat_s=30, offline_after_s=90, alert_after_s=60, flap_limit=3
+    )
     tid = fleet.tablet_ids[0]
     for _ in range(4):
         tablet = fleet.tablet().connect()
@@ -136,8 +139,9 @@ async def test_flapping_folds_into_one_incident(
         tablet.drop()
         await eventually(lambda: state_of(conn, tid) == "offline")
     await eventually(lambda: incidents(conn, tid) == [("flapping", False)])
-    moves = conn.execute("SELECT count(*) FROM presence_transitions WHERE tablet_id = %s",
-                         (tid,)).fetchone()  # fmt: skip
+    moves = conn.execute(
+        "SELECT count(*) FROM presence_transitions WHERE tablet_id = %s", (tid,)
+    ).fetchone()
     assert moves == (8,)
 
 
@@ -149,9 +153,15 @@ async def test_restart_rebuilds_state_without_duplicate_incident(
     t_gone = fleet.tablet(0).connect()
     t_stays = fleet.tablet(1).connect(online=False)
     t_stays.heartbeat()
-    await eventually(lambda: conn.execute(
-        "SELECT count(*) FROM tablet_state WHERE tablet_id = ANY(%s) AND state='online'",
-        ([gone, stays],)).fetchone() == (2,))  # fmt: skip
+    await eventually(
+        lambda: (
+            conn.execute(
+                "SELECT count(*) FROM tablet_state WHERE tablet_id = ANY(%s) AND state='online'",
+                ([gone, stays],),
+            ).fetchone()
+            == (2,)
+        )
+    )
     t_gone.drop()
     await eventually(lambda: incidents(conn, gone) == [("offline", False)], timeout=6)
 

@@ -43,8 +43,7 @@ async def test_malformed_payloads_are_rejected_and_counted(
 
         # An unknown tablet id (the hub's own user may publish anywhere).
         ghost_id, password = hub_role_account(broker, "ghost-tablet")
-        ghost = PahoTablet(ghost_id, password, broker.host, broker.port,
-                           username=ghost_id)  # fmt: skip
+        ghost = PahoTablet(ghost_id, password, broker.host, broker.port, username=ghost_id)
         ghost.connect(subscribe=False, online=False)
         ghost.heartbeat()
         ghost.close()
@@ -65,8 +64,9 @@ async def test_malformed_payloads_are_rejected_and_counted(
                 == (1,)
             )
         )
-        assert conn.execute("SELECT count(*) FROM heartbeats WHERE tablet_id = 'ghost-tablet'"
-                            ).fetchone() == (0,)  # fmt: skip
+        assert conn.execute(
+            "SELECT count(*) FROM heartbeats WHERE tablet_id = 'ghost-tablet'"
+        ).fetchone() == (0,)
     finally:
         tablet.close()
 
@@ -131,14 +131,26 @@ async def test_counters_reach_the_store_and_the_status_page(
     try:
         tablet.publish("heartbeat", b"{not json", qos=1)
         shard = f"0/1 {running_hub.settings.hub_client_id}"
-        row = await eventually(lambda: conn.execute(
-            "SELECT counters FROM hub_metrics WHERE shard = %s AND"
-            " (counters->'rejected'->>'invalid_json')::int >= 1", (shard,)).fetchone())  # fmt: skip
+        row = await eventually(
+            lambda: conn.execute(
+                "SELECT counters FROM hub_metrics WHERE shard = %s AND"
+                " (counters->'rejected'->>'invalid_json')::int >= 1",
+                (shard,),
+            ).fetchone()
+        )
         assert row is not None
         assert row[0]["received"] >= 1
         email = f"admin-{uuid.uuid4().hex[:8]}@example.com"
-        await add_user(aconn, tenant_id="default", email=email, name="Admin", role="admin",
-                       password=PASSWORD, fleets=[], actor="test")  # fmt: skip
+        await add_user(
+            aconn,
+            tenant_id="default",
+            email=email,
+            name="Admin",
+            role="admin",
+            password=PASSWORD,
+            fleets=[],
+            actor="test",
+        )
         with TestClient(create_app(settings, database_url)) as client:
             sign_in(client, email)
             page = client.get("/hubs").text

@@ -19,8 +19,9 @@ from devtools.bench.leads import LeadsBenchConfig, run_leads_bench
 @pytest.mark.timeout(240)
 def test_tiny_leads_bench_delivers_every_lead_once_on_both_channels(tmp_path: Path) -> None:
     before = {p.pid for p in psutil.Process().children(recursive=True)}
-    report = run_leads_bench(LeadsBenchConfig(leads=12, agents=3, rate=20, work_dir=tmp_path),
-                             Console(quiet=True))  # fmt: skip
+    report = run_leads_bench(
+        LeadsBenchConfig(leads=12, agents=3, rate=20, work_dir=tmp_path), Console(quiet=True)
+    )
     for channel in ("mqtt", "sse"):
         assert report[channel]["received"] == 12, report[channel]
         assert report[channel]["missing"] == report[channel]["more_than_once"] == 0

@@ -16,8 +16,7 @@ from devtools.bench.plays import PlaysBenchConfig, run_plays_bench
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_tiny_plays_bench_commits_every_event_once(tmp_path: Path) -> None:
-    cfg = PlaysBenchConfig(tablets=20, rate=300, duration_s=3, per_publisher=10,
-                           work_dir=tmp_path)  # fmt: skip
+    cfg = PlaysBenchConfig(tablets=20, rate=300, duration_s=3, per_publisher=10, work_dir=tmp_path)
     report = run_plays_bench(cfg, Console(quiet=True))
     assert report["connect"]["tablets"] == 20
     plays = report["plays"]

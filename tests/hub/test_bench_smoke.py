@@ -16,8 +16,15 @@ from devtools.bench.run import BenchConfig, run_bench
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_tiny_bench_counts_every_message(tmp_path: Path) -> None:
-    cfg = BenchConfig(tablets=40, rate=80, duration_s=2, heartbeat_interval_s=1,
-                      offline_after_s=3, resident_actors=200, work_dir=tmp_path)  # fmt: skip
+    cfg = BenchConfig(
+        tablets=40,
+        rate=80,
+        duration_s=2,
+        heartbeat_interval_s=1,
+        offline_after_s=3,
+        resident_actors=200,
+        work_dir=tmp_path,
+    )
     report = run_bench(cfg, Console(quiet=True))
     assert report["connect"]["tablets"] == 40
     hb = report["heartbeats"]

@@ -26,9 +26,20 @@ def cli(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> C
 
 def items_file(tmp_path: Path, n: int = 2) -> Path:
     path = tmp_path / "items.json"
-    path.write_text(json.dumps([
-        {"ad_id": f"ad-{i}", "campaign_id": "c", "url": f"https://cdn.example/{i}.mp4",
-         "sha256": f"{i:x}" * 64, "duration_ms": 10000} for i in range(n)]))  # fmt: skip
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "ad_id": f"ad-{i}",
+                    "campaign_id": "c",
+                    "url": f"https://cdn.example/{i}.mp4",
+                    "sha256": f"{i:x}" * 64,
+                    "duration_ms": 10000,
+                }
+                for i in range(n)
+            ]
+        )
+    )
     return path
 
 
@@ -56,35 +67,70 @@ def test_fleet_tablet_push_status(cli: CliRunner, tmp_path: Path, conn: Conn) ->
         ],
     )
     assert ok.exit_code == 0, ok.output
-    assert conn.execute("SELECT timezone, alert_after_s, operating_hours FROM fleets"
-                        " WHERE fleet_id = 'cli-fleet'").fetchone() == (
-        "Asia/Singapore", 120, "mon-fri 07:00-22:00,sat 09:00-18:00")  # fmt: skip
+    assert conn.execute(
+        "SELECT timezone, alert_after_s, operating_hours FROM fleets WHERE fleet_id = 'cli-fleet'"
+    ).fetchone() == ("Asia/Singapore", 120, "mon-fri 07:00-22:00,sat 09:00-18:00")
     for n in (1, 2):
-        res = cli.invoke(app, ["tablet", "add", f"cli-t{n}", "--fleet", "cli-fleet",
-                               "--car", f"cli-car{n}", "--heartbeat-interval", "30s"])  # fmt: skip
+        res = cli.invoke(
+            app,
+            [
+                "tablet",
+                "add",
+                f"cli-t{n}",
+                "--fleet",
+                "cli-fleet",
+                "--car",
+                f"cli-car{n}",
+                "--heartbeat-interval",
+                "30s",
+            ],
+        )
         assert res.exit_code == 0, res.output
-    assert conn.execute("SELECT offline_after_s FROM tablets WHERE tablet_id = 'cli-t1'"
-                        ).fetchone() == (90,)  # fmt: skip
+    assert conn.execute(
+        "SELECT offline_after_s FROM tablets WHERE tablet_id = 'cli-t1'"
+    ).fetchone() == (90,)
 
-    push = cli.invoke(app, ["playlist", "push", "--to", "fleet:cli-fleet", "--items",
-                            str(items_file(tmp_path))])  # fmt: skip
+    push = cli.invoke(
+        app, ["playlist", "push", "--to", "fleet:cli-fleet", "--items", str(items_file(tmp_path))]
+    )
     assert push.exit_code == 0, push.output
     etag = push.output.split("etag ")[1].split()[0]
     assert "targeted 2 tablet(s)" in push.output
-    again = cli.invoke(app, ["playlist", "push", "--to", "fleet:cli-fleet", "--items",
-                             str(items_file(tmp_path))])  # fmt: skip
+    again = cli.invoke(
+        app, ["playlist", "push", "--to", "fleet:cli-fleet", "--items", str(items_file(tmp_path))]
+    )
     assert f"etag {etag}" in again.output
-    car = cli.invoke(app, ["playlist", "push", "--to", "car:cli-car1", "--items",
-                           str(items_file(tmp_path)), "--emergency", "--expires", "10m",
-                           "--reason", "storm"])  # fmt: skip
+    car = cli.invoke(
+        app,
+        [
+            "playlist",
+            "push",
+            "--to",
+            "car:cli-car1",
+            "--items",
+            str(items_file(tmp_path)),
+            "--emergency",
+            "--expires",
+            "10m",
+            "--reason",
+            "storm",
+        ],
+    )
     assert "targeted 1 tablet(s)" in car.output
 
     status = cli.invoke(app, ["status", "--fleet", "cli-fleet", "--json"])
     assert status.exit_code == 0, status.output
     rows = json.loads(status.output)
     assert [r["tablet_id"] for r in rows] == ["cli-t1", "cli-t2"]
-    assert set(rows[0]) == {"tablet_id", "fleet_id", "state", "last_heartbeat_at",
-                            "desired_etag", "applied_etag", "open_incident"}  # fmt: skip
+    assert set(rows[0]) == {
+        "tablet_id",
+        "fleet_id",
+        "state",
+        "last_heartbeat_at",
+        "desired_etag",
+        "applied_etag",
+        "open_incident",
+    }
     assert rows[0]["state"] == "unknown"
     table = cli.invoke(app, ["status", "--fleet", "cli-fleet"])
     assert "cli-t2" in table.output
@@ -105,13 +151,17 @@ def test_fleet_tablet_push_status(cli: CliRunner, tmp_path: Path, conn: Conn) ->
 def test_bad_input_is_a_clear_error_and_changes_nothing(
     cli: CliRunner, conn: Conn, args: list[str], message: str
 ) -> None:
-    before = conn.execute("SELECT (SELECT count(*) FROM fleets), (SELECT count(*) FROM tablets),"
-                          " (SELECT count(*) FROM playlist_assignments)").fetchone()  # fmt: skip
+    before = conn.execute(
+        "SELECT (SELECT count(*) FROM fleets), (SELECT count(*) FROM tablets),"
+        " (SELECT count(*) FROM playlist_assignments)"
+    ).fetchone()
     result = cli.invoke(app, args)
     assert result.exit_code != 0
     assert message in str(result.exception) + result.output
-    after = conn.execute("SELECT (SELECT count(*) FROM fleets), (SELECT count(*) FROM tablets),"
-                         " (SELECT count(*) FROM playlist_assignments)").fetchone()  # fmt: skip
+    after = conn.execute(
+        "SELECT (SELECT count(*) FROM fleets), (SELECT count(*) FROM tablets),"
+        " (SELECT count(*) FROM playlist_assignments)"
+    ).fetchone()
     assert before == after
 
 
@@ -119,29 +169,57 @@ def test_bad_items_file_is_rejected(cli: CliRunner, tmp_path: Path, conn: Conn) 
     cli.invoke(app, ["fleet", "add", "items-fleet"])
     cli.invoke(app, ["tablet", "add", "items-t", "--fleet", "items-fleet"])
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps([{"ad_id": "a", "campaign_id": "c", "url": "ftp://x",
-                                "sha256": "zz", "duration_ms": -1}]))  # fmt: skip
+    bad.write_text(
+        json.dumps(
+            [
+                {
+                    "ad_id": "a",
+                    "campaign_id": "c",
+                    "url": "ftp://x",
+                    "sha256": "zz",
+                    "duration_ms": -1,
+                }
+            ]
+        )
+    )
     result = cli.invoke(app, ["playlist", "push", "--to", "fleet:items-fleet", "--items", str(bad)])
     assert result.exit_code != 0
     assert "url" in str(result.exception)
-    assert conn.execute("SELECT count(*) FROM playlist_assignments WHERE target_id ="
-                        " 'items-fleet'").fetchone() == (0,)  # fmt: skip
+    assert conn.execute(
+        "SELECT count(*) FROM playlist_assignments WHERE target_id = 'items-fleet'"
+    ).fetchone() == (0,)
 
 
 def test_tenant_fleet_and_users(cli: CliRunner, conn: Conn) -> None:
     from store.users import verify_password
 
     assert cli.invoke(app, ["tenant", "add", "cli-tenant", "--name", "CLI Co"]).exit_code == 0
-    assert cli.invoke(app, ["fleet", "add", "cli-tenant-fleet", "--tenant", "cli-tenant"]
-                      ).exit_code == 0  # fmt: skip
-    made = cli.invoke(app, ["user", "add", "Owner@CLI.example", "--tenant", "cli-tenant",
-                            "--role", "fleet_owner", "--fleet", "cli-tenant-fleet",
-                            "--password", "long enough"])  # fmt: skip
+    assert (
+        cli.invoke(app, ["fleet", "add", "cli-tenant-fleet", "--tenant", "cli-tenant"]).exit_code
+        == 0
+    )
+    made = cli.invoke(
+        app,
+        [
+            "user",
+            "add",
+            "Owner@CLI.example",
+            "--tenant",
+            "cli-tenant",
+            "--role",
+            "fleet_owner",
+            "--fleet",
+            "cli-tenant-fleet",
+            "--password",
+            "long enough",
+        ],
+    )
     assert made.exit_code == 0, made.output
     row = conn.execute(
         "SELECT u.tenant_id, u.role, u.password_hash, array_agg(f.fleet_id) FROM users u"
         " JOIN user_fleets f USING (user_id) WHERE u.email = 'owner@cli.example'"
-        " GROUP BY u.user_id").fetchone()  # fmt: skip
+        " GROUP BY u.user_id"
+    ).fetchone()
     assert row is not None
     assert row[:2] == ("cli-tenant", "fleet_owner")
     assert row[3] == ["cli-tenant-fleet"]
@@ -149,11 +227,14 @@ def test_tenant_fleet_and_users(cli: CliRunner, conn: Conn) -> None:
     assert not verify_password(row[2], "wrong one")
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--role", "boss"], "invalid role"),
-    (["--password", "short"], "at least 8"),
-    (["--fleet", "no-such-fleet"], "has no fleet no-such-fleet"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--role", "boss"], "invalid role"),
+        (["--password", "short"], "at least 8"),
+        (["--fleet", "no-such-fleet"], "has no fleet no-such-fleet"),
+    ],
+)
 def test_bad_user_input_is_a_clear_error_and_changes_nothing(
     cli: CliRunner, conn: Conn, args: list[str], message: str
 ) -> None:

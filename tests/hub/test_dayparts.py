@@ -29,29 +29,45 @@ LONG_AGO = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def items(tag: str) -> list[PlaylistItem]:
-    return [PlaylistItem(ad_id=f"ad-{tag}", campaign_id=f"c-{tag}",
-                         url=f"https://cdn.example/{tag}.mp4", sha256="e" * 64,
-                         duration_ms=15_000)]  # fmt: skip
+    return [
+        PlaylistItem(
+            ad_id=f"ad-{tag}",
+            campaign_id=f"c-{tag}",
+            url=f"https://cdn.example/{tag}.mp4",
+            sha256="e" * 64,
+            duration_ms=15_000,
+        )
+    ]
 
 
 def utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def active(conn: Conn, days: list[int] | None, start: str | None, end: str | None, tz: str,
-           at: datetime) -> bool:  # fmt: skip
+def active(
+    conn: Conn, days: list[int] | None, start: str | None, end: str | None, tz: str, at: datetime
+) -> bool:
     row = conn.execute(
         "SELECT fleethub_daypart_active(%s::smallint[], %s::time, %s::time, %s, %s)",
-        (days, start, end, tz, at)).fetchone()  # fmt: skip
+        (days, start, end, tz, at),
+    ).fetchone()
     assert row is not None
     return bool(row[0])
 
 
-def edges(conn: Conn, days: list[int] | None, start: str | None, end: str | None, tz: str,
-          from_at: datetime, until_at: datetime) -> list[datetime]:  # fmt: skip
+def edges(
+    conn: Conn,
+    days: list[int] | None,
+    start: str | None,
+    end: str | None,
+    tz: str,
+    from_at: datetime,
+    until_at: datetime,
+) -> list[datetime]:
     rows = conn.execute(
         "SELECT * FROM fleethub_daypart_edges(%s::smallint[], %s::time, %s::time, %s, %s, %s)",
-        (days, start, end, tz, from_at, until_at)).fetchall()  # fmt: skip
+        (days, start, end, tz, from_at, until_at),
+    ).fetchall()
     return [r[0] for r in rows]
 
 
@@ -97,8 +113,10 @@ def test_all_day_on_chosen_days_runs_midnight_to_midnight(conn: Conn) -> None:
     assert edges(
         conn, weekend, None, None, "UTC", utc("2024-03-08T12:00:00"), utc("2024-03-12T00:00:00")
     ) == [utc("2024-03-09T00:00:00"), utc("2024-03-10T00:00:00"), utc("2024-03-11T00:00:00")]
-    assert edges(conn, None, None, None, "UTC", utc("2024-03-08T00:00:00"),
-                 utc("2024-03-12T00:00:00")) == []  # fmt: skip
+    assert (
+        edges(conn, None, None, None, "UTC", utc("2024-03-08T00:00:00"), utc("2024-03-12T00:00:00"))
+        == []
+    )
 
 
 def test_windows_are_read_in_the_fleets_timezone(conn: Conn) -> None:
@@ -138,9 +156,18 @@ def test_a_dst_change_moves_the_window_with_the_wall_clock(conn: Conn) -> None:
 def test_the_sessions_timezone_changes_nothing(conn: Conn) -> None:
     def both() -> tuple[bool, list[datetime]]:
         at = utc("2024-03-31T06:30:00")
-        return (active(conn, [7], "08:00", "09:00", "Europe/Berlin", at),
-                edges(conn, [7], "08:00", "09:00", "Europe/Berlin", at - timedelta(days=2),
-                      at + timedelta(days=2)))  # fmt: skip
+        return (
+            active(conn, [7], "08:00", "09:00", "Europe/Berlin", at),
+            edges(
+                conn,
+                [7],
+                "08:00",
+                "09:00",
+                "Europe/Berlin",
+                at - timedelta(days=2),
+                at + timedelta(days=2),
+            ),
+        )
 
     expected = (True, [utc("2024-03-31T06:00:00"), utc("2024-03-31T07:00:00")])
     for zone in ("UTC", "America/New_York", "Pacific/Kiritimati", "Asia/Kathmandu"):
@@ -151,29 +178,56 @@ def test_the_sessions_timezone_changes_nothing(conn: Conn) -> None:
 
 def test_the_store_refuses_bad_dayparts(conn: Conn, fleet_factory: TestFleetFactory) -> None:
     fleet = asyncio.run(fleet_factory())
-    store(conn, lambda aconn: push(aconn, Target("fleet", fleet.fleet_id), items("ok"),
-                                   emergency=False, expires_s=None, reason=None, actor="test",
-                                   refresh_s=300))  # fmt: skip
-    bad = [("normal", [8], None, None), ("normal", [], None, None),
-           ("normal", None, "06:00", None), ("normal", None, "06:00", "06:00"),
-           ("emergency", [1], None, None), ("emergency", None, "06:00", "07:00")]  # fmt: skip
+    store(
+        conn,
+        lambda aconn: push(
+            aconn,
+            Target("fleet", fleet.fleet_id),
+            items("ok"),
+            emergency=False,
+            expires_s=None,
+            reason=None,
+            actor="test",
+            refresh_s=300,
+        ),
+    )
+    bad = [
+        ("normal", [8], None, None),
+        ("normal", [], None, None),
+        ("normal", None, "06:00", None),
+        ("normal", None, "06:00", "06:00"),
+        ("emergency", [1], None, None),
+        ("emergency", None, "06:00", "07:00"),
+    ]
     for priority, days, start, end in bad:
         with pytest.raises(psycopg.errors.CheckViolation):
             conn.execute(
                 "UPDATE playlist_assignments SET priority = %s, daypart_days = %s::smallint[],"
                 " daypart_start = %s, daypart_end = %s WHERE target_id = %s",
-                (priority, days, start, end, fleet.fleet_id))  # fmt: skip
+                (priority, days, start, end, fleet.fleet_id),
+            )
 
 
 def test_push_refuses_a_dayparted_emergency(conn: Conn, fleet_factory: TestFleetFactory) -> None:
     fleet = asyncio.run(fleet_factory())
     with pytest.raises(ConfigError, match="emergency"):
-        store(conn, lambda aconn: push(aconn, Target("fleet", fleet.fleet_id), items("em"),
-                                       emergency=True, expires_s=60, reason=None, actor="test",
-                                       refresh_s=300,
-                                       daypart=Daypart.parse("1-5", "06:00-10:00")))  # fmt: skip
-    row = conn.execute("SELECT count(*) FROM playlist_assignments WHERE target_id = %s",
-                       (fleet.fleet_id,)).fetchone()  # fmt: skip
+        store(
+            conn,
+            lambda aconn: push(
+                aconn,
+                Target("fleet", fleet.fleet_id),
+                items("em"),
+                emergency=True,
+                expires_s=60,
+                reason=None,
+                actor="test",
+                refresh_s=300,
+                daypart=Daypart.parse("1-5", "06:00-10:00"),
+            ),
+        )
+    row = conn.execute(
+        "SELECT count(*) FROM playlist_assignments WHERE target_id = %s", (fleet.fleet_id,)
+    ).fetchone()
     assert row == (0,)
 
 
@@ -183,8 +237,13 @@ def test_daypart_text_parses_and_labels() -> None:
     assert Daypart.parse("6-7", None).label() == "Sat, Sun, all day"
     assert Daypart.parse("6-2", None).days == (1, 2, 6, 7)
     assert Daypart.parse("1-7", None).always
-    for days, between in (("0", None), ("1-8", None), (None, "06:00"), (None, "25:00-26:00"),
-                          (None, "06:00-06:00")):  # fmt: skip
+    for days, between in (
+        ("0", None),
+        ("1-8", None),
+        (None, "06:00"),
+        (None, "25:00-26:00"),
+        (None, "06:00-06:00"),
+    ):
         with pytest.raises(ConfigError):
             Daypart.parse(days, between)
 
@@ -198,13 +257,30 @@ async def test_resolve_picks_the_dayparted_assignment_only_inside_its_window(
     fleet = await fleet_factory(timezone="Asia/Singapore")
     tid = fleet.tablet_ids[0]
     until = 200 * 24 * 3600  # over by mid-July 2024: leaves the live assignments alone
-    fallback = await push(aconn, Target("fleet", fleet.fleet_id), items("fb"), emergency=False,
-                          expires_s=until, reason=None, actor="test", refresh_s=300,
-                          now=LONG_AGO)  # fmt: skip
+    fallback = await push(
+        aconn,
+        Target("fleet", fleet.fleet_id),
+        items("fb"),
+        emergency=False,
+        expires_s=until,
+        reason=None,
+        actor="test",
+        refresh_s=300,
+        now=LONG_AGO,
+    )
     # More specific (a tablet) but Mon-Fri 06:00-10:00 Singapore time only.
-    morning = await push(aconn, Target("tablet", tid), items("am"), emergency=False,
-                         expires_s=until, reason=None, actor="test", refresh_s=300, now=LONG_AGO,
-                         daypart=Daypart.parse("1-5", "06:00-10:00"))  # fmt: skip
+    morning = await push(
+        aconn,
+        Target("tablet", tid),
+        items("am"),
+        emergency=False,
+        expires_s=until,
+        reason=None,
+        actor="test",
+        refresh_s=300,
+        now=LONG_AGO,
+        daypart=Daypart.parse("1-5", "06:00-10:00"),
+    )
 
     async def etag(at: datetime) -> str | None:
         won = await resolve(aconn, 300, [tid], at)
@@ -216,8 +292,10 @@ async def test_resolve_picks_the_dayparted_assignment_only_inside_its_window(
     assert await etag(utc("2024-03-06T21:59:59")) == fallback.etag
     assert await etag(utc("2024-03-08T23:00:00")) == fallback.etag  # Sat 07:00 SGT
     # Without a fallback, outside the window nothing is assigned (the empty manifest).
-    conn.execute("UPDATE playlist_assignments SET revoked_at = now() WHERE assignment_id = %s",
-                 (fallback.assignment_id,))  # fmt: skip
+    conn.execute(
+        "UPDATE playlist_assignments SET revoked_at = now() WHERE assignment_id = %s",
+        (fallback.assignment_id,),
+    )
     assert await etag(utc("2024-03-08T23:00:00")) is None
     assert await etag(utc("2024-03-07T00:00:00")) == morning.etag
 
@@ -239,18 +317,29 @@ async def test_next_expiry_returns_the_next_window_edge_in_the_fleets_timezone(
 ) -> None:
     fleet = await fleet_factory(timezone="Asia/Singapore", cars=True)
     opens, closes, daypart = local_window("Asia/Singapore", 30, 20)
-    car = conn.execute("SELECT car_id FROM tablets WHERE tablet_id = %s",
-                       (fleet.tablet_ids[0],)).fetchone()  # fmt: skip
+    car = conn.execute(
+        "SELECT car_id FROM tablets WHERE tablet_id = %s", (fleet.tablet_ids[0],)
+    ).fetchone()
     assert car is not None
-    pushed = await push(aconn, Target("car", str(car[0])), items("car"), emergency=False,
-                        expires_s=None, reason=None, actor="test", refresh_s=300,
-                        daypart=daypart)  # fmt: skip
+    pushed = await push(
+        aconn,
+        Target("car", str(car[0])),
+        items("car"),
+        emergency=False,
+        expires_s=None,
+        reason=None,
+        actor="test",
+        refresh_s=300,
+        daypart=daypart,
+    )
     # Nothing else in the store changes within the next half minute or so, so the next
     # change is this window's opening (read as UTC it would be 8 h off).
     wake = await next_expiry(aconn)
     assert wake == opens, (wake, opens, closes)
-    conn.execute("UPDATE playlist_assignments SET revoked_at = now() WHERE assignment_id = %s",
-                 (pushed.assignment_id,))  # fmt: skip
+    conn.execute(
+        "UPDATE playlist_assignments SET revoked_at = now() WHERE assignment_id = %s",
+        (pushed.assignment_id,),
+    )
     assert await next_expiry(aconn) != opens
 
 
@@ -269,8 +358,10 @@ def drain(tablet: PahoTablet, seen: list[str]) -> list[str]:
 
 
 def published_at(conn: Conn, tablet_id: str, etag: str) -> datetime | None:
-    row = conn.execute("SELECT max(published_at) FROM deliveries WHERE tablet_id = %s"
-                       " AND etag = %s", (tablet_id, etag)).fetchone()  # fmt: skip
+    row = conn.execute(
+        "SELECT max(published_at) FROM deliveries WHERE tablet_id = %s AND etag = %s",
+        (tablet_id, etag),
+    ).fetchone()
     return row[0] if row else None
 
 
@@ -282,14 +373,29 @@ async def test_the_hub_publishes_the_dayparted_playlist_inside_its_window_only(
     tablet = fleet.tablet(0).connect()
     seen: list[str] = []
     try:
-        fallback = await push(aconn, Target("fleet", fleet.fleet_id), items("all-day"),
-                              emergency=False, expires_s=None, reason=None, actor="test",
-                              refresh_s=300)  # fmt: skip
+        fallback = await push(
+            aconn,
+            Target("fleet", fleet.fleet_id),
+            items("all-day"),
+            emergency=False,
+            expires_s=None,
+            reason=None,
+            actor="test",
+            refresh_s=300,
+        )
         await eventually(lambda: drain(tablet, seen) == [fallback.etag])
         opens, closes, daypart = local_window("UTC", 3, 4)
-        windowed = await push(aconn, Target("tablet", tid), items("window"), emergency=False,
-                              expires_s=None, reason=None, actor="test", refresh_s=300,
-                              daypart=daypart)  # fmt: skip
+        windowed = await push(
+            aconn,
+            Target("tablet", tid),
+            items("window"),
+            emergency=False,
+            expires_s=None,
+            reason=None,
+            actor="test",
+            refresh_s=300,
+            daypart=daypart,
+        )
         await eventually(lambda: drain(tablet, seen)[-1] == windowed.etag, timeout=15)
         assert seen == [fallback.etag, windowed.etag]
         await eventually(lambda: drain(tablet, seen)[-1] == fallback.etag, timeout=15)

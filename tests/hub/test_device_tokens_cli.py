@@ -50,15 +50,21 @@ def test_token_is_printed_once_and_stored_hashed(
     token = first.stdout.strip().splitlines()[-1]
     assert token.startswith("fht_")
     assert len(token) > 40
-    stored = conn.execute("SELECT token_hash, revoked_at FROM device_tokens WHERE tablet_id = %s",
-                          (tablet_id,)).fetchall()  # fmt: skip
+    stored = conn.execute(
+        "SELECT token_hash, revoked_at FROM device_tokens WHERE tablet_id = %s", (tablet_id,)
+    ).fetchall()
     assert stored == [(hashlib.sha256(token.encode()).hexdigest(), None)]
-    assert token not in str(conn.execute(
-        "SELECT array_agg(details::text) FROM audit_log WHERE target = %s",
-        (f"tablet:{tablet_id}",)).fetchone())  # fmt: skip
-    audit = conn.execute("SELECT tenant_id, actor FROM audit_log WHERE target = %s"
-                         " AND action = 'device_token.issue'", (f"tablet:{tablet_id}",)
-                         ).fetchall()  # fmt: skip
+    assert token not in str(
+        conn.execute(
+            "SELECT array_agg(details::text) FROM audit_log WHERE target = %s",
+            (f"tablet:{tablet_id}",),
+        ).fetchone()
+    )
+    audit = conn.execute(
+        "SELECT tenant_id, actor FROM audit_log WHERE target = %s"
+        " AND action = 'device_token.issue'",
+        (f"tablet:{tablet_id}",),
+    ).fetchall()
     assert audit == [(tenant_id, "cli")]
 
     second = cli.invoke(app, ["tablet", "token", tablet_id])
@@ -67,11 +73,14 @@ def test_token_is_printed_once_and_stored_hashed(
     revoked = cli.invoke(app, ["tablet", "token", tablet_id, "--revoke"])
     assert revoked.exit_code == 0, revoked.output
     assert "revoked 2 device token(s)" in revoked.stdout
-    assert conn.execute("SELECT count(*) FROM device_tokens WHERE tablet_id = %s"
-                        " AND revoked_at IS NULL", (tablet_id,)).fetchone() == (0,)  # fmt: skip
-    assert conn.execute("SELECT tenant_id FROM audit_log WHERE target = %s"
-                        " AND action = 'device_token.revoke'", (f"tablet:{tablet_id}",)
-                        ).fetchall() == [(tenant_id,)]  # fmt: skip
+    assert conn.execute(
+        "SELECT count(*) FROM device_tokens WHERE tablet_id = %s AND revoked_at IS NULL",
+        (tablet_id,),
+    ).fetchone() == (0,)
+    assert conn.execute(
+        "SELECT tenant_id FROM audit_log WHERE target = %s AND action = 'device_token.revoke'",
+        (f"tablet:{tablet_id}",),
+    ).fetchall() == [(tenant_id,)]
 
 
 def test_unknown_or_revoked_tablet_is_a_clear_error(
@@ -85,5 +94,7 @@ def test_unknown_or_revoked_tablet_is_a_clear_error(
     revoked = cli.invoke(app, ["tablet", "token", tablet_id])
     assert isinstance(revoked.exception, HubError)
     assert "is revoked" in str(revoked.exception)
-    assert conn.execute("SELECT count(*) FROM device_tokens WHERE tablet_id = ANY(%s)",
-                        (["no-such-tablet", tablet_id],)).fetchone() == (0,)  # fmt: skip
+    assert conn.execute(
+        "SELECT count(*) FROM device_tokens WHERE tablet_id = ANY(%s)",
+        (["no-such-tablet", tablet_id],),
+    ).fetchone() == (0,)

@@ -133,8 +133,9 @@ async def test_a_tablet_uses_its_own_topics_and_nothing_else(
     assert not [t for t in seen_by_a if t.startswith(f"tablets/{b}/")]
 
 
-async def test_a_wrong_password_or_unknown_user_is_refused(broker: EmbeddedBroker,
-                                                           probes: Any) -> None:  # fmt: skip
+async def test_a_wrong_password_or_unknown_user_is_refused(
+    broker: EmbeddedBroker, probes: Any
+) -> None:
     (a,) = new_ids(1)
     await dynsec.provision_tablets(broker.provision_target(), {a: "right"})
     assert refused(probes(a, "wrong").connect())
@@ -142,8 +143,9 @@ async def test_a_wrong_password_or_unknown_user_is_refused(broker: EmbeddedBroke
     assert not probes(a, "right").connect().is_failure
 
 
-async def test_revoke_disconnects_and_a_reconnect_is_refused(broker: EmbeddedBroker,
-                                                             probes: Any) -> None:  # fmt: skip
+async def test_revoke_disconnects_and_a_reconnect_is_refused(
+    broker: EmbeddedBroker, probes: Any
+) -> None:
     (a,) = new_ids(1)
     await broker.set_credentials({a: "pw"})  # running broker: $CONTROL commands
     tablet = probes(a, "pw")
@@ -192,9 +194,13 @@ async def test_one_tablet_is_provisioned_replaced_and_revoked(
 
 
 async def test_a_failing_command_raises_with_the_failed_commands(broker: EmbeddedBroker) -> None:
-    bad = [[{"command": "createClient", "username": PROVISION_USER, "password": "x"},  # exists
+    bad = [
+        [
+            {"command": "createClient", "username": PROVISION_USER, "password": "x"},  # exists
             {"command": "deleteClient", "username": "nobody-here"},  # not found: fine
-            {"command": "noSuchCommand"}]]  # fmt: skip
+            {"command": "noSuchCommand"},
+        ]
+    ]
     with pytest.raises(DynsecError) as excinfo:
         await dynsec.run(broker.provision_target(), bad, timeout=5)
     message = str(excinfo.value)
@@ -216,21 +222,22 @@ async def test_the_hubs_accounts_cannot_run_commands(broker: EmbeddedBroker, pro
     (b,) = new_ids(1)
     hub = await hub_account(broker)
     for account in (hub, f"{hub}-out"):
-        as_hub = MqttTarget(host=broker.host, port=broker.port, username=account,
-                            password=broker.hub_password())  # fmt: skip
+        as_hub = MqttTarget(
+            host=broker.host, port=broker.port, username=account, password=broker.hub_password()
+        )
         with pytest.raises(DynsecError, match="may not subscribe"):
             await dynsec.provision_tablets(as_hub, {b: "pw-b"}, timeout=5)
     # Publishing commands without reading the answers does nothing either.
     probe = probes(hub, broker.hub_password())
     assert not probe.connect().is_failure
-    probe.publish(CONTROL_TOPIC, dynsec.Request(dynsec.provision_commands(b, "pw-b"))
-                  .payload())  # fmt: skip
+    probe.publish(CONTROL_TOPIC, dynsec.Request(dynsec.provision_commands(b, "pw-b")).payload())
     await asyncio.sleep(0.3)  # a command the plugin ran would have made b's account by now
     assert refused(probes(b, "pw-b").connect())
 
 
-def test_the_provisioning_account_only_reaches_the_plugin(broker: EmbeddedBroker,
-                                                          probes: Any) -> None:  # fmt: skip
+def test_the_provisioning_account_only_reaches_the_plugin(
+    broker: EmbeddedBroker, probes: Any
+) -> None:
     target = broker.provision_target()
     assert target.username == PROVISION_USER
     assert target.password
@@ -242,8 +249,9 @@ def test_the_provisioning_account_only_reaches_the_plugin(broker: EmbeddedBroker
 
 
 async def test_wrong_provisioning_credentials_are_a_broker_error(broker: EmbeddedBroker) -> None:
-    wrong = MqttTarget(host=broker.host, port=broker.port, username=PROVISION_USER,
-                       password="not-the-password")  # fmt: skip
+    wrong = MqttTarget(
+        host=broker.host, port=broker.port, username=PROVISION_USER, password="not-the-password"
+    )
     with pytest.raises(BrokerError) as error:
         await dynsec.revoke_tablet(wrong, "x", timeout=5)
     assert not isinstance(error.value, DynsecError)
@@ -256,8 +264,9 @@ async def test_nothing_listening_is_a_broker_error() -> None:
         await dynsec.revoke_tablet(nowhere, "x", timeout=2)
 
 
-async def test_the_hub_reads_every_tablet_and_nothing_else(broker: EmbeddedBroker,
-                                                           probes: Any) -> None:  # fmt: skip
+async def test_the_hub_reads_every_tablet_and_nothing_else(
+    broker: EmbeddedBroker, probes: Any
+) -> None:
     hub = probes(await hub_account(broker), broker.hub_password())
     assert not hub.connect().is_failure
     assert hub.subscribe("tablets/+/status")
@@ -270,8 +279,9 @@ async def test_the_hub_reads_every_tablet_and_nothing_else(broker: EmbeddedBroke
 
 @pytest.mark.slow
 async def test_credentials_written_while_stopped_work_after_start(tmp_path: Path) -> None:
-    stopped = EmbeddedBroker(tmp_path / "b", "127.0.0.1", free_port(), "fleethub-hub",
-                             persistence=False)  # fmt: skip
+    stopped = EmbeddedBroker(
+        tmp_path / "b", "127.0.0.1", free_port(), "fleethub-hub", persistence=False
+    )
     await stopped.set_credentials({"early-1": "pw-1", "early-2": "pw-2"})
     await stopped.remove_credentials("early-2")
     stopped.start()

@@ -15,11 +15,18 @@ from devtools.embedded_db import EmbeddedPostgres
 def _refused_without_password(server: EmbeddedPostgres) -> None:
     for user in ("postgres", "fleethub"):
         with pytest.raises(psycopg.OperationalError, match="password"):
-            psycopg.connect(host=server.host, port=server.port, user=user, dbname="postgres",
-                            connect_timeout=5)  # fmt: skip
+            psycopg.connect(
+                host=server.host, port=server.port, user=user, dbname="postgres", connect_timeout=5
+            )
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
-        psycopg.connect(host=server.host, port=server.port, user="postgres", dbname="postgres",
-                        password="wrong-password", connect_timeout=5)  # fmt: skip
+        psycopg.connect(
+            host=server.host,
+            port=server.port,
+            user="postgres",
+            dbname="postgres",
+            password="wrong-password",
+            connect_timeout=5,
+        )
 
 
 def test_tcp_needs_the_generated_password_kept_private(tmp_path: Path) -> None:
@@ -41,8 +48,9 @@ def test_a_data_directory_made_open_is_closed_on_the_next_start(tmp_path: Path) 
     server = EmbeddedPostgres(tmp_path / "pgdata", port=free_port())
     server.start()
     server.stop()
-    (server.pgdata / "pg_hba.conf").write_text("host all all 127.0.0.1/32 trust\n"
-                                               "local all all trust\n")  # fmt: skip
+    (server.pgdata / "pg_hba.conf").write_text(
+        "host all all 127.0.0.1/32 trust\nlocal all all trust\n"
+    )
     server.password_file.unlink()
     url = server.start()
     try:

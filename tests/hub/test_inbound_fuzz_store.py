@@ -27,8 +27,13 @@ from tests.payload_strategies import acks, encode, heartbeats, play_batches, sta
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 # Derandomized: the same sample each run (the unit fuzz tests draw afresh).
-SAMPLE = settings(max_examples=200, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+SAMPLE = settings(
+    max_examples=200,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 def accepted(tablet_id: str, kind: str, bodies: st.SearchStrategy[Any]) -> list[Any]:
@@ -39,8 +44,9 @@ def accepted(tablet_id: str, kind: str, bodies: st.SearchStrategy[Any]) -> list[
     @given(bodies)
     def draw(body: Any) -> None:
         try:
-            _, item = translate(f"tablets/{tablet_id}/{kind}", encode(body), False,
-                                datetime.now(UTC), 16 * 1024)  # fmt: skip
+            _, item = translate(
+                f"tablets/{tablet_id}/{kind}", encode(body), False, datetime.now(UTC), 16 * 1024
+            )
         except PayloadError:
             return
         out.append(item)
@@ -54,8 +60,11 @@ async def test_every_accepted_message_commits(
 ) -> None:
     fleet = await fleet_factory(tablets=1)
     tid = fleet.tablet_ids[0]
-    messages = (accepted(tid, "heartbeat", heartbeats()) + accepted(tid, "status", statuses())
-                + accepted(tid, "playlist/ack", acks()))  # fmt: skip
+    messages = (
+        accepted(tid, "heartbeat", heartbeats())
+        + accepted(tid, "status", statuses())
+        + accepted(tid, "playlist/ack", acks())
+    )
     assert sum(isinstance(m, HeartbeatIn) for m in messages) >= 20  # the sample is not empty
     assert sum(isinstance(m, AckIn) for m in messages) >= 20
     assert sum(isinstance(m, StatusIn) for m in messages) >= 20
@@ -82,8 +91,9 @@ async def test_every_accepted_message_commits(
     assert count.fetchone() == (len(rows),)
 
     events = [e for b in accepted(tid, "plays", play_batches()) for e in _events(b.payload)]
-    verdicts = plays.judge_all(events, tid, fleet.fleet_id, datetime.now(UTC),
-                               timedelta(seconds=300), timedelta(days=90))  # fmt: skip
+    verdicts = plays.judge_all(
+        events, tid, fleet.fleet_id, datetime.now(UTC), timedelta(seconds=300), timedelta(days=90)
+    )
     valid = plays.distinct_rows(verdicts)
     assert len(valid) >= 20
     async with pool.connection() as c, c.transaction():

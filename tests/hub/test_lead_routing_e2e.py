@@ -38,11 +38,13 @@ TenantFactory = Callable[[], tuple[str, str]]
 
 
 @pytest.fixture
-def panel(tmp_path_factory: pytest.TempPathFactory, broker: EmbeddedBroker,
-          database_url: str) -> Iterator[TestClient]:  # fmt: skip
+def panel(
+    tmp_path_factory: pytest.TempPathFactory, broker: EmbeddedBroker, database_url: str
+) -> Iterator[TestClient]:
     """The real panel app, for the public lead form."""
-    settings = Settings(var_dir=tmp_path_factory.mktemp("panel"),
-                        mqtt_url=broker.hub_target().url())  # fmt: skip
+    settings = Settings(
+        var_dir=tmp_path_factory.mktemp("panel"), mqtt_url=broker.hub_target().url()
+    )
     with TestClient(create_app(settings, database_url)) as client:
         yield client
 
@@ -79,8 +81,9 @@ class AgentApp:
 
     def connect(self) -> AgentApp:
         """A new client each time, with the same client id: the broker resumes the session."""
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"agent-{self.user_id}",
-                                  clean_session=False)  # fmt: skip
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"agent-{self.user_id}", clean_session=False
+        )
         self.client.username_pw_set(f"agent-{self.user_id}", self.password)
         self.client.on_message = lambda c, u, m: self.received.put(json.loads(m.payload))
         self.client.on_subscribe = lambda c, u, mid, codes, p: self.subscribed.extend(codes)
@@ -123,23 +126,45 @@ class AgentApp:
 class Desk:
     """A tenant's lead campaign with subscribed agents (with broker logins) and a QR code."""
 
-    def __init__(self, conn: Conn, broker: EmbeddedBroker, tenant_id: str, tablet_id: str | None,
-                 agents: int, timeout_s: int, campaign_id: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        conn: Conn,
+        broker: EmbeddedBroker,
+        tenant_id: str,
+        tablet_id: str | None,
+        agents: int,
+        timeout_s: int,
+        campaign_id: str | None = None,
+    ) -> None:
         self.conn, self.broker, self.tenant_id = conn, broker, tenant_id
         self.campaign_id = campaign_id or f"camp-{uuid.uuid4().hex[:8]}"
-        conn.execute("INSERT INTO lead_campaigns (tenant_id, campaign_id, name, offer_timeout_s)"
-                     " VALUES (%s, %s, 'Car insurance', %s)",
-                     (tenant_id, self.campaign_id, timeout_s))  # fmt: skip
+        conn.execute(
+            "INSERT INTO lead_campaigns (tenant_id, campaign_id, name, offer_timeout_s)"
+            " VALUES (%s, %s, 'Car insurance', %s)",
+            (tenant_id, self.campaign_id, timeout_s),
+        )
         self.code = make_code(conn, tenant_id, self.campaign_id, tablet_id=tablet_id)
         self.apps: list[AgentApp] = []
         for n in range(agents):
             email = f"agent-{uuid.uuid4().hex[:8]}@example.com"
-            user_id = store(conn, partial(add_user, tenant_id=tenant_id, email=email,
-                                          name=f"Agent {n}", role="agent", password=PASSWORD,
-                                          fleets=[], actor="test"))  # fmt: skip
-            conn.execute("INSERT INTO campaign_agents (tenant_id, campaign_id, user_id, position)"
-                         " VALUES (%s, %s, %s, %s)",
-                         (tenant_id, self.campaign_id, user_id, n))  # fmt: skip
+            user_id = store(
+                conn,
+                partial(
+                    add_user,
+                    tenant_id=tenant_id,
+                    email=email,
+                    name=f"Agent {n}",
+                    role="agent",
+                    password=PASSWORD,
+                    fleets=[],
+                    actor="test",
+                ),
+            )
+            conn.execute(
+                "INSERT INTO campaign_agents (tenant_id, campaign_id, user_id, position)"
+                " VALUES (%s, %s, %s, %s)",
+                (tenant_id, self.campaign_id, user_id, n),
+            )
             password = f"pw-{uuid.uuid4().hex}"
             blocking(dynsec.provision_agent(broker.provision_target(), int(user_id), password))
             self.apps.append(AgentApp(broker, int(user_id), password))
@@ -154,31 +179,41 @@ class Desk:
             app.close()
 
     def submit(self, panel: TestClient, phone: str = "9123 4567") -> None:
-        data = {"token": form_token(panel, self.code), "name": "Tan Mei Ling", "phone": phone,
-                "consent": "yes"}  # fmt: skip
+        data = {
+            "token": form_token(panel, self.code),
+            "name": "Tan Mei Ling",
+            "phone": phone,
+            "consent": "yes",
+        }
         response = panel.post(f"/l/{self.code}", data=data, headers={"accept": "text/html"})
         assert response.status_code == 200, response.text
 
     def lead_ids(self) -> list[str]:
-        rows = self.conn.execute("SELECT lead_id::text FROM leads WHERE code = %s AND"
-                                 " status <> 'duplicate' ORDER BY submitted_at",
-                                 (self.code,)).fetchall()  # fmt: skip
+        rows = self.conn.execute(
+            "SELECT lead_id::text FROM leads WHERE code = %s AND"
+            " status <> 'duplicate' ORDER BY submitted_at",
+            (self.code,),
+        ).fetchall()
         return [str(r[0]) for r in rows]
 
     def offers(self, lead_id: str) -> list[tuple[int, str | None]]:
-        rows = self.conn.execute("SELECT agent_id, outcome FROM lead_offers WHERE lead_id = %s"
-                                 " ORDER BY offer_id", (lead_id,)).fetchall()  # fmt: skip
+        rows = self.conn.execute(
+            "SELECT agent_id, outcome FROM lead_offers WHERE lead_id = %s ORDER BY offer_id",
+            (lead_id,),
+        ).fetchall()
         return [(int(r[0]), r[1]) for r in rows]
 
     def lead_state(self, lead_id: str) -> tuple[str, int | None]:
-        row = self.conn.execute("SELECT status, agent_id FROM leads WHERE lead_id = %s",
-                                (lead_id,)).fetchone()  # fmt: skip
+        row = self.conn.execute(
+            "SELECT status, agent_id FROM leads WHERE lead_id = %s", (lead_id,)
+        ).fetchone()
         assert row is not None
         return str(row[0]), row[1]
 
     def events(self, lead_id: str) -> list[str]:
-        rows = self.conn.execute("SELECT event FROM lead_events WHERE lead_id = %s"
-                                 " ORDER BY event_id", (lead_id,)).fetchall()  # fmt: skip
+        rows = self.conn.execute(
+            "SELECT event FROM lead_events WHERE lead_id = %s ORDER BY event_id", (lead_id,)
+        ).fetchall()
         return [str(r[0]) for r in rows]
 
     def decide(self, lead_id: str, outcome: str) -> None:
@@ -192,8 +227,10 @@ class Desk:
             assert row is not None
             status = "accepted" if outcome == "accepted" else "new"
             agent = row[0] if outcome == "accepted" else None
-            self.conn.execute("UPDATE leads SET status = %s, agent_id = %s WHERE lead_id = %s",
-                              (status, agent, lead_id))  # fmt: skip
+            self.conn.execute(
+                "UPDATE leads SET status = %s, agent_id = %s WHERE lead_id = %s",
+                (status, agent, lead_id),
+            )
             self.conn.execute(
                 "INSERT INTO lead_events (lead_id, actor, event) VALUES (%s, %s, %s)",
                 (lead_id, f"user:{row[0]}", outcome),
@@ -201,8 +238,9 @@ class Desk:
             self.conn.execute("SELECT pg_notify('fleethub_lead_actions', %s)", (lead_id,))
 
 
-def _desk(conn: Conn, broker: EmbeddedBroker, tenant_factory: TenantFactory, agents: int,
-          timeout_s: int) -> Desk:  # fmt: skip
+def _desk(
+    conn: Conn, broker: EmbeddedBroker, tenant_factory: TenantFactory, agents: int, timeout_s: int
+) -> Desk:
     tenant_id, tablet_id = tenant_factory()
     return Desk(conn, broker, tenant_id, tablet_id, agents, timeout_s)
 
@@ -213,9 +251,12 @@ async def _one_lead(desk: Desk) -> str:
 
 
 async def test_new_lead_is_pushed_once_to_the_first_agent_and_a_duplicate_is_not(
-    running_hub: RunningHub, panel: TestClient, tenant_factory: TenantFactory, conn: Conn,
+    running_hub: RunningHub,
+    panel: TestClient,
+    tenant_factory: TenantFactory,
+    conn: Conn,
     broker: EmbeddedBroker,
-) -> None:  # fmt: skip
+) -> None:
     desk = _desk(conn, broker, tenant_factory, agents=2, timeout_s=60).connect_all()
     first, second = desk.apps
     try:
@@ -225,8 +266,9 @@ async def test_new_lead_is_pushed_once_to_the_first_agent_and_a_duplicate_is_not
         assert offer["event"] == "offered"
         assert (offer["lead_id"], offer["campaign_id"]) == (lead_id, desk.campaign_id)
         assert (offer["name"], offer["phone"]) == ("Tan Mei Ling", "+6591234567")
-        tablet = conn.execute("SELECT tablet_id FROM leads WHERE lead_id = %s",
-                              (lead_id,)).fetchone()  # fmt: skip
+        tablet = conn.execute(
+            "SELECT tablet_id FROM leads WHERE lead_id = %s", (lead_id,)
+        ).fetchone()
         assert tablet is not None
         assert offer["attribution"]["tablet_id"] == tablet[0]
         assert offer["offered_at"] < offer["expires_at"]
@@ -241,8 +283,9 @@ async def test_new_lead_is_pushed_once_to_the_first_agent_and_a_duplicate_is_not
         assert cursor == (0,)
 
         desk.submit(panel)  # the same phone again: a duplicate, never routed
-        assert conn.execute("SELECT count(*) FROM leads WHERE code = %s AND status = 'duplicate'",
-                            (desk.code,)).fetchone() == (1,)  # fmt: skip
+        assert conn.execute(
+            "SELECT count(*) FROM leads WHERE code = %s AND status = 'duplicate'", (desk.code,)
+        ).fetchone() == (1,)
         assert await first.messages(1.5) == []
         assert await second.messages(0) == []
         assert desk.offers(lead_id) == [(first.user_id, None)]
@@ -255,9 +298,12 @@ async def test_new_lead_is_pushed_once_to_the_first_agent_and_a_duplicate_is_not
 
 
 async def test_timeout_offers_the_next_agent_then_unassigned(
-    running_hub: RunningHub, panel: TestClient, tenant_factory: TenantFactory, conn: Conn,
+    running_hub: RunningHub,
+    panel: TestClient,
+    tenant_factory: TenantFactory,
+    conn: Conn,
     broker: EmbeddedBroker,
-) -> None:  # fmt: skip
+) -> None:
     desk = _desk(conn, broker, tenant_factory, agents=2, timeout_s=1).connect_all()
     first, second = desk.apps
     try:
@@ -269,17 +315,26 @@ async def test_timeout_offers_the_next_agent_then_unassigned(
         assert (await first.next()) == {"v": 1, "event": "timeout", "lead_id": lead_id}
         await eventually(lambda: desk.lead_state(lead_id) == ("unassigned", None))
         assert desk.offers(lead_id) == [(first.user_id, "timeout"), (second.user_id, "timeout")]
-        assert desk.events(lead_id) == ["submitted", "offered", "timeout", "offered", "timeout",
-                                        "unassigned"]  # fmt: skip
+        assert desk.events(lead_id) == [
+            "submitted",
+            "offered",
+            "timeout",
+            "offered",
+            "timeout",
+            "unassigned",
+        ]
         assert [m["event"] for m in await first.messages(1.0)] == []
     finally:
         desk.close()
 
 
 async def test_offline_agent_receives_the_offer_on_reconnect(
-    running_hub: RunningHub, panel: TestClient, tenant_factory: TenantFactory, conn: Conn,
+    running_hub: RunningHub,
+    panel: TestClient,
+    tenant_factory: TenantFactory,
+    conn: Conn,
     broker: EmbeddedBroker,
-) -> None:  # fmt: skip
+) -> None:
     desk = _desk(conn, broker, tenant_factory, agents=1, timeout_s=60)
     [agent] = desk.apps
     try:
@@ -296,9 +351,12 @@ async def test_offline_agent_receives_the_offer_on_reconnect(
 
 
 async def test_restart_rearms_and_republishes_the_open_offer(
-    running_hub: RunningHub, panel: TestClient, tenant_factory: TenantFactory, conn: Conn,
+    running_hub: RunningHub,
+    panel: TestClient,
+    tenant_factory: TenantFactory,
+    conn: Conn,
     broker: EmbeddedBroker,
-) -> None:  # fmt: skip
+) -> None:
     desk = _desk(conn, broker, tenant_factory, agents=2, timeout_s=4).connect_all()
     first, second = desk.apps
     try:
@@ -319,9 +377,12 @@ async def test_restart_rearms_and_republishes_the_open_offer(
 
 
 async def test_rejection_offers_the_next_agent(
-    running_hub: RunningHub, panel: TestClient, tenant_factory: TenantFactory, conn: Conn,
+    running_hub: RunningHub,
+    panel: TestClient,
+    tenant_factory: TenantFactory,
+    conn: Conn,
     broker: EmbeddedBroker,
-) -> None:  # fmt: skip
+) -> None:
     desk = _desk(conn, broker, tenant_factory, agents=2, timeout_s=60).connect_all()
     first, second = desk.apps
     try:
@@ -337,9 +398,12 @@ async def test_rejection_offers_the_next_agent(
 
 
 async def test_accepted_lead_is_not_offered_again_after_the_timeout(
-    running_hub: RunningHub, panel: TestClient, tenant_factory: TenantFactory, conn: Conn,
+    running_hub: RunningHub,
+    panel: TestClient,
+    tenant_factory: TenantFactory,
+    conn: Conn,
     broker: EmbeddedBroker,
-) -> None:  # fmt: skip
+) -> None:
     desk = _desk(conn, broker, tenant_factory, agents=2, timeout_s=2).connect_all()
     first, second = desk.apps
     try:
@@ -357,14 +421,16 @@ async def test_accepted_lead_is_not_offered_again_after_the_timeout(
 
 
 async def test_a_lead_is_offered_only_to_agents_of_its_own_tenant(
-    running_hub: RunningHub, panel: TestClient, tenant_factory: TenantFactory, conn: Conn,
+    running_hub: RunningHub,
+    panel: TestClient,
+    tenant_factory: TenantFactory,
+    conn: Conn,
     broker: EmbeddedBroker,
-) -> None:  # fmt: skip
+) -> None:
     ours, theirs = tenant_factory(), tenant_factory()
     shared = f"camp-{uuid.uuid4().hex[:8]}"  # the same campaign id in both tenants
     desk = Desk(conn, broker, *ours, 1, 1, shared).connect_all()
-    other = Desk(conn, broker, *theirs, 2, 1,
-                 shared).connect_all()  # fmt: skip
+    other = Desk(conn, broker, *theirs, 2, 1, shared).connect_all()
     try:
         desk.submit(panel)
         lead_id = await _one_lead(desk)

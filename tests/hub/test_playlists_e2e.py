@@ -17,11 +17,21 @@ from tests.helpers import eventually
 Conn = psycopg.Connection[tuple[Any, ...]]
 
 ITEMS = [
-    PlaylistItem(ad_id="ad-1", campaign_id="c-1", url="https://cdn.example/ad-1.mp4",
-                 sha256="a" * 64, duration_ms=15000),
-    PlaylistItem(ad_id="ad-2", campaign_id="c-2", url="https://cdn.example/ad-2.mp4",
-                 sha256="b" * 64, duration_ms=30000),
-]  # fmt: skip
+    PlaylistItem(
+        ad_id="ad-1",
+        campaign_id="c-1",
+        url="https://cdn.example/ad-1.mp4",
+        sha256="a" * 64,
+        duration_ms=15000,
+    ),
+    PlaylistItem(
+        ad_id="ad-2",
+        campaign_id="c-2",
+        url="https://cdn.example/ad-2.mp4",
+        sha256="b" * 64,
+        duration_ms=30000,
+    ),
+]
 
 
 async def manifests(tablet: Any, timeout: float = 5.0) -> list[dict[str, Any]]:
@@ -30,8 +40,9 @@ async def manifests(tablet: Any, timeout: float = 5.0) -> list[dict[str, Any]]:
 
 
 def delivery(conn: Conn, tablet_id: str, etag: str) -> str | None:
-    row = conn.execute("SELECT status FROM deliveries WHERE tablet_id = %s AND etag = %s",
-                       (tablet_id, etag)).fetchone()  # fmt: skip
+    row = conn.execute(
+        "SELECT status FROM deliveries WHERE tablet_id = %s AND etag = %s", (tablet_id, etag)
+    ).fetchone()
     return str(row[0]) if row else None
 
 
@@ -42,9 +53,16 @@ async def test_push_publishes_retained_manifest_and_ack_is_recorded(
     tid = fleet.tablet_ids[0]
     tablet = fleet.tablet(0).connect()
     try:
-        result = await push(aconn, Target("fleet", fleet.fleet_id), ITEMS, emergency=False,
-                            expires_s=None, reason="spring", actor="test",
-                            refresh_s=300)  # fmt: skip
+        result = await push(
+            aconn,
+            Target("fleet", fleet.fleet_id),
+            ITEMS,
+            emergency=False,
+            expires_s=None,
+            reason="spring",
+            actor="test",
+            refresh_s=300,
+        )
         assert result.targeted == 2
         got = await manifests(tablet)
         assert [m["etag"] for m in got] == [result.etag]
@@ -53,14 +71,27 @@ async def test_push_publishes_retained_manifest_and_ack_is_recorded(
         assert [i["ad_id"] for i in manifest["items"]] == ["ad-1", "ad-2"]
         assert [i["position"] for i in manifest["items"]] == [0, 1]
         await eventually(lambda: delivery(conn, tid, result.etag) == "applied")
-        await eventually(lambda: conn.execute(
-            "SELECT applied_etag = desired_etag FROM tablet_state WHERE tablet_id = %s",
-            (tid,)).fetchone() == (True,))  # fmt: skip
+        await eventually(
+            lambda: (
+                conn.execute(
+                    "SELECT applied_etag = desired_etag FROM tablet_state WHERE tablet_id = %s",
+                    (tid,),
+                ).fetchone()
+                == (True,)
+            )
+        )
 
         # The same items again: same etag, nothing new published to the tablet.
-        again = await push(aconn, Target("fleet", fleet.fleet_id), ITEMS, emergency=False,
-                           expires_s=None, reason="spring", actor="test",
-                           refresh_s=300)  # fmt: skip
+        again = await push(
+            aconn,
+            Target("fleet", fleet.fleet_id),
+            ITEMS,
+            emergency=False,
+            expires_s=None,
+            reason="spring",
+            actor="test",
+            refresh_s=300,
+        )
         assert again.etag == result.etag
         assert await manifests(tablet, timeout=1.5) == []
 
@@ -79,12 +110,28 @@ async def test_emergency_overrides_then_reverts_on_expiry(
     tid = fleet.tablet_ids[0]
     tablet = fleet.tablet(0).connect()
     try:
-        normal = await push(aconn, Target("tablet", tid), ITEMS, emergency=False, expires_s=None,
-                            reason=None, actor="test", refresh_s=300)  # fmt: skip
+        normal = await push(
+            aconn,
+            Target("tablet", tid),
+            ITEMS,
+            emergency=False,
+            expires_s=None,
+            reason=None,
+            actor="test",
+            refresh_s=300,
+        )
         assert [m["etag"] for m in await manifests(tablet)] == [normal.etag]
         car = f"{fleet.fleet_id}-car0"
-        urgent = await push(aconn, Target("car", car), ITEMS[:1], emergency=True, expires_s=2,
-                            reason="flood warning", actor="test", refresh_s=300)  # fmt: skip
+        urgent = await push(
+            aconn,
+            Target("car", car),
+            ITEMS[:1],
+            emergency=True,
+            expires_s=2,
+            reason="flood warning",
+            actor="test",
+            refresh_s=300,
+        )
         got = await manifests(tablet)
         assert [(m["etag"], m["priority"]) for m in got] == [(urgent.etag, "emergency")]
         assert got[0]["valid_until"] is not None
@@ -93,8 +140,10 @@ async def test_emergency_overrides_then_reverts_on_expiry(
         reverted: list[dict[str, Any]] = []
         reverted.extend(await manifests(tablet))
         assert [m["etag"] for m in reverted] == [normal.etag]
-        audit = conn.execute("SELECT count(*) FROM audit_log WHERE action = 'playlist.push'"
-                             " AND target = %s", (f"car:{car}",)).fetchone()  # fmt: skip
+        audit = conn.execute(
+            "SELECT count(*) FROM audit_log WHERE action = 'playlist.push' AND target = %s",
+            (f"car:{car}",),
+        ).fetchone()
         assert audit == (1,)
     finally:
         tablet.close()

@@ -19,10 +19,17 @@ Conn = psycopg.Connection[tuple[Any, ...]]
 
 def play(started_at: datetime, **fields: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "event_id": str(uuid.uuid4()), "ad_id": "ad-1", "campaign_id": "c-1",
-        "playlist_id": "pl-1", "playlist_etag": "e" * 32, "started_at": started_at.isoformat(),
-        "duration_ms": 15_000, "result": "completed", "lat": 1.3, "lon": 103.8,
-    }  # fmt: skip
+        "event_id": str(uuid.uuid4()),
+        "ad_id": "ad-1",
+        "campaign_id": "c-1",
+        "playlist_id": "pl-1",
+        "playlist_etag": "e" * 32,
+        "started_at": started_at.isoformat(),
+        "duration_ms": 15_000,
+        "result": "completed",
+        "lat": 1.3,
+        "lon": 103.8,
+    }
     base.update(fields)
     return base
 
@@ -39,8 +46,9 @@ def stored_ids(conn: Conn, tablet_id: str) -> set[str]:
 def daily(conn: Conn, tablet_id: str) -> list[tuple[date, str, str, int, int, int]]:
     rows = conn.execute(
         "SELECT day, campaign_id, fleet_id, plays, completed, duration_ms FROM plays_daily"
-        " WHERE tablet_id = %s ORDER BY day, campaign_id", (tablet_id,)
-    ).fetchall()  # fmt: skip
+        " WHERE tablet_id = %s ORDER BY day, campaign_id",
+        (tablet_id,),
+    ).fetchall()
     return [(r[0], r[1], r[2], int(r[3]), int(r[4]), int(r[5])) for r in rows]
 
 
@@ -66,9 +74,11 @@ async def test_a_batch_is_stored_then_acked_and_a_resend_is_all_duplicate(
         assert statuses(ack) == {e["event_id"]: ("accepted", None) for e in events}
         # Acknowledged only after commit: the rows are there when the ack arrives.
         assert stored_ids(conn, tid) == {e["event_id"] for e in events}
-        row = conn.execute("SELECT fleet_id, ad_id, playlist_etag, duration_ms, result, lat,"
-                           " received_at <= stored_at FROM plays WHERE event_id = %s",
-                           (events[1]["event_id"],)).fetchone()  # fmt: skip
+        row = conn.execute(
+            "SELECT fleet_id, ad_id, playlist_etag, duration_ms, result, lat,"
+            " received_at <= stored_at FROM plays WHERE event_id = %s",
+            (events[1]["event_id"],),
+        ).fetchone()
         assert row == (fleet.fleet_id, "ad-1", "e" * 32, 2_000, "skipped", 1.3, True)
         rollup = [(noon(1).date(), "c-1", fleet.fleet_id, 2, 1, 17_000)]
         assert daily(conn, tid) == rollup
@@ -78,15 +88,20 @@ async def test_a_batch_is_stored_then_acked_and_a_resend_is_all_duplicate(
         assert (again["accepted"], again["duplicate"], again["rejected"]) == (0, 2, 0)
         assert again["batch_id"] is None
         assert daily(conn, tid) == rollup
-        assert conn.execute("SELECT count(*) FROM plays WHERE tablet_id = %s",
-                            (tid,)).fetchone() == (2,)  # fmt: skip
+        assert conn.execute(
+            "SELECT count(*) FROM plays WHERE tablet_id = %s", (tid,)
+        ).fetchone() == (2,)
         assert hub.metrics.plays_committed >= 2
         assert hub.metrics.plays_duplicate >= 2
         shard = f"% {running_hub.settings.hub_client_id}"
         # The shard's metrics row is written every few seconds: one may predate the commit.
-        await eventually(lambda: conn.execute(
-            "SELECT 1 FROM hub_metrics WHERE shard LIKE %s"
-            " AND (counters->>'plays_committed')::bigint >= 2", (shard,)).fetchall())  # fmt: skip
+        await eventually(
+            lambda: conn.execute(
+                "SELECT 1 FROM hub_metrics WHERE shard LIKE %s"
+                " AND (counters->>'plays_committed')::bigint >= 2",
+                (shard,),
+            ).fetchall()
+        )
     finally:
         tablet.close()
 
@@ -117,8 +132,10 @@ async def test_invalid_events_are_rejected_with_reasons_and_only_valid_ones_stor
             assert by_id[event["event_id"]] == ("rejected", reason)
         assert by_id["nope"] == ("rejected", "invalid_event_id")
         assert stored_ids(conn, tid) == {e["event_id"] for e in good}
-        known = conn.execute("SELECT count(*) FROM play_event_ids WHERE event_id = ANY(%s::uuid[])",
-                             ([e["event_id"] for e in bad.values()],))  # fmt: skip
+        known = conn.execute(
+            "SELECT count(*) FROM play_event_ids WHERE event_id = ANY(%s::uuid[])",
+            ([e["event_id"] for e in bad.values()],),
+        )
         assert known.fetchone() == (0,)
     finally:
         tablet.close()
@@ -135,8 +152,10 @@ async def test_daily_rollup_is_exact_across_days_campaigns_and_resends(
         play(noon(2), campaign_id="c-b", duration_ms=7_000),
         play(noon(1), campaign_id="c-a", duration_ms=1_000, result="error"),
     ]
-    second = [play(noon(1), campaign_id="c-b", duration_ms=20_000),
-              play(noon(1), campaign_id="c-b", duration_ms=30_000)]  # fmt: skip
+    second = [
+        play(noon(1), campaign_id="c-b", duration_ms=20_000),
+        play(noon(1), campaign_id="c-b", duration_ms=30_000),
+    ]
     tablet = fleet.tablet().connect(online=False)
     other = fleet.tablet(1).connect(online=False)
     try:
@@ -161,8 +180,9 @@ async def test_daily_rollup_is_exact_across_days_campaigns_and_resends(
         raw = conn.execute(
             "SELECT (started_at AT TIME ZONE 'UTC')::date, campaign_id, fleet_id, count(*),"
             " count(*) FILTER (WHERE result = 'completed'), sum(duration_ms) FROM plays"
-            " WHERE tablet_id = %s GROUP BY 1, 2, 3 ORDER BY 1, 2", (tid,)
-        ).fetchall()  # fmt: skip
+            " WHERE tablet_id = %s GROUP BY 1, 2, 3 ORDER BY 1, 2",
+            (tid,),
+        ).fetchall()
         assert [(r[0], r[1], r[2], int(r[3]), int(r[4]), int(r[5])) for r in raw] == daily(
             conn, tid
         )
@@ -179,8 +199,7 @@ async def test_malformed_batches_and_unknown_tablets_are_rejected_whole_and_coun
     fleet = await fleet_factory(tablets=1)
     tablet = fleet.tablet().connect(online=False)
     ghost_id, password = hub_role_account(broker, f"ghost-{uuid.uuid4().hex[:8]}")
-    ghost = PahoTablet(ghost_id, password, broker.host, broker.port,
-                       username=ghost_id)  # fmt: skip
+    ghost = PahoTablet(ghost_id, password, broker.host, broker.port, username=ghost_id)
     ghost.connect(subscribe=False, online=False)
     try:
         tablet.plays(b"{not json")
@@ -217,8 +236,9 @@ async def test_retention_forgets_old_plays_and_their_ids_but_keeps_the_rollup(
             " VALUES (%s, %s, %s, 'f', 'a', 'c', 'p', 'e', 1, 'completed', %s)",
             (at, event_id, tablet, at),
         )
-        conn.execute("INSERT INTO plays_daily VALUES (%s, 'c', %s, 'f', 1, 1, 1)",
-                     (at.date(), tablet))  # fmt: skip
+        conn.execute(
+            "INSERT INTO plays_daily VALUES (%s, 'c', %s, 'f', 1, 1, 1)", (at.date(), tablet)
+        )
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as aconn:
         await apply_retention(aconn, Settings(play_retention_days=90))
     kept = conn.execute("SELECT event_id FROM plays WHERE tablet_id = %s", (tablet,)).fetchall()

@@ -27,12 +27,17 @@ async def test_heartbeat_is_stored_and_tablet_goes_online(
     fleet = await fleet_factory(tablets=1, heartbeat_s=30, offline_after_s=90)
     tablet = fleet.tablet().connect(online=False)
     try:
-        tablet.heartbeat(battery=42, now_playing={"ad_id": "ad-1", "campaign_id": "c-1"},
-                         mood="sunny")  # fmt: skip
+        tablet.heartbeat(
+            battery=42, now_playing={"ad_id": "ad-1", "campaign_id": "c-1"}, mood="sunny"
+        )
         tid = fleet.tablet_ids[0]
-        rows = await eventually(lambda: conn.execute(
-            "SELECT seq, battery, ad_id, campaign_id, extra FROM heartbeats WHERE tablet_id = %s",
-            (tid,)).fetchall())  # fmt: skip
+        rows = await eventually(
+            lambda: conn.execute(
+                "SELECT seq, battery, ad_id, campaign_id, extra FROM heartbeats"
+                " WHERE tablet_id = %s",
+                (tid,),
+            ).fetchall()
+        )
         assert rows == [(0, 42, "ad-1", "c-1", {"mood": "sunny"})]
         assert await eventually(lambda: state_of(conn, tid) == "online")
         assert transitions(conn, tid) == [("online", "heartbeat")]
@@ -71,8 +76,9 @@ async def test_silence_goes_offline_at_offline_after(
         await eventually(lambda: state_of(conn, tid) == "offline", timeout=6)
         last_hb, offline_at = conn.execute(
             "SELECT s.last_heartbeat_at, p.time FROM tablet_state s JOIN presence_transitions p"
-            " USING (tablet_id) WHERE tablet_id = %s AND p.to_state = 'offline'", (tid,)
-        ).fetchone() or (None, None)  # fmt: skip
+            " USING (tablet_id) WHERE tablet_id = %s AND p.to_state = 'offline'",
+            (tid,),
+        ).fetchone() or (None, None)
         assert last_hb is not None
         assert offline_at is not None
         detected_after = (offline_at - last_hb).total_seconds()
@@ -88,8 +94,10 @@ async def test_first_message_of_a_tablet_registered_unheard_is_not_lost(
     """A tablet added without NOTIFY reaching the hub (or racing it) is looked up, not dropped."""
     fleet = await fleet_factory(tablets=1)
     late = f"{fleet.fleet_id}-late"
-    conn.execute("INSERT INTO tablets (tablet_id, fleet_id, offline_after_s) VALUES (%s, %s, 90)",
-                 (late, fleet.fleet_id))  # fmt: skip  # no NOTIFY: the hub never heard of it
+    conn.execute(
+        "INSERT INTO tablets (tablet_id, fleet_id, offline_after_s) VALUES (%s, %s, 90)",
+        (late, fleet.fleet_id),
+    )  # no NOTIFY: the hub never heard of it
     await fleet_factory.broker.set_credentials({late: "pw-late"})
     tablet = PahoTablet(late, "pw-late", fleet.host, fleet.port).connect(online=False)
     try:

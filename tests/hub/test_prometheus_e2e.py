@@ -63,8 +63,16 @@ async def test_scraped_counters_are_the_hubs(
             assert value(samples, "fleethub_hub_tablets_owned") == len(hub.owned) >= 1
             assert value(samples, "fleethub_hub_tablet_session_up") == 1
             assert value(samples, "fleethub_hub_store_backlog") == 0
-            assert value(samples, "fleethub_hub_info", shard_index="0", shard_count="1",
-                         client_id=settings.hub_client_id) == 1  # fmt: skip
+            assert (
+                value(
+                    samples,
+                    "fleethub_hub_info",
+                    shard_index="0",
+                    shard_count="1",
+                    client_id=settings.hub_client_id,
+                )
+                == 1
+            )
             assert (value(samples, "process_resident_memory_bytes") or 0) > 0
 
         for attempt in range(50):
@@ -92,8 +100,7 @@ def kick(link: TabletLink) -> None:
 
 def kick_as(target: MqttTarget, client_id: str) -> None:
     """Take ``client_id``'s session for a moment with its own account (user name = id)."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                         clean_session=False)  # fmt: skip
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
     client.username_pw_set(client_id, target.password)
     client.connect(target.host, target.port)
     deadline = time.monotonic() + 5

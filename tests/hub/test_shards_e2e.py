@@ -46,10 +46,14 @@ def shard_metrics(monkeypatch: pytest.MonkeyPatch) -> int:
 def two_shards(database_url: str, broker: EmbeddedBroker, tmp_path: Path) -> Iterator[list[Child]]:
     hub_client_id = f"shard-{uuid.uuid4().hex[:6]}"
     blocking(broker.add_accounts(hub_client_id, 2))  # two accounts per shard, each bound to its id
-    env = {**os.environ, "FLEETHUB_DATABASE_URL": database_url,
-           "FLEETHUB_MQTT_URL": broker.hub_target().url(), "FLEETHUB_SHARD_COUNT": "2",
-           "FLEETHUB_HUB_CLIENT_ID": hub_client_id,
-           "FLEETHUB_VAR_DIR": str(tmp_path)}  # fmt: skip
+    env = {
+        **os.environ,
+        "FLEETHUB_DATABASE_URL": database_url,
+        "FLEETHUB_MQTT_URL": broker.hub_target().url(),
+        "FLEETHUB_SHARD_COUNT": "2",
+        "FLEETHUB_HUB_CLIENT_ID": hub_client_id,
+        "FLEETHUB_VAR_DIR": str(tmp_path),
+    }
     shards = [
         Child(
             f"shard-{i}",
@@ -84,8 +88,9 @@ async def test_each_shard_serves_its_own_tablets(
         for tablet in tablets:
             tablet.heartbeat()
         await eventually(lambda: all(state_of(conn, t) == "online" for t in fleet.tablet_ids))
-        count = conn.execute("SELECT count(*) FROM heartbeats WHERE tablet_id = ANY(%s)",
-                             (fleet.tablet_ids,)).fetchone()  # fmt: skip
+        count = conn.execute(
+            "SELECT count(*) FROM heartbeats WHERE tablet_id = ANY(%s)", (fleet.tablet_ids,)
+        ).fetchone()
         assert count == (6,)  # each heartbeat stored once: one shard per tablet
         # Each shard's own /metrics, on the base port + its index, counts its own share.
         scraped = [(await scrape(shard_metrics + i))[1] for i in range(2)]
@@ -96,15 +101,30 @@ async def test_each_shard_serves_its_own_tablets(
         assert sum(committed) == 6
         assert all(committed)
 
-        item = PlaylistItem(ad_id="a", campaign_id="c", url="https://cdn.example/a.mp4",
-                            sha256="c" * 64, duration_ms=5000)  # fmt: skip
-        result = await push(aconn, Target("fleet", fleet.fleet_id), [item], emergency=False,
-                            expires_s=None, reason=None, actor="test", refresh_s=300)  # fmt: skip
+        item = PlaylistItem(
+            ad_id="a",
+            campaign_id="c",
+            url="https://cdn.example/a.mp4",
+            sha256="c" * 64,
+            duration_ms=5000,
+        )
+        result = await push(
+            aconn,
+            Target("fleet", fleet.fleet_id),
+            [item],
+            emergency=False,
+            expires_s=None,
+            reason=None,
+            actor="test",
+            refresh_s=300,
+        )
 
         def all_applied() -> bool:
             row = conn.execute(
                 "SELECT count(*) FROM deliveries WHERE tablet_id = ANY(%s) AND etag = %s"
-                " AND status = 'applied'", (fleet.tablet_ids, result.etag)).fetchone()  # fmt: skip
+                " AND status = 'applied'",
+                (fleet.tablet_ids, result.etag),
+            ).fetchone()
             return row == (6,)
 
         await eventually(all_applied)

@@ -23,13 +23,15 @@ def test_time_series_tables_match_the_server(conn: Conn) -> None:
     mode = conn.execute("SELECT value FROM store_meta WHERE key = 'timescaledb'").fetchone()
     if TIMESCALE:
         assert mode == ("true",)
-        tables = conn.execute("SELECT hypertable_name FROM timescaledb_information.hypertables"
-                              " ORDER BY 1").fetchall()  # fmt: skip
+        tables = conn.execute(
+            "SELECT hypertable_name FROM timescaledb_information.hypertables ORDER BY 1"
+        ).fetchall()
         assert tables == [("heartbeats",), ("plays",), ("presence_transitions",)]
     else:
         assert mode == ("false",)
-        brin = conn.execute("SELECT indexname FROM pg_indexes WHERE indexdef LIKE '%%brin%%'"
-                            " ORDER BY 1").fetchall()  # fmt: skip
+        brin = conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE indexdef LIKE '%%brin%%' ORDER BY 1"
+        ).fetchall()
         assert brin == [
             ("heartbeats_time_brin",),
             ("play_event_ids_started_at_brin",),
@@ -45,10 +47,14 @@ async def test_retention_drops_old_raw_rows_and_keeps_rollups(
     old, recent = now - timedelta(days=45), now - timedelta(hours=1)
     tablet = f"ret-{now.timestamp()}"
     for at in (old, recent):
-        conn.execute("INSERT INTO heartbeats (time, tablet_id, seq, boot_id) VALUES (%s,%s,0,'b')",
-                     (at, tablet))  # fmt: skip
-        conn.execute("INSERT INTO uptime_hourly VALUES (%s, %s, 60)",
-                     (tablet, at.replace(minute=0, second=0, microsecond=0)))  # fmt: skip
+        conn.execute(
+            "INSERT INTO heartbeats (time, tablet_id, seq, boot_id) VALUES (%s,%s,0,'b')",
+            (at, tablet),
+        )
+        conn.execute(
+            "INSERT INTO uptime_hourly VALUES (%s, %s, 60)",
+            (tablet, at.replace(minute=0, second=0, microsecond=0)),
+        )
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as aconn:
         await apply_retention(aconn, Settings(heartbeat_retention_days=30))
     kept = conn.execute("SELECT time FROM heartbeats WHERE tablet_id = %s", (tablet,)).fetchall()
@@ -73,13 +79,20 @@ async def test_uptime_hourly_counts_online_time_once(
     online, offline = conn.execute(
         "SELECT min(time) FILTER (WHERE to_state = 'online'),"
         " max(time) FILTER (WHERE to_state = 'offline')"
-        " FROM presence_transitions WHERE tablet_id = %s", (tid,)
-    ).fetchone() or (None, None)  # fmt: skip
-    await eventually(lambda: conn.execute(
+        " FROM presence_transitions WHERE tablet_id = %s",
+        (tid,),
+    ).fetchone() or (None, None)
+    await eventually(
+        lambda: (
+            conn.execute(
+                "SELECT sum(online_seconds) FROM uptime_hourly WHERE tablet_id = %s", (tid,)
+            ).fetchone()
+            != (None,)
+        )
+    )
+    total = conn.execute(
         "SELECT sum(online_seconds) FROM uptime_hourly WHERE tablet_id = %s", (tid,)
-    ).fetchone() != (None,))  # fmt: skip
-    total = conn.execute("SELECT sum(online_seconds) FROM uptime_hourly WHERE tablet_id = %s",
-                         (tid,)).fetchone()  # fmt: skip
+    ).fetchone()
     assert total is not None
     assert online is not None
     assert offline is not None

@@ -35,8 +35,16 @@ async def test_it_delivers_and_after_its_backend_is_terminated_reconnects_and_re
     async def on_connected() -> None:
         connected.append(len(lost))
 
-    listener = listen(url, [channel], on_notify, name="test.listen", on_connected=on_connected,
-                      on_lost=lost.append, wait_initial=0.05, wait_max=0.2)  # fmt: skip
+    listener = listen(
+        url,
+        [channel],
+        on_notify,
+        name="test.listen",
+        on_connected=on_connected,
+        on_lost=lost.append,
+        wait_initial=0.05,
+        wait_max=0.2,
+    )
     task = asyncio.create_task(listener, name="test.listen")
     try:
         await eventually(lambda: connected == [0])

@@ -20,8 +20,9 @@ from tests.helpers import PahoTablet, eventually
 
 def count(url: str, tablet_id: str) -> int:
     with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT count(*) FROM heartbeats WHERE tablet_id = %s",
-                           (tablet_id,)).fetchone()  # fmt: skip
+        row = conn.execute(
+            "SELECT count(*) FROM heartbeats WHERE tablet_id = %s", (tablet_id,)
+        ).fetchone()
         return int(row[0]) if row else 0
 
 
@@ -71,9 +72,18 @@ async def test_plays_are_acknowledged_only_once_committed_after_an_outage(
     hub = await running.start()
     tablet = PahoTablet("outage-p1", "pw", broker.host, broker.port).connect(online=False)
     started = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
-    event = {"event_id": str(uuid.uuid4()), "ad_id": "a", "campaign_id": "c",
-             "playlist_id": "p", "playlist_etag": "e", "started_at": started,
-             "duration_ms": 1000, "result": "completed", "lat": None, "lon": None}  # fmt: skip
+    event = {
+        "event_id": str(uuid.uuid4()),
+        "ad_id": "a",
+        "campaign_id": "c",
+        "playlist_id": "p",
+        "playlist_etag": "e",
+        "started_at": started,
+        "duration_ms": 1000,
+        "result": "completed",
+        "lat": None,
+        "lon": None,
+    }
     try:
         tablet.plays([event])
         assert (await tablet.play_ack())["accepted"] == 1  # the fleet is cached from here on
@@ -89,8 +99,9 @@ async def test_plays_are_acknowledged_only_once_committed_after_an_outage(
         ack = await tablet.play_ack(timeout=20)
         assert (ack["accepted"], ack["first_event_id"]) == (1, second["event_id"])
         with psycopg.connect(url) as conn:
-            assert conn.execute("SELECT plays FROM plays_daily WHERE tablet_id = 'outage-p1'"
-                                ).fetchone() == (2,)  # fmt: skip
+            assert conn.execute(
+                "SELECT plays FROM plays_daily WHERE tablet_id = 'outage-p1'"
+            ).fetchone() == (2,)
         assert hub.metrics.dropped == {}
     finally:
         tablet.close()

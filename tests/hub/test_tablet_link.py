@@ -99,10 +99,15 @@ async def run_link(
         on_state_lost: Callable[[str], None] | None = None,
     ) -> TabletLink:
         tablet_id = hub_tablet_client_id(hub_id, 0)
-        target = MqttTarget(host=broker.host, port=port or broker.port, username=tablet_id,
-                            password=broker.hub_password())  # fmt: skip
-        link = TabletLink(target, tablet_id, on_message, backlog, HubMetrics(), on_state_lost,
-                          session_expiry_s=0)  # fmt: skip
+        target = MqttTarget(
+            host=broker.host,
+            port=port or broker.port,
+            username=tablet_id,
+            password=broker.hub_password(),
+        )
+        link = TabletLink(
+            target, tablet_id, on_message, backlog, HubMetrics(), on_state_lost, session_expiry_s=0
+        )
         tasks.append(asyncio.create_task(link.run(topics), name="test.link"))
         await asyncio.wait_for(link.connected.wait(), 10)
         return link
@@ -117,8 +122,14 @@ async def run_link(
 async def peer(broker: EmbeddedBroker, hub_id: str) -> AsyncIterator[MqttConnection]:
     """Another session (the hub's publish account) to publish to or watch the link."""
     peer_id = hub_publish_client_id(hub_id, 0)
-    conn = MqttConnection(broker.host, broker.port, client_id=peer_id, username=peer_id,
-                          password=broker.hub_password(), ack_timeout=30)  # fmt: skip
+    conn = MqttConnection(
+        broker.host,
+        broker.port,
+        client_id=peer_id,
+        username=peer_id,
+        password=broker.hub_password(),
+        ack_timeout=30,
+    )
     await conn.connect()
     yield conn
     await conn.disconnect()
@@ -147,9 +158,10 @@ async def test_reading_pauses_while_the_actors_are_behind_and_the_broker_queues(
 
 
 async def test_a_lost_session_puts_unacknowledged_publishes_back_and_sends_them_again(
-    broker: EmbeddedBroker, run_link: Callable[..., Awaitable[TabletLink]],
+    broker: EmbeddedBroker,
+    run_link: Callable[..., Awaitable[TabletLink]],
     peer: MqttConnection,
-) -> None:  # fmt: skip
+) -> None:
     proxy = CuttableProxy(broker.host, broker.port)
     await proxy.start()
     lost: list[str] = []
@@ -158,8 +170,9 @@ async def test_a_lost_session_puts_unacknowledged_publishes_back_and_sends_them_
         assert lost == ["the broker did not keep the hub's session"]  # the first session
         metrics = link._metrics
         base = uuid.uuid4().hex
-        manifests = [PublishEffect(f"tablets/{base}/m{i}", f"m{i}".encode(), 1, True)
-                     for i in range(50)]  # fmt: skip
+        manifests = [
+            PublishEffect(f"tablets/{base}/m{i}", f"m{i}".encode(), 1, True) for i in range(50)
+        ]
 
         proxy.hold = True  # the broker gets them; its PUBACKs never reach the link
         for manifest in manifests:

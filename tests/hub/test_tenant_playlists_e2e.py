@@ -35,8 +35,9 @@ def tenant_fleet(conn: Conn, broker: EmbeddedBroker) -> tuple[str, TestFleet]:
 
 
 def desired(conn: Conn, tablet_id: str) -> object:
-    row = conn.execute("SELECT desired_etag FROM tablet_state WHERE tablet_id = %s",
-                       (tablet_id,)).fetchone()  # fmt: skip
+    row = conn.execute(
+        "SELECT desired_etag FROM tablet_state WHERE tablet_id = %s", (tablet_id,)
+    ).fetchone()
     return row[0] if row else None
 
 
@@ -50,25 +51,38 @@ async def test_a_revoke_by_one_tenant_never_reaches_the_others_tablets(
     tablet_a, tablet_b = fleet_a.tablet(0).connect(), fleet_b.tablet(0).connect()
     try:
         pushed = {
-            tenant: await push(aconn, Target("fleet", fleet.fleet_id), ITEMS, emergency=False,
-                         expires_s=None, reason=tenant, actor="test", refresh_s=300,
-                         tenant_id=tenant, name=f"Loop of {tenant}")
+            tenant: await push(
+                aconn,
+                Target("fleet", fleet.fleet_id),
+                ITEMS,
+                emergency=False,
+                expires_s=None,
+                reason=tenant,
+                actor="test",
+                refresh_s=300,
+                tenant_id=tenant,
+                name=f"Loop of {tenant}",
+            )
             for tenant, fleet in ((tenant_a, fleet_a), (tenant_b, fleet_b))
-        }  # fmt: skip
+        }
         a, b = pushed[tenant_a], pushed[tenant_b]
         assert (a.playlist_id, a.etag) == (b.playlist_id, b.etag)  # the same content address
         for tablet in (tablet_a, tablet_b):
             assert [m["etag"] for m in await manifests(tablet)] == [a.etag]
         # Other tests' tenants may hold the same items too: look at these two only.
-        owners = conn.execute("SELECT tenant_id FROM playlists WHERE playlist_id = %s"
-                              " AND tenant_id = ANY(%s) ORDER BY 1",
-                              (a.playlist_id, [tenant_a, tenant_b])).fetchall()  # fmt: skip
+        owners = conn.execute(
+            "SELECT tenant_id FROM playlists WHERE playlist_id = %s"
+            " AND tenant_id = ANY(%s) ORDER BY 1",
+            (a.playlist_id, [tenant_a, tenant_b]),
+        ).fetchall()
         assert owners == sorted([(tenant_a,), (tenant_b,)])
 
         # A revokes its assignment (as the panel does) and drops the playlist from its library.
         with conn.transaction():
-            conn.execute("UPDATE playlist_assignments SET revoked_at = now()"
-                         " WHERE assignment_id = %s", (a.assignment_id,))  # fmt: skip
+            conn.execute(
+                "UPDATE playlist_assignments SET revoked_at = now() WHERE assignment_id = %s",
+                (a.assignment_id,),
+            )
             conn.execute("DELETE FROM tenant_playlists WHERE tenant_id = %s", (tenant_a,))
             conn.execute("SELECT pg_notify('fleethub_playlists', %s)", (str(a.assignment_id),))
         got = await manifests(tablet_a)
@@ -76,9 +90,10 @@ async def test_a_revoke_by_one_tenant_never_reaches_the_others_tablets(
         assert await manifests(tablet_b, timeout=1.5) == []  # B's tablet hears nothing
         await eventually(lambda: desired(conn, fleet_a.tablet_ids[0]) == got[0]["etag"])
         assert desired(conn, fleet_b.tablet_ids[0]) == b.etag
-        row = conn.execute("SELECT count(*) FROM playlist_items WHERE tenant_id = %s"
-                           " AND playlist_id = %s", (tenant_b, b.playlist_id),
-                           ).fetchone()  # fmt: skip
+        row = conn.execute(
+            "SELECT count(*) FROM playlist_items WHERE tenant_id = %s AND playlist_id = %s",
+            (tenant_b, b.playlist_id),
+        ).fetchone()
         assert row == (len(ITEMS),)
     finally:
         tablet_a.close()

@@ -44,30 +44,44 @@ def test_shared_playlists_are_copied_to_each_tenant_holding_them(scratch_url: st
     with psycopg.connect(scratch_url, autocommit=True) as conn:
         for tenant in ("ta", "tb"):
             conn.execute("INSERT INTO tenants (tenant_id, name) VALUES (%s, %s)", (tenant, tenant))
-        conn.execute("INSERT INTO playlists (playlist_id, name) VALUES ('pl-shared', 'first'),"
-                     " ('pl-assigned', 'x'), ('pl-orphan', 'y')")  # fmt: skip
+        conn.execute(
+            "INSERT INTO playlists (playlist_id, name) VALUES ('pl-shared', 'first'),"
+            " ('pl-assigned', 'x'), ('pl-orphan', 'y')"
+        )
         for playlist in ("pl-shared", "pl-assigned", "pl-orphan"):
-            conn.execute("INSERT INTO playlist_items (playlist_id, position, ad_id, campaign_id,"
-                         " url, sha256, duration_ms) VALUES (%s, 0, 'ad', 'c',"
-                         " 'https://cdn.example/a.mp4', %s, 1000)", (playlist, SHA))  # fmt: skip
-        conn.execute("INSERT INTO tenant_playlists (tenant_id, playlist_id, name) VALUES"
-                     " ('ta', 'pl-shared', 'A loop'), ('tb', 'pl-shared', 'B loop')")  # fmt: skip
-        conn.execute("INSERT INTO playlist_assignments (tenant_id, playlist_id, target_kind,"
-                     " priority, created_by) VALUES ('ta', 'pl-assigned', 'all', 'normal', 't'),"
-                     " ('tb', 'pl-shared', 'all', 'normal', 't')")  # fmt: skip
+            conn.execute(
+                "INSERT INTO playlist_items (playlist_id, position, ad_id, campaign_id,"
+                " url, sha256, duration_ms) VALUES (%s, 0, 'ad', 'c',"
+                " 'https://cdn.example/a.mp4', %s, 1000)",
+                (playlist, SHA),
+            )
+        conn.execute(
+            "INSERT INTO tenant_playlists (tenant_id, playlist_id, name) VALUES"
+            " ('ta', 'pl-shared', 'A loop'), ('tb', 'pl-shared', 'B loop')"
+        )
+        conn.execute(
+            "INSERT INTO playlist_assignments (tenant_id, playlist_id, target_kind,"
+            " priority, created_by) VALUES ('ta', 'pl-assigned', 'all', 'normal', 't'),"
+            " ('tb', 'pl-shared', 'all', 'normal', 't')"
+        )
     assert db.migrate(scratch_url)  # 0012 and whatever follows
     with psycopg.connect(scratch_url, autocommit=True) as conn:
         playlists = conn.execute(
             "SELECT tenant_id, playlist_id, name FROM playlists ORDER BY 1, 2"
         ).fetchall()
-        assert playlists == [("ta", "pl-assigned", "x"), ("ta", "pl-shared", "A loop"),
-                             ("tb", "pl-shared", "B loop")]  # fmt: skip
+        assert playlists == [
+            ("ta", "pl-assigned", "x"),
+            ("ta", "pl-shared", "A loop"),
+            ("tb", "pl-shared", "B loop"),
+        ]
         items = conn.execute(
             "SELECT tenant_id, playlist_id, position FROM playlist_items ORDER BY 1, 2"
         ).fetchall()
         assert items == [("ta", "pl-assigned", 0), ("ta", "pl-shared", 0), ("tb", "pl-shared", 0)]
         # A tenant can only assign its own playlists (the key is the tenant's).
         with pytest.raises(psycopg.errors.ForeignKeyViolation):
-            conn.execute("INSERT INTO playlist_assignments (tenant_id, playlist_id, target_kind,"
-                         " priority, created_by) VALUES ('tb', 'pl-assigned', 'all', 'normal',"
-                         " 't')")  # fmt: skip
+            conn.execute(
+                "INSERT INTO playlist_assignments (tenant_id, playlist_id, target_kind,"
+                " priority, created_by) VALUES ('tb', 'pl-assigned', 'all', 'normal',"
+                " 't')"
+            )

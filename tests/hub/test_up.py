@@ -45,11 +45,13 @@ def _signed_in_page(port: int, email: str, password: str) -> str:
 
 def _api_tablets(port: int, email: str, password: str) -> list[dict[str, object]]:
     body = urlencode({"username": email, "password": password}).encode()
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/auth/token", body,
-                                timeout=10) as r:  # fmt: skip
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{port}/api/v1/auth/token", body, timeout=10
+    ) as r:
         token = json.load(r)["access_token"]
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/tablets",
-                                     headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/tablets", headers={"Authorization": f"Bearer {token}"}
+    )
     with urllib.request.urlopen(request, timeout=10) as r:  # noqa: S310 - http on loopback
         rows: list[dict[str, object]] = json.load(r)
     return rows
@@ -81,12 +83,15 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
             assert json.load(r) == {"status": "ok"}
         # Prometheus reads the hub and the panel where the banner says.
         assert f"hub http://127.0.0.1:{metrics_port}/metrics" in log.read_text()
-        for port, metric in ((metrics_port, "fleethub_hub_received_total "),
-                             (web_port, "fleethub_http_requests_total{")):  # fmt: skip
+        for port, metric in (
+            (metrics_port, "fleethub_hub_received_total "),
+            (web_port, "fleethub_http_requests_total{"),
+        ):
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
                 assert metric in r.read().decode()
-        logins = dict(re.findall(r"sign in as (admin|fleet owner)\s+\S+\s+password (\S+)",
-                                 log.read_text()))  # fmt: skip
+        logins = dict(
+            re.findall(r"sign in as (admin|fleet owner)\s+\S+\s+password (\S+)", log.read_text())
+        )
         owner = re.search(r"sign in as fleet owner\s+(\S+)", log.read_text())
         assert owner is not None
         page = _signed_in_page(web_port, owner.group(1), logins["fleet owner"])
@@ -95,16 +100,20 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
         # The demo's lead form opens for passengers (no sign-in) on the printed address.
         form = re.search(r"lead form http://\S+(/l/[a-z0-9]+)", log.read_text())
         assert form is not None
-        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}{form.group(1)}",
-                                    timeout=5) as r:  # fmt: skip
+        with urllib.request.urlopen(f"http://127.0.0.1:{web_port}{form.group(1)}", timeout=5) as r:
             assert "Travel insurance" in r.read().decode()
         # The embedded store lets no loopback client in without its generated password.
         secret = tmp_path / "var" / "pgdata.password"
         assert secret.stat().st_mode & 0o777 == 0o600
         assert secret.read_text().strip() not in log.read_text()  # the banner hides it
         with pytest.raises(psycopg.OperationalError, match="password"):
-            psycopg.connect(host="127.0.0.1", port=int(env["FLEETHUB_DB_PORT"]),
-                            user="postgres", dbname="fleethub", connect_timeout=5)  # fmt: skip
+            psycopg.connect(
+                host="127.0.0.1",
+                port=int(env["FLEETHUB_DB_PORT"]),
+                user="postgres",
+                dbname="fleethub",
+                connect_timeout=5,
+            )
         children = psutil.Process(proc.pid).children(recursive=True)
         assert len(children) >= 5  # broker, store, hub, web, simulator
     finally:
@@ -120,8 +129,9 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
     again = _start(env, tmp_path / "up2.log")
     try:
         _wait_for(again, tmp_path / "up2.log", "5 online", 90)
-        admin = re.search(r"sign in as admin\s+(\S+)\s+password (\S+)",
-                          (tmp_path / "up2.log").read_text())  # fmt: skip
+        admin = re.search(
+            r"sign in as admin\s+(\S+)\s+password (\S+)", (tmp_path / "up2.log").read_text()
+        )
         assert admin is not None
         assert admin.group(2) == logins["admin"]  # the same credentials on every run
         rows = _api_tablets(web_port, admin.group(1), admin.group(2))

@@ -28,8 +28,9 @@ def test_dynsec_plugin_is_found_by_pattern(tmp_path: Path) -> None:
     (tmp_path / "lib" / "aarch64-linux-gnu").mkdir(parents=True)
     plugin = tmp_path / "lib" / "aarch64-linux-gnu" / PLUGIN
     plugin.write_bytes(b"")
-    assert dynsec_plugin([str(tmp_path / "nowhere" / PLUGIN), f"{tmp_path}/lib/*/{PLUGIN}"]) \
-        == str(plugin)  # fmt: skip
+    assert dynsec_plugin([str(tmp_path / "nowhere" / PLUGIN), f"{tmp_path}/lib/*/{PLUGIN}"]) == str(
+        plugin
+    )
 
 
 def test_missing_dynsec_plugin_is_a_clear_broker_error(tmp_path: Path) -> None:
@@ -63,8 +64,12 @@ def test_prepare_writes_config_and_the_dynsec_file(tmp_path: Path) -> None:
     assert oct(os.stat(path).st_mode & 0o777) == "0o600"
     config = dynsec_file.read(path)
     accounts = {c.username: c for c in config.clients}
-    assert set(accounts) == {"fleethub-hub-0", "fleethub-hub-0-out", "fleethub-web",
-                             "fleethub-provision"}  # fmt: skip
+    assert set(accounts) == {
+        "fleethub-hub-0",
+        "fleethub-hub-0-out",
+        "fleethub-web",
+        "fleethub-provision",
+    }
     for name, account in accounts.items():
         assert account.clientid == name  # each bound to its own client id
     for name in ("fleethub-hub-0", "fleethub-hub-0-out"):

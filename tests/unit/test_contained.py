@@ -16,8 +16,9 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 def test_a_session_copy_is_untouched_by_changes_to_the_session() -> None:
     cfg = TabletConfig("t-1", "f-1", None, 1, 2, 1, 6, OperatingHours())
-    session = TabletSession(TabletSnapshot(cfg, state="online", boot_id="b", last_seq=1,
-                                           recent_transitions=(T0,)))  # fmt: skip
+    session = TabletSession(
+        TabletSnapshot(cfg, state="online", boot_id="b", last_seq=1, recent_transitions=(T0,))
+    )
     saved = copy_flat(session)
     session.boot_id, session.last_seq = "evil", 99
     session.transitions.append(T0)

@@ -42,9 +42,11 @@ def test_salts_are_random() -> None:
 def test_tablet_role_is_its_literal_subtree() -> None:
     assert dynsec_file.tablet_role_name("t-1") == "tablet:t-1"
     acls = {(a.acltype, a.topic, a.allow) for a in dynsec_file.tablet_acls("t-1")}
-    assert acls == {("publishClientSend", "tablets/t-1/#", True),
-                    ("publishClientReceive", "tablets/t-1/#", True),
-                    ("subscribePattern", "tablets/t-1/#", True)}  # fmt: skip
+    assert acls == {
+        ("publishClientSend", "tablets/t-1/#", True),
+        ("publishClientReceive", "tablets/t-1/#", True),
+        ("subscribePattern", "tablets/t-1/#", True),
+    }
 
 
 @pytest.mark.parametrize("bad", ["", "a/b", "a+", "#", "x\x00", "fleethub-hub-0", "agent-7"])
@@ -65,13 +67,24 @@ def test_file_round_trip(tmp_path: Path) -> None:
     dynsec_file.write(path, config)
 
     raw = json.loads(path.read_text())
-    assert raw["defaultACLAccess"] == {"publishClientSend": False, "publishClientReceive": True,
-                                       "subscribe": False, "unsubscribe": True}  # fmt: skip
+    assert raw["defaultACLAccess"] == {
+        "publishClientSend": False,
+        "publishClientReceive": True,
+        "subscribe": False,
+        "unsubscribe": True,
+    }
     assert [c["username"] for c in raw["clients"]] == ["fleethub-hub-0", "t1", "t2"]
     assert [c["clientid"] for c in raw["clients"]] == ["fleethub-hub-0", "t1", "t2"]
     assert [r["rolename"] for r in raw["roles"]] == ["hub", "tablet:t1", "tablet:t2"]
-    assert set(raw["clients"][1]) == {"username", "clientid", "textname", "roles", "password",
-                                      "salt", "iterations"}  # fmt: skip
+    assert set(raw["clients"][1]) == {
+        "username",
+        "clientid",
+        "textname",
+        "roles",
+        "password",
+        "salt",
+        "iterations",
+    }
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dynamic-security.json"]
 
@@ -92,15 +105,31 @@ def test_file_round_trip(tmp_path: Path) -> None:
 
 def test_fields_the_broker_adds_survive_a_rewrite(tmp_path: Path) -> None:
     path = tmp_path / "d.json"
-    path.write_text(json.dumps({
-        "defaultACLAccess": {"publishClientSend": False, "publishClientReceive": True,
-                             "subscribe": False, "unsubscribe": True},
-        "clients": [{"username": "x", "textdescription": "kept", "clientid": "x-1",
-                     "roles": [{"rolename": "r", "priority": 3}], "password": "cA==",
-                     "salt": "cw==", "iterations": 101}],
-        "groups": [{"groupname": "g", "roles": [], "clients": []}],
-        "roles": [{"rolename": "r", "textname": "kept too", "acls": []}],
-    }))  # fmt: skip
+    path.write_text(
+        json.dumps(
+            {
+                "defaultACLAccess": {
+                    "publishClientSend": False,
+                    "publishClientReceive": True,
+                    "subscribe": False,
+                    "unsubscribe": True,
+                },
+                "clients": [
+                    {
+                        "username": "x",
+                        "textdescription": "kept",
+                        "clientid": "x-1",
+                        "roles": [{"rolename": "r", "priority": 3}],
+                        "password": "cA==",
+                        "salt": "cw==",
+                        "iterations": 101,
+                    }
+                ],
+                "groups": [{"groupname": "g", "roles": [], "clients": []}],
+                "roles": [{"rolename": "r", "textname": "kept too", "acls": []}],
+            }
+        )
+    )
     config = dynsec_file.read(path)
     dynsec_file.put_tablets(config, {"t": "pw"})
     dynsec_file.write(path, config)
@@ -121,8 +150,9 @@ def test_a_file_that_is_not_dynsec_is_a_broker_error(tmp_path: Path) -> None:
 
 def test_hub_role_grants_routing_and_no_control() -> None:
     config = DynsecConfig()
-    dynsec_file.put_service(config, dynsec_file.hub_client_ids("fleethub-hub", 2), "pw",
-                            dynsec_file.HUB_ROLE)  # fmt: skip
+    dynsec_file.put_service(
+        config, dynsec_file.hub_client_ids("fleethub-hub", 2), "pw", dynsec_file.HUB_ROLE
+    )
     assert [(c.username, c.clientid) for c in config.clients] == [
         ("fleethub-hub-0", "fleethub-hub-0"),
         ("fleethub-hub-0-out", "fleethub-hub-0-out"),
@@ -132,8 +162,11 @@ def test_hub_role_grants_routing_and_no_control() -> None:
     role = config.role("hub")
     assert role is not None
     grants = {(a.acltype, a.topic) for a in role.acls if a.allow}
-    assert grants == {(kind, topic) for topic in ("tablets/#", "fleets/#", "agents/#")
-                      for kind in dynsec_file.READ_WRITE}  # fmt: skip
+    assert grants == {
+        (kind, topic)
+        for topic in ("tablets/#", "fleets/#", "agents/#")
+        for kind in dynsec_file.READ_WRITE
+    }
 
 
 def test_provision_role_reaches_only_the_plugin() -> None:
@@ -144,32 +177,44 @@ def test_provision_role_reaches_only_the_plugin() -> None:
     assert {(a.acltype, a.topic) for a in role.acls} == {
         ("publishClientSend", "$CONTROL/dynamic-security/v1"),
         ("publishClientReceive", "$CONTROL/dynamic-security/v1/response"),
-        ("subscribePattern", "$CONTROL/dynamic-security/v1/response")}  # fmt: skip
+        ("subscribePattern", "$CONTROL/dynamic-security/v1/response"),
+    }
 
 
 def test_binding_gives_an_unbound_account_its_username() -> None:
     config = DynsecConfig()
-    config.clients = [dynsec_file.Client(username="old-tablet", password="cA==", salt="cw=="),
-                      dynsec_file.Client(username="x", clientid="x", password="cA==",
-                                         salt="cw==")]  # fmt: skip
+    config.clients = [
+        dynsec_file.Client(username="old-tablet", password="cA==", salt="cw=="),
+        dynsec_file.Client(username="x", clientid="x", password="cA==", salt="cw=="),
+    ]
     assert dynsec_file.bind_clients(config) == ["old-tablet"]
     assert [c.clientid for c in config.clients] == ["old-tablet", "x"]
 
 
 def test_provision_replaces_then_creates() -> None:
     commands = dynsec.provision_commands("t9", "pw9")
-    assert [c["command"] for c in commands] == ["deleteClient", "deleteRole", "createRole",
-                                                 "createClient"]  # fmt: skip
+    assert [c["command"] for c in commands] == [
+        "deleteClient",
+        "deleteRole",
+        "createRole",
+        "createClient",
+    ]
     assert commands[0]["username"] == "t9"
     assert commands[1]["rolename"] == "tablet:t9"
     assert commands[2]["rolename"] == "tablet:t9"
     assert {(a["acltype"], a["topic"], a["allow"]) for a in commands[2]["acls"]} == {
         ("publishClientSend", "tablets/t9/#", True),
         ("publishClientReceive", "tablets/t9/#", True),
-        ("subscribePattern", "tablets/t9/#", True)}  # fmt: skip
-    assert commands[3] == {"command": "createClient", "username": "t9", "password": "pw9",
-                           "clientid": "t9", "textname": "tablet",
-                           "roles": [{"rolename": "tablet:t9"}]}  # fmt: skip
+        ("subscribePattern", "tablets/t9/#", True),
+    }
+    assert commands[3] == {
+        "command": "createClient",
+        "username": "t9",
+        "password": "pw9",
+        "clientid": "t9",
+        "textname": "tablet",
+        "roles": [{"rolename": "tablet:t9"}],
+    }
     agent = dynsec.provision_agent_commands(7, "pw")[-1]
     assert (agent["username"], agent["clientid"]) == ("agent-7", "agent-7")
     assert [c["command"] for c in dynsec.revoke_commands("t9")] == ["deleteClient", "deleteRole"]
@@ -177,9 +222,14 @@ def test_provision_replaces_then_creates() -> None:
 
 def _answers(request: dynsec.Request, *errors: str | None) -> bytes:
     sent = json.loads(request.payload())["commands"]
-    responses = [{"command": c["command"], "correlationData": c["correlationData"],
-                  **({"error": e} if e else {})}
-                 for c, e in zip(sent, errors, strict=True)]  # fmt: skip
+    responses = [
+        {
+            "command": c["command"],
+            "correlationData": c["correlationData"],
+            **({"error": e} if e else {}),
+        }
+        for c, e in zip(sent, errors, strict=True)
+    ]
     return json.dumps({"responses": responses}).encode()
 
 

@@ -24,10 +24,20 @@ from store.tablets import Heartbeat as ShownHeartbeat
 
 NOW = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 BODY = {
-    "v": 1, "ts": "2024-05-01T09:59:59+00:00", "seq": 3, "boot_id": "b",
-    "playlist_etag": "e", "now_playing": {"ad_id": "a", "campaign_id": "c"}, "battery": 9,
-    "charging": True, "disk_free_mb": 5, "app_version": "1", "lat": 1.5, "lon": 2.5, "x": 1,
-}  # fmt: skip
+    "v": 1,
+    "ts": "2024-05-01T09:59:59+00:00",
+    "seq": 3,
+    "boot_id": "b",
+    "playlist_etag": "e",
+    "now_playing": {"ad_id": "a", "campaign_id": "c"},
+    "battery": 9,
+    "charging": True,
+    "disk_free_mb": 5,
+    "app_version": "1",
+    "lat": 1.5,
+    "lon": 2.5,
+    "x": 1,
+}
 
 
 def names(message: type[Any]) -> list[str]:
@@ -102,7 +112,10 @@ def test_markers_name_what_the_types_do_not() -> None:
         inner: Annotated[str | None, Sent("outer.inner")]
 
     assert [(c.name, c.pg) for c in columns(Reading)] == [
-        ("time", "timestamptz"), ("count", "int4"), ("inner", "text")]  # fmt: skip
+        ("time", "timestamptz"),
+        ("count", "int4"),
+        ("inner", "text"),
+    ]
     model = payload_model(Reading, "Reading", HeartbeatPayload)
     with pytest.raises(ValidationError):  # the object holds all of its fields
         model.model_validate_json('{"v": 1, "count": 1, "outer": {}}')

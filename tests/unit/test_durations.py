@@ -43,9 +43,18 @@ def test_parse_duration_rejects_zero(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(0, "0s"), (1, "1s"), (60, "1m"), (90, "1m30s"), (3600, "1h"), (5400, "1h30m"),
-     (86_400, "1d"), (90_061, "1d1h1m1s"), (172_800, "2d")],
-)  # fmt: skip
+    [
+        (0, "0s"),
+        (1, "1s"),
+        (60, "1m"),
+        (90, "1m30s"),
+        (3600, "1h"),
+        (5400, "1h30m"),
+        (86_400, "1d"),
+        (90_061, "1d1h1m1s"),
+        (172_800, "2d"),
+    ],
+)
 def test_format_duration(seconds: int, text: str) -> None:
     assert format_duration(seconds) == text
 

@@ -17,8 +17,12 @@ from web.app import create_app
 DASHBOARD = Path(__file__).parents[2] / "docs" / "grafana-fleethub.json"
 # Every metric the dashboard reads is one of ours or prometheus-client's process collector's.
 METRIC = re.compile(r"\b(?:fleethub|process)_[a-z0-9_]+\b")
-SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"),
-            "info": ("_info",), "gauge": ("",)}  # fmt: skip
+SUFFIXES = {
+    "counter": ("_total",),
+    "histogram": ("_bucket", "_sum", "_count"),
+    "info": ("_info",),
+    "gauge": ("",),
+}
 
 
 def exposed(registry: CollectorRegistry) -> set[str]:
@@ -49,8 +53,9 @@ async def test_every_expression_reads_exposed_metrics(tmp_path: Path) -> None:
     every = list(panels(dashboard["panels"]))
     assert len({p["id"] for p in every}) == len(every), "panel ids repeat"
     expressions = [t["expr"] for p in every for t in p.get("targets", [])]
-    expressions += [v["query"]["query"] for v in dashboard["templating"]["list"]
-                    if v["type"] == "query"]  # fmt: skip
+    expressions += [
+        v["query"]["query"] for v in dashboard["templating"]["list"] if v["type"] == "query"
+    ]
     assert len(expressions) > 20
     read: set[str] = set()
     for expr in expressions:
@@ -59,11 +64,17 @@ async def test_every_expression_reads_exposed_metrics(tmp_path: Path) -> None:
         assert used <= names, f"{expr!r} reads {sorted(used - names)}, not exposed"
         read |= used
     # The counters the issue names are all on the dashboard.
-    for wanted in ("fleethub_hub_received_total", "fleethub_hub_rejected_total",
-                   "fleethub_hub_dropped_total", "fleethub_hub_db_outages_total",
-                   "fleethub_hub_store_backlog", "fleethub_hub_publish_failures_total",
-                   "fleethub_hub_reconnects_total", "fleethub_hub_inbox_backlog",
-                   "fleethub_http_requests_total"):  # fmt: skip
+    for wanted in (
+        "fleethub_hub_received_total",
+        "fleethub_hub_rejected_total",
+        "fleethub_hub_dropped_total",
+        "fleethub_hub_db_outages_total",
+        "fleethub_hub_store_backlog",
+        "fleethub_hub_publish_failures_total",
+        "fleethub_hub_reconnects_total",
+        "fleethub_hub_inbox_backlog",
+        "fleethub_http_requests_total",
+    ):
         assert wanted in read, wanted
     for panel in every:
         if panel["type"] != "row":

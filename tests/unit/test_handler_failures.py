@@ -36,13 +36,19 @@ NOW = datetime.now(UTC)
 
 def snapshot(tablet_id: str) -> TabletSnapshot:
     cfg = TabletConfig(tablet_id, "f-1", None, 30, 90, 300, 6, OperatingHours())
-    return TabletSnapshot(cfg, state="online", state_since=NOW - timedelta(minutes=5),
-                          last_heartbeat_at=NOW, uptime_until=NOW)  # fmt: skip
+    return TabletSnapshot(
+        cfg,
+        state="online",
+        state_since=NOW - timedelta(minutes=5),
+        last_heartbeat_at=NOW,
+        uptime_until=NOW,
+    )
 
 
 def heartbeat(tablet_id: str, at: datetime, seq: int) -> HeartbeatIn:
-    return HeartbeatIn(tablet_id, at, None, seq, "boot", None, None, None, 80, None, None,
-                       "1.0", None, None, None)  # fmt: skip
+    return HeartbeatIn(
+        tablet_id, at, None, seq, "boot", None, None, None, 80, None, None, "1.0", None, None, None
+    )
 
 
 async def test_a_raising_tablet_handler_is_counted_once_and_the_others_flow(
@@ -72,8 +78,7 @@ async def test_a_raising_tablet_handler_is_counted_once_and_the_others_flow(
             if rows == {"t-bad", "t-good"}:
                 break
             await asyncio.sleep(0.02)
-        assert {e.tablet_id for e in effects if isinstance(e, HeartbeatRow)} == {
-            "t-bad", "t-good"}  # fmt: skip
+        assert {e.tablet_id for e in effects if isinstance(e, HeartbeatRow)} == {"t-bad", "t-good"}
         failed = [e for e in effects if isinstance(e, HandlerFailed)]
         assert [(f.actor, f.key, f.message) for f in failed] == [("tablet", "t-bad", "HeartbeatIn")]
         assert failed[0].error.startswith("TypeError: ")
@@ -97,7 +102,9 @@ def test_a_raising_watchdog_or_outbox_handler_is_flushed_not_poisoned() -> None:
         system.tell(outbox, EffectBatch(None))  # type: ignore[arg-type]  # TypeError
         flushed = system.ask(outbox, Flush(), 5)
         assert [(f.actor, f.message) for f in flushed] == [
-            ("watchdog", "Tick"), ("outbox", "EffectBatch")]  # fmt: skip
+            ("watchdog", "Tick"),
+            ("outbox", "EffectBatch"),
+        ]
         assert system.ask(outbox, Flush(), 5) == []
     finally:
         system.shutdown()

@@ -195,14 +195,17 @@ def test_next_open_at_a_week_ahead() -> None:
         # delay ends exactly at closing time: next opening
         (TUE + timedelta(hours=21, minutes=55), 300, WED + timedelta(hours=7)),
         # delay ends one second before closing: still today
-        (TUE + timedelta(hours=21, minutes=54, seconds=59), 300,
-         TUE + timedelta(hours=21, minutes=59, seconds=59)),
+        (
+            TUE + timedelta(hours=21, minutes=54, seconds=59),
+            300,
+            TUE + timedelta(hours=21, minutes=59, seconds=59),
+        ),
         # outage starts out of hours: due at opening time
         (SAT + timedelta(hours=3), 300, NEXT_MON + timedelta(hours=7)),
         # outage starts before opening, delay ends after: the delay wins
         (MON + timedelta(hours=6, minutes=58), 300, MON + timedelta(hours=7, minutes=3)),
     ],
-)  # fmt: skip
+)
 def test_incident_due_at(offline_at: datetime, alert_after_s: int, expected: datetime) -> None:
     hours = parse_hours("mon-fri 07:00-22:00")
     due = incident_due_at(hours, offline_at, alert_after_s)

@@ -32,8 +32,9 @@ from tests.payload_strategies import (
 
 KINDS = ["heartbeat", "status", "playlist/ack", "plays", "playlist", "x/y"]
 LIMIT = 16 * 1024
-FUZZ = settings(max_examples=150, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+FUZZ = settings(
+    max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def decode(kind: str, payload: bytes) -> Any:
@@ -131,8 +132,9 @@ def test_plays_batches_parse_and_judge_or_reject(body: Any) -> None:
         batch = parse_batch(item.payload, 160 * 1024)
     except PayloadError:
         return
-    verdicts = judge_all(batch.events, "t-1", "f-1", now, timedelta(seconds=300),
-                         timedelta(days=90))  # fmt: skip
+    verdicts = judge_all(
+        batch.events, "t-1", "f-1", now, timedelta(seconds=300), timedelta(days=90)
+    )
     assert len(verdicts) == len(batch.events)
     for v in verdicts:
         if v.row is None:

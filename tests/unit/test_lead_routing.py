@@ -11,11 +11,31 @@ AT = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 AGENTS = (AgentSlot(11, 0), AgentSlot(12, 1), AgentSlot(13, 2))
 
 
-def lead(n: int = 1, cursor: int = -1, agents: tuple[AgentSlot, ...] = AGENTS,
-         tenant: str = "t1", campaign: str = "c1", status: str = "new",
-         tried: tuple[int, ...] = (), offer: OpenOffer | None = None) -> LeadIn:  # fmt: skip
-    return LeadIn(f"lead-{n}", tenant, campaign, status, agents, cursor, 60, "Tan", "+6591234567",
-                  LeadAttribution(None, None, None, None), tried, offer, AT)  # fmt: skip
+def lead(
+    n: int = 1,
+    cursor: int = -1,
+    agents: tuple[AgentSlot, ...] = AGENTS,
+    tenant: str = "t1",
+    campaign: str = "c1",
+    status: str = "new",
+    tried: tuple[int, ...] = (),
+    offer: OpenOffer | None = None,
+) -> LeadIn:
+    return LeadIn(
+        f"lead-{n}",
+        tenant,
+        campaign,
+        status,
+        agents,
+        cursor,
+        60,
+        "Tan",
+        "+6591234567",
+        LeadAttribution(None, None, None, None),
+        tried,
+        offer,
+        AT,
+    )
 
 
 def offered_to(steps: list[Step]) -> list[int]:
@@ -66,7 +86,8 @@ def test_rejection_reoffers_and_acceptance_ends_routing() -> None:
     assert offered_to(steps) == [12]
     assert book.on_decided(Decided("lead-1", 11, "rejected")) == []  # stale
     assert book.on_decided(Decided("lead-1", 12, "accepted")) == [
-        WithdrawFrom(12, "lead-1", accepted=True)]  # fmt: skip
+        WithdrawFrom(12, "lead-1", accepted=True)
+    ]
     assert book.on_timeout("lead-1", 12) == []  # no re-offer once accepted
 
 

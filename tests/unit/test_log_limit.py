@@ -21,8 +21,7 @@ def test_one_line_per_key_and_interval_then_the_suppressed_count(
     time.sleep(0.25)
     assert limiter.log(logging.WARNING, "a", "rejected %s", "again") is True
     messages = [r.getMessage() for r in caplog.records if r.name == "test.limit"]
-    assert messages == ["rejected 0", "other key",
-                        "rejected again (999 more like it suppressed)"]  # fmt: skip
+    assert messages == ["rejected 0", "other key", "rejected again (999 more like it suppressed)"]
 
 
 def test_the_table_of_keys_stays_bounded() -> None:

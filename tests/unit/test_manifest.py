@@ -19,9 +19,13 @@ SHA_A, SHA_B = "a" * 64, "b" * 64
 
 def item(ad: str, sha: str = SHA_A, position: int | None = None, ms: int = 15_000) -> PlaylistItem:
     return PlaylistItem(
-        ad_id=ad, campaign_id="c1", url=f"https://cdn.example/{ad}.mp4", sha256=sha,
-        duration_ms=ms, position=position,
-    )  # fmt: skip
+        ad_id=ad,
+        campaign_id="c1",
+        url=f"https://cdn.example/{ad}.mp4",
+        sha256=sha,
+        duration_ms=ms,
+        position=position,
+    )
 
 
 def manifest(**changes: Any) -> Manifest:

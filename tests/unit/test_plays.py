@@ -20,11 +20,17 @@ RETENTION = timedelta(days=90)
 
 def event(**fields: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "event_id": str(uuid.uuid4()), "ad_id": "ad-1", "campaign_id": "c-1",
-        "playlist_id": "pl-1", "playlist_etag": "e" * 32,
-        "started_at": "2024-05-01T17:59:00+08:00", "duration_ms": 15_000,
-        "result": "completed", "lat": 1.3, "lon": 103.8,
-    }  # fmt: skip
+        "event_id": str(uuid.uuid4()),
+        "ad_id": "ad-1",
+        "campaign_id": "c-1",
+        "playlist_id": "pl-1",
+        "playlist_etag": "e" * 32,
+        "started_at": "2024-05-01T17:59:00+08:00",
+        "duration_ms": 15_000,
+        "result": "completed",
+        "lat": 1.3,
+        "lon": 103.8,
+    }
     base.update(fields)
     return base
 
@@ -131,6 +137,10 @@ def test_settle_counts_new_repeated_and_rejected_events() -> None:
     new = {rows[0].event.event_id}  # the store already had the other one
     result = settle(verdicts, new, {id(r) for r in rows})
     assert (result.accepted, result.duplicate, result.rejected) == (1, 2, 1)
-    assert [e["status"] for e in result.events] == ["accepted", "duplicate", "duplicate",
-                                                    "rejected"]  # fmt: skip
+    assert [e["status"] for e in result.events] == [
+        "accepted",
+        "duplicate",
+        "duplicate",
+        "rejected",
+    ]
     assert result.events[3]["reason"] == "invalid_result"

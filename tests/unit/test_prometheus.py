@@ -31,13 +31,17 @@ def test_every_field_is_exported_with_its_kind_and_label(tmp_path: Path) -> None
     m.reject("invalid_json")
     m.dropped["plays_queue_overflow"] += 3
     m.loop_errors["reconcile"] += 1
-    registry = hub_registry(m, [Gauge("inbox_backlog", "waiting", lambda: 4)],
-                            Settings(var_dir=tmp_path))  # fmt: skip
+    registry = hub_registry(
+        m, [Gauge("inbox_backlog", "waiting", lambda: 4)], Settings(var_dir=tmp_path)
+    )
     families = {
         f.name: f for f in text_string_to_metric_families(generate_latest(registry).decode())
     }
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for f in families.values() for s in f.samples}  # fmt: skip
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for f in families.values()
+        for s in f.samples
+    }
     assert samples["fleethub_hub_received_total", ()] == 7
     assert samples["fleethub_hub_handler_errors_total", ()] == 2
     assert samples["fleethub_hub_rejected_total", (("reason", "invalid_json"),)] == 1
@@ -50,8 +54,13 @@ def test_every_field_is_exported_with_its_kind_and_label(tmp_path: Path) -> None
 
 
 def production(tmp_path: Path, **extra: object) -> Settings:
-    return Settings(var_dir=tmp_path, environment="production", secret_key=SecretStr("s" * 40),
-                    hub_metrics_port=9464, **extra)  # type: ignore[arg-type]  # fmt: skip
+    return Settings(
+        var_dir=tmp_path,
+        environment="production",
+        secret_key=SecretStr("s" * 40),
+        hub_metrics_port=9464,
+        **extra,  # type: ignore[arg-type]
+    )
 
 
 def test_a_public_address_needs_a_token_in_production(tmp_path: Path) -> None:

@@ -220,9 +220,14 @@ def test_duplicate_heartbeat_stores_no_second_row(boot_id: str, seq: int, rows: 
 
 def test_duplicate_detection_survives_a_restart() -> None:
     snap = TabletSnapshot(
-        config=make_config(), state="online", state_since=T0, last_heartbeat_at=T0,
-        boot_id="boot-a", last_seq=5, uptime_until=T0,
-    )  # fmt: skip
+        config=make_config(),
+        state="online",
+        state_since=T0,
+        last_heartbeat_at=T0,
+        boot_id="boot-a",
+        last_seq=5,
+        uptime_until=T0,
+    )
     out = TabletSession(snap).on_heartbeat(heartbeat(at(1), 5))
     assert of(out, HeartbeatRow) == []
 
@@ -413,9 +418,10 @@ def test_back_online_resolves_the_offline_incident() -> None:
 
     out = session.on_heartbeat(heartbeat(at(1000), 1))
     assert of(out, IncidentEvent) == [
-        IncidentEvent(incident_id(TID, "offline", due), TID, "f1", "offline", "resolved", due,
-                      at(1000), None)
-    ]  # fmt: skip
+        IncidentEvent(
+            incident_id(TID, "offline", due), TID, "f1", "offline", "resolved", due, at(1000), None
+        )
+    ]
     assert last_state(out).open_incident_id is None
 
 
@@ -435,10 +441,16 @@ def test_incident_id_is_deterministic() -> None:
 def test_alert_payload_is_compact_json() -> None:
     ev = IncidentEvent("id-1", TID, "f1", "offline", "opened", at(300), at(300), T0)
     assert json.loads(alert_payload(ev)) == {
-        "v": 1, "incident_id": "id-1", "event": "opened", "kind": "offline",
-        "tablet_id": TID, "fleet_id": "f1", "opened_at": at(300).isoformat(),
-        "at": at(300).isoformat(), "offline_since": T0.isoformat(),
-    }  # fmt: skip
+        "v": 1,
+        "incident_id": "id-1",
+        "event": "opened",
+        "kind": "offline",
+        "tablet_id": TID,
+        "fleet_id": "f1",
+        "opened_at": at(300).isoformat(),
+        "at": at(300).isoformat(),
+        "offline_since": T0.isoformat(),
+    }
     assert b" " not in alert_payload(ev)
 
 
@@ -551,8 +563,7 @@ def test_a_redelivered_older_heartbeat_of_the_same_boot_stores_no_row() -> None:
 def test_resume_offline_rearms_the_incident_timer() -> None:
     hours = parse_hours("mon-fri 09:00-17:00")
     friday_late = datetime(2024, 5, 3, 16, 58, tzinfo=UTC)
-    snap = TabletSnapshot(config=make_config(hours=hours), state="offline",
-                          state_since=friday_late)  # fmt: skip
+    snap = TabletSnapshot(config=make_config(hours=hours), state="offline", state_since=friday_late)
     out = TabletSession(snap).resume(friday_late + timedelta(minutes=1))
     assert out.timers == [Arm(TID, "incident", incident_due_at(hours, friday_late, ALERT_S))]
     assert out.timers[0].deadline == datetime(2024, 5, 6, 9, 0, tzinfo=UTC)
@@ -751,8 +762,9 @@ def test_a_new_desired_etag_is_published_and_switching_back_republishes() -> Non
 
 
 def test_a_rebuilt_session_republishes_what_is_not_applied_once() -> None:
-    snap = snapshot(state="online", state_since=T0, last_heartbeat_at=T0, desired_etag="e1",
-                    applied_etag="e0")  # fmt: skip
+    snap = snapshot(
+        state="online", state_since=T0, last_heartbeat_at=T0, desired_etag="e1", applied_etag="e0"
+    )
     session = TabletSession(snap)
     assert len(of(session.on_desired(desired("e1")), Publish)) == 1
     assert of(session.on_desired(desired("e1")), Publish) == []

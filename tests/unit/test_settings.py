@@ -28,5 +28,6 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLEETHUB_MQTT_URL", "mqtt://hub:pw@127.0.0.1:1884")
     settings = Settings()
     assert settings.shard_count == 3
-    assert settings.mqtt_target() == MqttTarget(host="127.0.0.1", port=1884, username="hub",
-                                                password="pw")  # fmt: skip
+    assert settings.mqtt_target() == MqttTarget(
+        host="127.0.0.1", port=1884, username="hub", password="pw"
+    )

@@ -33,8 +33,9 @@ def test_production_defaults_to_a_secure_cookie_and_no_public_docs() -> None:
     assert (local.cookie_secure, local.api_docs) == (False, True)
     production = Settings(environment="production", secret_key=SecretStr("k" * 32))
     assert (production.cookie_secure, production.api_docs) == (True, False)
-    chosen = Settings(environment="production", secret_key=SecretStr("k" * 32),
-                      cookie_secure=False, api_docs=True)  # fmt: skip
+    chosen = Settings(
+        environment="production", secret_key=SecretStr("k" * 32), cookie_secure=False, api_docs=True
+    )
     assert (chosen.cookie_secure, chosen.api_docs) == (False, True)
 
 

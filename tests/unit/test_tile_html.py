@@ -9,11 +9,24 @@ from web.grid.tile_html import TileRenderer
 from web.grid.tiles import Tile
 
 TILE = Tile(
-    tablet_id="t-1", tenant_id="x", fleet_id="f", fleet_name="F", car_id="<car>",
-    state="online", state_since=None, last_heartbeat_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
-    heartbeat_interval_s=60, battery=42, app_version="1.2", ad_id="ad-1", campaign_id="c",
-    desired_etag="e1", applied_etag="e0", incident=None, updated_at=None,
-)  # fmt: skip
+    tablet_id="t-1",
+    tenant_id="x",
+    fleet_id="f",
+    fleet_name="F",
+    car_id="<car>",
+    state="online",
+    state_since=None,
+    last_heartbeat_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+    heartbeat_interval_s=60,
+    battery=42,
+    app_version="1.2",
+    ad_id="ad-1",
+    campaign_id="c",
+    desired_etag="e1",
+    applied_etag="e0",
+    incident=None,
+    updated_at=None,
+)
 
 
 def test_tile_shows_the_row_escaped() -> None:

@@ -33,11 +33,14 @@ def at(seconds: float) -> datetime:
         (at(0), at(3600), [(H10, 3600.0)]),
         (at(600), at(1200), [(H10, 600.0)]),
         (at(3590), at(3610), [(H10, 10.0), (at(3600), 10.0)]),
-        (at(1800), at(3600 * 3 + 1), [(H10, 1800.0), (at(3600), 3600.0), (at(7200), 3600.0),
-                                      (at(10800), 1.0)]),
+        (
+            at(1800),
+            at(3600 * 3 + 1),
+            [(H10, 1800.0), (at(3600), 3600.0), (at(7200), 3600.0), (at(10800), 1.0)],
+        ),
         (at(3599.75), at(3600.5), [(H10, 0.25), (at(3600), 0.5)]),
     ],
-)  # fmt: skip
+)
 def test_split_by_hour(
     start: datetime, end: datetime, expected: list[tuple[datetime, float]]
 ) -> None:
@@ -60,16 +63,27 @@ def test_split_by_hour_across_midnight_sums_exactly() -> None:
 
 def state(tablet_id: str, state_: str, since: datetime) -> TabletStateRow:
     return TabletStateRow(
-        tablet_id=tablet_id, state=state_, state_since=since,  # type: ignore[arg-type]
-        last_heartbeat_at=since, boot_id="b", last_seq=1, desired_etag=None,
-        applied_etag=None, uptime_until=since, open_incident_id=None, battery=None,
-        app_version=None, ad_id=None, campaign_id=None,
-    )  # fmt: skip
+        tablet_id=tablet_id,
+        state=state_,  # type: ignore[arg-type]
+        state_since=since,
+        last_heartbeat_at=since,
+        boot_id="b",
+        last_seq=1,
+        desired_etag=None,
+        applied_etag=None,
+        uptime_until=since,
+        open_incident_id=None,
+        battery=None,
+        app_version=None,
+        ad_id=None,
+        campaign_id=None,
+    )
 
 
 def heartbeat_row(tablet_id: str, when: datetime, seq: int) -> HeartbeatRow:
-    return HeartbeatRow(tablet_id, when, None, seq, "b", None, None, None, None, None, None,
-                        None, None, None, None)  # fmt: skip
+    return HeartbeatRow(
+        tablet_id, when, None, seq, "b", None, None, None, None, None, None, None, None, None, None
+    )
 
 
 def test_add_keeps_the_newest_state_per_tablet() -> None:

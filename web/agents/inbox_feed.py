@@ -77,9 +77,14 @@ class LeadFeed:
 
     async def run(self) -> None:
         self._connected_before = False
-        await listen(self._url, [OFFERS_CHANNEL, ACTIONS_CHANNEL], self._handle,
-                     name="web.lead_feed.listen", on_connected=self._on_listening,
-                     on_lost=self._on_lost)  # fmt: skip
+        await listen(
+            self._url,
+            [OFFERS_CHANNEL, ACTIONS_CHANNEL],
+            self._handle,
+            name="web.lead_feed.listen",
+            on_connected=self._on_listening,
+            on_lost=self._on_lost,
+        )
 
     async def _on_listening(self) -> None:
         self.listening.set()

@@ -68,17 +68,21 @@ class BrokerLink:
     async def run(self) -> None:
         if self.session is None:
             return  # no broker configured: device calls that need one answer 503
-        await reconnecting(self._session, on=(aiomqtt.MqttError,), wait_initial=0.5,
-                           wait_max=10.0)  # fmt: skip
+        await reconnecting(self._session, on=(aiomqtt.MqttError,), wait_initial=0.5, wait_max=10.0)
 
     async def _session(self, up: Callable[[], None]) -> None:
         assert self.session is not None
         try:
             async with aiomqtt.Client(
-                self.session.host, self.session.port,
-                username=self.session.username, password=self.session.password,
-                identifier=self.client_id, clean_session=True, keepalive=30, timeout=10,
-            ) as client:  # fmt: skip
+                self.session.host,
+                self.session.port,
+                username=self.session.username,
+                password=self.session.password,
+                identifier=self.client_id,
+                clean_session=True,
+                keepalive=30,
+                timeout=10,
+            ) as client:
                 self._client = client
                 self.connected.set()
                 up()

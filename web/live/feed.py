@@ -132,9 +132,12 @@ class ChangeFeed:
                 await asyncio.wait_for(self._wake.wait(), self.interval_s)
             self._wake.clear()
             since = watermark - OVERLAP
-            tiles = await until_done(functools.partial(self._changed, since),
-                                     on=(psycopg.Error,), wait_initial=0.5,
-                                     wait_max=READ_RETRY_MAX_S)  # fmt: skip
+            tiles = await until_done(
+                functools.partial(self._changed, since),
+                on=(psycopg.Error,),
+                wait_initial=0.5,
+                wait_max=READ_RETRY_MAX_S,
+            )
             fresh = [
                 t for t in tiles if t.updated_at and self._sent.get(t.tablet_id) != t.updated_at
             ]
@@ -159,8 +162,13 @@ class ChangeFeed:
                 sub.offer(TilesChanged(mine))
 
     async def _listen(self) -> None:
-        await listen(self._url, ["fleethub_state", "fleethub_alerts"], self._on_notify,
-                     name="web.live.feed.listen", on_connected=self._on_listening)  # fmt: skip
+        await listen(
+            self._url,
+            ["fleethub_state", "fleethub_alerts"],
+            self._on_notify,
+            name="web.live.feed.listen",
+            on_connected=self._on_listening,
+        )
 
     async def _on_listening(self) -> None:
         self._wake.set()  # read at once: a transition may have gone unheard meanwhile

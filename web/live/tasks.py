@@ -61,8 +61,9 @@ class Supervisor:
                     up()  # it ran well for a while: the delays start over
                 raise
 
-        await reconnecting(run, on=(Exception,), wait_initial=self.first_delay_s,
-                           wait_max=self.max_delay_s)  # fmt: skip
+        await reconnecting(
+            run, on=(Exception,), wait_initial=self.first_delay_s, wait_max=self.max_delay_s
+        )
 
     def running(self) -> set[str]:
         return {task.get_name() for task in self._tasks if not task.done()}
@@ -82,8 +83,11 @@ class Supervisor:
             return
         _, pending = await asyncio.wait(tasks, timeout=timeout_s)
         if pending:
-            log.error("shutdown: %s did not stop within %.0f s",
-                      ", ".join(sorted(t.get_name() for t in pending)), timeout_s)  # fmt: skip
+            log.error(
+                "shutdown: %s did not stop within %.0f s",
+                ", ".join(sorted(t.get_name() for t in pending)),
+                timeout_s,
+            )
 
     async def __aenter__(self) -> Supervisor:
         return self
