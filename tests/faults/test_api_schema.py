@@ -148,6 +148,14 @@ def _with_nul(node: Any) -> Any:
     return node
 
 
+def _query_with_nul(query: dict[str, Any]) -> dict[str, Any]:
+    """Every query value as the text it travels as, NUL appended (a number or a flag too: a
+    case of only numbers would otherwise carry no NUL at all)."""
+    return {
+        k: [f"{x}\x00" for x in v] if isinstance(v, list) else f"{v}\x00" for k, v in query.items()
+    }
+
+
 def _drive_with_nul(
     panel: TestClient, operation: Any, headers: dict[str, str], answers: list[str]
 ) -> None:
@@ -160,7 +168,7 @@ def _drive_with_nul(
         suppress_health_check=list(HealthCheck),
     )
     def check(case: schemathesis.Case[Any]) -> None:
-        case.query = _with_nul(case.query) if case.query else {"q": "\x00"}
+        case.query = _query_with_nul(case.query) if case.query else {"q": "\x00"}
         if case.path_parameters:  # the URL carries it percent-encoded
             case.path_parameters = {k: f"{v}%00" for k, v in case.path_parameters.items()}
         if isinstance(case.body, (dict, list, str)):
