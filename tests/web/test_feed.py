@@ -104,11 +104,17 @@ async def test_alerts_reach_only_their_tenant(
     with feed.subscribe(admin(a)) as sub_a, feed.subscribe(admin(b)) as sub_b:
         alert = {"event": "opened", "tablet_id": a.all_tablets[0], "fleet_id": a.fleets[0]}
         conn.execute("SELECT pg_notify('fleethub_alerts', %s)", (json.dumps(alert),))
-        event = await asyncio.wait_for(sub_a.queue.get(), 3)
-        assert isinstance(event, AlertRaised)
+        event = await asyncio.wait_for(_next_alert(sub_a.queue), 3)
         assert event.alert["tablet_id"] == a.all_tablets[0]
         await asyncio.sleep(0.3)
         assert not any(isinstance(e, AlertRaised) for e in _drain(sub_b.queue))
+
+
+async def _next_alert(q: asyncio.Queue[Event]) -> AlertRaised:
+    """The next alert on the queue, past the tile changes the new tenant's rows made."""
+    while not isinstance(event := await q.get(), AlertRaised):
+        assert isinstance(event, TilesChanged), event
+    return event
 
 
 def _drain(q: asyncio.Queue[Event]) -> list[Event]:
