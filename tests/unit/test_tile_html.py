@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime
 
+from store.tiles import Tile
 from web.grid.tile_html import TileRenderer
-from web.grid.tiles import Tile
 
 TILE = Tile(
     tablet_id="t-1",

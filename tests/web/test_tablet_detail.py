@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from store.tablets import Transition
 from tests.web.conftest import Conn, Tenant, TenantFactory, api_token, sign_in
-from web.tablets.detail import Transition, timeline
+from web.tablets.detail import timeline
 
 RECT = re.compile(r'<rect class="seg (\w+)" x="([\d.]+)" y="0" width="([\d.]+)"')
 

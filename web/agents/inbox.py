@@ -20,7 +20,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from store import lead_inbox as store
-from store.lead_inbox import AgentLead as AgentLead  # the inbox's rows
+from store.lead_inbox import AgentLead
 from store.users import User
 
 AsyncConn = psycopg.AsyncConnection[tuple[object, ...]]

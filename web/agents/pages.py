@@ -18,9 +18,11 @@ from markupsafe import Markup
 from pydantic import ValidationError
 from sse_starlette.sse import EventSourceResponse
 
+from store.lead_inbox import AgentLead
+from store.web_push import SubscriptionTaken
 from web.agents import inbox as agent_leads
 from web.agents import web_push as agent_push
-from web.agents.inbox import Action, ActionRefused, AgentLead, LeadNotFound
+from web.agents.inbox import Action, ActionRefused, LeadNotFound
 from web.agents.inbox_feed import LeadChanged, LeadFeed, OfferMade, Resync
 from web.agents.web_push import EndpointIn, SubscriptionIn
 from web.deps import AgentFormLogin, AgentLogin, FormLogin, Login, PoolDep
@@ -181,7 +183,7 @@ async def push_subscribe(request: Request, pool: PoolDep, login: AgentFormLogin)
         ) from exc
     try:
         await agent_push.subscribe(pool, login.user, sub)
-    except agent_push.SubscriptionTaken:
+    except SubscriptionTaken:
         raise HTTPException(
             409,
             "this push endpoint is registered elsewhere: unsubscribe this browser from "

@@ -13,7 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
 
 from store import audit
-from store.audit import AuditEntry as AuditEntry  # re-exported: the audit page renders them
+from store.audit import AuditEntry
 from store.users import User
 
 PAGE = 100

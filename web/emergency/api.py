@@ -12,10 +12,11 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 
+from store.pushes import Push
 from web.deps import ApiAdmin, PoolDep, SettingsDep
 from web.emergency.form import PushIn
 from web.emergency.pages import progress_or_404, push_id_or_404
-from web.emergency.pushes import Counts, Progress, Push, TabletProgress, recent, revert, send
+from web.emergency.pushes import Counts, Progress, TabletProgress, recent, revert, send
 
 router = APIRouter(prefix="/api/v1", tags=["pushes"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such push in your tenant"}}

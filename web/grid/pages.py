@@ -14,9 +14,10 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 from sse_starlette.sse import EventSourceResponse
 
+from store.tiles import Tile
 from web.deps import FleetLogin, PoolDep
 from web.grid.tile_html import TileRenderer
-from web.grid.tiles import STATES, Tile, fleets, grid
+from web.grid.tiles import STATES, fleets, grid
 from web.http.templating import TEMPLATES
 from web.live.feed import AlertRaised, ChangeFeed, TilesChanged
 

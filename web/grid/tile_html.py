@@ -16,7 +16,8 @@ from typing import Any
 from markupsafe import Markup
 from psycopg_pool import AsyncConnectionPool
 
-from web.grid.tiles import Tile, changed_since
+from store.tiles import Tile
+from web.grid.tiles import changed_since
 from web.http.templating import TEMPLATES
 
 _row = attrgetter(*Tile.__dataclass_fields__)

@@ -7,7 +7,7 @@ from datetime import datetime
 from psycopg_pool import AsyncConnectionPool
 
 from store import tiles
-from store.tiles import Tile as Tile  # re-exported: the grid's pages and API render tiles
+from store.tiles import Tile
 from store.users import User
 
 STATES = ("online", "offline", "unknown")

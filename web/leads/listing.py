@@ -13,8 +13,7 @@ from typing import Literal, get_args
 from psycopg_pool import AsyncConnectionPool
 
 from store import lead_listing as store
-from store.lead_listing import Lead as Lead
-from store.lead_listing import LeadEvent as LeadEvent
+from store.lead_listing import Lead, LeadEvent
 from store.users import User
 
 Status = Literal[

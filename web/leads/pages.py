@@ -14,13 +14,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
+from store.lead_campaigns import CampaignExists, NoSuchAgent
 from web.deps import AdminLogin, Login, PoolDep, SettingsDep
 from web.grid.tiles import fleets
 from web.http.admin_form import AdminForm, AdminFormDep
 from web.http.templating import TEMPLATES
 from web.leads import campaigns, codes
 from web.leads import listing as lead_list
-from web.leads.campaigns import AgentAction, CampaignEdit, CampaignExists, CampaignIn, NoSuchAgent
+from web.leads.campaigns import AgentAction, CampaignEdit, CampaignIn
 from web.leads.codes import BadAttribution, Kind, QrIn
 
 router = APIRouter(include_in_schema=False)

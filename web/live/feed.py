@@ -27,8 +27,9 @@ from psycopg_pool import AsyncConnectionPool
 from config.retry import until_done
 from store import db, fleets
 from store.listen import listen
+from store.tiles import Tile
 from store.users import User
-from web.grid.tiles import Tile, changed_since
+from web.grid.tiles import changed_since
 from web.scope import sees_fleet
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from broker import dynsec
 from config.settings import MqttTarget
 from store import claims, fleets, revocation
-from store.fleets import FleetRef as FleetRef
+from store.fleets import FleetRef
 from store.users import User
 from web.live.broker_link import BrokerUnavailable
 

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from config.durations import parse_duration
 from config.errors import BrokerError, ConfigError
 from store.claims import ClaimError
+from store.fleets import FleetRef
 from store.users import User
 from web.deps import BrokerLinkDep, FleetLogin, FormLogin, PoolDep
 from web.device.auth import VerifiedDevicesDep
@@ -24,7 +25,7 @@ from web.pairing import codes as pairing
 router = APIRouter(include_in_schema=False)
 
 
-async def fleet_or_404(request: Request, user: User, fleet_id: str) -> pairing.FleetRef:
+async def fleet_or_404(request: Request, user: User, fleet_id: str) -> FleetRef:
     """The fleet of a path, a 404 when it is not in the user's scope."""
     found = await pairing.fleet(request.app.state.pool, user, fleet_id)
     if found is None:

@@ -16,8 +16,9 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
+from store.play_reports import GroupBy
 from web.deps import ApiUser, PoolDep
-from web.reports import heatmap_pages, pop_pages, pop_report, uptime_pages, uptime_report
+from web.reports import heatmap_pages, pop_pages, uptime_pages, uptime_report
 from web.reports.heatmap import Heatmap, Kind, heatmap, known_zone
 from web.reports.uptime_report import UptimeRow
 
@@ -157,7 +158,7 @@ class TotalsOut(BaseModel):
 class PlayReportOut(BaseModel):
     first_day: date
     last_day: date
-    group_by: pop_report.GroupBy
+    group_by: GroupBy
     campaign_id: str | None
     fleet: str | None
     rows: list[PlayRowOut]

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from psycopg_pool import AsyncConnectionPool
 
 from store import fleets, heatmaps
-from store.fleets import Fleet as Fleet  # re-exported: the report pages list fleets
+from store.fleets import Fleet
 from store.users import User
 
 PER_PAGE = 500

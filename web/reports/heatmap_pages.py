@@ -11,17 +11,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
+from store.fleets import Fleet
 from store.users import User
 from web.deps import FleetLogin, PoolDep
 from web.http.templating import TEMPLATES
-from web.reports.heatmap import (
-    PER_PAGE,
-    Fleet,
-    bucket,
-    heatmap,
-    known_zone,
-    scoped_fleets,
-)
+from web.reports.heatmap import PER_PAGE, bucket, heatmap, known_zone, scoped_fleets
 
 router = APIRouter(include_in_schema=False)
 

@@ -12,10 +12,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from store.fleets import Fleet
 from store.users import User
 from web.deps import FleetLogin, PoolDep
 from web.http.templating import TEMPLATES
-from web.reports.heatmap import Fleet, scoped_fleets
+from web.reports.heatmap import scoped_fleets
 from web.reports.pop_report import (
     GROUPS,
     MAX_DAYS,

@@ -21,8 +21,7 @@ from typing import get_args
 from psycopg_pool import AsyncConnectionPool
 
 from store import play_reports
-from store.play_reports import GroupBy as GroupBy  # re-exported: the report pages parse it
-from store.play_reports import PlayRow as PlayRow
+from store.play_reports import GroupBy, PlayRow
 from store.users import User
 
 GROUPS: tuple[str, ...] = get_args(GroupBy)

@@ -14,10 +14,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from store.fleets import Fleet
 from store.users import User
 from web.deps import FleetLogin, PoolDep
 from web.http.templating import TEMPLATES
-from web.reports.heatmap import Fleet, scoped_fleets
+from web.reports.heatmap import scoped_fleets
 from web.reports.uptime_report import (
     MAX_DAYS,
     ReportInputError,

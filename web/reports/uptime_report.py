@@ -31,8 +31,9 @@ from psycopg_pool import AsyncConnectionPool
 from actors.rules.hours import OperatingHours, parse_hours
 from config.errors import ConfigError
 from store import uptime
+from store.fleets import Fleet
 from store.users import User
-from web.reports.heatmap import Fleet, percent
+from web.reports.heatmap import percent
 from web.reports.operating import local_midnight, operating_windows
 
 GroupBy = Literal["fleet", "car", "tablet"]

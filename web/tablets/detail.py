@@ -13,12 +13,12 @@ from typing import Any
 from psycopg_pool import AsyncConnectionPool
 
 from store import tablets
-from store.tablets import Delivery, TabletInfo
-from store.tablets import Heartbeat as Heartbeat  # re-exported: the tablet pages render them
-from store.tablets import Transition as Transition
+from store.incidents import Incident
+from store.tablets import Delivery, TabletInfo, Transition
+from store.tiles import Tile
 from store.users import User
 from web.alerts import incidents
-from web.grid.tiles import Tile, one
+from web.grid.tiles import one
 
 WINDOW = timedelta(hours=24)
 
@@ -53,7 +53,7 @@ class Detail:
     timeline: list[Segment]
     transitions: list[Transition]
     heartbeats: list[Any]  # of Heartbeat
-    incidents: list[incidents.Incident]
+    incidents: list[Incident]
     deliveries: list[Delivery]
     uptime_pct: float
 
