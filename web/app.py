@@ -40,6 +40,7 @@ from web.device import api as device
 from web.device.auth import VerifiedDevices
 from web.emergency import api as push_api
 from web.emergency import pages as push
+from web.fleets import pages as fleet_pages
 from web.grid import api
 from web.grid import pages as grid
 from web.grid.tile_html import TileRenderer, warm
@@ -212,6 +213,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         leads_public,
         agent,
         agent_api,
+        fleet_pages,
     )
     for module in routers:
         app.include_router(module.router)

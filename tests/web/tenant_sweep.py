@@ -249,6 +249,21 @@ CASES: dict[str, tuple[Case, ...]] = {
     "POST /api/v1/agent/leads/{lead_id}/reject": (Case(),),
     "POST /api/v1/agent/leads/{lead_id}/contacted": (Case(),),
     "POST /api/v1/agent/leads/{lead_id}/converted": (Case(),),
+    # Management (web/fleets): this tenant names the other's fleets and cars.
+    "GET /manage/fleets": (Case(),),
+    "GET /manage/fleets/new": (Case(),),
+    "POST /manage/fleets": (Case(form={"fleet_id": "{fleet_id}", "name": "Sweep"}),),
+    "GET /manage/fleets/{fleet_id}": (Case(),),
+    "POST /manage/fleets/{fleet_id}": (Case(form={"name": "Sweep", "alert_after": "1m"}),),
+    "POST /manage/fleets/{fleet_id}/cars": (
+        Case(form={"car_id": "sweep-car"}),
+        Case(path=MINE, form={"car_id": "{car_id}"}),
+    ),
+    "POST /manage/cars/{car_id}/move": (
+        Case(form={"fleet_id": "{my_fleet_id}"}),
+        Case(form={"fleet_id": "{fleet_id}"}),
+    ),
+    "POST /manage/cars/{car_id}/remove": (Case(form={}),),
 }
 
 SKIPPED = {

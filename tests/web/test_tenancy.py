@@ -92,6 +92,7 @@ def other_tenant_ids(conn: Conn, tenant: Tenant, client: TestClient) -> dict[str
         "playlist_id": pushed.playlist_id,
         "incident_id": incident_id,
         "assignment_id": str(pushed.assignment_id),
+        "car_id": f"{tenant.fleets[0]}-car0",
     }
     ids["push_id"] = their_push(client, tenant)
     ids.update(their_lead_objects(conn, tenant))
