@@ -65,6 +65,7 @@ from web.reports import heatmap_pages as heatmap
 from web.reports import pop_pages as pop_reports
 from web.reports import uptime_pages as reports
 from web.security import secret_key
+from web.tablet_admin import pages as tablet_admin
 from web.tablets import api as tablets_api
 from web.tablets import pages as tablets
 
@@ -214,6 +215,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         agent,
         agent_api,
         fleet_pages,
+        tablet_admin,
     )
     for module in routers:
         app.include_router(module.router)

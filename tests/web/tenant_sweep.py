@@ -264,6 +264,44 @@ CASES: dict[str, tuple[Case, ...]] = {
         Case(form={"fleet_id": "{fleet_id}"}),
     ),
     "POST /manage/cars/{car_id}/remove": (Case(form={}),),
+    # Management (web/tablet_admin): the other's tablets, alone or mixed with this tenant's.
+    "GET /manage/tablets": (Case(query={"fleet": "{fleet_id}", "q": "{tablet_id}"}),),
+    "GET /manage/tablets/new": (Case(query={"fleet": "{fleet_id}"}),),
+    "POST /manage/tablets": (
+        Case(form={"tablet_id": "{tablet_id}", "fleet_id": "{my_fleet_id}"}),
+        Case(form={"tablet_id": "sweep-new-tablet", "fleet_id": "{fleet_id}"}),
+        Case(
+            form={
+                "tablet_id": "sweep-car-tablet",
+                "fleet_id": "{my_fleet_id}",
+                "car_id": "{car_id}",
+            }
+        ),
+    ),
+    "POST /manage/tablets/bulk": (
+        *tuple(
+            Case(form={"action": a, "tablet": ["{tablet_id}", "{my_tablet_id}"], "fleet_id": f})
+            for a in ("move", "revoke", "push")
+            for f in ("{my_fleet_id}", "{fleet_id}")
+        ),
+        Case(form={"action": "move", "tablet": ["{my_tablet_id}"], "fleet_id": "{fleet_id}"}),
+        Case(
+            form={
+                "action": "move",
+                "tablet": ["{my_tablet_id}"],
+                "fleet_id": "{my_fleet_id}",
+                "car_id": "{car_id}",
+            }
+        ),
+    ),
+    "GET /manage/tablets/{tablet_id}": (Case(),),
+    "POST /manage/tablets/{tablet_id}": (
+        Case(form={"fleet_id": "{my_fleet_id}", "interval": "1m"}),
+        Case(path={"tablet_id": "{my_tablet_id}"}, form={"fleet_id": "{fleet_id}"}),
+    ),
+    "POST /manage/tablets/{tablet_id}/revoke": (Case(form={}),),
+    "POST /manage/tablets/{tablet_id}/token": (Case(form={}),),
+    "POST /manage/tablets/{tablet_id}/tokens/revoke": (Case(form={}),),
 }
 
 SKIPPED = {

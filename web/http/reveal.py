@@ -2,7 +2,7 @@
 
 The post that made the secret answers ``303`` to the page that shows it, with the secret in
 a short-lived cookie scoped to that page's path (``HttpOnly``, ``SameSite=Strict``): it never
-appears in a URL, a log or the browser's history. The page takes it and deletes the cookie,
+appears in a URL, a log or the browser's history. The page shows it and deletes the cookie,
 so a reload shows it no more (the store keeps only its hash).
 """
 
@@ -30,9 +30,13 @@ def redirect_revealing(request: Request, url: str, secret: str) -> RedirectRespo
     return response
 
 
-def take(request: Request, response: Response) -> str | None:
-    """The secret left for this page, if any; the response deletes it."""
-    secret = request.cookies.get(COOKIE)
-    if secret is not None:
+def secret(request: Request) -> str | None:
+    """The secret left for this page, if any (then :func:`clear` it on the response)."""
+    value = request.cookies.get(COOKIE)
+    return value if value and len(value) <= 256 else None
+
+
+def clear(request: Request, response: Response) -> None:
+    """The page showed the secret: the browser forgets it (a reload shows it no more)."""
+    if COOKIE in request.cookies:
         response.delete_cookie(COOKIE, path=request.url.path)
-    return secret if secret and len(secret) <= 256 else None
