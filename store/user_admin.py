@@ -25,6 +25,10 @@ Conn = psycopg.AsyncConnection[tuple[object, ...]]
 MAX_NAME = 120
 
 
+class EmailTaken(ConfigError):
+    """The e-mail already signs in to fleethub (in this tenant or another)."""
+
+
 @dataclass(frozen=True, slots=True)
 class UserRow:
     user_id: int
@@ -131,7 +135,7 @@ async def invite(
         )
         row = await cur.fetchone()
         if row is None:
-            raise ConfigError(f"{email} already has an account")
+            raise EmailTaken("that e-mail already has an account: invite another one")
         user_id = int(str(row[0]))
         kept = await _set_fleets(conn, tenant_id, user_id, role, fleets)
         token = await user_links.issue(conn, user_id, "invite", actor)

@@ -68,6 +68,7 @@ from web.security import secret_key
 from web.tablet_admin import pages as tablet_admin
 from web.tablets import api as tablets_api
 from web.tablets import pages as tablets
+from web.users import pages as user_pages
 
 
 def create_app(settings: Settings, database_url: str) -> FastAPI:
@@ -216,6 +217,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         agent_api,
         fleet_pages,
         tablet_admin,
+        user_pages,
     )
     for module in routers:
         app.include_router(module.router)

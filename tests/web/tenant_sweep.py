@@ -302,6 +302,26 @@ CASES: dict[str, tuple[Case, ...]] = {
     "POST /manage/tablets/{tablet_id}/revoke": (Case(form={}),),
     "POST /manage/tablets/{tablet_id}/token": (Case(form={}),),
     "POST /manage/tablets/{tablet_id}/tokens/revoke": (Case(form={}),),
+    # Management (web/users): the other's users by id, their e-mail in an invitation.
+    "GET /manage/users": (Case(),),
+    "POST /manage/users": (
+        Case(form={"email": "{agent_email}", "role": "agent"}),
+        Case(form={"email": "sweep-new@example.com", "role": "fleet_owner", "fleet": "{fleet_id}"}),
+    ),
+    "GET /manage/users/{user_id}": (Case(),),
+    "POST /manage/users/{user_id}": (
+        Case(form={"name": "Sweep", "role": "admin"}),
+        Case(
+            path={"user_id": "{my_user_id}"},
+            form={"name": "Sweep", "role": "fleet_owner", "fleet": "{fleet_id}"},
+        ),
+    ),
+    "POST /manage/users/{user_id}/active": (
+        Case(form={"active": "no"}),
+        Case(form={"active": "yes"}),
+    ),
+    "POST /manage/users/{user_id}/reset": (Case(form={}),),
+    "GET /password/done": (Case(),),
 }
 
 SKIPPED = {
@@ -314,6 +334,8 @@ SKIPPED = {
     "POST /v1/device/pairing/claim": "a secret code, no tenant: tests/web/test_pairing.py",
     "GET /l/{code}": "the public lead form, by an unguessable code: tests/web/test_leads_form.py",
     "POST /l/{code}": "the public lead form, by an unguessable code: tests/web/test_leads_form.py",
+    "GET /password/{token}": "a one-time link, by an unguessable token: test_manage_users.py",
+    "POST /password/{token}": "a one-time link, by an unguessable token: test_manage_users.py",
 }
 
 
