@@ -56,6 +56,7 @@ from web.leads import public_pages as leads_public
 from web.live.broker_link import for_panel
 from web.live.feed import ChangeFeed
 from web.live.tasks import Supervisor
+from web.map import pages as map_pages
 from web.pairing import api as pairing_api
 from web.pairing import pages as pairing
 from web.playlists import api as playlists_api
@@ -120,7 +121,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     # Outermost last: the forwarded client address is known before anything counts it, and
     # the security headers also reach the refusals of RejectUnstorable.
     app.add_middleware(RejectUnstorable)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, map_tiles=settings.map_tile_origin())
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
@@ -218,6 +219,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         fleet_pages,
         tablet_admin,
         user_pages,
+        map_pages,
     )
     for module in routers:
         app.include_router(module.router)

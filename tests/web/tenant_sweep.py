@@ -322,6 +322,7 @@ CASES: dict[str, tuple[Case, ...]] = {
     ),
     "POST /manage/users/{user_id}/reset": (Case(form={}),),
     "GET /password/done": (Case(),),
+    "GET /map": (Case(query={"fleet": "{fleet_id}"}),),
 }
 
 SKIPPED = {
@@ -334,6 +335,7 @@ SKIPPED = {
     "POST /v1/device/pairing/claim": "a secret code, no tenant: tests/web/test_pairing.py",
     "GET /l/{code}": "the public lead form, by an unguessable code: tests/web/test_leads_form.py",
     "POST /l/{code}": "the public lead form, by an unguessable code: tests/web/test_leads_form.py",
+    "GET /map/stream": "an endless stream naming no object: tests/browser/test_map_browser.py",
     "GET /password/{token}": "a one-time link, by an unguessable token: test_manage_users.py",
     "POST /password/{token}": "a one-time link, by an unguessable token: test_manage_users.py",
 }
