@@ -51,8 +51,11 @@ from web.http.templating import TEMPLATES
 from web.http.unstorable import RejectUnstorable
 from web.hubs import pages as hubs
 from web.leads import api as leads_api
+from web.leads import notices as lead_notices
 from web.leads import pages as leads
 from web.leads import public_pages as leads_public
+from web.leads import reoffer_pages as lead_reoffer
+from web.leads.notices import Notices
 from web.live.broker_link import for_panel
 from web.live.feed import ChangeFeed
 from web.live.tasks import Supervisor
@@ -85,6 +88,9 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         # Agents' live inbox and Web Push of lead offers (web/agents/inbox_feed.py and
         # web/agents/push_sender.py).
         app.state.lead_feed = lead_feed = LeadFeed(pool, database_url)
+        # Admins' notices of leads nobody answered (web/leads/notices.py).
+        app.state.lead_notices = notices = Notices(pool)
+        lead_feed.on_offer.append(notices.on_offer)
         async with Supervisor() as tasks:
             app.state.tasks = tasks
             tasks.start("web.store_gate", gate.run)
@@ -92,6 +98,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
             tasks.start("web.broker", link.run)
             tasks.start("web.tiles.warm", lambda: warm(pool, app.state.render_tile))
             tasks.start("web.lead_feed", lead_feed.run)
+            tasks.start("web.lead_notices", notices.run)
             if settings.web_push_sender:
                 sender = PushSender(pool, app.state.vapid_key, settings.vapid_subject)
                 app.state.push_sender = sender  # its outcomes are in /metrics
@@ -220,6 +227,8 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         tablet_admin,
         user_pages,
         map_pages,
+        lead_reoffer,
+        lead_notices,
     )
     for module in routers:
         app.include_router(module.router)

@@ -323,6 +323,12 @@ CASES: dict[str, tuple[Case, ...]] = {
     "POST /manage/users/{user_id}/reset": (Case(form={}),),
     "GET /password/done": (Case(),),
     "GET /map": (Case(query={"fleet": "{fleet_id}"}),),
+    # Leads nobody answered (web/leads/reoffer_pages.py).
+    "POST /leads/{lead_id}/reoffer": (
+        Case(form={}),
+        Case(form={"agent_id": "{agent_user_id}", "back": "/leads"}),
+    ),
+    "GET /leads.csv": (Case(query={"campaign": "{campaign_id}", "status": "unassigned"}),),
 }
 
 SKIPPED = {
@@ -335,6 +341,7 @@ SKIPPED = {
     "POST /v1/device/pairing/claim": "a secret code, no tenant: tests/web/test_pairing.py",
     "GET /l/{code}": "the public lead form, by an unguessable code: tests/web/test_leads_form.py",
     "POST /l/{code}": "the public lead form, by an unguessable code: tests/web/test_leads_form.py",
+    "GET /notices/leads": "an endless stream naming no object: test_leads_unanswered.py",
     "GET /map/stream": "an endless stream naming no object: tests/browser/test_map_browser.py",
     "GET /password/{token}": "a one-time link, by an unguessable token: test_manage_users.py",
     "POST /password/{token}": "a one-time link, by an unguessable token: test_manage_users.py",
