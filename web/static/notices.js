@@ -51,6 +51,7 @@
   }
 
   function show(data) {
+    document.documentElement.dataset.leadNotices = "live";  // heard from the stream
     last = { count: data.count, lead: null };
     badge(data.count);
     if (data.lead) notice(data.lead);
