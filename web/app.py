@@ -40,6 +40,7 @@ from web.device import api as device
 from web.device.auth import VerifiedDevices
 from web.emergency import api as push_api
 from web.emergency import pages as push
+from web.fleets import pages as fleet_pages
 from web.grid import api
 from web.grid import pages as grid
 from web.grid.tile_html import TileRenderer, warm
@@ -50,11 +51,15 @@ from web.http.templating import TEMPLATES
 from web.http.unstorable import RejectUnstorable
 from web.hubs import pages as hubs
 from web.leads import api as leads_api
+from web.leads import notices as lead_notices
 from web.leads import pages as leads
 from web.leads import public_pages as leads_public
+from web.leads import reoffer_pages as lead_reoffer
+from web.leads.notices import Notices
 from web.live.broker_link import for_panel
 from web.live.feed import ChangeFeed
 from web.live.tasks import Supervisor
+from web.map import pages as map_pages
 from web.pairing import api as pairing_api
 from web.pairing import pages as pairing
 from web.playlists import api as playlists_api
@@ -64,8 +69,10 @@ from web.reports import heatmap_pages as heatmap
 from web.reports import pop_pages as pop_reports
 from web.reports import uptime_pages as reports
 from web.security import secret_key
+from web.tablet_admin import pages as tablet_admin
 from web.tablets import api as tablets_api
 from web.tablets import pages as tablets
+from web.users import pages as user_pages
 
 
 def create_app(settings: Settings, database_url: str) -> FastAPI:
@@ -81,6 +88,9 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         # Agents' live inbox and Web Push of lead offers (web/agents/inbox_feed.py and
         # web/agents/push_sender.py).
         app.state.lead_feed = lead_feed = LeadFeed(pool, database_url)
+        # Admins' notices of leads nobody answered (web/leads/notices.py).
+        app.state.lead_notices = notices = Notices(pool)
+        lead_feed.on_offer.append(notices.on_offer)
         async with Supervisor() as tasks:
             app.state.tasks = tasks
             tasks.start("web.store_gate", gate.run)
@@ -88,6 +98,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
             tasks.start("web.broker", link.run)
             tasks.start("web.tiles.warm", lambda: warm(pool, app.state.render_tile))
             tasks.start("web.lead_feed", lead_feed.run)
+            tasks.start("web.lead_notices", notices.run)
             if settings.web_push_sender:
                 sender = PushSender(pool, app.state.vapid_key, settings.vapid_subject)
                 app.state.push_sender = sender  # its outcomes are in /metrics
@@ -117,7 +128,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     # Outermost last: the forwarded client address is known before anything counts it, and
     # the security headers also reach the refusals of RejectUnstorable.
     app.add_middleware(RejectUnstorable)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, map_tiles=settings.map_tile_origin())
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
@@ -212,6 +223,12 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         leads_public,
         agent,
         agent_api,
+        fleet_pages,
+        tablet_admin,
+        user_pages,
+        map_pages,
+        lead_reoffer,
+        lead_notices,
     )
     for module in routers:
         app.include_router(module.router)

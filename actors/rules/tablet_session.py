@@ -26,6 +26,7 @@ from actors.messages import (
     DesiredPlaylist,
     Expired,
     HeartbeatIn,
+    Position,
     Reason,
     State,
     StatusIn,
@@ -55,6 +56,7 @@ class TabletSession(IncidentRules):
         self.battery = snapshot.battery
         self.app_version = snapshot.app_version
         self.now_playing = (snapshot.ad_id, snapshot.campaign_id)
+        self.position = snapshot.position
         self.grace_until: datetime | None = None  # no timeout before (after a hub restart)
 
     # --- start-up ------------------------------------------------------------
@@ -88,6 +90,8 @@ class TabletSession(IncidentRules):
             self.boot_id, self.last_seq = hb.boot_id, hb.seq
         self.battery, self.app_version = hb.battery, hb.app_version
         self.now_playing = (hb.ad_id, hb.campaign_id)
+        if hb.lat is not None and hb.lon is not None:
+            self.position = Position(hb.lat, hb.lon, hb.received_at)
         if hb.playlist_etag is not None:
             self.applied_etag = hb.playlist_etag
         if self.state != "online":
@@ -255,6 +259,7 @@ class TabletSession(IncidentRules):
             app_version=self.app_version,
             ad_id=self.now_playing[0],
             campaign_id=self.now_playing[1],
+            position=self.position,
         )
 
     def snapshot(self) -> TabletSnapshot:
@@ -274,4 +279,5 @@ class TabletSession(IncidentRules):
             app_version=self.app_version,
             ad_id=self.now_playing[0],
             campaign_id=self.now_playing[1],
+            position=self.position,
         )

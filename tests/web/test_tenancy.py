@@ -92,10 +92,18 @@ def other_tenant_ids(conn: Conn, tenant: Tenant, client: TestClient) -> dict[str
         "playlist_id": pushed.playlist_id,
         "incident_id": incident_id,
         "assignment_id": str(pushed.assignment_id),
+        "car_id": f"{tenant.fleets[0]}-car0",
+        "user_id": _user_id(conn, tenant.owner),
     }
     ids["push_id"] = their_push(client, tenant)
     ids.update(their_lead_objects(conn, tenant))
     return ids
+
+
+def _user_id(conn: Conn, email: str) -> str:
+    row = conn.execute("SELECT user_id FROM users WHERE email = %s", (email,)).fetchone()
+    assert row is not None
+    return str(row[0])
 
 
 def their_push(client: TestClient, tenant: Tenant) -> str:
@@ -136,7 +144,7 @@ def routes_with_params(client: TestClient) -> list[tuple[str, str]]:
 API_PREFIXES = ("/api/", "/v1/")  # bearer-token routes (/v1/ are the device spec's paths)
 # Anonymous routes that name an object by an unguessable code, not by tenant (the lead form a
 # passenger opens from a QR code): tested in tests/web/test_leads_form.py.
-PUBLIC_PREFIXES = ("/l/",)
+PUBLIC_PREFIXES = ("/l/", "/password/")
 
 # Path parameters that choose a view rather than name an object: the route answers for the
 # user's own scope (200), and must not show the other tenant's objects.
@@ -358,6 +366,7 @@ def test_the_sweep_finds_no_cross_tenant_effect(
     secrets = their_secrets(conn, theirs, ids)
     global_ids = sorted({*(ids[k] for k in GLOBAL_IDS), *theirs.all_tablets, *theirs.fleets})
     ids |= {
+        "my_user_id": _user_id(conn, mine.owner),
         "my_fleet_id": mine.fleets[0],
         "my_tablet_id": mine.all_tablets[0],
         "event_id": str(uuid.uuid4()),

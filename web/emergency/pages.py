@@ -98,7 +98,10 @@ async def _form_page(
 
 @router.get("/push", response_class=HTMLResponse)
 async def push_page(request: Request, pool: PoolDep, login: AdminLogin) -> HTMLResponse:
-    return await _form_page(request, pool, login, PushForm(), {})
+    # ?tablets=a b c: the tablets ticked on /manage/tablets ("Push to selected")
+    tablets = request.query_params.get("tablets", "").strip()[:40_000]
+    form = PushForm(scope="selected", tablets=tablets) if tablets else PushForm()
+    return await _form_page(request, pool, login, form, {})
 
 
 @router.post("/push/edit", response_class=HTMLResponse)

@@ -31,6 +31,7 @@ CampaignPath = Annotated[str, Path(min_length=1, max_length=128)]
 CodePath = Annotated[str, Path(min_length=1, max_length=32)]
 LeadPath = Annotated[str, Path(min_length=1, max_length=64)]
 DoneQuery = Annotated[str | None, Query(max_length=16)]
+REOFFERED = "Re-offered: the hub offers it to the agents now."
 DONE = {
     "created": "Campaign created.",
     "saved": "Campaign saved.",
@@ -103,6 +104,10 @@ async def leads_page(
         "leads.html",
         login,
         found=found,
+        unanswered=await lead_list.unanswered(pool, login.user),
+        done="Re-offered: the hub offers it to the agents now."
+        if "done" in request.query_params
+        else None,
         campaign=campaign or "",
         status_filter=status or "",
         statuses=lead_list.STATUSES,
@@ -331,12 +336,38 @@ async def qr_svg(
 # --- one lead (last: /leads/{lead_id} would otherwise catch /leads/campaigns) -----------------
 
 
-@router.get("/leads/{lead_id}", response_class=HTMLResponse)
-async def lead_page(
-    request: Request, pool: PoolDep, login: AdminLogin, lead_id: LeadPath
+async def render_lead(
+    request: Request, pool: PoolDep, login: Login, lead_id: str, status: int = 200, **extra: Any
 ) -> HTMLResponse:
+    """The lead's page (404 outside the tenant); an unassigned lead's with the agents it can
+    be re-offered to (web/leads/reoffer_pages.py)."""
     found = await lead_list.lead(pool, login.user, lead_id)
     if found is None:
         raise HTTPException(404, f"no lead {lead_id!r} in your tenant")
     lead, events = found
-    return _render(request, "lead_detail.html", login, lead=lead, events=events)
+    agents = []
+    if lead.status == "unassigned":
+        agents = [a for a in await campaigns.agents(pool, login.user, lead.campaign_id) if a.active]
+    done = (
+        "Re-offered: the hub offers it to the agents now."
+        if "done" in request.query_params
+        else None
+    )
+    return _render(
+        request,
+        "lead_detail.html",
+        login,
+        status,
+        lead=lead,
+        events=events,
+        agents=agents,
+        done=done,
+        **extra,
+    )
+
+
+@router.get("/leads/{lead_id}", response_class=HTMLResponse)
+async def lead_page(
+    request: Request, pool: PoolDep, login: AdminLogin, lead_id: LeadPath
+) -> HTMLResponse:
+    return await render_lead(request, pool, login, lead_id)
