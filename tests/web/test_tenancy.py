@@ -93,6 +93,13 @@ def other_tenant_ids(conn: Conn, tenant: Tenant, client: TestClient) -> dict[str
         "incident_id": incident_id,
         "assignment_id": str(pushed.assignment_id),
     }
+    token = conn.execute(
+        "INSERT INTO api_tokens (user_id, name, token_hash, hint)"
+        " SELECT user_id, 'theirs', %s, 'xxxx' FROM users WHERE email = %s RETURNING token_id",
+        (uuid.uuid4().hex, tenant.admin),
+    ).fetchone()
+    assert token is not None
+    ids["token_id"] = str(token[0])
     ids["push_id"] = their_push(client, tenant)
     ids.update(their_lead_objects(conn, tenant))
     return ids
@@ -221,6 +228,8 @@ def test_fleet_filters_never_show_other_tenants_data(
         if "GET" not in (route.methods or ()) or "{" in route.path:
             continue
         if "fleet" not in {p.name for p in route.dependant.query_params}:
+            continue
+        if route.path.endswith("/stream"):  # endless; its scope: tests/web/test_feed.py
             continue
         response = panel.get(
             route.path,
