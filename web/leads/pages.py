@@ -17,6 +17,7 @@ from starlette.datastructures import FormData
 from web.deps import AdminLogin, Login, PoolDep, SettingsDep
 from web.grid.tiles import fleets
 from web.http.admin_form import AdminForm, AdminFormDep
+from web.http.public import public_address
 from web.http.templating import TEMPLATES
 from web.leads import campaigns, codes
 from web.leads import listing as lead_list
@@ -190,6 +191,7 @@ async def _campaign_page(
         codes=await codes.codes(pool, login.user, campaign_id),
         fleets=await fleets(pool, login.user),
         base=public_base(request, settings).rstrip("/"),
+        address=public_address(request, settings),
         **context,
     )
 
