@@ -12,6 +12,7 @@ import json
 import re
 import time
 import uuid
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -239,6 +240,7 @@ def test_the_pairing_page_shows_a_new_code_after_a_redirect(
         "SELECT expires_at FROM claim_codes WHERE fleet_id = %s", (fleet_id,)
     ).fetchone()
     assert expires is not None
+    assert isinstance(expires[0], datetime)
     local = expires[0].astimezone(ZoneInfo("Asia/Singapore")).strftime("%Y-%m-%d %H:%M")
     assert f"{local} +08</time>" in shown.text
     assert 'class="warning"' not in shown.text
