@@ -25,7 +25,24 @@
     const parent = bodies.length > 1 ? table : bodies[0];
     for (const g of groups) parent.appendChild(g);
   };
+  // On a phone a table's rows are stacked cards: each cell shows its column's name
+  // (data-label), taken from the heading where a template did not give one.
+  const label = (root) => {
+    for (const table of root.querySelectorAll("main table:not(.heat)")) {
+      if (!table.tHead) continue;
+      const names = [...table.tHead.rows[0].cells].map((th) => th.textContent.trim());
+      for (const body of table.tBodies) {
+        for (const row of body.rows) {
+          if (row.cells.length !== names.length) continue;  // a row spanning columns
+          [...row.cells].forEach((cell, i) => {
+            if (!cell.hasAttribute("data-label") && names[i]) cell.dataset.label = names[i];
+          });
+        }
+      }
+    }
+  };
   const enhance = (root) => {
+    label(root);
     for (const table of root.querySelectorAll("table.sortable")) {
       if (!table.tHead) continue;
       for (const th of table.tHead.rows[0].cells) {

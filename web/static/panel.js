@@ -62,7 +62,7 @@ const fleethub = {
     const rank = (tile) => {
       if (filter.order !== "problems") return 0;
       if (tile.dataset.state === "offline") return 0;
-      if (tile.classList.contains("flapping")) return 1;
+      if (tile.classList.contains("incident-flapping")) return 1;
       return tile.dataset.state === "unknown" ? 2 : 3;
     };
     // The server's ORDER BY (byte order): rank, car (none last), tablet id.
