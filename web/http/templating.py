@@ -62,6 +62,11 @@ def iso(when: datetime | None) -> str:
     return "" if when is None else when.isoformat()
 
 
+def iso_s(when: datetime | None) -> str:
+    """ISO 8601 to the second (the grid's 20,000 tiles: every byte counts)."""
+    return "" if when is None else when.isoformat(timespec="seconds")
+
+
 def zone(name: str | None) -> ZoneInfo:
     try:
         return ZoneInfo(name or "UTC")
@@ -119,6 +124,7 @@ def zone_label(name: str) -> str:
 
 TEMPLATES.env.filters["ago"] = ago
 TEMPLATES.env.filters["iso"] = iso
+TEMPLATES.env.filters["iso_s"] = iso_s
 TEMPLATES.env.filters["local"] = local
 TEMPLATES.env.filters["since"] = since
 TEMPLATES.env.filters["duration"] = duration

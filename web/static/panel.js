@@ -66,7 +66,8 @@ const fleethub = {
       return tile.dataset.state === "unknown" ? 2 : 3;
     };
     // The server's ORDER BY (byte order): rank, car (none last), tablet id.
-    const key = (tile) => [rank(tile), tile.dataset.car ? 0 : 1, tile.dataset.car, tile.id.slice(5)];
+    const car = (tile) => (tile.children[1].className === "nocar" ? "" : tile.children[1].textContent);
+    const key = (tile) => [rank(tile), car(tile) ? 0 : 1, car(tile), tile.id.slice(5)];
     const before = (a, b) => {
       for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] < b[i];
       return false;
@@ -76,7 +77,7 @@ const fleethub = {
       if (filter.state && filter.state !== tile.dataset.state) return false;
       if (!filter.q) return true;
       const q = filter.q.toLowerCase();
-      return tile.id.slice(5).toLowerCase().includes(q) || tile.dataset.car.toLowerCase().includes(q);
+      return tile.id.slice(5).toLowerCase().includes(q) || car(tile).toLowerCase().includes(q);
     };
     const label = (section) => {
       const n = section.querySelectorAll(".tile").length;
@@ -192,7 +193,7 @@ fleethub.ageTile = (el, now) => {
   const ago = el.querySelector(".ago");
   if (ago) ago.textContent = last ? "heartbeat " + fleethub.ago(last) : "no heartbeat yet";
   const since = el.dataset.since;
-  const at = el.querySelector(".st .at");
+  const at = el.querySelector(".at");
   if (since && at && document.body.dataset.zone) at.textContent = fleethub.clock(since, zone);
   const lasted = el.querySelector(".for");
   if (since && lasted) lasted.textContent = ", " + fleethub.span(since);
