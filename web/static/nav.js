@@ -1,6 +1,7 @@
 // fleethub, every page: the menu on small screens, the current page in the menu,
-// "3 min ago" times that keep ticking (<time data-ago datetime="…">), and tables whose
-// columns sort (table.sortable: a click on a column's heading; again for the other way).
+// "3 min ago" times that keep ticking (<time data-ago datetime="…">), and list tables whose
+// columns sort (a click on a column's heading; again for the other way): every table of a
+// page's main part with headings, but the heatmaps and tables marked data-nosort.
 "use strict";
 (() => {
   const value = (cell) => (cell ? (cell.dataset.sort ?? cell.textContent.trim()) : "");
@@ -43,8 +44,8 @@
   };
   const enhance = (root) => {
     label(root);
-    for (const table of root.querySelectorAll("table.sortable")) {
-      if (!table.tHead) continue;
+    for (const table of root.querySelectorAll("main table:not(.heat):not([data-nosort])")) {
+      if (!table.tHead || table.tHead.rows[0].cells.length < 2) continue;
       for (const th of table.tHead.rows[0].cells) {
         if (th.querySelector("button") || !th.textContent.trim()) continue;
         const button = document.createElement("button");

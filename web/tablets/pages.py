@@ -27,5 +27,13 @@ async def tablet_page(
         raise HTTPException(404, f"no tablet {tablet_id!r}")
     zone = login.zone_for(found.fleet.timezone)
     return TEMPLATES.TemplateResponse(
-        request, "tablet.html", {"login": login, "d": found, "now": now, "zone": zone}
+        request,
+        "tablet.html",
+        {
+            "login": login,
+            "d": found,
+            "now": now,
+            "zone": zone,
+            "tile": request.app.state.render_tile(found.tile),  # the grid's, live
+        },
     )
