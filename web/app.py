@@ -124,7 +124,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
 
     @app.get("/favicon.ico", include_in_schema=False)
     async def favicon() -> FileResponse:
-        return FileResponse(STATIC / "favicon.ico", headers={"Cache-Control": "max-age=86400"})
+        return FileResponse(STATIC / "favicon.ico")
 
     @app.get(
         "/healthz",

@@ -202,6 +202,7 @@ CASES: dict[str, tuple[Case, ...]] = {
         ),
     ),
     "GET /v1/device/plan": (Case(device=True, query={"tablet_id": "{tablet_id}"}),),
+    "GET /pairing": (Case(),),
     "GET /fleets/{fleet_id}/pairing": (Case(),),
     "POST /fleets/{fleet_id}/pairing": (
         Case(form={"ttl": "1h", "car_id": "{car_id}"}),
