@@ -78,6 +78,8 @@ ORDER BY f.name COLLATE "C", f.fleet_id COLLATE "C",
 """
 )
 
+GRID_MEMORY = "SET LOCAL work_mem = '16MB'"
+
 COUNTS = f"""
 SELECT coalesce(s.state, 'unknown'), count(*)
 FROM tablets t JOIN fleets f ON f.fleet_id = t.fleet_id
@@ -119,11 +121,14 @@ async def grid(
 ) -> list[Tile]:
     """The user's tiles; ``like`` is an ILIKE pattern on the tablet or car id."""
     params = scope_params(user, fleet=fleet, state=state, q=like, problems=problems_first)
-    # Binary results: 20,000 rows parse about twice as fast as from text.
+    # Binary results: 20,000 rows parse about twice as fast as from text. The sort of
+    # 20,000 rows needs ~4.5 MB: past the default work_mem it spills to disk (2x slower).
     async with (
         pool.connection() as conn,
+        conn.transaction(),
         conn.cursor(row_factory=class_row(Tile), binary=True) as cur,
     ):
+        await cur.execute(GRID_MEMORY)
         await cur.execute(GRID, params)
         return await cur.fetchall()
 
