@@ -67,6 +67,7 @@ def test_cache_is_bounded() -> None:
 
 def test_an_offline_tile_says_since_when_in_its_fleets_zone() -> None:
     html = str(TileRenderer()(OFFLINE))
-    assert 'offline since <span class="at">14:02</span>' in html  # 06:02 UTC in Singapore
+    # 06:02 UTC in Singapore, UTC on hover
+    assert 'offline since <span class="at" title="06:02 UTC">14:02</span>' in html
     assert 'data-since="2026-01-02T06:02:00+00:00"' in html  # the page adds ", 23 min"
     assert "heartbeat 11:04" in html

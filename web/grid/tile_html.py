@@ -58,7 +58,8 @@ def tile_html(t: Tile) -> Markup:
     if t.state == "offline":
         out.append('<i class="st">offline')
         if t.state_since:
-            out.append(f' since <span class="at">{t.state_since.astimezone(zone):%H:%M}</span>')
+            since, utc = t.state_since.astimezone(zone), t.state_since.astimezone(UTC)
+            out.append(f' since <span class="at" title="{utc:%H:%M} UTC">{since:%H:%M}</span>')
         out.append('<span class="for"></span>')
     else:
         out.append("<i>online" if t.state == "online" else "<i>never seen")
