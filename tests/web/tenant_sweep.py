@@ -77,6 +77,12 @@ MINE = {"fleet_id": "{my_fleet_id}"}
 
 CASES: dict[str, tuple[Case, ...]] = {
     "GET /healthz": (Case(),),
+    "GET /favicon.ico": (Case(),),
+    "GET /profile": (Case(),),
+    "POST /profile/timezone": (Case(form={"timezone": "Asia/Singapore"}),),
+    "POST /profile/tokens": (Case(form={"name": "sweep", "lifetime": "30d"}),),
+    "POST /profile/tokens/{token_id}/revoke": (Case(form={}),),
+    "GET /grid/fragment": (Case(query=FLEET_Q),),
     "GET /metrics": (Case(),),
     "GET /login": (Case(query={"next": "/tablets/{tablet_id}"}),),
     "GET /": (Case(query=FLEET_Q),),
@@ -196,6 +202,7 @@ CASES: dict[str, tuple[Case, ...]] = {
         ),
     ),
     "GET /v1/device/plan": (Case(device=True, query={"tablet_id": "{tablet_id}"}),),
+    "GET /pairing": (Case(),),
     "GET /fleets/{fleet_id}/pairing": (Case(),),
     "POST /fleets/{fleet_id}/pairing": (
         Case(form={"ttl": "1h", "car_id": "{car_id}"}),
@@ -387,6 +394,8 @@ ROWS: dict[str, str] = {
     "users": "tenant_id = %(t)s",
     "user_fleets": f"user_id IN {USERS} OR fleet_id IN {FLEETS}",
     "web_sessions": f"user_id IN {USERS}",
+    "user_settings": f"user_id IN {USERS}",
+    "api_tokens": f"user_id IN {USERS}",
     "push_subscriptions": f"user_id IN {USERS}",
     "push_deliveries": f"endpoint IN (SELECT endpoint FROM push_subscriptions"  # noqa: S608
     f" WHERE user_id IN {USERS})",
