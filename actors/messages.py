@@ -45,6 +45,8 @@ class TabletSnapshot:
     last_heartbeat_at: datetime | None = None
     boot_id: str | None = None
     last_seq: int | None = None
+    # The last stored seq of each of the tablet's last boots, oldest first (the dedupe window).
+    recent_boots: tuple[tuple[str, int], ...] = ()
     desired_etag: str | None = None
     applied_etag: str | None = None
     uptime_until: datetime | None = None

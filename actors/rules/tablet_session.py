@@ -34,6 +34,10 @@ from actors.messages import (
 )
 from actors.rules.incidents import IncidentRules
 
+# Boots whose last stored seq a tablet's session remembers: a heartbeat redelivered after
+# newer ones, even of later boots, is recognised while its boot is one of the last 8.
+BOOT_WINDOW = 8
+
 
 class TabletSession(IncidentRules):
     """A tablet's state; the incident rules it follows are in :mod:`actors.rules.incidents`."""
@@ -43,8 +47,11 @@ class TabletSession(IncidentRules):
         self.state: State = snapshot.state
         self.state_since = snapshot.state_since
         self.last_heartbeat_at = snapshot.last_heartbeat_at
-        self.boot_id = snapshot.boot_id
-        self.last_seq = snapshot.last_seq
+        # boot_id → its last stored seq, the current boot last (the dedupe window).
+        self.boots: dict[str, int] = dict(snapshot.recent_boots)
+        if snapshot.boot_id is not None and snapshot.last_seq is not None:
+            self.boots.pop(snapshot.boot_id, None)
+            self.boots[snapshot.boot_id] = snapshot.last_seq
         self.desired_etag = snapshot.desired_etag
         self.applied_etag = snapshot.applied_etag
         self.uptime_until = snapshot.uptime_until
@@ -77,19 +84,28 @@ class TabletSession(IncidentRules):
     def reconfigure(self, cfg: TabletConfig) -> None:
         self.cfg = cfg
 
+    @property
+    def boot_id(self) -> str | None:
+        """The boot of the latest new heartbeat."""
+        return next(reversed(self.boots), None)
+
+    @property
+    def last_seq(self) -> int | None:
+        boot = self.boot_id
+        return None if boot is None else self.boots[boot]
+
     # --- inputs --------------------------------------------------------------
 
     def on_heartbeat(self, hb: HeartbeatIn) -> Outcome:
         out = Outcome()
         at = hb.received_at
-        duplicate = self._seen(hb)
-        if not duplicate:
+        if not self._seen(hb):
             out.effects.append(hb)  # stored as received (HeartbeatRow)
-            self.boot_id, self.last_seq = hb.boot_id, hb.seq
-        self.battery, self.app_version = hb.battery, hb.app_version
-        self.now_playing = (hb.ad_id, hb.campaign_id)
-        if hb.playlist_etag is not None:
-            self.applied_etag = hb.playlist_etag
+            self._remember(hb)
+            self.battery, self.app_version = hb.battery, hb.app_version
+            self.now_playing = (hb.ad_id, hb.campaign_id)
+            if hb.playlist_etag is not None:
+                self.applied_etag = hb.playlist_etag
         if self.state != "online":
             self._transition(out, "online", "heartbeat", at)
         else:
@@ -189,11 +205,20 @@ class TabletSession(IncidentRules):
     # --- rules ---------------------------------------------------------------
 
     def _seen(self, hb: HeartbeatIn) -> bool:
-        """Already stored: its ``seq`` is not past the last of this boot (``seq`` only grows
-        within a boot), e.g. redelivered after a hub restart, committed but unacknowledged."""
-        if hb.boot_id != self.boot_id or self.last_seq is None:
-            return False
-        return hb.seq <= self.last_seq
+        """Already stored: its ``seq`` is not past the last stored one of its boot (``seq``
+        only grows within a boot), its boot one of the last ``BOOT_WINDOW``; e.g. redelivered
+        after a hub restart, committed but unacknowledged, or after newer heartbeats."""
+        last = self.boots.get(hb.boot_id)
+        return last is not None and hb.seq <= last
+
+    def _remember(self, hb: HeartbeatIn) -> None:
+        """A stored heartbeat: its boot's last seq; a new boot becomes the current one."""
+        if hb.boot_id in self.boots:
+            self.boots[hb.boot_id] = max(self.boots[hb.boot_id], hb.seq)
+            return
+        self.boots[hb.boot_id] = hb.seq
+        while len(self.boots) > BOOT_WINDOW:
+            del self.boots[next(iter(self.boots))]
 
     def _stale_retained(self, msg: StatusIn) -> bool:
         """A retained status older than what we know must not move the state."""
@@ -255,6 +280,7 @@ class TabletSession(IncidentRules):
             app_version=self.app_version,
             ad_id=self.now_playing[0],
             campaign_id=self.now_playing[1],
+            recent_boots=tuple(self.boots.items()),
         )
 
     def snapshot(self) -> TabletSnapshot:
@@ -265,6 +291,7 @@ class TabletSession(IncidentRules):
             last_heartbeat_at=self.last_heartbeat_at,
             boot_id=self.boot_id,
             last_seq=self.last_seq,
+            recent_boots=tuple(self.boots.items()),
             desired_etag=self.desired_etag,
             applied_etag=self.applied_etag,
             uptime_until=self.uptime_until,
