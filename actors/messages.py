@@ -100,6 +100,13 @@ class DesiredPlaylist:
     at: datetime
     # Publish even if this etag was applied or published: the broker lost its retained copy.
     force: bool = False
+    # When the store was read for it (``at`` when None): a paced republish carries the
+    # manifests resolved before it started, older than a push that reached the tablet since.
+    resolved_at: datetime | None = None
+
+    @property
+    def as_of(self) -> datetime:
+        return self.resolved_at or self.at
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,11 +108,6 @@ WHERE t.revoked_at IS NULL AND f.tenant_id = %(tenant)s AND (
     OR %(kind)s = 'all')
 """
 
-HAD_PLAYLIST = (
-    "SELECT tablet_id FROM tablet_state WHERE desired_etag IS NOT NULL"
-    " AND (%s::text[] IS NULL OR tablet_id = ANY(%s))"
-)
-
 
 # Content-addressed storage of a playlist within its tenant, shared by the CLI and the panel:
 # the same items in two tenants are two playlists (of one id), never one shared row.
@@ -315,14 +310,6 @@ async def next_expiry(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> date
     cur = await conn.execute(NEXT_CHANGE, {"lookahead": DAYPART_LOOKAHEAD})
     row = await cur.fetchone()
     return row[0] if row and isinstance(row[0], datetime) else None
-
-
-async def had_playlist(
-    conn: psycopg.AsyncConnection[tuple[object, ...]], tablet_ids: list[str] | None
-) -> list[str]:
-    """The tablets (of every one, or of ``tablet_ids``) that were given a playlist."""
-    cur = await conn.execute(HAD_PLAYLIST, (tablet_ids, tablet_ids))
-    return [str(r[0]) for r in await cur.fetchall()]
 
 
 async def fleet_has_assignment(

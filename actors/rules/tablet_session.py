@@ -58,11 +58,17 @@ class TabletSession(IncidentRules):
         self.incident = snapshot.open_incident
         self.transitions: deque[datetime] = deque(snapshot.recent_transitions)
         self.incident_due: datetime | None = None
-        self.published_etag: str | None = None  # published by this session (not persisted)
+        # What the broker retains on tablets/{id}/playlist, as far as the session knows: the
+        # desired manifest is always the one last published, and one the tablet applied
+        # went through; any other is published again by a rebuilt session.
+        self.published_etag: str | None = (
+            self.desired_etag if self.desired_etag == self.applied_etag else None
+        )
         self.battery = snapshot.battery
         self.app_version = snapshot.app_version
         self.now_playing = (snapshot.ad_id, snapshot.campaign_id)
         self.grace_until: datetime | None = None  # no timeout before (after a hub restart)
+        self.latest_desired: DesiredPlaylist | None = None  # the newest resolution handled
 
     # --- start-up ------------------------------------------------------------
 
@@ -104,8 +110,7 @@ class TabletSession(IncidentRules):
             self._remember(hb)
             self.battery, self.app_version = hb.battery, hb.app_version
             self.now_playing = (hb.ad_id, hb.campaign_id)
-            if hb.playlist_etag is not None:
-                self.applied_etag = hb.playlist_etag
+            self._reported(out, hb)
         if self.state != "online":
             self._transition(out, "online", "heartbeat", at)
         else:
@@ -155,18 +160,23 @@ class TabletSession(IncidentRules):
         return out
 
     def on_desired(self, msg: DesiredPlaylist) -> Outcome:
-        """Publish when the desired manifest changes, or once per session while unapplied.
+        """Publish (retained) whenever the desired manifest is not the one retained.
 
-        A rebuilt session (hub restart) republishes what the tablet has not applied;
-        a live one does not repeat an in-flight QoS 1 publish.
+        The retained manifest is always the current one, whatever the tablet last applied
+        (an expired emergency it never acked is replaced too). A rebuilt session (hub
+        restart) republishes what the tablet has not applied; a live one does not repeat
+        an in-flight QoS 1 publish.
         """
         out = Outcome()
+        latest = self.latest_desired
+        if latest is not None and msg.as_of < latest.as_of:
+            # Resolved before the manifest this session last handled: out of date. A forced
+            # republish (the broker lost its copy) sends the newer one again instead.
+            return self._republish(replace(latest, at=msg.at)) if msg.force else out
+        self.latest_desired = msg
         if msg.force:
             return self._republish(msg)
-        if msg.etag == self.applied_etag or msg.etag == self.published_etag:
-            if msg.etag != self.desired_etag:
-                self.desired_etag = msg.etag
-                out.effects.append(self.state_row())
+        if msg.etag == self.published_etag:
             return out
         self.desired_etag = self.published_etag = msg.etag
         topic = f"tablets/{self.cfg.tablet_id}/playlist"
@@ -203,6 +213,16 @@ class TabletSession(IncidentRules):
         return out
 
     # --- rules ---------------------------------------------------------------
+
+    def _reported(self, out: Outcome, hb: HeartbeatIn) -> None:
+        """A heartbeat's ``playlist_etag`` naming the manifest last published to the tablet
+        acknowledges it (tablets that cannot ack, e.g. over HTTP); another value changes
+        nothing but the stored heartbeat."""
+        etag = hb.playlist_etag
+        if etag is None or etag != self.desired_etag or etag == self.applied_etag:
+            return
+        self.applied_etag = etag
+        out.effects.append(DeliveryRow(self.cfg.tablet_id, etag, "applied", hb.received_at, None))
 
     def _seen(self, hb: HeartbeatIn) -> bool:
         """Already stored: its ``seq`` is not past the last stored one of its boot (``seq``
