@@ -71,3 +71,7 @@ def one(conn: Conn, sql: str, *params: object) -> Any:
 
 Probe = Callable[[], Any]
 __all__ = ["Conn", "Tablets", "blocking", "one", "rows"]
+
+
+# The panel's fixtures, for the HTTP fallback (tests/contract/test_http.py).
+from tests.web.conftest import panel, panel_settings, tenant_factory  # noqa: E402, F401
