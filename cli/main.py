@@ -290,27 +290,36 @@ def playlist_push(
             help="Only between these fleet local times (06:00-10:00; 22:00-02:00 runs overnight).",
         ),
     ] = None,
+    tenant: Annotated[
+        str | None,
+        typer.Option(
+            help="The tenant whose playlist it is: the target's own by default; "
+            "needed with --to all when there are several tenants."
+        ),
+    ] = None,
 ) -> None:
     """Assign a playlist; prints its etag and how many tablets it targets."""
     settings = _settings()
     target = playlists.Target.parse(to)
     daypart = playlists.Daypart.parse(days, between)
     parsed = _read_items(items)
-    with database_url(settings) as url:
-        result = _on_store(
-            url,
-            lambda conn: playlists.push(
-                conn,
-                target,
-                parsed,
-                emergency=emergency,
-                expires_s=_duration(expires),
-                reason=reason,
-                actor=ACTOR,
-                refresh_s=settings.playlist_refresh_interval_s,
-                daypart=daypart,
-            ),
+
+    async def push(conn: Conn) -> playlists.PushResult:
+        return await playlists.push(
+            conn,
+            target,
+            parsed,
+            emergency=emergency,
+            expires_s=_duration(expires),
+            reason=reason,
+            actor=ACTOR,
+            refresh_s=settings.playlist_refresh_interval_s,
+            daypart=daypart,
+            tenant_id=await playlists.target_tenant(conn, target, tenant),
         )
+
+    with database_url(settings) as url:
+        result = _on_store(url, push)
     console.print(f"etag {result.etag}")
     console.print(f"targeted {result.targeted} tablet(s)")
 
@@ -332,10 +341,11 @@ def _read_items(path: Path) -> list[PlaylistItem]:
 def status(
     fleet_id: Annotated[str | None, typer.Option("--fleet", help="Only this fleet.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="A JSON array.")] = False,
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's fleets.")] = None,
 ) -> None:
     """One row per tablet: state, last heartbeat, playlist desired vs applied, open incident."""
     with database_url(_settings()) as url:
-        rows = _on_store(url, lambda conn: fleets.status(conn, fleet_id))
+        rows = _on_store(url, lambda conn: fleets.status(conn, fleet_id, tenant))
     if as_json:
         out = [
             {

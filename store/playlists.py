@@ -153,6 +153,43 @@ class Target:
         return "all" if self.id is None else f"{self.kind}:{self.id}"
 
 
+TARGET_TENANTS = """
+SELECT DISTINCT f.tenant_id FROM tablets t JOIN fleets f ON f.fleet_id = t.fleet_id
+WHERE t.revoked_at IS NULL AND (   (%(kind)s = 'tablet' AND t.tablet_id = %(id)s)
+                                OR (%(kind)s = 'car' AND t.car_id = %(id)s))
+UNION
+SELECT tenant_id FROM fleets WHERE %(kind)s = 'fleet' AND fleet_id = %(id)s
+"""
+TENANTS = "SELECT tenant_id FROM tenants ORDER BY tenant_id"
+
+
+async def target_tenant(
+    conn: psycopg.AsyncConnection[tuple[object, ...]], target: Target, tenant_id: str | None
+) -> str:
+    """The tenant a push to ``target`` belongs to (the operator's CLI): a tablet's, car's or
+    fleet's own (ids are global); for ``all`` the one named, or the only one there is.
+    ``tenant_id``, when given, must be that tenant."""
+    if target.kind == "all":
+        cur = await conn.execute(TENANTS)
+        known = [str(r[0]) for r in await cur.fetchall()]
+        if tenant_id is None:
+            if len(known) != 1:
+                raise ConfigError(f"--to all needs --tenant (one of: {', '.join(known)})")
+            return known[0]
+        if tenant_id not in known:
+            raise ConfigError(f"no tenant {tenant_id!r}")
+        return tenant_id
+    cur = await conn.execute(TARGET_TENANTS, {"kind": target.kind, "id": target.id})
+    owners = [str(r[0]) for r in await cur.fetchall()]
+    if not owners:
+        raise ConfigError(f"no registered tablet matches {target}")
+    if tenant_id is None:
+        return owners[0]  # one: a fleet, a car and a tablet are each in one tenant
+    if tenant_id not in owners:
+        raise ConfigError(f"{target} belongs to another tenant than {tenant_id}")
+    return tenant_id
+
+
 @dataclass(frozen=True, slots=True)
 class PushResult:
     etag: str
