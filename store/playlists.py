@@ -234,7 +234,7 @@ async def push(
     daypart.check_priority(priority)
     valid_until = now + timedelta(seconds=expires_s) if expires_s else None
     async with conn.transaction():
-        targeted = await _count(conn, tenant_id, target)
+        targeted = await target_count(conn, tenant_id, target)
         if target.kind != "all" and targeted == 0:
             raise ConfigError(f"no registered tablet matches {target}")
         title = name or reason or playlist_id
@@ -295,7 +295,7 @@ async def push(
     return PushResult(manifest.etag, playlist_id, targeted, assignment_id)
 
 
-async def _count(
+async def target_count(
     conn: psycopg.AsyncConnection[tuple[object, ...]], tenant_id: str, target: Target
 ) -> int:
     cur = await conn.execute(
