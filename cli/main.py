@@ -196,6 +196,8 @@ def tablet_revoke(tablet_id: Annotated[str, typer.Argument(help="The tablet's id
     # Before the store changes: without the provisioning account the broker step would fail
     # after the revocation, which cannot be repeated to retry it.
     target = provision_target(settings) if settings.mqtt_url else None
+    if target is not None:  # a broker without the plugin: said now, nothing changed
+        asyncio.run(dynsec.check_plugin(target))
     with database_url(settings) as url:
         done = _on_store(url, lambda conn: revocation.revoke(conn, tablet_id, ACTOR))
     if done is None:
