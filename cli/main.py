@@ -190,12 +190,22 @@ def tablet_add(
 
 
 @tablet_app.command("revoke")
-def tablet_revoke(tablet_id: Annotated[str, typer.Argument(help="The tablet's id.")]) -> None:
+def tablet_revoke(
+    tablet_id: Annotated[str, typer.Argument(help="The tablet's id.")],
+    no_broker: Annotated[
+        bool,
+        typer.Option(
+            "--no-broker",
+            help="The broker's accounts are managed outside fleethub (a broker without the "
+            "dynamic-security plugin): revoke in fleethub only, remove its account yourself.",
+        ),
+    ] = False,
+) -> None:
     """Revoke a tablet: device tokens end, broker credentials go (disconnecting it)."""
     settings = _settings()
     # Before the store changes: without the provisioning account the broker step would fail
     # after the revocation, which cannot be repeated to retry it.
-    target = provision_target(settings) if settings.mqtt_url else None
+    target = provision_target(settings) if settings.mqtt_url and not no_broker else None
     if target is not None:  # a broker without the plugin: said now, nothing changed
         asyncio.run(dynsec.check_plugin(target))
     with database_url(settings) as url:
@@ -203,6 +213,9 @@ def tablet_revoke(tablet_id: Annotated[str, typer.Argument(help="The tablet's id
     if done is None:
         raise ConfigError(f"no active tablet {tablet_id!r} (unknown or already revoked)")
     console.print(f"tablet {tablet_id} revoked ({done.tokens} device token(s) ended)")
+    if no_broker:
+        err.print(f"remove the broker account {tablet_id!r} in your broker: fleethub did not")
+        return
     if target is not None:
         asyncio.run(dynsec.revoke_tablet(target, tablet_id))
     else:

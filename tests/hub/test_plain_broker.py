@@ -84,3 +84,29 @@ def test_tablet_revoke_on_such_a_broker_changes_nothing(
     assert NO_PLUGIN in str(result.exception)
     sql = "SELECT revoked_at FROM tablets WHERE tablet_id = %s"
     assert conn.execute(sql, (tablet_id,)).fetchone() == (None,)
+
+
+def test_tablet_revoke_without_the_broker_step(
+    plain_broker: MqttTarget,
+    database_url: str,
+    conn: Conn,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Credentials managed outside fleethub: ``--no-broker`` revokes in fleethub only."""
+    tag = uuid.uuid4().hex[:8]
+    fleet_id, tablet_id = f"fl-{tag}", f"tb-{tag}"
+
+    async def register(aconn: Any) -> None:
+        await add_fleet(aconn, FleetSpec(fleet_id), "test")
+        await add_tablet(aconn, TabletSpec(tablet_id, fleet_id, None, 60, 180), "test")
+
+    store(conn, register)
+    monkeypatch.setenv("FLEETHUB_DATABASE_URL", database_url)
+    monkeypatch.setenv("FLEETHUB_MQTT_URL", f"mqtt://hub:pw@127.0.0.1:{plain_broker.port}")
+    monkeypatch.setenv("FLEETHUB_VAR_DIR", str(tmp_path))
+    result = CliRunner().invoke(app, ["tablet", "revoke", tablet_id, "--no-broker"])
+    assert result.exit_code == 0, result.output
+    assert "remove the broker account" in result.output
+    sql = "SELECT revoked_at IS NOT NULL FROM tablets WHERE tablet_id = %s"
+    assert conn.execute(sql, (tablet_id,)).fetchone() == (True,)
