@@ -144,6 +144,16 @@ class ContractTablet:
                 return msg
         raise AssertionError(f"{self.tablet_id}: nothing on {kind} within {timeout} s")
 
+    async def next_any(self, timeout: float = 10.0) -> mqtt.MQTTMessage:
+        """The next message on any topic the client subscribed to."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                return self.inbox.get_nowait()
+            except queue.Empty:
+                await asyncio.sleep(0.02)
+        raise AssertionError(f"{self.tablet_id}: nothing within {timeout} s")
+
     async def next_json(self, kind: str, timeout: float = 10.0) -> dict[str, Any]:
         msg = await self.next(kind, timeout)
         body: dict[str, Any] = json.loads(msg.payload)
