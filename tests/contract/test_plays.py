@@ -226,3 +226,16 @@ async def test_an_mqtt5_tablet_is_told_the_packet_limit_at_connect(
     tablet.client.on_connect = on_connect
     assert tablet.connect(subscribe=()) == 0
     assert props[0].MaximumPacketSize == 172032
+
+
+async def test_a_plays_ack_waits_at_most_10_minutes_in_the_broker(
+    running_hub: RunningHub, tablets: Tablets
+) -> None:
+    fleet = await tablets.fleet()
+    tablet = tablets.of(fleet, mqtt5=True)
+    assert tablet.connect(subscribe=("plays/ack",)) == 0
+    tablet.publish("plays", {"batch_id": "b-x", "events": [play()]})
+    msg = await tablet.next("plays/ack")
+    assert msg.qos == 1
+    assert not msg.retain
+    assert 0 < msg.properties.MessageExpiryInterval <= 600  # type: ignore[union-attr]
