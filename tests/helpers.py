@@ -132,11 +132,10 @@ class PahoTablet:
         if self.auto_ack and msg.topic == self.topic("playlist") and msg.payload:
             manifest = json.loads(msg.payload)
             self.applied_etag = manifest["etag"]
-            self.publish(
-                "playlist/ack",
-                {"etag": manifest["etag"], "status": "applied", "detail": None},
-                qos=1,
-            )
+            ack = {"etag": manifest["etag"], "status": "applied", "detail": None}
+            # Not waited for: this is paho's network thread, which would read the PUBACK
+            # (waiting here stalled the tablet, heartbeats included, for the 5 s timeout).
+            self.client.publish(self.topic("playlist/ack"), json.dumps(ack).encode(), qos=1)
 
     def connect(self, subscribe: bool = True, online: bool = True) -> PahoTablet:
         self.client.connect(self.host, self.port, keepalive=30)

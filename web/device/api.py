@@ -182,7 +182,7 @@ async def _claim(
     except BrokerError as exc:
         raise HTTPException(
             503,
-            f"the broker could not be reached, nothing was changed: {exc}",
+            f"the broker step failed, nothing was changed: {exc}",
             headers={"Retry-After": "30"},
         ) from exc
     except STORE_DOWN as exc:
