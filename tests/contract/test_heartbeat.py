@@ -267,6 +267,15 @@ async def test_a_redelivery_of_an_earlier_boot_is_not_stored_twice(
         tablet.publish("heartbeat", {"v": 1, "seq": 1, "boot_id": boot})
         tablet.publish("heartbeat", {"v": 1, "seq": 0, "boot_id": boot})
     assert len(await stored(conn, tablet, same_boot=True)) == 18
+    # The window as stored (tablet_state, which a data error elsewhere in a flush can commit
+    # after the heartbeats), before the restart that reads it.
+    window = "SELECT recent_boots FROM tablet_state WHERE tablet_id = %s"
+    await eventually(
+        lambda: (
+            [b for b, _ in one(conn, window, tablet.tablet_id) or []] == boots
+            and one(conn, window, tablet.tablet_id)[-1][1] == tablet.seq - 1
+        )
+    )
     await running_hub.restart()
     tablet.publish("heartbeat", {"v": 1, "seq": 1, "boot_id": boots[0]})
     tablet.publish("heartbeat", {"v": 1, "seq": 0, "boot_id": boots[4]})
