@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from actors.messages import Arm, HeartbeatIn, LeadIn, OpenOffer, Reason, State
+from actors.messages import Arm, HeartbeatIn, LeadIn, OpenOffer, Position, Reason, State
 
 # The store keeps a heartbeat as it was received (contract/heartbeat.py: its columns).
 HeartbeatRow = HeartbeatIn
@@ -40,6 +40,7 @@ class TabletStateRow:
     ad_id: str | None
     campaign_id: str | None
     recent_boots: tuple[tuple[str, int], ...] = ()  # the heartbeat dedupe window
+    position: Position | None = None  # the last one reported, kept through heartbeats without
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,15 @@ class TabletConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class Position:
+    """Where a tablet last said it was (a heartbeat's lat/lon) and when the hub received it."""
+
+    lat: float
+    lon: float
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class IncidentRef:
     incident_id: str
     kind: Literal["offline", "flapping"]
@@ -56,6 +65,7 @@ class TabletSnapshot:
     app_version: str | None = None
     ad_id: str | None = None
     campaign_id: str | None = None
+    position: Position | None = None
 
 
 # --- into the registry (from the hub) ---------------------------------------
@@ -213,9 +223,10 @@ class LeadIn:
     name: str
     phone: str
     attribution: LeadAttribution
-    tried: tuple[int, ...]  # agents already offered this lead (any outcome)
+    tried: tuple[int, ...]  # agents offered this lead in this round (any outcome)
     open_offer: OpenOffer | None
     at: datetime
+    only: int | None = None  # re-offered to this one agent only (an admin's choice)
 
 
 @dataclass(frozen=True, slots=True)

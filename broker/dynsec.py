@@ -309,6 +309,7 @@ async def _run(target: MqttTarget, batches: list[list[Command]], timeout: float)
             password=target.password,
             identifier=_client_id(target),
             timeout=timeout,
+            tls_context=target.ssl_context(),
         ) as client:
             connected = True
             granted = await client.subscribe(RESPONSE_TOPIC, qos=1, timeout=timeout)

@@ -11,6 +11,7 @@ import os
 import shutil
 import signal
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from broker import dynsec, dynsec_file
@@ -69,6 +70,24 @@ connection_messages false
 """
 
 
+# A second listener, over TLS, for the same accounts (per_listener_settings false).
+TLS_LISTENER = """\
+listener {port} {host}
+certfile {certfile}
+keyfile {keyfile}
+"""
+
+
+@dataclass(frozen=True)
+class TlsListener:
+    """A TLS listener of the embedded broker: its port, and the PEM certificate (chain) and
+    key, copied beside the broker's config where its own user can read them."""
+
+    port: int
+    certfile: Path
+    keyfile: Path
+
+
 def mosquitto_binary() -> str:
     found = shutil.which("mosquitto") or next(
         (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if os.access(p, os.X_OK)),
@@ -111,8 +130,10 @@ class EmbeddedBroker:
         max_queued: int = 200_000,
         shard_count: int = 1,
         web_client_id: str = "fleethub-web",
+        tls: TlsListener | None = None,
     ) -> None:
         self.dir = directory.resolve()
+        self.tls = tls
         self.host, self.port = host, port
         self.hub_client_id = hub_client_id
         self.shard_count = shard_count
@@ -130,6 +151,14 @@ class EmbeddedBroker:
             port=self.port,
             username=self.hub_client_id,
             password=self.hub_password(),
+        )
+
+    def tls_target(self, ca_file: Path) -> MqttTarget:
+        """The hub's account on the TLS listener, trusting ``ca_file``."""
+        if self.tls is None:
+            raise BrokerError("this broker has no TLS listener")
+        return self.hub_target().model_copy(
+            update={"port": self.tls.port, "tls": True, "ca_file": ca_file}
         )
 
     def provision_target(self) -> MqttTarget:
@@ -215,12 +244,33 @@ class EmbeddedBroker:
                 persistence="true" if self.persistence else "false",
                 max_queued=self.max_queued,
             )
+            + self._tls_listener()
         )
         os.chmod(conf, 0o644)
         config = dynsec_file.read(self.dynsec_path)
         self._put_accounts(config)
         dynsec_file.write(self.dynsec_path, config)
         self._binary = binary
+
+    def _tls_listener(self) -> str:
+        if self.tls is None:
+            return ""
+        certs = self.dir / "certs"
+        certs.mkdir(exist_ok=True)
+        os.chmod(certs, 0o755)  # noqa: S103  # mosquitto (another user) must traverse it
+        files = {}
+        for name, source in (("server.crt", self.tls.certfile), ("server.key", self.tls.keyfile)):
+            target = certs / name
+            shutil.copyfile(source, target)
+            os.chmod(target, 0o600)
+            dynsec_file.give_to_mosquitto(target)  # it reads them after dropping root
+            files[name] = target
+        return TLS_LISTENER.format(
+            port=self.tls.port,
+            host=self.host,
+            certfile=files["server.crt"],
+            keyfile=files["server.key"],
+        )
 
     def _make_dirs(self) -> None:
         (self.dir / "data").mkdir(parents=True, exist_ok=True)
@@ -239,6 +289,8 @@ class EmbeddedBroker:
         self.child = Child("mosquitto", [self._binary, "-c", str(self.dir / "mosquitto.conf")], log)
         try:
             self.child.wait_port(self.host, self.port, timeout)
+            if self.tls is not None:
+                self.child.wait_port(self.host, self.tls.port, timeout)
         except RuntimeError as exc:
             self.child.stop()
             mlog = self.dir / "mosquitto.log"

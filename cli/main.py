@@ -20,6 +20,7 @@ from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from actors.rules.dayparts import Daypart
 from broker import dynsec, dynsec_file
 from broker.runner import embedded_broker
 from cli.bench import bench_command
@@ -316,7 +317,7 @@ def playlist_push(
     """Assign a playlist; prints its etag and how many tablets it targets."""
     settings = _settings()
     target = playlists.Target.parse(to)
-    daypart = playlists.Daypart.parse(days, between)
+    daypart = Daypart.parse(days, between)
     parsed = _read_items(items)
 
     async def push(conn: Conn) -> playlists.PushResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Literal
@@ -9,6 +10,8 @@ from urllib.parse import quote, unquote, urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from config.tls import client_context
 
 # Passwords that production refuses in a URL: those published in docker-compose.yml before
 # it required them, and the obvious ones. Any password containing "dev-only" is refused too.
@@ -28,23 +31,41 @@ KNOWN_DEFAULT_PASSWORDS = frozenset(
 MIN_SERVICE_PASSWORD = 16
 
 
+MQTT_PORT, MQTTS_PORT = 1883, 8883
+# URL schemes of a plain and of a TLS broker address (paho's and mosquitto_sub's spellings too).
+PLAIN_SCHEMES, TLS_SCHEMES = ("mqtt", "tcp"), ("mqtts", "ssl")
+
+
 class MqttTarget(BaseModel):
-    """Where and as whom the hub connects to the broker."""
+    """Where and as whom the hub connects to the broker; ``tls``: over TLS (``mqtts://``),
+    trusting ``ca_file`` (PEM) or, when None, the system's CAs."""
 
     host: str
     port: int
     username: str | None = None
     password: str | None = None
+    tls: bool = False
+    ca_file: Path | None = None
 
     def url(self) -> str:
-        """The ``mqtt://user:password@host:port`` form (the inverse of :func:`parse_mqtt_url`)."""
+        """The ``mqtt[s]://user:password@host:port`` form (the inverse of
+        :func:`parse_mqtt_url`, except for the CA file, which is a setting of its own)."""
         auth = ""
         if self.username:
             auth = quote(self.username, safe="")
             if self.password:
                 auth += ":" + quote(self.password, safe="")
             auth += "@"
-        return f"mqtt://{auth}{self.host}:{self.port}"
+        scheme = "mqtts" if self.tls else "mqtt"
+        return f"{scheme}://{auth}{self.host}:{self.port}"
+
+    def address(self) -> str:
+        """The broker's address without credentials (what a pairing tablet is given)."""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The client TLS context of an ``mqtts://`` target; None for plain MQTT."""
+        return client_context(self.ca_file) if self.tls else None
 
     def as_account(self, username: str) -> MqttTarget:
         """The same broker and password, logging in as ``username`` (an account is bound to
@@ -52,18 +73,22 @@ class MqttTarget(BaseModel):
         return self.model_copy(update={"username": username})
 
 
-def parse_mqtt_url(url: str) -> MqttTarget:
-    """Parse ``mqtt://user:password@host:port`` into a :class:`MqttTarget`."""
+def parse_mqtt_url(url: str, ca_file: Path | None = None) -> MqttTarget:
+    """Parse ``mqtt://user:password@host:port`` (or ``mqtts://…``, over TLS, port 8883 by
+    default) into a :class:`MqttTarget`; ``ca_file`` is the CA a TLS target trusts."""
     parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "tcp"):
-        raise ValueError(f"FLEETHUB_MQTT_URL must start with mqtt://, got {url!r}")
+    if parts.scheme not in PLAIN_SCHEMES + TLS_SCHEMES:
+        raise ValueError(f"an MQTT URL must start with mqtt:// or mqtts://, got {url!r}")
     if not parts.hostname:
-        raise ValueError(f"FLEETHUB_MQTT_URL has no host: {url!r}")
+        raise ValueError(f"the MQTT URL has no host: {url!r}")
+    tls = parts.scheme in TLS_SCHEMES
     return MqttTarget(
         host=parts.hostname,
-        port=parts.port or 1883,
+        port=parts.port or (MQTTS_PORT if tls else MQTT_PORT),
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
+        tls=tls,
+        ca_file=ca_file if tls else None,
     )
 
 
@@ -78,7 +103,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FLEETHUB_", extra="ignore")
 
     database_url: str | None = None
+    # mqtt://user:password@host:port, or mqtts://… over TLS (checked against the system's
+    # CAs, or mqtt_ca_file's; the certificate must name the URL's host).
     mqtt_url: str | None = None
+    mqtt_ca_file: Path | None = None
     var_dir: Path = Path("var")
 
     web_host: str = "127.0.0.1"
@@ -171,6 +199,36 @@ class Settings(BaseSettings):
     # The OpenAPI pages /docs, /redoc and /openapi.json; unset: on in local mode, off in
     # production. The session cookie's Secure flag (cookie_secure) is on by default there too.
     api_docs: bool | None = None
+    # The map's tiles (/map): an http(s) URL template with {z}, {x} and {y} (and perhaps
+    # {s} for a subdomain); empty: the map shows tablets on a plain background. Its origin is
+    # the one image source the map page's Content-Security-Policy adds (web/http/headers.py).
+    map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    map_tile_attribution: str = "© OpenStreetMap contributors"
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _tile_template(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return value
+        parts = urlsplit(value.replace("{s}", "s"))
+        placeholders = all(p in value for p in ("{z}", "{x}", "{y}"))
+        if parts.scheme not in ("http", "https") or not parts.hostname or not placeholders:
+            raise ValueError(
+                "FLEETHUB_MAP_TILE_URL: an http(s) URL with {z}, {x} and {y},"
+                " like https://tile.openstreetmap.org/{z}/{x}/{y}.png (or empty: no tiles)"
+            )
+        return value
+
+    def map_tile_origin(self) -> str | None:
+        """Where the map's tiles come from, as a CSP source (``{s}`` subdomains: ``*.``)."""
+        if not self.map_tile_url:
+            return None
+        parts = urlsplit(self.map_tile_url.replace("{s}", "s"))
+        host = parts.netloc.rsplit("@", 1)[-1]
+        if self.map_tile_url.split("//", 1)[1].startswith("{s}."):
+            host = "*." + host.split(".", 1)[1]
+        return f"{parts.scheme}://{host}"
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -221,8 +279,24 @@ class Settings(BaseSettings):
                 raise ValueError("production refuses to start: " + "; ".join(weak))
         return self
 
+    @field_validator("mqtt_ca_file", mode="before")
+    @classmethod
+    def _ca_file(cls, value: object) -> object:
+        if value in ("", None):
+            return None  # compose passes an unset variable as ""
+        if not Path(str(value)).is_file():
+            raise ValueError(f"FLEETHUB_MQTT_CA_FILE: no such file {value!r}")
+        return value
+
+    @field_validator("mqtt_url", "provision_mqtt_url", "device_mqtt_url")
+    @classmethod
+    def _mqtt_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_mqtt_url(value)  # a clear error at start, not at the first connection
+        return value
+
     def mqtt_target(self) -> MqttTarget | None:
-        return parse_mqtt_url(self.mqtt_url) if self.mqtt_url else None
+        return parse_mqtt_url(self.mqtt_url, self.mqtt_ca_file) if self.mqtt_url else None
 
     @property
     def broker_dir(self) -> Path:
@@ -241,7 +315,9 @@ class Settings(BaseSettings):
     provision_mqtt_url: str | None = None
 
     def provision_target(self) -> MqttTarget | None:
-        return parse_mqtt_url(self.provision_mqtt_url) if self.provision_mqtt_url else None
+        if not self.provision_mqtt_url:
+            return None
+        return parse_mqtt_url(self.provision_mqtt_url, self.mqtt_ca_file)
 
 
 def _weak_password(name: str, url: str | None) -> str | None:

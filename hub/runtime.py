@@ -350,6 +350,7 @@ class Hub:
             keepalive=30,
             max_inflight_messages=1000,
             timeout=30,
+            tls_context=self.mqtt.ssl_context(),
         )
         try:
             async with client:

@@ -163,6 +163,7 @@ class TabletLink:
             connect_timeout=30,
             ack_timeout=30,
             max_packet_bytes=MAX_PACKET_BYTES,
+            tls=self._target.ssl_context(),
         )
         conn.on_message = functools.partial(self._deliver, conn)
         try:

@@ -22,8 +22,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from psycopg.rows import dict_row
 
-from actors.rules.dayparts import ALWAYS
-from actors.rules.dayparts import Daypart as Daypart  # re-exported: push() callers build dayparts
+from actors.rules.dayparts import ALWAYS, Daypart
 from config.errors import ConfigError
 from contract.manifest import EMPTY_PLAYLIST_ID, Manifest, Priority, items_id, normalise
 from contract.payloads import PlaylistItem

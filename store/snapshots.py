@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from psycopg.rows import dict_row
 
-from actors.messages import IncidentRef, TabletConfig, TabletSnapshot
+from actors.messages import IncidentRef, Position, TabletConfig, TabletSnapshot
 from actors.rules.hours import parse_hours
 
 SNAPSHOTS = """
@@ -17,6 +17,7 @@ SELECT t.tablet_id, t.fleet_id, t.car_id, t.heartbeat_interval_s, t.offline_afte
        s.state, s.state_since, s.last_heartbeat_at, s.boot_id, s.last_seq, s.recent_boots,
        s.desired_etag,
        s.applied_etag, s.uptime_until, s.battery, s.app_version, s.ad_id, s.campaign_id,
+       s.lat, s.lon, s.position_at,
        i.incident_id, i.kind AS incident_kind, i.opened_at AS incident_opened_at,
        (SELECT array_agg(p.time ORDER BY p.time) FROM presence_transitions p
          WHERE p.tablet_id = t.tablet_id AND p.time > %(since)s AND p.from_state <> 'unknown')
@@ -84,6 +85,11 @@ async def load_snapshots(
                 app_version=r["app_version"],
                 ad_id=r["ad_id"],
                 campaign_id=r["campaign_id"],
+                position=(
+                    Position(r["lat"], r["lon"], r["position_at"])
+                    if r["lat"] is not None and r["position_at"] is not None
+                    else None
+                ),
             )
         )
     return out

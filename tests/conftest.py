@@ -19,10 +19,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import trustme
 from psycopg_pool import AsyncConnectionPool
 
 from broker.processes import free_port
-from broker.runner import EmbeddedBroker
+from broker.runner import EmbeddedBroker, TlsListener
 from config.settings import MqttTarget, Settings
 from devtools.embedded_db import EmbeddedPostgres
 from hub.metrics import HubMetrics
@@ -94,11 +95,44 @@ async def live_writer(database_url: str) -> AsyncIterator[LiveWriter]:
         await pool.close()
 
 
+@dataclass(frozen=True)
+class TestCA:
+    """A certificate authority of the suite's own (trustme) and the broker's certificate
+    from it, for 127.0.0.1; ``ca_file`` is what clients trust (FLEETHUB_MQTT_CA_FILE)."""
+
+    __test__ = False
+    ca: trustme.CA
+    ca_file: Path
+    certfile: Path
+    keyfile: Path
+
+
 @pytest.fixture(scope="session")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+def test_ca(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
+    directory = tmp_path_factory.mktemp("ca")
+    ca = trustme.CA()
+    server = ca.issue_cert("127.0.0.1")
+    paths = TestCA(ca, directory / "ca.pem", directory / "server.pem", directory / "server.key")
+    ca.cert_pem.write_to_path(str(paths.ca_file))
+    server.private_key_pem.write_to_path(str(paths.keyfile))
+    with paths.certfile.open("wb") as chain:
+        for blob in server.cert_chain_pems:
+            chain.write(blob.bytes())
+    return paths
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory, test_ca: TestCA) -> Iterator[EmbeddedBroker]:
+    """The suite's Mosquitto: plain MQTT on ``port``, and the same accounts over TLS on
+    ``tls.port`` with a certificate from :func:`test_ca`."""
     directory = tmp_path_factory.mktemp("broker")
     embedded = EmbeddedBroker(
-        directory, "127.0.0.1", free_port(), "fleethub-hub", persistence=False
+        directory,
+        "127.0.0.1",
+        free_port(),
+        "fleethub-hub",
+        persistence=False,
+        tls=TlsListener(free_port(), test_ca.certfile, test_ca.keyfile),
     )
     embedded.start()
     yield embedded

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
+import ssl
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
@@ -96,6 +97,7 @@ class PahoTablet:
         port: int,
         auto_ack: bool = True,
         username: str | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.tablet_id = tablet_id
         self.host, self.port = host, port
@@ -110,6 +112,8 @@ class PahoTablet:
             CallbackAPIVersion.VERSION2, client_id=tablet_id, clean_session=True
         )
         self.client.username_pw_set(username or tablet_id, password)
+        if tls is not None:
+            self.client.tls_set_context(tls)
         self.client.will_set(self.topic("status"), b'{"state":"offline"}', qos=1, retain=True)
         self.client.on_message = self._on_message
         self.connect_rc: Any = None
@@ -132,9 +136,9 @@ class PahoTablet:
         if self.auto_ack and msg.topic == self.topic("playlist") and msg.payload:
             manifest = json.loads(msg.payload)
             self.applied_etag = manifest["etag"]
+            # Not self.publish: waiting for the PUBACK here, on paho's network thread, would
+            # hold the very thread that sends the ack and reads its PUBACK (5 s, then on).
             ack = {"etag": manifest["etag"], "status": "applied", "detail": None}
-            # Not waited for: this is paho's network thread, which would read the PUBACK
-            # (waiting here stalled the tablet, heartbeats included, for the 5 s timeout).
             self.client.publish(self.topic("playlist/ack"), json.dumps(ack).encode(), qos=1)
 
     def connect(self, subscribe: bool = True, online: bool = True) -> PahoTablet:

@@ -24,9 +24,10 @@ from broker import dynsec, dynsec_file
 from broker.processes import Child, free_port
 from broker.runner import dynsec_plugin
 from config import Settings
-from config.errors import DynsecError
+from config.errors import BrokerError, DynsecError
 from config.settings import MqttTarget, parse_mqtt_url
 from tests.helpers import blocking
+from web.live.broker_link import device_mqtt_url
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -243,18 +244,45 @@ def test_app_env_builds_settings_with_the_compose_urls(
     assert unquote(db.password or "") == db_service_env["POSTGRES_PASSWORD"]
     assert db.path.lstrip("/") == db_service_env["POSTGRES_DB"]
 
-    assert settings.mqtt_url is not None
-    target = parse_mqtt_url(settings.mqtt_url)
-    assert target.host == "mosquitto"
+    # Over TLS, to the broker's public name (its network alias), trusting the system's CAs.
+    broker_name = dummy("FLEETHUB_BROKER_NAME")
+    target = settings.mqtt_target()
+    assert target is not None
+    assert (target.host, target.port, target.tls, target.ca_file) == (broker_name, 8883, True, None)
     assert target.username == settings.hub_client_id
     assert target.password
     provision = settings.provision_target()
     if name == "web":  # only the panel provisions tablets
         assert provision is not None
-        assert (provision.host, provision.username) == ("mosquitto", "fleethub-provision")
+        assert (provision.host, provision.username) == (broker_name, "fleethub-provision")
+        assert provision.tls
         assert provision.password != target.password
+        # Pairing tablets are told the same TLS address, without credentials.
+        assert device_mqtt_url(settings, target) == f"mqtts://{broker_name}:8883"
     else:
         assert provision is None
+
+
+def test_the_broker_answers_to_its_public_name_on_the_compose_network(services: Services) -> None:
+    """The services' MQTT host is an alias of the broker on their network: the name its
+    certificate carries (so TLS with hostname checks works inside compose too)."""
+    networks = services["mosquitto"]["networks"]
+    aliases = [interpolate(alias) for alias in networks["default"]["aliases"]]
+    for name in APP_SERVICES:
+        url = interpolate(environment(services[name])[f"{ENV_PREFIX}MQTT_URL"])
+        assert parse_mqtt_url(url).host in aliases, name
+    assert all(not services[name].get("networks") for name in APP_SERVICES)
+
+
+def test_a_private_ca_file_can_be_mounted(services: Services) -> None:
+    """FLEETHUB_MQTT_CA_FILE is optional, and the app containers see broker/ca/ (public
+    certificates only: the broker's key stays in the broker's container)."""
+    for name in APP_SERVICES:
+        env = environment(services[name])
+        assert interpolate(env[f"{ENV_PREFIX}MQTT_CA_FILE"]) == ""
+        binds = mounts(services[name])
+        assert binds.get("/fleethub/ca") == "./broker/ca", name
+        assert "./broker/certs" not in binds.values(), name
 
 
 def test_no_secret_has_a_default() -> None:
@@ -526,7 +554,7 @@ def broker_port(broker_root: Path) -> Iterator[int]:
         lines = []
         tls_port = free_port()
         for line in BROKER_CONF.read_text(encoding="utf-8").splitlines():
-            if line.split() == ["listener", "1883"]:
+            if line.split()[:2] == ["listener", "1883"]:
                 line = f"listener {port} 127.0.0.1"
             elif line.split() == ["listener", "8883"]:
                 line = f"listener {tls_port} 127.0.0.1"
@@ -626,6 +654,39 @@ def test_tablets_reach_the_tls_listener(broker_port: int, broker_root: Path) -> 
     assert seen.stdout.strip() == "online", seen.stderr
     plain = _mqtt("mosquitto_pub", *tablet, *status, port=tls_port)
     assert plain.returncode != 0  # no plain MQTT on the TLS port
+
+
+def test_the_services_reach_the_tls_listener_as_compose_configures_them(
+    broker_port: int, broker_root: Path, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The panel's settings from the compose file, pointed at this broker's TLS port and
+    trusting its certificate: provisioning (aiomqtt over TLS) works; a client that does
+    not trust it is refused."""
+    tls_port = int((broker_root / "tls.port").read_text())
+    env = {k: interpolate(v) for k, v in environment(services["web"]).items()}
+    for key in list(os.environ):
+        if key.upper().startswith(ENV_PREFIX):
+            monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv(f"{ENV_PREFIX}MQTT_CA_FILE", str(broker_root / "certs" / "server.crt"))
+    provision = Settings().provision_target()
+    assert provision is not None
+    here = provision.model_copy(
+        update={"host": "127.0.0.1", "port": tls_port, "password": PROVISION_PASSWORD}
+    )
+    blocking(dynsec.provision_tablets(here, {"tab-tls": "tab-tls-secret"}, timeout=10))
+    seen = _mqtt(
+        "mosquitto_sub",
+        *["-u", "tab-tls", "-P", "tab-tls-secret", "-i", "tab-tls"],
+        *["--cafile", str(broker_root / "certs" / "server.crt")],
+        *["-t", "tablets/tab-tls/#", "-W", "1"],
+        port=tls_port,
+    )
+    assert "not authori" not in seen.stderr.lower(), seen.stderr  # logged in, then timed out
+    untrusted = here.model_copy(update={"ca_file": None})
+    with pytest.raises(BrokerError, match="certificate"):
+        blocking(dynsec.provision_tablets(untrusted, {"tab-x": "pw"}, timeout=10))
 
 
 def test_no_account_takes_the_hubs_client_id(broker_port: int) -> None:

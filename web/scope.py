@@ -7,8 +7,6 @@ never as forbidden, so nothing leaks whether it exists.
 
 from __future__ import annotations
 
-from store.scope import IN_SCOPE as IN_SCOPE  # the query side lives in the store
-from store.scope import scope_params as scope_params
 from store.users import User
 
 

@@ -26,6 +26,7 @@ from actors.messages import (
     DesiredPlaylist,
     Expired,
     HeartbeatIn,
+    Position,
     Reason,
     State,
     StatusIn,
@@ -67,6 +68,7 @@ class TabletSession(IncidentRules):
         self.battery = snapshot.battery
         self.app_version = snapshot.app_version
         self.now_playing = (snapshot.ad_id, snapshot.campaign_id)
+        self.position = snapshot.position
         self.grace_until: datetime | None = None  # no timeout before (after a hub restart)
         self.latest_desired: DesiredPlaylist | None = None  # the newest resolution handled
 
@@ -110,6 +112,8 @@ class TabletSession(IncidentRules):
             self._remember(hb)
             self.battery, self.app_version = hb.battery, hb.app_version
             self.now_playing = (hb.ad_id, hb.campaign_id)
+            if hb.lat is not None and hb.lon is not None:
+                self.position = Position(hb.lat, hb.lon, hb.received_at)
             self._reported(out, hb)
         if self.state != "online":
             self._transition(out, "online", "heartbeat", at)
@@ -301,6 +305,7 @@ class TabletSession(IncidentRules):
             ad_id=self.now_playing[0],
             campaign_id=self.now_playing[1],
             recent_boots=tuple(self.boots.items()),
+            position=self.position,
         )
 
     def snapshot(self) -> TabletSnapshot:
@@ -321,4 +326,5 @@ class TabletSession(IncidentRules):
             app_version=self.app_version,
             ad_id=self.now_playing[0],
             campaign_id=self.now_playing[1],
+            position=self.position,
         )

@@ -19,6 +19,7 @@ import asyncio
 import contextvars
 import enum
 import logging
+import ssl
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -103,6 +104,7 @@ class MqttConnection(asyncio.Protocol):
         "_paused",
         "_ping_sent_at",
         "_receive_max",
+        "_ssl",
         "_state",
         "_transport",
         "host",
@@ -133,8 +135,10 @@ class MqttConnection(asyncio.Protocol):
         ack_timeout: float = 10.0,
         max_packet_bytes: int = 256 * 1024,
         manual_ack: bool = False,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
+        self._ssl = tls  # TLS: the broker's certificate must name ``host``
         self.port = port
         self.source_ip = source_ip
         self.on_message = on_message
@@ -215,7 +219,12 @@ class MqttConnection(asyncio.Protocol):
         try:
             async with asyncio.timeout(self._connect_timeout):
                 await loop.create_connection(
-                    lambda: self, self.host, self.port, local_addr=local_addr
+                    lambda: self,
+                    self.host,
+                    self.port,
+                    local_addr=local_addr,
+                    ssl=self._ssl,
+                    ssl_handshake_timeout=self._connect_timeout if self._ssl else None,
                 )
                 await self._connack
             self._connack = None
@@ -224,7 +233,7 @@ class MqttConnection(asyncio.Protocol):
             raise AckTimeout(
                 f"{self.host}:{self.port} did not accept the connection in {self._connect_timeout}s"
             ) from None
-        except OSError as exc:
+        except OSError as exc:  # ssl.SSLError (a refused certificate) is one
             self.abort()
             raise ConnectFailed(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
         except BaseException:

@@ -1,6 +1,7 @@
 """The tablet session's hard paths against a real Mosquitto: read back-pressure, publishes a
 lost session did not get acknowledged (put back, sent again once a session without the old
-state is up) and a publish the broker refuses with an MQTT 5 reason code."""
+state is up) and a publish the broker refuses with an MQTT 5 reason code — each over plain
+MQTT and over TLS (asyncio's TLS transport pauses and closes differently from TCP's)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from broker.runner import EmbeddedBroker
 from config.settings import MqttTarget
 from hub.metrics import HubMetrics
 from hub.tablet_link import PAUSE_ABOVE, TabletLink
+from tests.conftest import TestCA
 
 
 class CuttableProxy:
@@ -82,9 +84,18 @@ async def hub_id(broker: EmbeddedBroker) -> str:
     return hub_client_id
 
 
+@pytest.fixture(params=["mqtt", "mqtts"])
+def listener(request: pytest.FixtureRequest, broker: EmbeddedBroker, test_ca: TestCA) -> MqttTarget:
+    """The broker's plain or TLS listener, as the link reaches it (no account yet)."""
+    if request.param == "mqtt":
+        return MqttTarget(host=broker.host, port=broker.port)
+    assert broker.tls is not None
+    return MqttTarget(host=broker.host, port=broker.tls.port, tls=True, ca_file=test_ca.ca_file)
+
+
 @pytest.fixture
 async def run_link(
-    broker: EmbeddedBroker, hub_id: str
+    broker: EmbeddedBroker, hub_id: str, listener: MqttTarget
 ) -> AsyncIterator[Callable[..., Awaitable[TabletLink]]]:
     """``await run_link(topics, port=..., ...)``: a TabletLink running (session expiry 0, so a
     reconnect finds no session) until the test ends."""
@@ -99,11 +110,12 @@ async def run_link(
         on_state_lost: Callable[[str], None] | None = None,
     ) -> TabletLink:
         tablet_id = hub_tablet_client_id(hub_id, 0)
-        target = MqttTarget(
-            host=broker.host,
-            port=port or broker.port,
-            username=tablet_id,
-            password=broker.hub_password(),
+        target = listener.model_copy(
+            update={
+                "port": port or listener.port,
+                "username": tablet_id,
+                "password": broker.hub_password(),
+            }
         )
         link = TabletLink(
             target, tablet_id, on_message, backlog, HubMetrics(), on_state_lost, session_expiry_s=0
@@ -159,10 +171,11 @@ async def test_reading_pauses_while_the_actors_are_behind_and_the_broker_queues(
 
 async def test_a_lost_session_puts_unacknowledged_publishes_back_and_sends_them_again(
     broker: EmbeddedBroker,
+    listener: MqttTarget,
     run_link: Callable[..., Awaitable[TabletLink]],
     peer: MqttConnection,
 ) -> None:
-    proxy = CuttableProxy(broker.host, broker.port)
+    proxy = CuttableProxy(broker.host, listener.port)
     await proxy.start()
     lost: list[str] = []
     try:

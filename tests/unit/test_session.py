@@ -29,6 +29,7 @@ from actors.messages import (
     Expired,
     HeartbeatIn,
     IncidentRef,
+    Position,
     State,
     StatusIn,
     TabletConfig,
@@ -821,3 +822,18 @@ def test_ack_records_a_delivery_row(
     assert of(out, DeliveryRow) == [DeliveryRow(TID, "e1", ack_status, at(3), detail)]  # type: ignore[arg-type]
     assert last_state(out).applied_etag == applied
     assert of(session.on_desired(desired("e1")), Publish) == []
+
+
+def test_the_last_position_is_kept_through_heartbeats_without_one_and_restarts() -> None:
+    """The map's position: a heartbeat's lat/lon, kept when the next one has none, and
+    rebuilt from the snapshot after a hub restart."""
+    session = new_session()
+    first = session.on_heartbeat(heartbeat(T0, 1)).effects
+    rows = [e for e in first if isinstance(e, TabletStateRow)]
+    assert rows[-1].position == Position(1.29, 103.85, T0)
+    later = T0 + timedelta(seconds=30)
+    silent = replace(heartbeat(later, 2), lat=None, lon=None)
+    rows = [e for e in session.on_heartbeat(silent).effects if isinstance(e, TabletStateRow)]
+    assert rows[-1].position == Position(1.29, 103.85, T0)
+    rebuilt = TabletSession(session.snapshot())
+    assert rebuilt.state_row().position == Position(1.29, 103.85, T0)

@@ -15,13 +15,13 @@ from fastapi.testclient import TestClient
 import web.leads.form_token
 from config.settings import Settings
 from store.db import open_pool
+from store.lead_intake import CodeUnavailable
 from tests.web.conftest import Conn, TenantFactory, rate_limits_away
 from tests.web.lead_helpers import form_token, make_campaign, make_code
 from web.app import create_app
 from web.leads import intake
 from web.leads.form import LeadInput
 from web.leads.form_limits import LeadLimits
-from web.leads.intake import CodeUnavailable
 
 THANKS = "We have your details"
 

@@ -12,8 +12,9 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
+from store.lead_inbox import AgentLead
 from web.agents import inbox as agent_leads
-from web.agents.inbox import Action, ActionRefused, AgentLead, LeadNotFound
+from web.agents.inbox import Action, ActionRefused, LeadNotFound
 from web.deps import ApiAgent, BearerUser, PoolDep
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {

@@ -25,11 +25,11 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from store import lead_inbox
+from store.lead_inbox import AgentLead
 from store.leads import ACTIONS_CHANNEL, OFFERS_CHANNEL
 from store.listen import listen
 from store.users import User
 from web.agents import inbox as agent_leads
-from web.agents.inbox import AgentLead
 from web.live.feed import Subscribers, Subscription
 
 log = logging.getLogger(__name__)

@@ -18,9 +18,11 @@ from markupsafe import Markup
 from pydantic import ValidationError
 from sse_starlette.sse import EventSourceResponse
 
+from store.lead_inbox import AgentLead
+from store.web_push import SubscriptionTaken
 from web.agents import inbox as agent_leads
 from web.agents import web_push as agent_push
-from web.agents.inbox import Action, ActionRefused, AgentLead, LeadNotFound
+from web.agents.inbox import Action, ActionRefused, LeadNotFound
 from web.agents.inbox_feed import LeadChanged, LeadFeed, OfferMade, Resync
 from web.agents.web_push import EndpointIn, SubscriptionIn
 from web.deps import AgentFormLogin, AgentLogin, FormLogin, Login, PoolDep
@@ -37,9 +39,9 @@ DONE = {
 DoneQuery = Annotated[str | None, Query(max_length=16)]
 
 
-def render_row(lead: AgentLead, csrf: str) -> Markup:
+def render_row(lead: AgentLead, csrf: str, zone: str = "UTC") -> Markup:
     macro = TEMPLATES.env.get_template("_agent_lead_row.html").module.row  # type: ignore[attr-defined]
-    html: Markup = macro(lead, csrf)
+    html: Markup = macro(lead, csrf, zone)
     return html
 
 
@@ -127,7 +129,7 @@ async def inbox_stream(request: Request, login: AgentLogin) -> EventSourceRespon
                                 "expires_at": lead.expires_at.isoformat()
                                 if lead.expires_at
                                 else None,
-                                "html": str(render_row(lead, login.csrf)),
+                                "html": str(render_row(lead, login.csrf, login.timezone)),
                             }
                         ),
                     }
@@ -140,7 +142,7 @@ async def inbox_stream(request: Request, login: AgentLogin) -> EventSourceRespon
                                 "lead_id": str(event.lead_id),
                                 "status": lead_or_none.status if lead_or_none else None,
                                 "offered": bool(lead_or_none and lead_or_none.offered),
-                                "html": str(render_row(lead_or_none, login.csrf))
+                                "html": str(render_row(lead_or_none, login.csrf, login.timezone))
                                 if lead_or_none
                                 else None,
                             }
@@ -181,7 +183,7 @@ async def push_subscribe(request: Request, pool: PoolDep, login: AgentFormLogin)
         ) from exc
     try:
         await agent_push.subscribe(pool, login.user, sub)
-    except agent_push.SubscriptionTaken:
+    except SubscriptionTaken:
         raise HTTPException(
             409,
             "this push endpoint is registered elsewhere: unsubscribe this browser from "

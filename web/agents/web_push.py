@@ -24,7 +24,6 @@ from config.errors import ConfigError
 from config.settings import Settings
 from store import web_push as pushes
 from store.users import User
-from store.web_push import SubscriptionTaken as SubscriptionTaken  # raised by subscribe
 
 B64URL = r"^[A-Za-z0-9_-]+={0,2}$"
 MAX_SUBSCRIPTIONS = 20  # per agent: old browsers beyond this are forgotten

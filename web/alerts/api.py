@@ -11,8 +11,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
+from store.incidents import Incident, Note
 from web.alerts import incidents
-from web.alerts.incidents import Incident, Note, NoteInvalid, Status
+from web.alerts.incidents import NoteInvalid, Status
 from web.alerts.pages import incident_id_or_404
 from web.deps import ApiUser, PoolDep
 from web.grid.pages import FleetQuery

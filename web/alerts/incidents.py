@@ -15,8 +15,7 @@ from typing import Literal
 from psycopg_pool import AsyncConnectionPool
 
 from store import incidents
-from store.incidents import Incident as Incident  # re-exported: the alert pages render them
-from store.incidents import Note as Note
+from store.incidents import Incident, Note
 from store.users import User
 
 Status = Literal["open", "unacked", "acked", "resolved"]

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from web.audit.log import PAGE, AuditEntry, page
+from store.audit import AuditEntry
+from web.audit.log import PAGE, page
 from web.audit.pages import FilterQuery
 from web.deps import ApiAdmin, PoolDep
 

@@ -21,8 +21,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from store import device_tokens
-from store.device_tokens import Device as Device
-from store.device_tokens import digest
+from store.device_tokens import Device, digest
 from web.deps import PoolDep
 
 

@@ -12,20 +12,27 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 
+from store.pushes import Push
 from web.deps import ApiAdmin, PoolDep, SettingsDep
 from web.emergency.form import PushIn
 from web.emergency.pages import progress_or_404, push_id_or_404
-from web.emergency.pushes import Counts, Progress, Push, TabletProgress, recent, revert, send
+from web.emergency.pushes import Counts, Progress, TabletProgress, recent, revert, send
 
 router = APIRouter(prefix="/api/v1", tags=["pushes"])
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such push in your tenant"}}
 
 
 class ProgressOut(BaseModel):
-    """A push, its delivery counts and its first 200 tablets (problems first)."""
+    """A push, its delivery counts and its first 200 tablets (problems first).
+
+    While the push is active (``phase`` "push") the counts are of its playlist; once it is
+    reverted or expired (``phase`` "return") they are of the way back: "acknowledged" means
+    back on the tablet's own schedule (its next playlist applied), "offline" that it gets it
+    on reconnect."""
 
     push_id: uuid.UUID
     status: Literal["active", "expired", "reverted"]
+    phase: Literal["push", "return"]
     push: Push
     counts: Counts
     tablets: list[TabletProgress]
@@ -35,6 +42,7 @@ class ProgressOut(BaseModel):
         return cls(
             push_id=found.push.push_id,
             status=found.push.status,
+            phase="push" if found.push.status == "active" else "return",
             push=found.push,
             counts=found.counts,
             tablets=list(found.tablets),

@@ -21,8 +21,7 @@ from contract.manifest import Manifest
 from store import assignments, pushes
 from store.audit import record
 from store.library import manifest_parts, store_playlist
-from store.pushes import LibraryPlaylist as LibraryPlaylist  # re-exported: the pages list them
-from store.pushes import Push as Push
+from store.pushes import LibraryPlaylist, Push
 from store.users import User
 from web.emergency.form import Draft, Errors
 

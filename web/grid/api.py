@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 
+from store.tiles import Tile
 from web.deps import ApiUser, PoolDep
 from web.grid.pages import FleetQuery, SearchQuery, StateQuery
-from web.grid.tiles import Tile, fleets, grid, one
+from web.grid.tiles import fleets, grid, one
 
 router = APIRouter(prefix="/api/v1", tags=["fleet"])
 

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel
 
+from store.lead_campaigns import Campaign, CampaignExists
+from store.lead_listing import Lead, LeadEvent
+from store.qr_codes import QrRow
 from web.deps import ApiAdmin, PoolDep, SettingsDep
 from web.leads import campaigns, codes
 from web.leads import listing as lead_list
-from web.leads.campaigns import Campaign, CampaignExists, CampaignIn
-from web.leads.codes import BadAttribution, QrCreate, QrIn, QrRow
-from web.leads.listing import Lead, LeadEvent, LeadPage, Status
+from web.leads.campaigns import CampaignIn
+from web.leads.codes import BadAttribution, QrCreate, QrIn
+from web.leads.listing import LeadPage, Status
 from web.leads.pages import public_base
 
 router = APIRouter(prefix="/api/v1/leads", tags=["leads"])
 
 
 class QrOut(BaseModel):
+    """A code's row (every field of :class:`store.qr_codes.QrRow`) and its addresses."""
+
     code: str
     campaign_id: str
     fleet_id: str | None
@@ -38,16 +44,7 @@ class QrOut(BaseModel):
     def of(cls, row: QrRow, base: str) -> QrOut:
         base = base.rstrip("/")
         return cls(
-            code=row.code,
-            campaign_id=row.campaign_id,
-            fleet_id=row.fleet_id,
-            car_id=row.car_id,
-            tablet_id=row.tablet_id,
-            max_leads=row.max_leads,
-            lead_count=row.lead_count,
-            created_by=row.created_by,
-            created_at=row.created_at,
-            revoked_at=row.revoked_at,
+            **asdict(row),
             url=codes.form_url(base, row.code),
             png=f"{base}/leads/qr/{row.code}.png",
             svg=f"{base}/leads/qr/{row.code}.svg",

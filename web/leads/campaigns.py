@@ -15,11 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from store import lead_campaigns as store
-from store.lead_campaigns import Agent as Agent
-from store.lead_campaigns import Campaign as Campaign
-from store.lead_campaigns import CampaignExists as CampaignExists
-from store.lead_campaigns import Handling
-from store.lead_campaigns import NoSuchAgent as NoSuchAgent
+from store.lead_campaigns import Agent, Campaign, Handling
 from store.users import User
 
 CampaignId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from config.errors import StoreError
 from store import qr_codes as store
 from store.audit import record
-from store.qr_codes import QrRow as QrRow
+from store.qr_codes import QrRow
 from store.users import User
 from web.leads.campaigns import CampaignId
 from web.leads.intake import ALPHABET, CODE

@@ -16,9 +16,8 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from store import lead_intake, qr_codes
-from store.lead_intake import CodeUnavailable as CodeUnavailable
 from store.lead_intake import Submitted
-from store.qr_codes import QrCode as QrCode
+from store.qr_codes import QrCode
 from web.leads.form import LeadInput
 
 ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/o, 1/i/l: read aloud or typed, still right

@@ -13,8 +13,7 @@ from typing import Literal, get_args
 from psycopg_pool import AsyncConnectionPool
 
 from store import lead_listing as store
-from store.lead_listing import Lead as Lead
-from store.lead_listing import LeadEvent as LeadEvent
+from store.lead_listing import Lead, LeadEvent
 from store.users import User
 
 Status = Literal[
@@ -58,3 +57,9 @@ async def lead(
         if found is None:
             return None
         return found, await store.events(conn, wanted)
+
+
+async def unanswered(pool: AsyncConnectionPool, user: User) -> int:
+    """How many of the tenant's leads nobody answered (status ``unassigned``)."""
+    async with pool.connection() as conn:
+        return await store.unassigned(conn, user.tenant_id)

@@ -13,13 +13,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from store.lead_intake import CodeUnavailable
+from store.qr_codes import QrCode
 from web.deps import form_size
 from web.http.templating import TEMPLATES
 from web.leads import form_token as lead_token
 from web.leads import intake as leads
 from web.leads.form import read
 from web.leads.form_limits import client_address, lead_limits
-from web.leads.intake import CodeUnavailable, QrCode
 from web.rate_limits import limiter_of
 
 router = APIRouter(include_in_schema=False)

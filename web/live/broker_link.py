@@ -47,7 +47,7 @@ def provision_target(settings: Settings) -> MqttTarget | None:
 
 def device_mqtt_url(settings: Settings, target: MqttTarget) -> str:
     """The broker address given to a pairing tablet (never the hub's credentials)."""
-    return settings.device_mqtt_url or f"mqtt://{target.host}:{target.port}"
+    return settings.device_mqtt_url or target.address()
 
 
 class BrokerUnavailable(BrokerError):
@@ -82,6 +82,7 @@ class BrokerLink:
                 clean_session=True,
                 keepalive=30,
                 timeout=10,
+                tls_context=self.session.ssl_context(),
             ) as client:
                 self._client = client
                 self.connected.set()

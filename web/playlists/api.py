@@ -9,10 +9,12 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel
 
 from contract.payloads import PlaylistItem
+from store.assignments import Assignment
+from store.library import PlaylistSummary
 from web.deps import ApiAdmin, PoolDep
 from web.playlists import library
 from web.playlists.forms import AssignmentIn, FormError, api_assignment
-from web.playlists.library import Assignment, NoSuchTarget, Playlist, PlaylistSummary
+from web.playlists.library import NoSuchTarget, Playlist
 from web.playlists.pages import PlaylistId
 
 router = APIRouter(prefix="/api/v1", tags=["playlists"])

@@ -18,9 +18,9 @@ from contract.manifest import items_id, normalise
 from contract.payloads import PlaylistItem
 from store import assignments as assignment_store
 from store import library as library_store
-from store.assignments import Assignment as Assignment  # re-exported: the pages render them
+from store.assignments import Assignment
 from store.audit import record
-from store.library import PlaylistSummary as PlaylistSummary
+from store.library import PlaylistSummary
 from store.users import User
 from web.playlists.forms import AssignRequest
 

@@ -16,8 +16,9 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 
+from store.play_reports import GroupBy
 from web.deps import ApiUser, PoolDep
-from web.reports import heatmap_pages, pop_pages, pop_report, uptime_pages, uptime_report
+from web.reports import heatmap_pages, pop_pages, uptime_pages, uptime_report
 from web.reports.heatmap import Heatmap, Kind, heatmap, known_zone
 from web.reports.uptime_report import UptimeRow
 
@@ -50,7 +51,14 @@ async def heatmap_api(
         raise HTTPException(422, f"unknown time zone {tz!r}: use an IANA name like Asia/Singapore")
     zone = heatmap_pages.column_zone(fleets, fleet or None, tz or None)
     return await heatmap(
-        pool, user, kind, timezone=zone, fleet=fleet or None, q=q or None, page=page
+        pool,
+        user,
+        kind,
+        timezone=zone,
+        fleets_in_scope=fleets,
+        fleet=fleet or None,
+        q=q or None,
+        page=page,
     )
 
 
@@ -157,7 +165,7 @@ class TotalsOut(BaseModel):
 class PlayReportOut(BaseModel):
     first_day: date
     last_day: date
-    group_by: pop_report.GroupBy
+    group_by: GroupBy
     campaign_id: str | None
     fleet: str | None
     rows: list[PlayRowOut]

@@ -11,17 +11,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
+from store.fleets import Fleet
 from store.users import User
 from web.deps import FleetLogin, PoolDep
 from web.http.templating import TEMPLATES
-from web.reports.heatmap import (
-    PER_PAGE,
-    Fleet,
-    bucket,
-    heatmap,
-    known_zone,
-    scoped_fleets,
-)
+from web.reports.heatmap import PER_PAGE, bucket, heatmap, known_zone, scoped_fleets
 
 router = APIRouter(include_in_schema=False)
 
@@ -64,9 +58,20 @@ async def heatmap_page(
     error = None
     if tz is not None and not known_zone(tz):
         error, tz = f"unknown time zone {tz!r}: use an IANA name like Asia/Singapore", None
-    zone = column_zone(fleets, fleet, tz)
-    hourly = await heatmap(pool, login.user, "hourly", timezone=zone, fleet=fleet, q=q, page=page)
-    daily = await heatmap(pool, login.user, "daily", timezone=zone, fleet=fleet, q=q, page=page)
+    zone = column_zone(fleets, fleet, tz or login.zone_choice)
+    hourly, daily = [
+        await heatmap(
+            pool,
+            login.user,
+            kind,
+            timezone=zone,
+            fleets_in_scope=fleets,
+            fleet=fleet,
+            q=q,
+            page=page,
+        )
+        for kind in ("hourly", "daily")
+    ]
     filters = {k: v for k, v in (("fleet", fleet), ("q", q), ("tz", tz)) if v}
 
     def page_url(n: int) -> str:

@@ -12,10 +12,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from psycopg_pool import AsyncConnectionPool
 
+from store.incidents import Incident
+from store.tablets import Heartbeat, Transition
 from store.users import User
 from web.alerts import incidents
 from web.deps import ApiUser, PoolDep
-from web.tablets.detail import WINDOW, Heartbeat, Transition, heartbeats, info, transitions
+from web.tablets.detail import WINDOW, heartbeats, info, transitions
 
 router = APIRouter(
     prefix="/api/v1/tablets",
@@ -63,7 +65,7 @@ async def tablet_incidents(
     pool: PoolDep,
     user: ApiUser,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
-) -> list[incidents.Incident]:
+) -> list[Incident]:
     """The tablet's incidents, newest first."""
     await _in_scope(pool, user, tablet_id)
     return await incidents.for_tablet(pool, user, tablet_id, limit)

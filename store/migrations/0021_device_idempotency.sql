@@ -3,7 +3,7 @@
 -- scope: the tablet and route ("tablet:{id}:heartbeat"), or the claim code's hash; answer
 -- NULL while the first request is in progress. A claim's answer holds its secrets sealed
 -- with a key derived from the claim code and the Idempotency-Key, which are not stored.
--- depends: 0015_boot_window
+-- depends: 0020_boot_window
 
 CREATE TABLE device_idempotency (
     scope        text NOT NULL,
