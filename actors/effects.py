@@ -39,6 +39,7 @@ class TabletStateRow:
     app_version: str | None
     ad_id: str | None
     campaign_id: str | None
+    recent_boots: tuple[tuple[str, int], ...] = ()  # the heartbeat dedupe window
     position: Position | None = None  # the last one reported, kept through heartbeats without
 
 

@@ -54,6 +54,8 @@ class TabletSnapshot:
     last_heartbeat_at: datetime | None = None
     boot_id: str | None = None
     last_seq: int | None = None
+    # The last stored seq of each of the tablet's last boots, oldest first (the dedupe window).
+    recent_boots: tuple[tuple[str, int], ...] = ()
     desired_etag: str | None = None
     applied_etag: str | None = None
     uptime_until: datetime | None = None
@@ -108,6 +110,13 @@ class DesiredPlaylist:
     at: datetime
     # Publish even if this etag was applied or published: the broker lost its retained copy.
     force: bool = False
+    # When the store was read for it (``at`` when None): a paced republish carries the
+    # manifests resolved before it started, older than a push that reached the tablet since.
+    resolved_at: datetime | None = None
+
+    @property
+    def as_of(self) -> datetime:
+        return self.resolved_at or self.at
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,10 +128,14 @@ async def seed(
                 tablet_id, DEMO_FLEET, f"demo-car-{n:04d}", HEARTBEAT_S, OFFLINE_AFTER_S
             )
             await fleets.add_tablet(conn, spec, "fleethub up")
-    if not await playlists.fleet_has_assignment(conn, DEMO_FLEET):
+    # The demo schedule needs a tablet to target: with none yet (``--simulate 0`` on a
+    # fresh var dir) a later run that adds tablets pushes it.
+    target = playlists.Target("fleet", DEMO_FLEET)
+    has_tablets = await playlists.target_count(conn, DEMO_TENANT, target) > 0
+    if has_tablets and not await playlists.fleet_has_assignment(conn, DEMO_FLEET):
         await playlists.push(
             conn,
-            playlists.Target("fleet", DEMO_FLEET),
+            target,
             demo_items(),
             emergency=False,
             expires_s=None,

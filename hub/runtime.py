@@ -53,7 +53,7 @@ from store.db import open_pool
 from store.hub_metrics import store_counters
 from store.leads import ACTIONS_CHANNEL, LEADS_CHANNEL
 from store.listen import listen
-from store.playlists import empty_manifest, had_playlist, next_expiry, resolve
+from store.playlists import empty_manifest, next_expiry, resolve
 from store.retention import apply_retention
 from store.snapshots import load_snapshots
 
@@ -203,24 +203,23 @@ class Hub:
     async def _desired(
         self, tablet_ids: list[str] | None, now: datetime
     ) -> dict[str, tuple[str, str]]:
-        """Each owned tablet's current manifest (etag, JSON), from the store."""
+        """Each owned tablet's current manifest (etag, JSON), from the store: a tablet with
+        no assignment (never assigned, or all expired) gets the empty one, ``pl-none``."""
         if tablet_ids is None and self.settings.shard_count > 1:
             tablet_ids = sorted(self.owned)  # a shard resolves only its own tablets
         async with self.pool.connection() as conn:
             manifests = await resolve(
                 conn, self.settings.playlist_refresh_interval_s, tablet_ids, now
             )
-            had = await had_playlist(conn, tablet_ids)
         empty = empty_manifest(self.settings.playlist_refresh_interval_s)
-        for tablet_id in had:
-            manifests.setdefault(tablet_id, empty)
+        wanted = self.owned if tablet_ids is None else self.owned.intersection(tablet_ids)
         desired: dict[str, tuple[str, str]] = {}
         encoded: dict[int, tuple[str, str]] = {}  # one etag and JSON per distinct manifest
-        for tablet_id, manifest in manifests.items():
-            if tablet_id in self.owned:
-                desired[tablet_id] = encoded.get(id(manifest)) or encoded.setdefault(
-                    id(manifest), (manifest.etag, manifest.to_json())
-                )
+        for tablet_id in wanted:
+            manifest = manifests.get(tablet_id, empty)
+            desired[tablet_id] = encoded.get(id(manifest)) or encoded.setdefault(
+                id(manifest), (manifest.etag, manifest.to_json())
+            )
         return desired
 
     def _on_state_lost(self, reason: str) -> None:
@@ -234,7 +233,8 @@ class Hub:
         while True:
             await self._republish.wait()
             self._republish.clear()
-            resolve_all = functools.partial(self._desired, None, datetime.now(UTC))
+            resolved_at = datetime.now(UTC)
+            resolve_all = functools.partial(self._desired, None, resolved_at)
             desired = await retrying(name, self.metrics, resolve_all)
             ids = sorted(desired)
             step = max(1, self.settings.manifest_republish_per_s // 10)
@@ -245,7 +245,7 @@ class Hub:
                 now = datetime.now(UTC)
                 for tablet_id in ids[start : start + step]:
                     etag, body = desired[tablet_id]
-                    self.pump.put(DesiredPlaylist(tablet_id, etag, body, now, force=True))
+                    self.pump.put(DesiredPlaylist(tablet_id, etag, body, now, True, resolved_at))
                 self.metrics.manifests_republished += len(ids[start : start + step])
                 await asyncio.sleep(0.1)
 
