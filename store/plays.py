@@ -5,8 +5,9 @@ more than 500 events is rejected whole (:class:`PayloadError`). Otherwise every
 event is judged on its own and gets a status (``accepted``, ``duplicate``,
 ``rejected``) and, when rejected, a short reason. Storage is one statement in one
 transaction: new event ids into ``play_event_ids`` (``ON CONFLICT DO NOTHING``),
-only those into ``plays``, and their aggregates added to ``plays_daily`` — a
-duplicate or a retried batch is never counted twice.
+only those into ``plays``, and their aggregates added to ``plays_daily`` per local day
+of the play's start in its fleet's time zone — a duplicate or a retried batch is never
+counted twice.
 """
 
 from __future__ import annotations
@@ -174,9 +175,11 @@ WITH input AS (
 ), daily AS (
     INSERT INTO plays_daily AS d (day, campaign_id, tablet_id, fleet_id, plays, completed,
         duration_ms)
-    SELECT (started_at AT TIME ZONE 'UTC')::date, campaign_id, tablet_id, max(fleet_id),
-        count(*), count(*) FILTER (WHERE result = 'completed'), sum(duration_ms)
-    FROM stored GROUP BY 1, 2, 3
+    SELECT (s.started_at AT TIME ZONE coalesce(f.timezone, 'UTC'))::date, s.campaign_id,
+        s.tablet_id, max(s.fleet_id), count(*), count(*) FILTER (WHERE s.result = 'completed'),
+        sum(s.duration_ms)
+    FROM stored AS s LEFT JOIN fleets AS f ON f.fleet_id = s.fleet_id
+    GROUP BY 1, 2, 3
     ON CONFLICT (day, campaign_id, tablet_id) DO UPDATE SET
         fleet_id = excluded.fleet_id,
         plays = d.plays + excluded.plays,
