@@ -1,0 +1,130 @@
+"""Earnings and billing fixtures in the real store: rate cards, drivers and assignments, raw
+plays with their local-day rollup (as the hub adds them), uptime hours, and the month's
+statements as the panel computes them."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from functools import partial
+from zoneinfo import ZoneInfo
+
+from billing.documents import Statement
+from billing.rates import CampaignRate, RateCard, Shares
+from store import drivers, rate_cards
+from store.users import User
+from tests.helpers import store
+from tests.web.conftest import Conn
+from web.earnings.compute import MonthStatements, Scope, month_statements
+
+Play = tuple[str, str, str, datetime, int, str]  # tablet, fleet, campaign, started, ms, result
+
+
+def admin_of(tenant_id: str) -> User:
+    return User(0, tenant_id, "test", "test", "admin", None)
+
+
+def add_card(
+    conn: Conn,
+    tenant_id: str,
+    valid_from: date,
+    valid_to: date | None = None,
+    *,
+    basis: str = "play_second",
+    rate: str = "0.002",
+    online: str = "0.50",
+    shares: tuple[str, str, str] = ("40", "45", "15"),
+    campaigns: dict[str, tuple[str, str]] | None = None,
+) -> RateCard:
+    card = RateCard(
+        0,
+        valid_from,
+        valid_to,
+        basis,  # type: ignore[arg-type]
+        Decimal(rate),
+        Decimal(online),
+        Shares(*(Decimal(s) for s in shares)),
+        tuple(
+            CampaignRate(c, b, Decimal(r))  # type: ignore[arg-type]
+            for c, (b, r) in sorted((campaigns or {}).items())
+        ),
+    )
+    return store(conn, lambda aconn: rate_cards.add(aconn, tenant_id, card, "test"))
+
+
+def add_driver(conn: Conn, tenant_id: str, fleet_id: str, name: str) -> int:
+    code = f"drv-{uuid.uuid4().hex[:8]}"
+    return store(
+        conn,
+        partial(drivers.add, user=admin_of(tenant_id), fleet_id=fleet_id, code=code, name=name,
+                phone=None, actor="test"),
+    )  # fmt: skip
+
+
+def assign(
+    conn: Conn, tenant_id: str, driver_id: int, car_id: str, start: date, end: date | None
+) -> int:
+    return store(
+        conn,
+        partial(drivers.assign, user=admin_of(tenant_id), driver_id=driver_id, car_id=car_id,
+                valid_from=start, valid_to=end, actor="test"),
+    )  # fmt: skip
+
+
+def record_plays(conn: Conn, plays: list[Play]) -> None:
+    """Raw plays into ``plays`` and their sums per local day of their fleet into
+    ``plays_daily`` (added to what is there, as the hub adds a late batch)."""
+    daily: dict[tuple[date, str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    zones: dict[str, ZoneInfo] = {}
+    with conn.cursor() as cur:
+        for tablet, fleet, campaign, started, ms, result in plays:
+            if fleet not in zones:
+                row = cur.execute("SELECT timezone FROM fleets WHERE fleet_id = %s", (fleet,))
+                zones[fleet] = ZoneInfo(str(row.fetchone()[0]))  # type: ignore[index]
+            cur.execute(
+                "INSERT INTO plays (started_at, event_id, tablet_id, fleet_id, ad_id, campaign_id,"
+                " playlist_id, playlist_etag, duration_ms, result, received_at)"
+                " VALUES (%s, %s, %s, %s, 'ad-1', %s, 'pl-1', 'etag', %s, %s, %s)",
+                (started, uuid.uuid4(), tablet, fleet, campaign, ms, result, started),
+            )
+            sums = daily[(started.astimezone(zones[fleet]).date(), campaign, tablet, fleet)]
+            sums[0] += 1
+            sums[1] += result == "completed"
+            sums[2] += ms
+        for (day, campaign, tablet, fleet), (n, done, ms) in daily.items():
+            cur.execute(
+                "INSERT INTO plays_daily AS d (day, campaign_id, tablet_id, fleet_id, plays,"
+                " completed, duration_ms) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (day, campaign_id, tablet_id) DO UPDATE SET"
+                " plays = d.plays + excluded.plays, completed = d.completed + excluded.completed,"
+                " duration_ms = d.duration_ms + excluded.duration_ms",
+                (day, campaign, tablet, fleet, n, done, ms),
+            )
+
+
+def record_uptime(conn: Conn, rows: list[tuple[str, datetime, float]]) -> None:
+    """Online seconds per tablet and hour (added to what is there)."""
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO uptime_hourly AS u (tablet_id, hour, online_seconds) VALUES (%s, %s, %s)"
+            " ON CONFLICT (tablet_id, hour) DO UPDATE"
+            " SET online_seconds = u.online_seconds + excluded.online_seconds",
+            rows,
+        )
+
+
+def statements(conn: Conn, tenant_id: str, month: date) -> MonthStatements:
+    """The month's statements as an admin of the tenant sees them."""
+    scope = Scope(tenant_id, None, None)
+    return store(conn, lambda aconn: month_statements(aconn, scope, month))
+
+
+def fleet_statement(conn: Conn, tenant_id: str, month: date, fleet_id: str) -> Statement:
+    (found,) = [s for s in statements(conn, tenant_id, month).fleets if s.party == fleet_id]
+    return found
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
