@@ -32,9 +32,9 @@ def build(
     fleets: dict[str, Party],
     drivers: dict[int, Party],
 ) -> tuple[list[Statement], list[Statement]]:
-    """(fleet statements, driver statements) of ``month``: one per fleet in ``fleets`` (even
-    without a line), one per driver with a line. Lines of a fleet or driver not given are
-    left out (the caller's scope)."""
+    """(fleet statements, driver statements) of ``month``: one per fleet in ``fleets`` and
+    one per driver in ``drivers``, even without a line. Lines of a fleet or driver not given
+    are left out (the caller's scope)."""
     by_fleet: dict[str, list[Line]] = defaultdict(list)
     by_driver: dict[int, list[Line]] = defaultdict(list)
     for x in sorted(lines, key=lambda x: x.key):
@@ -62,6 +62,7 @@ def build(
 
     fleet_docs = [statement("fleet", f, p, by_fleet[f]) for f, p in sorted(fleets.items())]
     driver_docs = [
-        statement("driver", str(d), drivers[d], held) for d, held in sorted(by_driver.items())
+        statement("driver", str(d), p, by_driver[d])
+        for d, p in sorted(drivers.items(), key=lambda item: (item[1].name, item[0]))
     ]
     return fleet_docs, driver_docs

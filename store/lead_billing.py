@@ -19,6 +19,7 @@ import psycopg
 from psycopg.rows import class_row
 
 from billing.errors import BillingError
+from billing.months import midnight
 from store import billing_closes
 from store.audit import record
 
@@ -70,16 +71,17 @@ async def set_price(
     campaign_id: str,
     price: Decimal,
     valid_from: datetime,
-    closed_until: datetime | None,
+    timezone: str,
     actor: str,
 ) -> None:
     """The campaign's price from ``valid_from`` on (LookupError: no such campaign); never
-    before ``closed_until`` (the end of the last closed month, which the caller computes in
-    the tenant's zone under :func:`billing_closes.lock`)."""
+    inside a closed month (months of the tenant's ``timezone``)."""
     async with conn.transaction():
         await billing_closes.lock(conn, tenant_id)
         if await (await conn.execute(CAMPAIGN, (tenant_id, campaign_id))).fetchone() is None:
             raise LookupError(campaign_id)
+        closed = await billing_closes.closed_through(conn, tenant_id)
+        closed_until = None if closed is None else midnight(closed + timedelta(days=1), timezone)
         if closed_until is not None and valid_from < closed_until:
             raise BillingError(
                 f"{valid_from:%Y-%m-%d %H:%M} is inside a closed month: a price applies from"

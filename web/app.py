@@ -38,6 +38,11 @@ from web.auth.throttle import Throttles
 from web.deps import LoginRequired, PoolDep
 from web.device import api as device
 from web.device.auth import VerifiedDevices
+from web.drivers import pages as driver_pages
+from web.drivers import portal as driver_portal
+from web.earnings import api as earnings_api
+from web.earnings import pages as earnings
+from web.earnings import rates_pages as earnings_rates
 from web.emergency import api as push_api
 from web.emergency import pages as push
 from web.fleets import pages as fleet_pages
@@ -50,6 +55,9 @@ from web.http.store_gate import StoreGate, open_gated_pool
 from web.http.templating import TEMPLATES
 from web.http.unstorable import RejectUnstorable
 from web.hubs import pages as hubs
+from web.lead_billing import agent_pages as lead_billing_agent
+from web.lead_billing import api as lead_billing_api
+from web.lead_billing import pages as lead_billing
 from web.leads import api as leads_api
 from web.leads import notices as lead_notices
 from web.leads import pages as leads
@@ -229,6 +237,14 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         map_pages,
         lead_reoffer,
         lead_notices,
+        earnings_rates,
+        earnings,
+        earnings_api,
+        driver_pages,
+        driver_portal,
+        lead_billing,
+        lead_billing_agent,
+        lead_billing_api,
     )
     for module in routers:
         app.include_router(module.router)
