@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from billing.documents import Statement
 from billing.rates import CampaignRate, RateCard, Shares
-from store import drivers, rate_cards
+from store import drivers, lead_billing, rate_cards
 from store.users import User
 from tests.helpers import store
+from tests.web.agent_helpers import new_lead
 from tests.web.conftest import Conn
 from web.earnings.compute import MonthStatements, Scope, month_statements
 
@@ -128,3 +130,30 @@ def fleet_statement(conn: Conn, tenant_id: str, month: date, fleet_id: str) -> S
 
 def utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def accepted_lead(conn: Conn, campaign: Any, agent: Any, at: datetime, name: str) -> str:
+    """A lead of ``campaign`` the agent accepted at ``at`` (as the inbox records it)."""
+    lead_id = new_lead(conn, campaign, name=name, phone=f"+659{uuid.uuid4().int % 10**7:07d}")
+    conn.execute(
+        "INSERT INTO lead_offers (lead_id, tenant_id, agent_id, offered_at, expires_at, outcome,"
+        " decided_at) VALUES (%s, %s, %s, %s, %s, 'accepted', %s)",
+        (lead_id, agent.tenant_id, agent.user_id, at - timedelta(minutes=1),
+         at + timedelta(minutes=1), at),
+    )  # fmt: skip
+    conn.execute(
+        "UPDATE leads SET status = 'accepted', agent_id = %s WHERE lead_id = %s",
+        (agent.user_id, lead_id),
+    )
+    return lead_id
+
+
+def set_lead_price(
+    conn: Conn, tenant_id: str, campaign_id: str, price: str, since: datetime
+) -> None:
+    store(
+        conn,
+        lambda aconn: lead_billing.set_price(
+            aconn, tenant_id, campaign_id, Decimal(price), since, "Asia/Singapore", "test"
+        ),
+    )

@@ -19,10 +19,29 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from reportlab.platypus.flowables import KeepTogether
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Bitstream Vera (shipped with ReportLab, embedded in the PDF) for Latin text; names in
+# Chinese, Japanese or Korean script are set in Adobe's STSong-Light (a CID font the reader
+# supplies), cell by cell.
+FONT, BOLD, CJK = "FleethubVera", "FleethubVeraBold", "STSong-Light"
+
+
+def _register_fonts() -> None:
+    if FONT in pdfmetrics.getRegisteredFontNames():
+        return
+    pdfmetrics.registerFont(TTFont(FONT, "Vera.ttf"))
+    pdfmetrics.registerFont(TTFont(BOLD, "VeraBd.ttf"))
+    pdfmetrics.registerFont(UnicodeCIDFont(CJK))
+
+
+def _font(text: str, default: str) -> str:
+    return CJK if any(ord(ch) >= 0x2E80 for ch in text) else default
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +83,16 @@ def _escape(text: str) -> str:
 
 def to_pdf(sheet: Sheet) -> bytes:
     """The sheet as a PDF document (A4 landscape)."""
+    _register_fonts()
     styles = getSampleStyleSheet()
-    small = styles["BodyText"].clone("small", fontSize=7.5, leading=9.5)
-    cell = styles["BodyText"].clone("cell", fontSize=7, leading=8.5)
+    small = styles["BodyText"].clone("small", fontName=FONT, fontSize=7.5, leading=9.5)
+    cell = styles["BodyText"].clone("cell", fontName=FONT, fontSize=7, leading=8.5)
+    heading = styles["Title"].clone("heading", fontName=_font(sheet.title, BOLD))
+
+    def para(text: str, style: Any, bold: bool = False) -> Paragraph:
+        font = _font(text, BOLD if bold else FONT)
+        return Paragraph(f'<font name="{font}">{_escape(text)}</font>', style)
+
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
         buffer,
@@ -78,10 +104,9 @@ def to_pdf(sheet: Sheet) -> bytes:
         title=sheet.title,
         author="fleethub",
     )
-    story: list[Any] = [Paragraph(_escape(sheet.title), styles["Title"])]
+    story: list[Any] = [Paragraph(_escape(sheet.title), heading)]
     facts = Table(
-        [[Paragraph(f"<b>{_escape(k)}</b>", small), Paragraph(_escape(v), small)]
-         for k, v in sheet.facts],
+        [[para(k, small, bold=True), para(v, small)] for k, v in sheet.facts],
         colWidths=[45 * mm, 200 * mm],
         hAlign="LEFT",
     )  # fmt: skip
@@ -89,31 +114,36 @@ def to_pdf(sheet: Sheet) -> bytes:
         TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("BOTTOMPADDING", (0, 0), (-1, -1), 1)])
     )
     story += [facts, Spacer(1, 4 * mm)]
-    header = [Paragraph(f"<b>{_escape(c.name)}</b>", cell) for c in sheet.columns]
-    body = [[_escape(v) for v in row] for row in sheet.rows]
-    total = [_escape(v) for v in sheet.total]
-    table = Table([header, *body, total], repeatRows=1, hAlign="LEFT")
-    style = [
+    header = [para(c.name, cell, bold=True) for c in sheet.columns]
+    table = Table([header, *sheet.rows, sheet.total], repeatRows=1, hAlign="LEFT")
+    style: list[tuple[Any, ...]] = [
+        ("FONTNAME", (0, 0), (-1, -1), FONT),
         ("FONTSIZE", (0, 0), (-1, -1), 7),
         ("LEADING", (0, 0), (-1, -1), 8.5),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e3e8ee")),
         ("LINEBELOW", (0, 0), (-1, 0), 0.6, colors.HexColor("#1c2733")),
         ("LINEABOVE", (0, -1), (-1, -1), 1, colors.HexColor("#1c2733")),
-        ("FONTNAME", (0, -1), (-1, -1), "Helvetica-Bold"),
+        ("FONTNAME", (0, -1), (-1, -1), BOLD),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("TOPPADDING", (0, 0), (-1, -1), 1.5),
         ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
     ]
     style += [("ALIGN", (n, 1), (n, -1), "RIGHT") for n, c in enumerate(sheet.columns) if c.numeric]
     style += [("ROWBACKGROUNDS", (0, 1), (-1, -2), [colors.white, colors.HexColor("#f5f7fa")])]
+    style += [
+        ("FONTNAME", (n, r), (n, r), CJK)
+        for r, row in enumerate(sheet.rows, start=1)
+        for n, text in enumerate(row)
+        if _font(text, FONT) == CJK
+    ]
     table.setStyle(TableStyle(style))
     story += [table, Spacer(1, 4 * mm)]
     if sheet.notes:
-        story.append(KeepTogether([Paragraph(_escape(n), small) for n in sheet.notes]))
+        story.append(KeepTogether([para(n, small) for n in sheet.notes]))
 
     def footer(canvas: Any, doc: Any) -> None:
         canvas.saveState()
-        canvas.setFont("Helvetica", 7)
+        canvas.setFont(FONT, 7)
         canvas.setFillColor(colors.HexColor("#4f5b66"))
         text = f"{sheet.title} · page {doc.page}" + (f" · {sheet.footer}" if sheet.footer else "")
         canvas.drawString(12 * mm, 7 * mm, text)
