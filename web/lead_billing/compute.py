@@ -33,14 +33,21 @@ class MonthInvoices:
 
 
 async def _period_lines(
-    conn: Conn, tenant_id: str, period: date, timezone: str, agent_id: int | None
+    conn: Conn,
+    tenant_id: str,
+    period: date,
+    currency: Currency,
+    timezone: str,
+    agent_id: int | None,
 ) -> dict[int, list[LeadLine]]:
+    """The leads accepted in ``period``, by buyer, at their price in the currency's units."""
     lo, hi = span(period, timezone)
     out: dict[int, list[LeadLine]] = defaultdict(list)
     for a in await lead_billing.accepted(conn, tenant_id, lo, hi, agent_id):
+        price = None if a.price is None else currency.round(a.price)
         out[a.agent_id].append(
             lead_line(
-                period, a.lead_id, a.campaign_id, a.lead_name, a.accepted_at, a.price, a.dispute
+                period, a.lead_id, a.campaign_id, a.lead_name, a.accepted_at, price, a.dispute
             )
         )
     return out
@@ -59,10 +66,14 @@ async def month_invoices(
         frozen = await billing_docs.invoices(conn, tenant_id, month, agents)
         invoices = [_named(i, names) for i in frozen]
         return MonthInvoices(month, settings.currency, settings.timezone, close, invoices)
-    lines = await _period_lines(conn, tenant_id, month, settings.timezone, agent_id)
+    lines = await _period_lines(
+        conn, tenant_id, month, settings.currency, settings.timezone, agent_id
+    )
     carried: dict[int, list[LeadLine]] = defaultdict(list)
     for period in carried_periods(month, closes):
-        now = await _period_lines(conn, tenant_id, period, settings.timezone, agent_id)
+        now = await _period_lines(
+            conn, tenant_id, period, settings.currency, settings.timezone, agent_id
+        )
         billed: dict[int, list[LeadLine]] = defaultdict(list)
         for buyer, line in await billing_docs.billed_leads(conn, tenant_id, [period], agents):
             billed[buyer].append(line)
