@@ -233,12 +233,12 @@ async def open_dispute(
     """The buyer disputes a lead they accepted, within ``window`` of accepting it.
     LookupError: not a lead they hold; BillingError: too late, disputed already, no reason."""
     reason = " ".join(reason.split())
-    if not 1 <= len(reason) <= MAX_REASON:
-        raise BillingError(f"say why the lead is invalid (1 to {MAX_REASON} characters)")
     async with conn.transaction():
         row = await (await conn.execute(HELD, (lead_id, tenant_id))).fetchone()
         if row is None or row[0] != agent_id:
             raise LookupError(lead_id)
+        if not 1 <= len(reason) <= MAX_REASON:
+            raise BillingError(f"say why the lead is invalid (1 to {MAX_REASON} characters)")
         accepted_at: datetime = row[1]
         now = await (await conn.execute("SELECT now()")).fetchone()
         assert now is not None

@@ -14,11 +14,12 @@ from zoneinfo import ZoneInfo
 
 from billing.documents import Statement
 from billing.rates import CampaignRate, RateCard, Shares
-from store import drivers, lead_billing, rate_cards
+from store import driver_links, drivers, lead_billing, rate_cards
 from store.users import User
 from tests.helpers import store
-from tests.web.agent_helpers import new_lead
-from tests.web.conftest import Conn
+from tests.web.agent_helpers import make_agent, new_lead
+from tests.web.conftest import Conn, Tenant
+from web.earnings.closing import close_month
 from web.earnings.compute import MonthStatements, Scope, month_statements
 
 Play = tuple[str, str, str, datetime, int, str]  # tablet, fleet, campaign, started, ms, result
@@ -157,3 +158,52 @@ def set_lead_price(
             aconn, tenant_id, campaign_id, Decimal(price), since, "Asia/Singapore", "test"
         ),
     )
+
+
+def their_billing_objects(
+    conn: Conn, tenant: Tenant, lead_id: str, campaign_id: str
+) -> dict[str, str]:
+    """``tenant``'s billing objects, keyed by the routes' parameter names: a rate card, a
+    driver with an assignment, a buyer who accepted ``lead_id`` and disputed it, and March
+    2026 closed (frozen statements and invoices)."""
+    add_card(conn, tenant.tenant_id, date(2026, 1, 1))
+    fleet = tenant.fleets[0]
+    driver_id = add_driver(conn, tenant.tenant_id, fleet, "Their driver")
+    assignment = assign(conn, tenant.tenant_id, driver_id, f"{fleet}-car0", date(2026, 3, 1), None)
+    buyer = make_agent(conn, tenant, "their-buyer")
+    at = datetime(2026, 3, 10, 4, tzinfo=UTC)
+    conn.execute(
+        "INSERT INTO lead_offers (lead_id, tenant_id, agent_id, offered_at, expires_at, outcome,"
+        " decided_at) VALUES (%s, %s, %s, %s, %s, 'accepted', %s)",
+        (lead_id, tenant.tenant_id, buyer.user_id, at, at + timedelta(minutes=2), at),
+    )
+    conn.execute(
+        "UPDATE leads SET status = 'accepted', agent_id = %s WHERE lead_id = %s",
+        (buyer.user_id, lead_id),
+    )
+    set_lead_price(conn, tenant.tenant_id, campaign_id, "9.90", at - timedelta(days=1))
+    dispute = conn.execute(
+        "INSERT INTO lead_disputes (tenant_id, lead_id, agent_id, reason)"
+        " VALUES (%s, %s, %s, 'their secret reason') RETURNING dispute_id",
+        (tenant.tenant_id, lead_id, buyer.user_id),
+    ).fetchone()
+    assert dispute is not None
+    admin = admin_of(tenant.tenant_id)
+    store(conn, lambda aconn: close_month(aconn, admin, date(2026, 3, 1), datetime.now(UTC)))
+    code = conn.execute("SELECT code FROM drivers WHERE driver_id = %s", (driver_id,)).fetchone()
+    assert code is not None
+    return {
+        "driver_id": str(driver_id),
+        "driver_code": str(code[0]),
+        "assignment_id": str(assignment),
+        "version": "1",
+        "dispute_id": str(dispute[0]),
+        "agent_id": str(buyer.user_id),
+        "month": "2026-03",
+    }
+
+
+def driver_link(conn: Conn, tenant_id: str, driver_id: int) -> str:
+    """A sign-in link's path for the driver, as the panel shows it."""
+    token = store(conn, lambda aconn: driver_links.issue(aconn, tenant_id, driver_id, "test"))
+    return f"/signin/{token}"

@@ -136,6 +136,9 @@ async def end_card(
     version: str, request: Request, pool: PoolDep, posted: AdminFormDep
 ) -> HTMLResponse | RedirectResponse:
     number = _version(version)
+    async with pool.connection() as conn:
+        if all(c.version != number for c in await rate_cards.cards(conn, posted.user.tenant_id)):
+            raise HTTPException(404, "no such rate card")
     try:
         valid_to = parse_day(Fields(posted.form).text("valid_to", "Last day", 20), "the last day")
         async with pool.connection() as conn:

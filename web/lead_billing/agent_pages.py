@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from billing.months import label, next_month, parse_month, previous_month, title
 from config.errors import ConfigError
 from store import billing_settings, lead_billing
-from web.deps import AgentFormLogin, AgentLogin, Login, PoolDep
+from web.deps import AgentLogin, FormLogin, Login, PoolDep
 from web.earnings.access import month_param, this_month
 from web.http.templating import TEMPLATES
 from web.lead_billing import access, sheet
@@ -87,8 +87,12 @@ def lead_uuid(text: str) -> uuid.UUID:
 
 @router.post("/agent/leads/{lead_id}/dispute", response_class=HTMLResponse, response_model=None)
 async def dispute(
-    lead_id: str, request: Request, pool: PoolDep, login: AgentFormLogin
+    lead_id: str, request: Request, pool: PoolDep, login: FormLogin
 ) -> HTMLResponse | RedirectResponse:
+    """Any signed-in user may post; it is 404 unless the lead is an agent's own (as the
+    inbox's routes naming a lead, web/agents/inbox.py)."""
+    if login.user.role != "agent":
+        raise HTTPException(404, "no such lead")
     fields = Fields(await request.form())
     month = fields.text("month", "Month", 16) or None
     try:

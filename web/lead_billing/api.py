@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from billing.documents import LeadInvoice, content_hash
 from config.errors import ConfigError
 from store import billing_settings, lead_billing
-from web.deps import ApiAgent, BearerUser, PoolDep
+from web.deps import BearerUser, PoolDep
 from web.earnings.access import month_param
 from web.lead_billing import access
 from web.lead_billing.agent_pages import lead_uuid
@@ -91,7 +91,7 @@ async def lead_invoice(month: str, agent_id: str, pool: PoolDep, user: BearerUse
 
 
 class DisputeIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: str = Field(max_length=1000, description="why the lead is invalid (required)")
 
 
 class DisputeOut(BaseModel):
@@ -103,13 +103,18 @@ class DisputeOut(BaseModel):
     status_code=201,
     responses={404: {"description": "not a lead you accepted"}, 422: {"description": "refused"}},
 )
-async def dispute_lead(lead_id: str, body: DisputeIn, pool: PoolDep, user: ApiAgent) -> DisputeOut:
-    """Dispute a lead you accepted as invalid, within the tenant's window, with a reason."""
+async def dispute_lead(
+    lead_id: str, pool: PoolDep, user: BearerUser, body: DisputeIn | None = None
+) -> DisputeOut:
+    """Dispute a lead you accepted as invalid, within the tenant's window, with a reason
+    (an agent's; 404 for anyone else, as every route naming a lead)."""
+    if user.role != "agent":
+        raise HTTPException(404, "not a lead you accepted")
     try:
         async with pool.connection() as conn:
             settings = await billing_settings.get(conn, user.tenant_id)
             dispute_id = await lead_billing.open_dispute(
-                conn, user.tenant_id, user.user_id, lead_uuid(lead_id), body.reason,
+                conn, user.tenant_id, user.user_id, lead_uuid(lead_id), body.reason if body else "",
                 timedelta(days=settings.dispute_days), user.email,
             )  # fmt: skip
     except LookupError:

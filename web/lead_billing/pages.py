@@ -112,6 +112,9 @@ async def decide(
 ) -> HTMLResponse | RedirectResponse:
     if not dispute_id.isdigit() or len(dispute_id) > 18:
         raise HTTPException(404, "no such dispute")
+    async with pool.connection() as conn:
+        if not await lead_billing.disputes(conn, posted.user.tenant_id, dispute_id=int(dispute_id)):
+            raise HTTPException(404, "no such dispute")
     fields = Fields(posted.form)
     try:
         decision = fields.required("decision", "Decision", 10)
