@@ -86,7 +86,6 @@ def to_pdf(sheet: Sheet) -> bytes:
     _register_fonts()
     styles = getSampleStyleSheet()
     small = styles["BodyText"].clone("small", fontName=FONT, fontSize=7.5, leading=9.5)
-    cell = styles["BodyText"].clone("cell", fontName=FONT, fontSize=7, leading=8.5)
     heading = styles["Title"].clone("heading", fontName=_font(sheet.title, BOLD))
 
     def para(text: str, style: Any, bold: bool = False) -> Paragraph:
@@ -114,7 +113,7 @@ def to_pdf(sheet: Sheet) -> bytes:
         TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("BOTTOMPADDING", (0, 0), (-1, -1), 1)])
     )
     story += [facts, Spacer(1, 4 * mm)]
-    header = [para(c.name, cell, bold=True) for c in sheet.columns]
+    header = [c.name for c in sheet.columns]
     table = Table([header, *sheet.rows, sheet.total], repeatRows=1, hAlign="LEFT")
     style: list[tuple[Any, ...]] = [
         ("FONTNAME", (0, 0), (-1, -1), FONT),
@@ -123,6 +122,7 @@ def to_pdf(sheet: Sheet) -> bytes:
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e3e8ee")),
         ("LINEBELOW", (0, 0), (-1, 0), 0.6, colors.HexColor("#1c2733")),
         ("LINEABOVE", (0, -1), (-1, -1), 1, colors.HexColor("#1c2733")),
+        ("FONTNAME", (0, 0), (-1, 0), BOLD),
         ("FONTNAME", (0, -1), (-1, -1), BOLD),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("TOPPADDING", (0, 0), (-1, -1), 1.5),
