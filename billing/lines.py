@@ -149,7 +149,10 @@ def split(
 
 def price(usage: Usage, card: RateCard | None, currency: Currency) -> Line:
     """The priced line of ``usage`` under ``card`` (None: no card covered its days)."""
-    usage = replace(usage, online_s=to_milli(usage.online_s))
+    if usage.online_s:
+        usage = Usage(
+            usage.key, usage.plays, usage.completed, usage.play_ms, to_milli(usage.online_s)
+        )
     key = usage.key
     basis: Basis | Literal["online_hour", ""]
     if card is None:

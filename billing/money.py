@@ -11,7 +11,7 @@ line (:data:`MILLI`).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from billing.errors import BillingError
@@ -29,16 +29,14 @@ class Currency:
 
     code: str = "SGD"
     minor_units: int = 2
+    quantum: Decimal = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not _CODE.match(self.code):
             raise BillingError(f"a currency is three capital letters (SGD, EUR), not {self.code!r}")
         if not 0 <= self.minor_units <= 4:
             raise BillingError("a currency has 0 to 4 minor units (SGD: 2)")
-
-    @property
-    def quantum(self) -> Decimal:
-        return Decimal(1).scaleb(-self.minor_units)
+        object.__setattr__(self, "quantum", Decimal(1).scaleb(-self.minor_units))
 
     def round(self, amount: Decimal) -> Decimal:
         """``amount`` to the minor unit, half up: the only rounding of money."""

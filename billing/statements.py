@@ -18,6 +18,11 @@ from billing.lines import Line
 from billing.money import Currency
 
 
+def _order(x: Line) -> tuple[object, ...]:
+    k = x.key  # a plain tuple sorts in C, the dataclass's own comparison in Python
+    return (k.period, k.fleet_id, k.car_id, k.driver_id, k.kind, k.campaign_id, k.rate_version)
+
+
 @dataclass(frozen=True, slots=True)
 class Party:
     name: str
@@ -37,7 +42,7 @@ def build(
     are left out (the caller's scope)."""
     by_fleet: dict[str, list[Line]] = defaultdict(list)
     by_driver: dict[int, list[Line]] = defaultdict(list)
-    for x in sorted(lines, key=lambda x: x.key):
+    for x in sorted(lines, key=_order):
         if x.key.fleet_id in fleets:
             by_fleet[x.key.fleet_id].append(x)
         if x.key.driver_id in drivers:

@@ -50,6 +50,14 @@ def bench_command(
             " receipt → committed and publish → ack.",
         ),
     ] = False,
+    statements: Annotated[
+        bool,
+        typer.Option(
+            "--statements",
+            help="Measure a month's earnings statements instead: --tablets tablets × 31 days"
+            " (default 20,000) in a fresh store.",
+        ),
+    ] = False,
     leads: Annotated[
         int | None,
         typer.Option(
@@ -64,6 +72,9 @@ def bench_command(
     """Measure the hub end to end on loopback; writes a JSON report and prints a summary."""
     if leads:
         _bench_leads(leads, rate or 20.0, out)
+        return
+    if statements:
+        _bench_statements(tablets or 20_000, out)
         return
     if panel:
         _bench_panel(tablets or 20_000, out)
@@ -128,6 +139,21 @@ def _bench_plays(tablets: int, rate: float, duration_s: int, out: Path) -> None:
     report = run_plays_bench(cfg, console)
     path = write_report(report, out, sys.stdout)
     print_plays_summary(report, console)
+    console.print(f"report: {path}")
+
+
+def _bench_statements(tablets: int, out: Path) -> None:
+    from devtools.bench.run import machine, write_report
+    from devtools.bench.statements import (
+        StatementsBenchConfig,
+        print_statements_summary,
+        run_statements_bench,
+    )
+
+    cfg = StatementsBenchConfig(tablets=tablets, work_dir=_settings().var_dir / "bench")
+    report = {"machine": machine(), **run_statements_bench(cfg, console)}
+    path = write_report(report, out, sys.stdout)
+    print_statements_summary(report, console)
     console.print(f"report: {path}")
 
 

@@ -94,7 +94,8 @@ data = st.fixed_dictionaries(
             st.tuples(
                 st.integers(0, 2),
                 st.integers(-30, 31 * 24 + 30),  # hours from the month's first UTC hour
-                st.floats(0, 3600, allow_nan=False),
+                # Seconds to the microsecond, as the hub's timestamps give them.
+                st.decimals(0, 3600, places=6).map(float),
             ),
             max_size=80,
             unique_by=lambda u: (u[0], u[1]),

@@ -8,14 +8,16 @@ those fleets' drivers, a driver their own statement only.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import psycopg
 
 from actors.rules.hours import parse_hours
 from billing.adjust import adjustments
+from billing.assignments import Assignment, segments
 from billing.documents import Statement
 from billing.lines import Line, price
 from billing.money import Currency
@@ -105,10 +107,29 @@ async def priced_month(
     currency: Currency,
 ) -> list[Line]:
     """The month priced now, one line per key."""
+    last = last_day(month)
     ids = [f.fleet_id for f in fleets]
-    used = await usage.month_usage(
-        conn, tenant_id, ids, month, last_day(month), windows(fleets, month)
-    )
+    zones = {f.fleet_id: f.timezone for f in await usage.fleets(conn, tenant_id, None)}
+    spells = await usage.spells(conn, ids)
+    held: dict[str, list[Assignment]] = defaultdict(list)
+    for a in await usage.assignments(conn, tenant_id, month, last):
+        held[a.car_id].append(a)
+    ordered = sorted(cards.values(), key=lambda c: c.valid_from)
+    day_ends: dict[tuple[str, date], datetime] = {}
+
+    def day_end(fleet_id: str, day: date) -> datetime:
+        key = (fleet_id, day)
+        if key not in day_ends:
+            day_ends[key] = midnight(day + timedelta(days=1), zones.get(fleet_id, "UTC"))
+        return day_ends[key]
+
+    segs = [
+        g
+        for tablet in spells.values()
+        for g in segments(tablet, month, last, day_end, held, ordered)
+        if g.fleet_id in ids
+    ]
+    used = await usage.month_usage(conn, segs, month, last, windows(fleets, month))
     return [price(u, cards.get(u.key.rate_version), currency) for u in used]
 
 
