@@ -3,7 +3,7 @@ adjustments, documents and months."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billing.adjust import adjustments
+from billing.assignments import Assignment, CarSpell, segments
 from billing.documents import Statement, Totals, canonical, content_hash
 from billing.errors import BillingError
 from billing.leads import lead_line
@@ -255,4 +256,44 @@ def test_months_are_local() -> None:
     assert has_ended(MARCH, ["Asia/Singapore"], datetime(2026, 3, 31, 16, tzinfo=UTC))
     assert not has_ended(
         MARCH, ["Asia/Singapore", "America/New_York"], datetime(2026, 3, 31, 16, tzinfo=UTC)
+    )
+
+
+def _spell(since: str, car: str | None, fleet: str = "fl-1") -> CarSpell:
+    return CarSpell("t1", datetime.fromisoformat(since).replace(tzinfo=UTC), fleet, car)
+
+
+def _day_end(fleet_id: str, day: date) -> datetime:
+    return datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
+
+
+def test_a_month_splits_by_driver_car_and_card_exactly() -> None:
+    held = {
+        "car-a": [
+            Assignment(1, 7, "Ann", "car-a", date(2026, 2, 1), date(2026, 3, 15)),
+            Assignment(2, 8, "Bo", "car-a", date(2026, 3, 16), None),
+        ]
+    }
+    cards = [card(valid_to=date(2026, 3, 20)), card(version=2, valid_from=date(2026, 3, 21))]
+    spells = [_spell("2026-01-01 00:00", "car-a"), _spell("2026-03-25 12:00", "car-b")]
+    found = segments(spells, MARCH, date(2026, 3, 31), _day_end, held, cards)
+    assert [(g.car_id, g.driver_id, g.rate_version, g.first.day, g.last.day) for g in found] == [
+        ("car-a", 7, 1, 1, 15),  # Ann to the 15th
+        ("car-a", 8, 1, 16, 20),  # Bo from the 16th, card 1 to the 20th
+        ("car-a", 8, 2, 21, 24),  # card 2
+        ("car-b", 0, 2, 25, 31),  # moved at noon on the 25th: that day is car-b's (no driver)
+    ]
+    days = sum((g.last - g.first).days + 1 for g in found)
+    assert days == 31
+
+
+def test_days_before_a_tablets_first_car_belong_to_it() -> None:
+    (only,) = segments(
+        [_spell("2026-03-10 08:00", "car-a")], MARCH, date(2026, 3, 31), _day_end, {}, []
+    )
+    assert (only.car_id, only.first, only.last, only.rate_version) == (
+        "car-a",
+        MARCH,
+        date(2026, 3, 31),
+        0,
     )
