@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 import psycopg
@@ -24,11 +23,14 @@ from store.billing_closes import Close
 
 Conn = psycopg.AsyncConnection[Any]
 
-INSERT_DOCUMENT = """
-INSERT INTO billing_documents (close_id, tenant_id, month, kind, party, party_name, fleet_id,
-    currency, minor_units, timezone, total, content_hash)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING document_id
-"""
+NEW_IDS = (
+    "SELECT nextval(pg_get_serial_sequence('billing_documents', 'document_id'))"
+    " FROM generate_series(1, %s)"
+)
+COPY_DOCUMENTS = (
+    "COPY billing_documents (document_id, close_id, tenant_id, month, kind, party, party_name,"
+    " fleet_id, currency, minor_units, timezone, total, content_hash) FROM STDIN"
+)
 LINE_COLUMNS = (
     "document_id, line_no, period, kind, fleet_id, car_id, driver_id, driver_name, campaign_id,"
     " rate_version, basis, rate, plays, completed, play_ms, online_s, quantity, gross,"
@@ -102,37 +104,38 @@ async def write(
     statements: list[Statement],
     invoices: list[LeadInvoice],
 ) -> int:
-    """Freeze the documents under ``close`` (in the caller's transaction); their count."""
-    rows: list[tuple[Any, ...]] = []
+    """Freeze the documents under ``close`` (in the caller's transaction): their ids drawn
+    at once, documents and lines copied in; their count."""
     docs: list[Statement | LeadInvoice] = [*statements, *invoices]
-    for doc in docs:
-        head: tuple[str, str, str, str | None, Decimal]
+    cur = await conn.execute(NEW_IDS, (len(docs),))
+    ids = [int(str(r[0])) for r in await cur.fetchall()]
+    heads: list[tuple[Any, ...]] = []
+    rows: list[tuple[Any, ...]] = []
+    for document_id, doc in zip(ids, docs, strict=True):
+        kind: str
         if isinstance(doc, Statement):
-            head = (doc.kind, doc.party, doc.party_name, doc.fleet_id, doc.payable)
-        else:
-            head = ("leads", doc.party, doc.agent_name, None, doc.total)
-        kind, party, name, fleet_id, total = head
-        cur = await conn.execute(
-            INSERT_DOCUMENT,
-            (
-                close.close_id, tenant_id, close.month, kind, party, name, fleet_id,
-                doc.currency.code, doc.currency.minor_units, doc.timezone, total,
-                content_hash(doc),
-            ),
-        )  # fmt: skip
-        row = await cur.fetchone()
-        assert row is not None
-        document_id = int(str(row[0]))
-        if isinstance(doc, Statement):
+            kind, name, fleet_id, total = doc.kind, doc.party_name, doc.fleet_id, doc.payable
             lines = [*doc.lines, *doc.adjustments]
             rows += [_line_row(document_id, n, x, doc.driver_names) for n, x in enumerate(lines)]
         else:
+            kind, name, fleet_id, total = "leads", doc.agent_name, None, doc.total
             leads = [*doc.lines, *doc.adjustments]
             rows += [_lead_row(document_id, n, x) for n, x in enumerate(leads)]
-    async with conn.cursor() as cur, cur.copy(COPY_LINES) as copy:
-        for r in rows:
-            await copy.write_row(r)
-    return len(statements) + len(invoices)
+        heads.append(
+            (
+                document_id, close.close_id, tenant_id, close.month, kind, doc.party, name,
+                fleet_id, doc.currency.code, doc.currency.minor_units, doc.timezone, total,
+                content_hash(doc),
+            )
+        )  # fmt: skip
+    async with conn.cursor() as cur:
+        async with cur.copy(COPY_DOCUMENTS) as copy:
+            for head in heads:
+                await copy.write_row(head)
+        async with cur.copy(COPY_LINES) as copy:
+            for r in rows:
+                await copy.write_row(r)
+    return len(docs)
 
 
 @dataclass(frozen=True, slots=True)
