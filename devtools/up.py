@@ -23,8 +23,8 @@ from broker.processes import Child, port_open
 from broker.runner import embedded_broker
 from config.errors import HubError
 from config.settings import MqttTarget, Settings
-from devtools import demo
-from store import activity, db
+from devtools import demo, demo_billing
+from store import activity, db, users
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -42,7 +42,9 @@ def up(settings: Settings, simulate: int, console: Console) -> None:
         database_url = settings.database_url or _start_store(settings, stack, console)
         db.migrate(database_url)
         key = demo.secret(settings.var_dir)
-        ids = asyncio.run(_seed(database_url, simulate, settings.playlist_refresh_interval_s, key))
+        ids, driver_token = asyncio.run(
+            _seed(database_url, simulate, settings.playlist_refresh_interval_s, key)
+        )
         tablets = {i: demo.password(key, i) for i in ids}
         target = settings.mqtt_target() or _start_broker(settings, stack, console, tablets)
         env = {
@@ -71,13 +73,24 @@ def up(settings: Settings, simulate: int, console: Console) -> None:
             )
         stack.callback(_stop_all, children, console)
         _wait_web(settings, children[1])
-        _banner(console, settings, database_url, target, simulate, demo.panel_logins(key))
+        logins = demo.panel_logins(key)
+        _banner(console, settings, database_url, target, simulate, logins, driver_token)
         _watch(console, database_url, children, since)
 
 
-async def _seed(database_url: str, simulate: int, refresh_s: int, key: bytes) -> list[str]:
+async def _seed(
+    database_url: str, simulate: int, refresh_s: int, key: bytes
+) -> tuple[list[str], str]:
+    """The demo (devtools/demo.py) and its earnings (devtools/demo_billing.py); the tablets
+    and a driver's sign-in token."""
     async with db.connect(database_url) as conn:
-        return await demo.seed(conn, simulate, refresh_s, key)
+        ids = await demo.seed(conn, simulate, refresh_s, key)
+        agent = await users.agent_id(conn, demo.AGENT_EMAIL)
+        assert agent is not None
+        token = await demo_billing.seed(
+            conn, demo.DEMO_TENANT, demo.DEMO_FLEET, ids, agent, demo.qr_code(key)
+        )
+        return ids, token
 
 
 def _stop_all(children: list[Child], console: Console, timeout: float = 15.0) -> None:
@@ -139,6 +152,7 @@ def _banner(
     target: MqttTarget,
     simulate: int,
     logins: list[demo.PanelLogin],
+    driver_token: str,
 ) -> None:
     console.rule("[bold]fleethub is up")
     console.print(f"panel     http://{settings.web_host}:{settings.web_port}/")
@@ -149,6 +163,10 @@ def _banner(
         f"lead form http://{settings.web_host}:{settings.web_port}/l/"
         f"{demo.qr_code(demo.secret(settings.var_dir))}  (leads go to the agent's"
         " inbox)"
+    )
+    console.print(
+        f"driver    http://{settings.web_host}:{settings.web_port}/signin/{driver_token}"
+        "  (one-time sign-in link of a demo driver: their earnings and tablet)"
     )
     console.print(
         f"broker    mqtt://{target.host}:{target.port}  (hub accounts "

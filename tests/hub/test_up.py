@@ -10,9 +10,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import datetime, timedelta
 from http.cookiejar import CookieJar
 from pathlib import Path
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import psutil
 import psycopg
@@ -57,8 +59,45 @@ def _api_tablets(port: int, email: str, password: str) -> list[dict[str, object]
     return rows
 
 
+def _earnings_in_the_demo(port: int, email: str, password: str, banner: str) -> None:
+    """The fleet owner opens last month's (closed) and this month's statements, their CSV and
+    PDF agree; the printed driver link signs a driver in to their earnings and tablet."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+    base = f"http://127.0.0.1:{port}"
+    with opener.open(f"{base}/login", timeout=10) as r:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', r.read().decode())
+    assert token is not None
+    body = urlencode({"email": email, "password": password, "csrf_token": token.group(1)})
+    opener.open(f"{base}/login", body.encode(), timeout=10).close()
+    now = datetime.now(ZoneInfo("Asia/Singapore")).date().replace(day=1)
+    last = (now - timedelta(days=1)).replace(day=1)
+    for month, status in ((last, "Closed"), (now, "Open")):
+        with opener.open(f"{base}/earnings?month={month:%Y-%m}", timeout=30) as r:
+            page = r.read().decode()
+        assert status in page
+        with opener.open(f"{base}/earnings/{month:%Y-%m}/fleets/demo.csv", timeout=30) as r:
+            total = r.read().decode().strip().splitlines()[-1].split(",")
+        with opener.open(f"{base}/earnings/{month:%Y-%m}/fleets/demo.pdf", timeout=30) as r:
+            assert r.read()[:5] == b"%PDF-"
+        assert total[0] == "Total"
+        if month == last:  # the demo's history: a month of plays, frozen with its hash
+            assert int(total[4]) > 0
+            assert "Content hash" in page
+    link = re.search(r"driver\s+http://\S+(/signin/\S+)", banner)
+    assert link is not None
+    phone = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+    with phone.open(f"{base}{link.group(1)}", timeout=10) as r:
+        form = re.search(r'name="csrf_token" value="([^"]+)"', r.read().decode())
+    assert form is not None
+    signed = urlencode({"csrf_token": form.group(1)}).encode()
+    with phone.open(f"{base}{link.group(1)}", signed, timeout=30) as r:
+        home = r.read().decode()
+    assert "Tan Wei Ming" in home
+    assert "My tablet" in home
+
+
 @pytest.mark.slow
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(240)
 def test_up_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
     web_port, metrics_port = free_port(), free_port()
     env = {
@@ -102,6 +141,7 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
         assert form is not None
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}{form.group(1)}", timeout=5) as r:
             assert "Travel insurance" in r.read().decode()
+        _earnings_in_the_demo(web_port, owner.group(1), logins["fleet owner"], log.read_text())
         # The embedded store lets no loopback client in without its generated password.
         secret = tmp_path / "var" / "pgdata.password"
         assert secret.stat().st_mode & 0o777 == 0o600
