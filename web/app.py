@@ -21,6 +21,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from config.settings import Settings
+from media.blobs import open_blobs
+from media.tokens import media_key
 from store.db import ping
 from store.rate_limits import RateLimitStore
 from web.agents import api as agent_api
@@ -55,6 +57,9 @@ from web.leads import public_pages as leads_public
 from web.live.broker_link import for_panel
 from web.live.feed import ChangeFeed
 from web.live.tasks import Supervisor
+from web.media import api as media_api
+from web.media import download as media_download
+from web.media import pages as media_pages
 from web.pairing import api as pairing_api
 from web.pairing import pages as pairing
 from web.playlists import api as playlists_api
@@ -114,6 +119,9 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.state.render_tile = TileRenderer()
     app.state.vapid_key = vapid_key(settings)
     app.state.verified_devices = VerifiedDevices(settings.device_token_grace_s)
+    # The media library's files and the key of tablets' download links (web/media/).
+    app.state.blobs = open_blobs(settings)
+    app.state.media_key = media_key(settings)
     # Outermost last: the forwarded client address is known before anything counts it, and
     # the security headers also reach the refusals of RejectUnstorable.
     app.add_middleware(RejectUnstorable)
@@ -201,6 +209,9 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         push_api,
         playlists,
         playlists_api,
+        media_pages,
+        media_api,
+        media_download,
         audit,
         audit_api,
         hubs,

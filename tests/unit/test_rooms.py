@@ -13,7 +13,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-ROOMS = ("config", "contract", "actors", "store", "broker", "hub", "web", "devtools", "cli")
+ROOMS = (
+    "config",
+    "contract",
+    "actors",
+    "store",
+    "media",
+    "broker",
+    "hub",
+    "web",
+    "devtools",
+    "cli",
+)
 
 # Which other rooms each room may import; anything else (stdlib, third party) is free.
 ALLOWED: dict[str, set[str]] = {
@@ -21,11 +32,12 @@ ALLOWED: dict[str, set[str]] = {
     "contract": {"config"},
     "actors": {"config", "contract"},
     "store": {"config", "contract", "actors"},
+    "media": {"config", "contract", "store"},
     "broker": {"config"},
-    "hub": {"config", "contract", "actors", "store", "broker"},
-    "web": {"config", "contract", "actors", "store", "broker", "hub"},
-    "devtools": {"config", "contract", "actors", "store", "broker", "hub", "web"},
-    "cli": {"config", "contract", "actors", "store", "broker", "hub", "web", "devtools"},
+    "hub": {"config", "contract", "actors", "store", "media", "broker"},
+    "web": {"config", "contract", "actors", "store", "media", "broker", "hub"},
+    "devtools": {"config", "contract", "actors", "store", "media", "broker", "hub", "web"},
+    "cli": {"config", "contract", "actors", "store", "media", "broker", "hub", "web", "devtools"},
 }
 
 
