@@ -429,11 +429,14 @@ def simulate_cmd(
     heartbeat_interval: Annotated[str, typer.Option(help="Per tablet.")] = "10s",
     duration: Annotated[str, typer.Option(help="Stop after this long.")] = "1h",
     churn: Annotated[bool, typer.Option("--churn", help="Drop a few now and then.")] = False,
+    media: Annotated[
+        bool, typer.Option(help="Download library media, play the loop, send proof of play.")
+    ] = True,
 ) -> None:
     """Run simulated tablets against the broker (passwords derived from var/simulator.secret)."""
     from devtools import demo
     from devtools.simulate import simulate
-    from devtools.simulator import ChurnConfig
+    from devtools.simulator import ChurnConfig, ContentConfig
 
     _logging()
     settings = _settings()
@@ -453,6 +456,7 @@ def simulate_cmd(
                 parse_duration(duration),
                 churn_cfg,
                 console,
+                ContentConfig() if media else None,
             )
         )
 

@@ -384,3 +384,11 @@ async def tenant_file(
     params = {"tenant": tenant_id, "sha": sha256, "campaigns": campaigns}
     row = await (await conn.execute(TENANT_FILE, params)).fetchone()
     return None if row is None else (int(row[0]), str(row[1]))
+
+
+async def blob_sizes(conn: AsyncConn, sha256s: list[str]) -> dict[str, int]:
+    """The sizes of the stored files among these digests."""
+    cur = await conn.execute(
+        "SELECT sha256, bytes FROM media_blobs WHERE sha256 = ANY(%s)", (sha256s,)
+    )
+    return {str(r[0]): int(r[1]) for r in await cur.fetchall()}

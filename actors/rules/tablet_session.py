@@ -1,7 +1,9 @@
 """One tablet's session state and its rules; pure logic, no thespian, no I/O.
 
 Presence (online/offline, uptime), heartbeats and playlist delivery are here; when an
-incident is due, opened and resolved is in :mod:`actors.rules.incidents`. Every handler
+incident is due, opened and resolved is in :mod:`actors.rules.incidents`; when a
+manifest's library files are all cached (so that it counts as applied) in
+:mod:`actors.rules.content`. Every handler
 returns the effects it wants and the timers it (re)arms. The thespian actor in
 :mod:`actors.system.tablet` forwards them; tests drive this class directly.
 """
@@ -32,11 +34,12 @@ from actors.messages import (
     TabletConfig,
     TabletSnapshot,
 )
-from actors.rules.incidents import IncidentRules
+from actors.rules.content import ContentRules
 
 
-class TabletSession(IncidentRules):
-    """A tablet's state; the incident rules it follows are in :mod:`actors.rules.incidents`."""
+class TabletSession(ContentRules):
+    """A tablet's state; the incident rules it follows are in :mod:`actors.rules.incidents`,
+    its content readiness in :mod:`actors.rules.content`."""
 
     def __init__(self, snapshot: TabletSnapshot) -> None:
         self.cfg: TabletConfig = snapshot.config
@@ -56,6 +59,9 @@ class TabletSession(IncidentRules):
         self.app_version = snapshot.app_version
         self.now_playing = (snapshot.ad_id, snapshot.campaign_id)
         self.grace_until: datetime | None = None  # no timeout before (after a hub restart)
+        self.wanted: tuple[tuple[str, int], ...] = ()  # not persisted: the hub resends it
+        self.report = None  # not persisted: the tablet reports again
+        self.claimed_etag: str | None = None
 
     # --- start-up ------------------------------------------------------------
 
@@ -89,7 +95,10 @@ class TabletSession(IncidentRules):
         self.battery, self.app_version = hb.battery, hb.app_version
         self.now_playing = (hb.ad_id, hb.campaign_id)
         if hb.playlist_etag is not None:
-            self.applied_etag = hb.playlist_etag
+            if self._waits_for_media(hb.playlist_etag):
+                self.claimed_etag = hb.playlist_etag  # applied once its files are cached
+            else:
+                self.applied_etag = hb.playlist_etag
         if self.state != "online":
             self._transition(out, "online", "heartbeat", at)
         else:
@@ -147,12 +156,16 @@ class TabletSession(IncidentRules):
         out = Outcome()
         if msg.force:
             return self._republish(msg)
+        changed = msg.etag != self.desired_etag or msg.media != self.wanted
         if msg.etag == self.applied_etag or msg.etag == self.published_etag:
             if msg.etag != self.desired_etag:
                 self.desired_etag = msg.etag
                 out.effects.append(self.state_row())
+            if changed:
+                self._on_wanted(out, msg.media, msg.at)
             return out
         self.desired_etag = self.published_etag = msg.etag
+        self._on_wanted(out, msg.media, msg.at)
         topic = f"tablets/{self.cfg.tablet_id}/playlist"
         out.effects.append(Publish(topic, msg.manifest_json.encode(), qos=1, retain=True))
         out.effects.append(DeliveryRow(self.cfg.tablet_id, msg.etag, "published", msg.at, None))
@@ -168,6 +181,8 @@ class TabletSession(IncidentRules):
         out = Outcome()
         changed = msg.etag != self.desired_etag
         self.desired_etag = self.published_etag = msg.etag
+        if changed or msg.media != self.wanted:
+            self._on_wanted(out, msg.media, msg.at)
         topic = f"tablets/{self.cfg.tablet_id}/playlist"
         out.effects.append(Publish(topic, msg.manifest_json.encode(), qos=1, retain=True))
         if msg.etag != self.applied_etag:
@@ -178,6 +193,10 @@ class TabletSession(IncidentRules):
 
     def on_ack(self, msg: AckIn) -> Outcome:
         out = Outcome()
+        if msg.status == "applied" and self._waits_for_media(msg.etag):
+            self._claim(out, msg.etag, msg.received_at)
+            out.effects.append(self.state_row())
+            return out
         out.effects.append(
             DeliveryRow(self.cfg.tablet_id, msg.etag, msg.status, msg.received_at, msg.detail)
         )
