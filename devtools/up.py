@@ -24,7 +24,8 @@ from broker.runner import embedded_broker
 from config.errors import HubError
 from config.settings import MqttTarget, Settings
 from devtools import demo
-from store import activity, db
+from devtools.demo_media import FILES, seed_library
+from store import activity, db, users
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -42,7 +43,8 @@ def up(settings: Settings, simulate: int, console: Console) -> None:
         database_url = settings.database_url or _start_store(settings, stack, console)
         db.migrate(database_url)
         key = demo.secret(settings.var_dir)
-        ids = asyncio.run(_seed(database_url, simulate, settings.playlist_refresh_interval_s, key))
+        with console.status("seeding the demo (fleet, users, media library)…"):
+            ids = asyncio.run(_seed(database_url, simulate, settings, key))
         tablets = {i: demo.password(key, i) for i in ids}
         target = settings.mqtt_target() or _start_broker(settings, stack, console, tablets)
         env = {
@@ -75,9 +77,11 @@ def up(settings: Settings, simulate: int, console: Console) -> None:
         _watch(console, database_url, children, since)
 
 
-async def _seed(database_url: str, simulate: int, refresh_s: int, key: bytes) -> list[str]:
+async def _seed(database_url: str, simulate: int, settings: Settings, key: bytes) -> list[str]:
     async with db.connect(database_url) as conn:
-        return await demo.seed(conn, simulate, refresh_s, key)
+        await users.add_tenant(conn, demo.DEMO_TENANT, "Demo tenant", "fleethub up")
+        library = await seed_library(conn, settings, demo.DEMO_TENANT)
+        return await demo.seed(conn, simulate, settings.playlist_refresh_interval_s, key, library)
 
 
 def _stop_all(children: list[Child], console: Console, timeout: float = 15.0) -> None:
@@ -156,6 +160,11 @@ def _banner(
     )
     console.print(f"store     {_without_password(database_url)}")
     console.print(
+        f"library   {len(FILES)} demo media in {settings.media_store_url()} (the tablets"
+        f" download, verify and play them: see {_panel(settings)}/library and"
+        f" {_panel(settings)}/reports/plays)"
+    )
+    console.print(
         f"tablets   {simulate} simulated in fleet '{demo.DEMO_FLEET}'"
         " (heartbeat 10 s, some drop out and come back)"
     )
@@ -163,6 +172,10 @@ def _banner(
     console.print(f"metrics   {_metrics_addresses(settings)}")
     console.print("try       .venv/bin/fleethub status --fleet demo   ·   Ctrl-C stops everything")
     console.rule()
+
+
+def _panel(settings: Settings) -> str:
+    return f"http://{settings.web_host}:{settings.web_port}"
 
 
 def _without_password(url: str) -> str:

@@ -392,3 +392,16 @@ async def blob_sizes(conn: AsyncConn, sha256s: list[str]) -> dict[str, int]:
         "SELECT sha256, bytes FROM media_blobs WHERE sha256 = ANY(%s)", (sha256s,)
     )
     return {str(r[0]): int(r[1]) for r in await cur.fetchall()}
+
+
+async def fleet_plays_library(conn: AsyncConn, fleet_id: str) -> bool:
+    """Whether a live assignment to the fleet itself plays a playlist of library media."""
+    cur = await conn.execute(
+        "SELECT 1 FROM playlist_assignments a"
+        " JOIN playlist_items pi ON pi.tenant_id = a.tenant_id AND pi.playlist_id = a.playlist_id"
+        " WHERE a.target_kind = 'fleet' AND a.target_id = %s AND a.revoked_at IS NULL"
+        " AND (a.valid_until IS NULL OR a.valid_until > now()) AND pi.media_id IS NOT NULL"
+        " LIMIT 1",
+        (fleet_id,),
+    )
+    return await cur.fetchone() is not None

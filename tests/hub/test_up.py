@@ -12,6 +12,7 @@ import time
 import urllib.request
 from http.cookiejar import CookieJar
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import psutil
@@ -19,6 +20,8 @@ import psycopg
 import pytest
 
 from broker.processes import free_port
+
+POP = "/api/v1/reports/proof-of-play"
 
 
 def _wait_for(proc: subprocess.Popen[str], log: Path, text: str, timeout: float) -> str:
@@ -44,17 +47,21 @@ def _signed_in_page(port: int, email: str, password: str) -> str:
 
 
 def _api_tablets(port: int, email: str, password: str) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = _api(port, email, password, "/api/v1/tablets")
+    return rows
+
+
+def _api(port: int, email: str, password: str, path: str) -> Any:
     body = urlencode({"username": email, "password": password}).encode()
     with urllib.request.urlopen(
         f"http://127.0.0.1:{port}/api/v1/auth/token", body, timeout=10
     ) as r:
         token = json.load(r)["access_token"]
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/v1/tablets", headers={"Authorization": f"Bearer {token}"}
+        f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"}
     )
     with urllib.request.urlopen(request, timeout=10) as r:  # noqa: S310 - http on loopback
-        rows: list[dict[str, object]] = json.load(r)
-    return rows
+        return json.load(r)
 
 
 @pytest.mark.slow
@@ -97,6 +104,17 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
         page = _signed_in_page(web_port, owner.group(1), logins["fleet owner"])
         assert "demo-tab-0001" in page
         assert 'data-count="online">5<' in page
+        # The seeded library: the tablets downloaded and verified it (they were "playing the
+        # desired playlist" above only once its files were cached), play it and prove it.
+        admin_email = re.search(r"sign in as admin\s+(\S+)", log.read_text())
+        assert admin_email is not None
+        media = _api(web_port, admin_email.group(1), logins["admin"], "/api/v1/media")
+        assert len(media) == 4
+        assert {m["kind"] for m in media} == {"video", "image"}
+        deadline = time.monotonic() + 60
+        while not _api(web_port, admin_email.group(1), logins["admin"], POP)["rows"]:
+            assert time.monotonic() < deadline, "no proof of play within a minute"
+            time.sleep(1)
         # The demo's lead form opens for passengers (no sign-in) on the printed address.
         form = re.search(r"lead form http://\S+(/l/[a-z0-9]+)", log.read_text())
         assert form is not None

@@ -29,7 +29,7 @@ DONE = {"saved": "Saved.", "uploaded": "Uploaded."}
 
 
 def size(n: int) -> str:
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
         if n >= scale:
             return f"{n / scale:.1f} {unit}"
     return f"{n} B"
