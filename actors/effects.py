@@ -88,6 +88,7 @@ class MediaStateRow:
     ``total`` library files, how many it holds, is downloading and failed; bytes of all."""
 
     tablet_id: str
+    playlist_id: str | None
     etag: str | None
     total: int
     ready: int

@@ -105,6 +105,7 @@ class DesiredPlaylist:
     # The library files it plays, (SHA-256, bytes) in play order: it counts as applied only
     # once the tablet holds them all (actors/rules/content.py).
     media: tuple[tuple[str, int], ...] = ()
+    playlist_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

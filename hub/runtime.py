@@ -79,9 +79,12 @@ class Desired:
     etag: str
     body: str
     media: tuple[tuple[str, int], ...] = ()  # its library files (SHA-256, bytes)
+    playlist_id: str | None = None
 
     def message(self, tablet_id: str, at: datetime, force: bool = False) -> DesiredPlaylist:
-        return DesiredPlaylist(tablet_id, self.etag, self.body, at, force, self.media)
+        return DesiredPlaylist(
+            tablet_id, self.etag, self.body, at, force, self.media, self.playlist_id
+        )
 
 
 class Hub:
@@ -247,7 +250,7 @@ class Hub:
             key = id(manifest)
             if key in with_media and links is not None:
                 body, media = self.media_links.encode(tablet_id, manifest, links)
-                desired[tablet_id] = Desired(manifest.etag, body, media)
+                desired[tablet_id] = Desired(manifest.etag, body, media, manifest.playlist_id)
             else:
                 desired[tablet_id] = shared.get(key) or shared.setdefault(
                     key, Desired(manifest.etag, manifest.to_json())

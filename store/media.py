@@ -405,3 +405,15 @@ async def fleet_plays_library(conn: AsyncConn, fleet_id: str) -> bool:
         (fleet_id,),
     )
     return await cur.fetchone() is not None
+
+
+async def version_files(
+    conn: AsyncConn, tenant_id: str, wanted: list[tuple[str, int]]
+) -> dict[tuple[str, int], str]:
+    """The file (SHA-256) of each of these (media id, version) pairs the tenant has."""
+    cur = await conn.execute(
+        "SELECT media_id, version, sha256 FROM media_versions WHERE tenant_id = %s"
+        " AND (media_id, version) IN (SELECT * FROM unnest(%s::text[], %s::int[]))",
+        (tenant_id, [w[0] for w in wanted], [w[1] for w in wanted]),
+    )
+    return {(str(r[0]), int(r[1])): str(r[2]) for r in await cur.fetchall()}

@@ -37,6 +37,7 @@ class ContentRules(IncidentRules):
     desired_etag: str | None
     applied_etag: str | None
     wanted: tuple[tuple[str, int], ...]  # the desired manifest's library files (sha, bytes)
+    wanted_playlist: str | None  # the desired manifest's playlist
     report: MediaStatusIn | None  # the tablet's last cache report
     claimed_etag: str | None  # said to be played, waiting for its files
 
@@ -59,9 +60,11 @@ class ContentRules(IncidentRules):
         detail = f"acknowledged; waiting for {self._missing()} of {len(self.wanted)} media files"
         out.effects.append(DeliveryRow(self.cfg.tablet_id, etag, "published", at, detail))
 
-    def _on_wanted(self, out: Outcome, media: tuple[tuple[str, int], ...], at: datetime) -> None:
+    def _on_wanted(
+        self, out: Outcome, media: tuple[tuple[str, int], ...], playlist: str | None, at: datetime
+    ) -> None:
         """The desired manifest changed (its etag is ``desired_etag`` already)."""
-        self.wanted = media
+        self.wanted, self.wanted_playlist = media, playlist
         if self.claimed_etag != self.desired_etag:
             self.claimed_etag = None
         if self.report is not None:
@@ -124,6 +127,7 @@ class ContentRules(IncidentRules):
                     detail = f"{sha[:12]}: {error} ({failed[sha].attempts} attempts)"
         return MediaStateRow(
             tablet_id=self.cfg.tablet_id,
+            playlist_id=self.wanted_playlist,
             etag=self.desired_etag,
             total=len(self.wanted),
             ready=ready,

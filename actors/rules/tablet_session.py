@@ -60,6 +60,7 @@ class TabletSession(ContentRules):
         self.now_playing = (snapshot.ad_id, snapshot.campaign_id)
         self.grace_until: datetime | None = None  # no timeout before (after a hub restart)
         self.wanted: tuple[tuple[str, int], ...] = ()  # not persisted: the hub resends it
+        self.wanted_playlist: str | None = None
         self.report = None  # not persisted: the tablet reports again
         self.claimed_etag: str | None = None
 
@@ -162,10 +163,10 @@ class TabletSession(ContentRules):
                 self.desired_etag = msg.etag
                 out.effects.append(self.state_row())
             if changed:
-                self._on_wanted(out, msg.media, msg.at)
+                self._on_wanted(out, msg.media, msg.playlist_id, msg.at)
             return out
         self.desired_etag = self.published_etag = msg.etag
-        self._on_wanted(out, msg.media, msg.at)
+        self._on_wanted(out, msg.media, msg.playlist_id, msg.at)
         topic = f"tablets/{self.cfg.tablet_id}/playlist"
         out.effects.append(Publish(topic, msg.manifest_json.encode(), qos=1, retain=True))
         out.effects.append(DeliveryRow(self.cfg.tablet_id, msg.etag, "published", msg.at, None))
@@ -182,7 +183,7 @@ class TabletSession(ContentRules):
         changed = msg.etag != self.desired_etag
         self.desired_etag = self.published_etag = msg.etag
         if changed or msg.media != self.wanted:
-            self._on_wanted(out, msg.media, msg.at)
+            self._on_wanted(out, msg.media, msg.playlist_id, msg.at)
         topic = f"tablets/{self.cfg.tablet_id}/playlist"
         out.effects.append(Publish(topic, msg.manifest_json.encode(), qos=1, retain=True))
         if msg.etag != self.applied_etag:

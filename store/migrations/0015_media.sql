@@ -68,6 +68,7 @@ CREATE TABLE user_campaigns (
 -- tablet's cache reports (tablets/{id}/media/status) and written by the hub's writer.
 CREATE TABLE tablet_media (
     tablet_id    text PRIMARY KEY REFERENCES tablets ON DELETE CASCADE,
+    playlist_id  text,
     etag         text,
     total        integer NOT NULL CHECK (total >= 0),
     ready        integer NOT NULL CHECK (ready >= 0),

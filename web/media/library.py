@@ -167,3 +167,29 @@ async def update_playlists(
                 Moved(found.summary.name, playlist_id, edited.playlist_id, len(edited.replaced))
             )
     return moved
+
+
+async def pin_items(
+    pool: AsyncConnectionPool, user: User, items: list[PlaylistItem], origin: str
+) -> tuple[list[PlaylistItem], list[str]]:
+    """The items with each library item's file and address as the library holds them (a
+    form cannot change which file a media version is), and a message per row whose media
+    version is not in the user's library."""
+    wanted = [(i.media_id, i.media_version) for i in items if isinstance(i, LibraryItem)]
+    if not wanted:
+        return items, []
+    async with pool.connection() as conn:
+        files = await media_store.version_files(conn, user.tenant_id, wanted)
+    out: list[PlaylistItem] = []
+    errors: list[str] = []
+    for n, item in enumerate(items, start=1):
+        if isinstance(item, LibraryItem):
+            sha = files.get((item.media_id, item.media_version))
+            if sha is None:
+                errors.append(
+                    f"Row {n}: {item.media_id} v{item.media_version} is not in your library."
+                )
+                continue
+            item = item.model_copy(update={"sha256": sha, "url": download_url(origin, sha)})
+        out.append(item)
+    return out, errors
