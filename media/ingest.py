@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -61,8 +61,14 @@ class Received:
         self.path.unlink(missing_ok=True)
 
 
-async def receive(chunks: AsyncIterator[bytes], blobs: BlobStore, limit: int) -> Received:
-    """Stream ``chunks`` to a staging file; raise :class:`TooLarge` past ``limit`` bytes."""
+async def receive(
+    chunks: AsyncIterator[bytes],
+    blobs: BlobStore,
+    limit: int,
+    on_progress: Callable[[int], None] | None = None,
+) -> Received:
+    """Stream ``chunks`` to a staging file; raise :class:`TooLarge` past ``limit`` bytes.
+    ``on_progress`` gets the bytes received so far after each write."""
     path = blobs.staging_file()
     digest = hashlib.sha256()
     total = 0
@@ -79,6 +85,8 @@ async def receive(chunks: AsyncIterator[bytes], blobs: BlobStore, limit: int) ->
                 if held >= WRITE_BATCH:
                     await asyncio.to_thread(_write, out, digest, pending)
                     pending, held = [], 0
+                    if on_progress is not None:
+                        on_progress(total)
             await asyncio.to_thread(_write, out, digest, pending)
     except BaseException:
         path.unlink(missing_ok=True)
@@ -95,7 +103,9 @@ def _write(out: BinaryIO, digest: hashlib._Hash, chunks: list[bytes]) -> None:
     out.write(data)
 
 
-async def from_file(path: Path, blobs: BlobStore, limit: int) -> Received:
+async def from_file(
+    path: Path, blobs: BlobStore, limit: int, on_progress: Callable[[int], None] | None = None
+) -> Received:
     """A local file (the CLI, the demo) received as an upload is."""
 
     async def chunks() -> AsyncIterator[bytes]:
@@ -103,7 +113,7 @@ async def from_file(path: Path, blobs: BlobStore, limit: int) -> Received:
             while block := await asyncio.to_thread(f.read, WRITE_BATCH):
                 yield block
 
-    return await receive(chunks(), blobs, limit)
+    return await receive(chunks(), blobs, limit, on_progress)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,11 @@ from fastapi.testclient import TestClient
 
 from config.settings import Settings
 from media.blobs import blob_key, thumbnail_key
-from tests.web.conftest import Conn, TenantFactory, api_token, sign_in
+from store.media import grant_campaigns
+from store.users import add_user
+from tests.helpers import Conn as AsyncConn
+from tests.helpers import store
+from tests.web.conftest import PASSWORD, Conn, TenantFactory, api_token, sign_in
 from tests.web.media_helpers import (
     Samples,
     media_rows,
@@ -257,3 +261,41 @@ def test_fleet_owners_have_no_library(
     headers = api_token(panel, tenant.owner)
     assert upload(panel, headers, samples.png)[0] == 403
     assert panel.get("/api/v1/media", headers=headers).status_code == 403
+
+
+def test_advertisers_upload_to_their_own_campaigns_only(
+    panel: TestClient, tenant_factory: TenantFactory, conn: Conn, samples: Samples
+) -> None:
+    tenant = tenant_factory()
+    email = f"ads-{tenant.tenant_id}@example.com"
+
+    async def add(aconn: AsyncConn) -> None:
+        user_id = await add_user(
+            aconn,
+            tenant_id=tenant.tenant_id,
+            email=email,
+            name="Advertiser",
+            role="advertiser",
+            password=PASSWORD,
+            fleets=[],
+            actor="test",
+        )
+        await grant_campaigns(aconn, user_id, ["c-mine", "c-also-mine"])
+
+    store(conn, add)
+    ads = api_token(panel, email)
+    status, body = upload(panel, ads, samples.png, "no campaign named")
+    assert status == 403
+    assert "c-also-mine, c-mine" in str(body["detail"])
+    assert upload(panel, ads, samples.png, "theirs", campaign_id="c-other")[0] == 403
+    status, mine = upload(panel, ads, samples.png, "mine", campaign_id="c-mine")
+    assert status == 201
+    assert mine["campaign_id"] == "c-mine"
+
+    admin = api_token(panel, tenant.admin)
+    _, untagged = upload(panel, admin, samples.jpeg, "the admin's")
+    assert [m["media_id"] for m in panel.get("/api/v1/media", headers=ads).json()] == [
+        mine["media_id"]
+    ]
+    assert panel.get(f"/api/v1/media/{untagged['media_id']}", headers=ads).status_code == 404
+    assert len(panel.get("/api/v1/media", headers=admin).json()) == 2
