@@ -205,6 +205,8 @@ class Settings(BaseSettings):
     # (endpoint, region and keys below, else the AWS_* environment); file:///path: a directory.
     media_store: str | None = Field(default=None, pattern=r"^(s3|file)://\S+$")
     media_s3_endpoint: str | None = None  # e.g. http://minio:9000 (http:// is allowed)
+    # The address tablets reach the store at, for their pre-signed URLs (default: the above).
+    media_s3_public_endpoint: str | None = None
     media_s3_region: str = "us-east-1"
     media_s3_access_key_id: str | None = None
     media_s3_secret_access_key: SecretStr | None = None

@@ -39,7 +39,7 @@ class MediaLinks:
         self.key = media_key(settings)
         self.ttl = timedelta(seconds=settings.media_url_ttl_s)
         self.base = (settings.media_cdn_url or settings.media_origin()).rstrip("/")
-        blobs = open_blobs(settings)
+        blobs = open_blobs(settings, for_tablets=True)
         self.blobs: BlobStore | None = blobs if blobs.signs_urls else None
 
     @property

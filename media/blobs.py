@@ -98,8 +98,10 @@ class BlobStore:
         shutil.rmtree(self.staging, ignore_errors=True)
 
 
-def open_blobs(settings: Settings) -> BlobStore:
-    """The media store of the settings (``FLEETHUB_MEDIA_STORE``)."""
+def open_blobs(settings: Settings, for_tablets: bool = False) -> BlobStore:
+    """The media store of the settings (``FLEETHUB_MEDIA_STORE``); ``for_tablets``: an S3
+    store signs its URLs for the address tablets reach it at
+    (``FLEETHUB_MEDIA_S3_PUBLIC_ENDPOINT``)."""
     url = settings.media_store_url()
     parts = urlsplit(url)
     if parts.scheme == "file":
@@ -108,13 +110,16 @@ def open_blobs(settings: Settings) -> BlobStore:
         return BlobStore(LocalStore(root, mkdir=True), root, root / "incoming")
     if parts.scheme == "s3":
         config: S3Config = {"region": settings.media_s3_region}
-        if settings.media_s3_endpoint:
-            config["endpoint"] = settings.media_s3_endpoint
+        endpoint = settings.media_s3_endpoint
+        if for_tablets and settings.media_s3_public_endpoint:
+            endpoint = settings.media_s3_public_endpoint
+        if endpoint:
+            config["endpoint"] = endpoint
         if settings.media_s3_access_key_id:
             config["access_key_id"] = settings.media_s3_access_key_id
         if settings.media_s3_secret_access_key:
             config["secret_access_key"] = settings.media_s3_secret_access_key.get_secret_value()
-        http = (settings.media_s3_endpoint or "").startswith("http://")
+        http = (endpoint or "").startswith("http://")
         store = S3Store.from_url(url, config=config, client_options={"allow_http": http})
         return BlobStore(store, None, settings.var_dir / "media-incoming")
     raise ConfigError(f"FLEETHUB_MEDIA_STORE must be s3://bucket/prefix or file:///path: {url!r}")
