@@ -45,6 +45,7 @@ from hub.inbound import SUBSCRIPTIONS, tablet_topics, translate
 from hub.lead_routing import LeadRouting
 from hub.log_limit import LogLimiter
 from hub.media_links import MediaLinks
+from hub.media_retention import collect_media
 from hub.metrics import HubMetrics
 from hub.play_ingest import PlayIngest, PlaysIn
 from hub.prometheus import Gauge, hub_exporter
@@ -607,6 +608,8 @@ class Hub:
             try:
                 async with self.pool.connection() as conn:
                     await apply_retention(conn, self.settings)
+                if self.settings.shard_index == 0:  # one collector for the whole store
+                    await collect_media(self.pool, self.settings)
             except STORE_ERRORS as exc:
                 self.metrics.loop_errors["hub.store.retention"] += 1
                 log.warning("retention skipped: %s", exc)
