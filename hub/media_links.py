@@ -22,7 +22,7 @@ from contract.manifest import Manifest
 from contract.media import library_media, with_downloads
 from media.blobs import BlobStore, blob_key, open_blobs
 from media.tokens import media_key, token_query
-from store.media import blob_sizes
+from store.media import blob_sizes, tablet_tenants
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,7 @@ class Links:
     sizes: dict[str, int]
     signed: dict[str, str]
     expires_at: datetime
+    tenants: dict[str, str]  # tablet id -> tenant id (the local store's tokens name it)
 
 
 class MediaLinks:
@@ -47,15 +48,22 @@ class MediaLinks:
         return self.ttl.total_seconds() / 2
 
     async def prepare(
-        self, conn: psycopg.AsyncConnection[Any], manifests: Iterable[Manifest], now: datetime
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        manifests: Iterable[Manifest],
+        tablet_ids: list[str],
+        now: datetime,
     ) -> Links:
         files = sorted({sha for m in manifests for sha in library_media(m)})
         sizes = await blob_sizes(conn, files) if files else {}
         signed: dict[str, str] = {}
+        tenants: dict[str, str] = {}
         if self.blobs is not None:
             for sha in files:
                 signed[sha] = await self.blobs.signed_url(blob_key(sha), self.ttl)
-        return Links(sizes, signed, now + self.ttl)
+        else:
+            tenants = await tablet_tenants(conn, tablet_ids)
+        return Links(sizes, signed, now + self.ttl, tenants)
 
     def encode(
         self, tablet_id: str, manifest: Manifest, links: Links
@@ -66,7 +74,8 @@ class MediaLinks:
         if links.signed:
             body = with_downloads(manifest, links.signed.__getitem__, links.sizes, links.expires_at)
         else:
-            query = token_query(self.key, tablet_id, links.expires_at)
+            tenant = links.tenants.get(tablet_id, "")
+            query = token_query(self.key, tablet_id, tenant, links.expires_at)
             base = self.base
 
             def url(sha: str) -> str:

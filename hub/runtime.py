@@ -235,11 +235,11 @@ class Hub:
             had = await had_playlist(conn, tablet_ids)
             distinct = {id(m): m for m in manifests.values()}
             with_media = {k for k, m in distinct.items() if library_media(m)}
-            links = (
-                await self.media_links.prepare(conn, [distinct[k] for k in with_media], now)
-                if with_media
-                else None
-            )
+            links = None
+            if with_media:
+                media_tablets = [t for t, m in manifests.items() if id(m) in with_media]
+                media_manifests = [distinct[k] for k in with_media]
+                links = await self.media_links.prepare(conn, media_manifests, media_tablets, now)
         empty = empty_manifest(self.settings.playlist_refresh_interval_s)
         for tablet_id in had:
             manifests.setdefault(tablet_id, empty)

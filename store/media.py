@@ -194,17 +194,6 @@ GRANT_CAMPAIGN = (
     "INSERT INTO user_campaigns (user_id, campaign_id) VALUES (%s, %s) ON CONFLICT DO NOTHING"
 )
 
-# What a tablet may download: a file of a media version of its own tenant.
-TABLET_FILE = """
-SELECT t.revoked_at IS NOT NULL AS revoked,
-       EXISTS (SELECT 1 FROM media_versions v WHERE v.sha256 = %(sha)s
-                                                AND v.tenant_id = f.tenant_id) AS owned,
-       b.bytes, b.content_type
-FROM tablets t JOIN fleets f ON f.fleet_id = t.fleet_id
-LEFT JOIN media_blobs b ON b.sha256 = %(sha)s
-WHERE t.tablet_id = %(tablet)s
-"""
-
 
 def new_media_id() -> str:
     return "m-" + secrets.token_hex(8)
@@ -352,19 +341,16 @@ async def grant_campaigns(conn: AsyncConn, user_id: int, campaign_ids: list[str]
         await cur.executemany(GRANT_CAMPAIGN, [(user_id, c) for c in campaign_ids])
 
 
-@dataclass(frozen=True, slots=True)
-class TabletFile:
-    revoked: bool
-    owned: bool  # a media version of the tablet's tenant holds this file
-    bytes: int | None
-    content_type: str | None
+REVOKED = """
+SELECT t.tablet_id FROM tablets t JOIN fleets f ON f.fleet_id = t.fleet_id
+WHERE f.tenant_id = %s AND t.revoked_at IS NOT NULL
+"""
 
 
-async def tablet_file(conn: AsyncConn, tablet_id: str, sha256: str) -> TabletFile | None:
-    """Whether the tablet (None: no such tablet) may download the file with this digest."""
-    async with conn.cursor(row_factory=class_row(TabletFile)) as cur:
-        await cur.execute(TABLET_FILE, {"tablet": tablet_id, "sha": sha256})
-        return await cur.fetchone()
+async def revoked_tablets(conn: AsyncConn, tenant_id: str) -> frozenset[str]:
+    """The tenant's revoked tablets (their download links no longer work)."""
+    cur = await conn.execute(REVOKED, (tenant_id,))
+    return frozenset(str(r[0]) for r in await cur.fetchall())
 
 
 TENANT_FILE = """
@@ -417,3 +403,13 @@ async def version_files(
         (tenant_id, [w[0] for w in wanted], [w[1] for w in wanted]),
     )
     return {(str(r[0]), int(r[1])): str(r[2]) for r in await cur.fetchall()}
+
+
+async def tablet_tenants(conn: AsyncConn, tablet_ids: list[str]) -> dict[str, str]:
+    """The tenant of each of these tablets."""
+    cur = await conn.execute(
+        "SELECT t.tablet_id, f.tenant_id FROM tablets t JOIN fleets f ON f.fleet_id = t.fleet_id"
+        " WHERE t.tablet_id = ANY(%s)",
+        (tablet_ids,),
+    )
+    return {str(r[0]): str(r[1]) for r in await cur.fetchall()}

@@ -60,6 +60,7 @@ from web.live.tasks import Supervisor
 from web.media import api as media_api
 from web.media import download as media_download
 from web.media import pages as media_pages
+from web.media.access import DownloadAccess
 from web.pairing import api as pairing_api
 from web.pairing import pages as pairing
 from web.playlists import api as playlists_api
@@ -80,6 +81,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         pool = open_gated_pool(database_url, gate, settings.web_pool_timeout_s, max_size=8)
         await pool.open(wait=True, timeout=30)
         app.state.pool = pool
+        app.state.download_access = DownloadAccess(pool)  # tablets' media downloads
         app.state.rate_limits = RateLimitStore(pool)  # sign-in and lead form budgets
         app.state.feed = feed = ChangeFeed(pool, database_url)
         app.state.broker_link = link = for_panel(settings)

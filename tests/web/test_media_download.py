@@ -4,6 +4,7 @@ per-tablet token; Range, ETag and caching; expired, tampered and foreign request
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,14 +15,17 @@ from store.revocation import revoke
 from tests.helpers import store
 from tests.web.conftest import Conn, Tenant, TenantFactory, api_token
 from tests.web.media_helpers import Samples, samples, upload
+from web.media.access import TTL_S
 
 __all__ = ["samples"]  # the fixture
 
 
-def link(panel: TestClient, tablet_id: str, sha256: str, expires_in_s: int = 600) -> str:
+def link(
+    panel: TestClient, tenant: Tenant, tablet_id: str, sha256: str, expires_in_s: int = 600
+) -> str:
     key: bytes = panel.app.state.media_key  # type: ignore[attr-defined]
     expires = datetime.now(UTC) + timedelta(seconds=expires_in_s)
-    return f"/media/{sha256}?{token_query(key, tablet_id, expires)}"
+    return f"/media/{sha256}?{token_query(key, tablet_id, tenant.tenant_id, expires)}"
 
 
 @pytest.fixture
@@ -38,7 +42,7 @@ def test_the_whole_file_with_etag_and_immutable_caching(
     panel: TestClient, uploaded: tuple[Tenant, str], samples: Samples
 ) -> None:
     tenant, sha = uploaded
-    url = link(panel, tenant.all_tablets[0], sha)
+    url = link(panel, tenant, tenant.all_tablets[0], sha)
     response = panel.get(url)
     assert response.status_code == 200
     assert response.content == samples.mp4
@@ -64,7 +68,7 @@ def test_ranges_resume_a_download(
     panel: TestClient, uploaded: tuple[Tenant, str], samples: Samples
 ) -> None:
     tenant, sha = uploaded
-    url = link(panel, tenant.all_tablets[0], sha)
+    url = link(panel, tenant, tenant.all_tablets[0], sha)
     size = len(samples.mp4)
     first = panel.get(url, headers={"Range": "bytes=0-999"})
     assert first.status_code == 206
@@ -89,10 +93,10 @@ def test_expired_tampered_and_missing_tokens_are_403(
 ) -> None:
     tenant, sha = uploaded
     tablet = tenant.all_tablets[0]
-    expired = panel.get(link(panel, tablet, sha, expires_in_s=-1))
+    expired = panel.get(link(panel, tenant, tablet, sha, expires_in_s=-1))
     assert expired.status_code == 403
     assert "expired" in expired.json()["detail"]
-    good = link(panel, tablet, sha)
+    good = link(panel, tenant, tablet, sha)
     other_tablet = good.replace(f"tablet={tablet}", f"tablet={tenant.all_tablets[1]}")
     assert panel.get(other_tablet).status_code == 403
     later = good.replace("expires=", "expires=9")
@@ -106,11 +110,17 @@ def test_expired_tampered_and_missing_tokens_are_403(
 def test_another_tenants_file_is_404(
     panel: TestClient, uploaded: tuple[Tenant, str], tenant_factory: TenantFactory
 ) -> None:
-    _, sha = uploaded
-    stranger = tenant_factory().all_tablets[0]
-    response = panel.get(link(panel, stranger, sha))
+    owner, sha = uploaded
+    other = tenant_factory()
+    stranger = other.all_tablets[0]
+    response = panel.get(link(panel, other, stranger, sha))
     assert response.status_code == 404
-    assert panel.get(link(panel, stranger, "0" * 64)).status_code == 404
+    assert panel.get(link(panel, other, stranger, "0" * 64)).status_code == 404
+    # Naming the owner's tenant in another tenant's link breaks its signature.
+    forged = link(panel, other, stranger, sha).replace(
+        f"tenant={other.tenant_id}", f"tenant={owner.tenant_id}"
+    )
+    assert panel.get(forged).status_code == 403
 
 
 def test_a_revoked_tablet_is_refused(
@@ -118,7 +128,12 @@ def test_a_revoked_tablet_is_refused(
 ) -> None:
     tenant, sha = uploaded
     tablet = tenant.all_tablets[0]
-    url = link(panel, tablet, sha)
+    url = link(panel, tenant, tablet, sha)
     assert panel.head(url).status_code == 200
     store(conn, lambda aconn: revoke(aconn, tablet, "test", tenant.tenant_id))
-    assert panel.get(url).status_code == 403
+    # Within the route's lookup lifetime (web/media/access.py, a few seconds).
+    deadline = time.monotonic() + 4 * TTL_S
+    while panel.get(url).status_code != 403:
+        assert time.monotonic() < deadline, "a revoked tablet could still download"
+        time.sleep(0.2)
+    assert panel.get(link(panel, tenant, tenant.all_tablets[1], sha)).status_code == 200

@@ -105,7 +105,8 @@ def test_uploads_downloads_and_presigned_links_on_s3(
 
     # The panel's route streams the object's ranges from the bucket.
     key: bytes = s3_panel.app.state.media_key  # type: ignore[attr-defined]
-    query = token_query(key, tenant.all_tablets[0], datetime.now(UTC) + timedelta(minutes=5))
+    expires = datetime.now(UTC) + timedelta(minutes=5)
+    query = token_query(key, tenant.all_tablets[0], tenant.tenant_id, expires)
     part = s3_panel.get(f"/media/{sha}?{query}", headers={"Range": "bytes=100-199"})
     assert part.status_code == 206
     assert part.content == samples.mp4[100:200]
@@ -125,7 +126,7 @@ def test_uploads_downloads_and_presigned_links_on_s3(
     links = MediaLinks(s3_settings)
 
     async def prepare(conn: Any) -> Any:
-        return await links.prepare(conn, [manifest], datetime.now(UTC))
+        return await links.prepare(conn, [manifest], [tenant.all_tablets[0]], datetime.now(UTC))
 
     prepared = store(database_url, prepare)
     body_json, media = links.encode(tenant.all_tablets[0], manifest, prepared)

@@ -2,8 +2,9 @@
 
 The URL carries the per-tablet token the hub signed into the manifest (media/tokens.py):
 a token that is not genuine (tampered, another key) or has expired gets 403, as does one
-of a tablet that was revoked or deleted; a file that is not in the tablet's tenant's
-library gets 404, whether another tenant holds it or nobody does.
+of a revoked tablet; a file that is not in the tablet's tenant's library gets 404, whether
+another tenant holds it or nobody does. The lookups are shared by concurrent requests
+(web/media/access.py): a whole fleet downloading at once costs the store one query.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from fastapi.responses import Response
 
 from media.blobs import blob_key
 from media.tokens import check
-from store import media as media_store
-from web.deps import PoolDep
+from web.media.access import DownloadAccess
 from web.media.deps import BlobsDep
 from web.media.serve import blob_response
 
@@ -40,23 +40,25 @@ RESPONSES: dict[int | str, dict[str, str]] = {
 @router.head("/media/{sha256}", responses=RESPONSES)
 async def download(
     request: Request,
-    pool: PoolDep,
     blobs: BlobsDep,
     sha256: Sha256,
     tablet: TokenPart = "",
+    tenant: TokenPart = "",
     expires: TokenPart = "",
     sig: TokenPart = "",
 ) -> Response:
     """The file, for the tablet its download token names (URLs come in its manifest)."""
-    checked = check(request.app.state.media_key, tablet, expires, sig, datetime.now(UTC))
-    if checked.verdict == "expired":
+    key = request.app.state.media_key
+    verdict = check(key, tablet, tenant, expires, sig, datetime.now(UTC))
+    if verdict == "expired":
         raise HTTPException(403, "the download link has expired: use the newest manifest's")
-    if checked.verdict != "ok":
+    if verdict != "ok":
         raise HTTPException(403, "the download link is not valid")
-    async with pool.connection() as conn:
-        found = await media_store.tablet_file(conn, tablet, sha256)
-    if found is None or found.revoked:
+    access: DownloadAccess = request.app.state.download_access
+    if tablet in await access.revoked(tenant):
         raise HTTPException(403, "this tablet may not download media")
-    if not found.owned or found.bytes is None or found.content_type is None:
+    found = await access.file(tenant, sha256)
+    if found is None:
         raise HTTPException(404, "no such file in your library")
-    return blob_response(request, blobs, blob_key(sha256), sha256, found.bytes, found.content_type)
+    size, content_type = found
+    return blob_response(request, blobs, blob_key(sha256), sha256, size, content_type)
