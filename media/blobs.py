@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from obstore import GetOptions
     from obstore.store import S3Config
 
-CHUNK = 256 * 1024
+CHUNK = 64 * 1024
 
 
 def blob_key(sha256: str) -> str:

@@ -9,13 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from psycopg_pool import AsyncConnectionPool
 
 from media.tokens import token_query
 from store.revocation import revoke
 from tests.helpers import store
 from tests.web.conftest import Conn, Tenant, TenantFactory, api_token
 from tests.web.media_helpers import Samples, samples, upload
-from web.media.access import TTL_S
+from web.media.access import TTL_S, DownloadAccess
 
 __all__ = ["samples"]  # the fixture
 
@@ -137,3 +138,24 @@ def test_a_revoked_tablet_is_refused(
         assert time.monotonic() < deadline, "a revoked tablet could still download"
         time.sleep(0.2)
     assert panel.get(link(panel, tenant, tenant.all_tablets[1], sha)).status_code == 200
+
+
+def test_a_fleet_downloading_at_once_costs_the_store_one_lookup(
+    panel: TestClient, uploaded: tuple[Tenant, str]
+) -> None:
+    """Once one request looked the file up, the next ones (any tablet of the tenant) need no
+    store connection: 500 tablets at once exhausted the pool (503) when each asked it."""
+    tenant, sha = uploaded
+    urls = [link(panel, tenant, tablet, sha) for tablet in tenant.all_tablets]
+    assert panel.head(urls[0]).status_code == 200
+    state = panel.app.state  # type: ignore[attr-defined]
+    access: DownloadAccess = state.download_access
+    away = AsyncConnectionPool("postgresql://127.0.0.1:1/away", open=False)
+    kept = state.pool, access._pool
+    state.pool = access._pool = away  # every store lookup would now fail
+    try:
+        for url in urls * 5:
+            response = panel.get(url, headers={"Range": "bytes=0-99"})
+            assert response.status_code == 206
+    finally:
+        state.pool, access._pool = kept
