@@ -243,6 +243,31 @@ CASES: dict[str, tuple[Case, ...]] = {
     "POST /agent/push/subscribe": (Case(json=SUBSCRIPTION),),
     "POST /agent/push/unsubscribe": (Case(json={"endpoint": "{endpoint}"}),),
     "GET /agent-sw.js": (Case(),),
+    "GET /library": (Case(), Case(query={"q": "poster"})),
+    "POST /library/upload": (Case(query={"name": "Sweep upload"}, json={"not": "a file"}),),
+    "GET /library/{media_id}": (Case(),),
+    "POST /library/{media_id}": (Case(form={"name": "Edited by sweep", "tags": "sweep"}),),
+    "POST /library/{media_id}/versions": (Case(json={"not": "a file"}),),
+    "GET /library/thumbnails/{sha256}.jpg": (Case(),),
+    "GET /library/files/{sha256}": (Case(),),
+    "HEAD /library/files/{sha256}": (Case(),),
+    "GET /api/v1/media": (Case(), Case(query={"q": "poster"})),
+    "GET /api/v1/media/storage": (Case(),),
+    "GET /api/v1/media/{media_id}": (Case(),),
+    "POST /api/v1/media": (
+        Case(query={"name": "Sweep upload", "campaign_id": "{campaign_id}"}, json={"x": 1}),
+    ),
+    "POST /api/v1/media/{media_id}/versions": (
+        Case(query={"update_playlists": "true"}, json={"not": "a file"}),
+    ),
+    "PATCH /api/v1/media/{media_id}": (Case(json={"name": "Edited by sweep"}),),
+    # A tablet's download link: signed for the tablet and its tenant (403 without).
+    "GET /media/{sha256}": (
+        Case(query={"tablet": "{my_tablet_id}", "expires": "9999999999", "sig": "0" * 32}),
+    ),
+    "HEAD /media/{sha256}": (
+        Case(query={"tablet": "{tablet_id}", "expires": "9999999999", "sig": "0" * 32}),
+    ),
     "GET /api/v1/agent/leads": (Case(),),
     "GET /api/v1/agent/leads/{lead_id}": (Case(),),
     "POST /api/v1/agent/leads/{lead_id}/accept": (Case(),),
@@ -318,6 +343,10 @@ ROWS: dict[str, str] = {
     "lead_events": "lead_id IN (SELECT lead_id FROM leads WHERE tenant_id = %(t)s)",
     "lead_offers": f"tenant_id = %(t)s OR agent_id IN {USERS}",
     "audit_log": "tenant_id = %(t)s",
+    "media": "tenant_id = %(t)s",
+    "media_versions": "tenant_id = %(t)s",
+    "user_campaigns": f"user_id IN {USERS}",
+    "tablet_media": f"tablet_id IN {TABLETS}",
 }
 
 Rows = dict[str, list[str]]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -134,6 +134,11 @@ async def _found(pool: PoolDep, user: ApiLibraryUser, media_id: str) -> Media:
     return found
 
 
+async def api_media(pool: PoolDep, user: ApiLibraryUser, media_id: MediaId) -> Media:
+    """The media named in the path, checked before the body is read (404 first)."""
+    return await _found(pool, user, media_id)
+
+
 @router.get("/media/{media_id}", responses={404: {"description": "not in your library"}})
 async def get_media(pool: PoolDep, user: ApiLibraryUser, media_id: MediaId) -> MediaDetail:
     """The media with its versions and the playlists holding them."""
@@ -170,10 +175,12 @@ async def new_version(
 
 @router.patch("/media/{media_id}", responses={404: {"description": "not in your library"}})
 async def edit_media(
-    pool: PoolDep, user: ApiLibraryUser, media_id: MediaId, body: MediaEdit
+    pool: PoolDep,
+    user: ApiLibraryUser,
+    found: Annotated[Media, Depends(api_media)],
+    body: MediaEdit,
 ) -> MediaOut:
     """Rename, retag, or set how long an image shows."""
-    found = await _found(pool, user, media_id)
     tags = found.tags if body.tags is None else tag_list(",".join(body.tags))
     edited = await library.edit(
         pool,

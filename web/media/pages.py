@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from media.blobs import blob_key, thumbnail_key
 from store import media as media_store
+from store.media import Media
 from web.deps import FormLogin, Login, PoolDep, SettingsDep
 from web.http.templating import TEMPLATES
 from web.media import library
@@ -89,7 +90,7 @@ async def upload_file(
     return JSONResponse(body, status_code=201 if done.created else 200)
 
 
-async def _found(pool: PoolDep, login: Login, media_id: str) -> media_store.Media:
+async def _found(pool: PoolDep, login: Login, media_id: str) -> Media:
     found = await library.one(pool, login.user, media_id)
     if found is None:
         raise HTTPException(404, f"no media {media_id!r} in your library")
@@ -165,18 +166,23 @@ async def edit_media(
     return RedirectResponse(f"/library/{media_id}?done=saved", status_code=303)
 
 
+async def library_media(pool: PoolDep, login: LibraryLogin, media_id: MediaId) -> Media:
+    """The media named in the path: another tenant's is missing (404) before anything else."""
+    return await _found(pool, login, media_id)
+
+
 @router.post("/library/{media_id}/versions")
 async def replace_file(
     request: Request,
     pool: PoolDep,
     blobs: BlobsDep,
     settings: SettingsDep,
+    found: Annotated[Media, Depends(library_media)],
     login: UploadLogin,
     media_id: MediaId,
     update_playlists: bool = False,
 ) -> JSONResponse:
     """A new file for the media (the request body), sent by web/static/library.js."""
-    found = await _found(pool, login, media_id)
     done = await upload(request, pool, blobs, settings, login.user, Wanted(found.name), media_id)
     moved = []
     if update_playlists and login.user.is_admin:
