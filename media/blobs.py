@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -88,14 +88,24 @@ class BlobStore:
         with contextlib.suppress(FileNotFoundError):
             await obstore.delete_async(self.store, key)
 
+    def sweep_staging(self, older_than_s: float = 86_400) -> int:
+        """Delete staging files an interrupted process left (older than any upload in progress
+        could be); how many. Blocking: run it in a thread."""
+        if not self.staging.is_dir():
+            return 0
+        cutoff = time.time() - older_than_s
+        swept = 0
+        for path in self.staging.glob("upload-*"):
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    swept += 1
+        return swept
+
     async def signed_url(self, key: str, expires: timedelta) -> str:
         """A pre-signed GET URL of the object (S3 only)."""
         assert isinstance(self.store, S3Store)
         return await obstore.sign_async(self.store, "GET", key, expires)
-
-    def clear_staging(self) -> None:
-        """Uploads a crash left half-received (at start)."""
-        shutil.rmtree(self.staging, ignore_errors=True)
 
 
 def open_blobs(settings: Settings, for_tablets: bool = False) -> BlobStore:

@@ -7,6 +7,7 @@ come back through one :class:`~web.live.feed.ChangeFeed` per process.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -82,6 +83,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         await pool.open(wait=True, timeout=30)
         app.state.pool = pool
         app.state.download_access = DownloadAccess(pool)  # tablets' media downloads
+        await asyncio.to_thread(app.state.blobs.sweep_staging)  # uploads a crash cut off
         app.state.rate_limits = RateLimitStore(pool)  # sign-in and lead form budgets
         app.state.feed = feed = ChangeFeed(pool, database_url)
         app.state.broker_link = link = for_panel(settings)

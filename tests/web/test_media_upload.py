@@ -4,6 +4,8 @@ thumbnails, dedupe, and refusals that leave nothing behind."""
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -299,3 +301,18 @@ def test_advertisers_upload_to_their_own_campaigns_only(
     ]
     assert panel.get(f"/api/v1/media/{untagged['media_id']}", headers=ads).status_code == 404
     assert len(panel.get("/api/v1/media", headers=admin).json()) == 2
+
+
+def test_staging_files_a_crash_left_are_swept_at_start(
+    panel_settings: Settings, database_url: str
+) -> None:
+    incoming = panel_settings.var_dir / "media" / "incoming"
+    incoming.mkdir(parents=True)
+    stale, fresh = incoming / "upload-stale", incoming / "upload-fresh"
+    stale.write_bytes(b"half an upload")
+    fresh.write_bytes(b"an upload in progress")
+    day_ago = time.time() - 2 * 86_400
+    os.utime(stale, (day_ago, day_ago))
+    with TestClient(create_app(panel_settings, database_url)):
+        assert not stale.exists()
+        assert fresh.exists()
