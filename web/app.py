@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from config.settings import Settings
+from hub.media_links import MediaLinks
 from media.blobs import open_blobs
 from media.tokens import media_key
 from store.db import ping
@@ -126,6 +127,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     # The media library's files and the key of tablets' download links (web/media/).
     app.state.blobs = open_blobs(settings)
     app.state.media_key = media_key(settings)
+    app.state.media_links = MediaLinks(settings)  # the device plan's download links
     # Outermost last: the forwarded client address is known before anything counts it, and
     # the security headers also reach the refusals of RejectUnstorable.
     app.add_middleware(RejectUnstorable)
