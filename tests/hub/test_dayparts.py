@@ -403,7 +403,13 @@ async def test_the_hub_publishes_the_dayparted_playlist_inside_its_window_only(
         opened_at = published_at(conn, tid, windowed.etag)
         assert opened_at is not None
         assert opens <= opened_at < closes
-        closed_at = published_at(conn, tid, fallback.etag)
+
+        # The writer commits the delivery a few ms after the tablet has the manifest: wait for it.
+        def republished() -> datetime | None:
+            at = published_at(conn, tid, fallback.etag)
+            return at if at is not None and at > opened_at else None
+
+        closed_at = await eventually(republished)
         assert closed_at is not None
         assert closed_at >= closes
     finally:

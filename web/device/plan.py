@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
@@ -42,6 +42,10 @@ MAX_CHANGES = 256  # change points resolved; a busier horizon ends the plan earl
 # Daypart edges are generated this far either side of [now, horizon] (store.change_points),
 # so the plan stays anchored: beyond a week, every daypart edge comes round again.
 DAYPART_REACH = timedelta(days=8)
+# Fields of library items: absent when unset, so an externally hosted item reads as before.
+UNSET_OMITTED = Field(exclude_if=lambda value: value is None)
+
+
 # What the plan's etag leaves out: the download links, renewed on every fetch.
 LINK_FIELDS: dict[str, Any] = {
     "download_expires_at": True,
@@ -58,10 +62,10 @@ class PlanItem(BaseModel):
     position: int
     # A library file (docs/mqtt-contract.md, "Media"): the version it plays, this tablet's
     # signed link to fetch it and its size. Absent for externally hosted files.
-    media_id: str | None = None
-    media_version: int | None = None
-    download_url: str | None = None
-    bytes: int | None = None
+    media_id: Annotated[str | None, UNSET_OMITTED] = None
+    media_version: Annotated[int | None, UNSET_OMITTED] = None
+    download_url: Annotated[str | None, UNSET_OMITTED] = None
+    bytes: Annotated[int | None, UNSET_OMITTED] = None
 
 
 class PlanPlaylist(BaseModel):
@@ -73,7 +77,7 @@ class PlanPlaylist(BaseModel):
     priority: Priority
     valid_until: datetime | None
     items: list[PlanItem]
-    download_expires_at: datetime | None = None  # of the items' download links
+    download_expires_at: Annotated[datetime | None, UNSET_OMITTED] = None  # of the links
 
 
 class Segment(BaseModel):
