@@ -52,11 +52,12 @@ async def test_drop_files_then_build_a_playlist_from_the_library(
     # Each file gets its progress row; once both are in, the page reloads with their cards.
     await page.wait_for_selector(f".media-card:has-text('{tag}-clip.mp4')", timeout=20_000)
     await page.wait_for_selector(f".media-card:has-text('{tag}-poster.png')", timeout=20_000)
-    thumbnails = await page.eval_on_selector_all(
-        ".media-card img", "imgs => imgs.map(i => i.naturalWidth)"
-    )
-    assert thumbnails
-    assert all(width > 0 for width in thumbnails)
+    for name in (f"{tag}-clip.mp4", f"{tag}-poster.png"):  # thumbnails load lazily: in view
+        card = page.locator(f".media-card:has-text('{name}') img")
+        await card.scroll_into_view_if_needed()
+        await page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0", arg=await card.element_handle()
+        )
     await screenshot(page, "media_library")
 
     # A junk file is refused with the reason shown next to it, and nothing is added.
