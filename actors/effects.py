@@ -6,7 +6,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from actors.messages import Arm, HeartbeatIn, IncidentKind, LeadIn, OpenOffer, Reason, State
+from actors.messages import (
+    Arm,
+    HeartbeatIn,
+    IncidentKind,
+    LeadIn,
+    OpenOffer,
+    Position,
+    Reason,
+    State,
+)
 
 # The store keeps a heartbeat as it was received (contract/heartbeat.py: its columns).
 HeartbeatRow = HeartbeatIn
@@ -39,6 +48,8 @@ class TabletStateRow:
     app_version: str | None
     ad_id: str | None
     campaign_id: str | None
+    recent_boots: tuple[tuple[str, int], ...] = ()  # the heartbeat dedupe window
+    position: Position | None = None  # the last one reported, kept through heartbeats without
 
 
 @dataclass(frozen=True, slots=True)

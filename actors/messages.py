@@ -31,6 +31,15 @@ class TabletConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class Position:
+    """Where a tablet last said it was (a heartbeat's lat/lon) and when the hub received it."""
+
+    lat: float
+    lon: float
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class IncidentRef:
     incident_id: str
     kind: IncidentKind
@@ -47,6 +56,8 @@ class TabletSnapshot:
     last_heartbeat_at: datetime | None = None
     boot_id: str | None = None
     last_seq: int | None = None
+    # The last stored seq of each of the tablet's last boots, oldest first (the dedupe window).
+    recent_boots: tuple[tuple[str, int], ...] = ()
     desired_etag: str | None = None
     applied_etag: str | None = None
     uptime_until: datetime | None = None
@@ -56,6 +67,7 @@ class TabletSnapshot:
     app_version: str | None = None
     ad_id: str | None = None
     campaign_id: str | None = None
+    position: Position | None = None
 
 
 # --- into the registry (from the hub) ---------------------------------------
@@ -106,6 +118,13 @@ class DesiredPlaylist:
     # once the tablet holds them all (actors/rules/content.py).
     media: tuple[tuple[str, int], ...] = ()
     playlist_id: str | None = None
+    # When the store was read for it (``at`` when None): a paced republish carries the
+    # manifests resolved before it started, older than a push that reached the tablet since.
+    resolved_at: datetime | None = None
+
+    @property
+    def as_of(self) -> datetime:
+        return self.resolved_at or self.at
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,9 +231,10 @@ class LeadIn:
     name: str
     phone: str
     attribution: LeadAttribution
-    tried: tuple[int, ...]  # agents already offered this lead (any outcome)
+    tried: tuple[int, ...]  # agents offered this lead in this round (any outcome)
     open_offer: OpenOffer | None
     at: datetime
+    only: int | None = None  # re-offered to this one agent only (an admin's choice)
 
 
 @dataclass(frozen=True, slots=True)

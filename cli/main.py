@@ -200,17 +200,32 @@ def tablet_add(
 
 
 @tablet_app.command("revoke")
-def tablet_revoke(tablet_id: Annotated[str, typer.Argument(help="The tablet's id.")]) -> None:
+def tablet_revoke(
+    tablet_id: Annotated[str, typer.Argument(help="The tablet's id.")],
+    no_broker: Annotated[
+        bool,
+        typer.Option(
+            "--no-broker",
+            help="The broker's accounts are managed outside fleethub (a broker without the "
+            "dynamic-security plugin): revoke in fleethub only, remove its account yourself.",
+        ),
+    ] = False,
+) -> None:
     """Revoke a tablet: device tokens end, broker credentials go (disconnecting it)."""
     settings = _settings()
     # Before the store changes: without the provisioning account the broker step would fail
     # after the revocation, which cannot be repeated to retry it.
-    target = provision_target(settings) if settings.mqtt_url else None
+    target = provision_target(settings) if settings.mqtt_url and not no_broker else None
+    if target is not None:  # a broker without the plugin: said now, nothing changed
+        asyncio.run(dynsec.check_plugin(target))
     with database_url(settings) as url:
         done = _on_store(url, lambda conn: revocation.revoke(conn, tablet_id, ACTOR))
     if done is None:
         raise ConfigError(f"no active tablet {tablet_id!r} (unknown or already revoked)")
     console.print(f"tablet {tablet_id} revoked ({done.tokens} device token(s) ended)")
+    if no_broker:
+        err.print(f"remove the broker account {tablet_id!r} in your broker: fleethub did not")
+        return
     if target is not None:
         asyncio.run(dynsec.revoke_tablet(target, tablet_id))
     else:
@@ -300,27 +315,36 @@ def playlist_push(
             help="Only between these fleet local times (06:00-10:00; 22:00-02:00 runs overnight).",
         ),
     ] = None,
+    tenant: Annotated[
+        str | None,
+        typer.Option(
+            help="The tenant whose playlist it is: the target's own by default; "
+            "needed with --to all when there are several tenants."
+        ),
+    ] = None,
 ) -> None:
     """Assign a playlist; prints its etag and how many tablets it targets."""
     settings = _settings()
     target = playlists.Target.parse(to)
     daypart = Daypart.parse(days, between)
     parsed = _read_items(items)
-    with database_url(settings) as url:
-        result = _on_store(
-            url,
-            lambda conn: playlists.push(
-                conn,
-                target,
-                parsed,
-                emergency=emergency,
-                expires_s=_duration(expires),
-                reason=reason,
-                actor=ACTOR,
-                refresh_s=settings.playlist_refresh_interval_s,
-                daypart=daypart,
-            ),
+
+    async def push(conn: Conn) -> playlists.PushResult:
+        return await playlists.push(
+            conn,
+            target,
+            parsed,
+            emergency=emergency,
+            expires_s=_duration(expires),
+            reason=reason,
+            actor=ACTOR,
+            refresh_s=settings.playlist_refresh_interval_s,
+            daypart=daypart,
+            tenant_id=await playlists.target_tenant(conn, target, tenant),
         )
+
+    with database_url(settings) as url:
+        result = _on_store(url, push)
     console.print(f"etag {result.etag}")
     console.print(f"targeted {result.targeted} tablet(s)")
 
@@ -342,10 +366,11 @@ def _read_items(path: Path) -> list[PlaylistItem]:
 def status(
     fleet_id: Annotated[str | None, typer.Option("--fleet", help="Only this fleet.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="A JSON array.")] = False,
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's fleets.")] = None,
 ) -> None:
     """One row per tablet: state, last heartbeat, playlist desired vs applied, open incident."""
     with database_url(_settings()) as url:
-        rows = _on_store(url, lambda conn: fleets.status(conn, fleet_id))
+        rows = _on_store(url, lambda conn: fleets.status(conn, fleet_id, tenant))
     if as_json:
         out = [
             {

@@ -199,6 +199,36 @@ class Settings(BaseSettings):
     # The OpenAPI pages /docs, /redoc and /openapi.json; unset: on in local mode, off in
     # production. The session cookie's Secure flag (cookie_secure) is on by default there too.
     api_docs: bool | None = None
+    # The map's tiles (/map): an http(s) URL template with {z}, {x} and {y} (and perhaps
+    # {s} for a subdomain); empty: the map shows tablets on a plain background. Its origin is
+    # the one image source the map page's Content-Security-Policy adds (web/http/headers.py).
+    map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    map_tile_attribution: str = "© OpenStreetMap contributors"
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _tile_template(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return value
+        parts = urlsplit(value.replace("{s}", "s"))
+        placeholders = all(p in value for p in ("{z}", "{x}", "{y}"))
+        if parts.scheme not in ("http", "https") or not parts.hostname or not placeholders:
+            raise ValueError(
+                "FLEETHUB_MAP_TILE_URL: an http(s) URL with {z}, {x} and {y},"
+                " like https://tile.openstreetmap.org/{z}/{x}/{y}.png (or empty: no tiles)"
+            )
+        return value
+
+    def map_tile_origin(self) -> str | None:
+        """Where the map's tiles come from, as a CSP source (``{s}`` subdomains: ``*.``)."""
+        if not self.map_tile_url:
+            return None
+        parts = urlsplit(self.map_tile_url.replace("{s}", "s"))
+        host = parts.netloc.rsplit("@", 1)[-1]
+        if self.map_tile_url.split("//", 1)[1].startswith("{s}."):
+            host = "*." + host.split(".", 1)[1]
+        return f"{parts.scheme}://{host}"
 
     # The media library (media/, docs/operations.md "Media"): where the files are kept —
     # unset: the local disk under var_dir/media; s3://bucket/prefix: an S3-compatible store

@@ -135,11 +135,17 @@ async def seed(
                 tablet_id, DEMO_FLEET, f"demo-car-{n:04d}", HEARTBEAT_S, OFFLINE_AFTER_S
             )
             await fleets.add_tablet(conn, spec, "fleethub up")
+    # The demo schedule needs a tablet to target: with none yet (``--simulate 0`` on a
+    # fresh var dir) a later run that adds tablets pushes it.
+    target = playlists.Target("fleet", DEMO_FLEET)
+    has_tablets = await playlists.target_count(conn, DEMO_TENANT, target) > 0
     scheduled = await playlists.fleet_has_assignment(conn, DEMO_FLEET)
-    if library and not await media_store.fleet_plays_library(conn, DEMO_FLEET):
+    if not has_tablets:
+        pass
+    elif library and not await media_store.fleet_plays_library(conn, DEMO_FLEET):
         await playlists.push(
             conn,
-            playlists.Target("fleet", DEMO_FLEET),
+            target,
             list(library),
             emergency=False,
             expires_s=None,
@@ -152,7 +158,7 @@ async def seed(
     elif not library and not scheduled:
         await playlists.push(
             conn,
-            playlists.Target("fleet", DEMO_FLEET),
+            target,
             demo_items(),
             emergency=False,
             expires_s=None,

@@ -15,7 +15,7 @@ import functools
 import logging
 import zlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import aiomqtt
@@ -57,7 +57,7 @@ from store.db import open_pool
 from store.hub_metrics import store_counters
 from store.leads import ACTIONS_CHANNEL, LEADS_CHANNEL
 from store.listen import listen
-from store.playlists import empty_manifest, had_playlist, next_expiry, resolve
+from store.playlists import empty_manifest, next_expiry, resolve
 from store.retention import apply_retention
 from store.snapshots import load_snapshots
 
@@ -222,7 +222,9 @@ class Hub:
         return len(desired)
 
     async def _desired(self, tablet_ids: list[str] | None, now: datetime) -> dict[str, Desired]:
-        """Each owned tablet's current manifest (etag, JSON, library files), from the store.
+        """Each owned tablet's current manifest (etag, JSON, library files), from the store: a
+        tablet with no assignment (never assigned, or all expired) gets the empty one,
+        ``pl-none``.
 
         A manifest without library files is encoded once for all its tablets; one with
         them once per tablet, with that tablet's download links (hub/media_links.py)."""
@@ -232,7 +234,6 @@ class Hub:
             manifests = await resolve(
                 conn, self.settings.playlist_refresh_interval_s, tablet_ids, now
             )
-            had = await had_playlist(conn, tablet_ids)
             distinct = {id(m): m for m in manifests.values()}
             with_media = {k for k, m in distinct.items() if library_media(m)}
             links = None
@@ -241,13 +242,11 @@ class Hub:
                 media_manifests = [distinct[k] for k in with_media]
                 links = await self.media_links.prepare(conn, media_manifests, media_tablets, now)
         empty = empty_manifest(self.settings.playlist_refresh_interval_s)
-        for tablet_id in had:
-            manifests.setdefault(tablet_id, empty)
+        wanted = self.owned if tablet_ids is None else self.owned.intersection(tablet_ids)
         desired: dict[str, Desired] = {}
         shared: dict[int, Desired] = {}  # one etag and JSON per distinct manifest
-        for tablet_id, manifest in manifests.items():
-            if tablet_id not in self.owned:
-                continue
+        for tablet_id in wanted:
+            manifest = manifests.get(tablet_id, empty)
             key = id(manifest)
             if key in with_media and links is not None:
                 body, media = self.media_links.encode(tablet_id, manifest, links)
@@ -268,9 +267,12 @@ class Hub:
         while True:
             await self._republish.wait()
             self._republish.clear()
-            resolve_all = functools.partial(self._desired, None, datetime.now(UTC))
+            resolved_at = datetime.now(UTC)
+            resolve_all = functools.partial(self._desired, None, resolved_at)
             desired = await retrying(name, self.metrics, resolve_all)
-            await self._paced(desired, sorted(desired), "republishing", self._republish)
+            await self._paced(
+                desired, sorted(desired), "republishing", self._republish, resolved_at
+            )
 
     async def _renew_loop(self) -> None:
         """Download links expire (hub/media_links.py): at half their lifetime every manifest
@@ -278,10 +280,11 @@ class Hub:
         name = "store.playlists.renew-links"
         while True:
             await asyncio.sleep(self.media_links.renew_every_s)
-            resolve_all = functools.partial(self._desired, None, datetime.now(UTC))
+            resolved_at = datetime.now(UTC)
+            resolve_all = functools.partial(self._desired, None, resolved_at)
             desired = await retrying(name, self.metrics, resolve_all)
             ids = sorted(t for t, d in desired.items() if d.media)
-            await self._paced(desired, ids, "renewing the download links of", None)
+            await self._paced(desired, ids, "renewing the download links of", None, resolved_at)
 
     async def _paced(
         self,
@@ -289,9 +292,11 @@ class Hub:
         ids: list[str],
         what: str,
         restart: asyncio.Event | None,
+        resolved_at: datetime,
     ) -> None:
         """Publish these tablets' manifests again, ``manifest_republish_per_s`` at a time;
-        stop early when ``restart`` is set (the caller starts over from fresh state)."""
+        stop early when ``restart`` is set (the caller starts over from fresh state). Each
+        carries ``resolved_at``: a push that reaches a tablet meanwhile is newer, and wins."""
         assert self.pump is not None
         step = max(1, self.settings.manifest_republish_per_s // 10)
         log.info("%s %d manifests, %d/s", what, len(ids), step * 10)
@@ -300,7 +305,8 @@ class Hub:
                 break
             now = datetime.now(UTC)
             for tablet_id in ids[start : start + step]:
-                self.pump.put(desired[tablet_id].message(tablet_id, now, force=True))
+                message = desired[tablet_id].message(tablet_id, now, force=True)
+                self.pump.put(replace(message, resolved_at=resolved_at))
             self.metrics.manifests_republished += len(ids[start : start + step])
             await asyncio.sleep(0.1)
 

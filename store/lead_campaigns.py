@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import class_row
 
+from store import lead_reoffer
 from store.audit import record
 
 Conn = psycopg.AsyncConnection[Any]
@@ -232,4 +233,6 @@ async def change_agent(
             f"lead_campaign:{campaign_id}",
             {"user_id": agent_id},
         )
+        if action in ("add", "resume"):  # leads nobody answered go to the agent now active
+            await lead_reoffer.campaigns_back(conn, tenant_id, [campaign_id], actor)
     return True

@@ -88,3 +88,35 @@ async def events(conn: Conn, lead_id: uuid.UUID) -> list[LeadEvent]:
     async with conn.cursor(row_factory=class_row(LeadEvent)) as cur:
         await cur.execute(EVENTS, (lead_id,))
         return await cur.fetchall()
+
+
+UNASSIGNED = "SELECT count(*) FROM leads WHERE tenant_id = %s AND status = 'unassigned'"
+
+
+async def unassigned(conn: Conn, tenant_id: str) -> int:
+    """How many of the tenant's leads nobody answered (status ``unassigned``)."""
+    row = await (await conn.execute(UNASSIGNED, (tenant_id,))).fetchone()
+    return int(str(row[0])) if row else 0
+
+
+@dataclass(frozen=True, slots=True)
+class LeadNotice:
+    lead_id: uuid.UUID
+    tenant_id: str
+    status: str
+    name: str
+    campaign_id: str
+    campaign_name: str
+
+
+NOTICE = """
+SELECT l.lead_id, l.tenant_id, l.status, l.name, l.campaign_id, c.name AS campaign_name
+FROM leads l JOIN lead_campaigns c USING (tenant_id, campaign_id) WHERE l.lead_id = %s
+"""
+
+
+async def notice(conn: Conn, lead_id: uuid.UUID) -> LeadNotice | None:
+    """What an admin's notice says of a lead (any tenant's: the caller picks the admins)."""
+    async with conn.cursor(row_factory=class_row(LeadNotice)) as cur:
+        await cur.execute(NOTICE, (lead_id,))
+        return await cur.fetchone()

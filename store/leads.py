@@ -22,7 +22,7 @@ from actors.messages import AgentSlot, Decided, LeadAttribution, LeadIn, OpenOff
 AsyncConn = psycopg.AsyncConnection[tuple[Any, ...]]
 
 # The lead, its campaign's active agents in order (same tenant, role agent, enabled), the
-# agents already offered it and its open offer: one statement.
+# agents offered it in this round (since a re-offer) and its open offer: one statement.
 # The NOTIFY channels of the lead flow, shared by the hub and the panel: a new lead (the
 # public form), an offer made or moved on (the hub), an agent's decision (the panel).
 LEADS_CHANNEL = "fleethub_leads"
@@ -34,7 +34,8 @@ SELECT l.lead_id::text AS lead_id, l.tenant_id, l.campaign_id, l.status, l.name,
        l.fleet_id, l.car_id, l.tablet_id, l.driver_id, c.offer_timeout_s, c.rr_cursor,
        coalesce(ag.ids, '{}') AS agent_ids, coalesce(ag.positions, '{}') AS positions,
        coalesce(tr.ids, '{}') AS tried,
-       o.agent_id AS open_agent, o.offered_at AS open_at, o.expires_at AS open_until
+       o.agent_id AS open_agent, o.offered_at AS open_at, o.expires_at AS open_until,
+       l.offer_only
 FROM leads l
 JOIN lead_campaigns c ON c.tenant_id = l.tenant_id AND c.campaign_id = l.campaign_id
 LEFT JOIN LATERAL (
@@ -47,6 +48,7 @@ LEFT JOIN LATERAL (
 ) ag ON true
 LEFT JOIN LATERAL (
     SELECT array_agg(DISTINCT t.agent_id) AS ids FROM lead_offers t WHERE t.lead_id = l.lead_id
+      AND t.offered_at >= coalesce(l.routing_since, '-infinity')
 ) tr ON true
 LEFT JOIN lead_offers o ON o.lead_id = l.lead_id AND o.outcome IS NULL
 """)
@@ -80,6 +82,7 @@ class LeadRow:
     open_agent: int | None
     open_at: datetime | None
     open_until: datetime | None
+    offer_only: int | None
 
     def lead_in(self, at: datetime) -> LeadIn:
         offer = None
@@ -100,6 +103,7 @@ class LeadRow:
             tried=tuple(self.tried),
             open_offer=offer,
             at=at,
+            only=self.offer_only,
         )
 
 

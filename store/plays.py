@@ -5,8 +5,9 @@ more than 500 events is rejected whole (:class:`PayloadError`). Otherwise every
 event is judged on its own and gets a status (``accepted``, ``duplicate``,
 ``rejected``) and, when rejected, a short reason. Storage is one statement in one
 transaction: new event ids into ``play_event_ids`` (``ON CONFLICT DO NOTHING``),
-only those into ``plays``, and their aggregates added to ``plays_daily`` — a
-duplicate or a retried batch is never counted twice.
+only those into ``plays``, and their aggregates added to ``plays_daily`` per local day
+of the play's start in its fleet's time zone — a duplicate or a retried batch is never
+counted twice.
 """
 
 from __future__ import annotations
@@ -97,6 +98,34 @@ class PlayResult:
         }
 
 
+ECHO_MAX_BYTES = 1024 * 1024  # beyond the broker's packet limit: not read for its ids
+ECHO_MAX_CHARS = 256
+
+
+def batch_ids(raw: bytes) -> tuple[str | None, str | None]:
+    """``(batch_id, first_event_id)`` of a batch rejected whole, as far as it is JSON that
+    names them (each a string of at most 256 characters without U+0000), for its ack."""
+    if len(raw) > ECHO_MAX_BYTES:
+        return None, None
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None, None
+    if not isinstance(body, dict):
+        return None, None
+    events = body.get("events")
+    first = events[0] if isinstance(events, list) and events else None
+    return _echo(body.get("batch_id")), _echo(
+        first.get("event_id") if isinstance(first, dict) else None
+    )
+
+
+def _echo(value: object) -> str | None:
+    if isinstance(value, str) and len(value) <= ECHO_MAX_CHARS and "\x00" not in value:
+        return value
+    return None
+
+
 def parse_batch(raw: bytes, limit: int) -> PlayBatch:
     """The batch envelope; raise :class:`PayloadError` to reject it whole."""
     if len(raw) > limit:
@@ -174,9 +203,11 @@ WITH input AS (
 ), daily AS (
     INSERT INTO plays_daily AS d (day, campaign_id, tablet_id, fleet_id, plays, completed,
         duration_ms)
-    SELECT (started_at AT TIME ZONE 'UTC')::date, campaign_id, tablet_id, max(fleet_id),
-        count(*), count(*) FILTER (WHERE result = 'completed'), sum(duration_ms)
-    FROM stored GROUP BY 1, 2, 3
+    SELECT (s.started_at AT TIME ZONE coalesce(f.timezone, 'UTC'))::date, s.campaign_id,
+        s.tablet_id, max(s.fleet_id), count(*), count(*) FILTER (WHERE s.result = 'completed'),
+        sum(s.duration_ms)
+    FROM stored AS s LEFT JOIN fleets AS f ON f.fleet_id = s.fleet_id
+    GROUP BY 1, 2, 3
     ON CONFLICT (day, campaign_id, tablet_id) DO UPDATE SET
         fleet_id = excluded.fleet_id,
         plays = d.plays + excluded.plays,

@@ -8,14 +8,16 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 from psycopg.rows import dict_row
 
-from actors.messages import IncidentRef, TabletConfig, TabletSnapshot
+from actors.messages import IncidentRef, Position, TabletConfig, TabletSnapshot
 from actors.rules.hours import parse_hours
 
 SNAPSHOTS = """
 SELECT t.tablet_id, t.fleet_id, t.car_id, t.heartbeat_interval_s, t.offline_after_s,
        f.alert_after_s, f.flap_limit, f.timezone, f.operating_hours,
-       s.state, s.state_since, s.last_heartbeat_at, s.boot_id, s.last_seq, s.desired_etag,
+       s.state, s.state_since, s.last_heartbeat_at, s.boot_id, s.last_seq, s.recent_boots,
+       s.desired_etag,
        s.applied_etag, s.uptime_until, s.battery, s.app_version, s.ad_id, s.campaign_id,
+       s.lat, s.lon, s.position_at,
        i.incident_id, i.kind AS incident_kind, i.opened_at AS incident_opened_at,
        (SELECT array_agg(p.time ORDER BY p.time) FROM presence_transitions p
          WHERE p.tablet_id = t.tablet_id AND p.time > %(since)s AND p.from_state <> 'unknown')
@@ -73,6 +75,7 @@ async def load_snapshots(
                 last_heartbeat_at=r["last_heartbeat_at"],
                 boot_id=r["boot_id"],
                 last_seq=r["last_seq"],
+                recent_boots=tuple((str(b), int(n)) for b, n in r["recent_boots"] or ()),
                 desired_etag=r["desired_etag"],
                 applied_etag=r["applied_etag"],
                 uptime_until=r["uptime_until"],
@@ -82,6 +85,11 @@ async def load_snapshots(
                 app_version=r["app_version"],
                 ad_id=r["ad_id"],
                 campaign_id=r["campaign_id"],
+                position=(
+                    Position(r["lat"], r["lon"], r["position_at"])
+                    if r["lat"] is not None and r["position_at"] is not None
+                    else None
+                ),
             )
         )
     return out

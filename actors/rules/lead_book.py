@@ -1,8 +1,9 @@
 """Which agent gets a lead next: the lead router's state and rules; pure, no thespian, no I/O.
 
 Round robin per campaign: the next active agent (in ``(position, user id)`` order) after
-the campaign's cursor, wrapping around, skipping agents already offered this lead. When
-every agent was tried the lead is unassigned. The thespian actor in
+the campaign's cursor, wrapping around, skipping agents already offered this lead (in this
+round: a re-offer starts a new one). When every agent was tried the lead is unassigned. A lead
+an admin re-offered to one agent (``LeadIn.only``) goes to that agent alone. The thespian actor in
 :mod:`actors.system.lead_router` turns the returned steps into messages; tests drive this class.
 """
 
@@ -126,7 +127,10 @@ class LeadBook:
     def _next(self, routing: _Routing) -> list[Step]:
         lead = routing.lead
         campaign = self.campaigns[(lead.tenant_id, lead.campaign_id)]
-        agent = pick_next(campaign.agents, campaign.cursor, routing.tried)
+        agents = campaign.agents
+        if lead.only is not None:  # re-offered to one agent: nobody else, once
+            agents = tuple(a for a in agents if a.user_id == lead.only)
+        agent = pick_next(agents, campaign.cursor, routing.tried)
         if agent is None:
             del self.leads[lead.lead_id]
             return [Unassign(lead.lead_id)]

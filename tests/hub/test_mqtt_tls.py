@@ -124,22 +124,22 @@ async def test_plain_mqtt_is_refused_on_the_tls_listener(
 async def test_a_certificate_for_another_name_is_refused(
     broker: EmbeddedBroker, test_ca: TestCA
 ) -> None:
-    """The certificate names 127.0.0.1; reached as ``localhost`` it does not match, and an
-    untrusted CA is refused too: by the hub's client and by the aiomqtt ones alike."""
+    """A trusted certificate that names another host is refused, and so is a certificate
+    from a CA the client does not trust: by the hub's client and the aiomqtt ones alike."""
+    elsewhere = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)  # a server that is not the broker
+    test_ca.ca.issue_cert("broker.elsewhere.example").configure_cert(elsewhere)
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0, ssl=elsewhere)
+    port = server.sockets[0].getsockname()[1]
     target = broker.tls_target(test_ca.ca_file)
     context = target.ssl_context()
     assert context is not None
-    wrong_name = MqttConnection(
-        "localhost",
-        target.port,
-        client_id=str(target.username),
-        username=target.username,
-        password=target.password,
-        connect_timeout=5,
-        tls=context,
-    )
-    with pytest.raises(ConnectFailed, match="certificate"):
-        await wrong_name.connect()
+    wrong_name = MqttConnection("127.0.0.1", port, client_id="hub", connect_timeout=5, tls=context)
+    try:
+        with pytest.raises(ConnectFailed, match="certificate"):
+            await wrong_name.connect()
+    finally:
+        server.close()
+        await server.wait_closed()
 
     untrusted = broker.provision_target().model_copy(
         update={"port": target.port, "tls": True, "ca_file": None}  # the system's CAs

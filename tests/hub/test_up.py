@@ -161,7 +161,40 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
     assert cluster.stat().st_mtime_ns == first_init
 
 
-def _start(env: dict[str, str], log: Path) -> subprocess.Popen[str]:
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_up_without_simulated_tablets_on_a_fresh_and_a_reused_var_dir(tmp_path: Path) -> None:
+    """Issue 17, defect 8: ``--simulate 0`` exited 2 on an empty var dir (the demo's
+    schedule had no tablet to target) and never started the panel."""
+    web_port = free_port()
+    env = {
+        **os.environ,
+        "FLEETHUB_VAR_DIR": str(tmp_path / "var"),
+        "FLEETHUB_WEB_PORT": str(web_port),
+        "FLEETHUB_BROKER_PORT": str(free_port()),
+        "FLEETHUB_DB_PORT": str(free_port()),
+        "COLUMNS": "200",
+    }
+    env.pop("FLEETHUB_DATABASE_URL", None)
+    env.pop("FLEETHUB_MQTT_URL", None)
+    for run in (1, 2):
+        log = tmp_path / f"up{run}.log"
+        proc = _start(env, log, simulate=0)
+        try:
+            _wait_for(proc, log, "fleethub is up", 90)
+            with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/healthz", timeout=5) as r:
+                assert json.load(r) == {"status": "ok"}
+            admin = re.search(r"sign in as admin\s+(\S+)\s+password (\S+)", log.read_text())
+            assert admin is not None
+            assert _api_tablets(web_port, admin.group(1), admin.group(2)) == []
+            assert "0 simulated" in log.read_text()
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(60)
+        assert proc.returncode == 0, log.read_text()
+
+
+def _start(env: dict[str, str], log: Path, simulate: int = 5) -> subprocess.Popen[str]:
     with log.open("w") as out:
-        argv = [sys.executable, "-m", "cli.main", "up", "--simulate", "5"]
+        argv = [sys.executable, "-m", "cli.main", "up", "--simulate", str(simulate)]
         return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, text=True)

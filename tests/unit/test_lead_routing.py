@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from actors.messages import AgentSlot, Decided, LeadAttribution, LeadIn, OpenOffer
@@ -109,3 +110,25 @@ def test_open_offer_is_resumed_once_and_duplicates_are_ignored() -> None:
     # The store says the lead was accepted meanwhile: its holder lets it go.
     assert book.on_lead(lead(2, status="accepted")) == [WithdrawFrom(13, "lead-2")]
     assert "lead-2" not in book.leads
+
+
+def test_a_lead_reoffered_to_one_agent_goes_to_that_agent_alone() -> None:
+    """An admin's re-offer to one agent (LeadIn.only): offered to them whatever the cursor,
+    and unassigned again when they let it time out; nobody else is tried."""
+    book = LeadBook()
+    reoffered = replace(lead(1, cursor=-1), only=13)
+    assert offered_to(book.on_lead(reoffered)) == [13]
+    assert book.on_timeout("lead-1", 13) == [Unassign("lead-1")]
+
+
+def test_a_reoffer_starts_a_new_round_for_the_agents_tried_before() -> None:
+    """Unassigned after every agent was tried; re-offered (to all), the store counts only the
+    offers of the new round, so the agents are offered it again, in turn."""
+    book = LeadBook()
+    first = book.on_lead(lead(1))
+    assert offered_to(first) == [11]
+    assert offered_to(book.on_timeout("lead-1", 11)) == [12]
+    assert offered_to(book.on_timeout("lead-1", 12)) == [13]
+    assert book.on_timeout("lead-1", 13) == [Unassign("lead-1")]
+    again = book.on_lead(lead(1, cursor=2, tried=()))  # status new, a new round
+    assert offered_to(again) == [11]

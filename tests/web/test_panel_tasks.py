@@ -9,7 +9,14 @@ from fastapi.testclient import TestClient
 
 from tests.web.conftest import Conn
 
-LONG_LIVED = {"web.store_gate", "web.feed", "web.broker", "web.lead_feed", "web.push_sender"}
+LONG_LIVED = {
+    "web.store_gate",
+    "web.feed",
+    "web.broker",
+    "web.lead_feed",
+    "web.lead_notices",
+    "web.push_sender",
+}
 
 
 def test_the_lifespan_tasks_are_named_and_tracked(panel: TestClient) -> None:

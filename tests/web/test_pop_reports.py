@@ -7,12 +7,15 @@ import io
 import re
 import uuid
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
 
+from store import device_tokens
+from tests.helpers import store
 from tests.web.conftest import Conn, Tenant, TenantFactory, api_token, sign_in
 from web.reports.pop_report import ReportInputError, cell, parse_period
 
@@ -28,18 +31,21 @@ Play = tuple[str, str, str, str, int, str]  # tablet, fleet, campaign, started_a
 
 
 def record(conn: Conn, plays: list[Play]) -> None:
-    """Raw plays into ``plays`` and their exact daily sums into ``plays_daily``."""
+    """Raw plays into ``plays`` and their exact sums per local day (the fleet's zone, as the
+    hub adds them) into ``plays_daily``."""
     daily: dict[tuple[date, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     fleet_of: dict[str, str] = {}
     for tablet, fleet, campaign, started, ms, result in plays:
         when = at(started)
+        zone = conn.execute("SELECT timezone FROM fleets WHERE fleet_id = %s", (fleet,)).fetchone()
+        assert zone is not None
         conn.execute(
             "INSERT INTO plays (started_at, event_id, tablet_id, fleet_id, ad_id, campaign_id,"
             " playlist_id, playlist_etag, duration_ms, result, received_at)"
             " VALUES (%s, %s, %s, %s, 'ad-1', %s, 'pl-1', 'etag', %s, %s, %s)",
             (when, uuid.uuid4(), tablet, fleet, campaign, ms, result, when),
         )
-        sums = daily[(when.date(), campaign, tablet)]
+        sums = daily[(when.astimezone(ZoneInfo(str(zone[0]))).date(), campaign, tablet)]
         sums[0] += 1
         sums[1] += result == "completed"
         sums[2] += ms
@@ -388,15 +394,55 @@ def test_authentication_and_the_spec_path(
     assert f"{API}.csv" in schema
 
 
-def test_timestamps_are_utc_days(
+def test_days_are_the_fleets_local_days(
     panel: TestClient, tenant_factory: TenantFactory, conn: Conn
 ) -> None:
-    """The rollup's day is the UTC date: a play at 23:30 UTC is on that day, not the next."""
+    """Issue 11, defect 6: a play at 23:30 UTC in a Singapore fleet is on the next day there
+    (07:30 local), as the uptime report counts days; it was on the UTC day."""
     mine = tenant_factory(fleets=1, tablets=1)
     fleet = mine.fleets[0]
     conn.execute("UPDATE fleets SET timezone = 'Asia/Singapore' WHERE fleet_id = %s", (fleet,))
     record(conn, [(mine.tablets[fleet][0], fleet, "c-1", "2024-03-04 23:30", 1000, "completed")])
     headers = api_token(panel, mine.admin)
-    body = api(panel, headers, **{"from": "2024-03-04", "to": "2024-03-04"})
-    assert [r["key"] for r in body["rows"]] == ["2024-03-04"]
-    assert api(panel, headers, **{"from": "2024-03-05", "to": "2024-03-05"})["rows"] == []
+    body = api(panel, headers, **{"from": "2024-03-05", "to": "2024-03-05"})
+    assert [r["key"] for r in body["rows"]] == ["2024-03-05"]
+    assert api(panel, headers, **{"from": "2024-03-04", "to": "2024-03-04"})["rows"] == []
+
+
+def test_plays_a_tablet_sends_count_on_its_fleets_local_day(
+    panel: TestClient, tenant_factory: TenantFactory, conn: Conn
+) -> None:
+    """The hub's and the device API's rollup (store/plays.py) files a play under the local
+    day of its start in its fleet's zone: 20:00 UTC is the next day in Singapore."""
+    tenant = tenant_factory(fleets=1, tablets=1)
+    fleet, (tablet,) = tenant.fleets[0], tenant.all_tablets
+    conn.execute("UPDATE fleets SET timezone = 'Asia/Singapore' WHERE fleet_id = %s", (fleet,))
+    device = {
+        "Authorization": "Bearer "
+        + store(conn, lambda aconn: device_tokens.issue(aconn, tablet, "test"))
+    }
+    now = datetime.now(UTC)
+    started = now.replace(hour=20, minute=0, second=0, microsecond=0)
+    if started > now - timedelta(minutes=5):
+        started -= timedelta(days=1)
+    play = {
+        "event_id": str(uuid.uuid4()),
+        "ad_id": "ad-1",
+        "campaign_id": "c-local",
+        "playlist_id": "pl-1",
+        "playlist_etag": "etag",
+        "started_at": started.isoformat(),
+        "duration_ms": 15_000,
+        "result": "completed",
+    }
+    sent = panel.post("/v1/device/events", headers=device, json={"events": [play]})
+    assert sent.json()["accepted"] == 1, sent.text
+    local_day = started.astimezone(ZoneInfo("Asia/Singapore")).date()
+    assert local_day == started.date() + timedelta(days=1)
+    headers = api_token(panel, tenant.admin)
+    day = api(panel, headers, **{"from": str(local_day), "to": str(local_day)})
+    assert [(r["key"], r["plays"]) for r in day["rows"]] == [(str(local_day), 1)]
+    assert (
+        api(panel, headers, **{"from": str(started.date()), "to": str(started.date())})["rows"]
+        == []
+    )

@@ -55,10 +55,6 @@ def when(at: datetime, now: datetime) -> str:
     return f"in {seconds // 86400} d {seconds % 86400 // 3600} h"
 
 
-def clock(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def push_id_or_404(text: str) -> uuid.UUID:
     """The push id of a path, a 404 when it cannot be one (the pages' and the API's)."""
     push_id = push_uuid(text)
@@ -98,7 +94,10 @@ async def _form_page(
 
 @router.get("/push", response_class=HTMLResponse)
 async def push_page(request: Request, pool: PoolDep, login: AdminLogin) -> HTMLResponse:
-    return await _form_page(request, pool, login, PushForm(), {})
+    # ?tablets=a b c: the tablets ticked on /manage/tablets ("Push to selected")
+    tablets = request.query_params.get("tablets", "").strip()[:40_000]
+    form = PushForm(scope="selected", tablets=tablets) if tablets else PushForm()
+    return await _form_page(request, pool, login, form, {})
 
 
 @router.post("/push/edit", response_class=HTMLResponse)
@@ -155,7 +154,6 @@ def _progress_context(login: Login, found: Progress, message: str | None) -> dic
         "message": message,
         "now": datetime.now(UTC),
         "when": when,
-        "clock": clock,
     }
 
 

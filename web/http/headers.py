@@ -8,7 +8,8 @@ response starts. A header a route set itself wins (the public lead form's strict
 here. Three policies:
 
 - the panel: scripts and styles only from the panel itself or carrying the nonce, no inline
-  event handlers or style attributes, no plugins, forms post only to the panel;
+  event handlers or style attributes, no plugins, forms post only to the panel; the map page
+  ``/map`` may also load images from the tile server (``FLEETHUB_MAP_TILE_URL``'s origin);
 - the public lead form ``/l/…`` (passengers' phones): no script at all, its own stylesheet;
 - the OpenAPI pages ``/docs`` and ``/redoc``: FastAPI's pages load their scripts and styles
   from a CDN over HTTPS and start them with an inline script.
@@ -42,10 +43,15 @@ DEFAULTS = {
 _COMMON = "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 
 
-def panel_policy(nonce: str) -> str:
+MAP_PATH = "/map"
+
+
+def panel_policy(nonce: str, images: str | None = None) -> str:
+    """``images``: one more image source (the map page's tile server)."""
+    img_src = "'self' data:" + (f" {images}" if images else "")
     return (
         f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; "
-        f"style-src 'self' 'nonce-{nonce}'; img-src 'self' data:; connect-src 'self'; "
+        f"style-src 'self' 'nonce-{nonce}'; img-src {img_src}; connect-src 'self'; "
         f"worker-src 'self'; manifest-src 'self'; {_COMMON}"
     )
 
@@ -57,19 +63,23 @@ DOCS_POLICY = (
 )
 
 
-def policy_for(path: str, nonce: str) -> str:
+def policy_for(path: str, nonce: str, map_tiles: str | None = None) -> str:
     if path.startswith(LEAD_FORM_PREFIX):
         return LEAD_FORM_POLICY
     if path in DOCS_PATHS or path.startswith("/docs/"):
         return DOCS_POLICY
+    if path == MAP_PATH:
+        return panel_policy(nonce, map_tiles)
     return panel_policy(nonce)
 
 
 class SecurityHeaders:
-    """Adds the security headers to every HTTP response of the wrapped app."""
+    """Adds the security headers to every HTTP response of the wrapped app; ``map_tiles`` is
+    the tile server's origin, the one image source the map page adds."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, map_tiles: str | None = None) -> None:
         self.app = app
+        self.map_tiles = map_tiles
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -82,7 +92,7 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers["content-security-policy"] = policy_for(path, nonce)
+                headers["content-security-policy"] = policy_for(path, nonce, self.map_tiles)
                 for name, value in FIXED.items():
                     headers[name] = value
                 for name, value in DEFAULTS.items():

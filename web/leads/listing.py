@@ -57,3 +57,9 @@ async def lead(
         if found is None:
             return None
         return found, await store.events(conn, wanted)
+
+
+async def unanswered(pool: AsyncConnectionPool, user: User) -> int:
+    """How many of the tenant's leads nobody answered (status ``unassigned``)."""
+    async with pool.connection() as conn:
+        return await store.unassigned(conn, user.tenant_id)

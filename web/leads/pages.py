@@ -6,7 +6,7 @@ admin's tenant; another tenant's campaign, code or lead answers 404.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
@@ -18,7 +18,8 @@ from store.lead_campaigns import CampaignExists, NoSuchAgent
 from web.deps import AdminLogin, Login, PoolDep, SettingsDep
 from web.grid.tiles import fleets
 from web.http.admin_form import AdminForm, AdminFormDep
-from web.http.templating import TEMPLATES
+from web.http.public import public_address
+from web.http.templating import TEMPLATES, local_text
 from web.leads import campaigns, codes
 from web.leads import listing as lead_list
 from web.leads.campaigns import AgentAction, CampaignEdit, CampaignIn
@@ -31,6 +32,7 @@ CampaignPath = Annotated[str, Path(min_length=1, max_length=128)]
 CodePath = Annotated[str, Path(min_length=1, max_length=32)]
 LeadPath = Annotated[str, Path(min_length=1, max_length=64)]
 DoneQuery = Annotated[str | None, Query(max_length=16)]
+REOFFERED = "Re-offered: the hub offers it to the agents now."
 DONE = {
     "created": "Campaign created.",
     "saved": "Campaign saved.",
@@ -51,13 +53,13 @@ LABELS = {
 }
 
 
-def when(at: datetime | None) -> str:
-    return "" if at is None else at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def _render(
     request: Request, template: str, login: Login, status: int = 200, **context: Any
 ) -> HTMLResponse:
+    def when(at: datetime | None) -> str:
+        """A time in the user's zone (the page says which, and gives UTC on hover)."""
+        return "" if at is None else local_text(at, login.timezone)
+
     return TEMPLATES.TemplateResponse(
         request, template, {"login": login, "when": when, **context}, status_code=status
     )
@@ -103,6 +105,10 @@ async def leads_page(
         "leads.html",
         login,
         found=found,
+        unanswered=await lead_list.unanswered(pool, login.user),
+        done="Re-offered: the hub offers it to the agents now."
+        if "done" in request.query_params
+        else None,
         campaign=campaign or "",
         status_filter=status or "",
         statuses=lead_list.STATUSES,
@@ -191,6 +197,7 @@ async def _campaign_page(
         codes=await codes.codes(pool, login.user, campaign_id),
         fleets=await fleets(pool, login.user),
         base=public_base(request, settings).rstrip("/"),
+        address=public_address(request, settings),
         **context,
     )
 
@@ -331,12 +338,38 @@ async def qr_svg(
 # --- one lead (last: /leads/{lead_id} would otherwise catch /leads/campaigns) -----------------
 
 
-@router.get("/leads/{lead_id}", response_class=HTMLResponse)
-async def lead_page(
-    request: Request, pool: PoolDep, login: AdminLogin, lead_id: LeadPath
+async def render_lead(
+    request: Request, pool: PoolDep, login: Login, lead_id: str, status: int = 200, **extra: Any
 ) -> HTMLResponse:
+    """The lead's page (404 outside the tenant); an unassigned lead's with the agents it can
+    be re-offered to (web/leads/reoffer_pages.py)."""
     found = await lead_list.lead(pool, login.user, lead_id)
     if found is None:
         raise HTTPException(404, f"no lead {lead_id!r} in your tenant")
     lead, events = found
-    return _render(request, "lead_detail.html", login, lead=lead, events=events)
+    agents = []
+    if lead.status == "unassigned":
+        agents = [a for a in await campaigns.agents(pool, login.user, lead.campaign_id) if a.active]
+    done = (
+        "Re-offered: the hub offers it to the agents now."
+        if "done" in request.query_params
+        else None
+    )
+    return _render(
+        request,
+        "lead_detail.html",
+        login,
+        status,
+        lead=lead,
+        events=events,
+        agents=agents,
+        done=done,
+        **extra,
+    )
+
+
+@router.get("/leads/{lead_id}", response_class=HTMLResponse)
+async def lead_page(
+    request: Request, pool: PoolDep, login: AdminLogin, lead_id: LeadPath
+) -> HTMLResponse:
+    return await render_lead(request, pool, login, lead_id)

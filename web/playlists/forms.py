@@ -7,8 +7,9 @@ checked before the body is parsed; see :func:`web.playlists.pages.limited_form`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, time
+from datetime import datetime, time
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 from starlette.datastructures import FormData
@@ -144,7 +145,8 @@ def _item(row: ItemRow) -> tuple[PlaylistItem | None, list[str]]:
 
 
 class AssignForm(BaseModel):
-    """The assignment form's fields as posted (``datetime-local`` values are UTC)."""
+    """The assignment form's fields as posted (``datetime-local`` values are in the user's
+    time zone)."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
     target_kind: Literal["all", "fleet", "car", "tablet"]
@@ -189,7 +191,7 @@ def form_values(form: FormData) -> dict[str, str]:
     return values
 
 
-def read_assignment(form: FormData, now: datetime) -> AssignRequest:
+def read_assignment(form: FormData, now: datetime, zone: str = "UTC") -> AssignRequest:
     try:
         fields = AssignForm.model_validate(form_values(form))
     except ValidationError as exc:
@@ -201,8 +203,8 @@ def read_assignment(form: FormData, now: datetime) -> AssignRequest:
         raise FormError(f"Give the {fields.target_kind} id to assign to.")
     else:
         target = Target(fields.target_kind, fields.target_id)
-    valid_from = _when(fields.valid_from, "Valid from") or now
-    valid_until = _when(fields.valid_until, "Valid until")
+    valid_from = _when(fields.valid_from, "Valid from", zone) or now
+    valid_until = _when(fields.valid_until, "Valid until", zone)
     daypart = read_daypart(_texts(form, "days"), fields.daypart_start, fields.daypart_end)
     return _request(
         AssignRequest(
@@ -284,12 +286,12 @@ def read_daypart(days: list[str], start: str, end: str) -> Daypart:
         raise FormError(str(exc)) from None
 
 
-def _when(text: str, label: str) -> datetime | None:
-    """A ``datetime-local`` value read as UTC (an explicit offset is kept)."""
+def _when(text: str, label: str, zone: str = "UTC") -> datetime | None:
+    """A ``datetime-local`` value read in ``zone`` (an explicit offset is kept)."""
     if not text:
         return None
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
-        raise FormError(f"{label} is not a date and time (YYYY-MM-DDTHH:MM, UTC).") from None
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+        raise FormError(f"{label} is not a date and time (YYYY-MM-DDTHH:MM).") from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=ZoneInfo(zone))

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from web.deps import AdminLogin, Login, PoolDep, SettingsDep
 from web.grid.tiles import fleets
 from web.http.admin_form import AdminFormDep
-from web.http.templating import TEMPLATES
+from web.http.templating import TEMPLATES, local_text
 from web.media import library as media_library
 from web.playlists import library
 from web.playlists.forms import (
@@ -46,15 +46,6 @@ DoneQuery = Annotated[str | None, Query(max_length=16)]
 BACK = re.compile(r"^/playlists(/[A-Za-z0-9_.-]{1,128})?$")
 
 
-def when(at: datetime | None) -> str:
-    return "" if at is None else at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def local_input(at: datetime | None) -> str:
-    """A ``datetime-local`` input's value (UTC)."""
-    return "" if at is None else at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
-
-
 def span(ms: int) -> str:
     seconds = round(ms / 1000)
     return (
@@ -67,6 +58,16 @@ def span(ms: int) -> str:
 def _render(
     request: Request, template: str, login: Login, status: int = 200, **context: Any
 ) -> HTMLResponse:
+    zone = login.timezone
+
+    def when(at: datetime | None) -> str:
+        """A time in the user's zone (the page footer says which)."""
+        return "" if at is None else local_text(at, zone)
+
+    def local_input(at: datetime | None) -> str:
+        """A ``datetime-local`` input's value, in the user's zone."""
+        return "" if at is None else local_text(at, zone, "%Y-%m-%dT%H:%M")
+
     return TEMPLATES.TemplateResponse(
         request,
         template,
@@ -244,7 +245,7 @@ async def assign_playlist(
     found = await _found(pool, posted.login, playlist_id)
     values = form_values(posted.form)
     try:
-        wanted = read_assignment(posted.form, datetime.now(UTC))
+        wanted = read_assignment(posted.form, datetime.now(UTC), posted.login.timezone)
         assignment_id = await library.assign(pool, posted.user, playlist_id, wanted)
     except FormError as exc:
         error = str(exc)

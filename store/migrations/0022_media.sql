@@ -2,7 +2,7 @@
 -- sha256/… keys), each tenant's media and their versions, playlist items pinned to a media
 -- version, advertisers' campaigns, each tablet's content readiness, and the
 -- download_failed incident.
--- depends: 0014_rate_limits
+-- depends: 0021_device_idempotency
 
 CREATE TABLE media_blobs (
     sha256        text PRIMARY KEY CHECK (sha256 ~ '^[0-9a-f]{64}$'),

@@ -1,0 +1,1 @@
+"""Fleets in the panel: their settings and their cars."""

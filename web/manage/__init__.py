@@ -1,0 +1,1 @@
+"""What the management pages share: reading posted fields, rendering a form again."""

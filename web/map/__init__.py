@@ -1,0 +1,1 @@
+"""The live map of the fleet: tablets' last positions, coloured by state."""

@@ -1,0 +1,1 @@
+"""Tablets in the panel: register, move, re-time, revoke, device tokens; bulk actions."""

@@ -1,0 +1,1 @@
+"""Users in the panel: invitations, roles, fleets, deactivation, resets; set-password links."""
