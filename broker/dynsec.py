@@ -45,6 +45,10 @@ RESPONSE_TOPIC = f"{CONTROL_TOPIC}/response"
 _ABSENT = {"deleteClient": "Client not found", "deleteRole": "Role not found"}
 # Commands per message: one provisioning is four commands.
 CHUNK_TABLETS = 50
+# Every session first asks the plugin something harmless: a broker without it (another
+# make, or Mosquitto without the plugin) answers nothing, and that is said at once.
+PROBE_TIMEOUT = 3.0
+PROBE: list[dict[str, Any]] = [{"command": "getDefaultACLAccess"}]
 
 Command = dict[str, Any]
 
@@ -207,10 +211,23 @@ def _timed_out(request: Request, target: MqttTarget, timeout: float) -> DynsecEr
     )
 
 
+def _no_plugin(target: MqttTarget, timeout: float) -> DynsecError:
+    return DynsecError(
+        f"no dynamic-security plugin answers on {CONTROL_TOPIC} at {target.host}:{target.port}"
+        f" (nothing within {timeout:g} s): fleethub manages broker credentials only on"
+        " Mosquitto 2 with its dynamic-security plugin, as the provisioning account"
+        f" ({target.username!r}, which must be allowed to publish there); with another"
+        ' broker, manage tablet accounts outside fleethub (docs/operations.md, "Brokers")'
+    )
+
+
 def _client_id(target: MqttTarget) -> str:
     """The provisioning account's own client id: its username (it is bound to it)."""
     if not target.username:
-        raise DynsecError("dynamic-security: the provisioning target has no username")
+        raise DynsecError(
+            "dynamic-security: the provisioning account has no user name: set "
+            "FLEETHUB_PROVISION_MQTT_URL=mqtt://USER:PASSWORD@HOST:PORT (docs/operations.md)"
+        )
     return target.username
 
 
@@ -269,6 +286,12 @@ async def put_service(
     await run(target, [service_commands(usernames, password, rolename)], timeout)
 
 
+async def check_plugin(target: MqttTarget, timeout: float = PROBE_TIMEOUT) -> None:
+    """Raise :class:`DynsecError` unless the broker's dynamic-security plugin answers the
+    provisioning account: before a change elsewhere that the broker step must follow."""
+    await run(target, [], timeout)
+
+
 async def run(target: MqttTarget, batches: list[list[Command]], timeout: float) -> None:
     """Send each batch as one message over one connection and check every answer."""
     async with _lock():
@@ -291,6 +314,7 @@ async def _run(target: MqttTarget, batches: list[list[Command]], timeout: float)
             connected = True
             granted = await client.subscribe(RESPONSE_TOPIC, qos=1, timeout=timeout)
             _check_granted(list(granted), target)
+            await _probe(client, target, min(timeout, PROBE_TIMEOUT))
             for commands in batches:
                 request = Request(commands)
                 await client.publish(CONTROL_TOPIC, request.payload(), qos=1, timeout=timeout)
@@ -313,6 +337,19 @@ async def _run(target: MqttTarget, batches: list[list[Command]], timeout: float)
         if connected:
             raise BrokerError(f"dynamic-security: broker {where}: {exc}") from exc
         raise BrokerError(f"dynamic-security: cannot reach broker {where}: {exc}") from exc
+
+
+async def _probe(client: aiomqtt.Client, target: MqttTarget, timeout: float) -> None:
+    request = Request(PROBE)
+    await client.publish(CONTROL_TOPIC, request.payload(), qos=1, timeout=timeout)
+    try:
+        async with asyncio.timeout(timeout):
+            async for message in client.messages:
+                request.take(_as_bytes(message.payload))
+                if request.done:
+                    return
+    except TimeoutError as exc:
+        raise _no_plugin(target, timeout) from exc
 
 
 def _as_bytes(payload: object) -> bytes:

@@ -24,12 +24,13 @@ from actors.rules.dayparts import Daypart
 from broker import dynsec, dynsec_file
 from broker.runner import embedded_broker
 from cli.bench import bench_command
+from cli.media import media_app
 from config.durations import parse_duration
 from config.errors import ConfigError, HubError
 from config.settings import Settings
 from contract.payloads import PlaylistItem
 from devtools.local import database_url, mqtt_target, provision_target
-from store import claims, db, device_tokens, fleets, playlists, revocation, users
+from store import claims, db, device_tokens, fleets, media, playlists, revocation, users
 
 app = typer.Typer(
     help="fleethub: realtime control plane for in-car ad tablets.",
@@ -50,6 +51,7 @@ app.add_typer(tenant_app, name="tenant")
 app.add_typer(user_app, name="user")
 agent_app = typer.Typer(help="Lead agents' apps (MQTT credentials).", no_args_is_help=True)
 app.add_typer(agent_app, name="agent")
+app.add_typer(media_app, name="media")
 
 console = Console()
 err = Console(stderr=True)
@@ -138,14 +140,18 @@ def user_add(
         str | None,
         typer.Option(help="Default: asked for (not echoed).", envvar="FLEETHUB_USER_PASSWORD"),
     ] = None,
+    campaigns: Annotated[
+        list[str] | None,
+        typer.Option("--campaign", help="A campaign an advertiser uploads media for (repeat)."),
+    ] = None,
 ) -> None:
     """Create a panel user (or reset their role, fleets and password)."""
     if password is None:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     with database_url(_settings()) as url:
-        user_id = _on_store(
-            url,
-            lambda conn: users.add_user(
+
+        async def save(conn: Conn) -> int:
+            user_id = await users.add_user(
                 conn,
                 tenant_id=tenant,
                 email=email,
@@ -154,8 +160,11 @@ def user_add(
                 password=password,
                 fleets=fleet_ids or [],
                 actor=ACTOR,
-            ),
-        )
+            )
+            await media.grant_campaigns(conn, user_id, campaigns or [])
+            return user_id
+
+        user_id = _on_store(url, save)
     console.print(f"user {email} ({role}, tenant {tenant}) saved as #{user_id}")
 
 
@@ -191,17 +200,32 @@ def tablet_add(
 
 
 @tablet_app.command("revoke")
-def tablet_revoke(tablet_id: Annotated[str, typer.Argument(help="The tablet's id.")]) -> None:
+def tablet_revoke(
+    tablet_id: Annotated[str, typer.Argument(help="The tablet's id.")],
+    no_broker: Annotated[
+        bool,
+        typer.Option(
+            "--no-broker",
+            help="The broker's accounts are managed outside fleethub (a broker without the "
+            "dynamic-security plugin): revoke in fleethub only, remove its account yourself.",
+        ),
+    ] = False,
+) -> None:
     """Revoke a tablet: device tokens end, broker credentials go (disconnecting it)."""
     settings = _settings()
     # Before the store changes: without the provisioning account the broker step would fail
     # after the revocation, which cannot be repeated to retry it.
-    target = provision_target(settings) if settings.mqtt_url else None
+    target = provision_target(settings) if settings.mqtt_url and not no_broker else None
+    if target is not None:  # a broker without the plugin: said now, nothing changed
+        asyncio.run(dynsec.check_plugin(target))
     with database_url(settings) as url:
         done = _on_store(url, lambda conn: revocation.revoke(conn, tablet_id, ACTOR))
     if done is None:
         raise ConfigError(f"no active tablet {tablet_id!r} (unknown or already revoked)")
     console.print(f"tablet {tablet_id} revoked ({done.tokens} device token(s) ended)")
+    if no_broker:
+        err.print(f"remove the broker account {tablet_id!r} in your broker: fleethub did not")
+        return
     if target is not None:
         asyncio.run(dynsec.revoke_tablet(target, tablet_id))
     else:
@@ -291,27 +315,36 @@ def playlist_push(
             help="Only between these fleet local times (06:00-10:00; 22:00-02:00 runs overnight).",
         ),
     ] = None,
+    tenant: Annotated[
+        str | None,
+        typer.Option(
+            help="The tenant whose playlist it is: the target's own by default; "
+            "needed with --to all when there are several tenants."
+        ),
+    ] = None,
 ) -> None:
     """Assign a playlist; prints its etag and how many tablets it targets."""
     settings = _settings()
     target = playlists.Target.parse(to)
     daypart = Daypart.parse(days, between)
     parsed = _read_items(items)
-    with database_url(settings) as url:
-        result = _on_store(
-            url,
-            lambda conn: playlists.push(
-                conn,
-                target,
-                parsed,
-                emergency=emergency,
-                expires_s=_duration(expires),
-                reason=reason,
-                actor=ACTOR,
-                refresh_s=settings.playlist_refresh_interval_s,
-                daypart=daypart,
-            ),
+
+    async def push(conn: Conn) -> playlists.PushResult:
+        return await playlists.push(
+            conn,
+            target,
+            parsed,
+            emergency=emergency,
+            expires_s=_duration(expires),
+            reason=reason,
+            actor=ACTOR,
+            refresh_s=settings.playlist_refresh_interval_s,
+            daypart=daypart,
+            tenant_id=await playlists.target_tenant(conn, target, tenant),
         )
+
+    with database_url(settings) as url:
+        result = _on_store(url, push)
     console.print(f"etag {result.etag}")
     console.print(f"targeted {result.targeted} tablet(s)")
 
@@ -333,10 +366,11 @@ def _read_items(path: Path) -> list[PlaylistItem]:
 def status(
     fleet_id: Annotated[str | None, typer.Option("--fleet", help="Only this fleet.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="A JSON array.")] = False,
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's fleets.")] = None,
 ) -> None:
     """One row per tablet: state, last heartbeat, playlist desired vs applied, open incident."""
     with database_url(_settings()) as url:
-        rows = _on_store(url, lambda conn: fleets.status(conn, fleet_id))
+        rows = _on_store(url, lambda conn: fleets.status(conn, fleet_id, tenant))
     if as_json:
         out = [
             {
@@ -429,11 +463,14 @@ def simulate_cmd(
     heartbeat_interval: Annotated[str, typer.Option(help="Per tablet.")] = "10s",
     duration: Annotated[str, typer.Option(help="Stop after this long.")] = "1h",
     churn: Annotated[bool, typer.Option("--churn", help="Drop a few now and then.")] = False,
+    media: Annotated[
+        bool, typer.Option(help="Download library media, play the loop, send proof of play.")
+    ] = True,
 ) -> None:
     """Run simulated tablets against the broker (passwords derived from var/simulator.secret)."""
     from devtools import demo
     from devtools.simulate import simulate
-    from devtools.simulator import ChurnConfig
+    from devtools.simulator import ChurnConfig, ContentConfig
 
     _logging()
     settings = _settings()
@@ -453,6 +490,7 @@ def simulate_cmd(
                 parse_duration(duration),
                 churn_cfg,
                 console,
+                ContentConfig() if media else None,
             )
         )
 

@@ -62,7 +62,7 @@ class _Round:
     def up(self) -> None:
         self.came_up = True
 
-    def retry_after(self, exc: Exception) -> bool | float:
+    def retry_after(self, exc: BaseException) -> bool | float:
         """stamina's hook: retry ``exc``? After a session that was up, wait the first delay."""
         if not matches(exc, self.on):
             return False

@@ -26,9 +26,9 @@ class AckIn:
 
 
 class AckPayload(BaseModel):
-    """``tablets/{id}/playlist/ack``."""
+    """``tablets/{id}/playlist/ack``. Unknown fields are ignored (docs/mqtt-contract.md)."""
 
-    model_config = ConfigDict(strict=True, extra="forbid")
+    model_config = ConfigDict(strict=True, extra="ignore")
 
 
 PlaylistAck = payload_model(AckIn, "PlaylistAck", AckPayload)

@@ -8,7 +8,7 @@ a marker in its ``Annotated`` metadata:
   the tablet;
 - ``Sent("ts")``, ``Sent("now_playing.ad_id")``: its place in the payload when not under
   its own name; a dotted name is a field of an optional object that then holds all of
-  its fields, and no others;
+  its fields (others in it are ignored, as unknown fields are in every device payload);
 - ``Column("time", "jsonb")``: its store column when not of its own name or of the type
   its Python type gives (an ``int`` always names one: int2, int4 or int8).
 
@@ -136,7 +136,7 @@ def payload_model(message: type[Any], name: str, base: type[B]) -> type[B]:
     for outer, inner_fields in objects.items():
         model = create_model(
             outer.title().replace("_", ""),
-            __config__=ConfigDict(strict=True, extra="forbid"),
+            __config__=ConfigDict(strict=True, extra="ignore"),
             __module__=message.__module__,
             **inner_fields,
         )

@@ -24,6 +24,7 @@ from broker.runner import embedded_broker
 from config.errors import HubError
 from config.settings import MqttTarget, Settings
 from devtools import demo, demo_billing
+from devtools.demo_media import FILES, seed_library
 from store import activity, db, users
 
 
@@ -42,9 +43,8 @@ def up(settings: Settings, simulate: int, console: Console) -> None:
         database_url = settings.database_url or _start_store(settings, stack, console)
         db.migrate(database_url)
         key = demo.secret(settings.var_dir)
-        ids, driver_token = asyncio.run(
-            _seed(database_url, simulate, settings.playlist_refresh_interval_s, key)
-        )
+        with console.status("seeding the demo (fleet, users, media library, earnings)…"):
+            ids, driver_token = asyncio.run(_seed(database_url, simulate, settings, key))
         tablets = {i: demo.password(key, i) for i in ids}
         target = settings.mqtt_target() or _start_broker(settings, stack, console, tablets)
         env = {
@@ -79,12 +79,14 @@ def up(settings: Settings, simulate: int, console: Console) -> None:
 
 
 async def _seed(
-    database_url: str, simulate: int, refresh_s: int, key: bytes
+    database_url: str, simulate: int, settings: Settings, key: bytes
 ) -> tuple[list[str], str]:
-    """The demo (devtools/demo.py) and its earnings (devtools/demo_billing.py); the tablets
-    and a driver's sign-in token."""
+    """The demo (devtools/demo.py), its media library (devtools/demo_media.py) and its
+    earnings (devtools/demo_billing.py); the tablets and a driver's sign-in token."""
     async with db.connect(database_url) as conn:
-        ids = await demo.seed(conn, simulate, refresh_s, key)
+        await users.add_tenant(conn, demo.DEMO_TENANT, "Demo tenant", "fleethub up")
+        library = await seed_library(conn, settings, demo.DEMO_TENANT)
+        ids = await demo.seed(conn, simulate, settings.playlist_refresh_interval_s, key, library)
         agent = await users.agent_id(conn, demo.AGENT_EMAIL)
         assert agent is not None
         token = await demo_billing.seed(
@@ -174,6 +176,11 @@ def _banner(
     )
     console.print(f"store     {_without_password(database_url)}")
     console.print(
+        f"library   {len(FILES)} demo media in {settings.media_store_url()} (the tablets"
+        f" download, verify and play them: see {_panel(settings)}/library and"
+        f" {_panel(settings)}/reports/plays)"
+    )
+    console.print(
         f"tablets   {simulate} simulated in fleet '{demo.DEMO_FLEET}'"
         " (heartbeat 10 s, some drop out and come back)"
     )
@@ -181,6 +188,10 @@ def _banner(
     console.print(f"metrics   {_metrics_addresses(settings)}")
     console.print("try       .venv/bin/fleethub status --fleet demo   ·   Ctrl-C stops everything")
     console.rule()
+
+
+def _panel(settings: Settings) -> str:
+    return f"http://{settings.web_host}:{settings.web_port}"
 
 
 def _without_password(url: str) -> str:

@@ -35,6 +35,7 @@ from store.plays import (
     PlayBatch,
     PlayResult,
     Verdict,
+    batch_ids,
     distinct_rows,
     judge_all,
     parse_batch,
@@ -237,10 +238,13 @@ class PlayIngest:
             item.tablet_id,
             reason,
         )
-        body = {
+        batch_id, first_event_id = batch_ids(item.payload)
+        body: dict[str, object] = {
             "accepted": 0,
             "duplicate": 0,
             "rejected": 0,
+            "batch_id": batch_id,
+            "first_event_id": first_event_id,
             "events": [],
             "error": category,
             "detail": reason,

@@ -217,16 +217,20 @@ SELECT t.tablet_id, t.fleet_id, coalesce(s.state, 'unknown') AS state, s.last_he
 FROM tablets t
 LEFT JOIN tablet_state s USING (tablet_id)
 LEFT JOIN incidents i ON i.incident_id = s.open_incident_id AND i.resolved_at IS NULL
+JOIN fleets f ON f.fleet_id = t.fleet_id
 WHERE t.revoked_at IS NULL AND (%(fleet)s::text IS NULL OR t.fleet_id = %(fleet)s)
+  AND (%(tenant)s::text IS NULL OR f.tenant_id = %(tenant)s)
 ORDER BY t.fleet_id, t.tablet_id
 """
 
 
 async def status(
-    conn: psycopg.AsyncConnection[tuple[object, ...]], fleet_id: str | None
+    conn: psycopg.AsyncConnection[tuple[object, ...]],
+    fleet_id: str | None,
+    tenant_id: str | None = None,
 ) -> list[StatusRow]:
     async with conn.cursor(row_factory=class_row(StatusRow)) as cur:
-        await cur.execute(STATUS, {"fleet": fleet_id})
+        await cur.execute(STATUS, {"fleet": fleet_id, "tenant": tenant_id})
         return await cur.fetchall()
 
 

@@ -77,10 +77,17 @@ class Incident:
     acked_at: datetime | None
     acked_by: str | None
     notes: int
+    tablet_state: str = "unknown"  # the tablet's state now
+    tablet_since: datetime | None = None  # since when it is in that state
 
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+    @property
+    def still_offline(self) -> bool:
+        """Open, and the tablet has not come back: only then is it "offline since"."""
+        return self.is_open and self.tablet_state != "online"
 
     def lasted(self, now: datetime) -> str:
         """How long it has lasted (open) or lasted (resolved), e.g. ``2 h 05 min``."""
@@ -116,10 +123,12 @@ def human_duration(seconds: int) -> str:
 SELECT = """
 SELECT i.incident_id, i.tablet_id, t.car_id, i.fleet_id, f.name AS fleet_name, i.kind,
        i.opened_at, i.offline_since, i.resolved_at, i.acked_at, i.acked_by,
-       (SELECT count(*) FROM incident_notes n WHERE n.incident_id = i.incident_id)::int AS notes
+       (SELECT count(*) FROM incident_notes n WHERE n.incident_id = i.incident_id)::int AS notes,
+       coalesce(s.state, 'unknown') AS tablet_state, s.state_since AS tablet_since
 FROM incidents i
 JOIN fleets f ON f.fleet_id = i.fleet_id
 LEFT JOIN tablets t ON t.tablet_id = i.tablet_id
+LEFT JOIN tablet_state s ON s.tablet_id = i.tablet_id
 """
 
 LISTING = (

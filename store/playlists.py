@@ -25,6 +25,7 @@ from psycopg.rows import dict_row
 from actors.rules.dayparts import ALWAYS, Daypart
 from config.errors import ConfigError
 from contract.manifest import EMPTY_PLAYLIST_ID, Manifest, Priority, items_id, normalise
+from contract.media import manifest_item
 from contract.payloads import PlaylistItem
 from store.audit import record
 
@@ -92,7 +93,8 @@ WHERE at > now()
 
 # The items of the given (tenant, playlist) pairs: a playlist id names one playlist per tenant.
 ITEMS = """
-SELECT tenant_id, playlist_id, position, ad_id, campaign_id, url, sha256, duration_ms
+SELECT tenant_id, playlist_id, position, ad_id, campaign_id, url, sha256, duration_ms, media_id,
+       media_version
 FROM playlist_items
 WHERE (tenant_id, playlist_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
 ORDER BY tenant_id, playlist_id, position
@@ -107,11 +109,6 @@ WHERE t.revoked_at IS NULL AND f.tenant_id = %(tenant)s AND (
     OR %(kind)s = 'all')
 """
 
-HAD_PLAYLIST = (
-    "SELECT tablet_id FROM tablet_state WHERE desired_etag IS NOT NULL"
-    " AND (%s::text[] IS NULL OR tablet_id = ANY(%s))"
-)
-
 
 # Content-addressed storage of a playlist within its tenant, shared by the CLI and the panel:
 # the same items in two tenants are two playlists (of one id), never one shared row.
@@ -121,7 +118,7 @@ INSERT_PLAYLIST = (
 )
 INSERT_ITEM = (
     "INSERT INTO playlist_items (tenant_id, playlist_id, position, ad_id, campaign_id, url,"
-    " sha256, duration_ms) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+    " sha256, duration_ms, media_id, media_version) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
     " ON CONFLICT (tenant_id, playlist_id, position) DO NOTHING"
 )
 INSERT_TENANT_PLAYLIST = (
@@ -134,7 +131,18 @@ def item_rows(
     tenant_id: str, playlist_id: str, items: list[PlaylistItem]
 ) -> list[tuple[object, ...]]:
     return [
-        (tenant_id, playlist_id, i.position, i.ad_id, i.campaign_id, i.url, i.sha256, i.duration_ms)
+        (
+            tenant_id,
+            playlist_id,
+            i.position,
+            i.ad_id,
+            i.campaign_id,
+            i.url,
+            i.sha256,
+            i.duration_ms,
+            getattr(i, "media_id", None),  # a library item's (contract/media.py)
+            getattr(i, "media_version", None),
+        )
         for i in items
     ]
 
@@ -155,6 +163,43 @@ class Target:
 
     def __str__(self) -> str:
         return "all" if self.id is None else f"{self.kind}:{self.id}"
+
+
+TARGET_TENANTS = """
+SELECT DISTINCT f.tenant_id FROM tablets t JOIN fleets f ON f.fleet_id = t.fleet_id
+WHERE t.revoked_at IS NULL AND (   (%(kind)s = 'tablet' AND t.tablet_id = %(id)s)
+                                OR (%(kind)s = 'car' AND t.car_id = %(id)s))
+UNION
+SELECT tenant_id FROM fleets WHERE %(kind)s = 'fleet' AND fleet_id = %(id)s
+"""
+TENANTS = "SELECT tenant_id FROM tenants ORDER BY tenant_id"
+
+
+async def target_tenant(
+    conn: psycopg.AsyncConnection[tuple[object, ...]], target: Target, tenant_id: str | None
+) -> str:
+    """The tenant a push to ``target`` belongs to (the operator's CLI): a tablet's, car's or
+    fleet's own (ids are global); for ``all`` the one named, or the only one there is.
+    ``tenant_id``, when given, must be that tenant."""
+    if target.kind == "all":
+        cur = await conn.execute(TENANTS)
+        known = [str(r[0]) for r in await cur.fetchall()]
+        if tenant_id is None:
+            if len(known) != 1:
+                raise ConfigError(f"--to all needs --tenant (one of: {', '.join(known)})")
+            return known[0]
+        if tenant_id not in known:
+            raise ConfigError(f"no tenant {tenant_id!r}")
+        return tenant_id
+    cur = await conn.execute(TARGET_TENANTS, {"kind": target.kind, "id": target.id})
+    owners = [str(r[0]) for r in await cur.fetchall()]
+    if not owners:
+        raise ConfigError(f"no registered tablet matches {target}")
+    if tenant_id is None:
+        return owners[0]  # one: a fleet, a car and a tablet are each in one tenant
+    if tenant_id not in owners:
+        raise ConfigError(f"{target} belongs to another tenant than {tenant_id}")
+    return tenant_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +246,7 @@ async def push(
     daypart.check_priority(priority)
     valid_until = now + timedelta(seconds=expires_s) if expires_s else None
     async with conn.transaction():
-        targeted = await _count(conn, tenant_id, target)
+        targeted = await target_count(conn, tenant_id, target)
         if target.kind != "all" and targeted == 0:
             raise ConfigError(f"no registered tablet matches {target}")
         title = name or reason or playlist_id
@@ -262,7 +307,7 @@ async def push(
     return PushResult(manifest.etag, playlist_id, targeted, assignment_id)
 
 
-async def _count(
+async def target_count(
     conn: psycopg.AsyncConnection[tuple[object, ...]], tenant_id: str, target: Target
 ) -> int:
     cur = await conn.execute(
@@ -287,7 +332,8 @@ async def resolve(
         await cur.execute(ITEMS, ([k[0] for k in keys], [k[1] for k in keys]))
         items: dict[tuple[str, str], list[dict[str, object]]] = {}
         for row in await cur.fetchall():
-            items.setdefault((row.pop("tenant_id"), row.pop("playlist_id")), []).append(row)
+            key = (row.pop("tenant_id"), row.pop("playlist_id"))
+            items.setdefault(key, []).append(manifest_item(row))
     # Tablets sharing an assignment share one Manifest object (encoded once by the caller).
     by_assignment: dict[int, Manifest] = {}
     for w in winners:
@@ -314,14 +360,6 @@ async def next_expiry(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> date
     cur = await conn.execute(NEXT_CHANGE, {"lookahead": DAYPART_LOOKAHEAD})
     row = await cur.fetchone()
     return row[0] if row and isinstance(row[0], datetime) else None
-
-
-async def had_playlist(
-    conn: psycopg.AsyncConnection[tuple[object, ...]], tablet_ids: list[str] | None
-) -> list[str]:
-    """The tablets (of every one, or of ``tablet_ids``) that were given a playlist."""
-    cur = await conn.execute(HAD_PLAYLIST, (tablet_ids, tablet_ids))
-    return [str(r[0]) for r in await cur.fetchall()]
 
 
 async def fleet_has_assignment(

@@ -98,6 +98,34 @@ class PlayResult:
         }
 
 
+ECHO_MAX_BYTES = 1024 * 1024  # beyond the broker's packet limit: not read for its ids
+ECHO_MAX_CHARS = 256
+
+
+def batch_ids(raw: bytes) -> tuple[str | None, str | None]:
+    """``(batch_id, first_event_id)`` of a batch rejected whole, as far as it is JSON that
+    names them (each a string of at most 256 characters without U+0000), for its ack."""
+    if len(raw) > ECHO_MAX_BYTES:
+        return None, None
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None, None
+    if not isinstance(body, dict):
+        return None, None
+    events = body.get("events")
+    first = events[0] if isinstance(events, list) and events else None
+    return _echo(body.get("batch_id")), _echo(
+        first.get("event_id") if isinstance(first, dict) else None
+    )
+
+
+def _echo(value: object) -> str | None:
+    if isinstance(value, str) and len(value) <= ECHO_MAX_CHARS and "\x00" not in value:
+        return value
+    return None
+
+
 def parse_batch(raw: bytes, limit: int) -> PlayBatch:
     """The batch envelope; raise :class:`PayloadError` to reject it whole."""
     if len(raw) > limit:

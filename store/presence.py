@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from actors.effects import TabletStateRow, TransitionRow
 
@@ -25,11 +26,11 @@ NOTIFY_STATE = "SELECT pg_notify('fleethub_state', %s)"
 UPSERT_STATE = """
 INSERT INTO tablet_state (tablet_id, state, state_since, last_heartbeat_at, boot_id, last_seq,
     desired_etag, applied_etag, uptime_until, open_incident_id, battery, app_version, ad_id,
-    campaign_id, lat, lon, position_at, updated_at)
+    campaign_id, recent_boots, lat, lon, position_at, updated_at)
 SELECT *, now() FROM unnest(%b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[],
     %b::text[], %b::bigint[], %b::text[], %b::text[], %b::timestamptz[], %b::uuid[],
-    %b::smallint[], %b::text[], %b::text[], %b::text[], %b::float8[], %b::float8[],
-    %b::timestamptz[])
+    %b::smallint[], %b::text[], %b::text[], %b::text[], %b::jsonb[], %b::float8[],
+    %b::float8[], %b::timestamptz[])
 ON CONFLICT (tablet_id) DO UPDATE SET
     state = excluded.state, state_since = excluded.state_since,
     last_heartbeat_at = excluded.last_heartbeat_at, boot_id = excluded.boot_id,
@@ -37,8 +38,9 @@ ON CONFLICT (tablet_id) DO UPDATE SET
     applied_etag = excluded.applied_etag, uptime_until = excluded.uptime_until,
     open_incident_id = excluded.open_incident_id, battery = excluded.battery,
     app_version = excluded.app_version, ad_id = excluded.ad_id,
-    campaign_id = excluded.campaign_id, lat = excluded.lat, lon = excluded.lon,
-    position_at = excluded.position_at, updated_at = now()
+    campaign_id = excluded.campaign_id, recent_boots = excluded.recent_boots,
+    lat = excluded.lat, lon = excluded.lon, position_at = excluded.position_at,
+    updated_at = now()
 """
 UPSERT_UPTIME = """
 INSERT INTO uptime_hourly (tablet_id, hour, online_seconds)
@@ -106,6 +108,7 @@ def _columns(rows: Sequence[TabletStateRow]) -> tuple[list[object], ...]:
         [r.app_version for r in rows],
         [r.ad_id for r in rows],
         [r.campaign_id for r in rows],
+        [Jsonb([list(b) for b in r.recent_boots]) for r in rows],
         [r.position.lat if r.position else None for r in rows],
         [r.position.lon if r.position else None for r in rows],
         [r.position.at if r.position else None for r in rows],

@@ -1,7 +1,8 @@
 """Emergency pushes: one ``pushes`` row grouping one emergency assignment per target.
 
 All of a push's assignments have the same playlist and validity, so the same manifest
-etag; its progress is read from ``tablet_state`` and ``deliveries`` for that etag.
+etag; its progress is read from ``tablet_state`` and ``deliveries`` for that etag, and once
+it is reverted or expired, the way back's: each tablet's next playlist and its delivery.
 Every query is limited to the tenant. The callers hold the transaction: checking,
 sending and reverting are several statements in one.
 """
@@ -78,10 +79,13 @@ WHERE p.tenant_id = %s ORDER BY p.created_at DESC LIMIT %s
 """  # noqa: S608 (constant fragments only)
 
 # One query: the push, its counts (window aggregates over every targeted tablet)
-# and the first tablets, problems first.
+# and the first tablets, problems first. While the push is active its progress is the
+# push's (its etag acknowledged); once reverted or expired, the way back's: each tablet's
+# new desired playlist (not the push's) acknowledged, read from its own delivery.
 PROGRESS = f"""
 WITH p AS (
-    SELECT * FROM pushes WHERE push_id = %(push)s AND tenant_id = %(tenant)s
+    SELECT *, reverted_at IS NOT NULL OR expires_at <= now() AS ended
+    FROM pushes WHERE push_id = %(push)s AND tenant_id = %(tenant)s
 ), targeted AS (
     SELECT DISTINCT t.tablet_id, t.fleet_id, t.car_id
     FROM p
@@ -90,15 +94,31 @@ WITH p AS (
     JOIN fleets f ON f.fleet_id = t.fleet_id AND f.tenant_id = p.tenant_id
 ), progress AS (
     SELECT t.tablet_id, t.fleet_id, t.car_id, coalesce(s.state, 'unknown') AS state,
-           CASE WHEN d.status = 'applied' OR s.applied_etag = p.etag THEN 'acknowledged'
-                WHEN d.status = 'failed' THEN 'failed'
-                WHEN coalesce(s.state, 'unknown') <> 'online' THEN 'offline'
-                WHEN d.status = 'published' THEN 'published'
-                ELSE 'pending' END AS bucket,
-           d.published_at, d.acked_at, d.detail
+           CASE WHEN NOT p.ended THEN
+                CASE WHEN d.status = 'applied' OR s.applied_etag = p.etag THEN 'acknowledged'
+                     WHEN d.status = 'failed' THEN 'failed'
+                     WHEN coalesce(s.state, 'unknown') <> 'online' THEN 'offline'
+                     WHEN d.status = 'published' THEN 'published'
+                     ELSE 'pending' END
+           ELSE
+                CASE WHEN s.desired_etag IS NOT DISTINCT FROM p.etag THEN
+                          CASE WHEN coalesce(s.state, 'unknown') <> 'online' THEN 'offline'
+                               ELSE 'pending' END
+                     WHEN s.applied_etag IS NOT DISTINCT FROM s.desired_etag
+                          OR b.status = 'applied' THEN 'acknowledged'
+                     WHEN b.status = 'failed' THEN 'failed'
+                     WHEN coalesce(s.state, 'unknown') <> 'online' THEN 'offline'
+                     WHEN b.status = 'published' THEN 'published'
+                     ELSE 'pending' END
+           END AS bucket,
+           CASE WHEN p.ended THEN b.published_at ELSE d.published_at END AS published_at,
+           CASE WHEN p.ended THEN b.acked_at ELSE d.acked_at END AS acked_at,
+           CASE WHEN p.ended THEN b.detail ELSE d.detail END AS detail
     FROM targeted t CROSS JOIN p
     LEFT JOIN tablet_state s ON s.tablet_id = t.tablet_id
     LEFT JOIN deliveries d ON d.tablet_id = t.tablet_id AND d.etag = p.etag
+    LEFT JOIN deliveries b ON b.tablet_id = t.tablet_id AND b.etag = s.desired_etag
+         AND s.desired_etag IS DISTINCT FROM p.etag
 )
 SELECT {PUSH_COLUMNS},
        r.tablet_id, r.fleet_id, r.car_id, r.state, r.bucket, r.published_at, r.acked_at,

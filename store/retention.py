@@ -12,6 +12,7 @@ from datetime import timedelta
 import psycopg
 
 from config.settings import Settings
+from store.idempotency import purge
 
 DELETE_BATCH = 10_000
 
@@ -55,4 +56,4 @@ async def apply_retention(
             removed += cur.rowcount
             if cur.rowcount < DELETE_BATCH:
                 break
-    return removed
+    return removed + await purge(conn)  # device idempotency keys past their 24 h

@@ -14,7 +14,8 @@ from actors.rules.hours import parse_hours
 SNAPSHOTS = """
 SELECT t.tablet_id, t.fleet_id, t.car_id, t.heartbeat_interval_s, t.offline_after_s,
        f.alert_after_s, f.flap_limit, f.timezone, f.operating_hours,
-       s.state, s.state_since, s.last_heartbeat_at, s.boot_id, s.last_seq, s.desired_etag,
+       s.state, s.state_since, s.last_heartbeat_at, s.boot_id, s.last_seq, s.recent_boots,
+       s.desired_etag,
        s.applied_etag, s.uptime_until, s.battery, s.app_version, s.ad_id, s.campaign_id,
        s.lat, s.lon, s.position_at,
        i.incident_id, i.kind AS incident_kind, i.opened_at AS incident_opened_at,
@@ -74,6 +75,7 @@ async def load_snapshots(
                 last_heartbeat_at=r["last_heartbeat_at"],
                 boot_id=r["boot_id"],
                 last_seq=r["last_seq"],
+                recent_boots=tuple((str(b), int(n)) for b, n in r["recent_boots"] or ()),
                 desired_etag=r["desired_etag"],
                 applied_etag=r["applied_etag"],
                 uptime_until=r["uptime_until"],

@@ -18,21 +18,16 @@ from psycopg.rows import class_row
 from config.errors import ConfigError
 from store.fleets import TabletSpec, add_tablet
 from store.scope import IN_SCOPE, scope_params
+from store.tablets import TabletInfo
 from store.users import User
 
 Conn = psycopg.AsyncConnection[tuple[object, ...]]
 
 
 @dataclass(frozen=True, slots=True)
-class TabletRow:
-    tablet_id: str
-    fleet_id: str
-    fleet_name: str
-    car_id: str | None
-    heartbeat_interval_s: int
-    offline_after_s: int
-    registered_at: datetime
-    revoked_at: datetime | None
+class TabletRow(TabletInfo):
+    """A tablet's registration (:class:`store.tablets.TabletInfo`) and how it is doing."""
+
     state: str
     last_heartbeat_at: datetime | None
     live_tokens: int

@@ -102,12 +102,6 @@ WHERE d.tablet_id = t.tablet_id
 ORDER BY d.published_at DESC LIMIT %(limit)s
 """  # noqa: S608 - constant fragments only
 
-UPTIME = f"""
-SELECT coalesce(sum(u.online_seconds), 0)
-FROM uptime_hourly u {SCOPED}
-WHERE u.tablet_id = t.tablet_id AND u.hour >= %(first)s AND u.hour <= %(now)s
-"""  # noqa: S608 - constant fragments only
-
 
 async def info(pool: AsyncConnectionPool, user: User, tablet_id: str) -> TabletInfo | None:
     async with pool.connection() as conn, conn.cursor(row_factory=class_row(TabletInfo)) as cur:
@@ -148,13 +142,3 @@ async def deliveries(
     async with pool.connection() as conn, conn.cursor(row_factory=class_row(Delivery)) as cur:
         await cur.execute(DELIVERIES, scope_params(user, tablet=tablet_id, limit=limit))
         return await cur.fetchall()
-
-
-async def online_seconds(
-    pool: AsyncConnectionPool, user: User, tablet_id: str, first: datetime, now: datetime
-) -> float:
-    """The tablet's online seconds in the hourly rollups from ``first`` to ``now``."""
-    async with pool.connection() as conn:
-        cur = await conn.execute(UPTIME, scope_params(user, tablet=tablet_id, first=first, now=now))
-        row = await cur.fetchone()
-    return float(str(row[0])) if row else 0.0

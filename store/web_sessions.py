@@ -7,10 +7,12 @@ or past ``expires_at``, is not found.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
 
+from store.profiles import CHOSEN_ZONE, FLEET_ZONES
 from store.users import USER_COLUMNS, User, user_from_row
 
 Conn = psycopg.AsyncConnection[tuple[object, ...]]
@@ -31,19 +33,36 @@ async def open_session(
     )
 
 
-async def browser_session(conn: Conn, token_hash: str) -> tuple[User, str] | None:
-    """A live browser session's user and CSRF token."""
-    cur = await conn.execute(
-        f"SELECT {USER_COLUMNS}, s.csrf_token FROM web_sessions s"  # noqa: S608 - constant
-        " JOIN users u USING (user_id)"
-        " WHERE s.token_hash = %s AND s.kind = 'browser' AND s.expires_at > now()"
-        " AND u.disabled_at IS NULL",
-        (token_hash,),
-    )
+BROWSER_SESSION = f"""
+SELECT {USER_COLUMNS}, s.csrf_token, {CHOSEN_ZONE}, {FLEET_ZONES}
+FROM web_sessions s JOIN users u USING (user_id)
+WHERE s.token_hash = %s AND s.kind = 'browser' AND s.expires_at > now()
+  AND u.disabled_at IS NULL
+"""  # noqa: S608 - constant fragments
+
+
+@dataclass(frozen=True, slots=True)
+class BrowserSession:
+    user: User
+    csrf: str
+    zone_choice: str | None  # the time zone the user chose on their profile
+    fleet_zones: tuple[str, ...]  # the zones of the fleets the user sees
+
+
+async def browser_session(conn: Conn, token_hash: str) -> BrowserSession | None:
+    """A live browser session's user, CSRF token and time zones."""
+    cur = await conn.execute(BROWSER_SESSION, (token_hash,))
     row = await cur.fetchone()
     if row is None:
         return None
-    return user_from_row(row[:-1]), str(row[-1])
+    *user, csrf, chosen, zones = row
+    assert isinstance(zones, list)
+    return BrowserSession(
+        user_from_row(tuple(user)),
+        str(csrf),
+        None if chosen is None else str(chosen),
+        tuple(str(z) for z in zones),
+    )
 
 
 async def close_session(conn: Conn, token_hash: str) -> None:

@@ -7,20 +7,20 @@ come back through one :class:`~web.live.feed.ChangeFeed` per process.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from urllib.parse import quote
 
-import psycopg
-from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from config.settings import Settings
+from hub.media_links import MediaLinks
+from media.blobs import open_blobs
+from media.tokens import media_key
 from store.db import ping
 from store.rate_limits import RateLimitStore
 from web.agents import api as agent_api
@@ -35,7 +35,7 @@ from web.audit import pages as audit
 from web.auth import api as auth_api
 from web.auth import pages as auth
 from web.auth.throttle import Throttles
-from web.deps import LoginRequired, PoolDep
+from web.deps import PoolDep
 from web.device import api as device
 from web.device.auth import VerifiedDevices
 from web.drivers import pages as driver_pages
@@ -49,10 +49,9 @@ from web.fleets import pages as fleet_pages
 from web.grid import api
 from web.grid import pages as grid
 from web.grid.tile_html import TileRenderer, warm
-from web.http import metrics
+from web.http import errors, metrics
 from web.http.headers import SecurityHeaders
 from web.http.store_gate import StoreGate, open_gated_pool
-from web.http.templating import TEMPLATES
 from web.http.unstorable import RejectUnstorable
 from web.hubs import pages as hubs
 from web.lead_billing import agent_pages as lead_billing_agent
@@ -68,10 +67,15 @@ from web.live.broker_link import for_panel
 from web.live.feed import ChangeFeed
 from web.live.tasks import Supervisor
 from web.map import pages as map_pages
+from web.media import api as media_api
+from web.media import download as media_download
+from web.media import pages as media_pages
+from web.media.access import DownloadAccess
 from web.pairing import api as pairing_api
 from web.pairing import pages as pairing
 from web.playlists import api as playlists_api
 from web.playlists import pages as playlists
+from web.profile import pages as profile
 from web.reports import api as reports_api
 from web.reports import heatmap_pages as heatmap
 from web.reports import pop_pages as pop_reports
@@ -82,6 +86,8 @@ from web.tablets import api as tablets_api
 from web.tablets import pages as tablets
 from web.users import pages as user_pages
 
+STATIC = Path(__file__).parent / "static"
+
 
 def create_app(settings: Settings, database_url: str) -> FastAPI:
     @asynccontextmanager
@@ -90,6 +96,8 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         pool = open_gated_pool(database_url, gate, settings.web_pool_timeout_s, max_size=8)
         await pool.open(wait=True, timeout=30)
         app.state.pool = pool
+        app.state.download_access = DownloadAccess(pool)  # tablets' media downloads
+        await asyncio.to_thread(app.state.blobs.sweep_staging)  # uploads a crash cut off
         app.state.rate_limits = RateLimitStore(pool)  # sign-in and lead form budgets
         app.state.feed = feed = ChangeFeed(pool, database_url)
         app.state.broker_link = link = for_panel(settings)
@@ -133,65 +141,23 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.state.render_tile = TileRenderer()
     app.state.vapid_key = vapid_key(settings)
     app.state.verified_devices = VerifiedDevices(settings.device_token_grace_s)
+    # The media library's files and the key of tablets' download links (web/media/).
+    app.state.blobs = open_blobs(settings)
+    app.state.media_key = media_key(settings)
+    app.state.media_links = MediaLinks(settings)  # the device plan's download links
     # Outermost last: the forwarded client address is known before anything counts it, and
     # the security headers also reach the refusals of RejectUnstorable.
     app.add_middleware(RejectUnstorable)
     app.add_middleware(SecurityHeaders, map_tiles=settings.map_tile_origin())
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
-    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    @app.exception_handler(LoginRequired)
-    async def to_login(request: Request, exc: LoginRequired) -> Response:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+    errors.install(app, settings)  # pages for browsers, JSON for the API (web/http/errors.py)
 
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        """Pages get a page; the API (and scripts asking for JSON) get FastAPI's JSON."""
-        wants_html = "text/html" in request.headers.get("accept", "")
-        if request.url.path.startswith("/api/") or not wants_html:
-            return await http_exception_handler(request, exc)
-        title = {
-            403: "Not allowed",
-            404: "Not found",
-            413: "Too large",
-            503: "Temporarily unavailable",
-        }.get(exc.status_code, "Something went wrong")
-        detail = exc.detail if isinstance(exc.detail, str) else title
-        return TEMPLATES.TemplateResponse(
-            request,
-            "error.html",
-            {"login": None, "status": exc.status_code, "title": title, "detail": detail},
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
-        )
-
-    @app.exception_handler(psycopg.OperationalError)
-    async def store_away(request: Request, exc: psycopg.OperationalError) -> Response:
-        """The store is away (StoreUnavailable at once, or a pool timeout or broken
-        connection that made the gate suspect it): 503 + Retry-After, a page for browsers."""
-        request.app.state.store_gate.suspect()
-        retry_after = settings.web_store_retry_after_s
-        headers = {"Retry-After": str(retry_after)}
-        wants_html = "text/html" in request.headers.get("accept", "")
-        if request.url.path.startswith(("/api/", "/v1/")) or not wants_html:
-            detail = "the store is unavailable: try again in a few seconds"
-            return JSONResponse({"detail": detail}, status_code=503, headers=headers)
-        again = request.url.path if request.method == "GET" else "/"
-        return TEMPLATES.TemplateResponse(
-            request,
-            "unavailable.html",
-            {"login": None, "retry_after": retry_after, "again": again},
-            status_code=503,
-            headers=headers,
-        )
-
-    @app.exception_handler(psycopg.DataError)
-    async def store_refused(request: Request, exc: psycopg.DataError) -> Response:
-        """Input the store cannot hold that slipped past web/http/unstorable.py: a 422, no 500."""
-        detail = f"the store refused a value: {exc}"
-        return await http_error(request, StarletteHTTPException(422, detail))
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> FileResponse:
+        return FileResponse(STATIC / "favicon.ico")
 
     @app.get(
         "/healthz",
@@ -220,6 +186,9 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         push_api,
         playlists,
         playlists_api,
+        media_pages,
+        media_api,
+        media_download,
         audit,
         audit_api,
         hubs,
@@ -245,6 +214,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         lead_billing,
         lead_billing_agent,
         lead_billing_api,
+        profile,
     )
     for module in routers:
         app.include_router(module.router)

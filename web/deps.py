@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+import psycopg
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import AsyncConnectionPool
@@ -12,12 +13,15 @@ from starlette.datastructures import FormData, UploadFile
 
 from config.settings import Settings
 from store.users import User
+from store.web_sessions import BrowserSession
 from web.live.broker_link import BrokerLink
 from web.security import (
+    PERSONAL_PREFIX,
     SESSION_COOKIE,
     csrf_matches,
     load_api_session,
     load_session,
+    personal_token_user,
     token_claims,
 )
 
@@ -52,6 +56,24 @@ BrokerLinkDep = Annotated[BrokerLink, Depends(get_broker_link)]
 class Login:
     user: User
     csrf: str
+    zone_choice: str | None = None  # the time zone chosen on the profile page
+    fleet_zones: tuple[str, ...] = ()  # the zones of the fleets the user sees
+
+    @property
+    def timezone(self) -> str:
+        """Where this user's times are shown: their choice, else their fleets' one zone,
+        else UTC (fleets in several zones; each tile still shows its own fleet's)."""
+        if self.zone_choice:
+            return self.zone_choice
+        return self.fleet_zones[0] if len(self.fleet_zones) == 1 else "UTC"
+
+    def zone_for(self, fleet_zone: str | None) -> str:
+        """The zone for one fleet's times: the user's choice, else that fleet's."""
+        return self.zone_choice or fleet_zone or self.timezone
+
+
+def login_of(found: BrowserSession) -> Login:
+    return Login(found.user, found.csrf, found.zone_choice, found.fleet_zones)
 
 
 async def get_login(request: Request, pool: PoolDep) -> Login:
@@ -59,10 +81,23 @@ async def get_login(request: Request, pool: PoolDep) -> Login:
     found = await load_session(pool, token) if token else None
     if found is None:
         raise LoginRequired
-    return Login(*found)
+    return login_of(found)
 
 
 LoginDep = Annotated[Login, Depends(get_login)]
+
+
+async def optional_login(request: Request) -> Login | None:
+    """Whoever is signed in, for pages anyone may see (error pages): None when nobody is,
+    or when the store cannot say."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        found = await load_session(get_pool(request), token)
+    except psycopg.Error:
+        return None
+    return None if found is None else login_of(found)
 
 
 async def fleet_login(login: LoginDep) -> Login:
@@ -124,7 +159,11 @@ async def admin_form_login(admin: AdminLogin, login: FormLogin) -> Login:
 
 AdminFormLogin = Annotated[Login, Depends(admin_form_login)]
 
-bearer = HTTPBearer(auto_error=False, description="a token from POST /api/v1/auth/token")
+bearer = HTTPBearer(
+    auto_error=False,
+    description="a personal API token (the panel's profile page) or a token from"
+    " POST /api/v1/auth/token",
+)
 
 
 async def bearer_user(
@@ -132,15 +171,20 @@ async def bearer_user(
     pool: PoolDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> User:
-    """The bearer token's user, whatever their role (401 without a valid token, or once the
-    API session the token was issued with has ended: signed out, password reset, expired)."""
+    """The bearer token's user, whatever their role (401 without a valid token, once the
+    API session the token was issued with has ended: signed out, password reset, expired,
+    or once a personal token was revoked or expired)."""
     unauthorized = HTTPException(
         401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
     )
     if credentials is None:
         raise unauthorized
-    claims = token_claims(credentials.credentials, request.app.state.secret_key)
-    user = await load_api_session(pool, *claims) if claims is not None else None
+    given = credentials.credentials
+    if given.startswith(PERSONAL_PREFIX):
+        user = await personal_token_user(pool, given)
+    else:
+        claims = token_claims(given, request.app.state.secret_key)
+        user = await load_api_session(pool, *claims) if claims is not None else None
     if user is None:
         raise unauthorized
     return user

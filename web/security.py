@@ -21,8 +21,9 @@ import jwt
 from psycopg_pool import AsyncConnectionPool
 
 from config.settings import Settings
-from store import web_sessions
+from store import api_tokens, web_sessions
 from store.users import User, verify_password, with_password_hash
+from store.web_sessions import BrowserSession
 
 SESSION_COOKIE = "fleethub_session"
 JWT_ALGORITHM = "HS256"
@@ -74,8 +75,8 @@ async def open_session(
     return token
 
 
-async def load_session(pool: AsyncConnectionPool, token: str) -> tuple[User, str] | None:
-    """The session's user and CSRF token, or None when unknown or expired."""
+async def load_session(pool: AsyncConnectionPool, token: str) -> BrowserSession | None:
+    """The session's user, CSRF token and time zones, or None when unknown or expired."""
     async with pool.connection() as conn:
         return await web_sessions.browser_session(conn, _digest(token))
 
@@ -111,6 +112,21 @@ def token_claims(token: str, key: str) -> tuple[int, str] | None:
         return int(claims["sub"]), str(claims["sid"])
     except (jwt.PyJWTError, KeyError, ValueError):
         return None
+
+
+PERSONAL_PREFIX = "fhp_"  # a personal API token (the profile page), not a JWT
+
+
+def new_personal_token() -> tuple[str, str, str]:
+    """A new personal API token: (token, its SHA-256 to store, its last 4 characters)."""
+    token = PERSONAL_PREFIX + secrets.token_urlsafe(32)
+    return token, _digest(token), token[-4:]
+
+
+async def personal_token_user(pool: AsyncConnectionPool, token: str) -> User | None:
+    """The user of a live personal API token."""
+    async with pool.connection() as conn:
+        return await api_tokens.user_of(conn, _digest(token))
 
 
 async def load_api_session(pool: AsyncConnectionPool, user_id: int, session: str) -> User | None:

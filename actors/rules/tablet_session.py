@@ -1,7 +1,9 @@
 """One tablet's session state and its rules; pure logic, no thespian, no I/O.
 
 Presence (online/offline, uptime), heartbeats and playlist delivery are here; when an
-incident is due, opened and resolved is in :mod:`actors.rules.incidents`. Every handler
+incident is due, opened and resolved is in :mod:`actors.rules.incidents`; when a
+manifest's library files are all cached (so that it counts as applied) in
+:mod:`actors.rules.content`. Every handler
 returns the effects it wants and the timers it (re)arms. The thespian actor in
 :mod:`actors.system.tablet` forwards them; tests drive this class directly.
 """
@@ -33,31 +35,49 @@ from actors.messages import (
     TabletConfig,
     TabletSnapshot,
 )
-from actors.rules.incidents import IncidentRules
+from actors.rules.content import ContentRules
+
+# Boots whose last stored seq a tablet's session remembers: a heartbeat redelivered after
+# newer ones, even of later boots, is recognised while its boot is one of the last 8.
+BOOT_WINDOW = 8
 
 
-class TabletSession(IncidentRules):
-    """A tablet's state; the incident rules it follows are in :mod:`actors.rules.incidents`."""
+class TabletSession(ContentRules):
+    """A tablet's state; the incident rules it follows are in :mod:`actors.rules.incidents`,
+    its content readiness in :mod:`actors.rules.content`."""
 
     def __init__(self, snapshot: TabletSnapshot) -> None:
         self.cfg: TabletConfig = snapshot.config
         self.state: State = snapshot.state
         self.state_since = snapshot.state_since
         self.last_heartbeat_at = snapshot.last_heartbeat_at
-        self.boot_id = snapshot.boot_id
-        self.last_seq = snapshot.last_seq
+        # boot_id → its last stored seq, the current boot last (the dedupe window).
+        self.boots: dict[str, int] = dict(snapshot.recent_boots)
+        if snapshot.boot_id is not None and snapshot.last_seq is not None:
+            self.boots.pop(snapshot.boot_id, None)
+            self.boots[snapshot.boot_id] = snapshot.last_seq
         self.desired_etag = snapshot.desired_etag
         self.applied_etag = snapshot.applied_etag
         self.uptime_until = snapshot.uptime_until
         self.incident = snapshot.open_incident
         self.transitions: deque[datetime] = deque(snapshot.recent_transitions)
         self.incident_due: datetime | None = None
-        self.published_etag: str | None = None  # published by this session (not persisted)
+        # What the broker retains on tablets/{id}/playlist, as far as the session knows: the
+        # desired manifest is always the one last published, and one the tablet applied
+        # went through; any other is published again by a rebuilt session.
+        self.published_etag: str | None = (
+            self.desired_etag if self.desired_etag == self.applied_etag else None
+        )
         self.battery = snapshot.battery
         self.app_version = snapshot.app_version
         self.now_playing = (snapshot.ad_id, snapshot.campaign_id)
         self.position = snapshot.position
         self.grace_until: datetime | None = None  # no timeout before (after a hub restart)
+        self.wanted: tuple[tuple[str, int], ...] = ()  # not persisted: the hub resends it
+        self.wanted_playlist: str | None = None
+        self.report = None  # not persisted: the tablet reports again
+        self.claimed_etag: str | None = None
+        self.latest_desired: DesiredPlaylist | None = None  # the newest resolution handled
 
     # --- start-up ------------------------------------------------------------
 
@@ -79,21 +99,29 @@ class TabletSession(IncidentRules):
     def reconfigure(self, cfg: TabletConfig) -> None:
         self.cfg = cfg
 
+    @property
+    def boot_id(self) -> str | None:
+        """The boot of the latest new heartbeat."""
+        return next(reversed(self.boots), None)
+
+    @property
+    def last_seq(self) -> int | None:
+        boot = self.boot_id
+        return None if boot is None else self.boots[boot]
+
     # --- inputs --------------------------------------------------------------
 
     def on_heartbeat(self, hb: HeartbeatIn) -> Outcome:
         out = Outcome()
         at = hb.received_at
-        duplicate = self._seen(hb)
-        if not duplicate:
+        if not self._seen(hb):
             out.effects.append(hb)  # stored as received (HeartbeatRow)
-            self.boot_id, self.last_seq = hb.boot_id, hb.seq
-        self.battery, self.app_version = hb.battery, hb.app_version
-        self.now_playing = (hb.ad_id, hb.campaign_id)
-        if hb.lat is not None and hb.lon is not None:
-            self.position = Position(hb.lat, hb.lon, hb.received_at)
-        if hb.playlist_etag is not None:
-            self.applied_etag = hb.playlist_etag
+            self._remember(hb)
+            self.battery, self.app_version = hb.battery, hb.app_version
+            self.now_playing = (hb.ad_id, hb.campaign_id)
+            if hb.lat is not None and hb.lon is not None:
+                self.position = Position(hb.lat, hb.lon, hb.received_at)
+            self._reported(out, hb)
         if self.state != "online":
             self._transition(out, "online", "heartbeat", at)
         else:
@@ -143,20 +171,29 @@ class TabletSession(IncidentRules):
         return out
 
     def on_desired(self, msg: DesiredPlaylist) -> Outcome:
-        """Publish when the desired manifest changes, or once per session while unapplied.
+        """Publish (retained) whenever the desired manifest is not the one retained.
 
-        A rebuilt session (hub restart) republishes what the tablet has not applied;
-        a live one does not repeat an in-flight QoS 1 publish.
+        The retained manifest is always the current one, whatever the tablet last applied
+        (an expired emergency it never acked is replaced too). A rebuilt session (hub
+        restart) republishes what the tablet has not applied; a live one does not repeat
+        an in-flight QoS 1 publish.
         """
         out = Outcome()
+        latest = self.latest_desired
+        if latest is not None and msg.as_of < latest.as_of:
+            # Resolved before the manifest this session last handled: out of date. A forced
+            # republish (the broker lost its copy) sends the newer one again instead.
+            return self._republish(replace(latest, at=msg.at)) if msg.force else out
+        self.latest_desired = msg
         if msg.force:
             return self._republish(msg)
-        if msg.etag == self.applied_etag or msg.etag == self.published_etag:
-            if msg.etag != self.desired_etag:
-                self.desired_etag = msg.etag
-                out.effects.append(self.state_row())
+        changed = msg.etag != self.desired_etag or msg.media != self.wanted
+        if msg.etag == self.published_etag:
+            if changed:  # the same manifest, its files not yet known (a rebuilt session)
+                self._on_wanted(out, msg.media, msg.playlist_id, msg.at)
             return out
         self.desired_etag = self.published_etag = msg.etag
+        self._on_wanted(out, msg.media, msg.playlist_id, msg.at)
         topic = f"tablets/{self.cfg.tablet_id}/playlist"
         out.effects.append(Publish(topic, msg.manifest_json.encode(), qos=1, retain=True))
         out.effects.append(DeliveryRow(self.cfg.tablet_id, msg.etag, "published", msg.at, None))
@@ -172,6 +209,8 @@ class TabletSession(IncidentRules):
         out = Outcome()
         changed = msg.etag != self.desired_etag
         self.desired_etag = self.published_etag = msg.etag
+        if changed or msg.media != self.wanted:
+            self._on_wanted(out, msg.media, msg.playlist_id, msg.at)
         topic = f"tablets/{self.cfg.tablet_id}/playlist"
         out.effects.append(Publish(topic, msg.manifest_json.encode(), qos=1, retain=True))
         if msg.etag != self.applied_etag:
@@ -182,6 +221,10 @@ class TabletSession(IncidentRules):
 
     def on_ack(self, msg: AckIn) -> Outcome:
         out = Outcome()
+        if msg.status == "applied" and self._waits_for_media(msg.etag):
+            self._claim(out, msg.etag, msg.received_at)
+            out.effects.append(self.state_row())
+            return out
         out.effects.append(
             DeliveryRow(self.cfg.tablet_id, msg.etag, msg.status, msg.received_at, msg.detail)
         )
@@ -192,12 +235,35 @@ class TabletSession(IncidentRules):
 
     # --- rules ---------------------------------------------------------------
 
+    def _reported(self, out: Outcome, hb: HeartbeatIn) -> None:
+        """A heartbeat's ``playlist_etag`` naming the manifest last published to the tablet
+        acknowledges it (tablets that cannot ack, e.g. over HTTP); another value changes
+        nothing but the stored heartbeat. One whose library files are not all cached is
+        claimed, applied once they are (actors/rules/content.py)."""
+        etag = hb.playlist_etag
+        if etag is None or etag != self.desired_etag or etag == self.applied_etag:
+            return
+        if self._waits_for_media(etag):
+            self.claimed_etag = etag  # applied once its files are cached
+            return
+        self.applied_etag = etag
+        out.effects.append(DeliveryRow(self.cfg.tablet_id, etag, "applied", hb.received_at, None))
+
     def _seen(self, hb: HeartbeatIn) -> bool:
-        """Already stored: its ``seq`` is not past the last of this boot (``seq`` only grows
-        within a boot), e.g. redelivered after a hub restart, committed but unacknowledged."""
-        if hb.boot_id != self.boot_id or self.last_seq is None:
-            return False
-        return hb.seq <= self.last_seq
+        """Already stored: its ``seq`` is not past the last stored one of its boot (``seq``
+        only grows within a boot), its boot one of the last ``BOOT_WINDOW``; e.g. redelivered
+        after a hub restart, committed but unacknowledged, or after newer heartbeats."""
+        last = self.boots.get(hb.boot_id)
+        return last is not None and hb.seq <= last
+
+    def _remember(self, hb: HeartbeatIn) -> None:
+        """A stored heartbeat: its boot's last seq; a new boot becomes the current one."""
+        if hb.boot_id in self.boots:
+            self.boots[hb.boot_id] = max(self.boots[hb.boot_id], hb.seq)
+            return
+        self.boots[hb.boot_id] = hb.seq
+        while len(self.boots) > BOOT_WINDOW:
+            del self.boots[next(iter(self.boots))]
 
     def _stale_retained(self, msg: StatusIn) -> bool:
         """A retained status older than what we know must not move the state."""
@@ -259,6 +325,7 @@ class TabletSession(IncidentRules):
             app_version=self.app_version,
             ad_id=self.now_playing[0],
             campaign_id=self.now_playing[1],
+            recent_boots=tuple(self.boots.items()),
             position=self.position,
         )
 
@@ -270,6 +337,7 @@ class TabletSession(IncidentRules):
             last_heartbeat_at=self.last_heartbeat_at,
             boot_id=self.boot_id,
             last_seq=self.last_seq,
+            recent_boots=tuple(self.boots.items()),
             desired_etag=self.desired_etag,
             applied_etag=self.applied_etag,
             uptime_until=self.uptime_until,

@@ -27,7 +27,7 @@ from broker.processes import free_port
 from broker.runner import EmbeddedBroker
 from config.settings import Settings
 from contract.payloads import PlaylistItem
-from store.playlists import Target, push
+from store.playlists import Target, empty_manifest, push
 from tests.conftest import RunningHub, TestFleetFactory
 from tests.helpers import Conn as AsyncConn
 from tests.helpers import PahoTablet, eventually, hub_role_account
@@ -98,10 +98,12 @@ def retained_manifests(broker: EmbeddedBroker, fleet_id: str) -> dict[str, str]:
     return got
 
 
-async def every_tablet_has(broker: EmbeddedBroker, fleet_id: str, etag: str) -> None:
+async def every_tablet_has(
+    broker: EmbeddedBroker, fleet_id: str, etag: str, tablets: int = TABLETS
+) -> None:
     def check() -> bool:
         got = retained_manifests(broker, fleet_id)
-        return len(got) == TABLETS and set(got.values()) == {etag}
+        return len(got) == tablets and set(got.values()) == {etag}
 
     async def probe() -> bool:
         return await asyncio.to_thread(check)
@@ -176,4 +178,26 @@ async def test_every_manifest_survives_broker_sigkill(
     finally:
         for tablet in tablets:
             tablet.drop()
+        await hub.stop()
+
+
+async def test_a_tablet_never_assigned_reads_pl_none_after_the_broker_lost_it(
+    own_broker: EmbeddedBroker, database_url: str, settings: Settings
+) -> None:
+    """Issue 17, defect 9: after a restart that lost the retained manifests, no tablet is
+    left without one, never-assigned tablets included (``pl-none``)."""
+    fleet = await TestFleetFactory(database_url, own_broker)(
+        tablets=20, heartbeat_s=30, offline_after_s=90
+    )
+    await own_broker.add_accounts(settings.hub_client_id, 1, settings.web_client_id)
+    own_broker.start()
+    hub = RunningHub(settings, database_url, own_broker.hub_target())
+    await hub.start()
+    try:
+        empty = empty_manifest(settings.playlist_refresh_interval_s).etag
+        await every_tablet_has(own_broker, fleet.fleet_id, empty, tablets=20)
+        crash(own_broker)  # before any autosave: it comes back with nothing retained
+        own_broker.start()
+        await every_tablet_has(own_broker, fleet.fleet_id, empty, tablets=20)
+    finally:
         await hub.stop()

@@ -38,6 +38,7 @@ from tests.conftest import RunningHub
 from tests.helpers import Conn as AsyncConn
 from tests.helpers import blocking, eventually, hub_role_account, state_of, store
 from tests.web.conftest import login_csrf, post_login
+from tests.web.test_panel_tasks import LONG_LIVED
 from web.app import create_app
 from web.deps import get_pool
 
@@ -254,13 +255,7 @@ def test_through_a_store_outage_every_route_answers_at_once_and_recovers(
             assert recovered_s < ANSWER_S + 0.5
             assert app.state.store_gate.outages == 1
             # Every long-lived task lived through it (web/live/tasks.py restarts any that fails).
-            assert app.state.tasks.running() == {
-                "web.store_gate",
-                "web.feed",
-                "web.broker",
-                "web.lead_feed",
-                "web.push_sender",
-            }
+            assert app.state.tasks.running() == LONG_LIVED
     finally:
         watcher.loop_stop()
         watcher.disconnect()

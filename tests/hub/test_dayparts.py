@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from actors.rules.dayparts import Daypart
 from cli.main import app
 from config.errors import ConfigError
+from contract.manifest import EMPTY_PLAYLIST_ID
 from contract.payloads import PlaylistItem
 from store.playlists import Target, next_expiry, push, resolve
 from tests.conftest import RunningHub, TestFleetFactory
@@ -353,8 +354,9 @@ def drain(tablet: PahoTablet, seen: list[str]) -> list[str]:
             msg = tablet.received.get_nowait()
         except queue.Empty:
             return seen
-        if msg.topic.endswith("/playlist") and msg.payload:
-            seen.append(json.loads(msg.payload)["etag"])
+        manifest = json.loads(msg.payload) if msg.topic.endswith("/playlist") else None
+        if manifest and manifest["playlist_id"] != EMPTY_PLAYLIST_ID:  # before the push
+            seen.append(manifest["etag"])
 
 
 def published_at(conn: Conn, tablet_id: str, etag: str) -> datetime | None:

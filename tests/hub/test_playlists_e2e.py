@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import psycopg
 
+from contract.manifest import EMPTY_PLAYLIST_ID
 from contract.payloads import PlaylistItem
 from store.playlists import Target, push
 from tests.conftest import RunningHub, TestFleetFactory
@@ -34,9 +36,16 @@ ITEMS = [
 ]
 
 
-async def manifests(tablet: Any, timeout: float = 5.0) -> list[dict[str, Any]]:
-    msgs = await tablet.messages(timeout)
-    return [json.loads(m.payload) for m in msgs if m.topic.endswith("/playlist") and m.payload]
+async def manifests(tablet: Any, timeout: float = 5.0, empty: bool = False) -> list[dict[str, Any]]:
+    """The manifests that arrive; the empty one (``pl-none``, every tablet's before any
+    push) only with ``empty``."""
+    deadline = time.monotonic() + timeout
+    got: list[dict[str, Any]] = []
+    while not got and time.monotonic() < deadline:
+        msgs = await tablet.messages(max(0.05, deadline - time.monotonic()))
+        got += [json.loads(m.payload) for m in msgs if m.topic.endswith("/playlist")]
+        got = [m for m in got if empty or m["playlist_id"] != EMPTY_PLAYLIST_ID]
+    return got
 
 
 def delivery(conn: Conn, tablet_id: str, etag: str) -> str | None:

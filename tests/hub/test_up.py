@@ -13,6 +13,7 @@ import urllib.request
 from datetime import datetime, timedelta
 from http.cookiejar import CookieJar
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,8 @@ import psycopg
 import pytest
 
 from broker.processes import free_port
+
+POP = "/api/v1/reports/proof-of-play"
 
 
 def _wait_for(proc: subprocess.Popen[str], log: Path, text: str, timeout: float) -> str:
@@ -46,17 +49,21 @@ def _signed_in_page(port: int, email: str, password: str) -> str:
 
 
 def _api_tablets(port: int, email: str, password: str) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = _api(port, email, password, "/api/v1/tablets")
+    return rows
+
+
+def _api(port: int, email: str, password: str, path: str) -> Any:
     body = urlencode({"username": email, "password": password}).encode()
     with urllib.request.urlopen(
         f"http://127.0.0.1:{port}/api/v1/auth/token", body, timeout=10
     ) as r:
         token = json.load(r)["access_token"]
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/v1/tablets", headers={"Authorization": f"Bearer {token}"}
+        f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"}
     )
     with urllib.request.urlopen(request, timeout=10) as r:  # noqa: S310 - http on loopback
-        rows: list[dict[str, object]] = json.load(r)
-    return rows
+        return json.load(r)
 
 
 def _earnings_in_the_demo(port: int, email: str, password: str, banner: str) -> None:
@@ -137,6 +144,17 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
         page = _signed_in_page(web_port, owner.group(1), logins["fleet owner"])
         assert "demo-tab-0001" in page
         assert 'data-count="online">5<' in page
+        # The seeded library: the tablets downloaded and verified it (they were "playing the
+        # desired playlist" above only once its files were cached), play it and prove it.
+        admin_email = re.search(r"sign in as admin\s+(\S+)", log.read_text())
+        assert admin_email is not None
+        media = _api(web_port, admin_email.group(1), logins["admin"], "/api/v1/media")
+        assert len(media) == 4
+        assert {m["kind"] for m in media} == {"video", "image"}
+        deadline = time.monotonic() + 60
+        while not _api(web_port, admin_email.group(1), logins["admin"], POP)["rows"]:
+            assert time.monotonic() < deadline, "no proof of play within a minute"
+            time.sleep(1)
         # The demo's lead form opens for passengers (no sign-in) on the printed address.
         form = re.search(r"lead form http://\S+(/l/[a-z0-9]+)", log.read_text())
         assert form is not None
@@ -184,7 +202,40 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
     assert cluster.stat().st_mtime_ns == first_init
 
 
-def _start(env: dict[str, str], log: Path) -> subprocess.Popen[str]:
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_up_without_simulated_tablets_on_a_fresh_and_a_reused_var_dir(tmp_path: Path) -> None:
+    """Issue 17, defect 8: ``--simulate 0`` exited 2 on an empty var dir (the demo's
+    schedule had no tablet to target) and never started the panel."""
+    web_port = free_port()
+    env = {
+        **os.environ,
+        "FLEETHUB_VAR_DIR": str(tmp_path / "var"),
+        "FLEETHUB_WEB_PORT": str(web_port),
+        "FLEETHUB_BROKER_PORT": str(free_port()),
+        "FLEETHUB_DB_PORT": str(free_port()),
+        "COLUMNS": "200",
+    }
+    env.pop("FLEETHUB_DATABASE_URL", None)
+    env.pop("FLEETHUB_MQTT_URL", None)
+    for run in (1, 2):
+        log = tmp_path / f"up{run}.log"
+        proc = _start(env, log, simulate=0)
+        try:
+            _wait_for(proc, log, "fleethub is up", 90)
+            with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/healthz", timeout=5) as r:
+                assert json.load(r) == {"status": "ok"}
+            admin = re.search(r"sign in as admin\s+(\S+)\s+password (\S+)", log.read_text())
+            assert admin is not None
+            assert _api_tablets(web_port, admin.group(1), admin.group(2)) == []
+            assert "0 simulated" in log.read_text()
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(60)
+        assert proc.returncode == 0, log.read_text()
+
+
+def _start(env: dict[str, str], log: Path, simulate: int = 5) -> subprocess.Popen[str]:
     with log.open("w") as out:
-        argv = [sys.executable, "-m", "cli.main", "up", "--simulate", "5"]
+        argv = [sys.executable, "-m", "cli.main", "up", "--simulate", str(simulate)]
         return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, text=True)

@@ -20,7 +20,7 @@ def test_a_session_copy_is_untouched_by_changes_to_the_session() -> None:
         TabletSnapshot(cfg, state="online", boot_id="b", last_seq=1, recent_transitions=(T0,))
     )
     saved = copy_flat(session)
-    session.boot_id, session.last_seq = "evil", 99
+    session.boots["evil"] = 99
     session.transitions.append(T0)
     assert (saved.boot_id, saved.last_seq, list(saved.transitions)) == ("b", 1, [T0])
     assert saved.cfg is session.cfg  # immutable parts are shared, not copied

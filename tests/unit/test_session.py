@@ -187,7 +187,7 @@ def test_heartbeat_row_and_state_row_carry_the_payload() -> None:
     [row] = of(out, HeartbeatRow)
     assert row is hb  # stored as received: its time is the hub's receive time
     state = last_state(out)
-    assert state.applied_etag == "etag-1"
+    assert state.applied_etag is None  # never published to the tablet: only stored
     assert (state.battery, state.app_version) == (80, "1.2.3")
     assert (state.ad_id, state.campaign_id) == ("ad-1", "camp-1")
 
@@ -743,12 +743,33 @@ def test_desired_manifest_is_published_retained_qos1_once() -> None:
     assert again.effects == []
 
 
-def test_desired_manifest_already_applied_is_not_published() -> None:
+def test_a_heartbeat_naming_the_published_manifest_acknowledges_it() -> None:
     session = online_session()
-    session.on_heartbeat(heartbeat(at(30), 1, playlist_etag="e1"))
-    out = session.on_desired(desired("e1"))
-    assert of(out, Publish) == []
-    assert of(out, DeliveryRow) == []
+    session.on_desired(desired("e1", at(5)))
+    out = session.on_heartbeat(heartbeat(at(30), 1, playlist_etag="e1"))
+    assert of(out, DeliveryRow) == [DeliveryRow(TID, "e1", "applied", at(30), None)]
+    assert last_state(out).applied_etag == "e1"
+    assert of(session.on_heartbeat(heartbeat(at(31), 2, playlist_etag="e1")), DeliveryRow) == []
+
+
+def test_desired_manifest_retained_and_applied_is_not_published_by_a_rebuilt_session() -> None:
+    snap = snapshot(
+        state="online", state_since=T0, last_heartbeat_at=T0, desired_etag="e1", applied_etag="e1"
+    )
+    out = TabletSession(snap).on_desired(desired("e1"))
+    assert out.effects == []
+
+
+def test_the_desired_manifest_replaces_the_retained_one_whatever_was_applied() -> None:
+    """An emergency the tablet never applied expires: the scheduled manifest it still plays
+    is published again, or the broker would keep the expired emergency retained."""
+    session = online_session()
+    session.on_desired(desired("e1"))
+    session.on_ack(AckIn(TID, "e1", "applied", None, at(2)))
+    session.on_desired(desired("urgent", at(3)))
+    session.on_heartbeat(heartbeat(at(4), 1, playlist_etag="e1"))
+    out = session.on_desired(desired("e1", at(5)))
+    assert [p.payload for p in of(out, Publish)] == [b'{"etag": "e1"}']
     assert last_state(out).desired_etag == "e1"
 
 
@@ -774,8 +795,8 @@ def test_a_rebuilt_session_republishes_what_is_not_applied_once() -> None:
 def test_a_forced_republish_sends_even_an_applied_manifest_and_keeps_its_delivery() -> None:
     """After the broker lost its retained copy: published again, delivery row untouched."""
     session = online_session()
-    session.on_heartbeat(heartbeat(at(30), 1, playlist_etag="e1"))
     session.on_desired(desired("e1"))
+    session.on_heartbeat(heartbeat(at(30), 1, playlist_etag="e1"))
     out = session.on_desired(replace(desired("e1", at(40)), force=True))
     assert of(out, Publish) == [
         Publish(f"tablets/{TID}/playlist", b'{"etag": "e1"}', qos=1, retain=True)

@@ -27,6 +27,13 @@ TILE = Tile(
     incident=None,
     updated_at=None,
 )
+OFFLINE = dataclasses.replace(
+    TILE,
+    state="offline",
+    state_since=datetime(2026, 1, 2, 6, 2, tzinfo=UTC),
+    incident="offline",
+    timezone="Asia/Singapore",
+)
 
 
 def test_tile_shows_the_row_escaped() -> None:
@@ -36,7 +43,7 @@ def test_tile_shows_the_row_escaped() -> None:
     assert "&lt;car&gt;" in html
     assert "<car>" not in html
     assert "42%" in html
-    assert "03:04:05 UTC" in html
+    assert "heartbeat 03:04" in html  # in the fleet's zone (UTC here); the page says "ago"
     assert "playlist pending" in html
 
 
@@ -56,3 +63,11 @@ def test_cache_is_bounded() -> None:
     for n in range(10):
         render(dataclasses.replace(TILE, tablet_id=f"t-{n}"))
     assert len(render._cache) <= 3
+
+
+def test_an_offline_tile_says_since_when_in_its_fleets_zone() -> None:
+    html = str(TileRenderer()(OFFLINE))
+    # 06:02 UTC in Singapore, UTC on hover
+    assert 'offline since <span class="at" title="06:02 UTC">14:02</span>' in html
+    assert 'data-since="2026-01-02T06:02:00+00:00"' in html  # the page adds ", 23 min"
+    assert "heartbeat 11:04" in html

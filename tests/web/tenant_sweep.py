@@ -91,6 +91,12 @@ CARD_FORM: Form = {
 
 CASES: dict[str, tuple[Case, ...]] = {
     "GET /healthz": (Case(),),
+    "GET /favicon.ico": (Case(),),
+    "GET /profile": (Case(),),
+    "POST /profile/timezone": (Case(form={"timezone": "Asia/Singapore"}),),
+    "POST /profile/tokens": (Case(form={"name": "sweep", "lifetime": "30d"}),),
+    "POST /profile/tokens/{token_id}/revoke": (Case(form={}),),
+    "GET /grid/fragment": (Case(query=FLEET_Q),),
     "GET /metrics": (Case(),),
     "GET /login": (Case(query={"next": "/tablets/{tablet_id}"}),),
     "GET /": (Case(query=FLEET_Q),),
@@ -210,6 +216,7 @@ CASES: dict[str, tuple[Case, ...]] = {
         ),
     ),
     "GET /v1/device/plan": (Case(device=True, query={"tablet_id": "{tablet_id}"}),),
+    "GET /pairing": (Case(),),
     "GET /fleets/{fleet_id}/pairing": (Case(),),
     "POST /fleets/{fleet_id}/pairing": (
         Case(form={"ttl": "1h", "car_id": "{car_id}"}),
@@ -257,6 +264,31 @@ CASES: dict[str, tuple[Case, ...]] = {
     "POST /agent/push/subscribe": (Case(json=SUBSCRIPTION),),
     "POST /agent/push/unsubscribe": (Case(json={"endpoint": "{endpoint}"}),),
     "GET /agent-sw.js": (Case(),),
+    "GET /library": (Case(), Case(query={"q": "poster"})),
+    "POST /library/upload": (Case(query={"name": "Sweep upload"}, json={"not": "a file"}),),
+    "GET /library/{media_id}": (Case(),),
+    "POST /library/{media_id}": (Case(form={"name": "Edited by sweep", "tags": "sweep"}),),
+    "POST /library/{media_id}/versions": (Case(json={"not": "a file"}),),
+    "GET /library/thumbnails/{sha256}.jpg": (Case(),),
+    "GET /library/files/{sha256}": (Case(),),
+    "HEAD /library/files/{sha256}": (Case(),),
+    "GET /api/v1/media": (Case(), Case(query={"q": "poster"})),
+    "GET /api/v1/media/storage": (Case(),),
+    "GET /api/v1/media/{media_id}": (Case(),),
+    "POST /api/v1/media": (
+        Case(query={"name": "Sweep upload", "campaign_id": "{campaign_id}"}, json={"x": 1}),
+    ),
+    "POST /api/v1/media/{media_id}/versions": (
+        Case(query={"update_playlists": "true"}, json={"not": "a file"}),
+    ),
+    "PATCH /api/v1/media/{media_id}": (Case(json={"name": "Edited by sweep"}),),
+    # A tablet's download link: signed for the tablet and its tenant (403 without).
+    "GET /media/{sha256}": (
+        Case(query={"tablet": "{my_tablet_id}", "expires": "9999999999", "sig": "0" * 32}),
+    ),
+    "HEAD /media/{sha256}": (
+        Case(query={"tablet": "{tablet_id}", "expires": "9999999999", "sig": "0" * 32}),
+    ),
     "GET /api/v1/agent/leads": (Case(),),
     "GET /api/v1/agent/leads/{lead_id}": (Case(),),
     "POST /api/v1/agent/leads/{lead_id}/accept": (Case(),),
@@ -455,6 +487,8 @@ ROWS: dict[str, str] = {
     "users": "tenant_id = %(t)s",
     "user_fleets": f"user_id IN {USERS} OR fleet_id IN {FLEETS}",
     "web_sessions": f"user_id IN {USERS}",
+    "user_settings": f"user_id IN {USERS}",
+    "api_tokens": f"user_id IN {USERS}",
     "push_subscriptions": f"user_id IN {USERS}",
     "push_deliveries": f"endpoint IN (SELECT endpoint FROM push_subscriptions"  # noqa: S608
     f" WHERE user_id IN {USERS})",
@@ -482,6 +516,10 @@ ROWS: dict[str, str] = {
     " WHERE tenant_id = %(t)s)",
     "lead_prices": "tenant_id = %(t)s",
     "lead_disputes": f"tenant_id = %(t)s OR agent_id IN {USERS}",
+    "media": "tenant_id = %(t)s",
+    "media_versions": "tenant_id = %(t)s",
+    "user_campaigns": f"user_id IN {USERS}",
+    "tablet_media": f"tablet_id IN {TABLETS}",
 }
 
 Rows = dict[str, list[str]]

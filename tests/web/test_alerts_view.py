@@ -71,7 +71,7 @@ def test_page_lists_open_and_recently_resolved_incidents(
     assert f"{tenant.fleets[0]}-car0" in opened
     assert "called the driver" in opened
     assert "no answer" in opened
-    assert '<td class="notes-count">2</td>' in opened
+    assert '<td class="notes-count" data-label="Notes">2</td>' in opened
     assert opened.count("Acknowledge</button>") == 2
     closed = section(page, 'id="resolved-table"')
     assert f"incident-{resolved}" in closed
@@ -248,7 +248,11 @@ def test_incidents_outside_scope_are_missing_everywhere(
     fragment = panel.get("/alerts/open").text
     assert f"incident-{mine}" in fragment
     assert f"incident-{not_owned}" not in fragment
-    assert panel.get("/alerts", params={"fleet": tenant.fleets[1]}).text.count("incident-") == 0
+    # A fleet not theirs is no filter: the page says so and shows their own incidents only.
+    other_fleet = panel.get("/alerts", params={"fleet": tenant.fleets[1]})
+    assert other_fleet.status_code == 422
+    assert "among yours" in other_fleet.text
+    assert f"incident-{not_owned}" not in other_fleet.text
     headers = api_token(panel, tenant.owner)
     listed = panel.get("/api/v1/incidents", headers=headers).json()
     assert [i["incident_id"] for i in listed] == [str(mine)]

@@ -164,7 +164,9 @@ def test_roles_without_fleet_access_are_refused(
         ),
     )
     post_login(panel, email)
-    assert panel.get("/", follow_redirects=False).status_code == 403
+    home = panel.get("/", follow_redirects=False)  # the logo: their own start page
+    assert (home.status_code, home.headers["location"]) == (303, "/agent/leads")
+    assert panel.get("/alerts", follow_redirects=False).status_code == 403
     headers = api_token(panel, email)
     assert panel.get("/api/v1/tablets", headers=headers).status_code == 403
 
@@ -219,7 +221,8 @@ def test_errors_are_pages_for_browsers_and_json_for_the_api(
     page = panel.get("/tablets/no-such-tablet", headers={"Accept": "text/html"})
     assert page.status_code == 404
     assert "Not found" in page.text
-    assert "Sign out" not in page.text  # the error page shows no session controls
+    assert "Sign out" in page.text  # the menu and sign-out: no dead end
+    assert '<a href="/alerts">Alerts</a>' in page.text
     api = panel.get("/api/v1/tablets/no-such-tablet", headers=api_token(panel, tenant.owner))
     assert api.status_code == 404
     assert api.json()["detail"].startswith("no tablet")

@@ -8,10 +8,13 @@ heartbeat) a running hub with its actors.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 import uuid
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -25,6 +28,7 @@ from tests.conftest import RunningHub
 from tests.helpers import Conn as AsyncConn
 from tests.helpers import PahoTablet, eventually, hub_role_account, state_of
 from tests.web.conftest import PASSWORD, Conn, TenantFactory, api_token, sign_in
+from web.pairing.codes import pairing_payload, qr_data_uri
 
 CLAIM = "/v1/device/pairing/claim"
 
@@ -198,15 +202,19 @@ def test_codes_are_scoped_to_the_users_fleets(
     assert bad_ttl.status_code == 422
 
 
-def test_the_pairing_page_shows_a_new_code_once(
+def test_the_pairing_page_shows_a_new_code_after_a_redirect(
     panel: TestClient, tenant_factory: TenantFactory, conn: Conn
 ) -> None:
     tenant = tenant_factory(fleets=1, tablets=0)
     fleet_id = tenant.fleets[0]
+    conn.execute("UPDATE fleets SET timezone = 'Asia/Singapore' WHERE fleet_id = %s", (fleet_id,))
     csrf = sign_in(panel, tenant.admin)
+    start = panel.get("/pairing", follow_redirects=False)  # the menu's entry: its one fleet
+    assert (start.status_code, start.headers["location"]) == (303, f"/fleets/{fleet_id}/pairing")
     page = panel.get(f"/fleets/{fleet_id}/pairing")
     assert page.status_code == 200
     assert "No claim codes yet" in page.text
+    assert "For the installer" in page.text
     bad = panel.post(f"/fleets/{fleet_id}/pairing", data={"csrf_token": csrf, "ttl": "soon"})
     assert bad.status_code == 422
     assert "invalid duration" in bad.text
@@ -215,16 +223,43 @@ def test_the_pairing_page_shows_a_new_code_once(
         "SELECT count(*) FROM claim_codes WHERE fleet_id = %s", (fleet_id,)
     ).fetchone() == (0,)
     made = panel.post(
-        f"/fleets/{fleet_id}/pairing", data={"csrf_token": csrf, "ttl": "2h", "car_id": "car-9"}
+        f"/fleets/{fleet_id}/pairing",
+        data={"csrf_token": csrf, "ttl": "2h", "car_id": "car-9"},
+        follow_redirects=False,
     )
-    assert made.status_code == 201
-    shown = re.search(r'class="claim-code"><strong>([0-9A-Z]{4}-[0-9A-Z]{4})<', made.text)
-    assert shown, made.text
-    assert claim(panel, shown.group(1)).status_code == 201
+    assert made.status_code == 303  # post/redirect/get: a reload never makes a second code
+    shown = panel.get(made.headers["location"])
+    code = re.search(r'class="claim-code"><strong>([0-9A-Z]{4}-[0-9A-Z]{4})<', shown.text)
+    assert code, shown.text
+    # The server address the app needs, a QR code of it and the code, expiry in local time.
+    server = "http://testserver"
+    assert f"<code>{server}</code>" in shown.text
+    qr = qr_data_uri(pairing_payload(server, code.group(1)))
+    assert f'src="{qr}"' in shown.text
+    expires = conn.execute(
+        "SELECT expires_at FROM claim_codes WHERE fleet_id = %s", (fleet_id,)
+    ).fetchone()
+    assert expires is not None
+    assert isinstance(expires[0], datetime)
+    local = expires[0].astimezone(ZoneInfo("Asia/Singapore")).strftime("%Y-%m-%d %H:%M")
+    assert f"{local} +08</time>" in shown.text
+    assert 'class="warning"' not in shown.text
+    loopback = panel.get(made.headers["location"], headers={"host": "127.0.0.1:8000"})
+    assert 'class="warning"' in loopback.text  # a tablet cannot reach this machine's loopback
+    assert "FLEETHUB_PUBLIC_BASE_URL" in loopback.text
+    assert panel.get(made.headers["location"]).text.count(code.group(1)) >= 1  # a reload
+    assert claim(panel, code.group(1)).status_code == 201
+    panel.cookies.clear()
+    sign_in(panel, tenant.admin)  # another browser: the code is not shown there
     listing = panel.get(f"/fleets/{fleet_id}/pairing").text
-    assert shown.group(1) not in listing
-    assert f"…{shown.group(1)[-2:]}" in listing
+    assert code.group(1) not in listing
+    assert f"…{code.group(1)[-2:]}" in listing
     assert "used" in listing
+
+
+def test_a_tablet_pairs_with_the_code_and_address_the_qr_code_holds() -> None:
+    payload = json.loads(pairing_payload("https://panel.example.com", "7KQ2-M9XD"))
+    assert payload == {"v": 1, "server": "https://panel.example.com", "claim_code": "7KQ2-M9XD"}
 
 
 def test_a_revoked_tablet_can_neither_connect_nor_call_the_api(

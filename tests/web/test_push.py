@@ -490,7 +490,7 @@ def test_recent_pushes_show_their_status(
     )
     page = panel.get("/push").text
     for push_id, status in ((active, "active"), (reverted, "reverted"), (expired, "expired")):
-        row = re.search(rf'<tr class="push-{status}">\s*<td><a href="/push/{push_id}"', page)
+        row = re.search(rf'<tr class="push-{status}">\s*<td[^>]*><a href="/push/{push_id}"', page)
         assert row, (status, page)
     headers = api_token(panel, tenant.admin)
     listed = {
@@ -648,6 +648,11 @@ async def test_push_reaches_real_tablets_and_the_page_sees_every_ack(
         assert reverted.status_code == 200  # after the redirect
         assert 'id="push-status">reverted<' in reverted.text
         await eventually(lambda: all(t.applied_etag not in (None, etag) for t in tablets))
+        # The page follows the way back: both tablets acknowledged their schedule.
+        back = await asyncio.wait_for(asyncio.to_thread(live_until_all_acked), 30)
+        assert (back["acknowledged"], back["targeted"]) == (2, 2)
+        page = await asyncio.to_thread(panel.get, path)
+        assert "every tablet is back" in page.text
     finally:
         for t in tablets:
             t.close()
@@ -680,3 +685,76 @@ def test_sending_the_same_confirmation_twice_sends_once(
     assert taken.headers["location"] != first.headers["location"]
     assert stored(conn, other.tenant_id) == (1, 1, 1)
     assert stored(conn, tenant.tenant_id) == (1, 1, 1)
+
+
+def test_revert_shows_its_own_live_progress(
+    panel: TestClient, tenant_factory: TenantFactory, conn: Conn
+) -> None:
+    """Issue 11, defect 9: after "Revert now" the page follows the way back (each tablet's
+    next playlist acknowledged) live, instead of saying the tablets are back at once."""
+    tenant = tenant_factory(fleets=1, tablets=3)
+    a, b, c = tenant.all_tablets
+    csrf = sign_in(panel, tenant.admin)
+    push_id = send(panel, csrf)
+    etag = etag_of(conn, push_id)
+    for tablet in (a, b):  # both got the push and play it
+        conn.execute(
+            "UPDATE tablet_state SET state = 'online', desired_etag = %s, applied_etag = %s,"
+            " updated_at = now() WHERE tablet_id = %s",
+            (etag, etag, tablet),
+        )
+    conn.execute(  # c is offline and never got it
+        "UPDATE tablet_state SET state = 'offline', desired_etag = %s, applied_etag = 'sched',"
+        " updated_at = now() WHERE tablet_id = %s",
+        (etag, c),
+    )
+    assert panel.post(f"/push/{push_id}/revert", data={"csrf_token": csrf}).status_code == 200
+    headers = api_token(panel, tenant.admin)
+    body = panel.get(f"/api/v1/pushes/{push_id}", headers=headers).json()
+    assert body["phase"] == "return"
+    # Nothing moved yet: no tablet is said to be back.
+    assert body["counts"]["acknowledged"] == 0
+    assert (body["counts"]["pending"], body["counts"]["offline"]) == (2, 1)
+    page = panel.get(f"/push/{push_id}").text
+    assert "0 of 3 so far" in page
+    assert "every tablet is back" not in page
+    with panel.stream("GET", f"/push/{push_id}/stream") as response:
+        events = sse_events(response.iter_lines())
+        assert next(events)[0] == "hello"
+        assert next(events)[1]["counts"]["acknowledged"] == 0
+        # The hub moves a to its schedule and publishes it; a acknowledges; b is sent it.
+        conn.execute(
+            "UPDATE tablet_state SET desired_etag = 'sched', applied_etag = 'sched',"
+            " updated_at = now() WHERE tablet_id = %s",
+            (a,),
+        )
+        deliver(conn, a, "sched", "applied")
+        conn.execute(
+            "UPDATE tablet_state SET desired_etag = 'sched', updated_at = now()"
+            " WHERE tablet_id = %s",
+            (b,),
+        )
+        deliver(conn, b, "sched", "published")
+        name, data = next(events)
+        while data["counts"]["published"] == 0:  # the two rows may come as two changes
+            name, data = next(events)
+        assert name == "progress"
+        assert data["counts"]["acknowledged"] == 1
+        assert data["counts"]["published"] == 1
+        assert f'id="pt-{a}" data-status="acknowledged"' in data["html"]
+        assert "back on their schedule" in data["html"]
+        # c comes back with its schedule already applied (its desired moves on reconnect).
+        conn.execute(
+            "UPDATE tablet_state SET state = 'online', desired_etag = 'sched', updated_at = now()"
+            " WHERE tablet_id = %s",
+            (c,),
+        )
+        deliver(conn, b, "sched", "applied")
+        conn.execute(
+            "UPDATE tablet_state SET applied_etag = 'sched', updated_at = now()"
+            " WHERE tablet_id = %s",
+            (b,),
+        )
+        while data["counts"]["acknowledged"] < 3:
+            name, data = next(events)
+        assert "every tablet is back" in data["html"]

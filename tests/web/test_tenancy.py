@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute
 from config.errors import ConfigError
 from config.settings import Settings
 from contract.payloads import PlaylistItem
+from devtools import media_samples
 from store import claims, device_tokens
 from store.fleets import FleetSpec, TabletSpec, add_fleet, add_tablet
 from store.playlists import Target, push
@@ -96,10 +97,30 @@ def other_tenant_ids(conn: Conn, tenant: Tenant, client: TestClient) -> dict[str
         "car_id": f"{tenant.fleets[0]}-car0",
         "user_id": _user_id(conn, tenant.owner),
     }
+    token = conn.execute(
+        "INSERT INTO api_tokens (user_id, name, token_hash, hint)"
+        " SELECT user_id, 'theirs', %s, 'xxxx' FROM users WHERE email = %s RETURNING token_id",
+        (uuid.uuid4().hex, tenant.admin),
+    ).fetchone()
+    assert token is not None
+    ids["token_id"] = str(token[0])
     ids["push_id"] = their_push(client, tenant)
     ids.update(their_lead_objects(conn, tenant))
     ids.update(their_billing_objects(conn, tenant, ids["lead_id"], ids["campaign_id"]))
+    ids.update(their_media(client, tenant))
     return ids
+
+
+def their_media(client: TestClient, tenant: Tenant) -> dict[str, str]:
+    """A media item uploaded by the other tenant's admin: its id and its file's SHA-256."""
+    response = client.post(
+        "/api/v1/media",
+        params={"name": "Their poster"},
+        content=media_samples.image(label=tenant.tenant_id, fmt="PNG"),
+        headers=api_token(client, tenant.admin),
+    )
+    assert response.status_code == 201, response.text
+    return {"media_id": response.json()["media_id"], "sha256": response.json()["sha256"]}
 
 
 def _user_id(conn: Conn, email: str) -> str:
@@ -145,8 +166,11 @@ def routes_with_params(client: TestClient) -> list[tuple[str, str]]:
 
 API_PREFIXES = ("/api/", "/v1/")  # bearer-token routes (/v1/ are the device spec's paths)
 # Anonymous routes that name an object by an unguessable code, not by tenant (the lead form a
-# passenger opens from a QR code): tested in tests/web/test_leads_form.py.
-PUBLIC_PREFIXES = ("/l/", "/password/", "/signin/")
+# passenger opens from a QR code): tested in tests/web/test_leads_form.py; a user's one-time
+# set-password link and a driver's sign-in link (no sign-in yet); and a tablet's signed media
+# download link (no user: the link's signature names tablet and tenant, 403 without it):
+# tested in tests/web/test_media_download.py.
+PUBLIC_PREFIXES = ("/l/", "/password/", "/signin/", "/media/")
 
 # Path parameters that choose a view rather than name an object: the route answers for the
 # user's own scope (200), and must not show the other tenant's objects.
@@ -232,6 +256,8 @@ def test_fleet_filters_never_show_other_tenants_data(
             continue
         if "fleet" not in {p.name for p in route.dependant.query_params}:
             continue
+        if route.path.endswith("/stream"):  # endless; its scope: tests/web/test_feed.py
+            continue
         response = panel.get(
             route.path,
             params={"fleet": their_fleet},
@@ -307,7 +333,8 @@ def their_secrets(conn: Conn, tenant: Tenant, ids: dict[str, str]) -> list[str]:
         " UNION SELECT phone FROM leads WHERE tenant_id = %(t)s"
         " UNION SELECT reason FROM pushes WHERE tenant_id = %(t)s"
         " UNION SELECT name FROM drivers WHERE tenant_id = %(t)s"
-        " UNION SELECT reason FROM lead_disputes WHERE tenant_id = %(t)s) s(v)",
+        " UNION SELECT reason FROM lead_disputes WHERE tenant_id = %(t)s"
+        " UNION SELECT name FROM media WHERE tenant_id = %(t)s) s(v)",
         {"t": tenant.tenant_id},
     ).fetchone()
     assert row is not None

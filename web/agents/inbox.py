@@ -13,7 +13,7 @@ accepted it; anyone else (another agent, an admin, another tenant) is told 404.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal, NoReturn, get_args
 
 import psycopg
@@ -22,6 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 from store import lead_inbox as store
 from store.lead_inbox import AgentLead
 from store.users import User
+from web.http.templating import duration
 
 AsyncConn = psycopg.AsyncConnection[tuple[object, ...]]
 Action = Literal["accept", "reject", "contacted", "converted"]
@@ -104,9 +105,9 @@ async def _act(conn: AsyncConn, user: User, lead_id: uuid.UUID, action: Action) 
             await _refuse_offer(conn, user, lead_id, status, holder)
         if not offer.live:
             assert isinstance(offer.expires_at, datetime)
+            late = int((datetime.now(UTC) - offer.expires_at).total_seconds())
             raise ActionRefused(
-                f"This offer expired at {offer.expires_at:%H:%M:%S} UTC: "
-                "the lead goes to the next agent."
+                f"This offer expired {duration(late)} ago: the lead goes to the next agent."
             )
         await store.decide_offer(conn, offer.offer_id, EVENT[action])
         if action == "accept":

@@ -39,9 +39,9 @@ DONE = {
 DoneQuery = Annotated[str | None, Query(max_length=16)]
 
 
-def render_row(lead: AgentLead, csrf: str) -> Markup:
+def render_row(lead: AgentLead, csrf: str, zone: str = "UTC") -> Markup:
     macro = TEMPLATES.env.get_template("_agent_lead_row.html").module.row  # type: ignore[attr-defined]
-    html: Markup = macro(lead, csrf)
+    html: Markup = macro(lead, csrf, zone)
     return html
 
 
@@ -129,7 +129,7 @@ async def inbox_stream(request: Request, login: AgentLogin) -> EventSourceRespon
                                 "expires_at": lead.expires_at.isoformat()
                                 if lead.expires_at
                                 else None,
-                                "html": str(render_row(lead, login.csrf)),
+                                "html": str(render_row(lead, login.csrf, login.timezone)),
                             }
                         ),
                     }
@@ -142,7 +142,7 @@ async def inbox_stream(request: Request, login: AgentLogin) -> EventSourceRespon
                                 "lead_id": str(event.lead_id),
                                 "status": lead_or_none.status if lead_or_none else None,
                                 "offered": bool(lead_or_none and lead_or_none.offered),
-                                "html": str(render_row(lead_or_none, login.csrf))
+                                "html": str(render_row(lead_or_none, login.csrf, login.timezone))
                                 if lead_or_none
                                 else None,
                             }

@@ -11,20 +11,19 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, cast, get_args
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from psycopg_pool import AsyncConnectionPool
 
 from web.alerts import incidents
 from web.alerts.incidents import NoteInvalid, Status
 from web.deps import FleetLogin, FormLogin, Login, PoolDep
-from web.grid.pages import FleetQuery
+from web.grid.pages import LooseQuery
 from web.grid.tiles import fleets
 from web.http.templating import TEMPLATES
 
 router = APIRouter(include_in_schema=False)
 
-StatusQuery = Annotated[Status | None, Query()]
 FLEET_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
@@ -52,6 +51,34 @@ def _filters(fleet: str | None, status: str | None) -> tuple[str | None, Status 
     return ok_fleet, ok_status
 
 
+STATUS_WORDS = {
+    "open": "open",
+    "unacked": "open, not acknowledged",
+    "acked": "open, acknowledged",
+    "resolved": "resolved (7 days)",
+}
+
+
+def parse_filters(
+    fleet: str | None, status: str | None, scoped: list[tuple[str, str]]
+) -> tuple[str | None, Status | None, list[str]]:
+    """The list filters a page's query asks for: empty is no filter, and a value that cannot
+    be used is left out with a message saying why."""
+    problems = []
+    ok_fleet = (fleet or "").strip() or None
+    if ok_fleet is not None and all(fid != ok_fleet for fid, _ in scoped):
+        problems.append(f"There is no fleet {ok_fleet[:64]!r} among yours: showing every fleet.")
+        ok_fleet = None
+    ok_status = (status or "").strip() or None
+    if ok_status is not None and ok_status not in get_args(Status):
+        problems.append(
+            f"{ok_status[:32]!r} is not a status: choose open, not acknowledged, acknowledged "
+            "or resolved. Showing open and resolved incidents."
+        )
+        ok_status = None
+    return ok_fleet, cast(Status | None, ok_status), problems
+
+
 def _back(fleet: str | None, status: Status | None, incident_id: uuid.UUID) -> str:
     query = urlencode({k: v for k, v in (("fleet", fleet), ("status", status)) if v})
     return f"/alerts{'?' + query if query else ''}#incident-{incident_id}"
@@ -64,6 +91,7 @@ async def _page(
     fleet: str | None,
     status: Status | None,
     status_code: int = 200,
+    scoped: list[tuple[str, str]] | None = None,
     **extra: Any,
 ) -> HTMLResponse:
     now = datetime.now(UTC)
@@ -77,10 +105,12 @@ async def _page(
             "now": now,
             "fleet": fleet,
             "status": status,
-            "fleets": await fleets(pool, login.user),
+            "fleets": scoped if scoped is not None else await fleets(pool, login.user),
+            "statuses": STATUS_WORDS,
             "error": None,
             "error_incident": None,
             "draft": "",
+            "problems": [],
             **extra,
         },
         status_code=status_code,
@@ -92,10 +122,15 @@ async def alerts_page(
     request: Request,
     pool: PoolDep,
     login: FleetLogin,
-    fleet: FleetQuery = None,
-    status: StatusQuery = None,
+    fleet: LooseQuery = None,
+    status: LooseQuery = None,
 ) -> HTMLResponse:
-    return await _page(request, pool, login, fleet or None, status)
+    scoped = await fleets(pool, login.user)
+    ok_fleet, ok_status, problems = parse_filters(fleet, status, scoped)
+    code = 422 if problems else 200
+    return await _page(
+        request, pool, login, ok_fleet, ok_status, code, scoped=scoped, problems=problems
+    )
 
 
 @router.get("/alerts/open", response_class=HTMLResponse)
@@ -103,12 +138,13 @@ async def open_fragment(
     request: Request,
     pool: PoolDep,
     login: FleetLogin,
-    fleet: FleetQuery = None,
-    status: StatusQuery = None,
+    fleet: LooseQuery = None,
+    status: LooseQuery = None,
 ) -> HTMLResponse:
     """The open incidents' table alone, fetched by the page when an alert arrives."""
     now = datetime.now(UTC)
-    board = await incidents.board(pool, login.user, now, fleet or None, status, resolved=False)
+    fleet, status_ok, _ = parse_filters(fleet, status, await fleets(pool, login.user))
+    board = await incidents.board(pool, login.user, now, fleet, status_ok, resolved=False)
     return TEMPLATES.TemplateResponse(
         request,
         "_alerts_open.html",
@@ -117,7 +153,7 @@ async def open_fragment(
             "board": board,
             "now": now,
             "fleet": fleet,
-            "status": status,
+            "status": status_ok,
             "error": None,
             "error_incident": None,
             "draft": "",

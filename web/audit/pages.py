@@ -5,14 +5,13 @@ The same entries as JSON for bearer tokens: web/audit/api.py.
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
-from web.audit.log import AuditFilter, csv_lines, page
+from web.audit.log import AuditFilter, csv_lines, page, parse_filter
 from web.deps import AdminLogin, PoolDep
 from web.http.templating import TEMPLATES
 
@@ -22,10 +21,9 @@ FilterQuery = Annotated[AuditFilter, Query()]
 
 
 @router.get("/audit", response_class=HTMLResponse)
-async def audit_page(
-    request: Request, pool: PoolDep, login: AdminLogin, wanted: FilterQuery
-) -> HTMLResponse:
-    found = await page(pool, login.user, wanted)
+async def audit_page(request: Request, pool: PoolDep, login: AdminLogin) -> HTMLResponse:
+    wanted, problems = parse_filter(request.query_params)
+    found = await page(pool, login.user, wanted, zone=login.timezone)
     older = None if found.older is None else "/audit?" + urlencode(wanted.query(before=found.older))
     inverted = wanted.since is not None and wanted.until is not None and wanted.since > wanted.until
     return TEMPLATES.TemplateResponse(
@@ -38,17 +36,19 @@ async def audit_page(
             "older": older,
             "newest": "/audit?" + urlencode(wanted.query(before=None)) if wanted.before else None,
             "csv": "/audit.csv?" + urlencode(wanted.query(before=None)),
-            "utc": UTC,
             "inverted": inverted,
+            "problems": problems,
         },
+        status_code=422 if problems else 200,
     )
 
 
 @router.get("/audit.csv")
-async def audit_csv(pool: PoolDep, login: AdminLogin, wanted: FilterQuery) -> StreamingResponse:
+async def audit_csv(request: Request, pool: PoolDep, login: AdminLogin) -> StreamingResponse:
+    wanted, _ = parse_filter(request.query_params)  # the page said what it left out
     name = f"audit-{login.user.tenant_id}.csv"
     return StreamingResponse(
-        csv_lines(pool, login.user, wanted),
+        csv_lines(pool, login.user, wanted, login.timezone),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from config.settings import Settings
 from web.auth.throttle import Throttles
 from web.deps import FormLogin, PoolDep, SettingsDep
+from web.http.menu import home_of
 from web.http.templating import TEMPLATES
 from web.security import (
     LOGIN_CSRF_COOKIE,
@@ -131,8 +132,8 @@ async def login(
     await throttles.succeeded(request, email)
     token = await open_session(pool, user, timedelta(hours=settings.session_hours))
     target = _safe_next(next)
-    if user.role == "agent" and target == "/":  # agents have no grid: their inbox instead
-        target = "/agent/leads"
+    if target == "/":  # each role starts on its own page (the grid, an agent's inbox, …)
+        target = home_of(user)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,

@@ -6,6 +6,7 @@ manifest.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -13,17 +14,19 @@ from typing import Annotated, Any, Literal
 import psycopg
 from fastapi import APIRouter, Header, HTTPException, Request, Response
 from limits import RateLimitItem, RateLimitItemPerSecond
-from psycopg_pool import PoolTimeout
+from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, Field
 
 from config.errors import BrokerError, PayloadError
-from config.settings import Settings
+from config.settings import MqttTarget, Settings
 from contract.heartbeat import Heartbeat
 from contract.payloads import parse_payload
-from store.claims import ClaimError
+from store.claims import ClaimError, digest, normalise
+from store.device_tokens import Device
 from store.plays import PlayBatch, PlayEvent, ingest, parse_batch
 from web.deps import BrokerLinkDep, PoolDep, SettingsDep
 from web.device.auth import DeviceDep
+from web.device.idempotency import STORE_DOWN, Idempotent, Sealed, key_of
 from web.device.plan import Plan, etag_matches, plan_etag, playout_plan
 from web.live.broker_link import BrokerUnavailable, device_mqtt_url
 from web.pairing import codes as pairing
@@ -109,6 +112,7 @@ def _claim_limit(settings: Settings) -> RateLimitItem:
 @router.post(
     "/pairing/claim",
     status_code=201,
+    response_model=ClaimOut,
     responses={
         404: {"model": Problem, "description": "unknown claim code"},
         409: {"model": Problem, "description": "the claim code was already used"},
@@ -119,11 +123,13 @@ def _claim_limit(settings: Settings) -> RateLimitItem:
 )
 async def claim(
     body: ClaimIn, request: Request, pool: PoolDep, settings: SettingsDep, link: BrokerLinkDep
-) -> ClaimOut:
+) -> ClaimOut | Response:
     """Exchange a claim code (single use, expiring) for the tablet's identity, a device
     token and its own broker credentials, confined to ``tablets/{tablet_id}/#``.
 
-    Failed attempts are limited per client address."""
+    Failed attempts are limited per client address. With an ``Idempotency-Key`` a lost
+    answer is given again to a retry of the same request (same code, same key, same body)
+    within 24 h."""
     limiter, limit = limiter_of(request), _claim_limit(settings)
     client = request.client.host if request.client else "?"
     # Fail closed: a store that cannot count answers 503 (the app's handler), as the claim would.
@@ -138,6 +144,36 @@ async def claim(
         raise HTTPException(
             503, "pairing is unavailable: no broker is configured", headers={"Retry-After": "60"}
         )
+    key, code = key_of(request), normalise(body.claim_code)
+    once = None
+    try:
+        if key is not None and code is not None:
+            scope = f"claim:{digest(code)}"
+            raw = await request.body()
+            once = Idempotent(pool, scope, key, raw, Sealed(code, key))
+            if replay := await once.begin():
+                return replay
+        answer = await _claim(pool, target, settings, body, limiter, limit, client)
+    except BaseException:
+        if once is not None:
+            with contextlib.suppress(*STORE_DOWN):
+                await once.release()
+        raise
+    if once is not None:
+        with contextlib.suppress(*STORE_DOWN):  # unkept: a retry finds the code used (409)
+            await once.finish(201, answer.model_dump_json().encode())
+    return answer
+
+
+async def _claim(
+    pool: AsyncConnectionPool,
+    target: MqttTarget,
+    settings: Settings,
+    body: ClaimIn,
+    limiter: Any,
+    limit: RateLimitItem,
+    client: str,
+) -> ClaimOut:
     try:
         done = await pairing.claim(pool, target, body.claim_code, dict(body.device_info))
     except ClaimError as exc:
@@ -146,10 +182,10 @@ async def claim(
     except BrokerError as exc:
         raise HTTPException(
             503,
-            f"the broker could not be reached, nothing was changed: {exc}",
+            f"the broker step failed, nothing was changed: {exc}",
             headers={"Retry-After": "30"},
         ) from exc
-    except (psycopg.OperationalError, PoolTimeout) as exc:
+    except STORE_DOWN as exc:
         raise HTTPException(
             503, "the store is unavailable: claim again later", headers=_retry_after(settings)
         ) from exc
@@ -194,6 +230,7 @@ def _heartbeat_schema() -> dict[str, Any]:
 @router.post(
     "/heartbeat",
     status_code=202,
+    response_model=Accepted,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -208,26 +245,48 @@ def _heartbeat_schema() -> dict[str, Any]:
     },
 )
 async def post_heartbeat(
-    request: Request, device: DeviceDep, settings: SettingsDep, link: BrokerLinkDep
-) -> Accepted:
+    request: Request,
+    device: DeviceDep,
+    pool: PoolDep,
+    settings: SettingsDep,
+    link: BrokerLinkDep,
+) -> Accepted | Response:
     """The same payload and effect as ``tablets/{id}/heartbeat``: it is handed to the hub
     over the broker (QoS 1) and goes through the tablet's actor. ``202`` once the broker
-    has it."""
+    has it. With an ``Idempotency-Key`` a retry is answered again without a second send
+    (while the store is away the key cannot be checked: the heartbeat is sent, and the
+    hub stores one row per ``(boot_id, seq)`` anyway)."""
     limit = settings.max_payload_bytes
+    key = key_of(request)
     raw = await _read_capped(request, limit)
     try:
         parse_payload(Heartbeat, raw, limit)
     except PayloadError as exc:
         raise HTTPException(413 if exc.category == "too_large" else 422, exc.reason) from None
+    once = None
+    if key is not None:
+        once = Idempotent(pool, f"tablet:{device.tablet_id}:heartbeat", key, raw)
+        try:
+            if replay := await once.begin():
+                return replay
+        except STORE_DOWN:
+            once = None
     try:
         await link.publish(f"tablets/{device.tablet_id}/heartbeat", raw)
     except BrokerUnavailable as exc:
+        if once is not None:
+            with contextlib.suppress(*STORE_DOWN):
+                await once.release()
         raise HTTPException(
             503,
             "the broker is unavailable: send the heartbeat again later",
             headers={"Retry-After": "10"},
         ) from exc
-    return Accepted()
+    answer = Accepted()
+    if once is not None:
+        with contextlib.suppress(*STORE_DOWN):  # unkept: a retry is sent again (deduplicated)
+            await once.finish(202, answer.model_dump_json().encode())
+    return answer
 
 
 async def _read_capped(request: Request, limit: int) -> bytes:
@@ -245,6 +304,7 @@ async def _read_capped(request: Request, limit: int) -> bytes:
 
 @router.post(
     "/events",
+    response_model=PlayAck,
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -260,17 +320,40 @@ async def _read_capped(request: Request, limit: int) -> bytes:
 )
 async def post_events(
     request: Request, device: DeviceDep, pool: PoolDep, settings: SettingsDep
-) -> PlayAck:
+) -> PlayAck | Response:
     """Store a proof-of-play batch (one transaction, committed before the answer).
 
     Each event is judged on its own (``rejected`` with a reason, ``duplicate`` when its
-    ``event_id`` is already stored); resending a batch is safe."""
+    ``event_id`` is already stored); resending a batch is safe. With an
+    ``Idempotency-Key`` a retry gets the first answer again."""
     limit = settings.play_max_payload_bytes
+    key = key_of(request)
     raw = await _read_capped(request, limit)
     try:
         batch = parse_batch(raw, limit)
     except PayloadError as exc:
         raise HTTPException(413 if exc.category == "too_large" else 422, exc.reason) from None
+    once = None
+    try:
+        if key is not None:
+            once = Idempotent(pool, f"tablet:{device.tablet_id}:events", key, raw)
+            if replay := await once.begin():
+                return replay
+        answer = await _ingest(pool, device, settings, batch)
+    except BaseException:
+        if once is not None:
+            with contextlib.suppress(*STORE_DOWN):
+                await once.release()
+        raise
+    if once is not None:
+        with contextlib.suppress(*STORE_DOWN):  # unkept: a retry is judged again (duplicates)
+            await once.finish(200, answer.model_dump_json().encode())
+    return answer
+
+
+async def _ingest(
+    pool: AsyncConnectionPool, device: Device, settings: Settings, batch: PlayBatch
+) -> PlayAck:
     try:
         result = await ingest(
             pool,
@@ -285,7 +368,7 @@ async def post_events(
         raise HTTPException(
             422, f"the store refused the batch, nothing was stored: {exc}"
         ) from None
-    except (psycopg.OperationalError, PoolTimeout) as exc:
+    except STORE_DOWN as exc:
         raise HTTPException(
             503,
             "the store is unavailable: send the batch again later",
@@ -303,6 +386,7 @@ async def post_events(
     },
 )
 async def get_plan(
+    request: Request,
     device: DeviceDep,
     pool: PoolDep,
     settings: SettingsDep,
@@ -316,7 +400,11 @@ async def get_plan(
     daypart edges (fleet local time) cut the plan.
     """
     plan = await playout_plan(
-        pool, device.tablet_id, settings.playlist_refresh_interval_s, datetime.now(UTC)
+        pool,
+        device.tablet_id,
+        settings.playlist_refresh_interval_s,
+        datetime.now(UTC),
+        request.app.state.media_links,
     )
     etag = plan_etag(plan)
     headers = {"ETag": etag, "Cache-Control": "no-cache"}

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 
+from store.media_state import Readiness
 from store.pushes import Push
 from web.deps import ApiAdmin, PoolDep, SettingsDep
 from web.emergency.form import PushIn
@@ -23,22 +24,31 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such push
 
 
 class ProgressOut(BaseModel):
-    """A push, its delivery counts and its first 200 tablets (problems first)."""
+    """A push, its delivery counts and its first 200 tablets (problems first).
+
+    While the push is active (``phase`` "push") the counts are of its playlist; once it is
+    reverted or expired (``phase`` "return") they are of the way back: "acknowledged" means
+    back on the tablet's own schedule (its next playlist applied), "offline" that it gets it
+    on reconnect."""
 
     push_id: uuid.UUID
     status: Literal["active", "expired", "reverted"]
+    phase: Literal["push", "return"]
     push: Push
     counts: Counts
     tablets: list[TabletProgress]
+    content: Readiness  # the targeted tablets' readiness with the manifest's library files
 
     @classmethod
     def of(cls, found: Progress) -> ProgressOut:
         return cls(
             push_id=found.push.push_id,
             status=found.push.status,
+            phase="push" if found.push.status == "active" else "return",
             push=found.push,
             counts=found.counts,
             tablets=list(found.tablets),
+            content=found.readiness,
         )
 
 

@@ -55,10 +55,6 @@ def when(at: datetime, now: datetime) -> str:
     return f"in {seconds // 86400} d {seconds % 86400 // 3600} h"
 
 
-def clock(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def push_id_or_404(text: str) -> uuid.UUID:
     """The push id of a path, a 404 when it cannot be one (the pages' and the API's)."""
     push_id = push_uuid(text)
@@ -154,10 +150,10 @@ def _progress_context(login: Login, found: Progress, message: str | None) -> dic
         "p": found.push,
         "counts": found.counts,
         "tablets": found.tablets,
+        "readiness": found.readiness,
         "message": message,
         "now": datetime.now(UTC),
         "when": when,
-        "clock": clock,
     }
 
 

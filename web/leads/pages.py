@@ -6,7 +6,7 @@ admin's tenant; another tenant's campaign, code or lead answers 404.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
@@ -18,7 +18,8 @@ from store.lead_campaigns import CampaignExists, NoSuchAgent
 from web.deps import AdminLogin, Login, PoolDep, SettingsDep
 from web.grid.tiles import fleets
 from web.http.admin_form import AdminForm, AdminFormDep
-from web.http.templating import TEMPLATES
+from web.http.public import public_address
+from web.http.templating import TEMPLATES, local_text
 from web.leads import campaigns, codes
 from web.leads import listing as lead_list
 from web.leads.campaigns import AgentAction, CampaignEdit, CampaignIn
@@ -52,13 +53,13 @@ LABELS = {
 }
 
 
-def when(at: datetime | None) -> str:
-    return "" if at is None else at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def _render(
     request: Request, template: str, login: Login, status: int = 200, **context: Any
 ) -> HTMLResponse:
+    def when(at: datetime | None) -> str:
+        """A time in the user's zone (the page says which, and gives UTC on hover)."""
+        return "" if at is None else local_text(at, login.timezone)
+
     return TEMPLATES.TemplateResponse(
         request, template, {"login": login, "when": when, **context}, status_code=status
     )
@@ -196,6 +197,7 @@ async def _campaign_page(
         codes=await codes.codes(pool, login.user, campaign_id),
         fleets=await fleets(pool, login.user),
         base=public_base(request, settings).rstrip("/"),
+        address=public_address(request, settings),
         **context,
     )
 

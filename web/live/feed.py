@@ -1,12 +1,17 @@
 """The panel's change feed: one reader per web process, many SSE subscribers.
 
 One connection (:func:`store.listen.listen`, reconnected with backoff) ``LISTEN``s for
-the hub's ``fleethub_state`` (transitions) and ``fleethub_alerts`` (incidents); one loop
+the hub's ``fleethub_state`` (transitions) and ``fleethub_alerts`` (incidents), and for
+``fleethub_tablets`` (a tablet registered, moved or revoked, a fleet renamed); one loop
 reads the tablets whose state row changed since its watermark, every ``interval_s`` or at
-once when woken (by a notification, or by the listener after each (re)connect). Each
-subscriber gets only what its user may see, through a bounded queue: a
-subscriber that falls behind is marked overflowed and told to resync rather
-than silently losing changes.
+once when woken (by a notification, or by the listener after each (re)connect), and the
+tablets and fleets ``fleethub_tablets`` named. Each subscriber gets only what its user
+may see, through a bounded queue: a subscriber that falls behind is marked overflowed
+and told to resync rather than silently losing changes. A tablet that leaves a
+subscriber's view (revoked, moved to a fleet it does not see) is sent as gone.
+
+The feed also knows every registered tablet's fleet and state, so that a live grid's
+header counts the whole fleet (:meth:`ChangeFeed.counts`) whatever the page filters.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from store import db, fleets
 from store.listen import listen
 from store.tiles import Tile
 from store.users import User
-from web.grid.tiles import changed_since
+from web.grid.tiles import STATES, changed_since, named, states
 from web.scope import sees_fleet
 
 log = logging.getLogger(__name__)
@@ -45,6 +50,10 @@ READ_RETRY_MAX_S = 2.0
 @dataclass(frozen=True, slots=True)
 class TilesChanged:
     tiles: tuple[Tile, ...]
+    gone: tuple[str, ...] = ()  # tablets that left the subscriber's view
+
+
+Known = tuple[str, str, str]  # a tablet's (tenant, fleet, state)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +117,44 @@ class ChangeFeed:
         self._wake = asyncio.Event()
         self._sent: dict[str, datetime] = {}
         self._fleet_tenants: dict[str, str] = {}
+        self._known: dict[str, Known] = {}
+        self._counts: dict[str, dict[str, int]] = {}  # per fleet: tablets per state
+        self._named: tuple[set[str], set[str]] = (set(), set())  # tablets, fleets to re-read
+        self._reload = True  # (re)read every tablet's state: at start, after a reconnect
+        self.loaded = False
+
+    def counts(self, user: User, fleet: str | None = None) -> dict[str, int] | None:
+        """Tablets per state in the user's scope (and ``fleet``); None before the first read."""
+        if not self.loaded:
+            return None
+        total = dict.fromkeys(STATES, 0)
+        for fleet_id, per_state in self._counts.items():
+            if fleet is not None and fleet_id != fleet:
+                continue
+            if sees_fleet(user, self._fleet_tenants.get(fleet_id, ""), fleet_id):
+                for state, n in per_state.items():
+                    total[state] = total.get(state, 0) + n
+        return total
+
+    def _set(self, tablet_id: str, known: Known | None) -> Known | None:
+        """Record a tablet's tenant, fleet and state (None: gone); the one it had."""
+        old = self._known.pop(tablet_id, None)
+        if old is not None:
+            self._counts[old[1]][old[2]] -= 1
+        if known is not None:
+            self._known[tablet_id] = known
+            self._fleet_tenants[known[1]] = known[0]
+            per_state = self._counts.setdefault(known[1], dict.fromkeys(STATES, 0))
+            per_state[known[2]] = per_state.get(known[2], 0) + 1
+        return old
+
+    async def _load(self) -> None:
+        found = await states(self._pool)
+        self._known.clear()
+        self._counts.clear()
+        for tablet_id, tenant, fleet_id, state in found:
+            self._set(tablet_id, (tenant, fleet_id, state))
+        self.loaded = True
 
     @property
     def overflows(self) -> int:
@@ -133,8 +180,15 @@ class ChangeFeed:
                 await asyncio.wait_for(self._wake.wait(), self.interval_s)
             self._wake.clear()
             since = watermark - OVERLAP
-            tiles = await until_done(
-                functools.partial(self._changed, since),
+            if self._reload:
+                self._reload = False
+                await until_done(
+                    self._load, on=(psycopg.Error,), wait_initial=0.5, wait_max=READ_RETRY_MAX_S
+                )
+            tablets, fleet_ids = self._named
+            self._named = (set(), set())
+            tiles, renamed = await until_done(
+                functools.partial(self._changed, since, sorted(tablets), sorted(fleet_ids)),
                 on=(psycopg.Error,),
                 wait_initial=0.5,
                 wait_max=READ_RETRY_MAX_S,
@@ -146,37 +200,64 @@ class ChangeFeed:
                 assert t.updated_at is not None
                 self._sent[t.tablet_id] = t.updated_at
                 watermark = max(watermark, t.updated_at)
-            if fresh:
-                self._dispatch(fresh)
+            seen = {t.tablet_id for t in renamed}
+            changed = {t.tablet_id: t for t in (*fresh, *renamed)}
+            gone = [tid for tid in tablets if tid not in seen and tid in self._known]
+            if changed or gone:
+                self._dispatch(list(changed.values()), gone)
 
-    async def _changed(self, since: datetime) -> list[Tile]:
+    async def _changed(
+        self, since: datetime, tablets: list[str], fleet_ids: list[str]
+    ) -> tuple[list[Tile], list[Tile]]:
+        """The tiles whose state changed since ``since``, and those of the tablets and
+        fleets a ``fleethub_tablets`` notification named."""
         try:
-            return await changed_since(self._pool, since)
+            renamed = await named(self._pool, tablets, fleet_ids) if tablets or fleet_ids else []
+            return await changed_since(self._pool, since), renamed
         except psycopg.Error as exc:
             log.warning("change feed: store unavailable (%s); retrying", exc)
             raise
 
-    def _dispatch(self, tiles: list[Tile]) -> None:
+    def _dispatch(self, tiles: list[Tile], gone: list[str]) -> None:
+        before: dict[str, Known | None] = {}
+        for t in tiles:
+            before[t.tablet_id] = self._set(t.tablet_id, (t.tenant_id, t.fleet_id, t.state))
+        for tablet_id in gone:
+            before[tablet_id] = self._set(tablet_id, None)
         for sub in self._subscribers:
             mine = tuple(t for t in tiles if sees_fleet(sub.user, t.tenant_id, t.fleet_id))
-            if mine:
-                sub.offer(TilesChanged(mine))
+            mine_ids = {t.tablet_id for t in mine}
+            left = tuple(
+                tablet_id
+                for tablet_id, old in before.items()
+                if old is not None
+                and tablet_id not in mine_ids
+                and sees_fleet(sub.user, old[0], old[1])
+            )
+            if mine or left:
+                sub.offer(TilesChanged(mine, left))
 
     async def _listen(self) -> None:
         await listen(
             self._url,
-            ["fleethub_state", "fleethub_alerts"],
+            ["fleethub_state", "fleethub_alerts", "fleethub_tablets"],
             self._on_notify,
             name="web.live.feed.listen",
             on_connected=self._on_listening,
         )
 
     async def _on_listening(self) -> None:
+        self._reload = True  # a registration or revocation may have gone unheard meanwhile
         self._wake.set()  # read at once: a transition may have gone unheard meanwhile
 
     async def _on_notify(self, channel: str, payload: str) -> None:
         if channel == "fleethub_state":
             self._wake.set()
+        elif channel == "fleethub_tablets":
+            kind, _, ident = payload.partition(":")
+            if kind in ("tablet", "fleet") and ident:
+                self._named[0 if kind == "tablet" else 1].add(ident[:128])
+                self._wake.set()
         else:
             await self._alert(payload)
 

@@ -5,10 +5,14 @@ device's claim itself. The rules and the tenant-scoped reads live in :mod:`store
 
 from __future__ import annotations
 
+import base64
+import io
+import json
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+import segno
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, Field
 
@@ -86,3 +90,16 @@ async def revoke(
             await revocation.revoke(conn, tablet_id, actor, user.tenant_id)
     await dynsec.revoke_tablet(target, tablet_id)
     return True
+
+
+def pairing_payload(server: str, code: str) -> str:
+    """What the pairing QR code holds (docs/mqtt-contract.md, Pairing): the server address
+    the tablet app talks to and the claim code it sends there."""
+    return json.dumps({"v": 1, "server": server, "claim_code": code}, separators=(",", ":"))
+
+
+def qr_data_uri(text: str) -> str:
+    """``text`` as a QR code (SVG, error correction M) in a data: URI for an ``<img>``."""
+    out = io.BytesIO()
+    segno.make_qr(text, error="m").save(out, kind="svg", scale=6, border=4, xmldecl=False)
+    return "data:image/svg+xml;base64," + base64.b64encode(out.getvalue()).decode()

@@ -51,7 +51,14 @@ async def heatmap_api(
         raise HTTPException(422, f"unknown time zone {tz!r}: use an IANA name like Asia/Singapore")
     zone = heatmap_pages.column_zone(fleets, fleet or None, tz or None)
     return await heatmap(
-        pool, user, kind, timezone=zone, fleet=fleet or None, q=q or None, page=page
+        pool,
+        user,
+        kind,
+        timezone=zone,
+        fleets_in_scope=fleets,
+        fleet=fleet or None,
+        q=q or None,
+        page=page,
     )
 
 

@@ -1,28 +1,28 @@
 """Uptime heatmaps: tablets × the last 24 hours and tablets × the last 30 days.
 
-Each heatmap is one SQL query over ``uptime_hourly`` (:mod:`store.heatmaps`: plain
-date_trunc and generate_series, so it runs without TimescaleDB) for one page of tablets.
-A cell's percent is the tablet's online seconds in that hour or day divided
-by the seconds it was observed there: from its registration to now. A cell
-it was not observed in at all (before registration, in the future) has no
-percent and shows grey. Days are the fleet's local days; an hour row of a
-fleet whose zone is offset by half an hour spreads each stored hour evenly
-over the two days it touches.
+Each heatmap is one query of :mod:`store.uptime` (the one definition of uptime the
+tablet page and the uptime report use too) for one page of tablets, one range per
+column: each hour, or each fleet's local day. A cell's percent is the tablet's online
+seconds in that hour or day divided by the seconds it was observed there (from its
+registration to now). A cell it was not observed in at all (before registration, in the
+future) has no percent and shows "no data". An hour of a fleet whose zone is offset by
+half an hour counts half on each of the two days it touches.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from psycopg_pool import AsyncConnectionPool
 
-from store import fleets, heatmaps
+from store import fleets, uptime
 from store.fleets import Fleet
 from store.users import User
+from web.reports.operating import local_midnight
 
 PER_PAGE = 500
 HOURS = 24
@@ -116,12 +116,33 @@ def day_columns(now: datetime, timezone: str) -> tuple[Column, ...]:
     return tuple(out)
 
 
+def column_ranges(
+    kind: Kind, columns: tuple[Column, ...], chosen: list[Fleet]
+) -> dict[str, list[object]]:
+    """Each fleet's range per column: the hour, or the column's day in the fleet's zone."""
+    ranges: dict[str, list[object]] = {"rf": [], "rn": [], "rlo": [], "rhi": []}
+    for fleet in chosen:
+        for n, column in enumerate(columns, start=1):
+            if kind == "hourly":
+                lo, hi = column.start, column.start + timedelta(hours=1)
+            else:
+                day = column.start.date()
+                lo = local_midnight(day, fleet.timezone)
+                hi = local_midnight(day + timedelta(days=1), fleet.timezone)
+            ranges["rf"].append(fleet.fleet_id)
+            ranges["rn"].append(n)
+            ranges["rlo"].append(lo)
+            ranges["rhi"].append(hi)
+    return ranges
+
+
 async def heatmap(
     pool: AsyncConnectionPool,
     user: User,
     kind: Kind,
     *,
     timezone: str,
+    fleets_in_scope: list[Fleet],
     fleet: str | None = None,
     q: str | None = None,
     page: int = 1,
@@ -130,20 +151,15 @@ async def heatmap(
     """One page of tablets (in scope, filtered like the grid) with a percent per column."""
     now = now or datetime.now(UTC)
     columns = hour_columns(now, timezone) if kind == "hourly" else day_columns(now, timezone)
-    first: datetime | date = columns[0].start
-    last: datetime | date = columns[-1].start
-    if kind == "daily":
-        first, last = columns[0].start.date(), columns[-1].start.date()
-    found = await heatmaps.cells(
+    chosen = [f for f in fleets_in_scope if fleet is None or f.fleet_id == fleet]
+    found = await uptime.cells(
         pool,
         user,
-        kind,
-        fleet=fleet,
+        column_ranges(kind, columns, chosen),
+        len(columns),
         like=_like(q),
         limit=PER_PAGE,
         offset=(page - 1) * PER_PAGE,
-        first=first,
-        last=last,
     )
     rows = tuple(
         HeatRow(
@@ -152,7 +168,7 @@ async def heatmap(
             str(fleet_id),
             str(name),
             tuple(
-                percent(Decimal(on), Decimal(seen))
+                None if on is None else percent(Decimal(on), Decimal(seen))
                 for on, seen in zip(online, observed, strict=True)
             ),
         )

@@ -58,9 +58,20 @@ async def heatmap_page(
     error = None
     if tz is not None and not known_zone(tz):
         error, tz = f"unknown time zone {tz!r}: use an IANA name like Asia/Singapore", None
-    zone = column_zone(fleets, fleet, tz)
-    hourly = await heatmap(pool, login.user, "hourly", timezone=zone, fleet=fleet, q=q, page=page)
-    daily = await heatmap(pool, login.user, "daily", timezone=zone, fleet=fleet, q=q, page=page)
+    zone = column_zone(fleets, fleet, tz or login.zone_choice)
+    hourly, daily = [
+        await heatmap(
+            pool,
+            login.user,
+            kind,
+            timezone=zone,
+            fleets_in_scope=fleets,
+            fleet=fleet,
+            q=q,
+            page=page,
+        )
+        for kind in ("hourly", "daily")
+    ]
     filters = {k: v for k, v in (("fleet", fleet), ("q", q), ("tz", tz)) if v}
 
     def page_url(n: int) -> str:

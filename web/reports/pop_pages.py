@@ -27,6 +27,7 @@ from web.reports.pop_report import (
     play_report,
     report_csv,
 )
+from web.reports.uptime_report import today_for
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,10 +37,10 @@ CampaignParam = Annotated[
     str | None, Query(max_length=256, description="only this campaign (all when omitted)")
 ]
 FromParam = Annotated[
-    str | None, Query(alias="from", max_length=32, description="first UTC day (YYYY-MM-DD)")
+    str | None, Query(alias="from", max_length=32, description="first local day (YYYY-MM-DD)")
 ]
 ToParam = Annotated[
-    str | None, Query(alias="to", max_length=32, description="last UTC day, inclusive")
+    str | None, Query(alias="to", max_length=32, description="last local day, inclusive")
 ]
 GroupParam = Annotated[str | None, Query(max_length=16, description="day, fleet or tablet")]
 FleetParam = Annotated[str | None, Query(max_length=64, description="only this fleet")]
@@ -53,11 +54,12 @@ async def _report(
 ) -> PlayReport:
     """Raises :class:`ReportInputError` for bad input, 404 for a fleet outside the scope."""
     campaign, start, end, group, fleet = params
-    query = parse_query(start, end, group, campaign, fleet)
-    if query.fleet is not None:
-        fleets = await scoped_fleets(pool, user) if fleets is None else fleets
-        if all(f.fleet_id != query.fleet for f in fleets):
-            raise HTTPException(404, f"no fleet {query.fleet!r}")
+    fleets = await scoped_fleets(pool, user) if fleets is None else fleets
+    wanted = (fleet or "").strip()
+    chosen = [f for f in fleets if not wanted or f.fleet_id == wanted]
+    query = parse_query(start, end, group, campaign, fleet, today_for(chosen))
+    if query.fleet is not None and all(f.fleet_id != query.fleet for f in fleets):
+        raise HTTPException(404, f"no fleet {query.fleet!r}")
     return await play_report(pool, user, query)
 
 

@@ -1,6 +1,7 @@
 """Proof-of-play report: plays, completed plays and play time per day, fleet or tablet.
 
-One query over the exact daily rollup ``plays_daily`` (UTC days of ``started_at``),
+One query over the exact daily rollup ``plays_daily`` (each fleet's local days of
+``started_at``),
 scoped through ``fleets f`` like every panel query: a play counts for the tenant
 and fleet it was stored under. Without a campaign filter each row is one group
 and one campaign. The totals are the sums of the rows (integers, added exactly),
@@ -68,7 +69,8 @@ def _parse_day(text: str, name: str) -> date:
 
 
 def parse_period(start: str | None, end: str | None, today: date) -> Period:
-    """``from``/``to`` as UTC days, both inclusive; the last :data:`DEFAULT_DAYS` by default."""
+    """``from``/``to`` as local days, both inclusive; the last :data:`DEFAULT_DAYS` (ending on
+    ``today``, the fleets' local today) by default."""
     last = _parse_day(end, "to") if end and end.strip() else today
     first = (
         _parse_day(start, "from")

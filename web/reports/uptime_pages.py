@@ -26,7 +26,7 @@ from web.reports.uptime_report import (
     UptimeRow,
     parse_group,
     parse_period,
-    today_utc,
+    today_for,
     uptime_report,
 )
 
@@ -71,7 +71,8 @@ async def _report(
     fleets = await scoped_fleets(pool, user) if fleets is None else fleets
     if fleet and all(f.fleet_id != fleet for f in fleets):
         raise HTTPException(404, f"no fleet {fleet!r}")
-    period = parse_period(start, end, today_utc())
+    chosen = [f for f in fleets if not fleet or f.fleet_id == fleet]
+    period = parse_period(start, end, today_for(chosen))  # the fleets' local today
     return await uptime_report(pool, user, fleets, period, parse_group(group), fleet or None)
 
 

@@ -11,6 +11,8 @@ Definitions (also printed under the report):
   range or an operating window (half-hour zones, ``09:30`` windows) counts
   that part of its online seconds, as if spread evenly over the hour.
   A tablet's online seconds never exceed its observed seconds.
+  (:mod:`store.uptime` holds this definition; the tablet page's last 24 hours,
+  :func:`tablet_uptime`, and the heatmaps use it too.)
 * Percent online = Σ online seconds ÷ Σ observed seconds; within operating
   hours = Σ online seconds inside operating windows ÷ Σ operating seconds
   observed. A fleet without operating hours is always operating.
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal, get_args
+from zoneinfo import ZoneInfo
 
 from psycopg_pool import AsyncConnectionPool
 
@@ -147,14 +150,17 @@ def _hours(fleet: Fleet) -> OperatingHours:
         return OperatingHours(timezone="UTC")
 
 
-def _ranges(fleets: list[Fleet], period: Period) -> dict[str, list[object]]:
-    """Each fleet's range (its local days) and its operating windows within it, as arrays."""
-    params: dict[str, list[object]] = {k: [] for k in ("rf", "rlo", "rhi", "wf", "wlo", "whi")}
-    for fleet in fleets:
-        zone = _hours(fleet).timezone
-        lo = local_midnight(period.start, zone)
-        hi = local_midnight(period.end + timedelta(days=1), zone)
+Span = tuple[datetime, datetime]
+
+
+def _ranges(fleets: list[tuple[Fleet, Span]]) -> dict[str, list[object]]:
+    """Each fleet's range and its operating windows within it, as arrays."""
+    params: dict[str, list[object]] = {
+        k: [] for k in ("rf", "rn", "rlo", "rhi", "wf", "wlo", "whi")
+    }
+    for fleet, (lo, hi) in fleets:
         params["rf"].append(fleet.fleet_id)
+        params["rn"].append(1)
         params["rlo"].append(lo)
         params["rhi"].append(hi)
         for w_lo, w_hi in operating_windows(_hours(fleet), lo, hi):
@@ -162,6 +168,19 @@ def _ranges(fleets: list[Fleet], period: Period) -> dict[str, list[object]]:
             params["wlo"].append(w_lo)
             params["whi"].append(w_hi)
     return params
+
+
+def local_days(fleet: Fleet, period: Period) -> Span:
+    """The period's days in the fleet's zone, midnight to midnight."""
+    zone = _hours(fleet).timezone
+    return local_midnight(period.start, zone), local_midnight(period.end + timedelta(days=1), zone)
+
+
+def _rows(found: list[tuple[object, ...]]) -> tuple[UptimeRow, ...]:
+    return tuple(
+        UptimeRow(str(k), str(lbl), str(fid), str(fname), int(str(n)), on, seen, op_on, op)  # type: ignore[arg-type]
+        for k, lbl, fid, fname, n, on, seen, op_on, op, _ in found
+    )
 
 
 async def uptime_report(
@@ -173,14 +192,30 @@ async def uptime_report(
     fleet: str | None = None,
 ) -> UptimeReport:
     """``fleets`` are the user's (:func:`web.reports.heatmap.scoped_fleets`); ``fleet`` one."""
-    chosen = [f for f in fleets if fleet is None or f.fleet_id == fleet]
-    found = await uptime.sums(pool, user, group_by, _ranges(chosen, period))
-    rows = tuple(
-        UptimeRow(str(k), str(lbl), str(fid), str(fname), int(n), on, seen, op_on, op)
-        for k, lbl, fid, fname, n, on, seen, op_on, op in found
-    )
+    chosen = [(f, local_days(f, period)) for f in fleets if fleet is None or f.fleet_id == fleet]
+    rows = _rows(await uptime.sums(pool, user, group_by, _ranges(chosen)))
     return UptimeReport(period, group_by, fleet, rows, total_of(rows))
 
 
-def today_utc() -> date:
-    return datetime.now(UTC).date()
+async def tablet_uptime(
+    pool: AsyncConnectionPool,
+    user: User,
+    fleet: Fleet,
+    tablet_id: str,
+    start: datetime,
+    end: datetime,
+) -> UptimeRow | None:
+    """One tablet's uptime over ``[start, end)`` (the tablet page's last 24 hours), by the
+    report's definition; None when it was not observed then."""
+    found = await uptime.sums(
+        pool, user, "tablet", _ranges([(fleet, (start, end))]), tablet=tablet_id
+    )
+    rows = _rows(found)
+    return rows[0] if rows else None
+
+
+def today_for(fleets: list[Fleet], now: datetime | None = None) -> date:
+    """The last local day that has begun among these fleets: the reports' default end."""
+    now = now or datetime.now(UTC)
+    days = [now.astimezone(ZoneInfo(_hours(f).timezone)).date() for f in fleets]
+    return max(days, default=now.astimezone(UTC).date())

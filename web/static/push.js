@@ -8,6 +8,7 @@
       const data = JSON.parse(e.data);
       box.innerHTML = data.html;
       box.dataset.status = data.status;
+      if (window.fleethubSortable) window.fleethubSortable(box);
     },
   });
 })();

@@ -7,18 +7,22 @@ tablet outside it reads as missing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
 from store import tablets
+from store.fleets import Fleet
 from store.incidents import Incident
 from store.tablets import Delivery, TabletInfo, Transition
 from store.tiles import Tile
 from store.users import User
 from web.alerts import incidents
-from web.grid.tiles import one
+from web.grid.tiles import STATE_WORDS, one
+from web.http.templating import duration, local_text
+from web.reports.heatmap import scoped_fleets
+from web.reports.uptime_report import UptimeRow, tablet_uptime
 
 WINDOW = timedelta(hours=24)
 
@@ -35,13 +39,28 @@ class Segment:
     x: float
     width: float
 
-    @property
-    def title(self) -> str:
-        def hm(when: datetime) -> str:
-            return when.astimezone(UTC).strftime("%d %b %H:%M")
+    def title(self, zone: str, offline_after_s: int) -> str:
+        """ "offline 14:02–14:25 · connection lost", in ``zone``."""
 
-        why = f" · reason: {self.reason}" if self.reason else " · held since before the window"
-        return f"{self.state} {hm(self.start)}–{hm(self.end)} UTC{why}"
+        def hm(when: datetime) -> str:
+            return local_text(when, zone, "%d %b %H:%M")
+
+        why = reason_words(self.state, self.reason, offline_after_s) if self.reason else None
+        state = STATE_WORDS.get(self.state, self.state)
+        return f"{state} {hm(self.start)}–{hm(self.end)} · {why or 'since before this window'}"
+
+
+def reason_words(to_state: str, reason: str | None, offline_after_s: int) -> str:
+    """Why a tablet changed state, in words an operator uses (the hub's reason codes)."""
+    if reason == "heartbeat":
+        return "a heartbeat came in"
+    if reason == "status":
+        return "the app said it is online" if to_state == "online" else "the app signed off"
+    if reason == "will":
+        return "connection lost"
+    if reason == "timeout":
+        return f"no heartbeat for {duration(offline_after_s)}"
+    return reason or "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +74,8 @@ class Detail:
     heartbeats: list[Any]  # of Heartbeat
     incidents: list[Incident]
     deliveries: list[Delivery]
-    uptime_pct: float
+    uptime: UptimeRow | None  # the last 24 hours (None: not observed in them)
+    fleet: Fleet
 
 
 async def info(pool: AsyncConnectionPool, user: User, tablet_id: str) -> TabletInfo | None:
@@ -74,13 +94,6 @@ async def transitions(
 ) -> list[Transition]:
     """Presence transitions at or after ``since``, oldest first."""
     return await tablets.transitions(pool, user, tablet_id, since, limit)
-
-
-async def uptime_pct(pool: AsyncConnectionPool, user: User, tablet_id: str, now: datetime) -> float:
-    """Online share of the current UTC hour and the 23 before it (hourly rollups), in percent."""
-    first = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
-    online = await tablets.online_seconds(pool, user, tablet_id, first, now)
-    return min(100.0, round(online / max(1.0, (now - first).total_seconds()) * 100, 1))
 
 
 def timeline(
@@ -110,6 +123,7 @@ async def detail(
     found = await info(pool, user, tablet_id)
     if tile is None or found is None:
         return None
+    fleet = next(f for f in await scoped_fleets(pool, user) if f.fleet_id == tile.fleet_id)
     start = now - WINDOW
     within = await transitions(pool, user, tablet_id, start)
     before = await tablets.last_before(pool, user, tablet_id, start)
@@ -123,5 +137,6 @@ async def detail(
         heartbeats=await heartbeats(pool, user, tablet_id, 50),
         incidents=await incidents.for_tablet(pool, user, tablet_id, 20),
         deliveries=await tablets.deliveries(pool, user, tablet_id, 20),
-        uptime_pct=await uptime_pct(pool, user, tablet_id, now),
+        uptime=await tablet_uptime(pool, user, fleet, tablet_id, start, now),
+        fleet=fleet,
     )

@@ -25,6 +25,15 @@ async def tablet_page(
     found = await detail(pool, login.user, tablet_id, now)
     if found is None:
         raise HTTPException(404, f"no tablet {tablet_id!r}")
+    zone = login.zone_for(found.fleet.timezone)
     return TEMPLATES.TemplateResponse(
-        request, "tablet.html", {"login": login, "d": found, "now": now}
+        request,
+        "tablet.html",
+        {
+            "login": login,
+            "d": found,
+            "now": now,
+            "zone": zone,
+            "tile": request.app.state.render_tile(found.tile),  # the grid's, live
+        },
     )

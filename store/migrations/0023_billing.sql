@@ -2,7 +2,7 @@
 -- drivers and their cars over time, the car each tablet was in over time, closed months whose
 -- documents (fleet and driver statements, lead invoices) are frozen rows with a content hash,
 -- lead prices and disputes, and the role 'driver' signing in by a one-time link.
--- depends: 0018_plays_local_days
+-- depends: 0022_media
 
 -- A tenant's currency (amounts are exact numerics in it), the zone its lead invoices count
 -- months in, and how many days a buyer has to dispute an accepted lead. No row: the defaults

@@ -2,8 +2,7 @@
 -- play's start in its fleet's time zone (store/plays.py adds new plays so). The days whose
 -- raw plays are all still stored are counted again that way; older rollup rows, whose
 -- plays retention has removed, keep their UTC days.
--- (The same change as branch panel's 0016_plays_local_days: keep one when both are merged.)
--- depends: 0017_lead_reoffer
+-- depends: 0018_profiles
 
 DELETE FROM plays_daily
 WHERE day >= (SELECT (min(started_at) AT TIME ZONE 'UTC')::date + 1 FROM plays);
