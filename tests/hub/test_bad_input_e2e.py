@@ -154,6 +154,6 @@ async def test_counters_reach_the_store_and_the_status_page(
         with TestClient(create_app(settings, database_url)) as client:
             sign_in(client, email)
             page = client.get("/hubs").text
-        assert "invalid_json 1" in page
+        assert "invalid json 1" in page  # the reason in words
     finally:
         tablet.close()
