@@ -6,7 +6,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from actors.messages import Arm, HeartbeatIn, LeadIn, OpenOffer, Position, Reason, State
+from actors.messages import (
+    Arm,
+    HeartbeatIn,
+    IncidentKind,
+    LeadIn,
+    OpenOffer,
+    Position,
+    Reason,
+    State,
+)
 
 # The store keeps a heartbeat as it was received (contract/heartbeat.py: its columns).
 HeartbeatRow = HeartbeatIn
@@ -59,7 +68,7 @@ class IncidentEvent:
     incident_id: str
     tablet_id: str
     fleet_id: str
-    kind: Literal["offline", "flapping"]
+    kind: IncidentKind
     event: Literal["opened", "resolved"]
     opened_at: datetime
     at: datetime
@@ -82,6 +91,24 @@ class DeliveryRow:
     status: Literal["published", "applied", "failed"]
     at: datetime
     detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MediaStateRow:
+    """The tablet's content readiness for its desired manifest (``tablet_media``): of its
+    ``total`` library files, how many it holds, is downloading and failed; bytes of all."""
+
+    tablet_id: str
+    playlist_id: str | None
+    etag: str | None
+    total: int
+    ready: int
+    downloading: int
+    failed: int
+    bytes_done: int
+    bytes_total: int
+    detail: str | None  # the first failure, as the tablet reported it
+    reported_at: datetime | None  # the cache report's receive time
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +188,7 @@ Effect = (
     | IncidentEvent
     | Publish
     | DeliveryRow
+    | MediaStateRow
     | LookupTablet
     | Rejected
     | HandlerFailed

@@ -8,12 +8,14 @@ from typing import Any, Literal
 
 from actors.rules.hours import OperatingHours
 from contract.heartbeat import HeartbeatIn as HeartbeatIn
+from contract.media_status import MediaStatusIn as MediaStatusIn
 from contract.playlist_ack import AckIn as AckIn
 from contract.status import StatusIn as StatusIn
 
 State = Literal["unknown", "online", "offline"]
 Reason = Literal["will", "timeout", "status", "heartbeat"]
 TimerKind = Literal["offline", "incident"]  # "incident": an offline incident is due
+IncidentKind = Literal["offline", "flapping", "download_failed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +42,7 @@ class Position:
 @dataclass(frozen=True, slots=True)
 class IncidentRef:
     incident_id: str
-    kind: Literal["offline", "flapping"]
+    kind: IncidentKind
     opened_at: datetime
 
 
@@ -97,7 +99,8 @@ class NotRegistered:
     tablet_id: str
 
 
-# HeartbeatIn, StatusIn and AckIn are declared with the device contract (contract/).
+# HeartbeatIn, StatusIn, AckIn and MediaStatusIn are declared with the device contract
+# (contract/).
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +111,13 @@ class DesiredPlaylist:
     etag: str
     manifest_json: str
     at: datetime
-    # Publish even if this etag was applied or published: the broker lost its retained copy.
+    # Publish even if this etag was applied or published: the broker lost its retained copy
+    # (or its download links are renewed).
     force: bool = False
+    # The library files it plays, (SHA-256, bytes) in play order: it counts as applied only
+    # once the tablet holds them all (actors/rules/content.py).
+    media: tuple[tuple[str, int], ...] = ()
+    playlist_id: str | None = None
     # When the store was read for it (``at`` when None): a paced republish carries the
     # manifests resolved before it started, older than a push that reached the tablet since.
     resolved_at: datetime | None = None

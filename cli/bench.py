@@ -50,6 +50,14 @@ def bench_command(
             " receipt → committed and publish → ack.",
         ),
     ] = False,
+    statements: Annotated[
+        bool,
+        typer.Option(
+            "--statements",
+            help="Measure a month's earnings statements instead: --tablets tablets × 31 days"
+            " (default 20,000) in a fresh store.",
+        ),
+    ] = False,
     leads: Annotated[
         int | None,
         typer.Option(
@@ -60,10 +68,28 @@ def bench_command(
             " → the agent's MQTT receipt and panel SSE event (--rate: submits/s, default 20).",
         ),
     ] = None,
+    media: Annotated[
+        bool,
+        typer.Option(
+            "--media",
+            help="Measure media delivery instead: --tablets (default 500) download one file at"
+            " once through the panel, next to curl on python -m http.server; then one upload.",
+        ),
+    ] = False,
+    media_mb: Annotated[int, typer.Option(min=1, max=4096, help="--media: file MB.")] = 50,
+    upload_mib: Annotated[
+        int, typer.Option(min=0, max=4096, help="--media: upload MiB (0: none).")
+    ] = 1024,
 ) -> None:
     """Measure the hub end to end on loopback; writes a JSON report and prints a summary."""
     if leads:
         _bench_leads(leads, rate or 20.0, out)
+        return
+    if statements:
+        _bench_statements(tablets or 20_000, out)
+        return
+    if media:
+        _bench_media(tablets or 500, media_mb, upload_mib, out)
         return
     if panel:
         _bench_panel(tablets or 20_000, out)
@@ -128,6 +154,44 @@ def _bench_plays(tablets: int, rate: float, duration_s: int, out: Path) -> None:
     report = run_plays_bench(cfg, console)
     path = write_report(report, out, sys.stdout)
     print_plays_summary(report, console)
+    console.print(f"report: {path}")
+
+
+def _bench_statements(tablets: int, out: Path) -> None:
+    from devtools.bench.run import machine, write_report
+    from devtools.bench.statements import (
+        StatementsBenchConfig,
+        print_statements_summary,
+        run_statements_bench,
+    )
+
+    cfg = StatementsBenchConfig(tablets=tablets, work_dir=_settings().var_dir / "bench")
+    report = {"machine": machine(), **run_statements_bench(cfg, console)}
+    path = write_report(report, out, sys.stdout)
+    print_statements_summary(report, console)
+    console.print(f"report: {path}")
+
+
+def _bench_media(tablets: int, file_mb: int, upload_mib: int, out: Path) -> None:
+    from devtools.bench.media import MediaBenchConfig, print_media_summary, run_media_bench
+    from devtools.bench.run import machine, write_report
+
+    settings = _settings()
+    cfg = MediaBenchConfig(
+        tablets=tablets,
+        file_mb=file_mb,
+        upload_mib=upload_mib,
+        work_dir=settings.var_dir / "bench",
+        database_url=settings.database_url,
+    )
+    started = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    report = {
+        "started_at": f"media-{started}",
+        "machine": machine(),
+        **run_media_bench(cfg, console),
+    }
+    path = write_report(report, out, sys.stdout)
+    print_media_summary(report, console)
     console.print(f"report: {path}")
 
 

@@ -24,12 +24,13 @@ from actors.rules.dayparts import Daypart
 from broker import dynsec, dynsec_file
 from broker.runner import embedded_broker
 from cli.bench import bench_command
+from cli.media import media_app
 from config.durations import parse_duration
 from config.errors import ConfigError, HubError
 from config.settings import Settings
 from contract.payloads import PlaylistItem
 from devtools.local import database_url, mqtt_target, provision_target
-from store import claims, db, device_tokens, fleets, playlists, revocation, users
+from store import claims, db, device_tokens, fleets, media, playlists, revocation, users
 
 app = typer.Typer(
     help="fleethub: realtime control plane for in-car ad tablets.",
@@ -50,6 +51,7 @@ app.add_typer(tenant_app, name="tenant")
 app.add_typer(user_app, name="user")
 agent_app = typer.Typer(help="Lead agents' apps (MQTT credentials).", no_args_is_help=True)
 app.add_typer(agent_app, name="agent")
+app.add_typer(media_app, name="media")
 
 console = Console()
 err = Console(stderr=True)
@@ -138,14 +140,18 @@ def user_add(
         str | None,
         typer.Option(help="Default: asked for (not echoed).", envvar="FLEETHUB_USER_PASSWORD"),
     ] = None,
+    campaigns: Annotated[
+        list[str] | None,
+        typer.Option("--campaign", help="A campaign an advertiser uploads media for (repeat)."),
+    ] = None,
 ) -> None:
     """Create a panel user (or reset their role, fleets and password)."""
     if password is None:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     with database_url(_settings()) as url:
-        user_id = _on_store(
-            url,
-            lambda conn: users.add_user(
+
+        async def save(conn: Conn) -> int:
+            user_id = await users.add_user(
                 conn,
                 tenant_id=tenant,
                 email=email,
@@ -154,8 +160,11 @@ def user_add(
                 password=password,
                 fleets=fleet_ids or [],
                 actor=ACTOR,
-            ),
-        )
+            )
+            await media.grant_campaigns(conn, user_id, campaigns or [])
+            return user_id
+
+        user_id = _on_store(url, save)
     console.print(f"user {email} ({role}, tenant {tenant}) saved as #{user_id}")
 
 
@@ -454,11 +463,14 @@ def simulate_cmd(
     heartbeat_interval: Annotated[str, typer.Option(help="Per tablet.")] = "10s",
     duration: Annotated[str, typer.Option(help="Stop after this long.")] = "1h",
     churn: Annotated[bool, typer.Option("--churn", help="Drop a few now and then.")] = False,
+    media: Annotated[
+        bool, typer.Option(help="Download library media, play the loop, send proof of play.")
+    ] = True,
 ) -> None:
     """Run simulated tablets against the broker (passwords derived from var/simulator.secret)."""
     from devtools import demo
     from devtools.simulate import simulate
-    from devtools.simulator import ChurnConfig
+    from devtools.simulator import ChurnConfig, ContentConfig
 
     _logging()
     settings = _settings()
@@ -478,6 +490,7 @@ def simulate_cmd(
                 parse_duration(duration),
                 churn_cfg,
                 console,
+                ContentConfig() if media else None,
             )
         )
 

@@ -230,6 +230,40 @@ class Settings(BaseSettings):
             host = "*." + host.split(".", 1)[1]
         return f"{parts.scheme}://{host}"
 
+    # The media library (media/, docs/operations.md "Media"): where the files are kept —
+    # unset: the local disk under var_dir/media; s3://bucket/prefix: an S3-compatible store
+    # (endpoint, region and keys below, else the AWS_* environment); file:///path: a directory.
+    media_store: str | None = Field(default=None, pattern=r"^(s3|file)://\S+$")
+    media_s3_endpoint: str | None = None  # e.g. http://minio:9000 (http:// is allowed)
+    # The address tablets reach the store at, for their pre-signed URLs (default: the above).
+    media_s3_public_endpoint: str | None = None
+    media_s3_region: str = "us-east-1"
+    media_s3_access_key_id: str | None = None
+    media_s3_secret_access_key: SecretStr | None = None
+    media_max_bytes: int = Field(default=1024**3, ge=1024)  # one upload, refused past this
+    # Tablets' download URLs: valid this long, renewed by the hub at half of it.
+    media_url_ttl_s: int = Field(default=86_400, ge=60)
+    # Where tablets reach the panel's GET /media/{sha256}; default: public_base_url, else
+    # http://web_host:web_port. A CDN in front of it: its base URL (same paths and tokens).
+    media_base_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    media_cdn_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    # Media no playlist, assignment or push has referenced for this long are deleted.
+    media_retention_days: int = Field(default=30, ge=1)
+
+    def media_store_url(self) -> str:
+        """The media store's URL: ``s3://…`` or ``file:///…`` (absolute)."""
+        if self.media_store:
+            return self.media_store
+        return (self.var_dir / "media").resolve().as_uri()
+
+    def media_origin(self) -> str:
+        """The base URL tablets reach the panel's media route at (no trailing slash)."""
+        base = self.media_base_url or self.public_base_url
+        if not base:
+            host = "127.0.0.1" if self.web_host in ("0.0.0.0", "::") else self.web_host
+            base = f"http://{host}:{self.web_port}"
+        return base.rstrip("/")
+
     @field_validator("trusted_proxies")
     @classmethod
     def _proxy_networks(cls, value: str) -> str:

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import psycopg
 
+from contract.media import LibraryItem
 from contract.payloads import PlaylistItem
 from store import fleets, lead_seed, playlists, users
+from store import media as media_store
 
 DEMO_TENANT = "demo"
 DEMO_FLEET = "demo"
@@ -98,9 +100,14 @@ async def _seed_leads(
 
 
 async def seed(
-    conn: psycopg.AsyncConnection[tuple[object, ...]], count: int, refresh_s: int, key: bytes
+    conn: psycopg.AsyncConnection[tuple[object, ...]],
+    count: int,
+    refresh_s: int,
+    key: bytes,
+    library: list[LibraryItem] | None = None,
 ) -> list[str]:
-    """The demo tenant and its users, the demo fleet, ``count`` tablets in cars, a playlist."""
+    """The demo tenant and its users, the demo fleet, ``count`` tablets in cars, a playlist
+    (of the ``library`` media when given, else of externally hosted ads)."""
     await users.add_tenant(conn, DEMO_TENANT, "Demo tenant", "fleethub up")
     fleet = fleets.FleetSpec(
         DEMO_FLEET, "Asia/Singapore", ALERT_AFTER_S, "", 6, "Demo fleet", DEMO_TENANT
@@ -132,7 +139,23 @@ async def seed(
     # fresh var dir) a later run that adds tablets pushes it.
     target = playlists.Target("fleet", DEMO_FLEET)
     has_tablets = await playlists.target_count(conn, DEMO_TENANT, target) > 0
-    if has_tablets and not await playlists.fleet_has_assignment(conn, DEMO_FLEET):
+    scheduled = await playlists.fleet_has_assignment(conn, DEMO_FLEET)
+    if not has_tablets:
+        pass
+    elif library and not await media_store.fleet_plays_library(conn, DEMO_FLEET):
+        await playlists.push(
+            conn,
+            target,
+            list(library),
+            emergency=False,
+            expires_s=None,
+            reason="demo schedule",
+            actor="fleethub up",
+            refresh_s=refresh_s,
+            tenant_id=DEMO_TENANT,
+            name="Demo schedule (library)",
+        )
+    elif not library and not scheduled:
         await playlists.push(
             conn,
             target,

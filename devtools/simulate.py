@@ -9,7 +9,7 @@ import time
 
 from rich.console import Console
 
-from devtools.simulator import ChurnConfig, SimFleet, TabletConfig
+from devtools.simulator import ChurnConfig, ContentConfig, SimFleet, TabletConfig
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,7 @@ async def simulate(
     duration_s: float,
     churn: ChurnConfig | None,
     console: Console,
+    content: ContentConfig | None = None,
     report_every_s: float = 10.0,
 ) -> None:
     fleet = SimFleet(
@@ -31,6 +32,7 @@ async def simulate(
         tablet_config=TabletConfig(heartbeat_interval_s=heartbeat_s, heartbeat_qos=1),
         churn=churn,
         max_lifetime_s=duration_s + 60,
+        content=content,
     )
     started = time.monotonic()
     async with fleet.running():
@@ -41,6 +43,8 @@ async def simulate(
             console.print(
                 f"[dim]simulator[/] {s.connected}/{len(fleet)} connected · "
                 f"{s.heartbeats_sent} heartbeats · {s.playlists_received} playlists received · "
-                f"{s.acks_sent} acks · {s.drops} drops"
+                f"{s.acks_sent} acks · {s.drops} drops · {s.downloads_verified} files verified "
+                f"({s.bytes_downloaded / 1e6:.1f} MB, {s.downloads_failed} failed attempts) · "
+                f"{s.plays} plays in {s.play_batches_acked}/{s.play_batches_sent} batches acked"
             )
             await asyncio.sleep(min(report_every_s, left))

@@ -23,8 +23,9 @@ from broker.processes import Child, port_open
 from broker.runner import embedded_broker
 from config.errors import HubError
 from config.settings import MqttTarget, Settings
-from devtools import demo
-from store import activity, db
+from devtools import demo, demo_billing
+from devtools.demo_media import FILES, seed_library
+from store import activity, db, users
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -42,7 +43,8 @@ def up(settings: Settings, simulate: int, console: Console) -> None:
         database_url = settings.database_url or _start_store(settings, stack, console)
         db.migrate(database_url)
         key = demo.secret(settings.var_dir)
-        ids = asyncio.run(_seed(database_url, simulate, settings.playlist_refresh_interval_s, key))
+        with console.status("seeding the demo (fleet, users, media library, earnings)…"):
+            ids, driver_token = asyncio.run(_seed(database_url, simulate, settings, key))
         tablets = {i: demo.password(key, i) for i in ids}
         target = settings.mqtt_target() or _start_broker(settings, stack, console, tablets)
         env = {
@@ -71,13 +73,26 @@ def up(settings: Settings, simulate: int, console: Console) -> None:
             )
         stack.callback(_stop_all, children, console)
         _wait_web(settings, children[1])
-        _banner(console, settings, database_url, target, simulate, demo.panel_logins(key))
+        logins = demo.panel_logins(key)
+        _banner(console, settings, database_url, target, simulate, logins, driver_token)
         _watch(console, database_url, children, since)
 
 
-async def _seed(database_url: str, simulate: int, refresh_s: int, key: bytes) -> list[str]:
+async def _seed(
+    database_url: str, simulate: int, settings: Settings, key: bytes
+) -> tuple[list[str], str]:
+    """The demo (devtools/demo.py), its media library (devtools/demo_media.py) and its
+    earnings (devtools/demo_billing.py); the tablets and a driver's sign-in token."""
     async with db.connect(database_url) as conn:
-        return await demo.seed(conn, simulate, refresh_s, key)
+        await users.add_tenant(conn, demo.DEMO_TENANT, "Demo tenant", "fleethub up")
+        library = await seed_library(conn, settings, demo.DEMO_TENANT)
+        ids = await demo.seed(conn, simulate, settings.playlist_refresh_interval_s, key, library)
+        agent = await users.agent_id(conn, demo.AGENT_EMAIL)
+        assert agent is not None
+        token = await demo_billing.seed(
+            conn, demo.DEMO_TENANT, demo.DEMO_FLEET, ids, agent, demo.qr_code(key)
+        )
+        return ids, token
 
 
 def _stop_all(children: list[Child], console: Console, timeout: float = 15.0) -> None:
@@ -139,6 +154,7 @@ def _banner(
     target: MqttTarget,
     simulate: int,
     logins: list[demo.PanelLogin],
+    driver_token: str,
 ) -> None:
     console.rule("[bold]fleethub is up")
     console.print(f"panel     http://{settings.web_host}:{settings.web_port}/")
@@ -151,10 +167,19 @@ def _banner(
         " inbox)"
     )
     console.print(
+        f"driver    http://{settings.web_host}:{settings.web_port}/signin/{driver_token}"
+        "  (one-time sign-in link of a demo driver: their earnings and tablet)"
+    )
+    console.print(
         f"broker    mqtt://{target.host}:{target.port}  (hub accounts "
         f"{settings.hub_client_id}-0 and -0-out, panel {settings.web_client_id})"
     )
     console.print(f"store     {_without_password(database_url)}")
+    console.print(
+        f"library   {len(FILES)} demo media in {settings.media_store_url()} (the tablets"
+        f" download, verify and play them: see {_panel(settings)}/library and"
+        f" {_panel(settings)}/reports/plays)"
+    )
     console.print(
         f"tablets   {simulate} simulated in fleet '{demo.DEMO_FLEET}'"
         " (heartbeat 10 s, some drop out and come back)"
@@ -163,6 +188,10 @@ def _banner(
     console.print(f"metrics   {_metrics_addresses(settings)}")
     console.print("try       .venv/bin/fleethub status --fleet demo   ·   Ctrl-C stops everything")
     console.rule()
+
+
+def _panel(settings: Settings) -> str:
+    return f"http://{settings.web_host}:{settings.web_port}"
 
 
 def _without_password(url: str) -> str:

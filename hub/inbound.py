@@ -14,6 +14,8 @@ from typing import Any
 
 from config.errors import PayloadError
 from contract.heartbeat import Heartbeat, heartbeat_in
+from contract.media_status import MAX_BYTES as MEDIA_STATUS_MAX_BYTES
+from contract.media_status import MediaStatus, media_status_in
 from contract.payloads import parse_payload
 from contract.playlist_ack import PlaylistAck, ack_in
 from contract.status import Status, status_in
@@ -24,6 +26,7 @@ SUBSCRIPTIONS = (
     "tablets/+/heartbeat",
     "tablets/+/playlist/ack",
     "tablets/+/plays",
+    "tablets/+/media/status",
 )
 
 
@@ -52,4 +55,7 @@ def translate(
     if kind == "playlist/ack":
         ack = parse_payload(PlaylistAck, payload, limit)
         return tablet_id, ack_in(ack, tablet_id, received_at)
+    if kind == "media/status":  # the cache report: longer lists than other payloads
+        ms = parse_payload(MediaStatus, payload, max(limit, MEDIA_STATUS_MAX_BYTES))
+        return tablet_id, media_status_in(ms, tablet_id, received_at)
     raise PayloadError(f"unexpected topic kind {kind!r}", "bad_topic")

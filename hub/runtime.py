@@ -15,6 +15,7 @@ import functools
 import logging
 import zlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import aiomqtt
@@ -39,9 +40,12 @@ from broker.mqttwire.errors import MqttWireError
 from config.errors import PayloadError
 from config.retry import reconnecting
 from config.settings import MqttTarget, Settings
+from contract.media import library_media
 from hub.inbound import SUBSCRIPTIONS, tablet_topics, translate
 from hub.lead_routing import LeadRouting
 from hub.log_limit import LogLimiter
+from hub.media_links import MediaLinks
+from hub.media_retention import collect_media
 from hub.metrics import HubMetrics
 from hub.play_ingest import PlayIngest, PlaysIn
 from hub.prometheus import Gauge, hub_exporter
@@ -69,6 +73,21 @@ def owns(tablet_id: str, shard_index: int, shard_count: int) -> bool:
     return shard_count == 1 or owner(tablet_id, shard_count) == shard_index
 
 
+@dataclass(frozen=True, slots=True)
+class Desired:
+    """A tablet's manifest as the hub tells its actor."""
+
+    etag: str
+    body: str
+    media: tuple[tuple[str, int], ...] = ()  # its library files (SHA-256, bytes)
+    playlist_id: str | None = None
+
+    def message(self, tablet_id: str, at: datetime, force: bool = False) -> DesiredPlaylist:
+        return DesiredPlaylist(
+            tablet_id, self.etag, self.body, at, force, self.media, self.playlist_id
+        )
+
+
 class Hub:
     def __init__(self, settings: Settings, database_url: str, mqtt: MqttTarget) -> None:
         self.settings = settings
@@ -85,6 +104,7 @@ class Hub:
         self.routes_leads = settings.shard_index == 0
         self.leads = LeadRouting(self.pool, self._to_actors, self.publisher.put)
         self.owned: set[str] = set()
+        self.media_links = MediaLinks(settings)  # library files' download links in manifests
         # Each session logs in as the account bound to its client id (broker/README.md).
         tablet_id = hub_tablet_client_id(settings.hub_client_id, settings.shard_index)
         self.link = TabletLink(
@@ -142,6 +162,7 @@ class Hub:
                 self._task(tg, "hub.mqtt.publish-session", self._publish_session_loop)
                 self._task(tg, "store.playlists.reconcile", self._reconcile_loop)
                 self._task(tg, "store.playlists.republish", self._republish_loop)
+                self._task(tg, "store.playlists.renew-links", self._renew_loop)
                 self._task(tg, "hub.store.lookup", self._lookup_loop)
                 self._task(tg, "hub.store.retention", self._retention_loop)
                 self._task(tg, "hub.metrics.log", self._log_loop)
@@ -196,30 +217,44 @@ class Hub:
         assert self.pump is not None
         now = datetime.now(UTC)
         desired = await self._desired(tablet_ids, now)
-        for tablet_id, (etag, body) in desired.items():
-            self.pump.put(DesiredPlaylist(tablet_id, etag, body, now))
+        for tablet_id, wanted in desired.items():
+            self.pump.put(wanted.message(tablet_id, now))
         return len(desired)
 
-    async def _desired(
-        self, tablet_ids: list[str] | None, now: datetime
-    ) -> dict[str, tuple[str, str]]:
-        """Each owned tablet's current manifest (etag, JSON), from the store: a tablet with
-        no assignment (never assigned, or all expired) gets the empty one, ``pl-none``."""
+    async def _desired(self, tablet_ids: list[str] | None, now: datetime) -> dict[str, Desired]:
+        """Each owned tablet's current manifest (etag, JSON, library files), from the store: a
+        tablet with no assignment (never assigned, or all expired) gets the empty one,
+        ``pl-none``.
+
+        A manifest without library files is encoded once for all its tablets; one with
+        them once per tablet, with that tablet's download links (hub/media_links.py)."""
         if tablet_ids is None and self.settings.shard_count > 1:
             tablet_ids = sorted(self.owned)  # a shard resolves only its own tablets
         async with self.pool.connection() as conn:
             manifests = await resolve(
                 conn, self.settings.playlist_refresh_interval_s, tablet_ids, now
             )
+            distinct = {id(m): m for m in manifests.values()}
+            with_media = {k for k, m in distinct.items() if library_media(m)}
+            links = None
+            if with_media:
+                media_tablets = [t for t, m in manifests.items() if id(m) in with_media]
+                media_manifests = [distinct[k] for k in with_media]
+                links = await self.media_links.prepare(conn, media_manifests, media_tablets, now)
         empty = empty_manifest(self.settings.playlist_refresh_interval_s)
         wanted = self.owned if tablet_ids is None else self.owned.intersection(tablet_ids)
-        desired: dict[str, tuple[str, str]] = {}
-        encoded: dict[int, tuple[str, str]] = {}  # one etag and JSON per distinct manifest
+        desired: dict[str, Desired] = {}
+        shared: dict[int, Desired] = {}  # one etag and JSON per distinct manifest
         for tablet_id in wanted:
             manifest = manifests.get(tablet_id, empty)
-            desired[tablet_id] = encoded.get(id(manifest)) or encoded.setdefault(
-                id(manifest), (manifest.etag, manifest.to_json())
-            )
+            key = id(manifest)
+            if key in with_media and links is not None:
+                body, media = self.media_links.encode(tablet_id, manifest, links)
+                desired[tablet_id] = Desired(manifest.etag, body, media, manifest.playlist_id)
+            else:
+                desired[tablet_id] = shared.get(key) or shared.setdefault(
+                    key, Desired(manifest.etag, manifest.to_json())
+                )
         return desired
 
     def _on_state_lost(self, reason: str) -> None:
@@ -228,7 +263,6 @@ class Hub:
     async def _republish_loop(self) -> None:
         """The broker lost its retained manifests (or may have): every owned tablet's goes
         out again, ``manifest_republish_per_s`` at a time, so a large fleet is no burst."""
-        assert self.pump is not None
         name = "store.playlists.republish"
         while True:
             await self._republish.wait()
@@ -236,18 +270,45 @@ class Hub:
             resolved_at = datetime.now(UTC)
             resolve_all = functools.partial(self._desired, None, resolved_at)
             desired = await retrying(name, self.metrics, resolve_all)
-            ids = sorted(desired)
-            step = max(1, self.settings.manifest_republish_per_s // 10)
-            log.info("republishing %d manifests, %d/s", len(ids), step * 10)
-            for start in range(0, len(ids), step):
-                if self._republish.is_set():
-                    break  # lost again meanwhile: start over from fresh state
-                now = datetime.now(UTC)
-                for tablet_id in ids[start : start + step]:
-                    etag, body = desired[tablet_id]
-                    self.pump.put(DesiredPlaylist(tablet_id, etag, body, now, True, resolved_at))
-                self.metrics.manifests_republished += len(ids[start : start + step])
-                await asyncio.sleep(0.1)
+            await self._paced(
+                desired, sorted(desired), "republishing", self._republish, resolved_at
+            )
+
+    async def _renew_loop(self) -> None:
+        """Download links expire (hub/media_links.py): at half their lifetime every manifest
+        holding library files goes out again with fresh ones, paced as a republish is."""
+        name = "store.playlists.renew-links"
+        while True:
+            await asyncio.sleep(self.media_links.renew_every_s)
+            resolved_at = datetime.now(UTC)
+            resolve_all = functools.partial(self._desired, None, resolved_at)
+            desired = await retrying(name, self.metrics, resolve_all)
+            ids = sorted(t for t, d in desired.items() if d.media)
+            await self._paced(desired, ids, "renewing the download links of", None, resolved_at)
+
+    async def _paced(
+        self,
+        desired: dict[str, Desired],
+        ids: list[str],
+        what: str,
+        restart: asyncio.Event | None,
+        resolved_at: datetime,
+    ) -> None:
+        """Publish these tablets' manifests again, ``manifest_republish_per_s`` at a time;
+        stop early when ``restart`` is set (the caller starts over from fresh state). Each
+        carries ``resolved_at``: a push that reaches a tablet meanwhile is newer, and wins."""
+        assert self.pump is not None
+        step = max(1, self.settings.manifest_republish_per_s // 10)
+        log.info("%s %d manifests, %d/s", what, len(ids), step * 10)
+        for start in range(0, len(ids), step):
+            if restart is not None and restart.is_set():
+                break
+            now = datetime.now(UTC)
+            for tablet_id in ids[start : start + step]:
+                message = desired[tablet_id].message(tablet_id, now, force=True)
+                self.pump.put(replace(message, resolved_at=resolved_at))
+            self.metrics.manifests_republished += len(ids[start : start + step])
+            await asyncio.sleep(0.1)
 
     async def _reconcile_loop(self) -> None:
         self._reconcile.set()
@@ -553,6 +614,8 @@ class Hub:
             try:
                 async with self.pool.connection() as conn:
                     await apply_retention(conn, self.settings)
+                if self.settings.shard_index == 0:  # one collector for the whole store
+                    await collect_media(self.pool, self.settings)
             except STORE_ERRORS as exc:
                 self.metrics.loop_errors["hub.store.retention"] += 1
                 log.warning("retention skipped: %s", exc)

@@ -1,7 +1,7 @@
 """The one store writer: buffers effects and commits them in batches.
 
 Heartbeats and transitions go in with ``COPY``; current state, uptime and
-deliveries are upserted from arrays in one statement each; everything of one
+deliveries and content readiness are upserted from arrays in one statement each; everything of one
 flush commits in one transaction. A database outage keeps the buffer (bounded:
 overflow drops the oldest heartbeats, logged and counted) and retries with
 backoff; nothing acknowledged by the writer is lost. The statements are the store's
@@ -28,6 +28,7 @@ from actors.effects import (
     Effect,
     HeartbeatRow,
     IncidentEvent,
+    MediaStateRow,
     TabletStateRow,
     TransitionRow,
     UptimeSpan,
@@ -39,11 +40,12 @@ from hub.supervise import STORE_DOWN
 from store.deliveries import upsert_deliveries
 from store.heartbeats import copy_heartbeats
 from store.incidents import write_incident
+from store.media_state import upsert_media_states
 from store.presence import add_uptime, copy_transitions, upsert_states
 
 log = logging.getLogger(__name__)
 limited = LogLimiter(log)
-GROUPS = ("heartbeats", "transitions", "states", "uptime", "incidents", "deliveries")
+GROUPS = ("heartbeats", "transitions", "states", "uptime", "incidents", "deliveries", "media")
 
 HOUR = timedelta(hours=1)
 
@@ -70,6 +72,7 @@ class Batch:
         self.uptime: dict[tuple[str, datetime], float] = {}
         self.incidents: list[IncidentEvent] = []
         self.deliveries: list[DeliveryRow] = []
+        self.media: dict[str, MediaStateRow] = {}  # content readiness, newest per tablet
 
     def __len__(self) -> int:
         return (
@@ -79,6 +82,7 @@ class Batch:
             + len(self.uptime)
             + len(self.incidents)
             + len(self.deliveries)
+            + len(self.media)
         )
 
     def add(self, effect: Effect) -> None:
@@ -96,6 +100,8 @@ class Batch:
             self.incidents.append(effect)
         elif isinstance(effect, DeliveryRow):
             self.deliveries.append(effect)
+        elif isinstance(effect, MediaStateRow):
+            self.media[effect.tablet_id] = effect
 
     def parts(self) -> list[tuple[str, Batch]]:
         """One batch per table group, for writing them apart."""
@@ -137,6 +143,7 @@ class Batch:
             self.uptime[key] = self.uptime.get(key, 0.0) + seconds
         self.incidents.extend(newer.incidents)
         self.deliveries.extend(newer.deliveries)
+        self.media.update(newer.media)
 
 
 class StoreWriter:
@@ -331,3 +338,5 @@ class StoreWriter:
                 await write_incident(cur, ev)
             if batch.deliveries:
                 await upsert_deliveries(cur, batch.deliveries)
+            if batch.media:
+                await upsert_media_states(cur, list(batch.media.values()))

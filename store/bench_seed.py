@@ -75,3 +75,76 @@ async def change_battery(conn: Conn, tablet_id: str, battery: int, notify: bool)
         )
         if notify:
             await conn.execute("SELECT pg_notify('fleethub_state', %s)", (json.dumps([tablet_id]),))
+
+
+# The statements benchmark (devtools/bench/statements.py): tablet n in car n of fleet
+# bs-(n / per fleet), one driver a car for the month and a second one from the 16th for every
+# tenth car, three campaigns a tablet a day in plays_daily, every hour of the month in
+# uptime_hourly (its online seconds varying with tablet and hour).
+STATEMENT_CARS = """
+INSERT INTO cars (car_id, fleet_id)
+SELECT 'bs-car-' || n, 'bs-' || ((n - 1) / %(per)s + 1) FROM generate_series(1, %(n)s::int) n
+"""
+STATEMENT_TABLETS = """
+INSERT INTO tablets (tablet_id, fleet_id, car_id, heartbeat_interval_s, offline_after_s,
+                     registered_at)
+SELECT 'bs-tab-' || n, 'bs-' || ((n - 1) / %(per)s + 1), 'bs-car-' || n, 60, 180,
+       %(first)s::date - 1
+FROM generate_series(1, %(n)s::int) n
+"""
+STATEMENT_DRIVERS = """
+INSERT INTO drivers (tenant_id, fleet_id, code, name, created_by)
+SELECT %(tenant)s, 'bs-' || ((n - 1) / %(per)s + 1), 'bs-drv-' || n || '-' || k,
+       'Driver ' || n || '/' || k, 'bench'
+FROM generate_series(1, %(n)s::int) n CROSS JOIN generate_series(1, 2) k
+WHERE k = 1 OR n %% 10 = 0
+"""
+STATEMENT_ASSIGNMENTS = """
+INSERT INTO driver_assignments (tenant_id, driver_id, car_id, valid_from, valid_to, created_by)
+SELECT %(tenant)s, d.driver_id, 'bs-car-' || split_part(d.code, '-', 3),
+       CASE WHEN d.code LIKE '%%-2' THEN %(first)s::date + 15 ELSE %(first)s::date END,
+       CASE WHEN d.code LIKE '%%-1' AND split_part(d.code, '-', 3)::int %% 10 = 0
+            THEN %(first)s::date + 14 END,
+       'bench'
+FROM drivers d WHERE d.tenant_id = %(tenant)s
+"""
+STATEMENT_PLAYS = """
+INSERT INTO plays_daily (day, campaign_id, tablet_id, fleet_id, plays, completed, duration_ms)
+SELECT %(first)s::date + d, c, 'bs-tab-' || n, 'bs-' || ((n - 1) / %(per)s + 1),
+       900 + (n + d) %% 200, 850 + (n + d) %% 150, (900 + (n + d) %% 200) * 15000::bigint
+FROM generate_series(1, %(n)s::int) n
+CROSS JOIN generate_series(0, %(days)s::int - 1) d
+CROSS JOIN unnest(ARRAY['camp-a', 'camp-b', 'camp-c']) c
+"""
+STATEMENT_UPTIME = """
+INSERT INTO uptime_hourly (tablet_id, hour, online_seconds)
+SELECT 'bs-tab-' || n, %(lo)s::timestamptz + h * interval '1 hour',
+       3600 - ((n * 7 + h) %% 13) * 97.5
+FROM generate_series(%(start)s::int, %(end)s::int) n
+CROSS JOIN generate_series(0, %(hours)s::int - 1) h
+"""
+
+
+async def statement_fleet(
+    conn: Conn, tenant_id: str, per_fleet: int, tablets: int, first: object, days: int
+) -> None:
+    """Cars, tablets, drivers and their assignments, and the month's plays (the fleets and
+    the rate card exist)."""
+    params = {"tenant": tenant_id, "per": per_fleet, "n": tablets, "first": first, "days": days}
+    for statement in (
+        STATEMENT_CARS,
+        STATEMENT_TABLETS,
+        STATEMENT_DRIVERS,
+        STATEMENT_ASSIGNMENTS,
+        STATEMENT_PLAYS,
+    ):
+        await conn.execute(statement, params)
+
+
+async def statement_uptime(conn: Conn, start: int, end: int, lo: object, hours: int) -> None:
+    """Every hour of the month for tablets ``start`` … ``end``."""
+    await conn.execute(STATEMENT_UPTIME, {"start": start, "end": end, "lo": lo, "hours": hours})
+
+
+async def analyze(conn: Conn) -> None:
+    await conn.execute("ANALYZE")

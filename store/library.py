@@ -15,6 +15,7 @@ import psycopg
 from psycopg.rows import class_row, dict_row
 
 from contract.manifest import items_id, normalise
+from contract.media import item_of, manifest_item
 from contract.payloads import PlaylistItem
 from store.assignments import ACTIVE
 from store.playlists import INSERT_ITEM, INSERT_PLAYLIST, INSERT_TENANT_PLAYLIST, item_rows
@@ -51,14 +52,15 @@ ORDER BY tp.created_at DESC, tp.playlist_id
 """  # noqa: S608 - constant fragments only
 
 ITEMS = """
-SELECT ad_id, campaign_id, url, sha256, duration_ms, position
+SELECT ad_id, campaign_id, url, sha256, duration_ms, position, media_id, media_version
 FROM playlist_items WHERE tenant_id = %s AND playlist_id = %s ORDER BY position
 """
 
 # The version and items of a tenant's playlist as the hub's resolver reads them.
 VERSION = "SELECT version FROM playlists WHERE tenant_id = %s AND playlist_id = %s"
 MANIFEST_ITEMS = (
-    "SELECT position, ad_id, campaign_id, url, sha256, duration_ms FROM playlist_items"
+    "SELECT position, ad_id, campaign_id, url, sha256, duration_ms, media_id, media_version"
+    " FROM playlist_items"
     " WHERE tenant_id = %s AND playlist_id = %s ORDER BY position"
 )
 
@@ -77,9 +79,10 @@ async def summaries(
 
 
 async def items(conn: AsyncConn, tenant_id: str, playlist_id: str) -> list[PlaylistItem]:
-    async with conn.cursor(row_factory=class_row(PlaylistItem)) as cur:
+    """The playlist's items in order (a :class:`~contract.media.LibraryItem` for library media)."""
+    async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(ITEMS, (tenant_id, playlist_id))
-        return await cur.fetchall()
+        return [item_of(row) for row in await cur.fetchall()]
 
 
 async def manifest_parts(
@@ -90,7 +93,7 @@ async def manifest_parts(
     assert row is not None
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(MANIFEST_ITEMS, (tenant_id, playlist_id))
-        return int(row[0]), tuple(await cur.fetchall())
+        return int(row[0]), tuple(manifest_item(r) for r in await cur.fetchall())
 
 
 async def store_playlist(

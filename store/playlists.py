@@ -25,6 +25,7 @@ from psycopg.rows import dict_row
 from actors.rules.dayparts import ALWAYS, Daypart
 from config.errors import ConfigError
 from contract.manifest import EMPTY_PLAYLIST_ID, Manifest, Priority, items_id, normalise
+from contract.media import manifest_item
 from contract.payloads import PlaylistItem
 from store.audit import record
 
@@ -92,7 +93,8 @@ WHERE at > now()
 
 # The items of the given (tenant, playlist) pairs: a playlist id names one playlist per tenant.
 ITEMS = """
-SELECT tenant_id, playlist_id, position, ad_id, campaign_id, url, sha256, duration_ms
+SELECT tenant_id, playlist_id, position, ad_id, campaign_id, url, sha256, duration_ms, media_id,
+       media_version
 FROM playlist_items
 WHERE (tenant_id, playlist_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
 ORDER BY tenant_id, playlist_id, position
@@ -116,7 +118,7 @@ INSERT_PLAYLIST = (
 )
 INSERT_ITEM = (
     "INSERT INTO playlist_items (tenant_id, playlist_id, position, ad_id, campaign_id, url,"
-    " sha256, duration_ms) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+    " sha256, duration_ms, media_id, media_version) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
     " ON CONFLICT (tenant_id, playlist_id, position) DO NOTHING"
 )
 INSERT_TENANT_PLAYLIST = (
@@ -129,7 +131,18 @@ def item_rows(
     tenant_id: str, playlist_id: str, items: list[PlaylistItem]
 ) -> list[tuple[object, ...]]:
     return [
-        (tenant_id, playlist_id, i.position, i.ad_id, i.campaign_id, i.url, i.sha256, i.duration_ms)
+        (
+            tenant_id,
+            playlist_id,
+            i.position,
+            i.ad_id,
+            i.campaign_id,
+            i.url,
+            i.sha256,
+            i.duration_ms,
+            getattr(i, "media_id", None),  # a library item's (contract/media.py)
+            getattr(i, "media_version", None),
+        )
         for i in items
     ]
 
@@ -319,7 +332,8 @@ async def resolve(
         await cur.execute(ITEMS, ([k[0] for k in keys], [k[1] for k in keys]))
         items: dict[tuple[str, str], list[dict[str, object]]] = {}
         for row in await cur.fetchall():
-            items.setdefault((row.pop("tenant_id"), row.pop("playlist_id")), []).append(row)
+            key = (row.pop("tenant_id"), row.pop("playlist_id"))
+            items.setdefault(key, []).append(manifest_item(row))
     # Tablets sharing an assignment share one Manifest object (encoded once by the caller).
     by_assignment: dict[int, Manifest] = {}
     for w in winners:

@@ -62,6 +62,7 @@ LEFT JOIN LATERAL (SELECT purpose, expires_at FROM user_links x WHERE x.user_id 
                    AND x.used_at IS NULL AND x.expires_at > now()
                    ORDER BY created_at DESC LIMIT 1) l ON true
 WHERE u.tenant_id = %(tenant)s AND (%(user)s::bigint IS NULL OR u.user_id = %(user)s)
+  AND u.role <> 'driver'  -- drivers are managed in the driver register (web/drivers)
 ORDER BY u.disabled_at IS NOT NULL, u.role, u.email
 """
 

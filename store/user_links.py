@@ -21,7 +21,7 @@ from store.audit import record
 from store.users import HASHER, check_password
 
 Conn = psycopg.AsyncConnection[tuple[object, ...]]
-Purpose = Literal["invite", "reset"]
+Purpose = Literal["invite", "reset", "signin"]  # signin: a driver's (store/driver_links.py)
 LIFETIME = timedelta(days=7)
 # What an invited or reset user's password hash is until they set one: no password
 # verifies against it (argon2 refuses it as a hash), so nobody signs in with it.
@@ -60,16 +60,19 @@ VALID = """
 SELECT u.user_id, u.tenant_id, u.email, u.name, l.purpose, l.expires_at
 FROM user_links l JOIN users u USING (user_id)
 WHERE l.token_hash = %s AND l.used_at IS NULL AND l.expires_at > now()
-  AND u.disabled_at IS NULL
+  AND u.disabled_at IS NULL AND l.purpose = ANY(%s)
 """
 
 
-async def valid(conn: Conn, token: str) -> LinkUser | None:
-    """The user a live link is for; None when it is unknown, used, expired or the user is
+async def valid(
+    conn: Conn, token: str, purposes: tuple[Purpose, ...] = ("invite", "reset")
+) -> LinkUser | None:
+    """The user a live link of one of ``purposes`` is for; None when it is unknown, used,
+    expired, of another purpose (a driver's sign-in link sets no password) or the user is
     deactivated."""
     if not 20 <= len(token) <= 64:
         return None
-    row = await (await conn.execute(VALID, (digest(token),))).fetchone()
+    row = await (await conn.execute(VALID, (digest(token), list(purposes)))).fetchone()
     if row is None:
         return None
     user_id, tenant_id, email, name, purpose, expires_at = row

@@ -20,8 +20,9 @@ from zxcvbn import zxcvbn
 from config.errors import ConfigError
 from store.audit import record
 
-Role = Literal["admin", "fleet_owner", "agent", "advertiser"]
-ROLES: tuple[str, ...] = get_args(Role)
+Role = Literal["admin", "fleet_owner", "agent", "advertiser", "driver"]
+# The roles an admin gives (CLI, panel); drivers come from the driver register instead.
+ROLES: tuple[str, ...] = tuple(r for r in get_args(Role) if r != "driver")
 TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 MIN_PASSWORD = 8

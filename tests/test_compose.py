@@ -35,8 +35,8 @@ BROKER_CONF = ROOT / "broker" / "mosquitto.conf"
 BROKER_ENTRYPOINT = ROOT / "broker" / "docker-entrypoint.sh"
 
 APP_SERVICES = ("migrate", "hub", "web")
-LONG_RUNNING = ("timescaledb", "mosquitto", "hub", "web")
-ONE_SHOT = ("migrate",)
+LONG_RUNNING = ("timescaledb", "mosquitto", "minio", "hub", "web")
+ONE_SHOT = ("migrate", "minio-bucket")
 
 ENV_PREFIX = Settings.model_config.get("env_prefix", "")
 
@@ -53,6 +53,7 @@ SECRETS = (
     "FLEETHUB_HUB_MQTT_PASSWORD",
     "FLEETHUB_PROVISION_MQTT_PASSWORD",
     "FLEETHUB_SECRET_KEY",
+    "FLEETHUB_MEDIA_S3_SECRET_ACCESS_KEY",
 )
 
 Services = dict[str, dict[str, Any]]
@@ -261,6 +262,33 @@ def test_app_env_builds_settings_with_the_compose_urls(
         assert device_mqtt_url(settings, target) == f"mqtts://{broker_name}:8883"
     else:
         assert provision is None
+
+
+@pytest.mark.parametrize("name", ["hub", "web"])
+def test_the_media_store_is_the_minio_bucket(
+    services: Services, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """The hub and the panel keep media in the bucket the one-shot service creates, on the
+    MinIO service, with its root credentials; tablets get URLs of MinIO's published port."""
+    env = {key: interpolate(value) for key, value in environment(services[name]).items()}
+    for key in list(os.environ):
+        if key.upper().startswith(ENV_PREFIX):
+            monkeypatch.delenv(key)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = Settings()
+    bucket = urlsplit(settings.media_store_url())
+    assert (bucket.scheme, bucket.hostname) == ("s3", "fleethub-media")
+    assert urlsplit(settings.media_s3_endpoint or "").hostname == "minio"
+    minio = {k: interpolate(v) for k, v in environment(services["minio"]).items()}
+    assert settings.media_s3_access_key_id == minio["MINIO_ROOT_USER"]
+    secret = settings.media_s3_secret_access_key
+    assert secret is not None
+    assert secret.get_secret_value() == minio["MINIO_ROOT_PASSWORD"]
+    assert "fleethub/fleethub-media" in " ".join(services["minio-bucket"]["command"])
+    assert "9000:9000" in services["minio"]["ports"]
+    assert urlsplit(settings.media_s3_public_endpoint or "").port == 9000
+    assert settings.secret_key is not None  # the panel checks what the hub signs
 
 
 def test_the_broker_answers_to_its_public_name_on_the_compose_network(services: Services) -> None:

@@ -7,6 +7,7 @@ come back through one :class:`~web.live.feed.ChangeFeed` per process.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,6 +18,9 @@ from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from config.settings import Settings
+from hub.media_links import MediaLinks
+from media.blobs import open_blobs
+from media.tokens import media_key
 from store.db import ping
 from store.rate_limits import RateLimitStore
 from web.agents import api as agent_api
@@ -34,6 +38,11 @@ from web.auth.throttle import Throttles
 from web.deps import PoolDep
 from web.device import api as device
 from web.device.auth import VerifiedDevices
+from web.drivers import pages as driver_pages
+from web.drivers import portal as driver_portal
+from web.earnings import api as earnings_api
+from web.earnings import pages as earnings
+from web.earnings import rates_pages as earnings_rates
 from web.emergency import api as push_api
 from web.emergency import pages as push
 from web.fleets import pages as fleet_pages
@@ -45,6 +54,9 @@ from web.http.headers import SecurityHeaders
 from web.http.store_gate import StoreGate, open_gated_pool
 from web.http.unstorable import RejectUnstorable
 from web.hubs import pages as hubs
+from web.lead_billing import agent_pages as lead_billing_agent
+from web.lead_billing import api as lead_billing_api
+from web.lead_billing import pages as lead_billing
 from web.leads import api as leads_api
 from web.leads import notices as lead_notices
 from web.leads import pages as leads
@@ -55,6 +67,10 @@ from web.live.broker_link import for_panel
 from web.live.feed import ChangeFeed
 from web.live.tasks import Supervisor
 from web.map import pages as map_pages
+from web.media import api as media_api
+from web.media import download as media_download
+from web.media import pages as media_pages
+from web.media.access import DownloadAccess
 from web.pairing import api as pairing_api
 from web.pairing import pages as pairing
 from web.playlists import api as playlists_api
@@ -80,6 +96,8 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         pool = open_gated_pool(database_url, gate, settings.web_pool_timeout_s, max_size=8)
         await pool.open(wait=True, timeout=30)
         app.state.pool = pool
+        app.state.download_access = DownloadAccess(pool)  # tablets' media downloads
+        await asyncio.to_thread(app.state.blobs.sweep_staging)  # uploads a crash cut off
         app.state.rate_limits = RateLimitStore(pool)  # sign-in and lead form budgets
         app.state.feed = feed = ChangeFeed(pool, database_url)
         app.state.broker_link = link = for_panel(settings)
@@ -123,6 +141,10 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.state.render_tile = TileRenderer()
     app.state.vapid_key = vapid_key(settings)
     app.state.verified_devices = VerifiedDevices(settings.device_token_grace_s)
+    # The media library's files and the key of tablets' download links (web/media/).
+    app.state.blobs = open_blobs(settings)
+    app.state.media_key = media_key(settings)
+    app.state.media_links = MediaLinks(settings)  # the device plan's download links
     # Outermost last: the forwarded client address is known before anything counts it, and
     # the security headers also reach the refusals of RejectUnstorable.
     app.add_middleware(RejectUnstorable)
@@ -164,6 +186,9 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         push_api,
         playlists,
         playlists_api,
+        media_pages,
+        media_api,
+        media_download,
         audit,
         audit_api,
         hubs,
@@ -181,6 +206,14 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         map_pages,
         lead_reoffer,
         lead_notices,
+        earnings_rates,
+        earnings,
+        earnings_api,
+        driver_pages,
+        driver_portal,
+        lead_billing,
+        lead_billing_agent,
+        lead_billing_api,
         profile,
     )
     for module in routers:

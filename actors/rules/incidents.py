@@ -13,6 +13,8 @@ holds the state and calls these rules from its handlers.
 - **flapping**: more than ``flap_limit`` transitions within :data:`FLAP_WINDOW` open one
   (in operating hours only); it is resolved by the first heartbeat after the window holds
   ``flap_limit`` or fewer again.
+- **download_failed**: decided by the content rules (:mod:`actors.rules.content`); an
+  offline or flapping incident due while it is open resolves it and opens in its place.
 - One open incident per tablet at a time; its id is deterministic (:func:`incident_id`).
 """
 
@@ -24,7 +26,7 @@ from collections import deque
 from datetime import datetime, timedelta
 
 from actors.effects import IncidentEvent, Outcome
-from actors.messages import Arm, IncidentRef, State, TabletConfig
+from actors.messages import Arm, IncidentKind, IncidentRef, State, TabletConfig
 from actors.rules.hours import OperatingHours
 
 FLAP_WINDOW = timedelta(hours=1)
@@ -56,19 +58,28 @@ class IncidentRules:
     incident_due: datetime | None  # when the armed ``incident`` timer opens one
     transitions: deque[datetime]  # of the last FLAP_WINDOW
 
+    def _yields(self) -> bool:
+        """No incident is open, or only one an offline or flapping incident supersedes."""
+        return self.incident is None or self.incident.kind == "download_failed"
+
+    def _supersede(self, out: Outcome, at: datetime) -> None:
+        if self.incident is not None and self.incident.kind == "download_failed":
+            self._resolve_incident(out, at)
+
     def _resume_incident(self, out: Outcome) -> None:
         """A session rebuilt offline, without an open incident, re-arms its timer."""
-        if self.state == "offline" and self.incident is None and self.state_since is not None:
+        if self.state == "offline" and self._yields() and self.state_since is not None:
             self._arm_incident(out, self.state_since)
 
     def _on_incident_due(self, out: Outcome, now: datetime) -> None:
         """The ``incident`` timer fired: open the offline incident if it is still due."""
         if (
             self.state == "offline"
-            and self.incident is None
+            and self._yields()
             and self.incident_due is not None
             and self.incident_due <= now
         ):
+            self._supersede(out, now)
             self._open_incident(out, "offline", now, self.state_since or now)
 
     def _incidents_on_transition(self, out: Outcome, to: State, at: datetime) -> None:
@@ -77,10 +88,11 @@ class IncidentRules:
         while self.transitions and self.transitions[0] < at - FLAP_WINDOW:
             self.transitions.popleft()
         flapping = len(self.transitions) > self.cfg.flap_limit
-        if flapping and self.incident is None and self.cfg.hours.is_open(at):
+        if flapping and self._yields() and self.cfg.hours.is_open(at):
+            self._supersede(out, at)
             self._open_incident(out, "flapping", at, at)
             return
-        if to == "offline" and self.incident is None:
+        if to == "offline" and self._yields():
             self._arm_incident(out, at)
         elif to == "online":
             self.incident_due = None
@@ -101,10 +113,9 @@ class IncidentRules:
         out.timers.append(Arm(self.cfg.tablet_id, "incident", self.incident_due))
 
     def _open_incident(
-        self, out: Outcome, kind: str, at: datetime, offline_since: datetime
+        self, out: Outcome, kind: IncidentKind, at: datetime, offline_since: datetime | None
     ) -> None:
-        assert kind in ("offline", "flapping")
-        ref = IncidentRef(incident_id(self.cfg.tablet_id, kind, at), kind, at)  # type: ignore[arg-type]
+        ref = IncidentRef(incident_id(self.cfg.tablet_id, kind, at), kind, at)
         self.incident = ref
         self.incident_due = None
         out.effects.append(self._incident_event(ref, "opened", at, offline_since))

@@ -1,7 +1,9 @@
 """One tablet's session state and its rules; pure logic, no thespian, no I/O.
 
 Presence (online/offline, uptime), heartbeats and playlist delivery are here; when an
-incident is due, opened and resolved is in :mod:`actors.rules.incidents`. Every handler
+incident is due, opened and resolved is in :mod:`actors.rules.incidents`; when a
+manifest's library files are all cached (so that it counts as applied) in
+:mod:`actors.rules.content`. Every handler
 returns the effects it wants and the timers it (re)arms. The thespian actor in
 :mod:`actors.system.tablet` forwards them; tests drive this class directly.
 """
@@ -33,15 +35,16 @@ from actors.messages import (
     TabletConfig,
     TabletSnapshot,
 )
-from actors.rules.incidents import IncidentRules
+from actors.rules.content import ContentRules
 
 # Boots whose last stored seq a tablet's session remembers: a heartbeat redelivered after
 # newer ones, even of later boots, is recognised while its boot is one of the last 8.
 BOOT_WINDOW = 8
 
 
-class TabletSession(IncidentRules):
-    """A tablet's state; the incident rules it follows are in :mod:`actors.rules.incidents`."""
+class TabletSession(ContentRules):
+    """A tablet's state; the incident rules it follows are in :mod:`actors.rules.incidents`,
+    its content readiness in :mod:`actors.rules.content`."""
 
     def __init__(self, snapshot: TabletSnapshot) -> None:
         self.cfg: TabletConfig = snapshot.config
@@ -70,6 +73,10 @@ class TabletSession(IncidentRules):
         self.now_playing = (snapshot.ad_id, snapshot.campaign_id)
         self.position = snapshot.position
         self.grace_until: datetime | None = None  # no timeout before (after a hub restart)
+        self.wanted: tuple[tuple[str, int], ...] = ()  # not persisted: the hub resends it
+        self.wanted_playlist: str | None = None
+        self.report = None  # not persisted: the tablet reports again
+        self.claimed_etag: str | None = None
         self.latest_desired: DesiredPlaylist | None = None  # the newest resolution handled
 
     # --- start-up ------------------------------------------------------------
@@ -180,9 +187,13 @@ class TabletSession(IncidentRules):
         self.latest_desired = msg
         if msg.force:
             return self._republish(msg)
+        changed = msg.etag != self.desired_etag or msg.media != self.wanted
         if msg.etag == self.published_etag:
+            if changed:  # the same manifest, its files not yet known (a rebuilt session)
+                self._on_wanted(out, msg.media, msg.playlist_id, msg.at)
             return out
         self.desired_etag = self.published_etag = msg.etag
+        self._on_wanted(out, msg.media, msg.playlist_id, msg.at)
         topic = f"tablets/{self.cfg.tablet_id}/playlist"
         out.effects.append(Publish(topic, msg.manifest_json.encode(), qos=1, retain=True))
         out.effects.append(DeliveryRow(self.cfg.tablet_id, msg.etag, "published", msg.at, None))
@@ -198,6 +209,8 @@ class TabletSession(IncidentRules):
         out = Outcome()
         changed = msg.etag != self.desired_etag
         self.desired_etag = self.published_etag = msg.etag
+        if changed or msg.media != self.wanted:
+            self._on_wanted(out, msg.media, msg.playlist_id, msg.at)
         topic = f"tablets/{self.cfg.tablet_id}/playlist"
         out.effects.append(Publish(topic, msg.manifest_json.encode(), qos=1, retain=True))
         if msg.etag != self.applied_etag:
@@ -208,6 +221,10 @@ class TabletSession(IncidentRules):
 
     def on_ack(self, msg: AckIn) -> Outcome:
         out = Outcome()
+        if msg.status == "applied" and self._waits_for_media(msg.etag):
+            self._claim(out, msg.etag, msg.received_at)
+            out.effects.append(self.state_row())
+            return out
         out.effects.append(
             DeliveryRow(self.cfg.tablet_id, msg.etag, msg.status, msg.received_at, msg.detail)
         )
@@ -221,9 +238,13 @@ class TabletSession(IncidentRules):
     def _reported(self, out: Outcome, hb: HeartbeatIn) -> None:
         """A heartbeat's ``playlist_etag`` naming the manifest last published to the tablet
         acknowledges it (tablets that cannot ack, e.g. over HTTP); another value changes
-        nothing but the stored heartbeat."""
+        nothing but the stored heartbeat. One whose library files are not all cached is
+        claimed, applied once they are (actors/rules/content.py)."""
         etag = hb.playlist_etag
         if etag is None or etag != self.desired_etag or etag == self.applied_etag:
+            return
+        if self._waits_for_media(etag):
+            self.claimed_etag = etag  # applied once its files are cached
             return
         self.applied_etag = etag
         out.effects.append(DeliveryRow(self.cfg.tablet_id, etag, "applied", hb.received_at, None))

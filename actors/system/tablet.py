@@ -10,6 +10,7 @@ from actors.messages import (
     DesiredPlaylist,
     Expired,
     HeartbeatIn,
+    MediaStatusIn,
     Register,
     StatusIn,
     TabletInit,
@@ -61,6 +62,10 @@ class TabletActor(ContainedActor):
     def receiveMsg_AckIn(self, msg: AckIn, sender: Any) -> None:
         if self.session is not None:
             self._emit(self.session.on_ack(msg))
+
+    def receiveMsg_MediaStatusIn(self, msg: MediaStatusIn, sender: Any) -> None:
+        if self.session is not None:
+            self._emit(self.session.on_media_status(msg))
 
     def receiveUnrecognizedMessage(self, msg: Any, sender: Any) -> None:
         """Unknown messages (and thespian system messages) are dropped."""

@@ -5,6 +5,7 @@ Only loopback brokers (127.0.0.0/8) are reachable. See :class:`SimFleet`.
 
 from broker.mqttwire.codec import Decoder, Packet, Will
 from broker.mqttwire.connection import MqttConnection
+from devtools.simulator.content import ContentConfig, TabletContent
 from devtools.simulator.errors import (
     AckTimeout,
     Backpressure,
@@ -25,6 +26,7 @@ __all__ = [
     "ChurnConfig",
     "ConnectFailed",
     "ConnectionLost",
+    "ContentConfig",
     "Decoder",
     "FleetStats",
     "Manifest",
@@ -38,6 +40,7 @@ __all__ = [
     "SimTablet",
     "SimulatorError",
     "TabletConfig",
+    "TabletContent",
     "Will",
     "ensure_fd_limit",
 ]

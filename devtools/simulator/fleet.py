@@ -16,12 +16,15 @@ import logging
 import random
 import resource
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from typing import Any
 
 from broker.mqttwire.connection import MqttConnection
 from devtools.simulator.addresses import FIRST_SOURCE, loopback_host, source_addresses, spread
+from devtools.simulator.content import ContentConfig, TabletContent
+from devtools.simulator.downloads import MediaClient
 from devtools.simulator.errors import MqttWireError, SimulatorError
 from devtools.simulator.stats import FleetStats
 from devtools.simulator.tablet import PlaylistHook, SimTablet, TabletConfig
@@ -111,6 +114,7 @@ class SimFleet:
         reconnect_backoff_s: tuple[float, float] = (0.5, 30.0),
         max_lifetime_s: float = 3_600.0,
         seed: int | None = None,
+        content: ContentConfig | None = None,
     ) -> None:
         pairs = list(credentials)
         if not 0 < len(pairs) <= MAX_TABLETS:
@@ -122,6 +126,11 @@ class SimFleet:
         self.stats = FleetStats()
         self._rng = random.Random(seed)  # noqa: S311 - simulation, not security
         self._tablets: dict[str, SimTablet] = {}
+        # Content (None: tablets ack manifests at once and play nothing): one HTTP pool, and
+        # the tablets' download tasks in the fleet's task group.
+        self.media = MediaClient() if content is not None else None
+        self._group: asyncio.TaskGroup | None = None
+        self._content_tasks: set[asyncio.Task[None]] = set()
         for index, (tablet_id, password) in enumerate(pairs):
             if not tablet_id or any(char in tablet_id for char in "/+#"):
                 raise ValueError(f"tablet id {tablet_id!r} cannot be a topic level")
@@ -138,6 +147,13 @@ class SimFleet:
                 rng=self._rng,
                 on_playlist=on_playlist,
                 on_lost=self._on_lost,
+                content=(
+                    TabletContent(
+                        tablet_id, content, self.media, self._spawn, self.stats, self._rng
+                    )
+                    if content is not None and self.media is not None
+                    else None
+                ),
             )
         self.source_addresses = addresses
         self._connect_interval = 1.0 / connect_rate_per_s
@@ -189,6 +205,7 @@ class SimFleet:
         body_error: Exception | None = None
         try:
             async with asyncio.timeout(self._max_lifetime_s), asyncio.TaskGroup() as group:
+                self._group = group
                 background = [group.create_task(self._connector(group), name="sim.fleet.connector")]
                 if self._churn is not None:
                     churn = group.create_task(self._churn_loop(self._churn), name="sim.fleet.churn")
@@ -198,11 +215,15 @@ class SimFleet:
                 except Exception as exc:
                     body_error = exc  # re-raised below as itself, not in an ExceptionGroup
                 finally:
-                    for task in [*background, *self._attempts]:
+                    self._group = None
+                    for task in [*background, *self._attempts, *self._content_tasks]:
                         task.cancel()
                     self._wake = None
                     await self._close_all()
+                    if self.media is not None:
+                        await self.media.close()
         finally:
+            self._group = None
             self._wake = None
             self._due.clear()
             self._scheduled.clear()
@@ -285,6 +306,15 @@ class SimFleet:
 
     # -- internals ------------------------------------------------------------
 
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run a tablet's download in the fleet's task group (dropped once it stopped)."""
+        if self._group is None:
+            work.close()
+            return
+        task = self._group.create_task(_guarded(work, name), name=name)
+        self._content_tasks.add(task)
+        task.add_done_callback(self._content_tasks.discard)
+
     def _schedule(self, tablet: SimTablet, delay_s: float, *, reboot: bool) -> None:
         if self._wake is None or tablet.tablet_id in self._scheduled:
             return
@@ -363,6 +393,9 @@ class SimFleet:
     async def _close_all(self) -> None:
         closing: list[MqttConnection] = []
         for tablet in self._tablets.values():
+            if tablet.content is not None:
+                tablet.content.flush_plays()  # the last plays, before the session ends
+                tablet.content.stop()
             conn = tablet.stop_nowait()
             if conn is not None:
                 closing.append(conn)
@@ -377,3 +410,11 @@ class SimFleet:
             )
             for conn in closing:
                 conn.abort()
+
+
+async def _guarded(work: Coroutine[Any, Any, None], name: str) -> None:
+    """A tablet's task fails alone (logged), never the fleet's task group."""
+    try:
+        await work
+    except Exception:
+        log.exception("%s failed", name)

@@ -7,6 +7,7 @@ a second reading of ``docs/mqtt-contract.md`` that catches a hub drifting from i
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -33,6 +34,18 @@ def playlist_topic(tablet_id: str) -> str:
 
 def ack_topic(tablet_id: str) -> str:
     return f"tablets/{tablet_id}/playlist/ack"
+
+
+def media_status_topic(tablet_id: str) -> str:
+    return f"tablets/{tablet_id}/media/status"
+
+
+def plays_topic(tablet_id: str) -> str:
+    return f"tablets/{tablet_id}/plays"
+
+
+def plays_ack_topic(tablet_id: str) -> str:
+    return f"tablets/{tablet_id}/plays/ack"
 
 
 def iso_now() -> str:
@@ -92,6 +105,11 @@ class ManifestItem(BaseModel):
     sha256: str
     duration_ms: Annotated[int, Field(gt=0)]
     position: int | None = None
+    # A library file: fetched by its signed download_url (docs/mqtt-contract.md, "Media").
+    media_id: str | None = None
+    media_version: int | None = None
+    download_url: str | None = None
+    bytes: Annotated[int, Field(ge=0)] | None = None
 
 
 class Manifest(BaseModel):
@@ -107,14 +125,55 @@ class Manifest(BaseModel):
     valid_until: datetime | None = None
     refresh_interval_s: int
     items: list[ManifestItem]
+    download_expires_at: datetime | None = None
+
+    def ordered(self) -> list[ManifestItem]:
+        """The items in play order: by ``position``, then as listed."""
+        return [
+            item
+            for _, item in sorted(
+                enumerate(self.items),
+                key=lambda pair: pair[1].position if pair[1].position is not None else pair[0],
+            )
+        ]
 
     def rotation(self) -> tuple[NowPlaying, ...]:
-        """The ads in play order: by ``position``, then as listed."""
-        ordered = sorted(
-            enumerate(self.items),
-            key=lambda pair: pair[1].position if pair[1].position is not None else pair[0],
-        )
-        return tuple((item.ad_id, item.campaign_id) for _, item in ordered)
+        """The ads in play order."""
+        return tuple((item.ad_id, item.campaign_id) for item in self.ordered())
+
+    def downloads(self) -> list[ManifestItem]:
+        """The library files to fetch, once each."""
+        seen: dict[str, ManifestItem] = {}
+        for item in self.ordered():
+            if item.download_url is not None:
+                seen.setdefault(item.sha256, item)
+        return list(seen.values())
+
+
+def media_status(
+    cached: Sequence[str],
+    downloading: Sequence[tuple[str, int, int]],
+    failed: Sequence[tuple[str, int, str | None]],
+) -> bytes:
+    return _dump(
+        {
+            "v": 1,
+            "ts": iso_now(),
+            "cached": cached,
+            "downloading": [
+                {"sha256": sha, "bytes_done": done, "bytes_total": total}
+                for sha, done, total in downloading
+            ],
+            "failed": [
+                {"sha256": sha, "attempts": attempts, "error": error}
+                for sha, attempts, error in failed
+            ],
+        }
+    )
+
+
+def plays_batch(batch_id: str, events: list[dict[str, object]]) -> bytes:
+    return _dump({"batch_id": batch_id, "events": events})
 
 
 class ManifestRejected(SimulatorError):

@@ -20,6 +20,15 @@ class FleetStats:
     publish_failures: int = 0  # not sent (offline, backpressure) or QoS 1 not acknowledged
     playlists_received: int = 0
     playlists_invalid: int = 0
+    # content (devtools/simulator/content.py)
+    downloads_verified: int = 0
+    downloads_failed: int = 0  # attempts that failed (retried)
+    downloads_resumed: int = 0  # verified after a Range request continued an attempt
+    bytes_downloaded: int = 0
+    media_reports_sent: int = 0
+    plays: int = 0
+    play_batches_sent: int = 0
+    play_batches_acked: int = 0
 
     def record_outcome(self, future: asyncio.Future[None]) -> None:
         """Done callback of a QoS 1 publish: count it if the PUBACK never came."""

@@ -9,6 +9,7 @@ publishes the will) and come back, as the same boot or as a new one.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -20,6 +21,7 @@ from broker.mqttwire.codec import Publish, QoS, Will
 from broker.mqttwire.connection import TIMER_CONTEXT, MqttConnection
 from devtools.simulator import payloads
 from devtools.simulator.addresses import loopback_host
+from devtools.simulator.content import TabletContent
 from devtools.simulator.errors import Backpressure, SimulatorError
 from devtools.simulator.payloads import Manifest, ManifestRejected, NowPlaying
 from devtools.simulator.stats import FleetStats
@@ -62,6 +64,7 @@ class SimTablet:
         "_charging",
         "_config",
         "_conn",
+        "_content",
         "_disk_free_mb",
         "_etag",
         "_heartbeat_timer",
@@ -95,8 +98,13 @@ class SimTablet:
         rng: random.Random | None = None,
         on_playlist: PlaylistHook | None = None,
         on_lost: Callable[[SimTablet], None] | None = None,
+        content: TabletContent | None = None,
     ) -> None:
         self.tablet_id = tablet_id
+        # Downloads, plays the loop, proof of play (None: acks manifests at once, plays nothing).
+        self._content = content
+        if content is not None:
+            content.position = lambda: (self._lat, self._lon)
         # Load tests stay on this machine: only loopback brokers and source addresses.
         self.source_ip = loopback_host(source_ip) if source_ip is not None else None
         self.on_playlist = on_playlist
@@ -140,6 +148,10 @@ class SimTablet:
     def playlist_etag(self) -> str | None:
         return self._etag
 
+    @property
+    def content(self) -> TabletContent | None:
+        return self._content
+
     # -- lifecycle ------------------------------------------------------------
 
     async def start(self, *, reboot: bool = True) -> None:
@@ -170,7 +182,10 @@ class SimTablet:
         try:
             await conn.connect()
             await conn.publish(status, payloads.online_status(), qos=1, retain=True)
-            await conn.subscribe([(payloads.playlist_topic(self.tablet_id), 1)])
+            topics = [(payloads.playlist_topic(self.tablet_id), 1)]
+            if self._content is not None:
+                topics.append((payloads.plays_ack_topic(self.tablet_id), 1))
+            await conn.subscribe(topics)
         except BaseException:
             self._conn = None
             conn.abort()
@@ -179,6 +194,8 @@ class SimTablet:
         self._stats.connected += 1
         self._stats.connects += 1
         self.reconnect_attempts = 0
+        if self._content is not None:
+            self._content.on_connected(self.publish)
         if config.heartbeat_interval_s is not None:
             loop = asyncio.get_running_loop()
             first = self._rng.uniform(0.0, config.heartbeat_interval_s)
@@ -228,6 +245,8 @@ class SimTablet:
         if self._online:
             self._online = False
             self._stats.connected -= 1
+        if self._content is not None:
+            self._content.on_disconnected()
         return conn
 
     def _on_close(self, conn: MqttConnection, exc: BaseException | None) -> None:
@@ -252,11 +271,14 @@ class SimTablet:
         seq = self._seq
         self._drift()
         assert self._boot_id is not None
+        playing = self._rotation[seq % len(self._rotation)] if self._rotation else None
+        if self._content is not None:
+            playing = self._content.now_playing
         payload = payloads.heartbeat(
             seq=seq,
             boot_id=self._boot_id,
             playlist_etag=self._etag,
-            now_playing=self._rotation[seq % len(self._rotation)] if self._rotation else None,
+            now_playing=playing,
             battery=round(self._battery),
             charging=self._charging,
             disk_free_mb=self._disk_free_mb,
@@ -303,8 +325,26 @@ class SimTablet:
 
     # -- playlists ------------------------------------------------------------
 
+    def publish(self, topic: str, payload: bytes) -> bool:
+        """Publish at QoS 1 now; False when the tablet cannot send (offline, backpressure)."""
+        conn = self._conn
+        if conn is None or not self._online or not conn.writable:
+            self._stats.publish_failures += 1
+            return False
+        try:
+            done = conn.publish_nowait(topic, payload, qos=1)
+        except Backpressure:
+            self._stats.publish_failures += 1
+            return False
+        assert done is not None
+        done.add_done_callback(self._stats.record_outcome)
+        return True
+
     def _on_message(self, message: Publish) -> None:
         received = time.monotonic()
+        if self._content is not None and message.topic == payloads.plays_ack_topic(self.tablet_id):
+            self._content.on_plays_ack(message.payload)
+            return
         if message.topic != payloads.playlist_topic(self.tablet_id) or not message.payload:
             return  # an empty retained payload only clears the topic
         # Thousands of tablets share this event loop, where real ones work in parallel:
@@ -335,9 +375,18 @@ class SimTablet:
         if self._rng.random() < self._config.ack_failure_rate:
             self._ack(manifest.etag, "failed", "simulated failure")
             return
+        if self._content is not None:
+            ready = functools.partial(self._ready, manifest)
+            if self._content.apply(manifest, ready):
+                return  # acknowledged once its files are downloaded and verified
+        self._ready(manifest, manifest.etag, "applied", None)
+
+    def _ready(
+        self, manifest: Manifest, etag: str, status: payloads.AckStatus, detail: str | None
+    ) -> None:
         self._etag = manifest.etag
         self._rotation = manifest.rotation()
-        self._ack(manifest.etag, "applied", None)
+        self._ack(etag, status, detail)
 
     def _ack(self, etag: str, status: payloads.AckStatus, detail: str | None) -> None:
         conn = self._conn

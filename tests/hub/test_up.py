@@ -10,15 +10,20 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import datetime, timedelta
 from http.cookiejar import CookieJar
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import psutil
 import psycopg
 import pytest
 
 from broker.processes import free_port
+
+POP = "/api/v1/reports/proof-of-play"
 
 
 def _wait_for(proc: subprocess.Popen[str], log: Path, text: str, timeout: float) -> str:
@@ -44,21 +49,63 @@ def _signed_in_page(port: int, email: str, password: str) -> str:
 
 
 def _api_tablets(port: int, email: str, password: str) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = _api(port, email, password, "/api/v1/tablets")
+    return rows
+
+
+def _api(port: int, email: str, password: str, path: str) -> Any:
     body = urlencode({"username": email, "password": password}).encode()
     with urllib.request.urlopen(
         f"http://127.0.0.1:{port}/api/v1/auth/token", body, timeout=10
     ) as r:
         token = json.load(r)["access_token"]
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/v1/tablets", headers={"Authorization": f"Bearer {token}"}
+        f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"}
     )
     with urllib.request.urlopen(request, timeout=10) as r:  # noqa: S310 - http on loopback
-        rows: list[dict[str, object]] = json.load(r)
-    return rows
+        return json.load(r)
+
+
+def _earnings_in_the_demo(port: int, email: str, password: str, banner: str) -> None:
+    """The fleet owner opens last month's (closed) and this month's statements, their CSV and
+    PDF agree; the printed driver link signs a driver in to their earnings and tablet."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+    base = f"http://127.0.0.1:{port}"
+    with opener.open(f"{base}/login", timeout=10) as r:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', r.read().decode())
+    assert token is not None
+    body = urlencode({"email": email, "password": password, "csrf_token": token.group(1)})
+    opener.open(f"{base}/login", body.encode(), timeout=10).close()
+    now = datetime.now(ZoneInfo("Asia/Singapore")).date().replace(day=1)
+    last = (now - timedelta(days=1)).replace(day=1)
+    for month, status in ((last, "Closed"), (now, "Open")):
+        with opener.open(f"{base}/earnings?month={month:%Y-%m}", timeout=30) as r:
+            page = r.read().decode()
+        assert status in page
+        with opener.open(f"{base}/earnings/{month:%Y-%m}/fleets/demo.csv", timeout=30) as r:
+            total = r.read().decode().strip().splitlines()[-1].split(",")
+        with opener.open(f"{base}/earnings/{month:%Y-%m}/fleets/demo.pdf", timeout=30) as r:
+            assert r.read()[:5] == b"%PDF-"
+        assert total[0] == "Total"
+        if month == last:  # the demo's history: a month of plays, frozen with its hash
+            assert int(total[4]) > 0
+            with opener.open(f"{base}/earnings/{month:%Y-%m}/fleets/demo", timeout=30) as r:
+                assert "frozen" in r.read().decode()
+    link = re.search(r"driver\s+http://\S+(/signin/\S+)", banner)
+    assert link is not None
+    phone = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+    with phone.open(f"{base}{link.group(1)}", timeout=10) as r:
+        form = re.search(r'name="csrf_token" value="([^"]+)"', r.read().decode())
+    assert form is not None
+    signed = urlencode({"csrf_token": form.group(1)}).encode()
+    with phone.open(f"{base}{link.group(1)}", signed, timeout=30) as r:
+        home = r.read().decode()
+    assert "Tan Wei Ming" in home
+    assert "My tablet" in home
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(180)
+@pytest.mark.timeout(240)
 def test_up_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
     web_port, metrics_port = free_port(), free_port()
     env = {
@@ -97,11 +144,23 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
         page = _signed_in_page(web_port, owner.group(1), logins["fleet owner"])
         assert "demo-tab-0001" in page
         assert 'data-count="online">5<' in page
+        # The seeded library: the tablets downloaded and verified it (they were "playing the
+        # desired playlist" above only once its files were cached), play it and prove it.
+        admin_email = re.search(r"sign in as admin\s+(\S+)", log.read_text())
+        assert admin_email is not None
+        media = _api(web_port, admin_email.group(1), logins["admin"], "/api/v1/media")
+        assert len(media) == 4
+        assert {m["kind"] for m in media} == {"video", "image"}
+        deadline = time.monotonic() + 60
+        while not _api(web_port, admin_email.group(1), logins["admin"], POP)["rows"]:
+            assert time.monotonic() < deadline, "no proof of play within a minute"
+            time.sleep(1)
         # The demo's lead form opens for passengers (no sign-in) on the printed address.
         form = re.search(r"lead form http://\S+(/l/[a-z0-9]+)", log.read_text())
         assert form is not None
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}{form.group(1)}", timeout=5) as r:
             assert "Travel insurance" in r.read().decode()
+        _earnings_in_the_demo(web_port, owner.group(1), logins["fleet owner"], log.read_text())
         # The embedded store lets no loopback client in without its generated password.
         secret = tmp_path / "var" / "pgdata.password"
         assert secret.stat().st_mode & 0o777 == 0o600

@@ -269,6 +269,7 @@ def test_tablet_topics_replace_the_wildcard() -> None:
         "tablets/t7/heartbeat",
         "tablets/t7/playlist/ack",
         "tablets/t7/plays",
+        "tablets/t7/media/status",
     )
     assert all("+" in f for f in SUBSCRIPTIONS)
 

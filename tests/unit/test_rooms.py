@@ -13,19 +13,54 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-ROOMS = ("config", "contract", "actors", "store", "broker", "hub", "web", "devtools", "cli")
+ROOMS = (
+    "config",
+    "contract",
+    "billing",
+    "actors",
+    "store",
+    "media",
+    "broker",
+    "hub",
+    "web",
+    "devtools",
+    "cli",
+)
 
 # Which other rooms each room may import; anything else (stdlib, third party) is free.
 ALLOWED: dict[str, set[str]] = {
     "config": set(),
     "contract": {"config"},
+    "billing": {"config"},
     "actors": {"config", "contract"},
-    "store": {"config", "contract", "actors"},
+    "store": {"config", "contract", "billing", "actors"},
+    "media": {"config", "contract", "store"},
     "broker": {"config"},
-    "hub": {"config", "contract", "actors", "store", "broker"},
-    "web": {"config", "contract", "actors", "store", "broker", "hub"},
-    "devtools": {"config", "contract", "actors", "store", "broker", "hub", "web"},
-    "cli": {"config", "contract", "actors", "store", "broker", "hub", "web", "devtools"},
+    "hub": {"config", "contract", "billing", "actors", "store", "media", "broker"},
+    "web": {"config", "contract", "billing", "actors", "store", "media", "broker", "hub"},
+    "devtools": {
+        "config",
+        "contract",
+        "billing",
+        "actors",
+        "store",
+        "media",
+        "broker",
+        "hub",
+        "web",
+    },
+    "cli": {
+        "config",
+        "contract",
+        "billing",
+        "actors",
+        "store",
+        "media",
+        "broker",
+        "hub",
+        "web",
+        "devtools",
+    },
 }
 
 
@@ -64,6 +99,17 @@ def test_the_pure_actor_rules_use_no_actor_system() -> None:
         for line, module in imported(path)
         if module.split(".")[0] in {"thespian", "asyncio", "psycopg", "socket", "aiomqtt"}
         or module.startswith("actors.system")
+    ]
+    assert found == []
+
+
+def test_the_billing_rules_are_pure() -> None:
+    """billing/ holds the money rules only: no store, no network, no clock of its own."""
+    found = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in sorted((ROOT / "billing").rglob("*.py"))
+        for line, module in imported(path)
+        if module.split(".")[0] in {"asyncio", "psycopg", "psycopg_pool", "socket", "fastapi"}
     ]
     assert found == []
 

@@ -74,6 +74,20 @@ SUBSCRIPTION = {"endpoint": "{endpoint}", "keys": {"p256dh": "B" * 87, "auth": "
 FLEET_Q = {"fleet": "{fleet_id}", "q": "{tablet_id}"}
 REPORT_Q = {"fleet": "{fleet_id}", "campaign_id": "{campaign_id}"}
 MINE = {"fleet_id": "{my_fleet_id}"}
+MONTH = {"month": "{month}"}
+MY_DRIVER = {"driver_id": "{my_driver_id}"}
+CARD_FORM: Form = {
+    "valid_from": "2030-01-01",
+    "default_basis": "play_second",
+    "default_rate": "0.002",
+    "online_hour_rate": "0.5",
+    "platform_share": "40",
+    "owner_share": "45",
+    "driver_share": "15",
+    "campaign_id": "{campaign_id}",
+    "campaign_rate": "1",
+    "campaign_basis": "play_second",
+}
 
 CASES: dict[str, tuple[Case, ...]] = {
     "GET /healthz": (Case(),),
@@ -250,6 +264,31 @@ CASES: dict[str, tuple[Case, ...]] = {
     "POST /agent/push/subscribe": (Case(json=SUBSCRIPTION),),
     "POST /agent/push/unsubscribe": (Case(json={"endpoint": "{endpoint}"}),),
     "GET /agent-sw.js": (Case(),),
+    "GET /library": (Case(), Case(query={"q": "poster"})),
+    "POST /library/upload": (Case(query={"name": "Sweep upload"}, json={"not": "a file"}),),
+    "GET /library/{media_id}": (Case(),),
+    "POST /library/{media_id}": (Case(form={"name": "Edited by sweep", "tags": "sweep"}),),
+    "POST /library/{media_id}/versions": (Case(json={"not": "a file"}),),
+    "GET /library/thumbnails/{sha256}.jpg": (Case(),),
+    "GET /library/files/{sha256}": (Case(),),
+    "HEAD /library/files/{sha256}": (Case(),),
+    "GET /api/v1/media": (Case(), Case(query={"q": "poster"})),
+    "GET /api/v1/media/storage": (Case(),),
+    "GET /api/v1/media/{media_id}": (Case(),),
+    "POST /api/v1/media": (
+        Case(query={"name": "Sweep upload", "campaign_id": "{campaign_id}"}, json={"x": 1}),
+    ),
+    "POST /api/v1/media/{media_id}/versions": (
+        Case(query={"update_playlists": "true"}, json={"not": "a file"}),
+    ),
+    "PATCH /api/v1/media/{media_id}": (Case(json={"name": "Edited by sweep"}),),
+    # A tablet's download link: signed for the tablet and its tenant (403 without).
+    "GET /media/{sha256}": (
+        Case(query={"tablet": "{my_tablet_id}", "expires": "9999999999", "sig": "0" * 32}),
+    ),
+    "HEAD /media/{sha256}": (
+        Case(query={"tablet": "{tablet_id}", "expires": "9999999999", "sig": "0" * 32}),
+    ),
     "GET /api/v1/agent/leads": (Case(),),
     "GET /api/v1/agent/leads/{lead_id}": (Case(),),
     "POST /api/v1/agent/leads/{lead_id}/accept": (Case(),),
@@ -336,6 +375,58 @@ CASES: dict[str, tuple[Case, ...]] = {
         Case(form={"agent_id": "{agent_user_id}", "back": "/leads"}),
     ),
     "GET /leads.csv": (Case(query={"campaign": "{campaign_id}", "status": "unassigned"}),),
+    # Earnings (web/earnings): their fleets' and drivers' statements of a month they closed.
+    "GET /earnings": (Case(query=MONTH),),
+    **{
+        f"GET /earnings/{{month}}/{kind}/{{{param}}}{ext}": (Case(),)
+        for kind, param in (("fleets", "fleet_id"), ("drivers", "driver_id"))
+        for ext in ("", ".csv", ".pdf")
+    },
+    "POST /earnings/{month}/close": (Case(form={}),),
+    "POST /earnings/{month}/reopen": (Case(form={"reason": "sweep"}),),
+    "GET /earnings/rates": (Case(),),
+    "POST /earnings/rates": (Case(form=CARD_FORM),),
+    "POST /earnings/rates/{version}/end": (Case(form={"valid_to": "2030-01-01"}),),
+    "POST /earnings/settings": (
+        Case(form={"currency": "EUR", "timezone": "UTC", "dispute_days": "3"}),
+    ),
+    "GET /api/v1/statements": (Case(query=MONTH),),
+    "GET /api/v1/statements/{month}/fleets/{fleet_id}": (Case(),),
+    "GET /api/v1/statements/{month}/drivers/{driver_id}": (Case(),),
+    "GET /api/v1/rate-cards": (Case(),),
+    "POST /api/v1/rate-cards": (Case(json={**CARD_FORM, "campaign_id": None}),),
+    # The driver register (web/drivers): their drivers and assignments, their cars and code.
+    "GET /drivers": (Case(),),
+    "POST /drivers": (
+        Case(form={"fleet_id": "{fleet_id}", "code": "sweep-code", "name": "Sweep"}),
+        Case(form={"fleet_id": "{my_fleet_id}", "code": "{driver_code}", "name": "Sweep"}),
+    ),
+    "GET /drivers/{driver_id}": (Case(),),
+    "POST /drivers/{driver_id}": (Case(form={"code": "sweep-x", "name": "Sweep"}),),
+    "POST /drivers/{driver_id}/assignments": (
+        Case(form={"car_id": "{car_id}", "valid_from": "2030-01-01"}),
+        Case(path=MY_DRIVER, form={"car_id": "{car_id}", "valid_from": "2030-01-01"}),
+    ),
+    "POST /drivers/{driver_id}/assignments/{assignment_id}/end": (
+        Case(form={"valid_to": "2030-01-01"}),
+        Case(path=MY_DRIVER, form={"valid_to": "2030-01-01"}),
+    ),
+    "POST /drivers/{driver_id}/link": (Case(form={}),),
+    "POST /drivers/{driver_id}/revoke": (Case(form={}),),
+    "GET /driver": (Case(),),
+    # Lead billing (web/lead_billing): their buyer's invoice, their dispute, their lead.
+    "GET /lead-billing": (Case(query=MONTH),),
+    "POST /lead-billing/prices": (Case(form={"campaign_id": "{campaign_id}", "price": "1"}),),
+    "POST /lead-billing/disputes/{dispute_id}": (Case(form={"decision": "accept"}),),
+    **{
+        f"GET /lead-billing/{{month}}/agents/{{agent_id}}{ext}": (Case(),)
+        for ext in ("", ".csv", ".pdf")
+    },
+    "GET /agent/invoices": (Case(query=MONTH),),
+    "POST /agent/leads/{lead_id}/dispute": (Case(form={"reason": "sweep"}),),
+    "GET /api/v1/lead-invoices": (Case(query=MONTH),),
+    "GET /api/v1/lead-invoices/{month}/agents/{agent_id}": (Case(),),
+    "POST /api/v1/agent/leads/{lead_id}/dispute": (Case(json={"reason": "sweep"}),),
 }
 
 SKIPPED = {
@@ -352,6 +443,8 @@ SKIPPED = {
     "GET /map/stream": "an endless stream naming no object: tests/browser/test_map_browser.py",
     "GET /password/{token}": "a one-time link, by an unguessable token: test_manage_users.py",
     "POST /password/{token}": "a one-time link, by an unguessable token: test_manage_users.py",
+    "GET /signin/{token}": "a driver's one-time link, by an unguessable token: test_drivers.py",
+    "POST /signin/{token}": "a driver's one-time link, by an unguessable token: test_drivers.py",
 }
 
 
@@ -411,6 +504,22 @@ ROWS: dict[str, str] = {
     "lead_events": "lead_id IN (SELECT lead_id FROM leads WHERE tenant_id = %(t)s)",
     "lead_offers": f"tenant_id = %(t)s OR agent_id IN {USERS}",
     "audit_log": "tenant_id = %(t)s",
+    "billing_settings": "tenant_id = %(t)s",
+    "rate_cards": "tenant_id = %(t)s",
+    "rate_card_campaigns": "tenant_id = %(t)s",
+    "drivers": f"tenant_id = %(t)s OR fleet_id IN {FLEETS}",
+    "driver_assignments": "tenant_id = %(t)s",
+    "tablet_cars": f"tablet_id IN {TABLETS} OR fleet_id IN {FLEETS}",
+    "billing_closes": "tenant_id = %(t)s",
+    "billing_documents": "tenant_id = %(t)s",
+    "billing_lines": "document_id IN (SELECT document_id FROM billing_documents"
+    " WHERE tenant_id = %(t)s)",
+    "lead_prices": "tenant_id = %(t)s",
+    "lead_disputes": f"tenant_id = %(t)s OR agent_id IN {USERS}",
+    "media": "tenant_id = %(t)s",
+    "media_versions": "tenant_id = %(t)s",
+    "user_campaigns": f"user_id IN {USERS}",
+    "tablet_media": f"tablet_id IN {TABLETS}",
 }
 
 Rows = dict[str, list[str]]

@@ -24,12 +24,14 @@ from starlette.routing import BaseRoute
 from config.errors import ConfigError
 from config.settings import Settings
 from contract.payloads import PlaylistItem
+from devtools import media_samples
 from store import claims, device_tokens
 from store.fleets import FleetSpec, TabletSpec, add_fleet, add_tablet
 from store.playlists import Target, push
 from store.users import add_user
 from tests.helpers import store
 from tests.web.agent_helpers import agent_sign_in, make_agent
+from tests.web.billing_helpers import add_driver, driver_link, their_billing_objects
 from tests.web.conftest import (
     PASSWORD,
     Conn,
@@ -104,7 +106,21 @@ def other_tenant_ids(conn: Conn, tenant: Tenant, client: TestClient) -> dict[str
     ids["token_id"] = str(token[0])
     ids["push_id"] = their_push(client, tenant)
     ids.update(their_lead_objects(conn, tenant))
+    ids.update(their_billing_objects(conn, tenant, ids["lead_id"], ids["campaign_id"]))
+    ids.update(their_media(client, tenant))
     return ids
+
+
+def their_media(client: TestClient, tenant: Tenant) -> dict[str, str]:
+    """A media item uploaded by the other tenant's admin: its id and its file's SHA-256."""
+    response = client.post(
+        "/api/v1/media",
+        params={"name": "Their poster"},
+        content=media_samples.image(label=tenant.tenant_id, fmt="PNG"),
+        headers=api_token(client, tenant.admin),
+    )
+    assert response.status_code == 201, response.text
+    return {"media_id": response.json()["media_id"], "sha256": response.json()["sha256"]}
 
 
 def _user_id(conn: Conn, email: str) -> str:
@@ -150,12 +166,15 @@ def routes_with_params(client: TestClient) -> list[tuple[str, str]]:
 
 API_PREFIXES = ("/api/", "/v1/")  # bearer-token routes (/v1/ are the device spec's paths)
 # Anonymous routes that name an object by an unguessable code, not by tenant (the lead form a
-# passenger opens from a QR code): tested in tests/web/test_leads_form.py.
-PUBLIC_PREFIXES = ("/l/", "/password/")
+# passenger opens from a QR code): tested in tests/web/test_leads_form.py; a user's one-time
+# set-password link and a driver's sign-in link (no sign-in yet); and a tablet's signed media
+# download link (no user: the link's signature names tablet and tenant, 403 without it):
+# tested in tests/web/test_media_download.py.
+PUBLIC_PREFIXES = ("/l/", "/password/", "/signin/", "/media/")
 
 # Path parameters that choose a view rather than name an object: the route answers for the
 # user's own scope (200), and must not show the other tenant's objects.
-VIEW_PARAMS = {"kind": "hourly"}
+VIEW_PARAMS = {"kind": "hourly", "month": "2026-03"}
 
 
 def fill(path: str, ids: dict[str, str]) -> str:
@@ -196,8 +215,8 @@ def test_other_tenants_objects_are_404_everywhere(
             response = panel.get(url)
         else:
             response = panel.request(method, url, data={"csrf_token": csrf})
-        if not names_an_object(path):
-            assert response.status_code in (200, 403), (method, url)
+        if not names_an_object(path):  # the user's own (a form posted empty may be refused)
+            assert response.status_code in (200, 403, 422), (method, url)
             assert not leaks(response.text, ids), (method, url)
             continue
         assert response.status_code in (404, 403 if who == "owner" else 404), (method, url)
@@ -312,7 +331,10 @@ def their_secrets(conn: Conn, tenant: Tenant, ids: dict[str, str]) -> list[str]:
         " UNION SELECT name FROM lead_campaigns WHERE tenant_id = %(t)s"
         " UNION SELECT name FROM leads WHERE tenant_id = %(t)s"
         " UNION SELECT phone FROM leads WHERE tenant_id = %(t)s"
-        " UNION SELECT reason FROM pushes WHERE tenant_id = %(t)s) s(v)",
+        " UNION SELECT reason FROM pushes WHERE tenant_id = %(t)s"
+        " UNION SELECT name FROM drivers WHERE tenant_id = %(t)s"
+        " UNION SELECT reason FROM lead_disputes WHERE tenant_id = %(t)s"
+        " UNION SELECT name FROM media WHERE tenant_id = %(t)s) s(v)",
         {"t": tenant.tenant_id},
     ).fetchone()
     assert row is not None
@@ -364,10 +386,21 @@ def send(
     return signed_in.request(method, url, params=query, data=form, follow_redirects=False)
 
 
+def link_sign_in(client: TestClient, link: str) -> str:
+    """Sign a driver in with their link (its confirm page's form); the session's CSRF token."""
+    form = re.search(r'name="csrf_token" value="([^"]+)"', client.get(link).text)
+    assert form
+    client.post(link, data={"csrf_token": form.group(1)}, follow_redirects=False)
+    page = client.get("/driver")
+    match = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
+    assert match, page.text[:500]
+    return match.group(1)
+
+
 def test_the_sweep_finds_no_cross_tenant_effect(
     panel: TestClient, tenant_factory: TenantFactory, conn: Conn
 ) -> None:
-    """As A's admin, fleet owner and agent, every method of every route with B's ids in the
+    """As A's admin, fleet owner, agent and driver, every method of every route with B's ids in the
     path, query and body: no body shows B's data, none of B's rows changes, and whatever A
     creates under B's ids is A's own (no row of A names B's objects)."""
     mine, theirs = tenant_factory(fleets=1, tablets=1), tenant_factory()
@@ -382,24 +415,30 @@ def test_the_sweep_finds_no_cross_tenant_effect(
         "started_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
     }
     agent = make_agent(conn, mine, "my-agent")
+    my_driver = add_driver(conn, mine.tenant_id, mine.fleets[0], "My driver")
+    ids["my_driver_id"] = str(my_driver)
     token = store(conn, lambda aconn: device_tokens.issue(aconn, mine.all_tablets[0], "test"))
     device = {"Authorization": f"Bearer {token}"}
     callers = [
         Caller("admin", mine.admin),
         Caller("owner", mine.owner),
         Caller("agent", agent.email),
+        Caller("driver", f"driver-{my_driver}"),
     ]
     findings: list[str] = []
     requests = 0
     clients = (panel, sibling(panel))  # the second shares the running app, no cookies
     for caller in callers:
         panel.cookies.clear()
-        caller.csrf = (
-            agent_sign_in(panel, caller.email)
-            if caller.role == "agent"
-            else sign_in(panel, caller.email)
-        )
-        caller.bearer = api_token(panel, caller.email)
+        if caller.role == "driver":  # a one-time link, no password: no API token either
+            caller.csrf = link_sign_in(panel, driver_link(conn, mine.tenant_id, my_driver))
+        else:
+            caller.csrf = (
+                agent_sign_in(panel, caller.email)
+                if caller.role == "agent"
+                else sign_in(panel, caller.email)
+            )
+            caller.bearer = api_token(panel, caller.email)
         for key, cases in CASES.items():
             method, path = key.split(" ", 1)
             for case, auth in ((c, a) for c in cases for a in auths(path, c)):

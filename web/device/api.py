@@ -386,6 +386,7 @@ async def _ingest(
     },
 )
 async def get_plan(
+    request: Request,
     device: DeviceDep,
     pool: PoolDep,
     settings: SettingsDep,
@@ -399,7 +400,11 @@ async def get_plan(
     daypart edges (fleet local time) cut the plan.
     """
     plan = await playout_plan(
-        pool, device.tablet_id, settings.playlist_refresh_interval_s, datetime.now(UTC)
+        pool,
+        device.tablet_id,
+        settings.playlist_refresh_interval_s,
+        datetime.now(UTC),
+        request.app.state.media_links,
     )
     etag = plan_etag(plan)
     headers = {"ETag": etag, "Cache-Control": "no-cache"}

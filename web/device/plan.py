@@ -22,13 +22,16 @@ or playlist reaching the tablet changes.
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
 
 from contract.manifest import Manifest, Priority, canonical
+from contract.media import library_media
+from hub.media_links import MediaLinks
 from store.change_points import change_points
 from store.db import read_only_snapshot
 from store.playlists import empty_manifest, resolve
@@ -39,6 +42,15 @@ MAX_CHANGES = 256  # change points resolved; a busier horizon ends the plan earl
 # Daypart edges are generated this far either side of [now, horizon] (store.change_points),
 # so the plan stays anchored: beyond a week, every daypart edge comes round again.
 DAYPART_REACH = timedelta(days=8)
+# Fields of library items: absent when unset, so an externally hosted item reads as before.
+UNSET_OMITTED = Field(exclude_if=lambda value: value is None)
+
+
+# What the plan's etag leaves out: the download links, renewed on every fetch.
+LINK_FIELDS: dict[str, Any] = {
+    "download_expires_at": True,
+    "items": {"__all__": {"download_url": True, "bytes": True}},
+}
 
 
 class PlanItem(BaseModel):
@@ -48,6 +60,12 @@ class PlanItem(BaseModel):
     sha256: str
     duration_ms: int
     position: int
+    # A library file (docs/mqtt-contract.md, "Media"): the version it plays, this tablet's
+    # signed link to fetch it and its size. Absent for externally hosted files.
+    media_id: Annotated[str | None, UNSET_OMITTED] = None
+    media_version: Annotated[int | None, UNSET_OMITTED] = None
+    download_url: Annotated[str | None, UNSET_OMITTED] = None
+    bytes: Annotated[int | None, UNSET_OMITTED] = None
 
 
 class PlanPlaylist(BaseModel):
@@ -59,6 +77,7 @@ class PlanPlaylist(BaseModel):
     priority: Priority
     valid_until: datetime | None
     items: list[PlanItem]
+    download_expires_at: Annotated[datetime | None, UNSET_OMITTED] = None  # of the links
 
 
 class Segment(BaseModel):
@@ -75,7 +94,11 @@ class Plan(BaseModel):
     segments: list[Segment] = Field(description="contiguous, in time order")
 
 
-def _playlist(manifest: Manifest) -> PlanPlaylist:
+def _playlist(manifest: Manifest, with_links: dict[str, Any] | None = None) -> PlanPlaylist:
+    """The manifest as a plan segment's playlist; ``with_links``: its JSON for this tablet,
+    with the library items' download links (hub/media_links.py)."""
+    if with_links is not None:
+        return PlanPlaylist.model_validate(with_links)
     items = sorted(manifest.items, key=lambda i: int(i["position"]))
     return PlanPlaylist(
         playlist_id=manifest.playlist_id,
@@ -99,9 +122,14 @@ async def _change_points(
 
 
 async def playout_plan(
-    pool: AsyncConnectionPool, tablet_id: str, refresh_s: int, now: datetime
+    pool: AsyncConnectionPool,
+    tablet_id: str,
+    refresh_s: int,
+    now: datetime,
+    links: MediaLinks | None = None,
 ) -> Plan:
-    """The plan from one consistent snapshot of the store."""
+    """The plan from one consistent snapshot of the store; ``links``: library items carry
+    this tablet's download links."""
     async with pool.connection(timeout=5) as conn, conn.transaction():
         await read_only_snapshot(conn)
         since, inside, beyond = await _change_points(conn, tablet_id, now)
@@ -111,24 +139,38 @@ async def playout_plan(
         for start in starts:
             won = await resolve(conn, refresh_s, [tablet_id], start or now)
             manifests.append(won.get(tablet_id) or empty_manifest(refresh_s))
+        with_media = [m for m in manifests if library_media(m)]
+        prepared = (
+            await links.prepare(conn, with_media, [tablet_id], now)
+            if links is not None and with_media
+            else None
+        )
     segments: list[Segment] = []
     for start, end, manifest in zip(starts, ends, manifests, strict=True):
         if segments and segments[-1].playlist.etag == manifest.etag:
             segments[-1].until = end  # the same manifest on both sides of a change point
-        else:
-            segments.append(
-                Segment.model_validate(
-                    {"from": start, "until": end, "playlist": _playlist(manifest)}
-                )
+            continue
+        linked = None
+        if links is not None and prepared is not None and library_media(manifest):
+            linked = json.loads(links.encode(tablet_id, manifest, prepared)[0])
+        segments.append(
+            Segment.model_validate(
+                {"from": start, "until": end, "playlist": _playlist(manifest, linked)}
             )
+        )
     return Plan(
         tablet_id=tablet_id, generated_at=now, refresh_interval_s=refresh_s, segments=segments
     )
 
 
 def plan_etag(plan: Plan) -> str:
-    """A strong HTTP etag (quoted) over the plan without ``generated_at``."""
-    body = plan.model_dump(mode="json", by_alias=True, exclude={"generated_at"})
+    """A strong HTTP etag (quoted) over the plan without ``generated_at`` and the download
+    links (renewed on every fetch; they change no etag, as in the manifests)."""
+    body = plan.model_dump(
+        mode="json",
+        by_alias=True,
+        exclude={"generated_at": True, "segments": {"__all__": {"playlist": LINK_FIELDS}}},
+    )
     return '"' + hashlib.sha256(canonical(body).encode()).hexdigest()[:32] + '"'
 
 

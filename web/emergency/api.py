@@ -12,6 +12,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 
+from store.media_state import Readiness
 from store.pushes import Push
 from web.deps import ApiAdmin, PoolDep, SettingsDep
 from web.emergency.form import PushIn
@@ -36,6 +37,7 @@ class ProgressOut(BaseModel):
     push: Push
     counts: Counts
     tablets: list[TabletProgress]
+    content: Readiness  # the targeted tablets' readiness with the manifest's library files
 
     @classmethod
     def of(cls, found: Progress) -> ProgressOut:
@@ -46,6 +48,7 @@ class ProgressOut(BaseModel):
             push=found.push,
             counts=found.counts,
             tablets=list(found.tablets),
+            content=found.readiness,
         )
 
 

@@ -150,6 +150,7 @@ def _progress_context(login: Login, found: Progress, message: str | None) -> dic
         "p": found.push,
         "counts": found.counts,
         "tablets": found.tablets,
+        "readiness": found.readiness,
         "message": message,
         "now": datetime.now(UTC),
         "when": when,

@@ -21,6 +21,7 @@ from contract.manifest import Manifest
 from store import assignments, pushes
 from store.audit import record
 from store.library import manifest_parts, store_playlist
+from store.media_state import Readiness, push_readiness
 from store.pushes import LibraryPlaylist, Push
 from store.users import User
 from web.emergency.form import Draft, Errors
@@ -66,6 +67,8 @@ class Progress:
     push: Push
     counts: Counts
     tablets: tuple[TabletProgress, ...]  # the first SHOWN_TABLETS, problems first
+    # Of the targeted tablets, how far they are with the manifest's library files.
+    readiness: Readiness
 
 
 async def library(pool: AsyncConnectionPool, user: User) -> list[LibraryPlaylist]:
@@ -224,7 +227,9 @@ async def progress(pool: AsyncConnectionPool, user: User, push_id: uuid.UUID) ->
         for r in rows
         if r["tablet_id"] is not None
     )
-    return Progress(push, counts, tablets)
+    async with pool.connection() as conn:
+        ready = await push_readiness(conn, user.tenant_id, push_id)
+    return Progress(push, counts, tablets, ready)
 
 
 async def recent(pool: AsyncConnectionPool, user: User, limit: int = 20) -> list[Push]:

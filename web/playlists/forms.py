@@ -17,10 +17,13 @@ from starlette.datastructures import FormData
 from actors.rules.dayparts import ALWAYS, Daypart, parse_time
 from config.errors import ConfigError
 from contract.manifest import Priority
+from contract.media import LibraryItem
 from contract.payloads import PlaylistItem
 from store.playlists import Target
 
 ITEM_FIELDS = ("ad_id", "campaign_id", "url", "sha256", "duration_ms")
+# A row picked from the media library also carries its media and version (hidden fields).
+MEDIA_FIELDS = ("media_id", "media_version")
 MAX_ITEMS = 500
 MAX_NAME = 120
 HINTS = {
@@ -47,6 +50,8 @@ class ItemRow:
     sha256: str = ""
     duration_ms: str = ""
     errors: tuple[str, ...] = ()
+    media_id: str = ""
+    media_version: str = ""
 
     @property
     def blank(self) -> bool:
@@ -54,7 +59,12 @@ class ItemRow:
 
     @classmethod
     def of(cls, item: PlaylistItem) -> ItemRow:
-        return cls(item.ad_id, item.campaign_id, item.url, item.sha256, str(item.duration_ms))
+        media = (
+            (item.media_id, str(item.media_version)) if isinstance(item, LibraryItem) else ("", "")
+        )
+        return cls(
+            item.ad_id, item.campaign_id, item.url, item.sha256, str(item.duration_ms), (), *media
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +91,7 @@ def _text(form: FormData, key: str) -> str:
 def read_items(form: FormData) -> ItemsForm:
     """The name and item rows of a create/edit form; blank rows are skipped."""
     name = _text(form, "name")
-    columns = {f: _texts(form, f) for f in ITEM_FIELDS}
+    columns = {f: _texts(form, f) for f in ITEM_FIELDS + MEDIA_FIELDS}
     count = max(len(c) for c in columns.values())
     errors: list[str] = []
     if not name:
@@ -91,10 +101,10 @@ def read_items(form: FormData) -> ItemsForm:
     rows: list[ItemRow] = []
     items: list[PlaylistItem] = []
     for n in range(count):
-        ad, campaign, url, sha, duration = (
-            columns[f][n] if n < len(columns[f]) else "" for f in ITEM_FIELDS
+        ad, campaign, url, sha, duration, media_id, media_version = (
+            columns[f][n] if n < len(columns[f]) else "" for f in ITEM_FIELDS + MEDIA_FIELDS
         )
-        row = ItemRow(ad, campaign, url, sha, duration)
+        row = ItemRow(ad, campaign, url, sha, duration, (), media_id, media_version)
         if row.blank:
             continue
         item, problems = _item(row)
@@ -118,11 +128,18 @@ def _item(row: ItemRow) -> tuple[PlaylistItem | None, list[str]]:
     except ValueError:
         problems.append(HINTS["duration_ms"])
         data["duration_ms"] = 1
+    model: type[PlaylistItem] = PlaylistItem
+    if row.media_id:
+        model = LibraryItem
+        data["media_id"] = row.media_id
+        data["media_version"] = int(row.media_version) if row.media_version.isdigit() else 0
     try:
-        item = PlaylistItem.model_validate(data)
+        item = model.model_validate(data)
     except ValidationError as exc:
         fields = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
         problems.extend(HINTS[f] for f in ITEM_FIELDS if f in fields)
+        if fields & set(MEDIA_FIELDS):
+            problems.append("library media: pick it from the library again")
         return None, problems
     return (None if problems else item), problems
 

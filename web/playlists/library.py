@@ -21,6 +21,7 @@ from store import library as library_store
 from store.assignments import Assignment
 from store.audit import record
 from store.library import PlaylistSummary
+from store.media_state import Readiness, playlist_readiness
 from store.users import User
 from web.playlists.forms import AssignRequest
 
@@ -245,3 +246,9 @@ async def revoke(pool: AsyncConnectionPool, user: User, assignment_id: int) -> A
         )
         await assignment_store.notify(conn, str(assignment_id))
     return revoked
+
+
+async def readiness(pool: AsyncConnectionPool, user: User, playlist_id: str) -> Readiness:
+    """How far the tablets that should play the playlist are with its library files."""
+    async with pool.connection() as conn:
+        return await playlist_readiness(conn, user.tenant_id, playlist_id)

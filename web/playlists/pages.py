@@ -12,10 +12,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from web.deps import AdminLogin, Login, PoolDep
+from web.deps import AdminLogin, Login, PoolDep, SettingsDep
 from web.grid.tiles import fleets
 from web.http.admin_form import AdminFormDep
 from web.http.templating import TEMPLATES, local_text
+from web.media import library as media_library
 from web.playlists import library
 from web.playlists.forms import (
     FormError,
@@ -90,16 +91,54 @@ async def playlists_page(
     )
 
 
+async def _library(pool: PoolDep, login: Login) -> list[dict[str, Any]]:
+    """The media library as the editor's picker shows it (web/static/playlist_editor.js)."""
+    return [
+        {
+            "media_id": m.media_id,
+            "version": m.version,
+            "name": m.name,
+            "kind": m.kind,
+            "tags": m.tags,
+            "campaign_id": m.campaign_id or media_library.UNTAGGED_CAMPAIGN,
+            "sha256": m.sha256,
+            "duration_ms": m.play_ms,
+            "thumbnail": media_library.thumbnail_url(m.sha256),
+            "file": media_library.file_url(m.sha256),
+        }
+        for m in await media_library.listing(pool, login.user)
+    ]
+
+
 @router.get("/playlists/new", response_class=HTMLResponse)
-async def new_page(request: Request, login: AdminLogin) -> HTMLResponse:
+async def new_page(request: Request, pool: PoolDep, login: AdminLogin) -> HTMLResponse:
     return _render(
-        request, "playlists_new.html", login, name="", rows=[ItemRow()] * EMPTY_ROWS, errors=[]
+        request,
+        "playlists_new.html",
+        login,
+        name="",
+        rows=[ItemRow()] * EMPTY_ROWS,
+        errors=[],
+        library=await _library(pool, login),
     )
 
 
-@router.post("/playlists", response_class=HTMLResponse)
-async def create_playlist(request: Request, pool: PoolDep, posted: AdminFormDep) -> Response:
+async def _checked(pool: PoolDep, posted: AdminFormDep, settings: SettingsDep) -> ItemsForm:
+    """The posted items, their library media pinned to the files the library holds."""
     form = read_items(posted.form)
+    if form.ok:
+        items, errors = await media_library.pin_items(
+            pool, posted.user, form.items, settings.media_origin()
+        )
+        form = ItemsForm(form.name, form.rows, items if not errors else [], errors)
+    return form
+
+
+@router.post("/playlists", response_class=HTMLResponse)
+async def create_playlist(
+    request: Request, pool: PoolDep, posted: AdminFormDep, settings: SettingsDep
+) -> Response:
+    form = await _checked(pool, posted, settings)
     if not form.ok:
         return _render(
             request,
@@ -109,6 +148,7 @@ async def create_playlist(request: Request, pool: PoolDep, posted: AdminFormDep)
             name=form.name,
             rows=_pad(form.rows),
             errors=form.errors,
+            library=await _library(pool, posted.login),
         )
     playlist_id, added = await library.create(pool, posted.user, form.name, form.items)
     done = "created" if added else "exists"
@@ -147,6 +187,8 @@ async def _detail(
         assign=assign_values or {},
         done=done,
         fleets=await _fleet_ids(pool, login),
+        library=await _library(pool, login),
+        readiness=await library.readiness(pool, user, found.summary.playlist_id),
     )
 
 
@@ -175,10 +217,14 @@ async def playlist_page(
 
 @router.post("/playlists/{playlist_id}", response_class=HTMLResponse)
 async def edit_playlist(
-    request: Request, pool: PoolDep, posted: AdminFormDep, playlist_id: PlaylistId
+    request: Request,
+    pool: PoolDep,
+    posted: AdminFormDep,
+    settings: SettingsDep,
+    playlist_id: PlaylistId,
 ) -> Response:
     found = await _found(pool, posted.login, playlist_id)
-    form = read_items(posted.form)
+    form = await _checked(pool, posted, settings)
     if not form.ok:
         return await _detail(request, pool, posted.login, found, 422, edit=form)
     replace = posted.form.get("replace") == "yes"

@@ -1,0 +1,32 @@
+"""The hub's hourly collection of unreferenced media (store/media_retention.py): rows first,
+in one transaction, then the files no tenant holds any more from the blob store."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from psycopg_pool import AsyncConnectionPool
+
+from config.settings import Settings
+from media.blobs import blob_key, open_blobs, thumbnail_key
+from store.media_retention import collect
+
+log = logging.getLogger(__name__)
+
+
+async def collect_media(pool: AsyncConnectionPool, settings: Settings) -> int:
+    """Collect what is past ``media_retention_days``; the files deleted."""
+    keep = timedelta(days=settings.media_retention_days)
+    async with pool.connection() as conn:
+        media, files = await collect(conn, keep)
+    blobs = open_blobs(settings)
+    for sha in files:
+        try:
+            await blobs.delete(blob_key(sha))
+            await blobs.delete(thumbnail_key(sha))
+        except Exception as exc:  # the store's own errors: the file stays, nothing holds it
+            log.warning("media retention: file %s not deleted: %s", sha, exc)
+    if media or files:
+        log.info("media retention: %d media items and %d files collected", media, len(files))
+    return len(files)
