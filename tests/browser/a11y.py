@@ -21,7 +21,7 @@ VIEWPORTS = {"desktop": {"width": 1440, "height": 900}, "phone": {"width": 390, 
 # Words of the hub and the store that no page may show a user.
 JARGON = ("reason: will", "reason: timeout", "uptime_hourly", "hub_metrics", "bearer token")
 # Links that are no page to check: downloads, the API, streams, sign-out, the passenger form.
-NOT_PAGES = re.compile(r"(\.csv|\.png|\.svg|\.js|/stream)$|^/(api|v1|static|l)/|^/logout")
+NOT_PAGES = re.compile(r"(\.csv|\.pdf|\.png|\.svg|\.js|/stream)$|^/(api|v1|static|l)/|^/logout")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import httpx2 as httpx
 from store.users import add_user
 from tests.helpers import store
 from tests.web.agent_helpers import Agent, make_lead_campaign, new_lead, offer
+from tests.web.billing_helpers import add_card, add_driver, assign, driver_link
 from tests.web.conftest import PASSWORD, Conn, Tenant, TenantFactory
 from tests.web.test_pop_reports import record
 
@@ -38,6 +39,7 @@ class Scene:
     back: str  # a tablet back online, its incident still open
     push_id: str
     lead_id: str
+    driver_link: str  # a driver signs in by a one-time link, not a password
 
     def login(self, role: str) -> str:
         return {
@@ -144,6 +146,9 @@ def build(conn: Conn, tenant_factory: TenantFactory, web_url: str) -> Scene:
             (b[0], f1, "c-scene", day.isoformat(), 15000, "skipped"),
         ],
     )
+    add_card(conn, tenant.tenant_id, now.date().replace(day=1) - timedelta(days=62))
+    driver = add_driver(conn, tenant.tenant_id, f0, "Siti Rahman")
+    assign(conn, tenant.tenant_id, driver, f"{f0}-car0", now.date() - timedelta(days=40), None)
     with httpx.Client(base_url=web_url) as client:
         token = client.post(
             "/api/v1/auth/token", data={"username": tenant.admin, "password": PASSWORD}
@@ -192,4 +197,5 @@ def build(conn: Conn, tenant_factory: TenantFactory, web_url: str) -> Scene:
         b[1],
         str(json.loads(pushed.text)["push_id"]),
         offered,
+        driver_link(conn, tenant.tenant_id, driver),
     )

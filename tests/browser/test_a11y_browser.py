@@ -26,7 +26,13 @@ from tests.web.conftest import Conn, TenantFactory, tenant_factory  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
-HOMES = {"admin": "/", "fleet_owner": "/", "agent": "/agent/leads", "advertiser": "/profile"}
+HOMES = {
+    "admin": "/",
+    "fleet_owner": "/",
+    "agent": "/agent/leads",
+    "advertiser": "/profile",
+    "driver": "/driver",
+}
 MAX_PAGES = 40  # per role and viewport: the menu's pages and one of each kind below them
 DEPTH = 2  # links followed from the menu: a list, then what its rows open
 
@@ -37,14 +43,19 @@ def scene(conn: Conn, tenant_factory: TenantFactory, web_url: str) -> Scene:  # 
 
 
 @pytest.mark.parametrize("viewport", ["desktop", "phone"])
-@pytest.mark.parametrize("role", ["admin", "fleet_owner", "agent", "advertiser"])
+@pytest.mark.parametrize("role", list(HOMES))
 async def test_every_page_a_role_reaches_is_accessible_and_fits(
     browser: Browser, web_url: str, scene: Scene, role: str, viewport: str
 ) -> None:
     context = await new_context(browser, viewport)
     page = await context.new_page()
     try:
-        await sign_in(page, web_url, scene.login(role), HOMES[role])
+        if role == "driver":  # the one-time link the fleet owner sent, then its button
+            await page.goto(f"{web_url}{scene.driver_link}")
+            await page.click("#signin")
+            await page.wait_for_url(f"{web_url}{HOMES[role]}")
+        else:
+            await sign_in(page, web_url, scene.login(role), HOMES[role])
         menu = await menu_links(page)
         assert HOMES[role] in menu, menu  # every role's start page is in its menu
         kinds = {kind_of(path) for path in menu}
