@@ -318,8 +318,9 @@ class Hub:
             timeout = 3600.0
             if wake_at is not None:
                 timeout = max(0.05, (wake_at - datetime.now(UTC)).total_seconds() + 0.05)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._reconcile.wait(), timeout)
+            with contextlib.suppress(TimeoutError):  # not wait_for: 3.11's may eat a cancel
+                async with asyncio.timeout(timeout):
+                    await self._reconcile.wait()
             self._reconcile.clear()
             sent = await retrying(name, self.metrics, self.reconcile)
             log.info("playlists reconciled for %d tablets", sent)

@@ -347,8 +347,9 @@ class SimFleet:
             now = loop.time()
             if self._due[0][0] > now:
                 wake.clear()
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), self._due[0][0] - now)
+                with suppress(TimeoutError):  # not wait_for: 3.11's may eat a cancel
+                    async with asyncio.timeout(self._due[0][0] - now):
+                        await wake.wait()
                 continue
             slot = max(next_slot, now)
             if slot > now:

@@ -5,6 +5,7 @@ open one download_failed incident; bad reports are rejected and counted."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,17 @@ def delivery(conn: Conn, tablet_id: str, etag: str) -> tuple[str, str | None] | 
     return None if row is None else (row[0], row[1])
 
 
+async def manifest_of(tablet: PahoTablet, etag: str, timeout: float = 10.0) -> dict[str, Any]:
+    """The manifest with ``etag`` (the empty one every tablet gets first may come before)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for message in await tablet.messages(max(0.05, deadline - time.monotonic())):
+            body: dict[str, Any] = json.loads(message.payload)
+            if message.topic.endswith("/playlist") and body.get("etag") == etag:
+                return body
+    raise AssertionError(f"no manifest {etag} within {timeout} s")
+
+
 def report(cached: list[str], failed: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {"v": 1, "cached": cached, "downloading": [], "failed": failed or []}
 
@@ -80,9 +92,7 @@ async def test_applied_waits_for_the_cache_report(
     tablet = fleet.tablet().connect()  # acknowledges every manifest "applied" at once
     try:
         etag, sha = await pushed(database_url, settings, fleet, tmp_path)
-        manifest = json.loads(
-            next(m for m in await tablet.messages(10) if m.topic.endswith("/playlist")).payload
-        )
+        manifest = await manifest_of(tablet, etag)
         (item,) = manifest["items"]
         assert (item["media_id"], item["media_version"]) == (item["media_id"], 1)
         assert item["download_url"].startswith(f"http://127.0.0.1:8080/media/{sha}?tablet=")

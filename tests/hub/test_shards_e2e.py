@@ -88,7 +88,11 @@ async def test_each_shard_serves_its_own_tablets(
     try:
         for tablet in tablets:
             tablet.heartbeat()
-        await eventually(lambda: all(state_of(conn, t) == "online" for t in fleet.tablet_ids))
+        # Fresh shard processes first load every tablet of the shared test store: on a busy
+        # machine that can take longer than the default wait.
+        await eventually(
+            lambda: all(state_of(conn, t) == "online" for t in fleet.tablet_ids), timeout=30
+        )
         count = conn.execute(
             "SELECT count(*) FROM heartbeats WHERE tablet_id = ANY(%s)", (fleet.tablet_ids,)
         ).fetchone()

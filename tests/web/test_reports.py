@@ -8,6 +8,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -191,7 +192,7 @@ def test_page_shows_chart_definitions_and_links(
     assert "Σ online seconds ÷ Σ observed seconds" in page.text
     assert "/reports/uptime.csv?from=2024-03-04&amp;to=2024-03-10&amp;group=tablet" in page.text
     default = panel.get("/reports/uptime")
-    today = datetime.now(UTC).date()
+    today = datetime.now(ZoneInfo("Asia/Singapore")).date()  # the fleets' local today
     assert default.status_code == 200
     assert f'value="{today - timedelta(days=6)}"' in default.text
 

@@ -76,8 +76,9 @@ class PushSender:
         async with aiohttp.ClientSession(timeout=timeout) as http:
             wait = 0.0
             while True:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), wait)
+                with contextlib.suppress(TimeoutError):  # not wait_for: 3.11's may eat a cancel
+                    async with asyncio.timeout(wait):
+                        await self._wake.wait()
                 self._wake.clear()
                 try:
                     await self.enqueue()

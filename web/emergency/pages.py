@@ -215,8 +215,9 @@ async def push_stream(
                         "html": html,
                     }
                     yield {"event": "progress", "data": json.dumps(data)}
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(sub.queue.get(), RECHECK_S)
+                with contextlib.suppress(TimeoutError):  # not wait_for: 3.11's may eat a cancel
+                    async with asyncio.timeout(RECHECK_S):
+                        await sub.queue.get()
                 while not sub.queue.empty():  # one re-read covers every change queued
                     sub.queue.get_nowait()
                 sub.overflowed = False  # the re-read is from the store: nothing is lost

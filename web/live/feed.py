@@ -176,8 +176,9 @@ class ChangeFeed:
         async with self._pool.connection() as conn:
             watermark = await db.server_now(conn)
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval_s)
+            with contextlib.suppress(TimeoutError):  # not wait_for: 3.11's may eat a cancel
+                async with asyncio.timeout(self.interval_s):
+                    await self._wake.wait()
             self._wake.clear()
             since = watermark - OVERLAP
             if self._reload:
