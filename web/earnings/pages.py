@@ -22,7 +22,7 @@ from web.deps import Login, LoginDep, PoolDep
 from web.earnings import access, closing, sheet
 from web.earnings.compute import MonthStatements
 from web.http.admin_form import AdminFormDep
-from web.http.sheets import to_csv, to_pdf
+from web.http.sheets import Extension, download
 from web.http.templating import TEMPLATES
 from web.manage.fields import Fields
 
@@ -95,17 +95,9 @@ def _statement_page(
     )
 
 
-def _download(statement: Statement, found: MonthStatements, extension: str) -> Response:
+def _download(statement: Statement, found: MonthStatements, extension: Extension) -> Response:
     built = sheet.sheet(statement, found.cards)
-    disposition = f'attachment; filename="{sheet.filename(statement, extension)}"'
-    if extension == "csv":
-        return Response(
-            to_csv(built), media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": disposition},
-        )  # fmt: skip
-    return Response(
-        to_pdf(built), media_type="application/pdf", headers={"Content-Disposition": disposition}
-    )
+    return download(built, sheet.filename(statement, extension), extension)
 
 
 @router.get("/earnings/{month}/fleets/{fleet_id}.csv")

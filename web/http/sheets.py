@@ -13,8 +13,9 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from fastapi import Response
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import getSampleStyleSheet
@@ -25,6 +26,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from reportlab.platypus.flowables import KeepTogether
 
+Extension = Literal["csv", "pdf"]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Bitstream Vera (shipped with ReportLab, embedded in the PDF) for Latin text; names in
 # Chinese, Japanese or Korean script are set in Adobe's STSong-Light (a CID font the reader
@@ -151,3 +153,11 @@ def to_pdf(sheet: Sheet) -> bytes:
 
     document.build(story, onFirstPage=footer, onLaterPages=footer)
     return buffer.getvalue()
+
+
+def download(sheet: Sheet, filename: str, extension: Extension) -> Response:
+    """The sheet as a file to save: CSV or PDF, named ``filename``."""
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if extension == "csv":
+        return Response(to_csv(sheet), media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(to_pdf(sheet), media_type="application/pdf", headers=headers)

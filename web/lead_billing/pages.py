@@ -20,7 +20,7 @@ from web.deps import AdminLogin, Login, LoginDep, PoolDep
 from web.earnings.access import month_param, this_month
 from web.earnings.rate_form import parse_day
 from web.http.admin_form import AdminFormDep
-from web.http.sheets import to_csv, to_pdf
+from web.http.sheets import Extension, download
 from web.http.templating import TEMPLATES
 from web.lead_billing import access, sheet
 from web.manage.fields import Fields
@@ -136,17 +136,8 @@ async def decide(
 # --- one invoice (an admin, or its buyer) ---
 
 
-def _download(invoice: LeadInvoice, extension: str) -> Response:
-    built = sheet.sheet(invoice)
-    disposition = f'attachment; filename="{sheet.filename(invoice, extension)}"'
-    if extension == "csv":
-        return Response(
-            to_csv(built), media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": disposition},
-        )  # fmt: skip
-    return Response(
-        to_pdf(built), media_type="application/pdf", headers={"Content-Disposition": disposition}
-    )
+def _download(invoice: LeadInvoice, extension: Extension) -> Response:
+    return download(sheet.sheet(invoice), sheet.filename(invoice, extension), extension)
 
 
 @router.get("/lead-billing/{month}/agents/{agent_id}.csv")
