@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from actors.effects import Arm, Outcome, Publish
+from actors.effects import Outcome, Publish
 from actors.messages import (
+    Arm,
     CampaignBook,
     DesiredPlaylist,
     Expired,
@@ -136,7 +137,9 @@ def test_entering_a_zone_publishes_its_campaign_once_and_leaving_removes_it() ->
     assert [ads(m) for m in first] == [["b"]]  # no position yet: the zone campaign waits
     entered = published(s.on_heartbeat(fix(10, INSIDE, 1)))
     assert [ads(m) for m in entered] == [["b", "cbd"]]
-    item = next(i for i in entered[0]["items"] if i["ad_id"] == "cbd")  # type: ignore[union-attr]
+    items = entered[0]["items"]
+    assert isinstance(items, list)
+    item = next(i for i in items if i["ad_id"] == "cbd")
     assert item["download_url"].endswith("?tablet=t1&sig=x")
     assert item["bytes"] == 1234
     assert published(s.on_heartbeat(fix(20, INSIDE, 2))) == []  # still inside: nothing new

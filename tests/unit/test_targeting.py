@@ -50,8 +50,8 @@ def rule(campaign_id: str = "c1", **kw: object) -> CampaignRule:
     return CampaignRule(**args)  # type: ignore[arg-type]
 
 
-def local(zone: str, *args: int) -> datetime:
-    return datetime(*args, tzinfo=ZoneInfo(zone)).astimezone(UTC)  # type: ignore[misc]
+def local(zone: str, year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
 def test_a_flight_is_half_open_in_instants_entered_in_local_time() -> None:
@@ -151,7 +151,7 @@ def test_a_zone_is_left_once_the_first_fix_outside_is_old_enough() -> None:
 
 def test_a_stale_fix_is_no_position_and_an_older_fix_changes_nothing() -> None:
     place = Place().moved(frozenset({"z"}), T0, HYST)
-    assert place.zones(T0 + timedelta(seconds=299), HYST) == {"z"}
+    assert place.zones(T0 + timedelta(seconds=299), HYST) == frozenset({"z"})
     assert place.zones(T0 + timedelta(seconds=300), HYST) is None
     assert place.moved(frozenset(), T0 - timedelta(seconds=5), HYST) is place
     later = place.moved(frozenset(), T0 + timedelta(seconds=400), HYST)  # after stale
