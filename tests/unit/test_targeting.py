@@ -94,7 +94,8 @@ def test_a_daypart_keeps_the_wall_clock_across_dst() -> None:
     morning = Daypart.parse(None, "07:00-10:00")
     before = local(BERLIN, 2026, 3, 28, 7, 30)  # CET
     after = local(BERLIN, 2026, 3, 30, 7, 30)  # CEST: an hour earlier in UTC
-    assert before.hour == 6 and after.hour == 5
+    assert before.hour == 6
+    assert after.hour == 5
     assert daypart_active(morning, before, BERLIN)
     assert daypart_active(morning, after, BERLIN)
     assert not daypart_active(morning, after - timedelta(hours=1), BERLIN)
