@@ -78,6 +78,13 @@ class CampaignRule:
         """``inside``: the zones the tablet is in (None: its position is stale or unknown)."""
         if self.multiplier <= 0 or not self.creatives:
             return False
+        return self.targets(at, fleet_id, timezone, inside)
+
+    def targets(
+        self, at: datetime, fleet_id: str, timezone: str, inside: frozenset[str] | None
+    ) -> bool:
+        """Whether a play there and then is within the campaign's targeting (flight,
+        dayparts, fleets, zones), whatever its pacing: proof of play's ``out_of_target``."""
         if self.fleets is not None and fleet_id not in self.fleets:
             return False
         if not self.in_flight(at) or not self.in_daypart(at, timezone):
