@@ -1,7 +1,8 @@
 """Collecting media no playlist references (``FLEETHUB_MEDIA_RETENTION_DAYS``).
 
 A media version a playlist or a campaign holds is never deleted (``playlist_items`` and
-``campaign_creatives`` reference it; the store refuses the delete), and playlists hold the assignments and pushes that name them.
+``campaign_creatives`` reference it; the store refuses the delete), and playlists hold the
+assignments and pushes that name them.
 Past the retention period, what nothing holds goes: earlier versions uploaded that long ago,
 then media whose every version is unreferenced and that nobody uploaded to or edited for
 that long, then the files no version of any tenant holds any more — whose digests are

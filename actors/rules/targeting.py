@@ -32,8 +32,9 @@ from zoneinfo import ZoneInfo
 
 from actors.rules.dayparts import Daypart
 from actors.rules.geo import ZoneIndex
-from contract.manifest import Manifest
+from contract.manifest import EMPTY_PLAYLIST_ID, Manifest
 
+CAMPAIGNS_PLAYLIST_ID = "pl-campaigns"  # campaigns alone (no schedule: the base is pl-none)
 MAX_LOOP_ITEMS = 240  # items of a composed manifest; past it campaigns get fewer pods
 SOV_CAP = 0.9  # shares of voice together take at most this much of the loop's time
 
@@ -305,7 +306,10 @@ def compose(base: Manifest, book: Book, fleet_id: str, key: Key) -> tuple[Manife
     ]
     slots.sort(key=lambda slot: (slot[0], slot[1], slot[2]))
     items = tuple({**item, "position": p} for p, (_, _, _, item) in enumerate(slots))
-    return replace(base, items=items), sizes
+    playlist_id = (
+        CAMPAIGNS_PLAYLIST_ID if base.playlist_id == EMPTY_PLAYLIST_ID else base.playlist_id
+    )
+    return replace(base, playlist_id=playlist_id, items=items), sizes
 
 
 # --- when the eligible set can change without a fix -------------------------------
