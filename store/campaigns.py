@@ -26,6 +26,7 @@ from psycopg.rows import class_row, dict_row
 
 from actors.rules.dayparts import Daypart
 from config.errors import ConfigError
+from store import billing_settings
 from store.audit import record
 from store.zones import CHANNEL
 
@@ -34,6 +35,7 @@ Status = Literal["draft", "approved", "running", "paused", "finished"]
 Action = Literal["approve", "pause", "resume", "finish"]
 CAMPAIGN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 EDITABLE = ("draft", "paused")
+RESERVED_IDS = ("new",)  # panel paths under /campaigns/
 MAX_CREATIVES = 20
 MAX_DAYPARTS = 14
 # What each admin action moves from, and to.
@@ -75,7 +77,7 @@ class Spec:
     creatives: tuple[str, ...] = ()  # media ids, in play order
 
     def check(self) -> None:
-        if not CAMPAIGN_ID.match(self.campaign_id):
+        if not CAMPAIGN_ID.match(self.campaign_id) or self.campaign_id in RESERVED_IDS:
             raise ConfigError(
                 "a campaign id is 1 to 64 letters, digits, '.', '_' or '-' (starting with a"
                 " letter or digit)"
@@ -93,8 +95,6 @@ class Spec:
             raise ConfigError("the priority is 1 (lowest) to 10")
         if self.share_of_voice is not None and not 1 <= self.share_of_voice <= 90:
             raise ConfigError("the share of voice is 1 to 90 % of the loop")
-        if not self.creatives:
-            raise ConfigError("choose at least one creative from the library")
         if len(self.creatives) > MAX_CREATIVES:
             raise ConfigError(f"at most {MAX_CREATIVES} creatives")
         if len(set(self.creatives)) != len(self.creatives):
@@ -127,6 +127,7 @@ class Pacing:
 
 @dataclass(frozen=True, slots=True)
 class Campaign:
+    tenant_id: str
     campaign_id: str
     advertiser_id: str
     advertiser_name: str
@@ -157,9 +158,9 @@ class Campaign:
 
 
 LIST = """
-SELECT c.campaign_id, c.advertiser_id, a.name AS advertiser_name, c.name, c.brand, c.timezone,
-       c.flight_start, c.flight_end, c.goal_unit, c.daily_goal, c.total_goal, c.priority,
-       c.share_of_voice, c.all_fleets, c.status, c.status_at, c.created_by, c.updated_at
+SELECT c.tenant_id, c.campaign_id, c.advertiser_id, a.name AS advertiser_name, c.name, c.brand,
+       c.timezone, c.flight_start, c.flight_end, c.goal_unit, c.daily_goal, c.total_goal,
+       c.priority, c.share_of_voice, c.all_fleets, c.status, c.status_at, c.created_by, c.updated_at
 FROM campaigns c
 JOIN advertisers a ON a.tenant_id = c.tenant_id AND a.advertiser_id = c.advertiser_id
 WHERE c.tenant_id = %(tenant)s
@@ -523,3 +524,33 @@ async def next_flight_edge(conn: Conn) -> datetime | None:
     )
     row = await cur.fetchone()
     return row[0] if row and isinstance(row[0], datetime) else None
+
+
+async def default_timezone(conn: Conn, tenant_id: str) -> str:
+    """The tenant's zone for a new campaign: its fleets' one zone, else its billing zone."""
+    cur = await conn.execute(
+        "SELECT DISTINCT timezone FROM fleets WHERE tenant_id = %s", (tenant_id,)
+    )
+    zones = [str(r[0]) for r in await cur.fetchall()]
+    if len(zones) == 1:
+        return zones[0]
+    return (await billing_settings.get(conn, tenant_id)).timezone
+
+
+async def fleet_choices(conn: Conn, tenant_id: str) -> list[tuple[str, str]]:
+    """The tenant's fleets (id, name) a campaign may target."""
+    cur = await conn.execute(
+        "SELECT fleet_id, coalesce(name, fleet_id) FROM fleets WHERE tenant_id = %s ORDER BY 2, 1",
+        (tenant_id,),
+    )
+    return [(str(f), str(n)) for f, n in await cur.fetchall()]
+
+
+async def audit_trail(conn: Conn, tenant_id: str, campaign_id: str) -> list[tuple[Any, ...]]:
+    """The campaign's audited steps, newest first: (at, actor, action, details)."""
+    cur = await conn.execute(
+        "SELECT at, actor, action, details FROM audit_log WHERE tenant_id = %s AND target = %s"
+        " ORDER BY at DESC, audit_id DESC LIMIT 50",
+        (tenant_id, f"campaign:{campaign_id}"),
+    )
+    return list(await cur.fetchall())
