@@ -73,7 +73,8 @@ def test_an_admin_drafts_approves_and_the_steps_are_audited(
     ).fetchone()
     assert row == ("running",)  # inside its flight: it runs at once
     steps = conn.execute(
-        "SELECT actor, action FROM audit_log WHERE tenant_id = %s AND target = %s ORDER BY audit_id",
+        "SELECT actor, action FROM audit_log WHERE tenant_id = %s AND target = %s"
+        " ORDER BY audit_id",
         (tenant.tenant_id, "campaign:acme-launch"),
     ).fetchall()
     assert steps == [

@@ -10,6 +10,7 @@ HOMES = {
     "fleet_owner": ("/", "the live grid"),
     "agent": ("/agent/leads", "your leads"),
     "advertiser": ("/campaigns", "your campaigns"),
+    "driver": ("/driver", "your earnings"),
 }
 
 

@@ -35,10 +35,11 @@
     }
   }
 
-  draw(config.cells);
-  setInterval(async () => {
+  async function refresh() {
     const answer = await fetch(config.data, { headers: { Accept: "application/json" } });
     if (answer.ok) draw((await answer.json()).cells);
-  }, 15000);
-  window.deliveryMap = { map, cells };
+  }
+  draw(config.cells);
+  setInterval(refresh, 15000);
+  window.deliveryMap = { map, cells, refresh };
 })();
