@@ -89,9 +89,9 @@ async def link_user(conn: Conn, tenant_id: str, advertiser_id: str, email: str, 
         )
         row = await cur.fetchone()
         if row is None:
-            raise ConfigError(f"no user {email} in this tenant")
+            raise ConfigError("no user with that e-mail in this tenant")
         if row[1] != "advertiser":
-            raise ConfigError(f"{email} is not an advertiser user (role {row[1]})")
+            raise ConfigError(f"that user is not an advertiser user (role {row[1]})")
         if await one(conn, tenant_id, advertiser_id) is None:
             raise ConfigError(f"no advertiser {advertiser_id!r}")
         await conn.execute(
