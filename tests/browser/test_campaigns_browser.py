@@ -37,7 +37,7 @@ async def test_an_admin_draws_a_zone_on_the_map(page: Page, web_url: str, conn: 
     await page.click("#zone-undo")  # the last corner was a slip
     await expect(page.locator("#zone-corners")).to_have_text("4 corners")
     await screenshot(page, "zone-drawn")
-    await page.click("form button[type=submit]")
+    await page.click("form[action='/zones'] button[type=submit]")  # not the header's sign-out
     await page.wait_for_url(f"{web_url}/zones/z-*")
     await expect(page.locator("[role=status]")).to_have_text("Zone saved.")
     row = conn.execute(
