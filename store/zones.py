@@ -37,14 +37,17 @@ class Zone:
     version: int
     created_by: str
     updated_at: datetime
-    campaigns: list[str]  # the campaigns targeting it
+    campaigns: list[str]  # the campaigns targeting it (of the advertiser, when one is given)
 
 
 LIST = """
 SELECT z.zone_id, z.name, z.geometry, z.vertices, z.area_km2, z.source, z.version, z.created_by,
        z.updated_at,
        coalesce((SELECT array_agg(cz.campaign_id ORDER BY cz.campaign_id) FROM campaign_zones cz
-                 WHERE cz.tenant_id = z.tenant_id AND cz.zone_id = z.zone_id), '{}') AS campaigns
+                 JOIN campaigns c USING (tenant_id, campaign_id)
+                 WHERE cz.tenant_id = z.tenant_id AND cz.zone_id = z.zone_id
+                   AND (%(advertiser)s::text IS NULL OR c.advertiser_id = %(advertiser)s)),
+                '{}') AS campaigns
 FROM zones z
 WHERE z.tenant_id = %(tenant)s AND (%(id)s::text IS NULL OR z.zone_id = %(id)s)
 ORDER BY z.name
@@ -62,14 +65,22 @@ def _name(name: str) -> str:
     return name
 
 
-async def listing(conn: Conn, tenant_id: str, zone_id: str | None = None) -> list[Zone]:
+async def listing(
+    conn: Conn, tenant_id: str, zone_id: str | None = None, advertiser_id: str | None = None
+) -> list[Zone]:
+    """The tenant's zones (every user of the tenant may see them: zones are shared), each with
+    the campaigns targeting it: only ``advertiser_id``'s when given (an advertiser user sees no
+    other advertiser's campaigns)."""
+    params = {"tenant": tenant_id, "id": zone_id, "advertiser": advertiser_id}
     async with conn.cursor(row_factory=class_row(Zone)) as cur:
-        await cur.execute(LIST, {"tenant": tenant_id, "id": zone_id})
+        await cur.execute(LIST, params)
         return await cur.fetchall()
 
 
-async def one(conn: Conn, tenant_id: str, zone_id: str) -> Zone | None:
-    found = await listing(conn, tenant_id, zone_id)
+async def one(
+    conn: Conn, tenant_id: str, zone_id: str, advertiser_id: str | None = None
+) -> Zone | None:
+    found = await listing(conn, tenant_id, zone_id, advertiser_id)
     return found[0] if found else None
 
 

@@ -131,14 +131,14 @@ async def campaign_delivery(
 @router.get("/zones")
 async def list_zones(pool: PoolDep, seat: ApiSeat) -> list[ZoneOut]:
     async with pool.connection() as conn:
-        found = await zone_store.listing(conn, seat[0].tenant_id)
+        found = await zone_store.listing(conn, seat[0].tenant_id, None, seat[1].advertiser_id)
     return [ZoneOut(**{f: getattr(z, f) for f in ZoneOut.model_fields}) for z in found]
 
 
 @router.get("/zones/{zone_id}", responses={404: {"description": "not yours"}})
 async def get_zone(zone_id: ZoneId, pool: PoolDep, seat: ApiSeat) -> ZoneOut:
     async with pool.connection() as conn:
-        z = await zone_store.one(conn, seat[0].tenant_id, zone_id)
+        z = await zone_store.one(conn, seat[0].tenant_id, zone_id, seat[1].advertiser_id)
     if z is None:
         raise HTTPException(404, f"no zone {zone_id!r}")
     return ZoneOut(**{f: getattr(z, f) for f in ZoneOut.model_fields})
@@ -171,7 +171,7 @@ async def add_zone(
         shape = parse_zone(body)
         async with pool.connection() as conn:
             zone_id = await zone_store.add(conn, user.tenant_id, name, shape, "upload", user.email)
-            z = await zone_store.one(conn, user.tenant_id, zone_id)
+            z = await zone_store.one(conn, user.tenant_id, zone_id, seat[1].advertiser_id)
     except ConfigError as exc:
         raise HTTPException(422, str(exc)) from None
     assert z is not None

@@ -72,7 +72,7 @@ async def form_choices(pool: PoolDep, seat: Seat) -> dict[str, Any]:
     async with pool.connection() as conn:
         accounts = await advertisers.listing(conn, tenant)
         fleets = await store.fleet_choices(conn, tenant)
-        zone_list = await zones.listing(conn, tenant)
+        zone_list = await zones.listing(conn, tenant, None, seat.scope.advertiser_id)
         media = await media_store.listing(conn, tenant, campaigns=visible)
         default_zone = await store.default_timezone(conn, tenant)
     if seat.scope.advertiser_id is not None:

@@ -61,7 +61,7 @@ async def posted_shape(request: Request, fields: Fields, required: bool) -> Zone
 @router.get("/zones", response_class=HTMLResponse)
 async def zones_page(request: Request, pool: PoolDep, seat: SeatDep) -> HTMLResponse:
     async with pool.connection() as conn:
-        found = await store.listing(conn, seat.user.tenant_id)
+        found = await store.listing(conn, seat.user.tenant_id, None, seat.scope.advertiser_id)
     return _render(request, "zones.html", seat, zones=found, shapes=shapes_json(found))
 
 
@@ -93,7 +93,7 @@ async def create_zone(
 
 async def _zone_or_404(pool: PoolDep, seat: Seat, zone_id: str) -> Zone:
     async with pool.connection() as conn:
-        found = await store.one(conn, seat.user.tenant_id, zone_id)
+        found = await store.one(conn, seat.user.tenant_id, zone_id, seat.scope.advertiser_id)
     if found is None:
         raise HTTPException(404, f"no zone {zone_id!r}")
     return found
@@ -103,7 +103,7 @@ def _zone_page(
     request: Request, seat: Seat, zone: Zone, status: int = 200, error: str | None = None
 ) -> HTMLResponse:
     return _render(
-        request, "zone.html", seat, status, zone=zone, shapes=shapes_json([zone]), error=error
+        request, "zone.html", seat, status, z=zone, shapes=shapes_json([zone]), error=error
     )
 
 
