@@ -1,5 +1,5 @@
 """``fleethub advertiser`` and ``fleethub zone``: advertiser accounts and zones from the command
-line (docs/campaigns.md); campaigns themselves are drafted and approved in the panel or the API.
+line (docs/campaigns.md); campaigns themselves are drafted and approved in the panel.
 """
 
 from __future__ import annotations
