@@ -149,6 +149,11 @@ class SimTablet:
         return self._online
 
     @property
+    def position(self) -> tuple[float, float]:
+        """(lat, lon) as the last heartbeat sent it."""
+        return self._lat, self._lon
+
+    @property
     def boot_id(self) -> str | None:
         return self._boot_id
 
