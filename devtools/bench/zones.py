@@ -75,17 +75,19 @@ class ZoneWatch:
         self.places[tablet_id] = after
         if after.inside and not before.inside:
             self.entries += 1
-            if not self.playing.get(tablet_id):
-                self.entered[tablet_id] = sent_wall
+            self.entered[tablet_id] = sent_wall
         elif before.inside and not after.inside:
             self.entered.pop(tablet_id, None)  # left before the manifest came: not counted
 
     def manifest(self, tablet_id: str, campaigns: set[str], received_wall: float) -> None:
+        """A manifest arrived; one adding the campaign after an entry measures it (one that
+        arrived before the entry was sent answers an earlier one: an overloaded hub's)."""
         has = CAMPAIGN in campaigns
-        if has and not self.playing.get(tablet_id):
-            sent = self.entered.pop(tablet_id, None)
-            if sent is not None:
-                self.latencies.append(received_wall - sent)
+        sent = self.entered.get(tablet_id)
+        added = has and not self.playing.get(tablet_id)
+        if added and sent is not None and received_wall >= sent:
+            self.latencies.append(received_wall - sent)
+            del self.entered[tablet_id]
         self.playing[tablet_id] = has
 
 

@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 
 from devtools.bench.run import BenchConfig
-from devtools.bench.zones import grid, index, run_zones_bench
+from devtools.bench.zones import CAMPAIGN, ZoneWatch, grid, index, run_zones_bench
 
 
 def test_the_grid_is_the_same_everywhere_and_has_gaps() -> None:
@@ -22,6 +22,24 @@ def test_the_grid_is_the_same_everywhere_and_has_gaps() -> None:
     lat, lon = 52.52, 13.405  # the simulated cars' home: the grid's middle
     assert zones.zones_at(lat + 0.001, lon + 0.001)
     assert not zones.zones_at(lat + 0.0045, lon + 0.0045)  # between four squares
+
+
+def test_an_entry_is_measured_to_the_manifest_that_adds_the_campaign() -> None:
+    watch = ZoneWatch(index(200))
+    inside, outside = (52.521, 13.406), (52.5245, 13.4095)
+    watch.fix("t", *outside, 10.0)
+    watch.fix("t", *inside, 11.0)  # entered on one fix
+    watch.manifest("t", {"other"}, 10.5)
+    watch.manifest("t", {CAMPAIGN}, 11.25)
+    assert watch.latencies == [0.25]
+    for n in range(3):  # left after three fixes outside
+        watch.fix("t", *outside, 12.0 + n)
+    watch.manifest("t", {"other"}, 14.5)
+    watch.fix("t", *inside, 16.0)
+    watch.manifest("t", {CAMPAIGN}, 15.9)  # arrived before the entry was sent: not its answer
+    assert watch.latencies == [0.25]
+    assert watch.entries == 2
+    assert list(watch.entered) == ["t"]  # unanswered
 
 
 @pytest.mark.slow
