@@ -7,14 +7,18 @@ from datetime import datetime
 from typing import Any, Literal
 
 from actors.rules.hours import OperatingHours
+from actors.rules.targeting import Book
 from contract.heartbeat import HeartbeatIn as HeartbeatIn
+from contract.manifest import Manifest
+from contract.media import Downloads
 from contract.media_status import MediaStatusIn as MediaStatusIn
 from contract.playlist_ack import AckIn as AckIn
 from contract.status import StatusIn as StatusIn
 
 State = Literal["unknown", "online", "offline"]
 Reason = Literal["will", "timeout", "status", "heartbeat"]
-TimerKind = Literal["offline", "incident"]  # "incident": an offline incident is due
+# "incident": an offline incident is due; "place": a tablet's last fix goes stale (campaigns)
+TimerKind = Literal["offline", "incident", "place"]
 IncidentKind = Literal["offline", "flapping", "download_failed"]
 
 
@@ -121,10 +125,30 @@ class DesiredPlaylist:
     # When the store was read for it (``at`` when None): a paced republish carries the
     # manifests resolved before it started, older than a push that reached the tablet since.
     resolved_at: datetime | None = None
+    # For fleets with campaigns: the manifest itself and this tablet's download links, so
+    # its actor can add the creatives eligible where the tablet is (actors/rules/targeting.py).
+    base: Manifest | None = None
+    downloads: Downloads | None = None
 
     @property
     def as_of(self) -> datetime:
         return self.resolved_at or self.at
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignBook:
+    """The running campaigns (issue 14): the registry keeps the newest and hands it to every
+    tablet actor, each of which publishes a new manifest if its eligible campaigns change."""
+
+    book: Book
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TargetingTick:
+    """A campaign flight or daypart edge passed: every tablet actor checks its campaigns."""
+
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,17 @@ def bench_command(
             " once through the panel, next to curl on python -m http.server; then one upload.",
         ),
     ] = False,
+    zones: Annotated[
+        int | None,
+        typer.Option(
+            "--zones",
+            min=1,
+            max=5_000,
+            help="Measure campaign zones instead: the heartbeat phase without campaigns, then"
+            " with one running campaign over this many zones (200 in docs/campaigns.md);"
+            " entering a zone → the changed manifest.",
+        ),
+    ] = None,
     media_mb: Annotated[int, typer.Option(min=1, max=4096, help="--media: file MB.")] = 50,
     upload_mib: Annotated[
         int, typer.Option(min=0, max=4096, help="--media: upload MiB (0: none).")
@@ -111,7 +122,16 @@ def bench_command(
         resident_actors=resident_actors,
         qos=qos,
         work_dir=settings.var_dir / "bench",
+        only_heartbeats=zones is not None,
     )
+    if zones is not None:
+        from devtools.bench.zones import print_zones_summary, run_zones_bench
+
+        zoned = run_zones_bench(cfg, zones, console)
+        path = write_report(zoned, out, sys.stdout)
+        print_zones_summary(zoned, console)
+        console.print(f"report: {path}")
+        return
     report = run_bench(cfg, console)
     path = write_report(report, out, sys.stdout)
     print_summary(report, console)

@@ -24,6 +24,7 @@ from actors.rules.dayparts import Daypart
 from broker import dynsec, dynsec_file
 from broker.runner import embedded_broker
 from cli.bench import bench_command
+from cli.campaigns import advertiser_app, zone_app
 from cli.media import media_app
 from config.durations import parse_duration
 from config.errors import ConfigError, HubError
@@ -52,6 +53,8 @@ app.add_typer(user_app, name="user")
 agent_app = typer.Typer(help="Lead agents' apps (MQTT credentials).", no_args_is_help=True)
 app.add_typer(agent_app, name="agent")
 app.add_typer(media_app, name="media")
+app.add_typer(advertiser_app, name="advertiser")
+app.add_typer(zone_app, name="zone")
 
 console = Console()
 err = Console(stderr=True)
@@ -466,11 +469,15 @@ def simulate_cmd(
     media: Annotated[
         bool, typer.Option(help="Download library media, play the loop, send proof of play.")
     ] = True,
+    routes: Annotated[
+        bool, typer.Option(help="Cars drive loops through Singapore (else drift near home).")
+    ] = True,
 ) -> None:
     """Run simulated tablets against the broker (passwords derived from var/simulator.secret)."""
     from devtools import demo
     from devtools.simulate import simulate
     from devtools.simulator import ChurnConfig, ContentConfig
+    from devtools.simulator.routes import SINGAPORE
 
     _logging()
     settings = _settings()
@@ -491,6 +498,7 @@ def simulate_cmd(
                 churn_cfg,
                 console,
                 ContentConfig() if media else None,
+                routes=SINGAPORE if routes else (),
             )
         )
 

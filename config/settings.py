@@ -250,6 +250,18 @@ class Settings(BaseSettings):
     # Media no playlist, assignment or push has referenced for this long are deleted.
     media_retention_days: int = Field(default=30, ge=1)
 
+    # Campaigns (issue 14, docs/campaigns.md). A tablet enters a zone on one fix inside it and
+    # leaves after this many fixes outside in a row, or once the first of them is this old; a
+    # fix this old is no position (zone campaigns stop, the others play on).
+    campaign_leave_fixes: int = Field(default=3, ge=1)
+    campaign_leave_after_s: float = Field(default=60.0, gt=0)
+    campaign_position_stale_s: float = Field(default=300.0, gt=0)
+    # Pacing (hub shard 0): how often, how much a campaign may overshoot its daily goal, and
+    # how far behind-schedule weights may be raised.
+    campaign_pacing_interval_s: float = Field(default=60.0, gt=0)
+    campaign_pacing_margin: float = Field(default=0.05, ge=0, le=1)
+    campaign_max_boost: float = Field(default=4.0, ge=1, le=20)
+
     def media_store_url(self) -> str:
         """The media store's URL: ``s3://…`` or ``file:///…`` (absolute)."""
         if self.media_store:

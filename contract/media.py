@@ -11,6 +11,7 @@ the etag covers like every item field. What a tablet fetches it by — its
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -79,3 +80,30 @@ def with_downloads(
             "download_expires_at": expires_at.isoformat(),
         }
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Downloads:
+    """One tablet's download links as data, so a manifest composed later (a campaign's
+    creatives added by the tablet's actor, actors/rules/targeting.py) is encoded as
+    :func:`with_downloads` would: pre-signed URLs by SHA-256 (S3), else ``prefix`` + SHA-256
+    + ``?`` + the tablet's signed ``query`` (the local store); file sizes by SHA-256."""
+
+    expires_at: datetime
+    sizes: Mapping[str, int]
+    prefix: str = ""
+    query: str = ""
+    signed: Mapping[str, str] | None = None
+
+    def url(self, sha256: str) -> str:
+        if self.signed is not None:
+            return self.signed[sha256]
+        return f"{self.prefix}{sha256}?{self.query}"
+
+    def encode(
+        self, manifest: Manifest, more_sizes: Mapping[str, int] | None = None
+    ) -> tuple[str, tuple[tuple[str, int], ...]]:
+        """The manifest's JSON with these links, and its library files (SHA-256, bytes)."""
+        sizes = {**self.sizes, **more_sizes} if more_sizes else self.sizes
+        media = tuple((sha, sizes.get(sha, 0)) for sha in library_media(manifest))
+        return with_downloads(manifest, self.url, sizes, self.expires_at), media

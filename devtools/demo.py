@@ -22,6 +22,7 @@ DEMO_FLEET = "demo"
 ADMIN_EMAIL = "admin@demo.example"
 OWNER_EMAIL = "owner@demo.example"
 AGENT_EMAIL = "agent@demo.example"
+ADVERTISER_EMAIL = "advertiser@demo.example"
 LEAD_CAMPAIGN = "camp-sg"  # one of the demo playlist's campaigns
 QR_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # the lead form's code alphabet
 PREFIX = "demo-tab-"
@@ -71,11 +72,13 @@ class PanelLogin:
 
 
 def panel_logins(key: bytes) -> list[PanelLogin]:
-    """The demo tenant's admin and fleet owner; passwords derived from the kept secret."""
+    """The demo tenant's admin, fleet owner, agent and advertiser; passwords derived from the
+    kept secret."""
     return [
         PanelLogin(ADMIN_EMAIL, password(key, "panel:admin"), "admin"),
         PanelLogin(OWNER_EMAIL, password(key, "panel:owner"), "fleet_owner"),
         PanelLogin(AGENT_EMAIL, password(key, "panel:agent"), "agent"),
+        PanelLogin(ADVERTISER_EMAIL, password(key, "panel:advertiser"), "advertiser"),
     ]
 
 
@@ -113,7 +116,12 @@ async def seed(
         DEMO_FLEET, "Asia/Singapore", ALERT_AFTER_S, "", 6, "Demo fleet", DEMO_TENANT
     )
     await fleets.add_fleet(conn, fleet, "fleethub up")
-    names = {"admin": "Demo admin", "fleet_owner": "Demo fleet owner", "agent": "Demo agent"}
+    names = {
+        "admin": "Demo admin",
+        "fleet_owner": "Demo fleet owner",
+        "agent": "Demo agent",
+        "advertiser": "Demo advertiser",
+    }
     user_ids = {}
     for login in panel_logins(key):
         fleet_ids = [DEMO_FLEET] if login.role == "fleet_owner" else []

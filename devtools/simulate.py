@@ -10,6 +10,7 @@ import time
 from rich.console import Console
 
 from devtools.simulator import ChurnConfig, ContentConfig, SimFleet, TabletConfig
+from devtools.simulator.routes import Route
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +25,15 @@ async def simulate(
     console: Console,
     content: ContentConfig | None = None,
     report_every_s: float = 10.0,
+    routes: tuple[Route, ...] = (),
 ) -> None:
     fleet = SimFleet(
         credentials,
         host=host,
         port=port,
-        tablet_config=TabletConfig(heartbeat_interval_s=heartbeat_s, heartbeat_qos=1),
+        tablet_config=TabletConfig(
+            heartbeat_interval_s=heartbeat_s, heartbeat_qos=1, routes=routes
+        ),
         churn=churn,
         max_lifetime_s=duration_s + 60,
         content=content,

@@ -23,7 +23,7 @@ from broker.processes import Child, port_open
 from broker.runner import embedded_broker
 from config.errors import HubError
 from config.settings import MqttTarget, Settings
-from devtools import demo, demo_billing
+from devtools import demo, demo_billing, demo_campaigns
 from devtools.demo_media import FILES, seed_library
 from store import activity, db, users
 
@@ -81,12 +81,16 @@ def up(settings: Settings, simulate: int, console: Console) -> None:
 async def _seed(
     database_url: str, simulate: int, settings: Settings, key: bytes
 ) -> tuple[list[str], str]:
-    """The demo (devtools/demo.py), its media library (devtools/demo_media.py) and its
-    earnings (devtools/demo_billing.py); the tablets and a driver's sign-in token."""
+    """The demo (devtools/demo.py), its media library (devtools/demo_media.py), its campaigns
+    (devtools/demo_campaigns.py) and its earnings (devtools/demo_billing.py); the tablets and
+    a driver's sign-in token."""
     async with db.connect(database_url) as conn:
         await users.add_tenant(conn, demo.DEMO_TENANT, "Demo tenant", "fleethub up")
         library = await seed_library(conn, settings, demo.DEMO_TENANT)
         ids = await demo.seed(conn, simulate, settings.playlist_refresh_interval_s, key, library)
+        await demo_campaigns.seed(
+            conn, settings, demo.DEMO_TENANT, demo.DEMO_FLEET, demo.ADVERTISER_EMAIL
+        )
         agent = await users.agent_id(conn, demo.AGENT_EMAIL)
         assert agent is not None
         token = await demo_billing.seed(
@@ -182,7 +186,12 @@ def _banner(
     )
     console.print(
         f"tablets   {simulate} simulated in fleet '{demo.DEMO_FLEET}'"
-        " (heartbeat 10 s, some drop out and come back)"
+        " (heartbeat 10 s, some drop out and come back; the cars drive loops through Singapore)"
+    )
+    console.print(
+        f"campaigns {', '.join(d.campaign_id for d in demo_campaigns.CAMPAIGNS)}: each plays"
+        f" only in its zone (the CBD, Changi Airport); the advertiser sees where at"
+        f" {_panel(settings)}/campaigns"
     )
     console.print(f"logs      {settings.var_dir / 'logs'}/")
     console.print(f"metrics   {_metrics_addresses(settings)}")

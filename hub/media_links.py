@@ -19,7 +19,7 @@ import psycopg
 
 from config.settings import Settings
 from contract.manifest import Manifest
-from contract.media import library_media, with_downloads
+from contract.media import Downloads, library_media
 from media.blobs import BlobStore, blob_key, open_blobs
 from media.tokens import media_key, token_query
 from store.media import blob_sizes, tablet_tenants
@@ -53,8 +53,11 @@ class MediaLinks:
         manifests: Iterable[Manifest],
         tablet_ids: list[str],
         now: datetime,
+        more_files: Iterable[str] = (),
     ) -> Links:
-        files = sorted({sha for m in manifests for sha in library_media(m)})
+        """Sizes, signed URLs (S3) and tenants for these manifests' library files and
+        ``more_files`` (campaign creatives the tablets' actors may add)."""
+        files = sorted({sha for m in manifests for sha in library_media(m)} | set(more_files))
         sizes = await blob_sizes(conn, files) if files else {}
         signed: dict[str, str] = {}
         tenants: dict[str, str] = {}
@@ -65,21 +68,16 @@ class MediaLinks:
             tenants = await tablet_tenants(conn, tablet_ids)
         return Links(sizes, signed, now + self.ttl, tenants)
 
+    def downloads(self, tablet_id: str, links: Links) -> Downloads:
+        """This tablet's links as data (contract/media.py)."""
+        if links.signed:
+            return Downloads(links.expires_at, links.sizes, signed=links.signed)
+        tenant = links.tenants.get(tablet_id, "")
+        query = token_query(self.key, tablet_id, tenant, links.expires_at)
+        return Downloads(links.expires_at, links.sizes, f"{self.base}/media/", query)
+
     def encode(
         self, tablet_id: str, manifest: Manifest, links: Links
     ) -> tuple[str, tuple[tuple[str, int], ...]]:
         """The manifest's JSON for this tablet, and its library files (SHA-256, bytes)."""
-        files = library_media(manifest)
-        media = tuple((sha, links.sizes.get(sha, 0)) for sha in files)
-        if links.signed:
-            body = with_downloads(manifest, links.signed.__getitem__, links.sizes, links.expires_at)
-        else:
-            tenant = links.tenants.get(tablet_id, "")
-            query = token_query(self.key, tablet_id, tenant, links.expires_at)
-            base = self.base
-
-            def url(sha: str) -> str:
-                return f"{base}/media/{sha}?{query}"
-
-            body = with_downloads(manifest, url, links.sizes, links.expires_at)
-        return body, media
+        return self.downloads(tablet_id, links).encode(manifest)

@@ -40,7 +40,10 @@ from broker.mqttwire.errors import MqttWireError
 from config.errors import PayloadError
 from config.retry import reconnecting
 from config.settings import MqttTarget, Settings
-from contract.media import library_media
+from contract.manifest import Manifest
+from contract.media import Downloads, library_media
+from hub.campaigns import CHANNEL as CAMPAIGNS_CHANNEL
+from hub.campaigns import Campaigns
 from hub.inbound import SUBSCRIPTIONS, tablet_topics, translate
 from hub.lead_routing import LeadRouting
 from hub.log_limit import LogLimiter
@@ -81,10 +84,21 @@ class Desired:
     body: str
     media: tuple[tuple[str, int], ...] = ()  # its library files (SHA-256, bytes)
     playlist_id: str | None = None
+    # Fleets with campaigns: the manifest and the tablet's links, for its actor to compose.
+    base: Manifest | None = None
+    downloads: Downloads | None = None
 
     def message(self, tablet_id: str, at: datetime, force: bool = False) -> DesiredPlaylist:
         return DesiredPlaylist(
-            tablet_id, self.etag, self.body, at, force, self.media, self.playlist_id
+            tablet_id,
+            self.etag,
+            self.body,
+            at,
+            force,
+            self.media,
+            self.playlist_id,
+            base=self.base,
+            downloads=self.downloads,
         )
 
 
@@ -105,6 +119,10 @@ class Hub:
         self.leads = LeadRouting(self.pool, self._to_actors, self.publisher.put)
         self.owned: set[str] = set()
         self.media_links = MediaLinks(settings)  # library files' download links in manifests
+        self._reconcile = asyncio.Event()
+        self.campaigns = Campaigns(
+            self.pool, settings, self.metrics, self._to_actors, self._reconcile.set
+        )
         # Each session logs in as the account bound to its client id (broker/README.md).
         tablet_id = hub_tablet_client_id(settings.hub_client_id, settings.shard_index)
         self.link = TabletLink(
@@ -123,7 +141,6 @@ class Hub:
         self._publishing = asyncio.Event()
         self._publish_sessions = 0
         self.started = asyncio.Event()
-        self._reconcile = asyncio.Event()
         self._listening = asyncio.Event()
         self._subscribe_more: asyncio.Queue[list[str]] = asyncio.Queue()
         self._lookups: asyncio.Queue[str] = asyncio.Queue()
@@ -164,6 +181,9 @@ class Hub:
                 self._task(tg, "store.playlists.republish", self._republish_loop)
                 self._task(tg, "store.playlists.renew-links", self._renew_loop)
                 self._task(tg, "hub.store.lookup", self._lookup_loop)
+                self._task(tg, "hub.campaigns.edges", self.campaigns.run)
+                if self.settings.shard_index == 0:  # one pacer for the whole store
+                    self._task(tg, "hub.campaigns.pacing", self.campaigns.pace_loop)
                 self._task(tg, "hub.store.retention", self._retention_loop)
                 self._task(tg, "hub.metrics.log", self._log_loop)
                 self.started.set()
@@ -205,6 +225,8 @@ class Hub:
         for snap in mine:
             self.pump.put(Register(snap))
             self.plays.remember(snap.config.tablet_id, snap.config.fleet_id)
+            cfg = snap.config
+            self.campaigns.remember(cfg.tablet_id, cfg.fleet_id, cfg.hours.timezone)
         new = [x.config.tablet_id for x in mine if x.config.tablet_id not in self.owned]
         self.owned.update(new)
         if new and s.shard_count > 1:
@@ -236,13 +258,20 @@ class Hub:
             )
             distinct = {id(m): m for m in manifests.values()}
             with_media = {k for k, m in distinct.items() if library_media(m)}
+            wanted = self.owned if tablet_ids is None else self.owned.intersection(tablet_ids)
+            composing = self.campaigns.tablets(wanted)  # their actors add campaigns
             links = None
-            if with_media:
+            if with_media or composing:
                 media_tablets = [t for t, m in manifests.items() if id(m) in with_media]
                 media_manifests = [distinct[k] for k in with_media]
-                links = await self.media_links.prepare(conn, media_manifests, media_tablets, now)
+                links = await self.media_links.prepare(
+                    conn,
+                    media_manifests,
+                    sorted({*media_tablets, *composing}),
+                    now,
+                    self.campaigns.files() if composing else (),
+                )
         empty = empty_manifest(self.settings.playlist_refresh_interval_s)
-        wanted = self.owned if tablet_ids is None else self.owned.intersection(tablet_ids)
         desired: dict[str, Desired] = {}
         shared: dict[int, Desired] = {}  # one etag and JSON per distinct manifest
         for tablet_id in wanted:
@@ -255,6 +284,9 @@ class Hub:
                 desired[tablet_id] = shared.get(key) or shared.setdefault(
                     key, Desired(manifest.etag, manifest.to_json())
                 )
+            if tablet_id in composing and links is not None:
+                downloads = self.media_links.downloads(tablet_id, links)
+                desired[tablet_id] = replace(desired[tablet_id], base=manifest, downloads=downloads)
         return desired
 
     def _on_state_lost(self, reason: str) -> None:
@@ -283,7 +315,7 @@ class Hub:
             resolved_at = datetime.now(UTC)
             resolve_all = functools.partial(self._desired, None, resolved_at)
             desired = await retrying(name, self.metrics, resolve_all)
-            ids = sorted(t for t, d in desired.items() if d.media)
+            ids = sorted(t for t, d in desired.items() if d.media or d.downloads)
             await self._paced(desired, ids, "renewing the download links of", None, resolved_at)
 
     async def _paced(
@@ -347,7 +379,7 @@ class Hub:
 
     async def _listen_store(self) -> None:
         """Registrations and playlist changes arrive as ``NOTIFY`` from CLI or panel."""
-        channels = ["fleethub_tablets", "fleethub_playlists"]
+        channels = ["fleethub_tablets", "fleethub_playlists", CAMPAIGNS_CHANNEL]
         if self.routes_leads:
             channels += [LEADS_CHANNEL, ACTIONS_CHANNEL]
         # STORE_ERRORS: also a pool timeout while handling a NOTIFY.
@@ -363,6 +395,7 @@ class Hub:
 
     async def _on_listening(self) -> None:
         await self._load_tablets()  # everything, including what changed unheard
+        await self.campaigns.load()  # before the manifests: their actors compose with it
         if self.routes_leads:  # every lead still to route, offers to re-arm
             log.info("routing %d open leads", await self.leads.route(None))
         if self._listening.is_set():
@@ -377,6 +410,9 @@ class Hub:
             return
         if channel == "fleethub_playlists":
             self._reconcile.set()
+            return
+        if channel == CAMPAIGNS_CHANNEL:  # the book is reloaded; maybe the manifests too
+            self.campaigns.on_notify(payload)
             return
         kind, _, ident = payload.partition(":")
         if kind == "tablet":

@@ -189,7 +189,15 @@ UPDATE media SET name = %s, tags = %s, image_duration_ms = %s, updated_at = now(
 WHERE tenant_id = %s AND media_id = %s
 """
 
-CAMPAIGNS = "SELECT campaign_id FROM user_campaigns WHERE user_id = %s ORDER BY campaign_id"
+# An advertiser's campaigns: those granted to them, and those of the account they act for.
+CAMPAIGNS = """
+SELECT campaign_id FROM user_campaigns WHERE user_id = %(user)s
+UNION
+SELECT c.campaign_id FROM user_advertisers ua
+JOIN campaigns c ON c.tenant_id = ua.tenant_id AND c.advertiser_id = ua.advertiser_id
+WHERE ua.user_id = %(user)s
+ORDER BY 1
+"""
 GRANT_CAMPAIGN = (
     "INSERT INTO user_campaigns (user_id, campaign_id) VALUES (%s, %s) ON CONFLICT DO NOTHING"
 )
@@ -331,8 +339,8 @@ async def update_details(
 
 
 async def campaigns(conn: AsyncConn, user_id: int) -> list[str]:
-    """The campaigns an advertiser may upload for."""
-    cur = await conn.execute(CAMPAIGNS, (user_id,))
+    """The campaigns an advertiser may upload for (granted, or their account's)."""
+    cur = await conn.execute(CAMPAIGNS, {"user": user_id})
     return [str(r[0]) for r in await cur.fetchall()]
 
 

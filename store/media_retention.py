@@ -1,7 +1,8 @@
 """Collecting media no playlist references (``FLEETHUB_MEDIA_RETENTION_DAYS``).
 
-A media version a playlist holds is never deleted (``playlist_items`` references it; the
-store refuses the delete), and playlists hold the assignments and pushes that name them.
+A media version a playlist or a campaign holds is never deleted (``playlist_items`` and
+``campaign_creatives`` reference it; the store refuses the delete), and playlists hold the
+assignments and pushes that name them.
 Past the retention period, what nothing holds goes: earlier versions uploaded that long ago,
 then media whose every version is unreferenced and that nobody uploaded to or edited for
 that long, then the files no version of any tenant holds any more — whose digests are
@@ -19,6 +20,9 @@ UNREFERENCED = """
 NOT EXISTS (SELECT 1 FROM playlist_items pi
             WHERE pi.tenant_id = v.tenant_id AND pi.media_id = v.media_id
               AND pi.media_version = v.version)
+AND NOT EXISTS (SELECT 1 FROM campaign_creatives cc
+                WHERE cc.tenant_id = v.tenant_id AND cc.media_id = v.media_id
+                  AND cc.media_version = v.version)
 """
 
 OLD_VERSIONS = f"""

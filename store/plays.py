@@ -6,8 +6,9 @@ event is judged on its own and gets a status (``accepted``, ``duplicate``,
 ``rejected``) and, when rejected, a short reason. Storage is one statement in one
 transaction: new event ids into ``play_event_ids`` (``ON CONFLICT DO NOTHING``),
 only those into ``plays``, and their aggregates added to ``plays_daily`` per local day
-of the play's start in its fleet's time zone — a duplicate or a retried batch is never
-counted twice.
+of the play's start in its fleet's time zone, and for the plays of a campaign (their zone,
+``out_of_target`` and H3 cell: store/campaign_plays.py) to ``campaign_delivery`` and
+``campaign_cells`` — a duplicate or a retried batch is never counted twice.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from config.errors import PayloadError
 from contract.fields import DeviceTime, Id, Lat, Lon, ShortText
+from store.campaign_plays import marks as campaign_marks
+from store.campaign_plays import rollup_arrays
 
 MAX_EVENTS = 500
 MAX_DURATION_MS = 3_600_000
@@ -185,9 +188,11 @@ STORE = """
 WITH input AS (
     SELECT * FROM unnest(%b::uuid[], %b::timestamptz[], %b::text[], %b::text[], %b::text[],
         %b::text[], %b::text[], %b::text[], %b::int[], %b::text[], %b::float8[], %b::float8[],
-        %b::timestamptz[])
+        %b::timestamptz[], %b::text[], %b::text[], %b::bool[], %b::text[], %b::timestamptz[],
+        %b::date[])
     AS i(event_id, started_at, tablet_id, fleet_id, ad_id, campaign_id, playlist_id,
-         playlist_etag, duration_ms, result, lat, lon, received_at)
+         playlist_etag, duration_ms, result, lat, lon, received_at, c_tenant, zone_id,
+         out_of_target, h3_cell, c_hour, c_day)
 ), new AS (
     INSERT INTO play_event_ids (event_id, started_at)
     SELECT event_id, started_at FROM input
@@ -195,11 +200,13 @@ WITH input AS (
     RETURNING event_id
 ), stored AS (
     INSERT INTO plays (started_at, event_id, tablet_id, fleet_id, ad_id, campaign_id,
-        playlist_id, playlist_etag, duration_ms, result, lat, lon, received_at)
+        playlist_id, playlist_etag, duration_ms, result, lat, lon, received_at, zone_id,
+        out_of_target, h3_cell)
     SELECT i.started_at, i.event_id, i.tablet_id, i.fleet_id, i.ad_id, i.campaign_id,
-        i.playlist_id, i.playlist_etag, i.duration_ms, i.result, i.lat, i.lon, i.received_at
+        i.playlist_id, i.playlist_etag, i.duration_ms, i.result, i.lat, i.lon, i.received_at,
+        i.zone_id, i.out_of_target, i.h3_cell
     FROM input AS i JOIN new USING (event_id)
-    RETURNING started_at, campaign_id, tablet_id, fleet_id, duration_ms, result
+    RETURNING event_id, started_at, campaign_id, tablet_id, fleet_id, duration_ms, result
 ), daily AS (
     INSERT INTO plays_daily AS d (day, campaign_id, tablet_id, fleet_id, plays, completed,
         duration_ms)
@@ -213,6 +220,33 @@ WITH input AS (
         plays = d.plays + excluded.plays,
         completed = d.completed + excluded.completed,
         duration_ms = d.duration_ms + excluded.duration_ms
+), campaign AS (  -- the plays of campaigns (store/campaign_plays.py), for their rollups
+    SELECT s.*, i.c_tenant, i.c_hour, i.c_day, i.h3_cell, i.out_of_target
+    FROM stored AS s JOIN input AS i USING (event_id)
+    WHERE i.c_tenant IS NOT NULL
+), delivery AS (
+    INSERT INTO campaign_delivery AS d (tenant_id, campaign_id, hour, tablet_id, plays,
+        completed, in_target, in_target_ms, out_of_target)
+    SELECT c_tenant, campaign_id, c_hour, tablet_id, count(*),
+        count(*) FILTER (WHERE result = 'completed'),
+        count(*) FILTER (WHERE result = 'completed' AND NOT out_of_target),
+        coalesce(sum(duration_ms) FILTER (WHERE NOT out_of_target), 0),
+        count(*) FILTER (WHERE out_of_target)
+    FROM campaign GROUP BY 1, 2, 3, 4
+    ON CONFLICT (tenant_id, campaign_id, hour, tablet_id) DO UPDATE SET
+        plays = d.plays + excluded.plays,
+        completed = d.completed + excluded.completed,
+        in_target = d.in_target + excluded.in_target,
+        in_target_ms = d.in_target_ms + excluded.in_target_ms,
+        out_of_target = d.out_of_target + excluded.out_of_target
+), cells AS (
+    INSERT INTO campaign_cells AS d (tenant_id, campaign_id, day, cell, plays, in_target)
+    SELECT c_tenant, campaign_id, c_day, h3_cell, count(*),
+        count(*) FILTER (WHERE NOT out_of_target)
+    FROM campaign WHERE h3_cell IS NOT NULL GROUP BY 1, 2, 3, 4
+    ON CONFLICT (tenant_id, campaign_id, day, cell) DO UPDATE SET
+        plays = d.plays + excluded.plays,
+        in_target = d.in_target + excluded.in_target
 )
 SELECT event_id FROM new
 """
@@ -242,6 +276,7 @@ async def store(conn: Conn, rows: Sequence[PlayRow]) -> set[UUID]:
             [e.lat for e in es],
             [e.lon for e in es],
             [r.received_at for r in rows],
+            *rollup_arrays(await campaign_marks(conn, rows)),
         ),
     )
     return {row[0] for row in await cur.fetchall()}

@@ -35,6 +35,8 @@ from web.audit import pages as audit
 from web.auth import api as auth_api
 from web.auth import pages as auth
 from web.auth.throttle import Throttles
+from web.campaigns import api as campaigns_api
+from web.campaigns import pages as campaigns
 from web.deps import PoolDep
 from web.device import api as device
 from web.device.auth import VerifiedDevices
@@ -85,6 +87,7 @@ from web.tablet_admin import pages as tablet_admin
 from web.tablets import api as tablets_api
 from web.tablets import pages as tablets
 from web.users import pages as user_pages
+from web.zones import pages as zone_pages
 
 STATIC = Path(__file__).parent / "static"
 
@@ -215,6 +218,9 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         lead_billing_agent,
         lead_billing_api,
         profile,
+        campaigns,
+        campaigns_api,
+        zone_pages,
     )
     for module in routers:
         app.include_router(module.router)

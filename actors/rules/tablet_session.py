@@ -36,15 +36,17 @@ from actors.messages import (
     TabletSnapshot,
 )
 from actors.rules.content import ContentRules
+from actors.rules.tablet_targeting import TargetingRules
 
 # Boots whose last stored seq a tablet's session remembers: a heartbeat redelivered after
 # newer ones, even of later boots, is recognised while its boot is one of the last 8.
 BOOT_WINDOW = 8
 
 
-class TabletSession(ContentRules):
+class TabletSession(ContentRules, TargetingRules):
     """A tablet's state; the incident rules it follows are in :mod:`actors.rules.incidents`,
-    its content readiness in :mod:`actors.rules.content`."""
+    its content readiness in :mod:`actors.rules.content`, its campaigns in
+    :mod:`actors.rules.tablet_targeting`."""
 
     def __init__(self, snapshot: TabletSnapshot) -> None:
         self.cfg: TabletConfig = snapshot.config
@@ -121,6 +123,7 @@ class TabletSession(ContentRules):
             self.now_playing = (hb.ad_id, hb.campaign_id)
             if hb.lat is not None and hb.lon is not None:
                 self.position = Position(hb.lat, hb.lon, hb.received_at)
+                self._on_fix(out, self.position)
             self._reported(out, hb)
         if self.state != "online":
             self._transition(out, "online", "heartbeat", at)
@@ -164,6 +167,8 @@ class TabletSession(ContentRules):
                     self._transition(out, "offline", "timeout", msg.now)
                 else:  # fired early (a stale timer): keep watching
                     out.timers.append(Arm(self.cfg.tablet_id, "offline", deadline))
+        elif msg.kind == "place":
+            self._on_place_due(out, msg.now)
         else:  # "incident"
             self._on_incident_due(out, msg.now)
         if out.effects:
@@ -171,6 +176,11 @@ class TabletSession(ContentRules):
         return out
 
     def on_desired(self, msg: DesiredPlaylist) -> Outcome:
+        """The hub's desired manifest, with the campaigns eligible now added
+        (actors/rules/tablet_targeting.py)."""
+        return self._apply_desired(self._targeted(msg, self.latest_desired))
+
+    def _apply_desired(self, msg: DesiredPlaylist) -> Outcome:
         """Publish (retained) whenever the desired manifest is not the one retained.
 
         The retained manifest is always the current one, whatever the tablet last applied

@@ -18,12 +18,14 @@ from thespian.actors import ActorExitRequest
 from actors.effects import EffectBatch, LookupTablet, Rejected
 from actors.messages import (
     Batch,
+    CampaignBook,
     NotRegistered,
     Register,
     Setup,
     Stats,
     TabletInit,
     TabletSnapshot,
+    TargetingTick,
     Unregister,
 )
 from actors.rules.tablet_session import TabletSession
@@ -53,6 +55,7 @@ class RegistryActor(ContainedActor):
         self.waiting: dict[str, list[Any]] = {}  # tablet id → messages awaiting a lookup
         self.unknown: dict[str, None] = {}  # insertion-ordered, bounded
         self.started_at: datetime | None = None  # the hub's start, from Setup
+        self.book: CampaignBook | None = None  # the newest campaign book (issue 14)
 
     def receiveMsg_Setup(self, msg: Setup, sender: Any) -> None:
         self.outbox, self.watchdog, self.started_at = msg.outbox, msg.watchdog, msg.started_at
@@ -83,6 +86,12 @@ class RegistryActor(ContainedActor):
             for _ in self.waiting.pop(item.tablet_id, ()):
                 self._reject(item.tablet_id, "unknown tablet")
             return
+        if isinstance(item, CampaignBook | TargetingTick):  # to every tablet actor
+            if isinstance(item, CampaignBook):
+                self.book = item
+            for address in self.actors.values():
+                self.send(address, item)
+            return
         if isinstance(item, Unregister):
             self.known.pop(item.tablet_id, None)
             address = self.actors.pop(item.tablet_id, None)
@@ -99,6 +108,8 @@ class RegistryActor(ContainedActor):
             address = self.createActor(TabletActor)
             assert self.started_at is not None  # Setup is the pump's first message
             self.send(address, TabletInit(snapshot, self.outbox, self.watchdog, self.started_at))
+            if self.book is not None:
+                self.send(address, self.book)
             self.actors[tablet_id] = address
         self.send(address, item)
 

@@ -7,6 +7,7 @@ from typing import Any
 from actors.effects import EffectBatch, Outcome
 from actors.messages import (
     AckIn,
+    CampaignBook,
     DesiredPlaylist,
     Expired,
     HeartbeatIn,
@@ -14,6 +15,7 @@ from actors.messages import (
     Register,
     StatusIn,
     TabletInit,
+    TargetingTick,
 )
 from actors.rules.tablet_session import TabletSession
 from actors.system.contained import ContainedActor, copy_flat
@@ -66,6 +68,14 @@ class TabletActor(ContainedActor):
     def receiveMsg_MediaStatusIn(self, msg: MediaStatusIn, sender: Any) -> None:
         if self.session is not None:
             self._emit(self.session.on_media_status(msg))
+
+    def receiveMsg_CampaignBook(self, msg: CampaignBook, sender: Any) -> None:
+        if self.session is not None:
+            self._emit(self.session.on_book(msg))
+
+    def receiveMsg_TargetingTick(self, msg: TargetingTick, sender: Any) -> None:
+        if self.session is not None:
+            self._emit(self.session.on_tick(msg.at))
 
     def receiveUnrecognizedMessage(self, msg: Any, sender: Any) -> None:
         """Unknown messages (and thespian system messages) are dropped."""

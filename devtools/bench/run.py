@@ -52,6 +52,10 @@ class BenchConfig:
     qos: int = 1
     work_dir: Path = Path("var/bench")
     database_url: str | None = None
+    # --zones (devtools/bench/zones.py): a running campaign over this many zones; and only
+    # the heartbeat phase.
+    zones: int = 0
+    only_heartbeats: bool = False
 
 
 class Worker:
@@ -158,6 +162,10 @@ def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
                 asyncio.run(broker.set_credentials({i: password(key, i) for i in mine}))
                 broker.start()
             asyncio.run(_register(url, cfg))
+            if cfg.zones:
+                from devtools.bench.zones import seed
+
+                asyncio.run(seed(url, cfg.zones, cfg.work_dir))
         hub_env = {
             **os.environ,
             "FLEETHUB_DATABASE_URL": url,
@@ -203,6 +211,8 @@ def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
                     f"127.0.{w + 1}.2",
                     "--qos",
                     str(cfg.qos),
+                    "--zones",
+                    str(cfg.zones),
                 ]
                 workers.append(Worker(argv, logs / f"worker-{w}.log"))
                 workers[-1].expect = len(mine)
@@ -214,8 +224,11 @@ def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
         with StoreSession(url) as store:
             _wait(lambda: store.run(bench_probes.online_tablets) >= cfg.tablets, 60)
             report["heartbeats"] = _heartbeats(cfg, store, workers, hubs, console)
-            report["offline_detection"] = _offline(cfg, store, report["heartbeats"], console)
-            report["fanout"] = _fanout(cfg, url, workers, console)
+            if cfg.zones:
+                report["zone_entries"] = report["heartbeats"].pop("zone_entries")
+            if not cfg.only_heartbeats:
+                report["offline_detection"] = _offline(cfg, store, report["heartbeats"], console)
+                report["fanout"] = _fanout(cfg, url, workers, console)
     finally:
         for worker in workers:
             worker.stop()
@@ -225,7 +238,7 @@ def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
             broker.stop()
         if server is not None:
             server.stop()
-    if cfg.resident_actors:
+    if cfg.resident_actors and not cfg.only_heartbeats:
         from devtools.bench.actors import resident_actors
 
         with console.status(f"creating {cfg.resident_actors} resident tablet actors…"):
@@ -272,6 +285,11 @@ def _heartbeats(
         "hub_cpu_percent_of_one_core": round(cpu, 1),
         "hub_peak_rss_mib": round(window.peak_rss / 2**20, 1),
         "blast_end": datetime.now(UTC).isoformat(),
+        "zone_entries": {
+            "entries": sum(b.get("entries", 0) for b in blasts),
+            "unanswered": sum(b.get("unanswered", 0) for b in blasts),
+            "latency_s": summary([x for b in blasts for x in b.get("enter_latencies_s", [])]),
+        },
     }
 
 

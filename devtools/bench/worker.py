@@ -1,7 +1,8 @@
 """A benchmark simulator process: tablets of one slice, driven by JSON lines on stdin.
 
 Started by :mod:`devtools.bench.run`; answers each command with one JSON line on stdout.
-Commands: ``{"cmd": "blast", "rate": R, "duration": D}``,
+Commands: ``{"cmd": "blast", "rate": R, "duration": D}`` (with ``--zones N``: also the
+entries into devtools/bench/zones.py's grid and their manifests' latency),
 ``{"cmd": "fanout", "expect": N, "timeout": T}`` and ``{"cmd": "quit"}``.
 """
 
@@ -17,7 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from devtools import demo
+from devtools.bench.zones import ZoneWatch, index
 from devtools.simulator import Manifest, SimFleet, TabletConfig, ensure_fd_limit
+
+ZONE_SETTLE_S = 3.0
 
 
 def say(event: dict[str, Any]) -> None:
@@ -42,13 +46,25 @@ async def main(args: argparse.Namespace, ids: list[str]) -> None:
     wanted: dict[str, Any] = {"etag": "", "expect": 0}
     enough = asyncio.Event()
 
+    watch = ZoneWatch(index(args.zones)) if args.zones else None
+    # Following a tablet's fixes costs this process CPU on the hub's cores: a sample will do.
+    followed = set(ids[:: args.follow_every])
+
     def on_playlist(tablet_id: str, manifest: Manifest, received: float) -> None:
+        # Wall-clock time of arrival (the hook runs after the manifest was validated).
+        arrived = time.time() - (time.monotonic() - received)
+        if watch is not None and tablet_id in followed:
+            watch.manifest(tablet_id, {i.campaign_id for i in manifest.items}, arrived)
         seen = receipts.setdefault(manifest.etag, {})
         if tablet_id not in seen:
-            # Wall-clock time of arrival (the hook runs after the manifest was validated).
-            seen[tablet_id] = time.time() - (time.monotonic() - received)
+            seen[tablet_id] = arrived
             if manifest.etag == wanted["etag"] and len(seen) >= wanted["expect"]:
                 enough.set()
+
+    def on_sent(tablet_id: str, seq: int, sent: float) -> None:
+        if watch is not None and tablet_id in followed:
+            lat, lon = fleet.tablet(tablet_id).position
+            watch.fix(tablet_id, lat, lon, time.time() - (time.monotonic() - sent))
 
     ensure_fd_limit(len(ids))
     fleet = SimFleet(
@@ -70,13 +86,22 @@ async def main(args: argparse.Namespace, ids: list[str]) -> None:
         while line := await reader.readline():
             cmd = json.loads(line)
             if cmd["cmd"] == "blast":
-                result = await fleet.blast(cmd["rate"], cmd["duration"])
+                result = await fleet.blast(cmd["rate"], cmd["duration"], on_sent)
+                zones: dict[str, Any] = {}
+                if watch is not None:  # the last entries' manifests may still be on their way
+                    await asyncio.sleep(ZONE_SETTLE_S)
+                    zones = {
+                        "entries": watch.entries,
+                        "unanswered": len(watch.entered),
+                        "enter_latencies_s": watch.latencies,
+                    }
                 say(
                     {
                         "event": "blast",
                         "sent": result.sent,
                         "failed": result.failed,
                         "elapsed_s": result.elapsed_s,
+                        **zones,
                     }
                 )
             elif cmd["cmd"] == "fanout":
@@ -100,6 +125,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--secret", default="")
     p.add_argument("--first-source", default="127.0.0.2")
     p.add_argument("--qos", type=int, default=1)
+    p.add_argument("--zones", type=int, default=0, help="Follow entries into this grid.")
+    p.add_argument("--follow-every", type=int, default=10, help="--zones: every Nth tablet.")
     p.add_argument("--connect-rate", type=float, default=3000.0)
     p.add_argument("--connect-timeout", type=float, default=120.0)
     p.add_argument("--max-lifetime", type=float, default=900.0)

@@ -24,6 +24,7 @@ from devtools.simulator.addresses import loopback_host
 from devtools.simulator.content import TabletContent
 from devtools.simulator.errors import Backpressure, SimulatorError
 from devtools.simulator.payloads import Manifest, ManifestRejected, NowPlaying
+from devtools.simulator.routes import Route, route_for
 from devtools.simulator.stats import FleetStats
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,9 @@ class TabletConfig:
     ack_timeout_s: float = 10.0
     app_version: str = "sim-1.0.0"
     home: tuple[float, float] = (52.520, 13.405)  # where the cars drive around
+    # Cars drive these loops instead (one each, by tablet id), at speed_mps (routes.py).
+    routes: tuple[Route, ...] = ()
+    speed_mps: float = 12.0
 
     def __post_init__(self) -> None:
         if self.heartbeat_qos not in (0, 1):
@@ -71,11 +75,14 @@ class SimTablet:
         "_host",
         "_lat",
         "_lon",
+        "_moved_at",
+        "_odometer",
         "_online",
         "_password",
         "_port",
         "_rng",
         "_rotation",
+        "_route",
         "_seq",
         "_stats",
         "on_lost",
@@ -127,6 +134,12 @@ class SimTablet:
         self._charging = self._rng.random() < 0.3
         self._disk_free_mb = self._rng.randint(2_000, 30_000)
         self._lat, self._lon = self._config.home
+        self._route = route_for(tablet_id, self._config.routes) if self._config.routes else None
+        self._odometer = 0.0
+        self._moved_at = time.monotonic()
+        if self._route is not None:  # somewhere along its loop
+            self._odometer = self._rng.uniform(0.0, self._route.length_m)
+            self._lat, self._lon = self._route.at(self._odometer)
 
     # -- state ----------------------------------------------------------------
 
@@ -134,6 +147,11 @@ class SimTablet:
     def online(self) -> bool:
         """Connected, status published and playlist subscribed."""
         return self._online
+
+    @property
+    def position(self) -> tuple[float, float]:
+        """(lat, lon) as the last heartbeat sent it."""
+        return self._lat, self._lon
 
     @property
     def boot_id(self) -> str | None:
@@ -319,6 +337,12 @@ class SimTablet:
             self._battery = max(0.0, self._battery - rng.uniform(0.0, 0.8))
             self._charging = self._battery < 20.0
         self._disk_free_mb = max(0, self._disk_free_mb - rng.randint(0, 2))
+        if self._route is not None:  # along the route, as far as the time since the last fix
+            now = time.monotonic()
+            self._odometer += self._config.speed_mps * (now - self._moved_at)
+            self._moved_at = now
+            self._lat, self._lon = self._route.at(self._odometer)
+            return
         home_lat, home_lon = self._config.home
         self._lat += rng.uniform(-0.002, 0.002) + (home_lat - self._lat) * 0.01
         self._lon += rng.uniform(-0.002, 0.002) + (home_lon - self._lon) * 0.01

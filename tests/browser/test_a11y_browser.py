@@ -30,7 +30,7 @@ HOMES = {
     "admin": "/",
     "fleet_owner": "/",
     "agent": "/agent/leads",
-    "advertiser": "/profile",
+    "advertiser": "/campaigns",
     "driver": "/driver",
 }
 MAX_PAGES = 40  # per role and viewport: the menu's pages and one of each kind below them

@@ -66,6 +66,35 @@ def _api(port: int, email: str, password: str, path: str) -> Any:
         return json.load(r)
 
 
+def _campaigns_in_the_demo(port: int, banner: str, var: Path) -> None:
+    """The advertiser sees its two running campaigns; the CBD campaign's delivery fills up,
+    played only by cars whose route passes through the CBD (devtools/simulator/routes.py:
+    demo-tab-0001 and -0003 drive around Jurong, never in a zone)."""
+    login = re.search(r"sign in as advertiser\s+(\S+)\s+password (\S+)", banner)
+    assert login is not None
+    email, password = login.groups()
+    found = _api(port, email, password, "/api/v1/campaigns")
+    assert {(c["campaign_id"], c["status"]) for c in found} == {
+        ("acme-cbd-lunch", "running"),
+        ("acme-airport", "running"),
+    }
+    deadline = time.monotonic() + 90
+    path = "/api/v1/campaigns/acme-cbd-lunch/delivery"
+    while not _api(port, email, password, path)["total"]["in_target_plays"]:
+        assert time.monotonic() < deadline, "no in-target play of the CBD campaign in 90 s"
+        time.sleep(1)
+    assert _api(port, email, password, path)["cells"]  # the map has something to show
+    url = re.search(r"store\s+(postgresql://\S+)", banner)
+    assert url is not None
+    secret = (var / "pgdata.password").read_text().strip()
+    with psycopg.connect(url.group(1), password=secret, connect_timeout=5) as conn:
+        players = conn.execute(
+            "SELECT DISTINCT tablet_id FROM plays WHERE campaign_id = 'acme-cbd-lunch'"
+        ).fetchall()
+    assert players
+    assert not {t for (t,) in players} & {"demo-tab-0001", "demo-tab-0003"}
+
+
 def _earnings_in_the_demo(port: int, email: str, password: str, banner: str) -> None:
     """The fleet owner opens last month's (closed) and this month's statements, their CSV and
     PDF agree; the printed driver link signs a driver in to their earnings and tablet."""
@@ -149,7 +178,7 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
         admin_email = re.search(r"sign in as admin\s+(\S+)", log.read_text())
         assert admin_email is not None
         media = _api(web_port, admin_email.group(1), logins["admin"], "/api/v1/media")
-        assert len(media) == 4
+        assert len(media) == 6  # the demo library and the two campaigns' creatives
         assert {m["kind"] for m in media} == {"video", "image"}
         deadline = time.monotonic() + 60
         while not _api(web_port, admin_email.group(1), logins["admin"], POP)["rows"]:
@@ -161,6 +190,7 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}{form.group(1)}", timeout=5) as r:
             assert "Travel insurance" in r.read().decode()
         _earnings_in_the_demo(web_port, owner.group(1), logins["fleet owner"], log.read_text())
+        _campaigns_in_the_demo(web_port, log.read_text(), tmp_path / "var")
         # The embedded store lets no loopback client in without its generated password.
         secret = tmp_path / "var" / "pgdata.password"
         assert secret.stat().st_mode & 0o777 == 0o600

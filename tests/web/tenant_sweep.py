@@ -89,6 +89,23 @@ CARD_FORM: Form = {
     "campaign_basis": "play_second",
 }
 
+ZONE = {
+    "type": "Polygon",
+    "coordinates": [[[103.84, 1.27], [103.86, 1.27], [103.86, 1.29], [103.84, 1.27]]],
+}
+# A campaign named with the other tenant's ids: its advertiser, fleet, zone and media.
+CAMPAIGN_FORM: Form = {
+    "campaign_id": "{campaign_id}",
+    "advertiser_id": "{advertiser_id}",
+    "name": "Sweep campaign",
+    "timezone": "UTC",
+    "flight_start": "2030-01-01T00:00",
+    "flight_end": "2030-02-01T00:00",
+    "fleet": "{fleet_id}",
+    "zone": "{zone_id}",
+    "creative": "{media_id}",
+}
+
 CASES: dict[str, tuple[Case, ...]] = {
     "GET /healthz": (Case(),),
     "GET /favicon.ico": (Case(),),
@@ -427,6 +444,35 @@ CASES: dict[str, tuple[Case, ...]] = {
     "GET /api/v1/lead-invoices": (Case(query=MONTH),),
     "GET /api/v1/lead-invoices/{month}/agents/{agent_id}": (Case(),),
     "POST /api/v1/agent/leads/{lead_id}/dispute": (Case(json={"reason": "sweep"}),),
+    # Campaigns (web/campaigns, web/zones): their campaign, advertiser and zone by id, and a
+    # campaign of this tenant naming their advertiser, fleet, zone and media.
+    "GET /campaigns": (Case(),),
+    "GET /campaigns/new": (Case(),),
+    "POST /campaigns": (Case(form=CAMPAIGN_FORM),),
+    "GET /campaigns/{campaign_id}": (Case(),),
+    "POST /campaigns/{campaign_id}": (Case(form=CAMPAIGN_FORM),),
+    "POST /campaigns/{campaign_id}/status": (
+        Case(form={"action": "pause"}),
+        Case(form={"action": "finish"}),
+    ),
+    "GET /campaigns/{campaign_id}/delivery": (Case(),),
+    "GET /campaigns/{campaign_id}/delivery.csv": (Case(),),
+    "GET /campaigns/{campaign_id}/delivery.json": (Case(),),
+    "GET /advertisers": (Case(),),
+    "POST /advertisers": (Case(form={"advertiser_id": "{advertiser_id}", "name": "Sweep"}),),
+    "POST /advertisers/{advertiser_id}/users": (Case(form={"email": "{agent_email}"}),),
+    "GET /zones": (Case(),),
+    "GET /zones/new": (Case(),),
+    "POST /zones": (Case(form={"name": "Sweep zone", "geojson": json.dumps(ZONE)}),),
+    "GET /zones/{zone_id}": (Case(),),
+    "POST /zones/{zone_id}": (Case(form={"name": "Renamed by sweep"}),),
+    "POST /zones/{zone_id}/delete": (Case(form={}),),
+    "GET /api/v1/campaigns": (Case(),),
+    "GET /api/v1/campaigns/{campaign_id}": (Case(),),
+    "GET /api/v1/campaigns/{campaign_id}/delivery": (Case(),),
+    "GET /api/v1/zones": (Case(),),
+    "GET /api/v1/zones/{zone_id}": (Case(),),
+    "POST /api/v1/zones": (Case(query={"name": "Sweep API zone"}, json=ZONE),),
 }
 
 SKIPPED = {
@@ -520,6 +566,17 @@ ROWS: dict[str, str] = {
     "media_versions": "tenant_id = %(t)s",
     "user_campaigns": f"user_id IN {USERS}",
     "tablet_media": f"tablet_id IN {TABLETS}",
+    "advertisers": "tenant_id = %(t)s",
+    "user_advertisers": f"tenant_id = %(t)s OR user_id IN {USERS}",
+    "zones": "tenant_id = %(t)s",
+    "campaigns": "tenant_id = %(t)s",
+    "campaign_fleets": f"tenant_id = %(t)s OR fleet_id IN {FLEETS}",
+    "campaign_dayparts": "tenant_id = %(t)s",
+    "campaign_zones": "tenant_id = %(t)s",
+    "campaign_creatives": "tenant_id = %(t)s",
+    "campaign_pacing": "tenant_id = %(t)s",
+    "campaign_delivery": f"tenant_id = %(t)s OR tablet_id IN {TABLETS}",
+    "campaign_cells": "tenant_id = %(t)s",
 }
 
 Rows = dict[str, list[str]]

@@ -32,6 +32,7 @@ from store.users import add_user
 from tests.helpers import store
 from tests.web.agent_helpers import agent_sign_in, make_agent
 from tests.web.billing_helpers import add_driver, driver_link, their_billing_objects
+from tests.web.campaign_helpers import advertiser, their_campaign_objects
 from tests.web.conftest import (
     PASSWORD,
     Conn,
@@ -108,6 +109,7 @@ def other_tenant_ids(conn: Conn, tenant: Tenant, client: TestClient) -> dict[str
     ids.update(their_lead_objects(conn, tenant))
     ids.update(their_billing_objects(conn, tenant, ids["lead_id"], ids["campaign_id"]))
     ids.update(their_media(client, tenant))
+    ids.update(their_campaign_objects(conn, tenant, ids))
     return ids
 
 
@@ -334,7 +336,10 @@ def their_secrets(conn: Conn, tenant: Tenant, ids: dict[str, str]) -> list[str]:
         " UNION SELECT reason FROM pushes WHERE tenant_id = %(t)s"
         " UNION SELECT name FROM drivers WHERE tenant_id = %(t)s"
         " UNION SELECT reason FROM lead_disputes WHERE tenant_id = %(t)s"
-        " UNION SELECT name FROM media WHERE tenant_id = %(t)s) s(v)",
+        " UNION SELECT name FROM media WHERE tenant_id = %(t)s"
+        " UNION SELECT name FROM advertisers WHERE tenant_id = %(t)s"
+        " UNION SELECT name FROM zones WHERE tenant_id = %(t)s"
+        " UNION SELECT name FROM campaigns WHERE tenant_id = %(t)s) s(v)",
         {"t": tenant.tenant_id},
     ).fetchone()
     assert row is not None
@@ -400,9 +405,9 @@ def link_sign_in(client: TestClient, link: str) -> str:
 def test_the_sweep_finds_no_cross_tenant_effect(
     panel: TestClient, tenant_factory: TenantFactory, conn: Conn
 ) -> None:
-    """As A's admin, fleet owner, agent and driver, every method of every route with B's ids in the
-    path, query and body: no body shows B's data, none of B's rows changes, and whatever A
-    creates under B's ids is A's own (no row of A names B's objects)."""
+    """As A's admin, fleet owner, agent, advertiser and driver, every method of every route
+    with B's ids in the path, query and body: no body shows B's data, none of B's rows
+    changes, and whatever A creates under B's ids is A's own (no row of A names B's objects)."""
     mine, theirs = tenant_factory(fleets=1, tablets=1), tenant_factory()
     ids = their_world(conn, theirs, panel)
     secrets = their_secrets(conn, theirs, ids)
@@ -415,6 +420,7 @@ def test_the_sweep_finds_no_cross_tenant_effect(
         "started_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
     }
     agent = make_agent(conn, mine, "my-agent")
+    my_advertiser = advertiser(conn, mine, "my-adv")
     my_driver = add_driver(conn, mine.tenant_id, mine.fleets[0], "My driver")
     ids["my_driver_id"] = str(my_driver)
     token = store(conn, lambda aconn: device_tokens.issue(aconn, mine.all_tablets[0], "test"))
@@ -423,6 +429,7 @@ def test_the_sweep_finds_no_cross_tenant_effect(
         Caller("admin", mine.admin),
         Caller("owner", mine.owner),
         Caller("agent", agent.email),
+        Caller("advertiser", my_advertiser.email),
         Caller("driver", f"driver-{my_driver}"),
     ]
     findings: list[str] = []

@@ -9,7 +9,7 @@ HOMES = {
     "admin": ("/", "the live grid"),
     "fleet_owner": ("/", "the live grid"),
     "agent": ("/agent/leads", "your leads"),
-    "advertiser": ("/profile", "your profile"),
+    "advertiser": ("/campaigns", "your campaigns"),
     "driver": ("/driver", "your earnings"),
 }
 
