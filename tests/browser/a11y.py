@@ -74,6 +74,29 @@ async def overflow(page: Page) -> int:
     return max(0, width, beyond)
 
 
+async def widest(page: Page) -> str:
+    """The innermost element that reaches furthest past the screen's right edge."""
+    found: str = await page.evaluate(
+        r"""() => {
+            let best = null, right = document.documentElement.clientWidth;
+            for (const el of document.body.querySelectorAll("*")) {
+                const r = el.getBoundingClientRect().right;
+                if (r > right || (best && r === right && best.contains(el))) {
+                    best = el;
+                    right = r;
+                }
+            }
+            if (!best) return "none found";
+            const id = best.id ? "#" + best.id : "";
+            const cls = best.className && typeof best.className === "string"
+                ? "." + best.className.trim().split(/\s+/).join(".") : "";
+            const name = best.tagName.toLowerCase() + id + cls;
+            return name + " right edge at " + Math.round(right) + " px";
+        }"""
+    )
+    return found
+
+
 async def menu_links(page: Page) -> list[str]:
     """The paths the signed-in user's menu links to, in order."""
     hrefs: list[str] = await page.eval_on_selector_all(
@@ -126,7 +149,8 @@ async def check_page(
     text = (await page.inner_text("body")).lower()
     problems += [Finding(path, viewport, f"shows {w!r}") for w in JARGON if w in text]
     if (wide := await overflow(page)) > 0:
-        problems.append(Finding(path, viewport, f"{wide} px wider than the screen"))
+        culprit = await widest(page)
+        problems.append(Finding(path, viewport, f"{wide} px wider than the screen ({culprit})"))
     for v in await axe_violations(page):
         problems.append(Finding(path, viewport, f"axe {v['id']} ({v['impact']}): {v['nodes']}"))
     return problems

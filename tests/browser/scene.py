@@ -18,6 +18,7 @@ from store.users import add_user
 from tests.helpers import store
 from tests.web.agent_helpers import Agent, make_lead_campaign, new_lead, offer
 from tests.web.billing_helpers import add_card, add_driver, assign, driver_link
+from tests.web.campaign_helpers import advertiser
 from tests.web.conftest import PASSWORD, Conn, Tenant, TenantFactory
 from tests.web.test_pop_reports import record
 
@@ -192,7 +193,7 @@ def build(conn: Conn, tenant_factory: TenantFactory, web_url: str) -> Scene:
     return Scene(
         tenant,
         agent_email,
-        user(conn, tenant, "advertiser"),
+        advertiser(conn, tenant, "scene-adv").email,  # acting for its account
         a[1],
         b[1],
         str(json.loads(pushed.text)["push_id"]),
