@@ -73,6 +73,7 @@ class IncidentEvent:
     opened_at: datetime
     at: datetime
     offline_since: datetime | None
+    detail: str | None = None  # what a health incident saw, e.g. "120 MB free (limit 500 MB)"
 
 
 @dataclass(frozen=True, slots=True)

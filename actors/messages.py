@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from actors.rules.hours import OperatingHours
+from config.health import DEFAULT_HEALTH, HealthPolicy
 from contract.heartbeat import HeartbeatIn as HeartbeatIn
 from contract.media_status import MediaStatusIn as MediaStatusIn
 from contract.playlist_ack import AckIn as AckIn
@@ -15,7 +16,10 @@ from contract.status import StatusIn as StatusIn
 State = Literal["unknown", "online", "offline"]
 Reason = Literal["will", "timeout", "status", "heartbeat"]
 TimerKind = Literal["offline", "incident"]  # "incident": an offline incident is due
-IncidentKind = Literal["offline", "flapping", "download_failed"]
+HealthKind = Literal[
+    "low_storage", "crash_loop", "playback_stuck", "not_charging", "clock_skew", "app_outdated"
+]  # decided by actors/rules/health.py, each in a slot of its own
+IncidentKind = Literal["offline", "flapping", "download_failed", HealthKind]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +32,7 @@ class TabletConfig:
     alert_after_s: int
     flap_limit: int
     hours: OperatingHours
+    health: HealthPolicy = DEFAULT_HEALTH  # the fleet's thresholds of health incidents
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +73,7 @@ class TabletSnapshot:
     ad_id: str | None = None
     campaign_id: str | None = None
     position: Position | None = None
+    open_health: tuple[IncidentRef, ...] = ()  # open health incidents (one per kind)
 
 
 # --- into the registry (from the hub) ---------------------------------------

@@ -11,6 +11,7 @@ from urllib.parse import quote, unquote, urlsplit
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from config.health import DEFAULT_HEALTH, HealthPolicy
 from config.tls import client_context
 
 # Passwords that production refuses in a URL: those published in docker-compose.yml before
@@ -249,6 +250,30 @@ class Settings(BaseSettings):
     media_cdn_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
     # Media no playlist, assignment or push has referenced for this long are deleted.
     media_retention_days: int = Field(default=30, ge=1)
+
+    # Health incidents (actors/rules/health.py): every fleet's policy unless the fleet overrides
+    # a threshold (panel, fleet page). See config/health.py for what each one means.
+    health_low_storage_mb: int = Field(default=DEFAULT_HEALTH.low_storage_mb, ge=0)
+    health_crash_loop_boots: int = Field(default=DEFAULT_HEALTH.crash_loop_boots, ge=2)
+    health_playback_stuck_factor: float = Field(default=DEFAULT_HEALTH.playback_stuck_factor, ge=1)
+    health_not_charging_s: int = Field(default=DEFAULT_HEALTH.not_charging_s, ge=0)
+    health_clock_skew_s: int = Field(default=DEFAULT_HEALTH.clock_skew_s, ge=1)
+    health_min_app_version: str | None = None
+    health_clear_s: int = Field(default=DEFAULT_HEALTH.clear_s, ge=0)
+
+    def health_policy(self) -> HealthPolicy:
+        """The default health policy of every fleet (validated as a fleet's override is)."""
+        return HealthPolicy().merged(
+            {
+                "low_storage_mb": self.health_low_storage_mb,
+                "crash_loop_boots": self.health_crash_loop_boots,
+                "playback_stuck_factor": self.health_playback_stuck_factor,
+                "not_charging_s": self.health_not_charging_s,
+                "clock_skew_s": self.health_clock_skew_s,
+                "min_app_version": self.health_min_app_version or None,
+                "clear_s": self.health_clear_s,
+            }
+        )
 
     def media_store_url(self) -> str:
         """The media store's URL: ``s3://…`` or ``file:///…`` (absolute)."""

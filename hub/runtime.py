@@ -105,6 +105,7 @@ class Hub:
         self.leads = LeadRouting(self.pool, self._to_actors, self.publisher.put)
         self.owned: set[str] = set()
         self.media_links = MediaLinks(settings)  # library files' download links in manifests
+        self.health = settings.health_policy()  # fleets' health policies override it
         # Each session logs in as the account bound to its client id (broker/README.md).
         tablet_id = hub_tablet_client_id(settings.hub_client_id, settings.shard_index)
         self.link = TabletLink(
@@ -199,7 +200,7 @@ class Hub:
     ) -> list[str]:
         assert self.pump is not None
         async with self.pool.connection() as conn:
-            snapshots = await load_snapshots(conn, tablet_ids, fleet_ids)
+            snapshots = await load_snapshots(conn, tablet_ids, fleet_ids, self.health)
         s = self.settings
         mine = [x for x in snapshots if owns(x.config.tablet_id, s.shard_index, s.shard_count)]
         for snap in mine:

@@ -45,6 +45,7 @@ from web.earnings import pages as earnings
 from web.earnings import rates_pages as earnings_rates
 from web.emergency import api as push_api
 from web.emergency import pages as push
+from web.fleets import health_pages as fleet_health
 from web.fleets import pages as fleet_pages
 from web.grid import api
 from web.grid import pages as grid
@@ -201,6 +202,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         agent,
         agent_api,
         fleet_pages,
+        fleet_health,
         tablet_admin,
         user_pages,
         map_pages,
