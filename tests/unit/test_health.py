@@ -106,8 +106,8 @@ def test_crash_loop_counts_new_boots_within_an_hour() -> None:
 
 def test_playback_stuck_measures_the_item_duration_times_the_factor() -> None:
     tablet = Tablet(ad_id="ad-1")
-    manifest = {"items": [{"ad_id": "ad-1", "duration_ms": 20_000}, {"ad_id": "ad-2"}]}
-    manifest["items"][1]["duration_ms"] = 15_000
+    items = [{"ad_id": "ad-1", "duration_ms": 20_000}, {"ad_id": "ad-2", "duration_ms": 15_000}]
+    manifest = {"items": items}
     tablet.session.on_desired(DesiredPlaylist("t1", "e1", json.dumps(manifest), at(0)))
     tablet.beat(0)
     tablet.beat(30, ad_id="ad-2")
