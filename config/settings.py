@@ -261,6 +261,33 @@ class Settings(BaseSettings):
     health_min_app_version: str | None = None
     health_clear_s: int = Field(default=DEFAULT_HEALTH.clear_s, ge=0)
 
+    # Alert channels (hub/notify/, docs/device-ops.md): hub shard 0 sends every subscription's
+    # alerts. E-mail through this SMTP server (smtp://user:password@host:port; STARTTLS unless
+    # smtp_starttls is false, checked against smtp_ca_file or the system's CAs); unset: e-mail
+    # subscriptions fail with "not configured". Telegram through this bot (its token) and API.
+    smtp_url: SecretStr | None = None
+    smtp_from: str = Field(default="fleethub <alerts@localhost>", min_length=3, max_length=200)
+    smtp_starttls: bool = True
+    smtp_ca_file: Path | None = None
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_url: str = Field(default="https://api.telegram.org", pattern=r"^https?://\S+$")
+    # A message's sending: attempts, then the first and the longest wait between them.
+    alert_send_attempts: int = Field(default=6, ge=1, le=50)
+    alert_retry_initial_s: float = Field(default=1.0, gt=0)
+    alert_retry_max_s: float = Field(default=300.0, gt=0)
+    alert_send_timeout_s: float = Field(default=15.0, gt=0)
+    # The demo's mail catcher (fleethub up): the panel's alert settings link to its inbox.
+    demo_mailbox_url: str | None = None
+
+    def panel_origin(self) -> str:
+        """The panel's address in links sent out (alert e-mails): the public one, else the
+        host and port it listens on."""
+        base = self.public_base_url
+        if not base:
+            host = "127.0.0.1" if self.web_host in ("0.0.0.0", "::") else self.web_host
+            base = f"http://{host}:{self.web_port}"
+        return base.rstrip("/")
+
     def health_policy(self) -> HealthPolicy:
         """The default health policy of every fleet (validated as a fleet's override is)."""
         return HealthPolicy().merged(

@@ -47,6 +47,7 @@ from hub.log_limit import LogLimiter
 from hub.media_links import MediaLinks
 from hub.media_retention import collect_media
 from hub.metrics import HubMetrics
+from hub.notify.notifier import Notifier
 from hub.play_ingest import PlayIngest, PlaysIn
 from hub.prometheus import Gauge, hub_exporter
 from hub.publisher import Publisher
@@ -103,6 +104,8 @@ class Hub:
         # Leads (issue #5): only shard 0 routes them (one lead router for the whole store).
         self.routes_leads = settings.shard_index == 0
         self.leads = LeadRouting(self.pool, self._to_actors, self.publisher.put)
+        # Alert channels (e-mail, webhooks, Telegram): shard 0 sends for the whole store.
+        self.notifier = Notifier(self.pool, settings, self.metrics)
         self.owned: set[str] = set()
         self.media_links = MediaLinks(settings)  # library files' download links in manifests
         self.health = settings.health_policy()  # fleets' health policies override it
@@ -155,6 +158,8 @@ class Hub:
                 self._task(tg, "hub.store.writer", self.writer.run)
                 self._task(tg, "hub.store.plays", self.plays.run)
                 self._task(tg, "hub.store.leads", self.leads.run)
+                if self.routes_leads:  # shard 0
+                    self._task(tg, "hub.alerts.notify", self.notifier.run)
                 self._task(tg, "hub.store.listen", self._listen_store)
                 # Tablets are loaded once LISTEN is active, so no registration is missed,
                 # and before MQTT, so their first messages find them.
@@ -349,7 +354,7 @@ class Hub:
         """Registrations and playlist changes arrive as ``NOTIFY`` from CLI or panel."""
         channels = ["fleethub_tablets", "fleethub_playlists"]
         if self.routes_leads:
-            channels += [LEADS_CHANNEL, ACTIONS_CHANNEL]
+            channels += [LEADS_CHANNEL, ACTIONS_CHANNEL, "fleethub_alerts"]
         # STORE_ERRORS: also a pool timeout while handling a NOTIFY.
         await listen(
             self.database_url,
@@ -373,6 +378,9 @@ class Hub:
         self.metrics.loop_errors["hub.store.listen"] += 1
 
     async def _on_notify(self, channel: str, payload: str) -> None:
+        if channel == "fleethub_alerts":
+            self.notifier.wake()
+            return
         if self.routes_leads and await self.leads.on_notify(channel, payload):
             return
         if channel == "fleethub_playlists":

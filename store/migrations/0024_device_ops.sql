@@ -12,3 +12,65 @@ ALTER TABLE incidents ADD COLUMN detail text CHECK (length(detail) <= 1024);
 -- thresholds it changed, validated by config/health.py.
 ALTER TABLE fleets ADD COLUMN health_policy jsonb NOT NULL DEFAULT '{}'
     CHECK (jsonb_typeof(health_policy) = 'object');
+
+-- Alert channels (hub/notify/): a user's subscriptions, each one channel and address with
+-- its filters; every incident event (a notifications row) is fanned out once into one
+-- delivery per matching subscription; deliveries are sent as messages (one per event, or a
+-- digest of many), each attempt logged.
+ALTER TABLE notifications ADD COLUMN fanned_out boolean NOT NULL DEFAULT true;
+ALTER TABLE notifications ALTER COLUMN fanned_out SET DEFAULT false;  -- older rows: done
+CREATE INDEX notifications_fanout_idx ON notifications (notification_id) WHERE NOT fanned_out;
+
+CREATE TABLE alert_subscriptions (
+    subscription_id  bigserial PRIMARY KEY,
+    tenant_id        text NOT NULL REFERENCES tenants ON DELETE CASCADE,
+    user_id          bigint NOT NULL REFERENCES users ON DELETE CASCADE,
+    channel          text NOT NULL CHECK (channel IN ('email', 'webhook', 'telegram')),
+    target           text NOT NULL CHECK (length(target) BETWEEN 1 AND 2048),
+    secret           text CHECK (length(secret) <= 256),  -- a webhook's signing key
+    fleets           text[] NOT NULL DEFAULT '{}',  -- none: every fleet the user sees
+    kinds            text[] NOT NULL DEFAULT '{}',  -- none: every incident kind
+    quiet_from       time,  -- in the user's zone (timezone); held until quiet_until
+    quiet_until      time,
+    timezone         text NOT NULL DEFAULT 'UTC' CHECK (length(timezone) BETWEEN 1 AND 64),
+    digest_s         integer NOT NULL DEFAULT 0 CHECK (digest_s BETWEEN 0 AND 86400),
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    CHECK ((quiet_from IS NULL) = (quiet_until IS NULL))
+);
+CREATE INDEX alert_subscriptions_tenant_idx ON alert_subscriptions (tenant_id);
+
+CREATE TABLE alert_messages (
+    message_id       bigserial PRIMARY KEY,
+    subscription_id  bigint NOT NULL REFERENCES alert_subscriptions ON DELETE CASCADE,
+    channel          text NOT NULL,
+    status           text NOT NULL DEFAULT 'sending' CHECK (status IN ('sending', 'sent', 'failed')),
+    subject          text NOT NULL,
+    events           integer NOT NULL,
+    tablets          integer NOT NULL,
+    attempts         integer NOT NULL DEFAULT 0,
+    last_code        integer,  -- the last HTTP status or SMTP reply code
+    last_error       text,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    done_at          timestamptz
+);
+CREATE INDEX alert_messages_subscription_idx ON alert_messages (subscription_id, message_id DESC);
+CREATE INDEX alert_messages_sending_idx ON alert_messages (created_at) WHERE status = 'sending';
+
+CREATE TABLE alert_deliveries (
+    subscription_id  bigint NOT NULL REFERENCES alert_subscriptions ON DELETE CASCADE,
+    notification_id  bigint NOT NULL REFERENCES notifications ON DELETE CASCADE,
+    due_at           timestamptz NOT NULL,  -- after the digest window and quiet hours
+    message_id       bigint REFERENCES alert_messages ON DELETE SET NULL,
+    PRIMARY KEY (subscription_id, notification_id)
+);
+CREATE INDEX alert_deliveries_due_idx ON alert_deliveries (due_at) WHERE message_id IS NULL;
+
+CREATE TABLE alert_attempts (
+    message_id  bigint NOT NULL REFERENCES alert_messages ON DELETE CASCADE,
+    attempt     integer NOT NULL,
+    at          timestamptz NOT NULL DEFAULT now(),
+    ok          boolean NOT NULL,
+    code        integer,
+    error       text,
+    PRIMARY KEY (message_id, attempt)
+);
