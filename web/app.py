@@ -29,6 +29,7 @@ from web.agents.inbox_feed import LeadFeed
 from web.agents.push_sender import PushSender
 from web.agents.web_push import vapid_key
 from web.alerts import api as alerts_api
+from web.alerts import channels_pages as alert_channels
 from web.alerts import pages as alerts
 from web.audit import api as audit_api
 from web.audit import pages as audit
@@ -179,6 +180,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         tablets_api,
         alerts,
         alerts_api,
+        alert_channels,
         heatmap,
         reports,
         pop_reports,
