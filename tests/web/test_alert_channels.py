@@ -86,7 +86,7 @@ def test_bad_subscriptions_are_refused(
 ) -> None:
     tenant, other = tenant_factory(fleets=2), tenant_factory(fleets=1)
     csrf = sign_in(panel, tenant.owner)
-    for form, said in (
+    cases: list[tuple[dict[str, str | list[str]], str]] = [
         ({"channel": "email", "target": "not-an-address"}, "an e-mail address"),
         ({"channel": "webhook", "target": "ftp://x"}, "http:// or https://"),
         ({"channel": "telegram", "target": "hello world"}, "chat id"),
@@ -95,7 +95,8 @@ def test_bad_subscriptions_are_refused(
         ({"channel": "email", "target": "a@b.co", "fleets": [tenant.fleets[1]]}, "not one of"),
         ({"channel": "email", "target": "a@b.co", "fleets": [other.fleets[0]]}, "not one of"),
         ({"channel": "pigeon", "target": "a@b.co"}, "Channel"),
-    ):
+    ]
+    for form, said in cases:
         answer = post_form(panel, "/alerts/channels", csrf, form)
         assert answer.status_code == 422, form
         assert said in answer.text
