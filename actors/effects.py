@@ -77,6 +77,18 @@ class IncidentEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class CommandEvent:
+    """A command of one tablet moved: ``sent`` (published to its session), ``received``
+    (delivered), ``succeeded``, ``failed`` or ``expired``; the store keeps the first final."""
+
+    command_id: str
+    tablet_id: str
+    event: Literal["sent", "received", "succeeded", "failed", "expired"]
+    at: datetime
+    detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Publish:
     topic: str
     payload: bytes
@@ -187,6 +199,7 @@ Effect = (
     | TabletStateRow
     | UptimeSpan
     | IncidentEvent
+    | CommandEvent
     | Publish
     | DeliveryRow
     | MediaStateRow

@@ -140,6 +140,20 @@ class Batch:
     items: tuple[Any, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class CommandIn:
+    """A queued command the hub read from the store for this tablet (docs/device-ops.md);
+    ``args_json`` holds this tablet's arguments (e.g. its screenshot upload URL)."""
+
+    tablet_id: str
+    command_id: str
+    name: str
+    args_json: str
+    issued_at: datetime
+    expires_at: datetime
+    at: datetime  # when the hub read it
+
+
 # --- the watchdog -----------------------------------------------------------
 
 

@@ -41,6 +41,7 @@ from config.errors import PayloadError
 from config.retry import reconnecting
 from config.settings import MqttTarget, Settings
 from contract.media import library_media
+from hub.commands import HubCommands
 from hub.inbound import SUBSCRIPTIONS, tablet_topics, translate
 from hub.lead_routing import LeadRouting
 from hub.log_limit import LogLimiter
@@ -107,6 +108,7 @@ class Hub:
         # Alert channels (e-mail, webhooks, Telegram): shard 0 sends for the whole store.
         self.notifier = Notifier(self.pool, settings, self.metrics)
         self.owned: set[str] = set()
+        self.commands = HubCommands(self.pool, settings, self.metrics, self._to_actors, self.owned)
         self.media_links = MediaLinks(settings)  # library files' download links in manifests
         self.health = settings.health_policy()  # fleets' health policies override it
         # Each session logs in as the account bound to its client id (broker/README.md).
@@ -160,6 +162,7 @@ class Hub:
                 self._task(tg, "hub.store.leads", self.leads.run)
                 if self.routes_leads:  # shard 0
                     self._task(tg, "hub.alerts.notify", self.notifier.run)
+                    self._task(tg, "hub.commands.expire", self.commands.expire_loop)
                 self._task(tg, "hub.store.listen", self._listen_store)
                 # Tablets are loaded once LISTEN is active, so no registration is missed,
                 # and before MQTT, so their first messages find them.
@@ -352,7 +355,7 @@ class Hub:
 
     async def _listen_store(self) -> None:
         """Registrations and playlist changes arrive as ``NOTIFY`` from CLI or panel."""
-        channels = ["fleethub_tablets", "fleethub_playlists"]
+        channels = ["fleethub_tablets", "fleethub_playlists", "fleethub_commands"]
         if self.routes_leads:
             channels += [LEADS_CHANNEL, ACTIONS_CHANNEL, "fleethub_alerts"]
         # STORE_ERRORS: also a pool timeout while handling a NOTIFY.
@@ -372,6 +375,7 @@ class Hub:
             log.info("routing %d open leads", await self.leads.route(None))
         if self._listening.is_set():
             self._reconcile.set()
+        log.info("handing %d queued commands to the tablets", await self.commands.load())
         self._listening.set()
 
     def _on_listen_lost(self, exc: BaseException) -> None:
@@ -380,6 +384,9 @@ class Hub:
     async def _on_notify(self, channel: str, payload: str) -> None:
         if channel == "fleethub_alerts":
             self.notifier.wake()
+            return
+        if channel == "fleethub_commands":
+            await self.commands.on_notify(payload)
             return
         if self.routes_leads and await self.leads.on_notify(channel, payload):
             return

@@ -36,6 +36,7 @@ from actors.messages import (
     TabletConfig,
     TabletSnapshot,
 )
+from actors.rules.commands import CommandRules
 from actors.rules.content import ContentRules
 from actors.rules.health import HealthRules
 
@@ -44,7 +45,7 @@ from actors.rules.health import HealthRules
 BOOT_WINDOW = 8
 
 
-class TabletSession(ContentRules, HealthRules):
+class TabletSession(ContentRules, HealthRules, CommandRules):
     """A tablet's state; the incident rules it follows are in :mod:`actors.rules.incidents`,
     its content readiness in :mod:`actors.rules.content`, its health in
     :mod:`actors.rules.health`."""
@@ -82,6 +83,7 @@ class TabletSession(ContentRules, HealthRules):
         self.claimed_etag: str | None = None
         self.latest_desired: DesiredPlaylist | None = None  # the newest resolution handled
         self._init_health(snapshot.open_health)
+        self.outstanding = {}  # commands published in this session (actors/rules/commands.py)
 
     # --- start-up ------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from typing import Any
 from actors.effects import EffectBatch, Outcome
 from actors.messages import (
     AckIn,
+    CommandIn,
     DesiredPlaylist,
     Expired,
     HeartbeatIn,
@@ -17,6 +18,7 @@ from actors.messages import (
 )
 from actors.rules.tablet_session import TabletSession
 from actors.system.contained import ContainedActor, copy_flat
+from contract.commands import CommandResultIn
 
 
 class TabletActor(ContainedActor):
@@ -66,6 +68,14 @@ class TabletActor(ContainedActor):
     def receiveMsg_MediaStatusIn(self, msg: MediaStatusIn, sender: Any) -> None:
         if self.session is not None:
             self._emit(self.session.on_media_status(msg))
+
+    def receiveMsg_CommandIn(self, msg: CommandIn, sender: Any) -> None:
+        if self.session is not None:
+            self._emit(self.session.on_command(msg))
+
+    def receiveMsg_CommandResultIn(self, msg: CommandResultIn, sender: Any) -> None:
+        if self.session is not None:
+            self._emit(self.session.on_command_result(msg))
 
     def receiveUnrecognizedMessage(self, msg: Any, sender: Any) -> None:
         """Unknown messages (and thespian system messages) are dropped."""

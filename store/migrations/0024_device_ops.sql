@@ -74,3 +74,62 @@ CREATE TABLE alert_attempts (
     error       text,
     PRIMARY KEY (message_id, attempt)
 );
+
+-- Remote commands (docs/device-ops.md): one row per command, one per target tablet with its
+-- state (queued → delivered → succeeded / failed / expired); sent_at: published to the
+-- tablet's persistent session (a restarted hub does not send it again).
+CREATE TABLE commands (
+    command_id    uuid PRIMARY KEY,
+    tenant_id     text NOT NULL REFERENCES tenants ON DELETE CASCADE,
+    name          text NOT NULL CHECK (name IN ('reboot', 'restart_app', 'screenshot',
+                    'refresh_manifest', 'clear_cache', 'set_volume', 'set_brightness',
+                    'update_app')),
+    args          jsonb NOT NULL DEFAULT '{}',
+    target        text NOT NULL CHECK (length(target) <= 300),  -- what was asked: fleet:…, …
+    issued_by     text NOT NULL,
+    issued_at     timestamptz NOT NULL DEFAULT now(),
+    expires_at    timestamptz NOT NULL,
+    rollout_id    bigint,
+    CHECK (expires_at > issued_at)
+);
+CREATE INDEX commands_tenant_idx ON commands (tenant_id, issued_at DESC);
+
+CREATE TABLE command_targets (
+    command_id    uuid NOT NULL REFERENCES commands ON DELETE CASCADE,
+    tablet_id     text NOT NULL REFERENCES tablets ON DELETE CASCADE,
+    state         text NOT NULL DEFAULT 'queued'
+                  CHECK (state IN ('queued', 'delivered', 'succeeded', 'failed', 'expired')),
+    sent_at       timestamptz,
+    delivered_at  timestamptz,
+    done_at       timestamptz,
+    detail        text CHECK (length(detail) <= 1024),
+    PRIMARY KEY (command_id, tablet_id)
+);
+CREATE INDEX command_targets_open_idx ON command_targets (tablet_id)
+    WHERE state IN ('queued', 'delivered');
+CREATE INDEX command_targets_tablet_idx ON command_targets (tablet_id, command_id);
+
+-- The commands a tenant's fleet owners may send (admins may send every one). No row: the
+-- defaults of store/commands.py.
+CREATE TABLE command_roles (
+    tenant_id   text PRIMARY KEY REFERENCES tenants ON DELETE CASCADE,
+    fleet_owner text[] NOT NULL,
+    updated_by  text NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- Screenshots uploaded by tablets (one per screenshot command and tablet: the upload URL is
+-- single-use), kept in the media blob store under their SHA-256.
+CREATE TABLE screenshots (
+    command_id    uuid NOT NULL,
+    tablet_id     text NOT NULL REFERENCES tablets ON DELETE CASCADE,
+    sha256        text NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+    content_type  text NOT NULL,
+    bytes         integer NOT NULL CHECK (bytes > 0),
+    width         integer NOT NULL,
+    height        integer NOT NULL,
+    taken_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (command_id, tablet_id),
+    FOREIGN KEY (command_id, tablet_id) REFERENCES command_targets ON DELETE CASCADE
+);
+CREATE INDEX screenshots_tablet_idx ON screenshots (tablet_id, taken_at DESC);
