@@ -10,6 +10,7 @@ HOMES = {
     "fleet_owner": ("/", "the live grid"),
     "agent": ("/agent/leads", "your leads"),
     "advertiser": ("/profile", "your profile"),
+    "driver": ("/driver", "your earnings"),
 }
 
 
