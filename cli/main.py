@@ -24,6 +24,7 @@ from actors.rules.dayparts import Daypart
 from broker import dynsec, dynsec_file
 from broker.runner import embedded_broker
 from cli.bench import bench_command
+from cli.commands import command_app
 from cli.media import media_app
 from config.durations import parse_duration
 from config.errors import ConfigError, HubError
@@ -52,6 +53,7 @@ app.add_typer(user_app, name="user")
 agent_app = typer.Typer(help="Lead agents' apps (MQTT credentials).", no_args_is_help=True)
 app.add_typer(agent_app, name="agent")
 app.add_typer(media_app, name="media")
+app.add_typer(command_app, name="command")
 
 console = Console()
 err = Console(stderr=True)

@@ -110,7 +110,12 @@ async def allowed(conn: Conn, user: User) -> tuple[str, ...]:
         return PANEL_COMMANDS
     if user.role != "fleet_owner":
         return ()
-    cur = await conn.execute(ROLES, (user.tenant_id,))
+    return await owner_commands(conn, user.tenant_id)
+
+
+async def owner_commands(conn: Conn, tenant_id: str) -> tuple[str, ...]:
+    """What the tenant's fleet owners may send (:data:`OWNER_DEFAULT` until an admin chose)."""
+    cur = await conn.execute(ROLES, (tenant_id,))
     row = await cur.fetchone()
     chosen = OWNER_DEFAULT if row is None else tuple(row[0])  # type: ignore[arg-type]
     return tuple(n for n in PANEL_COMMANDS if n in chosen)

@@ -36,6 +36,9 @@ from web.audit import pages as audit
 from web.auth import api as auth_api
 from web.auth import pages as auth
 from web.auth.throttle import Throttles
+from web.commands import api as commands_api
+from web.commands import device as screenshot_upload
+from web.commands import pages as command_pages
 from web.deps import PoolDep
 from web.device import api as device
 from web.device.auth import VerifiedDevices
@@ -181,6 +184,9 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         alerts,
         alerts_api,
         alert_channels,
+        command_pages,
+        commands_api,
+        screenshot_upload,
         heatmap,
         reports,
         pop_reports,

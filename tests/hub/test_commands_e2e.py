@@ -12,6 +12,7 @@ import json
 import queue
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -20,7 +21,9 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from typer.testing import CliRunner
 
+from cli.main import app
 from store import db
 from store.commands import CommandRefused, issue, states
 from store.users import User
@@ -251,3 +254,36 @@ async def test_owners_send_only_what_their_role_allows_to_their_own_tablets(
             await issue(conn, ADMIN, "reboot", {"now": True}, fleet=mine.fleet_id)
         whole = await issue(conn, ADMIN, "reboot", {}, fleet=mine.fleet_id)
         assert whole.targets == 1
+
+
+async def test_the_cli_sends_and_follows_a_command_to_the_end(
+    running_hub: RunningHub,
+    fleet_factory: TestFleetFactory,
+    conn: Conn,
+    database_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FLEETHUB_DATABASE_URL", database_url)
+    monkeypatch.setenv("FLEETHUB_MQTT_URL", "mqtt://hub:secret@127.0.0.1:1")
+    monkeypatch.setenv("FLEETHUB_VAR_DIR", str(tmp_path / "var"))
+    fleet = await fleet_factory(tablets=2)
+    tablets = [CommandTablet(fleet, n).connect(first=True) for n in range(2)]
+    cli = CliRunner()
+    try:
+        args = ["command", "send", "set_volume", "--fleet", fleet.fleet_id, "--level", "30"]
+        result = await asyncio.to_thread(cli.invoke, app, [*args, "--wait"])
+        assert result.exit_code == 0, result.output
+        assert "set_volume to 2 tablets" in result.output
+        assert "2 of 2 done: 2 succeeded" in result.output
+        assert [len(t.ran) for t in tablets] == [1, 1]
+        refused = await asyncio.to_thread(cli.invoke, app, ["command", "send", "self_destruct"])
+        assert refused.exit_code == 2
+        assert "no command 'self_destruct'" in refused.output
+        level = ["command", "send", "set_volume", "--tablet", fleet.tablet_ids[0], "--level", "101"]
+        bad = await asyncio.to_thread(cli.invoke, app, level)
+        assert bad.exit_code == 2
+        assert "level" in bad.output
+    finally:
+        for t in tablets:
+            t.close()

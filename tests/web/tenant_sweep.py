@@ -115,6 +115,34 @@ CASES: dict[str, tuple[Case, ...]] = {
     "GET /api/v1/incidents/{incident_id}": (Case(),),
     "POST /api/v1/incidents/{incident_id}/ack": (Case(),),
     "POST /api/v1/incidents/{incident_id}/notes": (Case(json={"body": "sweep"}),),
+    "GET /alerts/channels": (Case(),),
+    "POST /alerts/channels": (
+        Case(form={"channel": "email", "target": "sweep@example.com", "fleets": ["{fleet_id}"]}),
+        Case(form={"channel": "email", "target": "sweep@example.com"}),
+    ),
+    "POST /alerts/channels/{subscription_id}/remove": (Case(form={}),),
+    "GET /commands": (Case(),),
+    "POST /commands": (
+        Case(form={"name": "screenshot", "fleet": "{fleet_id}"}),
+        Case(form={"name": "screenshot", "tablets": "{tablet_id} {my_tablet_id}"}),
+        Case(form={"name": "screenshot", "tablets": "{my_tablet_id}"}),
+    ),
+    "POST /commands/roles": (Case(form={"allowed": ["reboot", "screenshot"]}),),
+    "GET /commands/{command_id}": (Case(),),
+    "GET /commands/{command_id}/progress": (Case(),),
+    "GET /commands/{command_id}/screenshots/{tablet_id}": (Case(),),
+    "POST /tablets/{tablet_id}/commands": (Case(form={"name": "screenshot"}),),
+    "GET /api/v1/commands": (Case(query={"tablet": "{tablet_id}"}),),
+    "GET /api/v1/commands/{command_id}": (Case(),),
+    "POST /api/v1/commands": (
+        Case(json={"name": "screenshot", "fleet": "{fleet_id}"}),
+        Case(json={"name": "screenshot", "tablets": ["{tablet_id}"]}),
+        Case(json={"name": "screenshot", "tablets": ["{my_tablet_id}"]}),
+    ),
+    # A signed link of the other tenant's command, without its signature: 403, nothing kept.
+    "PUT /v1/device/screenshots/{command_id}": (
+        Case(query={"tablet": "{tablet_id}", "expires": "4102444800", "sig": "0" * 32}),
+    ),
     "GET /heatmap": (Case(query=FLEET_Q),),
     "GET /api/v1/heatmap/{kind}": (Case(path={"kind": "hourly"}, query=FLEET_Q),),
     "GET /reports/uptime": (Case(query={"fleet": "{fleet_id}", "group": "tablet"}),),
@@ -301,6 +329,8 @@ CASES: dict[str, tuple[Case, ...]] = {
     "POST /manage/fleets": (Case(form={"fleet_id": "{fleet_id}", "name": "Sweep"}),),
     "GET /manage/fleets/{fleet_id}": (Case(),),
     "POST /manage/fleets/{fleet_id}": (Case(form={"name": "Sweep", "alert_after": "1m"}),),
+    "GET /manage/fleets/{fleet_id}/health": (Case(),),
+    "POST /manage/fleets/{fleet_id}/health": (Case(form={"low_storage_mb": "100"}),),
     "POST /manage/fleets/{fleet_id}/cars": (
         Case(form={"car_id": "sweep-car"}),
         Case(path=MINE, form={"car_id": "{car_id}"}),
@@ -520,6 +550,11 @@ ROWS: dict[str, str] = {
     "media_versions": "tenant_id = %(t)s",
     "user_campaigns": f"user_id IN {USERS}",
     "tablet_media": f"tablet_id IN {TABLETS}",
+    "alert_subscriptions": f"tenant_id = %(t)s OR user_id IN {USERS}",
+    "commands": "tenant_id = %(t)s",
+    "command_targets": f"tablet_id IN {TABLETS}",
+    "command_roles": "tenant_id = %(t)s",
+    "screenshots": f"tablet_id IN {TABLETS}",
 }
 
 Rows = dict[str, list[str]]
