@@ -41,6 +41,7 @@ from config.errors import PayloadError
 from config.retry import reconnecting
 from config.settings import MqttTarget, Settings
 from contract.media import library_media
+from hub import rollouts
 from hub.commands import HubCommands
 from hub.inbound import SUBSCRIPTIONS, tablet_topics, translate
 from hub.lead_routing import LeadRouting
@@ -163,6 +164,9 @@ class Hub:
                 if self.routes_leads:  # shard 0
                     self._task(tg, "hub.alerts.notify", self.notifier.run)
                     self._task(tg, "hub.commands.expire", self.commands.expire_loop)
+                    self._task(
+                        tg, "hub.rollouts.step", lambda: rollouts.step_loop(self.pool, self.metrics)
+                    )
                 self._task(tg, "hub.store.listen", self._listen_store)
                 # Tablets are loaded once LISTEN is active, so no registration is missed,
                 # and before MQTT, so their first messages find them.

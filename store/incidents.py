@@ -39,6 +39,8 @@ KIND_WORDS = {
     "clock_skew": "clock skew",
     "app_outdated": "app outdated",
 }
+# What alert channels carry: every incident kind, and a halted app rollout (store/rollouts.py).
+ALERT_WORDS = {**KIND_WORDS, "rollout_halted": "app rollout halted"}
 
 OPEN_INCIDENT = """
 INSERT INTO incidents (incident_id, tablet_id, fleet_id, kind, opened_at, offline_since, detail)

@@ -85,6 +85,7 @@ from web.reports import api as reports_api
 from web.reports import heatmap_pages as heatmap
 from web.reports import pop_pages as pop_reports
 from web.reports import uptime_pages as reports
+from web.rollouts import pages as rollout_pages
 from web.security import secret_key
 from web.tablet_admin import pages as tablet_admin
 from web.tablets import api as tablets_api
@@ -187,6 +188,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         command_pages,
         commands_api,
         screenshot_upload,
+        rollout_pages,
         heatmap,
         reports,
         pop_reports,

@@ -13,13 +13,13 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from store.alert_outbox import Event
-from store.incidents import KIND_WORDS
+from store.incidents import ALERT_WORDS
 
 LIST_MAX = 50  # tablets named per group of a digest
 
 
 def _kind(e: Event) -> str:
-    return KIND_WORDS.get(str(e.payload.get("kind")), str(e.payload.get("kind")))
+    return ALERT_WORDS.get(str(e.payload.get("kind")), str(e.payload.get("kind")))
 
 
 def _when(e: Event) -> str:
@@ -32,14 +32,25 @@ def _when(e: Event) -> str:
 
 
 def _tablet(e: Event) -> str:
+    """The tablet and where it is; a fleet's own event (a halted rollout) names the fleet."""
+    if e.payload.get("tablet_id") is None:
+        return f"fleet {e.fleet_name}"
     car = f"car {e.car_id}, " if e.car_id else ""
     return f"{e.payload.get('tablet_id')} ({car}{e.fleet_name})"
+
+
+def _link(e: Event, panel: str) -> str:
+    if e.payload.get("rollout_id") is not None:
+        return f"{panel}/rollouts/{e.payload['rollout_id']}"
+    return f"{panel}/tablets/{e.payload.get('tablet_id')}"
 
 
 def subject(events: Sequence[Event]) -> str:
     if len(events) == 1:
         e = events[0]
         word = "resolved" if e.payload.get("event") == "resolved" else "opened"
+        if e.payload.get("rollout_id") is not None:
+            return f"[fleethub] {_kind(e)}: {e.payload.get('app_version')} in {_tablet(e)}"[:300]
         return f"[fleethub] {_kind(e)} {word}: {_tablet(e)}"[:300]
     counts = Counter(str(e.payload.get("event")) for e in events)
     fleets = sorted({e.fleet_name for e in events})
@@ -54,11 +65,11 @@ def text(events: Sequence[Event], panel: str) -> str:
         e = events[0]
         lines = [
             f"{_kind(e)} {e.payload.get('event')} at {_when(e)}",
-            f"tablet {_tablet(e)}",
+            _tablet(e) if e.payload.get("tablet_id") is None else f"tablet {_tablet(e)}",
         ]
         if e.payload.get("detail"):
             lines.append(str(e.payload["detail"]))
-        lines.append(f"{panel}/tablets/{e.payload.get('tablet_id')}")
+        lines.append(_link(e, panel))
         return "\n".join(lines)
     groups: dict[tuple[str, str], list[Event]] = defaultdict(list)
     for e in events:

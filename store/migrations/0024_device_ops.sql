@@ -133,3 +133,40 @@ CREATE TABLE screenshots (
     FOREIGN KEY (command_id, tablet_id) REFERENCES command_targets ON DELETE CASCADE
 );
 CREATE INDEX screenshots_tablet_idx ON screenshots (tablet_id, taken_at DESC);
+
+-- Staged app rollouts (docs/device-ops.md): a fleet's app version rolled out in waves (the
+-- cumulative percentages of its tablets); each wave's tablets get an update_app command; a
+-- wave advances after its soak only while its crash-loop and offline rates stay within the
+-- thresholds (percentage points above the rest of the fleet), else the rollout halts.
+CREATE TABLE rollouts (
+    rollout_id        bigserial PRIMARY KEY,
+    tenant_id         text NOT NULL REFERENCES tenants ON DELETE CASCADE,
+    fleet_id          text NOT NULL REFERENCES fleets ON DELETE CASCADE,
+    app_version       text NOT NULL CHECK (length(app_version) BETWEEN 1 AND 64),
+    package_url       text NOT NULL CHECK (length(package_url) BETWEEN 1 AND 2048),
+    sha256            text NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+    waves             smallint[] NOT NULL CHECK (cardinality(waves) BETWEEN 1 AND 10),
+    soak_s            integer NOT NULL CHECK (soak_s BETWEEN 60 AND 7 * 86400),
+    crash_excess_pct  real NOT NULL CHECK (crash_excess_pct BETWEEN 0 AND 100),
+    offline_excess_pct real NOT NULL CHECK (offline_excess_pct BETWEEN 0 AND 100),
+    state             text NOT NULL DEFAULT 'running'
+                      CHECK (state IN ('running', 'halted', 'done', 'cancelled')),
+    wave              smallint NOT NULL DEFAULT 0,  -- the current wave (index into waves)
+    wave_started_at   timestamptz NOT NULL DEFAULT now(),
+    reason            text CHECK (length(reason) <= 1024),  -- why it halted
+    created_by        text NOT NULL,
+    created_at        timestamptz NOT NULL DEFAULT now(),
+    finished_at       timestamptz
+);
+CREATE INDEX rollouts_tenant_idx ON rollouts (tenant_id, created_at DESC);
+CREATE UNIQUE INDEX rollouts_one_running_idx ON rollouts (fleet_id)
+    WHERE state IN ('running', 'halted');
+
+CREATE TABLE rollout_tablets (
+    rollout_id  bigint NOT NULL REFERENCES rollouts ON DELETE CASCADE,
+    tablet_id   text NOT NULL REFERENCES tablets ON DELETE CASCADE,
+    wave        smallint NOT NULL,
+    command_id  uuid NOT NULL REFERENCES commands ON DELETE CASCADE,
+    PRIMARY KEY (rollout_id, tablet_id)
+);
+ALTER TABLE commands ADD FOREIGN KEY (rollout_id) REFERENCES rollouts ON DELETE SET NULL;

@@ -84,6 +84,11 @@ class CommandTablet:
             f"tablets/{self.tablet_id}/commands/result", json.dumps(body).encode(), qos=1
         )
 
+    def heartbeat(self, boot_id: str, seq: int) -> None:
+        assert self.client is not None
+        body = {"v": 1, "seq": seq, "boot_id": boot_id}
+        self.client.publish(f"tablets/{self.tablet_id}/heartbeat", json.dumps(body).encode(), qos=1)
+
     def drop(self) -> None:
         """Vanish without DISCONNECT; the broker keeps the session (and queues QoS 1)."""
         assert self.client is not None

@@ -89,6 +89,15 @@ CARD_FORM: Form = {
     "campaign_basis": "play_second",
 }
 
+ROLLOUT: Form = {
+    "fleet": "{fleet_id}",
+    "app_version": "9.9.9",
+    "package_url": "https://apps.example/sweep.apk",
+    "sha256": "ef" * 32,
+    "waves": "50, 100",
+    "soak": "10m",
+}
+
 CASES: dict[str, tuple[Case, ...]] = {
     "GET /healthz": (Case(),),
     "GET /favicon.ico": (Case(),),
@@ -143,6 +152,13 @@ CASES: dict[str, tuple[Case, ...]] = {
     "PUT /v1/device/screenshots/{command_id}": (
         Case(query={"tablet": "{tablet_id}", "expires": "4102444800", "sig": "0" * 32}),
     ),
+    "GET /rollouts": (Case(),),
+    "POST /rollouts": (Case(form=ROLLOUT), Case(form={**ROLLOUT, "fleet": "{my_fleet_id}"})),
+    "GET /rollouts/{rollout_id}": (Case(),),
+    "GET /rollouts/{rollout_id}/progress": (Case(),),
+    "POST /rollouts/{rollout_id}/halt": (Case(form={}),),
+    "POST /rollouts/{rollout_id}/resume": (Case(form={}),),
+    "POST /rollouts/{rollout_id}/cancel": (Case(form={}),),
     "GET /heatmap": (Case(query=FLEET_Q),),
     "GET /api/v1/heatmap/{kind}": (Case(path={"kind": "hourly"}, query=FLEET_Q),),
     "GET /reports/uptime": (Case(query={"fleet": "{fleet_id}", "group": "tablet"}),),
@@ -555,6 +571,8 @@ ROWS: dict[str, str] = {
     "command_targets": f"tablet_id IN {TABLETS}",
     "command_roles": "tenant_id = %(t)s",
     "screenshots": f"tablet_id IN {TABLETS}",
+    "rollouts": "tenant_id = %(t)s",
+    "rollout_tablets": f"tablet_id IN {TABLETS}",
 }
 
 Rows = dict[str, list[str]]

@@ -113,7 +113,8 @@ def other_tenant_ids(conn: Conn, tenant: Tenant, client: TestClient) -> dict[str
 
 
 def their_device_ops(client: TestClient, tenant: Tenant) -> dict[str, str]:
-    """A screenshot command the other tenant's admin sent, and their owner's alert channel."""
+    """A screenshot command and a rollout the other tenant's admin started, and their owner's
+    alert channel."""
     response = client.post(
         "/api/v1/commands",
         json={"name": "screenshot", "fleet": tenant.fleets[0]},
@@ -128,7 +129,23 @@ def their_device_ops(client: TestClient, tenant: Tenant) -> dict[str, str]:
     page = other.get("/alerts/channels").text
     match = re.search(r'id="subscription-(\d+)"', page)
     assert match, page[:500]
-    return {"command_id": response.json()["command_id"], "subscription_id": match.group(1)}
+    csrf = sign_in(other, tenant.admin)
+    rollout = {
+        "csrf_token": csrf,
+        "fleet": tenant.fleets[0],
+        "app_version": "3.2.0",
+        "package_url": "https://apps.example/theirs.apk",
+        "sha256": "ab" * 32,
+        "waves": "50, 100",
+        "soak": "10m",
+    }
+    started = other.post("/rollouts", data=rollout, follow_redirects=False)
+    assert started.status_code == 303, started.text
+    return {
+        "command_id": response.json()["command_id"],
+        "subscription_id": match.group(1),
+        "rollout_id": started.headers["location"].rsplit("/", 1)[1],
+    }
 
 
 def their_media(client: TestClient, tenant: Tenant) -> dict[str, str]:

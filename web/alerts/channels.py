@@ -10,7 +10,7 @@ from config.durations import parse_duration
 from config.errors import ConfigError
 from hub.notify.signing import new_secret
 from store.alert_subscriptions import SubscriptionSpec
-from store.incidents import KIND_WORDS
+from store.incidents import ALERT_WORDS
 from web.manage.fields import Fields
 
 CHANNELS = {"email": "E-mail", "webhook": "Webhook (signed)", "telegram": "Telegram chat"}
@@ -42,8 +42,8 @@ def read_subscription(fields: Fields) -> SubscriptionSpec:
         raise ConfigError("Address: an http:// or https:// URL")
     if channel == "telegram" and not CHAT.match(target):
         raise ConfigError("Address: a Telegram chat id (-1001234567890) or @channel")
-    kinds = fields.texts("kinds", "Kinds", 32, len(KIND_WORDS))
-    if any(k not in KIND_WORDS for k in kinds):
+    kinds = fields.texts("kinds", "Kinds", 32, len(ALERT_WORDS))
+    if any(k not in ALERT_WORDS for k in kinds):
         raise ConfigError("Kinds: only the kinds listed")
     quiet_from = _clock(fields, "quiet_from", "Quiet from")
     quiet_until = _clock(fields, "quiet_until", "Quiet until")

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from config.errors import ConfigError
 from store import alert_subscriptions
-from store.incidents import KIND_WORDS
+from store.incidents import ALERT_WORDS
 from web.alerts.channels import CHANNELS, read_subscription
 from web.deps import FleetLogin, FormLogin, Login, PoolDep, SettingsDep
 from web.grid.tiles import fleets
@@ -45,7 +45,7 @@ async def _page(
             "fleets": await fleets(pool, user),
             "fleet_names": dict(await fleets(pool, user)),
             "channels": CHANNELS,
-            "kinds": KIND_WORDS,
+            "kinds": ALERT_WORDS,
             "values": values or {"channel": "email", "target": user.email},
             "zone": login.timezone,
             "error": error,
