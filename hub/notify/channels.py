@@ -1,8 +1,9 @@
 """The alert channels: e-mail (SMTP, STARTTLS, AUTH), signed webhooks, Telegram's Bot API.
 
 Each sends one message or raises :class:`SendFailed` with the reply code (SMTP or HTTP) and
-whether another try may help (a 5xx, 429, a timeout or a refused connection may; a 4xx or a
-channel that is not configured will not). Nothing here retries: the notifier does.
+whether another try may help (an HTTP 5xx, 408 or 429, an SMTP 4xx, a timeout or a refused
+connection may; an HTTP 4xx, an SMTP 5xx or a channel that is not configured will not).
+Nothing here retries: the notifier does.
 """
 
 from __future__ import annotations
@@ -72,8 +73,8 @@ class Channels:
                 tls_context=tls,
                 timeout=s.alert_send_timeout_s,
             )
-        except aiosmtplib.SMTPResponseException as exc:
-            raise SendFailed(f"SMTP {exc.code}: {exc.message}", exc.code, exc.code >= 500) from exc
+        except aiosmtplib.SMTPResponseException as exc:  # 4xx: transient, 5xx: permanent
+            raise SendFailed(f"SMTP {exc.code}: {exc.message}", exc.code, exc.code < 500) from exc
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             raise SendFailed(f"SMTP: {type(exc).__name__}: {exc}") from exc
         if errors:

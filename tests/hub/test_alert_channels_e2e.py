@@ -45,8 +45,11 @@ class Inbox:
 
     def __init__(self) -> None:
         self.mails: list[Mail] = []
+        self.answers: list[str] = []  # replies to give first (e.g. a 451), one per message
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        if self.answers:
+            return self.answers.pop(0)
         content = envelope.content
         assert isinstance(content, bytes)
         self.mails.append(message_from_bytes(content))
@@ -277,6 +280,32 @@ async def test_a_failing_channel_blocks_no_other_and_telegram_is_called(
     assert sent["chat_id"] == "-100123"
     assert "not charging opened" in sent["text"]
     assert len(inbox.mails) == 1
+
+
+async def test_a_transient_smtp_reply_is_retried_and_a_permanent_one_is_not(
+    alert_hub: RunningHub,
+    fleet_factory: TestFleetFactory,
+    database_url: str,
+    conn: Conn,
+    smtp: tuple[Inbox, int],
+) -> None:
+    inbox, _ = smtp
+    fleet = await fleet_factory(tablets=2)
+    owner = await owner_of(database_url, fleet.fleet_id)
+    sub = await subscribe(database_url, owner, SubscriptionSpec("email", owner.email))
+    inbox.answers = ["451 4.3.0 try again later"]
+    await incident(database_url, fleet.fleet_id, fleet.tablet_ids[0], "low_storage", "opened")
+    await eventually(lambda: messages(conn, sub) == [("sent", 1, 2)])
+    assert len(inbox.mails) == 1
+    inbox.answers = ["554 5.7.1 refused for policy reasons"]
+    await incident(database_url, fleet.fleet_id, fleet.tablet_ids[1], "low_storage", "opened")
+    await eventually(lambda: messages(conn, sub) == [("sent", 1, 2), ("failed", 1, 1)])
+    codes = conn.execute(
+        "SELECT a.code FROM alert_attempts a JOIN alert_messages m USING (message_id)"
+        " WHERE m.subscription_id = %s ORDER BY m.message_id, a.attempt",
+        (sub,),
+    ).fetchall()
+    assert codes == [(451,), (250,), (554,)]
 
 
 async def test_a_digest_collapses_many_tablets_into_one_message(
