@@ -468,6 +468,10 @@ def simulate_cmd(
     media: Annotated[
         bool, typer.Option(help="Download library media, play the loop, send proof of play.")
     ] = True,
+    low_storage_after: Annotated[
+        str | None,
+        typer.Option(help="The first tablet reports 120 MB free storage after this long."),
+    ] = None,
 ) -> None:
     """Run simulated tablets against the broker (passwords derived from var/simulator.secret)."""
     from devtools import demo
@@ -493,6 +497,9 @@ def simulate_cmd(
                 churn_cfg,
                 console,
                 ContentConfig() if media else None,
+                low_storage_after_s=(
+                    parse_duration(low_storage_after) if low_storage_after else None
+                ),
             )
         )
 
