@@ -7,7 +7,8 @@ actor its :class:`~actors.messages.CommandIn`, with this tablet's arguments: a s
 signed single-use upload URL (media/screenshot_tokens.py). The actor publishes it once; its
 writer records ``sent_at``, so a restarted hub does not publish it again (the broker holds it
 in the tablet's persistent session until it expires). Shard 0 also ends what expired
-(:func:`~store.commands.expire`) every second.
+(:func:`~store.commands.expire`) every second, and audits the result counts of each command
+whose targets are all final (:func:`~store.commands.finish`).
 """
 
 from __future__ import annotations
@@ -85,8 +86,11 @@ class HubCommands:
             try:
                 async with self.pool.connection() as conn:
                     ended = await commands.expire(conn)
+                    finished = await commands.finish(conn)
                 if ended:
                     log.info("%d command targets expired", ended)
+                if finished:
+                    log.info("%d commands finished", finished)
             except STORE_ERRORS as exc:
                 self.metrics.loop_errors["hub.commands.expire"] += 1
                 log.warning("expiring commands skipped: %s", exc)

@@ -5,7 +5,8 @@ checks the user may send that command (admins: all; fleet owners: what the admin
 role, :func:`allowed`), and commits the command, one ``command_targets`` row per tablet
 (``queued``), the audit row and ``NOTIFY fleethub_commands`` in one transaction. The hub reads
 what it has not sent (:func:`unsent`), its writer records what happened (:func:`write_events`),
-and :func:`expire` ends what its expiry passed.
+and :func:`expire` ends what its expiry passed; :func:`finish` audits each command's result
+counts once all its targets are final.
 """
 
 from __future__ import annotations
@@ -266,6 +267,38 @@ async def expire(conn: Conn) -> int:
         n = len(await cur.fetchall())
         cur = await conn.execute(NO_RESULT, (RESULT_GRACE_S,))
         return n + (cur.rowcount or 0)
+
+
+# Commands whose every target is final, marked finished; each is audited with its counts.
+FINISH = """
+WITH done AS (
+    SELECT c.command_id FROM commands c
+    WHERE c.finished_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM command_targets t WHERE t.command_id = c.command_id
+                      AND t.state IN ('queued', 'delivered'))
+    ORDER BY c.issued_at LIMIT 500 FOR UPDATE SKIP LOCKED
+), marked AS (
+    UPDATE commands c SET finished_at = now() FROM done
+    WHERE c.command_id = done.command_id
+    RETURNING c.command_id, c.tenant_id, c.name
+)
+INSERT INTO audit_log (tenant_id, actor, action, target, details)
+SELECT m.tenant_id, 'hub', 'command.done', 'command:' || m.command_id,
+       jsonb_build_object('name', m.name, 'tablets', count(t.tablet_id),
+           'succeeded', count(*) FILTER (WHERE t.state = 'succeeded'),
+           'failed', count(*) FILTER (WHERE t.state = 'failed'),
+           'expired', count(*) FILTER (WHERE t.state = 'expired'))
+FROM marked m JOIN command_targets t USING (command_id)
+GROUP BY m.command_id, m.tenant_id, m.name
+"""
+
+
+async def finish(conn: Conn) -> int:
+    """Mark the commands every target of which is final, audited (``command.done``) with how
+    many succeeded, failed and expired; how many."""
+    async with conn.transaction():
+        cur = await conn.execute(FINISH)
+        return cur.rowcount or 0
 
 
 WRITE = """

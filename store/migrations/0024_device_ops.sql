@@ -90,8 +90,10 @@ CREATE TABLE commands (
     issued_at     timestamptz NOT NULL DEFAULT now(),
     expires_at    timestamptz NOT NULL,
     rollout_id    bigint,
+    finished_at   timestamptz,  -- every target final: audited with its counts (command.done)
     CHECK (expires_at > issued_at)
 );
+CREATE INDEX commands_unfinished_idx ON commands (issued_at) WHERE finished_at IS NULL;
 CREATE INDEX commands_tenant_idx ON commands (tenant_id, issued_at DESC);
 
 CREATE TABLE command_targets (

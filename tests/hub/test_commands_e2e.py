@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import queue
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -54,16 +55,18 @@ class CommandTablet:
         client.on_message = self._on_message
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = 3600
+        subscribed = threading.Event()
+        client.on_subscribe = lambda *_: subscribed.set()
         client.connect(self.host, self.port, clean_start=first, properties=props)
         client.loop_start()
         if first:
             client.subscribe(f"tablets/{self.tablet_id}/commands", qos=1)
+            # Its session holds the subscription once the SUBACK came: only then may it drop.
+            assert subscribed.wait(10), "no SUBACK"
         self.client = client
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 10
         while not client.is_connected() and time.monotonic() < deadline:
             time.sleep(0.01)
-        if first:
-            time.sleep(0.2)  # the SUBACK
         return self
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
@@ -155,6 +158,21 @@ async def test_a_command_succeeds_once_and_a_repeated_result_changes_nothing(
             (f"command:{command}",),
         ).fetchall()
         assert audit == [("ops@example.com", "set_volume", 2)]
+
+        def done_audit() -> list[tuple[Any, ...]]:
+            return conn.execute(
+                "SELECT actor, details FROM audit_log WHERE action = 'command.done'"
+                " AND target = %s",
+                (f"command:{command}",),
+            ).fetchall()
+
+        await eventually(done_audit)  # once every target is final: the result counts
+        assert done_audit() == [
+            (
+                "hub",
+                {"name": "set_volume", "tablets": 2, "succeeded": 2, "failed": 0, "expired": 0},
+            )
+        ]
     finally:
         for t in tablets:
             t.close()
