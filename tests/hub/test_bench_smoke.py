@@ -32,4 +32,6 @@ def test_tiny_bench_counts_every_message(tmp_path: Path) -> None:
     assert hb["committed"] == hb["sent"] == 160
     assert report["offline_detection"]["timeouts_detected"] == 40
     assert report["fanout"]["received"] == report["fanout"]["targeted"] == 40
+    assert report["command"]["succeeded"] == report["command"]["targets"] == 40
+    assert report["command"]["all_results_stored_s"] is not None
     assert report["resident_actors"]["actors_resident"] == 200
