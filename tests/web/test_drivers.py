@@ -87,11 +87,14 @@ def test_a_driver_signs_in_with_a_link_and_sees_only_their_own(
         "/earnings",
         "/drivers",
         f"/drivers/{ann}",
-        "/",
         "/agent/invoices",
         "/lead-billing",
     ):
         assert phone.get(path).status_code == 403, path
+    # "/" (the live grid) leads a driver to their own start page, as it does every role
+    # without the grid (web/http/menu.py).
+    start = phone.get("/", follow_redirects=False)
+    assert (start.status_code, start.headers["location"]) == (303, "/driver")
     # The link worked once.
     again = sibling(panel, ("testclient", 50002)).get(link)
     assert again.status_code == 404
