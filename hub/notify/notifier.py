@@ -51,16 +51,23 @@ class Notifier:
     async def run(self) -> None:
         async with httpx.AsyncClient() as http, asyncio.TaskGroup() as tg:
             channels = Channels(self.settings, http)
-            async with self.pool.connection() as conn:
-                left = await alert_outbox.unfinished(conn)
-            for message in left:
-                await self._spawn(tg, channels, message)
+            resumed = False  # the messages a stopped notifier left "sending", sent again
             while True:
+                try:
+                    if not resumed:
+                        async with self.pool.connection() as conn:
+                            left = await alert_outbox.unfinished(conn)
+                        resumed = True
+                        for message in left:
+                            await self._spawn(tg, channels, message)
+                    for message in await self.round():
+                        await self._spawn(tg, channels, message)
+                except STORE_ERRORS as exc:  # a store outage: the next round tries again
+                    self.metrics.loop_errors["hub.alerts.notify"] += 1
+                    self._limited.log(logging.WARNING, "round", "alerts not sent yet: %s", exc)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), POLL_S)
                 self._wake.clear()
-                for message in await self.round():
-                    await self._spawn(tg, channels, message)
 
     async def round(self) -> list[Message]:
         """Fan out what is new; claim what is due."""
