@@ -73,6 +73,19 @@ class IncidentEvent:
     opened_at: datetime
     at: datetime
     offline_since: datetime | None
+    detail: str | None = None  # what a health incident saw, e.g. "120 MB free (limit 500 MB)"
+
+
+@dataclass(frozen=True, slots=True)
+class CommandEvent:
+    """A command of one tablet moved: ``sent`` (published to its session), ``received``
+    (delivered), ``succeeded``, ``failed`` or ``expired``; the store keeps the first final."""
+
+    command_id: str
+    tablet_id: str
+    event: Literal["sent", "received", "succeeded", "failed", "expired"]
+    at: datetime
+    detail: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +199,7 @@ Effect = (
     | TabletStateRow
     | UptimeSpan
     | IncidentEvent
+    | CommandEvent
     | Publish
     | DeliveryRow
     | MediaStateRow

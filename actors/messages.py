@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from actors.rules.hours import OperatingHours
 from actors.rules.targeting import Book
+from config.health import DEFAULT_HEALTH, HealthPolicy
 from contract.heartbeat import HeartbeatIn as HeartbeatIn
 from contract.manifest import Manifest
 from contract.media import Downloads
@@ -19,7 +20,10 @@ State = Literal["unknown", "online", "offline"]
 Reason = Literal["will", "timeout", "status", "heartbeat"]
 # "incident": an offline incident is due; "place": a tablet's last fix goes stale (campaigns)
 TimerKind = Literal["offline", "incident", "place"]
-IncidentKind = Literal["offline", "flapping", "download_failed"]
+HealthKind = Literal[
+    "low_storage", "crash_loop", "playback_stuck", "not_charging", "clock_skew", "app_outdated"
+]  # decided by actors/rules/health.py, each in a slot of its own
+IncidentKind = Literal["offline", "flapping", "download_failed", HealthKind]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,7 @@ class TabletConfig:
     alert_after_s: int
     flap_limit: int
     hours: OperatingHours
+    health: HealthPolicy = DEFAULT_HEALTH  # the fleet's thresholds of health incidents
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +77,7 @@ class TabletSnapshot:
     ad_id: str | None = None
     campaign_id: str | None = None
     position: Position | None = None
+    open_health: tuple[IncidentRef, ...] = ()  # open health incidents (one per kind)
 
 
 # --- into the registry (from the hub) ---------------------------------------
@@ -156,6 +162,20 @@ class Batch:
     """Many inputs in one delivery: the pump's unit of work."""
 
     items: tuple[Any, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandIn:
+    """A queued command the hub read from the store for this tablet (docs/device-ops.md);
+    ``args_json`` holds this tablet's arguments (e.g. its screenshot upload URL)."""
+
+    tablet_id: str
+    command_id: str
+    name: str
+    args_json: str
+    issued_at: datetime
+    expires_at: datetime
+    at: datetime  # when the hub read it
 
 
 # --- the watchdog -----------------------------------------------------------

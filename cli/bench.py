@@ -91,10 +91,23 @@ def bench_command(
     upload_mib: Annotated[
         int, typer.Option(min=0, max=4096, help="--media: upload MiB (0: none).")
     ] = 1024,
+    alerts: Annotated[
+        int | None,
+        typer.Option(
+            "--alerts",
+            min=1,
+            max=100_000,
+            help="Measure alert channels instead: this many incidents at once → a per-event"
+            " and a digest webhook.",
+        ),
+    ] = None,
 ) -> None:
     """Measure the hub end to end on loopback; writes a JSON report and prints a summary."""
     if leads:
         _bench_leads(leads, rate or 20.0, out)
+        return
+    if alerts:
+        _bench_alerts(alerts, out)
         return
     if statements:
         _bench_statements(tablets or 20_000, out)
@@ -223,4 +236,15 @@ def _bench_leads(leads: int, rate: float, out: Path) -> None:
     report = run_leads_bench(cfg, console)
     path = write_report(report, out, sys.stdout)
     print_leads_summary(report, console)
+    console.print(f"report: {path}")
+
+
+def _bench_alerts(incidents: int, out: Path) -> None:
+    from devtools.bench.alerts import AlertsBenchConfig, print_alerts_summary, run_alerts_bench
+    from devtools.bench.run import write_report
+
+    cfg = AlertsBenchConfig(incidents=incidents, work_dir=_settings().var_dir / "bench")
+    report = run_alerts_bench(cfg, console)
+    path = write_report(report, out, sys.stdout)
+    print_alerts_summary(report, console)
     console.print(f"report: {path}")

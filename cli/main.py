@@ -25,6 +25,7 @@ from broker import dynsec, dynsec_file
 from broker.runner import embedded_broker
 from cli.bench import bench_command
 from cli.campaigns import advertiser_app, zone_app
+from cli.commands import command_app
 from cli.media import media_app
 from config.durations import parse_duration
 from config.errors import ConfigError, HubError
@@ -55,6 +56,7 @@ app.add_typer(agent_app, name="agent")
 app.add_typer(media_app, name="media")
 app.add_typer(advertiser_app, name="advertiser")
 app.add_typer(zone_app, name="zone")
+app.add_typer(command_app, name="command")
 
 console = Console()
 err = Console(stderr=True)
@@ -472,6 +474,10 @@ def simulate_cmd(
     routes: Annotated[
         bool, typer.Option(help="Cars drive loops through Singapore (else drift near home).")
     ] = True,
+    low_storage_after: Annotated[
+        str | None,
+        typer.Option(help="The first tablet reports 120 MB free storage after this long."),
+    ] = None,
 ) -> None:
     """Run simulated tablets against the broker (passwords derived from var/simulator.secret)."""
     from devtools import demo
@@ -499,6 +505,9 @@ def simulate_cmd(
                 console,
                 ContentConfig() if media else None,
                 routes=SINGAPORE if routes else (),
+                low_storage_after_s=(
+                    parse_duration(low_storage_after) if low_storage_after else None
+                ),
             )
         )
 

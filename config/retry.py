@@ -1,6 +1,6 @@
 """Jittered exponential backoff for every retry and reconnect loop of fleethub, on stamina.
 
-Two shapes, both retrying without limit until cancelled:
+Two shapes retry without limit until cancelled (:func:`attempts` is the one that gives up):
 
 - :func:`until_done` awaits one step again until it returns (commit a batch, store a lead
   effect). Each call starts its delays over, so a success resets them.
@@ -91,3 +91,24 @@ async def reconnecting(
                 await session(round_.up)
         else:
             return  # the session returned
+
+
+async def attempts(
+    step: Callable[[], Awaitable[T]],
+    *,
+    on: Callable[[BaseException], bool],
+    attempts: int,
+    wait_initial: float,
+    wait_max: float,
+) -> T:
+    """``await step()`` at most ``attempts`` times while ``on(error)`` says the error is worth
+    another try (an alert's send: a 5xx or a timeout, not a 4xx), waiting longer each time; the
+    last error is raised. Unlike the loops above it gives up."""
+    caller = stamina.AsyncRetryingCaller(
+        attempts=attempts,
+        timeout=None,
+        wait_initial=wait_initial,
+        wait_max=wait_max,
+        wait_jitter=wait_initial,
+    )
+    return await caller(on, step)

@@ -11,6 +11,7 @@ from urllib.parse import quote, unquote, urlsplit
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from config.health import DEFAULT_HEALTH, HealthPolicy
 from config.tls import client_context
 
 # Passwords that production refuses in a URL: those published in docker-compose.yml before
@@ -261,6 +262,56 @@ class Settings(BaseSettings):
     campaign_pacing_interval_s: float = Field(default=60.0, gt=0)
     campaign_pacing_margin: float = Field(default=0.05, ge=0, le=1)
     campaign_max_boost: float = Field(default=4.0, ge=1, le=20)
+    # Health incidents (actors/rules/health.py): every fleet's policy unless the fleet overrides
+    # a threshold (panel, fleet page). See config/health.py for what each one means.
+    health_low_storage_mb: int = Field(default=DEFAULT_HEALTH.low_storage_mb, ge=0)
+    health_crash_loop_boots: int = Field(default=DEFAULT_HEALTH.crash_loop_boots, ge=2)
+    health_playback_stuck_factor: float = Field(default=DEFAULT_HEALTH.playback_stuck_factor, ge=1)
+    health_not_charging_s: int = Field(default=DEFAULT_HEALTH.not_charging_s, ge=0)
+    health_clock_skew_s: int = Field(default=DEFAULT_HEALTH.clock_skew_s, ge=1)
+    health_min_app_version: str | None = None
+    health_clear_s: int = Field(default=DEFAULT_HEALTH.clear_s, ge=0)
+
+    # Alert channels (hub/notify/, docs/device-ops.md): hub shard 0 sends every subscription's
+    # alerts. E-mail through this SMTP server (smtp://user:password@host:port; STARTTLS unless
+    # smtp_starttls is false, checked against smtp_ca_file or the system's CAs); unset: e-mail
+    # subscriptions fail with "not configured". Telegram through this bot (its token) and API.
+    smtp_url: SecretStr | None = None
+    smtp_from: str = Field(default="fleethub <alerts@localhost>", min_length=3, max_length=200)
+    smtp_starttls: bool = True
+    smtp_ca_file: Path | None = None
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_url: str = Field(default="https://api.telegram.org", pattern=r"^https?://\S+$")
+    # A message's sending: attempts, then the first and the longest wait between them.
+    alert_send_attempts: int = Field(default=6, ge=1, le=50)
+    alert_retry_initial_s: float = Field(default=1.0, gt=0)
+    alert_retry_max_s: float = Field(default=300.0, gt=0)
+    alert_send_timeout_s: float = Field(default=15.0, gt=0)
+    # The demo's mail catcher (fleethub up): the panel's alert settings link to its inbox.
+    demo_mailbox_url: str | None = None
+
+    def panel_origin(self) -> str:
+        """The panel's address in links sent out (alert e-mails): the public one, else the
+        host and port it listens on."""
+        base = self.public_base_url
+        if not base:
+            host = "127.0.0.1" if self.web_host in ("0.0.0.0", "::") else self.web_host
+            base = f"http://{host}:{self.web_port}"
+        return base.rstrip("/")
+
+    def health_policy(self) -> HealthPolicy:
+        """The default health policy of every fleet (validated as a fleet's override is)."""
+        return HealthPolicy().merged(
+            {
+                "low_storage_mb": self.health_low_storage_mb,
+                "crash_loop_boots": self.health_crash_loop_boots,
+                "playback_stuck_factor": self.health_playback_stuck_factor,
+                "not_charging_s": self.health_not_charging_s,
+                "clock_skew_s": self.health_clock_skew_s,
+                "min_app_version": self.health_min_app_version or None,
+                "clear_s": self.health_clear_s,
+            }
+        )
 
     def media_store_url(self) -> str:
         """The media store's URL: ``s3://…`` or ``file:///…`` (absolute)."""

@@ -26,6 +26,7 @@ async def simulate(
     content: ContentConfig | None = None,
     report_every_s: float = 10.0,
     routes: tuple[Route, ...] = (),
+    low_storage_after_s: float | None = None,
 ) -> None:
     fleet = SimFleet(
         credentials,
@@ -39,6 +40,9 @@ async def simulate(
         content=content,
     )
     started = time.monotonic()
+    if low_storage_after_s is not None and credentials:
+        first = fleet.tablet(credentials[0][0])
+        asyncio.get_running_loop().call_later(low_storage_after_s, first.set_disk_free_mb, 120)
     async with fleet.running():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(fleet.wait_connected(), min(60.0, duration_s))

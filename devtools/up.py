@@ -23,9 +23,15 @@ from broker.processes import Child, port_open
 from broker.runner import embedded_broker
 from config.errors import HubError
 from config.settings import MqttTarget, Settings
-from devtools import demo, demo_billing, demo_campaigns
+from devtools import demo, demo_billing, demo_campaigns, demo_ops
 from devtools.demo_media import FILES, seed_library
+from devtools.mail_catcher import MailCatcher
 from store import activity, db, users
+
+# The first simulated tablet's storage runs low this long after it starts: its low_storage
+# incident reaches the fleet owner's e-mail subscription (devtools/demo_ops.py).
+LOW_STORAGE_AFTER_S = 30
+LOW_STORAGE = ("--low-storage-after", f"{LOW_STORAGE_AFTER_S}s")
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -52,6 +58,13 @@ def up(settings: Settings, simulate: int, console: Console) -> None:
             "FLEETHUB_DATABASE_URL": database_url,
             "FLEETHUB_MQTT_URL": target.url(),
         }
+        mailbox = None
+        if settings.smtp_url is None:  # alert e-mails go to the demo's own mail catcher
+            catcher = MailCatcher().start()
+            stack.callback(catcher.stop)
+            mailbox = catcher.url
+            env |= {"FLEETHUB_SMTP_URL": catcher.smtp_url, "FLEETHUB_SMTP_STARTTLS": "false"}
+            env["FLEETHUB_DEMO_MAILBOX_URL"] = mailbox
         web_env = dict(env)  # only the panel provisions tablets (pairing, revocation)
         if not settings.mqtt_url:
             web_env["FLEETHUB_PROVISION_MQTT_URL"] = (
@@ -66,7 +79,7 @@ def up(settings: Settings, simulate: int, console: Console) -> None:
             children.append(
                 Child(
                     "simulator",
-                    [*exe, "simulate", "--count", str(simulate), "--churn"],
+                    [*exe, "simulate", "--count", str(simulate), "--churn", *LOW_STORAGE],
                     logs / "simulator.log",
                     env=env,
                 )
@@ -74,7 +87,7 @@ def up(settings: Settings, simulate: int, console: Console) -> None:
         stack.callback(_stop_all, children, console)
         _wait_web(settings, children[1])
         logins = demo.panel_logins(key)
-        _banner(console, settings, database_url, target, simulate, logins, driver_token)
+        _banner(console, settings, database_url, target, simulate, logins, driver_token, mailbox)
         _watch(console, database_url, children, since)
 
 
@@ -96,7 +109,8 @@ async def _seed(
         token = await demo_billing.seed(
             conn, demo.DEMO_TENANT, demo.DEMO_FLEET, ids, agent, demo.qr_code(key)
         )
-        return ids, token
+    await demo_ops.seed_alerts(database_url)
+    return ids, token
 
 
 def _stop_all(children: list[Child], console: Console, timeout: float = 15.0) -> None:
@@ -159,6 +173,7 @@ def _banner(
     simulate: int,
     logins: list[demo.PanelLogin],
     driver_token: str,
+    mailbox: str | None = None,
 ) -> None:
     console.rule("[bold]fleethub is up")
     console.print(f"panel     http://{settings.web_host}:{settings.web_port}/")
@@ -192,6 +207,16 @@ def _banner(
         f"campaigns {', '.join(d.campaign_id for d in demo_campaigns.CAMPAIGNS)}: each plays"
         f" only in its zone (the CBD, Changi Airport); the advertiser sees where at"
         f" {_panel(settings)}/campaigns"
+    )
+    if mailbox:
+        first = demo.tablet_ids(1)[0] if simulate else "a tablet"
+        console.print(
+            f"mailbox   {mailbox}  (alert e-mails: the fleet owner is subscribed; {first}"
+            f" runs low on storage {LOW_STORAGE_AFTER_S} s in; {_panel(settings)}/alerts/channels)"
+        )
+    console.print(
+        f"commands  {_panel(settings)}/commands (screenshots, reboots, volume: the simulated"
+        f" tablets run them)  ·  app rollouts {_panel(settings)}/rollouts"
     )
     console.print(f"logs      {settings.var_dir / 'logs'}/")
     console.print(f"metrics   {_metrics_addresses(settings)}")

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from config.errors import PayloadError
+from contract.commands import CommandResult, command_result_in
 from contract.heartbeat import Heartbeat, heartbeat_in
 from contract.media_status import MAX_BYTES as MEDIA_STATUS_MAX_BYTES
 from contract.media_status import MediaStatus, media_status_in
@@ -27,6 +28,7 @@ SUBSCRIPTIONS = (
     "tablets/+/playlist/ack",
     "tablets/+/plays",
     "tablets/+/media/status",
+    "tablets/+/commands/result",
 )
 
 
@@ -58,4 +60,7 @@ def translate(
     if kind == "media/status":  # the cache report: longer lists than other payloads
         ms = parse_payload(MediaStatus, payload, max(limit, MEDIA_STATUS_MAX_BYTES))
         return tablet_id, media_status_in(ms, tablet_id, received_at)
+    if kind == "commands/result":
+        result = parse_payload(CommandResult, payload, limit)
+        return tablet_id, command_result_in(result, tablet_id, received_at)
     raise PayloadError(f"unexpected topic kind {kind!r}", "bad_topic")

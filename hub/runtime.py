@@ -42,14 +42,17 @@ from config.retry import reconnecting
 from config.settings import MqttTarget, Settings
 from contract.manifest import Manifest
 from contract.media import Downloads, library_media
+from hub import rollouts
 from hub.campaigns import CHANNEL as CAMPAIGNS_CHANNEL
 from hub.campaigns import Campaigns
+from hub.commands import HubCommands
 from hub.inbound import SUBSCRIPTIONS, tablet_topics, translate
 from hub.lead_routing import LeadRouting
 from hub.log_limit import LogLimiter
 from hub.media_links import MediaLinks
 from hub.media_retention import collect_media
 from hub.metrics import HubMetrics
+from hub.notify.notifier import Notifier
 from hub.play_ingest import PlayIngest, PlaysIn
 from hub.prometheus import Gauge, hub_exporter
 from hub.publisher import Publisher
@@ -117,12 +120,16 @@ class Hub:
         # Leads (issue #5): only shard 0 routes them (one lead router for the whole store).
         self.routes_leads = settings.shard_index == 0
         self.leads = LeadRouting(self.pool, self._to_actors, self.publisher.put)
+        # Alert channels (e-mail, webhooks, Telegram): shard 0 sends for the whole store.
+        self.notifier = Notifier(self.pool, settings, self.metrics)
         self.owned: set[str] = set()
+        self.commands = HubCommands(self.pool, settings, self.metrics, self._to_actors, self.owned)
         self.media_links = MediaLinks(settings)  # library files' download links in manifests
         self._reconcile = asyncio.Event()
         self.campaigns = Campaigns(
             self.pool, settings, self.metrics, self._to_actors, self._reconcile.set
         )
+        self.health = settings.health_policy()  # fleets' health policies override it
         # Each session logs in as the account bound to its client id (broker/README.md).
         tablet_id = hub_tablet_client_id(settings.hub_client_id, settings.shard_index)
         self.link = TabletLink(
@@ -171,6 +178,12 @@ class Hub:
                 self._task(tg, "hub.store.writer", self.writer.run)
                 self._task(tg, "hub.store.plays", self.plays.run)
                 self._task(tg, "hub.store.leads", self.leads.run)
+                if self.routes_leads:  # shard 0
+                    self._task(tg, "hub.alerts.notify", self.notifier.run)
+                    self._task(tg, "hub.commands.expire", self.commands.expire_loop)
+                    self._task(
+                        tg, "hub.rollouts.step", lambda: rollouts.step_loop(self.pool, self.metrics)
+                    )
                 self._task(tg, "hub.store.listen", self._listen_store)
                 # Tablets are loaded once LISTEN is active, so no registration is missed,
                 # and before MQTT, so their first messages find them.
@@ -219,7 +232,7 @@ class Hub:
     ) -> list[str]:
         assert self.pump is not None
         async with self.pool.connection() as conn:
-            snapshots = await load_snapshots(conn, tablet_ids, fleet_ids)
+            snapshots = await load_snapshots(conn, tablet_ids, fleet_ids, self.health)
         s = self.settings
         mine = [x for x in snapshots if owns(x.config.tablet_id, s.shard_index, s.shard_count)]
         for snap in mine:
@@ -379,9 +392,14 @@ class Hub:
 
     async def _listen_store(self) -> None:
         """Registrations and playlist changes arrive as ``NOTIFY`` from CLI or panel."""
-        channels = ["fleethub_tablets", "fleethub_playlists", CAMPAIGNS_CHANNEL]
+        channels = [
+            "fleethub_tablets",
+            "fleethub_playlists",
+            "fleethub_commands",
+            CAMPAIGNS_CHANNEL,
+        ]
         if self.routes_leads:
-            channels += [LEADS_CHANNEL, ACTIONS_CHANNEL]
+            channels += [LEADS_CHANNEL, ACTIONS_CHANNEL, "fleethub_alerts"]
         # STORE_ERRORS: also a pool timeout while handling a NOTIFY.
         await listen(
             self.database_url,
@@ -400,12 +418,19 @@ class Hub:
             log.info("routing %d open leads", await self.leads.route(None))
         if self._listening.is_set():
             self._reconcile.set()
+        log.info("handing %d queued commands to the tablets", await self.commands.load())
         self._listening.set()
 
     def _on_listen_lost(self, exc: BaseException) -> None:
         self.metrics.loop_errors["hub.store.listen"] += 1
 
     async def _on_notify(self, channel: str, payload: str) -> None:
+        if channel == "fleethub_alerts":
+            self.notifier.wake()
+            return
+        if channel == "fleethub_commands":
+            await self.commands.on_notify(payload)
+            return
         if self.routes_leads and await self.leads.on_notify(channel, payload):
             return
         if channel == "fleethub_playlists":

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from psycopg_pool import AsyncConnectionPool
 
 from actors.effects import (
+    CommandEvent,
     DeliveryRow,
     Effect,
     HeartbeatRow,
@@ -37,6 +38,7 @@ from config.retry import until_done
 from hub.log_limit import LogLimiter
 from hub.metrics import HubMetrics
 from hub.supervise import STORE_DOWN
+from store.commands import write_events
 from store.deliveries import upsert_deliveries
 from store.heartbeats import copy_heartbeats
 from store.incidents import write_incident
@@ -45,7 +47,16 @@ from store.presence import add_uptime, copy_transitions, upsert_states
 
 log = logging.getLogger(__name__)
 limited = LogLimiter(log)
-GROUPS = ("heartbeats", "transitions", "states", "uptime", "incidents", "deliveries", "media")
+GROUPS = (
+    "heartbeats",
+    "transitions",
+    "states",
+    "uptime",
+    "incidents",
+    "deliveries",
+    "media",
+    "commands",
+)
 
 HOUR = timedelta(hours=1)
 
@@ -73,6 +84,7 @@ class Batch:
         self.incidents: list[IncidentEvent] = []
         self.deliveries: list[DeliveryRow] = []
         self.media: dict[str, MediaStateRow] = {}  # content readiness, newest per tablet
+        self.commands: list[CommandEvent] = []  # remote commands' progress (store/commands.py)
 
     def __len__(self) -> int:
         return (
@@ -83,6 +95,7 @@ class Batch:
             + len(self.incidents)
             + len(self.deliveries)
             + len(self.media)
+            + len(self.commands)
         )
 
     def add(self, effect: Effect) -> None:
@@ -102,6 +115,8 @@ class Batch:
             self.deliveries.append(effect)
         elif isinstance(effect, MediaStateRow):
             self.media[effect.tablet_id] = effect
+        elif isinstance(effect, CommandEvent):
+            self.commands.append(effect)
 
     def parts(self) -> list[tuple[str, Batch]]:
         """One batch per table group, for writing them apart."""
@@ -144,6 +159,7 @@ class Batch:
         self.incidents.extend(newer.incidents)
         self.deliveries.extend(newer.deliveries)
         self.media.update(newer.media)
+        self.commands.extend(newer.commands)
 
 
 class StoreWriter:
@@ -340,3 +356,5 @@ class StoreWriter:
                 await upsert_deliveries(cur, batch.deliveries)
             if batch.media:
                 await upsert_media_states(cur, list(batch.media.values()))
+            if batch.commands:
+                await write_events(cur, batch.commands)

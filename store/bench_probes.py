@@ -103,3 +103,23 @@ async def latest_hub_counters(conn: Conn) -> dict[str, Any]:
     ).fetchone()
     counters: dict[str, Any] = row[0] if row else {}
     return counters
+
+
+COMMAND_LATENCY = """
+SELECT count(*), count(*) FILTER (WHERE t.state = 'succeeded'),
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM t.sent_at - c.issued_at)),
+       percentile_disc(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM t.sent_at - c.issued_at)),
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM t.done_at - t.sent_at)),
+       percentile_disc(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM t.done_at - t.sent_at)),
+       max(extract(epoch FROM t.done_at - t.sent_at))
+FROM command_targets t JOIN commands c USING (command_id)
+WHERE t.command_id = %s
+"""
+
+
+async def command_latency(conn: Conn, command_id: object) -> tuple[Any, ...]:
+    """One command's targets: how many, how many succeeded, p50/p99 of issued → published
+    and p50/p99/max of published → result received by the hub (s)."""
+    row = await (await conn.execute(COMMAND_LATENCY, (command_id,))).fetchone()
+    assert row is not None  # an aggregate: always one row
+    return row

@@ -27,10 +27,24 @@ from store.scope import IN_SCOPE, scope_params
 from store.users import User
 
 Cursor = psycopg.AsyncCursor[Any]
+# Every incident kind, in the words the panel shows (and filters by).
+KIND_WORDS = {
+    "offline": "offline",
+    "flapping": "flapping",
+    "download_failed": "download failed",
+    "low_storage": "low storage",
+    "crash_loop": "crash loop",
+    "playback_stuck": "playback stuck",
+    "not_charging": "not charging",
+    "clock_skew": "clock skew",
+    "app_outdated": "app outdated",
+}
+# What alert channels carry: every incident kind, and a halted app rollout (store/rollouts.py).
+ALERT_WORDS = {**KIND_WORDS, "rollout_halted": "app rollout halted"}
 
 OPEN_INCIDENT = """
-INSERT INTO incidents (incident_id, tablet_id, fleet_id, kind, opened_at, offline_since)
-VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (incident_id) DO NOTHING
+INSERT INTO incidents (incident_id, tablet_id, fleet_id, kind, opened_at, offline_since, detail)
+VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (incident_id) DO NOTHING
 """
 RESOLVE_INCIDENT = """
 UPDATE incidents SET resolved_at = %s WHERE incident_id = %s AND resolved_at IS NULL
@@ -46,7 +60,7 @@ async def write_incident(cur: Cursor, ev: IncidentEvent) -> None:
     """Open or resolve the incident, record its notification and notify the alert."""
     if ev.event == "opened":
         row = (ev.incident_id, ev.tablet_id, ev.fleet_id, ev.kind, ev.opened_at, ev.offline_since)
-        await cur.execute(OPEN_INCIDENT, row)
+        await cur.execute(OPEN_INCIDENT, (*row, ev.detail))
     else:
         await cur.execute(RESOLVE_INCIDENT, (ev.at, ev.incident_id))
     payload = alert_payload(ev).decode()
@@ -79,6 +93,12 @@ class Incident:
     notes: int
     tablet_state: str = "unknown"  # the tablet's state now
     tablet_since: datetime | None = None  # since when it is in that state
+    detail: str | None = None  # what a health incident saw
+
+    @property
+    def about_presence(self) -> bool:
+        """Offline or flapping: the incidents whose "offline since" means something."""
+        return self.kind in ("offline", "flapping")
 
     @property
     def is_open(self) -> bool:
@@ -87,7 +107,7 @@ class Incident:
     @property
     def still_offline(self) -> bool:
         """Open, and the tablet has not come back: only then is it "offline since"."""
-        return self.is_open and self.tablet_state != "online"
+        return self.is_open and self.tablet_state != "online" and self.about_presence
 
     def lasted(self, now: datetime) -> str:
         """How long it has lasted (open) or lasted (resolved), e.g. ``2 h 05 min``."""
@@ -124,7 +144,7 @@ SELECT = """
 SELECT i.incident_id, i.tablet_id, t.car_id, i.fleet_id, f.name AS fleet_name, i.kind,
        i.opened_at, i.offline_since, i.resolved_at, i.acked_at, i.acked_by,
        (SELECT count(*) FROM incident_notes n WHERE n.incident_id = i.incident_id)::int AS notes,
-       coalesce(s.state, 'unknown') AS tablet_state, s.state_since AS tablet_since
+       coalesce(s.state, 'unknown') AS tablet_state, s.state_since AS tablet_since, i.detail
 FROM incidents i
 JOIN fleets f ON f.fleet_id = i.fleet_id
 LEFT JOIN tablets t ON t.tablet_id = i.tablet_id
@@ -136,6 +156,7 @@ LISTING = (
     + f"""
 WHERE {IN_SCOPE}
   AND (%(fleet)s::text IS NULL OR i.fleet_id = %(fleet)s)
+  AND (%(kind)s::text IS NULL OR i.kind = %(kind)s)
   AND CASE %(status)s::text
         WHEN 'open' THEN i.resolved_at IS NULL
         WHEN 'unacked' THEN i.resolved_at IS NULL AND i.acked_at IS NULL
@@ -190,10 +211,12 @@ async def listing(
     resolved_since: datetime,
     fleet: str | None,
     limit: int,
+    kind: str | None = None,
 ) -> list[Incident]:
-    """Incidents of one status (open, unacked, acked, or resolved since ``resolved_since``)."""
+    """Incidents of one status (open, unacked, acked, or resolved since ``resolved_since``),
+    of one ``kind`` when given."""
     params = scope_params(
-        user, fleet=fleet, status=status, limit=limit, resolved_since=resolved_since
+        user, fleet=fleet, status=status, limit=limit, resolved_since=resolved_since, kind=kind
     )
     async with pool.connection() as conn, conn.cursor(row_factory=class_row(Incident)) as cur:
         await cur.execute(LISTING, params)

@@ -32,6 +32,7 @@ class Tile:
     incident: str | None
     updated_at: datetime | None
     timezone: str = "UTC"  # the fleet's: the tile's times are shown in it
+    health: list[str] | None = None  # kinds of its open health incidents (low_storage, …)
 
     @property
     def playlist_applied(self) -> bool:
@@ -51,7 +52,10 @@ SELECT_TILES = """
 SELECT t.tablet_id, f.tenant_id, f.fleet_id, f.name AS fleet_name, t.car_id,
        coalesce(s.state, 'unknown') AS state, s.state_since, s.last_heartbeat_at,
        t.heartbeat_interval_s, s.battery, s.app_version, s.ad_id, s.campaign_id,
-       s.desired_etag, s.applied_etag, i.kind AS incident, s.updated_at, f.timezone
+       s.desired_etag, s.applied_etag, i.kind AS incident, s.updated_at, f.timezone,
+       (SELECT array_agg(h.kind ORDER BY h.kind) FROM incidents h
+         WHERE h.tablet_id = t.tablet_id AND h.resolved_at IS NULL
+           AND h.kind NOT IN ('offline', 'flapping', 'download_failed')) AS health
 FROM tablets t
 JOIN fleets f ON f.fleet_id = t.fleet_id
 LEFT JOIN tablet_state s ON s.tablet_id = t.tablet_id

@@ -16,10 +16,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 import trustme
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from broker.processes import free_port
@@ -183,9 +185,11 @@ class TestFleetFactory:
         flap_limit: int = 6,
         cars: bool = False,
         on: Conn | None = None,
+        health: dict[str, Any] | None = None,
     ) -> TestFleet:
         """A fleet with its tablets and their broker accounts, registered on a connection of
-        its own (or ``on``, one the caller opened, e.g. one kept through a store outage)."""
+        its own (or ``on``, one the caller opened, e.g. one kept through a store outage);
+        ``health``: the fleet's health policy overrides, set before its tablets exist."""
         fleet_id = f"f-{uuid.uuid4().hex[:10]}"
         ids = [f"{fleet_id}-t{n}" for n in range(tablets)]
         async with contextlib.AsyncExitStack() as stack:
@@ -197,6 +201,11 @@ class TestFleetFactory:
             await add_fleet(
                 conn, FleetSpec(fleet_id, timezone, alert_after_s, hours, flap_limit), "test"
             )
+            if health is not None:
+                await conn.execute(
+                    "UPDATE fleets SET health_policy = %s WHERE fleet_id = %s",
+                    (Jsonb(health), fleet_id),
+                )
             for n, tablet_id in enumerate(ids):
                 car = f"{fleet_id}-car{n}" if cars else None
                 await add_tablet(

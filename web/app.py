@@ -29,6 +29,7 @@ from web.agents.inbox_feed import LeadFeed
 from web.agents.push_sender import PushSender
 from web.agents.web_push import vapid_key
 from web.alerts import api as alerts_api
+from web.alerts import channels_pages as alert_channels
 from web.alerts import pages as alerts
 from web.audit import api as audit_api
 from web.audit import pages as audit
@@ -37,6 +38,9 @@ from web.auth import pages as auth
 from web.auth.throttle import Throttles
 from web.campaigns import api as campaigns_api
 from web.campaigns import pages as campaigns
+from web.commands import api as commands_api
+from web.commands import device as screenshot_upload
+from web.commands import pages as command_pages
 from web.deps import PoolDep
 from web.device import api as device
 from web.device.auth import VerifiedDevices
@@ -47,6 +51,7 @@ from web.earnings import pages as earnings
 from web.earnings import rates_pages as earnings_rates
 from web.emergency import api as push_api
 from web.emergency import pages as push
+from web.fleets import health_pages as fleet_health
 from web.fleets import pages as fleet_pages
 from web.grid import api
 from web.grid import pages as grid
@@ -82,6 +87,7 @@ from web.reports import api as reports_api
 from web.reports import heatmap_pages as heatmap
 from web.reports import pop_pages as pop_reports
 from web.reports import uptime_pages as reports
+from web.rollouts import pages as rollout_pages
 from web.security import secret_key
 from web.tablet_admin import pages as tablet_admin
 from web.tablets import api as tablets_api
@@ -181,6 +187,11 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         tablets_api,
         alerts,
         alerts_api,
+        alert_channels,
+        command_pages,
+        commands_api,
+        screenshot_upload,
+        rollout_pages,
         heatmap,
         reports,
         pop_reports,
@@ -204,6 +215,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         agent,
         agent_api,
         fleet_pages,
+        fleet_health,
         tablet_admin,
         user_pages,
         map_pages,

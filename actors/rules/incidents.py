@@ -15,7 +15,9 @@ holds the state and calls these rules from its handlers.
   ``flap_limit`` or fewer again.
 - **download_failed**: decided by the content rules (:mod:`actors.rules.content`); an
   offline or flapping incident due while it is open resolves it and opens in its place.
-- One open incident per tablet at a time; its id is deterministic (:func:`incident_id`).
+- One open incident of these kinds per tablet at a time; its id is deterministic
+  (:func:`incident_id`). Health incidents (``low_storage``, ``crash_loop``, …) are decided
+  by :mod:`actors.rules.health`, each kind in a slot of its own.
 """
 
 from __future__ import annotations
@@ -153,6 +155,7 @@ def alert_payload(ev: IncidentEvent) -> bytes:
             "opened_at": ev.opened_at.isoformat(),
             "at": ev.at.isoformat(),
             "offline_since": ev.offline_since.isoformat() if ev.offline_since else None,
+            "detail": ev.detail,
         },
         separators=(",", ":"),
     ).encode()

@@ -3,7 +3,8 @@
 Presence (online/offline, uptime), heartbeats and playlist delivery are here; when an
 incident is due, opened and resolved is in :mod:`actors.rules.incidents`; when a
 manifest's library files are all cached (so that it counts as applied) in
-:mod:`actors.rules.content`. Every handler
+:mod:`actors.rules.content`; health incidents (storage, crash loops, …) in
+:mod:`actors.rules.health`. Every handler
 returns the effects it wants and the timers it (re)arms. The thespian actor in
 :mod:`actors.system.tablet` forwards them; tests drive this class directly.
 """
@@ -35,7 +36,9 @@ from actors.messages import (
     TabletConfig,
     TabletSnapshot,
 )
+from actors.rules.commands import CommandRules
 from actors.rules.content import ContentRules
+from actors.rules.health import HealthRules
 from actors.rules.tablet_targeting import TargetingRules
 
 # Boots whose last stored seq a tablet's session remembers: a heartbeat redelivered after
@@ -43,10 +46,10 @@ from actors.rules.tablet_targeting import TargetingRules
 BOOT_WINDOW = 8
 
 
-class TabletSession(ContentRules, TargetingRules):
+class TabletSession(ContentRules, TargetingRules, HealthRules, CommandRules):
     """A tablet's state; the incident rules it follows are in :mod:`actors.rules.incidents`,
     its content readiness in :mod:`actors.rules.content`, its campaigns in
-    :mod:`actors.rules.tablet_targeting`."""
+    :mod:`actors.rules.tablet_targeting`, its health in :mod:`actors.rules.health`."""
 
     def __init__(self, snapshot: TabletSnapshot) -> None:
         self.cfg: TabletConfig = snapshot.config
@@ -80,6 +83,8 @@ class TabletSession(ContentRules, TargetingRules):
         self.report = None  # not persisted: the tablet reports again
         self.claimed_etag: str | None = None
         self.latest_desired: DesiredPlaylist | None = None  # the newest resolution handled
+        self._init_health(snapshot.open_health)
+        self.outstanding = {}  # commands published in this session (actors/rules/commands.py)
 
     # --- start-up ------------------------------------------------------------
 
@@ -92,6 +97,7 @@ class TabletSession(ContentRules, TargetingRules):
         """
         out = Outcome()
         self.grace_until = started_at + timedelta(seconds=self.cfg.offline_after_s)
+        self.watching_since = started_at
         deadline = self._offline_deadline()
         if self.state == "online" and deadline is not None:
             out.timers.append(Arm(self.cfg.tablet_id, "offline", deadline))
@@ -118,6 +124,7 @@ class TabletSession(ContentRules, TargetingRules):
         at = hb.received_at
         if not self._seen(hb):
             out.effects.append(hb)  # stored as received (HeartbeatRow)
+            new_boot = hb.boot_id not in self.boots
             self._remember(hb)
             self.battery, self.app_version = hb.battery, hb.app_version
             self.now_playing = (hb.ad_id, hb.campaign_id)
@@ -125,6 +132,7 @@ class TabletSession(ContentRules, TargetingRules):
                 self.position = Position(hb.lat, hb.lon, hb.received_at)
                 self._on_fix(out, self.position)
             self._reported(out, hb)
+            self._review_health(out, hb, new_boot)
         if self.state != "online":
             self._transition(out, "online", "heartbeat", at)
         else:
@@ -195,6 +203,8 @@ class TabletSession(ContentRules, TargetingRules):
             # republish (the broker lost its copy) sends the newer one again instead.
             return self._republish(replace(latest, at=msg.at)) if msg.force else out
         self.latest_desired = msg
+        if msg.etag != self.desired_etag or not self.durations:
+            self._health_desired(msg.manifest_json)
         if msg.force:
             return self._republish(msg)
         changed = msg.etag != self.desired_etag or msg.media != self.wanted
@@ -358,4 +368,5 @@ class TabletSession(ContentRules, TargetingRules):
             ad_id=self.now_playing[0],
             campaign_id=self.now_playing[1],
             position=self.position,
+            open_health=tuple(self.health.values()),
         )

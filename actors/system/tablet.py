@@ -8,6 +8,7 @@ from actors.effects import EffectBatch, Outcome
 from actors.messages import (
     AckIn,
     CampaignBook,
+    CommandIn,
     DesiredPlaylist,
     Expired,
     HeartbeatIn,
@@ -19,6 +20,7 @@ from actors.messages import (
 )
 from actors.rules.tablet_session import TabletSession
 from actors.system.contained import ContainedActor, copy_flat
+from contract.commands import CommandResultIn
 
 
 class TabletActor(ContainedActor):
@@ -76,6 +78,14 @@ class TabletActor(ContainedActor):
     def receiveMsg_TargetingTick(self, msg: TargetingTick, sender: Any) -> None:
         if self.session is not None:
             self._emit(self.session.on_tick(msg.at))
+
+    def receiveMsg_CommandIn(self, msg: CommandIn, sender: Any) -> None:
+        if self.session is not None:
+            self._emit(self.session.on_command(msg))
+
+    def receiveMsg_CommandResultIn(self, msg: CommandResultIn, sender: Any) -> None:
+        if self.session is not None:
+            self._emit(self.session.on_command_result(msg))
 
     def receiveUnrecognizedMessage(self, msg: Any, sender: Any) -> None:
         """Unknown messages (and thespian system messages) are dropped."""

@@ -5,7 +5,9 @@ Phases (each bounded in time, all traffic on loopback):
    comes from the store (``stored_at − device ts``), throughput from committed rows;
 2. offline detection — every tablet then falls silent; error = detected − deadline;
 3. playlist fan-out — one push to the whole fleet; push commit → manifest received;
-4. resident actors — N tablet actors in one process (no I/O), RSS.
+4. a command — ``set_volume`` to the whole fleet; issued → published and published → the
+   tablet's result received, from the store, and the time until every result was stored;
+5. resident actors — N tablet actors in one process (no I/O), RSS.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ from devtools.bench.store_session import StoreSession
 from devtools.demo import demo_items, password
 from devtools.embedded_db import EmbeddedPostgres
 from hub.runtime import owner
-from store import admin, bench_probes, bench_seed, db, fleets
+from store import admin, bench_probes, bench_seed, commands, db, fleets
 from store.playlists import PushResult, Target, push
+from store.users import User
 
 PER_WORKER = 10_000
 PREFIX = "bench-"
@@ -229,6 +232,7 @@ def run_bench(cfg: BenchConfig, console: Console) -> dict[str, Any]:
             if not cfg.only_heartbeats:
                 report["offline_detection"] = _offline(cfg, store, report["heartbeats"], console)
                 report["fanout"] = _fanout(cfg, url, workers, console)
+                report["command"] = _command(cfg, url, store, console)
     finally:
         for worker in workers:
             worker.stop()
@@ -337,6 +341,37 @@ def _fanout(cfg: BenchConfig, url: str, workers: list[Worker], console: Console)
         received = [t for w in workers for t in w.read()["received"]]
     latencies = [t - pushed_at for t in received]
     return {"targeted": result.targeted, "received": len(received), "latency_s": summary(latencies)}
+
+
+async def _issue(url: str) -> Any:
+    bench = User(0, "default", "bench", "bench", "admin", None)
+    async with db.connect(url) as conn:
+        issued = await commands.issue(
+            conn, bench, "set_volume", {"level": 40}, fleet="bench", expires_s=600
+        )
+    return issued.command_id
+
+
+def _command(cfg: BenchConfig, url: str, store: StoreSession, console: Console) -> dict[str, Any]:
+    with console.status(f"a command to {cfg.tablets} tablets…"):
+        started = time.monotonic()
+        command_id = asyncio.run(_issue(url))
+
+        def finished() -> bool:
+            counts = store.run(lambda conn: commands.states(conn, command_id))
+            return not counts.get("queued") and not counts.get("delivered")
+
+        done = _wait(finished, 180, interval=0.5)
+        all_stored_s = time.monotonic() - started
+    row = store.run(lambda conn: bench_probes.command_latency(conn, command_id))
+    total, succeeded, sent_p50, sent_p99, result_p50, result_p99, result_max = row
+    return {
+        "targets": total,
+        "succeeded": succeeded,
+        "issued_to_published_s": {"p50": sent_p50, "p99": sent_p99},
+        "published_to_result_s": {"p50": result_p50, "p99": result_p99, "max": result_max},
+        "all_results_stored_s": round(all_stored_s, 2) if done else None,
+    }
 
 
 def machine() -> dict[str, Any]:

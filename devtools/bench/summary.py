@@ -55,6 +55,15 @@ def print_summary(report: dict[str, Any], console: Console) -> None:
             f"{fan['received']}/{fan['targeted']} tablets · "
             f"p50 {_ms(lat['p50'])} · p99 {_ms(lat['p99'])}",
         )
+    cmd = report.get("command")
+    if cmd:
+        sent, result = cmd["issued_to_published_s"], cmd["published_to_result_s"]
+        table.add_row(
+            "command to every tablet",
+            f"{cmd['succeeded']}/{cmd['targets']} succeeded · published p50 {_ms(sent['p50'])}"
+            f" · p99 {_ms(sent['p99'])} · result p50 {_ms(result['p50'])} ·"
+            f" p99 {_ms(result['p99'])} · all stored in {cmd['all_results_stored_s']} s",
+        )
     res = report.get("resident_actors")
     if res:
         table.add_row(

@@ -1,9 +1,10 @@
 """`SimTablet`: one simulated in-car tablet speaking the MQTT contract v1.
 
 A session: connect with the offline will, publish the retained online
-status, subscribe to the playlist topic, then heartbeat on a loop timer and
-acknowledge every manifest. A tablet can drop off abruptly (the broker then
-publishes the will) and come back, as the same boot or as a new one.
+status, subscribe to the playlist and commands topics, then heartbeat on a loop
+timer, acknowledge every manifest and run every command (devtools/simulator/commands.py).
+A tablet can drop off abruptly (the broker then publishes the will) and come back, as the
+same boot or as a new one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from broker.mqttwire.codec import Publish, QoS, Will
 from broker.mqttwire.connection import TIMER_CONTEXT, MqttConnection
 from devtools.simulator import payloads
 from devtools.simulator.addresses import loopback_host
+from devtools.simulator.commands import TabletCommands, commands_topic
 from devtools.simulator.content import TabletContent
 from devtools.simulator.errors import Backpressure, SimulatorError
 from devtools.simulator.payloads import Manifest, ManifestRejected, NowPlaying
@@ -63,9 +65,11 @@ class SimTablet:
     """One tablet; its state outlives its connections so seq and etag survive a drop."""
 
     __slots__ = (
+        "_app_version",
         "_battery",
         "_boot_id",
         "_charging",
+        "_commands",
         "_config",
         "_conn",
         "_content",
@@ -140,6 +144,8 @@ class SimTablet:
         if self._route is not None:  # somewhere along its loop
             self._odometer = self._rng.uniform(0.0, self._route.length_m)
             self._lat, self._lon = self._route.at(self._odometer)
+        self._app_version = self._config.app_version
+        self._commands = TabletCommands(tablet_id, self.publish, self._new_boot, self._playing)
 
     # -- state ----------------------------------------------------------------
 
@@ -169,6 +175,30 @@ class SimTablet:
     @property
     def content(self) -> TabletContent | None:
         return self._content
+
+    @property
+    def commands(self) -> TabletCommands:
+        return self._commands
+
+    @property
+    def app_version(self) -> str:
+        return self._app_version
+
+    def set_disk_free_mb(self, mb: int) -> None:
+        """What the next heartbeats report as free storage (the demo's low storage)."""
+        self._disk_free_mb = mb
+
+    def _new_boot(self, version: str | None) -> None:
+        """A reboot, an app restart or an update: the next heartbeat is a new boot's."""
+        self._boot_id = uuid.uuid4().hex
+        self._seq = 0
+        if version:
+            self._app_version = version
+
+    def _playing(self) -> str | None:
+        if self._content is not None and self._content.now_playing is not None:
+            return self._content.now_playing[0]
+        return self._rotation[self._seq % len(self._rotation)][0] if self._rotation else None
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -200,7 +230,10 @@ class SimTablet:
         try:
             await conn.connect()
             await conn.publish(status, payloads.online_status(), qos=1, retain=True)
-            topics = [(payloads.playlist_topic(self.tablet_id), 1)]
+            topics = [
+                (payloads.playlist_topic(self.tablet_id), 1),
+                (commands_topic(self.tablet_id), 1),
+            ]
             if self._content is not None:
                 topics.append((payloads.plays_ack_topic(self.tablet_id), 1))
             await conn.subscribe(topics)
@@ -300,7 +333,7 @@ class SimTablet:
             battery=round(self._battery),
             charging=self._charging,
             disk_free_mb=self._disk_free_mb,
-            app_version=self._config.app_version,
+            app_version=self._app_version,
             lat=self._lat,
             lon=self._lon,
         )
@@ -368,6 +401,9 @@ class SimTablet:
         received = time.monotonic()
         if self._content is not None and message.topic == payloads.plays_ack_topic(self.tablet_id):
             self._content.on_plays_ack(message.payload)
+            return
+        if message.topic == commands_topic(self.tablet_id):
+            self._commands.on_message(message.payload)
             return
         if message.topic != payloads.playlist_topic(self.tablet_id) or not message.payload:
             return  # an empty retained payload only clears the topic

@@ -133,6 +133,47 @@ def _earnings_in_the_demo(port: int, email: str, password: str, banner: str) -> 
     assert "My tablet" in home
 
 
+def _device_ops_in_the_demo(port: int, email: str, password: str, banner: str) -> None:
+    """The first tablet's low storage reaches the fleet owner's e-mail in the printed demo
+    mailbox; a screenshot command to it comes back with the picture."""
+    mailbox = re.search(r"mailbox\s+(http://\S+)", banner)
+    assert mailbox is not None
+    deadline = time.monotonic() + 90
+    while True:
+        with urllib.request.urlopen(mailbox.group(1), timeout=10) as r:  # noqa: S310 - loopback
+            inbox = r.read().decode()
+        if "low storage opened: demo-tab-0001" in inbox:
+            break
+        assert time.monotonic() < deadline, f"no low storage e-mail within 90 s:\n{inbox}"
+        time.sleep(1)
+    assert "owner@demo.example" in inbox
+    token = urlencode({"username": email, "password": password}).encode()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/auth/token", token) as r:
+        bearer = {"Authorization": f"Bearer {json.load(r)['access_token']}"}
+    body = json.dumps({"name": "screenshot", "tablets": ["demo-tab-0001"]}).encode()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/commands",
+        body,
+        headers={**bearer, "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as r:  # noqa: S310 - http on loopback
+        command = json.load(r)["command_id"]
+    deadline = time.monotonic() + 60
+    while True:
+        got = _api_as(port, bearer, f"/api/v1/commands/{command}")
+        if got["succeeded"] == 1:
+            break
+        assert time.monotonic() < deadline, f"the screenshot did not come back: {got}"
+        time.sleep(1)
+    assert got["targets"][0]["screenshot"] is not None
+
+
+def _api_as(port: int, headers: dict[str, str], path: str) -> Any:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
+    with urllib.request.urlopen(request, timeout=10) as r:  # noqa: S310 - http on loopback
+        return json.load(r)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_up_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
@@ -191,6 +232,7 @@ def test_up_runs_everything_and_stops_cleanly(tmp_path: Path) -> None:
             assert "Travel insurance" in r.read().decode()
         _earnings_in_the_demo(web_port, owner.group(1), logins["fleet owner"], log.read_text())
         _campaigns_in_the_demo(web_port, log.read_text(), tmp_path / "var")
+        _device_ops_in_the_demo(web_port, admin_email.group(1), logins["admin"], log.read_text())
         # The embedded store lets no loopback client in without its generated password.
         secret = tmp_path / "var" / "pgdata.password"
         assert secret.stat().st_mode & 0o777 == 0o600

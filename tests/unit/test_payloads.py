@@ -270,6 +270,7 @@ def test_tablet_topics_replace_the_wildcard() -> None:
         "tablets/t7/playlist/ack",
         "tablets/t7/plays",
         "tablets/t7/media/status",
+        "tablets/t7/commands/result",
     )
     assert all("+" in f for f in SUBSCRIPTIONS)
 

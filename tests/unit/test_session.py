@@ -451,6 +451,7 @@ def test_alert_payload_is_compact_json() -> None:
         "opened_at": at(300).isoformat(),
         "at": at(300).isoformat(),
         "offline_since": T0.isoformat(),
+        "detail": None,
     }
     assert b" " not in alert_payload(ev)
 

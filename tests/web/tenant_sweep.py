@@ -105,6 +105,14 @@ CAMPAIGN_FORM: Form = {
     "zone": "{zone_id}",
     "creative": "{media_id}",
 }
+ROLLOUT: Form = {
+    "fleet": "{fleet_id}",
+    "app_version": "9.9.9",
+    "package_url": "https://apps.example/sweep.apk",
+    "sha256": "ef" * 32,
+    "waves": "50, 100",
+    "soak": "10m",
+}
 
 CASES: dict[str, tuple[Case, ...]] = {
     "GET /healthz": (Case(),),
@@ -132,6 +140,41 @@ CASES: dict[str, tuple[Case, ...]] = {
     "GET /api/v1/incidents/{incident_id}": (Case(),),
     "POST /api/v1/incidents/{incident_id}/ack": (Case(),),
     "POST /api/v1/incidents/{incident_id}/notes": (Case(json={"body": "sweep"}),),
+    "GET /alerts/channels": (Case(),),
+    "POST /alerts/channels": (
+        Case(form={"channel": "email", "target": "sweep@example.com", "fleets": ["{fleet_id}"]}),
+        Case(form={"channel": "email", "target": "sweep@example.com"}),
+    ),
+    "POST /alerts/channels/{subscription_id}/remove": (Case(form={}),),
+    "GET /commands": (Case(),),
+    "POST /commands": (
+        Case(form={"name": "screenshot", "fleet": "{fleet_id}"}),
+        Case(form={"name": "screenshot", "tablets": "{tablet_id} {my_tablet_id}"}),
+        Case(form={"name": "screenshot", "tablets": "{my_tablet_id}"}),
+    ),
+    "POST /commands/roles": (Case(form={"allowed": ["reboot", "screenshot"]}),),
+    "GET /commands/{command_id}": (Case(),),
+    "GET /commands/{command_id}/progress": (Case(),),
+    "GET /commands/{command_id}/screenshots/{tablet_id}": (Case(),),
+    "POST /tablets/{tablet_id}/commands": (Case(form={"name": "screenshot"}),),
+    "GET /api/v1/commands": (Case(query={"tablet": "{tablet_id}"}),),
+    "GET /api/v1/commands/{command_id}": (Case(),),
+    "POST /api/v1/commands": (
+        Case(json={"name": "screenshot", "fleet": "{fleet_id}"}),
+        Case(json={"name": "screenshot", "tablets": ["{tablet_id}"]}),
+        Case(json={"name": "screenshot", "tablets": ["{my_tablet_id}"]}),
+    ),
+    # A signed link of the other tenant's command, without its signature: 403, nothing kept.
+    "PUT /v1/device/screenshots/{command_id}": (
+        Case(query={"tablet": "{tablet_id}", "expires": "4102444800", "sig": "0" * 32}),
+    ),
+    "GET /rollouts": (Case(),),
+    "POST /rollouts": (Case(form=ROLLOUT), Case(form={**ROLLOUT, "fleet": "{my_fleet_id}"})),
+    "GET /rollouts/{rollout_id}": (Case(),),
+    "GET /rollouts/{rollout_id}/progress": (Case(),),
+    "POST /rollouts/{rollout_id}/halt": (Case(form={}),),
+    "POST /rollouts/{rollout_id}/resume": (Case(form={}),),
+    "POST /rollouts/{rollout_id}/cancel": (Case(form={}),),
     "GET /heatmap": (Case(query=FLEET_Q),),
     "GET /api/v1/heatmap/{kind}": (Case(path={"kind": "hourly"}, query=FLEET_Q),),
     "GET /reports/uptime": (Case(query={"fleet": "{fleet_id}", "group": "tablet"}),),
@@ -318,6 +361,8 @@ CASES: dict[str, tuple[Case, ...]] = {
     "POST /manage/fleets": (Case(form={"fleet_id": "{fleet_id}", "name": "Sweep"}),),
     "GET /manage/fleets/{fleet_id}": (Case(),),
     "POST /manage/fleets/{fleet_id}": (Case(form={"name": "Sweep", "alert_after": "1m"}),),
+    "GET /manage/fleets/{fleet_id}/health": (Case(),),
+    "POST /manage/fleets/{fleet_id}/health": (Case(form={"low_storage_mb": "100"}),),
     "POST /manage/fleets/{fleet_id}/cars": (
         Case(form={"car_id": "sweep-car"}),
         Case(path=MINE, form={"car_id": "{car_id}"}),
@@ -577,6 +622,13 @@ ROWS: dict[str, str] = {
     "campaign_pacing": "tenant_id = %(t)s",
     "campaign_delivery": f"tenant_id = %(t)s OR tablet_id IN {TABLETS}",
     "campaign_cells": "tenant_id = %(t)s",
+    "alert_subscriptions": f"tenant_id = %(t)s OR user_id IN {USERS}",
+    "commands": "tenant_id = %(t)s",
+    "command_targets": f"tablet_id IN {TABLETS}",
+    "command_roles": "tenant_id = %(t)s",
+    "screenshots": f"tablet_id IN {TABLETS}",
+    "rollouts": "tenant_id = %(t)s",
+    "rollout_tablets": f"tablet_id IN {TABLETS}",
 }
 
 Rows = dict[str, list[str]]

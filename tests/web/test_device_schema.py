@@ -55,6 +55,8 @@ CASES = [
     ("POST", "/v1/device/heartbeat", GenerationMode.NEGATIVE),
     ("POST", "/v1/device/pairing/claim", GenerationMode.POSITIVE),
     ("POST", "/v1/device/pairing/claim", GenerationMode.NEGATIVE),
+    ("PUT", "/v1/device/screenshots/{command_id}", GenerationMode.POSITIVE),
+    ("PUT", "/v1/device/screenshots/{command_id}", GenerationMode.NEGATIVE),
 ]
 # Answers that show a generated request reached the operation and was judged.
 JUDGED = {
@@ -62,6 +64,7 @@ JUDGED = {
     "/v1/device/plan": {200, 304},
     "/v1/device/heartbeat": {202},
     "/v1/device/pairing/claim": {404, 429},
+    "/v1/device/screenshots/{command_id}": {403},  # generated links are never genuine
 }
 
 

@@ -110,7 +110,44 @@ def other_tenant_ids(conn: Conn, tenant: Tenant, client: TestClient) -> dict[str
     ids.update(their_billing_objects(conn, tenant, ids["lead_id"], ids["campaign_id"]))
     ids.update(their_media(client, tenant))
     ids.update(their_campaign_objects(conn, tenant, ids))
+    ids.update(their_device_ops(client, tenant))
     return ids
+
+
+def their_device_ops(client: TestClient, tenant: Tenant) -> dict[str, str]:
+    """A screenshot command and a rollout the other tenant's admin started, and their owner's
+    alert channel."""
+    response = client.post(
+        "/api/v1/commands",
+        json={"name": "screenshot", "fleet": tenant.fleets[0]},
+        headers=api_token(client, tenant.admin),
+    )
+    assert response.status_code == 201, response.text
+    other = sibling(client)
+    csrf = sign_in(other, tenant.owner)
+    form = {"csrf_token": csrf, "channel": "email", "target": tenant.owner}
+    added = other.post("/alerts/channels", data=form, follow_redirects=False)
+    assert added.status_code == 303, added.text
+    page = other.get("/alerts/channels").text
+    match = re.search(r'id="subscription-(\d+)"', page)
+    assert match, page[:500]
+    csrf = sign_in(other, tenant.admin)
+    rollout = {
+        "csrf_token": csrf,
+        "fleet": tenant.fleets[0],
+        "app_version": "3.2.0",
+        "package_url": "https://apps.example/theirs.apk",
+        "sha256": "ab" * 32,
+        "waves": "50, 100",
+        "soak": "10m",
+    }
+    started = other.post("/rollouts", data=rollout, follow_redirects=False)
+    assert started.status_code == 303, started.text
+    return {
+        "command_id": response.json()["command_id"],
+        "subscription_id": match.group(1),
+        "rollout_id": started.headers["location"].rsplit("/", 1)[1],
+    }
 
 
 def their_media(client: TestClient, tenant: Tenant) -> dict[str, str]:
@@ -172,7 +209,8 @@ API_PREFIXES = ("/api/", "/v1/")  # bearer-token routes (/v1/ are the device spe
 # set-password link and a driver's sign-in link (no sign-in yet); and a tablet's signed media
 # download link (no user: the link's signature names tablet and tenant, 403 without it):
 # tested in tests/web/test_media_download.py.
-PUBLIC_PREFIXES = ("/l/", "/password/", "/signin/", "/media/")
+# A tablet's signed screenshot upload link likewise (tests/web/test_commands.py).
+PUBLIC_PREFIXES = ("/l/", "/password/", "/signin/", "/media/", "/v1/device/screenshots/")
 
 # Path parameters that choose a view rather than name an object: the route answers for the
 # user's own scope (200), and must not show the other tenant's objects.

@@ -6,7 +6,7 @@ The panel's alerts view (web/alerts/pages.py) does the same for signed-in users.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
@@ -35,6 +35,23 @@ StateQuery = Annotated[
 ]
 
 
+KindQuery = Annotated[
+    Literal[
+        "offline",
+        "flapping",
+        "download_failed",
+        "low_storage",
+        "crash_loop",
+        "playback_stuck",
+        "not_charging",
+        "clock_skew",
+        "app_outdated",
+    ]
+    | None,
+    Query(description="only incidents of this kind"),
+]
+
+
 class IncidentOut(BaseModel):
     incident: Incident
     notes: list[Note]
@@ -50,9 +67,10 @@ async def list_incidents(
     user: ApiUser,
     state: StateQuery = "open",
     fleet: FleetQuery = None,
+    kind: KindQuery = None,
 ) -> list[Incident]:
     """Incidents in scope, newest first (at most 200)."""
-    return await incidents.listing(pool, user, state, datetime.now(UTC), fleet)
+    return await incidents.listing(pool, user, state, datetime.now(UTC), fleet, kind=kind)
 
 
 @router.get("/{incident_id}")

@@ -15,6 +15,7 @@ from typing import Literal
 from psycopg_pool import AsyncConnectionPool
 
 from store import incidents
+from store.incidents import KIND_WORDS as KIND_WORDS
 from store.incidents import Incident, Note
 from store.users import User
 
@@ -54,9 +55,11 @@ async def listing(
     now: datetime,
     fleet: str | None = None,
     limit: int = LIST_CAP,
+    kind: str | None = None,
 ) -> list[Incident]:
     """Open ones newest first; resolved ones of the last 7 days, latest resolved first."""
-    return await incidents.listing(pool, user, status, now - RESOLVED_WINDOW, fleet, limit)
+    since = now - RESOLVED_WINDOW
+    return await incidents.listing(pool, user, status, since, fleet, limit, kind)
 
 
 async def for_tablet(
@@ -107,12 +110,14 @@ async def board(
     fleet: str | None = None,
     status: Status | None = None,
     resolved: bool = True,
+    kind: str | None = None,
 ) -> Board:
-    """``status`` None shows every open incident and, if ``resolved``, the resolved ones."""
+    """``status`` None shows every open incident and, if ``resolved``, the resolved ones;
+    ``kind``: only incidents of that kind."""
     open_status: Status | None = None if status == "resolved" else status or "open"
-    opened = await listing(pool, user, open_status, now, fleet) if open_status else []
+    opened = await listing(pool, user, open_status, now, fleet, kind=kind) if open_status else []
     closed = (
-        await listing(pool, user, "resolved", now, fleet)
+        await listing(pool, user, "resolved", now, fleet, kind=kind)
         if resolved and status in (None, "resolved")
         else []
     )

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from psycopg_pool import AsyncConnectionPool
 
 from web.alerts import incidents
-from web.alerts.incidents import NoteInvalid, Status
+from web.alerts.incidents import KIND_WORDS, NoteInvalid, Status
 from web.deps import FleetLogin, FormLogin, Login, PoolDep
 from web.grid.pages import LooseQuery
 from web.grid.tiles import fleets
@@ -44,11 +44,22 @@ def incident_id_or_404(text: str) -> uuid.UUID:
     return found
 
 
-def _filters(fleet: str | None, status: str | None) -> tuple[str | None, Status | None]:
+def _filters(
+    fleet: str | None, status: str | None, kind: str | None = None
+) -> tuple[str | None, Status | None, str | None]:
     """The list filters carried by a form, dropped when malformed."""
     ok_fleet = fleet if fleet and FLEET_ID.match(fleet) else None
     ok_status = cast(Status, status) if status in get_args(Status) else None
-    return ok_fleet, ok_status
+    return ok_fleet, ok_status, kind if kind in KIND_WORDS else None
+
+
+def parse_kind(kind: str | None, problems: list[str]) -> str | None:
+    """The kind filter of a page's query: empty is none; an unknown one is said and dropped."""
+    ok_kind = (kind or "").strip() or None
+    if ok_kind is not None and ok_kind not in KIND_WORDS:
+        problems.append(f"{ok_kind[:32]!r} is not a kind of incident: showing every kind.")
+        return None
+    return ok_kind
 
 
 STATUS_WORDS = {
@@ -79,8 +90,11 @@ def parse_filters(
     return ok_fleet, cast(Status | None, ok_status), problems
 
 
-def _back(fleet: str | None, status: Status | None, incident_id: uuid.UUID) -> str:
-    query = urlencode({k: v for k, v in (("fleet", fleet), ("status", status)) if v})
+def _back(
+    fleet: str | None, status: Status | None, kind: str | None, incident_id: uuid.UUID
+) -> str:
+    pairs = (("fleet", fleet), ("status", status), ("kind", kind))
+    query = urlencode({k: v for k, v in pairs if v})
     return f"/alerts{'?' + query if query else ''}#incident-{incident_id}"
 
 
@@ -92,10 +106,11 @@ async def _page(
     status: Status | None,
     status_code: int = 200,
     scoped: list[tuple[str, str]] | None = None,
+    kind: str | None = None,
     **extra: Any,
 ) -> HTMLResponse:
     now = datetime.now(UTC)
-    board = await incidents.board(pool, login.user, now, fleet, status)
+    board = await incidents.board(pool, login.user, now, fleet, status, kind=kind)
     return TEMPLATES.TemplateResponse(
         request,
         "alerts.html",
@@ -107,6 +122,8 @@ async def _page(
             "status": status,
             "fleets": scoped if scoped is not None else await fleets(pool, login.user),
             "statuses": STATUS_WORDS,
+            "kind": kind,
+            "kinds": KIND_WORDS,
             "error": None,
             "error_incident": None,
             "draft": "",
@@ -124,12 +141,22 @@ async def alerts_page(
     login: FleetLogin,
     fleet: LooseQuery = None,
     status: LooseQuery = None,
+    kind: LooseQuery = None,
 ) -> HTMLResponse:
     scoped = await fleets(pool, login.user)
     ok_fleet, ok_status, problems = parse_filters(fleet, status, scoped)
+    ok_kind = parse_kind(kind, problems)
     code = 422 if problems else 200
     return await _page(
-        request, pool, login, ok_fleet, ok_status, code, scoped=scoped, problems=problems
+        request,
+        pool,
+        login,
+        ok_fleet,
+        ok_status,
+        code,
+        scoped=scoped,
+        kind=ok_kind,
+        problems=problems,
     )
 
 
@@ -140,11 +167,15 @@ async def open_fragment(
     login: FleetLogin,
     fleet: LooseQuery = None,
     status: LooseQuery = None,
+    kind: LooseQuery = None,
 ) -> HTMLResponse:
     """The open incidents' table alone, fetched by the page when an alert arrives."""
     now = datetime.now(UTC)
-    fleet, status_ok, _ = parse_filters(fleet, status, await fleets(pool, login.user))
-    board = await incidents.board(pool, login.user, now, fleet, status_ok, resolved=False)
+    fleet, status_ok, problems = parse_filters(fleet, status, await fleets(pool, login.user))
+    kind = parse_kind(kind, problems)
+    board = await incidents.board(
+        pool, login.user, now, fleet, status_ok, resolved=False, kind=kind
+    )
     return TEMPLATES.TemplateResponse(
         request,
         "_alerts_open.html",
@@ -154,6 +185,8 @@ async def open_fragment(
             "now": now,
             "fleet": fleet,
             "status": status_ok,
+            "kind": kind,
+            "kinds": KIND_WORDS,
             "error": None,
             "error_incident": None,
             "draft": "",
@@ -168,11 +201,12 @@ async def ack_form(
     login: FleetCsrf,
     fleet: Annotated[str | None, Form()] = None,
     status: Annotated[str | None, Form()] = None,
+    kind: Annotated[str | None, Form()] = None,
 ) -> Response:
     found = incident_id_or_404(incident_id)
     if await incidents.acknowledge(pool, login.user, found) is None:
         raise HTTPException(404, f"no incident {incident_id!r}")
-    return RedirectResponse(_back(*_filters(fleet, status), found), status_code=303)
+    return RedirectResponse(_back(*_filters(fleet, status, kind), found), status_code=303)
 
 
 @router.post("/alerts/{incident_id}/notes", response_class=HTMLResponse)
@@ -184,9 +218,10 @@ async def note_form(
     body: Annotated[str, Form()] = "",
     fleet: Annotated[str | None, Form()] = None,
     status: Annotated[str | None, Form()] = None,
+    kind: Annotated[str | None, Form()] = None,
 ) -> Response:
     found = incident_id_or_404(incident_id)
-    ok_fleet, ok_status = _filters(fleet, status)
+    ok_fleet, ok_status, ok_kind = _filters(fleet, status, kind)
     if await incidents.get(pool, login.user, found) is None:
         raise HTTPException(404, f"no incident {incident_id!r}")
     try:
@@ -199,10 +234,11 @@ async def note_form(
             ok_fleet,
             ok_status,
             status_code=422,
+            kind=ok_kind,
             error=str(exc),
             error_incident=found,
             draft=body,
         )
     if note is None:
         raise HTTPException(404, f"no incident {incident_id!r}")
-    return RedirectResponse(_back(ok_fleet, ok_status, found), status_code=303)
+    return RedirectResponse(_back(ok_fleet, ok_status, ok_kind, found), status_code=303)

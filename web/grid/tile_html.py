@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from markupsafe import Markup, escape
 from psycopg_pool import AsyncConnectionPool
 
+from store.incidents import KIND_WORDS
 from store.tiles import Tile
 from web.grid.tiles import changed_since
 
@@ -47,6 +48,8 @@ def tile_html(t: Tile) -> Markup:
     if t.incident:
         kind = escape(t.incident)
         out.append(f" incident incident-{kind}")
+    if t.health:
+        out.append(" health")
     out.append(f'" id="tile-{tid}" href="/tablets/{tid}" data-state="{state}"')
     if t.state == "offline" and t.state_since:
         out.append(f' data-since="{t.state_since.isoformat(timespec="seconds")}"')
@@ -75,6 +78,9 @@ def tile_html(t: Tile) -> Markup:
     battery = "battery –" if t.battery is None else f"battery {int(t.battery)}%"
     version = escape(t.app_version) if t.app_version else "?"
     out.append(f"<i>{battery} · {version}</i>")
+    if t.health:
+        words = " · ".join(escape(KIND_WORDS.get(k, k)) for k in t.health)
+        out.append(f'<i class="health-open">{words}</i>')
     if t.playlist_applied:
         out.append('<i class="pl-ok">playlist ✓</i></a>')
     else:

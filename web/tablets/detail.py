@@ -12,9 +12,11 @@ from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from store import tablets
+from store import commands, screenshots, tablets
+from store.commands import CommandRow
 from store.fleets import Fleet
 from store.incidents import Incident
+from store.screenshots import Screenshot
 from store.tablets import Delivery, TabletInfo, Transition
 from store.tiles import Tile
 from store.users import User
@@ -76,6 +78,9 @@ class Detail:
     deliveries: list[Delivery]
     uptime: UptimeRow | None  # the last 24 hours (None: not observed in them)
     fleet: Fleet
+    commands: list[CommandRow]  # the newest sent to it (its own counts)
+    screenshots: list[Screenshot]  # the newest first
+    allowed: tuple[str, ...]  # the commands the user may send it
 
 
 async def info(pool: AsyncConnectionPool, user: User, tablet_id: str) -> TabletInfo | None:
@@ -139,4 +144,12 @@ async def detail(
         deliveries=await tablets.deliveries(pool, user, tablet_id, 20),
         uptime=await tablet_uptime(pool, user, fleet, tablet_id, start, now),
         fleet=fleet,
+        commands=await commands.listing(pool, user, tablet_id=tablet_id, limit=10),
+        screenshots=await screenshots.latest(pool, user, tablet_id, 3),
+        allowed=await _allowed(pool, user) if found.revoked_at is None else (),
     )
+
+
+async def _allowed(pool: AsyncConnectionPool, user: User) -> tuple[str, ...]:
+    async with pool.connection() as conn:
+        return await commands.allowed(conn, user)

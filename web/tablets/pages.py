@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
+from web.commands.forms import WORDS
 from web.deps import FleetLogin, PoolDep
 from web.http.templating import TEMPLATES
 from web.tablets.detail import detail
@@ -35,5 +36,6 @@ async def tablet_page(
             "now": now,
             "zone": zone,
             "tile": request.app.state.render_tile(found.tile),  # the grid's, live
+            "command_words": WORDS,
         },
     )
