@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -69,7 +69,7 @@ def publishes(effects: list[Effect]) -> list[tuple[str, str]]:
 
 
 async def run_pump(
-    steps: list[list[object]], expect: list[Callable[[list[Effect]], bool]]
+    steps: Sequence[Sequence[object]], expect: list[Callable[[list[Effect]], bool]]
 ) -> list[list[Effect]]:
     """Each step's inputs, waiting after each until its probe holds; the effects per step."""
     effects: list[Effect] = []
