@@ -82,6 +82,20 @@ def tile_html(t: Tile) -> Markup:
     return Markup("".join(out))  # noqa: S704 - every value from the row is escaped above
 
 
+def section_open(fleet_id: str, name: str, zone: str, count: int) -> Markup:
+    """A fleet's section of the grid up to its tiles (then its tiles and
+    :data:`SECTION_CLOSE`): the page's, the fragment's and the streamed page's."""
+    word = "tablet" if count == 1 else "tablets"
+    return Markup(  # noqa: S704 - every value is escaped
+        f'<section class="fleet" data-fleet="{escape(fleet_id)}" data-name="{escape(name)}"'
+        f' data-tz="{escape(zone)}">\n  <h2>{escape(name)} <small>{int(count)} {word}</small>'
+        '</h2>\n  <div class="tiles">'
+    )
+
+
+SECTION_CLOSE = Markup("</div>\n</section>\n")
+
+
 class TileRenderer:
     def __init__(self, max_entries: int = 200_000) -> None:
         self._render: Callable[[Tile], Markup] = tile_html
