@@ -8,7 +8,8 @@ so the noise of a shared machine hits all three alike; each leg starts its consu
 the load average, blasts heartbeats at the offered rate for ``duration_s``, waits until
 everything offered was delivered (bounded by ``drain_timeout_s``), measures and stops its
 consumer (devtools/bench/compare_legs.py). The ratios come from each leg's median over the
-repeats. A last leg overloads a fresh hub (devtools/bench/overload.py).
+repeats. Then a fresh hub pushes to every tablet, idle and under the heartbeat load
+(devtools/bench/fanout.py), and a last leg overloads a fresh hub (devtools/bench/overload.py).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class CompareConfig:
     per_worker: int = 5_000  # tablets per simulator process
     drain_timeout_s: float = 60.0
     overload_s: float = 10.0  # 0: no overload leg
+    fanout: bool = True  # the fan-out leg: a push to every tablet, idle and under load
     profile: bool = False  # py-spy the hub during each fleethub leg's blast
     work_dir: Path = Path("var/bench")
 
@@ -88,7 +90,8 @@ class Bench:
         key = os.urandom(16)
         ids = [f"{PREFIX}{n:06d}" for n in range(cfg.tablets)]
         asyncio.run(self.broker.set_credentials({i: password(key, i) for i in ids}))
-        hub_ids = [self.hub_id(r) for r in range(cfg.repeats + 1)]
+        # One hub per fleethub leg, then the fan-out leg's and the overload leg's.
+        hub_ids = [self.hub_id(r) for r in range(cfg.repeats + 2)]
         for service in ("bench-limit", "bench-naive", *hub_ids):
             asyncio.run(self.broker.add_accounts(hub_client_id=service))
         self.broker.start()
@@ -274,6 +277,7 @@ def _median(values: list[Any]) -> float | None:
 
 
 def run_compare(cfg: CompareConfig, console: Console) -> dict[str, Any]:
+    from devtools.bench.fanout import run_fanout
     from devtools.bench.overload import run_overload
 
     cfg.work_dir.mkdir(parents=True, exist_ok=True)
@@ -296,6 +300,8 @@ def run_compare(cfg: CompareConfig, console: Console) -> dict[str, Any]:
                 report["legs"].append(result)
                 console.print(_one_line(result))
         report["ratios"] = ratios(report["legs"])
+        if cfg.fanout:
+            report["fanout"] = run_fanout(bench, cfg.rate, console)
         if cfg.overload_s > 0:
             capacity = report["ratios"]["medians"]["fleethub"]["sustained_rate_per_s"] or cfg.rate
             report["overload"] = run_overload(bench, capacity, console)

@@ -67,6 +67,17 @@ def print_compare_summary(report: dict[str, Any], console: Console) -> None:
             f"fleethub / limit = {ratios['fleethub_to_limit']}"
             f" · fleethub / naive = {ratios['fleethub_to_naive']}"
         )
+    fanout = report.get("fanout")
+    if fanout:
+        for name, label in (("idle", "hub idle"), ("under_load", "under the heartbeat load")):
+            part = fanout[name]
+            lat = part["latency_s"]
+            console.print(
+                f"fan-out, {label} (load {part['load_before'][0]:.2f}): {part['received']} of"
+                f" {part['targeted']} tablets, p50 {_ms(lat['p50'])}, p99 {_ms(lat['p99'])},"
+                f" max {_ms(lat['max'])}; hub {part['hub_cpu_percent_of_one_core']:.0f} %"
+                " of a core"
+            )
     over = report.get("overload")
     if over:
         lat = over["latency_s"] or {}

@@ -11,6 +11,7 @@ import pytest
 from rich.console import Console
 
 from devtools.bench.compare import CompareConfig, run_compare
+from devtools.bench.compare_summary import print_compare_summary
 
 
 @pytest.mark.slow
@@ -33,7 +34,16 @@ def test_tiny_compare_delivers_every_heartbeat_in_every_leg(tmp_path: Path) -> N
         assert leg["delivered"] == leg["sent"] == 160, leg["leg"]
         assert leg["drained_in_time"]
     assert set(report["ratios"]) == {"medians", "fleethub_to_limit", "fleethub_to_naive"}
+    for part in ("idle", "under_load"):
+        assert report["fanout"][part]["received"] == report["fanout"][part]["targeted"] == 40
     over = report["overload"]
     assert over["committed"] == over["sent"] > 0
     assert over["duplicates"] == 0
     assert over["series"][-1]["backlog"] == 0
+    printed = Console(record=True, width=200)
+    print_compare_summary(report, printed)
+    text = printed.export_text()
+    assert "fleethub / limit = " in text
+    assert "fleethub / naive = " in text
+    assert text.count("fan-out, ") == 2
+    assert "overload: " in text
