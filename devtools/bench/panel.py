@@ -107,13 +107,16 @@ def _grid_times(port: int, cookie: str, count: int) -> tuple[GridTimes, list[Gri
     times: list[GridTimes] = []
     size = tiles = 0
     http_conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    for n in range(count + 2):  # two warm-up requests
-        measured, page = _fetch(http_conn, cookie)
-        if n == 0:
-            cold = measured
-        if n >= 2:
-            times.append(measured)
-        size, tiles = len(page), page.count(b'class="tile ')
+    try:
+        for n in range(count + 2):  # two warm-up requests
+            measured, page = _fetch(http_conn, cookie)
+            if n == 0:
+                cold = measured
+            if n >= 2:
+                times.append(measured)
+            size, tiles = len(page), page.count(b'class="tile ')
+    finally:
+        http_conn.close()
     assert cold is not None
     return cold, times, size, tiles
 

@@ -36,6 +36,8 @@ def test_tiny_compare_delivers_every_heartbeat_in_every_leg(tmp_path: Path) -> N
     assert set(report["ratios"]) == {"medians", "fleethub_to_limit", "fleethub_to_naive"}
     for part in ("idle", "under_load"):
         assert report["fanout"][part]["received"] == report["fanout"][part]["targeted"] == 40
+        assert report["fanout"][part]["latency_s"]["min"] > 0  # this push's own receipts
+    assert report["fanout"]["idle"]["etag"] != report["fanout"]["under_load"]["etag"]
     over = report["overload"]
     assert over["committed"] == over["sent"] > 0
     assert over["duplicates"] == 0
