@@ -165,10 +165,12 @@ async def grid_chunks(
     like: str | None,
     problems_first: bool = False,
     size: int = 1000,
+    first: int = 200,
 ) -> AsyncIterator[GridHead | list[Tile]]:
     """The grid as :func:`grid` reads it, in pieces: first its :class:`GridHead`, then its
-    tiles ``size`` at a time from a server-side cursor, all from one snapshot (repeatable
-    read), so the counts agree with the tiles."""
+    first ``first`` tiles (what a screen shows, sooner), then ``size`` at a time, from a
+    server-side cursor, all from one snapshot (repeatable read), so the counts agree with
+    the tiles."""
     params = scope_params(user, fleet=fleet, state=state, q=like, problems=problems_first)
     async with pool.connection() as conn, conn.transaction():
         await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -180,8 +182,10 @@ async def grid_chunks(
         yield GridHead(counts, per_fleet)
         async with conn.cursor("grid", row_factory=class_row(Tile), binary=True) as tiles:
             await tiles.execute(GRID, params)
-            while rows := await tiles.fetchmany(size):
+            step = first
+            while rows := await tiles.fetchmany(step):
                 yield rows
+                step = size
 
 
 async def one(pool: AsyncConnectionPool, user: User, tablet_id: str) -> Tile | None:

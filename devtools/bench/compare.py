@@ -205,8 +205,11 @@ class Bench:
             if cfg.profile and isinstance(leg, HubLeg):
                 out = self.logs / f"profile-{self.stamp}-r{repeat}.txt"
                 spy = leg.profile(cfg.duration_s, out)
+            blast_from = datetime.now(UTC)
             with self.console.status(f"{leg.name} (run {repeat + 1}): {cfg.rate:.0f}/s…"):
                 sent = self.blast(cfg.rate, cfg.duration_s)
+            blast_until = datetime.now(UTC)
+            with self.console.status(f"{leg.name} (run {repeat + 1}): draining…"):
                 drained = _drain(leg, sent["sent"], cfg.drain_timeout_s)
             cpu = {name: round(w.cpu_percent(), 1) for name, w in windows.items()}
             if spy is not None:
@@ -219,6 +222,10 @@ class Bench:
             "leg": leg.name,
             "run": repeat + 1,
             "load_before": [round(x, 2) for x in load],
+            "blast": [
+                blast_from.isoformat(timespec="seconds"),
+                blast_until.isoformat(timespec="seconds"),
+            ],
             "offered_rate_per_s": round(sent["sent"] / sent["elapsed_s"], 1),
             "sent": sent["sent"],
             "send_failed": sent["failed"],

@@ -18,12 +18,14 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import os
 import random
 import secrets
 import sys
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -176,13 +178,19 @@ def run_panel_bench(cfg: PanelBenchConfig, console: Console) -> dict[str, Any]:
         )
         web.wait_port("127.0.0.1", port, timeout=30)
         cookie = _sign_in(port)
+        load = [round(x, 2) for x in os.getloadavg()]
+        grid_started = datetime.now(UTC)
         with console.status(f"fetching the grid {cfg.requests} times…"):
             cold, times, size, tiles = _grid_times(port, cookie, cfg.requests)
+        grid_ended = datetime.now(UTC)
         with console.status(f"changing {cfg.changes} tablets under an open stream…"):
             stream = _stream_changes(url, port, cookie, cfg)
         return {
             "config": {k: str(v) for k, v in cfg.__dict__.items() if k != "database_url"},
             "grid": {
+                "load_before": load,
+                "fetched_from": grid_started.isoformat(timespec="seconds"),
+                "fetched_until": grid_ended.isoformat(timespec="seconds"),
                 "tiles": tiles,
                 "bytes": size,
                 "first_response_s": cold.whole,

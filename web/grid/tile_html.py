@@ -21,6 +21,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from store.tiles import Tile
 from web.grid.tiles import changed_since
+from web.http.templating import TEMPLATES
 
 _row = attrgetter(*Tile.__dataclass_fields__)
 
@@ -118,7 +119,10 @@ class TileRenderer:
 
 
 async def warm(pool: AsyncConnectionPool, render: TileRenderer, chunk: int = 500) -> int:
-    """Render every tablet's tile once at start-up, so the first grid view is fast too."""
+    """Render every tablet's tile once at start-up, so the first grid view is fast too
+    (and compile the grid page's templates, which a first request would otherwise do)."""
+    for name in ("grid.html", "_grid.html", "base.html"):
+        TEMPLATES.get_template(name)
     tiles = await changed_since(pool, datetime(1970, 1, 1, tzinfo=UTC))
     for n, tile in enumerate(tiles, start=1):
         render(tile)

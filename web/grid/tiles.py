@@ -97,11 +97,19 @@ async def grid(
 
 
 def grid_chunks(
-    pool: AsyncConnectionPool, user: User, wanted: GridFilter, size: int = 1000
+    pool: AsyncConnectionPool, user: User, wanted: GridFilter, size: int = 1000, first: int = 200
 ) -> AsyncIterator[GridHead | list[Tile]]:
-    """The grid's counts, then its tiles ``size`` at a time (store.tiles.grid_chunks)."""
+    """The grid's counts, then its first ``first`` tiles, then ``size`` at a time
+    (store.tiles.grid_chunks)."""
     return tiles.grid_chunks(
-        pool, user, wanted.fleet, wanted.state, _like(wanted.q), wanted.problems_first, size
+        pool,
+        user,
+        wanted.fleet,
+        wanted.state,
+        _like(wanted.q),
+        wanted.problems_first,
+        size,
+        first,
     )
 
 
