@@ -106,7 +106,7 @@ def bench_command(
             rate or 10_000,
             parse_duration(duration),
             repeats,
-            parse_duration(overload),
+            0.0 if overload.strip() in {"0", "0s"} else parse_duration(overload),
             profile,
             out,
         )
