@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from actors.rules.hours import OperatingHours
 from actors.rules.targeting import Book
@@ -15,6 +15,9 @@ from contract.media import Downloads
 from contract.media_status import MediaStatusIn as MediaStatusIn
 from contract.playlist_ack import AckIn as AckIn
 from contract.status import StatusIn as StatusIn
+
+if TYPE_CHECKING:
+    from actors.rules.tablet_session import TabletSession
 
 State = Literal["unknown", "online", "offline"]
 Reason = Literal["will", "timeout", "status", "heartbeat"]
@@ -158,6 +161,20 @@ class TargetingTick:
 
 
 @dataclass(frozen=True, slots=True)
+class DesiredMany:
+    """One manifest for many tablets (a fleet-wide push): the registry resolves it in one
+    step, updating each tablet's session in place and sending their effects as one batch,
+    instead of one delivery per tablet actor. ``template`` is the manifest as one tablet's
+    :class:`DesiredPlaylist` would carry it; its ``tablet_id`` is not used."""
+
+    tablet_ids: tuple[str, ...]
+    template: DesiredPlaylist
+
+    def for_tablet(self, tablet_id: str) -> DesiredPlaylist:
+        return replace(self.template, tablet_id=tablet_id)
+
+
+@dataclass(frozen=True, slots=True)
 class Batch:
     """Many inputs in one delivery: the pump's unit of work."""
 
@@ -225,12 +242,13 @@ class Stats:
 
 @dataclass(frozen=True, slots=True)
 class TabletInit:
-    """From the registry to a new tablet actor: its snapshot and where to send effects."""
+    """From the registry to a new tablet actor: its session (made and resumed by the
+    registry, which keeps a reference to update it in place on a fleet-wide push: both live
+    on the pump thread) and where to send effects."""
 
-    snapshot: TabletSnapshot
+    session: TabletSession
     outbox: Any
     watchdog: Any
-    started_at: datetime  # the hub's start: a restart's grace counts from it
 
 
 # --- leads (issue #5): into the lead router, and between it and agent actors -------

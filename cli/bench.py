@@ -87,6 +87,21 @@ def bench_command(
             " entering a zone → the changed manifest.",
         ),
     ] = None,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare",
+            help="Compare fleethub with the broker alone (mosquitto_sub) and a naive paho +"
+            " psycopg subscriber: legs interleaved, same tablets (default 19,000) and rate.",
+        ),
+    ] = False,
+    repeats: Annotated[int, typer.Option(min=1, max=9, help="--compare: runs of each leg.")] = 3,
+    overload: Annotated[
+        str, typer.Option(help="--compare: the overload leg's length (0s: none).")
+    ] = "10s",
+    profile: Annotated[
+        bool, typer.Option("--profile", help="--compare: py-spy the hub during its legs.")
+    ] = False,
     media_mb: Annotated[int, typer.Option(min=1, max=4096, help="--media: file MB.")] = 50,
     upload_mib: Annotated[
         int, typer.Option(min=0, max=4096, help="--media: upload MiB (0: none).")
@@ -108,6 +123,17 @@ def bench_command(
         return
     if alerts:
         _bench_alerts(alerts, out)
+        return
+    if compare:
+        _bench_compare(
+            tablets or 19_000,
+            rate or 10_000,
+            parse_duration(duration),
+            repeats,
+            0.0 if overload.strip() in {"0", "0s"} else parse_duration(overload),
+            profile,
+            out,
+        )
         return
     if statements:
         _bench_statements(tablets or 20_000, out)
@@ -148,6 +174,34 @@ def bench_command(
     report = run_bench(cfg, console)
     path = write_report(report, out, sys.stdout)
     print_summary(report, console)
+    console.print(f"report: {path}")
+
+
+def _bench_compare(
+    tablets: int,
+    rate: float,
+    duration_s: float,
+    repeats: int,
+    overload_s: float,
+    profile: bool,
+    out: Path,
+) -> None:
+    from devtools.bench.compare import CompareConfig, run_compare
+    from devtools.bench.compare_summary import print_compare_summary
+    from devtools.bench.run import write_report
+
+    cfg = CompareConfig(
+        tablets=tablets,
+        rate=rate,
+        duration_s=duration_s,
+        repeats=repeats,
+        overload_s=overload_s,
+        profile=profile,
+        work_dir=_settings().var_dir / "bench",
+    )
+    report = run_compare(cfg, console)
+    path = write_report(report, out, sys.stdout)
+    print_compare_summary(report, console)
     console.print(f"report: {path}")
 
 

@@ -14,7 +14,7 @@ import contextlib
 import functools
 import logging
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -31,7 +31,7 @@ from actors.effects import (
     Rejected,
 )
 from actors.effects import Publish as PublishEffect
-from actors.messages import DesiredPlaylist, NotRegistered, Register, Unregister
+from actors.messages import DesiredMany, DesiredPlaylist, NotRegistered, Register, Unregister
 from actors.rules.incidents import alert_payload
 from actors.system.pump import ActorPump
 from broker.dynsec_file import hub_publish_client_id, hub_tablet_client_id
@@ -103,6 +103,25 @@ class Desired:
             base=self.base,
             downloads=self.downloads,
         )
+
+
+def desired_many(
+    desired: dict[str, Desired],
+    tablet_ids: Iterable[str],
+    at: datetime,
+    force: bool = False,
+    resolved_at: datetime | None = None,
+) -> list[DesiredMany]:
+    """One message per distinct manifest (``Desired`` shared by its tablets, see
+    ``Hub._desired``) naming every tablet it is for: the registry resolves each in one step."""
+    groups: dict[int, tuple[Desired, list[str]]] = {}
+    for tablet_id in tablet_ids:
+        wanted = desired[tablet_id]
+        groups.setdefault(id(wanted), (wanted, []))[1].append(tablet_id)
+    return [
+        DesiredMany(tuple(ids), replace(wanted.message("", at, force), resolved_at=resolved_at))
+        for wanted, ids in groups.values()
+    ]
 
 
 class Hub:
@@ -252,8 +271,8 @@ class Hub:
         assert self.pump is not None
         now = datetime.now(UTC)
         desired = await self._desired(tablet_ids, now)
-        for tablet_id, wanted in desired.items():
-            self.pump.put(wanted.message(tablet_id, now))
+        for message in desired_many(desired, desired, now):
+            self.pump.put(message)
         return len(desired)
 
     async def _desired(self, tablet_ids: list[str] | None, now: datetime) -> dict[str, Desired]:
@@ -349,9 +368,10 @@ class Hub:
             if restart is not None and restart.is_set():
                 break
             now = datetime.now(UTC)
-            for tablet_id in ids[start : start + step]:
-                message = desired[tablet_id].message(tablet_id, now, force=True)
-                self.pump.put(replace(message, resolved_at=resolved_at))
+            for message in desired_many(
+                desired, ids[start : start + step], now, force=True, resolved_at=resolved_at
+            ):
+                self.pump.put(message)
             self.metrics.manifests_republished += len(ids[start : start + step])
             await asyncio.sleep(0.1)
 

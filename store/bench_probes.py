@@ -123,3 +123,36 @@ async def command_latency(conn: Conn, command_id: object) -> tuple[Any, ...]:
     row = await (await conn.execute(COMMAND_LATENCY, (command_id,))).fetchone()
     assert row is not None  # an aggregate: always one row
     return row
+
+
+async def heartbeats_received_since(conn: Conn, since: datetime) -> int:
+    """Bench heartbeats received (and so committed) at or after ``since`` (the time index)."""
+    return await _count(
+        conn,
+        "SELECT count(*) FROM heartbeats WHERE time >= %s AND tablet_id LIKE 'bench-%%'",
+        since,
+    )
+
+
+HEARTBEAT_TIMES = """
+SELECT extract(epoch FROM device_ts)::float8, extract(epoch FROM stored_at)::float8
+FROM heartbeats WHERE time >= %s AND device_ts >= %s AND tablet_id LIKE 'bench-%%'
+"""
+
+
+async def heartbeat_times(conn: Conn, since: datetime) -> list[tuple[float, float]]:
+    """(published, committed) epoch seconds of every bench heartbeat published since
+    ``since``: the overload leg's timeline."""
+    rows = await (await conn.execute(HEARTBEAT_TIMES, (since, since))).fetchall()
+    return [(float(str(a)), float(str(b))) for a, b in rows]
+
+
+async def heartbeat_duplicates(conn: Conn, since: datetime) -> int:
+    """Bench heartbeats published since ``since`` stored more than once."""
+    return await _count(
+        conn,
+        "SELECT count(*) - count(DISTINCT (tablet_id, boot_id, seq)) FROM heartbeats"
+        " WHERE time >= %s AND device_ts >= %s AND tablet_id LIKE 'bench-%%'",
+        since,
+        since,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -69,14 +70,17 @@ RANK = """CASE WHEN coalesce(s.state, 'unknown') = 'offline' THEN 0
                 WHEN i.kind = 'flapping' THEN 1
                 WHEN coalesce(s.state, 'unknown') = 'unknown' THEN 2 ELSE 3 END"""
 
-GRID = (
-    SELECT_TILES
-    + f"""
+GRID_WHERE = f"""
 WHERE t.revoked_at IS NULL AND {IN_SCOPE}
   AND (%(fleet)s::text IS NULL OR f.fleet_id = %(fleet)s)
   AND (%(state)s::text IS NULL OR coalesce(s.state, 'unknown') = %(state)s)
   AND (%(q)s::text IS NULL OR t.tablet_id ILIKE %(q)s OR t.car_id ILIKE %(q)s)
-ORDER BY f.name COLLATE "C", f.fleet_id COLLATE "C",
+"""
+
+GRID = (
+    SELECT_TILES
+    + GRID_WHERE
+    + f"""ORDER BY f.name COLLATE "C", f.fleet_id COLLATE "C",
          CASE WHEN %(problems)s THEN {RANK} ELSE 0 END,
          t.car_id COLLATE "C" NULLS LAST, t.tablet_id COLLATE "C"
 """
@@ -91,6 +95,17 @@ LEFT JOIN tablet_state s ON s.tablet_id = t.tablet_id
 WHERE t.revoked_at IS NULL AND {IN_SCOPE} AND (%(fleet)s::text IS NULL OR f.fleet_id = %(fleet)s)
 GROUP BY 1
 """  # noqa: S608  # IN_SCOPE is a constant fragment
+
+# The grid's tiles per fleet (its sections' counts), for the same filters as GRID.
+FLEET_COUNTS = (
+    """
+SELECT f.fleet_id, count(*)
+FROM tablets t JOIN fleets f ON f.fleet_id = t.fleet_id
+LEFT JOIN tablet_state s ON s.tablet_id = t.tablet_id
+"""
+    + GRID_WHERE
+    + "GROUP BY f.fleet_id"
+)
 
 # Every registered tablet's fleet and state (all tenants): the change feed's counts.
 STATES = """
@@ -135,6 +150,46 @@ async def grid(
         await cur.execute(GRID_MEMORY)
         await cur.execute(GRID, params)
         return await cur.fetchall()
+
+
+@dataclass(frozen=True, slots=True)
+class GridHead:
+    """What a grid shows before its tiles: tablets per state of the whole fleet(s) in scope
+    (as :func:`counts`) and the tiles per fleet the filters leave (each section's count)."""
+
+    counts: dict[str, int]
+    per_fleet: dict[str, int]
+
+
+async def grid_chunks(
+    pool: AsyncConnectionPool,
+    user: User,
+    fleet: str | None,
+    state: str | None,
+    like: str | None,
+    problems_first: bool = False,
+    size: int = 1000,
+    first: int = 200,
+) -> AsyncIterator[GridHead | list[Tile]]:
+    """The grid as :func:`grid` reads it, in pieces: first its :class:`GridHead`, then its
+    first ``first`` tiles (what a screen shows, sooner), then ``size`` at a time, from a
+    server-side cursor, all from one snapshot (repeatable read), so the counts agree with
+    the tiles."""
+    params = scope_params(user, fleet=fleet, state=state, q=like, problems=problems_first)
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        await conn.execute(GRID_MEMORY)
+        cur = await conn.execute(COUNTS, params)
+        counts = {str(s): int(str(n)) for s, n in await cur.fetchall()}
+        cur = await conn.execute(FLEET_COUNTS, params)
+        per_fleet = {str(f): int(str(n)) for f, n in await cur.fetchall()}
+        yield GridHead(counts, per_fleet)
+        async with conn.cursor("grid", row_factory=class_row(Tile), binary=True) as tiles:
+            await tiles.execute(GRID, params)
+            step = first
+            while rows := await tiles.fetchmany(step):
+                yield rows
+                step = size
 
 
 async def one(pool: AsyncConnectionPool, user: User, tablet_id: str) -> Tile | None:

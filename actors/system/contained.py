@@ -45,6 +45,14 @@ def copy_flat(value: Any) -> Any:
     return clone
 
 
+def restore_flat(target: Any, saved: Any) -> None:
+    """Make ``target`` what ``saved`` (its :func:`copy_flat`) was, in place: whoever holds
+    a reference to ``target`` sees the rollback too."""
+    state = vars(target)
+    state.clear()
+    state.update(vars(saved))
+
+
 class ContainedActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is untyped
     ROLLBACK: tuple[str, ...] = ()  # the attributes a failed message must leave unchanged
     KIND = "actor"
@@ -67,10 +75,14 @@ class ContainedActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is 
         try:
             return handle()
         except Exception as exc:
-            for name, value in saved.items():
-                setattr(self, name, value)
+            self.restore(saved)
             self.report_failure(message, exc)
             return None
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        """Put the ``ROLLBACK`` attributes back as :meth:`checkpoint` saw them."""
+        for name, value in saved.items():
+            setattr(self, name, value)
 
     def failure_key(self, message: Any) -> str:
         return str(getattr(message, "tablet_id", None) or getattr(message, "lead_id", "?"))

@@ -19,7 +19,7 @@ from actors.messages import (
     TargetingTick,
 )
 from actors.rules.tablet_session import TabletSession
-from actors.system.contained import ContainedActor, copy_flat
+from actors.system.contained import ContainedActor, copy_flat, restore_flat
 from contract.commands import CommandResultIn
 
 
@@ -39,9 +39,9 @@ class TabletActor(ContainedActor):
         self.watchdog: Any = None
 
     def receiveMsg_TabletInit(self, msg: TabletInit, sender: Any) -> None:
-        self.outbox, self.watchdog = msg.outbox, msg.watchdog
-        self.session = TabletSession(msg.snapshot)
-        self._emit(self.session.resume(msg.started_at))
+        # The registry made and resumed the session (it sent what resuming produced) and
+        # keeps a reference: a fleet-wide push updates it in place (registry.py).
+        self.outbox, self.watchdog, self.session = msg.outbox, msg.watchdog, msg.session
 
     def receiveMsg_Register(self, msg: Register, sender: Any) -> None:
         if self.session is not None:
@@ -92,6 +92,11 @@ class TabletActor(ContainedActor):
 
     def checkpoint(self) -> dict[str, Any]:
         return {"session": copy_flat(self.session)}  # its containers hold datetimes only
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        # In place: the registry holds the same session object.
+        if self.session is not None and saved["session"] is not None:
+            restore_flat(self.session, saved["session"])
 
     def failure_key(self, message: Any) -> str:
         if self.session is not None:

@@ -4,7 +4,8 @@ Seeds one tenant with ``tablets`` tablets (states, batteries, ads) in fleets of
 1,000, runs ``fleethub web`` as a child process on loopback, signs in, then
 1. fetches the whole grid once with every tile rendered (a fresh panel process), then
    ``requests`` more times with tiles from the per-row cache (full response time, query
-   and render included, as a browser on the same host would see it);
+   and render included, as a browser on the same host would see it; the page is streamed,
+   so also the time to its first byte and to its first tile);
 2. holds the grid's SSE stream open while ``changes`` tablets change one at a
    time (half as transitions with ``NOTIFY``, half as heartbeat-only updates
    that the feed finds by polling); latency = commit → event received, and
@@ -17,12 +18,14 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import os
 import random
 import secrets
 import sys
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -74,25 +77,49 @@ def _sign_in(port: int) -> str:
     return panel_login.sign_in(port, EMAIL, PASSWORD)
 
 
-def _grid_times(port: int, cookie: str, count: int) -> tuple[float, list[float], int, int]:
+@dataclass(frozen=True)
+class GridTimes:
+    """One fetch of the grid: the first byte, the first tile and the whole page (s)."""
+
+    first_byte: float
+    first_tile: float | None
+    whole: float
+
+
+def _fetch(http_conn: http.client.HTTPConnection, cookie: str) -> tuple[GridTimes, bytes]:
+    started = time.perf_counter()
+    http_conn.request("GET", "/", headers={"Cookie": cookie})
+    response = http_conn.getresponse()  # the status line and headers: the first bytes
+    first_byte = time.perf_counter() - started
+    first_tile: float | None = None
+    parts: list[bytes] = []
+    while piece := response.read1(1 << 16):
+        parts.append(piece)
+        if first_tile is None and b'class="tile ' in piece:
+            first_tile = time.perf_counter() - started
+    whole = time.perf_counter() - started
+    if response.status != 200:
+        raise RuntimeError(f"grid answered {response.status}")
+    return GridTimes(first_byte, first_tile, whole), b"".join(parts)
+
+
+def _grid_times(port: int, cookie: str, count: int) -> tuple[GridTimes, list[GridTimes], int, int]:
     """The first fetch (every tile rendered) and ``count`` more (tiles from the cache)."""
-    cold = 0.0
-    times: list[float] = []
+    cold: GridTimes | None = None
+    times: list[GridTimes] = []
     size = tiles = 0
     http_conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    for n in range(count + 2):  # two warm-up requests
-        started = time.perf_counter()
-        http_conn.request("GET", "/", headers={"Cookie": cookie})
-        response = http_conn.getresponse()
-        page = response.read()
-        elapsed = time.perf_counter() - started
-        if response.status != 200:
-            raise RuntimeError(f"grid answered {response.status}")
-        if n == 0:
-            cold = elapsed
-        if n >= 2:
-            times.append(elapsed)
-        size, tiles = len(page), page.count(b'class="tile ')
+    try:
+        for n in range(count + 2):  # two warm-up requests
+            measured, page = _fetch(http_conn, cookie)
+            if n == 0:
+                cold = measured
+            if n >= 2:
+                times.append(measured)
+            size, tiles = len(page), page.count(b'class="tile ')
+    finally:
+        http_conn.close()
+    assert cold is not None
     return cold, times, size, tiles
 
 
@@ -151,17 +178,27 @@ def run_panel_bench(cfg: PanelBenchConfig, console: Console) -> dict[str, Any]:
         )
         web.wait_port("127.0.0.1", port, timeout=30)
         cookie = _sign_in(port)
+        load = [round(x, 2) for x in os.getloadavg()]
+        grid_started = datetime.now(UTC)
         with console.status(f"fetching the grid {cfg.requests} times…"):
             cold, times, size, tiles = _grid_times(port, cookie, cfg.requests)
+        grid_ended = datetime.now(UTC)
         with console.status(f"changing {cfg.changes} tablets under an open stream…"):
             stream = _stream_changes(url, port, cookie, cfg)
         return {
             "config": {k: str(v) for k, v in cfg.__dict__.items() if k != "database_url"},
             "grid": {
+                "load_before": load,
+                "fetched_from": grid_started.isoformat(timespec="seconds"),
+                "fetched_until": grid_ended.isoformat(timespec="seconds"),
                 "tiles": tiles,
                 "bytes": size,
-                "first_response_s": cold,
-                "response_s": summary(times),
+                "first_response_s": cold.whole,
+                "first_response_first_byte_s": cold.first_byte,
+                "first_response_first_tile_s": cold.first_tile,
+                "response_s": summary([t.whole for t in times]),
+                "first_byte_s": summary([t.first_byte for t in times]),
+                "first_tile_s": summary([t.first_tile or t.whole for t in times]),
             },
             "stream": stream,
         }

@@ -84,12 +84,22 @@ def print_panel_summary(report: dict[str, Any], console: Console) -> None:
     table = Table("figure", "value", title=f"fleethub bench --panel {report['started_at']}")
     resp = grid["response_s"]
     table.add_row("grid page", f"{grid['tiles']} tiles · {grid['bytes'] / 2**20:.1f} MiB")
-    table.add_row("grid, first response", f"{_ms(grid['first_response_s'])} (every tile rendered)")
     table.add_row(
-        "grid response",
+        "grid, first response",
+        f"first byte {_ms(grid['first_response_first_byte_s'])} · first tile"
+        f" {_ms(grid['first_response_first_tile_s'])} · whole page"
+        f" {_ms(grid['first_response_s'])} (every tile rendered)",
+    )
+    table.add_row(
+        "grid response (whole page)",
         f"p50 {_ms(resp['p50'])} · p99 {_ms(resp['p99'])}"
         f" · max {_ms(resp['max'])} ({resp['count']} requests)",
     )
+    for key, label in (("first_byte_s", "first byte"), ("first_tile_s", "first tile")):
+        part = grid[key]
+        table.add_row(
+            f"grid response ({label})", f"p50 {_ms(part['p50'])} · p99 {_ms(part['p99'])}"
+        )
     table.add_row(
         "SSE events",
         f"{stream['events']} for {stream['changed']} changed tablets"

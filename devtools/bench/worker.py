@@ -3,7 +3,8 @@
 Started by :mod:`devtools.bench.run`; answers each command with one JSON line on stdout.
 Commands: ``{"cmd": "blast", "rate": R, "duration": D}`` (with ``--zones N``: also the
 entries into devtools/bench/zones.py's grid and their manifests' latency),
-``{"cmd": "fanout", "expect": N, "timeout": T}`` and ``{"cmd": "quit"}``.
+``{"cmd": "fanout", "expect": N, "timeout": T}``, ``{"cmd": "stats"}`` (the fleet's counters)
+and ``{"cmd": "quit"}``.
 """
 
 from __future__ import annotations
@@ -112,6 +113,8 @@ async def main(args: argparse.Namespace, ids: list[str]) -> None:
                     await asyncio.wait_for(enough.wait(), cmd["timeout"])
                 got = receipts.get(cmd["etag"], {})
                 say({"event": "fanout", "received": list(got.values())})
+            elif cmd["cmd"] == "stats":
+                say({"event": "stats", **fleet.stats.snapshot()})
             elif cmd["cmd"] == "quit":
                 break
         say({"event": "stats", **fleet.stats.snapshot()})

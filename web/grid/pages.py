@@ -3,6 +3,7 @@
 The page, its fragment (what the search box fetches) and the stream are one view: the
 page's script places each changed tile where a fresh load of the same address would
 (web/static/panel.js), and the header counts the whole fleet, whatever the page filters.
+The page itself is sent in pieces as its rows are read (web/grid/streamed.py).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from sse_starlette.sse import EventSourceResponse
 from store.tiles import Tile
 from store.users import User
 from web.deps import FleetLogin, Login, LoginDep, PoolDep
-from web.grid.tile_html import TileRenderer
+from web.grid.streamed import grid_response
+from web.grid.tile_html import SECTION_CLOSE, TileRenderer, section_open
 from web.grid.tiles import (
     ORDERS,
     STATE_WORDS,
@@ -55,6 +57,10 @@ class Section:
     timezone: str
     count: int
     html: Markup
+
+    @property
+    def opening(self) -> Markup:
+        return section_open(self.fleet_id, self.fleet_name, self.timezone, self.count)
 
 
 def sections(tiles: list[Tile], render: TileRenderer) -> list[Section]:
@@ -105,6 +111,8 @@ def _context(login: Login, view: GridView) -> dict[str, Any]:
         "fleets": view.fleets,
         "states": STATE_WORDS,
         "orders": ORDERS,
+        "section_close": SECTION_CLOSE,
+        "streamed": None,
     }
 
 
@@ -120,10 +128,11 @@ async def grid_page(
 ) -> Response:
     if not login.user.can_view_fleet:  # agents and advertisers start elsewhere
         return RedirectResponse(home_of(login.user), status_code=303)
-    view = await _view(request, pool, login.user, (fleet, state, q, order))
-    return TEMPLATES.TemplateResponse(
-        request, "grid.html", _context(login, view), status_code=422 if view.problems else 200
-    )
+    scoped = await fleets(pool, login.user)
+    wanted, problems = parse_filter(fleet, state, q, order, scoped)
+    view = GridView(wanted, problems, {}, [], scoped)  # counts and tiles: streamed
+    status = 422 if problems else 200
+    return await grid_response(request, pool, login.user, wanted, _context(login, view), status)
 
 
 @router.get("/grid/fragment", response_class=HTMLResponse)

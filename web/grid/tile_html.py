@@ -22,6 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 from store.incidents import KIND_WORDS
 from store.tiles import Tile
 from web.grid.tiles import changed_since
+from web.http.templating import TEMPLATES
 
 _row = attrgetter(*Tile.__dataclass_fields__)
 
@@ -88,6 +89,20 @@ def tile_html(t: Tile) -> Markup:
     return Markup("".join(out))  # noqa: S704 - every value from the row is escaped above
 
 
+def section_open(fleet_id: str, name: str, zone: str, count: int) -> Markup:
+    """A fleet's section of the grid up to its tiles (then its tiles and
+    :data:`SECTION_CLOSE`): the page's, the fragment's and the streamed page's."""
+    word = "tablet" if count == 1 else "tablets"
+    return Markup(  # noqa: S704 - every value is escaped
+        f'<section class="fleet" data-fleet="{escape(fleet_id)}" data-name="{escape(name)}"'
+        f' data-tz="{escape(zone)}">\n  <h2>{escape(name)} <small>{int(count)} {word}</small>'
+        '</h2>\n  <div class="tiles">'
+    )
+
+
+SECTION_CLOSE = Markup("</div>\n</section>\n")
+
+
 class TileRenderer:
     def __init__(self, max_entries: int = 200_000) -> None:
         self._render: Callable[[Tile], Markup] = tile_html
@@ -110,7 +125,10 @@ class TileRenderer:
 
 
 async def warm(pool: AsyncConnectionPool, render: TileRenderer, chunk: int = 500) -> int:
-    """Render every tablet's tile once at start-up, so the first grid view is fast too."""
+    """Render every tablet's tile once at start-up, so the first grid view is fast too
+    (and compile the grid page's templates, which a first request would otherwise do)."""
+    for name in ("grid.html", "_grid.html", "base.html"):
+        TEMPLATES.get_template(name)
     tiles = await changed_since(pool, datetime(1970, 1, 1, tzinfo=UTC))
     for n, tile in enumerate(tiles, start=1):
         render(tile)

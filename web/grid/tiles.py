@@ -3,6 +3,7 @@ and the grid's filters as a page's query carries them."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
@@ -10,7 +11,7 @@ from urllib.parse import urlencode
 from psycopg_pool import AsyncConnectionPool
 
 from store import tiles
-from store.tiles import Tile
+from store.tiles import GridHead, Tile
 from store.users import User
 
 STATES = ("online", "offline", "unknown")
@@ -93,6 +94,23 @@ async def grid(
     problems_first: bool = False,
 ) -> list[Tile]:
     return await tiles.grid(pool, user, fleet, state, _like(q), problems_first)
+
+
+def grid_chunks(
+    pool: AsyncConnectionPool, user: User, wanted: GridFilter, size: int = 1000, first: int = 200
+) -> AsyncIterator[GridHead | list[Tile]]:
+    """The grid's counts, then its first ``first`` tiles, then ``size`` at a time
+    (store.tiles.grid_chunks)."""
+    return tiles.grid_chunks(
+        pool,
+        user,
+        wanted.fleet,
+        wanted.state,
+        _like(wanted.q),
+        wanted.problems_first,
+        size,
+        first,
+    )
 
 
 def counts_of(found: list[Tile]) -> dict[str, int]:
