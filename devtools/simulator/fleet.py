@@ -236,6 +236,10 @@ class SimFleet:
             await asyncio.sleep(duration_s)
         return self.stats
 
+    def in_flight(self) -> int:
+        """QoS 1 publishes of all tablets still awaiting their PUBACK."""
+        return sum(t.in_flight for t in self._tablets.values())
+
     async def wait_connected(self) -> float:
         """Wait until every tablet has been online at once; return ``connect_elapsed_s``.
 

@@ -155,6 +155,11 @@ class SimTablet:
         return self._online
 
     @property
+    def in_flight(self) -> int:
+        """QoS 1 publishes still awaiting their PUBACK."""
+        return self._conn.in_flight if self._conn is not None else 0
+
+    @property
     def position(self) -> tuple[float, float]:
         """(lat, lon) as the last heartbeat sent it."""
         return self._lat, self._lon

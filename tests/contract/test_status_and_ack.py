@@ -38,7 +38,8 @@ async def handled(conn: Conn, tablet: ContractTablet) -> None:
 async def test_presence_follows_status_will_and_silence(
     running_hub: RunningHub, tablets: Tablets, conn: Conn
 ) -> None:
-    fleet = await tablets.fleet(heartbeat_s=1, offline_after_s=2)
+    # Silence counts after 6 s: long enough that a busy hub reads the will before it.
+    fleet = await tablets.fleet(heartbeat_s=2, offline_after_s=6)
     tid = fleet.tablet_ids[0]
     assert state(conn, tid) in (None, "unknown")  # unknown until first seen
     tablet = tablets.of(fleet)
@@ -55,7 +56,7 @@ async def test_presence_follows_status_will_and_silence(
     await eventually(lambda: state(conn, tid) == "offline")
     again.heartbeat()
     await eventually(lambda: state(conn, tid) == "online")
-    await eventually(lambda: state(conn, tid) == "offline", timeout=15)  # no heartbeat
+    await eventually(lambda: state(conn, tid) == "offline", timeout=30)  # no heartbeat
     assert reasons(conn, tid) == [
         ("online", "status"),
         ("offline", "will"),

@@ -19,6 +19,7 @@ from devtools.simulator import (
     SimFleet,
     TabletConfig,
 )
+from tests.helpers import eventually
 from tests.simulator.observer import Observe, SimBroker
 
 FAST = TabletConfig(heartbeat_interval_s=0.2, keepalive_s=10, connect_timeout_s=3, ack_timeout_s=3)
@@ -203,6 +204,7 @@ async def test_blast_sends_at_the_asked_aggregate_rate(
             await fleet.wait_connected()
         result = await fleet.blast(400.0, 0.5, on_sent=lambda *call: sent.append(call))
         await observer.wait_for(lambda: len(observer.seen) == 200)
+        await eventually(lambda: fleet.in_flight() == 0)  # every PUBACK in before stopping
     assert (result.sent, result.failed) == (200, 0)
     assert result.elapsed_s >= 0.45  # paced over the half second, not sent in a burst
     assert len(sent) == 200
