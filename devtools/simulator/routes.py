@@ -1,4 +1,5 @@
-"""Routes the simulated cars drive: closed loops of waypoints, each car somewhere along one,
+"""Routes the simulated cars drive: closed loops of waypoints, each car somewhere along one (the
+same spot on every run: SimTablet seeds it with the tablet id),
 moving at a steady speed, so its heartbeats' positions cross the campaigns' zones as a real
 car's would (the demo's zones: devtools/example_zones/).
 

@@ -141,8 +141,9 @@ class SimTablet:
         self._route = route_for(tablet_id, self._config.routes) if self._config.routes else None
         self._odometer = 0.0
         self._moved_at = time.monotonic()
-        if self._route is not None:  # somewhere along its loop
-            self._odometer = self._rng.uniform(0.0, self._route.length_m)
+        if self._route is not None:  # somewhere along its loop, the same spot on every run
+            start = random.Random(tablet_id)  # noqa: S311 - simulation, not security
+            self._odometer = start.uniform(0.0, self._route.length_m)
             self._lat, self._lon = self._route.at(self._odometer)
         self._app_version = self._config.app_version
         self._commands = TabletCommands(tablet_id, self.publish, self._new_boot, self._playing)
