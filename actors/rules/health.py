@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 
 from actors.effects import IncidentEvent, Outcome
 from actors.messages import HealthKind, HeartbeatIn, IncidentRef, TabletConfig
-from actors.rules.incidents import incident_id
+from actors.rules.incidents import incident_event, incident_id
 from config.health import version_key
 
 CRASH_WINDOW = timedelta(hours=1)
@@ -172,17 +172,7 @@ class HealthRules:
     def _health_event(
         self, ref: IncidentRef, event: str, at: datetime, detail: str | None
     ) -> IncidentEvent:
-        return IncidentEvent(
-            incident_id=ref.incident_id,
-            tablet_id=self.cfg.tablet_id,
-            fleet_id=self.cfg.fleet_id,
-            kind=ref.kind,
-            event=event,  # type: ignore[arg-type]
-            opened_at=ref.opened_at,
-            at=at,
-            offline_since=None,
-            detail=detail,
-        )
+        return incident_event(self.cfg, ref, event, at, detail=detail)
 
 
 def _low_storage(free_mb: int | None, limit_mb: int) -> Finding | None:

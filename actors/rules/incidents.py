@@ -130,16 +130,29 @@ class IncidentRules:
     def _incident_event(
         self, ref: IncidentRef, event: str, at: datetime, offline_since: datetime | None
     ) -> IncidentEvent:
-        return IncidentEvent(
-            incident_id=ref.incident_id,
-            tablet_id=self.cfg.tablet_id,
-            fleet_id=self.cfg.fleet_id,
-            kind=ref.kind,
-            event=event,  # type: ignore[arg-type]
-            opened_at=ref.opened_at,
-            at=at,
-            offline_since=offline_since,
-        )
+        return incident_event(self.cfg, ref, event, at, offline_since)
+
+
+def incident_event(
+    cfg: TabletConfig,
+    ref: IncidentRef,
+    event: str,
+    at: datetime,
+    offline_since: datetime | None = None,
+    detail: str | None = None,
+) -> IncidentEvent:
+    """The event of a tablet's incident (any kind) opening or resolving at ``at``."""
+    return IncidentEvent(
+        incident_id=ref.incident_id,
+        tablet_id=cfg.tablet_id,
+        fleet_id=cfg.fleet_id,
+        kind=ref.kind,
+        event=event,  # type: ignore[arg-type]
+        opened_at=ref.opened_at,
+        at=at,
+        offline_since=offline_since,
+        detail=detail,
+    )
 
 
 def alert_payload(ev: IncidentEvent) -> bytes:
