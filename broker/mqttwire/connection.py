@@ -103,6 +103,8 @@ class MqttConnection(asyncio.Protocol):
         "_next_packet_id",
         "_paused",
         "_ping_sent_at",
+        "_read_paused_at",
+        "_read_paused_s",
         "_receive_max",
         "_ssl",
         "_state",
@@ -172,6 +174,10 @@ class MqttConnection(asyncio.Protocol):
         self._last_write = 0.0
         self._ping_sent_at: float | None = None
         self._paused = False
+        # Reading paused by the owner (flow control): acknowledgement timeouts do not count
+        # that time, as the acknowledgements wait unread behind the deliveries held back.
+        self._read_paused_at: float | None = None
+        self._read_paused_s = 0.0  # in total, up to the last resume
         self._acks = bytearray()  # PUBACKs of one read, written together
         # True: a QoS 1 delivery is acknowledged only when the owner calls :meth:`ack`.
         self._manual_ack = manual_ack
@@ -338,13 +344,28 @@ class MqttConnection(asyncio.Protocol):
             self._write(self._transport, data)
 
     def pause_reading(self) -> None:
-        """Stop reading from the socket (the broker then queues for us): flow control."""
+        """Stop reading from the socket (the broker then queues for us): flow control.
+
+        While paused, a PUBACK or SUBACK waits unread behind the deliveries held back, so
+        acknowledgement timeouts count only the time spent reading.
+        """
         if self._transport is not None and self._transport.is_reading():
             self._transport.pause_reading()
+            if self._loop is not None and self._read_paused_at is None:
+                self._read_paused_at = self._loop.time()
 
     def resume_reading(self) -> None:
         if self._transport is not None and not self._transport.is_closing():
             self._transport.resume_reading()
+        if self._loop is not None and self._read_paused_at is not None:
+            self._read_paused_s += self._loop.time() - self._read_paused_at
+            self._read_paused_at = None
+
+    def _paused_so_far(self) -> float:
+        """Seconds reading has been paused since the connection began, this pause included."""
+        now = self._loop.time() if self._loop is not None else 0.0
+        current = now - self._read_paused_at if self._read_paused_at is not None else 0.0
+        return self._read_paused_s + current
 
     def abort(self) -> None:
         """Drop the socket at once, without DISCONNECT: the broker publishes the will."""
@@ -470,7 +491,12 @@ class MqttConnection(asyncio.Protocol):
         assert self._loop is not None
         future: asyncio.Future[Any] = self._loop.create_future()
         timer = self._loop.call_later(
-            self._ack_timeout, self._expire, packet_id, awaited, context=TIMER_CONTEXT
+            self._ack_timeout,
+            self._expire,
+            packet_id,
+            awaited,
+            self._paused_so_far(),
+            context=TIMER_CONTEXT,
         )
         if self._in_flight is None:
             self._in_flight = {}
@@ -493,7 +519,21 @@ class MqttConnection(asyncio.Protocol):
         else:
             future.set_result(result)
 
-    def _expire(self, packet_id: int, awaited: str) -> None:
+    def _expire(self, packet_id: int, awaited: str, paused_before: float) -> None:
+        held = self._paused_so_far() - paused_before
+        entry = self._in_flight.get(packet_id) if self._in_flight else None
+        if held > 0 and entry is not None and self._loop is not None:
+            # Reading was paused for ``held`` of the wait: wait that much longer.
+            timer = self._loop.call_later(
+                held,
+                self._expire,
+                packet_id,
+                awaited,
+                self._paused_so_far(),
+                context=TIMER_CONTEXT,
+            )
+            self._in_flight[packet_id] = (entry[0], timer)  # type: ignore[index]
+            return
         entry = self._in_flight.pop(packet_id, None) if self._in_flight else None
         if not self._in_flight:
             self._in_flight = None
