@@ -62,7 +62,8 @@ def test_a_screenshot_is_asked_from_the_tablet_page_uploaded_once_and_shown(
     assert panel.put(path, content=b"x" * (4 * 1024 * 1024 + 1)).status_code == 413
     stale = upload_path(panel, command, tablet, datetime.now(UTC) - timedelta(seconds=1))
     assert panel.put(stale, content=png).status_code == 403
-    assert conn.execute("SELECT count(*) FROM screenshots").fetchone() == (0,)
+    refused = conn.execute("SELECT count(*) FROM screenshots WHERE command_id = %s", (command,))
+    assert refused.fetchone() == (0,)  # nothing kept of the refused uploads
 
     kept = panel.put(path, content=png)
     assert kept.status_code == 201, kept.text
