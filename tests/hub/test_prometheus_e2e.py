@@ -137,9 +137,13 @@ async def test_a_lost_publish_session_is_noticed_without_a_publish(
     running = RunningHub(settings, database_url, hub_mqtt)
     hub = await running.start()
     try:
+        await asyncio.wait_for(hub.ready(), 15)
+        # Failures before the kick are not this test's (the start republishes the manifest of
+        # every tablet in the shared test store): the kick must add none.
+        before = hub.metrics.publish_failures
         kick_as(hub_mqtt, hub_publish_client_id(settings.hub_client_id, settings.shard_index))
         await eventually(lambda: hub.metrics.reconnects.get("publish") == 1)
         await asyncio.wait_for(hub.ready(), 15)
-        assert hub.metrics.publish_failures == 0  # nothing was being published
+        assert hub.metrics.publish_failures == before  # no alert was being published
     finally:
         await running.stop()
