@@ -76,14 +76,23 @@ class CommandTablet:
         if ident not in self._done:  # dedupe by command id: run each once
             self._done.add(ident)
             self.ran.append(ident)
-            if self.answer:
-                self.result(ident, "received")
-                self.result(ident, "succeeded", "done")
+        # Its result (again, for a redelivery: results are idempotent), through the client
+        # that got it (a dropped client's thread may still deliver what it had read).
+        if self.answer:
+            self.result(ident, "received", via=client)
+            self.result(ident, "succeeded", "done", via=client)
 
-    def result(self, command_id: str, status: str, detail: str | None = None) -> None:
-        assert self.client is not None
+    def result(
+        self,
+        command_id: str,
+        status: str,
+        detail: str | None = None,
+        via: mqtt.Client | None = None,
+    ) -> None:
+        client = via or self.client
+        assert client is not None
         body = {"v": 1, "command_id": command_id, "status": status, "detail": detail}
-        self.client.publish(
+        client.publish(
             f"tablets/{self.tablet_id}/commands/result", json.dumps(body).encode(), qos=1
         )
 
