@@ -28,6 +28,7 @@ from typing import Any
 import aiomqtt
 from paho.mqtt.reasoncodes import ReasonCode
 
+from broker import aio_client
 from broker.dynsec_file import (
     CONTROL_TOPIC,
     SERVICE_ROLES,
@@ -302,7 +303,7 @@ async def _run(target: MqttTarget, batches: list[list[Command]], timeout: float)
     where = f"{target.host}:{target.port}"
     connected = False
     try:
-        async with aiomqtt.Client(
+        async with aio_client.Client(
             target.host,
             target.port,
             username=target.username,

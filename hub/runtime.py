@@ -34,6 +34,7 @@ from actors.effects import Publish as PublishEffect
 from actors.messages import DesiredMany, DesiredPlaylist, NotRegistered, Register, Unregister
 from actors.rules.incidents import alert_payload
 from actors.system.pump import ActorPump
+from broker import aio_client
 from broker.dynsec_file import hub_publish_client_id, hub_tablet_client_id
 from broker.mqttwire.codec import Publish
 from broker.mqttwire.errors import MqttWireError
@@ -483,7 +484,7 @@ class Hub:
 
     async def _publish_session(self, up: Callable[[], None]) -> None:
         s = self.settings
-        client = aiomqtt.Client(
+        client = aio_client.Client(
             self.mqtt.host,
             self.mqtt.port,
             username=hub_publish_client_id(s.hub_client_id, s.shard_index),
@@ -678,6 +679,11 @@ class Hub:
                 "tablets_owned",
                 "registered tablets this hub process routes",
                 lambda: len(self.owned),
+            ),
+            Gauge(
+                "topics_subscribed",
+                "topic filters the tablet MQTT session has subscribed (per tablet with shards)",
+                lambda: self.link.subscribed,
             ),
             Gauge(
                 "tablet_session_up",

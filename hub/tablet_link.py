@@ -96,6 +96,7 @@ class TabletLink:
         self.connected = asyncio.Event()
         self.pauses = 0
         self.sessions = 0  # established: the first, then reconnects
+        self.subscribed = 0  # topic filters the current session has subscribed
 
     # --- outbound --------------------------------------------------------------
 
@@ -171,7 +172,13 @@ class TabletLink:
             if self.sessions:
                 self._metrics.reconnects["tablet"] += 1
             self.sessions += 1
-            await self._subscribe(conn, self._topics)
+            self.subscribed = 0
+            # Topics added while these subscribe (subscribe_more with no session yet) are
+            # subscribed here too: no await between the last check and ``_conn = conn``.
+            while self.subscribed < len(self._topics):
+                more = self._topics[self.subscribed :]
+                await self._subscribe(conn, more)
+                self.subscribed += len(more)
             self._conn = conn
             self.connected.set()
             up()
@@ -202,6 +209,7 @@ class TabletLink:
             if self._conn is not None:
                 self._lost_at = loop.time()  # loop time the previous session ended
             self._conn = None
+            self.subscribed = 0
             self._paused = False
             self.connected.clear()
             conn.abort()
@@ -209,7 +217,10 @@ class TabletLink:
     async def subscribe_more(self, topics: list[str]) -> None:
         self._topics.extend(topics)
         if self._conn is not None:
-            await self._subscribe(self._conn, topics)
+            conn = self._conn
+            await self._subscribe(conn, topics)
+            if self._conn is conn:
+                self.subscribed += len(topics)
 
     @staticmethod
     async def _subscribe(conn: MqttConnection, topics: list[str]) -> None:

@@ -14,8 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import aiomqtt
-
+from broker import aio_client
 from broker.dynsec_file import hub_publish_client_id, hub_tablet_client_id
 from broker.mqttwire.connection import MqttConnection
 from broker.processes import free_port
@@ -33,7 +32,7 @@ def _payload() -> bytes:
 
 async def with_aiomqtt(broker: EmbeddedBroker, n: int, payload: bytes) -> float:
     out_id = hub_publish_client_id(broker.hub_client_id, 0)  # an account is bound to its id
-    async with aiomqtt.Client(
+    async with aio_client.Client(
         broker.host,
         broker.port,
         username=out_id,

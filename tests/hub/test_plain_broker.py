@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,6 @@ import pytest
 from typer.testing import CliRunner
 
 from broker import dynsec
-from broker.processes import Child, free_port
-from broker.runner import mosquitto_binary
 from cli.main import app
 from config.errors import DynsecError
 from config.settings import MqttTarget
@@ -25,23 +22,6 @@ from tests.helpers import store
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 NO_PLUGIN = "no dynamic-security plugin answers"
-
-
-@pytest.fixture
-def plain_broker(tmp_path: Path) -> Iterator[MqttTarget]:
-    """Mosquitto 2 with no plugin, anonymous logins allowed: like a broker of another make."""
-    port = free_port()
-    conf = tmp_path / "plain.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    conf.chmod(0o644)
-    child = Child("plain-mosquitto", [mosquitto_binary(), "-c", str(conf)], tmp_path / "log")
-    try:
-        child.wait_port("127.0.0.1", port, 15)
-        yield MqttTarget(
-            host="127.0.0.1", port=port, username="fleethub-provision", password="secret"
-        )
-    finally:
-        child.stop()
 
 
 async def test_a_credential_command_fails_fast_and_says_why(plain_broker: MqttTarget) -> None:

@@ -9,7 +9,7 @@ import signal
 import socket
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import pytest
 from broker.processes import Child, free_port
 from broker.runner import EmbeddedBroker
 from contract.payloads import PlaylistItem
+from hub.inbound import SUBSCRIPTIONS
 from hub.runtime import owner
 from store.playlists import Target, push
 from tests.conftest import TestFleetFactory
@@ -69,6 +70,11 @@ def two_shards(database_url: str, broker: EmbeddedBroker, tmp_path: Path) -> Ite
         assert shard.stop(signal.SIGINT, timeout=20) == 0
 
 
+async def _subscribed(port: int) -> float:
+    """The shard's topics_subscribed gauge."""
+    return value((await scrape(port))[1], "fleethub_hub_topics_subscribed") or 0
+
+
 def _log(child: Child) -> str:
     assert child.log_path is not None
     return child.log_path.read_text()
@@ -82,14 +88,25 @@ async def test_each_shard_serves_its_own_tablets(
     aconn: AsyncConn,
 ) -> None:
     await eventually(lambda: all("tablet session up" in _log(s) for s in two_shards), timeout=20)
+    before = [await _subscribed(shard_metrics + i) for i in range(2)]
     fleet = await fleet_factory(tablets=6, heartbeat_s=30, offline_after_s=90)
     assert {owner(t, 2) for t in fleet.tablet_ids} == {0, 1}  # both shards have tablets
+    # A shard subscribes to a new tablet's topics when the store tells it of the tablet; what
+    # the tablet publishes before that reaches no one (docs/operations.md, topics_subscribed).
+    want = [
+        before[i] + sum(owner(t, 2) == i for t in fleet.tablet_ids) * len(SUBSCRIPTIONS)
+        for i in range(2)
+    ]
+
+    async def subscribed() -> bool:
+        return all([await _subscribed(shard_metrics + i) >= want[i] for i in range(2)])
+
+    probe: Callable[[], Awaitable[bool] | bool] = subscribed
+    await eventually(probe, timeout=30)
     tablets = [fleet.tablet(n).connect(online=False) for n in range(6)]
     try:
         for tablet in tablets:
             tablet.heartbeat()
-        # Fresh shard processes first load every tablet of the shared test store: on a busy
-        # machine that can take longer than the default wait.
         await eventually(
             lambda: all(state_of(conn, t) == "online" for t in fleet.tablet_ids), timeout=30
         )

@@ -108,6 +108,7 @@ async def run_link(
         on_message: Callable[[Publish], None] = lambda _: None,
         backlog: Callable[[], int] = lambda: 0,
         on_state_lost: Callable[[str], None] | None = None,
+        wait: bool = True,
     ) -> TabletLink:
         tablet_id = hub_tablet_client_id(hub_id, 0)
         target = listener.model_copy(
@@ -121,7 +122,8 @@ async def run_link(
             target, tablet_id, on_message, backlog, HubMetrics(), on_state_lost, session_expiry_s=0
         )
         tasks.append(asyncio.create_task(link.run(topics), name="test.link"))
-        await asyncio.wait_for(link.connected.wait(), 10)
+        if wait:
+            await asyncio.wait_for(link.connected.wait(), 10)
         return link
 
     yield start
@@ -167,6 +169,25 @@ async def test_reading_pauses_while_the_actors_are_behind_and_the_broker_queues(
     await until(lambda: len(got) == count)
     assert link.pauses == 1
     assert {m.payload for m in got} == {payload}
+
+
+async def test_a_tablet_added_while_the_session_subscribes_is_subscribed_too(
+    run_link: Callable[..., Awaitable[TabletLink]], peer: MqttConnection
+) -> None:
+    """A shard told of a new tablet while its session subscribes the owned ones (thousands of
+    filters, several SUBSCRIBE packets) must not leave the newcomer's topics out."""
+    base = uuid.uuid4().hex
+    owned = [f"tablets/{base}-{i}/heartbeat" for i in range(3000)]
+    got: list[Publish] = []
+    link = await run_link(owned, on_message=got.append, wait=False)
+    await until(lambda: link.sessions == 1)  # connected, subscribing
+    assert not link.connected.is_set()
+    newcomer = f"tablets/{base}-new/heartbeat"
+    await link.subscribe_more([newcomer])
+    await asyncio.wait_for(link.connected.wait(), 10)
+    assert link.subscribed == len(owned) + 1
+    await peer.publish(newcomer, b"hb", qos=1)
+    await until(lambda: [m.topic for m in got] == [newcomer])
 
 
 async def test_a_lost_session_puts_unacknowledged_publishes_back_and_sends_them_again(

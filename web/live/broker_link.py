@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import aiomqtt
 
+from broker import aio_client
 from broker.runner import embedded_broker
 from config.errors import BrokerError
 from config.retry import reconnecting
@@ -73,7 +74,7 @@ class BrokerLink:
     async def _session(self, up: Callable[[], None]) -> None:
         assert self.session is not None
         try:
-            async with aiomqtt.Client(
+            async with aio_client.Client(
                 self.session.host,
                 self.session.port,
                 username=self.session.username,
