@@ -57,11 +57,7 @@ class Media:
     created_at: datetime
     uploaded_at: datetime
     playlists: int  # the tenant's playlists holding any version of it
-
-    @property
-    def play_ms(self) -> int:
-        """How long it plays in a playlist: a video's duration, an image's setting."""
-        return self.duration_ms or self.image_duration_ms
+    play_ms: int  # how long it plays in a playlist: a video's duration, an image's setting
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +96,8 @@ m.media_id, m.name, m.kind, m.tags, m.campaign_id, m.version, v.sha256, v.bytes,
 v.content_type, v.codec, v.width, v.height, v.duration_ms, m.image_duration_ms, m.created_by,
 m.created_at, v.uploaded_at,
 (SELECT count(DISTINCT pi.playlist_id) FROM playlist_items pi
- WHERE pi.tenant_id = m.tenant_id AND pi.media_id = m.media_id)::int AS playlists
+ WHERE pi.tenant_id = m.tenant_id AND pi.media_id = m.media_id)::int AS playlists,
+COALESCE(NULLIF(v.duration_ms, 0), m.image_duration_ms) AS play_ms
 """
 
 LIST = f"""

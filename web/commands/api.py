@@ -6,8 +6,8 @@ The panel's pages (web/commands/pages.py) do the same for signed-in users.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass, fields
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
@@ -42,44 +42,11 @@ class CommandIn(BaseModel):
     expires_s: int = Field(default=3600, ge=10, le=7 * 86_400)
 
 
-class Issued(BaseModel):
-    command_id: uuid.UUID
-    targets: int
+@dataclass(frozen=True, slots=True)
+class CommandDetail(commands.CommandRow):
+    """A command with its first 500 tablets, by id."""
 
-
-class CommandOut(BaseModel):
-    command_id: uuid.UUID
-    name: str
-    args: dict[str, Any]
-    target: str
-    issued_by: str
-    issued_at: datetime
-    expires_at: datetime
-    total: int
-    queued: int
-    delivered: int
-    succeeded: int
-    failed: int
-    expired: int
-
-
-class TargetOut(BaseModel):
-    tablet_id: str
-    car_id: str | None
-    state: str
-    sent_at: datetime | None
-    delivered_at: datetime | None
-    done_at: datetime | None
-    detail: str | None
-    screenshot: str | None = Field(description="the screenshot's SHA-256, when one was uploaded")
-
-
-class CommandDetail(CommandOut):
-    targets: list[TargetOut] = Field(description="the first 500 tablets, by id")
-
-
-def _out(row: commands.CommandRow) -> dict[str, Any]:
-    return {f: getattr(row, f) for f in CommandOut.model_fields}
+    targets: list[commands.TargetRow]
 
 
 @router.post(
@@ -87,7 +54,7 @@ def _out(row: commands.CommandRow) -> dict[str, Any]:
     status_code=201,
     responses={422: {"description": "not allowed, no such tablets, or bad arguments"}},
 )
-async def send_command(body: CommandIn, pool: PoolDep, user: ApiUser) -> Issued:
+async def send_command(body: CommandIn, pool: PoolDep, user: ApiUser) -> commands.Issued:
     """Queue a command for the tablets named or a whole fleet (within the user's scope)."""
     if (body.tablets is None) == (body.fleet is None):
         raise HTTPException(422, "name the tablets or the fleet (one of them)")
@@ -99,7 +66,7 @@ async def send_command(body: CommandIn, pool: PoolDep, user: ApiUser) -> Issued:
             )  # fmt: skip
     except ConfigError as exc:
         raise HTTPException(422, str(exc)) from None
-    return Issued(command_id=issued.command_id, targets=issued.targets)
+    return issued
 
 
 @router.get("")
@@ -108,10 +75,9 @@ async def list_commands(
     user: ApiUser,
     tablet: Annotated[str | None, Query(max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> list[CommandOut]:
+) -> list[commands.CommandRow]:
     """The newest commands first, with their targets counted by state."""
-    rows = await commands.listing(pool, user, tablet_id=tablet, limit=limit)
-    return [CommandOut(**_out(r)) for r in rows]
+    return await commands.listing(pool, user, tablet_id=tablet, limit=limit)
 
 
 @router.get("/{command_id}", responses={404: {"description": "no such command in scope"}})
@@ -120,7 +86,5 @@ async def get_command(command_id: uuid.UUID, pool: PoolDep, user: ApiUser) -> Co
     if not rows:
         raise HTTPException(404, f"no command {command_id}")
     targets = await commands.targets(pool, user, command_id)
-    return CommandDetail(
-        **_out(rows[0]),
-        targets=[TargetOut(**{f: getattr(t, f) for f in TargetOut.model_fields}) for t in targets],
-    )
+    row = rows[0]
+    return CommandDetail(**{f.name: getattr(row, f.name) for f in fields(row)}, targets=targets)

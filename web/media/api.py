@@ -7,10 +7,11 @@ library of their tenant; advertisers only the media of their campaigns.
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass, fields
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -31,37 +32,18 @@ UPLOAD_RESPONSES: dict[int | str, dict[str, str]] = {
 }
 
 
-class MediaOut(BaseModel):
-    media_id: str
-    name: str
-    kind: str
-    tags: list[str]
-    campaign_id: str | None
-    version: int
-    sha256: str
-    bytes: int
-    content_type: str
-    codec: str
-    width: int
-    height: int
-    duration_ms: int | None
-    play_ms: int
-    image_duration_ms: int
-    created_by: str
-    created_at: datetime
-    uploaded_at: datetime
-    playlists: int
+@dataclass(frozen=True, slots=True)
+class MediaOut(Media):
+    """A media item as the API shows it: with its thumbnail and, on upload, ``created``
+    (False when the bytes were already in the library)."""
+
     thumbnail_url: str
-    created: bool | None = None  # on upload: False when the bytes were already there
+    created: bool | None = None
 
     @classmethod
     def of(cls, media: Media, created: bool | None = None) -> MediaOut:
-        return cls(
-            **{f: getattr(media, f) for f in Media.__dataclass_fields__},
-            play_ms=media.play_ms,
-            thumbnail_url=library.thumbnail_url(media.sha256),
-            created=created,
-        )
+        shown = {f.name: getattr(media, f.name) for f in fields(media)}
+        return cls(**shown, thumbnail_url=library.thumbnail_url(media.sha256), created=created)
 
 
 class MediaDetail(BaseModel):
@@ -105,7 +87,7 @@ async def upload_media(
     done = await upload(request, pool, blobs, settings, user, Wanted(name, tags, campaign_id))
     out = MediaOut.of(done.media, done.created)
     if not done.created:
-        return JSONResponse(out.model_dump(mode="json"), status_code=200)  # type: ignore[return-value]
+        return JSONResponse(jsonable_encoder(out), status_code=200)  # type: ignore[return-value]
     return out
 
 
