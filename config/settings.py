@@ -250,6 +250,8 @@ class Settings(BaseSettings):
     media_cdn_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
     # Media no playlist, assignment or push has referenced for this long are deleted.
     media_retention_days: int = Field(default=30, ge=1)
+    # Tablets' screenshots (remote commands) are deleted, files and all, after this long.
+    screenshot_retention_days: int = Field(default=30, ge=1)
 
     # Campaigns (issue 14, docs/campaigns.md). A tablet enters a zone on one fix inside it and
     # leaves after this many fixes outside in a row, or once the first of them is this old; a

@@ -1,5 +1,6 @@
-"""The hub's hourly collection of unreferenced media (store/media_retention.py): rows first,
-in one transaction, then the files no tenant holds any more from the blob store."""
+"""The hub's hourly collection of unreferenced media (store/media_retention.py) and of old
+screenshots (store/screenshots.py): rows first, in one transaction, then the files nothing
+holds any more from the blob store."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from config.settings import Settings
 from media.blobs import blob_key, open_blobs, thumbnail_key
+from media.screenshots import screenshot_key
+from store import screenshots
 from store.media_retention import collect
 
 log = logging.getLogger(__name__)
@@ -30,3 +33,19 @@ async def collect_media(pool: AsyncConnectionPool, settings: Settings) -> int:
     if media or files:
         log.info("media retention: %d media items and %d files collected", media, len(files))
     return len(files)
+
+
+async def collect_screenshots(pool: AsyncConnectionPool, settings: Settings) -> int:
+    """Delete screenshots older than ``screenshot_retention_days``; the files deleted."""
+    files = await screenshots.collect(pool, timedelta(days=settings.screenshot_retention_days))
+    blobs = open_blobs(settings)
+    deleted = 0
+    for sha in files:
+        try:
+            await blobs.delete(screenshot_key(sha))
+            deleted += 1
+        except Exception as exc:  # the store's own errors: the file stays, nothing holds it
+            log.warning("screenshot retention: file %s not deleted: %s", sha, exc)
+    if files:
+        log.info("screenshot retention: %d files collected", deleted)
+    return deleted

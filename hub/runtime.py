@@ -51,7 +51,7 @@ from hub.inbound import SUBSCRIPTIONS, tablet_topics, translate
 from hub.lead_routing import LeadRouting
 from hub.log_limit import LogLimiter
 from hub.media_links import MediaLinks
-from hub.media_retention import collect_media
+from hub.media_retention import collect_media, collect_screenshots
 from hub.metrics import HubMetrics
 from hub.notify.notifier import Notifier
 from hub.play_ingest import PlayIngest, PlaysIn
@@ -704,6 +704,7 @@ class Hub:
                     await apply_retention(conn, self.settings)
                 if self.settings.shard_index == 0:  # one collector for the whole store
                     await collect_media(self.pool, self.settings)
+                    await collect_screenshots(self.pool, self.settings)
             except STORE_ERRORS as exc:
                 self.metrics.loop_errors["hub.store.retention"] += 1
                 log.warning("retention skipped: %s", exc)

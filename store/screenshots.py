@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from psycopg.rows import class_row
@@ -120,3 +120,21 @@ async def latest(
     async with pool.connection() as conn, conn.cursor(row_factory=class_row(Screenshot)) as cur:
         await cur.execute(LATEST, params)
         return await cur.fetchall()
+
+
+# Rows past ``keep`` go; their files too, unless a kept row has the same bytes (a statement's
+# sub-statements see the rows as they were before the delete, hence the age test below).
+COLLECT = """
+WITH gone AS (DELETE FROM screenshots WHERE taken_at < now() - %(keep)s RETURNING sha256)
+SELECT DISTINCT g.sha256 FROM gone g
+WHERE NOT EXISTS (SELECT 1 FROM screenshots s
+                  WHERE s.sha256 = g.sha256 AND s.taken_at >= now() - %(keep)s)
+"""
+
+
+async def collect(pool: AsyncConnectionPool, keep: timedelta) -> list[str]:
+    """Delete the screenshots taken longer than ``keep`` ago; the digests of the files no
+    screenshot holds any more (for the blob store to delete after the commit)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(COLLECT, {"keep": keep})
+        return [str(sha) for (sha,) in await cur.fetchall()]

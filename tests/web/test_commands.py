@@ -4,14 +4,20 @@ signed link and shown on the tablet page."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from fastapi.testclient import TestClient
+from psycopg_pool import AsyncConnectionPool
 
+from config.settings import Settings
 from devtools import media_samples
+from hub.media_retention import collect_screenshots
 from media.screenshot_tokens import upload_url
+from media.screenshots import screenshot_key
+from tests.helpers import blocking
 from tests.web.conftest import Conn, TenantFactory, api_token, sign_in
 from tests.web.manage_helpers import post_form
 
@@ -163,3 +169,46 @@ def test_the_api_sends_to_a_fleet_and_a_selection_and_reads_progress(
         {"name": "reboot", "fleet": fleet, "expires_s": 5},
     ):
         assert panel.post("/api/v1/commands", headers=headers, json=body).status_code == 422, body
+
+
+async def _collect_screenshots(database_url: str, settings: Settings) -> int:
+    async with AsyncConnectionPool(database_url, open=False) as pool:
+        return await collect_screenshots(pool, settings)
+
+
+def test_screenshots_past_retention_go_files_and_all_unless_a_kept_one_has_the_same_bytes(
+    panel: TestClient, tenant_factory: TenantFactory, conn: Conn, database_url: str
+) -> None:
+    tenant = tenant_factory(fleets=1, tablets=2)
+    tablet, other = tenant.all_tablets[:2]
+    csrf = sign_in(panel, tenant.admin)
+    same = media_samples.image(label="same", fmt="PNG")
+    own = media_samples.image(label="own", fmt="PNG")
+    shots: dict[str, str] = {}
+    for name, target, png in (("old", tablet, same), ("kept", other, same), ("own", tablet, own)):
+        sent = post_form(panel, f"/tablets/{target}/commands", csrf, {"name": "screenshot"})
+        command = shots[name] = command_of(sent.headers["location"])
+        put = panel.put(upload_path(panel, command, target, expiry(conn, command)), content=png)
+        assert put.status_code == 201, put.text
+    conn.execute(
+        "UPDATE screenshots SET taken_at = now() - interval '31 days' WHERE command_id = ANY(%s)",
+        ([shots["old"], shots["own"]],),
+    )
+    settings: Settings = panel.app.state.settings  # type: ignore[attr-defined]
+    root = settings.var_dir / "media"
+    files = {name: root / screenshot_key(hashlib.sha256(png).hexdigest()) for name, png in
+             (("same", same), ("own", own))}  # fmt: skip
+    assert all(f.exists() for f in files.values())
+
+    assert blocking(_collect_screenshots(database_url, settings)) == 1  # own's file
+    left = conn.execute(
+        "SELECT command_id::text FROM screenshots WHERE command_id = ANY(%s)",
+        (list(shots.values()),),
+    ).fetchall()
+    assert left == [(shots["kept"],)]
+    assert files["same"].exists()  # the kept screenshot has the same bytes
+    assert not files["own"].exists()
+    assert panel.get(f"/commands/{shots['old']}/screenshots/{tablet}").status_code == 404
+    kept = panel.get(f"/commands/{shots['kept']}/screenshots/{other}")
+    assert kept.status_code == 200
+    assert kept.content == same
