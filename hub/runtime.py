@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 import zlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
@@ -388,8 +389,10 @@ class Hub:
                 async with asyncio.timeout(timeout):
                     await self._reconcile.wait()
             self._reconcile.clear()
+            started = time.monotonic()
             sent = await retrying(name, self.metrics, self.reconcile)
-            log.info("playlists reconciled for %d tablets", sent)
+            took = time.monotonic() - started
+            log.info("playlists reconciled for %d tablets in %.2f s", sent, took)
 
     async def _next_expiry(self) -> datetime | None:
         async with self.pool.connection(timeout=10) as conn:

@@ -59,6 +59,9 @@ class Finding:
     detail: str | None = None
 
 
+FINE = Finding(False)
+
+
 class HealthRules:
     """The health decisions of a tablet session (mixed into ``TabletSession``)."""
 
@@ -129,30 +132,34 @@ class HealthRules:
             return Finding(True, f"{len(boots)} boots within an hour (limit {limit})")
         if self.watching_since is not None and at - self.watching_since < CRASH_WINDOW:
             return None  # rebuilt within the hour: earlier boots are not known
-        return Finding(False)
+        return FINE
 
     def _playback_stuck(self, at: datetime) -> Finding | None:
         ad, since = self.playing
         if ad is None or since is None or len(self.durations) < 2 or ad not in self.durations:
-            return Finding(False) if ad is None else None
+            return FINE if ad is None else None
         limit_s = self.durations[ad] / 1000 * self.cfg.health.playback_stuck_factor
         stuck_s = (at - since).total_seconds()
         if stuck_s > limit_s:
             return Finding(True, f"{ad} playing for {int(stuck_s)} s (limit {int(limit_s)} s)")
-        return Finding(False)
+        return FINE
 
     def _not_charging(self, hb: HeartbeatIn, at: datetime) -> Finding:
         drain = self.draining
         if drain is None or hb.battery is None or hb.battery >= drain[1]:
-            return Finding(False)
+            return FINE
         lasted = (at - drain[0]).total_seconds()
         if lasted >= self.cfg.health.not_charging_s:
             detail = f"battery {drain[1]} % → {hb.battery} % in {int(lasted // 60)} min"
             return Finding(True, detail + " without charging")
-        return Finding(False)
+        return FINE
 
     def _judge(self, out: Outcome, kind: HealthKind, finding: Finding, at: datetime) -> None:
-        watch = self.watches.get(kind, Watch())
+        watch = self.watches.get(kind)
+        if watch is None:
+            watch = Watch()
+        elif not (finding.bad or watch.bad_run or kind in self.health) and watch.clear_since:
+            return  # fine, and known to be since clear_since: nothing changes (most heartbeats)
         if finding.bad:
             watch = Watch(bad_run=watch.bad_run + 1)
             needed = SKEW_RUN if kind == "clock_skew" else 1
@@ -180,7 +187,7 @@ def _low_storage(free_mb: int | None, limit_mb: int) -> Finding | None:
         return None
     if free_mb < limit_mb:
         return Finding(True, f"{free_mb} MB free (limit {limit_mb} MB)")
-    return Finding(False)
+    return FINE
 
 
 def _clock_skew(hb: HeartbeatIn, limit_s: int) -> Finding | None:
@@ -191,14 +198,14 @@ def _clock_skew(hb: HeartbeatIn, limit_s: int) -> Finding | None:
         ahead = "ahead of" if skew > 0 else "behind"
         detail = f"device clock {int(abs(skew))} s {ahead} the hub's (limit {limit_s} s)"
         return Finding(True, detail)
-    return Finding(False)
+    return FINE
 
 
 def _app_outdated(version: str | None, minimum: str | None) -> Finding | None:
     if minimum is None:
-        return Finding(False)
+        return FINE
     if version is None:
         return None
     if version_key(version) < version_key(minimum):
         return Finding(True, f"app {version} below the fleet's minimum {minimum}")
-    return Finding(False)
+    return FINE

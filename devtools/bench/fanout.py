@@ -21,8 +21,10 @@ from store.playlists import PushResult, Target, push
 
 if TYPE_CHECKING:
     from devtools.bench.compare import Bench
+    from devtools.bench.compare_legs import HubLeg
 
 RECEIPT_TIMEOUT_S = 60
+PROFILE_IDLE_S = 20  # the idle push's profile (its receipts took 10-11 s at load 9-12)
 
 
 def run_fanout(bench: Bench, rate: float, console: Console) -> dict[str, Any]:
@@ -30,19 +32,27 @@ def run_fanout(bench: Bench, rate: float, console: Console) -> dict[str, Any]:
     with console.status("fan-out: starting a fresh hub…"):
         leg.start()
     try:
-        spy = None
-        if bench.cfg.profile:  # both pushes
-            out = bench.logs / f"profile-{bench.stamp}-fanout.txt"
-            spy = leg.profile(bench.cfg.duration_s * 3, out)
         with console.status(f"fan-out to {bench.cfg.tablets} tablets, hub idle…"):
-            idle = _push_and_collect(bench, leg.pids(), None, "idle")
+            idle = _profiled(bench, leg, "idle", PROFILE_IDLE_S, None)
         with console.status(f"fan-out to {bench.cfg.tablets} tablets under {rate:.0f}/s…"):
-            loaded = _push_and_collect(bench, leg.pids(), rate, "loaded")
-        if spy is not None:
-            spy.wait(bench.cfg.duration_s * 3 + 30)
+            loaded = _profiled(bench, leg, "loaded", bench.cfg.duration_s + PROFILE_IDLE_S, rate)
     finally:
         leg.stop()
     return {"idle": idle, "under_load": loaded}
+
+
+def _profiled(
+    bench: Bench, leg: HubLeg, label: str, seconds: float, rate: float | None
+) -> dict[str, Any]:
+    """One push, with py-spy on the hub from just before it (``--profile``): a profile per
+    push, ``profile-<stamp>-fanout-<label>.txt``."""
+    spy = None
+    if bench.cfg.profile:
+        spy = leg.profile(seconds, bench.logs / f"profile-{bench.stamp}-fanout-{label}.txt")
+    measured = _push_and_collect(bench, leg.pids(), rate, label)
+    if spy is not None:
+        spy.wait(seconds + 30)
+    return measured
 
 
 async def _push(url: str, label: str) -> PushResult:
