@@ -10,10 +10,12 @@ either, a fresh subscriber must read every tablet's current manifest.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,10 +25,15 @@ import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from actors.effects import Publish as PublishEffect
+from broker.dynsec_file import hub_publish_client_id, hub_tablet_client_id
+from broker.mqttwire.connection import MqttConnection
 from broker.processes import free_port
 from broker.runner import EmbeddedBroker
-from config.settings import Settings
+from config.settings import MqttTarget, Settings
 from contract.payloads import PlaylistItem
+from hub.metrics import HubMetrics
+from hub.tablet_link import PAUSE_ABOVE, TabletLink
 from store.playlists import Target, empty_manifest, push
 from tests.conftest import RunningHub, TestFleetFactory
 from tests.helpers import Conn as AsyncConn
@@ -201,3 +208,76 @@ async def test_a_tablet_never_assigned_reads_pl_none_after_the_broker_lost_it(
         await every_tablet_has(own_broker, fleet.fleet_id, empty, tablets=20)
     finally:
         await hub.stop()
+
+
+async def test_manifests_in_flight_while_the_hub_pauses_reading_survive_a_broker_sigkill(
+    own_broker: EmbeddedBroker,
+) -> None:
+    """The hub's tablet session pauses reading while its actors are behind, and its
+    acknowledgement timeout does not run meanwhile (issue 16). A broker that hangs and is
+    killed then, its PUBACKs never sent, is noticed once reading resumes: every
+    unacknowledged manifest goes back to the queue and is published to the restarted broker,
+    none lost, and the lost session is reported (the hub then republishes every manifest)."""
+    hub_id = f"paused-{uuid.uuid4().hex[:8]}"
+    await own_broker.add_accounts(hub_id)
+    own_broker.start()
+    link_id, peer_id = hub_tablet_client_id(hub_id, 0), hub_publish_client_id(hub_id, 0)
+    password = own_broker.hub_password()
+    target = MqttTarget(
+        host=own_broker.host, port=own_broker.port, username=link_id, password=password
+    )
+    base = uuid.uuid4().hex[:8]
+    metrics, backlog = HubMetrics(), [PAUSE_ABOVE + 1]  # the actors' inbox, as the link sees it
+    lost: list[str] = []
+    link = TabletLink(target, link_id, lambda _: None, lambda: backlog[0], metrics, lost.append)
+    running = asyncio.create_task(link.run([f"tablets/{base}-in/heartbeat"]), name="test.link")
+    manifests = {f"tablets/{base}-{i}/playlist": f"m{i}".encode() for i in range(50)}
+    try:
+        await asyncio.wait_for(link.connected.wait(), 10)
+        peer = MqttConnection(
+            own_broker.host, own_broker.port, client_id=peer_id, username=peer_id,
+            password=password, ack_timeout=30,
+        )  # fmt: skip
+        await peer.connect()
+        await peer.publish(f"tablets/{base}-in/heartbeat", b"{}", qos=1)
+        await peer.disconnect()
+        await eventually(lambda: link.pauses == 1)  # reading paused by the backlog
+        assert own_broker.child is not None
+        os.kill(own_broker.child.pid, signal.SIGSTOP)  # hung: it acknowledges nothing
+        for topic, payload in manifests.items():
+            link.publish(PublishEffect(topic, payload, 1, True))
+        await eventually(lambda: link.backlog() == 0)  # all written, none acknowledged
+        await asyncio.sleep(0.5)
+        assert metrics.published == 0
+
+        crash(own_broker)  # SIGKILL (a stopped process dies too)
+        own_broker.start()
+        backlog[0] = 0  # the actors caught up: reading resumes, the lost session is noticed
+        await eventually(lambda: metrics.published == len(manifests), timeout=30)
+        assert metrics.publish_failures == len(manifests)  # each put back once, sent again
+        assert link.sessions == 2
+        assert lost == ["the broker did not keep the hub's session"] * 2  # first, then again
+        got = await asyncio.to_thread(retained_playlists, own_broker, f"tablets/{base}-")
+        assert got == manifests
+    finally:
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+
+
+def retained_playlists(broker: EmbeddedBroker, prefix: str) -> dict[str, bytes]:
+    """The retained manifests a fresh subscriber reads whose topic starts with ``prefix``."""
+    got: dict[str, bytes] = {}
+    account, password = hub_role_account(broker)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=account)
+    client.username_pw_set(account, password)
+    client.on_message = lambda _c, _u, msg: got.update({msg.topic: bytes(msg.payload)})
+    client.connect(broker.host, broker.port)
+    client.subscribe("tablets/+/playlist", qos=1)
+    client.loop_start()
+    try:
+        time.sleep(1.0)  # the retained burst on subscribing
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    return {topic: payload for topic, payload in got.items() if topic.startswith(prefix)}
