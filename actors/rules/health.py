@@ -24,7 +24,9 @@ of the snapshot, so a rebuilt session neither duplicates nor forgets them.
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -71,7 +73,7 @@ class HealthRules:
     boot_times: tuple[datetime, ...]  # when each new boot of the last hour was first heard
     watching_since: datetime | None  # a rebuilt session knows boots only from here on
     playing: tuple[str | None, datetime | None]  # now_playing's ad and since when
-    durations: dict[str, int]  # the desired manifest's ads → duration_ms
+    durations: Mapping[str, int]  # the desired manifest's ads → duration_ms (shared)
     draining: tuple[datetime, int] | None  # not charging since, at this battery level
     grace_until: datetime | None  # after a hub restart: heartbeats the broker held arrive late
 
@@ -86,15 +88,7 @@ class HealthRules:
 
     def _health_desired(self, manifest_json: str) -> None:
         """The desired manifest changed: the durations ``playback_stuck`` measures against."""
-        try:
-            items = json.loads(manifest_json).get("items") or []
-            self.durations = {
-                str(i["ad_id"]): int(i["duration_ms"])
-                for i in items
-                if isinstance(i, dict) and "ad_id" in i and "duration_ms" in i
-            }
-        except (ValueError, TypeError, AttributeError):
-            self.durations = {}
+        self.durations = manifest_durations(manifest_json)
 
     def _review_health(self, out: Outcome, hb: HeartbeatIn, new_boot: bool) -> None:
         """A new (not redelivered) heartbeat: judge every condition, open or resolve."""
@@ -180,6 +174,21 @@ class HealthRules:
         self, ref: IncidentRef, event: str, at: datetime, detail: str | None
     ) -> IncidentEvent:
         return incident_event(self.cfg, ref, event, at, detail=detail)
+
+
+@functools.lru_cache(maxsize=256)
+def manifest_durations(manifest_json: str) -> Mapping[str, int]:
+    """Each item's duration by ad id. Read once per manifest, not once per tablet (a push to a
+    fleet hands every tablet the same manifest): the dict is shared and never changed."""
+    try:
+        items = json.loads(manifest_json).get("items") or []
+        return {
+            str(i["ad_id"]): int(i["duration_ms"])
+            for i in items
+            if isinstance(i, dict) and "ad_id" in i and "duration_ms" in i
+        }
+    except (ValueError, TypeError, AttributeError):
+        return {}
 
 
 def _low_storage(free_mb: int | None, limit_mb: int) -> Finding | None:
