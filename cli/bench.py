@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,7 +96,17 @@ def bench_command(
             " psycopg subscriber: legs interleaved, same tablets (default 19,000) and rate.",
         ),
     ] = False,
-    repeats: Annotated[int, typer.Option(min=1, max=9, help="--compare: runs of each leg.")] = 3,
+    actors: Annotated[
+        bool,
+        typer.Option(
+            "--actors",
+            help="Measure the actor path's CPU instead: per heartbeat and per tablet of a push,"
+            " on --tablets (default 19,000) in one process, no broker, no store (--repeats).",
+        ),
+    ] = False,
+    repeats: Annotated[
+        int, typer.Option(min=1, max=9, help="--compare, --actors: runs of each leg.")
+    ] = 3,
     overload: Annotated[
         str, typer.Option(help="--compare: the overload leg's length (0s: none).")
     ] = "10s",
@@ -123,6 +134,9 @@ def bench_command(
         return
     if alerts:
         _bench_alerts(alerts, out)
+        return
+    if actors:
+        _bench_actors(tablets or 19_000, repeats, out)
         return
     if compare:
         _bench_compare(
@@ -290,6 +304,19 @@ def _bench_leads(leads: int, rate: float, out: Path) -> None:
     report = run_leads_bench(cfg, console)
     path = write_report(report, out, sys.stdout)
     print_leads_summary(report, console)
+    console.print(f"report: {path}")
+
+
+def _bench_actors(tablets: int, repeats: int, out: Path) -> None:
+    from devtools.bench.actor_cost import actor_cost, print_actor_cost
+    from devtools.bench.run import write_report
+    from hub.gc_tuning import tune_gc
+
+    tune_gc()  # as the hub's own process does
+    with console.status(f"the actor path of {tablets} tablets…"):
+        report = asyncio.run(actor_cost(tablets, rounds=3, pushes=2, repeats=repeats))
+    path = write_report(report, out, sys.stdout)
+    print_actor_cost(report, console)
     console.print(f"report: {path}")
 
 

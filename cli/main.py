@@ -419,10 +419,12 @@ def status(
 @app.command()
 def run(verbose: Annotated[bool, typer.Option("-v")] = False) -> None:
     """Run the hub alone (MQTT ↔ tablet actors ↔ store)."""
+    from hub.gc_tuning import tune_gc
     from hub.runtime import Hub  # keeps short commands fast
 
     _logging(verbose)
     settings = _settings()
+    tune_gc()
     with database_url(settings) as url:
         db.migrate(url)
         hub = Hub(settings, url, mqtt_target(settings))
