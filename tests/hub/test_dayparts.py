@@ -357,9 +357,12 @@ def drain(tablet: PahoTablet, seen: list[str]) -> list[str]:
         except queue.Empty:
             return seen
         manifest = json.loads(msg.payload) if msg.topic.endswith("/playlist") else None
-        if manifest and manifest["playlist_id"] != EMPTY_PLAYLIST_ID:  # before the push
-            if not seen or seen[-1] != manifest["etag"]:
-                seen.append(manifest["etag"])
+        if (
+            manifest
+            and manifest["playlist_id"] != EMPTY_PLAYLIST_ID  # before the push
+            and (not seen or seen[-1] != manifest["etag"])
+        ):
+            seen.append(manifest["etag"])
 
 
 def published_at(conn: Conn, tablet_id: str, etag: str) -> datetime | None:
