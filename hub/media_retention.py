@@ -5,6 +5,7 @@ holds any more from the blob store."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from psycopg_pool import AsyncConnectionPool
@@ -23,13 +24,7 @@ async def collect_media(pool: AsyncConnectionPool, settings: Settings) -> int:
     keep = timedelta(days=settings.media_retention_days)
     async with pool.connection() as conn:
         media, files = await collect(conn, keep)
-    blobs = open_blobs(settings)
-    for sha in files:
-        try:
-            await blobs.delete(blob_key(sha))
-            await blobs.delete(thumbnail_key(sha))
-        except Exception as exc:  # the store's own errors: the file stays, nothing holds it
-            log.warning("media retention: file %s not deleted: %s", sha, exc)
+    await _delete_files(settings, files, lambda sha: (blob_key(sha), thumbnail_key(sha)), "media")
     if media or files:
         log.info("media retention: %d media items and %d files collected", media, len(files))
     return len(files)
@@ -38,14 +33,24 @@ async def collect_media(pool: AsyncConnectionPool, settings: Settings) -> int:
 async def collect_screenshots(pool: AsyncConnectionPool, settings: Settings) -> int:
     """Delete screenshots older than ``screenshot_retention_days``; the files deleted."""
     files = await screenshots.collect(pool, timedelta(days=settings.screenshot_retention_days))
-    blobs = open_blobs(settings)
-    deleted = 0
-    for sha in files:
-        try:
-            await blobs.delete(screenshot_key(sha))
-            deleted += 1
-        except Exception as exc:  # the store's own errors: the file stays, nothing holds it
-            log.warning("screenshot retention: file %s not deleted: %s", sha, exc)
+    deleted = await _delete_files(settings, files, lambda sha: (screenshot_key(sha),), "screenshot")
     if files:
         log.info("screenshot retention: %d files collected", deleted)
+    return deleted
+
+
+async def _delete_files(
+    settings: Settings, digests: list[str], keys: Callable[[str], tuple[str, ...]], what: str
+) -> int:
+    """Delete each digest's files (``keys``) from the blob store, after the rows' commit; the
+    digests whose files are all gone."""
+    blobs = open_blobs(settings)
+    deleted = 0
+    for sha in digests:
+        try:
+            for key in keys(sha):
+                await blobs.delete(key)
+            deleted += 1
+        except Exception as exc:  # the store's own errors: the file stays, nothing holds it
+            log.warning("%s retention: file %s not deleted: %s", what, sha, exc)
     return deleted
