@@ -330,14 +330,13 @@ class TabletSession(ContentRules, TargetingRules, HealthRules, CommandRules):
     # --- views ---------------------------------------------------------------
 
     def state_row(self) -> TabletStateRow:
-        boot = self.boot_id
         return TabletStateRow(
             tablet_id=self.cfg.tablet_id,
             state=self.state,
             state_since=self.state_since,
             last_heartbeat_at=self.last_heartbeat_at,
-            boot_id=boot,
-            last_seq=None if boot is None else self.boots[boot],
+            boot_id=self.boot_id,
+            last_seq=self.last_seq,
             desired_etag=self.desired_etag,
             applied_etag=self.applied_etag,
             uptime_until=self.uptime_until,
