@@ -36,6 +36,14 @@ def console_errors(page: Page) -> list[str]:
     return errors
 
 
+async def admin_on(page: Page, web_url: str, conn: Conn, path: str) -> list[str]:
+    """A new admin of the default tenant signed in on ``path``; the page's errors from then."""
+    admin = default_tenant_user(conn, "admin", [])
+    errors = console_errors(page)
+    await sign_in(page, web_url, admin, path)
+    return errors
+
+
 async def submit(page: Page, form: str) -> int:
     """Click the form's submit button; the status of the page it leads to."""
     async with page.expect_navigation() as navigation:
@@ -50,9 +58,7 @@ async def test_a_command_sent_with_the_forms_defaults(
     page: Page, web_url: str, fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
     fleet = await fleet_factory(tablets=2)
-    admin = default_tenant_user(conn, "admin", [])
-    errors = console_errors(page)
-    await sign_in(page, web_url, admin, "/commands")
+    errors = await admin_on(page, web_url, conn, "/commands")
     # Every field as the page offers it: no fleet, no tablets.
     assert await submit(page, "#command-form") == 422
     await expect(page.locator(".error")).to_contain_text("fleet")
@@ -78,9 +84,7 @@ async def test_a_rollout_started_with_only_the_required_fields(
     page: Page, web_url: str, fleet_factory: TestFleetFactory, conn: Conn
 ) -> None:
     fleet = await fleet_factory(tablets=2)
-    admin = default_tenant_user(conn, "admin", [])
-    errors = console_errors(page)
-    await sign_in(page, web_url, admin, "/rollouts")
+    errors = await admin_on(page, web_url, conn, "/rollouts")
     await page.select_option("#r-fleet", fleet.fleet_id)
     version = f"9.{uuid.uuid4().int % 1000}.0"
     await page.fill("#r-version", version)
@@ -103,9 +107,7 @@ async def test_a_campaign_saved_with_only_the_required_fields(
     fleet = await fleet_factory(tablets=1)
     tenant = Tenant("default", [fleet.fleet_id], {fleet.fleet_id: fleet.tablet_ids}, "", "")
     account = advertiser(conn, tenant)
-    admin = default_tenant_user(conn, "admin", [])
-    errors = console_errors(page)
-    await sign_in(page, web_url, admin, "/campaigns/new")
+    errors = await admin_on(page, web_url, conn, "/campaigns/new")
     await page.select_option("#c-advertiser", account.advertiser_id)
     campaign_id = f"cmp-{uuid.uuid4().hex[:8]}"
     await page.fill("#c-id", campaign_id)
