@@ -29,6 +29,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from types import MappingProxyType
 
 from actors.effects import IncidentEvent, Outcome
 from actors.messages import HealthKind, HeartbeatIn, IncidentRef, TabletConfig
@@ -36,6 +37,7 @@ from actors.rules.incidents import incident_event, incident_id
 from config.health import version_key
 
 CRASH_WINDOW = timedelta(hours=1)
+NO_DURATIONS: Mapping[str, int] = MappingProxyType({})
 HEALTH_KINDS: tuple[HealthKind, ...] = (
     "low_storage",
     "crash_loop",
@@ -83,7 +85,7 @@ class HealthRules:
         self.boot_times = ()
         self.watching_since = None
         self.playing = (None, None)
-        self.durations = {}
+        self.durations = NO_DURATIONS
         self.draining = None
 
     def _health_desired(self, manifest_json: str) -> None:
@@ -179,16 +181,18 @@ class HealthRules:
 @functools.lru_cache(maxsize=256)
 def manifest_durations(manifest_json: str) -> Mapping[str, int]:
     """Each item's duration by ad id. Read once per manifest, not once per tablet (a push to a
-    fleet hands every tablet the same manifest): the dict is shared and never changed."""
+    fleet hands every tablet the same manifest): shared by their sessions, so read-only."""
     try:
         items = json.loads(manifest_json).get("items") or []
-        return {
-            str(i["ad_id"]): int(i["duration_ms"])
-            for i in items
-            if isinstance(i, dict) and "ad_id" in i and "duration_ms" in i
-        }
+        return MappingProxyType(
+            {
+                str(i["ad_id"]): int(i["duration_ms"])
+                for i in items
+                if isinstance(i, dict) and "ad_id" in i and "duration_ms" in i
+            }
+        )
     except (ValueError, TypeError, AttributeError):
-        return {}
+        return NO_DURATIONS
 
 
 def _low_storage(free_mb: int | None, limit_mb: int) -> Finding | None:

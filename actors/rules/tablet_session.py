@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import ClassVar
 
 from actors.effects import (
     DeliveryRow,
@@ -50,6 +51,17 @@ class TabletSession(ContentRules, TargetingRules, HealthRules, CommandRules):
     """A tablet's state; the incident rules it follows are in :mod:`actors.rules.incidents`,
     its content readiness in :mod:`actors.rules.content`, its campaigns in
     :mod:`actors.rules.tablet_targeting`, its health in :mod:`actors.rules.health`."""
+
+    # The attributes that hold a list, dict, set or deque: the copy a tablet actor takes
+    # before each message copies these and shares the rest (actors/system/contained.py).
+    # Every other attribute holds immutable values; tests/unit/test_contained.py checks.
+    FLAT_CONTAINERS: ClassVar[tuple[str, ...]] = (
+        "boots",
+        "transitions",
+        "health",
+        "watches",
+        "outstanding",
+    )
 
     def __init__(self, snapshot: TabletSnapshot) -> None:
         self.cfg: TabletConfig = snapshot.config
