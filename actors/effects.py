@@ -16,6 +16,7 @@ from actors.messages import (
     Reason,
     State,
 )
+from contract.records import record
 
 # The store keeps a heartbeat as it was received (contract/heartbeat.py: its columns).
 HeartbeatRow = HeartbeatIn
@@ -30,7 +31,7 @@ class TransitionRow:
     reason: Reason
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TabletStateRow:
     """The tablet's current state; the writer keeps the newest per tablet."""
 
@@ -52,7 +53,7 @@ class TabletStateRow:
     position: Position | None = None  # the last one reported, kept through heartbeats without
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class UptimeSpan:
     """Online from ``start`` to ``end``; the writer adds it to ``uptime_hourly``."""
 
@@ -88,7 +89,7 @@ class CommandEvent:
     detail: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Publish:
     topic: str
     payload: bytes
@@ -97,7 +98,7 @@ class Publish:
     expiry_s: int | None = None  # MQTT 5 message expiry: the broker drops it undelivered after
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DeliveryRow:
     tablet_id: str
     etag: str
@@ -213,7 +214,7 @@ Effect = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EffectBatch:
     """Effects and timer requests of one handled message: one delivery to the outbox.
 

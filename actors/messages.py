@@ -14,6 +14,7 @@ from contract.manifest import Manifest
 from contract.media import Downloads
 from contract.media_status import MediaStatusIn as MediaStatusIn
 from contract.playlist_ack import AckIn as AckIn
+from contract.records import record
 from contract.status import StatusIn as StatusIn
 
 if TYPE_CHECKING:
@@ -198,7 +199,7 @@ class CommandIn:
 # --- the watchdog -----------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Arm:
     """Set (or with ``deadline=None`` clear) one timer of one tablet."""
 

@@ -9,7 +9,6 @@ the store's :data:`COLUMNS` (the writer's ``COPY``, the panel's read) are derive
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal, Self, get_args
 
@@ -26,10 +25,11 @@ from contract.fields import (
     check_json_value,
     no_nul,
 )
+from contract.records import record
 from contract.schema import Column, NotSent, Reader, Sent, columns, payload_model
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HeartbeatIn:
     """A heartbeat as the hub received it."""
 

@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError
 from actors.effects import HeartbeatRow
 from contract.heartbeat import COLUMNS, Heartbeat, HeartbeatIn, HeartbeatPayload
 from contract.playlist_ack import AckIn, PlaylistAck
+from contract.records import record
 from contract.schema import Column, NotSent, Reader, Sent, columns, payload_model, sent_paths
 from contract.status import Status, StatusIn
 from hub.inbound import translate
@@ -85,7 +86,7 @@ def test_status_and_ack_payloads_are_their_messages_sent_fields() -> None:
     assert set(names(AckIn)) - set(sent_paths(AckIn)) == {"tablet_id", "received_at"}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class WithTemperature(HeartbeatIn):
     """A heartbeat with one more field: its one line is all it takes."""
 
