@@ -214,22 +214,10 @@ Effect = (
 )
 
 
-@record
-class EffectBatch:
-    """Effects and timer requests of one handled message: one delivery to the outbox.
-
-    The outbox passes the timers on to the watchdog once per pump round, so a
-    heartbeat costs two deliveries (registry → tablet → outbox), not three.
-    """
-
-    effects: tuple[Effect, ...]
-    timers: tuple[Arm, ...] = ()
-
-
 @dataclass(slots=True)
 class Outcome:
     """What a rule returns for one message: its effects and the timers it (re)arms; the
-    tablet actor sends them as one :class:`EffectBatch`."""
+    tablet actor puts them in the pump's outbox (actors/system/outbox.py)."""
 
     effects: list[Effect] = field(default_factory=list)
     timers: list[Arm] = field(default_factory=list)

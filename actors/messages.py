@@ -19,6 +19,7 @@ from contract.status import StatusIn as StatusIn
 
 if TYPE_CHECKING:
     from actors.rules.tablet_session import TabletSession
+    from actors.system.outbox import Outbox
 
 State = Literal["unknown", "online", "offline"]
 Reason = Literal["will", "timeout", "status", "heartbeat"]
@@ -89,7 +90,7 @@ class TabletSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class Setup:
-    outbox: Any
+    outbox: Outbox
     watchdog: Any
     started_at: datetime  # the hub's start (the pump's): a restart's grace counts from it
 
@@ -210,7 +211,7 @@ class Arm:
 
 @dataclass(frozen=True, slots=True)
 class ArmBatch:
-    """Timer requests gathered by the outbox in one pump round, in order."""
+    """Timer requests the actors put in the outbox in one pump round, in order."""
 
     timers: tuple[Arm, ...]
 
@@ -228,14 +229,6 @@ class Expired:
     now: datetime
 
 
-# --- the outbox -------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Flush:
-    """Ask the outbox for every effect gathered since the last flush."""
-
-
 @dataclass(frozen=True, slots=True)
 class Stats:
     """Ask the registry how many tablet actors are resident."""
@@ -245,10 +238,10 @@ class Stats:
 class TabletInit:
     """From the registry to a new tablet actor: its session (made and resumed by the
     registry, which keeps a reference to update it in place on a fleet-wide push: both live
-    on the pump thread) and where to send effects."""
+    on the pump thread) and where to put effects."""
 
     session: TabletSession
-    outbox: Any
+    outbox: Outbox | None
     watchdog: Any
 
 
@@ -314,7 +307,7 @@ class AgentInit:
     """From the router to a new agent actor: who it is and where effects go."""
 
     agent_id: int
-    outbox: Any
+    outbox: Outbox | None
 
 
 @dataclass(frozen=True, slots=True)

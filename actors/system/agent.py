@@ -14,7 +14,7 @@ from typing import Any
 
 from thespian.actors import WakeupMessage
 
-from actors.effects import Effect, EffectBatch, LeadOffered, OfferRepublished, OfferTimedOut
+from actors.effects import Effect, LeadOffered, OfferRepublished, OfferTimedOut
 from actors.messages import AgentInit, Offer, OfferEnded, Withdraw
 from actors.system.contained import ContainedActor
 
@@ -28,7 +28,6 @@ class AgentActor(ContainedActor):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.agent_id = 0
-        self.outbox: Any = None
         self.router: Any = None
         self.generation = 0
         self.offered: dict[str, int] = {}  # lead id → generation of its armed timer
@@ -80,4 +79,4 @@ class AgentActor(ContainedActor):
         self.send(self.router, OfferEnded(lead_id, self.agent_id))
 
     def _emit(self, effect: Effect) -> None:
-        self.send(self.outbox, EffectBatch((effect,)))
+        self.emit((effect,))

@@ -8,7 +8,7 @@ pump's next ``ask`` gets back in place of its reply.
 :class:`ContainedActor` catches the exception instead, on the first call: it puts the
 attributes named in ``ROLLBACK`` back as they were before the message
 (:meth:`ContainedActor.checkpoint`) and sends one :class:`~actors.effects.HandlerFailed`
-effect to the outbox (the hub counts it in ``handler_errors`` and logs it). Effects are
+effect to the pump's outbox (the hub counts it in ``handler_errors`` and logs it). Effects are
 sent only after a handler returned, so a failed message has sent nothing. Every actor of
 the pump's system is a ``ContainedActor``.
 """
@@ -18,12 +18,14 @@ from __future__ import annotations
 import copy
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from thespian.actors import ActorTypeDispatcher
 
-from actors.effects import EffectBatch, HandlerFailed
+from actors.effects import Effect, HandlerFailed
+from actors.messages import Arm
+from actors.system.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,7 @@ class ContainedActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is 
     ROLLBACK: tuple[str, ...] = ()  # the attributes a failed message must leave unchanged
     KIND = "actor"
 
-    outbox: Any = None
+    outbox: Outbox | None = None  # the pump's (actors/system/outbox.py), from set-up
 
     def receiveMessage(self, message: Any, sender: Any) -> Any:
         return self.contained(
@@ -100,6 +102,12 @@ class ContainedActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is 
             f"{type(exc).__name__}: {exc}"[:500],
         )
 
+    def emit(self, effects: Iterable[Effect], timers: Iterable[Arm] = ()) -> None:
+        """Put what a handler produced in the pump's outbox."""
+        if self.outbox is None:
+            raise RuntimeError(f"the {self.KIND} actor has no outbox yet")
+        self.outbox.put(effects, timers)
+
     def report_failure(self, message: Any, exc: Exception) -> None:
         failed = self.failure(message, exc)
         if self.outbox is None:  # not set up yet: nowhere to report but the log
@@ -111,4 +119,4 @@ class ContainedActor(ActorTypeDispatcher):  # type: ignore[misc]  # thespian is 
                 failed.error,
             )
             return
-        self.send(self.outbox, EffectBatch((failed,)))
+        self.outbox.put((failed,))

@@ -11,7 +11,7 @@ import functools
 import logging
 from typing import Any
 
-from actors.effects import EffectBatch, LeadUnassigned
+from actors.effects import LeadUnassigned
 from actors.messages import AgentInit, Batch, Decided, LeadIn, Offer, OfferEnded, Setup, Withdraw
 from actors.rules.lead_book import LeadBook, OfferTo, Step, Unassign
 from actors.system.agent import AgentActor
@@ -29,7 +29,6 @@ class LeadRouterActor(ContainedActor):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.outbox: Any = None
         self.book = LeadBook()
         self.agents: dict[int, Any] = {}  # user id → actor address
 
@@ -55,7 +54,7 @@ class LeadRouterActor(ContainedActor):
     def _do(self, steps: list[Step]) -> None:
         for step in steps:
             if isinstance(step, Unassign):
-                self.send(self.outbox, EffectBatch((LeadUnassigned(step.lead_id),)))
+                self.emit((LeadUnassigned(step.lead_id),))
             elif isinstance(step, OfferTo):
                 self.send(self._agent(step.agent_id), Offer(step.lead, step.cursor, step.resume))
             else:

@@ -1,43 +1,38 @@
-"""The outbox actor gathers effects until the pump flushes them to the event loop."""
+"""The outbox: where the actors put their effects and timer requests until the pump's round
+ends, when the pump hands the effects to the event loop and the timers to the watchdog.
+
+It is a plain object every actor of the pump's system holds, not an actor. They all run on
+the pump thread, inside the pump's ``tell`` (thespian's ``simpleSystemBase``), so nothing else
+touches it, and effects land in the order the handlers ran. An outbox actor cost one thespian
+delivery per handled message: 3.5 µs of the 17 µs the actors spent per heartbeat
+(``fleethub bench --actors``, docs/performance.md).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
 
-from actors.effects import Effect, EffectBatch
-from actors.messages import Arm, ArmBatch, Flush, Setup
-from actors.system.contained import ContainedActor
+from actors.effects import Effect
+from actors.messages import Arm
 
 
-class OutboxActor(ContainedActor):
-    """Gathers the tablets' effects (for the hub) and timer requests (for the watchdog).
+class Outbox:
+    __slots__ = ("effects", "timers")
 
-    A handler that raises is reported in the next flush, as every actor's failure is."""
-
-    KIND = "outbox"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.pending: list[Effect] = []
+    def __init__(self) -> None:
+        self.effects: list[Effect] = []
         self.timers: list[Arm] = []
-        self.watchdog: Any = None
 
-    def receiveMsg_Setup(self, msg: Setup, sender: Any) -> None:
-        self.watchdog = msg.watchdog
+    def put(self, effects: Iterable[Effect], timers: Iterable[Arm] = ()) -> None:
+        """What one handler produced, after it returned (a failed message puts nothing but
+        its :class:`~actors.effects.HandlerFailed`)."""
+        self.effects.extend(effects)
+        self.timers.extend(timers)
 
-    def receiveMsg_EffectBatch(self, msg: EffectBatch, sender: Any) -> None:
-        self.pending.extend(msg.effects)
-        self.timers.extend(msg.timers)
+    def take_timers(self) -> list[Arm]:
+        timers, self.timers = self.timers, []
+        return timers
 
-    def receiveMsg_Flush(self, msg: Flush, sender: Any) -> None:
-        if self.timers:
-            timers, self.timers = self.timers, []
-            self.send(self.watchdog, ArmBatch(tuple(timers)))
-        out, self.pending = self.pending, []
-        self.send(sender, out)
-
-    def receiveUnrecognizedMessage(self, msg: Any, sender: Any) -> None:
-        """Unknown messages are dropped."""
-
-    def report_failure(self, message: Any, exc: Exception) -> None:
-        self.pending.append(self.failure(message, exc))
+    def take_effects(self) -> list[Effect]:
+        effects, self.effects = self.effects, []
+        return effects

@@ -1,10 +1,10 @@
 """The pump thread: the one owner of the thespian ActorSystem.
 
-The event loop puts inputs on a ``queue.SimpleQueue``; the pump hands them to
-the registry in batches, ticks the watchdog, and returns the actors' effects
-to the loop in one ``call_soon_threadsafe`` per round. Thespian handles are not
-thread-safe and timers fire only while the owner is inside ``tell``/``ask``,
-so nobody else touches the system.
+The event loop puts inputs on a ``queue.SimpleQueue``; the pump hands them to the registry
+in batches, ticks the watchdog, hands the round's timer requests to the watchdog and returns
+the actors' effects (actors/system/outbox.py) to the loop in one ``call_soon_threadsafe``
+per round. Thespian handles are not thread-safe and timers fire only while the owner is
+inside ``tell``/``ask``, so nobody else touches the system.
 
 A mark (:meth:`ActorPump.mark`) follows the inputs put before it: once a round
 has handed every input up to the mark to the actors and returned their
@@ -26,9 +26,9 @@ from typing import Any
 from thespian.actors import ActorSystem
 
 from actors.effects import Effect
-from actors.messages import Batch, Flush, Setup, Stats, Tick
+from actors.messages import ArmBatch, Batch, Setup, Stats, Tick
 from actors.system.lead_router import LEAD_INPUTS, LeadRouterActor
-from actors.system.outbox import OutboxActor
+from actors.system.outbox import Outbox
 from actors.system.registry import RegistryActor
 from actors.system.watchdog import WatchdogActor
 
@@ -111,7 +111,7 @@ class ActorPump:
     def _run(self) -> None:
         try:
             system = ActorSystem("simpleSystemBase", logDefs=False)
-            outbox = system.createActor(OutboxActor)
+            outbox = Outbox()
             watchdog = system.createActor(WatchdogActor)
             registry = system.createActor(RegistryActor)
             setup = Setup(outbox, watchdog, datetime.now(UTC))  # the hub's start
@@ -138,7 +138,10 @@ class ActorPump:
                 if time.monotonic() >= next_tick:
                     system.tell(watchdog, Tick(datetime.now(UTC)))
                     next_tick = time.monotonic() + self._tick_s
-                effects = system.ask(outbox, Flush(), ASK_TIMEOUT_S)
+                timers = outbox.take_timers()
+                if timers:
+                    system.tell(watchdog, ArmBatch(tuple(timers)))
+                effects = outbox.take_effects()
                 if effects:
                     self._loop.call_soon_threadsafe(self._sink, effects)
                 if marks and self._on_mark is not None:  # after the effects: the loop's FIFO

@@ -25,7 +25,7 @@ from typing import Any
 
 from thespian.actors import ActorExitRequest
 
-from actors.effects import Effect, EffectBatch, LookupTablet, Outcome, Rejected
+from actors.effects import Effect, LookupTablet, Outcome, Rejected
 from actors.messages import (
     Arm,
     Batch,
@@ -60,7 +60,6 @@ class RegistryActor(ContainedActor):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.outbox: Any = None
         self.watchdog: Any = None
         self.known: dict[str, TabletSnapshot] = {}
         self.actors: dict[str, Any] = {}
@@ -73,7 +72,6 @@ class RegistryActor(ContainedActor):
     def receiveMsg_Setup(self, msg: Setup, sender: Any) -> None:
         self.outbox, self.watchdog, self.started_at = msg.outbox, msg.watchdog, msg.started_at
         self.send(self.watchdog, msg)
-        self.send(self.outbox, msg)
 
     def receiveMsg_Batch(self, msg: Batch, sender: Any) -> None:
         for item in msg.items:  # one bad message affects only its tablet
@@ -88,8 +86,7 @@ class RegistryActor(ContainedActor):
                 self._desired(one, effects, timers)
             except Exception as exc:  # this tablet's alone, reported as its actor's would be
                 effects.append(replace(self.failure(one, exc), actor=TabletActor.KIND))
-        if effects or timers:
-            self.send(self.outbox, EffectBatch(tuple(effects), tuple(timers)))
+        self.emit(effects, timers)
 
     def _desired(self, msg: Any, effects: list[Effect], timers: list[Arm]) -> None:
         """One tablet's part of a :class:`DesiredMany`, on its session in place."""
@@ -156,8 +153,7 @@ class RegistryActor(ContainedActor):
             effects: list[Effect] = []
             timers: list[Arm] = []
             self._spawn(tablet_id, snapshot, effects, timers)
-            if effects or timers:
-                self.send(self.outbox, EffectBatch(tuple(effects), tuple(timers)))
+            self.emit(effects, timers)
             address = self.actors[tablet_id]
         self.send(address, item)
 
@@ -191,14 +187,14 @@ class RegistryActor(ContainedActor):
                 self._reject(tablet_id, "unknown tablet")
                 return
             held = self.waiting[tablet_id] = []
-            self.send(self.outbox, EffectBatch((LookupTablet(tablet_id),)))
+            self.emit((LookupTablet(tablet_id),))
         if len(held) >= WAITING_PER_TABLET:
             self._reject(tablet_id, "unknown tablet")
             return
         held.append(item)
 
     def _reject(self, tablet_id: str, reason: str) -> None:
-        self.send(self.outbox, EffectBatch((Rejected(tablet_id, reason),)))
+        self.emit((Rejected(tablet_id, reason),))
 
     def _register(self, msg: Register) -> None:
         tablet_id = msg.snapshot.config.tablet_id

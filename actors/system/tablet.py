@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.effects import EffectBatch, Outcome
+from actors.effects import Outcome
 from actors.messages import (
     AckIn,
     CampaignBook,
@@ -35,7 +35,6 @@ class TabletActor(ContainedActor):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.session: TabletSession | None = None
-        self.outbox: Any = None
         self.watchdog: Any = None
 
     def receiveMsg_TabletInit(self, msg: TabletInit, sender: Any) -> None:
@@ -105,4 +104,4 @@ class TabletActor(ContainedActor):
 
     def _emit(self, out: Outcome) -> None:
         if out.effects or out.timers:
-            self.send(self.outbox, EffectBatch(tuple(out.effects), tuple(out.timers)))
+            self.emit(out.effects, out.timers)

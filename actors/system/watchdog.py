@@ -72,7 +72,6 @@ class WatchdogActor(ContainedActor):
         super().__init__(*args, **kwargs)
         self.deadlines = Deadlines()
         self.registry: Any = None
-        self.outbox: Any = None
 
     def receiveMsg_Setup(self, msg: Setup, sender: Any) -> None:
         self.registry, self.outbox = sender, msg.outbox
