@@ -75,6 +75,7 @@ class Bench:
         self.url = ""
         self.store: StoreSession | None = None
         self.hub_runs = 0
+        self.tablet_ids: list[str] = []
 
     # --- set-up ----------------------------------------------------------------
 
@@ -88,7 +89,7 @@ class Bench:
         db.migrate(self.url)
         asyncio.run(self._register())
         key = os.urandom(16)
-        ids = [f"{PREFIX}{n:06d}" for n in range(cfg.tablets)]
+        ids = self.tablet_ids = [f"{PREFIX}{n:06d}" for n in range(cfg.tablets)]
         asyncio.run(self.broker.set_credentials({i: password(key, i) for i in ids}))
         # One hub per fleethub leg, then the fan-out leg's and the overload leg's.
         hub_ids = [self.hub_id(r) for r in range(cfg.repeats + 2)]

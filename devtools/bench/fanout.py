@@ -3,16 +3,28 @@ simulated tablet, from just before the push's commit to each tablet's receipt of
 manifest, measured twice on one fresh hub: with the hub otherwise idle, then while the
 simulators blast heartbeats at the compared legs' offered rate (the push lands a third of
 the way into the blast, so the hub is busy with heartbeats throughout).
+
+First, its limit in the same run: no hub, one publisher on the hub's own MQTT client
+(broker/mqttwire, the broker's receive maximum in flight) putting an emergency manifest on
+every tablet's playlist topic, retained, QoS 1, as fast as the broker acknowledges: what the
+broker and the simulated tablets (which validate and acknowledge every manifest, on the same
+two cores) take to deliver 19,000 manifests, whoever sends them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
+from broker.dynsec_file import hub_tablet_client_id
+from broker.mqttwire.connection import MqttConnection
+from contract.manifest import Manifest, items_id, normalise
+from devtools.bench.compare_legs import BrokerAccess
 from devtools.bench.overload import bench_load
 from devtools.bench.stats import CpuWindow, summary
 from devtools.demo import demo_items
@@ -28,6 +40,8 @@ PROFILE_IDLE_S = 20  # the idle push's profile (its receipts took 10-11 s at loa
 
 
 def run_fanout(bench: Bench, rate: float, console: Console) -> dict[str, Any]:
+    with console.status(f"fan-out limit: one publisher to {bench.cfg.tablets} tablets, no hub…"):
+        limit = _limit(bench)
     leg = bench.hub_leg()
     with console.status("fan-out: starting a fresh hub…"):
         leg.start()
@@ -38,7 +52,77 @@ def run_fanout(bench: Bench, rate: float, console: Console) -> dict[str, Any]:
             loaded = _profiled(bench, leg, "loaded", bench.cfg.duration_s + PROFILE_IDLE_S, rate)
     finally:
         leg.stop()
-    return {"idle": idle, "under_load": loaded}
+    return {"limit": limit, "idle": idle, "under_load": loaded}
+
+
+def _limit(bench: Bench) -> dict[str, Any]:
+    """The broker alone: one manifest published to every tablet, receipts as the hub's."""
+    items = [i.model_copy(update={"ad_id": f"{i.ad_id}-limit"}) for i in demo_items()]
+    manifest = Manifest(
+        items_id(items),
+        1,
+        "emergency",
+        datetime.now(UTC),
+        None,
+        300,
+        tuple(i.model_dump() for i in normalise(items)),
+    )
+    load = bench_load()
+    cpu = CpuWindow(bench.broker_pids())
+    cpu.start()
+    client_id = hub_tablet_client_id("bench-limit", 0)
+    started = time.time()
+    payload = manifest.to_json().encode()
+    asyncio.run(_publish_alone(bench.access(), client_id, bench.tablet_ids, payload))
+    published_s = time.time() - started
+    received = _receipts(bench, manifest.etag)
+    return {
+        "load_before": load,
+        "etag": manifest.etag,
+        "targeted": len(bench.tablet_ids),
+        "received": len(received),
+        "latency_s": summary([t - started for t in received]),
+        "all_published_after_s": round(published_s, 3),
+        "broker_cpu_percent_of_one_core": round(cpu.cpu_percent(), 1),
+    }
+
+
+async def _publish_alone(
+    access: BrokerAccess, client_id: str, tablet_ids: list[str], payload: bytes
+) -> None:
+    """Every tablet's playlist, retained, QoS 1, the broker's receive maximum in flight."""
+    conn = MqttConnection(
+        access.host,
+        access.port,
+        client_id=client_id,
+        username=client_id,
+        password=access.password,
+        clean_session=True,
+        connect_timeout=30,
+        ack_timeout=60,
+    )
+    await conn.connect()
+    try:
+        pending: deque[asyncio.Future[None]] = deque()
+        for tablet_id in tablet_ids:
+            while pending and (conn.in_flight >= conn.receive_max or not conn.writable):
+                await pending.popleft()
+            future = conn.publish_nowait(
+                f"tablets/{tablet_id}/playlist", payload, qos=1, retain=True
+            )
+            if future is not None:
+                pending.append(future)
+        await asyncio.gather(*pending)
+    finally:
+        await conn.disconnect()
+
+
+def _receipts(bench: Bench, etag: str) -> list[float]:
+    """Each tablet's first receipt (wall clock) of the manifest ``etag``."""
+    for worker in bench.workers:
+        cmd = {"cmd": "fanout", "etag": etag, "expect": worker.expect}
+        worker.send({**cmd, "timeout": RECEIPT_TIMEOUT_S})
+    return [t for w in bench.workers for t in w.read()["received"]]
 
 
 def _profiled(
@@ -90,10 +174,7 @@ def _push_and_collect(
         results = [w.read() for w in bench.workers]
         sent, elapsed = sum(r["sent"] for r in results), max(r["elapsed_s"] for r in results)
         blast = {"heartbeats_offered_per_s": round(sent / elapsed, 1) if elapsed else None}
-    for worker in bench.workers:
-        cmd = {"cmd": "fanout", "etag": result.etag, "expect": worker.expect}
-        worker.send({**cmd, "timeout": RECEIPT_TIMEOUT_S})
-    received = [t for w in bench.workers for t in w.read()["received"]]
+    received = _receipts(bench, result.etag)
     return {
         "load_before": load,
         "etag": result.etag,

@@ -107,6 +107,7 @@ async def main(args: argparse.Namespace, ids: list[str]) -> None:
                 )
             elif cmd["cmd"] == "fanout":
                 wanted.update(etag=cmd["etag"], expect=cmd["expect"])
+                enough.clear()  # set by the previous push's receipts
                 if len(receipts.get(cmd["etag"], {})) >= cmd["expect"]:
                     enough.set()
                 with contextlib.suppress(TimeoutError):

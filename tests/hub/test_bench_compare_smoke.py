@@ -34,10 +34,11 @@ def test_tiny_compare_delivers_every_heartbeat_in_every_leg(tmp_path: Path) -> N
         assert leg["delivered"] == leg["sent"] == 160, leg["leg"]
         assert leg["drained_in_time"]
     assert set(report["ratios"]) == {"medians", "fleethub_to_limit", "fleethub_to_naive"}
-    for part in ("idle", "under_load"):
+    for part in ("limit", "idle", "under_load"):
         assert report["fanout"][part]["received"] == report["fanout"][part]["targeted"] == 40
         assert report["fanout"][part]["latency_s"]["min"] > 0  # this push's own receipts
-    assert report["fanout"]["idle"]["etag"] != report["fanout"]["under_load"]["etag"]
+    etags = {report["fanout"][part]["etag"] for part in ("limit", "idle", "under_load")}
+    assert len(etags) == 3
     over = report["overload"]
     assert over["committed"] == over["sent"] > 0
     assert over["duplicates"] == 0
@@ -48,4 +49,6 @@ def test_tiny_compare_delivers_every_heartbeat_in_every_leg(tmp_path: Path) -> N
     assert "fleethub / limit = " in text
     assert "fleethub / naive = " in text
     assert text.count("fan-out, ") == 2
+    assert "fan-out limit, one publisher, no hub" in text
+    assert "× the limit's" in text
     assert "overload: " in text

@@ -4,7 +4,9 @@ for every filter; and the store reads it in chunks from one snapshot."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,7 +15,8 @@ from store.db import open_pool
 from store.tiles import GridHead, Tile
 from store.users import User
 from tests.web.conftest import Conn, TenantFactory, sign_in
-from web.grid.tiles import GridFilter, grid, grid_chunks
+from web.grid.tile_html import TileRenderer, warm
+from web.grid.tiles import GridFilter, changed_since, grid, grid_chunks
 
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 
@@ -101,3 +104,36 @@ async def test_the_store_reads_the_grid_in_chunks_from_one_snapshot(
     assert [len(c) for c in chunks if isinstance(c, list)] == [1, 2, 2, 1]
     tiles: list[Tile] = [t for c in chunks if isinstance(c, list) for t in c]
     assert [t.tablet_id for t in tiles] == [t.tablet_id for t in whole]
+
+
+async def test_the_start_up_warm_up_renders_every_tile_in_chunks_leaving_the_loop_free(
+    database_url: str, tenant_factory: TenantFactory, conn: Conn
+) -> None:
+    """Warming reads and renders ``chunk`` rows at a time: another task runs between the
+    chunks (one read of every row held the event loop, and the first grid, for 0.6-0.8 s
+    with 20,000 tablets)."""
+    tenant = tenant_factory(fleets=2, tablets=4)
+    ids = [t for fleet in tenant.fleets for t in tenant.tablets[fleet]]
+    for tablet_id in ids:
+        set_state(conn, tablet_id, "online")
+    render = TileRenderer()
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    async with open_pool(database_url) as pool:
+        other = asyncio.create_task(ticker())
+        try:
+            warmed = await warm(pool, render, chunk=3)
+        finally:
+            other.cancel()
+        assert warmed >= len(ids)  # every tablet with a state row, other tests' too
+        assert render.misses == warmed
+        assert ticks >= warmed // 3  # the loop ran the other task between chunks
+        for tile in await changed_since(pool, datetime(1970, 1, 1, tzinfo=UTC)):
+            render(tile)  # each one cached by the warm-up (or changed since, by another test)
+        assert render.hits >= len(ids)

@@ -21,7 +21,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from store.incidents import KIND_WORDS
 from store.tiles import Tile
-from web.grid.tiles import changed_since
+from web.grid.tiles import changed_chunks
 from web.http.templating import TEMPLATES
 
 _row = attrgetter(*Tile.__dataclass_fields__)
@@ -126,12 +126,17 @@ class TileRenderer:
 
 async def warm(pool: AsyncConnectionPool, render: TileRenderer, chunk: int = 500) -> int:
     """Render every tablet's tile once at start-up, so the first grid view is fast too
-    (and compile the grid page's templates, which a first request would otherwise do)."""
+    (and compile the grid page's templates, which a first request would otherwise do).
+
+    The rows are read and rendered ``chunk`` at a time, the event loop free in between: the
+    panel serves requests while it warms (reading 20,000 rows in one go held it for 0.6-0.8 s,
+    the first grid's first byte with it)."""
     for name in ("grid.html", "_grid.html", "base.html"):
         TEMPLATES.get_template(name)
-    tiles = await changed_since(pool, datetime(1970, 1, 1, tzinfo=UTC))
-    for n, tile in enumerate(tiles, start=1):
-        render(tile)
-        if n % chunk == 0:
-            await asyncio.sleep(0)  # let requests in between chunks
-    return len(tiles)
+    warmed = 0
+    async for tiles in changed_chunks(pool, datetime(1970, 1, 1, tzinfo=UTC), chunk):
+        for tile in tiles:
+            render(tile)
+        warmed += len(tiles)
+        await asyncio.sleep(0)  # let requests in between chunks
+    return warmed

@@ -137,6 +137,13 @@ async def changed_since(pool: AsyncConnectionPool, since: datetime) -> list[Tile
     return await tiles.changed_since(pool, since)
 
 
+def changed_chunks(
+    pool: AsyncConnectionPool, since: datetime, size: int = 500
+) -> AsyncIterator[list[Tile]]:
+    """:func:`changed_since` ``size`` tiles at a time (store/tiles.py)."""
+    return tiles.changed_chunks(pool, since, size)
+
+
 async def named(pool: AsyncConnectionPool, tablets: list[str], fleets: list[str]) -> list[Tile]:
     """The tiles of these tablets and of these fleets' tablets (all tenants, not revoked)."""
     return await tiles.named(pool, tablets, fleets)
