@@ -70,6 +70,8 @@ from store.retention import apply_retention
 from store.snapshots import load_snapshots
 
 log = logging.getLogger(__name__)
+# Tablets per DesiredMany: half a pump round (actors/system/pump.py MAX_BATCH).
+DESIRED_PART = 1000
 
 
 def owner(tablet_id: str, shard_count: int) -> int:
@@ -115,15 +117,20 @@ def desired_many(
     resolved_at: datetime | None = None,
 ) -> list[DesiredMany]:
     """One message per distinct manifest (``Desired`` shared by its tablets, see
-    ``Hub._desired``) naming every tablet it is for: the registry resolves each in one step."""
+    ``Hub._desired``) and ``DESIRED_PART`` of the tablets it is for: the registry resolves
+    each in one step, and the pump returns a round's publishes to the loop after at most
+    ``MAX_BATCH`` tablets (actors/system/pump.py), so the first tablets of a push to 19,000
+    get their manifest while the registry still works through the rest."""
     groups: dict[int, tuple[Desired, list[str]]] = {}
     for tablet_id in tablet_ids:
         wanted = desired[tablet_id]
         groups.setdefault(id(wanted), (wanted, []))[1].append(tablet_id)
-    return [
-        DesiredMany(tuple(ids), replace(wanted.message("", at, force), resolved_at=resolved_at))
-        for wanted, ids in groups.values()
-    ]
+    out = []
+    for wanted, ids in groups.values():
+        template = replace(wanted.message("", at, force), resolved_at=resolved_at)
+        for start in range(0, len(ids), DESIRED_PART):
+            out.append(DesiredMany(tuple(ids[start : start + DESIRED_PART]), template))
+    return out
 
 
 class Hub:

@@ -26,7 +26,7 @@ from typing import Any
 from thespian.actors import ActorSystem
 
 from actors.effects import Effect
-from actors.messages import ArmBatch, Batch, Setup, Stats, Tick
+from actors.messages import ArmBatch, Batch, DesiredMany, Setup, Stats, Tick
 from actors.system.lead_router import LEAD_INPUTS, LeadRouterActor
 from actors.system.outbox import Outbox
 from actors.system.registry import RegistryActor
@@ -34,7 +34,7 @@ from actors.system.watchdog import WatchdogActor
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH = 2000
+MAX_BATCH = 2000  # tablets' worth of inputs per round (a push's part counts each tablet)
 ASK_TIMEOUT_S = 10.0
 
 EffectSink = Callable[[list[Effect]], None]
@@ -160,15 +160,24 @@ class ActorPump:
             items = [self._inbox.get(timeout=wait_s) if wait_s > 0 else self._inbox.get_nowait()]
         except queue.Empty:
             return []
-        while len(items) < MAX_BATCH:
+        weight = _weight(items[0])
+        while weight < MAX_BATCH:
             try:
-                items.append(self._inbox.get_nowait())
+                item = self._inbox.get_nowait()
             except queue.Empty:
                 break
+            items.append(item)
+            weight += _weight(item)
         return items
 
 
 _PUMP_ONLY = (_StatsRequest, _Mark)
+
+
+def _weight(item: Any) -> int:
+    """The tablets an input is for: a fleet-wide push's part counts each of them, so its
+    publishes reach the loop a round (≤ ``MAX_BATCH`` tablets) at a time."""
+    return len(item.tablet_ids) if isinstance(item, DesiredMany) else 1
 
 
 def _resolve(future: asyncio.Future[dict[str, int]], value: dict[str, int]) -> None:

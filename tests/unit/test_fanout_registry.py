@@ -22,7 +22,9 @@ from actors.messages import (
 )
 from actors.rules.hours import OperatingHours
 from actors.rules.tablet_session import TabletSession
-from actors.system.pump import ActorPump
+from actors.system import pump as pump_module
+from actors.system.pump import MAX_BATCH, ActorPump
+from hub.runtime import DESIRED_PART, Desired, desired_many
 
 NOW = datetime.now(UTC)
 IDS = ("t-1", "t-2", "t-3", "t-4")
@@ -155,3 +157,36 @@ async def test_a_tablet_raising_in_a_push_is_rolled_back_alone(
     assert publishes(steps[2]) == [("t-2", "e1")]
     rows = [(e.tablet_id, e.etag) for e in steps[2] if isinstance(e, DeliveryRow)]
     assert rows == [("t-2", "e1")]
+
+
+def test_a_push_is_split_into_parts_of_a_thousand_tablets_per_manifest() -> None:
+    first, second = Desired("e1", "{}"), Desired("e2", "{}")
+    desired = {f"a-{n:04d}": first for n in range(2500)} | {"b-1": second, "b-2": second}
+    parts = desired_many(desired, desired, NOW)
+    assert [len(p.tablet_ids) for p in parts] == [1000, 1000, 500, 2]
+    assert [t for p in parts for t in p.tablet_ids] == list(desired)  # in order, each once
+    assert [p.template.etag for p in parts] == ["e1", "e1", "e1", "e2"]
+    assert DESIRED_PART <= MAX_BATCH
+
+
+async def test_a_rounds_publishes_reach_the_loop_after_at_most_max_batch_tablets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A push's parts are weighed by their tablets: with rounds of two tablets, a push to
+    four in two parts reaches the loop in two rounds, its first publishes with the first."""
+    monkeypatch.setattr(pump_module, "MAX_BATCH", 2)
+    rounds: list[list[Effect]] = []
+    pump = ActorPump(asyncio.get_running_loop(), rounds.append, tick_s=0.05)
+    pump.start()
+    try:
+        for tablet_id in IDS:
+            pump.put(Register(snapshot(tablet_id)))
+        await asyncio.sleep(0.2)
+        rounds.clear()
+        pump.put(DesiredMany(IDS[:2], manifest("e1")))
+        pump.put(DesiredMany(IDS[2:], manifest("e1")))
+        await wait_for(lambda: len([p for r in rounds for p in publishes(r)]) == 4)
+    finally:
+        pump.stop()
+    with_publishes = [sorted(publishes(r)) for r in rounds if publishes(r)]
+    assert with_publishes == [[("t-1", "e1"), ("t-2", "e1")], [("t-3", "e1"), ("t-4", "e1")]]
