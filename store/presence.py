@@ -7,13 +7,13 @@ upserts go in binary (``%b``), one statement per flush.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from actors.effects import TabletStateRow, TransitionRow
 
@@ -27,10 +27,16 @@ UPSERT_STATE = """
 INSERT INTO tablet_state (tablet_id, state, state_since, last_heartbeat_at, boot_id, last_seq,
     desired_etag, applied_etag, uptime_until, open_incident_id, battery, app_version, ad_id,
     campaign_id, recent_boots, lat, lon, position_at, updated_at)
-SELECT *, now() FROM unnest(%b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[],
+SELECT tablet_id, state, state_since, last_heartbeat_at, boot_id, last_seq, desired_etag,
+    applied_etag, uptime_until, open_incident_id, battery, app_version, ad_id, campaign_id,
+    recent_boots::jsonb, lat, lon, position_at, now()
+FROM unnest(%b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[],
     %b::text[], %b::bigint[], %b::text[], %b::text[], %b::timestamptz[], %b::uuid[],
-    %b::smallint[], %b::text[], %b::text[], %b::text[], %b::jsonb[], %b::float8[],
+    %b::smallint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::float8[],
     %b::float8[], %b::timestamptz[])
+    AS u(tablet_id, state, state_since, last_heartbeat_at, boot_id, last_seq, desired_etag,
+    applied_etag, uptime_until, open_incident_id, battery, app_version, ad_id, campaign_id,
+    recent_boots, lat, lon, position_at)
 ON CONFLICT (tablet_id) DO UPDATE SET
     state = excluded.state, state_since = excluded.state_since,
     last_heartbeat_at = excluded.last_heartbeat_at, boot_id = excluded.boot_id,
@@ -92,6 +98,25 @@ async def add_uptime(cur: Cursor, uptime: Mapping[tuple[str, datetime], float]) 
     )
 
 
+@functools.lru_cache(maxsize=32_768)
+def _json_text(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def boots_json(boots: tuple[tuple[str, int], ...]) -> str:
+    """``recent_boots`` as JSON text, ``[[boot_id, seq], …]``, from cached pieces: the boots
+    before the current one change only with a reboot (or a late heartbeat of an earlier
+    boot), and encoding the whole window on every row was 2 of the 5 µs a state row cost
+    to send (psycopg's ``Jsonb`` encodes each row's anew)."""
+    if not boots:
+        return "[]"
+    earlier, (boot, seq) = boots[:-1], boots[-1]
+    last = f"[{_json_text(boot)},{int(seq)}]"
+    if not earlier:
+        return f"[{last}]"
+    return f"{_json_text(earlier)[:-1]},{last}]"
+
+
 def _columns(rows: Sequence[TabletStateRow]) -> tuple[list[object], ...]:
     return (
         [r.tablet_id for r in rows],
@@ -108,7 +133,7 @@ def _columns(rows: Sequence[TabletStateRow]) -> tuple[list[object], ...]:
         [r.app_version for r in rows],
         [r.ad_id for r in rows],
         [r.campaign_id for r in rows],
-        [Jsonb([list(b) for b in r.recent_boots]) for r in rows],
+        [boots_json(r.recent_boots) for r in rows],
         [r.position.lat if r.position else None for r in rows],
         [r.position.lon if r.position else None for r in rows],
         [r.position.at if r.position else None for r in rows],

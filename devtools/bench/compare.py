@@ -213,6 +213,7 @@ class Bench:
             with self.console.status(f"{leg.name} (run {repeat + 1}): draining…"):
                 drained = _drain(leg, sent["sent"], cfg.drain_timeout_s)
             cpu = {name: round(w.cpu_percent(), 1) for name, w in windows.items()}
+            consumer_cpu_s = windows["consumer"].cpu_seconds()
             if spy is not None:
                 spy.wait(30)
             leg.stop()
@@ -235,6 +236,11 @@ class Bench:
             "sustained_rate_per_s": round(measured.sustained or 0.0, 1),
             "latency_s": {"p50": measured.p50, "p99": measured.p99, "max": measured.worst},
             "cpu_percent_of_one_core": cpu,
+            # What one delivered message cost its consumer: load moves it much less than
+            # the rates (a starved process runs less, not slower).
+            "consumer_cpu_us_per_message": (
+                round(consumer_cpu_s * 1e6 / measured.count, 1) if measured.count else None
+            ),
         }
 
 
@@ -270,6 +276,7 @@ def ratios(legs: list[dict[str, Any]]) -> dict[str, Any]:
             "p50_s": _median([leg["latency_s"]["p50"] for leg in mine]),
             "p99_s": _median([leg["latency_s"]["p99"] for leg in mine]),
             "consumer_cpu": _median([leg["cpu_percent_of_one_core"]["consumer"] for leg in mine]),
+            "cpu_us_per_message": _median([leg.get("consumer_cpu_us_per_message") for leg in mine]),
         }
     hub = medians["fleethub"]["sustained_rate_per_s"]
 

@@ -12,6 +12,10 @@ def _ms(value: object) -> str:
     return f"{float(str(value)) * 1000:.0f} ms" if value is not None else "—"
 
 
+def _us(value: object) -> str:
+    return f"{float(str(value)):.0f} µs" if value is not None else "—"
+
+
 def _rate(value: object) -> str:
     return f"{float(str(value)):,.0f}/s" if value is not None else "—"
 
@@ -54,13 +58,16 @@ def print_compare_summary(report: dict[str, Any], console: Console) -> None:
     ratios = report.get("ratios")
     if ratios:
         med = ratios["medians"]
-        summary = Table("contender", "sustained (median)", "p50", "p99", title="medians")
+        summary = Table(
+            "contender", "sustained (median)", "p50", "p99", "CPU per message", title="medians"
+        )
         for name in ("limit", "naive", "fleethub"):
             summary.add_row(
                 name,
                 _rate(med[name]["sustained_rate_per_s"]),
                 _ms(med[name]["p50_s"]),
                 _ms(med[name]["p99_s"]),
+                _us(med[name].get("cpu_us_per_message")),
             )
         console.print(summary)
         console.print(

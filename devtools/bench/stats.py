@@ -54,7 +54,11 @@ class CpuWindow:
 
     def cpu_percent(self) -> float:
         wall = time.monotonic() - self._start_wall
-        return 100.0 * (self._cpu() - self._start_cpu) / wall if wall > 0 else 0.0
+        return 100.0 * self.cpu_seconds() / wall if wall > 0 else 0.0
+
+    def cpu_seconds(self) -> float:
+        """CPU time the processes used since :meth:`start`."""
+        return self._cpu() - self._start_cpu
 
     def _cpu(self) -> float:
         total = 0.0

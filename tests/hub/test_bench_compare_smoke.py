@@ -33,6 +33,7 @@ def test_tiny_compare_delivers_every_heartbeat_in_every_leg(tmp_path: Path) -> N
         assert leg["send_failed"] == 0
         assert leg["delivered"] == leg["sent"] == 160, leg["leg"]
         assert leg["drained_in_time"]
+        assert leg["consumer_cpu_us_per_message"] > 0
     assert set(report["ratios"]) == {"medians", "fleethub_to_limit", "fleethub_to_naive"}
     for part in ("limit", "idle", "under_load"):
         assert report["fanout"][part]["received"] == report["fanout"][part]["targeted"] == 40
@@ -48,6 +49,7 @@ def test_tiny_compare_delivers_every_heartbeat_in_every_leg(tmp_path: Path) -> N
     text = printed.export_text()
     assert "fleethub / limit = " in text
     assert "fleethub / naive = " in text
+    assert "CPU per message" in text
     assert text.count("fan-out, ") == 2
     assert "fan-out limit, one publisher, no hub" in text
     assert "× the limit's" in text
