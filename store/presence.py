@@ -23,20 +23,44 @@ COPY_TRANSITIONS = (
     "COPY presence_transitions (time, tablet_id, from_state, to_state, reason) FROM STDIN"
 )
 NOTIFY_STATE = "SELECT pg_notify('fleethub_state', %s)"
-UPSERT_STATE = """
-INSERT INTO tablet_state (tablet_id, state, state_since, last_heartbeat_at, boot_id, last_seq,
-    desired_etag, applied_etag, uptime_until, open_incident_id, battery, app_version, ad_id,
-    campaign_id, recent_boots, lat, lon, position_at, updated_at)
-SELECT tablet_id, state, state_since, last_heartbeat_at, boot_id, last_seq, desired_etag,
-    applied_etag, uptime_until, open_incident_id, battery, app_version, ad_id, campaign_id,
-    recent_boots::jsonb, lat, lon, position_at, now()
-FROM unnest(%b::text[], %b::text[], %b::timestamptz[], %b::timestamptz[],
-    %b::text[], %b::bigint[], %b::text[], %b::text[], %b::timestamptz[], %b::uuid[],
-    %b::smallint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::float8[],
-    %b::float8[], %b::timestamptz[])
-    AS u(tablet_id, state, state_since, last_heartbeat_at, boot_id, last_seq, desired_etag,
-    applied_etag, uptime_until, open_incident_id, battery, app_version, ad_id, campaign_id,
-    recent_boots, lat, lon, position_at)
+# A flush's state rows go to the store through a staging table: binary COPY formats a row in
+# psycopg's C code, where the arrays of an unnest() upsert were dumped element by element in
+# Python (2.9 against 6.9 µs a row). The staging row is the row as the writer sends it (the
+# incident id and recent_boots as text); the upsert casts it to tablet_state's columns, which
+# tests/hub/test_store.py keeps equal to these.
+STATE_COLUMNS = (
+    ("tablet_id", "text"),
+    ("state", "text"),
+    ("state_since", "timestamptz"),
+    ("last_heartbeat_at", "timestamptz"),
+    ("boot_id", "text"),
+    ("last_seq", "int8"),
+    ("desired_etag", "text"),
+    ("applied_etag", "text"),
+    ("uptime_until", "timestamptz"),
+    ("open_incident_id", "text"),
+    ("battery", "int2"),
+    ("app_version", "text"),
+    ("ad_id", "text"),
+    ("campaign_id", "text"),
+    ("recent_boots", "text"),
+    ("lat", "float8"),
+    ("lon", "float8"),
+    ("position_at", "timestamptz"),
+)
+_NAMES = ", ".join(name for name, _ in STATE_COLUMNS)
+STAGE_STATES = (
+    "CREATE TEMP TABLE IF NOT EXISTS tablet_state_in ("
+    + ", ".join(f"{name} {pg}" for name, pg in STATE_COLUMNS)
+    + ") ON COMMIT DELETE ROWS"
+)
+COPY_STATES = f"COPY tablet_state_in ({_NAMES}) FROM STDIN (FORMAT BINARY)"
+UPSERT_STATE = (
+    f"INSERT INTO tablet_state ({_NAMES}, updated_at) SELECT "  # noqa: S608
+    + _NAMES.replace("open_incident_id", "open_incident_id::uuid").replace(
+        "recent_boots", "recent_boots::jsonb"
+    )
+    + """, now() FROM tablet_state_in
 ON CONFLICT (tablet_id) DO UPDATE SET
     state = excluded.state, state_since = excluded.state_since,
     last_heartbeat_at = excluded.last_heartbeat_at, boot_id = excluded.boot_id,
@@ -48,6 +72,7 @@ ON CONFLICT (tablet_id) DO UPDATE SET
     lat = excluded.lat, lon = excluded.lon, position_at = excluded.position_at,
     updated_at = now()
 """
+)
 UPSERT_UPTIME = """
 INSERT INTO uptime_hourly (tablet_id, hour, online_seconds)
 SELECT * FROM unnest(%b::text[], %b::timestamptz[], %b::float8[])
@@ -85,8 +110,35 @@ async def copy_transitions(cur: Cursor, rows: Sequence[TransitionRow]) -> None:
 
 
 async def upsert_states(cur: Cursor, rows: Sequence[TabletStateRow]) -> None:
-    """Each tablet's current state, one row per tablet."""
-    await cur.execute(UPSERT_STATE, _columns(rows))
+    """Each tablet's current state, one row per tablet (staged: see ``STATE_COLUMNS``)."""
+    await cur.execute(STAGE_STATES)
+    async with cur.copy(COPY_STATES) as copy:
+        copy.set_types([pg for _, pg in STATE_COLUMNS])
+        for r in rows:
+            p = r.position
+            await copy.write_row(
+                (
+                    r.tablet_id,
+                    r.state,
+                    r.state_since,
+                    r.last_heartbeat_at,
+                    r.boot_id,
+                    r.last_seq,
+                    r.desired_etag,
+                    r.applied_etag,
+                    r.uptime_until,
+                    r.open_incident_id,
+                    r.battery,
+                    r.app_version,
+                    r.ad_id,
+                    r.campaign_id,
+                    boots_json(r.recent_boots),
+                    None if p is None else p.lat,
+                    None if p is None else p.lon,
+                    None if p is None else p.at,
+                )
+            )
+    await cur.execute(UPSERT_STATE)
 
 
 async def add_uptime(cur: Cursor, uptime: Mapping[tuple[str, datetime], float]) -> None:
@@ -115,26 +167,3 @@ def boots_json(boots: tuple[tuple[str, int], ...]) -> str:
     if not earlier:
         return f"[{last}]"
     return f"{_json_text(earlier)[:-1]},{last}]"
-
-
-def _columns(rows: Sequence[TabletStateRow]) -> tuple[list[object], ...]:
-    return (
-        [r.tablet_id for r in rows],
-        [r.state for r in rows],
-        [r.state_since for r in rows],
-        [r.last_heartbeat_at for r in rows],
-        [r.boot_id for r in rows],
-        [r.last_seq for r in rows],
-        [r.desired_etag for r in rows],
-        [r.applied_etag for r in rows],
-        [r.uptime_until for r in rows],
-        [r.open_incident_id for r in rows],
-        [r.battery for r in rows],
-        [r.app_version for r in rows],
-        [r.ad_id for r in rows],
-        [r.campaign_id for r in rows],
-        [boots_json(r.recent_boots) for r in rows],
-        [r.position.lat if r.position else None for r in rows],
-        [r.position.lon if r.position else None for r in rows],
-        [r.position.at if r.position else None for r in rows],
-    )
