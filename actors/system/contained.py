@@ -7,10 +7,10 @@ counting nothing. Sent to the pump (an outside sender), that ``PoisonMessage`` i
 pump's next ``ask`` gets back in place of its reply.
 :class:`ContainedActor` catches the exception instead, on the first call: it puts the
 attributes named in ``ROLLBACK`` back as they were before the message
-(:meth:`ContainedActor.checkpoint`) and sends one :class:`~actors.effects.HandlerFailed`
-effect to the pump's outbox (the hub counts it in ``handler_errors`` and logs it). Effects are
-sent only after a handler returned, so a failed message has sent nothing. Every actor of
-the pump's system is a ``ContainedActor``.
+(:meth:`ContainedActor.checkpoint`) and puts one :class:`~actors.effects.HandlerFailed`
+effect in the pump's outbox (the hub counts it in ``handler_errors`` and logs it). Effects
+are put there only after a handler returned, so a failed message has put nothing else.
+Every actor of the pump's system is a ``ContainedActor``.
 """
 
 from __future__ import annotations
