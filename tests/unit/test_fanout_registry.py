@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -190,3 +191,19 @@ async def test_a_rounds_publishes_reach_the_loop_after_at_most_max_batch_tablets
         pump.stop()
     with_publishes = [sorted(publishes(r)) for r in rounds if publishes(r)]
     assert with_publishes == [[("t-1", "e1"), ("t-2", "e1")], [("t-3", "e1"), ("t-4", "e1")]]
+
+
+def test_a_parts_message_for_a_tablet_is_its_template_with_the_tablets_id() -> None:
+    """``for_tablet`` builds the message field by field: every field the template has."""
+    template = DesiredPlaylist(
+        "",
+        "e9",
+        '{"etag":"e9"}',
+        NOW,
+        force=True,
+        media=(("ab" * 32, 10),),
+        playlist_id="pl-1",
+        resolved_at=NOW - timedelta(seconds=3),
+    )
+    many = DesiredMany(("t-9",), template)
+    assert many.for_tablet("t-9") == replace(template, tablet_id="t-9")
