@@ -77,21 +77,26 @@ def print_compare_summary(report: dict[str, Any], console: Console) -> None:
     fanout = report.get("fanout")
     if fanout:
         limit = fanout.get("limit")
-        if limit:
-            lat = limit["latency_s"]
+        limits = (("limit", "no hub"), ("limit_under_load", "no hub, under the heartbeat load"))
+        for name, label in limits:
+            part = fanout.get(name)
+            if not part:
+                continue
+            lat = part["latency_s"]
             console.print(
-                f"fan-out limit, one publisher, no hub (load {limit['load_before'][0]:.2f}):"
-                f" {limit['received']} of {limit['targeted']} tablets, p50 {_ms(lat['p50'])},"
+                f"fan-out limit, one publisher, {label} (load {part['load_before'][0]:.2f}):"
+                f" {part['received']} of {part['targeted']} tablets, p50 {_ms(lat['p50'])},"
                 f" p99 {_ms(lat['p99'])}, max {_ms(lat['max'])}; all published after"
-                f" {limit['all_published_after_s']:.2f} s; broker"
-                f" {limit['broker_cpu_percent_of_one_core']:.0f} % of a core"
+                f" {part['all_published_after_s']:.2f} s; broker"
+                f" {part['broker_cpu_percent_of_one_core']:.0f} % of a core"
             )
         for name, label in (("idle", "hub idle"), ("under_load", "under the heartbeat load")):
             part = fanout[name]
             lat = part["latency_s"]
             ratio = ""
-            if limit and limit["latency_s"]["p99"] and lat["p99"]:
-                ratio = f"; p99 {lat['p99'] / limit['latency_s']['p99']:.2f} × the limit's"
+            same = fanout.get("limit" if name == "idle" else "limit_under_load") or limit
+            if same and same["latency_s"]["p99"] and lat["p99"]:
+                ratio = f"; p99 {lat['p99'] / same['latency_s']['p99']:.2f} × the limit's"
             console.print(
                 f"fan-out, {label} (load {part['load_before'][0]:.2f}): {part['received']} of"
                 f" {part['targeted']} tablets, p50 {_ms(lat['p50'])}, p99 {_ms(lat['p99'])},"

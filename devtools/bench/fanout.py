@@ -8,7 +8,8 @@ First, its limit in the same run: no hub, one publisher on the hub's own MQTT cl
 (broker/mqttwire, the broker's receive maximum in flight) putting an emergency manifest on
 every tablet's playlist topic, retained, QoS 1, as fast as the broker acknowledges: what the
 broker and the simulated tablets (which validate and acknowledge every manifest, on the same
-two cores) take to deliver 19,000 manifests, whoever sends them.
+two cores) take to deliver 19,000 manifests, whoever sends them; once idle, once a third of
+the way into a heartbeat blast that ``mosquitto_sub`` consumes (the compared legs' limit).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from broker.dynsec_file import hub_tablet_client_id
+from broker.dynsec_file import hub_publish_client_id
 from broker.mqttwire.connection import MqttConnection
 from contract.manifest import Manifest, items_id, normalise
 from devtools.bench.compare_legs import BrokerAccess
@@ -41,7 +42,9 @@ PROFILE_IDLE_S = 20  # the idle push's profile (its receipts took 10-11 s at loa
 
 def run_fanout(bench: Bench, rate: float, console: Console) -> dict[str, Any]:
     with console.status(f"fan-out limit: one publisher to {bench.cfg.tablets} tablets, no hub…"):
-        limit = _limit(bench)
+        limit = _limit(bench, "limit", None)
+    with console.status(f"fan-out limit under {rate:.0f}/s heartbeats to mosquitto_sub…"):
+        limit_loaded = _limit(bench, "limit-loaded", rate)
     leg = bench.hub_leg()
     with console.status("fan-out: starting a fresh hub…"):
         leg.start()
@@ -52,12 +55,14 @@ def run_fanout(bench: Bench, rate: float, console: Console) -> dict[str, Any]:
             loaded = _profiled(bench, leg, "loaded", bench.cfg.duration_s + PROFILE_IDLE_S, rate)
     finally:
         leg.stop()
-    return {"limit": limit, "idle": idle, "under_load": loaded}
+    return {"limit": limit, "limit_under_load": limit_loaded, "idle": idle, "under_load": loaded}
 
 
-def _limit(bench: Bench) -> dict[str, Any]:
-    """The broker alone: one manifest published to every tablet, receipts as the hub's."""
-    items = [i.model_copy(update={"ad_id": f"{i.ad_id}-limit"}) for i in demo_items()]
+def _limit(bench: Bench, label: str, rate: float | None) -> dict[str, Any]:
+    """The broker alone: one manifest published to every tablet, receipts as the hub's. With
+    ``rate``, a third of the way into a heartbeat blast that ``mosquitto_sub`` consumes (the
+    compared legs' limit), as the hub's loaded push lands in one."""
+    items = [i.model_copy(update={"ad_id": f"{i.ad_id}-{label}"}) for i in demo_items()]
     manifest = Manifest(
         items_id(items),
         1,
@@ -70,12 +75,29 @@ def _limit(bench: Bench) -> dict[str, Any]:
     load = bench_load()
     cpu = CpuWindow(bench.broker_pids())
     cpu.start()
-    client_id = hub_tablet_client_id("bench-limit", 0)
-    started = time.time()
-    payload = manifest.to_json().encode()
-    asyncio.run(_publish_alone(bench.access(), client_id, bench.tablet_ids, payload))
-    published_s = time.time() - started
-    received = _receipts(bench, manifest.etag)
+    consumer = bench.leg("limit") if rate is not None else None
+    if consumer is not None:
+        consumer.start()
+    try:
+        if rate is not None:
+            for worker in bench.workers:
+                share = rate / len(bench.workers)
+                worker.send({"cmd": "blast", "rate": share, "duration": bench.cfg.duration_s})
+            time.sleep(bench.cfg.duration_s / 3)
+        client_id = hub_publish_client_id("bench-limit", 0)
+        started = time.time()
+        payload = manifest.to_json().encode()
+        asyncio.run(_publish_alone(bench.access(), client_id, bench.tablet_ids, payload))
+        published_s = time.time() - started
+        blast: dict[str, Any] = {}
+        if rate is not None:
+            results = [w.read() for w in bench.workers]
+            sent, elapsed = sum(r["sent"] for r in results), max(r["elapsed_s"] for r in results)
+            blast = {"heartbeats_offered_per_s": round(sent / elapsed, 1) if elapsed else None}
+        received = _receipts(bench, manifest.etag)
+    finally:
+        if consumer is not None:
+            consumer.stop()
     return {
         "load_before": load,
         "etag": manifest.etag,
@@ -84,6 +106,7 @@ def _limit(bench: Bench) -> dict[str, Any]:
         "latency_s": summary([t - started for t in received]),
         "all_published_after_s": round(published_s, 3),
         "broker_cpu_percent_of_one_core": round(cpu.cpu_percent(), 1),
+        **blast,
     }
 
 

@@ -35,11 +35,11 @@ def test_tiny_compare_delivers_every_heartbeat_in_every_leg(tmp_path: Path) -> N
         assert leg["drained_in_time"]
         assert leg["consumer_cpu_us_per_message"] > 0
     assert set(report["ratios"]) == {"medians", "fleethub_to_limit", "fleethub_to_naive"}
-    for part in ("limit", "idle", "under_load"):
+    for part in ("limit", "limit_under_load", "idle", "under_load"):
         assert report["fanout"][part]["received"] == report["fanout"][part]["targeted"] == 40
         assert report["fanout"][part]["latency_s"]["min"] > 0  # this push's own receipts
-    etags = {report["fanout"][part]["etag"] for part in ("limit", "idle", "under_load")}
-    assert len(etags) == 3
+    etags = {report["fanout"][part]["etag"] for part in report["fanout"]}
+    assert len(etags) == 4
     over = report["overload"]
     assert over["committed"] == over["sent"] > 0
     assert over["duplicates"] == 0
@@ -51,6 +51,7 @@ def test_tiny_compare_delivers_every_heartbeat_in_every_leg(tmp_path: Path) -> N
     assert "fleethub / naive = " in text
     assert "CPU per message" in text
     assert text.count("fan-out, ") == 2
-    assert "fan-out limit, one publisher, no hub" in text
+    assert "fan-out limit, one publisher, no hub (" in text
+    assert "fan-out limit, one publisher, no hub, under the heartbeat load" in text
     assert "× the limit's" in text
     assert "overload: " in text
