@@ -79,21 +79,13 @@ def _limit(bench: Bench, label: str, rate: float | None) -> dict[str, Any]:
     if consumer is not None:
         consumer.start()
     try:
-        if rate is not None:
-            for worker in bench.workers:
-                share = rate / len(bench.workers)
-                worker.send({"cmd": "blast", "rate": share, "duration": bench.cfg.duration_s})
-            time.sleep(bench.cfg.duration_s / 3)
+        _start_blast(bench, rate)
         client_id = hub_publish_client_id("bench-limit", 0)
         started = time.time()
         payload = manifest.to_json().encode()
         asyncio.run(_publish_alone(bench.access(), client_id, bench.tablet_ids, payload))
         published_s = time.time() - started
-        blast: dict[str, Any] = {}
-        if rate is not None:
-            results = [w.read() for w in bench.workers]
-            sent, elapsed = sum(r["sent"] for r in results), max(r["elapsed_s"] for r in results)
-            blast = {"heartbeats_offered_per_s": round(sent / elapsed, 1) if elapsed else None}
+        blast = _blast_result(bench, rate)
         received = _receipts(bench, manifest.etag)
     finally:
         if consumer is not None:
@@ -138,6 +130,26 @@ async def _publish_alone(
         await asyncio.gather(*pending)
     finally:
         await conn.disconnect()
+
+
+def _start_blast(bench: Bench, rate: float | None) -> None:
+    """With ``rate``: every simulator blasts its share of it for the legs' duration; returns a
+    third of the way in, where the push lands."""
+    if rate is None:
+        return
+    duration = bench.cfg.duration_s
+    for worker in bench.workers:
+        worker.send({"cmd": "blast", "rate": rate / len(bench.workers), "duration": duration})
+    time.sleep(duration / 3)
+
+
+def _blast_result(bench: Bench, rate: float | None) -> dict[str, Any]:
+    """What :func:`_start_blast` offered, once it ended (nothing without ``rate``)."""
+    if rate is None:
+        return {}
+    results = [w.read() for w in bench.workers]
+    sent, elapsed = sum(r["sent"] for r in results), max(r["elapsed_s"] for r in results)
+    return {"heartbeats_offered_per_s": round(sent / elapsed, 1) if elapsed else None}
 
 
 def _receipts(bench: Bench, etag: str) -> list[float]:
@@ -185,18 +197,10 @@ def _push_and_collect(
     load = bench_load()
     cpu = CpuWindow(hub_pids)
     cpu.start()
-    duration = bench.cfg.duration_s
-    if rate is not None:
-        for worker in bench.workers:
-            worker.send({"cmd": "blast", "rate": rate / len(bench.workers), "duration": duration})
-        time.sleep(duration / 3)
+    _start_blast(bench, rate)
     pushed_at = time.time()
     result = asyncio.run(_push(bench.url, label))
-    blast: dict[str, Any] = {}
-    if rate is not None:
-        results = [w.read() for w in bench.workers]
-        sent, elapsed = sum(r["sent"] for r in results), max(r["elapsed_s"] for r in results)
-        blast = {"heartbeats_offered_per_s": round(sent / elapsed, 1) if elapsed else None}
+    blast = _blast_result(bench, rate)
     received = _receipts(bench, result.etag)
     return {
         "load_before": load,
