@@ -1,8 +1,9 @@
 """Presence: transitions (``COPY``, then ``NOTIFY fleethub_state``), the current state of each
 tablet (``tablet_state``) and its online seconds per hour (``uptime_hourly``).
 
-Each function runs on the caller's cursor, in the caller's transaction; the arrays of the
-upserts go in binary (``%b``), one statement per flush.
+Each function runs on the caller's cursor, in the caller's transaction: the state rows by
+binary ``COPY`` into a staging table and one upsert from it, the uptime as binary arrays
+(``%b``) in one statement per flush.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ NOTIFY_STATE = "SELECT pg_notify('fleethub_state', %s)"
 # psycopg's C code, where the arrays of an unnest() upsert were dumped element by element in
 # Python (2.9 against 6.9 µs a row). The staging row is the row as the writer sends it (the
 # incident id and recent_boots as text); the upsert casts it to tablet_state's columns, which
-# tests/hub/test_store.py keeps equal to these.
+# tests/hub/test_heartbeat_columns.py keeps equal to these.
 STATE_COLUMNS = (
     ("tablet_id", "text"),
     ("state", "text"),
