@@ -8,8 +8,8 @@ unhashable and change when an actor is recreated.
 A fleet-wide push (:class:`DesiredMany`: one manifest, many tablets) is resolved in one
 registry step: the registry makes each tablet's session when it creates the actor and
 keeps a reference to it, so it updates every named session in place (each contained and
-rolled back alone, as the actor would) and sends all their effects to the outbox as one
-batch. A thespian delivery per tablet was the cost of a push to 20,000 tablets
+rolled back alone, as the actor would) and puts all their effects in the outbox at once. A
+thespian delivery per tablet was the cost of a push to 20,000 tablets
 (docs/performance.md). Both live on the pump thread, and the registry handles the push at
 its place in the message order (it sends it to itself), after whatever the actors were
 sent before it, so each tablet still sees its messages in order.
