@@ -27,8 +27,8 @@ NOTIFY_STATE = "SELECT pg_notify('fleethub_state', %s)"
 # A flush's state rows go to the store through a staging table: binary COPY formats a row in
 # psycopg's C code, where the arrays of an unnest() upsert were dumped element by element in
 # Python (2.9 against 6.9 µs a row). The staging row is the row as the writer sends it (the
-# incident id and recent_boots as text); the upsert casts it to tablet_state's columns, which
-# tests/hub/test_heartbeat_columns.py keeps equal to these.
+# incident id and recent_boots as text, ``STATE_CASTS``); the upsert casts it to tablet_state's
+# columns, which tests/hub/test_heartbeat_columns.py keeps equal to these.
 STATE_COLUMNS = (
     ("tablet_id", "text"),
     ("state", "text"),
@@ -49,7 +49,11 @@ STATE_COLUMNS = (
     ("lon", "float8"),
     ("position_at", "timestamptz"),
 )
+STATE_CASTS = {"open_incident_id": "uuid", "recent_boots": "jsonb"}  # staged as text
 _NAMES = ", ".join(name for name, _ in STATE_COLUMNS)
+_CAST_NAMES = ", ".join(
+    f"{name}::{STATE_CASTS[name]}" if name in STATE_CASTS else name for name, _ in STATE_COLUMNS
+)
 STAGE_STATES = (
     "CREATE TEMP TABLE IF NOT EXISTS tablet_state_in ("
     + ", ".join(f"{name} {pg}" for name, pg in STATE_COLUMNS)
@@ -57,10 +61,7 @@ STAGE_STATES = (
 )
 COPY_STATES = f"COPY tablet_state_in ({_NAMES}) FROM STDIN (FORMAT BINARY)"
 UPSERT_STATE = (
-    f"INSERT INTO tablet_state ({_NAMES}, updated_at) SELECT "  # noqa: S608
-    + _NAMES.replace("open_incident_id", "open_incident_id::uuid").replace(
-        "recent_boots", "recent_boots::jsonb"
-    )
+    f"INSERT INTO tablet_state ({_NAMES}, updated_at) SELECT {_CAST_NAMES}"  # noqa: S608
     + """, now() FROM tablet_state_in
 ON CONFLICT (tablet_id) DO UPDATE SET
     state = excluded.state, state_since = excluded.state_since,

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 
 from contract.heartbeat import COLUMNS
-from store.presence import STATE_COLUMNS
+from store.presence import STATE_CASTS, STATE_COLUMNS
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -30,7 +30,6 @@ def test_the_state_rows_staging_holds_every_column_of_tablet_state(conn: Conn) -
         "SELECT column_name, udt_name FROM information_schema.columns"
         " WHERE table_schema = current_schema() AND table_name = 'tablet_state'"
     ).fetchall()
-    cast = {"open_incident_id": "uuid", "recent_boots": "jsonb"}  # sent as text
     by_store = {"updated_at": "timestamptz"}  # the writer's transaction time
-    staged = {name: cast.get(name, pg) for name, pg in STATE_COLUMNS}
+    staged = {name: STATE_CASTS.get(name, pg) for name, pg in STATE_COLUMNS}
     assert dict(rows) == staged | by_store
