@@ -25,6 +25,7 @@ from rich.console import Console
 from broker.dynsec_file import hub_publish_client_id
 from broker.mqttwire.connection import MqttConnection
 from contract.manifest import Manifest, items_id, normalise
+from contract.payloads import PlaylistItem
 from devtools.bench.compare_legs import BrokerAccess
 from devtools.bench.overload import bench_load
 from devtools.bench.stats import CpuWindow, summary
@@ -62,7 +63,7 @@ def _limit(bench: Bench, label: str, rate: float | None) -> dict[str, Any]:
     """The broker alone: one manifest published to every tablet, receipts as the hub's. With
     ``rate``, a third of the way into a heartbeat blast that ``mosquitto_sub`` consumes (the
     compared legs' limit), as the hub's loaded push lands in one."""
-    items = [i.model_copy(update={"ad_id": f"{i.ad_id}-{label}"}) for i in demo_items()]
+    items = _items(label)
     manifest = Manifest(
         items_id(items),
         1,
@@ -174,10 +175,15 @@ def _profiled(
     return measured
 
 
+def _items(label: str) -> list[PlaylistItem]:
+    """The demo playlist with its ad ids named by ``label``: each push its own etag."""
+    return [i.model_copy(update={"ad_id": f"{i.ad_id}-{label}"}) for i in demo_items()]
+
+
 async def _push(url: str, label: str) -> PushResult:
     """An emergency push to the bench's fleet; its items (hence its etag) named by ``label``,
     so each push is a new manifest every tablet must receive."""
-    items = [i.model_copy(update={"ad_id": f"{i.ad_id}-{label}"}) for i in demo_items()]
+    items = _items(label)
     async with db.connect(url) as conn:
         return await push(
             conn,
