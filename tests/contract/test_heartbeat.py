@@ -303,3 +303,37 @@ async def test_a_qos_0_heartbeat_counts_too(
     tablet = await connected(tablets)
     tablet.publish("heartbeat", {"v": 1, "seq": 0, "boot_id": uuid.uuid4().hex}, qos=0)
     assert len(await stored(conn, tablet)) == 1
+
+
+async def test_hostile_boot_ids_keep_their_window_through_a_restart(
+    running_hub: RunningHub, tablets: Tablets, conn: Conn
+) -> None:
+    """The dedupe window goes to the store as JSON text built from cached pieces
+    (store/presence.py ``boots_json``): boot ids with quotes, backslashes, non-ASCII text,
+    JSON of their own, another tablet's id or 128 characters, and a seq of INT8_MAX, are
+    stored as sent and still recognised after a hub restart."""
+    tablet = await connected(tablets)
+    other = tablets.of(await tablets.fleet())
+    boots = [
+        'a"b\\c',
+        "ünï-çødé ✓",
+        '[["x",1]]',
+        other.tablet_id,
+        "b" * 128,
+    ]
+    for boot in boots:
+        tablet.publish("heartbeat", {"v": 1, "seq": INT8_MAX, "boot_id": boot})
+    assert len(await stored(conn, tablet)) == len(boots)
+    sql = "SELECT recent_boots FROM tablet_state WHERE tablet_id = %s"
+
+    def window() -> list[list[Any]]:  # the stored window, without stored()'s marker boots
+        found = one(conn, sql, tablet.tablet_id) or []
+        return [b for b in found if not str(b[0]).startswith(MARK)]
+
+    await eventually(lambda: window() == [[b, INT8_MAX] for b in boots])
+    await running_hub.restart()
+    for boot in boots:  # redelivered after the restart: each already stored
+        tablet.publish("heartbeat", {"v": 1, "seq": INT8_MAX, "boot_id": boot})
+    assert len(await stored(conn, tablet)) == len(boots)
+    others = "SELECT count(*) FROM heartbeats WHERE tablet_id = %s"
+    assert one(conn, others, other.tablet_id) == 0  # a boot id names no other tablet
