@@ -33,7 +33,9 @@ def test_tiny_compare_delivers_every_heartbeat_in_every_leg(tmp_path: Path) -> N
         assert leg["send_failed"] == 0
         assert leg["delivered"] == leg["sent"] == 160, leg["leg"]
         assert leg["drained_in_time"]
-        assert leg["consumer_cpu_us_per_message"] > 0
+        # Measured (psutil's CPU times tick every 10 ms: a tiny leg's consumer may show 0).
+        assert leg["consumer_cpu_us_per_message"] is not None
+        assert leg["consumer_cpu_us_per_message"] >= 0
     assert set(report["ratios"]) == {"medians", "fleethub_to_limit", "fleethub_to_naive"}
     for part in ("limit", "limit_under_load", "idle", "under_load"):
         assert report["fanout"][part]["received"] == report["fanout"][part]["targeted"] == 40
